@@ -1,0 +1,29 @@
+//! geohazard's MQTT wire protocol, version 1.
+//!
+//! One place for topic names, payload shapes and their validation, shared by every binary that
+//! speaks to the broker (collector, analyzer, command-center, firmware-bridge, simulators).
+//! The human-readable specification with examples is `docs/protocol.md`.
+
+pub mod command;
+pub mod limits;
+pub mod reject;
+pub mod status;
+pub mod telemetry;
+pub mod topic;
+
+pub use command::{Command, CommandAck};
+pub use limits::Limits;
+pub use reject::{ReadingReject, RejectReason};
+pub use status::GatewayStatus;
+pub use telemetry::{DecodedTelemetry, Quality, Reading, TelemetryBatch, ValidReading};
+pub use topic::{Topic, TopicError};
+
+/// Checks an identifier that becomes part of a topic or a database key (gateway code, sensor
+/// channel, camera name): 1 to 64 ASCII letters, digits, `_`, `-` or `.`. Anything else (MQTT
+/// wildcards, `/`, control characters, SQL or HTML fragments) is refused before it goes further.
+pub fn is_valid_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}

@@ -1,0 +1,83 @@
+//! Gateway status, `gh/v1/gw/{gateway}/status`, retained. The gateway's MQTT last will is the
+//! same topic with `{"online": false}`, so a dropped link marks it offline.
+
+use serde::{Deserialize, Serialize};
+
+use crate::reject::{MessageReject, RejectReason};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GatewayStatus {
+    pub online: bool,
+    /// When the gateway wrote this status, Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime_s: Option<u64>,
+    /// Messages waiting in the gateway's store-and-forward queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_depth: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supply_v: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub battery_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_dbm: Option<f64>,
+}
+
+impl GatewayStatus {
+    pub fn offline() -> GatewayStatus {
+        GatewayStatus::default()
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a status always serializes")
+    }
+
+    /// Decodes and checks a status payload. Unknown extra fields are allowed (newer firmware).
+    pub fn decode(payload: &[u8], max_bytes: usize) -> Result<GatewayStatus, MessageReject> {
+        if payload.len() > max_bytes {
+            return Err(MessageReject {
+                reason: RejectReason::OversizedPayload,
+                detail: format!(
+                    "payload is {} bytes, the limit is {max_bytes}",
+                    payload.len()
+                ),
+            });
+        }
+        let status: GatewayStatus = serde_json::from_slice(payload).map_err(|e| MessageReject {
+            reason: RejectReason::from_json_error(&e),
+            detail: e.to_string(),
+        })?;
+        if let Some(fw) = &status.firmware
+            && (fw.len() > 64 || fw.chars().any(char::is_control))
+        {
+            return Err(MessageReject {
+                reason: RejectReason::WrongType,
+                detail: "firmware must be at most 64 printable characters".into(),
+            });
+        }
+        Ok(status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_last_will_decodes_as_offline() {
+        let s = GatewayStatus::decode(&GatewayStatus::offline().to_json(), 4096).unwrap();
+        assert!(!s.online);
+    }
+
+    #[test]
+    fn status_with_unknown_fields_is_accepted_and_wrong_types_are_not() {
+        let s = GatewayStatus::decode(br#"{"online":true,"firmware":"1.2.0","new_field":1}"#, 4096)
+            .unwrap();
+        assert_eq!(s.firmware.as_deref(), Some("1.2.0"));
+        let e = GatewayStatus::decode(br#"{"online":"yes"}"#, 4096).unwrap_err();
+        assert_eq!(e.reason, RejectReason::WrongType);
+    }
+}
