@@ -2,8 +2,10 @@
 //! in parallel and one may restart its broker), and its own fresh database.
 
 pub mod broker;
+pub mod database;
 
 pub use broker::Broker;
+pub use database::TestDb;
 
 use std::net::TcpListener;
 use std::time::Duration;

@@ -1,0 +1,82 @@
+//! The quarantine: every refused message or reading, with its reason, kept for inspection.
+
+use sqlx::PgConnection;
+
+/// Longest payload kept for one quarantine row; the original size is stored beside it.
+pub const MAX_KEPT_PAYLOAD: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct QuarantineRow {
+    pub topic: String,
+    pub gateway_code: Option<String>,
+    pub reason: &'static str,
+    pub detail: String,
+    pub reading_index: Option<i32>,
+    pub payload: Vec<u8>,
+}
+
+impl QuarantineRow {
+    pub fn new(
+        topic: &str,
+        gateway_code: Option<&str>,
+        reason: &'static str,
+        detail: impl Into<String>,
+        reading_index: Option<usize>,
+        payload: &[u8],
+    ) -> QuarantineRow {
+        QuarantineRow {
+            topic: topic.to_owned(),
+            gateway_code: gateway_code.map(str::to_owned),
+            reason,
+            detail: detail.into(),
+            reading_index: reading_index.map(|i| i as i32),
+            payload: payload.to_vec(),
+        }
+    }
+}
+
+/// Inserts quarantine rows in one statement.
+pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut topics = Vec::with_capacity(rows.len());
+    let mut gateways = Vec::with_capacity(rows.len());
+    let mut reasons = Vec::with_capacity(rows.len());
+    let mut details = Vec::with_capacity(rows.len());
+    let mut indexes = Vec::with_capacity(rows.len());
+    let mut payloads = Vec::with_capacity(rows.len());
+    let mut sizes = Vec::with_capacity(rows.len());
+    for r in rows {
+        // Topics and details may quote hostile input: keep them bounded and free of NUL, which
+        // PostgreSQL text cannot hold.
+        topics.push(clean_text(&r.topic, 512));
+        gateways.push(r.gateway_code.as_deref().map(|g| clean_text(g, 128)));
+        reasons.push(r.reason);
+        details.push(clean_text(&r.detail, 2048));
+        indexes.push(r.reading_index);
+        payloads.push(&r.payload[..r.payload.len().min(MAX_KEPT_PAYLOAD)]);
+        sizes.push(r.payload.len() as i32);
+    }
+    sqlx::query(
+        "INSERT INTO quarantine (topic, gateway_code, reason, detail, reading_index, payload, payload_size)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::bytea[], $7::int4[])",
+    )
+    .bind(&topics)
+    .bind(&gateways)
+    .bind(&reasons)
+    .bind(&details)
+    .bind(&indexes)
+    .bind(&payloads)
+    .bind(&sizes)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn clean_text(s: &str, max_chars: usize) -> String {
+    s.chars()
+        .filter(|c| *c != '\0')
+        .take(max_chars)
+        .collect()
+}

@@ -1,0 +1,251 @@
+//! Readings: bulk insert with de-duplication on (sensor, time), hourly rollups, partitions.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use sqlx::{PgConnection, PgPool};
+
+use crate::StorageMode;
+
+/// Readings to insert, column by column, as `UNNEST` wants them.
+#[derive(Debug, Default, Clone)]
+pub struct ReadingRows {
+    pub sensor_ids: Vec<i32>,
+    pub ts: Vec<DateTime<Utc>>,
+    pub values: Vec<f64>,
+    pub quality: Vec<i16>,
+}
+
+impl ReadingRows {
+    pub fn with_capacity(n: usize) -> ReadingRows {
+        ReadingRows {
+            sensor_ids: Vec::with_capacity(n),
+            ts: Vec::with_capacity(n),
+            values: Vec::with_capacity(n),
+            quality: Vec::with_capacity(n),
+        }
+    }
+
+    pub fn push(&mut self, sensor_id: i32, ts: DateTime<Utc>, value: f64, quality: i16) {
+        self.sensor_ids.push(sensor_id);
+        self.ts.push(ts);
+        self.values.push(value);
+        self.quality.push(quality);
+    }
+
+    pub fn len(&self) -> usize {
+        self.sensor_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sensor_ids.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.sensor_ids.clear();
+        self.ts.clear();
+        self.values.clear();
+        self.quality.clear();
+    }
+}
+
+/// Inserts readings, skipping those already stored (same sensor and time), and returns how
+/// many were new. On plain PostgreSQL the hourly rollup is updated from exactly the new rows in
+/// the same statement, so redeliveries never inflate it.
+pub async fn insert(
+    conn: &mut PgConnection,
+    mode: StorageMode,
+    rows: &ReadingRows,
+) -> sqlx::Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let sql = match mode {
+        StorageMode::Partitioned => {
+            "WITH new_rows AS (
+                 INSERT INTO readings (sensor_id, ts, value, quality)
+                 SELECT * FROM UNNEST($1::int4[], $2::timestamptz[], $3::float8[], $4::int2[])
+                 ON CONFLICT DO NOTHING
+                 RETURNING sensor_id, ts, value
+             ), rollup AS (
+                 INSERT INTO readings_hourly AS h (sensor_id, bucket, n, vmin, vmax, vsum)
+                 SELECT sensor_id, date_trunc('hour', ts, 'UTC'), count(*), min(value), max(value), sum(value)
+                 FROM new_rows GROUP BY 1, 2
+                 ON CONFLICT (sensor_id, bucket) DO UPDATE SET
+                     n = h.n + EXCLUDED.n,
+                     vmin = LEAST(h.vmin, EXCLUDED.vmin),
+                     vmax = GREATEST(h.vmax, EXCLUDED.vmax),
+                     vsum = h.vsum + EXCLUDED.vsum
+             )
+             SELECT count(*) FROM new_rows"
+        }
+        StorageMode::TimescaleDb => {
+            "WITH new_rows AS (
+                 INSERT INTO readings (sensor_id, ts, value, quality)
+                 SELECT * FROM UNNEST($1::int4[], $2::timestamptz[], $3::float8[], $4::int2[])
+                 ON CONFLICT DO NOTHING
+                 RETURNING 1
+             )
+             SELECT count(*) FROM new_rows"
+        }
+    };
+    let inserted: i64 = sqlx::query_scalar(sql)
+        .bind(&rows.sensor_ids)
+        .bind(&rows.ts)
+        .bind(&rows.values)
+        .bind(&rows.quality)
+        .fetch_one(conn)
+        .await?;
+    Ok(inserted as u64)
+}
+
+/// A month as a number: year·12 + month0. Partitions are monthly.
+fn month_key(t: DateTime<Utc>) -> i32 {
+    t.year() * 12 + t.month0() as i32
+}
+
+fn month_start(key: i32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(key.div_euclid(12), key.rem_euclid(12) as u32 + 1, 1, 0, 0, 0)
+        .single()
+        .expect("the first of a month at midnight UTC exists")
+}
+
+fn partition_name(key: i32) -> String {
+    format!(
+        "readings_y{:04}m{:02}",
+        key.div_euclid(12),
+        key.rem_euclid(12) + 1
+    )
+}
+
+/// The months that already have a partition, so the writer asks the database only about new
+/// ones. Partitions are created before the insert that needs them, never by a default partition
+/// (which would block creating the right partition later).
+#[derive(Debug, Default)]
+pub struct PartitionCache {
+    known: HashSet<i32>,
+}
+
+impl PartitionCache {
+    /// Makes sure every month these timestamps fall in has a partition.
+    pub async fn ensure_for(
+        &mut self,
+        pool: &PgPool,
+        mode: StorageMode,
+        ts: &[DateTime<Utc>],
+    ) -> sqlx::Result<()> {
+        if mode != StorageMode::Partitioned {
+            return Ok(());
+        }
+        let mut missing: Vec<i32> = ts
+            .iter()
+            .map(|t| month_key(*t))
+            .filter(|k| !self.known.contains(k))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        for key in missing {
+            create_partition(pool, key).await?;
+            self.known.insert(key);
+        }
+        Ok(())
+    }
+}
+
+async fn create_partition(pool: &PgPool, key: i32) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    // Collectors may race to create the same month: serialise them on one advisory lock.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('geohazard.readings.partitions'))")
+        .execute(&mut *tx)
+        .await?;
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {} PARTITION OF readings FOR VALUES FROM ('{}') TO ('{}')",
+        partition_name(key),
+        month_start(key).to_rfc3339(),
+        month_start(key + 1).to_rfc3339(),
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+    tx.commit().await
+}
+
+/// Housekeeping for plain PostgreSQL: partitions for this month and the next two exist, and
+/// partitions wholly older than the retention period are dropped. Returns the dropped names.
+pub async fn maintain_partitions(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<Vec<String>> {
+    let current = month_key(now);
+    for key in current..=current + 2 {
+        create_partition(pool, key).await?;
+    }
+    let retention_days: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM retention)::float8 / 86400 FROM storage_settings",
+    )
+    .fetch_one(pool)
+    .await?;
+    let cutoff = now - chrono::Duration::seconds((retention_days * 86_400.0) as i64);
+    let partitions: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i
+         JOIN pg_class c ON c.oid = i.inhrelid
+         JOIN pg_class p ON p.oid = i.inhparent
+         WHERE p.relname = 'readings'",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut dropped = Vec::new();
+    for name in partitions {
+        let Some(key) = parse_partition_name(&name) else {
+            continue;
+        };
+        if month_start(key + 1) <= cutoff {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {name}")))
+                .execute(pool)
+                .await?;
+            dropped.push(name);
+        }
+    }
+    Ok(dropped)
+}
+
+fn parse_partition_name(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix("readings_y")?;
+    let (y, m) = rest.split_once('m')?;
+    let (y, m): (i32, i32) = (y.parse().ok()?, m.parse().ok()?);
+    (1..=12).contains(&m).then_some(y * 12 + m - 1)
+}
+
+/// TimescaleDB only: the hourly continuous aggregate and its refresh policy. Idempotent; run
+/// outside a transaction because TimescaleDB refuses to create continuous aggregates inside one.
+pub async fn ensure_timescale_rollup(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::raw_sql(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS readings_hourly
+         WITH (timescaledb.continuous) AS
+         SELECT sensor_id, time_bucket(interval '1 hour', ts) AS bucket,
+                count(*) AS n, min(value) AS vmin, max(value) AS vmax, sum(value) AS vsum
+         FROM readings GROUP BY sensor_id, bucket
+         WITH NO DATA",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "SELECT add_continuous_aggregate_policy('readings_hourly',
+             start_offset => interval '3 days', end_offset => interval '1 hour',
+             schedule_interval => interval '15 minutes', if_not_exists => true)",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_round_trip_and_cover_whole_months() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap();
+        let key = month_key(t);
+        assert_eq!(partition_name(key), "readings_y2026m12");
+        assert_eq!(parse_partition_name("readings_y2026m12"), Some(key));
+        assert_eq!(month_start(key + 1), Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        assert!(month_start(key) <= t && t < month_start(key + 1));
+        assert_eq!(parse_partition_name("readings_hourly"), None);
+    }
+}

@@ -1,0 +1,632 @@
+//! The bridge's configuration: a TOML file (see `deploy/firmware-bridge.example.toml` and the
+//! crate README), with `GH_BRIDGE_` environment overrides (`GH_BRIDGE_MQTT__URL=...`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use geohazard_protocol::is_valid_identifier;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConfig {
+    /// The gateway code: the `{gateway}` in every topic.
+    pub gateway: String,
+    pub mqtt: MqttConfig,
+    pub queue: QueueConfig,
+    #[serde(default)]
+    pub status: StatusConfig,
+    /// How readings are grouped into telemetry messages.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    #[serde(default)]
+    pub modbus: Vec<ModbusDevice>,
+    #[serde(default)]
+    pub points: Vec<PointConfig>,
+    #[serde(default)]
+    pub cameras: Vec<CameraConfig>,
+    /// The file this configuration came from; `reload_config` reads it again.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host:port` (TLS is not supported yet).
+    pub url: String,
+    /// Defaults to `gh-gw-{gateway}`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_s: u64,
+    /// Largest MQTT packet the bridge sends or accepts; a camera frame must fit in it.
+    /// Must not exceed the broker's `max_packet_size`.
+    #[serde(default = "default_max_packet")]
+    pub max_packet_bytes: usize,
+    /// Publishes waiting for a PUBACK at once.
+    #[serde(default = "default_window")]
+    pub max_inflight: usize,
+    /// First and largest pause between reconnection attempts.
+    #[serde(default = "default_backoff_min")]
+    pub reconnect_min_ms: u64,
+    #[serde(default = "default_backoff_max")]
+    pub reconnect_max_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Folder of the store-and-forward queue (created if missing).
+    pub dir: PathBuf,
+    /// Bound on queued bytes (readings and frames together).
+    #[serde(default = "default_queue_bytes")]
+    pub max_bytes: u64,
+    /// Size at which a segment file is closed and a new one started.
+    #[serde(default = "default_segment_bytes")]
+    pub segment_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusConfig {
+    #[serde(default = "default_status_interval")]
+    pub interval_s: f64,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig {
+            interval_s: default_status_interval(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Readings are collected this long before they become one telemetry message.
+    #[serde(default = "default_batch_ms")]
+    pub max_delay_ms: u64,
+    #[serde(default = "default_batch_max")]
+    pub max_readings: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_delay_ms: default_batch_ms(),
+            max_readings: default_batch_max(),
+        }
+    }
+}
+
+/// A Modbus link: a TCP endpoint or a serial line.
+// No deny_unknown_fields where serde(flatten) is used: serde does not support both.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModbusDevice {
+    pub name: String,
+    #[serde(flatten)]
+    pub transport: Transport,
+    /// Every request's deadline; after it the connection is dropped and rebuilt.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "transport", rename_all = "snake_case")]
+pub enum Transport {
+    /// Modbus TCP: `address = "192.168.1.20:502"`. Each slave gets its own connection, so a dead
+    /// slave behind a gateway never holds up the others.
+    Tcp { address: String },
+    /// Modbus RTU on a serial line; all slaves share it and are polled in turn.
+    Rtu {
+        port: String,
+        #[serde(default = "default_baud")]
+        baud: u32,
+        #[serde(default)]
+        parity: Parity,
+        #[serde(default = "default_data_bits")]
+        data_bits: u8,
+        #[serde(default = "default_stop_bits")]
+        stop_bits: u8,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parity {
+    #[default]
+    None,
+    Even,
+    Odd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Function {
+    /// Function 03.
+    Holding,
+    /// Function 04.
+    Input,
+    /// Function 01; the value is 0 or 1.
+    Coil,
+    /// Function 02; the value is 0 or 1.
+    Discrete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataType {
+    U16,
+    I16,
+    U32,
+    I32,
+    F32,
+}
+
+impl DataType {
+    pub fn registers(self) -> u16 {
+        match self {
+            DataType::U16 | DataType::I16 => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Order of the two 16-bit words of a 32-bit value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WordOrder {
+    /// High word first (ABCD), the Modbus convention.
+    #[default]
+    HighFirst,
+    /// Low word first (CDAB), common in loggers.
+    LowFirst,
+}
+
+/// What the status message takes from a point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusRole {
+    SupplyV,
+    BatteryPct,
+    SignalDbm,
+}
+
+/// One value read from a slave and published as a reading on `channel`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointConfig {
+    pub channel: String,
+    /// Name of a `[[modbus]]` device.
+    pub device: String,
+    pub slave: u8,
+    pub function: Function,
+    pub address: u16,
+    #[serde(default = "default_data_type")]
+    pub data_type: DataType,
+    #[serde(default)]
+    pub word_order: WordOrder,
+    /// value = raw * scale + offset (for counters: rainfall = tips * mm_per_tip).
+    #[serde(default = "one")]
+    pub scale: f64,
+    #[serde(default)]
+    pub offset: f64,
+    #[serde(default)]
+    pub unit: Option<String>,
+    pub interval_s: f64,
+    /// A tipping-bucket counter: the reading is the rain since the previous read, mm.
+    #[serde(default)]
+    pub counter: Option<CounterConfig>,
+    #[serde(default)]
+    pub status: Option<StatusRole>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterConfig {
+    pub mm_per_tip: f64,
+    /// A jump larger than this between two reads is a counter reset (sensor reboot), not rain.
+    #[serde(default = "default_max_tips")]
+    pub max_tips_per_read: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CameraConfig {
+    pub name: String,
+    #[serde(flatten)]
+    pub source: CameraSource,
+    #[serde(default = "default_width")]
+    pub width: u32,
+    #[serde(default = "default_height")]
+    pub height: u32,
+    /// JPEG quality 1-100 of the first attempt; lowered step by step when a frame is too big.
+    #[serde(default = "default_quality")]
+    pub quality: u8,
+    /// Seconds between automatic snapshots; none when absent.
+    #[serde(default)]
+    pub snapshot_interval_s: Option<f64>,
+    #[serde(default)]
+    pub triggers: Vec<TriggerConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum CameraSource {
+    Rtsp { url: String },
+    V4l2 { device: String },
+    /// A synthetic picture, for tests and demos.
+    Test {
+        #[serde(default)]
+        pattern: Option<String>,
+    },
+}
+
+/// A snapshot when a reading on `channel` goes above or below a limit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerConfig {
+    pub channel: String,
+    #[serde(default)]
+    pub above: Option<f64>,
+    #[serde(default)]
+    pub below: Option<f64>,
+    /// No second trigger snapshot within this many seconds.
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: f64,
+}
+
+fn default_keep_alive() -> u64 {
+    30
+}
+fn default_max_packet() -> usize {
+    1024 * 1024
+}
+fn default_window() -> usize {
+    32
+}
+fn default_backoff_min() -> u64 {
+    500
+}
+fn default_backoff_max() -> u64 {
+    30_000
+}
+fn default_queue_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+fn default_segment_bytes() -> u64 {
+    4 * 1024 * 1024
+}
+fn default_status_interval() -> f64 {
+    60.0
+}
+fn default_batch_ms() -> u64 {
+    500
+}
+fn default_batch_max() -> usize {
+    1000
+}
+fn default_timeout() -> u64 {
+    1000
+}
+fn default_baud() -> u32 {
+    9600
+}
+fn default_data_bits() -> u8 {
+    8
+}
+fn default_stop_bits() -> u8 {
+    1
+}
+fn default_data_type() -> DataType {
+    DataType::U16
+}
+fn one() -> f64 {
+    1.0
+}
+fn default_max_tips() -> u32 {
+    1000
+}
+fn default_width() -> u32 {
+    640
+}
+fn default_height() -> u32 {
+    480
+}
+fn default_quality() -> u8 {
+    85
+}
+fn default_cooldown() -> f64 {
+    300.0
+}
+
+impl MqttConfig {
+    pub fn new(url: impl Into<String>) -> MqttConfig {
+        MqttConfig {
+            url: url.into(),
+            client_id: None,
+            username: None,
+            password: None,
+            keep_alive_s: default_keep_alive(),
+            max_packet_bytes: default_max_packet(),
+            max_inflight: default_window(),
+            reconnect_min_ms: default_backoff_min(),
+            reconnect_max_ms: default_backoff_max(),
+        }
+    }
+
+    /// (host, port) from `mqtt://host:port`.
+    pub fn host_port(&self) -> anyhow::Result<(String, u16)> {
+        let rest = self
+            .url
+            .strip_prefix("mqtt://")
+            .or_else(|| self.url.strip_prefix("tcp://"))
+            .ok_or_else(|| anyhow::anyhow!("mqtt.url `{}` must start with mqtt://", self.url))?;
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse()
+                    .map_err(|_| anyhow::anyhow!("mqtt.url `{}` has a bad port", self.url))?,
+            ),
+            None => (rest, 1883),
+        };
+        if host.is_empty() {
+            anyhow::bail!("mqtt.url `{}` has no host", self.url);
+        }
+        Ok((host.to_owned(), port))
+    }
+}
+
+impl QueueConfig {
+    pub fn new(dir: impl Into<PathBuf>) -> QueueConfig {
+        QueueConfig {
+            dir: dir.into(),
+            max_bytes: default_queue_bytes(),
+            segment_bytes: default_segment_bytes(),
+        }
+    }
+}
+
+impl CameraConfig {
+    pub fn test_pattern(name: &str) -> CameraConfig {
+        CameraConfig {
+            name: name.to_owned(),
+            source: CameraSource::Test { pattern: None },
+            width: 320,
+            height: 240,
+            quality: default_quality(),
+            snapshot_interval_s: None,
+            triggers: Vec::new(),
+        }
+    }
+}
+
+impl PointConfig {
+    /// A plain u16 holding register with scale 1, for building maps in code.
+    pub fn holding(channel: &str, device: &str, slave: u8, address: u16) -> PointConfig {
+        PointConfig {
+            channel: channel.to_owned(),
+            device: device.to_owned(),
+            slave,
+            function: Function::Holding,
+            address,
+            data_type: DataType::U16,
+            word_order: WordOrder::HighFirst,
+            scale: 1.0,
+            offset: 0.0,
+            unit: None,
+            interval_s: 1.0,
+            counter: None,
+            status: None,
+        }
+    }
+}
+
+impl BridgeConfig {
+    /// A configuration with no sensors or cameras.
+    pub fn new(gateway: &str, mqtt_url: &str, queue_dir: impl Into<PathBuf>) -> BridgeConfig {
+        BridgeConfig {
+            gateway: gateway.to_owned(),
+            mqtt: MqttConfig::new(mqtt_url),
+            queue: QueueConfig::new(queue_dir),
+            status: StatusConfig::default(),
+            batch: BatchConfig::default(),
+            modbus: Vec::new(),
+            points: Vec::new(),
+            cameras: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// Reads a TOML file, applies `GH_BRIDGE_*` overrides (nested keys split on `__`) and checks it.
+    pub fn load(path: &Path) -> anyhow::Result<BridgeConfig> {
+        if !path.exists() {
+            anyhow::bail!("configuration file {} does not exist", path.display());
+        }
+        let mut config: BridgeConfig = Figment::new()
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("GH_BRIDGE_").split("__"))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration {}: {e}", path.display()))?;
+        config.source = Some(path.to_owned());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text (no environment overrides), for tests and the demo.
+    pub fn from_toml(text: &str) -> anyhow::Result<BridgeConfig> {
+        let config: BridgeConfig = Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a bridge configuration always serializes")
+    }
+
+    /// Checks what serde cannot: identifiers, references, ranges. Every problem is listed.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut errors = Vec::new();
+        if !is_valid_identifier(&self.gateway) {
+            errors.push(format!(
+                "gateway `{}` must be 1-64 characters of A-Z a-z 0-9 _ - .",
+                self.gateway
+            ));
+        }
+        if let Err(e) = self.mqtt.host_port() {
+            errors.push(e.to_string());
+        }
+        if self.mqtt.max_inflight == 0 || self.mqtt.max_inflight > 1000 {
+            errors.push("mqtt.max_inflight must be 1-1000".into());
+        }
+        if self.mqtt.max_packet_bytes < 4096 {
+            errors.push("mqtt.max_packet_bytes must be at least 4096".into());
+        }
+        if self.queue.max_bytes < 2 * self.queue.segment_bytes.max(1) {
+            errors.push("queue.max_bytes must be at least twice queue.segment_bytes".into());
+        }
+        if !(self.status.interval_s >= 1.0) {
+            errors.push("status.interval_s must be at least 1".into());
+        }
+        if self.batch.max_readings == 0 {
+            errors.push("batch.max_readings must be at least 1".into());
+        }
+        let mut devices = HashSet::new();
+        for d in &self.modbus {
+            if !devices.insert(d.name.as_str()) {
+                errors.push(format!("modbus device `{}` is defined twice", d.name));
+            }
+            if d.timeout_ms == 0 {
+                errors.push(format!("modbus device `{}`: timeout_ms must be > 0", d.name));
+            }
+            if let Transport::Tcp { address } = &d.transport
+                && address.parse::<std::net::SocketAddr>().is_err()
+            {
+                errors.push(format!(
+                    "modbus device `{}`: address `{address}` must be ip:port",
+                    d.name
+                ));
+            }
+        }
+        let mut channels = HashSet::new();
+        for p in &self.points {
+            let at = format!("point `{}`", p.channel);
+            if !is_valid_identifier(&p.channel) {
+                errors.push(format!("{at}: channel is not a valid identifier"));
+            }
+            if !channels.insert(p.channel.as_str()) {
+                errors.push(format!("{at}: channel is used twice"));
+            }
+            if !devices.contains(p.device.as_str()) {
+                errors.push(format!("{at}: no modbus device named `{}`", p.device));
+            }
+            if !(p.interval_s >= 0.1 && p.interval_s.is_finite()) {
+                errors.push(format!("{at}: interval_s must be at least 0.1"));
+            }
+            if !p.scale.is_finite() || p.scale == 0.0 || !p.offset.is_finite() {
+                errors.push(format!("{at}: scale must be finite and non-zero, offset finite"));
+            }
+            let bits = matches!(p.function, Function::Coil | Function::Discrete);
+            if bits && p.data_type != DataType::U16 {
+                errors.push(format!("{at}: coils and discrete inputs are single bits: use data_type = \"u16\""));
+            }
+            if let Some(c) = &p.counter {
+                if !matches!(p.data_type, DataType::U16 | DataType::U32) {
+                    errors.push(format!("{at}: a counter must be u16 or u32"));
+                }
+                if !(c.mm_per_tip > 0.0 && c.mm_per_tip.is_finite()) {
+                    errors.push(format!("{at}: counter.mm_per_tip must be > 0"));
+                }
+            }
+        }
+        let mut cameras = HashSet::new();
+        for c in &self.cameras {
+            let at = format!("camera `{}`", c.name);
+            if !is_valid_identifier(&c.name) {
+                errors.push(format!("{at}: name is not a valid identifier"));
+            }
+            if !cameras.insert(c.name.as_str()) {
+                errors.push(format!("{at}: defined twice"));
+            }
+            if !(16..=4096).contains(&c.width) || !(16..=4096).contains(&c.height) {
+                errors.push(format!("{at}: width and height must be 16-4096"));
+            }
+            if !(1..=100).contains(&c.quality) {
+                errors.push(format!("{at}: quality must be 1-100"));
+            }
+            if let Some(s) = c.snapshot_interval_s
+                && !(s >= 1.0)
+            {
+                errors.push(format!("{at}: snapshot_interval_s must be at least 1"));
+            }
+            for t in &c.triggers {
+                if t.above.is_none() && t.below.is_none() {
+                    errors.push(format!("{at}: trigger on `{}` needs above or below", t.channel));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("invalid configuration:\n  - {}", errors.join("\n  - "))
+        }
+    }
+
+    pub fn keep_alive(&self) -> Duration {
+        Duration::from_secs(self.mqtt.keep_alive_s.max(5))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_validates() {
+        let text = include_str!("../../deploy/firmware-bridge.example.toml");
+        let c = BridgeConfig::from_toml(text).unwrap();
+        assert!(!c.points.is_empty());
+        assert!(!c.cameras.is_empty());
+    }
+
+    #[test]
+    fn every_problem_of_a_bad_config_is_named() {
+        let mut c = BridgeConfig::new("gw/1", "http://x", "/tmp/q");
+        c.points.push(PointConfig::holding("a b", "nowhere", 1, 0));
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("gateway `gw/1`"), "{e}");
+        assert!(e.contains("mqtt://"), "{e}");
+        assert!(e.contains("no modbus device named `nowhere`"), "{e}");
+        assert!(e.contains("channel is not a valid identifier"), "{e}");
+    }
+
+    #[test]
+    fn a_config_survives_a_round_trip_through_toml() {
+        let mut c = BridgeConfig::new("gw-1", "mqtt://127.0.0.1:1883", "/tmp/q");
+        c.modbus.push(ModbusDevice {
+            name: "bus".into(),
+            transport: Transport::Tcp {
+                address: "127.0.0.1:502".into(),
+            },
+            timeout_ms: 500,
+        });
+        c.points.push(PointConfig::holding("a", "bus", 1, 0));
+        c.cameras.push(CameraConfig::test_pattern("cam1"));
+        let back = BridgeConfig::from_toml(&c.to_toml()).unwrap();
+        assert_eq!(back.points[0].channel, "a");
+        assert!(matches!(back.modbus[0].transport, Transport::Tcp { .. }));
+        assert!(matches!(back.cameras[0].source, CameraSource::Test { .. }));
+    }
+}
