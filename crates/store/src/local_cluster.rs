@@ -57,7 +57,15 @@ impl LocalCluster {
         if !durable {
             options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         }
-        if cluster.run("pg_ctl", &["-D".into(), cluster.pgdata().display().to_string(), "status".into()])
+        if cluster
+            .run(
+                "pg_ctl",
+                &[
+                    "-D".into(),
+                    cluster.pgdata().display().to_string(),
+                    "status".into(),
+                ],
+            )
             .await
             .is_err()
         {
@@ -179,10 +187,11 @@ impl LocalCluster {
 pub async fn ensure_database(admin_url: &str, database: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(database)
-        .fetch_one(&mut conn)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut conn)
+            .await?;
     if !exists {
         let quoted = database.replace('"', "\"\"");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{quoted}\"")))

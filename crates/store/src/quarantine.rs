@@ -75,8 +75,5 @@ pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Re
 }
 
 fn clean_text(s: &str, max_chars: usize) -> String {
-    s.chars()
-        .filter(|c| *c != '\0')
-        .take(max_chars)
-        .collect()
+    s.chars().filter(|c| *c != '\0').take(max_chars).collect()
 }

@@ -105,9 +105,16 @@ fn month_key(t: DateTime<Utc>) -> i32 {
 }
 
 fn month_start(key: i32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(key.div_euclid(12), key.rem_euclid(12) as u32 + 1, 1, 0, 0, 0)
-        .single()
-        .expect("the first of a month at midnight UTC exists")
+    Utc.with_ymd_and_hms(
+        key.div_euclid(12),
+        key.rem_euclid(12) as u32 + 1,
+        1,
+        0,
+        0,
+        0,
+    )
+    .single()
+    .expect("the first of a month at midnight UTC exists")
 }
 
 fn partition_name(key: i32) -> String {
@@ -164,7 +171,9 @@ async fn create_partition(pool: &PgPool, key: i32) -> sqlx::Result<()> {
         month_start(key).to_rfc3339(),
         month_start(key + 1).to_rfc3339(),
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
 }
 
@@ -244,7 +253,10 @@ mod tests {
         let key = month_key(t);
         assert_eq!(partition_name(key), "readings_y2026m12");
         assert_eq!(parse_partition_name("readings_y2026m12"), Some(key));
-        assert_eq!(month_start(key + 1), Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            month_start(key + 1),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
+        );
         assert!(month_start(key) <= t && t < month_start(key + 1));
         assert_eq!(parse_partition_name("readings_hourly"), None);
     }

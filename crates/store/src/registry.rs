@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -185,19 +185,18 @@ pub async fn add_responsible(
             .bind(phone)
             .fetch_optional(&mut *tx)
             .await?;
-    let person_id = match existing {
-        Some(id) => id,
-        None => {
-            sqlx::query_scalar(
+    let person_id =
+        match existing {
+            Some(id) => id,
+            None => sqlx::query_scalar(
                 "INSERT INTO people (name, phone, division_code) VALUES ($1, $2, $3) RETURNING id",
             )
             .bind(name)
             .bind(phone)
             .bind(division_code)
             .fetch_one(&mut *tx)
-            .await?
-        }
-    };
+            .await?,
+        };
     sqlx::query(
         "INSERT INTO site_responsibles (site_id, person_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -222,7 +221,11 @@ pub fn hash_password(password: &str) -> String {
 /// Checks a password against an argon2 PHC string.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -250,13 +253,19 @@ pub async fn upsert_gateway(
 }
 
 /// Whether `password` is the gateway's MQTT password.
-pub async fn verify_gateway_password(pool: &PgPool, code: &str, password: &str) -> sqlx::Result<bool> {
+pub async fn verify_gateway_password(
+    pool: &PgPool,
+    code: &str,
+    password: &str,
+) -> sqlx::Result<bool> {
     let hash: Option<Option<String>> =
         sqlx::query_scalar("SELECT password_hash FROM gateways WHERE code = $1")
             .bind(code)
             .fetch_optional(pool)
             .await?;
-    Ok(hash.flatten().is_some_and(|h| verify_password(password, &h)))
+    Ok(hash
+        .flatten()
+        .is_some_and(|h| verify_password(password, &h)))
 }
 
 #[derive(Debug, Clone)]
@@ -307,10 +316,11 @@ pub struct GatewaySensors {
 
 /// Loads a gateway and its active sensors by code; `None` when it is not registered.
 pub async fn gateway_sensors(pool: &PgPool, code: &str) -> sqlx::Result<Option<GatewaySensors>> {
-    let Some(gateway_id): Option<i64> = sqlx::query_scalar("SELECT id FROM gateways WHERE code = $1")
-        .bind(code)
-        .fetch_optional(pool)
-        .await?
+    let Some(gateway_id): Option<i64> =
+        sqlx::query_scalar("SELECT id FROM gateways WHERE code = $1")
+            .bind(code)
+            .fetch_optional(pool)
+            .await?
     else {
         return Ok(None);
     };

@@ -22,7 +22,8 @@ async fn server_admin_url() -> String {
                 return LOCAL_DEFAULT.to_owned();
             }
             // No server to use: start a private one that lives as long as the machine's /tmp.
-            let dir = std::env::temp_dir().join(format!("geohazard-test-pg-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("geohazard-test-pg-{}", std::process::id()));
             let cluster = LocalCluster::start(&dir, crate::free_port(), false)
                 .await
                 .expect("a private PostgreSQL cluster for the tests");
@@ -35,7 +36,11 @@ async fn server_admin_url() -> String {
 async fn can_connect(url: &str) -> bool {
     use sqlx::Connection;
     matches!(
-        tokio::time::timeout(std::time::Duration::from_secs(3), sqlx::PgConnection::connect(url)).await,
+        tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            sqlx::PgConnection::connect(url)
+        )
+        .await,
         Ok(Ok(_))
     )
 }

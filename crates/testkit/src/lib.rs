@@ -22,11 +22,16 @@ pub fn free_port() -> u16 {
 pub async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(format!("nothing listens on 127.0.0.1:{port} after {timeout:?}"));
+            return Err(format!(
+                "nothing listens on 127.0.0.1:{port} after {timeout:?}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -1,0 +1,289 @@
+//! The MQTT connection every geohazard service uses.
+//!
+//! What it takes care of, learned from rumqttc's issue tracker:
+//! - the event loop is polled in its own task, which never awaits a publish or an ack;
+//! - reconnects back off exponentially (100 ms to 30 s);
+//! - subscriptions are renewed when the broker says the session is not present;
+//! - with manual acks, a message is acknowledged only on the connection it arrived on: after a
+//!   reconnect the broker redelivers whatever was not acknowledged, and an ack for an old packet
+//!   id could otherwise acknowledge a different message;
+//! - the maximum packet size is raised from rumqttc's 10 KiB default.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, Publish, QoS};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+
+pub use rumqttc::{self, QoS as Qos};
+
+/// How to reach the broker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BusConfig {
+    /// `mqtt://[user[:password]@]host[:port]`.
+    pub url: String,
+    pub client_id: String,
+    /// Keep the session (subscriptions and unacknowledged messages) across reconnects.
+    #[serde(default = "default_true")]
+    pub persistent_session: bool,
+    /// Largest packet accepted or sent; must be at least the broker's own limit, or a large
+    /// message would make the connection fail over and over.
+    #[serde(default = "default_max_packet")]
+    pub max_packet_bytes: usize,
+    /// Outgoing QoS 1 messages in flight before publish waits.
+    #[serde(default = "default_inflight")]
+    pub inflight: u16,
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_secs: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_max_packet() -> usize {
+    16 * 1024 * 1024
+}
+fn default_inflight() -> u16 {
+    1000
+}
+fn default_keep_alive() -> u64 {
+    30
+}
+
+impl BusConfig {
+    pub fn new(url: impl Into<String>, client_id: impl Into<String>) -> BusConfig {
+        BusConfig {
+            url: url.into(),
+            client_id: client_id.into(),
+            persistent_session: true,
+            max_packet_bytes: default_max_packet(),
+            inflight: default_inflight(),
+            keep_alive_secs: default_keep_alive(),
+        }
+    }
+
+    /// rumqttc options from this configuration.
+    pub fn mqtt_options(&self) -> anyhow::Result<MqttOptions> {
+        let url = url::Url::parse(&self.url).with_context(|| format!("MQTT URL `{}`", self.url))?;
+        if url.scheme() != "mqtt" && url.scheme() != "tcp" {
+            bail!("MQTT URL `{}`: only mqtt:// is supported", self.url);
+        }
+        let host = url.host_str().context("MQTT URL has no host")?;
+        let mut options = MqttOptions::new(&self.client_id, host, url.port().unwrap_or(1883));
+        options
+            .set_clean_session(!self.persistent_session)
+            .set_keep_alive(Duration::from_secs(self.keep_alive_secs.max(5)))
+            .set_max_packet_size(self.max_packet_bytes, self.max_packet_bytes)
+            .set_inflight(self.inflight)
+            .set_manual_acks(true);
+        if !url.username().is_empty() {
+            options.set_credentials(url.username(), url.password().unwrap_or(""));
+        }
+        Ok(options)
+    }
+}
+
+/// One message from the broker, tagged with the connection it arrived on.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub publish: Publish,
+    connection: u64,
+}
+
+impl Delivery {
+    pub fn topic(&self) -> &str {
+        &self.publish.topic
+    }
+    pub fn payload(&self) -> &[u8] {
+        &self.publish.payload
+    }
+}
+
+/// A connection to the broker: a client for publishing and acknowledging, and the stream of
+/// messages on the subscriptions it was given.
+pub struct Bus {
+    client: AsyncClient,
+    deliveries: mpsc::Receiver<Delivery>,
+    connection: Arc<AtomicU64>,
+    subscribed: watch::Receiver<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Bus {
+    /// Starts the connection in the background. `subscriptions` are made (and renewed whenever
+    /// the broker lost the session); `last_will` is published by the broker if we vanish.
+    pub fn start(
+        config: &BusConfig,
+        subscriptions: Vec<(String, QoS)>,
+        last_will: Option<LastWill>,
+        queue: usize,
+    ) -> anyhow::Result<Bus> {
+        let mut options = config.mqtt_options()?;
+        if let Some(will) = last_will {
+            options.set_last_will(will);
+        }
+        // Room for every ack the consumer may send while the event loop is busy handing over
+        // deliveries, so an ack never has to wait for the loop (which may be waiting for us).
+        options.set_request_channel_capacity(queue * 2 + 1024);
+        let (client, eventloop) = AsyncClient::new(options, queue * 2 + 1024);
+        let (tx, deliveries) = mpsc::channel(queue.max(1));
+        let connection = Arc::new(AtomicU64::new(0));
+        let (subscribed_tx, subscribed) = watch::channel(0);
+        let task = tokio::spawn(drive(
+            eventloop,
+            client.clone(),
+            subscriptions,
+            tx,
+            connection.clone(),
+            subscribed_tx,
+        ));
+        Ok(Bus {
+            client,
+            deliveries,
+            connection,
+            subscribed,
+            task,
+        })
+    }
+
+    /// The client, for publishing.
+    pub fn client(&self) -> &AsyncClient {
+        &self.client
+    }
+
+    /// The next message; `None` once the connection task has ended.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        self.deliveries.recv().await
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        self.deliveries.try_recv().ok()
+    }
+
+    /// A handle that acknowledges deliveries, for a task other than the receiving one.
+    pub fn acker(&self) -> Acker {
+        Acker {
+            client: self.client.clone(),
+            connection: self.connection.clone(),
+        }
+    }
+
+    /// Waits until the subscriptions are confirmed by the broker (SUBACK), or the session was
+    /// resumed with them.
+    pub async fn wait_subscribed(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        tokio::time::timeout(timeout, self.subscribed.wait_for(|n| *n > 0))
+            .await
+            .context("the broker did not confirm the subscriptions in time")?
+            .context("the connection task ended")?;
+        Ok(())
+    }
+
+    /// Disconnects cleanly (no last will) and stops the connection task.
+    pub async fn shutdown(mut self) {
+        let _ = self.client.try_disconnect();
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Acknowledges deliveries once what they carry is safe.
+#[derive(Clone)]
+pub struct Acker {
+    client: AsyncClient,
+    connection: Arc<AtomicU64>,
+}
+
+impl Acker {
+    /// Acknowledges a QoS 1 delivery. Returns false (and sends nothing) when the delivery came on
+    /// an earlier connection: the broker will redeliver it, and storing it again is harmless.
+    pub async fn ack(&self, delivery: &Delivery) -> bool {
+        if delivery.publish.qos == QoS::AtMostOnce {
+            return true;
+        }
+        if delivery.connection != self.connection.load(Ordering::Acquire) {
+            return false;
+        }
+        self.client.ack(&delivery.publish).await.is_ok()
+    }
+}
+
+async fn drive(
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    subscriptions: Vec<(String, QoS)>,
+    deliveries: mpsc::Sender<Delivery>,
+    connection: Arc<AtomicU64>,
+    subscribed: watch::Sender<u64>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                backoff = Duration::from_millis(100);
+                let n = connection.fetch_add(1, Ordering::AcqRel) + 1;
+                tracing::info!(
+                    session_present = ack.session_present,
+                    connection = n,
+                    "connected to the MQTT broker"
+                );
+                if subscriptions.is_empty() || ack.session_present {
+                    subscribed.send_replace(n);
+                } else {
+                    let filters = subscriptions
+                        .iter()
+                        .map(|(f, q)| rumqttc::SubscribeFilter::new(f.clone(), *q));
+                    if let Err(e) = client.try_subscribe_many(filters) {
+                        tracing::error!(error = %e, "could not queue the subscriptions");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                subscribed.send_replace(connection.load(Ordering::Acquire));
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let delivery = Delivery {
+                    publish,
+                    connection: connection.load(Ordering::Acquire),
+                };
+                // Waiting here is the back-pressure: the broker keeps what we cannot take yet.
+                if deliveries.send(delivery).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
+                return;
+            }
+            Ok(_) => {}
+            Err(rumqttc::ConnectionError::RequestsDone) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "MQTT connection lost");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_with_credentials_become_options() {
+        let c = BusConfig::new("mqtt://dev:pw@127.0.0.1:1999", "c1");
+        let o = c.mqtt_options().unwrap();
+        assert_eq!(o.broker_address(), ("127.0.0.1".to_owned(), 1999));
+        assert_eq!(o.credentials().map(|l| l.username), Some("dev".to_owned()));
+        assert!(!o.clean_session());
+        assert!(BusConfig::new("http://x", "c").mqtt_options().is_err());
+    }
+}

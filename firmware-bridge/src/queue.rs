@@ -1,0 +1,619 @@
+//! The store-and-forward queue: every telemetry message and snapshot is written here (and
+//! fsynced) before it is published, and leaves only when the broker has acknowledged it.
+//!
+//! Two lanes, `readings/` and `frames/`, each a series of segment files `{first_id:020}.seg`
+//! holding checksummed records. A lane's `head` file holds the first id not yet acknowledged;
+//! a segment is deleted once every record in it is acknowledged. After a power cut, a torn
+//! record at the end of the last segment is cut off; every complete record is kept.
+//!
+//! Bounded by `max_bytes` (records of both lanes): when full, the oldest frames go first; a new
+//! frame that does not fit beside the readings is refused; readings are dropped (oldest first,
+//! counted and logged) only when there are no frames left to drop.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tracing::{error, info, warn};
+
+const MAGIC: u32 = 0x4748_5131; // "GHQ1"
+const HEADER: u64 = 20; // magic, length, crc, id
+const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+/// Largest record accepted when reading back: larger lengths are corruption.
+const MAX_RECORD: u32 = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    Readings,
+    Frames,
+}
+
+impl Lane {
+    fn dir_name(self) -> &'static str {
+        match self {
+            Lane::Readings => "readings",
+            Lane::Frames => "frames",
+        }
+    }
+}
+
+/// An MQTT message waiting for delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub topic: String,
+    pub payload: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue I/O: {0}")]
+    Io(#[from] io::Error),
+    #[error("a {size}-byte frame does not fit in the queue ({free} bytes free after dropping older frames)")]
+    FrameRefused { size: u64, free: u64 },
+    #[error("a {size}-byte message is larger than the whole queue ({max} bytes)")]
+    TooLarge { size: u64, max: u64 },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    id: u64,
+    segment: u64,
+    offset: u64,
+    len: u64,
+}
+
+#[derive(Debug)]
+struct Segment {
+    first_id: u64,
+    path: PathBuf,
+    size: u64,
+}
+
+struct LaneStore {
+    dir: PathBuf,
+    segments: VecDeque<Segment>,
+    entries: VecDeque<Entry>,
+    /// Acknowledged ahead of the head (acks may come out of order).
+    acked_ahead: BTreeSet<u64>,
+    head: u64,
+    persisted_head: u64,
+    next_id: u64,
+    writer: Option<File>,
+    bytes: u64,
+}
+
+/// Counters shown in logs and status.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    pub readings: u64,
+    pub frames: u64,
+    pub bytes: u64,
+    pub dropped_readings: u64,
+    pub dropped_frames: u64,
+    pub refused_frames: u64,
+}
+
+pub struct DiskQueue {
+    readings: LaneStore,
+    frames: LaneStore,
+    max_bytes: u64,
+    segment_bytes: u64,
+    stats: QueueStats,
+    last_head_write: Instant,
+}
+
+fn segment_name(first_id: u64) -> String {
+    format!("{first_id:020}.seg")
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn encode_record(id: u64, msg: &Message) -> Vec<u8> {
+    let topic = msg.topic.as_bytes();
+    let body_len = 2 + topic.len() + msg.payload.len();
+    let mut body = Vec::with_capacity(HEADER as usize + body_len);
+    body.extend_from_slice(&MAGIC.to_le_bytes());
+    body.extend_from_slice(&(body_len as u32).to_le_bytes());
+    body.extend_from_slice(&[0; 4]); // crc, filled below
+    body.extend_from_slice(&id.to_le_bytes());
+    body.extend_from_slice(&(topic.len() as u16).to_le_bytes());
+    body.extend_from_slice(topic);
+    body.extend_from_slice(&msg.payload);
+    let crc = CRC.checksum(&body[12..]);
+    body[8..12].copy_from_slice(&crc.to_le_bytes());
+    body
+}
+
+/// Reads one record at the reader's position: Ok(None) at a clean end of file, Err for a torn
+/// or corrupt record.
+fn read_record(r: &mut impl Read) -> Result<Option<(u64, Message, u64)>, String> {
+    let mut header = [0u8; HEADER as usize];
+    let mut got = 0;
+    while got < header.len() {
+        match r.read(&mut header[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(format!("torn header ({got} of {HEADER} bytes)")),
+            Ok(n) => got += n,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let magic = u32::from_le_bytes(header[0..4].try_into().unwrap());
+    let len = u32::from_le_bytes(header[4..8].try_into().unwrap());
+    let crc = u32::from_le_bytes(header[8..12].try_into().unwrap());
+    let id = u64::from_le_bytes(header[12..20].try_into().unwrap());
+    if magic != MAGIC || !(2..=MAX_RECORD).contains(&len) {
+        return Err("bad record header".into());
+    }
+    let mut body = vec![0u8; len as usize];
+    r.read_exact(&mut body)
+        .map_err(|_| "torn record body".to_string())?;
+    let mut digest = CRC.digest();
+    digest.update(&header[12..20]);
+    digest.update(&body);
+    if digest.finalize() != crc {
+        return Err("checksum mismatch".into());
+    }
+    let topic_len = u16::from_le_bytes([body[0], body[1]]) as usize;
+    if 2 + topic_len > body.len() {
+        return Err("bad topic length".into());
+    }
+    let topic = String::from_utf8(body[2..2 + topic_len].to_vec())
+        .map_err(|_| "topic is not UTF-8".to_string())?;
+    let payload = Bytes::from(body).slice(2 + topic_len..);
+    Ok(Some((id, Message { topic, payload }, HEADER + len as u64)))
+}
+
+impl LaneStore {
+    fn open(root: &Path, lane: Lane) -> io::Result<LaneStore> {
+        let dir = root.join(lane.dir_name());
+        fs::create_dir_all(&dir)?;
+        let head = match fs::read_to_string(dir.join("head")) {
+            Ok(s) => s.trim().parse().unwrap_or_else(|_| {
+                error!(lane = ?lane, "queue head file is unreadable: replaying every record on disk");
+                0
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e),
+        };
+        let mut firsts: Vec<u64> = fs::read_dir(&dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_suffix(".seg")?.parse().ok()
+            })
+            .collect();
+        firsts.sort_unstable();
+        let mut store = LaneStore {
+            dir,
+            segments: VecDeque::new(),
+            entries: VecDeque::new(),
+            acked_ahead: BTreeSet::new(),
+            head,
+            persisted_head: head,
+            next_id: head.max(1),
+            writer: None,
+            bytes: 0,
+        };
+        let count = firsts.len();
+        for (n, first) in firsts.into_iter().enumerate() {
+            let path = store.dir.join(segment_name(first));
+            let mut reader = BufReader::new(File::open(&path)?);
+            let mut offset = 0u64;
+            let mut last_id = None;
+            loop {
+                match read_record(&mut reader) {
+                    Ok(Some((id, _, len))) => {
+                        if id >= head {
+                            store.entries.push_back(Entry {
+                                id,
+                                segment: first,
+                                offset,
+                                len,
+                            });
+                            store.bytes += len;
+                        }
+                        last_id = Some(id);
+                        offset += len;
+                    }
+                    Ok(None) => break,
+                    Err(why) => {
+                        if n + 1 == count {
+                            // A power cut during the last append: cut the torn tail off.
+                            warn!(lane = ?lane, segment = %path.display(), offset, "{why}: truncating the torn tail of the last segment");
+                            OpenOptions::new().write(true).open(&path)?.set_len(offset)?;
+                        } else {
+                            error!(lane = ?lane, segment = %path.display(), offset, "{why}: the rest of this segment is unreadable and skipped");
+                        }
+                        break;
+                    }
+                }
+            }
+            if let Some(id) = last_id {
+                store.next_id = store.next_id.max(id + 1);
+            }
+            store.segments.push_back(Segment {
+                first_id: first,
+                path,
+                size: offset,
+            });
+        }
+        store.remove_consumed_segments()?;
+        Ok(store)
+    }
+
+    fn append(&mut self, msg: &Message, segment_bytes: u64) -> io::Result<u64> {
+        let id = self.next_id;
+        let record = encode_record(id, msg);
+        let roll = match self.segments.back() {
+            Some(s) => s.size >= segment_bytes || self.writer.is_none() && s.size > 0,
+            None => true,
+        };
+        if roll || self.writer.is_none() {
+            if roll {
+                let path = self.dir.join(segment_name(id));
+                let f = OpenOptions::new().create(true).append(true).open(&path)?;
+                sync_dir(&self.dir)?;
+                self.segments.push_back(Segment {
+                    first_id: id,
+                    path,
+                    size: 0,
+                });
+                self.writer = Some(f);
+            } else {
+                let s = self.segments.back().expect("a segment");
+                self.writer = Some(OpenOptions::new().append(true).open(&s.path)?);
+            }
+        }
+        let seg = self.segments.back_mut().expect("a segment");
+        let w = self.writer.as_mut().expect("a writer");
+        if let Err(e) = w.write_all(&record).and_then(|_| w.sync_data()) {
+            // The file may hold part of the record: start a new segment next time, and cut it.
+            let _ = w.set_len(seg.size);
+            self.writer = None;
+            return Err(e);
+        }
+        self.entries.push_back(Entry {
+            id,
+            segment: seg.first_id,
+            offset: seg.size,
+            len: record.len() as u64,
+        });
+        seg.size += record.len() as u64;
+        self.bytes += record.len() as u64;
+        self.next_id += 1;
+        Ok(id)
+    }
+
+    fn read(&self, id: u64) -> io::Result<Option<Message>> {
+        let Some(e) = self.find(id) else {
+            return Ok(None);
+        };
+        let mut f = File::open(self.dir.join(segment_name(e.segment)))?;
+        f.seek(SeekFrom::Start(e.offset))?;
+        match read_record(&mut BufReader::new(f)) {
+            Ok(Some((rid, msg, _))) if rid == id => Ok(Some(msg)),
+            Ok(_) => Err(io::Error::other(format!("record {id} is not where the index says"))),
+            Err(why) => Err(io::Error::other(format!("record {id}: {why}"))),
+        }
+    }
+
+    fn find(&self, id: u64) -> Option<Entry> {
+        let i = self.entries.partition_point(|e| e.id < id);
+        self.entries.get(i).filter(|e| e.id == id).copied()
+    }
+
+    /// First id after `after` that is still waiting.
+    fn next_after(&self, after: Option<u64>) -> Option<u64> {
+        let start = after.map_or(0, |a| a + 1);
+        let i = self.entries.partition_point(|e| e.id < start);
+        self.entries
+            .iter()
+            .skip(i)
+            .map(|e| e.id)
+            .find(|id| !self.acked_ahead.contains(id))
+    }
+
+    fn ack(&mut self, id: u64) -> io::Result<()> {
+        if self.find(id).is_none() {
+            return Ok(()); // already acked or dropped
+        }
+        self.acked_ahead.insert(id);
+        while let Some(front) = self.entries.front() {
+            if !self.acked_ahead.remove(&front.id) {
+                break;
+            }
+            self.pop_front();
+        }
+        self.remove_consumed_segments()
+    }
+
+    fn pop_front(&mut self) -> Option<Entry> {
+        let e = self.entries.pop_front()?;
+        self.bytes -= e.len;
+        self.head = self.entries.front().map_or(self.next_id, |f| f.id);
+        Some(e)
+    }
+
+    fn drop_oldest(&mut self) -> io::Result<Option<Entry>> {
+        let e = self.pop_front();
+        if let Some(e) = e {
+            self.acked_ahead.remove(&e.id);
+            // Drops are rare and must stick across a reboot.
+            self.write_head()?;
+            self.remove_consumed_segments()?;
+        }
+        Ok(e)
+    }
+
+    /// Deletes segments none of whose records is still waiting (never the one being written).
+    fn remove_consumed_segments(&mut self) -> io::Result<()> {
+        while self.segments.len() > 1 || (self.segments.len() == 1 && self.writer.is_none()) {
+            let s = &self.segments[0];
+            let next_first = self.segments.get(1).map_or(self.next_id, |n| n.first_id);
+            let waiting = self.entries.front().is_some_and(|e| e.segment == s.first_id);
+            if waiting {
+                break;
+            }
+            // The head must be on disk before the records below it disappear.
+            if self.persisted_head < next_first.min(self.head) {
+                self.write_head()?;
+            }
+            fs::remove_file(&s.path)?;
+            self.segments.pop_front();
+        }
+        Ok(())
+    }
+
+    fn write_head(&mut self) -> io::Result<()> {
+        if self.persisted_head == self.head {
+            return Ok(());
+        }
+        let tmp = self.dir.join("head.tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(self.head.to_string().as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, self.dir.join("head"))?;
+        sync_dir(&self.dir)?;
+        self.persisted_head = self.head;
+        Ok(())
+    }
+}
+
+impl DiskQueue {
+    pub fn open(dir: &Path, max_bytes: u64, segment_bytes: u64) -> io::Result<DiskQueue> {
+        fs::create_dir_all(dir)?;
+        let readings = LaneStore::open(dir, Lane::Readings)?;
+        let frames = LaneStore::open(dir, Lane::Frames)?;
+        let q = DiskQueue {
+            readings,
+            frames,
+            max_bytes,
+            segment_bytes,
+            stats: QueueStats::default(),
+            last_head_write: Instant::now(),
+        };
+        let s = q.stats();
+        if s.readings + s.frames > 0 {
+            info!(readings = s.readings, frames = s.frames, bytes = s.bytes, "queue holds messages from before the restart; they will be replayed");
+        }
+        Ok(q)
+    }
+
+    fn lane(&self, lane: Lane) -> &LaneStore {
+        match lane {
+            Lane::Readings => &self.readings,
+            Lane::Frames => &self.frames,
+        }
+    }
+
+    fn lane_mut(&mut self, lane: Lane) -> &mut LaneStore {
+        match lane {
+            Lane::Readings => &mut self.readings,
+            Lane::Frames => &mut self.frames,
+        }
+    }
+
+    /// Appends and fsyncs a message, making room by the drop policy. Returns its id.
+    pub fn push(&mut self, lane: Lane, msg: &Message) -> Result<u64, QueueError> {
+        let size = HEADER + 2 + msg.topic.len() as u64 + msg.payload.len() as u64;
+        if size > self.max_bytes {
+            return Err(QueueError::TooLarge {
+                size,
+                max: self.max_bytes,
+            });
+        }
+        while self.readings.bytes + self.frames.bytes + size > self.max_bytes {
+            if self.frames.drop_oldest()?.is_some() {
+                self.stats.dropped_frames += 1;
+                warn!(dropped_frames = self.stats.dropped_frames, "queue full: dropped the oldest frame");
+                continue;
+            }
+            if lane == Lane::Frames {
+                self.stats.refused_frames += 1;
+                return Err(QueueError::FrameRefused {
+                    size,
+                    free: self.max_bytes - self.readings.bytes,
+                });
+            }
+            if self.readings.drop_oldest()?.is_some() {
+                self.stats.dropped_readings += 1;
+                error!(dropped_readings = self.stats.dropped_readings, "queue full of readings: dropped the oldest telemetry message");
+            } else {
+                break;
+            }
+        }
+        let segment_bytes = self.segment_bytes;
+        Ok(self.lane_mut(lane).append(msg, segment_bytes)?)
+    }
+
+    pub fn read(&self, lane: Lane, id: u64) -> io::Result<Option<Message>> {
+        self.lane(lane).read(id)
+    }
+
+    /// The next waiting id after `after` (None: from the start).
+    pub fn next_after(&self, lane: Lane, after: Option<u64>) -> Option<u64> {
+        self.lane(lane).next_after(after)
+    }
+
+    /// The message is delivered: it leaves the queue. The head is written to disk at most every
+    /// 200 ms (and on [`DiskQueue::flush`]); a crash in between only means a few redeliveries.
+    pub fn ack(&mut self, lane: Lane, id: u64) -> io::Result<()> {
+        self.lane_mut(lane).ack(id)?;
+        if self.last_head_write.elapsed() > Duration::from_millis(200) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.readings.write_head()?;
+        self.frames.write_head()?;
+        self.last_head_write = Instant::now();
+        Ok(())
+    }
+
+    pub fn stats(&self) -> QueueStats {
+        QueueStats {
+            readings: self.readings.entries.len() as u64 - self.readings.acked_ahead.len() as u64,
+            frames: self.frames.entries.len() as u64 - self.frames.acked_ahead.len() as u64,
+            bytes: self.readings.bytes + self.frames.bytes,
+            ..self.stats
+        }
+    }
+
+    pub fn depth(&self) -> u64 {
+        let s = self.stats();
+        s.readings + s.frames
+    }
+
+    /// Every waiting message of a lane, oldest first (for inspection and tests).
+    pub fn pending(&self, lane: Lane) -> io::Result<Vec<Message>> {
+        let l = self.lane(lane);
+        let mut out = Vec::new();
+        let mut at = None;
+        while let Some(id) = l.next_after(at) {
+            if let Some(m) = l.read(id)? {
+                out.push(m);
+            }
+            at = Some(id);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for DiskQueue {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            warn!("queue head not saved at close: {e} (messages will be replayed)");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(topic: &str, n: usize) -> Message {
+        Message {
+            topic: topic.into(),
+            payload: Bytes::from(vec![b'x'; n]),
+        }
+    }
+
+    #[test]
+    fn messages_come_back_in_order_after_a_reopen_and_acked_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut q = DiskQueue::open(dir.path(), 1 << 20, 256).unwrap();
+            for i in 0..20 {
+                q.push(Lane::Readings, &msg(&format!("t/{i}"), 40)).unwrap();
+            }
+            for id in 1..=5 {
+                q.ack(Lane::Readings, id).unwrap();
+            }
+        }
+        let q = DiskQueue::open(dir.path(), 1 << 20, 256).unwrap();
+        let topics: Vec<String> = q.pending(Lane::Readings).unwrap().into_iter().map(|m| m.topic).collect();
+        assert_eq!(topics, (5..20).map(|i| format!("t/{i}")).collect::<Vec<_>>());
+        // Fully acknowledged segments are gone from the disk.
+        let files = fs::read_dir(dir.path().join("readings")).unwrap().count();
+        assert!(files < 20, "{files} files");
+    }
+
+    #[test]
+    fn a_torn_last_record_is_cut_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+            for i in 0..3 {
+                q.push(Lane::Readings, &msg(&format!("t/{i}"), 100)).unwrap();
+            }
+        }
+        let seg = fs::read_dir(dir.path().join("readings"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+            .unwrap()
+            .path();
+        let len = fs::metadata(&seg).unwrap().len();
+        OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 7).unwrap();
+        let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        assert_eq!(q.pending(Lane::Readings).unwrap().len(), 2);
+        q.push(Lane::Readings, &msg("t/new", 10)).unwrap();
+        drop(q);
+        let q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        let topics: Vec<String> = q.pending(Lane::Readings).unwrap().into_iter().map(|m| m.topic).collect();
+        assert_eq!(topics, ["t/0", "t/1", "t/new"]);
+    }
+
+    #[test]
+    fn a_full_queue_drops_frames_first_and_readings_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = DiskQueue::open(dir.path(), 2000, 500).unwrap();
+        for _ in 0..3 {
+            q.push(Lane::Frames, &msg("f", 300)).unwrap();
+        }
+        for _ in 0..8 {
+            q.push(Lane::Readings, &msg("r", 100)).unwrap();
+        }
+        let s = q.stats();
+        assert!(s.dropped_frames >= 1, "{s:?}");
+        assert_eq!(s.dropped_readings, 0);
+        // Readings fill what is left: a new frame is refused rather than a reading dropped.
+        for _ in 0..6 {
+            q.push(Lane::Readings, &msg("r", 100)).unwrap();
+        }
+        assert_eq!(q.stats().frames, 0);
+        assert!(matches!(
+            q.push(Lane::Frames, &msg("f", 900)),
+            Err(QueueError::FrameRefused { .. })
+        ));
+        // Only now, with no frame left, does a reading make room by dropping the oldest one.
+        for _ in 0..5 {
+            q.push(Lane::Readings, &msg("r", 100)).unwrap();
+        }
+        let s = q.stats();
+        assert!(s.dropped_readings > 0);
+        assert!(s.bytes <= 2000);
+    }
+
+    #[test]
+    fn out_of_order_acks_release_only_a_contiguous_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        for _ in 0..3 {
+            q.push(Lane::Readings, &msg("r", 10)).unwrap();
+        }
+        q.ack(Lane::Readings, 2).unwrap();
+        assert_eq!(q.depth(), 2);
+        assert_eq!(q.next_after(Lane::Readings, None), Some(1));
+        assert_eq!(q.next_after(Lane::Readings, Some(1)), Some(3));
+        q.ack(Lane::Readings, 1).unwrap();
+        assert_eq!(q.next_after(Lane::Readings, None), Some(3));
+    }
+}
