@@ -1,1 +1,365 @@
-//! Firmware bridge: runs on a field gateway; Modbus polling, camera capture, store-and-forward to MQTT.
+//! Firmware bridge: runs on a field gateway; Modbus polling, camera capture, store-and-forward
+//! to MQTT. See the crate README for the configuration, command and queue references.
+//!
+//! ```text
+//! pollers --Reading--> batcher --TelemetryBatch--> DiskQueue --QoS 1--> broker
+//! cameras --snapshot JPEG----------------------->  DiskQueue
+//! cameras --live JPEG (QoS 0) / acks / status --> link (direct) -----> broker
+//! broker --cmd--> commands --> schedule, cameras, reload
+//! ```
+
+pub mod camera;
+mod commands;
+pub mod config;
+pub mod demo;
+pub mod link;
+pub mod modbus;
+pub mod queue;
+pub mod schedule;
+pub mod sim;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use geohazard_protocol::{GatewayStatus, Reading, TelemetryBatch, Topic};
+use rumqttc::QoS;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+pub use config::BridgeConfig;
+pub use sim::{SimConfig, SimHandle, run_sensor_sim, start_sensor_sim};
+
+use camera::{CameraHandle, FrameSink};
+use config::TriggerConfig;
+use link::{Direct, Link};
+use modbus::{PollOutput, SharedStatusValues};
+use queue::{DiskQueue, Lane, Message};
+use schedule::Schedule;
+
+/// Reported in the status message.
+pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+struct Trigger {
+    cfg: TriggerConfig,
+    camera: CameraHandle,
+    last: Option<Instant>,
+}
+
+struct Workers {
+    cancel: CancellationToken,
+    cameras: Vec<CameraHandle>,
+    triggers: Vec<Trigger>,
+}
+
+/// What the tasks of one bridge share.
+pub(crate) struct Runtime {
+    config: Mutex<BridgeConfig>,
+    schedule: Arc<Schedule>,
+    status_values: SharedStatusValues,
+    queue: Arc<Mutex<DiskQueue>>,
+    queued: Arc<Notify>,
+    direct: mpsc::Sender<Direct>,
+    connected: watch::Receiver<bool>,
+    readings: mpsc::Sender<Reading>,
+    started: Instant,
+    workers: Mutex<Workers>,
+}
+
+impl Runtime {
+    fn gateway(&self) -> String {
+        self.config.lock().expect("config lock").gateway.clone()
+    }
+
+    pub(crate) fn status(&self) -> GatewayStatus {
+        let v = self.status_values.lock().expect("status lock").clone();
+        GatewayStatus {
+            online: true,
+            ts: Some(chrono::Utc::now().timestamp_millis()),
+            firmware: Some(FIRMWARE_VERSION.to_owned()),
+            uptime_s: Some(self.started.elapsed().as_secs()),
+            queue_depth: Some(self.queue.lock().expect("queue lock").depth()),
+            supply_v: v.supply_v,
+            battery_pct: v.battery_pct,
+            signal_dbm: v.signal_dbm,
+        }
+    }
+
+    pub(crate) fn publish_status(&self) {
+        let d = Direct {
+            topic: Topic::status(&self.gateway()),
+            payload: Bytes::from(self.status().to_json()),
+            qos: QoS::AtLeastOnce,
+            retain: true,
+        };
+        if *self.connected.borrow() && self.direct.try_send(d).is_err() {
+            warn!("status not published: link busy");
+        }
+    }
+
+    pub(crate) fn ack(&self, ack: &geohazard_protocol::CommandAck) {
+        let d = Direct {
+            topic: Topic::command_ack(&self.gateway()),
+            payload: Bytes::from(ack.to_json()),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+        };
+        if self.direct.try_send(d).is_err() {
+            warn!(id = %ack.id, "command ack not sent: link busy");
+        }
+    }
+
+    pub(crate) fn cameras(&self) -> Vec<CameraHandle> {
+        self.workers.lock().expect("workers lock").cameras.clone()
+    }
+
+    /// (Re)starts pollers and cameras for a configuration, stopping the previous ones.
+    fn start_workers(&self, config: &BridgeConfig) {
+        let cancel = CancellationToken::new();
+        let max_packet = config.mqtt.max_packet_bytes;
+        let sink = FrameSink {
+            gateway: config.gateway.clone(),
+            queue: self.queue.clone(),
+            queued: self.queued.clone(),
+            direct: self.direct.clone(),
+            connected: self.connected.clone(),
+            // Room for the topic and MQTT header.
+            max_frame_bytes: max_packet.saturating_sub(256),
+        };
+        let cameras: Vec<CameraHandle> = config
+            .cameras
+            .iter()
+            .map(|c| camera::spawn_camera(c.clone(), sink.clone(), cancel.clone()))
+            .collect();
+        let triggers = config
+            .cameras
+            .iter()
+            .zip(&cameras)
+            .flat_map(|(c, h)| {
+                c.triggers.iter().map(|t| Trigger {
+                    cfg: t.clone(),
+                    camera: h.clone(),
+                    last: None,
+                })
+            })
+            .collect();
+        modbus::spawn_pollers(
+            &config.modbus,
+            &config.points,
+            PollOutput {
+                readings: self.readings.clone(),
+                status: self.status_values.clone(),
+                schedule: self.schedule.clone(),
+            },
+            cancel.clone(),
+        );
+        let old = std::mem::replace(
+            &mut *self.workers.lock().expect("workers lock"),
+            Workers {
+                cancel,
+                cameras,
+                triggers,
+            },
+        );
+        old.cancel.cancel();
+        info!(
+            points = config.points.len(),
+            cameras = config.cameras.len(),
+            "pollers and cameras started"
+        );
+    }
+
+    fn stop_workers(&self) {
+        self.workers.lock().expect("workers lock").cancel.cancel();
+    }
+
+    /// A local trigger: a reading crossed a camera's limit (and its cooldown has passed).
+    fn check_triggers(&self, r: &Reading) {
+        let mut w = self.workers.lock().expect("workers lock");
+        for t in w.triggers.iter_mut().filter(|t| t.cfg.channel == r.sensor) {
+            let hit = t.cfg.above.is_some_and(|a| r.value > a) || t.cfg.below.is_some_and(|b| r.value < b);
+            let cooled = t
+                .last
+                .is_none_or(|l| l.elapsed() >= Duration::from_secs_f64(t.cfg.cooldown_s));
+            if hit && cooled {
+                info!(camera = %t.camera.name, channel = %r.sensor, value = r.value, "trigger fired: snapshot");
+                t.last = Some(Instant::now());
+                t.camera.trigger();
+            }
+        }
+    }
+}
+
+/// Runs a bridge until `shutdown` fires. Errors only for what cannot work at all (invalid
+/// configuration, unusable queue folder); a broker or sensor that is down is waited for.
+pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    config.validate()?;
+    if !config.cameras.is_empty() {
+        camera::init_gstreamer()?;
+    }
+    let queue = DiskQueue::open(
+        &config.queue.dir,
+        config.queue.max_bytes,
+        config.queue.segment_bytes,
+    )
+    .map_err(|e| anyhow::anyhow!("queue folder {}: {e}", config.queue.dir.display()))?;
+    let queue = Arc::new(Mutex::new(queue));
+    let queued = Arc::new(Notify::new());
+    let (direct_tx, direct_rx) = mpsc::channel(256);
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Bytes>(16);
+    let (connected_tx, connected_rx) = watch::channel(false);
+    let (readings_tx, readings_rx) = mpsc::channel(4096);
+    let rt = Arc::new(Runtime {
+        config: Mutex::new(config.clone()),
+        schedule: Arc::new(Schedule::default()),
+        status_values: Default::default(),
+        queue: queue.clone(),
+        queued: queued.clone(),
+        direct: direct_tx,
+        connected: connected_rx,
+        readings: readings_tx,
+        started: Instant::now(),
+        workers: Mutex::new(Workers {
+            cancel: CancellationToken::new(),
+            cameras: Vec::new(),
+            triggers: Vec::new(),
+        }),
+    });
+    rt.start_workers(&config);
+    info!(gateway = %config.gateway, firmware = FIRMWARE_VERSION, "bridge started");
+
+    let batcher = tokio::spawn(batcher(rt.clone(), readings_rx, shutdown.clone()));
+    let status_task = {
+        let rt = rt.clone();
+        let shutdown = shutdown.clone();
+        let every = Duration::from_secs_f64(config.status.interval_s);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tick.tick() => rt.publish_status(),
+                }
+            }
+        })
+    };
+    let commands_task = {
+        let rt = rt.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let payload = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    p = cmd_rx.recv() => match p { Some(p) => p, None => break },
+                };
+                // Each command in its own task: a slow snapshot never holds up a status request.
+                let rt = rt.clone();
+                tokio::spawn(async move {
+                    let ack = commands::handle(&rt, &payload).await;
+                    if !ack.ok {
+                        warn!(id = %ack.id, error = ?ack.error, "command refused");
+                    }
+                    rt.ack(&ack);
+                });
+            }
+        })
+    };
+    let status_rt = rt.clone();
+    let link = Link {
+        config,
+        queue: queue.clone(),
+        queued,
+        direct: direct_rx,
+        commands: cmd_tx,
+        connected: connected_tx,
+        online_status: Arc::new(move || status_rt.status()),
+    };
+    let result = link.run(shutdown.clone()).await;
+    shutdown.cancel();
+    rt.stop_workers();
+    let _ = batcher.await;
+    let _ = status_task.await;
+    let _ = commands_task.await;
+    if let Err(e) = queue.lock().expect("queue lock").flush() {
+        error!("queue head not saved at shutdown: {e}");
+    }
+    info!("bridge stopped");
+    result
+}
+
+/// Groups readings into telemetry messages and queues them. The message's `seq` is its queue
+/// id: it keeps counting across restarts, so a gap at the center means a message was lost.
+async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Reading>, shutdown: CancellationToken) {
+    let (delay, max) = {
+        let c = rt.config.lock().expect("config lock");
+        (Duration::from_millis(c.batch.max_delay_ms), c.batch.max_readings)
+    };
+    let mut pending: Vec<Reading> = Vec::new();
+    let mut deadline: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            r = rx.recv() => match r {
+                Some(r) => {
+                    rt.check_triggers(&r);
+                    pending.push(r);
+                    deadline.get_or_insert_with(|| Instant::now() + delay);
+                    if pending.len() >= max {
+                        flush(&rt, &mut pending);
+                        deadline = None;
+                    }
+                }
+                None => break,
+            },
+            _ = async { tokio::time::sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
+                flush(&rt, &mut pending);
+                deadline = None;
+            }
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    while let Ok(r) = rx.try_recv() {
+        pending.push(r);
+    }
+    flush(&rt, &mut pending);
+}
+
+fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
+    if pending.is_empty() {
+        return;
+    }
+    let (gateway, max_packet) = {
+        let c = rt.config.lock().expect("config lock");
+        (c.gateway.clone(), c.mqtt.max_packet_bytes)
+    };
+    let topic = Topic::telemetry(&gateway);
+    let mut rest = std::mem::take(pending);
+    while !rest.is_empty() {
+        let mut q = rt.queue.lock().expect("queue lock");
+        let mut take = rest.len();
+        // Halve until the message fits in one MQTT packet.
+        let (seq, payload) = loop {
+            let seq = q.next_id(Lane::Readings);
+            let batch = TelemetryBatch {
+                seq,
+                readings: rest[..take].to_vec(),
+            };
+            let json = batch.to_json();
+            if json.len() + topic.len() + 64 <= max_packet || take == 1 {
+                break (seq, json);
+            }
+            take = take.div_ceil(2);
+        };
+        let msg = Message {
+            topic: topic.clone(),
+            payload: Bytes::from(payload),
+        };
+        match q.push(Lane::Readings, &msg) {
+            Ok(id) => debug_assert_eq!(id, seq),
+            Err(e) => error!(readings = take, "telemetry message could not be queued, readings lost: {e}"),
+        }
+        rest.drain(..take);
+    }
+    rt.queued.notify_one();
+}

@@ -101,7 +101,7 @@ pub fn encode(raw: Raw, data_type: DataType, order: WordOrder) -> Vec<u16> {
             };
             split(v, order).to_vec()
         }
-        DataType::F32 => split(raw.as_f64() as f32 .to_bits(), order).to_vec(),
+        DataType::F32 => split((raw.as_f64() as f32).to_bits(), order).to_vec(),
     }
 }
 
@@ -368,14 +368,56 @@ impl Poller {
         }
     }
 
-    async fn connect(&self, slave: u8) -> Result<Context, String> {
-        match &self.device.transport {
+    async fn read(&mut self, i: usize) -> Result<Raw, ReadError> {
+        let (slave, function, address, data_type, order) = {
+            let c = &self.points[i].cfg;
+            (c.slave, c.function, c.address, c.data_type, c.word_order)
+        };
+        if self.ctx.is_none() {
+            self.ctx = Some(connect(&self.device, slave).await.map_err(ReadError::Link)?);
+        }
+        let deadline = self.timeout();
+        let ctx = self.ctx.as_mut().expect("connected above");
+        ctx.set_slave(Slave(slave));
+        let n = data_type.registers();
+        let result = timeout(deadline, async {
+            match function {
+                Function::Holding => ctx.read_holding_registers(address, n).await,
+                Function::Input => ctx.read_input_registers(address, n).await,
+                Function::Coil => ctx
+                    .read_coils(address, 1)
+                    .await
+                    .map(|r| r.map(|bits| bits.into_iter().map(u16::from).collect())),
+                Function::Discrete => ctx
+                    .read_discrete_inputs(address, 1)
+                    .await
+                    .map(|r| r.map(|bits| bits.into_iter().map(u16::from).collect())),
+            }
+        })
+        .await;
+        match result {
+            Err(_) => Err(ReadError::Link(format!(
+                "no answer within {} ms",
+                deadline.as_millis()
+            ))),
+            Ok(Err(e)) => Err(ReadError::Link(e.to_string())),
+            Ok(Ok(Err(code))) => Err(ReadError::Exception(code)),
+            Ok(Ok(Ok(words))) => decode(&words, data_type, order).map_err(ReadError::Link),
+        }
+    }
+}
+
+/// Opens the link to a device (kept out of `Poller` so the future only borrows the device).
+async fn connect(device: &ModbusDevice, slave: u8) -> Result<Context, String> {
+    let deadline = Duration::from_millis(device.timeout_ms);
+    {
+        match &device.transport {
             Transport::Tcp { address } => {
                 let addr = address
                     .parse()
                     .map_err(|e| format!("bad address {address}: {e}"))?;
                 match timeout(
-                    self.timeout(),
+                    deadline,
                     tokio_modbus::client::tcp::connect_slave(addr, Slave(slave)),
                 )
                 .await
@@ -414,45 +456,6 @@ impl Poller {
             }
         }
     }
-
-    async fn read(&mut self, i: usize) -> Result<Raw, ReadError> {
-        let (slave, function, address, data_type, order) = {
-            let c = &self.points[i].cfg;
-            (c.slave, c.function, c.address, c.data_type, c.word_order)
-        };
-        if self.ctx.is_none() {
-            self.ctx = Some(self.connect(slave).await.map_err(ReadError::Link)?);
-        }
-        let deadline = self.timeout();
-        let ctx = self.ctx.as_mut().expect("connected above");
-        ctx.set_slave(Slave(slave));
-        let n = data_type.registers();
-        let result = timeout(deadline, async {
-            match function {
-                Function::Holding => ctx.read_holding_registers(address, n).await,
-                Function::Input => ctx.read_input_registers(address, n).await,
-                Function::Coil => ctx
-                    .read_coils(address, 1)
-                    .await
-                    .map(|r| r.map(|bits| bits.into_iter().map(u16::from).collect())),
-                Function::Discrete => ctx
-                    .read_discrete_inputs(address, 1)
-                    .await
-                    .map(|r| r.map(|bits| bits.into_iter().map(u16::from).collect())),
-            }
-        })
-        .await;
-        match result {
-            Err(_) => Err(ReadError::Link(format!(
-                "no answer within {} ms",
-                deadline.as_millis()
-            ))),
-            Ok(Err(e)) => Err(ReadError::Link(e.to_string())),
-            Ok(Ok(Err(code))) => Err(ReadError::Exception(code)),
-            Ok(Ok(Ok(words))) => decode(&words, data_type, order).map_err(ReadError::Link),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -353,9 +353,9 @@ impl LaneStore {
     /// Deletes segments none of whose records is still waiting (never the one being written).
     fn remove_consumed_segments(&mut self) -> io::Result<()> {
         while self.segments.len() > 1 || (self.segments.len() == 1 && self.writer.is_none()) {
-            let s = &self.segments[0];
+            let first = self.segments[0].first_id;
             let next_first = self.segments.get(1).map_or(self.next_id, |n| n.first_id);
-            let waiting = self.entries.front().is_some_and(|e| e.segment == s.first_id);
+            let waiting = self.entries.front().is_some_and(|e| e.segment == first);
             if waiting {
                 break;
             }
@@ -363,8 +363,9 @@ impl LaneStore {
             if self.persisted_head < next_first.min(self.head) {
                 self.write_head()?;
             }
-            fs::remove_file(&s.path)?;
-            self.segments.pop_front();
+            if let Some(s) = self.segments.pop_front() {
+                fs::remove_file(&s.path)?;
+            }
         }
         Ok(())
     }
@@ -449,6 +450,11 @@ impl DiskQueue {
         }
         let segment_bytes = self.segment_bytes;
         Ok(self.lane_mut(lane).append(msg, segment_bytes)?)
+    }
+
+    /// The id the next message pushed on `lane` will get.
+    pub fn next_id(&self, lane: Lane) -> u64 {
+        self.lane(lane).next_id
     }
 
     pub fn read(&self, lane: Lane, id: u64) -> io::Result<Option<Message>> {

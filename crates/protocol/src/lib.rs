@@ -10,6 +10,7 @@ pub mod reject;
 pub mod status;
 pub mod telemetry;
 pub mod topic;
+pub mod warning;
 
 pub use command::{Command, CommandAck};
 pub use limits::Limits;

@@ -82,6 +82,8 @@ impl TelemetryBatch {
 /// A reading that passed validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidReading {
+    /// Position of the reading in the message's `readings` array.
+    pub index: usize,
     pub channel: String,
     pub ts_ms: i64,
     pub value: f64,
@@ -150,7 +152,7 @@ pub fn decode_telemetry(
     let mut readings = Vec::with_capacity(envelope.readings.len());
     let mut rejects = Vec::new();
     for (index, raw) in envelope.readings.iter().enumerate() {
-        match validate_reading(raw.get(), limits.min_timestamp_ms, max_ts) {
+        match validate_reading(index, raw.get(), limits.min_timestamp_ms, max_ts) {
             Ok(r) => readings.push(r),
             Err((reason, detail)) => rejects.push(ReadingReject {
                 index,
@@ -176,6 +178,7 @@ fn message_reason(e: &serde_json::Error) -> RejectReason {
 }
 
 fn validate_reading(
+    index: usize,
     raw: &str,
     min_ts: i64,
     max_ts: i64,
@@ -205,6 +208,7 @@ fn validate_reading(
         ));
     }
     Ok(ValidReading {
+        index,
         channel: wire.sensor.into_owned(),
         ts_ms: ts,
         value: wire.value.0,

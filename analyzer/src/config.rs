@@ -1,0 +1,155 @@
+//! The analyzer's configuration, from TOML (`analyzer.toml`) with `GEOHAZARD_ANALYZER_*`
+//! environment overrides in the binary.
+
+use std::time::Duration;
+
+use geohazard_bus::BusConfig;
+use geohazard_protocol::Limits;
+use serde::{Deserialize, Serialize};
+
+use crate::levels::Level;
+use crate::sms::SmsConfig;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnalyzerConfig {
+    pub mqtt: BusConfig,
+    /// Share telemetry between several analyzers: `$share/{group}/gh/v1/gw/+/telemetry`.
+    /// Without it the analyzer has a plain subscription of its own.
+    #[serde(default)]
+    pub shared_group: Option<String>,
+    /// Deliveries buffered between the connection and the engine.
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub engine: EngineConfig,
+    #[serde(default)]
+    pub notifier: NotifierConfig,
+}
+
+fn default_queue() -> usize {
+    4096
+}
+
+impl AnalyzerConfig {
+    pub fn new(mqtt: BusConfig) -> AnalyzerConfig {
+        AnalyzerConfig {
+            mqtt,
+            shared_group: None,
+            queue: default_queue(),
+            limits: Limits::default(),
+            engine: EngineConfig::default(),
+            notifier: NotifierConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineConfig {
+    /// Raw readings kept per sensor, hours of reading time (72 h of rain).
+    pub raw_horizon_h: f64,
+    /// Hourly sums kept per sensor, days (antecedent rain, steady creep velocity).
+    pub long_horizon_days: f64,
+    /// How often silence (gateways, sensors) is checked, wall-clock milliseconds.
+    pub health_check_ms: u64,
+    /// How often rules and the registry are reloaded from the database, seconds.
+    pub reload_s: u64,
+    /// An unknown (gateway, channel) is looked up again after this many seconds.
+    pub unknown_retry_s: u64,
+    /// Gateway battery below this (from its status) is a device fault.
+    pub min_battery_pct: f64,
+    /// Gateway supply below this (from its status) is a device fault.
+    pub min_gateway_supply_v: f64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            raw_horizon_h: 72.0,
+            long_horizon_days: 30.0,
+            health_check_ms: 10_000,
+            reload_s: 60,
+            unknown_retry_s: 30,
+            min_battery_pct: 20.0,
+            min_gateway_supply_v: 11.0,
+        }
+    }
+}
+
+/// Seconds a warning of each level may stay unacknowledged before it is referred up (county →
+/// city → province). `None`: never referred.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AckDeadlines {
+    pub blue: Option<f64>,
+    pub yellow: Option<f64>,
+    pub orange: Option<f64>,
+    pub red: Option<f64>,
+}
+
+impl Default for AckDeadlines {
+    fn default() -> Self {
+        AckDeadlines {
+            blue: None,
+            yellow: Some(7200.0),
+            orange: Some(1800.0),
+            red: Some(600.0),
+        }
+    }
+}
+
+impl AckDeadlines {
+    pub fn get(&self, level: Level) -> Option<Duration> {
+        match level {
+            Level::Blue => self.blue,
+            Level::Yellow => self.yellow,
+            Level::Orange => self.orange,
+            Level::Red => self.red,
+        }
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifierConfig {
+    pub sms: SmsConfig,
+    /// Hazard warnings from this level up go out by SMS; all go to the app.
+    pub sms_min_level: Level,
+    pub ack_deadlines: AckDeadlines,
+    /// Attempts per SMS before it is given up.
+    pub max_attempts: u32,
+    /// First retry delay, doubled per attempt, milliseconds.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// At most this many SMS per person per window.
+    pub rate_limit_count: u32,
+    pub rate_limit_window_s: u64,
+    /// How often the outbox and overdue warnings are checked, milliseconds.
+    pub poll_ms: u64,
+    /// Time allowed for one provider request, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Name put in messages, e.g. 【地灾监测】.
+    pub sender_name: String,
+}
+
+impl Default for NotifierConfig {
+    fn default() -> Self {
+        NotifierConfig {
+            sms: SmsConfig::None,
+            sms_min_level: Level::Yellow,
+            ack_deadlines: AckDeadlines::default(),
+            max_attempts: 5,
+            retry_base_ms: 2_000,
+            retry_max_ms: 300_000,
+            rate_limit_count: 10,
+            rate_limit_window_s: 3600,
+            poll_ms: 1_000,
+            request_timeout_ms: 10_000,
+            sender_name: "地灾监测".into(),
+        }
+    }
+}

@@ -1,0 +1,556 @@
+//! The streaming engine: telemetry in, per-sensor windows, rules evaluated on reading time as
+//! readings arrive, level trackers per (site, source), warnings out. Device silence is the one
+//! thing judged on the wall clock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use geohazard_bus::rumqttc::{AsyncClient, QoS};
+use geohazard_protocol::telemetry::decode_telemetry;
+use geohazard_protocol::warning::{Warning, WarningCategory};
+use geohazard_protocol::{GatewayStatus, Quality, Topic};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::config::{AnalyzerConfig, NotifierConfig};
+use crate::levels::{Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker};
+use crate::methods::{DAY_MS, HOUR_MS};
+use crate::registry::{Registry, SensorInfo};
+use crate::rules::{self, Evaluation};
+use crate::warnings::{self, LevelChange};
+use crate::window::{Insert, Window};
+
+/// Readings evaluated since start (all analyzers in this process), for the benchmark and logs.
+pub static READINGS_EVALUATED: AtomicU64 = AtomicU64::new(0);
+/// Warnings changed since start.
+pub static TRANSITIONS: AtomicU64 = AtomicU64::new(0);
+
+struct SensorState {
+    window: Window,
+    last_arrival: Instant,
+    /// Estimated steady-state velocity and the hour of reading time it was estimated in.
+    steady: Option<(f64, usize)>,
+    steady_hour: i64,
+}
+
+struct GatewayState {
+    last_arrival: Instant,
+}
+
+pub struct Engine {
+    pool: PgPool,
+    config: Arc<AnalyzerConfig>,
+    notifier: Arc<NotifierConfig>,
+    registry: Registry,
+    sensors: HashMap<i32, SensorState>,
+    gateways: HashMap<String, GatewayState>,
+    trackers: HashMap<(i64, String), Tracker>,
+    mqtt: AsyncClient,
+    raw_horizon_ms: i64,
+    long_horizon_ms: i64,
+}
+
+/// Publishes a warning change on `gh/v1/warning/{division}/{site}`.
+pub async fn publish(client: &AsyncClient, w: &Warning) {
+    let topic = Topic::warning(&w.division, &w.site);
+    if let Err(e) = client
+        .publish(topic, QoS::AtLeastOnce, false, w.to_json())
+        .await
+    {
+        tracing::warn!(error = %e, warning = w.id, "could not publish a warning");
+    }
+}
+
+fn ms_to_time(ms: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
+}
+
+impl Engine {
+    /// Loads the registry and rules, warms every sensor's window from the store, and picks up
+    /// the open warnings so a restart continues them rather than raising them again.
+    pub async fn start(
+        pool: PgPool,
+        config: Arc<AnalyzerConfig>,
+        mqtt: AsyncClient,
+    ) -> anyhow::Result<Engine> {
+        let e = &config.engine;
+        let registry = Registry::load(pool.clone(), Duration::from_secs(e.unknown_retry_s)).await?;
+        let raw_horizon_ms = (e.raw_horizon_h * HOUR_MS as f64) as i64;
+        let long_horizon_ms = (e.long_horizon_days * DAY_MS) as i64;
+        let mut engine = Engine {
+            pool,
+            notifier: Arc::new(config.notifier.clone()),
+            config: config.clone(),
+            registry,
+            sensors: HashMap::new(),
+            gateways: HashMap::new(),
+            trackers: HashMap::new(),
+            mqtt,
+            raw_horizon_ms,
+            long_horizon_ms,
+        };
+        engine.warm_up().await?;
+        for (site, source, level) in warnings::open_levels(&engine.pool).await? {
+            engine
+                .trackers
+                .insert((site, source), Tracker::at(Some(level)));
+        }
+        Ok(engine)
+    }
+
+    pub fn notifier_config(&self) -> Arc<NotifierConfig> {
+        self.notifier.clone()
+    }
+
+    fn new_state(&self) -> SensorState {
+        SensorState {
+            window: Window::new(self.raw_horizon_ms, self.long_horizon_ms),
+            last_arrival: Instant::now(),
+            steady: None,
+            steady_hour: i64::MIN,
+        }
+    }
+
+    async fn warm_up(&mut self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let ids: Vec<i32> = self.registry.sensors().map(|s| s.id).collect();
+        let now = Utc::now();
+        let raw_from_ms = (now.timestamp_millis() - self.raw_horizon_ms).div_euclid(HOUR_MS) * HOUR_MS;
+        let raw_from = ms_to_time(raw_from_ms).unwrap_or(now);
+        let long_from = ms_to_time(now.timestamp_millis() - self.long_horizon_ms).unwrap_or(now);
+        for id in &ids {
+            let st = self.new_state();
+            self.sensors.insert(*id, st);
+        }
+        // Older than the raw horizon: hourly rollups only.
+        let hours: Vec<(i32, DateTime<Utc>, i64, f64)> = sqlx::query_as(
+            "SELECT sensor_id, bucket, n::int8, vsum FROM readings_hourly
+             WHERE sensor_id = ANY($1) AND bucket >= $2 AND bucket < $3 ORDER BY sensor_id, bucket",
+        )
+        .bind(&ids)
+        .bind(long_from)
+        .bind(raw_from)
+        .fetch_all(&self.pool)
+        .await?;
+        for (id, bucket, n, sum) in &hours {
+            if let Some(st) = self.sensors.get_mut(id) {
+                st.window
+                    .warm_hour(bucket.timestamp_millis(), (*n).clamp(0, u32::MAX as i64) as u32, *sum);
+            }
+        }
+        let raw: Vec<(i32, DateTime<Utc>, f64)> = sqlx::query_as(
+            "SELECT sensor_id, ts, value FROM readings
+             WHERE sensor_id = ANY($1) AND ts >= $2 AND quality < 2 ORDER BY sensor_id, ts",
+        )
+        .bind(&ids)
+        .bind(raw_from)
+        .fetch_all(&self.pool)
+        .await?;
+        for (id, ts, v) in &raw {
+            if let Some(st) = self.sensors.get_mut(id) {
+                st.window.insert(ts.timestamp_millis(), *v);
+            }
+        }
+        tracing::info!(
+            sensors = ids.len(),
+            hourly = hours.len(),
+            raw = raw.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "windows warmed from the store"
+        );
+        Ok(())
+    }
+
+    pub async fn reload(&mut self) {
+        if let Err(e) = self.registry.reload().await {
+            tracing::warn!(error = %e, "registry reload failed; keeping the cached one");
+        }
+    }
+
+    /// One message from the broker.
+    pub async fn handle(&mut self, topic: &str, payload: &[u8]) {
+        match Topic::parse(topic) {
+            Ok(Topic::Telemetry { gateway }) => self.telemetry(&gateway, payload).await,
+            Ok(Topic::Status { gateway }) => self.status(&gateway, payload).await,
+            Ok(_) => {}
+            Err(e) => tracing::debug!(topic, error = %e, "ignored a message on an unknown topic"),
+        }
+    }
+
+    async fn telemetry(&mut self, gateway: &str, payload: &[u8]) {
+        let now = Utc::now().timestamp_millis();
+        // The collector quarantines what is refused; the analyzer just skips it.
+        let decoded = match decode_telemetry(payload, &self.config.limits, now) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!(gateway, reason = ?e.reason, "telemetry refused");
+                return;
+            }
+        };
+        self.gateways
+            .entry(gateway.to_owned())
+            .or_insert_with(|| GatewayState {
+                last_arrival: Instant::now(),
+            })
+            .last_arrival = Instant::now();
+        let mut readings = decoded.readings;
+        readings.sort_by(|a, b| a.channel.cmp(&b.channel).then(a.ts_ms.cmp(&b.ts_ms)));
+        let mut last: Option<(String, Arc<SensorInfo>)> = None;
+        for r in readings {
+            if r.quality == Quality::Bad {
+                continue;
+            }
+            let info = match &last {
+                Some((ch, info)) if *ch == r.channel => info.clone(),
+                _ => {
+                    let Some(info) = self.registry.sensor(gateway, &r.channel).await else {
+                        tracing::debug!(gateway, channel = %r.channel, "reading of an unknown sensor skipped");
+                        continue;
+                    };
+                    last = Some((r.channel.clone(), info.clone()));
+                    info
+                }
+            };
+            self.reading(&info, r.ts_ms, r.value).await;
+        }
+    }
+
+    async fn status(&mut self, gateway: &str, payload: &[u8]) {
+        let Ok(status) = GatewayStatus::decode(payload, 64 * 1024) else {
+            return;
+        };
+        let Some(site) = self
+            .registry
+            .sensors()
+            .find(|s| s.gateway == gateway)
+            .map(|s| s.site_id)
+        else {
+            return;
+        };
+        let e = &self.config.engine;
+        let low_battery = status.battery_pct.filter(|b| *b < e.min_battery_pct);
+        let low_supply = status.supply_v.filter(|v| *v < e.min_gateway_supply_v);
+        let fault = (low_battery.is_some() || low_supply.is_some()).then_some(Level::Blue);
+        let summary = match (low_battery, low_supply) {
+            (Some(b), _) => format!("gateway {gateway} battery {b:.0}%"),
+            (_, Some(v)) => format!("gateway {gateway} supply {v:.1} V"),
+            _ => format!("gateway {gateway} power normal"),
+        };
+        let evidence = json!({"method": "gateway_status", "status": status,
+            "min_battery_pct": e.min_battery_pct, "min_supply_v": e.min_gateway_supply_v});
+        self.set_device(site, format!("device:power:gateway:{gateway}"), None, fault, summary, evidence)
+            .await;
+    }
+
+    async fn reading(&mut self, info: &Arc<SensorInfo>, ts: i64, value: f64) {
+        let fresh = self.new_state();
+        let st = self.sensors.entry(info.id).or_insert(fresh);
+        st.last_arrival = Instant::now();
+        match st.window.insert(ts, value) {
+            Insert::Duplicate | Insert::TooOld => return,
+            Insert::Newest | Insert::Late => {}
+        }
+        READINGS_EVALUATED.fetch_add(1, Ordering::Relaxed);
+        // A late reading changes the window; the rules look at it as of the newest reading.
+        let Some((now_ts, now_value)) = st.window.latest() else {
+            return;
+        };
+        let label = info.label();
+        let mut evals: Vec<(String, Evaluation, Persistence)> = Vec::new();
+        let r = &info.rules;
+        if let Some(p) = &r.threshold {
+            evals.push((
+                format!("threshold:{label}"),
+                rules::eval_threshold(p, now_ts, now_value, &info.unit),
+                p.persistence,
+            ));
+        }
+        if let Some(p) = &r.rate
+            && let Some(e) = rules::eval_rate(p, &mut st.window, now_ts)
+        {
+            evals.push((format!("rate:{label}"), e, p.persistence));
+        }
+        if let Some(p) = &r.rainfall {
+            let curve = self.registry.id_curve(&info.division).unwrap_or(p.id_curve);
+            evals.push((
+                format!("rain:{label}"),
+                rules::eval_rainfall(p, curve, &mut st.window, now_ts),
+                p.persistence,
+            ));
+        }
+        if let Some(p) = &r.trend {
+            let hour = now_ts.div_euclid(HOUR_MS);
+            if p.steady_velocity_mm_per_day.is_none() && hour != st.steady_hour {
+                // Re-estimated once per hour of reading time: it moves slowly by design.
+                let before = now_ts - (p.window_h * HOUR_MS as f64) as i64;
+                st.steady = rules::steady_velocity(&st.window, before, p.min_baseline_days);
+                st.steady_hour = hour;
+            }
+            if let Some(e) = rules::eval_trend(p, &mut st.window, now_ts, st.steady) {
+                evals.push((format!("trend:{label}"), e, p.persistence));
+            }
+        }
+        let mut device: Vec<(String, Option<Level>, String, Value)> = Vec::new();
+        if let Some(h) = &r.health {
+            if let Some(n) = h.stuck_samples {
+                let run = rules::identical_run(&st.window);
+                let stuck = run >= n as usize;
+                device.push((
+                    format!("device:stuck:{label}"),
+                    stuck.then_some(Level::Blue),
+                    format!("{label} repeated {now_value} {} times", run),
+                    json!({"method": "stuck", "value": now_value, "identical_samples": run, "limit": n, "ts": now_ts}),
+                ));
+            }
+            if let Some(min) = h.min_supply_v {
+                let e = rules::eval_threshold(
+                    &rules::ThresholdParams {
+                        direction: Direction::Below,
+                        levels: Thresholds {
+                            blue: Some(min),
+                            ..Default::default()
+                        },
+                        hysteresis: 0.2,
+                        persistence: Persistence::readings(3),
+                    },
+                    now_ts,
+                    now_value,
+                    &info.unit,
+                );
+                evals.push((format!("device:supply:{label}"), e, Persistence::readings(3)));
+            }
+            // Heard again: a silence fault of this sensor is over.
+            device.push((
+                format!("device:silent:{label}"),
+                None,
+                format!("{label} reporting again"),
+                json!({"method": "silence", "ts": now_ts}),
+            ));
+        }
+        for (source, eval, persistence) in evals {
+            let key = (info.site_id, source);
+            let tracker = self.trackers.entry(key.clone()).or_default();
+            if let Some(change) = tracker.update(eval.assessment, now_ts, persistence) {
+                let category = if key.1.starts_with("device:") {
+                    WarningCategory::Device
+                } else {
+                    WarningCategory::Hazard
+                };
+                self.transition(&key, category, Some(info.id), change, eval, Some(now_ts))
+                    .await;
+            }
+        }
+        for (source, level, summary, evidence) in device {
+            self.set_device(info.site_id, source, Some(info.id), level, summary, evidence)
+                .await;
+        }
+        if let Some(gw) = self.trackers.get(&(info.site_id, format!("device:silent:gateway:{}", info.gateway)))
+            && gw.level.is_some()
+        {
+            let summary = format!("gateway {} reporting again", info.gateway);
+            self.set_device(
+                info.site_id,
+                format!("device:silent:gateway:{}", info.gateway),
+                None,
+                None,
+                summary,
+                json!({"method": "silence", "ts": now_ts}),
+            )
+            .await;
+        }
+    }
+
+    async fn set_device(
+        &mut self,
+        site: i64,
+        source: String,
+        sensor: Option<i32>,
+        level: Option<Level>,
+        summary: String,
+        evidence: Value,
+    ) {
+        let key = (site, source);
+        let change = match self.trackers.get_mut(&key) {
+            Some(t) => t.set(level),
+            None if level.is_none() => None,
+            None => self.trackers.entry(key.clone()).or_default().set(level),
+        };
+        if let Some(change) = change {
+            let eval = Evaluation {
+                assessment: Assessment::default(),
+                summary,
+                evidence,
+                forecast_ms: None,
+            };
+            self.transition(&key, WarningCategory::Device, sensor, change, eval, None)
+                .await;
+        }
+    }
+
+    /// Stores a tracker's change as a warning transition and publishes it. When the store
+    /// fails, the tracker goes back so the next reading tries again.
+    async fn transition(
+        &mut self,
+        key: &(i64, String),
+        category: WarningCategory,
+        sensor: Option<i32>,
+        change: Change,
+        eval: Evaluation,
+        reading_ts: Option<i64>,
+    ) {
+        let lc = LevelChange {
+            site_id: key.0,
+            source: key.1.clone(),
+            category,
+            sensor_id: sensor,
+            level: change.to,
+            summary: eval.summary,
+            evidence: eval.evidence,
+            reading_ts: reading_ts.and_then(ms_to_time),
+            failure_forecast: eval.forecast_ms.and_then(ms_to_time),
+        };
+        match warnings::apply(&self.pool, &self.notifier, &lc).await {
+            Ok(Some(w)) => {
+                TRANSITIONS.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(warning = w.id, site = %w.site, source = %w.source, level = %w.level,
+                    transition = w.transition.as_str(), summary = %w.summary, "warning changed");
+                publish(&self.mqtt, &w).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, source = %key.1, "could not store a warning change; will retry");
+                if let Some(t) = self.trackers.get_mut(key) {
+                    *t = Tracker::at(change.from);
+                }
+                return;
+            }
+        }
+        if category == WarningCategory::Hazard && !key.1.starts_with("site:") {
+            self.combine(key.0).await;
+        }
+    }
+
+    /// Site rule: heavy rain together with moving ground raises the site's level by one.
+    async fn combine(&mut self, site: i64) {
+        let Some(params) = self.registry.site(site).and_then(|s| s.combined.clone()) else {
+            return;
+        };
+        let max_of = |prefixes: &[&str]| {
+            self.trackers
+                .iter()
+                .filter(|((s, src), _)| *s == site && prefixes.iter().any(|p| src.starts_with(p)))
+                .filter_map(|(_, t)| t.level)
+                .max()
+        };
+        let rain = max_of(&["rain:"]);
+        let ground = max_of(&["rate:", "trend:"]);
+        let level = match (rain, ground) {
+            (Some(r), Some(g))
+                if r >= params.rain_min_level && g >= params.displacement_min_level =>
+            {
+                let mut l = r.max(g);
+                for _ in 0..params.raise_by {
+                    l = l.raised();
+                }
+                Some(l)
+            }
+            _ => None,
+        };
+        let key = (site, "site:combined".to_owned());
+        let change = self.trackers.entry(key.clone()).or_default().set(level);
+        if let Some(change) = change {
+            let eval = Evaluation {
+                assessment: Assessment::default(),
+                summary: format!(
+                    "rain at {} with ground movement at {}: raised by {}",
+                    rain.map(|l| l.as_str()).unwrap_or("-"),
+                    ground.map(|l| l.as_str()).unwrap_or("-"),
+                    params.raise_by
+                ),
+                evidence: json!({"method": "combined", "rain_level": rain, "displacement_level": ground,
+                    "raise_by": params.raise_by}),
+                forecast_ms: None,
+            };
+            Box::pin(self.transition(&key, WarningCategory::Hazard, None, change, eval, None)).await;
+        }
+    }
+
+    /// Wall-clock check: gateways and sensors silent for longer than a multiple of their
+    /// sampling interval.
+    pub async fn check_silence(&mut self) {
+        struct Gw {
+            site: i64,
+            limit: Duration,
+        }
+        let mut gws: HashMap<String, Gw> = HashMap::new();
+        let mut silent_sensors = Vec::new();
+        for s in self.registry.sensors() {
+            let Some(h) = &s.rules.health else { continue };
+            let limit = Duration::from_secs_f64(
+                (h.silence_multiple.max(1.0) * s.sampling_interval_s.max(1) as f64).min(1e9),
+            );
+            let g = gws.entry(s.gateway.clone()).or_insert(Gw {
+                site: s.site_id,
+                limit,
+            });
+            g.limit = g.limit.min(limit);
+            let last = self.sensors.get(&s.id).map(|st| st.last_arrival);
+            if let Some(last) = last
+                && last.elapsed() > limit
+            {
+                silent_sensors.push((s.clone(), last.elapsed(), limit));
+            }
+        }
+        let mut silent_gateways = std::collections::HashSet::new();
+        for (code, g) in gws {
+            let last = self
+                .gateways
+                .entry(code.clone())
+                .or_insert_with(|| GatewayState {
+                    last_arrival: Instant::now(),
+                })
+                .last_arrival;
+            let silent = last.elapsed() > g.limit;
+            if silent {
+                silent_gateways.insert(code.clone());
+            }
+            let summary = format!(
+                "gateway {code} silent for {:.0} s (limit {:.0} s)",
+                last.elapsed().as_secs_f64(),
+                g.limit.as_secs_f64()
+            );
+            let evidence = json!({"method": "silence", "gateway": code,
+                "silent_for_s": last.elapsed().as_secs_f64(), "limit_s": g.limit.as_secs_f64()});
+            if silent || self.trackers.contains_key(&(g.site, format!("device:silent:gateway:{code}"))) {
+                self.set_device(
+                    g.site,
+                    format!("device:silent:gateway:{code}"),
+                    None,
+                    silent.then_some(Level::Blue),
+                    summary,
+                    evidence,
+                )
+                .await;
+            }
+        }
+        // A sensor is reported on its own only when its gateway still talks.
+        for (s, silent_for, limit) in silent_sensors {
+            if silent_gateways.contains(&s.gateway) {
+                continue;
+            }
+            let label = s.label();
+            self.set_device(
+                s.site_id,
+                format!("device:silent:{label}"),
+                Some(s.id),
+                Some(Level::Blue),
+                format!("{label} silent for {:.0} s", silent_for.as_secs_f64()),
+                json!({"method": "silence", "silent_for_s": silent_for.as_secs_f64(), "limit_s": limit.as_secs_f64()}),
+            )
+            .await;
+        }
+    }
+}

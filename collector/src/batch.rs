@@ -1,0 +1,166 @@
+//! Turning a batch of MQTT deliveries into what the store writes: readings, quarantine rows,
+//! gateway bookkeeping and status changes, in delivery order.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use geohazard_bus::Delivery;
+use geohazard_protocol::telemetry::decode_telemetry;
+use geohazard_protocol::{GatewayStatus, Limits, RejectReason, Topic};
+use geohazard_store::{QuarantineRow, ReadingRows};
+use sqlx::PgPool;
+
+use crate::metrics::{MessageLabels, Metrics, ReadingLabels, RejectLabels};
+use crate::registry_cache::RegistryCache;
+
+/// Largest status payload accepted.
+const MAX_STATUS_BYTES: usize = 64 * 1024;
+
+/// Everything one batch writes, prepared before the transaction opens.
+#[derive(Default)]
+pub struct PreparedBatch {
+    pub deliveries: Vec<Delivery>,
+    pub readings: ReadingRows,
+    pub quarantine: Vec<QuarantineRow>,
+    /// Per gateway: when it was last heard from and its highest telemetry sequence number.
+    pub heard_from: HashMap<i64, (DateTime<Utc>, Option<i64>)>,
+    /// Status messages in arrival order.
+    pub statuses: Vec<(i64, GatewayStatus)>,
+    /// Counts for the metrics, applied after the commit.
+    pub tally: Tally,
+}
+
+#[derive(Default)]
+pub struct Tally {
+    pub messages: Vec<MessageLabels>,
+    pub rejects: Vec<RejectReason>,
+}
+
+impl PreparedBatch {
+    pub fn record_metrics(&self, metrics: &Metrics, inserted: u64) {
+        for m in &self.tally.messages {
+            metrics.messages.get_or_create(m).inc();
+        }
+        for r in &self.tally.rejects {
+            metrics.rejects.get_or_create(&RejectLabels { reason: r.as_str() }).inc();
+        }
+        let readings = self.readings.len() as u64;
+        metrics.readings.get_or_create(&ReadingLabels { outcome: "stored" }).inc_by(inserted);
+        metrics
+            .readings
+            .get_or_create(&ReadingLabels { outcome: "duplicate" })
+            .inc_by(readings.saturating_sub(inserted));
+        metrics
+            .readings
+            .get_or_create(&ReadingLabels { outcome: "rejected" })
+            .inc_by(
+                self.quarantine
+                    .iter()
+                    .filter(|q| q.reading_index.is_some())
+                    .count() as u64,
+            );
+        metrics.batch_readings.observe(readings as f64);
+    }
+
+    fn quarantine_message(&mut self, d: &Delivery, gateway: Option<&str>, reason: RejectReason, detail: String, kind: &'static str) {
+        self.quarantine.push(QuarantineRow::new(
+            d.topic(),
+            gateway,
+            reason.as_str(),
+            detail,
+            None,
+            d.payload(),
+        ));
+        self.tally.rejects.push(reason);
+        self.tally.messages.push(MessageLabels { kind, outcome: "quarantined" });
+    }
+}
+
+/// Decodes and validates every delivery and resolves gateways and sensors. Fails only when the
+/// registry cannot be read (the database is away): the caller retries the same deliveries.
+pub async fn prepare(
+    deliveries: Vec<Delivery>,
+    pool: &PgPool,
+    registry: &mut RegistryCache,
+    limits: &Limits,
+) -> sqlx::Result<PreparedBatch> {
+    let now = Utc::now();
+    let now_ms = now.timestamp_millis();
+    let mut batch = PreparedBatch::default();
+    for d in &deliveries {
+        let topic = match Topic::parse(d.topic()) {
+            Ok(t @ (Topic::Telemetry { .. } | Topic::Status { .. })) => t,
+            Ok(_) => {
+                batch.quarantine_message(d, None, RejectReason::InvalidTopic, "the collector takes only telemetry and status topics".into(), "other");
+                continue;
+            }
+            Err(e) => {
+                batch.quarantine_message(d, None, RejectReason::InvalidTopic, e.to_string(), "other");
+                continue;
+            }
+        };
+        let code = topic.gateway().expect("telemetry and status topics name a gateway");
+        let kind = if matches!(topic, Topic::Telemetry { .. }) { "telemetry" } else { "status" };
+        let Some(gateway_id) = registry.gateway(pool, code).await? else {
+            batch.quarantine_message(d, Some(code), RejectReason::UnknownGateway, format!("gateway `{code}` is not registered"), kind);
+            continue;
+        };
+        match topic {
+            Topic::Status { .. } => match GatewayStatus::decode(d.payload(), MAX_STATUS_BYTES) {
+                Ok(status) => {
+                    batch.statuses.push((gateway_id, status));
+                    batch.heard_from.entry(gateway_id).or_insert((now, None));
+                    batch.tally.messages.push(MessageLabels { kind, outcome: "stored" });
+                }
+                Err(r) => batch.quarantine_message(d, Some(code), r.reason, r.detail, kind),
+            },
+            Topic::Telemetry { .. } => match decode_telemetry(d.payload(), limits, now_ms) {
+                Ok(decoded) => {
+                    for reject in decoded.rejects {
+                        batch.tally.rejects.push(reject.reason);
+                        batch.quarantine.push(QuarantineRow::new(
+                            d.topic(),
+                            Some(code),
+                            reject.reason.as_str(),
+                            reject.detail,
+                            Some(reject.index),
+                            reject.raw.as_bytes(),
+                        ));
+                    }
+                    for r in decoded.readings {
+                        match registry.sensor(pool, code, &r.channel).await? {
+                            Some(sensor_id) => batch.readings.push(
+                                sensor_id,
+                                DateTime::from_timestamp_millis(r.ts_ms)
+                                    .expect("validated timestamps are representable"),
+                                r.value,
+                                r.quality.code(),
+                            ),
+                            None => {
+                                let raw = serde_json::json!({
+                                    "sensor": r.channel, "ts": r.ts_ms, "value": r.value, "quality": r.quality,
+                                });
+                                batch.tally.rejects.push(RejectReason::UnknownSensor);
+                                batch.quarantine.push(QuarantineRow::new(
+                                    d.topic(),
+                                    Some(code),
+                                    RejectReason::UnknownSensor.as_str(),
+                                    format!("gateway `{code}` has no sensor on channel `{}`", r.channel),
+                                    Some(r.index),
+                                    raw.to_string().as_bytes(),
+                                ));
+                            }
+                        }
+                    }
+                    let seen = batch.heard_from.entry(gateway_id).or_insert((now, None));
+                    seen.1 = seen.1.max(Some(decoded.seq.min(i64::MAX as u64) as i64));
+                    batch.tally.messages.push(MessageLabels { kind, outcome: "stored" });
+                }
+                Err(r) => batch.quarantine_message(d, Some(code), r.reason, r.detail, kind),
+            },
+            _ => unreachable!("filtered above"),
+        }
+    }
+    batch.deliveries = deliveries;
+    Ok(batch)
+}

@@ -1,0 +1,273 @@
+//! The collector: takes telemetry and status from every gateway off the MQTT bus, validates it,
+//! writes readings in batches (de-duplicated on sensor and time), quarantines what is bad with
+//! its reason, and acknowledges each message only after what it carries is committed.
+
+pub mod batch;
+pub mod metrics;
+pub mod registry_cache;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use geohazard_bus::{Acker, Bus, BusConfig, Delivery, Qos};
+use geohazard_protocol::{Limits, topic};
+use geohazard_store::{PartitionCache, Store, is_transient};
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+pub use metrics::Metrics;
+
+use crate::batch::{PreparedBatch, prepare};
+use crate::registry_cache::RegistryCache;
+use crate::writer::Backoff;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CollectorConfig {
+    /// MQTT client id; with a persistent session the broker keeps our messages while we are away.
+    pub client_id: String,
+    /// Share the subscription with other collectors (`$share/{group}/...`) to scale out.
+    pub shared_group: Option<String>,
+    pub limits: Limits,
+    /// A batch closes at this many readings...
+    pub max_batch_readings: usize,
+    /// ...or this many messages, whichever comes first.
+    pub max_batch_messages: usize,
+    /// Messages received but not yet written, at most.
+    pub queue: usize,
+    /// Where to serve Prometheus metrics; none to not serve them.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Database connections.
+    pub db_connections: u32,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            client_id: "geohazard-collector".into(),
+            shared_group: None,
+            limits: Limits::default(),
+            max_batch_readings: 20_000,
+            max_batch_messages: 5_000,
+            queue: 10_000,
+            metrics_addr: None,
+            db_connections: 4,
+        }
+    }
+}
+
+impl CollectorConfig {
+    fn subscriptions(&self) -> Vec<(String, Qos)> {
+        [topic::ALL_TELEMETRY, topic::ALL_STATUS]
+            .into_iter()
+            .map(|filter| {
+                let filter = match &self.shared_group {
+                    Some(group) => format!("$share/{group}/{filter}"),
+                    None => filter.to_owned(),
+                };
+                (filter, Qos::AtLeastOnce)
+            })
+            .collect()
+    }
+}
+
+/// A running collector, for embedding (all-in-one, tests).
+pub struct Collector {
+    pub metrics: Metrics,
+    bus: Bus,
+    store: Store,
+    config: CollectorConfig,
+}
+
+impl Collector {
+    /// Connects to the broker and subscribes; `run` then processes messages.
+    pub fn start(
+        config: CollectorConfig,
+        mqtt_url: &str,
+        store: Store,
+        registry: &mut Registry,
+    ) -> anyhow::Result<Collector> {
+        let bus_config = BusConfig::new(mqtt_url, config.client_id.clone());
+        let bus = Bus::start(&bus_config, config.subscriptions(), None, config.queue)?;
+        Ok(Collector {
+            metrics: Metrics::new(registry),
+            bus,
+            store,
+            config,
+        })
+    }
+
+    /// Waits until the broker confirmed the subscriptions.
+    pub async fn wait_subscribed(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        self.bus.wait_subscribed(timeout).await
+    }
+
+    /// Processes messages until `shutdown`. The batch in hand is finished first; anything not
+    /// yet acknowledged is redelivered by the broker on the next start.
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let acker = self.bus.acker();
+        let mut registry = RegistryCache::default();
+        let mut partitions = PartitionCache::default();
+        loop {
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                d = self.bus.recv() => match d {
+                    Some(d) => d,
+                    None => break,
+                },
+            };
+            let started = Instant::now();
+            let deliveries = self.take_batch(first);
+            let inserted = self
+                .process(deliveries, &mut registry, &mut partitions, &acker, &shutdown)
+                .await;
+            if inserted.is_none() {
+                break; // shut down while the database was away: nothing was acknowledged
+            }
+            self.metrics.batch_latency.observe(started.elapsed().as_secs_f64());
+        }
+        self.bus.shutdown().await;
+        Ok(())
+    }
+
+    /// The first delivery plus whatever else is already waiting, up to the batch limits.
+    fn take_batch(&mut self, first: Delivery) -> Vec<Delivery> {
+        // Payload size is a cheap proxy for readings (~40 bytes each) that needs no parsing.
+        let budget = self.config.max_batch_readings * 40;
+        let mut bytes = first.payload().len();
+        let mut batch = vec![first];
+        while batch.len() < self.config.max_batch_messages && bytes < budget {
+            match self.bus.try_recv() {
+                Some(d) => {
+                    bytes += d.payload().len();
+                    batch.push(d);
+                }
+                None => break,
+            }
+        }
+        batch
+    }
+
+    /// Prepares, writes and acknowledges one batch, retrying while the database is away.
+    /// Returns the number of new readings, or `None` if shut down before it could be written.
+    async fn process(
+        &self,
+        deliveries: Vec<Delivery>,
+        registry: &mut RegistryCache,
+        partitions: &mut PartitionCache,
+        acker: &Acker,
+        shutdown: &CancellationToken,
+    ) -> Option<u64> {
+        let batch = self.prepare_retrying(deliveries.clone(), registry, shutdown).await?;
+        let inserted = match self.write_retrying(partitions, &batch, shutdown).await? {
+            Ok(n) => {
+                batch.record_metrics(&self.metrics, n);
+                n
+            }
+            Err(e) => {
+                // Something in the batch is unstorable: write message by message so only the
+                // culprit is quarantined.
+                tracing::warn!(error = %e, messages = deliveries.len(), "batch refused by the store; writing message by message");
+                let mut total = 0;
+                for d in deliveries {
+                    let mut single = self.prepare_retrying(vec![d], registry, shutdown).await?;
+                    let n = match self.write_retrying(partitions, &single, shutdown).await? {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::error!(error = %e, topic = single.deliveries[0].topic(), "message refused by the store; quarantined");
+                            writer::quarantine_unstorable(&mut single, &e);
+                            match self.write_retrying(partitions, &single, shutdown).await? {
+                                Ok(n) => n,
+                                Err(e) => {
+                                    // Even the quarantine row cannot be written: leave the
+                                    // message unacknowledged for redelivery rather than lose it.
+                                    tracing::error!(error = %e, "cannot quarantine a message; it stays with the broker");
+                                    continue;
+                                }
+                            }
+                        }
+                    };
+                    single.record_metrics(&self.metrics, n);
+                    acker.ack(&single.deliveries[0]).await;
+                    total += n;
+                }
+                return Some(total);
+            }
+        };
+        for d in &batch.deliveries {
+            acker.ack(d).await;
+        }
+        Some(inserted)
+    }
+
+    async fn prepare_retrying(
+        &self,
+        deliveries: Vec<Delivery>,
+        registry: &mut RegistryCache,
+        shutdown: &CancellationToken,
+    ) -> Option<PreparedBatch> {
+        let mut backoff = Backoff::default();
+        loop {
+            match prepare(deliveries.clone(), &self.store.pool, registry, &self.config.limits).await {
+                Ok(b) => return Some(b),
+                Err(e) => {
+                    tracing::warn!(error = %e, "registry unavailable; holding the batch");
+                    self.metrics.db_retries.inc();
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = backoff.wait() => {}
+            }
+        }
+    }
+
+    /// Writes until it succeeds or fails for a reason retrying will not fix.
+    async fn write_retrying(
+        &self,
+        partitions: &mut PartitionCache,
+        batch: &PreparedBatch,
+        shutdown: &CancellationToken,
+    ) -> Option<Result<u64, sqlx::Error>> {
+        let mut backoff = Backoff::default();
+        loop {
+            match writer::write(&self.store, partitions, batch).await {
+                Ok(n) => return Some(Ok(n)),
+                Err(e) if is_transient(&e) => {
+                    tracing::warn!(error = %e, "database unavailable; holding the batch");
+                    self.metrics.db_retries.inc();
+                }
+                Err(e) => return Some(Err(e)),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = backoff.wait() => {}
+            }
+        }
+    }
+}
+
+/// Runs a collector with its metrics endpoint until `shutdown`.
+pub async fn run(
+    config: CollectorConfig,
+    mqtt_url: &str,
+    store: Store,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut registry = Registry::default();
+    let metrics_addr = config.metrics_addr;
+    let collector = Collector::start(config, mqtt_url, store, &mut registry)?;
+    if let Some(addr) = metrics_addr {
+        let registry = Arc::new(registry);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = geohazard_runtime::serve_metrics(addr, registry, shutdown).await {
+                tracing::error!(error = %e, "metrics endpoint failed");
+            }
+        });
+    }
+    collector.run(shutdown).await
+}

@@ -1,0 +1,78 @@
+//! Writing a prepared batch in one transaction, and what to do when that fails.
+
+use std::time::Duration;
+
+use geohazard_store::{PartitionCache, QuarantineRow, Store, is_transient, quarantine, readings, registry};
+
+use crate::batch::PreparedBatch;
+
+/// Writes the batch: readings (de-duplicated), quarantine rows, gateway bookkeeping and status
+/// changes, all or nothing. Returns how many readings were new.
+pub async fn write(
+    store: &Store,
+    partitions: &mut PartitionCache,
+    batch: &PreparedBatch,
+) -> sqlx::Result<u64> {
+    partitions.ensure_for(&store.pool, store.mode, &batch.readings.ts).await?;
+    let mut tx = store.pool.begin().await?;
+    let inserted = readings::insert(&mut tx, store.mode, &batch.readings).await?;
+    quarantine::insert(&mut tx, &batch.quarantine).await?;
+    let mut ids = Vec::with_capacity(batch.heard_from.len());
+    let mut seen = Vec::with_capacity(batch.heard_from.len());
+    let mut seqs = Vec::with_capacity(batch.heard_from.len());
+    for (id, (at, seq)) in &batch.heard_from {
+        ids.push(*id);
+        seen.push(*at);
+        seqs.push(*seq);
+    }
+    registry::touch_gateways(&mut tx, &ids, &seen, &seqs).await?;
+    for (gateway_id, status) in &batch.statuses {
+        let at = chrono::Utc::now();
+        registry::apply_status(&mut tx, *gateway_id, status, at).await?;
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// How long to wait before the next attempt while the database is unavailable.
+pub struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(Duration::from_millis(100))
+    }
+}
+
+impl Backoff {
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// When a single message's batch fails for a reason other than the database being away (a
+/// sensor deleted between lookup and insert, say), its readings are quarantined with the
+/// database's reason, so the rest of the stream goes on and nothing is lost.
+pub fn quarantine_unstorable(batch: &mut PreparedBatch, error: &sqlx::Error) {
+    let topic = batch.deliveries.first().map(|d| d.topic().to_owned()).unwrap_or_default();
+    debug_assert!(!is_transient(error));
+    let detail = format!("the store refused the batch: {error}");
+    for i in 0..batch.readings.len() {
+        let raw = serde_json::json!({
+            "sensor_id": batch.readings.sensor_ids[i],
+            "ts": batch.readings.ts[i].timestamp_millis(),
+            "value": batch.readings.values[i],
+            "quality": batch.readings.quality[i],
+        });
+        batch.quarantine.push(QuarantineRow::new(
+            &topic,
+            None,
+            "store_rejected",
+            detail.clone(),
+            Some(i),
+            raw.to_string().as_bytes(),
+        ));
+    }
+    batch.readings.clear();
+    batch.statuses.clear();
+}

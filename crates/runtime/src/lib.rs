@@ -1,0 +1,150 @@
+//! What every geohazard service binary shares: configuration (one TOML file plus environment
+//! overrides), structured logging, graceful shutdown, and the Prometheus metrics endpoint.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+/// Loads configuration: defaults, then the TOML file (if given), then environment variables
+/// `GEOHAZARD_<SECTION>__<KEY>` (double underscore between levels), e.g.
+/// `GEOHAZARD_COLLECTOR__MAX_BATCH_READINGS=50000`.
+pub fn load_config<T: Serialize + DeserializeOwned + Default>(
+    path: Option<&Path>,
+) -> anyhow::Result<T> {
+    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    if let Some(path) = path {
+        anyhow::ensure!(path.exists(), "configuration file {} does not exist", path.display());
+        figment = figment.merge(Toml::file(path));
+    }
+    figment
+        .merge(Env::prefixed("GEOHAZARD_").split("__"))
+        .extract()
+        .context("reading the configuration")
+}
+
+/// Logs to stderr: human-readable by default, JSON lines when `GEOHAZARD_LOG_FORMAT=json`.
+/// Verbosity from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if std::env::var("GEOHAZARD_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    // A second call (tests, all-in-one) keeps the first subscriber.
+    let _ = result;
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing a SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}
+
+/// Serves `GET /metrics` in the Prometheus text format until `shutdown`.
+pub async fn serve_metrics(
+    addr: SocketAddr,
+    registry: Arc<Registry>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let registry = registry.clone();
+            async move {
+                let mut body = String::new();
+                match prometheus_client::encoding::text::encode(&mut body, &registry) {
+                    Ok(()) => (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        body,
+                    )
+                        .into_response(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "encoding metrics");
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    }
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics endpoint to {addr}"))?;
+    tracing::info!(%addr, "metrics at /metrics");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}
+
+/// `[database]`: where the store is.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DatabaseSection {
+    /// A PostgreSQL URL. `DATABASE_URL` overrides it. The all-in-one starts a private cluster
+    /// when neither is set.
+    pub url: Option<String>,
+    pub max_connections: Option<u32>,
+}
+
+impl DatabaseSection {
+    /// The URL to use: `DATABASE_URL`, else the configured one.
+    pub fn resolved_url(&self) -> Option<String> {
+        std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.url.clone())
+    }
+}
+
+/// `[mqtt]`: where the broker is.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct MqttSection {
+    /// `mqtt://[user[:password]@]host[:port]`. `MQTT_URL` overrides it. The all-in-one runs an
+    /// embedded broker when neither is set.
+    pub url: Option<String>,
+}
+
+impl MqttSection {
+    /// The URL to use: `MQTT_URL`, else the configured one.
+    pub fn resolved_url(&self) -> Option<String> {
+        std::env::var("MQTT_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.url.clone())
+    }
+}
