@@ -42,17 +42,27 @@ impl PreparedBatch {
             metrics.messages.get_or_create(m).inc();
         }
         for r in &self.tally.rejects {
-            metrics.rejects.get_or_create(&RejectLabels { reason: r.as_str() }).inc();
+            metrics
+                .rejects
+                .get_or_create(&RejectLabels { reason: r.as_str() })
+                .inc();
         }
         let readings = self.readings.len() as u64;
-        metrics.readings.get_or_create(&ReadingLabels { outcome: "stored" }).inc_by(inserted);
         metrics
             .readings
-            .get_or_create(&ReadingLabels { outcome: "duplicate" })
+            .get_or_create(&ReadingLabels { outcome: "stored" })
+            .inc_by(inserted);
+        metrics
+            .readings
+            .get_or_create(&ReadingLabels {
+                outcome: "duplicate",
+            })
             .inc_by(readings.saturating_sub(inserted));
         metrics
             .readings
-            .get_or_create(&ReadingLabels { outcome: "rejected" })
+            .get_or_create(&ReadingLabels {
+                outcome: "rejected",
+            })
             .inc_by(
                 self.quarantine
                     .iter()
@@ -62,7 +72,14 @@ impl PreparedBatch {
         metrics.batch_readings.observe(readings as f64);
     }
 
-    fn quarantine_message(&mut self, d: &Delivery, gateway: Option<&str>, reason: RejectReason, detail: String, kind: &'static str) {
+    fn quarantine_message(
+        &mut self,
+        d: &Delivery,
+        gateway: Option<&str>,
+        reason: RejectReason,
+        detail: String,
+        kind: &'static str,
+    ) {
         self.quarantine.push(QuarantineRow::new(
             d.topic(),
             gateway,
@@ -72,7 +89,10 @@ impl PreparedBatch {
             d.payload(),
         ));
         self.tally.rejects.push(reason);
-        self.tally.messages.push(MessageLabels { kind, outcome: "quarantined" });
+        self.tally.messages.push(MessageLabels {
+            kind,
+            outcome: "quarantined",
+        });
     }
 }
 
@@ -91,18 +111,42 @@ pub async fn prepare(
         let topic = match Topic::parse(d.topic()) {
             Ok(t @ (Topic::Telemetry { .. } | Topic::Status { .. })) => t,
             Ok(_) => {
-                batch.quarantine_message(d, None, RejectReason::InvalidTopic, "the collector takes only telemetry and status topics".into(), "other");
+                batch.quarantine_message(
+                    d,
+                    None,
+                    RejectReason::InvalidTopic,
+                    "the collector takes only telemetry and status topics".into(),
+                    "other",
+                );
                 continue;
             }
             Err(e) => {
-                batch.quarantine_message(d, None, RejectReason::InvalidTopic, e.to_string(), "other");
+                batch.quarantine_message(
+                    d,
+                    None,
+                    RejectReason::InvalidTopic,
+                    e.to_string(),
+                    "other",
+                );
                 continue;
             }
         };
-        let code = topic.gateway().expect("telemetry and status topics name a gateway");
-        let kind = if matches!(topic, Topic::Telemetry { .. }) { "telemetry" } else { "status" };
+        let code = topic
+            .gateway()
+            .expect("telemetry and status topics name a gateway");
+        let kind = if matches!(topic, Topic::Telemetry { .. }) {
+            "telemetry"
+        } else {
+            "status"
+        };
         let Some(gateway_id) = registry.gateway(pool, code).await? else {
-            batch.quarantine_message(d, Some(code), RejectReason::UnknownGateway, format!("gateway `{code}` is not registered"), kind);
+            batch.quarantine_message(
+                d,
+                Some(code),
+                RejectReason::UnknownGateway,
+                format!("gateway `{code}` is not registered"),
+                kind,
+            );
             continue;
         };
         match topic {
@@ -110,7 +154,10 @@ pub async fn prepare(
                 Ok(status) => {
                     batch.statuses.push((gateway_id, status));
                     batch.heard_from.entry(gateway_id).or_insert((now, None));
-                    batch.tally.messages.push(MessageLabels { kind, outcome: "stored" });
+                    batch.tally.messages.push(MessageLabels {
+                        kind,
+                        outcome: "stored",
+                    });
                 }
                 Err(r) => batch.quarantine_message(d, Some(code), r.reason, r.detail, kind),
             },
@@ -145,7 +192,10 @@ pub async fn prepare(
                                     d.topic(),
                                     Some(code),
                                     RejectReason::UnknownSensor.as_str(),
-                                    format!("gateway `{code}` has no sensor on channel `{}`", r.channel),
+                                    format!(
+                                        "gateway `{code}` has no sensor on channel `{}`",
+                                        r.channel
+                                    ),
                                     Some(r.index),
                                     raw.to_string().as_bytes(),
                                 ));
@@ -154,7 +204,10 @@ pub async fn prepare(
                     }
                     let seen = batch.heard_from.entry(gateway_id).or_insert((now, None));
                     seen.1 = seen.1.max(Some(decoded.seq.min(i64::MAX as u64) as i64));
-                    batch.tally.messages.push(MessageLabels { kind, outcome: "stored" });
+                    batch.tally.messages.push(MessageLabels {
+                        kind,
+                        outcome: "stored",
+                    });
                 }
                 Err(r) => batch.quarantine_message(d, Some(code), r.reason, r.detail, kind),
             },

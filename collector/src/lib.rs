@@ -122,12 +122,20 @@ impl Collector {
             let started = Instant::now();
             let deliveries = self.take_batch(first);
             let inserted = self
-                .process(deliveries, &mut registry, &mut partitions, &acker, &shutdown)
+                .process(
+                    deliveries,
+                    &mut registry,
+                    &mut partitions,
+                    &acker,
+                    &shutdown,
+                )
                 .await;
             if inserted.is_none() {
                 break; // shut down while the database was away: nothing was acknowledged
             }
-            self.metrics.batch_latency.observe(started.elapsed().as_secs_f64());
+            self.metrics
+                .batch_latency
+                .observe(started.elapsed().as_secs_f64());
         }
         self.bus.shutdown().await;
         Ok(())
@@ -161,7 +169,9 @@ impl Collector {
         acker: &Acker,
         shutdown: &CancellationToken,
     ) -> Option<u64> {
-        let batch = self.prepare_retrying(deliveries.clone(), registry, shutdown).await?;
+        let batch = self
+            .prepare_retrying(deliveries.clone(), registry, shutdown)
+            .await?;
         let inserted = match self.write_retrying(partitions, &batch, shutdown).await? {
             Ok(n) => {
                 batch.record_metrics(&self.metrics, n);
@@ -211,7 +221,14 @@ impl Collector {
     ) -> Option<PreparedBatch> {
         let mut backoff = Backoff::default();
         loop {
-            match prepare(deliveries.clone(), &self.store.pool, registry, &self.config.limits).await {
+            match prepare(
+                deliveries.clone(),
+                &self.store.pool,
+                registry,
+                &self.config.limits,
+            )
+            .await
+            {
                 Ok(b) => return Some(b),
                 Err(e) => {
                     tracing::warn!(error = %e, "registry unavailable; holding the batch");

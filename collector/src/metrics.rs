@@ -49,13 +49,21 @@ impl Metrics {
         let r = registry.sub_registry_with_prefix("geohazard_collector");
         r.register("messages", "MQTT messages handled", m.messages.clone());
         r.register("readings", "Readings handled", m.readings.clone());
-        r.register("rejects", "Refused messages and readings by reason", m.rejects.clone());
+        r.register(
+            "rejects",
+            "Refused messages and readings by reason",
+            m.rejects.clone(),
+        );
         r.register(
             "batch_latency_seconds",
             "Time from taking a batch off the bus to acknowledging it",
             m.batch_latency.clone(),
         );
-        r.register("batch_readings", "Readings per written batch", m.batch_readings.clone());
+        r.register(
+            "batch_readings",
+            "Readings per written batch",
+            m.batch_readings.clone(),
+        );
         r.register(
             "db_retries",
             "Batch writes retried because the database was unavailable",

@@ -39,7 +39,9 @@ impl RegistryCache {
             return Ok(Some(*id));
         }
         self.refresh_if(pool, code, |_| true).await?;
-        Ok(self.entry(code).and_then(|g| g.sensors.get(channel).copied()))
+        Ok(self
+            .entry(code)
+            .and_then(|g| g.sensors.get(channel).copied()))
     }
 
     fn entry(&self, code: &str) -> Option<&GatewaySensors> {

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use geohazard_store::{PartitionCache, QuarantineRow, Store, is_transient, quarantine, readings, registry};
+use geohazard_store::{
+    PartitionCache, QuarantineRow, Store, is_transient, quarantine, readings, registry,
+};
 
 use crate::batch::PreparedBatch;
 
@@ -13,7 +15,9 @@ pub async fn write(
     partitions: &mut PartitionCache,
     batch: &PreparedBatch,
 ) -> sqlx::Result<u64> {
-    partitions.ensure_for(&store.pool, store.mode, &batch.readings.ts).await?;
+    partitions
+        .ensure_for(&store.pool, store.mode, &batch.readings.ts)
+        .await?;
     let mut tx = store.pool.begin().await?;
     let inserted = readings::insert(&mut tx, store.mode, &batch.readings).await?;
     quarantine::insert(&mut tx, &batch.quarantine).await?;
@@ -54,7 +58,11 @@ impl Backoff {
 /// sensor deleted between lookup and insert, say), its readings are quarantined with the
 /// database's reason, so the rest of the stream goes on and nothing is lost.
 pub fn quarantine_unstorable(batch: &mut PreparedBatch, error: &sqlx::Error) {
-    let topic = batch.deliveries.first().map(|d| d.topic().to_owned()).unwrap_or_default();
+    let topic = batch
+        .deliveries
+        .first()
+        .map(|d| d.topic().to_owned())
+        .unwrap_or_default();
     debug_assert!(!is_transient(error));
     let detail = format!("the store refused the batch: {error}");
     for i in 0..batch.readings.len() {

@@ -21,7 +21,11 @@ pub fn load_config<T: Serialize + DeserializeOwned + Default>(
 ) -> anyhow::Result<T> {
     let mut figment = Figment::from(Serialized::defaults(T::default()));
     if let Some(path) = path {
-        anyhow::ensure!(path.exists(), "configuration file {} does not exist", path.display());
+        anyhow::ensure!(
+            path.exists(),
+            "configuration file {} does not exist",
+            path.display()
+        );
         figment = figment.merge(Toml::file(path));
     }
     figment
@@ -35,7 +39,9 @@ pub fn load_config<T: Serialize + DeserializeOwned + Default>(
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = if std::env::var("GEOHAZARD_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().try_init()
     } else {

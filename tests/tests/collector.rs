@@ -1,0 +1,344 @@
+//! The collector end to end: a real Mosquitto, a real PostgreSQL, messages over the wire.
+
+use std::time::Duration;
+
+use geohazard_collector::CollectorConfig;
+use geohazard_e2e::{RunningCollector, TestGateway, count, minutes_ago, register_gateway};
+use geohazard_protocol::GatewayStatus;
+use geohazard_store::Store;
+use geohazard_testkit::{Broker, TestDb, eventually};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn setup(channels: &[&str]) -> (Broker, TestDb, Store) {
+    let broker = Broker::start().await;
+    let db = TestDb::create().await;
+    let store = Store::connect(&db.url, 4).await.unwrap();
+    register_gateway(&store, "gw-1", channels).await;
+    (broker, db, store)
+}
+
+async fn wait_for_count(store: &Store, sql: &str, expected: i64) {
+    eventually(WAIT, &format!("`{sql}` to reach {expected}"), || async {
+        (count(store, sql).await == expected).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_published_over_mqtt_is_queryable_with_its_values() {
+    let (broker, _db, store) = setup(&["crack-1", "rain-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let mut gw = TestGateway::connect(&broker.url(), "gw-1");
+    let t0 = minutes_ago(100);
+    let readings: Vec<(&str, i64, f64)> = (0..100)
+        .map(|i| {
+            (
+                if i % 2 == 0 { "crack-1" } else { "rain-1" },
+                t0 + i * 60_000,
+                i as f64 * 0.25,
+            )
+        })
+        .collect();
+    gw.publish(&readings).await;
+    wait_for_count(&store, "SELECT count(*) FROM readings", 100).await;
+
+    let (value, ts): (f64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT r.value, r.ts FROM readings r JOIN sensors s ON s.id = r.sensor_id
+         WHERE s.channel = 'rain-1' ORDER BY r.ts DESC LIMIT 1",
+    )
+    .fetch_one(&store.pool)
+    .await
+    .unwrap();
+    assert_eq!(value, 99.0 * 0.25);
+    assert_eq!(ts.timestamp_millis(), t0 + 99 * 60_000);
+    let (online, seq): (bool, Option<i64>) =
+        sqlx::query_as("SELECT online, last_seq FROM gateways WHERE code = 'gw-1'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert!(online);
+    assert_eq!(seq, Some(1));
+    assert_eq!(count(&store, "SELECT count(*) FROM quarantine").await, 0);
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_batch_is_stored_and_rolled_up_once() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let gw = TestGateway::connect(&broker.url(), "gw-1");
+    let t0 = minutes_ago(30);
+    let batch = geohazard_protocol::TelemetryBatch {
+        seq: 5,
+        readings: (0..20)
+            .map(|i| geohazard_protocol::Reading {
+                sensor: "crack-1".into(),
+                ts: t0 + i * 1000,
+                value: 1.0,
+                quality: Default::default(),
+            })
+            .collect(),
+    };
+    // The same message three times, as a gateway replaying after a lost PUBACK would send it.
+    for _ in 0..3 {
+        gw.publish_raw(batch.to_json()).await;
+    }
+    eventually(WAIT, "all three copies to be handled", || async {
+        let handled: u64 = collector
+            .metrics
+            .messages
+            .get_or_create(&geohazard_collector::metrics::MessageLabels {
+                kind: "telemetry",
+                outcome: "stored",
+            })
+            .get();
+        (handled == 3).then_some(())
+    })
+    .await;
+    assert_eq!(count(&store, "SELECT count(*) FROM readings").await, 20);
+    assert_eq!(
+        count(&store, "SELECT sum(n)::int8 FROM readings_hourly").await,
+        20
+    );
+    let duplicates = collector
+        .metrics
+        .readings
+        .get_or_create(&geohazard_collector::metrics::ReadingLabels {
+            outcome: "duplicate",
+        })
+        .get();
+    assert_eq!(duplicates, 40);
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_with_three_bad_readings_stores_the_good_ones_and_quarantines_the_bad_with_reasons()
+{
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let gw = TestGateway::connect(&broker.url(), "gw-1");
+    let t = minutes_ago(10);
+    let future = chrono::Utc::now().timestamp_millis() + 86_400_000;
+    let payload = format!(
+        r#"{{"seq":9,"readings":[
+            {{"sensor":"crack-1","ts":{t},"value":1.0}},
+            {{"sensor":"crack-1","ts":{},"value":"NaN"}},
+            {{"sensor":"crack-1","ts":{},"value":2.0}},
+            {{"sensor":"crack-1","ts":{future},"value":3.0}},
+            {{"sensor":"crack-9","ts":{},"value":4.0}},
+            {{"sensor":"crack-1","ts":{},"value":5.0}}
+        ]}}"#,
+        t + 1000,
+        t + 2000,
+        t + 3000,
+        t + 4000
+    );
+    gw.publish_raw(payload).await;
+    wait_for_count(&store, "SELECT count(*) FROM quarantine", 3).await;
+    assert_eq!(count(&store, "SELECT count(*) FROM readings").await, 3);
+    let rows: Vec<(String, Option<i32>, String, String)> = sqlx::query_as(
+        "SELECT reason, reading_index, gateway_code, convert_from(payload, 'UTF8') FROM quarantine ORDER BY reading_index",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
+    let summary: Vec<(&str, Option<i32>)> = rows.iter().map(|r| (r.0.as_str(), r.1)).collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("non_finite_value", Some(1)),
+            ("timestamp_in_future", Some(3)),
+            ("unknown_sensor", Some(4))
+        ]
+    );
+    assert!(rows.iter().all(|r| r.2 == "gw-1"));
+    assert!(
+        rows[0].3.contains("NaN"),
+        "the refused reading is kept: {}",
+        rows[0].3
+    );
+    assert!(rows[2].3.contains("crack-9"));
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_gateways_message_is_quarantined_and_the_stream_goes_on() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let mut ghost = TestGateway::connect(&broker.url(), "ghost");
+    ghost.publish(&[("crack-1", minutes_ago(1), 1.0)]).await;
+    let mut gw = TestGateway::connect(&broker.url(), "gw-1");
+    gw.publish(&[("crack-1", minutes_ago(1), 2.0)]).await;
+    wait_for_count(&store, "SELECT count(*) FROM readings", 1).await;
+    wait_for_count(&store, "SELECT count(*) FROM quarantine WHERE reason = 'unknown_gateway' AND gateway_code = 'ghost' AND reading_index IS NULL", 1).await;
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_hostile_messages_are_quarantined_whole_and_nothing_else_is_lost() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let config = CollectorConfig::default();
+    let limit = config.limits.max_payload_bytes;
+    let collector = RunningCollector::start(&broker.url(), store.clone(), config).await;
+    let mut gw = TestGateway::connect(&broker.url(), "gw-1");
+    gw.publish_raw("{\"seq\": 1, \"readings\": [").await;
+    gw.publish_raw(vec![b'x'; limit + 1]).await;
+    gw.publish_raw(r#"{"seq":"one","readings":[]}"#).await;
+    gw.publish_raw(vec![0xff, 0xfe, 0x00, 0x41]).await;
+    gw.publish_raw(format!(
+        r#"{{"seq":2,"readings":[{{"sensor":"x'); DROP TABLE readings;--","ts":{},"value":1}}]}}"#,
+        minutes_ago(1)
+    ))
+    .await;
+    gw.publish(&[("crack-1", minutes_ago(1), 7.5)]).await;
+
+    wait_for_count(&store, "SELECT count(*) FROM readings", 1).await;
+    wait_for_count(&store, "SELECT count(*) FROM quarantine", 5).await;
+    let reasons: Vec<(String, i32, i32)> =
+        sqlx::query_as("SELECT reason, length(payload), payload_size FROM quarantine ORDER BY id")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+    let names: Vec<&str> = reasons.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "malformed_json",
+            "oversized_payload",
+            "wrong_type",
+            "malformed_json",
+            "invalid_channel"
+        ]
+    );
+    // The oversized payload is kept in part, with its real size beside it.
+    assert_eq!(reasons[1].1, 64 * 1024);
+    assert_eq!(reasons[1].2, (limit + 1) as i32);
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn status_messages_and_the_last_will_keep_the_gateways_online_state() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let will = rumqttc::LastWill::new(
+        geohazard_protocol::Topic::status("gw-1"),
+        GatewayStatus::offline().to_json(),
+        rumqttc::QoS::AtLeastOnce,
+        true,
+    );
+    let gateway = geohazard_bus::Bus::start(
+        &geohazard_bus::BusConfig::new(broker.url(), "gw-1"),
+        vec![],
+        Some(will),
+        16,
+    )
+    .unwrap();
+    let online = GatewayStatus {
+        online: true,
+        firmware: Some("1.4.2".into()),
+        queue_depth: Some(0),
+        supply_v: Some(12.6),
+        ..Default::default()
+    };
+    gateway
+        .client()
+        .publish(
+            geohazard_protocol::Topic::status("gw-1"),
+            rumqttc::QoS::AtLeastOnce,
+            true,
+            online.to_json(),
+        )
+        .await
+        .unwrap();
+    wait_for_count(
+        &store,
+        "SELECT count(*) FROM gateways WHERE online AND firmware_version = '1.4.2'",
+        1,
+    )
+    .await;
+    // The gateway vanishes without a DISCONNECT (power cut): the broker publishes its will.
+    drop(gateway);
+    wait_for_count(
+        &store,
+        "SELECT count(*) FROM gateways WHERE NOT online AND firmware_version = '1.4.2'",
+        1,
+    )
+    .await;
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn readings_survive_a_broker_restart_mid_stream() {
+    let (mut broker, _db, store) = setup(&["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let mut gw = TestGateway::connect(&broker.url(), "gw-1");
+    let t0 = minutes_ago(60);
+    // The gateway keeps publishing while the broker goes down and comes back.
+    let publisher = tokio::spawn(async move {
+        for i in 0..100 {
+            gw.publish(&[("crack-1", t0 + i * 1000, i as f64)]).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        gw
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    broker.stop().await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    broker.restart().await;
+    let _gw = publisher.await.unwrap();
+    wait_for_count(&store, "SELECT count(*) FROM readings", 100).await;
+    assert_eq!(
+        count(&store, "SELECT sum(value)::int8 FROM readings").await,
+        (0..100).sum::<i64>()
+    );
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn the_collector_holds_and_then_delivers_everything_across_a_database_restart() {
+    let broker = Broker::start().await;
+    let dir = tempfile_dir();
+    let cluster =
+        geohazard_store::LocalCluster::start(dir.path(), geohazard_testkit::free_port(), false)
+            .await
+            .unwrap();
+    cluster.ensure_database("geohazard").await.unwrap();
+    let store = Store::connect(&cluster.url("geohazard"), 4).await.unwrap();
+    register_gateway(&store, "gw-1", &["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let mut gw = TestGateway::connect(&broker.url(), "gw-1");
+    let t0 = minutes_ago(60);
+    for i in 0..20 {
+        gw.publish(&[("crack-1", t0 + i * 1000, 1.0)]).await;
+    }
+    wait_for_count(&store, "SELECT count(*) FROM readings", 20).await;
+
+    cluster.stop().await.unwrap();
+    for i in 20..60 {
+        gw.publish(&[("crack-1", t0 + i * 1000, 1.0)]).await;
+    }
+    eventually(
+        WAIT,
+        "the collector to notice the database is away",
+        || async { (collector.metrics.db_retries.get() > 0).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _cluster = geohazard_store::LocalCluster::start(dir.path(), cluster.port(), false)
+        .await
+        .unwrap();
+    wait_for_count(&store, "SELECT count(*) FROM readings", 60).await;
+    collector.stop().await;
+}
+
+fn tempfile_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
