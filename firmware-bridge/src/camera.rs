@@ -306,7 +306,11 @@ async fn send_live(cfg: &CameraConfig, sink: &FrameSink, frame: Bytes) {
         warn!(camera = %cfg.name, bytes = frame.len(), limit = sink.max_frame_bytes, "live frame too large: skipped (lower width/height or quality)");
         return;
     }
-    let topic = Topic::video(&sink.gateway, &cfg.name, chrono::Utc::now().timestamp_millis());
+    let topic = Topic::video(
+        &sink.gateway,
+        &cfg.name,
+        chrono::Utc::now().timestamp_millis(),
+    );
     let d = Direct {
         topic,
         payload: frame,

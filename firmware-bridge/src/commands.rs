@@ -46,7 +46,9 @@ pub(crate) async fn handle(rt: &Runtime, payload: &[u8]) -> CommandAck {
             Ok(serde_json::to_value(rt.status()).expect("status serializes"))
         }
         names::RELOAD_CONFIG => reload(rt),
-        other => Err(format!("unknown command `{other}`; known commands: {KNOWN}")),
+        other => Err(format!(
+            "unknown command `{other}`; known commands: {KNOWN}"
+        )),
     };
     match result {
         Ok(v) => CommandAck::success(cmd.id, v),
@@ -85,7 +87,9 @@ fn set_interval(rt: &Runtime, a: SetIntervalArgs) -> Result<Value, String> {
         .interval_s
         .ok_or("interval_s is required (or reset: true)")?;
     if !(0.1..=86_400.0).contains(&interval) {
-        return Err(format!("interval_s {interval} must be between 0.1 and 86400"));
+        return Err(format!(
+            "interval_s {interval} must be between 0.1 and 86400"
+        ));
     }
     let duration = match a.duration_s {
         Some(d) if !(d > 0.0 && d <= 30.0 * 86_400.0) => {

@@ -261,8 +261,12 @@ pub struct CameraConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum CameraSource {
-    Rtsp { url: String },
-    V4l2 { device: String },
+    Rtsp {
+        url: String,
+    },
+    V4l2 {
+        device: String,
+    },
     /// A synthetic picture, for tests and demos.
     Test {
         #[serde(default)]
@@ -509,7 +513,10 @@ impl BridgeConfig {
                 errors.push(format!("modbus device `{}` is defined twice", d.name));
             }
             if d.timeout_ms == 0 {
-                errors.push(format!("modbus device `{}`: timeout_ms must be > 0", d.name));
+                errors.push(format!(
+                    "modbus device `{}`: timeout_ms must be > 0",
+                    d.name
+                ));
             }
             if let Transport::Tcp { address } = &d.transport
                 && address.parse::<std::net::SocketAddr>().is_err()
@@ -536,11 +543,15 @@ impl BridgeConfig {
                 errors.push(format!("{at}: interval_s must be at least 0.1"));
             }
             if !p.scale.is_finite() || p.scale == 0.0 || !p.offset.is_finite() {
-                errors.push(format!("{at}: scale must be finite and non-zero, offset finite"));
+                errors.push(format!(
+                    "{at}: scale must be finite and non-zero, offset finite"
+                ));
             }
             let bits = matches!(p.function, Function::Coil | Function::Discrete);
             if bits && p.data_type != DataType::U16 {
-                errors.push(format!("{at}: coils and discrete inputs are single bits: use data_type = \"u16\""));
+                errors.push(format!(
+                    "{at}: coils and discrete inputs are single bits: use data_type = \"u16\""
+                ));
             }
             if let Some(c) = &p.counter {
                 if !matches!(p.data_type, DataType::U16 | DataType::U32) {
@@ -573,7 +584,10 @@ impl BridgeConfig {
             }
             for t in &c.triggers {
                 if t.above.is_none() && t.below.is_none() {
-                    errors.push(format!("{at}: trigger on `{}` needs above or below", t.channel));
+                    errors.push(format!(
+                        "{at}: trigger on `{}` needs above or below",
+                        t.channel
+                    ));
                 }
             }
         }

@@ -16,14 +16,56 @@ const PER_SLAVE: usize = 8;
 fn encoding(kind: SensorKind) -> (Function, DataType, WordOrder, f64, f64) {
     match kind {
         // Micrometres as i32: crack opening can shrink below the installed baseline.
-        SensorKind::CrackMeter => (Function::Holding, DataType::I32, WordOrder::HighFirst, 0.001, 0.0),
-        SensorKind::Gnss => (Function::Input, DataType::F32, WordOrder::HighFirst, 1.0, 0.0),
-        SensorKind::Inclinometer => (Function::Input, DataType::F32, WordOrder::LowFirst, 1.0, 0.0),
-        SensorKind::Piezometer => (Function::Holding, DataType::U16, WordOrder::HighFirst, 0.001, 0.0),
-        SensorKind::SoilMoisture => (Function::Input, DataType::U16, WordOrder::HighFirst, 0.1, 0.0),
+        SensorKind::CrackMeter => (
+            Function::Holding,
+            DataType::I32,
+            WordOrder::HighFirst,
+            0.001,
+            0.0,
+        ),
+        SensorKind::Gnss => (
+            Function::Input,
+            DataType::F32,
+            WordOrder::HighFirst,
+            1.0,
+            0.0,
+        ),
+        SensorKind::Inclinometer => (
+            Function::Input,
+            DataType::F32,
+            WordOrder::LowFirst,
+            1.0,
+            0.0,
+        ),
+        SensorKind::Piezometer => (
+            Function::Holding,
+            DataType::U16,
+            WordOrder::HighFirst,
+            0.001,
+            0.0,
+        ),
+        SensorKind::SoilMoisture => (
+            Function::Input,
+            DataType::U16,
+            WordOrder::HighFirst,
+            0.1,
+            0.0,
+        ),
         // Offset: a gauge whose zero is 0.5 m below its datum reports -0.5 m at raw 0.
-        SensorKind::MudLevel => (Function::Holding, DataType::I16, WordOrder::HighFirst, 0.001, -0.5),
-        SensorKind::RainGauge => (Function::Holding, DataType::U16, WordOrder::HighFirst, 1.0, 0.0),
+        SensorKind::MudLevel => (
+            Function::Holding,
+            DataType::I16,
+            WordOrder::HighFirst,
+            0.001,
+            -0.5,
+        ),
+        SensorKind::RainGauge => (
+            Function::Holding,
+            DataType::U16,
+            WordOrder::HighFirst,
+            1.0,
+            0.0,
+        ),
     }
 }
 
@@ -112,7 +154,16 @@ mod tests {
     #[test]
     fn a_demo_pair_is_valid_and_reads_what_the_simulator_serves() {
         let sensors: Vec<(String, SensorKind)> = (0..20)
-            .map(|i| (format!("s-{i}"), if i % 2 == 0 { SensorKind::CrackMeter } else { SensorKind::RainGauge }))
+            .map(|i| {
+                (
+                    format!("s-{i}"),
+                    if i % 2 == 0 {
+                        SensorKind::CrackMeter
+                    } else {
+                        SensorKind::RainGauge
+                    },
+                )
+            })
             .collect();
         let (sim, bridge) = matching_maps(
             "gw-demo",
@@ -126,7 +177,10 @@ mod tests {
         bridge.validate().unwrap();
         assert_eq!(bridge.points.len(), 21);
         for (s, b) in sim.points.iter().zip(&bridge.points) {
-            assert_eq!((s.slave, s.address, s.data_type), (b.slave, b.address, b.data_type));
+            assert_eq!(
+                (s.slave, s.address, s.data_type),
+                (b.slave, b.address, b.data_type)
+            );
         }
         assert!(bridge.points.iter().any(|p| p.counter.is_some()));
     }

@@ -179,7 +179,8 @@ impl Runtime {
     fn check_triggers(&self, r: &Reading) {
         let mut w = self.workers.lock().expect("workers lock");
         for t in w.triggers.iter_mut().filter(|t| t.cfg.channel == r.sensor) {
-            let hit = t.cfg.above.is_some_and(|a| r.value > a) || t.cfg.below.is_some_and(|b| r.value < b);
+            let hit = t.cfg.above.is_some_and(|a| r.value > a)
+                || t.cfg.below.is_some_and(|b| r.value < b);
             let cooled = t
                 .last
                 .is_none_or(|l| l.elapsed() >= Duration::from_secs_f64(t.cfg.cooldown_s));
@@ -294,7 +295,10 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
 async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Reading>, shutdown: CancellationToken) {
     let (delay, max) = {
         let c = rt.config.lock().expect("config lock");
-        (Duration::from_millis(c.batch.max_delay_ms), c.batch.max_readings)
+        (
+            Duration::from_millis(c.batch.max_delay_ms),
+            c.batch.max_readings,
+        )
     };
     let mut pending: Vec<Reading> = Vec::new();
     let mut deadline: Option<Instant> = None;
@@ -357,7 +361,10 @@ fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
         };
         match q.push(Lane::Readings, &msg) {
             Ok(id) => debug_assert_eq!(id, seq),
-            Err(e) => error!(readings = take, "telemetry message could not be queued, readings lost: {e}"),
+            Err(e) => error!(
+                readings = take,
+                "telemetry message could not be queued, readings lost: {e}"
+            ),
         }
         rest.drain(..take);
     }

@@ -261,7 +261,11 @@ impl Poller {
             }
         }
         if let Some(mut ctx) = self.ctx.take() {
-            let _ = timeout(self.timeout(), tokio_modbus::client::Client::disconnect(&mut ctx)).await;
+            let _ = timeout(
+                self.timeout(),
+                tokio_modbus::client::Client::disconnect(&mut ctx),
+            )
+            .await;
         }
     }
 
@@ -343,7 +347,8 @@ impl Poller {
         }
         // Back off a dead slave (1 s, 2 s, ... 60 s) so that on a shared serial line it costs
         // the others one timeout per backoff, not one per poll.
-        let backoff = Duration::from_secs(1u64 << (h.failures - 1).min(6)).min(Duration::from_secs(60));
+        let backoff =
+            Duration::from_secs(1u64 << (h.failures - 1).min(6)).min(Duration::from_secs(60));
         h.retry_at = Some(Instant::now() + backoff);
     }
 
@@ -374,7 +379,11 @@ impl Poller {
             (c.slave, c.function, c.address, c.data_type, c.word_order)
         };
         if self.ctx.is_none() {
-            self.ctx = Some(connect(&self.device, slave).await.map_err(ReadError::Link)?);
+            self.ctx = Some(
+                connect(&self.device, slave)
+                    .await
+                    .map_err(ReadError::Link)?,
+            );
         }
         let deadline = self.timeout();
         let ctx = self.ctx.as_mut().expect("connected above");
@@ -452,10 +461,14 @@ async fn connect(device: &ModbusDevice, slave: u8) -> Result<Context, String> {
                 let stream = builder
                     .open_native_async()
                     .map_err(|e| format!("open {port}: {e}"))?;
-                Ok(tokio_modbus::client::rtu::attach_slave(stream, Slave(slave)))
+                Ok(tokio_modbus::client::rtu::attach_slave(
+                    stream,
+                    Slave(slave),
+                ))
             }
         }
     }
+}
 
 #[cfg(test)]
 mod tests {
@@ -465,18 +478,31 @@ mod tests {
     fn thirty_two_bit_values_decode_in_both_word_orders() {
         for order in [WordOrder::HighFirst, WordOrder::LowFirst] {
             let w = encode(Raw::Float(-12.375), DataType::F32, order);
-            assert_eq!(decode(&w, DataType::F32, order).unwrap(), Raw::Float(-12.375));
+            assert_eq!(
+                decode(&w, DataType::F32, order).unwrap(),
+                Raw::Float(-12.375)
+            );
             let w = encode(Raw::Signed(-70_000), DataType::I32, order);
-            assert_eq!(decode(&w, DataType::I32, order).unwrap(), Raw::Signed(-70_000));
+            assert_eq!(
+                decode(&w, DataType::I32, order).unwrap(),
+                Raw::Signed(-70_000)
+            );
         }
         // The same two words read in the other order give another number.
-        let w = encode(Raw::Unsigned(0x0001_0002), DataType::U32, WordOrder::HighFirst);
+        let w = encode(
+            Raw::Unsigned(0x0001_0002),
+            DataType::U32,
+            WordOrder::HighFirst,
+        );
         assert_eq!(w, vec![1, 2]);
         assert_eq!(
             decode(&w, DataType::U32, WordOrder::LowFirst).unwrap(),
             Raw::Unsigned(0x0002_0001)
         );
-        assert_eq!(decode(&[0xFFFF], DataType::I16, WordOrder::HighFirst).unwrap(), Raw::Signed(-1));
+        assert_eq!(
+            decode(&[0xFFFF], DataType::I16, WordOrder::HighFirst).unwrap(),
+            Raw::Signed(-1)
+        );
         assert!(decode(&[1], DataType::U32, WordOrder::HighFirst).is_err());
     }
 

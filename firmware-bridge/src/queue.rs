@@ -51,7 +51,9 @@ pub struct Message {
 pub enum QueueError {
     #[error("queue I/O: {0}")]
     Io(#[from] io::Error),
-    #[error("a {size}-byte frame does not fit in the queue ({free} bytes free after dropping older frames)")]
+    #[error(
+        "a {size}-byte frame does not fit in the queue ({free} bytes free after dropping older frames)"
+    )]
     FrameRefused { size: u64, free: u64 },
     #[error("a {size}-byte message is larger than the whole queue ({max} bytes)")]
     TooLarge { size: u64, max: u64 },
@@ -225,7 +227,10 @@ impl LaneStore {
                         if n + 1 == count {
                             // A power cut during the last append: cut the torn tail off.
                             warn!(lane = ?lane, segment = %path.display(), offset, "{why}: truncating the torn tail of the last segment");
-                            OpenOptions::new().write(true).open(&path)?.set_len(offset)?;
+                            OpenOptions::new()
+                                .write(true)
+                                .open(&path)?
+                                .set_len(offset)?;
                         } else {
                             error!(lane = ?lane, segment = %path.display(), offset, "{why}: the rest of this segment is unreadable and skipped");
                         }
@@ -297,7 +302,9 @@ impl LaneStore {
         f.seek(SeekFrom::Start(e.offset))?;
         match read_record(&mut BufReader::new(f)) {
             Ok(Some((rid, msg, _))) if rid == id => Ok(Some(msg)),
-            Ok(_) => Err(io::Error::other(format!("record {id} is not where the index says"))),
+            Ok(_) => Err(io::Error::other(format!(
+                "record {id} is not where the index says"
+            ))),
             Err(why) => Err(io::Error::other(format!("record {id}: {why}"))),
         }
     }
@@ -400,7 +407,12 @@ impl DiskQueue {
         };
         let s = q.stats();
         if s.readings + s.frames > 0 {
-            info!(readings = s.readings, frames = s.frames, bytes = s.bytes, "queue holds messages from before the restart; they will be replayed");
+            info!(
+                readings = s.readings,
+                frames = s.frames,
+                bytes = s.bytes,
+                "queue holds messages from before the restart; they will be replayed"
+            );
         }
         Ok(q)
     }
@@ -431,7 +443,10 @@ impl DiskQueue {
         while self.readings.bytes + self.frames.bytes + size > self.max_bytes {
             if self.frames.drop_oldest()?.is_some() {
                 self.stats.dropped_frames += 1;
-                warn!(dropped_frames = self.stats.dropped_frames, "queue full: dropped the oldest frame");
+                warn!(
+                    dropped_frames = self.stats.dropped_frames,
+                    "queue full: dropped the oldest frame"
+                );
                 continue;
             }
             if lane == Lane::Frames {
@@ -443,7 +458,10 @@ impl DiskQueue {
             }
             if self.readings.drop_oldest()?.is_some() {
                 self.stats.dropped_readings += 1;
-                error!(dropped_readings = self.stats.dropped_readings, "queue full of readings: dropped the oldest telemetry message");
+                error!(
+                    dropped_readings = self.stats.dropped_readings,
+                    "queue full of readings: dropped the oldest telemetry message"
+                );
             } else {
                 break;
             }
@@ -544,8 +562,16 @@ mod tests {
             }
         }
         let q = DiskQueue::open(dir.path(), 1 << 20, 256).unwrap();
-        let topics: Vec<String> = q.pending(Lane::Readings).unwrap().into_iter().map(|m| m.topic).collect();
-        assert_eq!(topics, (5..20).map(|i| format!("t/{i}")).collect::<Vec<_>>());
+        let topics: Vec<String> = q
+            .pending(Lane::Readings)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.topic)
+            .collect();
+        assert_eq!(
+            topics,
+            (5..20).map(|i| format!("t/{i}")).collect::<Vec<_>>()
+        );
         // Fully acknowledged segments are gone from the disk.
         let files = fs::read_dir(dir.path().join("readings")).unwrap().count();
         assert!(files < 20, "{files} files");
@@ -557,7 +583,8 @@ mod tests {
         {
             let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
             for i in 0..3 {
-                q.push(Lane::Readings, &msg(&format!("t/{i}"), 100)).unwrap();
+                q.push(Lane::Readings, &msg(&format!("t/{i}"), 100))
+                    .unwrap();
             }
         }
         let seg = fs::read_dir(dir.path().join("readings"))
@@ -567,13 +594,23 @@ mod tests {
             .unwrap()
             .path();
         let len = fs::metadata(&seg).unwrap().len();
-        OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 7).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&seg)
+            .unwrap()
+            .set_len(len - 7)
+            .unwrap();
         let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
         assert_eq!(q.pending(Lane::Readings).unwrap().len(), 2);
         q.push(Lane::Readings, &msg("t/new", 10)).unwrap();
         drop(q);
         let q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
-        let topics: Vec<String> = q.pending(Lane::Readings).unwrap().into_iter().map(|m| m.topic).collect();
+        let topics: Vec<String> = q
+            .pending(Lane::Readings)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.topic)
+            .collect();
         assert_eq!(topics, ["t/0", "t/1", "t/new"]);
     }
 
@@ -584,7 +621,7 @@ mod tests {
         for _ in 0..3 {
             q.push(Lane::Frames, &msg("f", 300)).unwrap();
         }
-        for _ in 0..8 {
+        for _ in 0..10 {
             q.push(Lane::Readings, &msg("r", 100)).unwrap();
         }
         let s = q.stats();

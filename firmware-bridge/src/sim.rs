@@ -179,7 +179,9 @@ impl SimState {
                     let v = pinned.unwrap_or_else(|| match other {
                         Model::Sensor(m) => m.sample(t),
                         Model::Supply(rng) => {
-                            let sun = (2.0 * std::f64::consts::PI * (t / 86_400.0 - 0.25)).sin().max(0.0);
+                            let sun = (2.0 * std::f64::consts::PI * (t / 86_400.0 - 0.25))
+                                .sin()
+                                .max(0.0);
                             12.3 + 1.4 * sun + rng.random_range(-0.02..0.02)
                         }
                         Model::Constant(v) => *v,
@@ -188,7 +190,9 @@ impl SimState {
                     let scaled = (v - p.offset) / p.scale;
                     match p.data_type {
                         DataType::F32 => Raw::Float(scaled as f32),
-                        DataType::U16 | DataType::U32 => Raw::Unsigned(scaled.round().max(0.0) as u64),
+                        DataType::U16 | DataType::U32 => {
+                            Raw::Unsigned(scaled.round().max(0.0) as u64)
+                        }
                         DataType::I16 | DataType::I32 => Raw::Signed(scaled.round() as i64),
                     }
                 }
@@ -224,10 +228,24 @@ impl SimState {
                 .collect()
         };
         let r = match req.request {
-            Request::ReadHoldingRegisters(a, n) => Response::ReadHoldingRegisters(words(Table::Holding, a, n)?),
-            Request::ReadInputRegisters(a, n) => Response::ReadInputRegisters(words(Table::Input, a, n)?),
-            Request::ReadCoils(a, n) => Response::ReadCoils(words(Table::Coil, a, n)?.into_iter().map(|w| w != 0).collect()),
-            Request::ReadDiscreteInputs(a, n) => Response::ReadDiscreteInputs(words(Table::Discrete, a, n)?.into_iter().map(|w| w != 0).collect()),
+            Request::ReadHoldingRegisters(a, n) => {
+                Response::ReadHoldingRegisters(words(Table::Holding, a, n)?)
+            }
+            Request::ReadInputRegisters(a, n) => {
+                Response::ReadInputRegisters(words(Table::Input, a, n)?)
+            }
+            Request::ReadCoils(a, n) => Response::ReadCoils(
+                words(Table::Coil, a, n)?
+                    .into_iter()
+                    .map(|w| w != 0)
+                    .collect(),
+            ),
+            Request::ReadDiscreteInputs(a, n) => Response::ReadDiscreteInputs(
+                words(Table::Discrete, a, n)?
+                    .into_iter()
+                    .map(|w| w != 0)
+                    .collect(),
+            ),
             _ => return Err(ExceptionCode::IllegalFunction),
         };
         Ok(Some(r))
@@ -296,7 +314,9 @@ impl SimState {
         let raw = match (&p.source, p.data_type) {
             (SimSource::RainCounter { .. }, _) => Raw::Unsigned(v as u64),
             (_, DataType::F32) => Raw::Float(((v - p.offset) / p.scale) as f32),
-            (_, DataType::U16 | DataType::U32) => Raw::Unsigned(((v - p.offset) / p.scale).round() as u64),
+            (_, DataType::U16 | DataType::U32) => {
+                Raw::Unsigned(((v - p.offset) / p.scale).round() as u64)
+            }
             _ => Raw::Signed(((v - p.offset) / p.scale).round() as i64),
         };
         let words = encode(raw, p.data_type, p.word_order);
@@ -320,7 +340,10 @@ impl SimConfig {
             }
             for i in 0..p.data_type.registers() {
                 if !regs.insert((p.slave, Table::from(p.function), p.address + i)) {
-                    anyhow::bail!("simulator point `{}` overlaps another point's registers", p.channel);
+                    anyhow::bail!(
+                        "simulator point `{}` overlaps another point's registers",
+                        p.channel
+                    );
                 }
             }
             if p.scale == 0.0 || !p.scale.is_finite() {
@@ -348,7 +371,9 @@ impl SimConfig {
                         None,
                     ),
                     SimSource::Sensor { kind, .. } => (None, Some(kind.unit().to_owned()), None),
-                    SimSource::SupplyVoltage { .. } => (None, Some("V".to_owned()), Some(StatusRole::SupplyV)),
+                    SimSource::SupplyVoltage { .. } => {
+                        (None, Some("V".to_owned()), Some(StatusRole::SupplyV))
+                    }
                     SimSource::Constant { .. } => (None, None, None),
                 };
                 PointConfig {
@@ -397,16 +422,31 @@ fn build_state(config: &SimConfig) -> SimState {
         .iter()
         .map(|p| {
             let model = match &p.source {
-                SimSource::Sensor { kind, seed, rain, creep } => {
+                SimSource::Sensor {
+                    kind,
+                    seed,
+                    rain,
+                    creep,
+                } => {
                     let mut m = SensorModel::new(*kind, *seed);
                     m.rain = *rain;
                     m.creep = *creep;
                     Model::Sensor(m)
                 }
-                SimSource::RainCounter { mm_per_tip, start, seed, rain } => {
+                SimSource::RainCounter {
+                    mm_per_tip,
+                    start,
+                    seed,
+                    rain,
+                } => {
                     let mut model = SensorModel::new(SensorKind::RainGauge, *seed);
                     model.rain = *rain;
-                    Model::Rain { model, mm_per_tip: *mm_per_tip, count: *start, carry_mm: 0.0 }
+                    Model::Rain {
+                        model,
+                        mm_per_tip: *mm_per_tip,
+                        count: *start,
+                        carry_mm: 0.0,
+                    }
                 }
                 SimSource::SupplyVoltage { seed } => Model::Supply(StdRng::seed_from_u64(*seed)),
                 SimSource::Constant { value } => Model::Constant(*value),
@@ -473,7 +513,11 @@ pub async fn start_sensor_sim(config: SimConfig) -> anyhow::Result<SimHandle> {
         }
     });
     info!(%addr, points = config.points.len(), "sensor simulator listening");
-    Ok(SimHandle { addr, state, cancel })
+    Ok(SimHandle {
+        addr,
+        state,
+        cancel,
+    })
 }
 
 /// Runs a simulator until `shutdown` fires.

@@ -9,15 +9,16 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let path = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("GH_BRIDGE_CONFIG").map(PathBuf::from))
-        .ok_or_else(|| anyhow::anyhow!("usage: firmware-bridge CONFIG.toml (or GH_BRIDGE_CONFIG)"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("usage: firmware-bridge CONFIG.toml (or GH_BRIDGE_CONFIG)")
+        })?;
     let config = BridgeConfig::load(&path)?;
     let shutdown = CancellationToken::new();
     let s = shutdown.clone();

@@ -21,8 +21,7 @@ const KINDS: [SensorKind; 7] = [
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,9 +31,13 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|i| args.get(i + 1).cloned())
     };
     let config = if let Some(n) = opt("--demo") {
-        let n: usize = n.parse().map_err(|_| anyhow::anyhow!("--demo takes a number"))?;
+        let n: usize = n
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--demo takes a number"))?;
         let listen = opt("--listen").unwrap_or_else(|| "127.0.0.1:5020".into());
-        let addr = listen.parse().map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
+        let addr = listen
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
         let sensors: Vec<(String, SensorKind)> = (0..n)
             .map(|i| (format!("s{i:03}"), KINDS[i % KINDS.len()]))
             .collect();
@@ -57,7 +60,9 @@ async fn main() -> anyhow::Result<()> {
         toml::from_str::<SimConfig>(&text)
             .map_err(|e| anyhow::anyhow!("simulator configuration {path}: {e}"))?
     } else {
-        anyhow::bail!("usage: sensor-sim SIM.toml | sensor-sim --demo N [--listen ADDR] [--export-bridge-config PATH]");
+        anyhow::bail!(
+            "usage: sensor-sim SIM.toml | sensor-sim --demo N [--listen ADDR] [--export-bridge-config PATH]"
+        );
     };
     let shutdown = CancellationToken::new();
     let s = shutdown.clone();
