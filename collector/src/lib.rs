@@ -276,7 +276,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics_addr = config.metrics_addr;
-    let collector = Collector::start(config, mqtt_url, store, &mut registry)?;
+    let collector = Collector::start(config, mqtt_url, store.clone(), &mut registry)?;
+    if store.mode == geohazard_store::StorageMode::Partitioned {
+        tokio::spawn(maintain_partitions(store, shutdown.clone()));
+    }
     if let Some(addr) = metrics_addr {
         let registry = Arc::new(registry);
         let shutdown = shutdown.clone();
@@ -287,4 +290,26 @@ pub async fn run(
         });
     }
     collector.run(shutdown).await
+}
+
+/// Plain PostgreSQL housekeeping, hourly: partitions ahead of the data, expired ones dropped.
+/// (TimescaleDB does the same with its own policies.)
+async fn maintain_partitions(store: Store, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match geohazard_store::readings::maintain_partitions(&store.pool, chrono::Utc::now()).await
+        {
+            Ok(dropped) if !dropped.is_empty() => {
+                tracing::info!(?dropped, "dropped partitions past the retention period")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "partition maintenance failed; retrying in an hour")
+            }
+        }
+    }
 }

@@ -1,0 +1,210 @@
+//! `geohazard`: the whole system in one process for a single machine.
+//!
+//! `geohazard run` starts the collector (and, as they land, the analyzer and command-center),
+//! an embedded MQTT broker unless a broker URL is configured, a private PostgreSQL cluster
+//! unless a database URL is configured, and simulated field gateways for the demo sites.
+//! `geohazard migrate` only brings the database schema up to date.
+
+mod broker;
+mod demo;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use geohazard_collector::CollectorConfig;
+use geohazard_runtime::{DatabaseSection, MqttSection};
+use geohazard_store::{LocalCluster, Store};
+use serde::{Deserialize, Serialize};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "geohazard monitoring and emergency command, all in one process"
+)]
+struct Cli {
+    /// Configuration file (TOML); see deploy/geohazard.example.toml.
+    #[arg(long, short, global = true, env = "GEOHAZARD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service (the default).
+    Run,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+struct LocalDatabase {
+    /// Port of the private PostgreSQL cluster started when no database URL is configured.
+    port: u16,
+    name: String,
+}
+
+impl Default for LocalDatabase {
+    fn default() -> Self {
+        LocalDatabase {
+            port: 54329,
+            name: "geohazard".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+struct EmbeddedBroker {
+    /// Port of the embedded broker started when no broker URL is configured (loopback only).
+    port: u16,
+}
+
+impl Default for EmbeddedBroker {
+    fn default() -> Self {
+        EmbeddedBroker { port: 18830 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+struct Config {
+    /// Where the private database cluster and other local state live.
+    data_dir: PathBuf,
+    database: DatabaseSection,
+    local_database: LocalDatabase,
+    mqtt: MqttSection,
+    embedded_broker: EmbeddedBroker,
+    collector: CollectorConfig,
+    demo: demo::DemoConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("var"),
+            database: DatabaseSection::default(),
+            local_database: LocalDatabase::default(),
+            mqtt: MqttSection::default(),
+            embedded_broker: EmbeddedBroker::default(),
+            collector: CollectorConfig {
+                metrics_addr: Some(([127, 0, 0, 1], 9464).into()),
+                ..CollectorConfig::default()
+            },
+            demo: demo::DemoConfig::default(),
+        }
+    }
+}
+
+/// The database to use: the configured one, or the private cluster (started if need be).
+async fn database(config: &Config) -> anyhow::Result<(String, Option<LocalCluster>)> {
+    if let Some(url) = config.database.resolved_url() {
+        return Ok((url, None));
+    }
+    let dir = config.data_dir.join("postgres");
+    tracing::info!(dir = %dir.display(), port = config.local_database.port, "starting the private PostgreSQL cluster");
+    let cluster = LocalCluster::start(&dir, config.local_database.port, true)
+        .await
+        .context("starting the private PostgreSQL cluster (is PostgreSQL installed? run deploy/install-deps.sh)")?;
+    cluster.ensure_database(&config.local_database.name).await?;
+    Ok((cluster.url(&config.local_database.name), Some(cluster)))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    geohazard_runtime::init_tracing();
+    let cli = Cli::parse();
+    let config: Config = geohazard_runtime::load_config(cli.config.as_deref())?;
+    let (db_url, cluster) = database(&config).await?;
+    let store = Store::connect(&db_url, config.collector.db_connections + 4)
+        .await
+        .context("connecting to the database")?;
+    tracing::info!(mode = ?store.mode, "database schema is up to date");
+    if matches!(cli.command, Some(Command::Migrate)) {
+        return Ok(());
+    }
+
+    let shutdown = geohazard_runtime::shutdown_on_signal();
+    let mqtt_url = match config.mqtt.resolved_url() {
+        Some(url) => url,
+        None => {
+            broker::start_embedded(
+                config.embedded_broker.port,
+                config.collector.limits.max_payload_bytes + 4096,
+            )
+            .await?
+        }
+    };
+
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (config, url, store, shutdown) = (
+            config.collector.clone(),
+            mqtt_url.clone(),
+            store.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(async move { geohazard_collector::run(config, &url, store, shutdown).await });
+    }
+    if config.demo.enabled {
+        demo::seed(&store, config.demo.interval_secs).await?;
+        let (url, demo, shutdown) = (mqtt_url.clone(), config.demo.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            demo::run_gateways(url, demo, shutdown).await;
+            Ok(())
+        });
+    }
+    tasks.spawn(report_progress(store.clone(), shutdown.clone()));
+
+    tracing::info!(
+        database = %db_url,
+        mqtt = %mqtt_url,
+        metrics = ?config.collector.metrics_addr,
+        "geohazard is running; Ctrl-C stops it"
+    );
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done.context("a service panicked").and_then(|r| r) {
+            tracing::error!(error = %e, "a service failed; stopping");
+            shutdown.cancel();
+        }
+    }
+    if let Some(cluster) = cluster {
+        cluster.stop().await?;
+    }
+    Ok(())
+}
+
+/// Logs what the store holds every few seconds, so one can watch data arrive.
+async fn report_progress(
+    store: Store,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let row: Result<(i64, i64, i64, i64), _> = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM readings),
+                    (SELECT count(*) FROM readings WHERE ts > now() - interval '1 minute'),
+                    (SELECT count(*) FROM quarantine),
+                    (SELECT count(*) FROM gateways WHERE online)",
+        )
+        .fetch_one(&store.pool)
+        .await;
+        match row {
+            Ok((total, last_minute, quarantined, online)) => tracing::info!(
+                readings = total,
+                readings_last_minute = last_minute,
+                quarantined,
+                gateways_online = online,
+                "store"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot read the store"),
+        }
+    }
+}
