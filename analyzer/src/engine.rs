@@ -118,7 +118,8 @@ impl Engine {
         let started = Instant::now();
         let ids: Vec<i32> = self.registry.sensors().map(|s| s.id).collect();
         let now = Utc::now();
-        let raw_from_ms = (now.timestamp_millis() - self.raw_horizon_ms).div_euclid(HOUR_MS) * HOUR_MS;
+        let raw_from_ms =
+            (now.timestamp_millis() - self.raw_horizon_ms).div_euclid(HOUR_MS) * HOUR_MS;
         let raw_from = ms_to_time(raw_from_ms).unwrap_or(now);
         let long_from = ms_to_time(now.timestamp_millis() - self.long_horizon_ms).unwrap_or(now);
         for id in &ids {
@@ -137,8 +138,11 @@ impl Engine {
         .await?;
         for (id, bucket, n, sum) in &hours {
             if let Some(st) = self.sensors.get_mut(id) {
-                st.window
-                    .warm_hour(bucket.timestamp_millis(), (*n).clamp(0, u32::MAX as i64) as u32, *sum);
+                st.window.warm_hour(
+                    bucket.timestamp_millis(),
+                    (*n).clamp(0, u32::MAX as i64) as u32,
+                    *sum,
+                );
             }
         }
         let raw: Vec<(i32, DateTime<Utc>, f64)> = sqlx::query_as(
@@ -241,8 +245,15 @@ impl Engine {
         };
         let evidence = json!({"method": "gateway_status", "status": status,
             "min_battery_pct": e.min_battery_pct, "min_supply_v": e.min_gateway_supply_v});
-        self.set_device(site, format!("device:power:gateway:{gateway}"), None, fault, summary, evidence)
-            .await;
+        self.set_device(
+            site,
+            format!("device:power:gateway:{gateway}"),
+            None,
+            fault,
+            summary,
+            evidence,
+        )
+        .await;
     }
 
     async fn reading(&mut self, info: &Arc<SensorInfo>, ts: i64, value: f64) {
@@ -320,7 +331,11 @@ impl Engine {
                     now_value,
                     &info.unit,
                 );
-                evals.push((format!("device:supply:{label}"), e, Persistence::readings(3)));
+                evals.push((
+                    format!("device:supply:{label}"),
+                    e,
+                    Persistence::readings(3),
+                ));
             }
             // Heard again: a silence fault of this sensor is over.
             device.push((
@@ -344,11 +359,20 @@ impl Engine {
             }
         }
         for (source, level, summary, evidence) in device {
-            self.set_device(info.site_id, source, Some(info.id), level, summary, evidence)
-                .await;
+            self.set_device(
+                info.site_id,
+                source,
+                Some(info.id),
+                level,
+                summary,
+                evidence,
+            )
+            .await;
         }
-        if let Some(gw) = self.trackers.get(&(info.site_id, format!("device:silent:gateway:{}", info.gateway)))
-            && gw.level.is_some()
+        if let Some(gw) = self.trackers.get(&(
+            info.site_id,
+            format!("device:silent:gateway:{}", info.gateway),
+        )) && gw.level.is_some()
         {
             let summary = format!("gateway {} reporting again", info.gateway);
             self.set_device(
@@ -474,7 +498,8 @@ impl Engine {
                     "raise_by": params.raise_by}),
                 forecast_ms: None,
             };
-            Box::pin(self.transition(&key, WarningCategory::Hazard, None, change, eval, None)).await;
+            Box::pin(self.transition(&key, WarningCategory::Hazard, None, change, eval, None))
+                .await;
         }
     }
 
@@ -524,7 +549,11 @@ impl Engine {
             );
             let evidence = json!({"method": "silence", "gateway": code,
                 "silent_for_s": last.elapsed().as_secs_f64(), "limit_s": g.limit.as_secs_f64()});
-            if silent || self.trackers.contains_key(&(g.site, format!("device:silent:gateway:{code}"))) {
+            if silent
+                || self
+                    .trackers
+                    .contains_key(&(g.site, format!("device:silent:gateway:{code}")))
+            {
                 self.set_device(
                     g.site,
                     format!("device:silent:gateway:{code}"),

@@ -183,7 +183,8 @@ impl Tracker {
             },
         };
         let held_ms = ts_ms.saturating_sub(pending.since_ms);
-        if pending.count >= p.readings.max(1) && held_ms >= (p.seconds as i64).saturating_mul(1000) {
+        if pending.count >= p.readings.max(1) && held_ms >= (p.seconds as i64).saturating_mul(1000)
+        {
             let change = Change {
                 from: self.level,
                 to: pending.target,
@@ -224,7 +225,10 @@ mod tests {
         assert_eq!(T.level(2.5, Direction::Above, |_| 0.0), Some(Level::Yellow));
         assert_eq!(T.level(9.0, Direction::Above, |_| 0.0), Some(Level::Red));
         let below = Thresholds::new(12.0, 11.5, 11.0, 10.5);
-        assert_eq!(below.level(11.2, Direction::Below, |_| 0.0), Some(Level::Yellow));
+        assert_eq!(
+            below.level(11.2, Direction::Below, |_| 0.0),
+            Some(Level::Yellow)
+        );
         assert_eq!(T.level(f64::NAN, Direction::Above, |_| 0.0), None);
     }
 
@@ -252,7 +256,13 @@ mod tests {
         let flaps = series
             .iter()
             .enumerate()
-            .filter_map(|(i, x)| bare.update(T.assess(*x, Direction::Above, 0.0), i as i64, Persistence::readings(1)))
+            .filter_map(|(i, x)| {
+                bare.update(
+                    T.assess(*x, Direction::Above, 0.0),
+                    i as i64,
+                    Persistence::readings(1),
+                )
+            })
             .count();
         assert!(flaps > 10);
         // Falling out of the band for long enough lowers the level.
@@ -280,7 +290,10 @@ mod tests {
             seconds: 60,
         };
         assert_eq!(tr.update(T.assess(2.5, Direction::Above, 0.0), 0, p), None);
-        assert_eq!(tr.update(T.assess(2.5, Direction::Above, 0.0), 30_000, p), None);
+        assert_eq!(
+            tr.update(T.assess(2.5, Direction::Above, 0.0), 30_000, p),
+            None
+        );
         assert_eq!(
             tr.update(T.assess(3.5, Direction::Above, 0.0), 60_000, p),
             Some(Change {

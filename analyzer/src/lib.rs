@@ -84,9 +84,8 @@ pub async fn run_with_ready(
         let _ = ready.send(());
     }
     let acker = bus.acker();
-    let mut health = tokio::time::interval(Duration::from_millis(
-        config.engine.health_check_ms.max(10),
-    ));
+    let mut health =
+        tokio::time::interval(Duration::from_millis(config.engine.health_check_ms.max(10)));
     let mut reload = tokio::time::interval(Duration::from_secs(config.engine.reload_s.max(1)));
     reload.tick().await;
     loop {

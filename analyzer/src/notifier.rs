@@ -252,7 +252,15 @@ async fn send_one(
         return Ok(false);
     }
     let (Some(provider), Some(phone)) = (provider, m.phone.clone()) else {
-        attempt(pool, m.id, m.attempts, "failed", None, "no SMS provider configured").await?;
+        attempt(
+            pool,
+            m.id,
+            m.attempts,
+            "failed",
+            None,
+            "no SMS provider configured",
+        )
+        .await?;
         set_status(pool, m.id, "failed", None, None).await?;
         return Ok(false);
     };
@@ -268,7 +276,14 @@ async fn send_one(
     match provider.send(&msg).await {
         Ok(sent) => {
             attempt(pool, m.id, m.attempts, "sent", Some(sent.http_status), "").await?;
-            set_status(pool, m.id, "sent", Some(provider.name()), sent.message_id.as_deref()).await?;
+            set_status(
+                pool,
+                m.id,
+                "sent",
+                Some(provider.name()),
+                sent.message_id.as_deref(),
+            )
+            .await?;
             Ok(true)
         }
         Err(e) => {

@@ -43,7 +43,7 @@ pub struct SiteInfo {
     pub combined: Option<CombinedParams>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct RuleRow {
     scope: String,
     sensor_kind: Option<String>,
@@ -69,7 +69,8 @@ struct SensorRow {
     division: String,
 }
 
-const SENSOR_SELECT: &str = "SELECT s.id, g.code AS gateway, g.id AS gateway_id, s.channel, s.kind, s.unit,
+const SENSOR_SELECT: &str =
+    "SELECT s.id, g.code AS gateway, g.id AS gateway_id, s.channel, s.kind, s.unit,
         s.sampling_interval_s, s.site_id, h.code AS site_code, h.name AS site_name,
         h.division_code AS division
     FROM sensors s JOIN gateways g ON g.id = s.gateway_id JOIN hazard_sites h ON h.id = s.site_id
@@ -105,24 +106,11 @@ impl Registry {
 
     /// Reloads everything: rules, divisions, curves, sites and sensors.
     pub async fn reload(&mut self) -> sqlx::Result<()> {
-        let rows: Vec<(String, Option<String>, Option<i64>, Option<i32>, String, Value, bool)> =
-            sqlx::query_as(
-                "SELECT scope, sensor_kind, site_id, sensor_id, rule, params, enabled FROM analyzer_rules",
-            )
-            .fetch_all(&self.pool)
-            .await?;
-        self.rules = rows
-            .into_iter()
-            .map(|r| RuleRow {
-                scope: r.0,
-                sensor_kind: r.1,
-                site_id: r.2,
-                sensor_id: r.3,
-                rule: r.4,
-                params: r.5,
-                enabled: r.6,
-            })
-            .collect();
+        self.rules = sqlx::query_as(
+            "SELECT scope, sensor_kind, site_id, sensor_id, rule, params, enabled FROM analyzer_rules",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let divisions: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT code, parent_code FROM divisions")
                 .fetch_all(&self.pool)

@@ -267,7 +267,11 @@ pub fn eval_threshold(p: &ThresholdParams, ts: i64, value: f64, unit: &str) -> E
     let summary = match a.up.and_then(|l| p.levels.get(l).map(|t| (l, t))) {
         Some((l, t)) => format!(
             "value {value} {unit} {} {l} threshold {t} {unit}",
-            if p.direction == Direction::Above { "≥" } else { "≤" }
+            if p.direction == Direction::Above {
+                "≥"
+            } else {
+                "≤"
+            }
         ),
         None => format!("value {value} {unit}"),
     };
@@ -300,8 +304,11 @@ pub fn eval_rate(p: &RateParams, w: &mut Window, ts: i64) -> Option<Evaluation> 
         .max(
             accel
                 .map(|a| {
-                    p.acceleration_mm_per_day2
-                        .assess_fraction(a, Direction::Above, p.hysteresis_fraction)
+                    p.acceleration_mm_per_day2.assess_fraction(
+                        a,
+                        Direction::Above,
+                        p.hysteresis_fraction,
+                    )
                 })
                 .unwrap_or_default(),
         );
@@ -310,7 +317,9 @@ pub fn eval_rate(p: &RateParams, w: &mut Window, ts: i64) -> Option<Evaluation> 
         summary: format!(
             "velocity {:.2} mm/d{}",
             v,
-            accel.map(|a| format!(", acceleration {a:.2} mm/d²")).unwrap_or_default()
+            accel
+                .map(|a| format!(", acceleration {a:.2} mm/d²"))
+                .unwrap_or_default()
         ),
         evidence: json!({"method": "rate", "ts": ts, "velocity_mm_per_day": r3(v),
             "acceleration_mm_per_day2": accel.map(r3), "fit_r2": r3(fit.r2), "points": n,
@@ -351,10 +360,7 @@ pub fn eval_rainfall(p: &RainfallParams, curve: IdCurve, w: &mut Window, ts: i64
         let wa = win
             .levels
             .assess_fraction(*mm, Direction::Above, p.hysteresis_fraction);
-        note(
-            wa.up,
-            format!("{:.1} mm in {} h", mm, win.hours),
-        );
+        note(wa.up, format!("{:.1} mm in {} h", mm, win.hours));
         a = a.max(wa);
         let threshold_i = methods::id_threshold(curve.a, curve.b, win.hours);
         let ratio = if *mm >= p.id_min_rain_mm {
@@ -366,9 +372,9 @@ pub fn eval_rainfall(p: &RainfallParams, curve: IdCurve, w: &mut Window, ts: i64
         windows.push(json!({"hours": win.hours, "mm": r3(*mm), "level": wa.up,
                             "id_threshold_mm_per_h": r3(threshold_i), "id_ratio": r3(ratio)}));
     }
-    let ida = p
-        .id_ratio_levels
-        .assess_fraction(id_ratio_max, Direction::Above, p.hysteresis_fraction);
+    let ida =
+        p.id_ratio_levels
+            .assess_fraction(id_ratio_max, Direction::Above, p.hysteresis_fraction);
     note(
         ida.up,
         format!("intensity {:.2}× the I–D threshold", id_ratio_max),
@@ -377,9 +383,9 @@ pub fn eval_rainfall(p: &RainfallParams, curve: IdCurve, w: &mut Window, ts: i64
     let mut daily = vec![day0];
     daily.extend(daily_rain(w, ts, p.antecedent_days));
     let effective = methods::antecedent_rainfall(&daily, p.antecedent_k);
-    let ea = p
-        .antecedent_levels
-        .assess_fraction(effective, Direction::Above, p.hysteresis_fraction);
+    let ea =
+        p.antecedent_levels
+            .assess_fraction(effective, Direction::Above, p.hysteresis_fraction);
     note(ea.up, format!("effective rainfall {effective:.1} mm"));
     a = a.max(ea);
     let summary = worst
@@ -440,14 +446,18 @@ pub fn eval_trend(
             (v, json!({"estimated_from_days": days}))
         }
     };
-    let v_steady = v_steady_raw.max(p.min_steady_mm_per_day).max(f64::MIN_POSITIVE);
+    let v_steady = v_steady_raw
+        .max(p.min_steady_mm_per_day)
+        .max(f64::MIN_POSITIVE);
     let pts = w.raw_between(ts - win_ms, ts);
     if pts.len() < p.min_points.max(3) {
         return None;
     }
     let (fit, rejected) = methods::robust_velocity(pts, p.spike_k, p.spike_min)?;
     let alpha = methods::tangent_angle_deg(fit.slope, v_steady);
-    let a = p.angle_deg.assess(alpha, Direction::Above, p.hysteresis_deg);
+    let a = p
+        .angle_deg
+        .assess(alpha, Direction::Above, p.hysteresis_deg);
     // Inverse velocity only once the slope accelerates: on a steady slope 1/v has no trend.
     let mut inverse = Value::Null;
     let mut forecast_ms = None;

@@ -132,7 +132,10 @@ fn status_error(status: u16, body: &str) -> SendError {
         // 429 and 5xx are the provider's trouble, not the message's.
         retryable: status == 429 || status >= 500,
         http_status: Some(status),
-        detail: format!("HTTP {status}: {}", body.chars().take(300).collect::<String>()),
+        detail: format!(
+            "HTTP {status}: {}",
+            body.chars().take(300).collect::<String>()
+        ),
     }
 }
 
@@ -181,7 +184,11 @@ impl SmsProvider for GenericHttp {
             serde_json::from_str::<serde_json::Value>(&body)
                 .ok()?
                 .pointer(p)
-                .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                })
         });
         Ok(Sent {
             message_id,
@@ -235,7 +242,8 @@ impl Aliyun {
         timestamp: &str,
     ) -> Vec<(String, String)> {
         let c = &self.config;
-        let template = serde_json::json!({"site": msg.site, "level": msg.level, "summary": msg.summary});
+        let template =
+            serde_json::json!({"site": msg.site, "level": msg.level, "summary": msg.summary});
         let mut p: Vec<(String, String)> = [
             ("AccessKeyId", c.access_key_id.as_str()),
             ("Action", "SendSms"),
@@ -286,7 +294,11 @@ impl SmsProvider for Aliyun {
             .map(|(k, v)| format!("{}={}", pop_encode(k), pop_encode(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let sep = if self.config.endpoint.contains('?') { '&' } else { '?' };
+        let sep = if self.config.endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         let url = format!("{}{sep}{query}", self.config.endpoint);
         let resp = self.client.get(url).send().await.map_err(transport_error)?;
         let status = resp.status().as_u16();

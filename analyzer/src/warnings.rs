@@ -114,7 +114,11 @@ async fn notify(conn: &mut PgConnection, w: &Warning) -> sqlx::Result<()> {
     Ok(())
 }
 
-fn due(cfg: &NotifierConfig, level: WarningLevel, category: WarningCategory) -> Option<DateTime<Utc>> {
+fn due(
+    cfg: &NotifierConfig,
+    level: WarningLevel,
+    category: WarningCategory,
+) -> Option<DateTime<Utc>> {
     if category == WarningCategory::Device {
         return None;
     }
@@ -167,8 +171,16 @@ pub async fn apply(
                 tx.rollback().await?;
                 return Ok(None);
             };
-            event(&mut tx, id, WarningTransition::Raised, None, Some(level.as_str()), None, &change.evidence)
-                .await?;
+            event(
+                &mut tx,
+                id,
+                WarningTransition::Raised,
+                None,
+                Some(level.as_str()),
+                None,
+                &change.evidence,
+            )
+            .await?;
             (id, WarningTransition::Raised)
         }
         (Some((id, _, _)), None) => {
@@ -183,7 +195,16 @@ pub async fn apply(
             .bind(change.reading_ts)
             .execute(&mut *tx)
             .await?;
-            event(&mut tx, id, WarningTransition::Closed, None, None, None, &change.evidence).await?;
+            event(
+                &mut tx,
+                id,
+                WarningTransition::Closed,
+                None,
+                None,
+                None,
+                &change.evidence,
+            )
+            .await?;
             (id, WarningTransition::Closed)
         }
         (Some((id, old, state)), Some(level)) => {
@@ -240,14 +261,26 @@ pub async fn apply(
             } else {
                 WarningTransition::DeEscalated
             };
-            event(&mut tx, id, t, Some(&old), Some(level.as_str()), None, &change.evidence).await?;
+            event(
+                &mut tx,
+                id,
+                t,
+                Some(&old),
+                Some(level.as_str()),
+                None,
+                &change.evidence,
+            )
+            .await?;
             (id, t)
         }
     };
     let row = load(&mut tx, id).await?;
     let msg = to_message(row, transition, None);
     notify(&mut tx, &msg).await?;
-    if matches!(transition, WarningTransition::Raised | WarningTransition::Escalated) {
+    if matches!(
+        transition,
+        WarningTransition::Raised | WarningTransition::Escalated
+    ) {
         notifier::enqueue_for_level(&mut tx, cfg, &msg).await?;
     }
     tx.commit().await?;
@@ -295,7 +328,11 @@ pub async fn acknowledge(
         &json!({}),
     )
     .await?;
-    let msg = to_message(load(&mut tx, warning_id).await?, WarningTransition::Acknowledged, None);
+    let msg = to_message(
+        load(&mut tx, warning_id).await?,
+        WarningTransition::Acknowledged,
+        None,
+    );
     notify(&mut tx, &msg).await?;
     tx.commit().await?;
     Ok(Some(msg))
@@ -336,8 +373,21 @@ pub async fn refer_overdue(pool: &PgPool, cfg: &NotifierConfig) -> anyhow::Resul
             _ => "province",
         };
         let ev = json!({"referred_to": to, "step": step, "reason": "not acknowledged in time"});
-        event(&mut tx, id, WarningTransition::Referred, Some(&level), Some(&level), None, &ev).await?;
-        let msg = to_message(load(&mut tx, id).await?, WarningTransition::Referred, Some(ev));
+        event(
+            &mut tx,
+            id,
+            WarningTransition::Referred,
+            Some(&level),
+            Some(&level),
+            None,
+            &ev,
+        )
+        .await?;
+        let msg = to_message(
+            load(&mut tx, id).await?,
+            WarningTransition::Referred,
+            Some(ev),
+        );
         notify(&mut tx, &msg).await?;
         notifier::enqueue_for_step(&mut tx, cfg, &msg, step.min(2) as u8).await?;
         tx.commit().await?;

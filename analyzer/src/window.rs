@@ -68,7 +68,8 @@ impl Window {
     /// Adds an hourly bucket from the store (warm-up), for hours older than any raw reading.
     pub fn warm_hour(&mut self, hour_start_ms: i64, n: u32, sum: f64) {
         if n > 0 && sum.is_finite() {
-            self.hourly.insert(hour_start_ms.div_euclid(HOUR_MS), Hour { n, sum });
+            self.hourly
+                .insert(hour_start_ms.div_euclid(HOUR_MS), Hour { n, sum });
         }
     }
 
@@ -112,7 +113,11 @@ impl Window {
             self.raw.pop_front();
         }
         let hour_cut = (last - self.long_horizon_ms).div_euclid(HOUR_MS);
-        while self.hourly.first_key_value().is_some_and(|(h, _)| *h < hour_cut) {
+        while self
+            .hourly
+            .first_key_value()
+            .is_some_and(|(h, _)| *h < hour_cut)
+        {
             self.hourly.pop_first();
         }
     }
