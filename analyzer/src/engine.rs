@@ -23,10 +23,16 @@ use crate::rules::{self, Evaluation};
 use crate::warnings::{self, LevelChange};
 use crate::window::{Insert, Window};
 
-/// Readings evaluated since start (all analyzers in this process), for the benchmark and logs.
-pub static READINGS_EVALUATED: AtomicU64 = AtomicU64::new(0);
-/// Warnings changed since start.
-pub static TRANSITIONS: AtomicU64 = AtomicU64::new(0);
+/// Counters of one running analyzer, for tests, the benchmark and logs.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Telemetry and status messages handled (whatever they held).
+    pub messages: AtomicU64,
+    /// Readings evaluated (duplicates and unknown sensors not counted).
+    pub readings: AtomicU64,
+    /// Warning transitions stored and published.
+    pub transitions: AtomicU64,
+}
 
 struct SensorState {
     window: Window,
@@ -51,6 +57,7 @@ pub struct Engine {
     mqtt: AsyncClient,
     raw_horizon_ms: i64,
     long_horizon_ms: i64,
+    stats: Arc<Stats>,
 }
 
 /// Publishes a warning change on `gh/v1/warning/{division}/{site}`.
@@ -75,6 +82,7 @@ impl Engine {
         pool: PgPool,
         config: Arc<AnalyzerConfig>,
         mqtt: AsyncClient,
+        stats: Arc<Stats>,
     ) -> anyhow::Result<Engine> {
         let e = &config.engine;
         let registry = Registry::load(pool.clone(), Duration::from_secs(e.unknown_retry_s)).await?;
@@ -91,6 +99,7 @@ impl Engine {
             mqtt,
             raw_horizon_ms,
             long_horizon_ms,
+            stats,
         };
         engine.warm_up().await?;
         for (site, source, level) in warnings::open_levels(&engine.pool).await? {
@@ -182,6 +191,7 @@ impl Engine {
             Ok(_) => {}
             Err(e) => tracing::debug!(topic, error = %e, "ignored a message on an unknown topic"),
         }
+        self.stats.messages.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn telemetry(&mut self, gateway: &str, payload: &[u8]) {
@@ -264,7 +274,7 @@ impl Engine {
             Insert::Duplicate | Insert::TooOld => return,
             Insert::Newest | Insert::Late => {}
         }
-        READINGS_EVALUATED.fetch_add(1, Ordering::Relaxed);
+        self.stats.readings.fetch_add(1, Ordering::Relaxed);
         // A late reading changes the window; the rules look at it as of the newest reading.
         let Some((now_ts, now_value)) = st.window.latest() else {
             return;
@@ -438,7 +448,7 @@ impl Engine {
         };
         match warnings::apply(&self.pool, &self.notifier, &lc).await {
             Ok(Some(w)) => {
-                TRANSITIONS.fetch_add(1, Ordering::Relaxed);
+                self.stats.transitions.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(warning = w.id, site = %w.site, source = %w.source, level = %w.level,
                     transition = w.transition.as_str(), summary = %w.summary, "warning changed");
                 publish(&self.mqtt, &w).await;

@@ -28,6 +28,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 pub use config::AnalyzerConfig;
+pub use engine::Stats;
 
 /// Runs the analyzer until `shutdown` is cancelled.
 pub async fn run(
@@ -35,16 +36,18 @@ pub async fn run(
     store: Store,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    run_with_ready(config, store, shutdown, None).await
+    run_with(config, store, shutdown, None, Arc::default()).await
 }
 
 /// [`run`], telling `ready` once the windows are warm and the broker confirmed the
-/// subscriptions (tests and the all-in-one wait for it before publishing).
-pub async fn run_with_ready(
+/// subscriptions (tests and the all-in-one wait for it before publishing), and counting into
+/// `stats`.
+pub async fn run_with(
     config: AnalyzerConfig,
     store: Store,
     shutdown: CancellationToken,
     ready: Option<oneshot::Sender<()>>,
+    stats: Arc<engine::Stats>,
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let filter = |f: &str| match &config.shared_group {
@@ -56,8 +59,13 @@ pub async fn run_with_ready(
         (filter(ALL_STATUS), Qos::AtLeastOnce),
     ];
     let mut bus = Bus::start(&config.mqtt, subscriptions, None, config.queue)?;
-    let mut engine =
-        engine::Engine::start(store.pool.clone(), config.clone(), bus.client().clone()).await?;
+    let mut engine = engine::Engine::start(
+        store.pool.clone(),
+        config.clone(),
+        bus.client().clone(),
+        stats,
+    )
+    .await?;
     let provider = sms::build_provider(
         &config.notifier.sms,
         Duration::from_millis(config.notifier.request_timeout_ms),

@@ -164,17 +164,18 @@ pub struct TrendParams {
 impl Default for TrendParams {
     fn default() -> Self {
         TrendParams {
-            window_h: 12.0,
+            window_h: 6.0,
             min_points: 6,
             spike_k: 3.5,
             spike_min: 0.0,
             steady_velocity_mm_per_day: None,
             min_baseline_days: 3,
             min_steady_mm_per_day: 0.1,
-            // Xu Qiang: > 45° accelerating; 80°, 85° and ~89° mark medium acceleration,
-            // imminent failure. Blue is set above 45° so daily thermal swings of a steady
-            // sensor do not raise attention warnings.
-            angle_deg: Thresholds::new(60.0, 80.0, 85.0, 89.0),
+            // Xu Qiang: > 45° accelerating; 80°, 85° and 89° mark medium acceleration,
+            // accelerating acceleration and imminent failure. Blue is set at 65° rather than
+            // 45° so the daily thermal swing of a steady crack meter (±0.05 mm on 0.5 mm/d,
+            // up to ~61° over 6 h) does not raise attention warnings.
+            angle_deg: Thresholds::new(65.0, 80.0, 85.0, 89.0),
             hysteresis_deg: 2.0,
             persistence: Persistence::readings(2),
             inverse_velocity: InverseVelocityParams::default(),

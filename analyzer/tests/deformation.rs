@@ -1,0 +1,156 @@
+//! Displacement replayed through the broker: an accelerating crack meter climbs the tangent-angle
+//! levels in order with an inverse-velocity failure forecast; a noisy steady one and a single
+//! spike raise nothing.
+
+mod common;
+
+use common::*;
+use geohazard_store::readings::{self, PartitionCache, ReadingRows};
+use geohazard_store::registry::SensorKind;
+
+/// Crack opening of a slope creeping at `v0` mm/d that starts to accelerate at `onset` towards
+/// failure at `tf` (Fukuzono/Voight with α = 2: velocity v0·L/(tf − t), so 1/v falls linearly to
+/// zero at tf), with the thermal swing and noise of a real crack meter.
+fn accelerating(t: i64, v0: f64, onset: i64, tf: i64, noise: &mut Noise) -> f64 {
+    let day = |ms: i64| ms as f64 / DAY as f64;
+    let creep = if t <= onset {
+        v0 * day(t - onset)
+    } else {
+        let l = day(tf - onset);
+        v0 * l * (l / day(tf - t)).ln()
+    };
+    20.0 + creep + 0.05 * (2.0 * std::f64::consts::PI * day(t)).sin() + noise.gauss(0.02)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accelerating_crack_meter_climbs_blue_yellow_orange_red_with_a_failure_forecast() {
+    let w = World::new().await;
+    let sensor = w.sensor("crack-1", SensorKind::CrackMeter, "mm", 600).await;
+    let v0 = 2.0;
+    let tf = now_ms() - 2 * HOUR;
+    let onset = tf - 10 * DAY;
+    let mut noise = Noise::new(11);
+
+    // Twenty days of steady creep are already in the store, as the collector left them: the
+    // analyzer must learn the steady velocity from them at start-up.
+    let mut rows = ReadingRows::default();
+    let mut t = onset - 20 * DAY;
+    while t <= onset {
+        let ts = chrono::DateTime::from_timestamp_millis(t).unwrap();
+        rows.push(sensor, ts, accelerating(t, v0, onset, tf, &mut noise), 0);
+        t += HOUR;
+    }
+    PartitionCache::default()
+        .ensure_for(&w.store.pool, w.store.mode, &rows.ts)
+        .await
+        .unwrap();
+    let mut conn = w.store.pool.acquire().await.unwrap();
+    readings::insert(&mut conn, w.store.mode, &rows)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let analyzer = w.start(w.config("analyzer-crack")).await;
+    let publisher = w.publisher().await;
+    // Then the acceleration arrives live: every 30 minutes, every 10 in the last two days.
+    let mut series = Vec::new();
+    let mut t = onset + 30 * MIN;
+    while t < tf - 5 * MIN {
+        series.push((t, accelerating(t, v0, onset, tf, &mut noise)));
+        t += if t < tf - 2 * DAY { 30 * MIN } else { 10 * MIN };
+    }
+    let n = publisher.replay("crack-1", &series, 12).await;
+    analyzer.handled(n).await;
+
+    let events = w.events("trend:gw-01/crack-1").await;
+    let path: Vec<(&str, &str)> = events
+        .iter()
+        .map(|(t, l, _)| (t.as_str(), l.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        path,
+        [
+            ("raised", "blue"),
+            ("escalated", "yellow"),
+            ("escalated", "orange"),
+            ("escalated", "red")
+        ],
+        "the tangent angle climbs the levels in order, once each"
+    );
+    // Each step names its angle, and the angles rise.
+    let angles: Vec<f64> = events
+        .iter()
+        .map(|e| e.2["alpha_deg"].as_f64().unwrap())
+        .collect();
+    assert!(angles.windows(2).all(|a| a[0] < a[1]), "{angles:?}");
+    assert!(angles[3] >= 89.0);
+    let steady = events[0].2["steady_velocity_mm_per_day"].as_f64().unwrap();
+    assert!(
+        (steady - v0).abs() < 0.5,
+        "steady velocity learnt from the store: {steady}"
+    );
+
+    // The red step carries an inverse-velocity forecast close to the real failure time.
+    let red = &events[3].2;
+    let forecast = red["failure_forecast_ts"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no forecast in {red}"));
+    assert!(
+        (forecast - tf).abs() < 6 * HOUR,
+        "forecast {} h from the failure",
+        (forecast - tf) as f64 / HOUR as f64
+    );
+    assert!(red["inverse_velocity"]["r2"].as_f64().unwrap() > 0.7);
+    let stored: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "SELECT failure_forecast_at FROM warnings WHERE source = 'trend:gw-01/crack-1'",
+    )
+    .fetch_one(&w.store.pool)
+    .await
+    .unwrap();
+    assert!(stored.is_some());
+
+    // The velocity rule saw it too and ended at red.
+    let rate = w.events("rate:gw-01/crack-1").await;
+    assert_eq!(rate.last().unwrap().1.as_deref(), Some("red"));
+    analyzer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_noisy_but_steady_crack_meter_raises_nothing() {
+    let w = World::new().await;
+    w.sensor("crack-1", SensorKind::CrackMeter, "mm", 600).await;
+    let analyzer = w.start(w.config("analyzer-steady")).await;
+    let publisher = w.publisher().await;
+    // Six days at 0.5 mm/d with thermal swing and noise: after three days the trend rule has
+    // its baseline and judges every reading.
+    let end = now_ms() - HOUR;
+    let series = steady_crack(end - 6 * DAY, end, 10 * MIN, 0.5, 5);
+    let n = publisher.replay("crack-1", &series, 24).await;
+    analyzer.handled(n).await;
+    assert_eq!(w.warnings().await, vec![]);
+    analyzer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_spike_raises_nothing() {
+    let w = World::new().await;
+    let sensor = w.sensor("crack-1", SensorKind::CrackMeter, "mm", 600).await;
+    // An absolute threshold as well, which the spike crosses.
+    w.sensor_rule(
+        sensor,
+        "threshold",
+        serde_json::json!({"levels": {"blue": 20.0, "yellow": 25.0, "orange": 30.0, "red": 35.0}}),
+    )
+    .await;
+    let analyzer = w.start(w.config("analyzer-spike")).await;
+    let publisher = w.publisher().await;
+    let end = now_ms() - HOUR;
+    let mut series = steady_crack(end - 5 * DAY, end, 10 * MIN, 0.5, 9);
+    let at = series.len() - 40;
+    series[at].1 += 25.0;
+    assert!(series[at].1 > 35.0, "the spike crosses the red threshold");
+    let n = publisher.replay("crack-1", &series, 24).await;
+    analyzer.handled(n).await;
+    assert_eq!(w.warnings().await, vec![]);
+    analyzer.stop().await;
+}

@@ -1,0 +1,112 @@
+//! A rain event replayed through the broker: the rainfall rules raise one warning that climbs
+//! blue → yellow → orange, stored with its evidence, published on MQTT and NOTIFY `warnings`.
+
+mod common;
+
+use common::*;
+use geohazard_store::registry::SensorKind;
+use std::time::Duration;
+
+/// Rain in each 10-minute step of a triangular storm peaking at `peak` mm/h over `hours`.
+fn storm(start: i64, hours: f64, peak: f64) -> Vec<(i64, f64)> {
+    let dur = hours * HOUR as f64;
+    let acc = |t: f64| {
+        let x = ((t - start as f64) / dur).clamp(0.0, 1.0);
+        let total = peak * hours / 2.0;
+        total
+            * if x <= 0.5 {
+                2.0 * x * x
+            } else {
+                1.0 - 2.0 * (1.0 - x) * (1.0 - x)
+            }
+    };
+    (1..=(hours * 6.0) as i64)
+        .map(|i| {
+            let t = start + i * 10 * MIN;
+            // Tipping-bucket resolution, 0.1 mm.
+            (
+                t,
+                ((acc(t as f64) - acc((t - 10 * MIN) as f64)) * 10.0).round() / 10.0,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rain_event_raises_one_warning_that_climbs_blue_yellow_orange() {
+    let w = World::new().await;
+    w.sensor("rain-1", SensorKind::RainGauge, "mm", 600).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&w.db.url)
+        .await
+        .unwrap();
+    listener.listen("warnings").await.unwrap();
+    let analyzer = w.start(w.config("analyzer-rain")).await;
+    let watcher = w.warning_watcher().await;
+    let publisher = w.publisher().await;
+
+    let series = storm(now_ms() - 8 * HOUR, 6.0, 30.0);
+    let total: f64 = series.iter().map(|r| r.1).sum();
+    assert!((85.0..95.0).contains(&total), "storm total {total}");
+    let n = publisher.replay("rain-1", &series, 3).await;
+    analyzer.handled(n).await;
+
+    let source = "rain:gw-01/rain-1";
+    let events = w.events(source).await;
+    let path: Vec<(String, String)> = events
+        .iter()
+        .map(|(t, l, _)| (t.clone(), l.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        path,
+        vec![
+            ("raised".to_owned(), "blue".to_owned()),
+            ("escalated".to_owned(), "yellow".to_owned()),
+            ("escalated".to_owned(), "orange".to_owned()),
+        ],
+        "one warning climbing in order"
+    );
+    // The orange step says why: some window's accumulation crossed its orange threshold.
+    let orange = &events[2].2;
+    assert_eq!(orange["method"], "rainfall");
+    assert!(
+        orange["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["level"] == "orange"),
+        "{orange}"
+    );
+    assert!(orange["id_ratio_max"].as_f64().unwrap() > 1.0);
+    let open: Vec<_> = w.warnings().await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].2, "orange");
+
+    // Published on MQTT in the same order, on the site's topic.
+    let published = eventually_published(&watcher, 3).await;
+    let levels: Vec<&str> = published.iter().map(|m| m.level.as_str()).collect();
+    assert_eq!(levels, ["blue", "yellow", "orange"]);
+    assert!(
+        published
+            .iter()
+            .all(|m| m.site == SITE && m.division == COUNTY)
+    );
+
+    // And announced to the command-center through NOTIFY.
+    let note = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(note.payload()).unwrap();
+    assert_eq!(v["source"], source);
+    assert_eq!(v["transition"], "raised");
+
+    analyzer.stop().await;
+}
+
+async fn eventually_published(m: &Mqtt, n: usize) -> Vec<geohazard_protocol::warning::Warning> {
+    geohazard_testkit::eventually(Duration::from_secs(10), "warnings on MQTT", || {
+        let got = m.warnings();
+        async move { (got.len() >= n).then_some(got) }
+    })
+    .await
+}
