@@ -270,10 +270,11 @@ impl Engine {
         let fresh = self.new_state();
         let st = self.sensors.entry(info.id).or_insert(fresh);
         st.last_arrival = Instant::now();
-        match st.window.insert(ts, value) {
+        let late = match st.window.insert(ts, value) {
             Insert::Duplicate | Insert::TooOld => return,
-            Insert::Newest | Insert::Late => {}
-        }
+            Insert::Newest => false,
+            Insert::Late => true,
+        };
         self.stats.readings.fetch_add(1, Ordering::Relaxed);
         // A late reading changes the window; the rules look at it as of the newest reading.
         let Some((now_ts, now_value)) = st.window.latest() else {
@@ -282,7 +283,9 @@ impl Engine {
         let label = info.label();
         let mut evals: Vec<(String, Evaluation, Persistence)> = Vec::new();
         let r = &info.rules;
-        if let Some(p) = &r.threshold {
+        // A point threshold judges readings in time order: a late one does not change the
+        // current value, so it neither counts towards persistence nor against it.
+        if let Some(p) = r.threshold.as_ref().filter(|_| !late) {
             evals.push((
                 format!("threshold:{label}"),
                 rules::eval_threshold(p, now_ts, now_value, &info.unit),
