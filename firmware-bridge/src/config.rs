@@ -501,7 +501,7 @@ impl BridgeConfig {
         if self.queue.max_bytes < 2 * self.queue.segment_bytes.max(1) {
             errors.push("queue.max_bytes must be at least twice queue.segment_bytes".into());
         }
-        if !(self.status.interval_s >= 1.0) {
+        if self.status.interval_s.is_nan() || self.status.interval_s < 1.0 {
             errors.push("status.interval_s must be at least 1".into());
         }
         if self.batch.max_readings == 0 {
@@ -578,7 +578,7 @@ impl BridgeConfig {
                 errors.push(format!("{at}: quality must be 1-100"));
             }
             if let Some(s) = c.snapshot_interval_s
-                && !(s >= 1.0)
+                && (s.is_nan() || s < 1.0)
             {
                 errors.push(format!("{at}: snapshot_interval_s must be at least 1"));
             }

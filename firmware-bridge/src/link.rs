@@ -232,10 +232,9 @@ impl Link {
                                 }
                             }
                         }
-                        Event::Incoming(Incoming::SubAck(s)) => {
-                            if s.return_codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure)) {
+                        Event::Incoming(Incoming::SubAck(s))
+                            if s.return_codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure)) => {
                                 error!(topic = %cmd_topic, "the broker refused the command subscription: commands will not arrive");
-                            }
                         }
                         Event::Incoming(Incoming::Publish(p)) => {
                             if p.topic == cmd_topic {

@@ -350,7 +350,7 @@ impl SimConfig {
                 anyhow::bail!("simulator point `{}`: scale must be non-zero", p.channel);
             }
         }
-        if !(self.speed > 0.0) {
+        if self.speed.is_nan() || self.speed <= 0.0 {
             anyhow::bail!("speed must be > 0");
         }
         Ok(())

@@ -1,0 +1,202 @@
+//! Real GStreamer pipelines (videotestsrc ! jpegenc ! appsink) delivering JPEG frames over MQTT.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use geohazard_firmware_bridge::BridgeConfig;
+use geohazard_firmware_bridge::config::CameraConfig;
+use geohazard_protocol::Topic;
+use geohazard_testkit::{Broker, eventually};
+use serde_json::json;
+
+const GW: &str = "gw-cam";
+
+fn frames(rec: &Recorder, camera: &str) -> Vec<(i64, bytes::Bytes)> {
+    rec.messages()
+        .into_iter()
+        .filter_map(|(t, p)| match Topic::parse(&t).ok()? {
+            Topic::Video {
+                camera: c,
+                captured_at_ms,
+                ..
+            } if c == camera => Some((captured_at_ms, p)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A complete JPEG of the expected size: SOI and EOI markers, and it decodes.
+fn assert_jpeg(frame: &[u8], width: u16, height: u16) {
+    assert_eq!(&frame[..2], &[0xFF, 0xD8], "no JPEG start-of-image marker");
+    assert_eq!(
+        &frame[frame.len() - 2..],
+        &[0xFF, 0xD9],
+        "no JPEG end-of-image marker"
+    );
+    let mut d = jpeg_decoder::Decoder::new(frame);
+    let pixels = d.decode().expect("the frame decodes");
+    let info = d.info().unwrap();
+    assert_eq!((info.width, info.height), (width, height));
+    assert_eq!(pixels.len(), width as usize * height as usize * 3);
+}
+
+async fn start(config: BridgeConfig, broker: &Broker) -> (Recorder, RunningBridge) {
+    let rec = Recorder::start(
+        broker.port(),
+        "rec-cam",
+        true,
+        &[
+            &format!("gh/v1/gw/{GW}/video/#"),
+            &Topic::command_ack(GW),
+            &Topic::status(GW),
+        ],
+    )
+    .await;
+    let bridge = RunningBridge::start(config);
+    eventually(Duration::from_secs(20), "the bridge online", || async {
+        (!rec.on(&Topic::status(GW)).is_empty()).then_some(())
+    })
+    .await;
+    (rec, bridge)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_and_live_view_from_a_test_pattern_arrive_as_decodable_jpeg_frames() {
+    init_logs();
+    let broker = Broker::start().await;
+    let queue = tempfile::tempdir().unwrap();
+    let mut config = BridgeConfig::new(GW, &broker.url(), queue.path());
+    let mut cam = CameraConfig::test_pattern("cam1");
+    cam.width = 320;
+    cam.height = 240;
+    cam.snapshot_interval_s = Some(2.0);
+    config.cameras.push(cam);
+    let (rec, bridge) = start(config, &broker).await;
+
+    // On command: the ack names the frame, and the frame is on its topic.
+    let ack = rec
+        .command(GW, "snap", "snapshot", json!({"camera": "cam1"}))
+        .await;
+    assert!(ack.ok, "{ack:?}");
+    let at = ack.result["frames"][0]["captured_at_ms"].as_i64().unwrap();
+    let frame = eventually(
+        Duration::from_secs(20),
+        "the commanded snapshot",
+        || async {
+            frames(&rec, "cam1")
+                .into_iter()
+                .find(|(t, _)| *t == at)
+                .map(|(_, f)| f)
+        },
+    )
+    .await;
+    assert_jpeg(&frame, 320, 240);
+    assert_eq!(
+        frame.len() as u64,
+        ack.result["frames"][0]["bytes"].as_u64().unwrap()
+    );
+
+    // On the interval: more frames come without a command.
+    eventually(Duration::from_secs(20), "interval snapshots", || async {
+        (frames(&rec, "cam1").len() >= 3).then_some(())
+    })
+    .await;
+
+    // Live view: 4 fps for 2 s, then it stops by itself.
+    let before = frames(&rec, "cam1").len();
+    let ack = rec
+        .command(
+            GW,
+            "live",
+            "live_view",
+            json!({"camera": "cam1", "action": "start", "duration_s": 2, "fps": 4}),
+        )
+        .await;
+    assert!(ack.ok, "{ack:?}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let live = frames(&rec, "cam1").len() - before;
+    assert!(
+        live >= 5,
+        "only {live} frames during a 2 s live view at 4 fps"
+    );
+    for (_, f) in frames(&rec, "cam1").iter().skip(before) {
+        assert_jpeg(f, 320, 240);
+    }
+    let ack = rec
+        .command(
+            GW,
+            "stop",
+            "live_view",
+            json!({"camera": "cam1", "action": "stop"}),
+        )
+        .await;
+    assert_eq!(
+        ack.result["was_running"], false,
+        "the live view should have ended by itself"
+    );
+
+    let ack = rec
+        .command(
+            GW,
+            "bad-live",
+            "live_view",
+            json!({"camera": "cam1", "action": "start", "fps": 60}),
+        )
+        .await;
+    assert!(
+        !ack.ok && ack.error.as_deref().unwrap().contains("fps"),
+        "{ack:?}"
+    );
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_too_big_for_the_packet_limit_is_requalified_or_refused_with_a_clear_error() {
+    init_logs();
+    let broker = Broker::start().await;
+    let queue = tempfile::tempdir().unwrap();
+    let mut config = BridgeConfig::new(GW, &broker.url(), queue.path());
+    config.mqtt.max_packet_bytes = 24 * 1024;
+    // Noise does not compress: at 640x480 no quality fits in 24 KiB.
+    let mut noise = CameraConfig::test_pattern("noise");
+    noise.source = geohazard_firmware_bridge::config::CameraSource::Test {
+        pattern: Some("snow".into()),
+    };
+    noise.width = 640;
+    noise.height = 480;
+    // A smooth picture fits once the quality is lowered.
+    let mut smooth = CameraConfig::test_pattern("smooth");
+    smooth.source = geohazard_firmware_bridge::config::CameraSource::Test {
+        pattern: Some("pinwheel".into()),
+    };
+    smooth.width = 640;
+    smooth.height = 480;
+    smooth.quality = 100;
+    config.cameras.push(noise);
+    config.cameras.push(smooth);
+    let (rec, bridge) = start(config, &broker).await;
+
+    let ack = rec
+        .command(GW, "n", "snapshot", json!({"camera": "noise"}))
+        .await;
+    assert!(!ack.ok, "{ack:?}");
+    let e = ack.error.unwrap();
+    assert!(e.contains("exceeds") && e.contains("limit"), "{e}");
+
+    let ack = rec
+        .command(GW, "s", "snapshot", json!({"camera": "smooth"}))
+        .await;
+    assert!(ack.ok, "{ack:?}");
+    let q = ack.result["frames"][0]["quality"].as_u64().unwrap();
+    assert!(q < 100, "quality was not lowered ({q})");
+    let frame = eventually(Duration::from_secs(20), "the requalified frame", || async {
+        frames(&rec, "smooth").into_iter().next().map(|(_, f)| f)
+    })
+    .await;
+    assert!(frame.len() <= 24 * 1024);
+    assert_jpeg(&frame, 640, 480);
+    assert!(frames(&rec, "noise").is_empty());
+    bridge.stop().await;
+}

@@ -1,0 +1,183 @@
+//! The bridge polling the simulator (a real Modbus TCP server) and publishing to a real broker.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use geohazard_firmware_bridge::config::{DataType, WordOrder};
+use geohazard_firmware_bridge::sim::SimSource;
+use geohazard_protocol::Topic;
+use geohazard_testkit::{Broker, eventually};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_readings_apply_scale_offset_word_order_and_wide_integers() {
+    init_logs();
+    let broker = Broker::start().await;
+    let mut scaled = point("scaled", 1, 0, DataType::U16, constant(12.34));
+    scaled.scale = 0.01;
+    scaled.offset = -5.0;
+    let mut f32_hi = point("f32-hi", 1, 2, DataType::F32, constant(1234.5625));
+    f32_hi.word_order = WordOrder::HighFirst;
+    let mut f32_lo = point("f32-lo", 1, 4, DataType::F32, constant(-271.828));
+    f32_lo.word_order = WordOrder::LowFirst;
+    let mut i32p = point("i32", 2, 0, DataType::I32, constant(-123.456));
+    i32p.scale = 0.001;
+    let mut u32p = point("u32", 2, 2, DataType::U32, constant(3_000_000_000.0));
+    u32p.word_order = WordOrder::LowFirst;
+    let i16p = point("i16", 2, 4, DataType::I16, constant(-42.0));
+    let points = vec![scaled, f32_hi, f32_lo, i32p, u32p, i16p];
+    let sim = sim(points.clone()).await;
+    let queue = tempfile::tempdir().unwrap();
+    let rec = Recorder::start(
+        broker.port(),
+        "rec-decode",
+        true,
+        &[&Topic::telemetry("gw-dec")],
+    )
+    .await;
+    let bridge = RunningBridge::start(bridge_config(
+        "gw-dec",
+        &sim,
+        &points,
+        &broker,
+        queue.path(),
+    ));
+
+    let expected = [
+        ("scaled", 12.34, 1e-9),
+        ("f32-hi", 1234.5625, 0.0),
+        ("f32-lo", -271.828, 1e-3),
+        ("i32", -123.456, 1e-9),
+        ("u32", 3_000_000_000.0, 0.0),
+        ("i16", -42.0, 0.0),
+    ];
+    for (channel, value, tol) in expected {
+        let got = eventually(WAIT, &format!("a reading on {channel}"), || async {
+            rec.readings("gw-dec", channel).first().map(|r| r.value)
+        })
+        .await;
+        assert!(
+            close(got, value, tol),
+            "{channel}: got {got}, expected {value}"
+        );
+    }
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rain_counter_becomes_millimetres_across_its_u16_wrap() {
+    init_logs();
+    let broker = Broker::start().await;
+    let rain = point(
+        "rain-1",
+        1,
+        0,
+        DataType::U16,
+        SimSource::RainCounter {
+            mm_per_tip: 0.2,
+            start: 65_530,
+            seed: 1,
+            rain: None,
+        },
+    );
+    let points = vec![rain];
+    let sim = sim(points.clone()).await;
+    sim.pin("rain-1", 65_530.0);
+    let queue = tempfile::tempdir().unwrap();
+    let rec = Recorder::start(
+        broker.port(),
+        "rec-rain",
+        true,
+        &[&Topic::telemetry("gw-rain")],
+    )
+    .await;
+    let bridge = RunningBridge::start(bridge_config(
+        "gw-rain",
+        &sim,
+        &points,
+        &broker,
+        queue.path(),
+    ));
+    // The first read sets the baseline; the next ones report no rain.
+    eventually(WAIT, "a zero-rain reading after the baseline", || async {
+        rec.readings("gw-rain", "rain-1")
+            .first()
+            .map(|r| assert_eq!(r.value, 0.0))
+    })
+    .await;
+    // 6 tips to the wrap and 4 after it: 10 tips of 0.2 mm.
+    sim.pin("rain-1", 4.0);
+    let total = eventually(WAIT, "the rain across the wrap", || async {
+        let v: Vec<f64> = rec
+            .readings("gw-rain", "rain-1")
+            .iter()
+            .map(|r| r.value)
+            .collect();
+        v.iter().any(|x| *x > 0.0).then(|| v.iter().sum::<f64>())
+    })
+    .await;
+    assert!(close(total, 2.0, 1e-9), "rain across the wrap: {total} mm");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slave_that_stops_answering_does_not_stall_the_others_and_comes_back() {
+    init_logs();
+    let broker = Broker::start().await;
+    let points = vec![
+        point("alive", 1, 0, DataType::U16, constant(7.0)),
+        point("dead", 2, 0, DataType::U16, constant(9.0)),
+    ];
+    let sim = sim(points.clone()).await;
+    let queue = tempfile::tempdir().unwrap();
+    let rec = Recorder::start(
+        broker.port(),
+        "rec-dead",
+        true,
+        &[&Topic::telemetry("gw-dead")],
+    )
+    .await;
+    let bridge = RunningBridge::start(bridge_config(
+        "gw-dead",
+        &sim,
+        &points,
+        &broker,
+        queue.path(),
+    ));
+    eventually(WAIT, "readings from both slaves", || async {
+        (!rec.readings("gw-dead", "dead").is_empty()
+            && !rec.readings("gw-dead", "alive").is_empty())
+        .then_some(())
+    })
+    .await;
+
+    sim.set_silent(2, true);
+    // Let any reply already on its way arrive, then count from here.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dead_before = rec.readings("gw-dead", "dead").len();
+    let alive_before = rec.readings("gw-dead", "alive").len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let alive = rec.readings("gw-dead", "alive").len() - alive_before;
+    let dead = rec.readings("gw-dead", "dead").len() - dead_before;
+    assert_eq!(dead, 0, "a silent slave published readings");
+    // Every 0.2 s for 3 s: 15 polls; a stall behind the 300 ms timeouts would give far fewer.
+    assert!(
+        alive >= 11,
+        "only {alive} readings from the live slave in 3 s"
+    );
+
+    sim.set_silent(2, false);
+    // The bridge dropped the dead connection and reconnects within its backoff.
+    eventually(WAIT, "the silent slave's readings to resume", || async {
+        (rec.readings("gw-dead", "dead").len() > dead_before).then_some(())
+    })
+    .await;
+    bridge.stop().await;
+}
