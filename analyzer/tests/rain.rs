@@ -110,3 +110,110 @@ async fn eventually_published(m: &Mqtt, n: usize) -> Vec<geohazard_protocol::war
     })
     .await
 }
+
+/// Stores readings as the collector would.
+async fn store(w: &World, sensor: i32, series: &[(i64, f64)]) {
+    use geohazard_store::readings::{self, PartitionCache, ReadingRows};
+    let mut rows = ReadingRows::default();
+    for (t, v) in series {
+        rows.push(
+            sensor,
+            chrono::DateTime::from_timestamp_millis(*t).unwrap(),
+            *v,
+            0,
+        );
+    }
+    PartitionCache::default()
+        .ensure_for(&w.store.pool, w.store.mode, &rows.ts)
+        .await
+        .unwrap();
+    let mut conn = w.store.pool.acquire().await.unwrap();
+    readings::insert(&mut conn, w.store.mode, &rows)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_analyzer_remembers_the_rain_and_continues_its_open_warning() {
+    let w = World::new().await;
+    let sensor = w.sensor("rain-1", SensorKind::RainGauge, "mm", 600).await;
+    let series = storm(now_ms() - 8 * HOUR, 6.0, 30.0);
+    let (before, after) = series.split_at(24);
+    // The first four hours fell while the analyzer was down; the collector stored them.
+    store(&w, sensor, before).await;
+    let analyzer = w.start(w.config("analyzer-warm")).await;
+    let publisher = w.publisher().await;
+    let n = publisher.replay("rain-1", after, 3).await;
+    analyzer.handled(n).await;
+    store(&w, sensor, after).await;
+    let live: f64 = after.iter().map(|r| r.1).sum();
+    assert!(
+        live < 30.0,
+        "the live part alone ({live} mm) is far from orange"
+    );
+    assert_eq!(
+        w.warnings().await,
+        vec![(
+            "rain:gw-01/rain-1".to_owned(),
+            "hazard".to_owned(),
+            "orange".to_owned(),
+            "open".to_owned()
+        )],
+        "orange needs the rain from before the start"
+    );
+    let events_before = w.events("rain:gw-01/rain-1").await.len();
+    analyzer.stop().await;
+
+    // A restart: the window comes back from the store and the open warning is continued, not
+    // raised again nor closed.
+    let analyzer = w.start(w.config("analyzer-warm-2")).await;
+    let last = series.last().unwrap().0;
+    let n = publisher
+        .replay("rain-1", &[(last + 10 * MIN, 0.0)], 1)
+        .await;
+    analyzer.handled(n).await;
+    assert_eq!(w.events("rain:gw-01/rain-1").await.len(), events_before);
+    assert_eq!(w.warnings().await.len(), 1);
+    assert_eq!(w.warnings().await[0].2, "orange");
+    analyzer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_rain_with_moving_ground_raises_the_site_one_level_higher() {
+    let w = World::new().await;
+    w.sensor("rain-1", SensorKind::RainGauge, "mm", 600).await;
+    let crack = w.sensor("crack-1", SensorKind::CrackMeter, "mm", 600).await;
+    // This slope's crack meter is sensitive: 1 mm/d is already worth attention.
+    w.sensor_rule(
+        crack,
+        "rate",
+        serde_json::json!({"velocity_mm_per_day": {"blue": 1.0, "yellow": 10.0, "orange": 20.0, "red": 40.0}}),
+    )
+    .await;
+    let analyzer = w.start(w.config("analyzer-combined")).await;
+    let publisher = w.publisher().await;
+    let end = now_ms() - HOUR;
+    let mut n = publisher
+        .replay(
+            "crack-1",
+            &steady_crack(end - DAY, end, 10 * MIN, 3.0, 2),
+            24,
+        )
+        .await;
+    n += publisher
+        .replay("rain-1", &storm(end - 7 * HOUR, 6.0, 30.0), 6)
+        .await;
+    analyzer.handled(n).await;
+    let rate = w.events("rate:gw-01/crack-1").await;
+    assert_eq!(rate.last().unwrap().1.as_deref(), Some("blue"));
+    let combined = w.events("site:combined").await;
+    let last = combined.last().expect("a combined warning");
+    assert_eq!(
+        last.1.as_deref(),
+        Some("red"),
+        "orange rain + moving ground = red"
+    );
+    assert_eq!(last.2["rain_level"], "orange");
+    assert_eq!(last.2["displacement_level"], "blue");
+    analyzer.stop().await;
+}
