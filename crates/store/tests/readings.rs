@@ -76,19 +76,33 @@ async fn duplicate_readings_are_stored_once_and_counted_once_in_the_hourly_rollu
         .ensure_for(&store.pool, store.mode, &rows.ts)
         .await
         .unwrap();
-    let mut conn = store.pool.acquire().await.unwrap();
+    let mut tx = store.pool.begin().await.unwrap();
     assert_eq!(
-        readings::insert(&mut conn, store.mode, &rows)
-            .await
-            .unwrap(),
+        readings::insert(&mut tx, store.mode, &rows).await.unwrap(),
         120
     );
+    tx.commit().await.unwrap();
+    // A redelivery of the whole batch, and a batch holding one new reading among old ones.
+    let mut tx = store.pool.begin().await.unwrap();
     assert_eq!(
-        readings::insert(&mut conn, store.mode, &rows)
-            .await
-            .unwrap(),
+        readings::insert(&mut tx, store.mode, &rows).await.unwrap(),
         0
     );
+    let mut mixed = rows.clone();
+    mixed.push(sensor, t0 + chrono::Duration::minutes(120), 1000.0, 0);
+    assert_eq!(
+        readings::insert(&mut tx, store.mode, &mixed).await.unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+    sqlx::query("DELETE FROM readings WHERE value = 1000")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM readings_hourly WHERE vmax = 1000")
+        .execute(&store.pool)
+        .await
+        .unwrap();
 
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM readings")
         .fetch_one(&store.pool)

@@ -53,6 +53,13 @@ impl Broker {
         let conf = self.dir.path().join("mosquitto.conf");
         let persistence = self.dir.path().join("data");
         std::fs::create_dir_all(&persistence).expect("broker data folder");
+        // Started as root, Mosquitto drops to its own user: it must be able to write its
+        // persistence file and log here, or it silently forgets sessions across a restart.
+        use std::os::unix::fs::PermissionsExt;
+        for dir in [self.dir.path(), persistence.as_path()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+                .expect("broker folder permissions");
+        }
         let text = format!(
             "listener {port} 127.0.0.1\n\
              allow_anonymous true\n\
