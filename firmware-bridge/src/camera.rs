@@ -2,7 +2,7 @@
 //! Snapshots (on a timer, on command, on a local trigger) go through the disk queue; live view
 //! streams low-rate frames at QoS 0 for a limited time, only while the link is up.
 
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,11 +26,12 @@ const FIRST_FRAME: Duration = Duration::from_secs(15);
 /// Qualities tried in turn when a frame is larger than the limit.
 const QUALITY_STEPS: [u8; 5] = [85, 65, 45, 30, 15];
 
+/// Initializes GStreamer once per process; a failure is reported to every caller, not just the first.
 pub fn init_gstreamer() -> anyhow::Result<()> {
-    static INIT: Once = Once::new();
-    let mut result = Ok(());
-    INIT.call_once(|| result = gst::init().map_err(|e| anyhow::anyhow!("GStreamer: {e}")));
-    result
+    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
+    INIT.get_or_init(|| gst::init().map_err(|e| format!("GStreamer: {e}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// The pipeline text for a camera; `fps` adds a rate limit (live view).

@@ -231,3 +231,60 @@ async fn set_interval_speeds_up_one_channel_for_a_while_then_reverts() {
     assert!(ack.ok, "{ack:?}");
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_config_applies_a_new_register_map_and_refuses_a_broken_file() {
+    init_logs();
+    let gw = "gw-reload";
+    let broker = Broker::start().await;
+    let points = vec![
+        point("first", 1, 0, DataType::U16, constant(1.0)),
+        point("added", 1, 1, DataType::U16, constant(2.0)),
+    ];
+    let sim = sim(points.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bridge.toml");
+    let full = bridge_config(gw, &sim, &points, &broker, &dir.path().join("q"));
+    let mut first_only = full.clone();
+    first_only.points.truncate(1);
+    std::fs::write(&path, first_only.to_toml()).unwrap();
+    let rec = Recorder::start(
+        broker.port(),
+        "rec-reload",
+        true,
+        &[&Topic::telemetry(gw), &Topic::command_ack(gw)],
+    )
+    .await;
+    let config = geohazard_firmware_bridge::BridgeConfig::load(&path).unwrap();
+    let bridge = RunningBridge::start(config);
+    eventually(
+        Duration::from_secs(20),
+        "readings of the first map",
+        || async { (!rec.readings(gw, "first").is_empty()).then_some(()) },
+    )
+    .await;
+    assert!(rec.readings(gw, "added").is_empty());
+
+    std::fs::write(&path, "gateway = \"gw-reload\"\n[mqtt]\nurl = 42\n").unwrap();
+    let ack = rec
+        .command(gw, "r1", "reload_config", serde_json::Value::Null)
+        .await;
+    assert!(
+        !ack.ok && ack.error.as_deref().unwrap().contains("configuration"),
+        "{ack:?}"
+    );
+
+    std::fs::write(&path, full.to_toml()).unwrap();
+    let ack = rec
+        .command(gw, "r2", "reload_config", serde_json::Value::Null)
+        .await;
+    assert!(ack.ok, "{ack:?}");
+    assert_eq!(ack.result["points"], 2);
+    eventually(
+        Duration::from_secs(20),
+        "readings of the added point",
+        || async { (!rec.readings(gw, "added").is_empty()).then_some(()) },
+    )
+    .await;
+    bridge.stop().await;
+}

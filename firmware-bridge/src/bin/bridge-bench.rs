@@ -1,0 +1,195 @@
+//! `bridge-bench [--sensors 64] [--seconds 60]`: the cost of one bridge polling N sensors every
+//! second. Starts a private Mosquitto, the sensor simulator (in this process) and the
+//! `firmware-bridge` binary as a child, counts the readings that reach the broker, and reports
+//! the child's resident memory and CPU time from /proc.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use geohazard_field_sim::SensorKind;
+use geohazard_firmware_bridge::{demo, start_sensor_sim};
+use geohazard_protocol::{TelemetryBatch, Topic};
+use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+
+const KINDS: [SensorKind; 7] = [
+    SensorKind::CrackMeter,
+    SensorKind::RainGauge,
+    SensorKind::Gnss,
+    SensorKind::Inclinometer,
+    SensorKind::Piezometer,
+    SensorKind::SoilMoisture,
+    SensorKind::MudLevel,
+];
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// (VmRSS, VmHWM) in KiB.
+fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("VmRSS:"), field("VmHWM:")))
+}
+
+/// User + system CPU seconds of a process.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').ok_or_else(|| anyhow::anyhow!("bad stat"))? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok(ticks as f64 / hz)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opt = |name: &str, default: u64| -> u64 {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let sensors = opt("--sensors", 64) as usize;
+    let seconds = opt("--seconds", 60);
+    let dir = tempfile::tempdir()?;
+
+    // A private broker.
+    let mqtt_port = free_port()?;
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {mqtt_port} 127.0.0.1\nallow_anonymous true\nmax_packet_size 8388608\n"),
+    )?;
+    let mut mosquitto = tokio::process::Command::new(
+        std::env::var("MOSQUITTO").unwrap_or_else(|_| "/usr/sbin/mosquitto".into()),
+    )
+    .arg("-c")
+    .arg(&conf)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .kill_on_drop(true)
+    .spawn()
+    .map_err(|e| anyhow::anyhow!("cannot start mosquitto: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", mqtt_port))
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(Instant::now() < deadline, "mosquitto does not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The simulator with N demo sensors, and the matching bridge configuration.
+    let list: Vec<(String, SensorKind)> = (0..sensors)
+        .map(|i| (format!("s{i:03}"), KINDS[i % KINDS.len()]))
+        .collect();
+    let sim_addr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let (sim_cfg, mut bridge_cfg) = demo::matching_maps(
+        "gw-bench",
+        &list,
+        sim_addr,
+        &format!("mqtt://127.0.0.1:{mqtt_port}"),
+        dir.path().join("queue"),
+        1.0,
+    );
+    bridge_cfg.status.interval_s = 10.0;
+    let _sim = start_sensor_sim(sim_cfg).await?;
+    let config_path = dir.path().join("bridge.toml");
+    std::fs::write(&config_path, bridge_cfg.to_toml())?;
+
+    // Count what arrives.
+    let received = Arc::new(AtomicU64::new(0));
+    let mut o = MqttOptions::new("bench-counter", "127.0.0.1", mqtt_port);
+    o.set_max_packet_size(8 << 20, 8 << 20);
+    let (client, mut eventloop) = AsyncClient::new(o, 10);
+    client
+        .subscribe(Topic::telemetry("gw-bench"), QoS::AtLeastOnce)
+        .await?;
+    let r = received.clone();
+    tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Incoming::Publish(p))) => {
+                    if let Ok(b) = serde_json::from_slice::<TelemetryBatch>(&p.payload) {
+                        r.fetch_add(b.readings.len() as u64, Ordering::Relaxed);
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+
+    let exe: PathBuf = std::env::current_exe()?
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("no exe folder"))?
+        .join("firmware-bridge");
+    let mut bridge = tokio::process::Command::new(&exe)
+        .arg(&config_path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start {} ({e}): build it first", exe.display()))?;
+    let pid = bridge
+        .id()
+        .ok_or_else(|| anyhow::anyhow!("bridge exited"))?;
+
+    // Warm up, then measure a steady-state window.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let cpu0 = cpu_seconds(pid)?;
+    let got0 = received.load(Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let cpu1 = cpu_seconds(pid)?;
+    let wall = t0.elapsed().as_secs_f64();
+    let got = received.load(Ordering::Relaxed) - got0;
+    let (rss, hwm) = memory_kib(pid)?;
+    bridge.start_kill()?;
+    let _ = bridge.wait().await;
+    let _ = mosquitto.start_kill();
+
+    let points = sensors + 1; // + the supply-voltage point, polled every 10 s
+    let expected = sensors as f64 * wall;
+    println!(
+        "firmware-bridge bench: {sensors} sensors every 1 s (+1 supply point), {wall:.1} s measured after 5 s warm-up"
+    );
+    println!(
+        "  readings delivered to the broker: {got} ({:.1}/s; expected about {:.0} for {points} points)",
+        got as f64 / wall,
+        expected
+    );
+    println!(
+        "  bridge RSS: {:.1} MiB (peak {:.1} MiB)",
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    println!(
+        "  bridge CPU: {:.2} s user+system in {wall:.1} s = {:.2}% of one core",
+        cpu1 - cpu0,
+        100.0 * (cpu1 - cpu0) / wall
+    );
+    anyhow::ensure!(
+        got as f64 >= 0.95 * expected,
+        "only {got} readings delivered, expected about {expected:.0}"
+    );
+    Ok(())
+}
