@@ -161,12 +161,12 @@ impl SensorModel {
         let rain_total = self.rain.map(|r| r.accumulated(t)).unwrap_or(0.0);
         let rain_now = self.rain.map(|r| r.intensity(t)).unwrap_or(0.0);
         let creep = self.creep.map(|c| c.displacement(t)).unwrap_or(0.0);
-        let v = match self.kind {
+        match self.kind {
             SensorKind::RainGauge => {
                 let since = previous.unwrap_or(t);
                 let fallen = self.rain.map(|r| r.accumulated(t) - r.accumulated(since));
                 // A tipping bucket resolves 0.1 mm (some gauges 0.2 mm).
-                return (fallen.unwrap_or(0.0) * 10.0).round() / 10.0;
+                (fallen.unwrap_or(0.0) * 10.0).round() / 10.0
             }
             SensorKind::CrackMeter | SensorKind::Gnss | SensorKind::Inclinometer => {
                 let scale = if self.kind == SensorKind::Inclinometer {
@@ -186,8 +186,7 @@ impl SensorModel {
             }
             // A gully's level follows the current intensity.
             SensorKind::MudLevel => self.baseline + 0.03 * rain_now + noise.abs(),
-        };
-        v
+        }
     }
 
     fn gaussian(&mut self) -> f64 {
