@@ -9,6 +9,24 @@ use geohazard_field_sim::{RainEvent, SensorKind};
 use crate::config::{BridgeConfig, DataType, Function, WordOrder};
 use crate::sim::{SimConfig, SimPoint, SimSource};
 
+/// Every kind field-sim models, for demo lists.
+pub const ALL_KINDS: [SensorKind; 7] = [
+    SensorKind::CrackMeter,
+    SensorKind::RainGauge,
+    SensorKind::Gnss,
+    SensorKind::Inclinometer,
+    SensorKind::Piezometer,
+    SensorKind::SoilMoisture,
+    SensorKind::MudLevel,
+];
+
+/// `n` sensors named `s000`, `s001`, ... cycling through every kind.
+pub fn sensor_list(n: usize) -> Vec<(String, SensorKind)> {
+    (0..n)
+        .map(|i| (format!("s{i:03}"), ALL_KINDS[i % ALL_KINDS.len()]))
+        .collect()
+}
+
 /// Sensors per slave (a data logger with eight channels).
 const PER_SLAVE: usize = 8;
 

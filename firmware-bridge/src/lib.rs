@@ -39,6 +39,15 @@ use modbus::{PollOutput, SharedStatusValues};
 use queue::{DiskQueue, Lane, Message};
 use schedule::Schedule;
 
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), for the binaries.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}
+
 /// Reported in the status message.
 pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -542,6 +542,11 @@ impl Drop for DiskQueue {
 mod tests {
     use super::*;
 
+    fn topics(q: &DiskQueue) -> Vec<String> {
+        let pending = q.pending(Lane::Readings).unwrap();
+        pending.into_iter().map(|m| m.topic).collect()
+    }
+
     fn msg(topic: &str, n: usize) -> Message {
         Message {
             topic: topic.into(),
@@ -562,12 +567,7 @@ mod tests {
             }
         }
         let q = DiskQueue::open(dir.path(), 1 << 20, 256).unwrap();
-        let topics: Vec<String> = q
-            .pending(Lane::Readings)
-            .unwrap()
-            .into_iter()
-            .map(|m| m.topic)
-            .collect();
+        let topics = topics(&q);
         assert_eq!(
             topics,
             (5..20).map(|i| format!("t/{i}")).collect::<Vec<_>>()
@@ -605,12 +605,7 @@ mod tests {
         q.push(Lane::Readings, &msg("t/new", 10)).unwrap();
         drop(q);
         let q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
-        let topics: Vec<String> = q
-            .pending(Lane::Readings)
-            .unwrap()
-            .into_iter()
-            .map(|m| m.topic)
-            .collect();
+        let topics = topics(&q);
         assert_eq!(topics, ["t/0", "t/1", "t/new"]);
     }
 

@@ -9,20 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use geohazard_field_sim::SensorKind;
 use geohazard_firmware_bridge::{demo, start_sensor_sim};
 use geohazard_protocol::{TelemetryBatch, Topic};
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
-
-const KINDS: [SensorKind; 7] = [
-    SensorKind::CrackMeter,
-    SensorKind::RainGauge,
-    SensorKind::Gnss,
-    SensorKind::Inclinometer,
-    SensorKind::Piezometer,
-    SensorKind::SoilMoisture,
-    SensorKind::MudLevel,
-];
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -97,9 +86,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // The simulator with N demo sensors, and the matching bridge configuration.
-    let list: Vec<(String, SensorKind)> = (0..sensors)
-        .map(|i| (format!("s{i:03}"), KINDS[i % KINDS.len()]))
-        .collect();
+    let list = demo::sensor_list(sensors);
     let sim_addr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let (sim_cfg, mut bridge_cfg) = demo::matching_maps(
         "gw-bench",

@@ -3,27 +3,12 @@
 //! [--queue-dir DIR] [--export-bridge-config bridge.toml]` serves N demo sensors and writes
 //! the matching bridge configuration.
 
-use geohazard_field_sim::SensorKind;
 use geohazard_firmware_bridge::{SimConfig, demo, run_sensor_sim};
 use tokio_util::sync::CancellationToken;
 
-const KINDS: [SensorKind; 7] = [
-    SensorKind::CrackMeter,
-    SensorKind::RainGauge,
-    SensorKind::Gnss,
-    SensorKind::Inclinometer,
-    SensorKind::Piezometer,
-    SensorKind::SoilMoisture,
-    SensorKind::MudLevel,
-];
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    geohazard_firmware_bridge::init_logging();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opt = |name: &str| {
         args.iter()
@@ -38,9 +23,7 @@ async fn main() -> anyhow::Result<()> {
         let addr = listen
             .parse()
             .map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
-        let sensors: Vec<(String, SensorKind)> = (0..n)
-            .map(|i| (format!("s{i:03}"), KINDS[i % KINDS.len()]))
-            .collect();
+        let sensors = demo::sensor_list(n);
         let (sim, bridge) = demo::matching_maps(
             &opt("--gateway").unwrap_or_else(|| "gw-demo".into()),
             &sensors,

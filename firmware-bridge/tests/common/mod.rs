@@ -157,6 +157,14 @@ impl Drop for Recorder {
     }
 }
 
+/// The ack says the command failed, and why.
+#[track_caller]
+pub fn assert_refused(ack: &CommandAck, reason: &str) {
+    assert!(!ack.ok, "expected a refusal: {ack:?}");
+    let e = ack.error.as_deref().unwrap_or_default();
+    assert!(e.contains(reason), "error `{e}` does not say `{reason}`");
+}
+
 pub fn point(
     channel: &str,
     slave: u8,
