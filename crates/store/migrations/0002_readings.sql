@@ -20,7 +20,9 @@ CREATE TABLE storage_settings (
 
 DO $$
 BEGIN
+    -- TimescaleDB needs both the package and shared_preload_libraries = 'timescaledb'.
     IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+       AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'
        AND coalesce(current_setting('geohazard.timescaledb', true), 'auto') <> 'off' THEN
         CREATE EXTENSION IF NOT EXISTS timescaledb;
         CREATE TABLE readings (

@@ -1,0 +1,95 @@
+//! The all-in-one binary as a newcomer runs it: it starts its embedded broker, migrates the
+//! database, registers the demo sites, and readings from the simulated gateways arrive, with the
+//! collector's metrics served over HTTP.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use geohazard_testkit::{TestDb, eventually, free_port};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.ok()?;
+    Some(body)
+}
+
+#[tokio::test]
+async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
+    let db = TestDb::create().await;
+    let (broker_port, metrics_port) = (free_port(), free_port());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
+        .arg("run")
+        .env("DATABASE_URL", &db.url)
+        .env_remove("MQTT_URL")
+        .env("GEOHAZARD_EMBEDDED_BROKER__PORT", broker_port.to_string())
+        .env(
+            "GEOHAZARD_COLLECTOR__METRICS_ADDR",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .env("GEOHAZARD_DEMO__INTERVAL_SECS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the geohazard binary starts");
+
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let (readings, gateways) = eventually(
+        Duration::from_secs(60),
+        "demo readings in the store",
+        || async {
+            let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM readings), (SELECT count(*) FROM gateways WHERE online)",
+        )
+        .fetch_one(&pool)
+        .await
+        .ok();
+            row.filter(|(r, g)| *r >= 50 && *g == 4)
+        },
+    )
+    .await;
+    assert!(readings >= 50 && gateways == 4);
+    let sites: i64 = sqlx::query_scalar("SELECT count(*) FROM hazard_sites")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sites, 4);
+    let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        quarantined, 0,
+        "the simulated gateways send only valid data"
+    );
+
+    let metrics = eventually(Duration::from_secs(10), "the metrics endpoint", || {
+        http_get(metrics_port, "/metrics")
+    })
+    .await;
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(
+        metrics.contains("geohazard_collector_readings_total{outcome=\"stored\"}"),
+        "{metrics}"
+    );
+
+    // Ctrl-C / SIGTERM: a clean stop.
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("it stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    pool.close().await;
+}
