@@ -461,6 +461,13 @@ async fn connect(device: &ModbusDevice, slave: u8) -> Result<Context, String> {
                 let stream = builder
                     .open_native_async()
                     .map_err(|e| format!("open {port}: {e}"))?;
+                // Bytes left in the line's buffers (a reply that came after a timeout) would be
+                // read as the answer to the next request.
+                if let Err(e) =
+                    tokio_serial::SerialPort::clear(&stream, tokio_serial::ClearBuffer::All)
+                {
+                    warn!(%port, "cannot clear the serial buffers: {e}");
+                }
                 Ok(tokio_modbus::client::rtu::attach_slave(
                     stream,
                     Slave(slave),

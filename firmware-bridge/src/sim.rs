@@ -472,16 +472,15 @@ pub async fn start_sensor_sim(config: SimConfig) -> anyhow::Result<SimHandle> {
         .await
         .map_err(|e| anyhow::anyhow!("simulator cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
-    let state = Arc::new(Mutex::new(build_state(&config)));
-    let cancel = CancellationToken::new();
+    let handle = start_clock(&config, addr);
     let server = Server::new(listener);
-    let st = state.clone();
+    let st = handle.state.clone();
     let new_service = move |_addr| Ok(Some(SimService { state: st.clone() }));
     let on_connected = move |stream, socket_addr| {
         let new_service = new_service.clone();
         async move { accept_tcp_connection(stream, socket_addr, new_service) }
     };
-    let c = cancel.clone();
+    let c = handle.cancel.clone();
     tokio::spawn(async move {
         let r = server
             .serve_until(
@@ -494,7 +493,42 @@ pub async fn start_sensor_sim(config: SimConfig) -> anyhow::Result<SimHandle> {
             warn!("simulator server stopped: {e}");
         }
     });
-    // Scenario clock: recompute the registers every tick.
+    info!(%addr, points = config.points.len(), "sensor simulator listening (Modbus TCP)");
+    Ok(handle)
+}
+
+/// The same simulator as a Modbus RTU server on a serial line (`listen` is ignored, and the
+/// handle's [`SimHandle::addr`] is 0.0.0.0:0). Tests use one end of a pseudo-terminal pair.
+pub async fn start_sensor_sim_rtu(
+    config: SimConfig,
+    serial: tokio_serial::SerialStream,
+) -> anyhow::Result<SimHandle> {
+    config.check()?;
+    let handle = start_clock(&config, SocketAddr::from(([0, 0, 0, 0], 0)));
+    let service = SimService {
+        state: handle.state.clone(),
+    };
+    let c = handle.cancel.clone();
+    tokio::spawn(async move {
+        let server = tokio_modbus::server::rtu::Server::new(serial);
+        if let Err(e) = server
+            .serve_until(service, async move { c.cancelled().await })
+            .await
+        {
+            warn!("RTU simulator stopped: {e}");
+        }
+    });
+    info!(
+        points = config.points.len(),
+        "sensor simulator serving (Modbus RTU)"
+    );
+    Ok(handle)
+}
+
+/// Builds the registers and starts the scenario clock that recomputes them every tick.
+fn start_clock(config: &SimConfig, addr: SocketAddr) -> SimHandle {
+    let state = Arc::new(Mutex::new(build_state(config)));
+    let cancel = CancellationToken::new();
     let st = state.clone();
     let c = cancel.clone();
     let tick = Duration::from_millis(config.tick_ms.max(10));
@@ -512,12 +546,11 @@ pub async fn start_sensor_sim(config: SimConfig) -> anyhow::Result<SimHandle> {
             }
         }
     });
-    info!(%addr, points = config.points.len(), "sensor simulator listening");
-    Ok(SimHandle {
+    SimHandle {
         addr,
         state,
         cancel,
-    })
+    }
 }
 
 /// Runs a simulator until `shutdown` fires.

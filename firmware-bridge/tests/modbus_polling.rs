@@ -181,3 +181,70 @@ async fn a_slave_that_stops_answering_does_not_stall_the_others_and_comes_back()
     .await;
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtu_slaves_on_a_shared_serial_line_are_polled_and_a_silent_one_only_costs_its_timeouts() {
+    use geohazard_firmware_bridge::config::{Parity, Transport};
+    use tokio_serial::SerialPort;
+
+    init_logs();
+    let broker = Broker::start().await;
+    let mut incl = point("incl", 1, 0, DataType::F32, constant(-0.75));
+    incl.word_order = WordOrder::LowFirst;
+    let points = vec![incl, point("piezo", 2, 0, DataType::U16, constant(321.0))];
+    // A pseudo-terminal pair is the serial line: the simulator on one end, the bridge opens the other.
+    let (line, far_end) = tokio_serial::SerialStream::pair().unwrap();
+    let path = far_end.name().expect("the pty has a path");
+    let sim_cfg = geohazard_firmware_bridge::SimConfig {
+        listen: String::new(),
+        speed: 1.0,
+        tick_ms: 100,
+        points: points.clone(),
+    };
+    let sim = geohazard_firmware_bridge::sim::start_sensor_sim_rtu(sim_cfg, line)
+        .await
+        .unwrap();
+    let queue = tempfile::tempdir().unwrap();
+    let mut config = bridge_config("gw-rtu", &sim, &points, &broker, queue.path());
+    config.modbus[0].transport = Transport::Rtu {
+        port: path,
+        baud: 19_200,
+        parity: Parity::None,
+        data_bits: 8,
+        stop_bits: 1,
+    };
+    let rec = Recorder::start(
+        broker.port(),
+        "rec-rtu",
+        true,
+        &[&Topic::telemetry("gw-rtu")],
+    )
+    .await;
+    let bridge = RunningBridge::start(config);
+    for (channel, value) in [("incl", -0.75), ("piezo", 321.0)] {
+        let got = eventually(WAIT, &format!("an RTU reading on {channel}"), || async {
+            rec.readings("gw-rtu", channel).first().map(|r| r.value)
+        })
+        .await;
+        assert_eq!(got, value, "{channel}");
+    }
+
+    sim.set_silent(2, true);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rec.readings("gw-rtu", "incl").len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let polled = rec.readings("gw-rtu", "incl").len() - before;
+    // 15 polls in 3 s; the silent slave's 300 ms timeouts, backed off, take only a few of them.
+    assert!(
+        polled >= 10,
+        "only {polled} readings from slave 1 while slave 2 was silent"
+    );
+    sim.set_silent(2, false);
+    let piezo_before = rec.readings("gw-rtu", "piezo").len();
+    eventually(WAIT, "slave 2 answering again", || async {
+        (rec.readings("gw-rtu", "piezo").len() > piezo_before).then_some(())
+    })
+    .await;
+    drop(far_end);
+    bridge.stop().await;
+}
