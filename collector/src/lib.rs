@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod metrics;
 pub mod registry_cache;
+pub mod universal;
 pub mod writer;
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 pub use metrics::Metrics;
+pub use universal::run_universal_endpoint;
 
 use crate::batch::{PreparedBatch, prepare};
 use crate::registry_cache::RegistryCache;
@@ -42,6 +44,8 @@ pub struct CollectorConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Database connections.
     pub db_connections: u32,
+    /// The universal-type (普适型) device endpoint; off unless `listen` is set.
+    pub universal: universal::UniversalConfig,
 }
 
 impl Default for CollectorConfig {
@@ -55,6 +59,7 @@ impl Default for CollectorConfig {
             queue: 10_000,
             metrics_addr: None,
             db_connections: 4,
+            universal: universal::UniversalConfig::default(),
         }
     }
 }
@@ -275,21 +280,32 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut registry = Registry::default();
-    let metrics_addr = config.metrics_addr;
-    let collector = Collector::start(config, mqtt_url, store.clone(), &mut registry)?;
-    if store.mode == geohazard_store::StorageMode::Partitioned {
-        tokio::spawn(maintain_partitions(store, shutdown.clone()));
+    let collector = Collector::start(config, mqtt_url, store, &mut registry)?;
+    collector.serve(registry, shutdown).await
+}
+
+impl Collector {
+    /// Runs the collector, its metrics endpoint (serving `registry`, which may hold other
+    /// services' metrics too) and, on plain PostgreSQL, partition housekeeping.
+    pub async fn serve(
+        self,
+        registry: Registry,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        if let Some(addr) = self.config.metrics_addr {
+            let registry = Arc::new(registry);
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = geohazard_runtime::serve_metrics(addr, registry, shutdown).await {
+                    tracing::error!(error = %e, "metrics endpoint failed");
+                }
+            });
+        }
+        if self.store.mode == geohazard_store::StorageMode::Partitioned {
+            tokio::spawn(maintain_partitions(self.store.clone(), shutdown.clone()));
+        }
+        self.run(shutdown).await
     }
-    if let Some(addr) = metrics_addr {
-        let registry = Arc::new(registry);
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            if let Err(e) = geohazard_runtime::serve_metrics(addr, registry, shutdown).await {
-                tracing::error!(error = %e, "metrics endpoint failed");
-            }
-        });
-    }
-    collector.run(shutdown).await
 }
 
 /// Plain PostgreSQL housekeeping, hourly: partitions ahead of the data, expired ones dropped.

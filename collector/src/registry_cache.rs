@@ -10,6 +10,8 @@ use sqlx::PgPool;
 
 const RELOAD_AFTER: Duration = Duration::from_secs(5);
 const MAX_ENTRIES: usize = 100_000;
+/// Even a hit is reloaded after this long, so deactivated or moved sensors are noticed.
+const MAX_AGE: Duration = Duration::from_secs(300);
 
 #[derive(Default)]
 pub struct RegistryCache {
@@ -35,10 +37,12 @@ impl RegistryCache {
         code: &str,
         channel: &str,
     ) -> sqlx::Result<Option<i32>> {
-        if let Some(id) = self.entry(code).and_then(|g| g.sensors.get(channel)) {
-            return Ok(Some(*id));
-        }
-        self.refresh_if(pool, code, |_| true).await?;
+        self.refresh_if(pool, code, |e| {
+            !e.gateway
+                .as_ref()
+                .is_some_and(|g| g.sensors.contains_key(channel))
+        })
+        .await?;
         Ok(self
             .entry(code)
             .and_then(|g| g.sensors.get(channel).copied()))
@@ -58,7 +62,10 @@ impl RegistryCache {
     ) -> sqlx::Result<()> {
         let needs = match self.gateways.get(code) {
             None => true,
-            Some(e) => stale(e) && e.loaded_at.elapsed() >= RELOAD_AFTER,
+            Some(e) => {
+                let age = e.loaded_at.elapsed();
+                age >= MAX_AGE || (stale(e) && age >= RELOAD_AFTER)
+            }
         };
         if needs {
             let gateway = registry::gateway_sensors(pool, code).await?;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use geohazard_collector::CollectorConfig;
+use geohazard_collector::{Collector, CollectorConfig};
 use geohazard_runtime::{DatabaseSection, MqttSection};
 use geohazard_store::{LocalCluster, Store};
 use serde::{Deserialize, Serialize};
@@ -140,15 +140,16 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let mut tasks = tokio::task::JoinSet::new();
-    {
-        let (config, url, store, shutdown) = (
-            config.collector.clone(),
-            mqtt_url.clone(),
-            store.clone(),
-            shutdown.clone(),
-        );
-        tasks.spawn(async move { geohazard_collector::run(config, &url, store, shutdown).await });
-    }
+    // One registry, one metrics endpoint, for every service in the process.
+    let mut registry = prometheus_client::registry::Registry::default();
+    let collector = Collector::start(
+        config.collector.clone(),
+        &mqtt_url,
+        store.clone(),
+        &mut registry,
+    )?;
+    let metrics = collector.metrics.clone();
+    tasks.spawn(collector.serve(registry, shutdown.clone()));
     if config.demo.enabled {
         demo::seed(&store, config.demo.interval_secs).await?;
         let (url, demo, shutdown) = (mqtt_url.clone(), config.demo.clone(), shutdown.clone());
@@ -157,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         });
     }
-    tasks.spawn(report_progress(store.clone(), shutdown.clone()));
+    tasks.spawn(report_progress(metrics, store.clone(), shutdown.clone()));
 
     tracing::info!(
         database = %db_url,
@@ -165,46 +166,58 @@ async fn main() -> anyhow::Result<()> {
         metrics = ?config.collector.metrics_addr,
         "geohazard is running; Ctrl-C stops it"
     );
+    let mut failed = false;
     while let Some(done) = tasks.join_next().await {
-        if let Err(e) = done.context("a service panicked").and_then(|r| r) {
+        // A service that ends before shutdown was asked for is a failure too: data would stop
+        // flowing while the process looked alive.
+        let outcome = done.context("a service panicked").and_then(|r| r);
+        if let Err(e) = &outcome {
             tracing::error!(error = %e, "a service failed; stopping");
+        } else if !shutdown.is_cancelled() {
+            tracing::error!("a service stopped on its own; stopping");
+        }
+        if outcome.is_err() || !shutdown.is_cancelled() {
+            failed = true;
             shutdown.cancel();
         }
     }
     if let Some(cluster) = cluster {
         cluster.stop().await?;
     }
+    anyhow::ensure!(!failed, "stopped because a service failed");
     Ok(())
 }
 
-/// Logs what the store holds every few seconds, so one can watch data arrive.
+/// Logs what the collector did every 10 s, so one can watch data arrive, and how many gateways
+/// are online.
 async fn report_progress(
+    metrics: geohazard_collector::Metrics,
     store: Store,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
+    use geohazard_collector::metrics::ReadingLabels;
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = tick.tick() => {}
         }
-        let row: Result<(i64, i64, i64, i64), _> = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM readings),
-                    (SELECT count(*) FROM readings WHERE ts > now() - interval '1 minute'),
-                    (SELECT count(*) FROM quarantine),
-                    (SELECT count(*) FROM gateways WHERE online)",
-        )
-        .fetch_one(&store.pool)
-        .await;
-        match row {
-            Ok((total, last_minute, quarantined, online)) => tracing::info!(
-                readings = total,
-                readings_last_minute = last_minute,
-                quarantined,
-                gateways_online = online,
-                "store"
-            ),
-            Err(e) => tracing::warn!(error = %e, "cannot read the store"),
-        }
+        let count = |outcome| {
+            metrics
+                .readings
+                .get_or_create(&ReadingLabels { outcome })
+                .get()
+        };
+        let online: Result<i64, _> =
+            sqlx::query_scalar("SELECT count(*) FROM gateways WHERE online")
+                .fetch_one(&store.pool)
+                .await;
+        tracing::info!(
+            readings_stored = count("stored"),
+            readings_duplicate = count("duplicate"),
+            readings_rejected = count("rejected"),
+            gateways_online = online.unwrap_or(-1),
+            "collector"
+        );
     }
 }

@@ -342,3 +342,25 @@ async fn the_collector_holds_and_then_delivers_everything_across_a_database_rest
 fn tempfile_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
+
+#[tokio::test]
+async fn a_refused_message_sent_again_is_one_quarantine_row_with_a_repeat_count() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let gw = TestGateway::connect(&broker.url(), "gw-1");
+    for _ in 0..3 {
+        gw.publish_raw("not json at all").await;
+    }
+    eventually(WAIT, "three refusals counted", || async {
+        let repeats: Option<i32> =
+            sqlx::query_scalar("SELECT repeats FROM quarantine WHERE reason = 'malformed_json'")
+                .fetch_optional(&store.pool)
+                .await
+                .unwrap();
+        (repeats == Some(3)).then_some(())
+    })
+    .await;
+    assert_eq!(count(&store, "SELECT count(*) FROM quarantine").await, 1);
+    collector.stop().await;
+}

@@ -35,11 +35,28 @@ impl QuarantineRow {
     }
 }
 
-/// Inserts quarantine rows in one statement.
+/// Inserts quarantine rows in one statement. A refusal already on record (same topic, reason,
+/// position and bytes) counts as a repeat of it.
 pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
+    // Identical refusals within one statement must be merged first: ON CONFLICT DO UPDATE may
+    // touch a row only once per statement.
+    let mut merged: Vec<(&QuarantineRow, i32)> = Vec::with_capacity(rows.len());
+    let mut seen: std::collections::HashMap<_, usize> =
+        std::collections::HashMap::with_capacity(rows.len());
+    for r in rows {
+        let key = (&r.topic, r.reason, r.reading_index, kept(&r.payload));
+        match seen.get(&key) {
+            Some(&i) => merged[i].1 += 1,
+            None => {
+                seen.insert(key, merged.len());
+                merged.push((r, 1));
+            }
+        }
+    }
+    let rows = merged;
     let mut topics = Vec::with_capacity(rows.len());
     let mut gateways = Vec::with_capacity(rows.len());
     let mut reasons = Vec::with_capacity(rows.len());
@@ -47,7 +64,8 @@ pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Re
     let mut indexes = Vec::with_capacity(rows.len());
     let mut payloads = Vec::with_capacity(rows.len());
     let mut sizes = Vec::with_capacity(rows.len());
-    for r in rows {
+    let mut repeats = Vec::with_capacity(rows.len());
+    for (r, n) in rows {
         // Topics and details may quote hostile input: keep them bounded and free of NUL, which
         // PostgreSQL text cannot hold.
         topics.push(clean_text(&r.topic, 512));
@@ -55,12 +73,15 @@ pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Re
         reasons.push(r.reason);
         details.push(clean_text(&r.detail, 2048));
         indexes.push(r.reading_index);
-        payloads.push(&r.payload[..r.payload.len().min(MAX_KEPT_PAYLOAD)]);
+        payloads.push(kept(&r.payload));
         sizes.push(r.payload.len() as i32);
+        repeats.push(n);
     }
     sqlx::query(
-        "INSERT INTO quarantine (topic, gateway_code, reason, detail, reading_index, payload, payload_size)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::bytea[], $7::int4[])",
+        "INSERT INTO quarantine AS q (topic, gateway_code, reason, detail, reading_index, payload, payload_size, repeats)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::bytea[], $7::int4[], $8::int4[])
+         ON CONFLICT (topic, reason, coalesce(reading_index, -1), md5(payload)) DO UPDATE
+         SET repeats = q.repeats + EXCLUDED.repeats, last_received_at = now()",
     )
     .bind(&topics)
     .bind(&gateways)
@@ -69,9 +90,14 @@ pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Re
     .bind(&indexes)
     .bind(&payloads)
     .bind(&sizes)
+    .bind(&repeats)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+fn kept(payload: &[u8]) -> &[u8] {
+    &payload[..payload.len().min(MAX_KEPT_PAYLOAD)]
 }
 
 fn clean_text(s: &str, max_chars: usize) -> String {
