@@ -1,0 +1,613 @@
+//! The TCP side: one task per device connection, speaking MQTT 3.1.1 with rumqttc's codec.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use geohazard_bus::rumqttc::QoS;
+use geohazard_bus::rumqttc::mqttbytes::v4::{
+    ConnAck, Connect, ConnectReturnCode, Packet, PubAck, Publish, SubAck, Subscribe,
+    SubscribeReasonCode, UnsubAck,
+};
+use geohazard_bus::rumqttc::mqttbytes::{Error as CodecError, Protocol};
+use geohazard_protocol::{Command, CommandAck, GatewayStatus, Topic, is_valid_identifier};
+use geohazard_store::Store;
+use geohazard_store::quarantine::{self, QuarantineRow};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::UniversalConfig;
+use super::command;
+use super::frame::{self, Frame, Refusal};
+use super::upstream::{CommandDelivery, Upstream};
+
+/// A bound endpoint, ready to run.
+pub struct UniversalEndpoint {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedReceiver<CommandDelivery>,
+}
+
+struct Session {
+    id: u64,
+    outbox: mpsc::UnboundedSender<Publish>,
+    kick: CancellationToken,
+}
+
+struct Shared {
+    config: UniversalConfig,
+    store: Store,
+    upstream: Upstream,
+    sessions: Mutex<HashMap<String, Session>>,
+    /// Commands sent to devices and not yet answered: (device, msgid) → our command id.
+    pending: Mutex<HashMap<(String, String), String>>,
+    next_id: AtomicU64,
+    /// Telemetry `seq`: the platform protocol has no counter, so the endpoint numbers messages
+    /// by receipt time in ms (kept increasing), which stays monotonic across restarts.
+    last_seq: AtomicU64,
+    /// Prefix of this run's msgids, so a late reply to an earlier run's command matches nothing.
+    run: String,
+}
+
+/// Runs the endpoint when `config.listen` is set, until `shutdown`; otherwise just waits.
+pub async fn run_universal_endpoint(
+    config: UniversalConfig,
+    mqtt_url: &str,
+    store: Store,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if config.listen.is_none() {
+        tracing::debug!("universal-type endpoint is off (no listen address)");
+        shutdown.cancelled().await;
+        return Ok(());
+    }
+    UniversalEndpoint::bind(config, mqtt_url, store)
+        .await?
+        .run(shutdown)
+        .await
+}
+
+impl UniversalEndpoint {
+    /// Binds the listener and connects to our broker.
+    pub async fn bind(
+        config: UniversalConfig,
+        mqtt_url: &str,
+        store: Store,
+    ) -> anyhow::Result<UniversalEndpoint> {
+        let listen = config
+            .listen
+            .ok_or_else(|| anyhow::anyhow!("the universal-type endpoint has no listen address"))?;
+        let listener = TcpListener::bind(listen).await?;
+        let (upstream, commands) = Upstream::start(
+            mqtt_url,
+            &config.client_id,
+            Duration::from_secs(config.broker_timeout_secs),
+        )?;
+        tracing::info!(addr = %listener.local_addr()?, "universal-type endpoint listening");
+        let now = chrono::Utc::now().timestamp_millis();
+        Ok(UniversalEndpoint {
+            listener,
+            commands,
+            shared: Arc::new(Shared {
+                config,
+                store,
+                upstream,
+                sessions: Mutex::default(),
+                pending: Mutex::default(),
+                next_id: AtomicU64::new(1),
+                last_seq: AtomicU64::new(0),
+                run: format!("{:x}", now / 1000),
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts devices until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let UniversalEndpoint {
+            listener,
+            shared,
+            mut commands,
+        } = self;
+        let dispatcher = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                while let Some(c) = commands.recv().await {
+                    tokio::spawn(shared.clone().dispatch(c));
+                }
+            })
+        };
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait rather than spin.
+                        tracing::warn!(error = %e, "cannot accept a device connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(shared.clone().serve(stream, peer, shutdown.clone()));
+        }
+        dispatcher.abort();
+        shared.upstream.disconnect();
+        Ok(())
+    }
+}
+
+/// Reads MQTT packets from a device.
+struct Reader {
+    half: OwnedReadHalf,
+    buf: BytesMut,
+    max: usize,
+}
+
+enum ReadError {
+    Closed,
+    Io(std::io::Error),
+    Protocol(CodecError),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Closed => f.write_str("connection closed"),
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::Protocol(e) => write!(f, "not MQTT 3.1.1: {e}"),
+        }
+    }
+}
+
+impl Reader {
+    /// Cancel-safe: bytes read so far stay in the buffer.
+    async fn packet(&mut self) -> Result<Packet, ReadError> {
+        loop {
+            match Packet::read(&mut self.buf, self.max) {
+                Ok(p) => return Ok(p),
+                Err(CodecError::InsufficientBytes(n)) => {
+                    self.buf.reserve(n);
+                    match self.half.read_buf(&mut self.buf).await {
+                        Ok(0) => return Err(ReadError::Closed),
+                        Ok(_) => {}
+                        Err(e) => return Err(ReadError::Io(e)),
+                    }
+                }
+                Err(e) => return Err(ReadError::Protocol(e)),
+            }
+        }
+    }
+}
+
+async fn write(half: &mut OwnedWriteHalf, packet: Packet, max: usize) -> std::io::Result<()> {
+    let mut buf = BytesMut::new();
+    packet
+        .write(&mut buf, max)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    half.write_all(&buf).await
+}
+
+/// How a device's connection ended.
+#[derive(Debug, PartialEq)]
+enum End {
+    /// DISCONNECT: the device left on purpose.
+    Clean,
+    /// The link dropped, went silent, or broke the protocol: our last-will equivalent applies.
+    Lost,
+    /// The same device connected again; the new connection carries on.
+    TakenOver,
+    Shutdown,
+}
+
+impl Shared {
+    async fn serve(
+        self: Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) {
+        let max = self.config.max_packet_bytes;
+        let (read, mut writer) = stream.into_split();
+        let mut reader = Reader {
+            half: read,
+            buf: BytesMut::with_capacity(4096),
+            max,
+        };
+        let connect_timeout = Duration::from_secs(self.config.connect_timeout_secs);
+        let connect = match tokio::time::timeout(connect_timeout, reader.packet()).await {
+            Ok(Ok(Packet::Connect(c))) => c,
+            Ok(Ok(other)) => {
+                tracing::warn!(%peer, packet = ?other, "first packet is not CONNECT; closing");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%peer, error = %e, "unreadable CONNECT; closing");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(%peer, "no CONNECT in time; closing");
+                return;
+            }
+        };
+        let device = connect.client_id.clone();
+        let code = self.authenticate(&connect).await;
+        if code != ConnectReturnCode::Success {
+            tracing::warn!(%peer, device = %device.chars().take(64).collect::<String>(), ?code, "device refused at CONNECT");
+            // Slow down key guessing a little.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = write(&mut writer, Packet::ConnAck(ConnAck::new(code, false)), max).await;
+            return;
+        }
+
+        let (outbox_tx, mut outbox) = mpsc::unbounded_channel();
+        let kick = CancellationToken::new();
+        let session_id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let previous = self.sessions.lock().expect("not poisoned").insert(
+            device.clone(),
+            Session {
+                id: session_id,
+                outbox: outbox_tx,
+                kick: kick.clone(),
+            },
+        );
+        if let Some(previous) = previous {
+            tracing::info!(
+                device,
+                "device connected again; closing its previous connection"
+            );
+            previous.kick.cancel();
+        }
+        // Connected means commands can reach it: subscribe before saying yes.
+        if let Err(e) = self.upstream.follow(&device).await {
+            tracing::warn!(device, error = %e, "command subscription not confirmed; commands may not reach the device yet");
+        }
+        if write(
+            &mut writer,
+            Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)),
+            max,
+        )
+        .await
+        .is_err()
+        {
+            self.finish(&device, session_id, End::Lost).await;
+            return;
+        }
+        tracing::info!(%peer, device, keep_alive = connect.keep_alive, "universal-type device connected");
+
+        // Silent for 1.5× its keep-alive: gone (MQTT 3.1.1, 3.1.2.10). Zero means no limit.
+        let grace = (connect.keep_alive > 0)
+            .then(|| Duration::from_millis(connect.keep_alive as u64 * 1500));
+        let mut deadline = grace.map(|g| tokio::time::Instant::now() + g);
+        let end = loop {
+            let silent = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break End::Shutdown,
+                _ = kick.cancelled() => break End::TakenOver,
+                _ = silent => {
+                    tracing::warn!(device, "device silent for 1.5× its keep-alive; dropping it");
+                    break End::Lost;
+                }
+                Some(publish) = outbox.recv() => {
+                    if write(&mut writer, Packet::Publish(publish), max).await.is_err() {
+                        break End::Lost;
+                    }
+                }
+                r = reader.packet() => {
+                    let packet = match r {
+                        Ok(p) => p,
+                        Err(ReadError::Closed) => break End::Lost,
+                        Err(e) => {
+                            tracing::warn!(device, error = %e, "connection broken; closing");
+                            break End::Lost;
+                        }
+                    };
+                    deadline = grace.map(|g| tokio::time::Instant::now() + g);
+                    match self.on_packet(&device, packet).await {
+                        Ok(Reply::None) => {}
+                        Ok(Reply::Send(p)) => {
+                            if write(&mut writer, p, max).await.is_err() {
+                                break End::Lost;
+                            }
+                        }
+                        Ok(Reply::Disconnect) => break End::Clean,
+                        Err(e) => {
+                            // Not acknowledged: the device keeps the message and resends it.
+                            tracing::warn!(device, error = %e, "cannot take the device's message now; disconnecting it unacknowledged");
+                            break End::Lost;
+                        }
+                    }
+                }
+            }
+        };
+        let _ = writer.shutdown().await;
+        tracing::info!(device, end = ?end, "universal-type device disconnected");
+        self.finish(&device, session_id, end).await;
+    }
+
+    async fn authenticate(&self, connect: &Connect) -> ConnectReturnCode {
+        if connect.protocol != Protocol::V4 {
+            return ConnectReturnCode::RefusedProtocolVersion;
+        }
+        if !is_valid_identifier(&connect.client_id) {
+            return ConnectReturnCode::BadClientId;
+        }
+        // The user name (the platform's product id) is not used: the device id and key decide.
+        let Some(login) = &connect.login else {
+            return ConnectReturnCode::BadUserNamePassword;
+        };
+        match geohazard_store::registry::verify_gateway_password(
+            &self.store.pool,
+            &connect.client_id,
+            &login.password,
+        )
+        .await
+        {
+            Ok(true) => ConnectReturnCode::Success,
+            Ok(false) => ConnectReturnCode::BadUserNamePassword,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check a device's key");
+                ConnectReturnCode::ServiceUnavailable
+            }
+        }
+    }
+
+    /// Cleans up after a connection; a lost link publishes the device offline (its last will).
+    async fn finish(&self, device: &str, session_id: u64, end: End) {
+        let ours = {
+            let mut sessions = self.sessions.lock().expect("not poisoned");
+            let ours = sessions.get(device).is_some_and(|s| s.id == session_id);
+            if ours {
+                sessions.remove(device);
+            }
+            ours
+        };
+        if !ours {
+            return;
+        }
+        self.upstream.unfollow(device).await;
+        let unanswered: Vec<String> = {
+            let mut pending = self.pending.lock().expect("not poisoned");
+            let keys: Vec<_> = pending
+                .keys()
+                .filter(|(d, _)| d == device)
+                .cloned()
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| pending.remove(&k))
+                .collect()
+        };
+        for id in unanswered {
+            self.ack(
+                device,
+                CommandAck::failure(id, "the device disconnected before answering"),
+            )
+            .await;
+        }
+        if end == End::Lost {
+            let topic = Topic::status(device);
+            if let Err(e) = self
+                .upstream
+                .publish_confirmed(topic, GatewayStatus::offline().to_json(), true)
+                .await
+            {
+                tracing::warn!(device, error = %e, "cannot publish the device offline");
+            }
+        }
+    }
+
+    async fn on_packet(&self, device: &str, packet: Packet) -> anyhow::Result<Reply> {
+        Ok(match packet {
+            Packet::Publish(p) => {
+                if p.qos == QoS::ExactlyOnce {
+                    anyhow::bail!("QoS 2 is not supported; use QoS 1");
+                }
+                self.on_publish(device, &p).await?;
+                if p.qos == QoS::AtLeastOnce {
+                    Reply::Send(Packet::PubAck(PubAck::new(p.pkid)))
+                } else {
+                    Reply::None
+                }
+            }
+            Packet::Subscribe(s) => Reply::Send(Packet::SubAck(suback(&s))),
+            Packet::Unsubscribe(u) => Reply::Send(Packet::UnsubAck(UnsubAck::new(u.pkid))),
+            Packet::PingReq => Reply::Send(Packet::PingResp),
+            Packet::Disconnect => Reply::Disconnect,
+            // Acks for our QoS 0 downlink never come; anything else is out of place but harmless.
+            other => {
+                tracing::debug!(device, packet = ?other, "ignoring packet");
+                Reply::None
+            }
+        })
+    }
+
+    /// Handles one uplink message; returns once it is with our broker or in the quarantine.
+    async fn on_publish(&self, device: &str, p: &Publish) -> anyhow::Result<()> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let refusal = match p.topic.as_str() {
+            "$dp" => match frame::decode(&p.payload) {
+                Ok(Frame::Status(status)) => {
+                    let payload = frame::status(&status, now);
+                    return self
+                        .upstream
+                        .publish_confirmed(Topic::status(device), payload, true)
+                        .await;
+                }
+                Ok(Frame::Data(data)) => match frame::telemetry(device, &data, self.seq(now)) {
+                    Ok(payload) => {
+                        return self
+                            .upstream
+                            .publish_confirmed(Topic::telemetry(device), payload, false)
+                            .await;
+                    }
+                    Err(r) => r,
+                },
+                Err(r) => r,
+            },
+            t if t == "$dr" || t.starts_with("$dr/") => match command::parse_reply(t, &p.payload) {
+                Ok(reply) => {
+                    let id = self
+                        .pending
+                        .lock()
+                        .expect("not poisoned")
+                        .remove(&(device.to_owned(), reply.msgid.clone()));
+                    match id {
+                        Some(id) => {
+                            let ack = reply.into_ack(&id);
+                            return self
+                                .upstream
+                                .publish_confirmed(Topic::command_ack(device), ack.to_json(), false)
+                                .await;
+                        }
+                        None => Refusal {
+                            reason: "unexpected_reply",
+                            detail: format!(
+                                "no command awaits an answer with msgid `{}` (answered late, or never sent)",
+                                reply.msgid.chars().take(64).collect::<String>()
+                            ),
+                        },
+                    }
+                }
+                Err(detail) => Refusal {
+                    reason: "malformed_reply",
+                    detail,
+                },
+            },
+            _ => Refusal {
+                reason: "invalid_topic",
+                detail:
+                    "a universal-type device publishes only on $dp (data) and $dr (command replies)"
+                        .into(),
+            },
+        };
+        tracing::warn!(device, topic = %p.topic, reason = refusal.reason, detail = %refusal.detail, "message refused; quarantined");
+        let row = QuarantineRow::new(
+            &p.topic,
+            Some(device),
+            refusal.reason,
+            refusal.detail,
+            None,
+            &p.payload,
+        );
+        let mut conn = self.store.pool.acquire().await?;
+        quarantine::insert(&mut conn, &[row]).await?;
+        Ok(())
+    }
+
+    fn seq(&self, now_ms: i64) -> u64 {
+        let now = now_ms.max(0) as u64;
+        let prev = self
+            .last_seq
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                Some(now.max(last + 1))
+            })
+            .expect("the closure always returns Some");
+        now.max(prev + 1)
+    }
+
+    /// Sends one of our commands to its device, or answers it with an error.
+    async fn dispatch(self: Arc<Self>, delivery: CommandDelivery) {
+        let device = delivery.device;
+        let command: Command = match serde_json::from_slice(&delivery.payload) {
+            Ok(c) => c,
+            Err(e) => {
+                self.ack(
+                    &device,
+                    CommandAck::failure("", format!("unreadable command: {e}")),
+                )
+                .await;
+                return;
+            }
+        };
+        let body = match command::to_cmd(&command, chrono::Utc::now().timestamp_millis()) {
+            Ok(b) => b,
+            Err(e) => {
+                self.ack(&device, CommandAck::failure(&command.id, e)).await;
+                return;
+            }
+        };
+        let msgid = format!(
+            "{}{}",
+            self.run,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
+        let key = (device.clone(), msgid.clone());
+        let sent = {
+            let sessions = self.sessions.lock().expect("not poisoned");
+            sessions.get(&device).is_some_and(|s| {
+                self.pending
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(key.clone(), command.id.clone());
+                let topic = format!("$creq/{device}/{msgid}");
+                s.outbox
+                    .send(Publish::new(topic, QoS::AtMostOnce, body.into_bytes()))
+                    .is_ok()
+            })
+        };
+        if !sent {
+            self.pending.lock().expect("not poisoned").remove(&key);
+            let error = "the device is not connected to the universal-type endpoint";
+            self.ack(&device, CommandAck::failure(&command.id, error))
+                .await;
+            return;
+        }
+        tracing::info!(device, command = %command.name, msgid, "command sent to the device");
+        let timeout = Duration::from_secs(self.config.command_timeout_secs);
+        tokio::time::sleep(timeout).await;
+        let unanswered = self.pending.lock().expect("not poisoned").remove(&key);
+        if let Some(id) = unanswered {
+            let error = format!("the device did not answer within {} s", timeout.as_secs());
+            self.ack(&device, CommandAck::failure(id, error)).await;
+        }
+    }
+
+    async fn ack(&self, device: &str, ack: CommandAck) {
+        if let Err(e) = self
+            .upstream
+            .publish_confirmed(Topic::command_ack(device), ack.to_json(), false)
+            .await
+        {
+            tracing::warn!(device, id = %ack.id, error = %e, "cannot publish a command ack");
+        }
+    }
+}
+
+enum Reply {
+    None,
+    Send(Packet),
+    Disconnect,
+}
+
+/// Devices may subscribe to their command requests (`$creq/...`) only; they get them anyway,
+/// as on the platform.
+fn suback(s: &Subscribe) -> SubAck {
+    let codes = s
+        .filters
+        .iter()
+        .map(|f| {
+            if f.path.starts_with("$creq") {
+                SubscribeReasonCode::Success(QoS::AtMostOnce)
+            } else {
+                SubscribeReasonCode::Failure
+            }
+        })
+        .collect();
+    SubAck::new(s.pkid, codes)
+}
