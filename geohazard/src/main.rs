@@ -37,6 +37,14 @@ enum Command {
     Run,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Issue new MQTT credentials to a registered gateway and print its key (shown only once).
+    GatewayKey {
+        /// The gateway's code (its MQTT client id and user name).
+        code: String,
+        /// Also add the credentials to this Mosquitto password file (with mosquitto_passwd).
+        #[arg(long)]
+        mosquitto_passwd: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,8 +131,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("connecting to the database")?;
     tracing::info!(mode = ?store.mode, "database schema is up to date");
-    if matches!(cli.command, Some(Command::Migrate)) {
-        return Ok(());
+    match cli.command {
+        Some(Command::Migrate) => return Ok(()),
+        Some(Command::GatewayKey {
+            code,
+            mosquitto_passwd,
+        }) => return issue_gateway_key(&store, &code, mosquitto_passwd.as_deref()).await,
+        Some(Command::Run) | None => {}
     }
 
     let shutdown = geohazard_runtime::shutdown_on_signal();
@@ -185,6 +198,32 @@ async fn main() -> anyhow::Result<()> {
         cluster.stop().await?;
     }
     anyhow::ensure!(!failed, "stopped because a service failed");
+    Ok(())
+}
+
+async fn issue_gateway_key(
+    store: &Store,
+    code: &str,
+    mosquitto_passwd: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let key = geohazard_store::registry::issue_gateway_key(&store.pool, code)
+        .await?
+        .with_context(|| format!("no gateway `{code}` is registered"))?;
+    if let Some(file) = mosquitto_passwd {
+        let mut cmd = std::process::Command::new("mosquitto_passwd");
+        if !file.exists() {
+            cmd.arg("-c");
+        }
+        let status = cmd
+            .arg("-b")
+            .arg(file)
+            .arg(code)
+            .arg(&key)
+            .status()
+            .context("running mosquitto_passwd (package mosquitto)")?;
+        anyhow::ensure!(status.success(), "mosquitto_passwd failed: {status}");
+    }
+    println!("{key}");
     Ok(())
 }
 

@@ -93,3 +93,49 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     assert!(status.success(), "{status}");
     pool.close().await;
 }
+
+#[tokio::test]
+async fn a_gateway_key_is_issued_once_stored_as_argon2_and_added_to_the_mosquitto_password_file() {
+    let db = TestDb::create().await;
+    let store = geohazard_store::Store::connect(&db.url, 2).await.unwrap();
+    geohazard_store::registry::upsert_gateway(&store.pool, "gw-key-test", None, "test", None)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
+        .args(["gateway-key", "gw-key-test", "--mosquitto-passwd"])
+        .arg(&passwd)
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(key.len(), 24);
+    assert!(
+        geohazard_store::registry::verify_gateway_password(&store.pool, "gw-key-test", &key)
+            .await
+            .unwrap()
+    );
+    let file = std::fs::read_to_string(&passwd).unwrap();
+    assert!(
+        file.starts_with("gw-key-test:$7$"),
+        "a Mosquitto PBKDF2 hash: {file}"
+    );
+    assert!(!file.contains(&key), "the key itself is never written");
+
+    let unknown = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
+        .args(["gateway-key", "nobody"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no gateway `nobody` is registered"));
+    store.pool.close().await;
+}

@@ -252,6 +252,23 @@ pub async fn upsert_gateway(
     .await
 }
 
+/// Issues new MQTT credentials to a registered gateway: a random key, stored as an argon2 hash
+/// and returned once. `None` when no gateway has that code.
+pub async fn issue_gateway_key(pool: &PgPool, code: &str) -> sqlx::Result<Option<String>> {
+    use rand::Rng;
+    let key: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
+    let updated = sqlx::query("UPDATE gateways SET password_hash = $2 WHERE code = $1")
+        .bind(code)
+        .bind(hash_password(&key))
+        .execute(pool)
+        .await?;
+    Ok((updated.rows_affected() == 1).then_some(key))
+}
+
 /// Whether `password` is the gateway's MQTT password.
 pub async fn verify_gateway_password(
     pool: &PgPool,
