@@ -24,8 +24,9 @@ pub struct PreparedBatch {
     pub quarantine: Vec<QuarantineRow>,
     /// Per gateway: when it was last heard from and its highest telemetry sequence number.
     pub heard_from: HashMap<i64, (DateTime<Utc>, Option<i64>)>,
-    /// Status messages in arrival order.
-    pub statuses: Vec<(i64, GatewayStatus)>,
+    /// Status messages in arrival order, with when the gateway was heard from: now for a live
+    /// message, the status's own time (if any) for a retained one replayed on subscription.
+    pub statuses: Vec<(i64, GatewayStatus, Option<DateTime<Utc>>)>,
     /// Counts for the metrics, applied after the commit.
     pub tally: Tally,
 }
@@ -152,8 +153,13 @@ pub async fn prepare(
         match topic {
             Topic::Status { .. } => match GatewayStatus::decode(d.payload(), MAX_STATUS_BYTES) {
                 Ok(status) => {
-                    batch.statuses.push((gateway_id, status));
-                    batch.heard_from.entry(gateway_id).or_insert((now, None));
+                    let heard_at = if d.publish.retain {
+                        status.ts.and_then(DateTime::from_timestamp_millis)
+                    } else {
+                        batch.heard_from.entry(gateway_id).or_insert((now, None));
+                        Some(now)
+                    };
+                    batch.statuses.push((gateway_id, status, heard_at));
                     batch.tally.messages.push(MessageLabels {
                         kind,
                         outcome: "stored",

@@ -30,9 +30,8 @@ pub async fn write(
         seqs.push(*seq);
     }
     registry::touch_gateways(&mut tx, &ids, &seen, &seqs).await?;
-    for (gateway_id, status) in &batch.statuses {
-        let at = chrono::Utc::now();
-        registry::apply_status(&mut tx, *gateway_id, status, at).await?;
+    for (gateway_id, status, heard_at) in &batch.statuses {
+        registry::apply_status(&mut tx, *gateway_id, status, *heard_at).await?;
     }
     tx.commit().await?;
     Ok(inserted)

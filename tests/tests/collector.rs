@@ -364,3 +364,44 @@ async fn a_refused_message_sent_again_is_one_quarantine_row_with_a_repeat_count(
     assert_eq!(count(&store, "SELECT count(*) FROM quarantine").await, 1);
     collector.stop().await;
 }
+
+#[tokio::test]
+async fn a_retained_status_replayed_to_a_new_collector_does_not_make_an_old_gateway_look_fresh() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let gateway = TestGateway::connect(&broker.url(), "gw-1");
+    let an_hour_ago = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    let status = GatewayStatus {
+        online: true,
+        ts: Some(an_hour_ago),
+        firmware: Some("2.0.0".into()),
+        ..Default::default()
+    };
+    gateway
+        .bus
+        .client()
+        .publish(
+            geohazard_protocol::Topic::status("gw-1"),
+            rumqttc::QoS::AtLeastOnce,
+            true,
+            status.to_json(),
+        )
+        .await
+        .unwrap();
+    gateway.bus.shutdown().await;
+    // The collector starts afterwards and receives the status only as a retained message.
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    wait_for_count(
+        &store,
+        "SELECT count(*) FROM gateways WHERE firmware_version = '2.0.0'",
+        1,
+    )
+    .await;
+    let seen: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT last_seen_at FROM gateways WHERE code = 'gw-1'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(seen.map(|t| t.timestamp_millis()), Some(an_hour_ago));
+    collector.stop().await;
+}

@@ -380,12 +380,13 @@ pub async fn touch_gateways(
 }
 
 /// Stores a gateway's status message (or its last will): online state, firmware, the status
-/// itself, and when it was heard from.
+/// itself, and when it was heard from (`None` for a retained status of unknown age; last seen
+/// never moves backwards).
 pub async fn apply_status(
     conn: &mut PgConnection,
     gateway_id: i64,
     status: &geohazard_protocol::GatewayStatus,
-    received_at: DateTime<Utc>,
+    heard_at: Option<DateTime<Utc>>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE gateways SET online = $2, last_status = $3,
@@ -397,7 +398,7 @@ pub async fn apply_status(
     .bind(status.online)
     .bind(serde_json::to_value(status).expect("status serializes"))
     .bind(status.firmware.as_deref())
-    .bind(received_at)
+    .bind(heard_at)
     .execute(conn)
     .await?;
     Ok(())
