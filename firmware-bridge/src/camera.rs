@@ -23,6 +23,8 @@ use crate::queue::{DiskQueue, Lane, Message};
 
 /// How long a pipeline may take to give its first frame (an RTSP camera can be slow to start).
 const FIRST_FRAME: Duration = Duration::from_secs(15);
+/// Most live frames waiting for the link at once; more are dropped.
+const LIVE_FRAMES_WAITING: usize = 4;
 /// Qualities tried in turn when a frame is larger than the limit.
 const QUALITY_STEPS: [u8; 5] = [85, 65, 45, 30, 15];
 
@@ -318,7 +320,10 @@ async fn send_live(cfg: &CameraConfig, sink: &FrameSink, frame: Bytes) {
         qos: QoS::AtMostOnce,
         retain: false,
     };
-    if sink.direct.try_send(d).is_err() {
+    // Frames are large: a slow link gets a few at a time, not a channel full of them.
+    if sink.direct.max_capacity() - sink.direct.capacity() >= LIVE_FRAMES_WAITING
+        || sink.direct.try_send(d).is_err()
+    {
         debug!(camera = %cfg.name, "live frame dropped: link busy");
     }
 }

@@ -1,7 +1,8 @@
-//! `bridge-bench [--sensors 64] [--seconds 60]`: the cost of one bridge polling N sensors every
-//! second. Starts a private Mosquitto, the sensor simulator (in this process) and the
-//! `firmware-bridge` binary as a child, counts the readings that reach the broker, and reports
-//! the child's resident memory and CPU time from /proc.
+//! `bridge-bench [--sensors 64] [--seconds 60] [--backlog 10000]`: the cost of one bridge
+//! polling N sensors every second. Starts a private Mosquitto, the sensor simulator (in this
+//! process) and the `firmware-bridge` binary as a child, counts the readings that reach the
+//! broker, and reports the child's resident memory and CPU time from /proc. Then, with
+//! `--backlog`, how fast a queue left by a long outage is replayed.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -9,8 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use geohazard_firmware_bridge::queue::{DiskQueue, Lane, Message};
 use geohazard_firmware_bridge::{demo, start_sensor_sim};
-use geohazard_protocol::{TelemetryBatch, Topic};
+use geohazard_protocol::{Reading, TelemetryBatch, Topic};
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
 
 fn free_port() -> anyhow::Result<u16> {
@@ -128,14 +130,17 @@ async fn main() -> anyhow::Result<()> {
         .parent()
         .ok_or_else(|| anyhow::anyhow!("no exe folder"))?
         .join("firmware-bridge");
-    let mut bridge = tokio::process::Command::new(&exe)
-        .arg(&config_path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot start {} ({e}): build it first", exe.display()))?;
+    let spawn_bridge = || {
+        tokio::process::Command::new(&exe)
+            .arg(&config_path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {} ({e}): build it first", exe.display()))
+    };
+    let mut bridge = spawn_bridge()?;
     let pid = bridge
         .id()
         .ok_or_else(|| anyhow::anyhow!("bridge exited"))?;
@@ -152,6 +157,59 @@ async fn main() -> anyhow::Result<()> {
     let (rss, hwm) = memory_kib(pid)?;
     bridge.start_kill()?;
     let _ = bridge.wait().await;
+
+    // Replay: a queue holding `backlog` telemetry messages of `sensors` readings each, as after
+    // a long outage, drained by a fresh bridge (its pollers adding live data meanwhile).
+    let backlog = opt("--backlog", 0);
+    let mut replay = None;
+    if backlog > 0 {
+        let queue_dir = dir.path().join("queue");
+        {
+            let mut q = DiskQueue::open(&queue_dir, 1 << 34, 4 << 20)?;
+            let ts = chrono::Utc::now().timestamp_millis() - 86_400_000;
+            for n in 0..backlog {
+                let seq = q.next_id(Lane::Readings);
+                let readings = list
+                    .iter()
+                    .map(|(c, _)| Reading {
+                        sensor: c.clone(),
+                        ts: ts + n as i64 * 1000,
+                        value: 1.0,
+                        quality: Default::default(),
+                    })
+                    .collect();
+                let payload = TelemetryBatch { seq, readings }.to_json();
+                let topic = Topic::telemetry("gw-bench");
+                q.push(
+                    Lane::Readings,
+                    &Message {
+                        topic,
+                        payload: payload.into(),
+                    },
+                )?;
+            }
+        }
+        let queued_readings = backlog * sensors as u64;
+        let start_count = received.load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        let mut bridge = spawn_bridge()?;
+        let pid = bridge
+            .id()
+            .ok_or_else(|| anyhow::anyhow!("bridge exited"))?;
+        while received.load(Ordering::Relaxed) - start_count < queued_readings {
+            anyhow::ensure!(
+                t0.elapsed() < Duration::from_secs(600),
+                "replay did not finish in 600 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let took = t0.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(pid)?;
+        let (_, hwm) = memory_kib(pid)?;
+        bridge.start_kill()?;
+        let _ = bridge.wait().await;
+        replay = Some((queued_readings, took, cpu, hwm));
+    }
     let _ = mosquitto.start_kill();
 
     let points = sensors + 1; // + the supply-voltage point, polled every 10 s
@@ -174,6 +232,13 @@ async fn main() -> anyhow::Result<()> {
         cpu1 - cpu0,
         100.0 * (cpu1 - cpu0) / wall
     );
+    if let Some((readings, took, cpu, hwm)) = replay {
+        println!(
+            "  replay of {backlog} queued messages ({readings} readings): {took:.1} s = {:.0} messages/s, {cpu:.1} s CPU, peak RSS {:.1} MiB",
+            backlog as f64 / took,
+            hwm as f64 / 1024.0
+        );
+    }
     anyhow::ensure!(
         got as f64 >= 0.95 * expected,
         "only {got} readings delivered, expected about {expected:.0}"
