@@ -12,6 +12,7 @@ use geohazard_protocol::{Command, CommandAck, Topic};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSensor};
 use geohazard_testkit::{Broker, TestDb, eventually};
+use rumqttc::mqttbytes::v4;
 use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -525,5 +526,125 @@ async fn a_command_the_device_never_answers_gets_an_error_ack_after_the_timeout(
     let ack = next_ack(&mut center).await;
     assert_eq!(ack.id, "c-9");
     assert!(ack.error.unwrap().contains("did not answer"));
+    env.stop().await;
+}
+
+/// A raw TCP connection speaking MQTT through rumqttc's codec, for what a well-behaved client
+/// library would never send.
+struct Raw {
+    stream: tokio::net::TcpStream,
+    buf: bytes::BytesMut,
+}
+
+impl Raw {
+    async fn open(addr: SocketAddr) -> Raw {
+        Raw {
+            stream: tokio::net::TcpStream::connect(addr).await.unwrap(),
+            buf: bytes::BytesMut::new(),
+        }
+    }
+
+    async fn send(&mut self, packet: v4::Packet) {
+        use tokio::io::AsyncWriteExt;
+        let mut out = bytes::BytesMut::new();
+        packet.write(&mut out, 1 << 20).unwrap();
+        self.stream.write_all(&out).await.unwrap();
+    }
+
+    /// The next packet, or `None` once the endpoint closed the connection.
+    async fn recv(&mut self) -> Option<v4::Packet> {
+        use tokio::io::AsyncReadExt;
+        loop {
+            match v4::Packet::read(&mut self.buf, 1 << 20) {
+                Ok(p) => return Some(p),
+                Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
+                Err(e) => panic!("the endpoint sent something unreadable: {e}"),
+            }
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn garbage_on_the_wire_closes_only_that_connection_and_a_silent_device_is_dropped_offline() {
+    let env = setup(60).await;
+    // Not MQTT at all: that connection is closed, nothing else notices.
+    let mut garbage = Raw::open(env.endpoint).await;
+    {
+        use tokio::io::AsyncWriteExt;
+        garbage
+            .stream
+            .write_all(b"\x10\xff\xff\xff\xff\xffGET / HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        tokio::time::timeout(WAIT, garbage.recv()).await.unwrap(),
+        None
+    );
+
+    // A device with a 1 s keep-alive that goes quiet after its status.
+    let mut quiet = Raw::open(env.endpoint).await;
+    let mut connect = v4::Connect::new("UNI-001");
+    connect.keep_alive = 1;
+    connect.set_login("platform-product-id", KEY);
+    quiet.send(v4::Packet::Connect(connect)).await;
+    match quiet.recv().await {
+        Some(v4::Packet::ConnAck(ack)) => {
+            assert_eq!(ack.code, v4::ConnectReturnCode::Success)
+        }
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+    let mut status = v4::Publish::new(
+        "$dp",
+        QoS::AtLeastOnce,
+        frame::encode(
+            1,
+            br#"{"S1_ZT_1":{"sw_version":"V3.0.1","ext_power_volt":11.9}}"#,
+        ),
+    );
+    status.pkid = 7;
+    quiet.send(v4::Packet::Publish(status)).await;
+    assert_eq!(
+        quiet.recv().await,
+        Some(v4::Packet::PubAck(v4::PubAck::new(7)))
+    );
+    wait_for_count(
+        &env.store,
+        "SELECT count(*) FROM gateways WHERE code = 'UNI-001' AND online AND firmware_version = 'V3.0.1'",
+        1,
+    )
+    .await;
+    let silent_since = tokio::time::Instant::now();
+    assert_eq!(
+        tokio::time::timeout(WAIT, quiet.recv()).await.unwrap(),
+        None
+    );
+    let waited = silent_since.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_secs(5),
+        "dropped after {waited:?}; 1.5 × keep-alive is 1.5 s"
+    );
+    wait_for_count(
+        &env.store,
+        "SELECT count(*) FROM gateways WHERE code = 'UNI-001' AND NOT online AND firmware_version = 'V3.0.1'",
+        1,
+    )
+    .await;
+
+    // The endpoint still serves everyone else.
+    let mut device = Device::connect(env.endpoint, "UNI-002", OTHER_KEY)
+        .await
+        .unwrap();
+    let ts = iso(minutes_ago(1));
+    device
+        .frame(2, &format!(r#"{{"UNI-002":{{"L1_LF_1":{{"{ts}":2.0}}}}}}"#))
+        .await;
+    device
+        .next(|p| matches!(p, Packet::PubAck(_)).then_some(()))
+        .await;
     env.stop().await;
 }
