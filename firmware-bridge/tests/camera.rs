@@ -197,3 +197,41 @@ async fn a_frame_too_big_for_the_packet_limit_is_requalified_or_refused_with_a_c
     assert!(frames(&rec, "noise").is_empty());
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_above_a_trigger_limit_takes_a_snapshot_once_per_cooldown() {
+    use geohazard_firmware_bridge::config::{DataType, TriggerConfig};
+    init_logs();
+    let broker = Broker::start().await;
+    let mut mud = point("mud", 1, 0, DataType::U16, constant(0.2));
+    mud.scale = 0.001;
+    let points = vec![mud];
+    let sim = sim(points.clone()).await;
+    let queue = tempfile::tempdir().unwrap();
+    let mut config = bridge_config(GW, &sim, &points, &broker, queue.path());
+    let mut cam = CameraConfig::test_pattern("gully");
+    cam.triggers.push(TriggerConfig {
+        channel: "mud".into(),
+        above: Some(0.5),
+        below: None,
+        cooldown_s: 60.0,
+    });
+    config.cameras.push(cam);
+    let (rec, bridge) = start(config, &broker).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        frames(&rec, "gully").is_empty(),
+        "a snapshot without a trigger"
+    );
+
+    sim.pin("mud", 0.8);
+    let frame = eventually(Duration::from_secs(20), "the trigger snapshot", || async {
+        frames(&rec, "gully").into_iter().next().map(|(_, f)| f)
+    })
+    .await;
+    assert_jpeg(&frame, 320, 240);
+    // Still above the limit, but within the cooldown: no second snapshot.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(frames(&rec, "gully").len(), 1);
+    bridge.stop().await;
+}

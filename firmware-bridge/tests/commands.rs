@@ -243,3 +243,48 @@ async fn reload_config_applies_a_new_register_map_and_refuses_a_broken_file() {
     .await;
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retained_status_carries_supply_voltage_queue_depth_and_firmware() {
+    use geohazard_firmware_bridge::config::StatusRole;
+    use geohazard_protocol::GatewayStatus;
+    init_logs();
+    let gw = "gw-status";
+    let broker = Broker::start().await;
+    let mut supply = point("supply", 1, 0, DataType::U16, constant(12.87));
+    supply.scale = 0.01;
+    let points = vec![supply];
+    let sim = sim(points.clone()).await;
+    let queue = tempfile::tempdir().unwrap();
+    let mut config = bridge_config(gw, &sim, &points, &broker, queue.path());
+    config.points[0].status = Some(StatusRole::SupplyV);
+    config.status.interval_s = 1.0;
+    let bridge = RunningBridge::start(config);
+    // A subscriber that comes later gets the retained status.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rec = Recorder::start(broker.port(), "rec-status", true, &[&Topic::status(gw)]).await;
+    let status = eventually(
+        Duration::from_secs(20),
+        "a status with the supply voltage",
+        || async {
+            rec.on(&Topic::status(gw))
+                .iter()
+                .filter_map(|p| GatewayStatus::decode(p, 4096).ok())
+                .find(|s| s.supply_v.is_some())
+        },
+    )
+    .await;
+    assert!(status.online);
+    assert!((status.supply_v.unwrap() - 12.87).abs() < 1e-9);
+    assert_eq!(status.firmware.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert!(status.queue_depth.is_some() && status.uptime_s.is_some() && status.ts.is_some());
+    bridge.stop().await;
+    // A clean stop marks the gateway offline too (the will only fires on a lost link).
+    eventually(Duration::from_secs(10), "the offline status", || async {
+        rec.on(&Topic::status(gw))
+            .last()
+            .and_then(|p| GatewayStatus::decode(p, 4096).ok())
+            .filter(|s| !s.online)
+    })
+    .await;
+}
