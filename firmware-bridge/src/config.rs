@@ -643,4 +643,27 @@ mod tests {
         assert!(matches!(back.modbus[0].transport, Transport::Tcp { .. }));
         assert!(matches!(back.cameras[0].source, CameraSource::Test { .. }));
     }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bridge.toml",
+                "gateway = \"gw-1\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\n[queue]\ndir = \"/tmp/q\"\n",
+            )?;
+            jail.set_env("GH_BRIDGE_MQTT__URL", "mqtt://10.1.2.3:1884");
+            jail.set_env("GH_BRIDGE_QUEUE__MAX_BYTES", "16777216");
+            let c = BridgeConfig::load(Path::new("bridge.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(c.mqtt.host_port().unwrap(), ("10.1.2.3".to_owned(), 1884));
+            assert_eq!(c.queue.max_bytes, 16 << 20);
+            assert_eq!(c.source.as_deref(), Some(Path::new("bridge.toml")));
+            // An override that breaks a rule is refused like a bad file.
+            jail.set_env("GH_BRIDGE_QUEUE__MAX_BYTES", "1");
+            let e = BridgeConfig::load(Path::new("bridge.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("queue.max_bytes"), "{e}");
+            Ok(())
+        });
+    }
 }
