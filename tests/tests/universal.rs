@@ -151,6 +151,21 @@ impl Device {
             .await;
     }
 
+    /// A type-2 frame with one crack reading, keyed by `owner` (normally the device itself).
+    async fn crack(&self, owner: &str, ts: &str, value: f64) {
+        self.frame(
+            2,
+            &format!(r#"{{"{owner}":{{"L1_LF_1":{{"{ts}":{value}}}}}}}"#),
+        )
+        .await;
+    }
+
+    /// Waits for the endpoint's next PUBACK.
+    async fn puback(&mut self) {
+        self.next(|p| matches!(p, Packet::PubAck(_)).then_some(()))
+            .await
+    }
+
     /// The next packet from the endpoint that `pick` accepts.
     async fn next<T>(&mut self, mut pick: impl FnMut(Packet) -> Option<T>) -> T {
         tokio::time::timeout(WAIT, async {
@@ -211,9 +226,7 @@ async fn a_type_2_frame_is_acknowledged_and_stored_as_one_reading_per_identifier
     );
     device.frame(2, &json).await;
     // PUBACK comes only once our broker has the translated message.
-    device
-        .next(|p| matches!(p, Packet::PubAck(_)).then_some(()))
-        .await;
+    device.puback().await;
     wait_for_count(&env.store, "SELECT count(*) FROM readings", 10).await;
     assert_eq!(value_of(&env.store, "L1_LF_1").await, 12.53);
     assert_eq!(value_of(&env.store, "L1_GP_1.gpsTotalY").await, -2.25);
@@ -238,22 +251,11 @@ async fn a_frame_is_not_acknowledged_to_the_device_while_our_broker_is_down() {
     let mut device = Device::connect(env.endpoint, "UNI-001", KEY).await.unwrap();
     env.broker.stop().await;
     let ts = iso(minutes_ago(5));
-    device
-        .frame(
-            2,
-            &format!(r#"{{"UNI-001":{{"L1_LF_1":{{"{ts}":7.25}}}}}}"#),
-        )
-        .await;
-    let early = tokio::time::timeout(
-        Duration::from_millis(1500),
-        device.next(|p| matches!(p, Packet::PubAck(_)).then_some(())),
-    )
-    .await;
+    device.crack("UNI-001", &ts, 7.25).await;
+    let early = tokio::time::timeout(Duration::from_millis(1500), device.puback()).await;
     assert!(early.is_err(), "PUBACK before our broker had the message");
     env.broker.restart().await;
-    device
-        .next(|p| matches!(p, Packet::PubAck(_)).then_some(()))
-        .await;
+    device.puback().await;
     wait_for_count(&env.store, "SELECT count(*) FROM readings", 1).await;
     assert_eq!(value_of(&env.store, "L1_LF_1").await, 7.25);
     env.stop().await;
@@ -328,8 +330,7 @@ async fn malformed_frames_are_quarantined_with_a_reason_and_no_device_is_disconn
     bad.frame(3, r#"{"file":"photo.jpg"}"#).await;
     bad.publish("$dp", vec![2]).await;
     for _ in 0..5 {
-        bad.next(|p| matches!(p, Packet::PubAck(_)).then_some(()))
-            .await;
+        bad.puback().await;
     }
     wait_for_count(&env.store, "SELECT count(*) FROM quarantine", 5).await;
     let rows: Vec<(String, String, String, String)> =
@@ -353,12 +354,9 @@ async fn malformed_frames_are_quarantined_with_a_reason_and_no_device_is_disconn
 
     // Both devices carry on: the other one, and the one that sent garbage.
     let ts = iso(minutes_ago(5));
-    good.frame(2, &format!(r#"{{"UNI-002":{{"L1_LF_1":{{"{ts}":3.5}}}}}}"#))
-        .await;
-    bad.frame(2, &format!(r#"{{"UNI-001":{{"L1_LF_1":{{"{ts}":4.5}}}}}}"#))
-        .await;
-    good.next(|p| matches!(p, Packet::PubAck(_)).then_some(()))
-        .await;
+    good.crack("UNI-002", &ts, 3.5).await;
+    bad.crack("UNI-001", &ts, 4.5).await;
+    good.puback().await;
     wait_for_count(&env.store, "SELECT count(*) FROM readings", 2).await;
     assert_eq!(value_of(&env.store, "L1_LF_1").await, 4.5);
     env.stop().await;
@@ -369,15 +367,8 @@ async fn a_type_2_frame_keyed_by_another_device_is_refused_and_stores_nothing() 
     let env = setup(60).await;
     let mut device = Device::connect(env.endpoint, "UNI-001", KEY).await.unwrap();
     let ts = iso(minutes_ago(5));
-    device
-        .frame(
-            2,
-            &format!(r#"{{"UNI-002":{{"L1_LF_1":{{"{ts}":99.0}}}}}}"#),
-        )
-        .await;
-    device
-        .next(|p| matches!(p, Packet::PubAck(_)).then_some(()))
-        .await;
+    device.crack("UNI-002", &ts, 99.0).await;
+    device.puback().await;
     wait_for_count(
         &env.store,
         "SELECT count(*) FROM quarantine WHERE reason = 'foreign_device' AND gateway_code = 'UNI-001'
@@ -386,9 +377,7 @@ async fn a_type_2_frame_keyed_by_another_device_is_refused_and_stores_nothing() 
     )
     .await;
     // A correct frame after it is stored, which shows the refused one had its turn first.
-    device
-        .frame(2, &format!(r#"{{"UNI-001":{{"L1_LF_1":{{"{ts}":1.0}}}}}}"#))
-        .await;
+    device.crack("UNI-001", &ts, 1.0).await;
     wait_for_count(&env.store, "SELECT count(*) FROM readings", 1).await;
     assert_eq!(
         count(
@@ -640,11 +629,7 @@ async fn garbage_on_the_wire_closes_only_that_connection_and_a_silent_device_is_
         .await
         .unwrap();
     let ts = iso(minutes_ago(1));
-    device
-        .frame(2, &format!(r#"{{"UNI-002":{{"L1_LF_1":{{"{ts}":2.0}}}}}}"#))
-        .await;
-    device
-        .next(|p| matches!(p, Packet::PubAck(_)).then_some(()))
-        .await;
+    device.crack("UNI-002", &ts, 2.0).await;
+    device.puback().await;
     env.stop().await;
 }

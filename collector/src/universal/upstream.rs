@@ -123,11 +123,7 @@ impl Upstream {
         let (tx, rx) = oneshot::channel();
         {
             let _order = self.send_lock.lock().await;
-            self.subscriptions
-                .lock()
-                .expect("not poisoned")
-                .queued
-                .push_back(tx);
+            lock(&self.subscriptions).queued.push_back(tx);
             let filters = devices.iter().map(|d| {
                 rumqttc::SubscribeFilter::new(
                     geohazard_protocol::Topic::command(d),
@@ -157,6 +153,10 @@ impl Upstream {
     }
 }
 
+fn lock(waiters: &Mutex<Waiters>) -> std::sync::MutexGuard<'_, Waiters> {
+    waiters.lock().expect("no code panics while holding it")
+}
+
 async fn drive(
     mut eventloop: EventLoop,
     upstream: Upstream,
@@ -166,28 +166,14 @@ async fn drive(
     loop {
         match eventloop.poll().await {
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => {
-                upstream.waiters.lock().expect("not poisoned").sent(pkid);
+                lock(&upstream.waiters).sent(pkid)
             }
-            Ok(Event::Incoming(Incoming::PubAck(ack))) => {
-                upstream
-                    .waiters
-                    .lock()
-                    .expect("not poisoned")
-                    .acked(ack.pkid);
-            }
+            Ok(Event::Incoming(Incoming::PubAck(ack))) => lock(&upstream.waiters).acked(ack.pkid),
             Ok(Event::Outgoing(Outgoing::Subscribe(pkid))) => {
-                upstream
-                    .subscriptions
-                    .lock()
-                    .expect("not poisoned")
-                    .sent(pkid);
+                lock(&upstream.subscriptions).sent(pkid)
             }
             Ok(Event::Incoming(Incoming::SubAck(ack))) => {
-                upstream
-                    .subscriptions
-                    .lock()
-                    .expect("not poisoned")
-                    .acked(ack.pkid);
+                lock(&upstream.subscriptions).acked(ack.pkid)
             }
             Ok(Event::Incoming(Incoming::ConnAck(_))) => {
                 backoff = Duration::from_millis(100);
