@@ -645,6 +645,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
     fn environment_variables_override_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
