@@ -28,6 +28,8 @@ pub struct UniversalConfig {
     pub listen: Option<SocketAddr>,
     /// The endpoint's own MQTT client id on our broker; unique per endpoint.
     pub client_id: String,
+    /// Device connections open at once, at most; more are closed on arrival.
+    pub max_connections: usize,
     /// Largest MQTT packet accepted from a device.
     pub max_packet_bytes: usize,
     /// How long a device has to send CONNECT after opening the connection.
@@ -44,6 +46,7 @@ impl Default for UniversalConfig {
         UniversalConfig {
             listen: None,
             client_id: "geohazard-universal".into(),
+            max_connections: 10_000,
             max_packet_bytes: 256 * 1024,
             connect_timeout_secs: 10,
             broker_timeout_secs: 30,

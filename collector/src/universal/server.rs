@@ -51,6 +51,10 @@ struct Shared {
     /// Telemetry `seq`: the platform protocol has no counter, so the endpoint numbers messages
     /// by receipt time in ms (kept increasing), which stays monotonic across restarts.
     last_seq: AtomicU64,
+    /// Key checks running at once.
+    auth_permits: tokio::sync::Semaphore,
+    /// Open device connections, at most `max_connections`.
+    connections: Arc<tokio::sync::Semaphore>,
     /// Prefix of this run's msgids, so a late reply to an earlier run's command matches nothing.
     run: String,
 }
@@ -84,6 +88,7 @@ impl UniversalEndpoint {
             .listen
             .ok_or_else(|| anyhow::anyhow!("the universal-type endpoint has no listen address"))?;
         let listener = TcpListener::bind(listen).await?;
+        let max_connections = config.max_connections;
         let (upstream, commands) = Upstream::start(
             mqtt_url,
             &config.client_id,
@@ -103,6 +108,8 @@ impl UniversalEndpoint {
                 next_id: AtomicU64::new(1),
                 last_seq: AtomicU64::new(0),
                 run: format!("{:x}", now / 1000),
+                auth_permits: tokio::sync::Semaphore::new(4),
+                connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             }),
         })
     }
@@ -139,8 +146,16 @@ impl UniversalEndpoint {
                     }
                 },
             };
+            let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, "too many device connections; refusing one");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
-            tokio::spawn(shared.clone().serve(stream, peer, shutdown.clone()));
+            let (shared, shutdown) = (shared.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                shared.serve(stream, peer, shutdown).await;
+                drop(permit);
+            });
         }
         dispatcher.abort();
         shared.upstream.disconnect();
@@ -352,19 +367,35 @@ impl Shared {
         let Some(login) = &connect.login else {
             return ConnectReturnCode::BadUserNamePassword;
         };
-        match geohazard_store::registry::verify_gateway_password(
-            &self.store.pool,
-            &connect.client_id,
-            &login.password,
-        )
+        let hash: Option<Option<String>> =
+            match sqlx::query_scalar("SELECT password_hash FROM gateways WHERE code = $1")
+                .bind(&connect.client_id)
+                .fetch_optional(&self.store.pool)
+                .await
+            {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot look up a device's key");
+                    return ConnectReturnCode::ServiceUnavailable;
+                }
+            };
+        let Some(hash) = hash.flatten() else {
+            return ConnectReturnCode::BadUserNamePassword;
+        };
+        // argon2 takes tens of milliseconds and ~19 MiB per check: off the async threads, and
+        // a few at a time, so a reconnect storm of a thousand devices cannot exhaust memory.
+        let Ok(_permit) = self.auth_permits.acquire().await else {
+            return ConnectReturnCode::ServiceUnavailable;
+        };
+        let password = login.password.clone();
+        match tokio::task::spawn_blocking(move || {
+            geohazard_store::registry::verify_password(&password, &hash)
+        })
         .await
         {
             Ok(true) => ConnectReturnCode::Success,
             Ok(false) => ConnectReturnCode::BadUserNamePassword,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot check a device's key");
-                ConnectReturnCode::ServiceUnavailable
-            }
+            Err(_) => ConnectReturnCode::ServiceUnavailable,
         }
     }
 
