@@ -7,79 +7,9 @@ use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::{Collector, CollectorConfig, Metrics};
 use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
 use geohazard_store::Store;
-use geohazard_store::registry::{self, NewDivision, NewSensor, NewSite, SensorKind, SiteKind};
 use tokio_util::sync::CancellationToken;
 
-/// Registers a county, a landslide site, and a gateway `code` with one sensor per channel.
-pub async fn register_gateway(store: &Store, code: &str, channels: &[&str]) -> i64 {
-    for (c, name, level, parent) in [
-        ("510000", "Sichuan", registry::DivisionLevel::Province, None),
-        (
-            "511500",
-            "Yibin",
-            registry::DivisionLevel::City,
-            Some("510000"),
-        ),
-        (
-            "511525",
-            "Gao",
-            registry::DivisionLevel::County,
-            Some("511500"),
-        ),
-    ] {
-        registry::upsert_division(
-            &store.pool,
-            &NewDivision {
-                code: c,
-                name,
-                level,
-                parent_code: parent,
-                boundary: None,
-            },
-        )
-        .await
-        .unwrap();
-    }
-    let site = registry::upsert_site(
-        &store.pool,
-        &NewSite {
-            code: &format!("site-{code}"),
-            name: "test slope",
-            kind: SiteKind::Landslide,
-            division_code: "511525",
-            location: geo::Point::new(104.5, 28.4),
-            threat_zone: None,
-            scale_class: Some("medium"),
-            volume_m3: Some(2.0e5),
-            threatened_people: 120,
-            threatened_property: 800.0,
-        },
-    )
-    .await
-    .unwrap();
-    let gw = registry::upsert_gateway(&store.pool, code, Some(site), code, None)
-        .await
-        .unwrap();
-    for ch in channels {
-        registry::upsert_sensor(
-            &store.pool,
-            &NewSensor {
-                gateway_id: gw,
-                channel: ch,
-                site_id: site,
-                kind: SensorKind::CrackMeter,
-                unit: "mm",
-                location: None,
-                elevation_m: None,
-                depth_m: None,
-                sampling_interval_s: 60,
-            },
-        )
-        .await
-        .unwrap();
-    }
-    gw
-}
+pub use geohazard_testkit::fixtures::register_gateway;
 
 /// A collector running in this process, stoppable.
 pub struct RunningCollector {

@@ -1,63 +1,33 @@
 //! The store against a real PostgreSQL: migrations, de-duplication, rollups, partitions.
 
 use chrono::{TimeZone, Utc};
-use geohazard_store::registry::{self, NewSensor, NewSite, SensorKind, SiteKind};
+use geohazard_store::registry;
 use geohazard_store::{PartitionCache, ReadingRows, StorageMode, Store, readings};
 use geohazard_testkit::TestDb;
+use geohazard_testkit::fixtures::register_gateway;
 
 async fn store_with_one_sensor() -> (TestDb, Store, i32) {
     let db = TestDb::create().await;
     let store = Store::connect(&db.url, 4)
         .await
         .expect("migrations run on a fresh database");
-    registry::upsert_division(
-        &store.pool,
-        &registry::NewDivision {
-            code: "510000",
-            name: "Sichuan",
-            level: registry::DivisionLevel::Province,
-            parent_code: None,
-            boundary: None,
-        },
-    )
-    .await
-    .unwrap();
-    let site = registry::upsert_site(
-        &store.pool,
-        &NewSite {
-            code: "LS-1",
-            name: "test slope",
-            kind: SiteKind::Landslide,
-            division_code: "510000",
-            location: geo::Point::new(104.0, 28.5),
-            threat_zone: None,
-            scale_class: None,
-            volume_m3: None,
-            threatened_people: 10,
-            threatened_property: 50.0,
-        },
-    )
-    .await
-    .unwrap();
-    let gw = registry::upsert_gateway(&store.pool, "gw-1", Some(site), "gw", Some("s3cret"))
+    let gateway = register_gateway(&store, "gw-1", &["crack-1"]).await;
+    registry::upsert_gateway(&store.pool, "gw-1", None, "gw", Some("s3cret"))
         .await
         .unwrap();
-    let sensor = registry::upsert_sensor(
-        &store.pool,
-        &NewSensor {
-            gateway_id: gw,
-            channel: "crack-1",
-            site_id: site,
-            kind: SensorKind::CrackMeter,
-            unit: "mm",
-            location: None,
-            elevation_m: None,
-            depth_m: None,
-            sampling_interval_s: 60,
-        },
-    )
-    .await
-    .unwrap();
+    let sensor = registry::gateway_sensors(&store.pool, "gw-1")
+        .await
+        .unwrap()
+        .expect("registered")
+        .sensors["crack-1"];
+    assert_eq!(
+        registry::gateway_sensors(&store.pool, "gw-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .gateway_id,
+        gateway
+    );
     (db, store, sensor)
 }
 

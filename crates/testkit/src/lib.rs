@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod database;
+pub mod fixtures;
 
 pub use broker::Broker;
 pub use database::TestDb;

@@ -1,0 +1,83 @@
+//! A small registry for tests: Sichuan province → Yibin city → Gao county, a landslide site,
+//! and gateways with crack meters.
+
+use geohazard_store::Store;
+use geohazard_store::registry::{
+    self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
+};
+
+pub const PROVINCE: &str = "510000";
+pub const CITY: &str = "511500";
+pub const COUNTY: &str = "511525";
+
+/// Registers the province, city and county (idempotent).
+pub async fn register_divisions(store: &Store) {
+    for (code, name, level, parent) in [
+        (PROVINCE, "Sichuan", DivisionLevel::Province, None),
+        (CITY, "Yibin", DivisionLevel::City, Some(PROVINCE)),
+        (COUNTY, "Gao", DivisionLevel::County, Some(CITY)),
+    ] {
+        registry::upsert_division(
+            &store.pool,
+            &NewDivision {
+                code,
+                name,
+                level,
+                parent_code: parent,
+                boundary: None,
+            },
+        )
+        .await
+        .expect("registering a division");
+    }
+}
+
+/// Registers a landslide site in the county (with its divisions) and returns its id.
+pub async fn register_site(store: &Store, code: &str) -> i64 {
+    register_divisions(store).await;
+    registry::upsert_site(
+        &store.pool,
+        &NewSite {
+            code,
+            name: "test slope",
+            kind: SiteKind::Landslide,
+            division_code: COUNTY,
+            location: geo::Point::new(104.5, 28.4),
+            threat_zone: None,
+            scale_class: Some("medium"),
+            volume_m3: Some(2.0e5),
+            threatened_people: 120,
+            threatened_property: 800.0,
+        },
+    )
+    .await
+    .expect("registering a site")
+}
+
+/// Registers a site `site-{code}`, a gateway `code` on it and one crack meter per channel;
+/// returns the gateway's id.
+pub async fn register_gateway(store: &Store, code: &str, channels: &[&str]) -> i64 {
+    let site = register_site(store, &format!("site-{code}")).await;
+    let gateway = registry::upsert_gateway(&store.pool, code, Some(site), code, None)
+        .await
+        .expect("registering a gateway");
+    for channel in channels {
+        registry::upsert_sensor(
+            &store.pool,
+            &NewSensor {
+                gateway_id: gateway,
+                channel,
+                site_id: site,
+                kind: SensorKind::CrackMeter,
+                unit: "mm",
+                location: None,
+                elevation_m: None,
+                depth_m: None,
+                sampling_interval_s: 60,
+            },
+        )
+        .await
+        .expect("registering a sensor");
+    }
+    gateway
+}
