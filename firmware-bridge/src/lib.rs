@@ -206,8 +206,11 @@ impl Runtime {
 /// configuration, unusable queue folder); a broker or sensor that is down is waited for.
 pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
-    if !config.cameras.is_empty() {
-        camera::init_gstreamer()?;
+    if !config.cameras.is_empty()
+        && let Err(e) = camera::init_gstreamer()
+    {
+        // Sensors matter more than pictures: poll anyway; each snapshot reports this error.
+        error!("cameras unavailable: {e}");
     }
     let queue = DiskQueue::open(
         &config.queue.dir,
