@@ -1,28 +1,28 @@
-//! The demo: a county with four hazard sites, their gateways and sensors, registered in the
-//! store, and simulated gateways that publish what those sensors would measure through a rain
-//! event and a slope that starts to accelerate. Scenario time runs `time_scale` times faster
-//! than the wall clock so that a newcomer sees the story unfold in minutes; readings carry
-//! wall-clock timestamps.
+//! The demo: two counties with four hazard sites, their gateways and sensors, registered in the
+//! store. Each site's gateway is a real firmware-bridge polling a Modbus TCP sensor simulator
+//! that serves what the site's sensors would measure through a rain event and a slope that
+//! starts to accelerate. Scenario time runs `time_scale` times faster than the wall clock so
+//! that a newcomer sees the story unfold in minutes; readings carry wall-clock timestamps.
 
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
-use geohazard_bus::{Bus, BusConfig};
-use geohazard_field_sim::{Creep, RainEvent, SensorKind as SimKind, SensorModel};
-use geohazard_protocol::{GatewayStatus, Quality, Reading, TelemetryBatch, Topic};
+use geohazard_field_sim::{Creep, RainEvent, SensorKind as SimKind};
+use geohazard_firmware_bridge::demo as firmware_demo;
+use geohazard_firmware_bridge::run_bridge;
+use geohazard_firmware_bridge::sim::{SimConfig, SimSource, start_sensor_sim};
 use geohazard_store::Store;
 use geohazard_store::registry::{
     self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
 };
-use rumqttc::{LastWill, QoS};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DemoConfig {
-    /// Register the demo sites and run their simulated gateways.
+    /// Register the demo sites and run their gateways (firmware-bridges polling simulated sensors).
     pub enabled: bool,
-    /// Seconds between telemetry messages of each simulated gateway.
+    /// How often the demo gateways poll their sensors, seconds.
     pub interval_secs: f64,
     /// Scenario seconds per wall-clock second.
     pub time_scale: f64,
@@ -257,6 +257,22 @@ pub async fn seed(store: &Store, interval_secs: f64) -> anyhow::Result<()> {
         let gateway_id =
             registry::upsert_gateway(&store.pool, site.gateway, Some(site_id), site.name, None)
                 .await?;
+        // The bridge also reads the gateway's supply voltage.
+        registry::upsert_sensor(
+            &store.pool,
+            &NewSensor {
+                gateway_id,
+                channel: "supply-v",
+                site_id,
+                kind: SensorKind::SupplyVoltage,
+                unit: "V",
+                location: Some(location),
+                elevation_m: None,
+                depth_m: None,
+                sampling_interval_s: interval_secs.max(10.0).ceil() as i32,
+            },
+        )
+        .await?;
         for s in &site.sensors {
             registry::upsert_sensor(
                 &store.pool,
@@ -278,125 +294,74 @@ pub async fn seed(store: &Store, interval_secs: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn model_for(site_index: usize, sensor_index: usize, s: &DemoSensor) -> SensorModel {
-    let mut model = SensorModel::new(s.kind, (site_index * 100 + sensor_index) as u64 + 1);
-    if s.rain {
-        model = model.with_rain(RainEvent {
-            start_s: 1800.0,
-            duration_s: 6.0 * 3600.0,
-            peak_mm_per_h: 35.0,
-        });
-    }
-    if let Some((mm_per_day, onset_h)) = s.creep {
-        model = model.with_creep(Creep {
-            steady_mm_per_day: mm_per_day,
-            onset_s: onset_h.map(|h| h * 3600.0).unwrap_or(f64::INFINITY),
-            efold_s: 1.5 * 3600.0,
-        });
-    }
-    model
-}
+/// The rain event every rain-sensitive demo sensor sees (scenario time).
+const RAIN: RainEvent = RainEvent {
+    start_s: 1800.0,
+    duration_s: 6.0 * 3600.0,
+    peak_mm_per_h: 35.0,
+};
 
-/// Runs every demo site's simulated gateway until `shutdown`.
-pub async fn run_gateways(mqtt_url: String, config: DemoConfig, shutdown: CancellationToken) {
-    let mut tasks = Vec::new();
-    for (i, site) in sites().into_iter().enumerate() {
-        let url = mqtt_url.clone();
-        let config = config.clone();
-        let shutdown = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = run_gateway(i, site, &url, &config, shutdown).await {
-                tracing::error!(error = %e, "simulated gateway stopped");
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-}
-
-async fn run_gateway(
-    index: usize,
-    site: DemoSite,
-    mqtt_url: &str,
-    config: &DemoConfig,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let will = LastWill::new(
-        Topic::status(site.gateway),
-        GatewayStatus::offline().to_json(),
-        QoS::AtLeastOnce,
-        true,
-    );
-    let bus = Bus::start(
-        &BusConfig::new(mqtt_url, site.gateway),
-        vec![],
-        Some(will),
-        64,
-    )?;
-    let mut models: Vec<SensorModel> = site
+/// The simulator's register map for a site, with the site's story (rain, creep) in each point.
+fn sim_config(site: &DemoSite, interval_secs: f64, time_scale: f64) -> SimConfig {
+    let sensors: Vec<(String, SimKind)> = site
         .sensors
         .iter()
-        .enumerate()
-        .map(|(j, s)| model_for(index, j, s))
+        .map(|s| (s.channel.to_owned(), s.kind))
         .collect();
-    let started = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(config.interval_secs.max(0.1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut seq = 0u64;
-    let mut last_status: Option<Instant> = None;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tick.tick() => {}
+    let mut points = firmware_demo::sim_points(&sensors, interval_secs);
+    for (point, s) in points.iter_mut().zip(&site.sensors) {
+        let rain = s.rain.then_some(RAIN);
+        match &mut point.source {
+            SimSource::Sensor {
+                rain: r, creep: c, ..
+            } => {
+                *r = rain;
+                *c = s.creep.map(|(mm_per_day, onset_h)| Creep {
+                    steady_mm_per_day: mm_per_day,
+                    onset_s: onset_h.map(|h| h * 3600.0).unwrap_or(f64::INFINITY),
+                    efold_s: 1.5 * 3600.0,
+                });
+            }
+            SimSource::RainCounter { rain: r, .. } => *r = rain,
+            _ => {}
         }
-        if last_status.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
-            let status = GatewayStatus {
-                online: true,
-                ts: Some(chrono::Utc::now().timestamp_millis()),
-                firmware: Some(format!("sim-{}", env!("CARGO_PKG_VERSION"))),
-                uptime_s: Some(started.elapsed().as_secs()),
-                queue_depth: Some(0),
-                supply_v: Some(12.4 + 0.3 * ((started.elapsed().as_secs_f64() / 600.0).sin())),
-                battery_pct: Some(87.0),
-                signal_dbm: Some(-71.0),
-            };
-            bus.client()
-                .publish(
-                    Topic::status(site.gateway),
-                    QoS::AtLeastOnce,
-                    true,
-                    status.to_json(),
-                )
-                .await?;
-            last_status = Some(Instant::now());
-        }
-        let scenario_s = started.elapsed().as_secs_f64() * config.time_scale;
-        let ts = chrono::Utc::now().timestamp_millis() / 1000 * 1000;
-        seq += 1;
-        let batch = TelemetryBatch {
-            seq,
-            readings: site
-                .sensors
-                .iter()
-                .zip(models.iter_mut())
-                .map(|(s, m)| Reading {
-                    sensor: s.channel.to_owned(),
-                    ts,
-                    value: (m.sample(scenario_s) * 1000.0).round() / 1000.0,
-                    quality: Quality::Good,
-                })
-                .collect(),
-        };
-        bus.client()
-            .publish(
-                Topic::telemetry(site.gateway),
-                QoS::AtLeastOnce,
-                false,
-                batch.to_json(),
-            )
-            .await?;
     }
-    bus.shutdown().await;
+    SimConfig {
+        listen: "127.0.0.1:0".into(),
+        speed: time_scale,
+        tick_ms: 200,
+        points,
+    }
+}
+
+/// Runs every demo site's sensor simulator and firmware-bridge until `shutdown`.
+pub async fn run_gateways(
+    mqtt_url: String,
+    config: DemoConfig,
+    data_dir: PathBuf,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut bridges = tokio::task::JoinSet::new();
+    let mut simulators = Vec::new();
+    for site in sites() {
+        let sim = sim_config(&site, config.interval_secs, config.time_scale);
+        let handle = start_sensor_sim(sim.clone()).await?;
+        let bridge = sim.bridge_config(
+            site.gateway,
+            handle.addr(),
+            &mqtt_url,
+            data_dir.join("bridges").join(site.gateway),
+        );
+        simulators.push(handle);
+        bridges.spawn(run_bridge(bridge, shutdown.clone()));
+    }
+    tracing::info!(
+        gateways = simulators.len(),
+        "demo gateways: firmware-bridges polling Modbus sensor simulators"
+    );
+    while let Some(done) = bridges.join_next().await {
+        done??;
+    }
+    drop(simulators);
     Ok(())
 }

@@ -165,11 +165,12 @@ async fn main() -> anyhow::Result<()> {
     tasks.spawn(collector.serve(registry, shutdown.clone()));
     if config.demo.enabled {
         demo::seed(&store, config.demo.interval_secs).await?;
-        let (url, demo, shutdown) = (mqtt_url.clone(), config.demo.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            demo::run_gateways(url, demo, shutdown).await;
-            Ok(())
-        });
+        tasks.spawn(demo::run_gateways(
+            mqtt_url.clone(),
+            config.demo.clone(),
+            config.data_dir.clone(),
+            shutdown.clone(),
+        ));
     }
     tasks.spawn(report_progress(metrics, store.clone(), shutdown.clone()));
 
