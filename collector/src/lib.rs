@@ -82,6 +82,7 @@ impl CollectorConfig {
 /// A running collector, for embedding (all-in-one, tests).
 pub struct Collector {
     pub metrics: Metrics,
+    mqtt_url: String,
     bus: Bus,
     store: Store,
     config: CollectorConfig,
@@ -99,6 +100,7 @@ impl Collector {
         let bus = Bus::start(&bus_config, config.subscriptions(), None, config.queue)?;
         Ok(Collector {
             metrics: Metrics::new(registry),
+            mqtt_url: mqtt_url.to_owned(),
             bus,
             store,
             config,
@@ -303,6 +305,24 @@ impl Collector {
         }
         if self.store.mode == geohazard_store::StorageMode::Partitioned {
             tokio::spawn(maintain_partitions(self.store.clone(), shutdown.clone()));
+        }
+        if self.config.universal.listen.is_some() {
+            let (config, url, store, stop) = (
+                self.config.universal.clone(),
+                self.mqtt_url.clone(),
+                self.store.clone(),
+                shutdown.clone(),
+            );
+            // If the endpoint fails, the collector stops too: a half-working service would
+            // look healthy while devices could not connect.
+            let endpoint = tokio::spawn(async move {
+                let result = run_universal_endpoint(config, &url, store, stop.clone()).await;
+                stop.cancel();
+                result
+            });
+            let collector = self.run(shutdown).await;
+            let endpoint = endpoint.await.map_err(anyhow::Error::from).and_then(|r| r);
+            return collector.and(endpoint);
         }
         self.run(shutdown).await
     }

@@ -22,7 +22,7 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
 #[tokio::test]
 async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     let db = TestDb::create().await;
-    let (broker_port, metrics_port) = (free_port(), free_port());
+    let (broker_port, metrics_port, universal_port) = (free_port(), free_port(), free_port());
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
         .arg("run")
         .env("DATABASE_URL", &db.url)
@@ -33,6 +33,10 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
             format!("127.0.0.1:{metrics_port}"),
         )
         .env("GEOHAZARD_DEMO__INTERVAL_SECS", "1")
+        .env(
+            "GEOHAZARD_COLLECTOR__UNIVERSAL__LISTEN",
+            format!("127.0.0.1:{universal_port}"),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -78,6 +82,11 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
         metrics.contains("geohazard_collector_readings_total{outcome=\"stored\"}"),
         "{metrics}"
     );
+
+    // The endpoint for universal-type (普适型) devices listens when configured.
+    geohazard_testkit::wait_for_port(universal_port, Duration::from_secs(10))
+        .await
+        .expect("the universal-type endpoint listens");
 
     // Ctrl-C / SIGTERM: a clean stop.
     let pid = child.id().unwrap();
