@@ -54,20 +54,30 @@ pub struct Engine {
     sensors: HashMap<i32, SensorState>,
     gateways: HashMap<String, GatewayState>,
     trackers: HashMap<(i64, String), Tracker>,
-    mqtt: AsyncClient,
+    mqtt: Outbox,
     raw_horizon_ms: i64,
     long_horizon_ms: i64,
     stats: Arc<Stats>,
 }
 
-/// Publishes a warning change on `gh/v1/warning/{division}/{site}`.
-pub async fn publish(client: &AsyncClient, w: &Warning) {
-    let topic = Topic::warning(&w.division, &w.site);
-    if let Err(e) = client
-        .publish(topic, QoS::AtLeastOnce, false, w.to_json())
-        .await
-    {
-        tracing::warn!(error = %e, warning = w.id, "could not publish a warning");
+/// Where warning changes go to be published, off the engine's path: the MQTT request channel
+/// may be full of acknowledgements under a burst, and the engine must never wait on it (the
+/// connection task may in turn be waiting for the engine to take a delivery).
+pub type Outbox = tokio::sync::mpsc::UnboundedSender<Warning>;
+
+/// Publishes warning changes on `gh/v1/warning/{division}/{site}` until the senders are gone.
+pub async fn run_publisher(
+    client: AsyncClient,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Warning>,
+) {
+    while let Some(w) = rx.recv().await {
+        let topic = Topic::warning(&w.division, &w.site);
+        if let Err(e) = client
+            .publish(topic, QoS::AtLeastOnce, false, w.to_json())
+            .await
+        {
+            tracing::warn!(error = %e, warning = w.id, "could not publish a warning");
+        }
     }
 }
 
@@ -81,7 +91,7 @@ impl Engine {
     pub async fn start(
         pool: PgPool,
         config: Arc<AnalyzerConfig>,
-        mqtt: AsyncClient,
+        mqtt: Outbox,
         stats: Arc<Stats>,
     ) -> anyhow::Result<Engine> {
         let e = &config.engine;
@@ -454,7 +464,7 @@ impl Engine {
                 self.stats.transitions.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(warning = w.id, site = %w.site, source = %w.source, level = %w.level,
                     transition = w.transition.as_str(), summary = %w.summary, "warning changed");
-                publish(&self.mqtt, &w).await;
+                let _ = self.mqtt.send(w);
             }
             Ok(None) => {}
             Err(e) => {

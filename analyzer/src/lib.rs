@@ -59,13 +59,10 @@ pub async fn run_with(
         (filter(ALL_STATUS), Qos::AtLeastOnce),
     ];
     let mut bus = Bus::start(&config.mqtt, subscriptions, None, config.queue)?;
-    let mut engine = engine::Engine::start(
-        store.pool.clone(),
-        config.clone(),
-        bus.client().clone(),
-        stats,
-    )
-    .await?;
+    let (outbox_tx, outbox_rx) = tokio::sync::mpsc::unbounded_channel();
+    let publisher = tokio::spawn(engine::run_publisher(bus.client().clone(), outbox_rx));
+    let mut engine =
+        engine::Engine::start(store.pool.clone(), config.clone(), outbox_tx.clone(), stats).await?;
     let provider = sms::build_provider(
         &config.notifier.sms,
         Duration::from_millis(config.notifier.request_timeout_ms),
@@ -80,7 +77,7 @@ pub async fn run_with(
     let referrals = tokio::spawn(notifier::run_referrals(
         store.pool.clone(),
         engine.notifier_config(),
-        bus.client().clone(),
+        outbox_tx,
         tasks.clone(),
     ));
     tokio::select! {
@@ -91,7 +88,15 @@ pub async fn run_with(
     if let Some(ready) = ready {
         let _ = ready.send(());
     }
+    // Acknowledgements go through their own task for the same reason as warnings: the engine
+    // never waits on the MQTT request channel.
     let acker = bus.acker();
+    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel::<geohazard_bus::Delivery>();
+    let acks = tokio::spawn(async move {
+        while let Some(d) = ack_rx.recv().await {
+            acker.ack(&d).await;
+        }
+    });
     let mut health =
         tokio::time::interval(Duration::from_millis(config.engine.health_check_ms.max(10)));
     let mut reload = tokio::time::interval(Duration::from_secs(config.engine.reload_s.max(1)));
@@ -105,8 +110,9 @@ pub async fn run_with(
                     break;
                 };
                 engine.handle(d.topic(), d.payload()).await;
-                // At-least-once: a redelivery after a crash is absorbed by the window.
-                acker.ack(&d).await;
+                // Acknowledged once evaluated (and any warning stored). At-least-once: a
+                // redelivery after a crash is absorbed by the window.
+                let _ = ack_tx.send(d);
             }
             _ = health.tick() => engine.check_silence().await,
             _ = reload.tick() => engine.reload().await,
@@ -114,6 +120,13 @@ pub async fn run_with(
     }
     tasks.cancel();
     let _ = tokio::join!(outbox, referrals);
+    drop(ack_tx);
+    drop(engine);
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = acks.await;
+        let _ = publisher.await;
+    })
+    .await;
     bus.shutdown().await;
     Ok(())
 }

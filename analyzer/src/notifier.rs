@@ -416,7 +416,7 @@ pub async fn run_outbox(
 pub async fn run_referrals(
     pool: PgPool,
     cfg: Arc<NotifierConfig>,
-    mqtt: geohazard_bus::rumqttc::AsyncClient,
+    mqtt: crate::engine::Outbox,
     shutdown: CancellationToken,
 ) {
     let poll = Duration::from_millis(cfg.poll_ms.max(10));
@@ -425,7 +425,7 @@ pub async fn run_referrals(
             Ok(referred) => {
                 for w in referred {
                     tracing::info!(warning = w.id, site = %w.site, "warning referred up: not acknowledged in time");
-                    crate::engine::publish(&mqtt, &w).await;
+                    let _ = mqtt.send(w);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "referral pass failed"),

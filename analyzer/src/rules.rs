@@ -259,6 +259,14 @@ pub struct Evaluation {
     pub forecast_ms: Option<i64>,
 }
 
+/// A velocity needs enough points spread over at least half its window: a slope from the
+/// first hour after a start or a gap is mostly noise.
+fn enough(pts: &[(i64, f64)], min_points: usize, win_ms: i64) -> bool {
+    pts.len() >= min_points.max(3)
+        && pts.last().map(|l| l.0).unwrap_or(0) - pts.first().map(|f| f.0).unwrap_or(0)
+            >= win_ms / 2
+}
+
 fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -286,8 +294,9 @@ pub fn eval_threshold(p: &ThresholdParams, ts: i64, value: f64, unit: &str) -> E
 }
 
 pub fn eval_rate(p: &RateParams, w: &mut Window, ts: i64) -> Option<Evaluation> {
-    let pts = w.raw_between(ts - (p.window_h * HOUR_MS as f64) as i64, ts);
-    if pts.len() < p.min_points.max(3) {
+    let win_ms = (p.window_h * HOUR_MS as f64) as i64;
+    let pts = w.raw_between(ts - win_ms, ts);
+    if !enough(pts, p.min_points, win_ms) {
         return None;
     }
     let (fit, rejected) = methods::robust_velocity(pts, p.spike_k, p.spike_min)?;
@@ -403,31 +412,33 @@ pub fn eval_rainfall(p: &RainfallParams, curve: IdCurve, w: &mut Window, ts: i64
     }
 }
 
-/// Steady-state velocity: the median of daily velocities (lines through each day's hourly
-/// means) over the long window before the current one. A median, so the days of an
-/// acceleration under way do not count as "steady" until they are the majority.
+/// Steady-state velocity: the median of day-to-day changes of the daily mean (from hourly
+/// means) over the long window before the current one. Daily means cancel the thermal cycle; a
+/// median, so the days of an acceleration under way do not count as "steady" until they are the
+/// majority. Returns the velocity and how many day-to-day changes it rests on.
 pub fn steady_velocity(w: &Window, before_ms: i64, min_days: u32) -> Option<(f64, usize)> {
     let end_day = before_ms.div_euclid(DAY_MS as i64);
     let first = w.hours(i64::MIN, i64::MAX).next()?.0;
     let start_day = (first * HOUR_MS).div_euclid(DAY_MS as i64);
+    let mut previous: Option<(i64, f64)> = None;
     let mut velocities = Vec::new();
     for day in start_day..end_day {
         let h0 = day * 24;
-        let (x, y): (Vec<f64>, Vec<f64>) = w
-            .hours(h0, h0 + 24)
-            .filter_map(|(h, b)| b.mean().map(|m| ((h - h0) as f64 / 24.0, m)))
-            .unzip();
-        if x.len() >= 12
-            && let Some(f) = methods::linear_fit(
-                ndarray::Array1::from(x).view(),
-                ndarray::Array1::from(y).view(),
-            )
-        {
-            velocities.push(f.slope);
+        let means: Vec<f64> = w.hours(h0, h0 + 24).filter_map(|(_, b)| b.mean()).collect();
+        // A day needs most of its hours for the thermal cycle to cancel out.
+        if means.len() < 18 {
+            continue;
         }
+        let mean = means.iter().sum::<f64>() / means.len() as f64;
+        if let Some((d, m)) = previous
+            && d == day - 1
+        {
+            velocities.push(mean - m);
+        }
+        previous = Some((day, mean));
     }
     let n = velocities.len();
-    if n < min_days as usize {
+    if n < min_days.max(1) as usize {
         return None;
     }
     methods::median(&mut velocities).map(|v| (v, n))
@@ -451,7 +462,7 @@ pub fn eval_trend(
         .max(p.min_steady_mm_per_day)
         .max(f64::MIN_POSITIVE);
     let pts = w.raw_between(ts - win_ms, ts);
-    if pts.len() < p.min_points.max(3) {
+    if !enough(pts, p.min_points, win_ms) {
         return None;
     }
     let (fit, rejected) = methods::robust_velocity(pts, p.spike_k, p.spike_min)?;

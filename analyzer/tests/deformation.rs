@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use geohazard_store::readings::{self, PartitionCache, ReadingRows};
 use geohazard_store::registry::SensorKind;
 
 /// Crack opening of a slope creeping at `v0` mm/d that starts to accelerate at `onset` towards
@@ -33,22 +32,13 @@ async fn an_accelerating_crack_meter_climbs_blue_yellow_orange_red_with_a_failur
 
     // Twenty days of steady creep are already in the store, as the collector left them: the
     // analyzer must learn the steady velocity from them at start-up.
-    let mut rows = ReadingRows::default();
+    let mut history = Vec::new();
     let mut t = onset - 20 * DAY;
     while t <= onset {
-        let ts = chrono::DateTime::from_timestamp_millis(t).unwrap();
-        rows.push(sensor, ts, accelerating(t, v0, onset, tf, &mut noise), 0);
+        history.push((t, accelerating(t, v0, onset, tf, &mut noise)));
         t += HOUR;
     }
-    PartitionCache::default()
-        .ensure_for(&w.store.pool, w.store.mode, &rows.ts)
-        .await
-        .unwrap();
-    let mut conn = w.store.pool.acquire().await.unwrap();
-    readings::insert(&mut conn, w.store.mode, &rows)
-        .await
-        .unwrap();
-    drop(conn);
+    w.store_readings(sensor, &history).await;
 
     let analyzer = w.start(w.config("analyzer-crack")).await;
     let publisher = w.publisher().await;
@@ -127,7 +117,12 @@ async fn a_noisy_but_steady_crack_meter_raises_nothing() {
     let series = steady_crack(end - 6 * DAY, end, 10 * MIN, 0.5, 5);
     let n = publisher.replay("crack-1", &series, 24).await;
     analyzer.handled(n).await;
-    assert_eq!(w.warnings().await, vec![]);
+    assert_eq!(
+        w.warnings().await,
+        vec![],
+        "{:?}",
+        w.events("trend:gw-01/crack-1").await
+    );
     analyzer.stop().await;
 }
 

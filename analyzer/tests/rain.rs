@@ -111,28 +111,6 @@ async fn eventually_published(m: &Mqtt, n: usize) -> Vec<geohazard_protocol::war
     .await
 }
 
-/// Stores readings as the collector would.
-async fn store(w: &World, sensor: i32, series: &[(i64, f64)]) {
-    use geohazard_store::readings::{self, PartitionCache, ReadingRows};
-    let mut rows = ReadingRows::default();
-    for (t, v) in series {
-        rows.push(
-            sensor,
-            chrono::DateTime::from_timestamp_millis(*t).unwrap(),
-            *v,
-            0,
-        );
-    }
-    PartitionCache::default()
-        .ensure_for(&w.store.pool, w.store.mode, &rows.ts)
-        .await
-        .unwrap();
-    let mut conn = w.store.pool.acquire().await.unwrap();
-    readings::insert(&mut conn, w.store.mode, &rows)
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_analyzer_remembers_the_rain_and_continues_its_open_warning() {
     let w = World::new().await;
@@ -140,12 +118,12 @@ async fn a_restarted_analyzer_remembers_the_rain_and_continues_its_open_warning(
     let series = storm(now_ms() - 8 * HOUR, 6.0, 30.0);
     let (before, after) = series.split_at(24);
     // The first four hours fell while the analyzer was down; the collector stored them.
-    store(&w, sensor, before).await;
+    w.store_readings(sensor, before).await;
     let analyzer = w.start(w.config("analyzer-warm")).await;
     let publisher = w.publisher().await;
     let n = publisher.replay("rain-1", after, 3).await;
     analyzer.handled(n).await;
-    store(&w, sensor, after).await;
+    w.store_readings(sensor, after).await;
     let live: f64 = after.iter().map(|r| r.1).sum();
     assert!(
         live < 30.0,

@@ -123,6 +123,29 @@ impl World {
         .unwrap()
     }
 
+    /// Stores readings as the collector would (partitions, rollups).
+    pub async fn store_readings(&self, sensor: i32, series: &[(i64, f64)]) {
+        use geohazard_store::readings::{self, PartitionCache, ReadingRows};
+        let mut rows = ReadingRows::default();
+        for (t, v) in series {
+            rows.push(
+                sensor,
+                chrono::DateTime::from_timestamp_millis(*t).unwrap(),
+                *v,
+                0,
+            );
+        }
+        PartitionCache::default()
+            .ensure_for(&self.store.pool, self.store.mode, &rows.ts)
+            .await
+            .unwrap();
+        let mut tx = self.store.pool.begin().await.unwrap();
+        readings::insert(&mut tx, self.store.mode, &rows)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     /// A per-sensor rule override (JSON merged onto the kind's rule).
     pub async fn sensor_rule(&self, sensor_id: i32, rule: &str, params: Value) {
         sqlx::query(
