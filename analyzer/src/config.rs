@@ -153,3 +153,26 @@ impl Default for NotifierConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
+
+    #[test]
+    fn the_example_configuration_parses_with_its_defaults() {
+        let c: AnalyzerConfig = Figment::new()
+            .merge(Toml::string(include_str!("../analyzer.example.toml")))
+            .extract()
+            .unwrap();
+        assert_eq!(c.mqtt.client_id, "geohazard-analyzer");
+        assert!(matches!(c.notifier.sms, SmsConfig::None));
+        assert_eq!(
+            c.notifier.ack_deadlines.get(Level::Red),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(c.notifier.ack_deadlines.get(Level::Blue), None);
+        assert_eq!(c.engine.raw_horizon_h, 72.0);
+    }
+}

@@ -442,6 +442,19 @@ async fn main() -> anyhow::Result<()> {
         throughput * 60.0,
         throughput * 600.0
     );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?")
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("?")
+        .to_owned();
+    println!(
+        "peak resident memory of the benchmark process (analyzer, its windows of {} sensors, and the load generator): {} kB",
+        a.sensors, hwm
+    );
     shutdown.cancel();
     let _ = analyzer.await;
     watch_loop.task.abort();
