@@ -545,6 +545,9 @@ impl Engine {
                 limit,
             });
             g.limit = g.limit.min(limit);
+            // A gateway serving several sites reports its silence at the lowest site id, the
+            // same one every time.
+            g.site = g.site.min(s.site_id);
             let last = self.sensors.get(&s.id).map(|st| st.last_arrival);
             if let Some(last) = last
                 && last.elapsed() > limit

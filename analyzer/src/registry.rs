@@ -127,28 +127,8 @@ impl Registry {
             .into_iter()
             .map(|(d, a, b)| (d, IdCurve { a, b }))
             .collect();
-        let sites: Vec<(i64, String, String, String)> =
-            sqlx::query_as("SELECT id, code, name, division_code FROM hazard_sites")
-                .fetch_all(&self.pool)
-                .await?;
-        self.sites = sites
-            .into_iter()
-            .map(|(id, code, name, division)| {
-                let combined = self
-                    .merged("site", Some(id), None, "combined")
-                    .and_then(|v| parse(&v, "combined", &code));
-                (
-                    id,
-                    Arc::new(SiteInfo {
-                        id,
-                        code,
-                        name,
-                        division,
-                        combined,
-                    }),
-                )
-            })
-            .collect();
+        self.sites.clear();
+        self.reload_sites().await?;
         let sensors: Vec<SensorRow> = sqlx::query_as(SENSOR_SELECT).fetch_all(&self.pool).await?;
         self.by_channel.clear();
         self.unknown.clear();
