@@ -62,6 +62,10 @@ pub struct EngineConfig {
     pub min_battery_pct: f64,
     /// Gateway supply below this (from its status) is a device fault.
     pub min_gateway_supply_v: f64,
+    /// Demos only: readings carry wall-clock timestamps of a scenario that runs this many times
+    /// faster, so reading time is stretched by it (from the analyzer's start) before the rules
+    /// see it. 1 in production.
+    pub time_scale: f64,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +78,7 @@ impl Default for EngineConfig {
             unknown_retry_s: 30,
             min_battery_pct: 20.0,
             min_gateway_supply_v: 11.0,
+            time_scale: 1.0,
         }
     }
 }

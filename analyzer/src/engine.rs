@@ -58,6 +58,17 @@ pub struct Engine {
     raw_horizon_ms: i64,
     long_horizon_ms: i64,
     stats: Arc<Stats>,
+    /// Wall-clock start, the fixed point of `time_scale`.
+    started_ms: i64,
+}
+
+/// Reading time as the rules see it: stretched by `scale` around `anchor` (demos whose
+/// scenario runs faster than the clock); unchanged for a scale of 1.
+pub fn scenario_ts(ts_ms: i64, anchor_ms: i64, scale: f64) -> i64 {
+    if scale == 1.0 || !scale.is_finite() || scale <= 0.0 {
+        return ts_ms;
+    }
+    anchor_ms.saturating_add(((ts_ms - anchor_ms) as f64 * scale) as i64)
 }
 
 /// Where warning changes go to be published, off the engine's path: the MQTT request channel
@@ -110,6 +121,7 @@ impl Engine {
             raw_horizon_ms,
             long_horizon_ms,
             stats,
+            started_ms: Utc::now().timestamp_millis(),
         };
         engine.warm_up().await?;
         for (site, source, level) in warnings::open_levels(&engine.pool).await? {
@@ -155,7 +167,12 @@ impl Engine {
         .bind(raw_from)
         .fetch_all(&self.pool)
         .await?;
+        let scale = self.config.engine.time_scale;
         for (id, bucket, n, sum) in &hours {
+            // Hourly sums cannot be stretched into scenario time: a demo starts without them.
+            if scale != 1.0 {
+                break;
+            }
             if let Some(st) = self.sensors.get_mut(id) {
                 st.window.warm_hour(
                     bucket.timestamp_millis(),
@@ -174,7 +191,8 @@ impl Engine {
         .await?;
         for (id, ts, v) in &raw {
             if let Some(st) = self.sensors.get_mut(id) {
-                st.window.insert(ts.timestamp_millis(), *v);
+                let ts = scenario_ts(ts.timestamp_millis(), self.started_ms, scale);
+                st.window.insert(ts, *v);
             }
         }
         tracing::info!(
@@ -238,7 +256,8 @@ impl Engine {
                     info
                 }
             };
-            self.reading(&info, r.ts_ms, r.value).await;
+            let ts = scenario_ts(r.ts_ms, self.started_ms, self.config.engine.time_scale);
+            self.reading(&info, ts, r.value).await;
         }
     }
 
@@ -607,5 +626,19 @@ impl Engine {
             )
             .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scenario_ts;
+
+    #[test]
+    fn scenario_time_stretches_reading_time_around_the_start() {
+        assert_eq!(scenario_ts(1_000, 0, 1.0), 1_000);
+        assert_eq!(scenario_ts(1_000, 0, 60.0), 60_000);
+        assert_eq!(scenario_ts(-1_000, 0, 60.0), -60_000);
+        assert_eq!(scenario_ts(5_000, 4_000, 60.0), 64_000);
+        assert_eq!(scenario_ts(5_000, 4_000, f64::NAN), 5_000);
     }
 }
