@@ -195,3 +195,40 @@ async fn heavy_rain_with_moving_ground_raises_the_site_one_level_higher() {
     assert_eq!(last.2["displacement_level"], "blue");
     analyzer.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regional_intensity_duration_curve_is_found_through_the_division_tree() {
+    let w = World::new().await;
+    w.sensor("rain-1", SensorKind::RainGauge, "mm", 600).await;
+    // The province's own curve, much stricter than Caine's global one; the site is in a county.
+    sqlx::query("INSERT INTO rainfall_id_thresholds (division_code, a, b, source) VALUES ($1, 3.0, 0.5, 'test')")
+        .bind(PROVINCE)
+        .execute(&w.store.pool)
+        .await
+        .unwrap();
+    let analyzer = w.start(w.config("analyzer-id")).await;
+    let publisher = w.publisher().await;
+    // Steady 10 mm/h for three hours: only blue by accumulation, and by Caine's curve.
+    let start = now_ms() - 5 * HOUR;
+    let series: Vec<(i64, f64)> = (1..=18)
+        .map(|i| (start + i * 10 * MIN, 10.0 / 6.0))
+        .collect();
+    let n = publisher.replay("rain-1", &series, 3).await;
+    analyzer.handled(n).await;
+    let events = w.events("rain:gw-01/rain-1").await;
+    let last = &events.last().expect("a rain warning").2;
+    assert_eq!(last["id_curve"]["a"], 3.0);
+    assert_eq!(last["id_level"], "red", "{last}");
+    let accumulation_levels: Vec<&str> = last["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["level"].as_str())
+        .collect();
+    assert!(
+        accumulation_levels.iter().all(|l| *l == "blue"),
+        "{accumulation_levels:?}"
+    );
+    assert_eq!(w.warnings().await[0].2, "red");
+    analyzer.stop().await;
+}
