@@ -125,3 +125,73 @@ async fn broken_unknown_late_and_duplicate_input_never_stops_the_analyzer() {
     );
     analyzer.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_warning_stays_acknowledged_going_down_and_reopens_going_up() {
+    let w = World::new().await;
+    piezometer(&w).await;
+    let monitor = geohazard_store::registry::add_responsible(
+        &w.store.pool,
+        w.site_id,
+        "Monitor",
+        "13900000000",
+        COUNTY,
+        "monitor",
+    )
+    .await
+    .unwrap();
+    let analyzer = w.start(w.config("analyzer-states")).await;
+    let publisher = w.publisher().await;
+    let t0 = now_ms() - DAY;
+    let run = |from: i64, value: f64| -> Vec<(i64, f64)> {
+        (0..3)
+            .map(|i| (t0 + (from + i) * 10 * MIN, value))
+            .collect()
+    };
+    let state = || async {
+        sqlx::query_as::<_, (String, String)>("SELECT level, state FROM warnings")
+            .fetch_one(&w.store.pool)
+            .await
+            .unwrap()
+    };
+    let mut sent = publisher.replay("p-1", &run(0, 7.5), 1).await;
+    analyzer.handled(sent).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM warnings")
+        .fetch_one(&w.store.pool)
+        .await
+        .unwrap();
+    geohazard_analyzer::warnings::acknowledge(&w.store.pool, id, monitor)
+        .await
+        .unwrap()
+        .unwrap();
+    sent += publisher.replay("p-1", &run(3, 5.5), 1).await;
+    analyzer.handled(sent).await;
+    assert_eq!(
+        state().await,
+        ("yellow".to_owned(), "acknowledged".to_owned())
+    );
+    sent += publisher.replay("p-1", &run(6, 7.5), 1).await;
+    analyzer.handled(sent).await;
+    assert_eq!(
+        state().await,
+        ("red".to_owned(), "open".to_owned()),
+        "a higher level needs a new acknowledgement"
+    );
+    let path: Vec<(String, Option<String>)> = w
+        .events("threshold:gw-01/p-1")
+        .await
+        .into_iter()
+        .map(|(t, l, _)| (t, l))
+        .collect();
+    let expected: Vec<(String, Option<String>)> = [
+        ("raised", "red"),
+        ("acknowledged", "red"),
+        ("de_escalated", "yellow"),
+        ("escalated", "red"),
+    ]
+    .iter()
+    .map(|(t, l)| (t.to_string(), Some(l.to_string())))
+    .collect();
+    assert_eq!(path, expected);
+    analyzer.stop().await;
+}
