@@ -109,7 +109,9 @@ pub struct Bus {
     deliveries: mpsc::Receiver<Delivery>,
     connection: Arc<AtomicU64>,
     subscribed: watch::Receiver<u64>,
+    acks: mpsc::UnboundedSender<Publish>,
     task: tokio::task::JoinHandle<()>,
+    ack_task: tokio::task::JoinHandle<()>,
 }
 
 impl Bus {
@@ -140,12 +142,16 @@ impl Bus {
             connection.clone(),
             subscribed_tx,
         ));
+        let (acks, ack_queue) = mpsc::unbounded_channel();
+        let ack_task = tokio::spawn(forward_acks(client.clone(), ack_queue));
         Ok(Bus {
             client,
             deliveries,
             connection,
             subscribed,
+            acks,
             task,
+            ack_task,
         })
     }
 
@@ -167,7 +173,7 @@ impl Bus {
     /// A handle that acknowledges deliveries, for a task other than the receiving one.
     pub fn acker(&self) -> Acker {
         Acker {
-            client: self.client.clone(),
+            acks: self.acks.clone(),
             connection: self.connection.clone(),
         }
     }
@@ -192,13 +198,19 @@ impl Bus {
 impl Drop for Bus {
     fn drop(&mut self) {
         self.task.abort();
+        self.ack_task.abort();
     }
 }
 
 /// Acknowledges deliveries once what they carry is safe.
+///
+/// Acks go through an unbounded queue to a task of their own, so acknowledging never waits:
+/// otherwise a consumer blocked on a full request channel stops taking deliveries, the event
+/// loop blocks handing over the next one and never drains the acks — a deadlock under bursts.
+/// The queue holds at most one small entry per delivered message.
 #[derive(Clone)]
 pub struct Acker {
-    client: AsyncClient,
+    acks: mpsc::UnboundedSender<Publish>,
     connection: Arc<AtomicU64>,
 }
 
@@ -212,7 +224,15 @@ impl Acker {
         if delivery.connection != self.connection.load(Ordering::Acquire) {
             return false;
         }
-        self.client.ack(&delivery.publish).await.is_ok()
+        self.acks.send(delivery.publish.clone()).is_ok()
+    }
+}
+
+async fn forward_acks(client: AsyncClient, mut acks: mpsc::UnboundedReceiver<Publish>) {
+    while let Some(publish) = acks.recv().await {
+        if client.ack(&publish).await.is_err() {
+            return;
+        }
     }
 }
 
