@@ -12,6 +12,7 @@ use crate::sms::SmsConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AnalyzerConfig {
+    #[serde(default = "default_mqtt")]
     pub mqtt: BusConfig,
     /// Share telemetry between several analyzers: `$share/{group}/gh/v1/gw/+/telemetry`.
     /// Without it the analyzer has a plain subscription of its own.
@@ -30,6 +31,17 @@ pub struct AnalyzerConfig {
 
 fn default_queue() -> usize {
     4096
+}
+
+/// A local broker and the analyzer's own client id; the all-in-one replaces the URL.
+fn default_mqtt() -> BusConfig {
+    BusConfig::new("mqtt://127.0.0.1:1883", "geohazard-analyzer")
+}
+
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        AnalyzerConfig::new(default_mqtt())
+    }
 }
 
 impl AnalyzerConfig {

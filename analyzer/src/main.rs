@@ -4,40 +4,22 @@
 
 use anyhow::Context;
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use geohazard_analyzer::AnalyzerConfig;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    geohazard_runtime::init_tracing();
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "analyzer.toml".into());
-    let config: AnalyzerConfig = Figment::new()
+    let config: AnalyzerConfig = Figment::from(Serialized::defaults(AnalyzerConfig::default()))
         .merge(Toml::file(&path))
         .merge(Env::prefixed("GEOHAZARD_ANALYZER_").split("__"))
         .extract()
         .with_context(|| format!("configuration from {path} and GEOHAZARD_ANALYZER_*"))?;
     let db = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
     let store = geohazard_store::Store::connect(&db, 8).await?;
-    let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        // SIGINT from a terminal, SIGTERM from systemd or a container runtime.
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("a SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        tracing::info!("shutting down");
-        on_signal.cancel();
-    });
+    let shutdown = geohazard_runtime::shutdown_on_signal();
     geohazard_analyzer::run(config, store, shutdown).await
 }

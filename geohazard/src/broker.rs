@@ -47,7 +47,9 @@ pub async fn start_embedded(port: u16, max_payload_bytes: usize) -> anyhow::Resu
             }
         })?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(listen).await.is_err() {
+    // Wait until the broker listens. Not by connecting: a probe connection that closes
+    // without CONNECT makes rumqttd log an error.
+    while !is_listening(port) {
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
             "the embedded broker did not start"
@@ -56,4 +58,20 @@ pub async fn start_embedded(port: u16, max_payload_bytes: usize) -> anyhow::Resu
     }
     tracing::info!(%listen, "embedded MQTT broker listening");
     Ok(format!("mqtt://{listen}"))
+}
+
+/// Whether a TCP socket listens on `port` (Linux: /proc/net/tcp, state 0A).
+fn is_listening(port: u16) -> bool {
+    let suffix = format!(":{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .map(|table| {
+            table.lines().skip(1).any(|line| {
+                let mut fields = line.split_whitespace();
+                let local = fields.nth(1).unwrap_or_default();
+                let state = fields.nth(1).unwrap_or_default();
+                local.ends_with(&suffix) && state == "0A"
+            })
+        })
+        // Without /proc, assume it is up: clients retry with backoff anyway.
+        .unwrap_or(true)
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use geohazard_analyzer::AnalyzerConfig;
 use geohazard_collector::{Collector, CollectorConfig};
 use geohazard_runtime::{DatabaseSection, MqttSection};
 use geohazard_store::{LocalCluster, Store};
@@ -87,6 +88,7 @@ struct Config {
     mqtt: MqttSection,
     embedded_broker: EmbeddedBroker,
     collector: CollectorConfig,
+    analyzer: AnalyzerConfig,
     demo: demo::DemoConfig,
 }
 
@@ -102,6 +104,7 @@ impl Default for Config {
                 metrics_addr: Some(([127, 0, 0, 1], 9464).into()),
                 ..CollectorConfig::default()
             },
+            analyzer: AnalyzerConfig::default(),
             demo: demo::DemoConfig::default(),
         }
     }
@@ -163,6 +166,20 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let metrics = collector.metrics.clone();
     tasks.spawn(collector.serve(registry, shutdown.clone()));
+    {
+        let mut analyzer = config.analyzer.clone();
+        analyzer.mqtt.url = mqtt_url.clone();
+        if config.demo.enabled {
+            // The demo's scenario runs faster than its wall-clock timestamps: rates are judged
+            // in scenario time so a 0.5 mm/day creep is not taken for 30 mm/day.
+            analyzer.engine.time_scale = config.demo.time_scale;
+        }
+        tasks.spawn(geohazard_analyzer::run(
+            analyzer,
+            store.clone(),
+            shutdown.clone(),
+        ));
+    }
     if config.demo.enabled {
         demo::seed(&store, config.demo.interval_secs).await?;
         tasks.spawn(demo::run_gateways(
