@@ -12,18 +12,15 @@ use geohazard_bus::rumqttc::{self, AsyncClient, Event, MqttOptions, Packet, QoS}
 use geohazard_protocol::warning::Warning;
 use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
 use geohazard_store::Store;
-use geohazard_store::registry::{
-    self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
-};
-use geohazard_testkit::{Broker, TestDb, eventually};
+use geohazard_store::registry::{self, NewSensor, SensorKind};
+use geohazard_testkit::{Broker, TestDb, eventually, fixtures};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-pub const PROVINCE: &str = "510000";
-pub const CITY: &str = "511500";
-pub const COUNTY: &str = "511525";
+#[allow(unused_imports)] // each test file uses some of them
+pub use geohazard_testkit::fixtures::{CITY, COUNTY, PROVINCE};
 pub const SITE: &str = "LS-001";
 pub const GATEWAY: &str = "gw-01";
 
@@ -51,41 +48,7 @@ impl World {
         let db = TestDb::create().await;
         let store = Store::connect(&db.url, 8).await.expect("store");
         let pool = &store.pool;
-        for (code, name, level, parent) in [
-            (PROVINCE, "Sichuan", DivisionLevel::Province, None),
-            (CITY, "Yibin", DivisionLevel::City, Some(PROVINCE)),
-            (COUNTY, "Xingwen", DivisionLevel::County, Some(CITY)),
-        ] {
-            registry::upsert_division(
-                pool,
-                &NewDivision {
-                    code,
-                    name,
-                    level,
-                    parent_code: parent,
-                    boundary: None,
-                },
-            )
-            .await
-            .unwrap();
-        }
-        let site_id = registry::upsert_site(
-            pool,
-            &NewSite {
-                code: SITE,
-                name: "Hillside above the school",
-                kind: SiteKind::Landslide,
-                division_code: COUNTY,
-                location: geo::Point::new(105.2, 28.3),
-                threat_zone: None,
-                scale_class: Some("medium"),
-                volume_m3: Some(120_000.0),
-                threatened_people: 230,
-                threatened_property: 800.0,
-            },
-        )
-        .await
-        .unwrap();
+        let site_id = fixtures::register_site(&store, SITE).await;
         let gateway_id = registry::upsert_gateway(pool, GATEWAY, Some(site_id), "gw", None)
             .await
             .unwrap();
