@@ -88,15 +88,9 @@ pub async fn run_with(
     if let Some(ready) = ready {
         let _ = ready.send(());
     }
-    // Acknowledgements go through their own task for the same reason as warnings: the engine
-    // never waits on the MQTT request channel.
+    // The bus queues acknowledgements to a task of its own, so acking never makes the engine
+    // wait on the MQTT request channel.
     let acker = bus.acker();
-    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel::<geohazard_bus::Delivery>();
-    let acks = tokio::spawn(async move {
-        while let Some(d) = ack_rx.recv().await {
-            acker.ack(&d).await;
-        }
-    });
     let mut health =
         tokio::time::interval(Duration::from_millis(config.engine.health_check_ms.max(10)));
     let mut reload = tokio::time::interval(Duration::from_secs(config.engine.reload_s.max(1)));
@@ -112,7 +106,7 @@ pub async fn run_with(
                 engine.handle(d.topic(), d.payload()).await;
                 // Acknowledged once evaluated (and any warning stored). At-least-once: a
                 // redelivery after a crash is absorbed by the window.
-                let _ = ack_tx.send(d);
+                acker.ack(&d).await;
             }
             _ = health.tick() => engine.check_silence().await,
             _ = reload.tick() => engine.reload().await,
@@ -120,13 +114,8 @@ pub async fn run_with(
     }
     tasks.cancel();
     let _ = tokio::join!(outbox, referrals);
-    drop(ack_tx);
     drop(engine);
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = acks.await;
-        let _ = publisher.await;
-    })
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), publisher).await;
     bus.shutdown().await;
     Ok(())
 }
