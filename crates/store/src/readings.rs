@@ -175,49 +175,33 @@ async fn add_to_rollup(conn: &mut PgConnection, rows: &ReadingRows) -> sqlx::Res
     Ok(())
 }
 
-/// The slower path for batches that may hold readings already stored.
+/// The slower path for batches that may hold readings already stored: the rows that were new
+/// come back, and only they go into the rollup.
 async fn insert_skipping_duplicates(
     conn: &mut PgConnection,
     mode: StorageMode,
     rows: &ReadingRows,
 ) -> sqlx::Result<u64> {
-    let sql = match mode {
-        StorageMode::Partitioned => {
-            "WITH new_rows AS (
-                 INSERT INTO readings (sensor_id, ts, value, quality)
-                 SELECT * FROM UNNEST($1::int4[], $2::timestamptz[], $3::float8[], $4::int2[])
-                 ON CONFLICT DO NOTHING
-                 RETURNING sensor_id, ts, value
-             ), rollup AS (
-                 INSERT INTO readings_hourly AS h (sensor_id, bucket, n, vmin, vmax, vsum)
-                 SELECT sensor_id, date_trunc('hour', ts, 'UTC'), count(*), min(value), max(value), sum(value)
-                 FROM new_rows GROUP BY 1, 2
-                 ON CONFLICT (sensor_id, bucket) DO UPDATE SET
-                     n = h.n + EXCLUDED.n,
-                     vmin = LEAST(h.vmin, EXCLUDED.vmin),
-                     vmax = GREATEST(h.vmax, EXCLUDED.vmax),
-                     vsum = h.vsum + EXCLUDED.vsum
-             )
-             SELECT count(*) FROM new_rows"
+    let new_rows: Vec<(i32, DateTime<Utc>, f64)> = sqlx::query_as(
+        "INSERT INTO readings (sensor_id, ts, value, quality)
+         SELECT * FROM UNNEST($1::int4[], $2::timestamptz[], $3::float8[], $4::int2[])
+         ON CONFLICT DO NOTHING
+         RETURNING sensor_id, ts, value",
+    )
+    .bind(&rows.sensor_ids)
+    .bind(&rows.ts)
+    .bind(&rows.values)
+    .bind(&rows.quality)
+    .fetch_all(&mut *conn)
+    .await?;
+    if mode == StorageMode::Partitioned && !new_rows.is_empty() {
+        let mut inserted = ReadingRows::with_capacity(new_rows.len());
+        for (sensor_id, ts, value) in &new_rows {
+            inserted.push(*sensor_id, *ts, *value, 0);
         }
-        StorageMode::TimescaleDb => {
-            "WITH new_rows AS (
-                 INSERT INTO readings (sensor_id, ts, value, quality)
-                 SELECT * FROM UNNEST($1::int4[], $2::timestamptz[], $3::float8[], $4::int2[])
-                 ON CONFLICT DO NOTHING
-                 RETURNING 1
-             )
-             SELECT count(*) FROM new_rows"
-        }
-    };
-    let inserted: i64 = sqlx::query_scalar(sql)
-        .bind(&rows.sensor_ids)
-        .bind(&rows.ts)
-        .bind(&rows.values)
-        .bind(&rows.quality)
-        .fetch_one(conn)
-        .await?;
-    Ok(inserted as u64)
+        add_to_rollup(conn, &inserted).await?;
+    }
+    Ok(new_rows.len() as u64)
 }
 
 /// A month as a number: year·12 + month0. Partitions are monthly.
