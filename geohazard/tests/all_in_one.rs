@@ -23,8 +23,10 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
 async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     let db = TestDb::create().await;
     let (broker_port, metrics_port, universal_port) = (free_port(), free_port(), free_port());
+    let data_dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
         .arg("run")
+        .env("GEOHAZARD_DATA_DIR", data_dir.path())
         .env("DATABASE_URL", &db.url)
         .env_remove("MQTT_URL")
         .env("GEOHAZARD_EMBEDDED_BROKER__PORT", broker_port.to_string())
