@@ -1,0 +1,344 @@
+//! Sign-in, sessions and the `Officer` extractor.
+//!
+//! A session token is 32 random bytes, given to the client once as 64 hex digits; the database
+//! keeps only its SHA-256, so a copy of `officer_sessions` signs nobody in. Every route but
+//! `POST /api/v1/login` needs `Authorization: Bearer <token>` (the live socket also takes
+//! `?token=`, since browsers cannot set headers on a WebSocket).
+
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Json, http::header};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{self, Entry};
+use crate::error::{ApiError, Body};
+use crate::state::AppState;
+
+/// What an officer may do. Ordered: an admin may do what a duty officer may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads what is in scope.
+    Viewer,
+    /// Also acts on warnings (acknowledge).
+    DutyOfficer,
+    /// Also reads the audit log of its divisions.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::DutyOfficer => "duty_officer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "duty_officer" => Ok(Role::DutyOfficer),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role `{other}` (viewer, duty_officer or admin)"
+            )),
+        }
+    }
+}
+
+/// The signed-in officer of a request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Officer {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    /// The officer sees this division and everything below it.
+    pub division_code: String,
+    pub role: Role,
+    #[serde(skip)]
+    pub person_id: i64,
+    #[serde(skip)]
+    pub token_hash: Vec<u8>,
+}
+
+impl Officer {
+    /// 403 unless the officer's role is at least `role`.
+    pub fn require(&self, role: Role, what: &'static str) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(what))
+        }
+    }
+}
+
+/// A new random session token: (the token for the client, its SHA-256 for the database).
+pub fn new_token() -> (String, Vec<u8>) {
+    let bytes: [u8; 32] = rand::random();
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    (token, Sha256::digest(bytes).to_vec())
+}
+
+/// The SHA-256 of a token the client presents, or `None` when it is not 64 hex digits.
+pub fn token_hash(token: &str) -> Option<Vec<u8>> {
+    if token.len() != 64 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..32)
+        .map(|i| u8::from_str_radix(token.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    bytes.map(|b| Sha256::digest(b).to_vec())
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    division_code: String,
+    role: String,
+    person_id: i64,
+    stale: bool,
+}
+
+/// The officer a token belongs to; 401 when the token is unknown or expired, or the officer
+/// is disabled.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Officer, ApiError> {
+    let hash = token_hash(token).ok_or(ApiError::Unauthorized)?;
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT o.id, o.username, o.display_name, o.division_code, o.role, o.person_id,
+                s.last_used_at < now() - interval '1 minute' AS stale
+         FROM officer_sessions s JOIN officers o ON o.id = s.officer_id
+         WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT o.disabled",
+    )
+    .bind(&hash)
+    .fetch_optional(&state.pool)
+    .await?;
+    let row = row.ok_or(ApiError::Unauthorized)?;
+    if row.stale {
+        // At most one write a minute per session, not one per request.
+        sqlx::query("UPDATE officer_sessions SET last_used_at = now() WHERE token_hash = $1")
+            .bind(&hash)
+            .execute(&state.pool)
+            .await?;
+    }
+    Ok(Officer {
+        id: row.id,
+        username: row.username,
+        display_name: row.display_name,
+        division_code: row.division_code,
+        role: row.role.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        person_id: row.person_id,
+        token_hash: hash,
+    })
+}
+
+/// The token of `Authorization: Bearer <token>`, if the header is there.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+impl FromRequestParts<AppState> for Officer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Officer, ApiError> {
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        authenticate(state, token).await
+    }
+}
+
+/// The client's address as the listener saw it (no proxy headers are trusted).
+pub struct RemoteAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RemoteAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<RemoteAddr, Infallible> {
+        Ok(RemoteAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    id: i64,
+    password_hash: String,
+    disabled: bool,
+    division_code: String,
+}
+
+/// A hash to verify against when the user name is unknown, so that answer takes as long as a
+/// wrong password.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| geohazard_store::registry::hash_password("no such officer"))
+}
+
+/// `POST /api/v1/login` {username, password} → {token, expires_at, officer}.
+pub async fn login(
+    State(state): State<AppState>,
+    RemoteAddr(remote): RemoteAddr,
+    Body(req): Body<LoginRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let username: String = req.username.chars().take(64).collect();
+    let found: Option<Credentials> = sqlx::query_as(
+        "SELECT id, password_hash, disabled, division_code FROM officers WHERE username = $1",
+    )
+    .bind(&username)
+    .fetch_optional(&state.pool)
+    .await?;
+    let phc = found
+        .as_ref()
+        .map(|c| c.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_owned());
+    let password = req.password;
+    // argon2 is deliberately slow: keep it off the async workers.
+    let verified = tokio::task::spawn_blocking(move || {
+        geohazard_store::registry::verify_password(&password, &phc)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("password check: {e}"))?;
+    let refused = match &found {
+        None => Some("unknown_user"),
+        Some(_) if !verified => Some("wrong_password"),
+        Some(c) if c.disabled => Some("disabled"),
+        Some(_) => None,
+    };
+    if let Some(reason) = refused {
+        audit::record(
+            &state.pool,
+            &Entry {
+                officer_id: found.as_ref().map(|c| c.id),
+                action: "login_failed",
+                target: Some(format!("officer:{username}")),
+                division_code: found.as_ref().map(|c| c.division_code.clone()),
+                detail: json!({"reason": reason}),
+                remote_addr: remote,
+            },
+        )
+        .await?;
+        tracing::info!(%username, reason, "sign-in refused");
+        return Err(ApiError::Status(
+            StatusCode::UNAUTHORIZED,
+            "invalid username or password".into(),
+        ));
+    }
+    let credentials = found.expect("refused above when absent");
+    let (token, hash) = new_token();
+    let expires_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO officer_sessions (token_hash, officer_id, expires_at)
+         VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at",
+    )
+    .bind(&hash)
+    .bind(credentials.id)
+    .bind(state.settings.session_ttl_s as f64)
+    .fetch_one(&state.pool)
+    .await?;
+    let officer = authenticate(&state, &token).await?;
+    audit::record(
+        &state.pool,
+        &Entry {
+            officer_id: Some(officer.id),
+            action: "login",
+            target: Some(format!("officer:{}", officer.username)),
+            division_code: Some(officer.division_code.clone()),
+            detail: json!({}),
+            remote_addr: remote,
+        },
+    )
+    .await?;
+    Ok(Json(json!({
+        "token": token,
+        "expires_at": expires_at,
+        "officer": officer,
+    })))
+}
+
+/// `POST /api/v1/logout`: ends the session the request was made with.
+pub async fn logout(
+    State(state): State<AppState>,
+    RemoteAddr(remote): RemoteAddr,
+    officer: Officer,
+) -> Result<StatusCode, ApiError> {
+    sqlx::query("DELETE FROM officer_sessions WHERE token_hash = $1")
+        .bind(&officer.token_hash)
+        .execute(&state.pool)
+        .await?;
+    audit::record(
+        &state.pool,
+        &Entry {
+            officer_id: Some(officer.id),
+            action: "logout",
+            target: Some(format!("officer:{}", officer.username)),
+            division_code: Some(officer.division_code.clone()),
+            detail: json!({}),
+            remote_addr: remote,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/me`: the signed-in officer.
+pub async fn me(officer: Officer) -> Json<Officer> {
+    Json(officer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_hashes_to_what_was_stored_and_garbage_to_nothing() {
+        let (token, stored) = new_token();
+        assert_eq!(token.len(), 64);
+        assert_eq!(token_hash(&token), Some(stored));
+        assert_eq!(token_hash("abc"), None);
+        assert_eq!(token_hash(&"zz".repeat(32)), None);
+        assert_eq!(token_hash(&"é".repeat(32)), None);
+        assert_ne!(new_token().0, token);
+    }
+
+    #[test]
+    fn roles_are_ordered_and_parse() {
+        assert!(Role::Admin > Role::DutyOfficer && Role::DutyOfficer > Role::Viewer);
+        for r in [Role::Viewer, Role::DutyOfficer, Role::Admin] {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,155 @@
+//! geohazard's command-center: the duty officers' HTTP API and live WebSocket.
+//!
+//! Officers sign in (`POST /api/v1/login`) and send the session token as a bearer token. Every
+//! query is scoped by administrative division: an officer sees the objects of their own
+//! division and of every division below it, and anything else answers 404 exactly like an id
+//! that does not exist. Everything an officer does is written to the audit log. See
+//! `command-center/README.md` for the endpoints.
+
+/// `WITH RECURSIVE scope(code)`: the division bound as `$1` and every division below it.
+/// A literal, so queries built with `concat!` stay static strings.
+macro_rules! scope_cte {
+    () => {
+        "WITH RECURSIVE scope(code) AS (
+             SELECT code FROM divisions WHERE code = $1
+             UNION
+             SELECT d.code FROM divisions d JOIN scope ON d.parent_code = scope.code
+         ) "
+    };
+}
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod live;
+pub mod officers;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use auth::{Officer, Role};
+pub use error::ApiError;
+pub use state::{AppState, Settings};
+
+/// The `[command_center]` configuration section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommandCenterConfig {
+    /// Where the API listens.
+    pub listen: SocketAddr,
+    pub db_connections: u32,
+    /// The API's own settings: sessions, body limit, live sockets.
+    pub api: Settings,
+}
+
+impl Default for CommandCenterConfig {
+    fn default() -> CommandCenterConfig {
+        CommandCenterConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            db_connections: 16,
+            api: Settings::default(),
+        }
+    }
+}
+
+/// The API's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.body_limit_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/login", post(auth::login))
+        .route("/api/v1/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/sites", get(api::sites))
+        .route("/api/v1/sites/{id}", get(api::site))
+        .route("/api/v1/sensors/{id}/readings", get(api::readings))
+        .route("/api/v1/warnings", get(api::warnings))
+        .route("/api/v1/warnings/{id}", get(api::warning))
+        .route("/api/v1/warnings/{id}/acknowledge", post(api::acknowledge))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/live", get(live::live))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// A running command-center.
+pub struct Server {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    /// Ends after `shutdown` is cancelled and the open requests are done.
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts the command-center: the MQTT live feed and outbox, the expired-session sweeper, and
+/// the HTTP server on `config.listen`. The database must be migrated (`Store::connect` does it).
+pub async fn start(
+    config: &CommandCenterConfig,
+    pool: PgPool,
+    mqtt_url: &str,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Server> {
+    let client_id = format!("command-center-{:08x}", rand::random::<u32>());
+    let bus = live::connect(mqtt_url, &client_id, Duration::from_secs(10)).await?;
+    let (outbox, outbox_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(live::run_publisher(bus.client().clone(), outbox_rx));
+    let state = AppState::new(
+        pool.clone(),
+        config.api.clone(),
+        Some(outbox),
+        shutdown.clone(),
+    );
+    tokio::spawn(live::run_feed(bus, state.live.clone(), shutdown.clone()));
+    tokio::spawn(sweep_sessions(pool, shutdown.clone()));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding the API to {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "command-center API listening");
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .context("serving the API")
+    });
+    Ok(Server { addr, task })
+}
+
+/// Serves until `shutdown`.
+pub async fn run(
+    config: &CommandCenterConfig,
+    pool: PgPool,
+    mqtt_url: &str,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    start(config, pool, mqtt_url, shutdown).await?.task.await?
+}
+
+/// Deletes expired sessions every hour (they are refused anyway; this keeps the table small).
+async fn sweep_sessions(pool: PgPool, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        if let Err(e) = sqlx::query("DELETE FROM officer_sessions WHERE expires_at < now()")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "sweeping expired sessions");
+        }
+    }
+}

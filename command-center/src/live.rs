@@ -1,0 +1,270 @@
+//! `GET /api/v1/live`: a WebSocket of warning changes for the officer's divisions.
+//!
+//! One MQTT subscription (`gh/v1/warning/#`) per command-center feeds a broadcast channel; each
+//! socket reads it through its own receiver, a bounded window on the channel. A socket that
+//! falls behind by more than the window loses the oldest events and is sent
+//! `{"type":"resync"}` (re-read `GET /api/v1/warnings`); a socket that does not accept a
+//! message in time is closed. Neither ever holds up the feed or the other sockets.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use geohazard_bus::{Bus, BusConfig, Qos};
+use geohazard_protocol::topic::{ALL_WARNINGS, Topic};
+use geohazard_protocol::warning::Warning;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{self, Officer};
+use crate::error::{ApiError, Params};
+use crate::state::AppState;
+
+/// Feeds warning changes from MQTT into `live` until `shutdown`. The bus reconnects by itself.
+pub async fn run_feed(
+    mut bus: Bus,
+    live: broadcast::Sender<Arc<Warning>>,
+    shutdown: CancellationToken,
+) {
+    let acker = bus.acker();
+    loop {
+        let delivery = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            d = bus.recv() => match d {
+                Some(d) => d,
+                None => break,
+            },
+        };
+        match Warning::decode(delivery.payload()) {
+            // No receivers is fine: nobody is watching.
+            Ok(w) => {
+                let _ = live.send(Arc::new(w));
+            }
+            Err(e) => {
+                tracing::warn!(topic = delivery.topic(), error = %e.detail, "unreadable warning message")
+            }
+        }
+        acker.ack(&delivery).await;
+    }
+    bus.shutdown().await;
+}
+
+/// Publishes the warning changes made here (acknowledgements) until the senders are gone.
+pub async fn run_publisher(
+    client: geohazard_bus::rumqttc::AsyncClient,
+    mut rx: mpsc::UnboundedReceiver<Warning>,
+) {
+    while let Some(w) = rx.recv().await {
+        let topic = Topic::warning(&w.division, &w.site);
+        if let Err(e) = client
+            .publish(topic, Qos::AtLeastOnce, false, w.to_json())
+            .await
+        {
+            tracing::warn!(error = %e, warning = w.id, "could not publish a warning change");
+        }
+    }
+}
+
+/// Connects to the broker for the live feed and the outbox. Returns the bus (hand it to
+/// [`run_feed`]) once the subscription is confirmed, or after `wait` if the broker is slow (the
+/// bus keeps trying).
+pub async fn connect(url: &str, client_id: &str, wait: Duration) -> anyhow::Result<Bus> {
+    let mut config = BusConfig::new(url, client_id);
+    // Stateless: a console that missed something re-reads the warnings over HTTP.
+    config.persistent_session = false;
+    let mut bus = Bus::start(
+        &config,
+        vec![(ALL_WARNINGS.to_owned(), Qos::AtLeastOnce)],
+        None,
+        1024,
+    )?;
+    if let Err(e) = bus.wait_subscribed(wait).await {
+        tracing::warn!(error = %e, "the live feed is not subscribed yet; it keeps trying");
+    }
+    Ok(bus)
+}
+
+#[derive(Deserialize)]
+pub struct LiveQuery {
+    /// The session token, for browsers (they cannot set headers on a WebSocket).
+    pub token: Option<String>,
+}
+
+/// The division codes an officer sees: its own and all below it.
+pub async fn scope_codes(state: &AppState, division: &str) -> sqlx::Result<HashSet<String>> {
+    let codes: Vec<String> = sqlx::query_scalar(concat!(scope_cte!(), "SELECT code FROM scope"))
+        .bind(division)
+        .fetch_all(&state.pool)
+        .await?;
+    Ok(codes.into_iter().collect())
+}
+
+/// `GET /api/v1/live`: authenticates (bearer header or `?token=`) before the upgrade, so a bad
+/// token is a plain 401.
+pub async fn live(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Params(q): Params<LiveQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let token = auth::bearer(&headers)
+        .map(str::to_owned)
+        .or(q.token)
+        .ok_or(ApiError::Unauthorized)?;
+    let officer = auth::authenticate(&state, &token).await?;
+    let scope = scope_codes(&state, &officer.division_code).await?;
+    // Subscribe before the upgrade: nothing published after the `ready` message is missed.
+    let rx = state.live.subscribe();
+    Ok(ws.on_upgrade(move |socket| serve_socket(socket, state, officer, token, scope, rx)))
+}
+
+/// What to send a socket next.
+#[derive(Debug, PartialEq)]
+pub enum Outgoing {
+    /// A JSON text message.
+    Text(String),
+    /// The feed has ended (shutdown).
+    Closed,
+}
+
+/// The next message for a socket watching `scope`: the next in-scope warning, or a resync
+/// notice when the socket fell behind and events were dropped.
+pub async fn next_outgoing(
+    rx: &mut broadcast::Receiver<Arc<Warning>>,
+    scope: &HashSet<String>,
+) -> Outgoing {
+    loop {
+        match rx.recv().await {
+            Ok(w) if scope.contains(&w.division) => {
+                return Outgoing::Text(json!({"type": "warning", "warning": &*w}).to_string());
+            }
+            Ok(_) => continue,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                return Outgoing::Text(json!({"type": "resync", "missed": missed}).to_string());
+            }
+            Err(broadcast::error::RecvError::Closed) => return Outgoing::Closed,
+        }
+    }
+}
+
+async fn serve_socket(
+    mut socket: WebSocket,
+    state: AppState,
+    officer: Officer,
+    token: String,
+    scope: HashSet<String>,
+    mut rx: broadcast::Receiver<Arc<Warning>>,
+) {
+    let send_timeout = Duration::from_secs(state.settings.live_send_timeout_s.max(1));
+    let mut recheck =
+        tokio::time::interval(Duration::from_secs(state.settings.live_recheck_s.max(1)));
+    recheck.tick().await;
+    let hello = json!({"type": "ready", "officer": officer.username, "divisions": scope.len()});
+    if send(&mut socket, hello.to_string(), send_timeout)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    tracing::debug!(officer = %officer.username, "live socket open");
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => break,
+            out = next_outgoing(&mut rx, &scope) => match out {
+                Outgoing::Text(text) => {
+                    if send(&mut socket, text, send_timeout).await.is_err() {
+                        tracing::info!(officer = %officer.username, "live socket too slow or gone: closed");
+                        return;
+                    }
+                }
+                Outgoing::Closed => break,
+            },
+            incoming = socket.recv() => match incoming {
+                // Pings are answered by the socket itself; text from the client is ignored.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = recheck.tick() => {
+                if auth::authenticate(&state, &token).await.is_err() {
+                    let _ = send(&mut socket, json!({"type": "session_ended"}).to_string(), send_timeout).await;
+                    break;
+                }
+            }
+        }
+    }
+    let _ = tokio::time::timeout(send_timeout, socket.send(Message::Close(None))).await;
+}
+
+async fn send(socket: &mut WebSocket, text: String, timeout: Duration) -> Result<(), ()> {
+    match tokio::time::timeout(timeout, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geohazard_protocol::warning::{
+        WarningCategory, WarningLevel, WarningState, WarningTransition,
+    };
+
+    fn warning(id: i64, division: &str) -> Arc<Warning> {
+        Arc::new(Warning {
+            id,
+            site: format!("S-{id}"),
+            division: division.into(),
+            source: "threshold:mud".into(),
+            category: WarningCategory::Hazard,
+            level: WarningLevel::Yellow,
+            state: WarningState::Open,
+            transition: WarningTransition::Raised,
+            at: 0,
+            reading_ts: None,
+            failure_forecast_ts: None,
+            summary: String::new(),
+            evidence: serde_json::Value::Null,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_socket_gets_its_own_divisions_and_a_lagging_one_is_told_to_resync() {
+        let (tx, _) = broadcast::channel(4);
+        let scope: HashSet<String> = ["511525".to_owned()].into();
+        let mut fast = tx.subscribe();
+        let mut slow = tx.subscribe();
+        tx.send(warning(1, "511502")).unwrap();
+        tx.send(warning(2, "511525")).unwrap();
+        let Outgoing::Text(t) = next_outgoing(&mut fast, &scope).await else {
+            panic!("a message")
+        };
+        assert!(
+            t.contains(r#""id":2"#) && t.contains(r#""type":"warning""#),
+            "{t}"
+        );
+        // The slow socket reads nothing while ten more are sent: the sender never waits.
+        for i in 3..13 {
+            tx.send(warning(i, "511525")).unwrap();
+        }
+        let Outgoing::Text(t) = next_outgoing(&mut slow, &scope).await else {
+            panic!("a message")
+        };
+        assert!(t.contains(r#""type":"resync""#), "{t}");
+        // After the resync it carries on with what the window still holds.
+        let Outgoing::Text(t) = next_outgoing(&mut slow, &scope).await else {
+            panic!("a message")
+        };
+        assert!(t.contains(r#""id":9"#), "{t}");
+        drop(tx);
+        for _ in 0..4 {
+            let _ = next_outgoing(&mut slow, &scope).await;
+        }
+        assert_eq!(next_outgoing(&mut slow, &scope).await, Outgoing::Closed);
+    }
+}

@@ -1,0 +1,76 @@
+//! Adding officers (the `command-center officer add` command).
+
+use sqlx::PgPool;
+
+use crate::auth::Role;
+
+/// Shortest password accepted for an officer.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct NewOfficer<'a> {
+    pub username: &'a str,
+    /// Shown in the console and recorded as who acknowledged a warning; default: the username.
+    pub display_name: Option<&'a str>,
+    pub division_code: &'a str,
+    pub role: Role,
+    pub password: &'a str,
+}
+
+/// Adds an officer (and the person record that stands for them in warnings) and returns the
+/// officer's id. The password is stored as an argon2 hash, never as given.
+pub async fn add(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<i64> {
+    anyhow::ensure!(
+        !o.username.is_empty()
+            && o.username.len() <= 64
+            && o.username
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c)),
+        "a username is 1 to 64 letters, digits and `_.@-`"
+    );
+    anyhow::ensure!(
+        o.password.chars().count() >= MIN_PASSWORD_CHARS,
+        "the password must have at least {MIN_PASSWORD_CHARS} characters"
+    );
+    let division: Option<String> = sqlx::query_scalar("SELECT code FROM divisions WHERE code = $1")
+        .bind(o.division_code)
+        .fetch_optional(pool)
+        .await?;
+    anyhow::ensure!(
+        division.is_some(),
+        "no division has the code `{}`",
+        o.division_code
+    );
+    let taken: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM officers WHERE username = $1)")
+            .bind(o.username)
+            .fetch_one(pool)
+            .await?;
+    anyhow::ensure!(!taken, "the username `{}` is taken", o.username);
+    let password = o.password.to_owned();
+    let hash =
+        tokio::task::spawn_blocking(move || geohazard_store::registry::hash_password(&password))
+            .await?;
+    let display_name = o.display_name.unwrap_or(o.username);
+    let mut tx = pool.begin().await?;
+    let person_id: i64 =
+        sqlx::query_scalar("INSERT INTO people (name, division_code) VALUES ($1, $2) RETURNING id")
+            .bind(display_name)
+            .bind(o.division_code)
+            .fetch_one(&mut *tx)
+            .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO officers (username, display_name, division_code, role, person_id, password_hash)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(o.username)
+    .bind(display_name)
+    .bind(o.division_code)
+    .bind(o.role.as_str())
+    .bind(person_id)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}

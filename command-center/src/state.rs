@@ -1,0 +1,77 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use geohazard_protocol::warning::Warning;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// Settings of the API itself (the `[command_center]` section's HTTP part).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// How long a session lasts from sign-in, seconds (default 12 h: a duty shift).
+    pub session_ttl_s: u64,
+    /// Largest request body accepted, bytes.
+    pub body_limit_bytes: usize,
+    /// Warning events a live socket may fall behind by before it is told to resync.
+    pub live_queue: usize,
+    /// Seconds a live socket may take to accept one message before it is dropped.
+    pub live_send_timeout_s: u64,
+    /// How often a live socket's session is checked again (sign-out, expiry, disabled), seconds.
+    pub live_recheck_s: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            session_ttl_s: 12 * 3600,
+            body_limit_bytes: 64 * 1024,
+            live_queue: 1024,
+            live_send_timeout_s: 10,
+            live_recheck_s: 60,
+        }
+    }
+}
+
+/// The state behind the router: cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub pool: PgPool,
+    pub settings: Settings,
+    /// Warning events for the live sockets, fed from MQTT.
+    pub live: broadcast::Sender<Arc<Warning>>,
+    /// Warning changes made here (acknowledgements) to publish on MQTT; `None` without a broker.
+    pub outbox: Option<mpsc::UnboundedSender<Warning>>,
+    /// Cancelled at shutdown: live sockets close.
+    pub shutdown: CancellationToken,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        pool: PgPool,
+        settings: Settings,
+        outbox: Option<mpsc::UnboundedSender<Warning>>,
+        shutdown: CancellationToken,
+    ) -> AppState {
+        let (live, _) = broadcast::channel(settings.live_queue.max(1));
+        AppState(Arc::new(Inner {
+            pool,
+            settings,
+            live,
+            outbox,
+            shutdown,
+        }))
+    }
+}
