@@ -5,11 +5,11 @@
 //! replays (or silently drops) anything on its own: after a reconnect, everything not yet
 //! acknowledged is sent again from the on-disk queue, oldest first.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use geohazard_bus::AckTracker;
 use geohazard_protocol::{GatewayStatus, Topic};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS,
@@ -158,9 +158,8 @@ impl Link {
         if let Err(e) = client.subscribe(cmd_topic.clone(), QoS::AtLeastOnce).await {
             return SessionEnd::Lost(format!("subscribe: {e}"));
         }
-        let mut fifo: VecDeque<Tracked> = VecDeque::new();
-        let mut inflight: HashMap<u16, VecDeque<Tracked>> = HashMap::new();
-        let mut collision: Option<u16> = None;
+        // A fresh tracker per connection: each starts from a fresh client with nothing in flight.
+        let mut tracker: AckTracker<Tracked> = AckTracker::default();
         let mut in_flight = [0usize; 2];
         let mut cursor: [Option<u64>; 2] = [None, None];
         let window = self.config.mqtt.max_inflight;
@@ -175,7 +174,7 @@ impl Link {
         if let Err(e) = publish(client, &status_msg).await {
             return SessionEnd::Lost(e);
         }
-        fifo.push_back(Tracked::Direct);
+        tracker.queued(Tracked::Direct);
         let _ = self.connected.send(true);
 
         loop {
@@ -206,26 +205,12 @@ impl Link {
                     };
                     match ev {
                         Event::Outgoing(Outgoing::Publish(pkid)) => {
-                            if collision == Some(pkid) {
-                                // The resend of a publish already mapped at its AwaitAck.
-                                collision = None;
-                            } else if let Some(t) = fifo.pop_front()
-                                && pkid != 0
-                            {
-                                inflight.entry(pkid).or_default().push_back(t);
-                            }
+                            // Only direct messages go at QoS 0; nothing to confirm for them.
+                            tracker.sent(pkid);
                         }
-                        Event::Outgoing(Outgoing::AwaitAck(pkid)) => {
-                            // pkid collision: rumqttc holds the publish until the older one is acked.
-                            if let Some(t) = fifo.pop_front() {
-                                inflight.entry(pkid).or_default().push_back(t);
-                                collision = Some(pkid);
-                            }
-                        }
+                        Event::Outgoing(Outgoing::AwaitAck(pkid)) => tracker.held(pkid),
                         Event::Incoming(Incoming::PubAck(ack)) => {
-                            if let Some(Tracked::Queue(lane, id)) =
-                                inflight.get_mut(&ack.pkid).and_then(|v| v.pop_front())
-                            {
+                            if let Some(Tracked::Queue(lane, id)) = tracker.acked(ack.pkid) {
                                 in_flight[lane_index(lane)] -= 1;
                                 if let Err(e) = self.queue.lock().expect("queue lock").ack(lane, id) {
                                     error!("queue ack of {lane:?} {id} failed: {e}");
@@ -257,7 +242,7 @@ impl Link {
                     if let Err(e) = publish(client, &d).await {
                         return SessionEnd::Lost(e);
                     }
-                    fifo.push_back(Tracked::Direct);
+                    tracker.queued(Tracked::Direct);
                 }
                 _ = async {}, if next.is_some() => {
                     let (lane, id) = next.expect("guarded");
@@ -281,7 +266,7 @@ impl Link {
                     if let Err(e) = publish(client, &d).await {
                         return SessionEnd::Lost(e);
                     }
-                    fifo.push_back(Tracked::Queue(lane, id));
+                    tracker.queued(Tracked::Queue(lane, id));
                     in_flight[lane_index(lane)] += 1;
                 }
                 _ = self.queued.notified(), if next.is_none() && in_flight[0] + in_flight[1] < window => {}

@@ -2,43 +2,20 @@
 //! broker has accepted a message (its PUBACK), because a device may be acknowledged only then.
 //!
 //! How: every publish is QoS 1 and goes through one lock, so the event loop sends them in the
-//! order they were queued and assigns each a fresh packet id, which `Outgoing::Publish(pkid)`
-//! reveals; a waiter is paired with it then and woken by `Incoming::PubAck(pkid)`. After a
-//! reconnect rumqttc resends unacknowledged publishes with their old packet ids, which are
-//! already paired, so they never take another message's waiter.
+//! order they were queued; `geohazard_bus::AckTracker` pairs each waiter with its packet id and
+//! wakes it on the acknowledgement (resends after a reconnect included).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use geohazard_bus::BusConfig;
 use geohazard_bus::rumqttc::{self, AsyncClient, Event, EventLoop, Incoming, Outgoing, QoS};
+use geohazard_bus::{AckTracker, BusConfig};
 use tokio::sync::{mpsc, oneshot};
 
-/// Waiters for broker acknowledgements: queued in request order, then keyed by packet id.
-#[derive(Default)]
-struct Waiters {
-    queued: VecDeque<oneshot::Sender<()>>,
-    sent: HashMap<u16, oneshot::Sender<()>>,
-}
-
-impl Waiters {
-    /// The request with `pkid` left: pair it with the oldest waiter, unless it is a resend.
-    fn sent(&mut self, pkid: u16) {
-        if !self.sent.contains_key(&pkid)
-            && let Some(tx) = self.queued.pop_front()
-        {
-            self.sent.insert(pkid, tx);
-        }
-    }
-
-    fn acked(&mut self, pkid: u16) {
-        if let Some(tx) = self.sent.remove(&pkid) {
-            let _ = tx.send(());
-        }
-    }
-}
+/// Waiters for the broker's acknowledgements (PUBACK or SUBACK).
+type Waiters = AckTracker<oneshot::Sender<()>>;
 
 /// A message from our broker for a device: a command on `gh/v1/gw/{device}/cmd`.
 #[derive(Debug)]
@@ -94,11 +71,7 @@ impl Upstream {
         let (tx, rx) = oneshot::channel();
         {
             let _order = self.send_lock.lock().await;
-            self.waiters
-                .lock()
-                .expect("not poisoned")
-                .queued
-                .push_back(tx);
+            lock(&self.waiters).queued(tx);
             self.client
                 .publish(topic, QoS::AtLeastOnce, retain, payload)
                 .await
@@ -123,7 +96,7 @@ impl Upstream {
         let (tx, rx) = oneshot::channel();
         {
             let _order = self.send_lock.lock().await;
-            lock(&self.subscriptions).queued.push_back(tx);
+            lock(&self.subscriptions).queued(tx);
             let filters = devices.iter().map(|d| {
                 rumqttc::SubscribeFilter::new(
                     geohazard_protocol::Topic::command(d),
@@ -157,6 +130,12 @@ fn lock(waiters: &Mutex<Waiters>) -> std::sync::MutexGuard<'_, Waiters> {
     waiters.lock().expect("no code panics while holding it")
 }
 
+fn wake(waiters: &Mutex<Waiters>, pkid: u16) {
+    if let Some(waiter) = lock(waiters).acked(pkid) {
+        let _ = waiter.send(());
+    }
+}
+
 async fn drive(
     mut eventloop: EventLoop,
     upstream: Upstream,
@@ -165,16 +144,15 @@ async fn drive(
     let mut backoff = Duration::from_millis(100);
     loop {
         match eventloop.poll().await {
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => {
-                lock(&upstream.waiters).sent(pkid)
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                lock(&upstream.waiters).sent(pkid);
             }
-            Ok(Event::Incoming(Incoming::PubAck(ack))) => lock(&upstream.waiters).acked(ack.pkid),
+            Ok(Event::Outgoing(Outgoing::AwaitAck(pkid))) => lock(&upstream.waiters).held(pkid),
+            Ok(Event::Incoming(Incoming::PubAck(ack))) => wake(&upstream.waiters, ack.pkid),
             Ok(Event::Outgoing(Outgoing::Subscribe(pkid))) => {
-                lock(&upstream.subscriptions).sent(pkid)
+                lock(&upstream.subscriptions).sent(pkid);
             }
-            Ok(Event::Incoming(Incoming::SubAck(ack))) => {
-                lock(&upstream.subscriptions).acked(ack.pkid)
-            }
+            Ok(Event::Incoming(Incoming::SubAck(ack))) => wake(&upstream.subscriptions, ack.pkid),
             Ok(Event::Incoming(Incoming::ConnAck(_))) => {
                 backoff = Duration::from_millis(100);
                 tracing::info!("universal endpoint connected to our broker");
@@ -213,12 +191,7 @@ async fn drive(
             Err(rumqttc::ConnectionError::RequestsDone) => return,
             Err(e) => {
                 // Subscriptions in flight are not resent (publishes are): fail their waiters.
-                upstream
-                    .subscriptions
-                    .lock()
-                    .expect("not poisoned")
-                    .sent
-                    .clear();
+                lock(&upstream.subscriptions).forget_sent();
                 tracing::warn!(error = %e, retry_in = ?backoff, "universal endpoint lost our broker");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));

@@ -9,6 +9,8 @@
 //!   id could otherwise acknowledge a different message;
 //! - the maximum packet size is raised from rumqttc's 10 KiB default.
 
+pub mod confirm;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,6 +20,7 @@ use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, Publ
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
+pub use confirm::AckTracker;
 pub use rumqttc::{self, QoS as Qos};
 
 /// How to reach the broker.
