@@ -4,8 +4,11 @@
 //! starts to accelerate. Scenario time runs `time_scale` times faster than the wall clock so
 //! that a newcomer sees the story unfold in minutes; readings carry wall-clock timestamps.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
+use geohazard_command_center::Role;
+use geohazard_command_center::officers::{self, NewOfficer};
 use geohazard_field_sim::{Creep, RainEvent, SensorKind as SimKind};
 use geohazard_firmware_bridge::demo as firmware_demo;
 use geohazard_firmware_bridge::run_bridge;
@@ -302,6 +305,61 @@ const RAIN: RainEvent = RainEvent {
 };
 
 /// The simulator's register map for a site, with the site's story (rain, creep) in each point.
+/// The demo's officer signs in with this name.
+pub const OFFICER: &str = "duty";
+
+/// Where the demo officer's password is kept, below the data folder.
+pub fn officer_credentials(data_dir: &Path) -> PathBuf {
+    data_dir.join("demo-officer.txt")
+}
+
+/// Makes sure the demo's officer exists: `duty`, admin of the province, with a password
+/// generated on first run (never a fixed one, even in a demo) and written, readable by the owner
+/// only, to the credentials file. A lost file means a new password.
+pub async fn ensure_officer(store: &Store, data_dir: &Path, api: SocketAddr) -> anyhow::Result<()> {
+    let file = officer_credentials(data_dir);
+    if !file.exists() {
+        let password = registry::new_secret(20);
+        let updated = sqlx::query("UPDATE officers SET password_hash = $2 WHERE username = $1")
+            .bind(OFFICER)
+            .bind(registry::hash_password(&password))
+            .execute(&store.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            officers::add(
+                &store.pool,
+                &NewOfficer {
+                    username: OFFICER,
+                    display_name: Some("Demo duty officer"),
+                    division_code: "510000",
+                    role: Role::Admin,
+                    password: &password,
+                },
+            )
+            .await?;
+        }
+        std::fs::create_dir_all(data_dir)?;
+        let mut options = std::fs::OpenOptions::new();
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut out = options
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&file)?;
+        std::io::Write::write_all(
+            &mut out,
+            format!("username: {OFFICER}\npassword: {password}\n").as_bytes(),
+        )?;
+    }
+    tracing::info!(
+        api = %format!("http://{api}/api/v1"),
+        username = OFFICER,
+        password_file = %file.display(),
+        "the command-center API is up; sign in with POST /api/v1/login"
+    );
+    Ok(())
+}
+
 fn sim_config(site: &DemoSite, interval_secs: f64, time_scale: f64) -> SimConfig {
     let sensors: Vec<(String, SimKind)> = site
         .sensors

@@ -1,8 +1,8 @@
 //! `geohazard`: the whole system in one process for a single machine.
 //!
-//! `geohazard run` starts the collector (and, as they land, the analyzer and command-center),
-//! an embedded MQTT broker unless a broker URL is configured, a private PostgreSQL cluster
-//! unless a database URL is configured, and simulated field gateways for the demo sites.
+//! `geohazard run` starts the collector, the analyzer and the command-center's API, an embedded
+//! MQTT broker unless a broker URL is configured, a private PostgreSQL cluster unless a database
+//! URL is configured, and simulated field gateways for the demo sites.
 //! `geohazard migrate` only brings the database schema up to date.
 
 mod broker;
@@ -15,6 +15,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use geohazard_analyzer::AnalyzerConfig;
 use geohazard_collector::{Collector, CollectorConfig};
+use geohazard_command_center::CommandCenterConfig;
 use geohazard_runtime::{DatabaseSection, MqttSection};
 use geohazard_store::{LocalCluster, Store};
 use serde::{Deserialize, Serialize};
@@ -89,6 +90,7 @@ struct Config {
     embedded_broker: EmbeddedBroker,
     collector: CollectorConfig,
     analyzer: AnalyzerConfig,
+    command_center: CommandCenterConfig,
     demo: demo::DemoConfig,
 }
 
@@ -105,6 +107,11 @@ impl Default for Config {
                 ..CollectorConfig::default()
             },
             analyzer: AnalyzerConfig::default(),
+            command_center: CommandCenterConfig {
+                // One machine, one user: the API stays on loopback unless configured otherwise.
+                listen: ([127, 0, 0, 1], 8080).into(),
+                ..CommandCenterConfig::default()
+            },
             demo: demo::DemoConfig::default(),
         }
     }
@@ -180,8 +187,20 @@ async fn main() -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    let geohazard_command_center::Server {
+        addr: api_addr,
+        task: api_task,
+    } = geohazard_command_center::start(
+        &config.command_center,
+        store.pool.clone(),
+        &mqtt_url,
+        shutdown.clone(),
+    )
+    .await?;
+    tasks.spawn(async move { api_task.await.context("the command-center panicked")? });
     if config.demo.enabled {
         demo::seed(&store, config.demo.interval_secs).await?;
+        demo::ensure_officer(&store, &config.data_dir, api_addr).await?;
         tasks.spawn(demo::run_gateways(
             mqtt_url.clone(),
             config.demo.clone(),
@@ -195,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
         database = %db_url,
         mqtt = %mqtt_url,
         metrics = ?config.collector.metrics_addr,
+        api = %format!("http://{}/api/v1", api_addr),
         "geohazard is running; Ctrl-C stops it"
     );
     let mut failed = false;

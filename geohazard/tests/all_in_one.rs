@@ -1,6 +1,6 @@
 //! The all-in-one binary as a newcomer runs it: it starts its embedded broker, migrates the
 //! database, registers the demo sites, and readings from the simulated gateways arrive, with the
-//! collector's metrics served over HTTP.
+//! collector's metrics served over HTTP, and the demo officer signs in to the command-center.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -22,7 +22,8 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
 #[tokio::test]
 async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     let db = TestDb::create().await;
-    let (broker_port, metrics_port, universal_port) = (free_port(), free_port(), free_port());
+    let (broker_port, metrics_port, universal_port, api_port) =
+        (free_port(), free_port(), free_port(), free_port());
     let data_dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
         .arg("run")
@@ -38,6 +39,10 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
         .env(
             "GEOHAZARD_COLLECTOR__UNIVERSAL__LISTEN",
             format!("127.0.0.1:{universal_port}"),
+        )
+        .env(
+            "GEOHAZARD_COMMAND_CENTER__LISTEN",
+            format!("127.0.0.1:{api_port}"),
         )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -89,6 +94,47 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     geohazard_testkit::wait_for_port(universal_port, Duration::from_secs(10))
         .await
         .expect("the universal-type endpoint listens");
+
+    // The demo officer's generated password is in the data folder, readable by its owner only,
+    // and signs in to the API, which lists the demo sites.
+    let credentials = data_dir.path().join("demo-officer.txt");
+    let text = std::fs::read_to_string(&credentials).expect("the demo officer's credentials");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&credentials).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "the credentials file is private");
+    let password = text
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("a password line");
+    let api = format!("http://127.0.0.1:{api_port}/api/v1");
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{api}/login"))
+        .json(&serde_json::json!({"username": "duty", "password": password}))
+        .send()
+        .await
+        .expect("the API answers")
+        .error_for_status()
+        .expect("the demo officer signs in")
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().expect("a session token");
+    let sites: serde_json::Value = http
+        .get(format!("{api}/sites"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sites.as_array().map(Vec::len), Some(4), "{sites}");
+    let anonymous = http.get(format!("{api}/sites")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
 
     // Ctrl-C / SIGTERM: a clean stop.
     let pid = child.id().unwrap();

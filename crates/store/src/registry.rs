@@ -255,18 +255,23 @@ pub async fn upsert_gateway(
 /// Issues new MQTT credentials to a registered gateway: a random key, stored as an argon2 hash
 /// and returned once. `None` when no gateway has that code.
 pub async fn issue_gateway_key(pool: &PgPool, code: &str) -> sqlx::Result<Option<String>> {
-    use rand::Rng;
-    let key: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect();
+    let key = new_secret(24);
     let updated = sqlx::query("UPDATE gateways SET password_hash = $2 WHERE code = $1")
         .bind(code)
         .bind(hash_password(&key))
         .execute(pool)
         .await?;
     Ok((updated.rows_affected() == 1).then_some(key))
+}
+
+/// A random secret of `len` letters and digits (gateway keys, generated passwords).
+pub fn new_secret(len: usize) -> String {
+    use rand::Rng;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// Whether `password` is the gateway's MQTT password.
