@@ -295,46 +295,48 @@ async fn peak_rank(conn: &mut PgConnection, id: i64) -> sqlx::Result<usize> {
     Ok(peak.parse::<WarningLevel>().map(|l| l.rank()).unwrap_or(0))
 }
 
-/// A person acknowledges a warning: no more referrals until its level rises again.
+/// A person acknowledges a warning: no more referrals until its level rises again. The note, if
+/// any, is kept in the transition's evidence. Runs in the caller's transaction, so whatever the
+/// caller records beside it (the command-center's audit entry) commits or fails with it.
 pub async fn acknowledge(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     warning_id: i64,
     person_id: i64,
+    note: Option<&str>,
 ) -> anyhow::Result<Option<Warning>> {
-    let mut tx = pool.begin().await?;
-    let updated = sqlx::query(
+    let level: Option<String> = sqlx::query_scalar(
         "UPDATE warnings SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2,
              escalation_due_at = NULL, updated_at = now()
-         WHERE id = $1 AND state = 'open'",
+         WHERE id = $1 AND state = 'open'
+         RETURNING level",
     )
     .bind(warning_id)
     .bind(person_id)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
-    if updated.rows_affected() == 0 {
+    let Some(level) = level else {
         return Ok(None);
-    }
-    let level: String = sqlx::query_scalar("SELECT level FROM warnings WHERE id = $1")
-        .bind(warning_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    };
+    let evidence = match note {
+        Some(note) if !note.is_empty() => json!({ "note": note }),
+        _ => json!({}),
+    };
     event(
-        &mut tx,
+        conn,
         warning_id,
         WarningTransition::Acknowledged,
         Some(&level),
         Some(&level),
         Some(person_id),
-        &json!({}),
+        &evidence,
     )
     .await?;
     let msg = to_message(
-        load(&mut tx, warning_id).await?,
+        load(conn, warning_id).await?,
         WarningTransition::Acknowledged,
         None,
     );
-    notify(&mut tx, &msg).await?;
-    tx.commit().await?;
+    notify(conn, &msg).await?;
     Ok(Some(msg))
 }
 

@@ -160,10 +160,15 @@ async fn an_acknowledged_warning_stays_acknowledged_going_down_and_reopens_going
         .fetch_one(&w.store.pool)
         .await
         .unwrap();
-    geohazard_analyzer::warnings::acknowledge(&w.store.pool, id, monitor)
-        .await
-        .unwrap()
-        .unwrap();
+    geohazard_analyzer::warnings::acknowledge(
+        &mut w.store.pool.acquire().await.unwrap(),
+        id,
+        monitor,
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     sent += publisher.replay("p-1", &run(3, 5.5), 1).await;
     analyzer.handled(sent).await;
     assert_eq!(

@@ -531,8 +531,11 @@ pub async fn acknowledge(
             before.state
         )));
     }
+    // The acknowledgement and its audit entry commit together, or neither does.
+    let mut tx = state.pool.begin().await?;
     let Some(message) =
-        geohazard_analyzer::warnings::acknowledge(&state.pool, id, officer.person_id).await?
+        geohazard_analyzer::warnings::acknowledge(&mut tx, id, officer.person_id, Some(&note))
+            .await?
     else {
         // Someone else acknowledged it, or it closed, since we looked.
         let now = load_warning(&state, &officer, id).await?;
@@ -542,7 +545,7 @@ pub async fn acknowledge(
         )));
     };
     audit::record(
-        &state.pool,
+        &mut *tx,
         &Entry {
             officer_id: Some(officer.id),
             action: "warning.acknowledge",
@@ -554,6 +557,7 @@ pub async fn acknowledge(
         },
     )
     .await?;
+    tx.commit().await?;
     tracing::info!(warning = id, officer = %officer.username, "warning acknowledged");
     if let Some(outbox) = &state.outbox {
         let _ = outbox.send(message);

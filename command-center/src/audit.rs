@@ -5,7 +5,6 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
 
 use crate::auth::{Officer, Role};
 use crate::error::{ApiError, Params};
@@ -25,7 +24,7 @@ pub struct Entry {
     pub remote_addr: Option<String>,
 }
 
-pub async fn record(pool: &PgPool, e: &Entry) -> sqlx::Result<()> {
+pub async fn record(db: impl sqlx::PgExecutor<'_>, e: &Entry) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (officer_id, action, target, division_code, detail, remote_addr)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -36,7 +35,7 @@ pub async fn record(pool: &PgPool, e: &Entry) -> sqlx::Result<()> {
     .bind(&e.division_code)
     .bind(&e.detail)
     .bind(&e.remote_addr)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }

@@ -541,6 +541,11 @@ async fn acknowledging_a_warning_is_audited_and_changes_its_state() {
     let events = detail["events"].as_array().unwrap();
     assert_eq!(events.last().unwrap()["transition"], "acknowledged");
     assert_eq!(events.last().unwrap()["person"], "Officer gao-duty");
+    assert_eq!(
+        events.last().unwrap()["evidence"]["note"],
+        "village monitor called, evacuating",
+        "the officer's note is kept with the transition"
+    );
     assert_eq!(detail["evidence"]["value"], 1.2);
 
     let audited = env.audit("warning.acknowledge").await;
