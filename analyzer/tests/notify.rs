@@ -268,15 +268,10 @@ async fn an_acknowledged_warning_is_not_referred() {
         .fetch_one(&w.store.pool)
         .await
         .unwrap();
-    let ack = geohazard_analyzer::warnings::acknowledge(
-        &mut w.store.pool.acquire().await.unwrap(),
-        id,
-        monitor,
-        None,
-    )
-    .await
-    .unwrap()
-    .expect("an open warning can be acknowledged");
+    let ack = w
+        .acknowledge(id, monitor)
+        .await
+        .expect("an open warning can be acknowledged");
     assert_eq!(
         ack.state,
         geohazard_protocol::warning::WarningState::Acknowledged

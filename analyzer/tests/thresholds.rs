@@ -160,15 +160,7 @@ async fn an_acknowledged_warning_stays_acknowledged_going_down_and_reopens_going
         .fetch_one(&w.store.pool)
         .await
         .unwrap();
-    geohazard_analyzer::warnings::acknowledge(
-        &mut w.store.pool.acquire().await.unwrap(),
-        id,
-        monitor,
-        None,
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    w.acknowledge(id, monitor).await.unwrap();
     sent += publisher.replay("p-1", &run(3, 5.5), 1).await;
     analyzer.handled(sent).await;
     assert_eq!(

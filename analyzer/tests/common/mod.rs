@@ -87,6 +87,14 @@ impl World {
     }
 
     /// Stores readings as the collector would (partitions, rollups).
+    /// `person` acknowledges warning `id`, as an officer would through the command-center.
+    pub async fn acknowledge(&self, id: i64, person: i64) -> Option<Warning> {
+        let mut conn = self.store.pool.acquire().await.unwrap();
+        geohazard_analyzer::warnings::acknowledge(&mut conn, id, person, None)
+            .await
+            .unwrap()
+    }
+
     pub async fn store_readings(&self, sensor: i32, series: &[(i64, f64)]) {
         use geohazard_store::readings::{self, PartitionCache, ReadingRows};
         let mut rows = ReadingRows::default();
