@@ -203,7 +203,15 @@ pub fn status(frame: &Map<String, Value>, now_ms: i64) -> Vec<u8> {
         ("battery_pct", &["battery_dump_energy", "battery"]),
         (
             "signal_dbm",
-            &["signal_4G", "signal_NB", "signal_db", "signal"],
+            // Both spellings of the 4G key are seen from devices in the field.
+            &[
+                "signal_4G",
+                "signal_4g",
+                "signal_NB",
+                "signal_nb",
+                "signal_db",
+                "signal",
+            ],
         ),
         ("solar_v", &["solar_volt"]),
         ("temperature_c", &["temp", "temperature"]),
