@@ -71,6 +71,34 @@ pub fn scenario_ts(ts_ms: i64, anchor_ms: i64, scale: f64) -> i64 {
     anchor_ms.saturating_add(((ts_ms - anchor_ms) as f64 * scale) as i64)
 }
 
+/// The inverse of [`scenario_ts`]: the wall-clock time of a scenario instant. Warnings are
+/// stored and shown in wall-clock time, whatever the engine's clock.
+pub fn wall_ts(ts_ms: i64, anchor_ms: i64, scale: f64) -> i64 {
+    if scale == 1.0 || !scale.is_finite() || scale <= 0.0 {
+        return ts_ms;
+    }
+    anchor_ms.saturating_add(((ts_ms - anchor_ms) as f64 / scale) as i64)
+}
+
+/// Evidence keys that hold instants (epoch milliseconds) in the engine's clock.
+const EVIDENCE_INSTANTS: &[&str] = &["ts", "steady_from", "failure_forecast_ts"];
+
+/// Rewrites the instants in `evidence` (at any depth) with `f`.
+fn map_instants(evidence: &mut Value, f: &impl Fn(i64) -> i64) {
+    match evidence {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v.as_i64() {
+                    Some(ms) if EVIDENCE_INSTANTS.contains(&key.as_str()) => *v = f(ms).into(),
+                    _ => map_instants(v, f),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| map_instants(v, f)),
+        _ => {}
+    }
+}
+
 /// Where warning changes go to be published, off the engine's path: the MQTT request channel
 /// may be full of acknowledgements under a burst, and the engine must never wait on it (the
 /// connection task may in turn be waiting for the engine to take a delivery).
@@ -467,16 +495,28 @@ impl Engine {
         eval: Evaluation,
         reading_ts: Option<i64>,
     ) {
+        let (anchor, scale) = (self.started_ms, self.config.engine.time_scale);
+        let wall = |ms: i64| wall_ts(ms, anchor, scale);
+        let mut evidence = eval.evidence;
+        map_instants(&mut evidence, &wall);
+        let forecast = eval.forecast_ms.map(wall).and_then(ms_to_time);
+        let mut summary = eval.summary;
+        if let Some(t) = forecast {
+            summary.push_str(&format!(
+                ", failure forecast {}",
+                t.format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
         let lc = LevelChange {
             site_id: key.0,
             source: key.1.clone(),
             category,
             sensor_id: sensor,
             level: change.to,
-            summary: eval.summary,
-            evidence: eval.evidence,
-            reading_ts: reading_ts.and_then(ms_to_time),
-            failure_forecast: eval.forecast_ms.and_then(ms_to_time),
+            summary,
+            evidence,
+            reading_ts: reading_ts.map(wall).and_then(ms_to_time),
+            failure_forecast: forecast,
         };
         match warnings::apply(&self.pool, &self.notifier, &lc).await {
             Ok(Some(w)) => {
@@ -631,7 +671,8 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::scenario_ts;
+    use super::{map_instants, scenario_ts, wall_ts};
+    use serde_json::json;
 
     #[test]
     fn scenario_time_stretches_reading_time_around_the_start() {
@@ -640,5 +681,20 @@ mod tests {
         assert_eq!(scenario_ts(-1_000, 0, 60.0), -60_000);
         assert_eq!(scenario_ts(5_000, 4_000, 60.0), 64_000);
         assert_eq!(scenario_ts(5_000, 4_000, f64::NAN), 5_000);
+    }
+
+    #[test]
+    fn stored_times_go_back_to_the_wall_clock() {
+        for ts in [-7_000, 0, 5_000, 1_795_770_649_234] {
+            assert_eq!(wall_ts(scenario_ts(ts, 4_000, 60.0), 4_000, 60.0), ts);
+        }
+        let mut evidence = json!({"ts": 64_000, "value": 64_000, "velocity_mm_per_day": 2.5,
+            "inverse_velocity": {"failure_forecast_ts": 124_000, "r2": 0.9}, "steady_from": null});
+        map_instants(&mut evidence, &|ms| wall_ts(ms, 4_000, 60.0));
+        assert_eq!(
+            evidence,
+            json!({"ts": 5_000, "value": 64_000, "velocity_mm_per_day": 2.5,
+                "inverse_velocity": {"failure_forecast_ts": 6_000, "r2": 0.9}, "steady_from": null})
+        );
     }
 }

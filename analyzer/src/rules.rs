@@ -498,14 +498,11 @@ pub fn eval_trend(
                 "failure_forecast_ts": iv.failure_ms, "accepted": good && iv.failure_ms.is_some()});
         }
     }
-    let forecast_text = forecast_ms
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| format!(", failure forecast {}", t.format("%Y-%m-%d %H:%M UTC")))
-        .unwrap_or_default();
+    // The engine adds the forecast to the summary, in wall-clock time.
     Some(Evaluation {
         assessment: a,
         summary: format!(
-            "tangent angle {alpha:.1}° (v {:.2} mm/d, steady {:.2} mm/d){forecast_text}",
+            "tangent angle {alpha:.1}° (v {:.2} mm/d, steady {:.2} mm/d)",
             fit.slope, v_steady
         ),
         evidence: json!({"method": "improved_tangent_angle", "ts": ts, "alpha_deg": r3(alpha),
