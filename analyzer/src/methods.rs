@@ -17,6 +17,20 @@ pub struct LineFit {
     pub n: usize,
 }
 
+impl LineFit {
+    /// The slope's t-statistic (slope over its standard error), from r² and n: how clearly the
+    /// trend stands out from the scatter. Infinite for a perfect fit, 0 with too few points.
+    pub fn slope_t(&self) -> f64 {
+        if self.n <= 2 {
+            return 0.0;
+        }
+        if self.r2 >= 1.0 {
+            return f64::INFINITY;
+        }
+        (self.r2.max(0.0) * (self.n - 2) as f64 / (1.0 - self.r2)).sqrt()
+    }
+}
+
 /// Least-squares line y = intercept + slope·x. `None` with fewer than two distinct x.
 pub fn linear_fit(x: ArrayView1<f64>, y: ArrayView1<f64>) -> Option<LineFit> {
     let n = x.len();
@@ -77,6 +91,37 @@ pub fn quadratic_fit(x: ArrayView1<f64>, y: ArrayView1<f64>) -> Option<[f64; 3]>
         *o = det3(&mk) / det;
     }
     out.iter().all(|c| c.is_finite()).then_some(out)
+}
+
+/// The t-statistic of a fitted parabola's curvature c2 (c2 over its standard error): whether
+/// the bend stands out from the scatter. Infinite for a perfect fit, 0 with too few points.
+pub fn curvature_t(x: ArrayView1<f64>, y: ArrayView1<f64>, c: &[f64; 3]) -> f64 {
+    let n = x.len();
+    if n <= 3 {
+        return 0.0;
+    }
+    let Some(mean) = x.mean() else { return 0.0 };
+    let u = &x - mean;
+    let fitted = u.mapv(|u| c[0] + c[1] * u + c[2] * u * u);
+    let residual = &y - &fitted;
+    let s2 = residual.dot(&residual) / (n - 3) as f64;
+    let (s_u, s_u2, s_u3, s_u4) = (
+        u.sum(),
+        u.dot(&u),
+        u.mapv(|v| v.powi(3)).sum(),
+        u.mapv(|v| v.powi(4)).sum(),
+    );
+    let m = [[n as f64, s_u, s_u2], [s_u, s_u2, s_u3], [s_u2, s_u3, s_u4]];
+    // Var(c2) = s²·(M⁻¹)₂₂, and (M⁻¹)₂₂ = its cofactor over det M.
+    let inverse_22 = (m[0][0] * m[1][1] - m[0][1] * m[1][0]) / det3(&m);
+    let se = (s2 * inverse_22).sqrt();
+    if se > 0.0 && se.is_finite() {
+        c[2].abs() / se
+    } else if s2 == 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    }
 }
 
 fn det3(m: &[[f64; 3]; 3]) -> f64 {
@@ -187,11 +232,13 @@ pub fn robust_velocity(points: &[(i64, f64)], k: f64, min_abs: f64) -> Option<(L
     Some((linear_fit(x.view(), y.view())?, rejected))
 }
 
-/// A robust acceleration (unit/day²) from a parabola through the spike-free points.
-pub fn robust_acceleration(points: &[(i64, f64)], k: f64, min_abs: f64) -> Option<f64> {
+/// A robust acceleration (unit/day²) from a parabola through the spike-free points, with the
+/// t-statistic of the curvature it comes from.
+pub fn robust_acceleration(points: &[(i64, f64)], k: f64, min_abs: f64) -> Option<(f64, f64)> {
     let (x, y) = days_and_values(points);
     let (x, y, _) = kept(x, y, k, min_abs);
-    quadratic_fit(x.view(), y.view()).map(|c| 2.0 * c[2])
+    let c = quadratic_fit(x.view(), y.view())?;
+    Some((2.0 * c[2], curvature_t(x.view(), y.view(), &c)))
 }
 
 /// Improved tangent angle (Xu Qiang et al. 2009): with displacement normalised by the
@@ -296,15 +343,67 @@ mod tests {
         assert!((2.0 * c[2] - 3.0).abs() < 1e-9, "{c:?}");
     }
 
+    /// Gaussian noise of standard deviation `sd`, reproducible.
+    fn gaussian(seed: u64, sd: f64) -> impl FnMut() -> f64 {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        move || {
+            let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
+            sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        }
+    }
+
+    #[test]
+    fn noise_gives_an_insignificant_trend_and_a_real_one_stands_out() {
+        // Six hours of GNSS fixes every 10 min with 3 mm scatter: the fitted velocity can be
+        // several mm/d either way, but its t-statistic stays small in most draws.
+        let t = |i: i64| i * 600_000;
+        let mut insignificant = 0;
+        for seed in 0..200 {
+            let mut noise = gaussian(seed, 3.0);
+            let pts: Vec<(i64, f64)> = (0..36).map(|i| (t(i), noise())).collect();
+            let (fit, _) = robust_velocity(&pts, 3.5, 0.0).unwrap();
+            if fit.slope_t() < 3.0 {
+                insignificant += 1;
+            }
+        }
+        assert!(insignificant >= 195, "{insignificant} of 200");
+        // A real 40 mm/d movement under the same scatter is plain.
+        let mut noise = gaussian(7, 3.0);
+        let pts: Vec<(i64, f64)> = (0..36)
+            .map(|i| (t(i), 40.0 * t(i) as f64 / DAY_MS + noise()))
+            .collect();
+        let (fit, _) = robust_velocity(&pts, 3.5, 0.0).unwrap();
+        assert!(fit.slope_t() > 5.0, "t = {}", fit.slope_t());
+    }
+
+    #[test]
+    fn a_bend_stands_out_from_noise_only_when_it_is_there() {
+        let t = |i: i64| i * 1_800_000;
+        let mut straight = gaussian(11, 1.0);
+        let flat: Vec<(i64, f64)> = (0..48)
+            .map(|i| (t(i), 2.0 * t(i) as f64 / DAY_MS + straight()))
+            .collect();
+        let (_, t_flat) = robust_acceleration(&flat, 3.5, 0.0).unwrap();
+        assert!(t_flat < 3.0, "t = {t_flat}");
+        let mut bent = gaussian(11, 1.0);
+        let curved: Vec<(i64, f64)> = (0..48)
+            .map(|i| {
+                let d = t(i) as f64 / DAY_MS;
+                (t(i), 2.0 * d + 20.0 * d * d + bent())
+            })
+            .collect();
+        let (a, t_curved) = robust_acceleration(&curved, 3.5, 0.0).unwrap();
+        assert!(
+            (a - 40.0).abs() < 10.0 && t_curved > 5.0,
+            "a = {a}, t = {t_curved}"
+        );
+    }
+
     #[test]
     fn one_spike_is_rejected_and_the_velocity_is_unchanged() {
         // Steady creep of 0.5 mm/d with Gaussian noise of 0.02 mm, every 10 minutes.
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let mut noise = || {
-            let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
-            0.02 * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-        };
+        let mut noise = gaussian(3, 0.02);
         let mut pts: Vec<(i64, f64)> = (0..36)
             .map(|i| {
                 (

@@ -43,6 +43,10 @@ pub struct RateParams {
     pub spike_min: f64,
     pub velocity_mm_per_day: Thresholds,
     pub acceleration_mm_per_day2: Thresholds,
+    /// A fitted velocity or acceleration counts only when it stands out from the scatter by this
+    /// many standard errors (its t-statistic): over a short window a noisy GNSS fix can give
+    /// any velocity, and noise must not raise a warning.
+    pub min_t: f64,
     pub hysteresis_fraction: f64,
     pub persistence: Persistence,
 }
@@ -57,6 +61,7 @@ impl Default for RateParams {
             spike_min: 0.0,
             velocity_mm_per_day: Thresholds::new(2.0, 5.0, 10.0, 20.0),
             acceleration_mm_per_day2: Thresholds::default(),
+            min_t: 3.0,
             hysteresis_fraction: 0.15,
             persistence: Persistence::readings(2),
         }
@@ -308,14 +313,17 @@ pub fn eval_rate(p: &RateParams, w: &mut Window, ts: i64) -> Option<Evaluation> 
         None
     };
     let v = fit.slope;
+    let v_t = fit.slope_t();
+    // What does not stand out from the scatter is judged as no movement at all.
+    let significant = |x: f64, t: f64| if t >= p.min_t { x } else { 0.0 };
     let a = p
         .velocity_mm_per_day
-        .assess_fraction(v, Direction::Above, p.hysteresis_fraction)
+        .assess_fraction(significant(v, v_t), Direction::Above, p.hysteresis_fraction)
         .max(
             accel
-                .map(|a| {
+                .map(|(a, t)| {
                     p.acceleration_mm_per_day2.assess_fraction(
-                        a,
+                        significant(a, t),
                         Direction::Above,
                         p.hysteresis_fraction,
                     )
@@ -328,13 +336,14 @@ pub fn eval_rate(p: &RateParams, w: &mut Window, ts: i64) -> Option<Evaluation> 
             "velocity {:.2} mm/d{}",
             v,
             accel
-                .map(|a| format!(", acceleration {a:.2} mm/d²"))
+                .map(|(a, _)| format!(", acceleration {a:.2} mm/d²"))
                 .unwrap_or_default()
         ),
         evidence: json!({"method": "rate", "ts": ts, "velocity_mm_per_day": r3(v),
-            "acceleration_mm_per_day2": accel.map(r3), "fit_r2": r3(fit.r2), "points": n,
-            "spikes_rejected": rejected, "window_h": p.window_h,
-            "thresholds": p.velocity_mm_per_day}),
+            "velocity_t": r3(v_t.min(1e6)), "acceleration_mm_per_day2": accel.map(|(a, _)| r3(a)),
+            "acceleration_t": accel.map(|(_, t)| r3(t.min(1e6))), "min_t": p.min_t,
+            "fit_r2": r3(fit.r2), "points": n, "spikes_rejected": rejected,
+            "window_h": p.window_h, "thresholds": p.velocity_mm_per_day}),
         forecast_ms: None,
     })
 }
