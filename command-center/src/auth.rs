@@ -208,6 +208,33 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| geohazard_store::registry::hash_password("no such officer"))
 }
 
+/// Whether sign-in is refused for now, and why: too many recent failures for this user name, or
+/// from this address. Counted from the audit log, so every command-center instance agrees.
+async fn throttled(
+    state: &AppState,
+    username: &str,
+    remote: Option<&str>,
+) -> Result<Option<&'static str>, ApiError> {
+    let s = &state.settings;
+    let (by_user, by_address): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE target = $1), count(*) FILTER (WHERE remote_addr = $2)
+         FROM audit_log
+         WHERE action = 'login_failed' AND at > now() - make_interval(secs => $3)",
+    )
+    .bind(format!("officer:{username}"))
+    .bind(remote)
+    .bind(s.login_window_s as f64)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(if by_user >= i64::from(s.login_max_failures) {
+        Some("user_name")
+    } else if by_address >= i64::from(s.login_max_failures_per_address) {
+        Some("address")
+    } else {
+        None
+    })
+}
+
 /// `POST /api/v1/login` {username, password} → {token, expires_at, officer}.
 pub async fn login(
     State(state): State<AppState>,
@@ -215,6 +242,25 @@ pub async fn login(
     Body(req): Body<LoginRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let username: String = req.username.chars().take(64).collect();
+    if let Some(why) = throttled(&state, &username, remote.as_deref()).await? {
+        audit::record(
+            &state.pool,
+            &Entry {
+                officer_id: None,
+                action: "login_throttled",
+                target: Some(format!("officer:{username}")),
+                division_code: None,
+                detail: json!({"reason": why}),
+                remote_addr: remote,
+            },
+        )
+        .await?;
+        tracing::warn!(%username, why, "sign-in throttled");
+        return Err(ApiError::Status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed sign-ins: try again later".into(),
+        ));
+    }
     let found: Option<Credentials> = sqlx::query_as(
         "SELECT id, password_hash, disabled, division_code FROM officers WHERE username = $1",
     )

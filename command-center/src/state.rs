@@ -22,6 +22,13 @@ pub struct Settings {
     pub live_send_timeout_s: u64,
     /// How often a live socket's session is checked again (sign-out, expiry, disabled), seconds.
     pub live_recheck_s: u64,
+    /// Failed sign-ins for one user name within `login_window_s` after which sign-in is refused
+    /// (429) until the window has passed: password guessing gets a handful of tries.
+    pub login_max_failures: u32,
+    /// Failed sign-ins from one address within the window after which it is refused (higher:
+    /// a duty room shares an address).
+    pub login_max_failures_per_address: u32,
+    pub login_window_s: u64,
 }
 
 impl Default for Settings {
@@ -32,6 +39,9 @@ impl Default for Settings {
             live_queue: 1024,
             live_send_timeout_s: 10,
             live_recheck_s: 60,
+            login_max_failures: 5,
+            login_max_failures_per_address: 30,
+            login_window_s: 15 * 60,
         }
     }
 }

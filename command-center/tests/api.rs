@@ -246,6 +246,32 @@ async fn officer_signs_in_and_out_and_the_token_then_stops_working() {
 }
 
 #[tokio::test]
+async fn repeated_wrong_passwords_lock_the_user_name_until_the_window_passes() {
+    let env = setup().await;
+    env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
+    env.officer("gao-other", COUNTY, Role::DutyOfficer).await;
+    for _ in 0..5 {
+        let (status, _) = env.try_login("gao-duty", "guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused, with its own answer, and that is audited.
+    let (status, body) = env.try_login("gao-duty", PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.get("token").is_none());
+    assert_eq!(env.audit("login_throttled").await.len(), 1);
+    // Another officer at the same desk is not locked out.
+    env.login("gao-other").await;
+    // Once the failures are older than the window, the officer signs in again.
+    sqlx::query(
+        "UPDATE audit_log SET at = at - interval '16 minutes' WHERE action = 'login_failed'",
+    )
+    .execute(&env.store.pool)
+    .await
+    .unwrap();
+    env.login("gao-duty").await;
+}
+
+#[tokio::test]
 async fn wrong_password_is_rejected_and_audited() {
     let env = setup().await;
     let id = env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;

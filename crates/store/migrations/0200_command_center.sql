@@ -48,3 +48,5 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at_idx ON audit_log (at DESC);
 CREATE INDEX audit_log_division_idx ON audit_log (division_code, at DESC);
 CREATE INDEX audit_log_officer_idx ON audit_log (officer_id, at DESC);
+-- Sign-in throttling counts recent failures.
+CREATE INDEX audit_log_login_failed_idx ON audit_log (at DESC) WHERE action = 'login_failed';
