@@ -235,6 +235,39 @@ async fn throttled(
     })
 }
 
+/// Audits a refused sign-in (`action`: login_failed or login_throttled) with its real reason,
+/// and gives the answer the client sees, which does not tell the reasons apart.
+async fn refuse(
+    state: &AppState,
+    action: &'static str,
+    username: &str,
+    officer: Option<&Credentials>,
+    reason: &str,
+    remote: Option<String>,
+) -> ApiError {
+    let entry = Entry {
+        officer_id: officer.map(|c| c.id),
+        action,
+        target: Some(format!("officer:{username}")),
+        division_code: officer.map(|c| c.division_code.clone()),
+        detail: json!({ "reason": reason }),
+        remote_addr: remote,
+    };
+    if let Err(e) = audit::record(&state.pool, &entry).await {
+        return e.into();
+    }
+    match action {
+        "login_throttled" => ApiError::Status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed sign-ins: try again later".into(),
+        ),
+        _ => ApiError::Status(
+            StatusCode::UNAUTHORIZED,
+            "invalid username or password".into(),
+        ),
+    }
+}
+
 /// `POST /api/v1/login` {username, password} → {token, expires_at, officer}.
 pub async fn login(
     State(state): State<AppState>,
@@ -243,23 +276,8 @@ pub async fn login(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let username: String = req.username.chars().take(64).collect();
     if let Some(why) = throttled(&state, &username, remote.as_deref()).await? {
-        audit::record(
-            &state.pool,
-            &Entry {
-                officer_id: None,
-                action: "login_throttled",
-                target: Some(format!("officer:{username}")),
-                division_code: None,
-                detail: json!({"reason": why}),
-                remote_addr: remote,
-            },
-        )
-        .await?;
         tracing::warn!(%username, why, "sign-in throttled");
-        return Err(ApiError::Status(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed sign-ins: try again later".into(),
-        ));
+        return Err(refuse(&state, "login_throttled", &username, None, why, remote).await);
     }
     let found: Option<Credentials> = sqlx::query_as(
         "SELECT id, password_hash, disabled, division_code FROM officers WHERE username = $1",
@@ -285,23 +303,9 @@ pub async fn login(
         Some(_) => None,
     };
     if let Some(reason) = refused {
-        audit::record(
-            &state.pool,
-            &Entry {
-                officer_id: found.as_ref().map(|c| c.id),
-                action: "login_failed",
-                target: Some(format!("officer:{username}")),
-                division_code: found.as_ref().map(|c| c.division_code.clone()),
-                detail: json!({"reason": reason}),
-                remote_addr: remote,
-            },
-        )
-        .await?;
         tracing::info!(%username, reason, "sign-in refused");
-        return Err(ApiError::Status(
-            StatusCode::UNAUTHORIZED,
-            "invalid username or password".into(),
-        ));
+        let officer = found.as_ref();
+        return Err(refuse(&state, "login_failed", &username, officer, reason, remote).await);
     }
     let credentials = found.expect("refused above when absent");
     let (token, hash) = new_token();
