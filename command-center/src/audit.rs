@@ -24,6 +24,20 @@ pub struct Entry {
     pub remote_addr: Option<String>,
 }
 
+impl Entry {
+    /// An officer acting on their own account (sign-in, sign-out).
+    pub fn account(officer: &Officer, action: &'static str, remote_addr: Option<String>) -> Entry {
+        Entry {
+            officer_id: Some(officer.id),
+            action,
+            target: Some(format!("officer:{}", officer.username)),
+            division_code: Some(officer.division_code.clone()),
+            detail: Value::Object(Default::default()),
+            remote_addr,
+        }
+    }
+}
+
 pub async fn record(db: impl sqlx::PgExecutor<'_>, e: &Entry) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (officer_id, action, target, division_code, detail, remote_addr)

@@ -319,18 +319,7 @@ pub async fn login(
     .fetch_one(&state.pool)
     .await?;
     let officer = authenticate(&state, &token).await?;
-    audit::record(
-        &state.pool,
-        &Entry {
-            officer_id: Some(officer.id),
-            action: "login",
-            target: Some(format!("officer:{}", officer.username)),
-            division_code: Some(officer.division_code.clone()),
-            detail: json!({}),
-            remote_addr: remote,
-        },
-    )
-    .await?;
+    audit::record(&state.pool, &Entry::account(&officer, "login", remote)).await?;
     Ok(Json(json!({
         "token": token,
         "expires_at": expires_at,
@@ -348,18 +337,7 @@ pub async fn logout(
         .bind(&officer.token_hash)
         .execute(&state.pool)
         .await?;
-    audit::record(
-        &state.pool,
-        &Entry {
-            officer_id: Some(officer.id),
-            action: "logout",
-            target: Some(format!("officer:{}", officer.username)),
-            division_code: Some(officer.division_code.clone()),
-            detail: json!({}),
-            remote_addr: remote,
-        },
-    )
-    .await?;
+    audit::record(&state.pool, &Entry::account(&officer, "logout", remote)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

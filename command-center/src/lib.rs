@@ -103,7 +103,11 @@ pub async fn start(
     let client_id = format!("command-center-{:08x}", rand::random::<u32>());
     let bus = live::connect(mqtt_url, &client_id, Duration::from_secs(10)).await?;
     let (outbox, outbox_rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(live::run_publisher(bus.client().clone(), outbox_rx));
+    // The analyzer's publisher: the same topics and QoS for every warning change.
+    tokio::spawn(geohazard_analyzer::engine::run_publisher(
+        bus.client().clone(),
+        outbox_rx,
+    ));
     let state = AppState::new(
         pool.clone(),
         config.api.clone(),

@@ -15,11 +15,11 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use geohazard_bus::{Bus, BusConfig, Qos};
-use geohazard_protocol::topic::{ALL_WARNINGS, Topic};
+use geohazard_protocol::topic::ALL_WARNINGS;
 use geohazard_protocol::warning::Warning;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{self, Officer};
@@ -53,22 +53,6 @@ pub async fn run_feed(
         acker.ack(&delivery).await;
     }
     bus.shutdown().await;
-}
-
-/// Publishes the warning changes made here (acknowledgements) until the senders are gone.
-pub async fn run_publisher(
-    client: geohazard_bus::rumqttc::AsyncClient,
-    mut rx: mpsc::UnboundedReceiver<Warning>,
-) {
-    while let Some(w) = rx.recv().await {
-        let topic = Topic::warning(&w.division, &w.site);
-        if let Err(e) = client
-            .publish(topic, Qos::AtLeastOnce, false, w.to_json())
-            .await
-        {
-            tracing::warn!(error = %e, warning = w.id, "could not publish a warning change");
-        }
-    }
 }
 
 /// Connects to the broker for the live feed and the outbox. Returns the bus (hand it to

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use geohazard_analyzer::engine::Outbox;
 use geohazard_protocol::warning::Warning;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 /// Settings of the API itself (the `[command_center]` section's HTTP part).
@@ -56,7 +57,7 @@ pub struct Inner {
     /// Warning events for the live sockets, fed from MQTT.
     pub live: broadcast::Sender<Arc<Warning>>,
     /// Warning changes made here (acknowledgements) to publish on MQTT; `None` without a broker.
-    pub outbox: Option<mpsc::UnboundedSender<Warning>>,
+    pub outbox: Option<Outbox>,
     /// Cancelled at shutdown: live sockets close.
     pub shutdown: CancellationToken,
 }
@@ -72,7 +73,7 @@ impl AppState {
     pub fn new(
         pool: PgPool,
         settings: Settings,
-        outbox: Option<mpsc::UnboundedSender<Warning>>,
+        outbox: Option<Outbox>,
         shutdown: CancellationToken,
     ) -> AppState {
         let (live, _) = broadcast::channel(settings.live_queue.max(1));
