@@ -28,10 +28,7 @@ pub async fn add(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<i64> {
                 .all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c)),
         "a username is 1 to 64 letters, digits and `_.@-`"
     );
-    anyhow::ensure!(
-        o.password.chars().count() >= MIN_PASSWORD_CHARS,
-        "the password must have at least {MIN_PASSWORD_CHARS} characters"
-    );
+    let hash = hashed(o.password).await?;
     let division: Option<String> = sqlx::query_scalar("SELECT code FROM divisions WHERE code = $1")
         .bind(o.division_code)
         .fetch_optional(pool)
@@ -47,10 +44,6 @@ pub async fn add(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<i64> {
             .fetch_one(pool)
             .await?;
     anyhow::ensure!(!taken, "the username `{}` is taken", o.username);
-    let password = o.password.to_owned();
-    let hash =
-        tokio::task::spawn_blocking(move || geohazard_store::registry::hash_password(&password))
-            .await?;
     let display_name = o.display_name.unwrap_or(o.username);
     let mut tx = pool.begin().await?;
     let person_id: i64 =
@@ -73,4 +66,29 @@ pub async fn add(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<i64> {
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Gives an officer a new password; false when no officer has that username.
+pub async fn set_password(pool: &PgPool, username: &str, password: &str) -> anyhow::Result<bool> {
+    let hash = hashed(password).await?;
+    let updated = sqlx::query("UPDATE officers SET password_hash = $2 WHERE username = $1")
+        .bind(username)
+        .bind(&hash)
+        .execute(pool)
+        .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// The argon2 hash of an acceptable password, computed off the async workers (it is slow on
+/// purpose).
+async fn hashed(password: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        password.chars().count() >= MIN_PASSWORD_CHARS,
+        "the password must have at least {MIN_PASSWORD_CHARS} characters"
+    );
+    let password = password.to_owned();
+    Ok(
+        tokio::task::spawn_blocking(move || geohazard_store::registry::hash_password(&password))
+            .await?,
+    )
 }

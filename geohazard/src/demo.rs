@@ -320,12 +320,7 @@ pub async fn ensure_officer(store: &Store, data_dir: &Path, api: SocketAddr) -> 
     let file = officer_credentials(data_dir);
     if !file.exists() {
         let password = registry::new_secret(20);
-        let updated = sqlx::query("UPDATE officers SET password_hash = $2 WHERE username = $1")
-            .bind(OFFICER)
-            .bind(registry::hash_password(&password))
-            .execute(&store.pool)
-            .await?;
-        if updated.rows_affected() == 0 {
+        if !officers::set_password(&store.pool, OFFICER, &password).await? {
             officers::add(
                 &store.pool,
                 &NewOfficer {
