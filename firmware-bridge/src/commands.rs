@@ -15,16 +15,36 @@ use crate::config::BridgeConfig;
 
 const KNOWN: &str = "set_interval, snapshot, live_view, status, reload_config";
 
+/// Commands received and not yet being handled wait in a queue of this many; one more is
+/// answered at once with [`busy`].
+pub(crate) const QUEUE_BOUND: usize = 256;
+
+/// Commands handled at the same time (a snapshot takes a while; the others wait their turn).
+pub(crate) const AT_ONCE: usize = 8;
+
+/// The answer to a command that arrives while [`QUEUE_BOUND`] commands already wait.
+pub(crate) fn busy(payload: &[u8]) -> CommandAck {
+    CommandAck::failure(
+        command_id(payload),
+        format!(
+            "busy: {QUEUE_BOUND} commands are already waiting; not executed, send it again later"
+        ),
+    )
+}
+
+/// The command's id if one can be read at all, so the center can match an error to it.
+fn command_id(payload: &[u8]) -> String {
+    serde_json::from_slice::<Value>(payload)
+        .ok()
+        .and_then(|v| v.get("id")?.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 pub(crate) async fn handle(rt: &Runtime, payload: &[u8]) -> CommandAck {
     let cmd: Command = match serde_json::from_slice(payload) {
         Ok(c) => c,
         Err(e) => {
-            // Answer on the id if one can be read at all, so the center can match the error.
-            let id = serde_json::from_slice::<Value>(payload)
-                .ok()
-                .and_then(|v| v.get("id")?.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            return CommandAck::failure(id, format!("malformed command: {e}"));
+            return CommandAck::failure(command_id(payload), format!("malformed command: {e}"));
         }
     };
     info!(id = %cmd.id, name = %cmd.name, "command received");

@@ -38,7 +38,8 @@ pub struct BridgeConfig {
 pub struct MqttConfig {
     /// `mqtt://host:port` (TLS is not supported yet).
     pub url: String,
-    /// Defaults to `gh-gw-{gateway}`.
+    /// Defaults to the gateway code, as the protocol requires (the broker's session and its
+    /// access rules are keyed on it).
     #[serde(default)]
     pub client_id: Option<String>,
     #[serde(default)]
@@ -109,8 +110,9 @@ impl Default for BatchConfig {
 }
 
 /// A Modbus link: a TCP endpoint or a serial line.
-// No deny_unknown_fields where serde(flatten) is used: serde does not support both.
+// Read through `ModbusDeviceFields`: serde's deny_unknown_fields does not work with flatten.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "ModbusDeviceFields")]
 pub struct ModbusDevice {
     pub name: String,
     #[serde(flatten)]
@@ -138,6 +140,86 @@ pub enum Transport {
         #[serde(default = "default_stop_bits")]
         stop_bits: u8,
     },
+}
+
+/// A `[[modbus]]` table as written: every key of every transport, unknown keys refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModbusDeviceFields {
+    name: String,
+    transport: TransportKind,
+    address: Option<String>,
+    port: Option<String>,
+    baud: Option<u32>,
+    parity: Option<Parity>,
+    data_bits: Option<u8>,
+    stop_bits: Option<u8>,
+    #[serde(default = "default_timeout")]
+    timeout_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TransportKind {
+    Tcp,
+    Rtu,
+}
+
+/// Refuses keys that belong to another kind of table (`baud` on a TCP device).
+fn refuse_foreign_keys(table: &str, kind: &str, keys: &[(&str, bool)]) -> Result<(), String> {
+    match keys.iter().find(|(_, present)| *present) {
+        Some((key, _)) => Err(format!("{table}: `{key}` does not apply to {kind}")),
+        None => Ok(()),
+    }
+}
+
+impl TryFrom<ModbusDeviceFields> for ModbusDevice {
+    type Error = String;
+
+    fn try_from(f: ModbusDeviceFields) -> Result<Self, String> {
+        let at = format!("modbus device `{}`", f.name);
+        let transport = match f.transport {
+            TransportKind::Tcp => {
+                refuse_foreign_keys(
+                    &at,
+                    "transport = \"tcp\"",
+                    &[
+                        ("port", f.port.is_some()),
+                        ("baud", f.baud.is_some()),
+                        ("parity", f.parity.is_some()),
+                        ("data_bits", f.data_bits.is_some()),
+                        ("stop_bits", f.stop_bits.is_some()),
+                    ],
+                )?;
+                Transport::Tcp {
+                    address: f
+                        .address
+                        .ok_or_else(|| format!("{at}: transport = \"tcp\" needs `address`"))?,
+                }
+            }
+            TransportKind::Rtu => {
+                refuse_foreign_keys(
+                    &at,
+                    "transport = \"rtu\"",
+                    &[("address", f.address.is_some())],
+                )?;
+                Transport::Rtu {
+                    port: f
+                        .port
+                        .ok_or_else(|| format!("{at}: transport = \"rtu\" needs `port`"))?,
+                    baud: f.baud.unwrap_or_else(default_baud),
+                    parity: f.parity.unwrap_or_default(),
+                    data_bits: f.data_bits.unwrap_or_else(default_data_bits),
+                    stop_bits: f.stop_bits.unwrap_or_else(default_stop_bits),
+                }
+            }
+        };
+        Ok(ModbusDevice {
+            name: f.name,
+            transport,
+            timeout_ms: f.timeout_ms,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,7 +321,9 @@ pub struct CounterConfig {
     pub max_tips_per_read: u32,
 }
 
+// Read through `CameraFields`, like `ModbusDevice`, so that unknown keys are refused.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "CameraFields")]
 pub struct CameraConfig {
     pub name: String,
     #[serde(flatten)]
@@ -256,6 +340,77 @@ pub struct CameraConfig {
     pub snapshot_interval_s: Option<f64>,
     #[serde(default)]
     pub triggers: Vec<TriggerConfig>,
+}
+
+/// A `[[cameras]]` table as written: every key of every source, unknown keys refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CameraFields {
+    name: String,
+    source: SourceKind,
+    url: Option<String>,
+    device: Option<String>,
+    pattern: Option<String>,
+    #[serde(default = "default_width")]
+    width: u32,
+    #[serde(default = "default_height")]
+    height: u32,
+    #[serde(default = "default_quality")]
+    quality: u8,
+    #[serde(default)]
+    snapshot_interval_s: Option<f64>,
+    #[serde(default)]
+    triggers: Vec<TriggerConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SourceKind {
+    Rtsp,
+    V4l2,
+    Test,
+}
+
+impl TryFrom<CameraFields> for CameraConfig {
+    type Error = String;
+
+    fn try_from(f: CameraFields) -> Result<Self, String> {
+        let at = format!("camera `{}`", f.name);
+        let url = ("url", f.url.is_some());
+        let device = ("device", f.device.is_some());
+        let pattern = ("pattern", f.pattern.is_some());
+        let source = match f.source {
+            SourceKind::Rtsp => {
+                refuse_foreign_keys(&at, "source = \"rtsp\"", &[device, pattern])?;
+                CameraSource::Rtsp {
+                    url: f
+                        .url
+                        .ok_or_else(|| format!("{at}: source = \"rtsp\" needs `url`"))?,
+                }
+            }
+            SourceKind::V4l2 => {
+                refuse_foreign_keys(&at, "source = \"v4l2\"", &[url, pattern])?;
+                CameraSource::V4l2 {
+                    device: f
+                        .device
+                        .ok_or_else(|| format!("{at}: source = \"v4l2\" needs `device`"))?,
+                }
+            }
+            SourceKind::Test => {
+                refuse_foreign_keys(&at, "source = \"test\"", &[url, device])?;
+                CameraSource::Test { pattern: f.pattern }
+            }
+        };
+        Ok(CameraConfig {
+            name: f.name,
+            source,
+            width: f.width,
+            height: f.height,
+            quality: f.quality,
+            snapshot_interval_s: f.snapshot_interval_s,
+            triggers: f.triggers,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -365,6 +520,11 @@ impl MqttConfig {
             reconnect_min_ms: default_backoff_min(),
             reconnect_max_ms: default_backoff_max(),
         }
+    }
+
+    /// The MQTT client id: `client_id` when set, else the gateway code.
+    pub fn client_id_for(&self, gateway: &str) -> String {
+        self.client_id.clone().unwrap_or_else(|| gateway.to_owned())
     }
 
     /// (host, port) from `mqtt://host:port`.
@@ -642,6 +802,75 @@ mod tests {
         assert_eq!(back.points[0].channel, "a");
         assert!(matches!(back.modbus[0].transport, Transport::Tcp { .. }));
         assert!(matches!(back.cameras[0].source, CameraSource::Test { .. }));
+    }
+
+    const BASE: &str =
+        "gateway = \"gw-1\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\n[queue]\ndir = \"/tmp/q\"\n";
+
+    #[test]
+    fn a_misspelt_key_in_a_modbus_table_is_refused_by_name() {
+        let text = format!(
+            "{BASE}[[modbus]]\nname = \"bus\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:502\"\ntimeout_msec = 300\n"
+        );
+        let e = BridgeConfig::from_toml(&text).unwrap_err().to_string();
+        assert!(e.contains("timeout_msec"), "{e}");
+        // Spelt right, it takes effect.
+        let c = BridgeConfig::from_toml(&text.replace("timeout_msec", "timeout_ms")).unwrap();
+        assert_eq!(c.modbus[0].timeout_ms, 300);
+    }
+
+    #[test]
+    fn a_key_of_another_transport_or_a_missing_one_is_refused() {
+        let tcp = format!(
+            "{BASE}[[modbus]]\nname = \"bus\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:502\"\nbaud = 19200\n"
+        );
+        let e = BridgeConfig::from_toml(&tcp).unwrap_err().to_string();
+        assert!(
+            e.contains("`baud` does not apply to transport = \"tcp\""),
+            "{e}"
+        );
+        let rtu = format!("{BASE}[[modbus]]\nname = \"line\"\ntransport = \"rtu\"\n");
+        let e = BridgeConfig::from_toml(&rtu).unwrap_err().to_string();
+        assert!(e.contains("needs `port`"), "{e}");
+        let rtu = format!(
+            "{BASE}[[modbus]]\nname = \"line\"\ntransport = \"rtu\"\nport = \"/dev/ttyS0\"\nparity = \"even\"\n"
+        );
+        let c = BridgeConfig::from_toml(&rtu).unwrap();
+        assert!(matches!(
+            &c.modbus[0].transport,
+            Transport::Rtu {
+                baud: 9600,
+                parity: Parity::Even,
+                data_bits: 8,
+                stop_bits: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_misspelt_key_in_a_camera_table_is_refused_by_name() {
+        let text = format!(
+            "{BASE}[[cameras]]\nname = \"cam1\"\nsource = \"test\"\nsnapshot_interval = 60\n"
+        );
+        let e = BridgeConfig::from_toml(&text).unwrap_err().to_string();
+        assert!(e.contains("snapshot_interval"), "{e}");
+        let text = format!(
+            "{BASE}[[cameras]]\nname = \"cam1\"\nsource = \"rtsp\"\nurl = \"rtsp://x\"\ndevice = \"/dev/video0\"\n"
+        );
+        let e = BridgeConfig::from_toml(&text).unwrap_err().to_string();
+        assert!(
+            e.contains("`device` does not apply to source = \"rtsp\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_client_id_is_the_gateway_code_unless_set() {
+        let mut c = BridgeConfig::new("gw-ls001", "mqtt://127.0.0.1:1883", "/tmp/q");
+        assert_eq!(c.mqtt.client_id_for(&c.gateway), "gw-ls001");
+        c.mqtt.client_id = Some("other".into());
+        assert_eq!(c.mqtt.client_id_for(&c.gateway), "other");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod camera;
 mod commands;
 pub mod config;
+pub mod counters;
 pub mod demo;
 pub mod link;
 pub mod modbus;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use geohazard_protocol::{GatewayStatus, Reading, TelemetryBatch, Topic};
 use rumqttc::QoS;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -34,8 +35,9 @@ pub use sim::{SimConfig, SimHandle, run_sensor_sim, start_sensor_sim};
 
 use camera::{CameraHandle, FrameSink};
 use config::TriggerConfig;
+use counters::CounterStore;
 use link::{Direct, Link};
-use modbus::{PollOutput, SharedStatusValues};
+use modbus::{PollOutput, SharedFaults, SharedStatusValues};
 use queue::{DiskQueue, Lane, Message};
 use schedule::Schedule;
 
@@ -68,6 +70,8 @@ pub(crate) struct Runtime {
     config: Mutex<BridgeConfig>,
     schedule: Arc<Schedule>,
     status_values: SharedStatusValues,
+    faults: SharedFaults,
+    counters: Arc<CounterStore>,
     queue: Arc<Mutex<DiskQueue>>,
     queued: Arc<Notify>,
     direct: mpsc::Sender<Direct>,
@@ -93,6 +97,13 @@ impl Runtime {
             supply_v: v.supply_v,
             battery_pct: v.battery_pct,
             signal_dbm: v.signal_dbm,
+            faults: self
+                .faults
+                .lock()
+                .expect("faults lock")
+                .values()
+                .cloned()
+                .collect(),
         }
     }
 
@@ -108,15 +119,17 @@ impl Runtime {
         }
     }
 
-    pub(crate) fn ack(&self, ack: &geohazard_protocol::CommandAck) {
+    /// Waits for room on the link rather than dropping the ack; while the broker is away the
+    /// ack waits for the next connection.
+    pub(crate) async fn ack(&self, ack: &geohazard_protocol::CommandAck) {
         let d = Direct {
             topic: Topic::command_ack(&self.gateway()),
             payload: Bytes::from(ack.to_json()),
             qos: QoS::AtLeastOnce,
             retain: false,
         };
-        if self.direct.try_send(d).is_err() {
-            warn!(id = %ack.id, "command ack not sent: link busy");
+        if self.direct.send(d).await.is_err() {
+            warn!(id = %ack.id, "command ack not sent: the bridge is stopping");
         }
     }
 
@@ -154,12 +167,16 @@ impl Runtime {
                 })
             })
             .collect();
+        // The new pollers report their own faults; a removed point's would stay forever.
+        self.faults.lock().expect("faults lock").clear();
         modbus::spawn_pollers(
             &config.modbus,
             &config.points,
             PollOutput {
                 readings: self.readings.clone(),
                 status: self.status_values.clone(),
+                faults: self.faults.clone(),
+                counters: self.counters.clone(),
                 schedule: self.schedule.clone(),
             },
             cancel.clone(),
@@ -221,13 +238,16 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
     let queue = Arc::new(Mutex::new(queue));
     let queued = Arc::new(Notify::new());
     let (direct_tx, direct_rx) = mpsc::channel(256);
-    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Bytes>(16);
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Bytes>(commands::QUEUE_BOUND);
     let (connected_tx, connected_rx) = watch::channel(false);
     let (readings_tx, readings_rx) = mpsc::channel(4096);
     let rt = Arc::new(Runtime {
         config: Mutex::new(config.clone()),
         schedule: Arc::new(Schedule::default()),
         status_values: Default::default(),
+        faults: Default::default(),
+        // Beside the queue: the data folder that survives restarts.
+        counters: Arc::new(CounterStore::open(&config.queue.dir)),
         queue: queue.clone(),
         queued: queued.clone(),
         direct: direct_tx,
@@ -261,20 +281,28 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
     let commands_task = {
         let rt = rt.clone();
         let shutdown = shutdown.clone();
+        // A command leaves the queue only when a handler is free, so the queue's bound is what
+        // decides when the link answers `busy`.
+        let handlers = Arc::new(Semaphore::new(commands::AT_ONCE));
         tokio::spawn(async move {
             loop {
+                let permit = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    p = handlers.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+                };
                 let payload = tokio::select! {
                     _ = shutdown.cancelled() => break,
                     p = cmd_rx.recv() => match p { Some(p) => p, None => break },
                 };
-                // Each command in its own task: a slow snapshot never holds up a status request.
+                // Several at once: a slow snapshot never holds up a status request.
                 let rt = rt.clone();
                 tokio::spawn(async move {
                     let ack = commands::handle(&rt, &payload).await;
                     if !ack.ok {
                         warn!(id = %ack.id, error = ?ack.error, "command refused");
                     }
-                    rt.ack(&ack);
+                    rt.ack(&ack).await;
+                    drop(permit);
                 });
             }
         })

@@ -1,9 +1,10 @@
 //! The MQTT link: one rumqttc client per connection, its event loop polled in its own task,
 //! queued messages published at QoS 1 and removed from the queue only on their PUBACK.
 //!
-//! Each connection starts from a fresh rumqttc client with a clean session, so rumqttc never
-//! replays (or silently drops) anything on its own: after a reconnect, everything not yet
-//! acknowledged is sent again from the on-disk queue, oldest first.
+//! Each connection starts from a fresh rumqttc client, so rumqttc never replays (or silently
+//! drops) anything on its own: after a reconnect, everything not yet acknowledged is sent again
+//! from the on-disk queue, oldest first. The broker side is a persistent session under the
+//! gateway code (`clean_session = false`), so commands sent while the gateway is away wait there.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use rumqttc::{
     AsyncClient, ConnectionError, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS,
     SubscribeReasonCode,
 };
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -59,15 +61,14 @@ enum SessionEnd {
 impl Link {
     fn options(&self) -> anyhow::Result<MqttOptions> {
         let (host, port) = self.config.mqtt.host_port()?;
-        let id = self
-            .config
-            .mqtt
-            .client_id
-            .clone()
-            .unwrap_or_else(|| format!("gh-gw-{}", self.config.gateway));
-        let mut o = MqttOptions::new(id, host, port);
+        let mut o = MqttOptions::new(
+            self.config.mqtt.client_id_for(&self.config.gateway),
+            host,
+            port,
+        );
         o.set_keep_alive(self.config.keep_alive());
-        o.set_clean_session(true);
+        // The broker keeps the command subscription and the commands sent while we are away.
+        o.set_clean_session(false);
         // rumqttc's default is 10 KiB: frames need the configured limit.
         let max = self.config.mqtt.max_packet_bytes;
         o.set_max_packet_size(max, max);
@@ -90,6 +91,8 @@ impl Link {
         let max = Duration::from_millis(self.config.mqtt.reconnect_max_ms).max(min);
         let mut backoff = min;
         let mut failures = 0u32;
+        // Whether the broker's stored session holds our command subscription (SUBACK seen).
+        let mut subscribed = false;
         loop {
             let (client, mut eventloop) = AsyncClient::new(options.clone(), 64);
             let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -104,7 +107,7 @@ impl Link {
                 }
             });
             let started = tokio::time::Instant::now();
-            let end = self.session(&client, ev_rx, &cancel).await;
+            let end = self.session(&client, ev_rx, &mut subscribed, &cancel).await;
             poller.abort();
             let _ = self.connected.send(false);
             if let Err(e) = self.queue.lock().expect("queue lock").flush() {
@@ -139,6 +142,7 @@ impl Link {
         &mut self,
         client: &AsyncClient,
         mut events: mpsc::UnboundedReceiver<Result<Event, ConnectionError>>,
+        subscribed: &mut bool,
         cancel: &CancellationToken,
     ) -> SessionEnd {
         let gateway = self.config.gateway.clone();
@@ -147,15 +151,21 @@ impl Link {
         tokio::select! {
             _ = cancel.cancelled() => return SessionEnd::Cancelled,
             ev = events.recv() => match ev {
-                Some(Ok(Event::Incoming(Incoming::ConnAck(_)))) => {}
+                Some(Ok(Event::Incoming(Incoming::ConnAck(ack)))) => {
+                    if !ack.session_present {
+                        *subscribed = false;
+                    }
+                }
                 Some(Ok(other)) => return SessionEnd::Lost(format!("expected CONNACK, got {other:?}")),
                 Some(Err(e)) => return SessionEnd::Lost(e.to_string()),
                 None => return SessionEnd::Lost("event loop ended".into()),
             }
         }
         info!(gateway = %gateway, "connected to the broker");
-        // A clean session: the subscription is made on every connection.
-        if let Err(e) = client.subscribe(cmd_topic.clone(), QoS::AtLeastOnce).await {
+        // Subscribe when the broker has no session for us (first start, session expired, broker
+        // lost it) or never confirmed the subscription; otherwise the session already has it.
+        if !*subscribed && let Err(e) = client.subscribe(cmd_topic.clone(), QoS::AtLeastOnce).await
+        {
             return SessionEnd::Lost(format!("subscribe: {e}"));
         }
         // A fresh tracker per connection: each starts from a fresh client with nothing in flight.
@@ -217,14 +227,28 @@ impl Link {
                                 }
                             }
                         }
-                        Event::Incoming(Incoming::SubAck(s))
-                            if s.return_codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure)) => {
+                        Event::Incoming(Incoming::SubAck(s)) => {
+                            *subscribed = !s.return_codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure));
+                            if !*subscribed {
                                 error!(topic = %cmd_topic, "the broker refused the command subscription: commands will not arrive");
+                            }
                         }
                         Event::Incoming(Incoming::Publish(p)) => {
                             if p.topic == cmd_topic {
-                                if self.commands.try_send(p.payload).is_err() {
-                                    warn!("command dropped: the command handler is busy");
+                                if let Err(TrySendError::Full(payload)) = self.commands.try_send(p.payload) {
+                                    // Never silently: the center hears at once that it must retry.
+                                    let ack = crate::commands::busy(&payload);
+                                    warn!(id = %ack.id, "command refused: {} commands already wait", crate::commands::QUEUE_BOUND);
+                                    let d = Direct {
+                                        topic: Topic::command_ack(&gateway),
+                                        payload: Bytes::from(ack.to_json()),
+                                        qos: QoS::AtLeastOnce,
+                                        retain: false,
+                                    };
+                                    if let Err(e) = publish(client, &d).await {
+                                        return SessionEnd::Lost(e);
+                                    }
+                                    tracker.queued(Tracked::Direct);
                                 }
                             } else {
                                 debug!(topic = %p.topic, "message on an unexpected topic ignored");

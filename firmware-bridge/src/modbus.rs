@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use geohazard_protocol::{Quality, Reading};
+use geohazard_protocol::{PointFault, Quality, Reading};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_modbus::client::{Context, Reader};
@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 use crate::config::{
     DataType, Function, ModbusDevice, Parity, PointConfig, StatusRole, Transport, WordOrder,
 };
+use crate::counters::CounterStore;
 use crate::schedule::Schedule;
 
 /// Latest values of the points that feed the status message (supply voltage, ...).
@@ -28,6 +29,9 @@ pub struct StatusValues {
 }
 
 pub type SharedStatusValues = Arc<Mutex<StatusValues>>;
+
+/// The points that cannot be read now, by channel, for the status message.
+pub type SharedFaults = Arc<Mutex<BTreeMap<String, PointFault>>>;
 
 /// A register value before scaling.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,6 +118,15 @@ pub fn counter_delta(previous: u64, current: u64, bits: u32) -> u64 {
     }
 }
 
+/// Why a point cannot be read now.
+#[derive(Debug, Clone, PartialEq)]
+struct Fault {
+    /// The slave did not answer (the whole slave is down), rather than a Modbus exception.
+    link: bool,
+    error: String,
+    since: i64,
+}
+
 /// What one point turns a raw value into.
 #[derive(Debug)]
 struct PointState {
@@ -122,12 +135,22 @@ struct PointState {
     next_due: Instant,
     last_read: Option<Instant>,
     counter_prev: Option<u64>,
+    fault: Option<Fault>,
 }
 
 impl PointState {
+    /// Where the counter's last value is kept: a changed register map starts a new baseline.
+    fn counter_key(&self) -> String {
+        let c = &self.cfg;
+        format!(
+            "{}@{}/{}/{:?}/{}",
+            c.channel, c.device, c.slave, c.function, c.address
+        )
+    }
+
     /// The reading for a raw value, or None when there is nothing to publish yet (a counter's
-    /// first read sets its baseline) or the value is unusable (logged).
-    fn value(&mut self, raw: Raw) -> Option<f64> {
+    /// first read ever sets its baseline) or the value is unusable (logged).
+    fn value(&mut self, raw: Raw, counters: &CounterStore) -> Option<(f64, Quality)> {
         if let Some(counter) = &self.cfg.counter {
             let Raw::Unsigned(now) = raw else {
                 return None;
@@ -137,20 +160,33 @@ impl PointState {
             } else {
                 32
             };
-            let prev = self.counter_prev.replace(now)?;
+            let key = self.counter_key();
+            // After a restart the baseline is the last value read before it, so the rain that
+            // fell meanwhile is in this read.
+            let prev = self.counter_prev.or_else(|| counters.get(&key));
+            self.counter_prev = Some(now);
+            counters.set(&key, now);
+            let prev = prev?;
+            let max = counter.max_tips_per_read as u64;
             let tips = counter_delta(prev, now, bits);
-            if tips > counter.max_tips_per_read as u64 {
-                warn!(channel = %self.cfg.channel, prev, now, "rain counter jumped by {tips} tips: taken as a counter reset, not rain");
-                return None;
+            if tips <= max {
+                return Some((tips as f64 * counter.mm_per_tip, Quality::Good));
             }
-            return Some(tips as f64 * counter.mm_per_tip);
+            if now < prev && now <= max {
+                // The sensor restarted its count (power loss): the tips since are real rain,
+                // those between the last read and the restart are unknown.
+                warn!(channel = %self.cfg.channel, prev, now, "rain counter went back: taken as a sensor reset; the {now} tips since are reported as suspect");
+                return Some((now as f64 * counter.mm_per_tip, Quality::Suspect));
+            }
+            warn!(channel = %self.cfg.channel, prev, now, "rain counter jumped by {tips} tips: taken as a counter reset, not rain");
+            return None;
         }
         let v = raw.as_f64() * self.cfg.scale + self.cfg.offset;
         if !v.is_finite() {
             warn!(channel = %self.cfg.channel, "register value is not a finite number; dropped");
             return None;
         }
-        Some(v)
+        Some((v, Quality::Good))
     }
 }
 
@@ -159,6 +195,8 @@ impl PointState {
 pub struct PollOutput {
     pub readings: mpsc::Sender<Reading>,
     pub status: SharedStatusValues,
+    pub faults: SharedFaults,
+    pub counters: Arc<CounterStore>,
     pub schedule: Arc<Schedule>,
 }
 
@@ -227,6 +265,7 @@ impl Poller {
                 next_due: now,
                 last_read: None,
                 counter_prev: None,
+                fault: None,
             })
             .collect();
         Poller {
@@ -309,19 +348,75 @@ impl Poller {
             match self.read(i).await {
                 Ok(raw) => {
                     self.slave_ok(slave);
-                    if let Some(value) = self.points[i].value(raw) {
-                        self.publish(i, ts, value).await;
+                    self.point_ok(i);
+                    let counters = self.out.counters.clone();
+                    if let Some((value, quality)) = self.points[i].value(raw, &counters) {
+                        self.publish(i, ts, value, quality).await;
                     }
                 }
                 Err(ReadError::Exception(code)) => {
                     self.slave_ok(slave);
-                    warn!(device = %self.device.name, slave, channel = %self.points[i].cfg.channel, "slave answered with exception {code:?}");
+                    let error = format!("modbus exception {code:?}");
+                    if self.point_failed(i, false, &error, ts) {
+                        // Once per change, not at every poll: the status message carries it on.
+                        warn!(device = %self.device.name, slave, channel = %self.points[i].cfg.channel, "slave answered with an exception: {code:?}; reported in the status until it recovers");
+                    }
                 }
                 Err(ReadError::Link(e)) => {
                     // A late reply would be taken as the answer to the next request: drop it all.
                     self.ctx = None;
+                    // Every point of a slave that does not answer is out (and not retried yet).
+                    let error = format!("slave does not answer: {e}");
+                    for j in 0..self.points.len() {
+                        if self.points[j].cfg.slave == slave {
+                            self.point_failed(j, true, &error, ts);
+                        }
+                    }
                     self.slave_failed(slave, &e);
                 }
+            }
+        }
+    }
+
+    /// Records a point's failure; true when that is news (it was fine or failed otherwise).
+    fn point_failed(&mut self, i: usize, link: bool, error: &str, ts: i64) -> bool {
+        let p = &mut self.points[i];
+        let unchanged = p
+            .fault
+            .as_ref()
+            .is_some_and(|f| f.link == link && f.error == error);
+        if unchanged {
+            return false;
+        }
+        let since = p.fault.as_ref().map_or(ts, |f| f.since);
+        p.fault = Some(Fault {
+            link,
+            error: error.to_owned(),
+            since,
+        });
+        self.out.faults.lock().expect("faults lock").insert(
+            p.cfg.channel.clone(),
+            PointFault {
+                channel: p.cfg.channel.clone(),
+                device: self.device.name.clone(),
+                slave: p.cfg.slave,
+                error: error.to_owned(),
+                since,
+            },
+        );
+        true
+    }
+
+    fn point_ok(&mut self, i: usize) {
+        let p = &mut self.points[i];
+        if let Some(f) = p.fault.take() {
+            self.out
+                .faults
+                .lock()
+                .expect("faults lock")
+                .remove(&p.cfg.channel);
+            if !f.link {
+                info!(device = %self.device.name, slave = p.cfg.slave, channel = %p.cfg.channel, "point reads again after: {}", f.error);
             }
         }
     }
@@ -331,6 +426,14 @@ impl Poller {
             && h.failures > 0
         {
             info!(device = %self.device.name, slave, "slave answers again after {} failure(s)", h.failures);
+            // Its other points are no longer out for that reason; each is judged at its next read.
+            for i in 0..self.points.len() {
+                if self.points[i].cfg.slave == slave
+                    && self.points[i].fault.as_ref().is_some_and(|f| f.link)
+                {
+                    self.point_ok(i);
+                }
+            }
         }
     }
 
@@ -352,8 +455,19 @@ impl Poller {
         h.retry_at = Some(Instant::now() + backoff);
     }
 
-    async fn publish(&mut self, i: usize, ts: i64, value: f64) {
+    async fn publish(&mut self, i: usize, ts: i64, value: f64, quality: Quality) {
         let p = &self.points[i].cfg;
+        // A slave that answers exceptions for some of its registers is not fully trusted for
+        // the others: the center sees them as suspect (still used, unlike bad).
+        let slave_faulty = self
+            .points
+            .iter()
+            .any(|o| o.cfg.slave == p.slave && o.fault.is_some());
+        let quality = if slave_faulty && quality == Quality::Good {
+            Quality::Suspect
+        } else {
+            quality
+        };
         if let Some(role) = p.status {
             let mut s = self.out.status.lock().expect("status lock");
             match role {
@@ -366,7 +480,7 @@ impl Poller {
             sensor: p.channel.clone(),
             ts,
             value,
-            quality: Quality::Good,
+            quality,
         };
         if self.out.readings.send(reading).await.is_err() {
             debug!("reading channel closed (shutting down)");

@@ -288,3 +288,102 @@ async fn the_retained_status_carries_supply_voltage_queue_depth_and_firmware() {
     })
     .await;
 }
+
+/// Each id's acks, counted.
+fn ack_counts(rec: &Recorder) -> std::collections::HashMap<String, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for a in rec.acks(GW) {
+        *counts.entry(a.id).or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn burst(rec: &Recorder, ids: &[String]) {
+    for id in ids {
+        // Cheap commands that succeed: the burst tests the queue, not the handlers.
+        rec.send_raw(
+            GW,
+            &json!({"id": id, "name": "set_interval", "args": {"reset": true}})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_commands_at_once_get_two_hundred_acks_each_once() {
+    let (_broker, _sim, rec, bridge, _q) = setup(1.0).await;
+    let ids: Vec<String> = (0..200).map(|i| format!("burst-{i}")).collect();
+    burst(&rec, &ids).await;
+    eventually(
+        Duration::from_secs(30),
+        "an ack for every command",
+        || async { (ack_counts(&rec).len() == ids.len()).then_some(()) },
+    )
+    .await;
+    // Nothing doubled either, even after the link had time to settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let counts = ack_counts(&rec);
+    for id in &ids {
+        assert_eq!(counts.get(id), Some(&1), "acks of {id}");
+    }
+    assert_eq!(rec.acks(GW).len(), 200);
+    // 200 is within the queue's bound: every one was executed.
+    assert!(rec.acks(GW).iter().all(|a| a.ok), "a command was refused");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_queue_bound_commands_are_answered_busy_never_dropped() {
+    let (_broker, _sim, rec, bridge, _q) = setup(1.0).await;
+    let ids: Vec<String> = (0..1500).map(|i| format!("flood-{i}")).collect();
+    burst(&rec, &ids).await;
+    eventually(
+        Duration::from_secs(60),
+        "an ack for every command",
+        || async { (ack_counts(&rec).len() == ids.len()).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let counts = ack_counts(&rec);
+    assert!(
+        ids.iter().all(|id| counts.get(id) == Some(&1)),
+        "an id acked twice"
+    );
+    for a in rec.acks(GW).iter().filter(|a| !a.ok) {
+        assert_refused(a, "busy");
+    }
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_sent_while_the_gateway_is_offline_is_executed_when_it_comes_back() {
+    let (broker, sim, rec, bridge, queue) = setup(1.0).await;
+    // Let the first connection's subscription settle in the broker's session.
+    let ack = rec
+        .command(GW, "before", "set_interval", json!({"reset": true}))
+        .await;
+    assert!(ack.ok, "{ack:?}");
+    bridge.stop().await;
+
+    rec.send_command(
+        GW,
+        "while-away",
+        "set_interval",
+        json!({"interval_s": 0.2, "channel": "slow-a"}),
+    )
+    .await;
+
+    let points = vec![
+        point("slow-a", 1, 0, DataType::U16, constant(1.0)),
+        point("slow-b", 1, 1, DataType::U16, constant(2.0)),
+    ];
+    let bridge = RunningBridge::start(bridge_config(GW, &sim, &points, &broker, queue.path()));
+    let ack = rec
+        .wait_ack(GW, "while-away", Duration::from_secs(20))
+        .await;
+    assert!(ack.ok, "{ack:?}");
+    assert_eq!(ack.result["interval_s"], json!(0.2));
+    bridge.stop().await;
+}

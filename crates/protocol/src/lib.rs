@@ -15,7 +15,7 @@ pub mod warning;
 pub use command::{Command, CommandAck};
 pub use limits::Limits;
 pub use reject::{ReadingReject, RejectReason};
-pub use status::GatewayStatus;
+pub use status::{GatewayStatus, PointFault};
 pub use telemetry::{DecodedTelemetry, Quality, Reading, TelemetryBatch, ValidReading};
 pub use topic::{Topic, TopicError};
 

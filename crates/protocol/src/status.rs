@@ -24,6 +24,23 @@ pub struct GatewayStatus {
     pub battery_pct: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_dbm: Option<f64>,
+    /// Sensor points the gateway currently cannot read; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<PointFault>,
+}
+
+/// A point whose last read failed: its slave answered with a Modbus exception, or did not
+/// answer at all. It leaves the list when a read succeeds again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointFault {
+    /// The sensor channel.
+    pub channel: String,
+    /// The gateway's name for the Modbus link (`[[modbus]] name`).
+    pub device: String,
+    pub slave: u8,
+    pub error: String,
+    /// When the point started failing, Unix milliseconds.
+    pub since: i64,
 }
 
 impl GatewayStatus {

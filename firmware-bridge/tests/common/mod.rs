@@ -134,13 +134,17 @@ impl Recorder {
         name: &str,
         args: serde_json::Value,
     ) -> CommandAck {
+        self.send_command(gateway, id, name, args).await;
+        self.wait_ack(gateway, id, Duration::from_secs(30)).await
+    }
+
+    pub async fn send_command(&self, gateway: &str, id: &str, name: &str, args: serde_json::Value) {
         let cmd = Command {
             id: id.into(),
             name: name.into(),
             args,
         };
         self.send_raw(gateway, &cmd.to_json()).await;
-        self.wait_ack(gateway, id, Duration::from_secs(30)).await
     }
 
     pub async fn wait_ack(&self, gateway: &str, id: &str, within: Duration) -> CommandAck {

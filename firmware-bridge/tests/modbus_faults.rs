@@ -1,0 +1,167 @@
+//! A slave that fails: once in the log, in the status message while it lasts, on its readings.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use common::*;
+use geohazard_firmware_bridge::config::{DataType, PointConfig};
+use geohazard_protocol::{GatewayStatus, Quality, Topic};
+use geohazard_testkit::{Broker, eventually};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Everything this test binary logs, to count what a failure writes.
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_ansi(false)
+            .with_writer(move || Capture(sink.clone()))
+            .init();
+        logs
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_lines_with(words: &[&str]) -> usize {
+    let text = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    text.lines()
+        .filter(|l| words.iter().all(|w| l.contains(w)))
+        .count()
+}
+
+fn statuses(rec: &Recorder, gateway: &str) -> Vec<GatewayStatus> {
+    rec.on(&Topic::status(gateway))
+        .iter()
+        .map(|p| GatewayStatus::decode(p, 1 << 20).expect("the status decodes"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modbus_exception_is_logged_once_reported_in_the_status_and_marks_the_slave_suspect() {
+    logs();
+    let broker = Broker::start().await;
+    let points = vec![point("sound", 1, 0, DataType::U16, constant(7.0))];
+    let sim = sim(points.clone()).await;
+    let queue = tempfile::tempdir().unwrap();
+    let mut config = bridge_config("gw-exc", &sim, &points, &broker, queue.path());
+    // A register the slave does not have: it answers "illegal data address" at every poll.
+    let mut ghost = PointConfig::holding("ghost", &config.modbus[0].name, 1, 40);
+    ghost.interval_s = 0.2;
+    config.points.push(ghost);
+    config.status.interval_s = 1.0;
+    let rec = Recorder::start(
+        broker.port(),
+        "rec-exc",
+        true,
+        &[&Topic::telemetry("gw-exc"), &Topic::status("gw-exc")],
+    )
+    .await;
+    let bridge = RunningBridge::start(config);
+
+    let fault = eventually(WAIT, "the failing point in the status", || async {
+        statuses(&rec, "gw-exc")
+            .into_iter()
+            .flat_map(|s| s.faults)
+            .find(|f| f.channel == "ghost")
+    })
+    .await;
+    assert_eq!(fault.slave, 1);
+    assert!(fault.error.contains("IllegalDataAddress"), "{fault:?}");
+
+    // The slave's other readings still come, flagged; 15 polls of the failing point meanwhile.
+    let seen = rec.readings("gw-exc", "sound").len();
+    eventually(WAIT, "15 more readings of the sound point", || async {
+        (rec.readings("gw-exc", "sound").len() >= seen + 15).then_some(())
+    })
+    .await;
+    let sound = rec.readings("gw-exc", "sound");
+    assert!(
+        sound[seen..]
+            .iter()
+            .all(|r| r.quality == Quality::Suspect && r.value == 7.0),
+        "{sound:?}"
+    );
+    assert!(rec.readings("gw-exc", "ghost").is_empty());
+    assert_eq!(
+        log_lines_with(&["ghost", "exception"]),
+        1,
+        "one log line per change of state, not per poll"
+    );
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_slave_is_in_the_status_while_it_is_silent_and_leaves_it_when_it_answers() {
+    logs();
+    let broker = Broker::start().await;
+    let points = vec![
+        point("steady", 1, 0, DataType::U16, constant(3.0)),
+        point("mute", 2, 0, DataType::U16, constant(4.0)),
+    ];
+    let sim = sim(points.clone()).await;
+    let queue = tempfile::tempdir().unwrap();
+    let mut config = bridge_config("gw-mute", &sim, &points, &broker, queue.path());
+    config.status.interval_s = 1.0;
+    let rec = Recorder::start(
+        broker.port(),
+        "rec-mute",
+        true,
+        &[&Topic::telemetry("gw-mute"), &Topic::status("gw-mute")],
+    )
+    .await;
+    let bridge = RunningBridge::start(config);
+    eventually(WAIT, "readings of the slave", || async {
+        rec.readings("gw-mute", "mute").first().map(|_| ())
+    })
+    .await;
+
+    sim.set_silent(2, true);
+    let fault = eventually(WAIT, "the silent slave in the status", || async {
+        statuses(&rec, "gw-mute")
+            .into_iter()
+            .flat_map(|s| s.faults)
+            .find(|f| f.channel == "mute")
+    })
+    .await;
+    assert_eq!(fault.slave, 2);
+    assert!(fault.error.contains("does not answer"), "{fault:?}");
+    let sent = statuses(&rec, "gw-mute").len();
+
+    sim.set_silent(2, false);
+    eventually(WAIT, "a status without faults", || async {
+        statuses(&rec, "gw-mute")
+            .into_iter()
+            .skip(sent)
+            .find(|s| s.online && s.faults.is_empty())
+    })
+    .await;
+    // A slave down and back: two log lines in all, however many polls it missed.
+    assert_eq!(log_lines_with(&["slave=2", "does not answer"]), 1);
+    assert_eq!(log_lines_with(&["slave=2", "answers again"]), 1);
+    // Readings of the other slave were never marked.
+    assert!(
+        rec.readings("gw-mute", "steady")
+            .iter()
+            .all(|r| r.quality == Quality::Good)
+    );
+    bridge.stop().await;
+}
