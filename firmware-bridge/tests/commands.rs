@@ -366,12 +366,37 @@ async fn a_command_sent_while_the_gateway_is_offline_is_executed_when_it_comes_b
         .await;
     assert!(ack.ok, "{ack:?}");
     bridge.stop().await;
+    // Really gone: the broker has closed the gateway's connection.
+    eventually(
+        Duration::from_secs(10),
+        "the broker to see the bridge leave",
+        || async {
+            broker
+                .log()
+                .lines()
+                .any(|l| {
+                    l.contains(GW)
+                        && (l.contains("closed its connection") || l.contains("disconnected"))
+                })
+                .then_some(())
+        },
+    )
+    .await;
 
+    // Seen by another subscriber: the broker has the command before the bridge comes back.
+    let watcher =
+        Recorder::start(broker.port(), "rec-cmd-watch", true, &[&Topic::command(GW)]).await;
     rec.send_command(
         GW,
         "while-away",
         "set_interval",
         json!({"interval_s": 0.2, "channel": "slow-a"}),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        "the command at the broker",
+        || async { (!watcher.on(&Topic::command(GW)).is_empty()).then_some(()) },
     )
     .await;
 
