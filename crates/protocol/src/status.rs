@@ -90,6 +90,24 @@ mod tests {
     }
 
     #[test]
+    fn faults_are_listed_when_present_and_absent_when_none() {
+        let ok = GatewayStatus {
+            online: true,
+            ..Default::default()
+        };
+        assert!(!String::from_utf8(ok.to_json()).unwrap().contains("faults"));
+        let s = GatewayStatus::decode(
+            br#"{"online":true,"faults":[{"channel":"rain-1","device":"rs485","slave":3,
+                 "error":"modbus exception IllegalDataAddress","since":1764212300000}]}"#,
+            4096,
+        )
+        .unwrap();
+        assert_eq!(s.faults[0].channel, "rain-1");
+        assert_eq!(s.faults[0].slave, 3);
+        assert_eq!(GatewayStatus::decode(&s.to_json(), 4096).unwrap(), s);
+    }
+
+    #[test]
     fn status_with_unknown_fields_is_accepted_and_wrong_types_are_not() {
         let s = GatewayStatus::decode(br#"{"online":true,"firmware":"1.2.0","new_field":1}"#, 4096)
             .unwrap();
