@@ -122,12 +122,7 @@ impl Runtime {
     /// Waits for room on the link rather than dropping the ack; while the broker is away the
     /// ack waits for the next connection.
     pub(crate) async fn ack(&self, ack: &geohazard_protocol::CommandAck) {
-        let d = Direct {
-            topic: Topic::command_ack(&self.gateway()),
-            payload: Bytes::from(ack.to_json()),
-            qos: QoS::AtLeastOnce,
-            retain: false,
-        };
+        let d = Direct::command_ack(&self.gateway(), ack);
         if self.direct.send(d).await.is_err() {
             warn!(id = %ack.id, "command ack not sent: the bridge is stopping");
         }

@@ -33,6 +33,18 @@ pub struct Direct {
     pub retain: bool,
 }
 
+impl Direct {
+    /// A command's acknowledgement on the gateway's `cmd/ack` topic.
+    pub fn command_ack(gateway: &str, ack: &geohazard_protocol::CommandAck) -> Direct {
+        Direct {
+            topic: Topic::command_ack(gateway),
+            payload: Bytes::from(ack.to_json()),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+        }
+    }
+}
+
 /// Frames are large: at most this many in flight, so readings are never stuck behind them.
 const FRAMES_IN_FLIGHT: usize = 2;
 
@@ -239,13 +251,7 @@ impl Link {
                                     // Never silently: the center hears at once that it must retry.
                                     let ack = crate::commands::busy(&payload);
                                     warn!(id = %ack.id, "command refused: {} commands already wait", crate::commands::QUEUE_BOUND);
-                                    let d = Direct {
-                                        topic: Topic::command_ack(&gateway),
-                                        payload: Bytes::from(ack.to_json()),
-                                        qos: QoS::AtLeastOnce,
-                                        retain: false,
-                                    };
-                                    if let Err(e) = publish(client, &d).await {
+                                    if let Err(e) = publish(client, &Direct::command_ack(&gateway, &ack)).await {
                                         return SessionEnd::Lost(e);
                                     }
                                     tracker.queued(Tracked::Direct);
