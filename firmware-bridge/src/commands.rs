@@ -15,20 +15,15 @@ use crate::config::BridgeConfig;
 
 const KNOWN: &str = "set_interval, snapshot, live_view, status, reload_config";
 
-/// Commands received and not yet being handled wait in a queue of this many; one more is
-/// answered at once with [`busy`].
-pub(crate) const QUEUE_BOUND: usize = 256;
-
 /// Commands handled at the same time (a snapshot takes a while; the others wait their turn).
 pub(crate) const AT_ONCE: usize = 8;
 
-/// The answer to a command that arrives while [`QUEUE_BOUND`] commands already wait.
-pub(crate) fn busy(payload: &[u8]) -> CommandAck {
+/// The answer to a command that arrives while `waiting` commands already wait
+/// (`commands.max_waiting`).
+pub(crate) fn busy(payload: &[u8], waiting: usize) -> CommandAck {
     CommandAck::failure(
         command_id(payload),
-        format!(
-            "busy: {QUEUE_BOUND} commands are already waiting; not executed, send it again later"
-        ),
+        format!("busy: {waiting} commands are already waiting; not executed, send it again later"),
     )
 }
 

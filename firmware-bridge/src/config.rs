@@ -23,6 +23,8 @@ pub struct BridgeConfig {
     #[serde(default)]
     pub batch: BatchConfig,
     #[serde(default)]
+    pub commands: CommandsConfig,
+    #[serde(default)]
     pub modbus: Vec<ModbusDevice>,
     #[serde(default)]
     pub points: Vec<PointConfig>,
@@ -105,6 +107,22 @@ impl Default for BatchConfig {
         BatchConfig {
             max_delay_ms: default_batch_ms(),
             max_readings: default_batch_max(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsConfig {
+    /// Commands received and waiting for a handler; one more is answered `busy` at once.
+    #[serde(default = "default_commands_waiting")]
+    pub max_waiting: usize,
+}
+
+impl Default for CommandsConfig {
+    fn default() -> Self {
+        CommandsConfig {
+            max_waiting: default_commands_waiting(),
         }
     }
 }
@@ -473,6 +491,9 @@ fn default_batch_ms() -> u64 {
 fn default_batch_max() -> usize {
     1000
 }
+fn default_commands_waiting() -> usize {
+    256
+}
 fn default_timeout() -> u64 {
     1000
 }
@@ -604,6 +625,7 @@ impl BridgeConfig {
             queue: QueueConfig::new(queue_dir),
             status: StatusConfig::default(),
             batch: BatchConfig::default(),
+            commands: CommandsConfig::default(),
             modbus: Vec::new(),
             points: Vec::new(),
             cameras: Vec::new(),
@@ -666,6 +688,9 @@ impl BridgeConfig {
         }
         if self.batch.max_readings == 0 {
             errors.push("batch.max_readings must be at least 1".into());
+        }
+        if !(1..=100_000).contains(&self.commands.max_waiting) {
+            errors.push("commands.max_waiting must be 1-100000".into());
         }
         let mut devices = HashSet::new();
         for d in &self.modbus {

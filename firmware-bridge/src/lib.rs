@@ -233,7 +233,7 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
     let queue = Arc::new(Mutex::new(queue));
     let queued = Arc::new(Notify::new());
     let (direct_tx, direct_rx) = mpsc::channel(256);
-    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Bytes>(commands::QUEUE_BOUND);
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Bytes>(config.commands.max_waiting);
     let (connected_tx, connected_rx) = watch::channel(false);
     let (readings_tx, readings_rx) = mpsc::channel(4096);
     let rt = Arc::new(Runtime {

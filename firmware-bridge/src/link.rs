@@ -249,8 +249,9 @@ impl Link {
                             if p.topic == cmd_topic {
                                 if let Err(TrySendError::Full(payload)) = self.commands.try_send(p.payload) {
                                     // Never silently: the center hears at once that it must retry.
-                                    let ack = crate::commands::busy(&payload);
-                                    warn!(id = %ack.id, "command refused: {} commands already wait", crate::commands::QUEUE_BOUND);
+                                    let waiting = self.config.commands.max_waiting;
+                                    let ack = crate::commands::busy(&payload, waiting);
+                                    warn!(id = %ack.id, "command refused: {waiting} commands already wait");
                                     if let Err(e) = publish(client, &Direct::command_ack(&gateway, &ack)).await {
                                         return SessionEnd::Lost(e);
                                     }

@@ -68,6 +68,8 @@ async fn a_modbus_exception_is_logged_once_reported_in_the_status_and_marks_the_
     ghost.interval_s = 0.2;
     config.points.push(ghost);
     config.status.interval_s = 1.0;
+    // A late answer on a busy machine would be a second change of state: not what is tested.
+    config.modbus[0].timeout_ms = 1000;
     let rec = Recorder::start(
         broker.port(),
         "rec-exc",
@@ -121,6 +123,7 @@ async fn a_silent_slave_is_in_the_status_while_it_is_silent_and_leaves_it_when_i
     let queue = tempfile::tempdir().unwrap();
     let mut config = bridge_config("gw-mute", &sim, &points, &broker, queue.path());
     config.status.interval_s = 1.0;
+    config.modbus[0].timeout_ms = 1000;
     let rec = Recorder::start(
         broker.port(),
         "rec-mute",
