@@ -12,28 +12,23 @@ use serde_json::json;
 
 const GW: &str = "gw-cmd";
 
-async fn setup(
-    interval_s: f64,
-) -> (
+/// A broker, a simulator, a recorder of telemetry, acks and status, a connected bridge, its queue.
+type Setup = (
     Broker,
     geohazard_firmware_bridge::SimHandle,
     Recorder,
     RunningBridge,
     tempfile::TempDir,
-) {
+);
+
+async fn setup(interval_s: f64) -> Setup {
     setup_with(interval_s, |_| {}).await
 }
 
 async fn setup_with(
     interval_s: f64,
     adjust: impl FnOnce(&mut geohazard_firmware_bridge::BridgeConfig),
-) -> (
-    Broker,
-    geohazard_firmware_bridge::SimHandle,
-    Recorder,
-    RunningBridge,
-    tempfile::TempDir,
-) {
+) -> Setup {
     init_logs();
     let broker = Broker::start().await;
     let mut a = point("slow-a", 1, 0, DataType::U16, constant(1.0));
