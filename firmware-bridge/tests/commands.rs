@@ -429,3 +429,50 @@ async fn a_command_sent_while_the_gateway_is_offline_is_executed_when_it_comes_b
     assert_eq!(ack.result["interval_s"], json!(0.2));
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_broker_forgets_the_session_the_bridge_subscribes_again() {
+    let (broker, _sim, rec, bridge, _q) = setup(1.0).await;
+    let ack = rec
+        .command(GW, "before", "set_interval", json!({"reset": true}))
+        .await;
+    assert!(ack.ok, "{ack:?}");
+
+    // A clean-session connection under the gateway's client id takes the session over and,
+    // when it leaves, the broker discards it: the bridge comes back to no session at all.
+    let mut o = rumqttc::MqttOptions::new(GW, "127.0.0.1", broker.port());
+    o.set_clean_session(true);
+    let (intruder, mut events) = rumqttc::AsyncClient::new(o, 10);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let rumqttc::Event::Incoming(rumqttc::Incoming::ConnAck(_)) =
+                events.poll().await.expect("the intruder connects")
+            {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the intruder's CONNACK");
+    intruder.disconnect().await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while events.poll().await.is_ok() {}
+    })
+    .await;
+    drop(events);
+
+    // The bridge reconnects (its will announced it offline) and must subscribe anew.
+    let ack = eventually(
+        Duration::from_secs(30),
+        "an ack after the session loss",
+        || async {
+            rec.send_command(GW, "after", "set_interval", json!({"reset": true}))
+                .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            rec.acks(GW).into_iter().find(|a| a.id == "after")
+        },
+    )
+    .await;
+    assert!(ack.ok, "{ack:?}");
+    bridge.stop().await;
+}
