@@ -142,7 +142,10 @@ impl ShippedBroker {
             std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
         let log = std::fs::File::create(dir.path().join("mosquitto.log")).unwrap();
-        let child = tokio::process::Command::new("/usr/sbin/mosquitto")
+        // Where Debian installs it, as the test kit's broker; `MOSQUITTO` overrides.
+        let mosquitto =
+            std::env::var_os("MOSQUITTO").unwrap_or_else(|| "/usr/sbin/mosquitto".into());
+        let child = tokio::process::Command::new(mosquitto)
             .arg("-c")
             .arg(dir.path().join("mosquitto.conf"))
             .stdout(Stdio::null())
