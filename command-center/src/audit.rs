@@ -54,6 +54,26 @@ pub async fn record(db: impl sqlx::PgExecutor<'_>, e: &Entry) -> sqlx::Result<()
     Ok(())
 }
 
+/// Rewrites the record `id` (reserved earlier, e.g. a sign-in attempt before its password was
+/// checked) with what finally happened.
+pub async fn settle(db: impl sqlx::PgExecutor<'_>, id: i64, e: &Entry) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE audit_log SET officer_id = $2, action = $3, target = $4, division_code = $5,
+                detail = $6, remote_addr = $7
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(e.officer_id)
+    .bind(e.action)
+    .bind(&e.target)
+    .bind(&e.division_code)
+    .bind(&e.detail)
+    .bind(&e.remote_addr)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 #[derive(Deserialize)]
 pub struct AuditQuery {
     /// Only records older than this id (paging backwards).

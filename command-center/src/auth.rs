@@ -10,6 +10,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -202,70 +204,140 @@ struct Credentials {
 }
 
 /// A hash to verify against when the user name is unknown, so that answer takes as long as a
-/// wrong password.
+/// wrong password. Computed on first use, on a blocking thread like every other hash.
 fn dummy_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| geohazard_store::registry::hash_password("no such officer"))
 }
 
-/// Whether sign-in is refused for now, and why: too many recent failures for this user name, or
-/// from this address. Counted from the audit log, so every command-center instance agrees.
-async fn throttled(
+/// Password checks running now, the most ever at once, and sign-ins refused because the
+/// checks were all busy: argon2 takes ~19 MiB each, so their number is bounded.
+#[derive(Debug, Default)]
+pub struct LoginStats {
+    pub hashing_now: AtomicUsize,
+    pub hashing_peak: AtomicUsize,
+    pub refused_busy: AtomicU64,
+}
+
+/// Counts one password check for as long as it lives.
+struct Hashing<'a>(&'a LoginStats);
+
+impl<'a> Hashing<'a> {
+    fn start(stats: &'a LoginStats) -> Hashing<'a> {
+        let now = stats.hashing_now.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.hashing_peak.fetch_max(now, Ordering::SeqCst);
+        Hashing(stats)
+    }
+}
+
+impl Drop for Hashing<'_> {
+    fn drop(&mut self) {
+        self.0.hashing_now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A sign-in attempt either gets its audit row reserved (as a failure until it succeeds) or is
+/// refused for now.
+enum Attempt {
+    Reserved(i64),
+    /// Too many recent failures for the user name (`user_name`) or the address (`address`).
+    Throttled {
+        why: &'static str,
+        retry_after_s: u64,
+    },
+}
+
+/// Counts the recent failures for this user name and address and, unless there are too many,
+/// reserves this attempt's `login_failed` row before the password is checked. Under an advisory
+/// lock per user name and per address, so concurrent attempts on any number of command-center
+/// instances are counted one after the other: no more than the limit are ever checked.
+async fn reserve_attempt(
     state: &AppState,
     username: &str,
     remote: Option<&str>,
-) -> Result<Option<&'static str>, ApiError> {
+) -> Result<Attempt, ApiError> {
     let s = &state.settings;
-    let (by_user, by_address): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE target = $1), count(*) FILTER (WHERE remote_addr = $2)
-         FROM audit_log
-         WHERE action = 'login_failed' AND at > now() - make_interval(secs => $3)",
+    let target = format!("officer:{username}");
+    let mut tx = state.pool.begin().await?;
+    // Always user name first, then address: two attempts never wait on each other in a cycle.
+    sqlx::query("SELECT pg_advisory_xact_lock(1, hashtext($1))")
+        .bind(&target)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(remote) = remote {
+        sqlx::query("SELECT pg_advisory_xact_lock(2, hashtext($1))")
+            .bind(remote)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let (by_user, by_address, user_free_in, address_free_in): (i64, i64, Option<f64>, Option<f64>) =
+        sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE target = $1),
+                    count(*) FILTER (WHERE remote_addr = $2),
+                    extract(epoch FROM min(at) FILTER (WHERE target = $1)
+                        + make_interval(secs => $3) - clock_timestamp())::float8,
+                    extract(epoch FROM min(at) FILTER (WHERE remote_addr = $2)
+                        + make_interval(secs => $3) - clock_timestamp())::float8
+             FROM audit_log
+             WHERE action = 'login_failed' AND at > clock_timestamp() - make_interval(secs => $3)",
+        )
+        .bind(&target)
+        .bind(remote)
+        .bind(s.login_window_s as f64)
+        .fetch_one(&mut *tx)
+        .await?;
+    let retry = |free_in: Option<f64>| free_in.unwrap_or(1.0).ceil().max(1.0) as u64;
+    if by_user >= i64::from(s.login_max_failures) {
+        return Ok(Attempt::Throttled {
+            why: "user_name",
+            retry_after_s: retry(user_free_in),
+        });
+    }
+    if by_address >= i64::from(s.login_max_failures_per_address) {
+        return Ok(Attempt::Throttled {
+            why: "address",
+            retry_after_s: retry(address_free_in),
+        });
+    }
+    // Stamped with the clock, not the transaction's start: it waited for the lock.
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_log (at, action, target, detail, remote_addr)
+         VALUES (clock_timestamp(), 'login_failed', $1, '{\"reason\": \"checking\"}', $2)
+         RETURNING id",
     )
-    .bind(format!("officer:{username}"))
+    .bind(&target)
     .bind(remote)
-    .bind(s.login_window_s as f64)
-    .fetch_one(&state.pool)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(if by_user >= i64::from(s.login_max_failures) {
-        Some("user_name")
-    } else if by_address >= i64::from(s.login_max_failures_per_address) {
-        Some("address")
-    } else {
-        None
-    })
+    tx.commit().await?;
+    Ok(Attempt::Reserved(id))
 }
 
-/// Audits a refused sign-in (`action`: login_failed or login_throttled) with its real reason,
-/// and gives the answer the client sees, which does not tell the reasons apart.
-async fn refuse(
-    state: &AppState,
+/// The audit entry of a refused sign-in with its real reason (`action`: login_failed,
+/// login_throttled or login_busy).
+fn refusal(
     action: &'static str,
     username: &str,
     officer: Option<&Credentials>,
     reason: &str,
     remote: Option<String>,
-) -> ApiError {
-    let entry = Entry {
+) -> Entry {
+    Entry {
         officer_id: officer.map(|c| c.id),
         action,
         target: Some(format!("officer:{username}")),
         division_code: officer.map(|c| c.division_code.clone()),
         detail: json!({ "reason": reason }),
         remote_addr: remote,
-    };
-    if let Err(e) = audit::record(&state.pool, &entry).await {
-        return e.into();
     }
-    match action {
-        "login_throttled" => ApiError::Status(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed sign-ins: try again later".into(),
-        ),
-        _ => ApiError::Status(
-            StatusCode::UNAUTHORIZED,
-            "invalid username or password".into(),
-        ),
-    }
+}
+
+/// What the client of a failed sign-in sees: it does not tell the reasons apart.
+fn invalid_credentials() -> ApiError {
+    ApiError::Status(
+        StatusCode::UNAUTHORIZED,
+        "invalid username or password".into(),
+    )
 }
 
 /// `POST /api/v1/login` {username, password} → {token, expires_at, officer}.
@@ -275,24 +347,59 @@ pub async fn login(
     Body(req): Body<LoginRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let username: String = req.username.chars().take(64).collect();
-    if let Some(why) = throttled(&state, &username, remote.as_deref()).await? {
-        tracing::warn!(%username, why, "sign-in throttled");
-        return Err(refuse(&state, "login_throttled", &username, None, why, remote).await);
-    }
+    let attempt = match reserve_attempt(&state, &username, remote.as_deref()).await? {
+        Attempt::Reserved(id) => id,
+        Attempt::Throttled { why, retry_after_s } => {
+            tracing::warn!(%username, why, "sign-in throttled");
+            let entry = refusal("login_throttled", &username, None, why, remote);
+            audit::record(&state.pool, &entry).await?;
+            return Err(ApiError::RetryLater {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: "too many failed sign-ins: try again later".into(),
+                retry_after_s,
+            });
+        }
+    };
+    // Bounded concurrent password checks: the excess is told to come back soon, quickly and
+    // without costing memory, and its reserved attempt does not count as a failure.
+    let wait = Duration::from_millis(state.settings.login_hash_wait_ms);
+    let permit = match tokio::time::timeout(wait, state.hashing.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            state
+                .login_stats
+                .refused_busy
+                .fetch_add(1, Ordering::Relaxed);
+            let entry = refusal("login_busy", &username, None, "busy", remote);
+            audit::settle(&state.pool, attempt, &entry).await?;
+            return Err(ApiError::RetryLater {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "sign-in is busy: try again in a moment".into(),
+                retry_after_s: 1,
+            });
+        }
+    };
     let found: Option<Credentials> = sqlx::query_as(
         "SELECT id, password_hash, disabled, division_code FROM officers WHERE username = $1",
     )
     .bind(&username)
     .fetch_optional(&state.pool)
     .await?;
-    let phc = found
-        .as_ref()
-        .map(|c| c.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_owned());
+    let phc = found.as_ref().map(|c| c.password_hash.clone());
     let password = req.password;
     // argon2 is deliberately slow: keep it off the async workers.
+    let checker = state.clone();
     let verified = tokio::task::spawn_blocking(move || {
-        geohazard_store::registry::verify_password(&password, &phc)
+        let hashing = Hashing::start(&checker.login_stats);
+        let phc: &str = match &phc {
+            Some(phc) => phc,
+            None => dummy_hash(),
+        };
+        let verified = geohazard_store::registry::verify_password(&password, phc);
+        // Counted out before the next check may start.
+        drop(hashing);
+        drop(permit);
+        verified
     })
     .await
     .map_err(|e| anyhow::anyhow!("password check: {e}"))?;
@@ -304,8 +411,9 @@ pub async fn login(
     };
     if let Some(reason) = refused {
         tracing::info!(%username, reason, "sign-in refused");
-        let officer = found.as_ref();
-        return Err(refuse(&state, "login_failed", &username, officer, reason, remote).await);
+        let entry = refusal("login_failed", &username, found.as_ref(), reason, remote);
+        audit::settle(&state.pool, attempt, &entry).await?;
+        return Err(invalid_credentials());
     }
     let credentials = found.expect("refused above when absent");
     let (token, hash) = new_token();
@@ -319,7 +427,12 @@ pub async fn login(
     .fetch_one(&state.pool)
     .await?;
     let officer = authenticate(&state, &token).await?;
-    audit::record(&state.pool, &Entry::account(&officer, "login", remote)).await?;
+    audit::settle(
+        &state.pool,
+        attempt,
+        &Entry::account(&officer, "login", remote),
+    )
+    .await?;
     Ok(Json(json!({
         "token": token,
         "expires_at": expires_at,

@@ -24,6 +24,12 @@ pub enum ApiError {
     Conflict(String),
     /// Any other status with its message (extractor rejections such as 413, 415).
     Status(StatusCode, String),
+    /// 429 or 503: refused for now; `Retry-After` says in how many seconds to try again.
+    RetryLater {
+        status: StatusCode,
+        message: String,
+        retry_after_s: u64,
+    },
     /// 500: logged with its cause; the client learns nothing more.
     Internal(anyhow::Error),
 }
@@ -52,6 +58,15 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not found".to_owned()),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::Status(s, m) => (s, m),
+            ApiError::RetryLater {
+                status,
+                message,
+                retry_after_s,
+            } => {
+                let body = Json(serde_json::json!({"error": message}));
+                let retry_after = retry_after_s.max(1).to_string();
+                return (status, [(header::RETRY_AFTER, retry_after)], body).into_response();
+            }
             ApiError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
                 (
@@ -61,6 +76,20 @@ impl IntoResponse for ApiError {
             }
         };
         (status, Json(serde_json::json!({"error": message}))).into_response()
+    }
+}
+
+/// PostgreSQL cannot store a NUL character in text: refuse it as a bad request instead of
+/// letting the query fail.
+const NUL_REFUSED: &str = "a NUL character is not allowed";
+
+fn has_nul(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(fields) => fields.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 
@@ -83,10 +112,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Body(v)),
-            Err(e) => Err(json_rejection(e)),
+        let Json(value) = Json::<serde_json::Value>::from_request(req, state)
+            .await
+            .map_err(json_rejection)?;
+        if has_nul(&value) {
+            return Err(ApiError::bad_request(NUL_REFUSED));
         }
+        serde_json::from_value(value).map(Body).map_err(|e| {
+            ApiError::Status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )
+        })
     }
 }
 
@@ -101,6 +138,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(ApiError::bad_request(NUL_REFUSED));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Params(q.0))

@@ -21,6 +21,7 @@ macro_rules! scope_cte {
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod live;
 pub mod officers;
@@ -79,6 +80,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/warnings/{id}/acknowledge", post(api::acknowledge))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/live", get(live::live))
+        .method_not_allowed_fallback(|| async {
+            ApiError::Status(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed".into(),
+            )
+        })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -90,6 +97,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Ends after `shutdown` is cancelled and the open requests are done.
     pub task: JoinHandle<anyhow::Result<()>>,
+    /// The state behind the routes (its counters show what the server is doing).
+    pub state: AppState,
 }
 
 /// Starts the command-center: the MQTT live feed and outbox, the expired-session sweeper, and
@@ -114,21 +123,26 @@ pub async fn start(
         Some(outbox),
         shutdown.clone(),
     );
-    tokio::spawn(live::run_feed(bus, state.live.clone(), shutdown.clone()));
+    tokio::spawn(live::run_feed(
+        bus,
+        pool.clone(),
+        state.live.clone(),
+        shutdown.clone(),
+    ));
     tokio::spawn(sweep_sessions(pool, shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the API to {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "command-center API listening");
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone());
+    let settings = config.api.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+        connections::serve(listener, app, &settings, shutdown)
             .await
             .context("serving the API")
     });
-    Ok(Server { addr, task })
+    Ok(Server { addr, task, state })
 }
 
 /// Serves until `shutdown`.

@@ -6,13 +6,14 @@
 //! `{"type":"resync"}` (re-read `GET /api/v1/warnings`); a socket that does not accept a
 //! message in time is closed. Neither ever holds up the feed or the other sockets.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use geohazard_bus::{Bus, BusConfig, Qos};
 use geohazard_protocol::topic::ALL_WARNINGS;
@@ -26,9 +27,36 @@ use crate::auth::{self, Officer};
 use crate::error::{ApiError, Params};
 use crate::state::AppState;
 
-/// Feeds warning changes from MQTT into `live` until `shutdown`. The bus reconnects by itself.
+/// Whether the store has this warning as the message tells it: the same site, division, source
+/// and category, and a level it has reached. Anyone who can publish on the broker could send a
+/// message; only what the analyzer stored reaches an officer's console.
+pub async fn is_stored(pool: &sqlx::PgPool, w: &Warning) -> sqlx::Result<bool> {
+    let stored: Option<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT s.code, s.division_code, w.source, w.category, w.peak_level
+         FROM warnings w JOIN hazard_sites s ON s.id = w.site_id
+         WHERE w.id = $1",
+    )
+    .bind(w.id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(
+        stored.is_some_and(|(site, division, source, category, peak)| {
+            site == w.site
+                && division == w.division
+                && source == w.source
+                && category == w.category.as_str()
+                && peak
+                    .parse::<geohazard_protocol::warning::WarningLevel>()
+                    .is_ok_and(|peak| w.level <= peak)
+        }),
+    )
+}
+
+/// Feeds warning changes from MQTT into `live` until `shutdown`, each checked against the store
+/// first. The bus reconnects by itself.
 pub async fn run_feed(
     mut bus: Bus,
+    pool: sqlx::PgPool,
     live: broadcast::Sender<Arc<Warning>>,
     shutdown: CancellationToken,
 ) {
@@ -42,10 +70,22 @@ pub async fn run_feed(
             },
         };
         match Warning::decode(delivery.payload()) {
-            // No receivers is fine: nobody is watching.
-            Ok(w) => {
-                let _ = live.send(Arc::new(w));
-            }
+            Ok(w) => match is_stored(&pool, &w).await {
+                // No receivers is fine: nobody is watching.
+                Ok(true) => {
+                    let _ = live.send(Arc::new(w));
+                }
+                Ok(false) => tracing::warn!(
+                    topic = delivery.topic(),
+                    id = w.id,
+                    site = %w.site,
+                    "a warning message that is not in the store: not passed on"
+                ),
+                // Not told to consoles now; they re-read the warnings over HTTP on resync.
+                Err(e) => {
+                    tracing::warn!(error = %e, id = w.id, "checking a warning against the store")
+                }
+            },
             Err(e) => {
                 tracing::warn!(topic = delivery.topic(), error = %e.detail, "unreadable warning message")
             }
@@ -89,23 +129,77 @@ pub async fn scope_codes(state: &AppState, division: &str) -> sqlx::Result<HashS
     Ok(codes.into_iter().collect())
 }
 
+/// The live sockets open per session (by token hash).
+#[derive(Default)]
+pub struct SocketCount(Mutex<HashMap<Vec<u8>, usize>>);
+
+/// One open live socket of a session; gives its place back when dropped.
+pub struct SocketSlot {
+    state: AppState,
+    session: Vec<u8>,
+}
+
+impl SocketCount {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, usize>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl SocketSlot {
+    /// A place for one more socket of `officer`'s session, or 429 when it has its maximum open.
+    fn take(state: &AppState, officer: &Officer) -> Result<SocketSlot, ApiError> {
+        let max = state.settings.live_max_sockets_per_session.max(1);
+        let mut open = state.live_sockets.lock();
+        let count = open.entry(officer.token_hash.clone()).or_default();
+        if *count >= max {
+            return Err(ApiError::RetryLater {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: format!("this session already has {max} live connections open"),
+                retry_after_s: 10,
+            });
+        }
+        *count += 1;
+        Ok(SocketSlot {
+            state: state.clone(),
+            session: officer.token_hash.clone(),
+        })
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.state.live_sockets.lock();
+        if let Some(count) = open.get_mut(&self.session) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.session);
+            }
+        }
+    }
+}
+
 /// `GET /api/v1/live`: authenticates (bearer header or `?token=`) before the upgrade, so a bad
-/// token is a plain 401.
+/// token is a plain 401. A request that is not a WebSocket upgrade gets a JSON error.
 pub async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
     Params(q): Params<LiveQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let token = auth::bearer(&headers)
         .map(str::to_owned)
         .or(q.token)
         .ok_or(ApiError::Unauthorized)?;
     let officer = auth::authenticate(&state, &token).await?;
+    let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
+    let slot = SocketSlot::take(&state, &officer)?;
     let scope = scope_codes(&state, &officer.division_code).await?;
     // Subscribe before the upgrade: nothing published after the `ready` message is missed.
     let rx = state.live.subscribe();
-    Ok(ws.on_upgrade(move |socket| serve_socket(socket, state, officer, token, scope, rx)))
+    Ok(ws.on_upgrade(move |socket| async move {
+        serve_socket(socket, state, officer, token, scope, rx).await;
+        drop(slot);
+    }))
 }
 
 /// What to send a socket next.

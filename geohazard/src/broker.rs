@@ -1,5 +1,7 @@
 //! The embedded MQTT broker (rumqttd) for single-machine use when no broker URL is configured.
-//! It listens on loopback only; production deployments use Mosquitto or EMQX with device
+//! It listens on loopback only and lets in only those with credentials: the services in this
+//! process (a password made up at each start) and registered gateways with their key, whose
+//! client id must be their code. Production deployments use Mosquitto or EMQX with device
 //! credentials and per-gateway ACLs (deploy/mosquitto.conf).
 
 use std::collections::HashMap;
@@ -7,11 +9,79 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+
+/// The user name the services in this process connect with.
+pub const SERVICE_USER: &str = "geohazard";
+
+/// A running embedded broker.
+pub struct Embedded {
+    /// For the services in this process: with their credentials.
+    pub services_url: String,
+    /// For gateways: the address only; each brings its own code and key.
+    pub devices_url: String,
+}
+
+/// One connection's credentials to check, and where to say whether they are good.
+type Check = (String, String, String, oneshot::Sender<bool>);
+
+/// Whether a connection may in: the services' password, or a registered gateway's key with its
+/// code as both user name and client id (so no gateway can take another's identity).
+async fn allowed(pool: &PgPool, service_password: &str, check: &Check) -> bool {
+    let (client_id, user, password, _) = check;
+    if user == SERVICE_USER {
+        return password == service_password;
+    }
+    if client_id != user || !geohazard_protocol::is_valid_identifier(user) {
+        return false;
+    }
+    let hash: Option<Option<String>> =
+        match sqlx::query_scalar("SELECT password_hash FROM gateways WHERE code = $1")
+            .bind(user)
+            .fetch_optional(pool)
+            .await
+        {
+            Ok(hash) => hash,
+            Err(e) => {
+                tracing::warn!(error = %e, "checking a gateway's key");
+                return false;
+            }
+        };
+    let Some(hash) = hash.flatten() else {
+        return false;
+    };
+    let password = password.clone();
+    // argon2: off the async workers.
+    tokio::task::spawn_blocking(move || {
+        geohazard_store::registry::verify_password(&password, &hash)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Checks credentials on this runtime (where the pool lives) for the broker's threads.
+async fn check_credentials(pool: PgPool, service_password: String, mut rx: mpsc::Receiver<Check>) {
+    while let Some(check) = rx.recv().await {
+        let ok = allowed(&pool, &service_password, &check).await;
+        if !ok {
+            tracing::warn!(client_id = %check.0, user = %check.1, "embedded broker: connection refused");
+        }
+        let _ = check.3.send(ok);
+    }
+}
 
 /// Starts the broker on its own threads and waits until it accepts connections.
-pub async fn start_embedded(port: u16, max_payload_bytes: usize) -> anyhow::Result<String> {
+pub async fn start_embedded(
+    port: u16,
+    max_payload_bytes: usize,
+    pool: PgPool,
+) -> anyhow::Result<Embedded> {
     let listen: SocketAddr = ([127, 0, 0, 1], port).into();
-    let server = ServerSettings {
+    let service_password = geohazard_store::registry::new_secret(32);
+    let (checks, rx) = mpsc::channel::<Check>(64);
+    tokio::spawn(check_credentials(pool, service_password.clone(), rx));
+    let mut server = ServerSettings {
         name: "geohazard-v4".into(),
         listen,
         tls: None,
@@ -26,6 +96,18 @@ pub async fn start_embedded(port: u16, max_payload_bytes: usize) -> anyhow::Resu
             dynamic_filters: true,
         },
     };
+    server
+        .connections
+        .set_auth_handler(move |client_id, user, password| {
+            let checks = checks.clone();
+            async move {
+                let (tx, rx) = oneshot::channel();
+                if checks.send((client_id, user, password, tx)).await.is_err() {
+                    return false;
+                }
+                rx.await.unwrap_or(false)
+            }
+        });
     let config = Config {
         id: 0,
         router: RouterConfig {
@@ -57,7 +139,10 @@ pub async fn start_embedded(port: u16, max_payload_bytes: usize) -> anyhow::Resu
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tracing::info!(%listen, "embedded MQTT broker listening");
-    Ok(format!("mqtt://{listen}"))
+    Ok(Embedded {
+        services_url: format!("mqtt://{SERVICE_USER}:{service_password}@{listen}"),
+        devices_url: format!("mqtt://{listen}"),
+    })
 }
 
 /// Whether a TCP socket listens on `port` (Linux: /proc/net/tcp, state 0A).

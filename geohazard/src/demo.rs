@@ -4,6 +4,8 @@
 //! starts to accelerate. Scenario time runs `time_scale` times faster than the wall clock so
 //! that a newcomer sees the story unfold in minutes; readings carry wall-clock timestamps.
 
+use anyhow::Context;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -389,6 +391,7 @@ fn sim_config(site: &DemoSite, interval_secs: f64, time_scale: f64) -> SimConfig
 
 /// Runs every demo site's sensor simulator and firmware-bridge until `shutdown`.
 pub async fn run_gateways(
+    store: Store,
     mqtt_url: String,
     config: DemoConfig,
     data_dir: PathBuf,
@@ -399,12 +402,20 @@ pub async fn run_gateways(
     for site in sites() {
         let sim = sim_config(&site, config.interval_secs, config.time_scale);
         let handle = start_sensor_sim(sim.clone()).await?;
-        let bridge = sim.bridge_config(
+        let mut bridge = sim.bridge_config(
             site.gateway,
             handle.addr(),
             &mqtt_url,
             data_dir.join("bridges").join(site.gateway),
         );
+        // Each demo gateway signs in with its own key and its code as client id, like a real one
+        // (a new key each run).
+        let key = registry::issue_gateway_key(&store.pool, site.gateway)
+            .await?
+            .with_context(|| format!("demo gateway {} is not registered", site.gateway))?;
+        bridge.mqtt.client_id = Some(site.gateway.to_owned());
+        bridge.mqtt.username = Some(site.gateway.to_owned());
+        bridge.mqtt.password = Some(key);
         simulators.push(handle);
         bridges.spawn(run_bridge(bridge, shutdown.clone()));
     }

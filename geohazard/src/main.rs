@@ -151,14 +151,17 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let shutdown = geohazard_runtime::shutdown_on_signal();
-    let mqtt_url = match config.mqtt.resolved_url() {
-        Some(url) => url,
+    // The services' URL, and the one the demo gateways use (with their own keys).
+    let (mqtt_url, devices_url) = match config.mqtt.resolved_url() {
+        Some(url) => (url.clone(), url),
         None => {
-            broker::start_embedded(
+            let embedded = broker::start_embedded(
                 config.embedded_broker.port,
                 config.collector.limits.max_payload_bytes + 4096,
+                store.pool.clone(),
             )
-            .await?
+            .await?;
+            (embedded.services_url, embedded.devices_url)
         }
     };
 
@@ -190,6 +193,7 @@ async fn main() -> anyhow::Result<()> {
     let geohazard_command_center::Server {
         addr: api_addr,
         task: api_task,
+        ..
     } = geohazard_command_center::start(
         &config.command_center,
         store.pool.clone(),
@@ -202,7 +206,8 @@ async fn main() -> anyhow::Result<()> {
         demo::seed(&store, config.demo.interval_secs).await?;
         demo::ensure_officer(&store, &config.data_dir, api_addr).await?;
         tasks.spawn(demo::run_gateways(
-            mqtt_url.clone(),
+            store.clone(),
+            devices_url,
             config.demo.clone(),
             config.data_dir.clone(),
             shutdown.clone(),
@@ -211,8 +216,8 @@ async fn main() -> anyhow::Result<()> {
     tasks.spawn(report_progress(metrics, store.clone(), shutdown.clone()));
 
     tracing::info!(
-        database = %db_url,
-        mqtt = %mqtt_url,
+        database = %geohazard_runtime::redact_url(&db_url),
+        mqtt = %geohazard_runtime::redact_url(&mqtt_url),
         metrics = ?config.collector.metrics_addr,
         api = %format!("http://{}/api/v1", api_addr),
         "geohazard is running; Ctrl-C stops it"
@@ -248,20 +253,34 @@ async fn issue_gateway_key(
         .await?
         .with_context(|| format!("no gateway `{code}` is registered"))?;
     if let Some(file) = mosquitto_passwd {
-        let mut cmd = std::process::Command::new("mosquitto_passwd");
-        if !file.exists() {
-            cmd.arg("-c");
-        }
-        let status = cmd
-            .arg("-b")
-            .arg(file)
-            .arg(code)
-            .arg(&key)
-            .status()
-            .context("running mosquitto_passwd (package mosquitto)")?;
-        anyhow::ensure!(status.success(), "mosquitto_passwd failed: {status}");
+        add_to_mosquitto_passwd(file, code, &key)?;
     }
     println!("{key}");
+    Ok(())
+}
+
+/// Adds `user` with `key` to a Mosquitto password file with `mosquitto_passwd`. The key goes to
+/// its standard input (it asks twice), never on its command line, where `ps` would show it.
+fn add_to_mosquitto_passwd(file: &std::path::Path, user: &str, key: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new("mosquitto_passwd");
+    if !file.exists() {
+        cmd.arg("-c");
+    }
+    let mut child = cmd
+        .arg(file)
+        .arg(user)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("running mosquitto_passwd (package mosquitto)")?;
+    let mut stdin = child.stdin.take().context("mosquitto_passwd's stdin")?;
+    stdin
+        .write_all(format!("{key}\n{key}\n").as_bytes())
+        .context("giving mosquitto_passwd the key")?;
+    drop(stdin);
+    let status = child.wait().context("waiting for mosquitto_passwd")?;
+    anyhow::ensure!(status.success(), "mosquitto_passwd failed: {status}");
     Ok(())
 }
 

@@ -19,6 +19,32 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
     Some(body)
 }
 
+/// Connects to the embedded broker; Err when it refuses.
+async fn mqtt_connect(
+    port: u16,
+    client_id: &str,
+    login: Option<(&str, &str)>,
+) -> Result<(), String> {
+    let mut options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
+    if let Some((user, password)) = login {
+        options.set_credentials(user, password);
+    }
+    let (client, mut events) = rumqttc::AsyncClient::new(options, 8);
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| Err("no answer".into()));
+    let _ = client.try_disconnect();
+    outcome
+}
+
 #[tokio::test]
 async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     let db = TestDb::create().await;
@@ -89,6 +115,36 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
         metrics.contains("geohazard_collector_readings_total{outcome=\"stored\"}"),
         "{metrics}"
     );
+
+    // The embedded broker lets in only the services and registered gateways with their own key:
+    // no anonymous client, no wrong key, no gateway under another's client id. (The demo
+    // gateways above are online with theirs.)
+    let other: String = sqlx::query_scalar("SELECT code FROM gateways ORDER BY code LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let gateway = "gw-newcomer".to_owned();
+    let key = {
+        let store = geohazard_store::Store::connect(&db.url, 1).await.unwrap();
+        geohazard_store::registry::upsert_gateway(&store.pool, &gateway, None, "test", None)
+            .await
+            .unwrap();
+        geohazard_store::registry::issue_gateway_key(&store.pool, &gateway)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    for (client_id, login) in [
+        ("anyone", None),
+        (gateway.as_str(), Some((gateway.as_str(), "wrong key"))),
+        (other.as_str(), Some((gateway.as_str(), key.as_str()))),
+    ] {
+        let outcome = mqtt_connect(broker_port, client_id, login).await;
+        assert!(outcome.is_err(), "{client_id} {login:?} was let in");
+    }
+    mqtt_connect(broker_port, &gateway, Some((&gateway, &key)))
+        .await
+        .expect("a gateway with its own key and code is let in");
 
     // The endpoint for universal-type (普适型) devices listens when configured.
     geohazard_testkit::wait_for_port(universal_port, Duration::from_secs(10))
@@ -194,5 +250,122 @@ async fn a_gateway_key_is_issued_once_stored_as_argon2_and_added_to_the_mosquitt
         .unwrap();
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no gateway `nobody` is registered"));
+    store.pool.close().await;
+}
+
+#[tokio::test]
+async fn run_logs_the_database_and_broker_urls_without_their_passwords() {
+    use tokio::io::AsyncBufReadExt;
+    const SECRET: &str = "Pa55-w0rd-never-logged";
+    let db = TestDb::create().await;
+    let broker = geohazard_testkit::Broker::start().await;
+    // The local server trusts loopback and the test broker is anonymous: the passwords are
+    // ignored there, but they are in the URLs exactly as an operator would write them.
+    let db_url = db
+        .url
+        .replacen("://postgres@", &format!("://postgres:{SECRET}@"), 1);
+    assert!(db_url.contains(SECRET), "{db_url}");
+    let mqtt_url = format!("mqtt://geohazard:{SECRET}@127.0.0.1:{}", broker.port());
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
+        .arg("run")
+        .env("GEOHAZARD_DATA_DIR", data_dir.path())
+        .env("DATABASE_URL", &db_url)
+        .env("MQTT_URL", &mqtt_url)
+        .env("GEOHAZARD_DEMO__ENABLED", "false")
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .env(
+            "GEOHAZARD_COLLECTOR__METRICS_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "GEOHAZARD_COMMAND_CENTER__LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the geohazard binary starts");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("geohazard is running") {
+                return;
+            }
+        }
+        panic!("geohazard stopped before it was running:\n{log}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("geohazard did not start in time"));
+    let running = log.lines().last().unwrap().to_owned();
+    assert!(
+        running.contains(&format!("geohazard:***@127.0.0.1:{}", broker.port())),
+        "{running}"
+    );
+    assert!(running.contains("postgres:***@127.0.0.1"), "{running}");
+    assert!(!log.contains(SECRET), "a password reached the log:\n{log}");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn gateway_key_never_puts_the_key_on_mosquitto_passwds_command_line() {
+    let db = TestDb::create().await;
+    let store = geohazard_store::Store::connect(&db.url, 2).await.unwrap();
+    geohazard_store::registry::upsert_gateway(&store.pool, "gw-ps-test", None, "test", None)
+        .await
+        .unwrap();
+    // A mosquitto_passwd ahead on PATH that records its arguments (what `ps` shows) and then
+    // runs the real one.
+    let dir = tempfile::tempdir().unwrap();
+    let argv_log = dir.path().join("argv.log");
+    let real = ["/usr/bin/mosquitto_passwd", "/usr/sbin/mosquitto_passwd"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("mosquitto_passwd is installed (deploy/install-deps.sh)");
+    let wrapper = dir.path().join("mosquitto_passwd");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec {real} \"$@\"\n",
+            argv_log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let passwd = dir.path().join("passwd");
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
+        .args(["gateway-key", "gw-ps-test", "--mosquitto-passwd"])
+        .arg(&passwd)
+        .env("DATABASE_URL", &db.url)
+        .env("PATH", path)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(key.len(), 24, "only the key is printed: {key}");
+    let argv = std::fs::read_to_string(&argv_log).expect("mosquitto_passwd ran");
+    assert!(argv.contains("gw-ps-test"), "{argv}");
+    assert!(
+        !argv.contains(&key),
+        "the key was on the command line: {argv}"
+    );
+    let file = std::fs::read_to_string(&passwd).unwrap();
+    assert!(file.starts_with("gw-ps-test:$7$"), "{file}");
     store.pool.close().await;
 }

@@ -70,9 +70,10 @@ impl BusConfig {
 
     /// rumqttc options from this configuration.
     pub fn mqtt_options(&self) -> anyhow::Result<MqttOptions> {
-        let url = url::Url::parse(&self.url).with_context(|| format!("MQTT URL `{}`", self.url))?;
+        let shown = || geohazard_runtime::redact_url(&self.url);
+        let url = url::Url::parse(&self.url).with_context(|| format!("MQTT URL `{}`", shown()))?;
         if url.scheme() != "mqtt" && url.scheme() != "tcp" {
-            bail!("MQTT URL `{}`: only mqtt:// is supported", self.url);
+            bail!("MQTT URL `{}`: only mqtt:// is supported", shown());
         }
         let host = url.host_str().context("MQTT URL has no host")?;
         let mut options = MqttOptions::new(&self.client_id, host, url.port().unwrap_or(1883));
@@ -308,5 +309,18 @@ mod tests {
         assert_eq!(o.credentials().map(|l| l.username), Some("dev".to_owned()));
         assert!(!o.clean_session());
         assert!(BusConfig::new("http://x", "c").mqtt_options().is_err());
+    }
+
+    #[test]
+    fn a_refused_url_is_shown_without_its_password() {
+        for url in [
+            "http://dev:hunter2@127.0.0.1:1999",
+            "mqtt://dev:hunter2@[::1",
+        ] {
+            let e = BusConfig::new(url, "c").mqtt_options().unwrap_err();
+            let shown = format!("{e:#}");
+            assert!(shown.contains("dev:***@"), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
     }
 }

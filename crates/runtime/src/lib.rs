@@ -156,3 +156,78 @@ impl MqttSection {
             .or_else(|| self.url.clone())
     }
 }
+
+/// `url` fit to be shown in a log line or an error: the password in its user part
+/// (`scheme://user:password@host`) and any `password=` query parameter replaced by `***`.
+/// Everything that shows a database or broker URL goes through this.
+pub fn redact_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    match base.find("://") {
+        Some(i) => {
+            let (scheme, rest) = base.split_at(i + 3);
+            let authority_end = rest.find(['/', '#']).unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            out.push_str(scheme);
+            match authority.rsplit_once('@') {
+                Some((user_info, host)) => {
+                    match user_info.split_once(':') {
+                        Some((user, _)) => {
+                            out.push_str(user);
+                            out.push_str(":***");
+                        }
+                        None => out.push_str(user_info),
+                    }
+                    out.push('@');
+                    out.push_str(host);
+                }
+                None => out.push_str(authority),
+            }
+            out.push_str(path);
+        }
+        None => out.push_str(base),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_in_urls_are_never_shown() {
+        for (url, shown) in [
+            (
+                "postgres://geohazard:s3cret@db.internal:5432/geohazard",
+                "postgres://geohazard:***@db.internal:5432/geohazard",
+            ),
+            (
+                "mqtt://geohazard-collector:p%40ss:word@10.0.0.5:1884",
+                "mqtt://geohazard-collector:***@10.0.0.5:1884",
+            ),
+            (
+                "postgres://db/geohazard?sslmode=require&password=s3cret",
+                "postgres://db/geohazard?sslmode=require&password=***",
+            ),
+            ("mqtt://127.0.0.1:1883", "mqtt://127.0.0.1:1883"),
+            ("mqtt://device@127.0.0.1", "mqtt://device@127.0.0.1"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
+    }
+}

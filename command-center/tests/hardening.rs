@@ -1,0 +1,469 @@
+//! The command-center as an attacker meets it: concurrent password guessing, a flood of
+//! sign-ins, idle and trickling connections, NUL characters, odd methods, too many live sockets,
+//! and warning messages that the analyzer never stored. Real PostgreSQL, Mosquitto and HTTP.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use geohazard_analyzer::config::NotifierConfig;
+use geohazard_analyzer::warnings::{self, LevelChange};
+use geohazard_command_center::officers::{self, NewOfficer};
+use geohazard_command_center::{AppState, CommandCenterConfig, Role, Settings};
+use geohazard_protocol::topic::Topic;
+use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel};
+use geohazard_store::Store;
+use geohazard_testkit::fixtures::{self, COUNTY};
+use geohazard_testkit::{Broker, TestDb, eventually};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite;
+use tokio_util::sync::CancellationToken;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Env {
+    store: Store,
+    broker: Broker,
+    addr: std::net::SocketAddr,
+    state: AppState,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+    _db: TestDb,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn setup(settings: Settings) -> Env {
+    let db = TestDb::create().await;
+    let store = Store::connect(&db.url, 16)
+        .await
+        .expect("the test database");
+    let broker = Broker::start().await;
+    fixtures::register_divisions(&store).await;
+    let config = CommandCenterConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        api: settings,
+        ..Default::default()
+    };
+    let shutdown = CancellationToken::new();
+    let server = geohazard_command_center::start(
+        &config,
+        store.pool.clone(),
+        &broker.url(),
+        shutdown.clone(),
+    )
+    .await
+    .expect("the command-center starts");
+    officers::add(
+        &store.pool,
+        &NewOfficer {
+            username: "gao-duty",
+            display_name: None,
+            division_code: COUNTY,
+            role: Role::DutyOfficer,
+            password: PASSWORD,
+        },
+    )
+    .await
+    .unwrap();
+    Env {
+        store,
+        broker,
+        addr: server.addr,
+        state: server.state,
+        http: reqwest::Client::new(),
+        shutdown,
+        _db: db,
+    }
+}
+
+impl Env {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}/api/v1{path}", self.addr)
+    }
+
+    async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn token(&self) -> String {
+        let r = self.login("gao-duty", PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn healthz(&self) -> bool {
+        match self
+            .http
+            .get(format!("http://{}/healthz", self.addr))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+        {
+            Ok(r) => r.status() == StatusCode::OK,
+            Err(_) => false,
+        }
+    }
+}
+
+/// The status and body of a response, asserting the body is a JSON error.
+async fn json_error(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    let body: Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text:?}"));
+    assert!(body["error"].is_string(), "{status}: {body}");
+    (status, body)
+}
+
+#[tokio::test]
+async fn forty_simultaneous_guesses_are_checked_at_most_five_times_and_the_rest_throttled() {
+    let env = setup(Settings {
+        // Enough password checks for every guess at once: only throttling may refuse them.
+        login_max_concurrent_hashes: 64,
+        login_hash_wait_ms: 60_000,
+        ..Settings::default()
+    })
+    .await;
+    let guesses = (0..40).map(|i| {
+        let env = &env;
+        async move {
+            // The right password is among them.
+            let password = if i == 17 {
+                PASSWORD.to_owned()
+            } else {
+                format!("guess {i}")
+            };
+            let r = env.login("gao-duty", &password).await;
+            let retry_after = r.headers().get("retry-after").cloned();
+            (r.status(), retry_after)
+        }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let wrong = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    let right = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    let checked = wrong + right;
+    let throttled: Vec<_> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    eprintln!(
+        "40 guesses: {wrong} wrong and {right} right checked, {} throttled",
+        answers.len() - checked
+    );
+    // The limit is on failures: at most five wrong guesses are ever checked. The right
+    // password, if it was checked in time, is not a failure (and signs in once).
+    assert!(
+        wrong <= 5,
+        "{wrong} wrong guesses were checked: {answers:?}"
+    );
+    assert!(right <= 1, "{answers:?}");
+    assert_eq!(checked + throttled.len(), 40, "{answers:?}");
+    for (_, retry_after) in &throttled {
+        let secs: u64 = retry_after
+            .as_ref()
+            .expect("a 429 says when to retry")
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=15 * 60).contains(&secs), "Retry-After: {secs}");
+    }
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action IN ('login', 'login_failed')",
+    )
+    .fetch_one(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited as usize, checked,
+        "one audit record per checked guess"
+    );
+}
+
+#[tokio::test]
+async fn two_hundred_simultaneous_sign_ins_are_hashed_two_at_a_time_and_the_rest_told_to_retry() {
+    let env = setup(Settings {
+        login_max_concurrent_hashes: 2,
+        login_hash_wait_ms: 200,
+        login_max_failures: 1000,
+        login_max_failures_per_address: 1000,
+        ..Settings::default()
+    })
+    .await;
+    let attempts = (0..200).map(|i| {
+        let env = &env;
+        async move {
+            let r = env.login(&format!("nobody-{i}"), "guess").await;
+            let retry_after = r.headers().contains_key("retry-after");
+            let (status, _) = json_error(r).await;
+            (status, retry_after)
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let busy = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(busy + refused, 200, "{answers:?}");
+    assert!(
+        busy > 0,
+        "with two checks at a time some must be told to retry"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|(s, retry)| *s != StatusCode::SERVICE_UNAVAILABLE || *retry),
+        "every 503 has Retry-After"
+    );
+    let stats = &env.state.login_stats;
+    let peak = stats.hashing_peak.load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!("200 sign-ins: {refused} checked, {busy} told to retry, at most {peak} at once");
+    assert!(
+        (1..=2).contains(&peak),
+        "{peak} password checks ran at once"
+    );
+    assert_eq!(
+        stats.refused_busy.load(std::sync::atomic::Ordering::SeqCst) as usize,
+        busy
+    );
+    // A busy refusal is not a failed guess: it does not count towards throttling.
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'login_failed'")
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(failed as usize, refused);
+    assert!(env.healthz().await, "the server stays up");
+}
+
+#[tokio::test]
+async fn idle_and_trickling_connections_are_closed_and_health_still_answers() {
+    let env = setup(Settings {
+        idle_timeout_s: 1,
+        max_connections: 20,
+        ..Settings::default()
+    })
+    .await;
+    // Ten connections that trickle a request head a byte at a time, twenty that say nothing:
+    // the last ten are over the cap and closed at once.
+    let mut trickling = Vec::new();
+    for _ in 0..10 {
+        trickling.push(tokio::net::TcpStream::connect(env.addr).await.unwrap());
+    }
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(tokio::net::TcpStream::connect(env.addr).await.unwrap());
+    }
+    let trickle = tokio::spawn(async move {
+        let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let mut open = trickling.len();
+        for byte in head.iter().cycle().take(200) {
+            open = 0;
+            for s in &mut trickling {
+                if s.write_all(&[*byte]).await.is_ok() {
+                    open += 1;
+                }
+            }
+            if open == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        open
+    });
+    // Every idle one is closed by the server (end of stream) within a few timeouts.
+    for mut s in idle {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(read.is_ok(), "an idle connection stayed open");
+    }
+    eventually(Duration::from_secs(10), "/healthz answering", || async {
+        env.healthz().await.then_some(())
+    })
+    .await;
+    let still_open = tokio::time::timeout(Duration::from_secs(30), trickle)
+        .await
+        .expect("the trickling connections end")
+        .unwrap();
+    assert_eq!(still_open, 0, "a trickling connection stayed open");
+    assert!(env.healthz().await);
+}
+
+#[tokio::test]
+async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
+    let env = setup(Settings {
+        live_max_sockets_per_session: 2,
+        ..Settings::default()
+    })
+    .await;
+    let token = env.token().await;
+    let site = fixtures::register_site(&env.store, "GAO-1").await;
+    let warning = stored_warning(&env.store, site, WarningLevel::Yellow).await;
+
+    let r = env
+        .http
+        .get(env.url("/warnings?state=op%00en"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(r).await.0, StatusCode::BAD_REQUEST);
+    let r = env.login("gao\u{0}duty", PASSWORD).await;
+    assert_eq!(json_error(r).await.0, StatusCode::BAD_REQUEST);
+    let r = env
+        .http
+        .post(env.url(&format!("/warnings/{}/acknowledge", warning.id)))
+        .bearer_auth(&token)
+        .json(&json!({"note": "on my\u{0}way"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(r).await.0, StatusCode::BAD_REQUEST);
+
+    let r = env
+        .http
+        .delete(env.url("/sites"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(r).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    // /live over plain HTTP, signed in: not a WebSocket request.
+    let r = env
+        .http
+        .get(env.url("/live"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(json_error(r).await.0.is_client_error());
+
+    // A session may have two live sockets open; the third is refused until one closes.
+    let ws = |token: &str| {
+        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/live?token={token}", env.addr))
+    };
+    let (first, _) = ws(&token).await.unwrap();
+    let (_second, _) = ws(&token).await.unwrap();
+    match ws(&token).await {
+        Err(tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 429);
+            assert!(r.headers().contains_key("retry-after"));
+        }
+        other => panic!("a third socket: {other:?}"),
+    }
+    // Another session of the same officer is counted on its own.
+    let other = env.token().await;
+    let (_third, _) = ws(&other).await.unwrap();
+    drop(first);
+    eventually(Duration::from_secs(10), "a socket freed", || async {
+        ws(&token).await.ok().map(|_| ())
+    })
+    .await;
+}
+
+/// A warning raised through the analyzer's state machine, as the analyzer stores it.
+async fn stored_warning(store: &Store, site_id: i64, level: WarningLevel) -> Warning {
+    warnings::apply(
+        &store.pool,
+        &NotifierConfig::default(),
+        &LevelChange {
+            site_id,
+            source: "threshold:mud-1".into(),
+            category: WarningCategory::Hazard,
+            sensor_id: None,
+            level: Some(level),
+            summary: "mud level".into(),
+            evidence: json!({}),
+            reading_ts: None,
+            failure_forecast: None,
+        },
+    )
+    .await
+    .unwrap()
+    .expect("a raised warning")
+}
+
+#[tokio::test]
+async fn a_warning_message_the_store_does_not_have_never_reaches_a_console() {
+    let env = setup(Settings::default()).await;
+    let token = env.token().await;
+    let site = fixtures::register_site(&env.store, "GAO-1").await;
+    let real = stored_warning(&env.store, site, WarningLevel::Yellow).await;
+    let (mut console, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/live?token={token}", env.addr))
+            .await
+            .unwrap();
+
+    // Anyone who can publish on the broker: a red warning for a site that does not exist, and
+    // the real warning's id made red.
+    let mut forged_site = real.clone();
+    forged_site.id = real.id + 1000;
+    forged_site.site = "NO-SUCH-SITE".into();
+    forged_site.level = WarningLevel::Red;
+    let mut forged_level = real.clone();
+    forged_level.level = WarningLevel::Red;
+    let forger = geohazard_bus::Bus::start(
+        &geohazard_bus::BusConfig::new(env.broker.url(), "forger"),
+        vec![],
+        None,
+        16,
+    )
+    .unwrap();
+    for w in [&forged_site, &forged_level, &real] {
+        forger
+            .client()
+            .publish(
+                Topic::warning(&w.division, &w.site),
+                geohazard_bus::Qos::AtLeastOnce,
+                false,
+                w.to_json(),
+            )
+            .await
+            .unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let msg = tokio::time::timeout(Duration::from_secs(10), console.next())
+            .await
+            .expect("the real warning arrives")
+            .unwrap()
+            .unwrap();
+        if let tungstenite::Message::Text(t) = msg {
+            got.push(serde_json::from_str::<Value>(&t).unwrap());
+        }
+    }
+    assert_eq!(got[0]["type"], "ready");
+    // Published last, arrived first: the forged ones were dropped, not delayed.
+    assert_eq!(got[1]["warning"]["id"], real.id, "{}", got[1]);
+    assert_eq!(got[1]["warning"]["level"], "yellow");
+    forger.shutdown().await;
+}
