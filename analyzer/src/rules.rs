@@ -47,6 +47,9 @@ pub struct RateParams {
     /// many standard errors (its t-statistic): over a short window a noisy GNSS fix can give
     /// any velocity, and noise must not raise a warning.
     pub min_t: f64,
+    /// Levels are judged on the velocity's lower confidence bound, v − z·SE: a creep just
+    /// under a line does not cross it with every window's noise.
+    pub velocity_z: f64,
     pub hysteresis_fraction: f64,
     pub persistence: Persistence,
 }
@@ -62,8 +65,15 @@ impl Default for RateParams {
             velocity_mm_per_day: Thresholds::new(2.0, 5.0, 10.0, 20.0),
             acceleration_mm_per_day2: Thresholds::default(),
             min_t: 3.0,
+            velocity_z: 2.0,
             hysteresis_fraction: 0.15,
-            persistence: Persistence::readings(2),
+            // An hour of reading time as well: a velocity near a line must stay over (or under)
+            // it that long before the level changes, so a creep close to the blue line does
+            // not flap with every window's noise.
+            persistence: Persistence {
+                readings: 2,
+                seconds: 3600,
+            },
         }
     }
 }
@@ -153,7 +163,7 @@ pub struct InverseVelocityParams {
 impl Default for InverseVelocityParams {
     fn default() -> Self {
         InverseVelocityParams {
-            window_h: 48.0,
+            window_h: 24.0,
             bin_h: 1.0,
             smooth_h: 6.0,
             min_bins: 8,
@@ -376,9 +386,15 @@ pub fn eval_rate(
     let v_t = fit.slope_t();
     // What does not stand out from the scatter is judged as no movement at all.
     let significant = |x: f64, t: f64| if t >= p.min_t { x } else { 0.0 };
+    let v_se = if v_t > 0.0 && v_t.is_finite() {
+        v.abs() / v_t
+    } else {
+        0.0
+    };
+    let v_confident = (significant(v, v_t) - p.velocity_z * v_se).max(0.0);
     let a = p
         .velocity_mm_per_day
-        .assess_fraction(significant(v, v_t), Direction::Above, p.hysteresis_fraction)
+        .assess_fraction(v_confident, Direction::Above, p.hysteresis_fraction)
         .max(
             accel
                 .map(|(a, t)| {
@@ -400,7 +416,7 @@ pub fn eval_rate(
             (false, None) => "no significant movement".to_owned(),
         },
         evidence: json!({"method": "rate", "ts": ts, "velocity_mm_per_day": r3(v),
-            "velocity_t": r3(v_t.min(1e6)), "acceleration_mm_per_day2": accel.map(|(a, _)| r3(a)),
+            "velocity_t": r3(v_t.min(1e6)), "velocity_se": r3(v_se), "velocity_judged": r3(v_confident), "acceleration_mm_per_day2": accel.map(|(a, _)| r3(a)),
             "acceleration_t": accel.map(|(_, t)| r3(t.min(1e6))), "min_t": p.min_t,
             "fit_r2": r3(fit.r2), "points": n, "spikes_rejected": rejected,
             "window_h": r3(win_ms as f64 / HOUR_MS as f64), "thresholds": p.velocity_mm_per_day}),

@@ -178,8 +178,8 @@ fn rain_record(rng: &mut StdRng, start: i64, years: u32) -> (Vec<(i64, f64)>, Ve
     let mut storm_len = 1i64;
     let mut bucket = 0.0f64;
     let mut landslide_days = Vec::new();
-    let mut last_slide = i64::MIN;
-    let critical = 190.0;
+    let mut last_slide: Option<i64> = None;
+    let critical = 170.0;
     for h in 0..hours {
         let t = start + (h + 1) * HOUR;
         let doy = (h / 24) % 365;
@@ -187,11 +187,11 @@ fn rain_record(rng: &mut StdRng, start: i64, years: u32) -> (Vec<(i64, f64)>, Ve
         let wet = (std::f64::consts::TAU * (doy as f64 - 120.0) / 365.0)
             .sin()
             .max(0.0);
-        if storm_left == 0 && rng.random::<f64>() < (0.004 + 0.012 * wet) {
-            storm_len = 2 + (rng.random::<f64>() * 36.0) as i64;
+        if storm_left == 0 && rng.random::<f64>() < (0.002 + 0.008 * wet) {
+            storm_len = 2 + (rng.random::<f64>() * 30.0) as i64;
             storm_left = storm_len;
             // Heavy-tailed peaks: most storms are small, a few are violent.
-            storm_peak = 2.0 + 6.0 * (-rng.random::<f64>().max(1e-9).ln()).powf(1.3);
+            storm_peak = 1.0 + 2.5 * (-rng.random::<f64>().max(1e-9).ln()).powf(1.5);
         }
         let mm = if storm_left > 0 {
             let x = (storm_len - storm_left) as f64 / storm_len as f64;
@@ -203,9 +203,9 @@ fn rain_record(rng: &mut StdRng, start: i64, years: u32) -> (Vec<(i64, f64)>, Ve
         };
         rain.push((t, mm));
         bucket = bucket * (1.0 - 0.004) + mm;
-        if bucket > critical && t - last_slide > 20 * DAY {
+        if bucket > critical && last_slide.is_none_or(|l| t - l > 20 * DAY) {
             landslide_days.push(t.div_euclid(DAY));
-            last_slide = t;
+            last_slide = Some(t);
         }
     }
     (rain, landslide_days)
@@ -560,14 +560,20 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut steady_months = 0.0;
     let mut counts = [0usize; 5];
+    let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
     for c in creeps.iter().filter(|c| c.failure_ms.is_none()) {
         steady_months += months(&c.readings);
         for e in ev.iter().filter(|e| {
             e.0.ends_with(&format!("/{}", c.channel)) && (e.1 == "raised" || e.1 == "escalated")
         }) {
             counts[rank(e.2.as_deref().unwrap_or(""))] += 1;
+            let rule = e.0.split(':').next().unwrap_or("").to_owned();
+            *by_rule
+                .entry(format!("{rule} {}", e.2.as_deref().unwrap_or("")))
+                .or_default() += 1;
         }
     }
+    println!("steady crack meters, warnings raised or escalated by rule and level: {by_rule:?}");
     println!(
         "steady crack meters: {:.1} sensor-months; per sensor-month: blue {:.2}, yellow {:.2}, orange {:.2}, red {:.2}",
         steady_months,
