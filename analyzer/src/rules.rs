@@ -391,7 +391,32 @@ pub fn eval_rate(
     } else {
         0.0
     };
-    let v_confident = (significant(v, v_t) - p.velocity_z * v_se).max(0.0);
+    let confident = |f: &methods::LineFit| {
+        let t = f.slope_t();
+        let se = if t > 0.0 && t.is_finite() {
+            f.slope.abs() / t
+        } else {
+            0.0
+        };
+        (significant(f.slope, t) - p.velocity_z * se).max(0.0)
+    };
+    // Near failure the velocity doubles within hours and a 6 h line lags behind it: the
+    // halves and quarters of the window are judged too, each on its own lower confidence
+    // bound (a short window's larger error keeps its noise from raising anything).
+    let mut v_confident = confident(&fit);
+    let mut judged_window_ms = win_ms;
+    for part in [2, 4] {
+        let short_ms = win_ms / part;
+        let short = between(series, ts - short_ms, ts);
+        if short.len() >= p.min_points
+            && enough(short, p.min_points, short_ms).is_ok()
+            && let Some((f, _)) = methods::robust_velocity(short, p.spike_k, p.spike_min)
+            && confident(&f) > v_confident
+        {
+            v_confident = confident(&f);
+            judged_window_ms = short_ms;
+        }
+    }
     let a = p
         .velocity_mm_per_day
         .assess_fraction(v_confident, Direction::Above, p.hysteresis_fraction)
@@ -416,7 +441,8 @@ pub fn eval_rate(
             (false, None) => "no significant movement".to_owned(),
         },
         evidence: json!({"method": "rate", "ts": ts, "velocity_mm_per_day": r3(v),
-            "velocity_t": r3(v_t.min(1e6)), "velocity_se": r3(v_se), "velocity_judged": r3(v_confident), "acceleration_mm_per_day2": accel.map(|(a, _)| r3(a)),
+            "velocity_t": r3(v_t.min(1e6)), "velocity_se": r3(v_se), "velocity_judged": r3(v_confident),
+            "judged_window_h": r3(judged_window_ms as f64 / HOUR_MS as f64), "acceleration_mm_per_day2": accel.map(|(a, _)| r3(a)),
             "acceleration_t": accel.map(|(_, t)| r3(t.min(1e6))), "min_t": p.min_t,
             "fit_r2": r3(fit.r2), "points": n, "spikes_rejected": rejected,
             "window_h": r3(win_ms as f64 / HOUR_MS as f64), "thresholds": p.velocity_mm_per_day}),
