@@ -17,7 +17,7 @@ use sqlx::PgPool;
 
 use crate::config::{AnalyzerConfig, NotifierConfig};
 use crate::levels::{Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker};
-use crate::methods::{DAY_MS, HOUR_MS};
+use crate::methods::{self, DAY_MS, HOUR_MS};
 use crate::registry::{Registry, SensorInfo};
 use crate::rules::{self, Evaluation};
 use crate::warnings::{self, LevelChange};
@@ -40,6 +40,12 @@ struct SensorState {
     /// Estimated steady-state velocity and the hour of reading time it was estimated in.
     steady: Option<(f64, usize)>,
     steady_hour: i64,
+    /// The daily (thermal) cycle (sin, cos amplitudes) and the hour it was fitted in.
+    cycle: Option<(f64, f64)>,
+    cycle_hour: i64,
+    /// Per rule, the "not judged" reason last stored (`None`: judged), so the store is written
+    /// only when it changes.
+    judged: HashMap<&'static str, Option<String>>,
 }
 
 struct GatewayState {
@@ -60,6 +66,8 @@ pub struct Engine {
     stats: Arc<Stats>,
     /// Wall-clock start, the fixed point of `time_scale`.
     started_ms: i64,
+    /// The failure forecast last stored per open trend warning, in the engine's clock.
+    forecasts: HashMap<(i64, String), i64>,
 }
 
 /// Reading time as the rules see it: stretched by `scale` around `anchor` (demos whose
@@ -120,6 +128,39 @@ pub async fn run_publisher(
     }
 }
 
+/// The median time between a sensor's last readings.
+fn typical_gap_ms(raw: &[(i64, f64)]) -> Option<i64> {
+    let tail = &raw[raw.len().saturating_sub(17)..];
+    let mut gaps: Vec<f64> = tail.windows(2).map(|w| (w[1].0 - w[0].0) as f64).collect();
+    methods::median(&mut gaps)
+        .map(|g| g as i64)
+        .filter(|g| *g > 0)
+}
+
+/// How far back the deformation rules of a sensor look, at its sampling rate.
+fn deformation_span_ms(r: &rules::SensorRules, gap_ms: i64) -> i64 {
+    let mut span = 0;
+    if let Some(p) = &r.rate {
+        span = span
+            .max(rules::span_ms(p.window_h, p.min_points, gap_ms))
+            .max(rules::span_ms(
+                p.accel_window_h,
+                p.min_points.max(5) + 2,
+                gap_ms,
+            ));
+    }
+    if let Some(p) = &r.trend {
+        let ip = &p.inverse_velocity;
+        span = span
+            .max(rules::span_ms(p.window_h, p.min_points, gap_ms))
+            .max(
+                rules::span_ms(ip.window_h, ip.min_bins, gap_ms)
+                    + rules::span_ms(ip.smooth_h, 6, gap_ms),
+            );
+    }
+    span
+}
+
 fn ms_to_time(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
 }
@@ -150,6 +191,7 @@ impl Engine {
             long_horizon_ms,
             stats,
             started_ms: Utc::now().timestamp_millis(),
+            forecasts: HashMap::new(),
         };
         engine.warm_up().await?;
         for (site, source, level) in warnings::open_levels(&engine.pool).await? {
@@ -170,6 +212,9 @@ impl Engine {
             last_arrival: Instant::now(),
             steady: None,
             steady_hour: i64::MIN,
+            cycle: None,
+            cycle_hour: i64::MIN,
+            judged: HashMap::new(),
         }
     }
 
@@ -349,30 +394,78 @@ impl Engine {
                 p.persistence,
             ));
         }
-        if let Some(p) = &r.rate
-            && let Some(e) = rules::eval_rate(p, &mut st.window, now_ts)
-        {
-            evals.push((format!("rate:{label}"), e, p.persistence));
+        let scale = self.config.engine.time_scale;
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+        let interval_ms = (info.sampling_interval_s.max(1) as f64 * 1000.0 * scale) as i64;
+        let gap_ms = typical_gap_ms(st.window.raw()).unwrap_or(interval_ms);
+        let mut judgements: Vec<(&'static str, Result<(), String>)> = Vec::new();
+        if r.rate.is_some() || r.trend.is_some() {
+            // Velocities and angles are judged on the series with its daily (thermal) cycle
+            // taken out, refitted once per hour of reading time. A sensor read more often than
+            // every 3 hours is judged only once the cycle is known: before that, a thermal
+            // swing would read as movement.
+            let hour = now_ts.div_euclid(HOUR_MS);
+            if hour != st.cycle_hour {
+                st.cycle = methods::diurnal_cycle(
+                    st.window.raw_between(now_ts - 3 * DAY_MS as i64, now_ts),
+                );
+                st.cycle_hour = hour;
+            }
+            let needs_cycle = gap_ms < 3 * HOUR_MS;
+            let span = deformation_span_ms(r, gap_ms);
+            let series =
+                methods::without_cycle(st.window.raw_between(now_ts - span, now_ts), st.cycle);
+            let learning = (needs_cycle && st.cycle.is_none())
+                .then(|| "learning the daily cycle: needs 36 h of readings".to_owned());
+            if let Some(p) = &r.rate {
+                let e = match &learning {
+                    Some(why) => Err(why.clone()),
+                    None => rules::eval_rate(p, &series, now_ts, gap_ms),
+                };
+                judgements.push(("rate", e.as_ref().map(|_| ()).map_err(|x| x.clone())));
+                if let Ok(e) = e {
+                    evals.push((format!("rate:{label}"), e, p.persistence));
+                }
+            }
+            if let Some(p) = &r.trend {
+                let source = format!("trend:{label}");
+                // The steady velocity is frozen while a trend warning holds: the acceleration
+                // must not become the baseline it is measured against.
+                let holding = self
+                    .trackers
+                    .get(&(info.site_id, source.clone()))
+                    .is_some_and(|t| t.level.is_some());
+                if p.steady_velocity_mm_per_day.is_none()
+                    && hour != st.steady_hour
+                    && (!holding || st.steady.is_none())
+                {
+                    // Re-estimated once per hour of reading time: it moves slowly by design.
+                    let before = now_ts - rules::span_ms(p.window_h, p.min_points, gap_ms);
+                    st.steady =
+                        rules::steady_velocity(&st.window, before, p.min_baseline_days, gap_ms);
+                    st.steady_hour = hour;
+                }
+                let e = match &learning {
+                    Some(why) => Err(why.clone()),
+                    None => rules::eval_trend(p, &series, now_ts, gap_ms, st.steady),
+                };
+                judgements.push(("trend", e.as_ref().map(|_| ()).map_err(|x| x.clone())));
+                if let Ok(e) = e {
+                    evals.push((source, e, p.persistence));
+                }
+            }
         }
         if let Some(p) = &r.rainfall {
             let curve = self.registry.id_curve(&info.division).unwrap_or(p.id_curve);
             evals.push((
                 format!("rain:{label}"),
-                rules::eval_rainfall(p, curve, &mut st.window, now_ts),
+                rules::eval_rainfall(p, curve, &mut st.window, now_ts, interval_ms),
                 p.persistence,
             ));
-        }
-        if let Some(p) = &r.trend {
-            let hour = now_ts.div_euclid(HOUR_MS);
-            if p.steady_velocity_mm_per_day.is_none() && hour != st.steady_hour {
-                // Re-estimated once per hour of reading time: it moves slowly by design.
-                let before = now_ts - (p.window_h * HOUR_MS as f64) as i64;
-                st.steady = rules::steady_velocity(&st.window, before, p.min_baseline_days);
-                st.steady_hour = hour;
-            }
-            if let Some(e) = rules::eval_trend(p, &mut st.window, now_ts, st.steady) {
-                evals.push((format!("trend:{label}"), e, p.persistence));
-            }
         }
         let mut device: Vec<(String, Option<Level>, String, Value)> = Vec::new();
         if let Some(h) = &r.health {
@@ -415,6 +508,9 @@ impl Engine {
                 json!({"method": "silence", "ts": now_ts}),
             ));
         }
+        for (rule, judged) in judgements {
+            self.record_judgement(info.id, rule, judged, now_ts).await;
+        }
         for (source, eval, persistence) in evals {
             let key = (info.site_id, source);
             let tracker = self.trackers.entry(key.clone()).or_default();
@@ -426,6 +522,21 @@ impl Engine {
                 };
                 self.transition(&key, category, Some(info.id), change, eval, Some(now_ts))
                     .await;
+            } else if let (Some(level), Some(forecast), Some(p)) =
+                (tracker.level, eval.forecast_ms, &r.trend)
+            {
+                // The level holds: a forecast that moved is stored and published all the same.
+                let ip = &p.inverse_velocity;
+                let moved = self.forecasts.get(&key).is_none_or(|last| {
+                    let left = (forecast - now_ts).max(0) as f64;
+                    let tolerance =
+                        (ip.tolerance_fraction * left).max(ip.tolerance_h * HOUR_MS as f64);
+                    (forecast - last).abs() as f64 > tolerance
+                });
+                if moved {
+                    self.forecast_update(&key, Some(info.id), level, eval, now_ts)
+                        .await;
+                }
             }
         }
         for (source, level, summary, evidence) in device {
@@ -484,6 +595,133 @@ impl Engine {
         }
     }
 
+    /// A change as the store takes it: instants mapped back to the wall clock, the forecast
+    /// and its band in the summary.
+    fn level_change(
+        &self,
+        key: &(i64, String),
+        category: WarningCategory,
+        sensor: Option<i32>,
+        level: Option<Level>,
+        eval: Evaluation,
+        reading_ts: Option<i64>,
+    ) -> LevelChange {
+        let (anchor, scale) = (self.started_ms, self.config.engine.time_scale);
+        let wall = |ms: i64| wall_ts(ms, anchor, scale);
+        let mut evidence = eval.evidence;
+        let band_h = evidence["failure_band_h"].as_f64();
+        map_instants(&mut evidence, &wall);
+        let forecast = eval.forecast_ms.map(wall).and_then(ms_to_time);
+        let mut summary = eval.summary;
+        if let Some(t) = forecast {
+            summary.push_str(&format!(
+                ", failure forecast {}",
+                t.format("%Y-%m-%d %H:%M UTC")
+            ));
+            if let Some(b) = band_h {
+                // The band in wall-clock hours, as the forecast is shown.
+                let scale = if scale.is_finite() && scale > 0.0 {
+                    scale
+                } else {
+                    1.0
+                };
+                summary.push_str(&format!(" ± {:.1} h", b / scale));
+            }
+        }
+        LevelChange {
+            site_id: key.0,
+            source: key.1.clone(),
+            category,
+            sensor_id: sensor,
+            level,
+            summary,
+            evidence,
+            reading_ts: reading_ts.map(wall).and_then(ms_to_time),
+            failure_forecast: forecast,
+        }
+    }
+
+    /// A holding warning's forecast moved: stored and published as `forecast_updated`.
+    async fn forecast_update(
+        &mut self,
+        key: &(i64, String),
+        sensor: Option<i32>,
+        level: Level,
+        eval: Evaluation,
+        reading_ts: i64,
+    ) {
+        let Some(forecast) = eval.forecast_ms else {
+            return;
+        };
+        let lc = self.level_change(
+            key,
+            WarningCategory::Hazard,
+            sensor,
+            Some(level),
+            eval,
+            Some(reading_ts),
+        );
+        match warnings::update_forecast(&self.pool, &lc).await {
+            Ok(Some(w)) => {
+                self.forecasts.insert(key.clone(), forecast);
+                self.stats.transitions.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(warning = w.id, source = %w.source, summary = %w.summary, "failure forecast updated");
+                let _ = self.mqtt.send(w);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, source = %key.1, "could not store a forecast update")
+            }
+        }
+    }
+
+    /// Stores whether a rule could judge a sensor's data, when that changed.
+    async fn record_judgement(
+        &mut self,
+        sensor: i32,
+        rule: &'static str,
+        judged: Result<(), String>,
+        reading_ts: i64,
+    ) {
+        let reason = judged.err();
+        let Some(st) = self.sensors.get_mut(&sensor) else {
+            return;
+        };
+        if st.judged.get(rule) == Some(&reason) {
+            return;
+        }
+        // Only a change of kind is worth a write: the reason's figures move with every reading.
+        let kind_changed = st
+            .judged
+            .get(rule)
+            .is_none_or(|r| r.is_some() != reason.is_some());
+        if !kind_changed {
+            return;
+        }
+        let wall = wall_ts(reading_ts, self.started_ms, self.config.engine.time_scale);
+        let r = sqlx::query(
+            "INSERT INTO sensor_judgement (sensor_id, rule, judged, reason, reading_ts, updated_at)
+             VALUES ($1, $2, $3, $4, $5, now())
+             ON CONFLICT (sensor_id, rule) DO UPDATE SET judged = EXCLUDED.judged,
+                 reason = EXCLUDED.reason, reading_ts = EXCLUDED.reading_ts, updated_at = now()",
+        )
+        .bind(sensor)
+        .bind(rule)
+        .bind(reason.is_none())
+        .bind(&reason)
+        .bind(ms_to_time(wall))
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(_) => {
+                st.judged.insert(rule, reason);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, sensor, rule, "could not store whether a rule judges its sensor")
+            }
+        }
+    }
+
     /// Stores a tracker's change as a warning transition and publishes it. When the store
     /// fails, the tracker goes back so the next reading tries again.
     async fn transition(
@@ -495,31 +733,15 @@ impl Engine {
         eval: Evaluation,
         reading_ts: Option<i64>,
     ) {
-        let (anchor, scale) = (self.started_ms, self.config.engine.time_scale);
-        let wall = |ms: i64| wall_ts(ms, anchor, scale);
-        let mut evidence = eval.evidence;
-        map_instants(&mut evidence, &wall);
-        let forecast = eval.forecast_ms.map(wall).and_then(ms_to_time);
-        let mut summary = eval.summary;
-        if let Some(t) = forecast {
-            summary.push_str(&format!(
-                ", failure forecast {}",
-                t.format("%Y-%m-%d %H:%M UTC")
-            ));
-        }
-        let lc = LevelChange {
-            site_id: key.0,
-            source: key.1.clone(),
-            category,
-            sensor_id: sensor,
-            level: change.to,
-            summary,
-            evidence,
-            reading_ts: reading_ts.map(wall).and_then(ms_to_time),
-            failure_forecast: forecast,
-        };
+        let forecast_ms = eval.forecast_ms;
+        let lc = self.level_change(key, category, sensor, change.to, eval, reading_ts);
         match warnings::apply(&self.pool, &self.notifier, &lc).await {
             Ok(Some(w)) => {
+                match (change.to, forecast_ms) {
+                    (None, _) => self.forecasts.remove(key),
+                    (Some(_), Some(f)) => self.forecasts.insert(key.clone(), f),
+                    _ => None,
+                };
                 self.stats.transitions.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(warning = w.id, site = %w.site, source = %w.source, level = %w.level,
                     transition = w.transition.as_str(), summary = %w.summary, "warning changed");
@@ -560,6 +782,9 @@ impl Engine {
                 let mut l = r.max(g);
                 for _ in 0..params.raise_by {
                     l = l.raised();
+                }
+                if l == Level::Red && g < params.red_min_displacement_level && r < Level::Red {
+                    l = Level::Orange;
                 }
                 Some(l)
             }

@@ -248,54 +248,175 @@ pub fn tangent_angle_deg(v_now: f64, v_steady: f64) -> f64 {
     (v_now / v_steady).atan().to_degrees()
 }
 
+/// The daily (thermal) cycle of a series: the amplitudes (sin, cos) of a 24-hour harmonic
+/// fitted by least squares together with a cubic trend, so that creep, even accelerating creep,
+/// is not mistaken for the cycle. `None` when the points are too few or too sparse to resolve a
+/// daily cycle (daily readings alias it into a constant and need no correction).
+pub fn diurnal_cycle(points: &[(i64, f64)]) -> Option<(f64, f64)> {
+    let n = points.len();
+    if n < 24 {
+        return None;
+    }
+    let span = (points[n - 1].0 - points[0].0) as f64 / DAY_MS;
+    // At least a day and a half, and at least eight readings a day.
+    if span < 1.5 || (n as f64) < 8.0 * span {
+        return None;
+    }
+    let t_mid = points[n / 2].0;
+    let mut m = [[0.0; 6]; 6];
+    let mut r = [0.0; 6];
+    for (t, y) in points {
+        let u = (t - t_mid) as f64 / DAY_MS;
+        let phase = 2.0 * std::f64::consts::PI * (*t as f64 / DAY_MS);
+        let f = [1.0, u, u * u, u * u * u, phase.sin(), phase.cos()];
+        for i in 0..6 {
+            for j in 0..6 {
+                m[i][j] += f[i] * f[j];
+            }
+            r[i] += f[i] * y;
+        }
+    }
+    let c = solve(m, r)?;
+    Some((c[4], c[5]))
+}
+
+/// The series with its daily cycle taken out.
+pub fn without_cycle(points: &[(i64, f64)], cycle: Option<(f64, f64)>) -> Vec<(i64, f64)> {
+    match cycle {
+        None => points.to_vec(),
+        Some((s, c)) => points
+            .iter()
+            .map(|(t, y)| {
+                let phase = 2.0 * std::f64::consts::PI * (*t as f64 / DAY_MS);
+                (*t, y - s * phase.sin() - c * phase.cos())
+            })
+            .collect(),
+    }
+}
+
+/// Gaussian elimination with partial pivoting.
+fn solve<const N: usize>(mut m: [[f64; N]; N], mut r: [f64; N]) -> Option<[f64; N]> {
+    for col in 0..N {
+        let pivot = (col..N).max_by(|a, b| m[*a][col].abs().total_cmp(&m[*b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        m.swap(col, pivot);
+        r.swap(col, pivot);
+        for row in col + 1..N {
+            let f = m[row][col] / m[col][col];
+            let pivot_row = m[col];
+            for (x, p) in m[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= f * p;
+            }
+            r[row] -= f * r[col];
+        }
+    }
+    let mut x = [0.0; N];
+    for row in (0..N).rev() {
+        let s: f64 = (row + 1..N).map(|k| m[row][k] * x[k]).sum();
+        x[row] = (r[row] - s) / m[row][row];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
+}
+
 /// Inverse-velocity fit (Fukuzono 1985; Voight 1989 with α = 2): 1/v is linear in time as a
 /// slope approaches failure; the failure time is where the line reaches zero.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InverseVelocity {
     pub fit: LineFit,
+    /// The slope's t-statistic in the weighted fit: how clearly 1/v falls.
+    pub slope_t: f64,
     /// Forecast failure time, ms, when the line falls towards zero.
     pub failure_ms: Option<i64>,
+    /// Standard error of the failure time, ms (delta method on the fitted line).
+    pub failure_se_ms: Option<f64>,
 }
 
 /// `velocities`: (time ms, velocity unit/day); non-positive velocities are skipped (1/v has no
-/// meaning there). Time is fitted in days relative to `t_ref_ms`.
+/// meaning there). Time is fitted in days relative to `t_ref_ms`. Weighted least squares with
+/// weights v²: a velocity of constant error σ gives 1/v an error of σ/v², so the slow early
+/// velocities, whose inverses scatter most, count least.
 pub fn inverse_velocity(velocities: &[(i64, f64)], t_ref_ms: i64) -> Option<InverseVelocity> {
-    let (x, y): (Vec<f64>, Vec<f64>) = velocities
+    let pts: Vec<(f64, f64, f64)> = velocities
         .iter()
         .filter(|(_, v)| *v > 0.0 && v.is_finite())
-        .map(|(t, v)| ((t - t_ref_ms) as f64 / DAY_MS, 1.0 / v))
-        .unzip();
-    let fit = linear_fit(Array1::from(x).view(), Array1::from(y).view())?;
-    let failure_ms = (fit.slope < 0.0)
-        .then(|| -fit.intercept / fit.slope)
-        .filter(|d| d.is_finite() && d.abs() < 3650.0)
-        .map(|d| t_ref_ms + (d * DAY_MS) as i64);
-    Some(InverseVelocity { fit, failure_ms })
+        .map(|(t, v)| ((t - t_ref_ms) as f64 / DAY_MS, 1.0 / v, v * v))
+        .collect();
+    let n = pts.len();
+    if n < 3 {
+        return None;
+    }
+    let sw: f64 = pts.iter().map(|p| p.2).sum();
+    let mx = pts.iter().map(|p| p.2 * p.0).sum::<f64>() / sw;
+    let my = pts.iter().map(|p| p.2 * p.1).sum::<f64>() / sw;
+    let sxx: f64 = pts.iter().map(|p| p.2 * (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| p.2 * (p.0 - mx) * (p.1 - my)).sum();
+    let syy: f64 = pts.iter().map(|p| p.2 * (p.1 - my).powi(2)).sum();
+    if sxx <= 0.0 || !sxx.is_finite() {
+        return None;
+    }
+    let slope = sxy / sxx;
+    let ss_res = (syy - slope * sxy).max(0.0);
+    let s2 = ss_res / (n - 2) as f64;
+    let se_slope = (s2 / sxx).sqrt();
+    let se_level = (s2 / sw).sqrt();
+    let fit = LineFit {
+        slope,
+        intercept: my - slope * mx,
+        r2: if syy > 0.0 { 1.0 - ss_res / syy } else { 1.0 },
+        n,
+    };
+    let slope_t = if se_slope > 0.0 {
+        slope.abs() / se_slope
+    } else {
+        f64::INFINITY
+    };
+    // Zero crossing x0 = mx − my/slope; its variance from the independent errors of the
+    // line's level at mx and of its slope.
+    let x0 = mx - my / slope;
+    let ok = slope < 0.0 && x0.is_finite() && x0.abs() < 3650.0;
+    let se_days = ((se_level / slope).powi(2) + (my * se_slope / (slope * slope)).powi(2)).sqrt();
+    Some(InverseVelocity {
+        fit,
+        slope_t,
+        failure_ms: ok.then(|| t_ref_ms + (x0 * DAY_MS) as i64),
+        failure_se_ms: ok.then_some(se_days * DAY_MS).filter(|s| s.is_finite()),
+    })
 }
 
 /// Rain in each window (t − hours, t], from (time ms, rain in the sample ending then) sorted by
-/// time. One backward pass however many windows.
-pub fn accumulations(points: &[(i64, f64)], t_ms: i64, windows_h: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..windows_h.len()).collect();
-    order.sort_by(|a, b| windows_h[*a].total_cmp(&windows_h[*b]));
+/// time. A reading holds the rain of the interval it covers: from the previous reading, and at
+/// most `interval_ms` (the sensor's sampling interval) back, so a day's total read once a day is
+/// spread over that day and not counted as if it fell in the last hour.
+pub fn accumulations(
+    points: &[(i64, f64)],
+    t_ms: i64,
+    windows_h: &[f64],
+    interval_ms: i64,
+) -> Vec<f64> {
+    let starts: Vec<i64> = windows_h
+        .iter()
+        .map(|h| t_ms - (h * HOUR_MS as f64) as i64)
+        .collect();
+    let earliest = starts.iter().copied().min().unwrap_or(t_ms);
     let mut out = vec![0.0; windows_h.len()];
-    let mut sum = 0.0;
-    let mut w = 0;
-    for &(ts, v) in points.iter().rev() {
-        if ts > t_ms {
-            continue;
+    let end = points.partition_point(|p| p.0 <= t_ms);
+    for i in (0..end).rev() {
+        let (ts, v) = points[i];
+        let covers = match i.checked_sub(1) {
+            Some(j) => (ts - points[j].0).min(interval_ms),
+            None => interval_ms,
         }
-        while w < order.len() && ts <= t_ms - (windows_h[order[w]] * HOUR_MS as f64) as i64 {
-            out[order[w]] = sum;
-            w += 1;
-        }
-        if w == order.len() {
+        .max(1);
+        let from = ts - covers;
+        if ts <= earliest {
             break;
         }
-        sum += v;
-    }
-    for &i in &order[w..] {
-        out[i] = sum;
+        for (o, s) in out.iter_mut().zip(&starts) {
+            let overlap = (ts - from.max(*s)).max(0);
+            *o += v * overlap as f64 / covers as f64;
+        }
     }
     out
 }
@@ -455,13 +576,71 @@ mod tests {
     }
 
     #[test]
+    fn a_noisy_inverse_velocity_gives_a_band_that_holds_the_truth() {
+        let tf = 5.0 * DAY_MS;
+        let mut noise = gaussian(5, 0.1);
+        let v: Vec<(i64, f64)> = (0..16)
+            .map(|i| {
+                let t = (3.0 + i as f64 * 0.125) * DAY_MS;
+                let v = 1.0 / (0.2 * (tf - t) / DAY_MS);
+                (t as i64, v * (1.0 + noise()))
+            })
+            .collect();
+        let iv = inverse_velocity(&v, 0).unwrap();
+        let (f, se) = (iv.failure_ms.unwrap() as f64, iv.failure_se_ms.unwrap());
+        assert!(se > 0.0 && se < 0.3 * DAY_MS, "se {} d", se / DAY_MS);
+        assert!(
+            (f - tf).abs() < 3.0 * se,
+            "{} d off, se {}",
+            (f - tf) / DAY_MS,
+            se / DAY_MS
+        );
+    }
+
+    #[test]
+    fn the_daily_cycle_is_found_under_accelerating_creep_and_taken_out() {
+        let pts: Vec<(i64, f64)> = (0..432)
+            .map(|i| {
+                let t = i * 600_000;
+                let d = t as f64 / DAY_MS;
+                let creep = 2.0 * d + 0.4 * d * d;
+                (t, creep + 0.6 * (2.0 * std::f64::consts::PI * d).sin())
+            })
+            .collect();
+        let (s, c) = diurnal_cycle(&pts).unwrap();
+        assert!((s - 0.6).abs() < 0.02 && c.abs() < 0.02, "{s} {c}");
+        let clean = without_cycle(&pts, Some((s, c)));
+        let last_6h = &clean[clean.len() - 36..];
+        let (fit, _) = robust_velocity(last_6h, 3.5, 0.0).unwrap();
+        // The creep's own velocity at the end of day 3 (2 + 0.8·2.9), not the cycle's.
+        assert!((fit.slope - 4.3).abs() < 0.1, "{}", fit.slope);
+        // Daily readings cannot show a daily cycle.
+        let daily: Vec<(i64, f64)> = (0..30).map(|i| (i * DAY_MS as i64, i as f64)).collect();
+        assert_eq!(diurnal_cycle(&daily), None);
+    }
+
+    #[test]
     fn accumulations_sum_each_window_once() {
         // 1 mm every 10 minutes for 5 hours, ending at t = 5 h.
         let pts: Vec<(i64, f64)> = (1..=30).map(|i| (i * 600_000, 1.0)).collect();
-        let acc = accumulations(&pts, 5 * HOUR_MS, &[3.0, 1.0, 24.0]);
+        let acc = accumulations(&pts, 5 * HOUR_MS, &[3.0, 1.0, 24.0], 600_000);
         assert_eq!(acc, vec![18.0, 6.0, 30.0]);
         // Evaluated earlier, later readings do not count.
-        assert_eq!(accumulations(&pts, HOUR_MS, &[1.0]), vec![6.0]);
+        assert_eq!(accumulations(&pts, HOUR_MS, &[1.0], 600_000), vec![6.0]);
+    }
+
+    #[test]
+    fn a_daily_total_is_spread_over_the_day_it_covers() {
+        // 48 mm read once a day: 2 mm in the last hour, 24 mm in the last 12 h, 48 in 24 h.
+        let pts = vec![(24 * HOUR_MS, 0.0), (48 * HOUR_MS, 48.0)];
+        let acc = accumulations(&pts, 48 * HOUR_MS, &[1.0, 12.0, 24.0, 72.0], 24 * HOUR_MS);
+        for (got, want) in acc.iter().zip([2.0, 24.0, 48.0, 48.0]) {
+            assert!((got - want).abs() < 1e-9, "{acc:?}");
+        }
+        // A gap longer than the sampling interval is not rain spread over the gap.
+        let pts = vec![(0, 1.0), (10 * HOUR_MS, 6.0)];
+        let acc = accumulations(&pts, 10 * HOUR_MS, &[1.0, 3.0], HOUR_MS);
+        assert_eq!(acc, vec![6.0, 6.0]);
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct RateParams {
     /// many standard errors (its t-statistic): over a short window a noisy GNSS fix can give
     /// any velocity, and noise must not raise a warning.
     pub min_t: f64,
+    /// Levels are judged on the velocity's lower confidence bound, v − z·SE: a creep just
+    /// under a line does not cross it with every window's noise.
+    pub velocity_z: f64,
     pub hysteresis_fraction: f64,
     pub persistence: Persistence,
 }
@@ -62,8 +65,15 @@ impl Default for RateParams {
             velocity_mm_per_day: Thresholds::new(2.0, 5.0, 10.0, 20.0),
             acceleration_mm_per_day2: Thresholds::default(),
             min_t: 3.0,
+            velocity_z: 2.0,
             hysteresis_fraction: 0.15,
-            persistence: Persistence::readings(2),
+            // An hour of reading time as well: a velocity near a line must stay over (or under)
+            // it that long before the level changes, so a creep close to the blue line does
+            // not flap with every window's noise.
+            persistence: Persistence {
+                readings: 2,
+                seconds: 3600,
+            },
         }
     }
 }
@@ -95,6 +105,10 @@ pub struct RainfallParams {
     pub antecedent_k: f64,
     pub antecedent_days: u32,
     pub antecedent_levels: Thresholds,
+    /// Antecedent rain alone raises more than blue only while the last 24 h brought at least
+    /// this much rain: after a dry day the ground has drained, and wet ground is a reason for
+    /// attention before the next rain, not a warning that holds for days.
+    pub antecedent_active_mm: f64,
     pub hysteresis_fraction: f64,
     pub persistence: Persistence,
 }
@@ -117,6 +131,7 @@ impl Default for RainfallParams {
             antecedent_k: 0.84,
             antecedent_days: 14,
             antecedent_levels: Thresholds::new(60.0, 100.0, 150.0, 200.0),
+            antecedent_active_mm: 10.0,
             hysteresis_fraction: 0.1,
             persistence: Persistence::readings(1),
         }
@@ -126,20 +141,37 @@ impl Default for RainfallParams {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InverseVelocityParams {
+    /// 1/v is fitted over this many hours of velocities.
     pub window_h: f64,
+    /// A velocity every `bin_h` hours, each the slope over the `smooth_h` hours before it (a
+    /// moving window: 1/v of raw differences is mostly noise), placed at the middle of its span.
     pub bin_h: f64,
+    pub smooth_h: f64,
     pub min_bins: usize,
-    /// Forecasts with a poorer fit are not reported.
-    pub min_r2: f64,
+    /// The fall of 1/v must stand out from its scatter by this many standard errors.
+    pub min_slope_t: f64,
+    /// A forecast is given when its 95 % band (±2 standard errors) is narrower than this
+    /// fraction of the time left, or than `band_max_h` hours.
+    pub band_max_fraction: f64,
+    pub band_max_h: f64,
+    /// While a warning holds, a new forecast is stored and published when it moves by more than
+    /// this fraction of the time left, and at least `tolerance_h` hours.
+    pub tolerance_fraction: f64,
+    pub tolerance_h: f64,
 }
 
 impl Default for InverseVelocityParams {
     fn default() -> Self {
         InverseVelocityParams {
-            window_h: 48.0,
-            bin_h: 3.0,
-            min_bins: 5,
-            min_r2: 0.7,
+            window_h: 24.0,
+            bin_h: 1.0,
+            smooth_h: 6.0,
+            min_bins: 8,
+            min_slope_t: 3.0,
+            band_max_fraction: 0.5,
+            band_max_h: 6.0,
+            tolerance_fraction: 0.1,
+            tolerance_h: 1.0,
         }
     }
 }
@@ -159,6 +191,9 @@ pub struct TrendParams {
     pub min_baseline_days: u32,
     /// Floor of the steady velocity, so a nearly still sensor does not make every wiggle steep.
     pub min_steady_mm_per_day: f64,
+    /// The angle is taken from the velocity's lower confidence bound, v − z·SE: a velocity
+    /// that noise alone could give does not steepen the angle.
+    pub velocity_z: f64,
     /// Tangent-angle thresholds, degrees.
     pub angle_deg: Thresholds,
     pub hysteresis_deg: f64,
@@ -180,6 +215,7 @@ impl Default for TrendParams {
             // accelerating acceleration and imminent failure. Blue is set at 65° rather than
             // 45° so the daily thermal swing of a steady crack meter (±0.05 mm on 0.5 mm/d,
             // up to ~61° over 6 h) does not raise attention warnings.
+            velocity_z: 2.0,
             angle_deg: Thresholds::new(65.0, 80.0, 85.0, 89.0),
             hysteresis_deg: 2.0,
             persistence: Persistence::readings(2),
@@ -216,6 +252,9 @@ pub struct CombinedParams {
     pub displacement_min_level: Level,
     /// Levels added on top of the higher of the two.
     pub raise_by: u8,
+    /// Red (evacuation) from the combination needs the ground itself at least at this level:
+    /// rain on a slope whose movement is only worth attention is not a reason to evacuate.
+    pub red_min_displacement_level: Level,
 }
 
 impl Default for CombinedParams {
@@ -224,6 +263,7 @@ impl Default for CombinedParams {
             rain_min_level: Level::Yellow,
             displacement_min_level: Level::Blue,
             raise_by: 1,
+            red_min_displacement_level: Level::Orange,
         }
     }
 }
@@ -264,12 +304,35 @@ pub struct Evaluation {
     pub forecast_ms: Option<i64>,
 }
 
+/// A rule's window in time, widened for sparse sensors to hold at least `min_points` readings
+/// (`gap_ms`: the sensor's typical time between readings): a 6-hour velocity window is 6 days
+/// for a GNSS station read once a day.
+pub fn span_ms(window_h: f64, min_points: usize, gap_ms: i64) -> i64 {
+    ((window_h * HOUR_MS as f64) as i64).max(min_points.max(3) as i64 * gap_ms)
+}
+
+/// Readings with time in (from, to] of a series in time order.
+pub fn between(pts: &[(i64, f64)], from_ms: i64, to_ms: i64) -> &[(i64, f64)] {
+    let a = pts.partition_point(|r| r.0 <= from_ms);
+    let b = pts.partition_point(|r| r.0 <= to_ms);
+    &pts[a..b.max(a)]
+}
+
 /// A velocity needs enough points spread over at least half its window: a slope from the
-/// first hour after a start or a gap is mostly noise.
-fn enough(pts: &[(i64, f64)], min_points: usize, win_ms: i64) -> bool {
-    pts.len() >= min_points.max(3)
-        && pts.last().map(|l| l.0).unwrap_or(0) - pts.first().map(|f| f.0).unwrap_or(0)
-            >= win_ms / 2
+/// first hour after a start or a gap is mostly noise. `Err` says what is missing.
+fn enough(pts: &[(i64, f64)], min_points: usize, win_ms: i64) -> Result<(), String> {
+    let span = pts.last().map(|l| l.0).unwrap_or(0) - pts.first().map(|f| f.0).unwrap_or(0);
+    if pts.len() >= min_points.max(3) && span >= win_ms / 2 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} readings over {:.1} h; needs {} over {:.1} h",
+            pts.len(),
+            span as f64 / HOUR_MS as f64,
+            min_points.max(3),
+            win_ms as f64 / 2.0 / HOUR_MS as f64
+        ))
+    }
 }
 
 fn r3(x: f64) -> f64 {
@@ -298,15 +361,22 @@ pub fn eval_threshold(p: &ThresholdParams, ts: i64, value: f64, unit: &str) -> E
     }
 }
 
-pub fn eval_rate(p: &RateParams, w: &mut Window, ts: i64) -> Option<Evaluation> {
-    let win_ms = (p.window_h * HOUR_MS as f64) as i64;
-    let pts = w.raw_between(ts - win_ms, ts);
-    if !enough(pts, p.min_points, win_ms) {
-        return None;
-    }
-    let (fit, rejected) = methods::robust_velocity(pts, p.spike_k, p.spike_min)?;
+/// `series`: the sensor's recent readings with the daily cycle taken out, in time order;
+/// `gap_ms`: its typical time between readings.
+pub fn eval_rate(
+    p: &RateParams,
+    series: &[(i64, f64)],
+    ts: i64,
+    gap_ms: i64,
+) -> Result<Evaluation, String> {
+    let win_ms = span_ms(p.window_h, p.min_points, gap_ms);
+    let pts = between(series, ts - win_ms, ts);
+    enough(pts, p.min_points, win_ms)?;
+    let (fit, rejected) =
+        methods::robust_velocity(pts, p.spike_k, p.spike_min).ok_or("no line fits the readings")?;
     let n = pts.len();
-    let accel_pts = w.raw_between(ts - (p.accel_window_h * HOUR_MS as f64) as i64, ts);
+    let accel_ms = span_ms(p.accel_window_h, p.min_points.max(5) + 2, gap_ms);
+    let accel_pts = between(series, ts - accel_ms, ts);
     let accel = if accel_pts.len() >= p.min_points.max(5) {
         methods::robust_acceleration(accel_pts, p.spike_k, p.spike_min)
     } else {
@@ -316,9 +386,40 @@ pub fn eval_rate(p: &RateParams, w: &mut Window, ts: i64) -> Option<Evaluation> 
     let v_t = fit.slope_t();
     // What does not stand out from the scatter is judged as no movement at all.
     let significant = |x: f64, t: f64| if t >= p.min_t { x } else { 0.0 };
+    let v_se = if v_t > 0.0 && v_t.is_finite() {
+        v.abs() / v_t
+    } else {
+        0.0
+    };
+    let confident = |f: &methods::LineFit| {
+        let t = f.slope_t();
+        let se = if t > 0.0 && t.is_finite() {
+            f.slope.abs() / t
+        } else {
+            0.0
+        };
+        (significant(f.slope, t) - p.velocity_z * se).max(0.0)
+    };
+    // Near failure the velocity doubles within hours and a 6 h line lags behind it: the
+    // halves and quarters of the window are judged too, each on its own lower confidence
+    // bound (a short window's larger error keeps its noise from raising anything).
+    let mut v_confident = confident(&fit);
+    let mut judged_window_ms = win_ms;
+    for part in [2, 4] {
+        let short_ms = win_ms / part;
+        let short = between(series, ts - short_ms, ts);
+        if short.len() >= p.min_points
+            && enough(short, p.min_points, short_ms).is_ok()
+            && let Some((f, _)) = methods::robust_velocity(short, p.spike_k, p.spike_min)
+            && confident(&f) > v_confident
+        {
+            v_confident = confident(&f);
+            judged_window_ms = short_ms;
+        }
+    }
     let a = p
         .velocity_mm_per_day
-        .assess_fraction(significant(v, v_t), Direction::Above, p.hysteresis_fraction)
+        .assess_fraction(v_confident, Direction::Above, p.hysteresis_fraction)
         .max(
             accel
                 .map(|(a, t)| {
@@ -330,20 +431,21 @@ pub fn eval_rate(p: &RateParams, w: &mut Window, ts: i64) -> Option<Evaluation> 
                 })
                 .unwrap_or_default(),
         );
-    Some(Evaluation {
+    Ok(Evaluation {
         assessment: a,
-        summary: format!(
-            "velocity {:.2} mm/d{}",
-            v,
-            accel
-                .map(|(a, _)| format!(", acceleration {a:.2} mm/d²"))
-                .unwrap_or_default()
-        ),
+        // Only figures that stand out from the scatter are stated as findings.
+        summary: match (v_t >= p.min_t, accel.filter(|(_, t)| *t >= p.min_t)) {
+            (true, Some((a, _))) => format!("velocity {v:.2} mm/d, acceleration {a:.2} mm/d²"),
+            (true, None) => format!("velocity {v:.2} mm/d"),
+            (false, Some((a, _))) => format!("acceleration {a:.2} mm/d²"),
+            (false, None) => "no significant movement".to_owned(),
+        },
         evidence: json!({"method": "rate", "ts": ts, "velocity_mm_per_day": r3(v),
-            "velocity_t": r3(v_t.min(1e6)), "acceleration_mm_per_day2": accel.map(|(a, _)| r3(a)),
+            "velocity_t": r3(v_t.min(1e6)), "velocity_se": r3(v_se), "velocity_judged": r3(v_confident),
+            "judged_window_h": r3(judged_window_ms as f64 / HOUR_MS as f64), "acceleration_mm_per_day2": accel.map(|(a, _)| r3(a)),
             "acceleration_t": accel.map(|(_, t)| r3(t.min(1e6))), "min_t": p.min_t,
             "fit_r2": r3(fit.r2), "points": n, "spikes_rejected": rejected,
-            "window_h": p.window_h, "thresholds": p.velocity_mm_per_day}),
+            "window_h": r3(win_ms as f64 / HOUR_MS as f64), "thresholds": p.velocity_mm_per_day}),
         forecast_ms: None,
     })
 }
@@ -359,10 +461,18 @@ fn daily_rain(w: &Window, ts: i64, days: u32) -> Vec<f64> {
         .collect()
 }
 
-pub fn eval_rainfall(p: &RainfallParams, curve: IdCurve, w: &mut Window, ts: i64) -> Evaluation {
+/// `interval_ms`: the gauge's sampling interval, the longest span one reading's rain is spread
+/// over.
+pub fn eval_rainfall(
+    p: &RainfallParams,
+    curve: IdCurve,
+    w: &mut Window,
+    ts: i64,
+    interval_ms: i64,
+) -> Evaluation {
     let mut hours: Vec<f64> = p.windows.iter().map(|x| x.hours).collect();
     hours.push(24.0);
-    let acc = methods::accumulations(w.raw(), ts, &hours);
+    let acc = methods::accumulations(w.raw(), ts, &hours, interval_ms);
     let day0 = acc[hours.len() - 1];
     let mut a = Assessment::default();
     let mut windows = Vec::new();
@@ -402,9 +512,17 @@ pub fn eval_rainfall(p: &RainfallParams, curve: IdCurve, w: &mut Window, ts: i64
     let mut daily = vec![day0];
     daily.extend(daily_rain(w, ts, p.antecedent_days));
     let effective = methods::antecedent_rainfall(&daily, p.antecedent_k);
-    let ea =
+    let mut ea =
         p.antecedent_levels
             .assess_fraction(effective, Direction::Above, p.hysteresis_fraction);
+    let drained = day0 < p.antecedent_active_mm;
+    if drained {
+        let cap = |l: Option<Level>| l.map(|l| l.min(Level::Blue));
+        ea = Assessment {
+            up: cap(ea.up),
+            hold: cap(ea.hold),
+        };
+    }
     note(ea.up, format!("effective rainfall {effective:.1} mm"));
     a = a.max(ea);
     let summary = worst
@@ -416,26 +534,36 @@ pub fn eval_rainfall(p: &RainfallParams, curve: IdCurve, w: &mut Window, ts: i64
         evidence: json!({"method": "rainfall", "ts": ts, "windows": windows,
             "id_curve": {"a": curve.a, "b": curve.b}, "id_ratio_max": r3(id_ratio_max),
             "id_level": ida.up, "antecedent": {"k": p.antecedent_k, "daily_mm": daily.iter().map(|d| r3(*d)).collect::<Vec<_>>(),
-            "effective_mm": r3(effective), "level": ea.up}}),
+            "effective_mm": r3(effective), "level": ea.up, "drained": drained,
+            "active_mm": p.antecedent_active_mm}}),
         forecast_ms: None,
     }
 }
 
 /// Steady-state velocity: the median of day-to-day changes of the daily mean (from hourly
-/// means) over the long window before the current one. Daily means cancel the thermal cycle; a
+/// means) over the long window before `before_ms`. Daily means cancel the thermal cycle; a
 /// median, so the days of an acceleration under way do not count as "steady" until they are the
-/// majority. Returns the velocity and how many day-to-day changes it rests on.
-pub fn steady_velocity(w: &Window, before_ms: i64, min_days: u32) -> Option<(f64, usize)> {
+/// majority (and the engine freezes it while a trend warning holds). A day needs most of the
+/// readings a day holds at the sensor's rate: 18 hours for a sensor read every hour or more
+/// often, one reading for a daily one. Returns the velocity and how many day-to-day changes it
+/// rests on.
+pub fn steady_velocity(
+    w: &Window,
+    before_ms: i64,
+    min_days: u32,
+    gap_ms: i64,
+) -> Option<(f64, usize)> {
     let end_day = before_ms.div_euclid(DAY_MS as i64);
     let first = w.hours(i64::MIN, i64::MAX).next()?.0;
     let start_day = (first * HOUR_MS).div_euclid(DAY_MS as i64);
+    let per_day = (DAY_MS / gap_ms.max(1) as f64).min(24.0);
+    let min_hours = ((0.75 * per_day).floor() as usize).max(1);
     let mut previous: Option<(i64, f64)> = None;
     let mut velocities = Vec::new();
     for day in start_day..end_day {
         let h0 = day * 24;
         let means: Vec<f64> = w.hours(h0, h0 + 24).filter_map(|(_, b)| b.mean()).collect();
-        // A day needs most of its hours for the thermal cycle to cancel out.
-        if means.len() < 18 {
+        if means.len() < min_hours {
             continue;
         }
         let mean = means.iter().sum::<f64>() / means.len() as f64;
@@ -453,78 +581,125 @@ pub fn steady_velocity(w: &Window, before_ms: i64, min_days: u32) -> Option<(f64
     methods::median(&mut velocities).map(|v| (v, n))
 }
 
+/// The inverse-velocity forecast over a cleaned series (see [`InverseVelocityParams`]).
+pub fn forecast(
+    ip: &InverseVelocityParams,
+    series: &[(i64, f64)],
+    ts: i64,
+    gap_ms: i64,
+    spike_k: f64,
+    spike_min: f64,
+) -> (Value, Option<(i64, f64)>) {
+    let smooth_ms = span_ms(ip.smooth_h, 6, gap_ms);
+    let step_ms = ((ip.bin_h * HOUR_MS as f64) as i64).max(gap_ms).max(60_000);
+    let window_ms = ((ip.window_h * HOUR_MS as f64) as i64).max(ip.min_bins as i64 * step_ms);
+    let mut velocities = Vec::new();
+    let mut to = ts;
+    while to > ts - window_ms {
+        let seg = between(series, to - smooth_ms, to);
+        if enough(seg, 4, smooth_ms).is_ok()
+            && let Some((f, _)) = methods::robust_velocity(seg, spike_k, spike_min)
+        {
+            velocities.push((to - smooth_ms / 2, f.slope));
+        }
+        to -= step_ms;
+    }
+    velocities.reverse();
+    if velocities.len() < ip.min_bins {
+        return (
+            json!({"method": "inverse_velocity", "bins": velocities.len(), "accepted": false}),
+            None,
+        );
+    }
+    let Some(iv) = methods::inverse_velocity(&velocities, ts) else {
+        return (Value::Null, None);
+    };
+    let band_ms = iv.failure_se_ms.map(|se| 2.0 * se);
+    let accepted = match (iv.failure_ms, band_ms) {
+        (Some(f), Some(band)) => {
+            let left = (f - ts) as f64;
+            iv.slope_t >= ip.min_slope_t
+                && left > -(ip.band_max_h * HOUR_MS as f64)
+                && band <= (ip.band_max_fraction * left).max(ip.band_max_h * HOUR_MS as f64)
+        }
+        _ => false,
+    };
+    let evidence = json!({"method": "inverse_velocity", "bins": velocities.len(),
+        "bin_h": ip.bin_h, "smooth_h": r3(smooth_ms as f64 / HOUR_MS as f64),
+        "slope_per_day": iv.fit.slope, "intercept": iv.fit.intercept, "r2": r3(iv.fit.r2),
+        "slope_t": r3(iv.slope_t.min(1e6)), "failure_forecast_ts": iv.failure_ms,
+        "band_h": band_ms.map(|b| r3(b / HOUR_MS as f64)), "accepted": accepted});
+    let forecast = iv.failure_ms.zip(band_ms).filter(|_| accepted);
+    (evidence, forecast)
+}
+
+/// `series`: the recent readings with the daily cycle taken out, in time order.
 pub fn eval_trend(
     p: &TrendParams,
-    w: &mut Window,
+    series: &[(i64, f64)],
     ts: i64,
+    gap_ms: i64,
     estimated_steady: Option<(f64, usize)>,
-) -> Option<Evaluation> {
-    let win_ms = (p.window_h * HOUR_MS as f64) as i64;
+) -> Result<Evaluation, String> {
+    let win_ms = span_ms(p.window_h, p.min_points, gap_ms);
     let (v_steady_raw, steady_from) = match p.steady_velocity_mm_per_day {
         Some(v) => (v, json!("configured")),
         None => {
-            let (v, days) = estimated_steady?;
+            let (v, days) = estimated_steady.ok_or_else(|| {
+                format!(
+                    "no steady velocity yet: needs {} days of daily means",
+                    p.min_baseline_days + 1
+                )
+            })?;
             (v, json!({"estimated_from_days": days}))
         }
     };
     let v_steady = v_steady_raw
         .max(p.min_steady_mm_per_day)
         .max(f64::MIN_POSITIVE);
-    let pts = w.raw_between(ts - win_ms, ts);
-    if !enough(pts, p.min_points, win_ms) {
-        return None;
-    }
-    let (fit, rejected) = methods::robust_velocity(pts, p.spike_k, p.spike_min)?;
-    let alpha = methods::tangent_angle_deg(fit.slope, v_steady);
+    let pts = between(series, ts - win_ms, ts);
+    enough(pts, p.min_points, win_ms)?;
+    let n = pts.len();
+    let (fit, rejected) =
+        methods::robust_velocity(pts, p.spike_k, p.spike_min).ok_or("no line fits the readings")?;
+    let se = fit.slope.abs() / fit.slope_t().max(f64::MIN_POSITIVE);
+    let se = if se.is_finite() { se } else { 0.0 };
+    let v_confident = (fit.slope - p.velocity_z * se).max(0.0);
+    let alpha = methods::tangent_angle_deg(v_confident, v_steady);
     let a = p
         .angle_deg
         .assess(alpha, Direction::Above, p.hysteresis_deg);
     // Inverse velocity only once the slope accelerates: on a steady slope 1/v has no trend.
-    let mut inverse = Value::Null;
-    let mut forecast_ms = None;
-    if a.hold.is_some() {
-        let ip = &p.inverse_velocity;
-        let bin_ms = ((ip.bin_h * HOUR_MS as f64) as i64).max(60_000);
-        let bins = ((ip.window_h / ip.bin_h).floor() as i64).max(2);
-        let mut velocities = Vec::new();
-        for b in 0..bins {
-            let to = ts - b * bin_ms;
-            let seg = w.raw_between(to - bin_ms, to);
-            if seg.len() >= 3
-                && let Some((f, _)) = methods::robust_velocity(seg, p.spike_k, p.spike_min)
-            {
-                velocities.push((to - bin_ms / 2, f.slope));
-            }
-        }
-        velocities.reverse();
-        if velocities.len() >= ip.min_bins
-            && let Some(iv) = methods::inverse_velocity(&velocities, ts)
-        {
-            let good = iv.fit.r2 >= ip.min_r2;
-            forecast_ms = iv.failure_ms.filter(|_| good);
-            inverse = json!({"method": "inverse_velocity", "bins": velocities.len(), "bin_h": ip.bin_h,
-                "slope_per_day": iv.fit.slope, "intercept": iv.fit.intercept, "r2": r3(iv.fit.r2),
-                "failure_forecast_ts": iv.failure_ms, "accepted": good && iv.failure_ms.is_some()});
-        }
-    }
+    let (inverse, forecast) = if a.hold.is_some() {
+        forecast(
+            &p.inverse_velocity,
+            series,
+            ts,
+            gap_ms,
+            p.spike_k,
+            p.spike_min,
+        )
+    } else {
+        (Value::Null, None)
+    };
     // The engine adds the forecast to the summary, in wall-clock time.
-    Some(Evaluation {
+    Ok(Evaluation {
         assessment: a,
         summary: format!(
-            "tangent angle {alpha:.1}° (v {:.2} mm/d, steady {:.2} mm/d)",
-            fit.slope, v_steady
+            "tangent angle {alpha:.1}° (v {:.2} ± {:.2} mm/d, steady {:.2} mm/d)",
+            fit.slope,
+            p.velocity_z * se,
+            v_steady
         ),
         evidence: json!({"method": "improved_tangent_angle", "ts": ts, "alpha_deg": r3(alpha),
-            "velocity_mm_per_day": r3(fit.slope), "steady_velocity_mm_per_day": r3(v_steady),
-            "steady_from": steady_from, "points": pts_len(w, ts, win_ms), "spikes_rejected": rejected,
-            "window_h": p.window_h, "thresholds_deg": p.angle_deg, "inverse_velocity": inverse,
-            "failure_forecast_ts": forecast_ms}),
-        forecast_ms,
+            "velocity_mm_per_day": r3(fit.slope), "velocity_se": r3(se), "velocity_z": p.velocity_z,
+            "steady_velocity_mm_per_day": r3(v_steady),
+            "steady_from": steady_from, "points": n, "spikes_rejected": rejected,
+            "window_h": r3(win_ms as f64 / HOUR_MS as f64), "thresholds_deg": p.angle_deg, "inverse_velocity": inverse,
+            "failure_forecast_ts": forecast.map(|f| f.0),
+            "failure_band_h": forecast.map(|f| r3(f.1 / HOUR_MS as f64))}),
+        forecast_ms: forecast.map(|f| f.0),
     })
-}
-
-fn pts_len(w: &mut Window, ts: i64, win_ms: i64) -> usize {
-    w.raw_between(ts - win_ms, ts).len()
 }
 
 /// How many of the newest values equal the newest one.
@@ -559,7 +734,7 @@ mod tests {
         for (i, mm) in ev.iter().enumerate() {
             w.insert((i as i64 + 1) * 600_000, *mm);
         }
-        let e = eval_rainfall(&p, p.id_curve, &mut w, ev.len() as i64 * 600_000);
+        let e = eval_rainfall(&p, p.id_curve, &mut w, ev.len() as i64 * 600_000, 600_000);
         assert_eq!(e.assessment.up, Some(Level::Orange), "{}", e.evidence);
     }
 

@@ -287,6 +287,49 @@ pub async fn apply(
     Ok(Some(msg))
 }
 
+/// The level holds and its failure forecast moved: the open warning of (site, source) takes the
+/// new forecast, summary and evidence, with a `forecast_updated` event, announced like any
+/// transition (no notification: the level did not change). `None` when no warning is open.
+pub async fn update_forecast(
+    pool: &PgPool,
+    change: &LevelChange,
+) -> anyhow::Result<Option<Warning>> {
+    let mut tx = pool.begin().await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE warnings SET failure_forecast_at = $3, summary = $4, evidence = $5, reading_ts = $6,
+             updated_at = now()
+         WHERE site_id = $1 AND source = $2 AND state <> 'closed' RETURNING id",
+    )
+    .bind(change.site_id)
+    .bind(&change.source)
+    .bind(change.failure_forecast)
+    .bind(&change.summary)
+    .bind(&change.evidence)
+    .bind(change.reading_ts)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(id) = id else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let level = change.level.map(|l| l.as_str());
+    event(
+        &mut tx,
+        id,
+        WarningTransition::ForecastUpdated,
+        level,
+        level,
+        None,
+        &change.evidence,
+    )
+    .await?;
+    let row = load(&mut tx, id).await?;
+    let msg = to_message(row, WarningTransition::ForecastUpdated, None);
+    notify(&mut tx, &msg).await?;
+    tx.commit().await?;
+    Ok(Some(msg))
+}
+
 async fn peak_rank(conn: &mut PgConnection, id: i64) -> sqlx::Result<usize> {
     let peak: String = sqlx::query_scalar("SELECT peak_level FROM warnings WHERE id = $1")
         .bind(id)

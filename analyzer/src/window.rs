@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::methods::HOUR_MS;
 
+/// Readings kept whatever their age, so that rules at any sampling interval have enough.
+pub const MIN_KEEP: usize = 32;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Hour {
     pub n: u32,
@@ -109,7 +112,9 @@ impl Window {
     fn prune(&mut self) {
         let Some(last) = self.latest_ts() else { return };
         let raw_cut = last - self.raw_horizon_ms;
-        while self.raw.front().is_some_and(|r| r.0 < raw_cut) {
+        // A sparse sensor (a GNSS station read once a day) keeps its last readings beyond the
+        // horizon: its rules' windows are widened to hold enough of them.
+        while self.raw.len() > MIN_KEEP && self.raw.front().is_some_and(|r| r.0 < raw_cut) {
             self.raw.pop_front();
         }
         let hour_cut = (last - self.long_horizon_ms).div_euclid(HOUR_MS);
@@ -165,12 +170,12 @@ mod tests {
     #[test]
     fn the_window_forgets_what_falls_out_of_its_horizons() {
         let mut w = Window::new(2 * HOUR_MS, 5 * HOUR_MS);
-        for h in 0..10 {
+        for h in 0..10 * MIN_KEEP as i64 {
             w.insert(h * HOUR_MS, 1.0);
         }
-        assert_eq!(w.len(), 3);
+        assert_eq!(w.len(), MIN_KEEP);
         assert_eq!(w.insert(HOUR_MS, 1.0), Insert::TooOld);
-        assert_eq!(w.hours(0, 100).count(), 6);
+        assert_eq!(w.hours(0, 1000).count(), 6);
         assert_eq!(w.insert(20 * HOUR_MS, f64::NAN), Insert::TooOld);
     }
 }

@@ -141,6 +141,8 @@ pub enum WarningTransition {
     Referred,
     /// The condition is over (or a person closed it).
     Closed,
+    /// The level holds, and its failure-time forecast moved by more than the set tolerance.
+    ForecastUpdated,
 }
 
 impl WarningTransition {
@@ -152,6 +154,7 @@ impl WarningTransition {
             WarningTransition::Acknowledged => "acknowledged",
             WarningTransition::Referred => "referred",
             WarningTransition::Closed => "closed",
+            WarningTransition::ForecastUpdated => "forecast_updated",
         }
     }
 }
@@ -166,6 +169,7 @@ impl FromStr for WarningTransition {
             "acknowledged" => Ok(WarningTransition::Acknowledged),
             "referred" => Ok(WarningTransition::Referred),
             "closed" => Ok(WarningTransition::Closed),
+            "forecast_updated" => Ok(WarningTransition::ForecastUpdated),
             other => Err(format!("unknown warning transition `{other}`")),
         }
     }
