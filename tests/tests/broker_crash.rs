@@ -139,10 +139,7 @@ async fn a_broker_killed_with_a_backlog_loses_no_reading_the_bridge_made() {
         .collect();
     assert!(kept.len() <= 3, "{} messages never confirmed", kept.len());
     let kept = readings_of(kept);
-    let made: BTreeSet<(String, i64)> = readings_of(all)
-        .difference(&kept)
-        .cloned()
-        .collect();
+    let made: BTreeSet<(String, i64)> = readings_of(all).difference(&kept).cloned().collect();
     assert!(made.len() as i64 > stored_before, "no backlog was made");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let missing = loop {
