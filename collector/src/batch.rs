@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use geohazard_bus::Delivery;
-use geohazard_protocol::telemetry::decode_telemetry;
+use geohazard_protocol::telemetry::{decode_telemetry, telemetry_seq};
 use geohazard_protocol::{GatewayStatus, Limits, RejectReason, Topic};
 use geohazard_store::{QuarantineRow, ReadingRows};
 use sqlx::PgPool;
@@ -27,6 +27,8 @@ pub struct PreparedBatch {
     /// Status messages in arrival order, with when the gateway was heard from: now for a live
     /// message, the status's own time (if any) for a retained one replayed on subscription.
     pub statuses: Vec<(i64, GatewayStatus, Option<DateTime<Utc>>)>,
+    /// Per gateway code: the telemetry `seq`s to confirm to it once the batch is committed.
+    pub confirmations: HashMap<String, Vec<u64>>,
     /// Counts for the metrics, applied after the commit.
     pub tally: Tally,
 }
@@ -71,6 +73,15 @@ impl PreparedBatch {
                     .count() as u64,
             );
         metrics.batch_readings.observe(readings as f64);
+    }
+
+    fn confirm(&mut self, gateway: &str, seq: Option<u64>) {
+        if let Some(seq) = seq {
+            self.confirmations
+                .entry(gateway.to_owned())
+                .or_default()
+                .push(seq);
+        }
     }
 
     fn quarantine_message(
@@ -141,6 +152,9 @@ pub async fn prepare(
             "status"
         };
         let Some(gateway_id) = registry.gateway(pool, code).await? else {
+            if kind == "telemetry" {
+                batch.confirm(code, telemetry_seq(d.payload()));
+            }
             batch.quarantine_message(
                 d,
                 Some(code),
@@ -151,7 +165,9 @@ pub async fn prepare(
             continue;
         };
         match topic {
-            Topic::Status { .. } => match GatewayStatus::decode(d.payload(), MAX_STATUS_BYTES) {
+            Topic::Status { .. } => match GatewayStatus::decode(d.payload(), MAX_STATUS_BYTES)
+                .and_then(|status| status.check_time(limits, now_ms).map(|()| status))
+            {
                 Ok(status) => {
                     let heard_at = if d.publish.retain {
                         status.ts.and_then(DateTime::from_timestamp_millis)
@@ -210,12 +226,16 @@ pub async fn prepare(
                     }
                     let seen = batch.heard_from.entry(gateway_id).or_insert((now, None));
                     seen.1 = seen.1.max(Some(decoded.seq.min(i64::MAX as u64) as i64));
+                    batch.confirm(code, Some(decoded.seq));
                     batch.tally.messages.push(MessageLabels {
                         kind,
                         outcome: "stored",
                     });
                 }
-                Err(r) => batch.quarantine_message(d, Some(code), r.reason, r.detail, kind),
+                Err(r) => {
+                    batch.confirm(code, telemetry_seq(d.payload()));
+                    batch.quarantine_message(d, Some(code), r.reason, r.detail, kind);
+                }
             },
             _ => unreachable!("filtered above"),
         }

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use geohazard_bus::{Acker, Bus, BusConfig, Delivery, Qos};
-use geohazard_protocol::{Limits, topic};
-use geohazard_store::{PartitionCache, Store, is_transient};
+use geohazard_protocol::{Limits, TelemetryAck, Topic, topic};
+use geohazard_store::{Failure, PartitionCache, Store, classify};
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use metrics::FailureLabels;
 pub use metrics::Metrics;
 pub use universal::run_universal_endpoint;
 
@@ -40,6 +41,9 @@ pub struct CollectorConfig {
     pub max_batch_messages: usize,
     /// Messages received but not yet written, at most.
     pub queue: usize,
+    /// Payload bytes received but not yet written, at most: while the database is away the
+    /// collector holds this much and the broker keeps the rest.
+    pub max_held_bytes: usize,
     /// Where to serve Prometheus metrics; none to not serve them.
     pub metrics_addr: Option<SocketAddr>,
     /// Database connections.
@@ -57,6 +61,7 @@ impl Default for CollectorConfig {
             max_batch_readings: 20_000,
             max_batch_messages: 5_000,
             queue: 10_000,
+            max_held_bytes: 64 * 1024 * 1024,
             metrics_addr: None,
             db_connections: 4,
             universal: universal::UniversalConfig::default(),
@@ -96,10 +101,13 @@ impl Collector {
         store: Store,
         registry: &mut Registry,
     ) -> anyhow::Result<Collector> {
-        let bus_config = BusConfig::new(mqtt_url, config.client_id.clone());
+        let bus_config = BusConfig {
+            max_held_bytes: Some(config.max_held_bytes),
+            ..BusConfig::new(mqtt_url, config.client_id.clone())
+        };
         let bus = Bus::start(&bus_config, config.subscriptions(), None, config.queue)?;
         Ok(Collector {
-            metrics: Metrics::new(registry),
+            metrics: Metrics::new(registry, bus.held()),
             mqtt_url: mqtt_url.to_owned(),
             bus,
             store,
@@ -166,7 +174,7 @@ impl Collector {
         batch
     }
 
-    /// Prepares, writes and acknowledges one batch, retrying while the database is away.
+    /// Prepares, writes and acknowledges one batch, holding it while the database is away.
     /// Returns the number of new readings, or `None` if shut down before it could be written.
     async fn process(
         &self,
@@ -179,45 +187,80 @@ impl Collector {
         let batch = self
             .prepare_retrying(deliveries.clone(), registry, shutdown)
             .await?;
-        let inserted = match self.write_retrying(partitions, &batch, shutdown).await? {
+        match self.write_retrying(partitions, &batch, shutdown).await? {
             Ok(n) => {
-                batch.record_metrics(&self.metrics, n);
-                n
+                self.committed(&batch, n, acker).await;
+                Some(n)
             }
             Err(e) => {
                 // Something in the batch is unstorable: write message by message so only the
-                // culprit is quarantined.
+                // culprit is set aside.
                 tracing::warn!(error = %e, messages = deliveries.len(), "batch refused by the store; writing message by message");
                 let mut total = 0;
                 for d in deliveries {
-                    let mut single = self.prepare_retrying(vec![d], registry, shutdown).await?;
-                    let n = match self.write_retrying(partitions, &single, shutdown).await? {
-                        Ok(n) => n,
-                        Err(e) => {
-                            tracing::error!(error = %e, topic = single.deliveries[0].topic(), "message refused by the store; quarantined");
-                            writer::quarantine_unstorable(&mut single, &e);
-                            match self.write_retrying(partitions, &single, shutdown).await? {
-                                Ok(n) => n,
-                                Err(e) => {
-                                    // Even the quarantine row cannot be written: leave the
-                                    // message unacknowledged for redelivery rather than lose it.
-                                    tracing::error!(error = %e, "cannot quarantine a message; it stays with the broker");
-                                    continue;
-                                }
-                            }
-                        }
-                    };
-                    single.record_metrics(&self.metrics, n);
-                    acker.ack(&single.deliveries[0]).await;
-                    total += n;
+                    total += self
+                        .process_one(d, registry, partitions, acker, shutdown)
+                        .await?;
                 }
-                return Some(total);
+                Some(total)
             }
-        };
+        }
+    }
+
+    /// One message of a refused batch: stored, or (if the store refuses its data) its readings
+    /// quarantined with the store's reason. Never skipped: it is held until one of the two is
+    /// committed.
+    async fn process_one(
+        &self,
+        delivery: Delivery,
+        registry: &mut RegistryCache,
+        partitions: &mut PartitionCache,
+        acker: &Acker,
+        shutdown: &CancellationToken,
+    ) -> Option<u64> {
+        let mut backoff = Backoff::default();
+        loop {
+            let mut single = self
+                .prepare_retrying(vec![delivery.clone()], registry, shutdown)
+                .await?;
+            let refused = match self.write_retrying(partitions, &single, shutdown).await? {
+                Ok(n) => {
+                    self.committed(&single, n, acker).await;
+                    return Some(n);
+                }
+                Err(e) => e,
+            };
+            tracing::error!(error = %refused, topic = delivery.topic(), "message refused by the store; quarantined");
+            writer::quarantine_unstorable(&mut single, &refused);
+            match self.write_retrying(partitions, &single, shutdown).await? {
+                Ok(n) => {
+                    self.committed(&single, n, acker).await;
+                    return Some(n);
+                }
+                // A quarantine row the store refuses too: hold the message and try again
+                // rather than lose it.
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot quarantine a message; holding it");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = backoff.wait() => {}
+            }
+        }
+    }
+
+    /// What follows a commit: metrics, acknowledgements to the broker, and confirmations to
+    /// each gateway of the telemetry `seq`s now safe.
+    async fn committed(&self, batch: &PreparedBatch, inserted: u64, acker: &Acker) {
+        batch.record_metrics(&self.metrics, inserted);
         for d in &batch.deliveries {
             acker.ack(d).await;
         }
-        Some(inserted)
+        for (gateway, seqs) in &batch.confirmations {
+            let ack = TelemetryAck { seqs: seqs.clone() };
+            acker.publish(Topic::telemetry_ack(gateway), ack.to_json());
+        }
     }
 
     async fn prepare_retrying(
@@ -238,6 +281,7 @@ impl Collector {
             {
                 Ok(b) => return Some(b),
                 Err(e) => {
+                    self.record_failure(&e);
                     tracing::warn!(error = %e, "registry unavailable; holding the batch");
                     self.metrics.db_retries.inc();
                 }
@@ -249,7 +293,23 @@ impl Collector {
         }
     }
 
-    /// Writes until it succeeds or fails for a reason retrying will not fix.
+    /// Counts a failed database call by its class, and returns the class.
+    fn record_failure(&self, e: &sqlx::Error) -> Failure {
+        let class = classify(e);
+        let label = match class {
+            Failure::Transient => "transient",
+            Failure::DataRefused => "data_refused",
+            Failure::Unexpected => "unexpected",
+        };
+        self.metrics
+            .store_failures
+            .get_or_create(&FailureLabels { class: label })
+            .inc();
+        class
+    }
+
+    /// Writes until it succeeds or the store refuses the data itself (retrying cannot help);
+    /// on any other failure the batch is held and retried.
     async fn write_retrying(
         &self,
         partitions: &mut PartitionCache,
@@ -258,14 +318,20 @@ impl Collector {
     ) -> Option<Result<u64, sqlx::Error>> {
         let mut backoff = Backoff::default();
         loop {
-            match writer::write(&self.store, partitions, batch).await {
+            let e = match writer::write(&self.store, partitions, batch).await {
                 Ok(n) => return Some(Ok(n)),
-                Err(e) if is_transient(&e) => {
-                    tracing::warn!(error = %e, "database unavailable; holding the batch");
-                    self.metrics.db_retries.inc();
+                Err(e) => e,
+            };
+            match self.record_failure(&e) {
+                Failure::DataRefused => return Some(Err(e)),
+                Failure::Transient => {
+                    tracing::warn!(error = %e, "database unavailable; holding the batch")
                 }
-                Err(e) => return Some(Err(e)),
+                Failure::Unexpected => {
+                    tracing::error!(error = %e, "unexpected database failure; holding the batch")
+                }
             }
+            self.metrics.db_retries.inc();
             tokio::select! {
                 _ = shutdown.cancelled() => return None,
                 _ = backoff.wait() => {}

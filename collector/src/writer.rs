@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use geohazard_store::{
-    PartitionCache, QuarantineRow, Store, is_transient, quarantine, readings, registry,
+    Failure, PartitionCache, QuarantineRow, Store, classify, quarantine, readings, registry,
 };
 
 use crate::batch::PreparedBatch;
@@ -53,16 +53,16 @@ impl Backoff {
     }
 }
 
-/// When a single message's batch fails for a reason other than the database being away (a
-/// sensor deleted between lookup and insert, say), its readings are quarantined with the
-/// database's reason, so the rest of the stream goes on and nothing is lost.
+/// When the store refuses a single message's data (a sensor deleted between lookup and insert,
+/// say: never the database being away), its readings are quarantined as `store_rejected` with
+/// the database's reason, so the rest of the stream goes on and nothing is lost.
 pub fn quarantine_unstorable(batch: &mut PreparedBatch, error: &sqlx::Error) {
     let topic = batch
         .deliveries
         .first()
         .map(|d| d.topic().to_owned())
         .unwrap_or_default();
-    debug_assert!(!is_transient(error));
+    debug_assert_eq!(classify(error), Failure::DataRefused);
     let detail = format!("the store refused the batch: {error}");
     for i in 0..batch.readings.len() {
         let raw = serde_json::json!({

@@ -75,6 +75,11 @@ pub struct QueueConfig {
     /// Size at which a segment file is closed and a new one started.
     #[serde(default = "default_segment_bytes")]
     pub segment_bytes: u64,
+    /// Keep each telemetry message until the collector confirms it committed it
+    /// (`gh/v1/gw/{gateway}/telemetry/ack`), not only until the broker's PUBACK, so a broker that
+    /// crashes before saving it loses nothing. Off only where no collector confirms.
+    #[serde(default = "default_true")]
+    pub until_confirmed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -476,6 +481,9 @@ fn default_backoff_min() -> u64 {
 fn default_backoff_max() -> u64 {
     30_000
 }
+fn default_true() -> bool {
+    true
+}
 fn default_queue_bytes() -> u64 {
     256 * 1024 * 1024
 }
@@ -577,6 +585,7 @@ impl QueueConfig {
             dir: dir.into(),
             max_bytes: default_queue_bytes(),
             segment_bytes: default_segment_bytes(),
+            until_confirmed: true,
         }
     }
 }

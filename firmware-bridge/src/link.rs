@@ -5,16 +5,21 @@
 //! drops) anything on its own: after a reconnect, everything not yet acknowledged is sent again
 //! from the on-disk queue, oldest first. The broker side is a persistent session under the
 //! gateway code (`clean_session = false`), so commands sent while the gateway is away wait there.
+//!
+//! With `queue.until_confirmed`, a telemetry message's PUBACK only stops its resending on this
+//! connection: it leaves the queue when the collector confirms its `seq` on
+//! `gh/v1/gw/{gateway}/telemetry/ack` (the seq is its id in the readings lane). A broker that
+//! crashes before saving it cannot lose it: it is sent again after the reconnect.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use geohazard_bus::AckTracker;
-use geohazard_protocol::{GatewayStatus, Topic};
+use geohazard_protocol::{GatewayStatus, TelemetryAck, Topic};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS,
-    SubscribeReasonCode,
+    SubscribeFilter, SubscribeReasonCode,
 };
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, watch};
@@ -175,10 +180,17 @@ impl Link {
         }
         info!(gateway = %gateway, "connected to the broker");
         // Subscribe when the broker has no session for us (first start, session expired, broker
-        // lost it) or never confirmed the subscription; otherwise the session already has it.
-        if !*subscribed && let Err(e) = client.subscribe(cmd_topic.clone(), QoS::AtLeastOnce).await
-        {
-            return SessionEnd::Lost(format!("subscribe: {e}"));
+        // lost it) or never confirmed the subscriptions; otherwise the session already has them.
+        let until_confirmed = self.config.queue.until_confirmed;
+        let confirm_topic = Topic::telemetry_ack(&gateway);
+        if !*subscribed {
+            let mut filters = vec![SubscribeFilter::new(cmd_topic.clone(), QoS::AtLeastOnce)];
+            if until_confirmed {
+                filters.push(SubscribeFilter::new(confirm_topic.clone(), QoS::AtLeastOnce));
+            }
+            if let Err(e) = client.subscribe_many(filters).await {
+                return SessionEnd::Lost(format!("subscribe: {e}"));
+            }
         }
         // A fresh tracker per connection: each starts from a fresh client with nothing in flight.
         let mut tracker: AckTracker<Tracked> = AckTracker::default();
@@ -234,15 +246,26 @@ impl Link {
                         Event::Incoming(Incoming::PubAck(ack)) => {
                             if let Some(Tracked::Queue(lane, id)) = tracker.acked(ack.pkid) {
                                 in_flight[lane_index(lane)] -= 1;
-                                if let Err(e) = self.queue.lock().expect("queue lock").ack(lane, id) {
-                                    error!("queue ack of {lane:?} {id} failed: {e}");
+                                // A confirmed message waits for the collector's word instead.
+                                if !(until_confirmed && lane == Lane::Readings) {
+                                    self.forget(lane, id);
                                 }
                             }
                         }
                         Event::Incoming(Incoming::SubAck(s)) => {
                             *subscribed = !s.return_codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure));
                             if !*subscribed {
-                                error!(topic = %cmd_topic, "the broker refused the command subscription: commands will not arrive");
+                                error!(commands = %cmd_topic, confirmations = %confirm_topic, "the broker refused a subscription: commands or confirmations will not arrive");
+                            }
+                        }
+                        Event::Incoming(Incoming::Publish(p)) if p.topic == confirm_topic => {
+                            match serde_json::from_slice::<TelemetryAck>(&p.payload) {
+                                Ok(confirmed) => {
+                                    for seq in confirmed.seqs {
+                                        self.forget(Lane::Readings, seq);
+                                    }
+                                }
+                                Err(e) => warn!("unreadable telemetry confirmation ignored: {e}"),
                             }
                         }
                         Event::Incoming(Incoming::Publish(p)) => {
@@ -302,6 +325,13 @@ impl Link {
                 }
                 _ = self.queued.notified(), if next.is_none() && in_flight[0] + in_flight[1] < window => {}
             }
+        }
+    }
+
+    /// The message is delivered for good: it leaves the queue.
+    fn forget(&self, lane: Lane, id: u64) {
+        if let Err(e) = self.queue.lock().expect("queue lock").ack(lane, id) {
+            error!("queue ack of {lane:?} {id} failed: {e}");
         }
     }
 

@@ -105,3 +105,27 @@ pub async fn count(store: &Store, sql: &str) -> i64 {
         .await
         .unwrap()
 }
+
+/// `ALTER DATABASE ... ALLOW_CONNECTIONS`, and with `false` its sessions ended: the database
+/// refuses every connection with SQLSTATE 55000, as when an operator locks it or the server is
+/// starting up or shutting down.
+pub async fn allow_connections(db: &geohazard_testkit::TestDb, allow: bool) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let admin_url = geohazard_testkit::database::with_database(&db.url, "postgres");
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {allow}",
+        db.name
+    )))
+    .execute(&mut admin)
+    .await?;
+    if !allow {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&db.name)
+        .execute(&mut admin)
+        .await?;
+    }
+    Ok(())
+}

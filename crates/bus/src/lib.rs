@@ -7,18 +7,21 @@
 //! - with manual acks, a message is acknowledged only on the connection it arrived on: after a
 //!   reconnect the broker redelivers whatever was not acknowledged, and an ack for an old packet
 //!   id could otherwise acknowledge a different message;
-//! - the maximum packet size is raised from rumqttc's 10 KiB default.
+//! - the maximum packet size is raised from rumqttc's 10 KiB default;
+//! - what the consumer holds (taken off the broker, not yet released) is bounded in bytes, so
+//!   a consumer that cannot make progress (its database is away) stops reading and the broker
+//!   keeps the rest, however large the messages.
 
 pub mod confirm;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, Publish, QoS};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 pub use confirm::AckTracker;
 pub use rumqttc::{self, QoS as Qos};
@@ -41,6 +44,10 @@ pub struct BusConfig {
     pub inflight: u16,
     #[serde(default = "default_keep_alive")]
     pub keep_alive_secs: u64,
+    /// Payload bytes taken off the broker and not yet released by the consumer, at most; none
+    /// for no bound beyond the consumer's queue length.
+    #[serde(default)]
+    pub max_held_bytes: Option<usize>,
 }
 
 fn default_true() -> bool {
@@ -65,6 +72,7 @@ impl BusConfig {
             max_packet_bytes: default_max_packet(),
             inflight: default_inflight(),
             keep_alive_secs: default_keep_alive(),
+            max_held_bytes: None,
         }
     }
 
@@ -90,11 +98,83 @@ impl BusConfig {
     }
 }
 
-/// One message from the broker, tagged with the connection it arrived on.
+/// One message from the broker, tagged with the connection it arrived on. It counts as held
+/// (see [`Held`]) until it and all its clones are dropped.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub publish: Publish,
     connection: u64,
+    _held: Arc<HeldGuard>,
+}
+
+/// What a consumer holds: messages taken off the broker and not yet dropped, and their payload
+/// bytes, within a budget of bytes. When the budget is spent the connection stops reading (the
+/// broker keeps the rest); a single message larger than the budget still passes, alone.
+#[derive(Debug, Clone)]
+pub struct Held {
+    budget: usize,
+    room: Arc<Semaphore>,
+    messages: Arc<AtomicI64>,
+    bytes: Arc<AtomicI64>,
+}
+
+impl Held {
+    fn new(max_bytes: Option<usize>) -> Held {
+        // u32: a semaphore takes at most that many permits at once.
+        let budget = max_bytes
+            .unwrap_or(u32::MAX as usize)
+            .clamp(1, u32::MAX as usize);
+        Held {
+            budget,
+            room: Arc::new(Semaphore::new(budget)),
+            messages: Arc::default(),
+            bytes: Arc::default(),
+        }
+    }
+
+    /// Messages held now.
+    pub fn messages(&self) -> i64 {
+        self.messages.load(Ordering::Relaxed)
+    }
+
+    /// Payload bytes held now.
+    pub fn bytes(&self) -> i64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Waits until there is room for `size` more bytes, and holds them.
+    async fn take(&self, size: usize) -> HeldGuard {
+        let permits = size.clamp(1, self.budget) as u32;
+        let permit = self
+            .room
+            .clone()
+            .acquire_many_owned(permits)
+            .await
+            .expect("the semaphore is never closed");
+        self.messages.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(size as i64, Ordering::Relaxed);
+        HeldGuard {
+            _permit: permit,
+            size: size as i64,
+            messages: self.messages.clone(),
+            bytes: self.bytes.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct HeldGuard {
+    _permit: OwnedSemaphorePermit,
+    size: i64,
+    messages: Arc<AtomicI64>,
+    bytes: Arc<AtomicI64>,
+}
+
+impl Drop for HeldGuard {
+    fn drop(&mut self) {
+        self.messages.fetch_sub(1, Ordering::Relaxed);
+        self.bytes.fetch_sub(self.size, Ordering::Relaxed);
+    }
 }
 
 impl Delivery {
@@ -113,7 +193,8 @@ pub struct Bus {
     deliveries: mpsc::Receiver<Delivery>,
     connection: Arc<AtomicU64>,
     subscribed: watch::Receiver<u64>,
-    acks: mpsc::UnboundedSender<Publish>,
+    acks: mpsc::UnboundedSender<AfterCommit>,
+    held: Held,
     task: tokio::task::JoinHandle<()>,
     ack_task: tokio::task::JoinHandle<()>,
 }
@@ -138,6 +219,7 @@ impl Bus {
         let (tx, deliveries) = mpsc::channel(queue.max(1));
         let connection = Arc::new(AtomicU64::new(0));
         let (subscribed_tx, subscribed) = watch::channel(0);
+        let held = Held::new(config.max_held_bytes);
         let task = tokio::spawn(drive(
             eventloop,
             client.clone(),
@@ -145,6 +227,7 @@ impl Bus {
             tx,
             connection.clone(),
             subscribed_tx,
+            held.clone(),
         ));
         let (acks, ack_queue) = mpsc::unbounded_channel();
         let ack_task = tokio::spawn(forward_acks(client.clone(), ack_queue));
@@ -154,9 +237,15 @@ impl Bus {
             connection,
             subscribed,
             acks,
+            held,
             task,
             ack_task,
         })
+    }
+
+    /// What the consumer holds now.
+    pub fn held(&self) -> Held {
+        self.held.clone()
     }
 
     /// The client, for publishing.
@@ -211,11 +300,21 @@ impl Drop for Bus {
 /// Acks go through an unbounded queue to a task of their own, so acknowledging never waits:
 /// otherwise a consumer blocked on a full request channel stops taking deliveries, the event
 /// loop blocks handing over the next one and never drains the acks — a deadlock under bursts.
-/// The queue holds at most one small entry per delivered message.
+/// The queue holds at most one small entry per delivered message (and per confirmation).
 #[derive(Clone)]
 pub struct Acker {
-    acks: mpsc::UnboundedSender<Publish>,
+    acks: mpsc::UnboundedSender<AfterCommit>,
     connection: Arc<AtomicU64>,
+}
+
+/// What is sent once a consumer's work is committed.
+enum AfterCommit {
+    Ack(Publish),
+    /// A message of the consumer's own, QoS 1, not retained (a confirmation to the sender).
+    Publish {
+        topic: String,
+        payload: Vec<u8>,
+    },
 }
 
 impl Acker {
@@ -228,13 +327,31 @@ impl Acker {
         if delivery.connection != self.connection.load(Ordering::Acquire) {
             return false;
         }
-        self.acks.send(delivery.publish.clone()).is_ok()
+        self.acks
+            .send(AfterCommit::Ack(delivery.publish.clone()))
+            .is_ok()
+    }
+
+    /// Publishes a message (QoS 1, not retained) in order with the acknowledgements, without
+    /// ever waiting: for telling a sender what was committed.
+    pub fn publish(&self, topic: String, payload: Vec<u8>) -> bool {
+        self.acks
+            .send(AfterCommit::Publish { topic, payload })
+            .is_ok()
     }
 }
 
-async fn forward_acks(client: AsyncClient, mut acks: mpsc::UnboundedReceiver<Publish>) {
-    while let Some(publish) = acks.recv().await {
-        if client.ack(&publish).await.is_err() {
+async fn forward_acks(client: AsyncClient, mut acks: mpsc::UnboundedReceiver<AfterCommit>) {
+    while let Some(next) = acks.recv().await {
+        let sent = match next {
+            AfterCommit::Ack(publish) => client.ack(&publish).await,
+            AfterCommit::Publish { topic, payload } => {
+                client
+                    .publish(topic, QoS::AtLeastOnce, false, payload)
+                    .await
+            }
+        };
+        if sent.is_err() {
             return;
         }
     }
@@ -247,6 +364,7 @@ async fn drive(
     deliveries: mpsc::Sender<Delivery>,
     connection: Arc<AtomicU64>,
     subscribed: watch::Sender<u64>,
+    held: Held,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -274,9 +392,13 @@ async fn drive(
                 subscribed.send_replace(connection.load(Ordering::Acquire));
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let arrived_on = connection.load(Ordering::Acquire);
+                // Waiting for room stops reading: the broker keeps the rest.
+                let held = held.take(publish.payload.len()).await;
                 let delivery = Delivery {
                     publish,
-                    connection: connection.load(Ordering::Acquire),
+                    connection: arrived_on,
+                    _held: Arc::new(held),
                 };
                 // Waiting here is the back-pressure: the broker keeps what we cannot take yet.
                 if deliveries.send(delivery).await.is_err() {

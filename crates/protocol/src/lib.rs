@@ -16,7 +16,9 @@ pub use command::{Command, CommandAck};
 pub use limits::Limits;
 pub use reject::{ReadingReject, RejectReason};
 pub use status::{GatewayStatus, PointFault};
-pub use telemetry::{DecodedTelemetry, Quality, Reading, TelemetryBatch, ValidReading};
+pub use telemetry::{
+    DecodedTelemetry, Quality, Reading, TelemetryAck, TelemetryBatch, ValidReading, telemetry_seq,
+};
 pub use topic::{Topic, TopicError};
 
 /// Checks an identifier that becomes part of a topic or a database key (gateway code, sensor

@@ -25,3 +25,10 @@ impl Default for Limits {
         }
     }
 }
+
+impl Limits {
+    /// The latest timestamp accepted when the receiver's clock reads `now_ms`.
+    pub fn max_timestamp_ms(&self, now_ms: i64) -> i64 {
+        now_ms.saturating_add(self.max_future_skew_secs.saturating_mul(1000))
+    }
+}

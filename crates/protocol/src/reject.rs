@@ -32,12 +32,14 @@ pub enum RejectReason {
     InvalidQuality,
     /// The gateway in the topic is not registered.
     UnknownGateway,
+    /// A telemetry message with an empty `readings` array (the protocol asks for 1 or more).
+    NoReadings,
     /// The gateway is known, but has no sensor on that channel.
     UnknownSensor,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 14] = [
+    pub const ALL: [RejectReason; 15] = [
         RejectReason::InvalidTopic,
         RejectReason::OversizedPayload,
         RejectReason::MalformedJson,
@@ -52,6 +54,7 @@ impl RejectReason {
         RejectReason::InvalidQuality,
         RejectReason::UnknownGateway,
         RejectReason::UnknownSensor,
+        RejectReason::NoReadings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +73,7 @@ impl RejectReason {
             RejectReason::InvalidQuality => "invalid_quality",
             RejectReason::UnknownGateway => "unknown_gateway",
             RejectReason::UnknownSensor => "unknown_sensor",
+            RejectReason::NoReadings => "no_readings",
         }
     }
 
@@ -80,12 +84,12 @@ impl RejectReason {
         match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => RejectReason::MalformedJson,
             Category::Data if msg.starts_with("missing field") => RejectReason::MissingField,
+            // First: the quality's own text may quote anything.
+            Category::Data if msg.starts_with("invalid quality") => RejectReason::InvalidQuality,
             Category::Data if msg.contains("non-finite") || msg.contains("out of range") => {
                 RejectReason::NonFiniteValue
             }
             Category::Data if msg.contains("timestamp") => RejectReason::InvalidTimestamp,
-            // The only enum in a reading is its quality flag.
-            Category::Data if msg.starts_with("unknown variant") => RejectReason::InvalidQuality,
             Category::Data => RejectReason::WrongType,
         }
     }

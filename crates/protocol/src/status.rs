@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Limits;
 use crate::reject::{MessageReject, RejectReason};
+use crate::telemetry::check_timestamp;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct GatewayStatus {
@@ -77,6 +79,14 @@ impl GatewayStatus {
         }
         Ok(status)
     }
+
+    /// Checks the status's own time (when it has one) against the bounds readings have: a
+    /// gateway with a wild clock must not make itself look heard from in 2286.
+    pub fn check_time(&self, limits: &Limits, now_ms: i64) -> Result<(), MessageReject> {
+        let Some(ts) = self.ts else { return Ok(()) };
+        check_timestamp(ts, limits.min_timestamp_ms, limits.max_timestamp_ms(now_ms))
+            .map_err(|(reason, detail)| MessageReject { reason, detail })
+    }
 }
 
 #[cfg(test)]
@@ -114,5 +124,29 @@ mod tests {
         assert_eq!(s.firmware.as_deref(), Some("1.2.0"));
         let e = GatewayStatus::decode(br#"{"online":"yes"}"#, 4096).unwrap_err();
         assert_eq!(e.reason, RejectReason::WrongType);
+    }
+
+    #[test]
+    fn status_times_too_far_ahead_or_too_old_are_refused_like_reading_times() {
+        let now = 1_764_212_400_000;
+        let at = |ts| GatewayStatus {
+            online: true,
+            ts: Some(ts),
+            ..Default::default()
+        };
+        let limits = Limits::default();
+        assert_eq!(
+            at(9_999_999_999_999)
+                .check_time(&limits, now)
+                .unwrap_err()
+                .reason,
+            RejectReason::TimestampInFuture
+        );
+        assert_eq!(
+            at(1000).check_time(&limits, now).unwrap_err().reason,
+            RejectReason::TimestampTooOld
+        );
+        assert!(at(now - 60_000).check_time(&limits, now).is_ok());
+        assert!(GatewayStatus::offline().check_time(&limits, now).is_ok());
     }
 }

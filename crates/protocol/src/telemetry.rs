@@ -61,6 +61,33 @@ pub struct TelemetryBatch {
     pub readings: Vec<Reading>,
 }
 
+/// The collector's confirmation to a gateway, on `gh/v1/gw/{gateway}/telemetry/ack`, that the
+/// telemetry messages with these `seq`s are committed (stored, or quarantined with a reason):
+/// the gateway may forget them. Until then it keeps them and sends them again after a
+/// reconnect, so a broker that crashes with them unsaved loses nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryAck {
+    pub seqs: Vec<u64>,
+}
+
+impl TelemetryAck {
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a confirmation always serializes")
+    }
+}
+
+/// The `seq` of a telemetry payload whose envelope is JSON with a numeric `seq`, whatever else is
+/// wrong with it: a refused message is confirmed too, or its gateway would send it forever.
+pub fn telemetry_seq(payload: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct SeqOnly {
+        seq: u64,
+    }
+    serde_json::from_slice::<SeqOnly>(payload)
+        .ok()
+        .map(|s| s.seq)
+}
+
 /// One reading as a gateway builds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reading {
@@ -113,7 +140,7 @@ struct WireReading<'a> {
     ts: WireTime,
     value: WireValue,
     #[serde(default)]
-    quality: Quality,
+    quality: WireQuality,
 }
 
 /// Decodes and validates a telemetry payload. `now_ms` is the receiver's clock, for the
@@ -138,6 +165,15 @@ pub fn decode_telemetry(
         reason: message_reason(&e),
         detail: e.to_string(),
     })?;
+    if envelope.readings.is_empty() {
+        return Err(MessageReject {
+            reason: RejectReason::NoReadings,
+            detail: format!(
+                "message carries no readings; it must carry 1 to {}",
+                limits.max_readings_per_message
+            ),
+        });
+    }
     if envelope.readings.len() > limits.max_readings_per_message {
         return Err(MessageReject {
             reason: RejectReason::TooManyReadings,
@@ -148,7 +184,7 @@ pub fn decode_telemetry(
             ),
         });
     }
-    let max_ts = now_ms.saturating_add(limits.max_future_skew_secs.saturating_mul(1000));
+    let max_ts = limits.max_timestamp_ms(now_ms);
     let mut readings = Vec::with_capacity(envelope.readings.len());
     let mut rejects = Vec::new();
     for (index, raw) in envelope.readings.iter().enumerate() {
@@ -195,6 +231,23 @@ fn validate_reading(
         ));
     }
     let ts = wire.ts.0;
+    check_timestamp(ts, min_ts, max_ts)?;
+    Ok(ValidReading {
+        index,
+        channel: wire.sensor.into_owned(),
+        ts_ms: ts,
+        value: wire.value.0,
+        quality: wire.quality.0,
+    })
+}
+
+/// The bounds every time a gateway sends (readings and status) must be within: not before
+/// `min_ts`, not after `max_ts` (the receiver's clock plus the allowed skew).
+pub(crate) fn check_timestamp(
+    ts: i64,
+    min_ts: i64,
+    max_ts: i64,
+) -> Result<(), (RejectReason, String)> {
     if ts < min_ts {
         return Err((
             RejectReason::TimestampTooOld,
@@ -207,13 +260,7 @@ fn validate_reading(
             format!("timestamp {} is in the future", format_ms(ts)),
         ));
     }
-    Ok(ValidReading {
-        index,
-        channel: wire.sensor.into_owned(),
-        ts_ms: ts,
-        value: wire.value.0,
-        quality: wire.quality,
-    })
+    Ok(())
 }
 
 fn reading_reason(e: &serde_json::Error) -> RejectReason {
@@ -245,9 +292,8 @@ impl<'de> Deserialize<'de> for WireTime {
                 Ok(WireTime(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<WireTime, E> {
-                i64::try_from(v)
-                    .map(WireTime)
-                    .map_err(|_| E::custom(format!("invalid timestamp: {v} ms is out of range")))
+                // Beyond i64 is still a time, only far in the future: the bounds check says so.
+                Ok(WireTime(i64::try_from(v).unwrap_or(i64::MAX)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<WireTime, E> {
                 chrono::DateTime::parse_from_rfc3339(v)
@@ -261,6 +307,26 @@ impl<'de> Deserialize<'de> for WireTime {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A quality flag on the wire. Anything but one of the three names (`null`, a number, another
+/// word) is an invalid quality of this one reading, not a broken message.
+#[derive(Default)]
+struct WireQuality(Quality);
+
+impl<'de> Deserialize<'de> for WireQuality {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        match value.as_str() {
+            Some("good") => Ok(WireQuality(Quality::Good)),
+            Some("suspect") => Ok(WireQuality(Quality::Suspect)),
+            Some("bad") => Ok(WireQuality(Quality::Bad)),
+            _ => Err(de::Error::custom(format!(
+                "invalid quality {}: expected \"good\", \"suspect\" or \"bad\"",
+                crate::topic::truncate_for_display(&value.to_string())
+            ))),
+        }
     }
 }
 
@@ -446,5 +512,38 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(d.readings[0].channel, "crack-1");
+    }
+
+    #[test]
+    fn an_empty_readings_array_is_refused_as_carrying_no_readings() {
+        let e = decode(r#"{"seq":1,"readings":[]}"#).unwrap_err();
+        assert_eq!(e.reason, RejectReason::NoReadings);
+        assert!(e.detail.contains("1 to 10000"), "{}", e.detail);
+    }
+
+    #[test]
+    fn a_timestamp_beyond_64_bits_is_in_the_future_and_a_null_quality_is_an_invalid_quality() {
+        let d = decode(&format!(
+            r#"{{"seq":1,"readings":[
+                {{"sensor":"a","ts":9223372036854775808,"value":1}},
+                {{"sensor":"a","ts":18446744073709551615,"value":1}},
+                {{"sensor":"a","ts":{NOW},"value":1,"quality":null}},
+                {{"sensor":"a","ts":{NOW},"value":1,"quality":3}},
+                {{"sensor":"a","ts":{NOW},"value":1,"quality":"out of range"}},
+                {{"sensor":"a","ts":{NOW},"value":1,"quality":"bad"}}
+            ]}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            reasons(&d),
+            vec![
+                RejectReason::TimestampInFuture,
+                RejectReason::TimestampInFuture,
+                RejectReason::InvalidQuality,
+                RejectReason::InvalidQuality,
+                RejectReason::InvalidQuality,
+            ]
+        );
+        assert_eq!(d.readings[0].quality, Quality::Bad);
     }
 }

@@ -52,6 +52,11 @@ impl Topic {
     pub fn telemetry(gateway: &str) -> String {
         format!("{ROOT}/gw/{gateway}/telemetry")
     }
+    /// `gh/v1/gw/{gateway}/telemetry/ack`: the collector's [`crate::TelemetryAck`], center →
+    /// gateway.
+    pub fn telemetry_ack(gateway: &str) -> String {
+        format!("{ROOT}/gw/{gateway}/telemetry/ack")
+    }
     pub fn status(gateway: &str) -> String {
         format!("{ROOT}/gw/{gateway}/status")
     }

@@ -67,25 +67,50 @@ async fn storage_mode(pool: &PgPool) -> sqlx::Result<StorageMode> {
     })
 }
 
-/// Whether an error means the database is unreachable or restarting (worth retrying the same
-/// work later) rather than something wrong with the work itself.
-pub fn is_transient(e: &sqlx::Error) -> bool {
+/// What a failed database call says about retrying the same work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The database is unreachable, starting, stopping, refusing connections (`ALLOW_CONNECTIONS
+    /// false`, SQLSTATE 55000), short of resources or read-only during a fail-over: the same
+    /// work succeeds once it is back.
+    Transient,
+    /// The work itself is refused (a constraint, a value the database will not take): retrying
+    /// cannot help; only the data that caused it can be set aside.
+    DataRefused,
+    /// Anything else (a schema or driver problem): retrying may help once someone fixes it,
+    /// setting data aside would not.
+    Unexpected,
+}
+
+/// Classifies a failed database call by whether retrying can help.
+pub fn classify(e: &sqlx::Error) -> Failure {
     match e {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Tls(_) => true,
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_) => Failure::Transient,
         sqlx::Error::Database(db) => {
-            // Class 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot
-            // connect now; 53: insufficient resources; 40001/40P01: serialization, deadlock.
             let code = db.code().unwrap_or_default();
-            code.starts_with("08")
-                || code.starts_with("57P")
-                || code.starts_with("53")
-                || code == "40001"
-                || code == "40P01"
+            match code.get(..2).unwrap_or_default() {
+                // Connection exception; insufficient resources; object not in prerequisite
+                // state (55000: database not accepting connections); operator intervention
+                // (57P01-03: shutdown, crash, starting up; 57014: cancelled); system error.
+                "08" | "53" | "55" | "57" | "58" => Failure::Transient,
+                // Read-only transaction (a standby during fail-over); serialization, deadlock.
+                _ if code == "25006" || code == "40001" || code == "40P01" => Failure::Transient,
+                // Data exception; integrity constraint violation.
+                "22" | "23" => Failure::DataRefused,
+                _ => Failure::Unexpected,
+            }
         }
-        _ => false,
+        _ => Failure::Unexpected,
     }
+}
+
+/// Whether an error means the database is unreachable or restarting (worth retrying the same
+/// work later) rather than something wrong with the work itself.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    classify(e) == Failure::Transient
 }

@@ -36,7 +36,7 @@ impl QuarantineRow {
 }
 
 /// Inserts quarantine rows in one statement. A refusal already on record (same topic, reason,
-/// position and bytes) counts as a repeat of it.
+/// position, kept bytes and real size) counts as a repeat of it.
 pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -47,7 +47,13 @@ pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Re
     let mut seen: std::collections::HashMap<_, usize> =
         std::collections::HashMap::with_capacity(rows.len());
     for r in rows {
-        let key = (&r.topic, r.reason, r.reading_index, kept(&r.payload));
+        let key = (
+            &r.topic,
+            r.reason,
+            r.reading_index,
+            kept(&r.payload),
+            r.payload.len(),
+        );
         match seen.get(&key) {
             Some(&i) => merged[i].1 += 1,
             None => {
@@ -80,7 +86,7 @@ pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Re
     sqlx::query(
         "INSERT INTO quarantine AS q (topic, gateway_code, reason, detail, reading_index, payload, payload_size, repeats)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::bytea[], $7::int4[], $8::int4[])
-         ON CONFLICT (topic, reason, coalesce(reading_index, -1), md5(payload)) DO UPDATE
+         ON CONFLICT (topic, reason, coalesce(reading_index, -1), md5(payload), payload_size) DO UPDATE
          SET repeats = q.repeats + EXCLUDED.repeats, last_received_at = now()",
     )
     .bind(&topics)

@@ -13,6 +13,14 @@ pub struct Broker {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Run with `deploy/mosquitto.conf` and `deploy/mosquitto.acl` as shipped, and this
+    /// password file, instead of the open test configuration.
+    shipped: Option<PathBuf>,
+}
+
+/// The repository's `deploy/` folder.
+fn deploy_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
 }
 
 /// Where Debian installs the broker; `MOSQUITTO` overrides.
@@ -31,6 +39,38 @@ impl Broker {
             port: free_port(),
             dir,
             child: None,
+            shipped: None,
+        };
+        broker.launch().await;
+        broker
+    }
+
+    /// Starts a broker configured by `deploy/mosquitto.conf` and `deploy/mosquitto.acl` exactly
+    /// as shipped (persistence, autosave interval, limits, authentication, ACL), except for
+    /// where it listens and keeps its files; `users` are (name, password) pairs for its
+    /// password file.
+    pub async fn start_as_shipped(users: &[(&str, &str)]) -> Broker {
+        let dir = tempfile::tempdir().expect("a temporary folder for the broker");
+        let passwd = dir.path().join("passwd");
+        std::fs::write(&passwd, "").expect("password file");
+        for (user, password) in users {
+            let ok = std::process::Command::new("mosquitto_passwd")
+                .arg("-b")
+                .arg(&passwd)
+                .arg(user)
+                .arg(password)
+                .status()
+                .expect("mosquitto_passwd runs (deploy/install-deps.sh installs it)");
+            assert!(ok.success(), "mosquitto_passwd failed for {user}");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644))
+            .expect("password file permissions");
+        let mut broker = Broker {
+            port: free_port(),
+            dir,
+            child: None,
+            shipped: Some(passwd),
         };
         broker.launch().await;
         broker
@@ -49,6 +89,41 @@ impl Broker {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
+    /// `mqtt://{user}:{password}@127.0.0.1:{port}`.
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        format!("mqtt://{user}:{password}@127.0.0.1:{}", self.port)
+    }
+
+    /// The shipped configuration with this broker's port, folders and password file.
+    fn shipped_config(&self, passwd: &std::path::Path, data: &std::path::Path) -> String {
+        let shipped = std::fs::read_to_string(deploy_dir().join("mosquitto.conf"))
+            .expect("deploy/mosquitto.conf");
+        let mut text = String::new();
+        for line in shipped.lines() {
+            let key = line.split_whitespace().next().unwrap_or("");
+            let line = match key {
+                "listener" => format!("listener {} 127.0.0.1", self.port),
+                "persistence_location" => format!("persistence_location {}/", data.display()),
+                "password_file" => format!("password_file {}", passwd.display()),
+                "acl_file" => {
+                    // A copy beside the other files, where the broker's own user can read it.
+                    let acl = self.dir.path().join("mosquitto.acl");
+                    std::fs::copy(deploy_dir().join("mosquitto.acl"), &acl)
+                        .expect("deploy/mosquitto.acl");
+                    format!("acl_file {}", acl.display())
+                }
+                _ => line.to_owned(),
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "log_dest file {}/mosquitto.log\n",
+            self.dir.path().display()
+        ));
+        text
+    }
+
     async fn launch(&mut self) {
         let conf = self.dir.path().join("mosquitto.conf");
         let persistence = self.dir.path().join("data");
@@ -60,7 +135,7 @@ impl Broker {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
                 .expect("broker folder permissions");
         }
-        let text = format!(
+        let open = format!(
             "listener {port} 127.0.0.1\n\
              allow_anonymous true\n\
              persistence true\n\
@@ -75,6 +150,10 @@ impl Broker {
             data = persistence.display(),
             dir = self.dir.path().display(),
         );
+        let text = match &self.shipped {
+            Some(passwd) => self.shipped_config(passwd, &persistence),
+            None => open,
+        };
         std::fs::write(&conf, text).expect("broker configuration");
         let binary = mosquitto_binary();
         let child = Command::new(&binary)
@@ -107,6 +186,15 @@ impl Broker {
                     .arg(pid.to_string())
                     .status();
             }
+            let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+        }
+    }
+
+    /// Kills the broker with SIGKILL, as a crash or the OOM killer would: nothing is saved
+    /// beyond what its last autosave wrote.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
             let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
         }
     }

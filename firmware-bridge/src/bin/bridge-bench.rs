@@ -99,6 +99,8 @@ async fn main() -> anyhow::Result<()> {
         1.0,
     );
     bridge_cfg.status.interval_s = 10.0;
+    // No collector confirms here: the broker's PUBACK ends a message's stay in the queue.
+    bridge_cfg.queue.until_confirmed = false;
     let _sim = start_sensor_sim(sim_cfg).await?;
     let config_path = dir.path().join("bridge.toml");
     std::fs::write(&config_path, bridge_cfg.to_toml())?;

@@ -224,6 +224,8 @@ pub fn bridge_config(
     c.batch.max_delay_ms = 100;
     c.mqtt.reconnect_min_ms = 100;
     c.mqtt.reconnect_max_ms = 1000;
+    // No collector confirms in these tests: the broker's PUBACK ends a message's stay.
+    c.queue.until_confirmed = false;
     c
 }
 
