@@ -43,7 +43,7 @@ fn everything_queued(queue: &std::path::Path) -> Vec<TelemetryBatch> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_with_a_backlog_loses_no_reading_the_bridge_made() {
-    let mut broker = Broker::start_as_shipped(&[(GW, GW_KEY), (COLLECTOR, COLLECTOR_KEY)]).await;
+    let mut broker = Broker::start_as_shipped(&[(GW, GW_KEY)], &[(COLLECTOR, COLLECTOR_KEY)]).await;
     let db = TestDb::create().await;
     let store = Store::connect(&db.url, 4).await.unwrap();
     let sensors = demo::sensor_list(8);
@@ -69,7 +69,7 @@ async fn a_broker_killed_with_a_backlog_loses_no_reading_the_bridge_made() {
     let stop_bridge = CancellationToken::new();
     let bridge_task = tokio::spawn(run_bridge(bridge, stop_bridge.clone()));
 
-    let collector_url = broker.url_as(COLLECTOR, COLLECTOR_KEY);
+    let collector_url = broker.service_url_as(COLLECTOR, COLLECTOR_KEY);
     let collector =
         RunningCollector::start(&collector_url, store.clone(), CollectorConfig::default()).await;
     eventually(Duration::from_secs(30), "the first readings", || async {

@@ -13,9 +13,16 @@ pub struct Broker {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
-    /// Run with `deploy/mosquitto.conf` and `deploy/mosquitto.acl` as shipped, and this
-    /// password file, instead of the open test configuration.
-    shipped: Option<PathBuf>,
+    /// Run with `deploy/mosquitto.conf` and `deploy/mosquitto.acl` as shipped instead of the
+    /// open test configuration.
+    shipped: Option<Shipped>,
+}
+
+/// The shipped configuration's second listener, for the services, and both password files.
+struct Shipped {
+    services_port: u16,
+    gateways_passwd: PathBuf,
+    services_passwd: PathBuf,
 }
 
 /// The repository's `deploy/` folder.
@@ -46,31 +53,38 @@ impl Broker {
     }
 
     /// Starts a broker configured by `deploy/mosquitto.conf` and `deploy/mosquitto.acl` exactly
-    /// as shipped (persistence, autosave interval, limits, authentication, ACL), except for
-    /// where it listens and keeps its files; `users` are (name, password) pairs for its
-    /// password file.
-    pub async fn start_as_shipped(users: &[(&str, &str)]) -> Broker {
+    /// as shipped (persistence, autosave interval, limits, authentication, ACL, the gateways'
+    /// and the services' listeners), except for where it listens and keeps its files.
+    /// `gateways` and `services` are (name, password) pairs for each listener's password file.
+    pub async fn start_as_shipped(gateways: &[(&str, &str)], services: &[(&str, &str)]) -> Broker {
         let dir = tempfile::tempdir().expect("a temporary folder for the broker");
-        let passwd = dir.path().join("passwd");
-        std::fs::write(&passwd, "").expect("password file");
-        for (user, password) in users {
-            let ok = std::process::Command::new("mosquitto_passwd")
-                .arg("-b")
-                .arg(&passwd)
-                .arg(user)
-                .arg(password)
-                .status()
-                .expect("mosquitto_passwd runs (deploy/install-deps.sh installs it)");
-            assert!(ok.success(), "mosquitto_passwd failed for {user}");
+        let gateways_passwd = dir.path().join("gateways.passwd");
+        let services_passwd = dir.path().join("services.passwd");
+        for (file, users) in [(&gateways_passwd, gateways), (&services_passwd, services)] {
+            std::fs::write(file, "").expect("password file");
+            for (user, password) in users {
+                let ok = std::process::Command::new("mosquitto_passwd")
+                    .arg("-b")
+                    .arg(file)
+                    .arg(user)
+                    .arg(password)
+                    .status()
+                    .expect("mosquitto_passwd runs (deploy/install-deps.sh installs it)");
+                assert!(ok.success(), "mosquitto_passwd failed for {user}");
+            }
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))
+                .expect("password file permissions");
         }
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644))
-            .expect("password file permissions");
         let mut broker = Broker {
             port: free_port(),
             dir,
             child: None,
-            shipped: Some(passwd),
+            shipped: Some(Shipped {
+                services_port: free_port(),
+                gateways_passwd,
+                services_passwd,
+            }),
         };
         broker.launch().await;
         broker
@@ -89,22 +103,41 @@ impl Broker {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
-    /// `mqtt://{user}:{password}@127.0.0.1:{port}`.
+    /// `mqtt://{user}:{password}@127.0.0.1:{port}`: on a shipped broker, the gateways' listener.
     pub fn url_as(&self, user: &str, password: &str) -> String {
         format!("mqtt://{user}:{password}@127.0.0.1:{}", self.port)
     }
 
-    /// The shipped configuration with this broker's port, folders and password file.
-    fn shipped_config(&self, passwd: &std::path::Path, data: &std::path::Path) -> String {
-        let shipped = std::fs::read_to_string(deploy_dir().join("mosquitto.conf"))
+    /// A shipped broker's services' listener, as `user`.
+    pub fn service_url_as(&self, user: &str, password: &str) -> String {
+        let shipped = self.shipped.as_ref().expect("a broker started as shipped");
+        format!(
+            "mqtt://{user}:{password}@127.0.0.1:{}",
+            shipped.services_port
+        )
+    }
+
+    /// The shipped configuration with this broker's ports, folders and password files: the
+    /// first listener (the gateways') on `port`, the second (the services') on `services_port`.
+    fn shipped_config(&self, shipped: &Shipped, data: &std::path::Path) -> String {
+        let text = std::fs::read_to_string(deploy_dir().join("mosquitto.conf"))
             .expect("deploy/mosquitto.conf");
-        let mut text = String::new();
-        for line in shipped.lines() {
+        let ports = [self.port, shipped.services_port];
+        let passwds = [&shipped.gateways_passwd, &shipped.services_passwd];
+        let (mut listeners, mut passwd_files) = (0, 0);
+        let mut out = String::new();
+        for line in text.lines() {
             let key = line.split_whitespace().next().unwrap_or("");
             let line = match key {
-                "listener" => format!("listener {} 127.0.0.1", self.port),
+                "listener" => {
+                    listeners += 1;
+                    format!("listener {} 127.0.0.1", ports[listeners - 1])
+                }
                 "persistence_location" => format!("persistence_location {}/", data.display()),
-                "password_file" => format!("password_file {}", passwd.display()),
+                "password_file" => {
+                    passwd_files += 1;
+                    format!("password_file {}", passwds[passwd_files - 1].display())
+                }
                 "acl_file" => {
                     // A copy beside the other files, where the broker's own user can read it.
                     let acl = self.dir.path().join("mosquitto.acl");
@@ -151,7 +184,7 @@ impl Broker {
             dir = self.dir.path().display(),
         );
         let text = match &self.shipped {
-            Some(passwd) => self.shipped_config(passwd, &persistence),
+            Some(shipped) => self.shipped_config(shipped, &persistence),
             None => open,
         };
         std::fs::write(&conf, text).expect("broker configuration");
