@@ -34,10 +34,13 @@ pub enum RejectReason {
     UnknownGateway,
     /// The gateway is known, but has no sensor on that channel.
     UnknownSensor,
+    /// A timestamp older than the store keeps raw readings (`storage_settings.retention`):
+    /// refused rather than stored and then dropped by the housekeeping.
+    BeyondRetention,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 14] = [
+    pub const ALL: [RejectReason; 15] = [
         RejectReason::InvalidTopic,
         RejectReason::OversizedPayload,
         RejectReason::MalformedJson,
@@ -52,6 +55,7 @@ impl RejectReason {
         RejectReason::InvalidQuality,
         RejectReason::UnknownGateway,
         RejectReason::UnknownSensor,
+        RejectReason::BeyondRetention,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,7 @@ impl RejectReason {
             RejectReason::InvalidQuality => "invalid_quality",
             RejectReason::UnknownGateway => "unknown_gateway",
             RejectReason::UnknownSensor => "unknown_sensor",
+            RejectReason::BeyondRetention => "beyond_retention",
         }
     }
 
