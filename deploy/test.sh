@@ -57,10 +57,11 @@ trap stop_cluster EXIT
   --no-sync >"$dir/initdb.log"
 # A throw-away cluster: no fsync. Every test database starts a TimescaleDB scheduler, so give
 # background workers room.
-"${as_postgres[@]}" "$bindir/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 60 -o \
-  "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300
-   -c shared_preload_libraries=timescaledb -c max_worker_processes=32
-   -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+options=(-p "$port" -c listen_addresses=127.0.0.1 -c "unix_socket_directories=''"
+  -c max_connections=300 -c shared_preload_libraries=timescaledb -c max_worker_processes=32
+  -c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+"${as_postgres[@]}" "$bindir/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 60 \
+  -o "${options[*]}" start >/dev/null
 
 echo "deploy/test.sh: TimescaleDB pass, against a private cluster on 127.0.0.1:$port"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
