@@ -86,7 +86,6 @@ impl World {
         .unwrap()
     }
 
-    /// Stores readings as the collector would (partitions, rollups).
     /// `person` acknowledges warning `id`, as an officer would through the command-center.
     pub async fn acknowledge(&self, id: i64, person: i64) -> Option<Warning> {
         let mut conn = self.store.pool.acquire().await.unwrap();
@@ -95,6 +94,7 @@ impl World {
             .unwrap()
     }
 
+    /// Stores readings as the collector would (partitions, rollups).
     pub async fn store_readings(&self, sensor: i32, series: &[(i64, f64)]) {
         let mut rows = geohazard_store::ReadingRows::default();
         for (t, v) in series {
