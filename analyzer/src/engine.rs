@@ -230,16 +230,10 @@ impl Engine {
             let st = self.new_state();
             self.sensors.insert(*id, st);
         }
-        // Older than the raw horizon: hourly rollups only.
-        let hours: Vec<(i32, DateTime<Utc>, i64, f64)> = sqlx::query_as(
-            "SELECT sensor_id, bucket, n::int8, vsum FROM readings_hourly
-             WHERE sensor_id = ANY($1) AND bucket >= $2 AND bucket < $3 ORDER BY sensor_id, bucket",
-        )
-        .bind(&ids)
-        .bind(long_from)
-        .bind(raw_from)
-        .fetch_all(&self.pool)
-        .await?;
+        // Hourly rollups before the raw horizon, raw readings from it on.
+        let history =
+            geohazard_store::readings::history(&self.pool, &ids, long_from, raw_from).await?;
+        let (hours, raw) = (history.hours, history.raw);
         let scale = self.config.engine.time_scale;
         for (id, bucket, n, sum) in &hours {
             // Hourly sums cannot be stretched into scenario time: a demo starts without them.
@@ -254,14 +248,6 @@ impl Engine {
                 );
             }
         }
-        let raw: Vec<(i32, DateTime<Utc>, f64)> = sqlx::query_as(
-            "SELECT sensor_id, ts, value FROM readings
-             WHERE sensor_id = ANY($1) AND ts >= $2 AND quality < 2 ORDER BY sensor_id, ts",
-        )
-        .bind(&ids)
-        .bind(raw_from)
-        .fetch_all(&self.pool)
-        .await?;
         for (id, ts, v) in &raw {
             if let Some(st) = self.sensors.get_mut(id) {
                 let ts = scenario_ts(ts.timestamp_millis(), self.started_ms, scale);

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use geohazard_bus::Delivery;
-use geohazard_protocol::telemetry::{decode_telemetry, telemetry_seq};
+use geohazard_protocol::telemetry::{ValidReading, decode_telemetry, format_ms, telemetry_seq};
 use geohazard_protocol::{GatewayStatus, Limits, RejectReason, Topic};
-use geohazard_store::{QuarantineRow, ReadingRows};
+use geohazard_store::{QuarantineRow, ReadingRows, RetentionCache};
 use sqlx::PgPool;
 
 use crate::metrics::{MessageLabels, Metrics, ReadingLabels, RejectLabels};
@@ -82,6 +82,27 @@ impl PreparedBatch {
                 .or_default()
                 .push(seq);
         }
+    /// Quarantines one valid reading the collector still cannot store, as its JSON.
+    fn quarantine_reading(
+        &mut self,
+        d: &Delivery,
+        gateway: &str,
+        r: &ValidReading,
+        reason: RejectReason,
+        detail: String,
+    ) {
+        let raw = serde_json::json!({
+            "sensor": r.channel, "ts": r.ts_ms, "value": r.value, "quality": r.quality,
+        });
+        self.tally.rejects.push(reason);
+        self.quarantine.push(QuarantineRow::new(
+            d.topic(),
+            Some(gateway),
+            reason.as_str(),
+            detail,
+            Some(r.index),
+            raw.to_string().as_bytes(),
+        ));
     }
 
     fn quarantine_message(
@@ -109,15 +130,18 @@ impl PreparedBatch {
 }
 
 /// Decodes and validates every delivery and resolves gateways and sensors. Fails only when the
-/// registry cannot be read (the database is away): the caller retries the same deliveries.
+/// registry or the retention cannot be read (the database is away): the caller retries the
+/// same deliveries.
 pub async fn prepare(
     deliveries: Vec<Delivery>,
     pool: &PgPool,
     registry: &mut RegistryCache,
+    retention: &mut RetentionCache,
     limits: &Limits,
 ) -> sqlx::Result<PreparedBatch> {
     let now = Utc::now();
     let now_ms = now.timestamp_millis();
+    let kept_from = retention.cutoff(pool, now).await?;
     let mut batch = PreparedBatch::default();
     for d in &deliveries {
         let topic = match Topic::parse(d.topic()) {
@@ -197,6 +221,20 @@ pub async fn prepare(
                         ));
                     }
                     for r in decoded.readings {
+                        if r.ts_ms < kept_from.timestamp_millis() {
+                            batch.quarantine_reading(
+                                d,
+                                code,
+                                &r,
+                                RejectReason::BeyondRetention,
+                                format!(
+                                    "timestamp {} is older than the retention (readings are kept from {})",
+                                    format_ms(r.ts_ms),
+                                    kept_from.to_rfc3339()
+                                ),
+                            );
+                            continue;
+                        }
                         match registry.sensor(pool, code, &r.channel).await? {
                             Some(sensor_id) => batch.readings.push(
                                 sensor_id,
@@ -205,23 +243,16 @@ pub async fn prepare(
                                 r.value,
                                 r.quality.code(),
                             ),
-                            None => {
-                                let raw = serde_json::json!({
-                                    "sensor": r.channel, "ts": r.ts_ms, "value": r.value, "quality": r.quality,
-                                });
-                                batch.tally.rejects.push(RejectReason::UnknownSensor);
-                                batch.quarantine.push(QuarantineRow::new(
-                                    d.topic(),
-                                    Some(code),
-                                    RejectReason::UnknownSensor.as_str(),
-                                    format!(
-                                        "gateway `{code}` has no sensor on channel `{}`",
-                                        r.channel
-                                    ),
-                                    Some(r.index),
-                                    raw.to_string().as_bytes(),
-                                ));
-                            }
+                            None => batch.quarantine_reading(
+                                d,
+                                code,
+                                &r,
+                                RejectReason::UnknownSensor,
+                                format!(
+                                    "gateway `{code}` has no sensor on channel `{}`",
+                                    r.channel
+                                ),
+                            ),
                         }
                     }
                     let seen = batch.heard_from.entry(gateway_id).or_insert((now, None));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use geohazard_bus::{Acker, Bus, BusConfig, Delivery, Qos};
 use geohazard_protocol::{Limits, TelemetryAck, Topic, topic};
-use geohazard_store::{Failure, PartitionCache, Store, classify};
+use geohazard_store::{Failure, PartitionCache, RetentionCache, StorageMode, Store, classify};
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -125,6 +125,7 @@ impl Collector {
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let acker = self.bus.acker();
         let mut registry = RegistryCache::default();
+        let mut retention = RetentionCache::default();
         let mut partitions = PartitionCache::default();
         loop {
             let first = tokio::select! {
@@ -140,6 +141,7 @@ impl Collector {
                 .process(
                     deliveries,
                     &mut registry,
+                    &mut retention,
                     &mut partitions,
                     &acker,
                     &shutdown,
@@ -180,12 +182,13 @@ impl Collector {
         &self,
         deliveries: Vec<Delivery>,
         registry: &mut RegistryCache,
+        retention: &mut RetentionCache,
         partitions: &mut PartitionCache,
         acker: &Acker,
         shutdown: &CancellationToken,
     ) -> Option<u64> {
         let batch = self
-            .prepare_retrying(deliveries.clone(), registry, shutdown)
+            .prepare_retrying(deliveries.clone(), registry, retention, shutdown)
             .await?;
         match self.write_retrying(partitions, &batch, shutdown).await? {
             Ok(n) => {
@@ -199,7 +202,7 @@ impl Collector {
                 let mut total = 0;
                 for d in deliveries {
                     total += self
-                        .process_one(d, registry, partitions, acker, shutdown)
+                        .process_one(d, registry, retention, partitions, acker, shutdown)
                         .await?;
                 }
                 Some(total)
@@ -214,6 +217,7 @@ impl Collector {
         &self,
         delivery: Delivery,
         registry: &mut RegistryCache,
+        retention: &mut RetentionCache,
         partitions: &mut PartitionCache,
         acker: &Acker,
         shutdown: &CancellationToken,
@@ -221,7 +225,7 @@ impl Collector {
         let mut backoff = Backoff::default();
         loop {
             let mut single = self
-                .prepare_retrying(vec![delivery.clone()], registry, shutdown)
+                .prepare_retrying(vec![delivery.clone()], registry, retention, shutdown)
                 .await?;
             let refused = match self.write_retrying(partitions, &single, shutdown).await? {
                 Ok(n) => {
@@ -267,6 +271,7 @@ impl Collector {
         &self,
         deliveries: Vec<Delivery>,
         registry: &mut RegistryCache,
+        retention: &mut RetentionCache,
         shutdown: &CancellationToken,
     ) -> Option<PreparedBatch> {
         let mut backoff = Backoff::default();
@@ -275,6 +280,7 @@ impl Collector {
                 deliveries.clone(),
                 &self.store.pool,
                 registry,
+                retention,
                 &self.config.limits,
             )
             .await
@@ -282,7 +288,7 @@ impl Collector {
                 Ok(b) => return Some(b),
                 Err(e) => {
                     self.record_failure(&e);
-                    tracing::warn!(error = %e, "registry unavailable; holding the batch");
+                    tracing::warn!(error = %e, "registry or retention unavailable; holding the batch");
                     self.metrics.db_retries.inc();
                 }
             }
@@ -354,7 +360,7 @@ pub async fn run(
 
 impl Collector {
     /// Runs the collector, its metrics endpoint (serving `registry`, which may hold other
-    /// services' metrics too) and, on plain PostgreSQL, partition housekeeping.
+    /// services' metrics too) and the storage housekeeping.
     pub async fn serve(
         self,
         registry: Registry,
@@ -369,9 +375,7 @@ impl Collector {
                 }
             });
         }
-        if self.store.mode == geohazard_store::StorageMode::Partitioned {
-            tokio::spawn(maintain_partitions(self.store.clone(), shutdown.clone()));
-        }
+        tokio::spawn(housekeeping(self.store.clone(), shutdown.clone()));
         if self.config.universal.listen.is_some() {
             let (config, url, store, stop) = (
                 self.config.universal.clone(),
@@ -394,24 +398,32 @@ impl Collector {
     }
 }
 
-/// Plain PostgreSQL housekeeping, hourly: partitions ahead of the data, expired ones dropped.
-/// (TimescaleDB does the same with its own policies.)
-async fn maintain_partitions(store: Store, shutdown: CancellationToken) {
+/// Storage housekeeping, hourly. Plain PostgreSQL: partitions ahead of the data, expired ones
+/// dropped. TimescaleDB does that with its own policies: its retention policy is kept in step
+/// with `storage_settings.retention`.
+async fn housekeeping(store: Store, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match geohazard_store::readings::maintain_partitions(&store.pool, chrono::Utc::now()).await
-        {
-            Ok(dropped) if !dropped.is_empty() => {
-                tracing::info!(?dropped, "dropped partitions past the retention period")
+        let result = match store.mode {
+            StorageMode::Partitioned => {
+                geohazard_store::readings::maintain_partitions(&store.pool, chrono::Utc::now())
+                    .await
+                    .map(|dropped| {
+                        if !dropped.is_empty() {
+                            tracing::info!(?dropped, "dropped partitions past the retention period")
+                        }
+                    })
             }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "partition maintenance failed; retrying in an hour")
+            StorageMode::TimescaleDb => {
+                geohazard_store::readings::sync_timescale_retention(&store.pool).await
             }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "storage housekeeping failed; retrying in an hour");
         }
     }
 }

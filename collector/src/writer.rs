@@ -19,7 +19,7 @@ pub async fn write(
         .ensure_for(&store.pool, store.mode, &batch.readings.ts)
         .await?;
     let mut tx = store.pool.begin().await?;
-    let inserted = readings::insert(&mut tx, store.mode, &batch.readings).await?;
+    let inserted = readings::insert(&mut tx, &batch.readings).await?;
     quarantine::insert(&mut tx, &batch.quarantine).await?;
     let mut ids = Vec::with_capacity(batch.heard_from.len());
     let mut seen = Vec::with_capacity(batch.heard_from.len());

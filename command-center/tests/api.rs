@@ -13,7 +13,7 @@ use geohazard_command_center::{CommandCenterConfig, Role};
 use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel};
 use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
-use geohazard_store::{PartitionCache, ReadingRows, StorageMode, Store};
+use geohazard_store::{ReadingRows, Store};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
 use geohazard_testkit::{Broker, TestDb};
 use reqwest::StatusCode;
@@ -411,27 +411,15 @@ async fn site_detail_has_sensors_gateway_online_state_and_open_warnings() {
 
 async fn store_readings(store: &Store, sensor: i32, from: DateTime<Utc>, n: i64, step_s: i64) {
     let mut rows = ReadingRows::with_capacity(n as usize);
-    let mut ts = Vec::new();
     for i in 0..n {
-        let t = from + chrono::Duration::seconds(i * step_s);
-        rows.push(sensor, t, i as f64, 0);
-        ts.push(t);
+        rows.push(
+            sensor,
+            from + chrono::Duration::seconds(i * step_s),
+            i as f64,
+            0,
+        );
     }
-    PartitionCache::default()
-        .ensure_for(&store.pool, store.mode, &ts)
-        .await
-        .unwrap();
-    let mut tx = store.pool.begin().await.unwrap();
-    geohazard_store::readings::insert(&mut tx, store.mode, &rows)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    if store.mode == StorageMode::TimescaleDb {
-        sqlx::query("CALL refresh_continuous_aggregate('readings_hourly', NULL, NULL)")
-            .execute(&store.pool)
-            .await
-            .unwrap();
-    }
+    fixtures::store_readings(store, &rows).await;
 }
 
 #[tokio::test]

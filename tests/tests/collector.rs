@@ -115,6 +115,88 @@ async fn a_redelivered_batch_is_stored_and_rolled_up_once() {
 }
 
 #[tokio::test]
+async fn a_batch_weeks_late_from_a_gateways_store_and_forward_is_rolled_up_at_once() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let mut gw = TestGateway::connect(&broker.url(), "gw-1");
+    // Today's readings first, then three weeks of hourly readings the gateway held during an
+    // outage: the hourly rollup has every one of them as soon as they are stored.
+    let now = minutes_ago(5);
+    gw.publish(&[("crack-1", now, 1.0)]).await;
+    let backlog: Vec<(&str, i64, f64)> = (1..=21 * 24)
+        .map(|h| ("crack-1", now - h * 3_600_000, h as f64))
+        .collect();
+    for chunk in backlog.chunks(100) {
+        gw.publish(chunk).await;
+    }
+    wait_for_count(&store, "SELECT count(*) FROM readings", 1 + 21 * 24).await;
+    assert_eq!(
+        count(&store, "SELECT sum(n)::int8 FROM readings_hourly").await,
+        1 + 21 * 24
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM readings_hourly WHERE vmin = vmax AND vsum = vmin AND n = 1"
+        )
+        .await,
+        1 + 21 * 24,
+        "one reading in each hour, rolled up with its own value"
+    );
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn readings_older_than_the_retention_are_quarantined_at_the_door_and_not_stored() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    sqlx::query("UPDATE storage_settings SET retention = interval '30 days'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let mut gw = TestGateway::connect(&broker.url(), "gw-1");
+    let day = 24 * 60;
+    gw.publish(&[
+        ("crack-1", minutes_ago(31 * day), 1.0),
+        ("crack-1", minutes_ago(29 * day), 2.0),
+        ("crack-1", minutes_ago(400 * day), 3.0),
+        ("crack-1", minutes_ago(1), 4.0),
+    ])
+    .await;
+    wait_for_count(&store, "SELECT count(*) FROM quarantine", 2).await;
+    let refused: Vec<(String, Option<i32>, String)> = sqlx::query_as(
+        "SELECT reason, reading_index, detail FROM quarantine ORDER BY reading_index",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        refused
+            .iter()
+            .map(|r| (r.0.as_str(), r.1))
+            .collect::<Vec<_>>(),
+        vec![("beyond_retention", Some(0)), ("beyond_retention", Some(2))]
+    );
+    assert!(refused[0].2.contains("retention"), "{}", refused[0].2);
+    wait_for_count(&store, "SELECT count(*) FROM readings", 2).await;
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM readings WHERE value IN (2, 4)"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(&store, "SELECT sum(n)::int8 FROM readings_hourly").await,
+        2
+    );
+    collector.stop().await;
+}
+
+#[tokio::test]
 async fn a_batch_with_three_bad_readings_stores_the_good_ones_and_quarantines_the_bad_with_reasons()
 {
     let (broker, _db, store) = setup(&["crack-1"]).await;

@@ -86,7 +86,6 @@ impl World {
         .unwrap()
     }
 
-    /// Stores readings as the collector would (partitions, rollups).
     /// `person` acknowledges warning `id`, as an officer would through the command-center.
     pub async fn acknowledge(&self, id: i64, person: i64) -> Option<Warning> {
         let mut conn = self.store.pool.acquire().await.unwrap();
@@ -95,9 +94,9 @@ impl World {
             .unwrap()
     }
 
+    /// Stores readings as the collector would (partitions, rollups).
     pub async fn store_readings(&self, sensor: i32, series: &[(i64, f64)]) {
-        use geohazard_store::readings::{self, PartitionCache, ReadingRows};
-        let mut rows = ReadingRows::default();
+        let mut rows = geohazard_store::ReadingRows::default();
         for (t, v) in series {
             rows.push(
                 sensor,
@@ -106,15 +105,7 @@ impl World {
                 0,
             );
         }
-        PartitionCache::default()
-            .ensure_for(&self.store.pool, self.store.mode, &rows.ts)
-            .await
-            .unwrap();
-        let mut tx = self.store.pool.begin().await.unwrap();
-        readings::insert(&mut tx, self.store.mode, &rows)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        fixtures::store_readings(&self.store, &rows).await;
     }
 
     /// A per-sensor rule override (JSON merged onto the kind's rule).

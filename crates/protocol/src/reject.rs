@@ -36,10 +36,13 @@ pub enum RejectReason {
     NoReadings,
     /// The gateway is known, but has no sensor on that channel.
     UnknownSensor,
+    /// A timestamp older than the store keeps raw readings (`storage_settings.retention`):
+    /// refused rather than stored and then dropped by the housekeeping.
+    BeyondRetention,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 15] = [
+    pub const ALL: [RejectReason; 16] = [
         RejectReason::InvalidTopic,
         RejectReason::OversizedPayload,
         RejectReason::MalformedJson,
@@ -55,6 +58,7 @@ impl RejectReason {
         RejectReason::UnknownGateway,
         RejectReason::UnknownSensor,
         RejectReason::NoReadings,
+        RejectReason::BeyondRetention,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +78,7 @@ impl RejectReason {
             RejectReason::UnknownGateway => "unknown_gateway",
             RejectReason::UnknownSensor => "unknown_sensor",
             RejectReason::NoReadings => "no_readings",
+            RejectReason::BeyondRetention => "beyond_retention",
         }
     }
 

@@ -271,7 +271,8 @@ fn reading_reason(e: &serde_json::Error) -> RejectReason {
     }
 }
 
-fn format_ms(ms: i64) -> String {
+/// A reading's timestamp as RFC 3339, for refusal details.
+pub fn format_ms(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339())
         .unwrap_or_else(|| format!("{ms} ms"))

@@ -16,16 +16,16 @@ use sqlx::{ConnectOptions, PgPool};
 
 pub use local_cluster::LocalCluster;
 pub use quarantine::QuarantineRow;
-pub use readings::{PartitionCache, ReadingRows};
+pub use readings::{PartitionCache, ReadingRows, RetentionCache};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// How readings are stored, decided by the migrations from what the server offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageMode {
-    /// A TimescaleDB hypertable with compression, retention and a continuous aggregate.
+    /// A TimescaleDB hypertable with compression and a retention policy.
     TimescaleDb,
-    /// Native monthly range partitions and a rollup table the store maintains itself.
+    /// Native monthly range partitions the store creates and drops itself.
     Partitioned,
 }
 
@@ -37,7 +37,7 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects, runs pending migrations and finishes TimescaleDB set-up when it is used.
+    /// Connects, runs pending migrations and, with TimescaleDB, aligns its retention policy.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
         let options = PgConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Trace)
@@ -50,7 +50,7 @@ impl Store {
         MIGRATOR.run(&pool).await?;
         let mode = storage_mode(&pool).await?;
         if mode == StorageMode::TimescaleDb {
-            readings::ensure_timescale_rollup(&pool).await?;
+            readings::sync_timescale_retention(&pool).await?;
         }
         Ok(Store { pool, mode })
     }

@@ -1,4 +1,5 @@
-//! Readings: bulk insert with de-duplication on (sensor, time), hourly rollups, partitions.
+//! Readings: bulk insert with de-duplication on (sensor, time), the exact hourly rollup (the same
+//! table in both storage modes), partitions, retention, and the history the analyzer warms from.
 
 use std::collections::HashSet;
 
@@ -55,14 +56,10 @@ impl ReadingRows {
 /// The common case, a batch with nothing already stored, goes in by binary `COPY`, about four
 /// times faster than `INSERT ... ON CONFLICT`. If the batch holds a duplicate (a redelivery),
 /// the `COPY` fails on the primary key, is rolled back to a savepoint, and the batch goes in
-/// by `INSERT ... SELECT FROM UNNEST ... ON CONFLICT DO NOTHING` instead. Either way, on plain
-/// PostgreSQL the hourly rollup is updated from exactly the new rows, so redeliveries never
-/// inflate it.
-pub async fn insert(
-    conn: &mut PgConnection,
-    mode: StorageMode,
-    rows: &ReadingRows,
-) -> sqlx::Result<u64> {
+/// by `INSERT ... SELECT FROM UNNEST ... ON CONFLICT DO NOTHING` instead. Either way, in both
+/// storage modes, the hourly rollup is updated in the same transaction from exactly the new
+/// rows, so it is current whatever the arrival order and redeliveries never inflate it.
+pub async fn insert(conn: &mut PgConnection, rows: &ReadingRows) -> sqlx::Result<u64> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -74,16 +71,14 @@ pub async fn insert(
             sqlx::query("RELEASE SAVEPOINT readings_copy")
                 .execute(&mut *conn)
                 .await?;
-            if mode == StorageMode::Partitioned {
-                add_to_rollup(conn, rows).await?;
-            }
+            add_to_rollup(conn, rows).await?;
             Ok(rows.len() as u64)
         }
         Err(e) if is_unique_violation(&e) => {
             sqlx::query("ROLLBACK TO SAVEPOINT readings_copy")
                 .execute(&mut *conn)
                 .await?;
-            insert_skipping_duplicates(conn, mode, rows).await
+            insert_skipping_duplicates(conn, rows).await
         }
         Err(e) => Err(e),
     }
@@ -128,8 +123,10 @@ async fn copy_in(conn: &mut PgConnection, rows: &ReadingRows) -> sqlx::Result<()
 
 /// Adds rows that are all new to the hourly rollup: aggregated here, upserted in one statement.
 async fn add_to_rollup(conn: &mut PgConnection, rows: &ReadingRows) -> sqlx::Result<()> {
-    let mut hours: std::collections::HashMap<(i32, i64), (i64, f64, f64, f64)> =
-        std::collections::HashMap::new();
+    // Sorted, so concurrent writers (collectors sharing a subscription) lock rollup rows in the
+    // same order and do not deadlock.
+    let mut hours: std::collections::BTreeMap<(i32, i64), (i64, f64, f64, f64)> =
+        std::collections::BTreeMap::new();
     for i in 0..rows.len() {
         let hour = rows.ts[i].timestamp().div_euclid(3600) * 3600;
         let v = rows.values[i];
@@ -179,7 +176,6 @@ async fn add_to_rollup(conn: &mut PgConnection, rows: &ReadingRows) -> sqlx::Res
 /// come back, and only they go into the rollup.
 async fn insert_skipping_duplicates(
     conn: &mut PgConnection,
-    mode: StorageMode,
     rows: &ReadingRows,
 ) -> sqlx::Result<u64> {
     let new_rows: Vec<(i32, DateTime<Utc>, f64)> = sqlx::query_as(
@@ -194,7 +190,7 @@ async fn insert_skipping_duplicates(
     .bind(&rows.quality)
     .fetch_all(&mut *conn)
     .await?;
-    if mode == StorageMode::Partitioned && !new_rows.is_empty() {
+    if !new_rows.is_empty() {
         let mut inserted = ReadingRows::with_capacity(new_rows.len());
         for (sensor_id, ts, value) in &new_rows {
             inserted.push(*sensor_id, *ts, *value, 0);
@@ -289,12 +285,7 @@ pub async fn maintain_partitions(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Res
     for key in current..=current + 2 {
         create_partition(pool, key).await?;
     }
-    let retention_days: f64 = sqlx::query_scalar(
-        "SELECT extract(epoch FROM retention)::float8 / 86400 FROM storage_settings",
-    )
-    .fetch_one(pool)
-    .await?;
-    let cutoff = now - chrono::Duration::seconds((retention_days * 86_400.0) as i64);
+    let cutoff = now - retention(pool).await?;
     let partitions: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_inherits i
          JOIN pg_class c ON c.oid = i.inhrelid
@@ -325,27 +316,104 @@ fn parse_partition_name(name: &str) -> Option<i32> {
     (1..=12).contains(&m).then_some(y * 12 + m - 1)
 }
 
-/// TimescaleDB only: the hourly continuous aggregate and its refresh policy. Idempotent; run
-/// outside a transaction because TimescaleDB refuses to create continuous aggregates inside one.
-pub async fn ensure_timescale_rollup(pool: &PgPool) -> sqlx::Result<()> {
-    sqlx::raw_sql(
-        "CREATE MATERIALIZED VIEW IF NOT EXISTS readings_hourly
-         WITH (timescaledb.continuous) AS
-         SELECT sensor_id, time_bucket(interval '1 hour', ts) AS bucket,
-                count(*) AS n, min(value) AS vmin, max(value) AS vmax, sum(value) AS vsum
-         FROM readings GROUP BY sensor_id, bucket
-         WITH NO DATA",
+/// How long raw readings are kept (`storage_settings.retention`; hourly rollups are kept for
+/// good). Readings older than that are refused at the door rather than stored and then dropped.
+pub async fn retention(pool: &PgPool) -> sqlx::Result<chrono::Duration> {
+    let seconds: f64 =
+        sqlx::query_scalar("SELECT extract(epoch FROM retention)::float8 FROM storage_settings")
+            .fetch_one(pool)
+            .await?;
+    Ok(chrono::Duration::seconds(seconds as i64))
+}
+
+/// The retention, re-read from the database at most once a minute, for the collector's door.
+#[derive(Debug, Default)]
+pub struct RetentionCache {
+    read: Option<(std::time::Instant, chrono::Duration)>,
+}
+
+impl RetentionCache {
+    const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The oldest timestamp still kept at `now`: readings before it are past the retention.
+    pub async fn cutoff(
+        &mut self,
+        pool: &PgPool,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<DateTime<Utc>> {
+        let retention = match self.read {
+            Some((at, retention)) if at.elapsed() < Self::MAX_AGE => retention,
+            _ => {
+                let retention = retention(pool).await?;
+                self.read = Some((std::time::Instant::now(), retention));
+                retention
+            }
+        };
+        Ok(now - retention)
+    }
+}
+
+/// TimescaleDB only: makes the hypertable's retention policy drop what `storage_settings` says
+/// is past the retention, as the partitioned mode's housekeeping does. Idempotent.
+pub async fn sync_timescale_retention(pool: &PgPool) -> sqlx::Result<()> {
+    let in_step: bool = sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM timescaledb_information.jobs j, storage_settings s
+             WHERE j.proc_name = 'policy_retention' AND j.hypertable_name = 'readings'
+               AND (j.config->>'drop_after')::interval = s.retention)",
     )
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    sqlx::query(
-        "SELECT add_continuous_aggregate_policy('readings_hourly',
-             start_offset => interval '3 days', end_offset => interval '1 hour',
-             schedule_interval => interval '15 minutes', if_not_exists => true)",
-    )
-    .execute(pool)
-    .await?;
+    if !in_step {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT remove_retention_policy('readings', if_exists => true)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "SELECT add_retention_policy('readings', (SELECT retention FROM storage_settings))",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
     Ok(())
+}
+
+/// What the analyzer warms a sensor's memory from at start-up: hourly rollups for
+/// `[long_from, raw_from)`, raw readings (good and suspect) from `raw_from` on. The same in
+/// both storage modes, whatever order the readings arrived in.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct History {
+    /// (sensor, hour, readings in the hour, their sum), by sensor and hour.
+    pub hours: Vec<(i32, DateTime<Utc>, i64, f64)>,
+    /// (sensor, time, value), by sensor and time.
+    pub raw: Vec<(i32, DateTime<Utc>, f64)>,
+}
+
+pub async fn history(
+    pool: &PgPool,
+    sensor_ids: &[i32],
+    long_from: DateTime<Utc>,
+    raw_from: DateTime<Utc>,
+) -> sqlx::Result<History> {
+    let hours = sqlx::query_as(
+        "SELECT sensor_id, bucket, n::int8, vsum FROM readings_hourly
+         WHERE sensor_id = ANY($1) AND bucket >= $2 AND bucket < $3 ORDER BY sensor_id, bucket",
+    )
+    .bind(sensor_ids)
+    .bind(long_from)
+    .bind(raw_from)
+    .fetch_all(pool)
+    .await?;
+    let raw = sqlx::query_as(
+        "SELECT sensor_id, ts, value FROM readings
+         WHERE sensor_id = ANY($1) AND ts >= $2 AND quality < 2 ORDER BY sensor_id, ts",
+    )
+    .bind(sensor_ids)
+    .bind(raw_from)
+    .fetch_all(pool)
+    .await?;
+    Ok(History { hours, raw })
 }
 
 #[cfg(test)]

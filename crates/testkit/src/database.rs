@@ -1,10 +1,11 @@
 //! A fresh, empty database per test, on the server `DATABASE_URL` names, else on the local
 //! default (127.0.0.1:5432, user postgres), else in a private cluster started for the test run.
+//! A test that depends on the storage mode asks for a database in each mode the server offers.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use geohazard_store::LocalCluster;
 use geohazard_store::local_cluster::ensure_database;
+use geohazard_store::{LocalCluster, StorageMode};
 use tokio::sync::OnceCell;
 
 const LOCAL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -69,7 +70,47 @@ pub struct TestDb {
     admin_url: String,
 }
 
+/// Set by CI's TimescaleDB pass (`deploy/test.sh --timescaledb`): a test that covers both storage
+/// modes fails, rather than testing the partitioned mode only, when the server lacks TimescaleDB.
+pub const REQUIRE_TIMESCALEDB: &str = "GEOHAZARD_TEST_TIMESCALEDB";
+
+/// The storage modes this test run's server can give a database: the partitioned mode always
+/// (TimescaleDB can be switched off per database), TimescaleDB when the server has it
+/// preloaded. Tests that depend on the mode run once per mode listed here.
+pub async fn storage_modes() -> Vec<StorageMode> {
+    static TIMESCALEDB: OnceCell<bool> = OnceCell::const_new();
+    let available = *TIMESCALEDB
+        .get_or_init(|| async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&server_admin_url().await)
+                .await
+                .expect("connecting to the test server");
+            // The same test as the readings migration's.
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+                    AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .expect("asking the test server about TimescaleDB")
+        })
+        .await;
+    if available {
+        return vec![StorageMode::Partitioned, StorageMode::TimescaleDb];
+    }
+    assert!(
+        std::env::var_os(REQUIRE_TIMESCALEDB).is_none(),
+        "{REQUIRE_TIMESCALEDB} is set but the test server has no TimescaleDB preloaded"
+    );
+    eprintln!(
+        "note: the test server has no TimescaleDB: only the partitioned storage mode is tested \
+         (deploy/test.sh --timescaledb runs the TimescaleDB pass)"
+    );
+    vec![StorageMode::Partitioned]
+}
+
 impl TestDb {
+    /// A database in the server's own storage mode (TimescaleDB where it is preloaded).
     pub async fn create() -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let admin_url = server_admin_url().await;
@@ -87,6 +128,32 @@ impl TestDb {
             name,
             admin_url,
         }
+    }
+
+    /// A database whose migrations choose `mode`: the partitioned mode by switching TimescaleDB
+    /// off for the database (as an operator can), TimescaleDB when the server has it (see
+    /// [`storage_modes`]).
+    pub async fn create_in(mode: StorageMode) -> TestDb {
+        let db = TestDb::create().await;
+        if mode == StorageMode::Partitioned {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&db.admin_url)
+                .await
+                .expect("connecting to the test server");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE \"{}\" SET geohazard.timescaledb = 'off'",
+                db.name
+            )))
+            .execute(&mut conn)
+            .await
+            .expect("switching TimescaleDB off for the test database");
+        } else {
+            assert!(
+                storage_modes().await.contains(&mode),
+                "the test server cannot give a {mode:?} database"
+            );
+        }
+        db
     }
 }
 

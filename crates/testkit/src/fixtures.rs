@@ -2,6 +2,7 @@
 //! and gateways with crack meters.
 
 use geohazard_store::Store;
+use geohazard_store::readings::{self, PartitionCache, ReadingRows};
 use geohazard_store::registry::{
     self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
 };
@@ -80,4 +81,19 @@ pub async fn register_gateway(store: &Store, code: &str, channels: &[&str]) -> i
         .expect("registering a sensor");
     }
     gateway
+}
+
+/// Stores readings as the collector does: partitions first (partitioned mode), then one
+/// transaction for the readings and their hourly rollup. Returns how many were new.
+pub async fn store_readings(store: &Store, rows: &ReadingRows) -> u64 {
+    PartitionCache::default()
+        .ensure_for(&store.pool, store.mode, &rows.ts)
+        .await
+        .expect("partitions for the readings");
+    let mut tx = store.pool.begin().await.unwrap();
+    let inserted = readings::insert(&mut tx, rows)
+        .await
+        .expect("readings stored");
+    tx.commit().await.unwrap();
+    inserted
 }

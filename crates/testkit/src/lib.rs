@@ -6,7 +6,7 @@ pub mod database;
 pub mod fixtures;
 
 pub use broker::Broker;
-pub use database::TestDb;
+pub use database::{TestDb, storage_modes};
 
 use std::net::TcpListener;
 use std::time::Duration;

@@ -1,7 +1,10 @@
 //! Ingest benchmark: sustained readings/s and messages/s through a real Mosquitto into the
 //! store, beside a raw `COPY` of the same rows in the same run.
 //!
-//! `cargo run --release -p geohazard-e2e --bin ingest-bench -- [single_messages] [batched_messages] [readings_per_batch]`
+//! `cargo run --release -p geohazard-e2e --bin ingest-bench -- [single_messages] [batched_messages] [readings_per_batch] [--mode partitioned|timescaledb]`
+//!
+//! The store is on `DATABASE_URL`'s server (else the local default); `--mode timescaledb` needs
+//! a server with TimescaleDB preloaded, `--mode partitioned` works on any.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +13,7 @@ use geohazard_collector::CollectorConfig;
 use geohazard_collector::metrics::MessageLabels;
 use geohazard_e2e::{RunningCollector, register_gateway};
 use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
-use geohazard_store::Store;
+use geohazard_store::{StorageMode, Store};
 use geohazard_testkit::{Broker, TestDb};
 
 const GATEWAYS: usize = 4;
@@ -18,16 +21,30 @@ const SENSORS_PER_GATEWAY: usize = 50;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("numbers"))
-        .collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--mode partitioned|timescaledb`: the storage mode, else the server's own.
+    let mode = match args.iter().position(|a| a == "--mode") {
+        Some(i) => {
+            let mode = match args.get(i + 1).map(String::as_str) {
+                Some("partitioned") => StorageMode::Partitioned,
+                Some("timescaledb") => StorageMode::TimescaleDb,
+                other => anyhow::bail!("--mode partitioned|timescaledb, not {other:?}"),
+            };
+            args.drain(i..i + 2);
+            Some(mode)
+        }
+        None => None,
+    };
+    let args: Vec<usize> = args.iter().map(|a| a.parse().expect("numbers")).collect();
     let single = args.first().copied().unwrap_or(100_000);
     let batched = args.get(1).copied().unwrap_or(2_000);
     let per_batch = args.get(2).copied().unwrap_or(500);
 
     let broker = Broker::start().await;
-    let db = TestDb::create().await;
+    let db = match mode {
+        Some(mode) => TestDb::create_in(mode).await,
+        None => TestDb::create().await,
+    };
     let store = Store::connect(&db.url, 8).await?;
     let channels: Vec<String> = (0..SENSORS_PER_GATEWAY).map(|i| format!("s{i}")).collect();
     let channel_refs: Vec<&str> = channels.iter().map(String::as_str).collect();
@@ -133,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
     let copy_rate = rows.len() as f64 / copy_secs;
     println!(
         "ingest through Mosquitto into PostgreSQL ({} mode)",
-        if store.mode == geohazard_store::StorageMode::Partitioned {
+        if store.mode == StorageMode::Partitioned {
             "partitioned"
         } else {
             "timescaledb"
