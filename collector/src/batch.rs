@@ -82,6 +82,8 @@ impl PreparedBatch {
                 .or_default()
                 .push(seq);
         }
+    }
+
     /// Quarantines one valid reading the collector still cannot store, as its JSON.
     fn quarantine_reading(
         &mut self,

@@ -147,14 +147,14 @@ impl Broker {
                 }
                 _ => line.to_owned(),
             };
-            text.push_str(&line);
-            text.push('\n');
+            out.push_str(&line);
+            out.push('\n');
         }
-        text.push_str(&format!(
+        out.push_str(&format!(
             "log_dest file {}/mosquitto.log\n",
             self.dir.path().display()
         ));
-        text
+        out
     }
 
     async fn launch(&mut self) {
