@@ -21,16 +21,21 @@ macro_rules! scope_cte {
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod error;
+pub mod health;
 pub mod live;
 pub mod officers;
 pub mod state;
+pub mod video;
+pub mod web;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
+use axum::{Extension, Router};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -51,6 +56,10 @@ pub struct CommandCenterConfig {
     pub db_connections: u32,
     /// The API's own settings: sessions, body limit, live sockets.
     pub api: Settings,
+    /// The duty-room console: base-map tiles.
+    pub console: console::ConsoleSettings,
+    /// Camera frames: the frame store, its retention, live views.
+    pub video: video::VideoSettings,
 }
 
 impl Default for CommandCenterConfig {
@@ -59,6 +68,8 @@ impl Default for CommandCenterConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             db_connections: 16,
             api: Settings::default(),
+            console: console::ConsoleSettings::default(),
+            video: video::VideoSettings::default(),
         }
     }
 }
@@ -79,6 +90,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/warnings/{id}/acknowledge", post(api::acknowledge))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/live", get(live::live))
+        .merge(web::routes())
+        .merge(console::routes())
+        .merge(health::routes())
+        .merge(video::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -114,6 +129,14 @@ pub async fn start(
         Some(outbox),
         shutdown.clone(),
     );
+    let video = video::start(
+        config.video.clone(),
+        pool.clone(),
+        mqtt_url,
+        state.live.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     tokio::spawn(live::run_feed(bus, state.live.clone(), shutdown.clone()));
     tokio::spawn(sweep_sessions(pool, shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -121,7 +144,10 @@ pub async fn start(
         .with_context(|| format!("binding the API to {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "command-center API listening");
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state)
+        .layer(Extension(Arc::new(config.console.clone())))
+        .layer(Extension(video))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
