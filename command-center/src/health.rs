@@ -96,10 +96,7 @@ struct QuarantineSummary {
 /// `GET /api/v1/health`: gateways, silent sensors (nothing for three sampling intervals),
 /// active device warnings, and quarantined messages per gateway and reason over the last day.
 /// Quarantine rows of gateways nobody registered are shown to top-level officers only.
-async fn health(
-    State(state): State<AppState>,
-    officer: Officer,
-) -> Result<Json<Value>, ApiError> {
+async fn health(State(state): State<AppState>, officer: Officer) -> Result<Json<Value>, ApiError> {
     let gateways = gateway_rows(&state, &officer, None).await?;
     let silent: Vec<SilentSensor> = sqlx::query_as(concat!(
         scope_cte!(),

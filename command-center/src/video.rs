@@ -107,8 +107,7 @@ pub fn check_frame(jpeg: &[u8], max_bytes: usize) -> Option<(&'static str, Strin
         ));
     }
     // A whole JPEG: start-of-image, a marker, and end-of-image.
-    if jpeg.len() < 4 || jpeg[..3] != [0xFF, 0xD8, 0xFF] || jpeg[jpeg.len() - 2..] != [0xFF, 0xD9]
-    {
+    if jpeg.len() < 4 || jpeg[..3] != [0xFF, 0xD8, 0xFF] || jpeg[jpeg.len() - 2..] != [0xFF, 0xD9] {
         return Some((
             "frame_not_jpeg",
             "not a whole JPEG image (no SOI/EOI markers)".to_owned(),
@@ -323,9 +322,10 @@ pub async fn enforce_retention(video: &Video, pool: &PgPool) -> anyhow::Result<u
         }
     }
     loop {
-        let total: i64 = sqlx::query_scalar("SELECT coalesce(sum(bytes), 0)::int8 FROM video_frames")
-            .fetch_one(pool)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT coalesce(sum(bytes), 0)::int8 FROM video_frames")
+                .fetch_one(pool)
+                .await?;
         let excess = total - s.max_total_bytes as i64;
         if excess <= 0 {
             break;
@@ -385,7 +385,12 @@ async fn command(video: &Video, gateway: &str, name: &str, args: Value) -> anyho
     };
     video
         .client
-        .publish(Topic::command(gateway), QoS::AtLeastOnce, false, cmd.to_json())
+        .publish(
+            Topic::command(gateway),
+            QoS::AtLeastOnce,
+            false,
+            cmd.to_json(),
+        )
         .await?;
     Ok(())
 }
@@ -646,7 +651,13 @@ async fn live_view(
         .unwrap()
         .entry((gateway.clone(), camera.clone()))
         .or_default() += 1;
-    command(&video, &gateway, names::LIVE_VIEW, serde_json::to_value(&args).unwrap()).await?;
+    command(
+        &video,
+        &gateway,
+        names::LIVE_VIEW,
+        serde_json::to_value(&args).unwrap(),
+    )
+    .await?;
     tracing::info!(officer = %officer.username, %gateway, %camera, "live view started");
     Ok(ws.on_upgrade(move |socket| relay(socket, state, video, gateway, camera, rx)))
 }

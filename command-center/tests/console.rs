@@ -11,9 +11,9 @@ use geohazard_analyzer::{AnalyzerConfig, Stats};
 use geohazard_bus::BusConfig;
 use geohazard_bus::rumqttc::{self, AsyncClient, Event, MqttOptions, Packet, QoS};
 use geohazard_command_center::officers::{self, NewOfficer};
+use geohazard_command_center::{CommandCenterConfig, Role};
 use geohazard_firmware_bridge::BridgeConfig;
 use geohazard_firmware_bridge::config::CameraConfig;
-use geohazard_command_center::{CommandCenterConfig, Role};
 use geohazard_protocol::topic::Topic;
 use geohazard_store::Store;
 use geohazard_store::registry::{
@@ -177,12 +177,14 @@ async fn world() -> World {
     .fetch_one(pool)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO site_responsibles (site_id, person_id, role) VALUES ($1, $2, 'monitor')")
-        .bind(gx1)
-        .bind(monitor)
-        .execute(pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO site_responsibles (site_id, person_id, role) VALUES ($1, $2, 'monitor')",
+    )
+    .bind(gx1)
+    .bind(monitor)
+    .execute(pool)
+    .await
+    .unwrap();
     officers::add(
         pool,
         &NewOfficer {
@@ -295,7 +297,8 @@ struct Gateway {
 impl Gateway {
     async fn connect(broker: &Broker) -> Gateway {
         let mut o = MqttOptions::new(GATEWAY, broker.host(), broker.port());
-        o.set_max_packet_size(4 << 20, 4 << 20).set_clean_session(true);
+        o.set_max_packet_size(4 << 20, 4 << 20)
+            .set_clean_session(true);
         let (client, mut el) = AsyncClient::new(o, 1000);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut tx = Some(tx);
@@ -345,7 +348,12 @@ impl Gateway {
 
     async fn status(&self, status: Value) {
         self.client
-            .publish(Topic::status(GATEWAY), QoS::AtLeastOnce, true, status.to_string())
+            .publish(
+                Topic::status(GATEWAY),
+                QoS::AtLeastOnce,
+                true,
+                status.to_string(),
+            )
             .await
             .unwrap();
     }
@@ -426,7 +434,9 @@ impl Browser {
                 self.screenshot(&format!("failed-{}", what.replace(' ', "-")))
                     .await;
                 let error = self.js("return window.__error || null").await;
-                panic!("timed out after {timeout:?} waiting for {what} (last: {v}; page error: {error})");
+                panic!(
+                    "timed out after {timeout:?} waiting for {what} (last: {v}; page error: {error})"
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -641,10 +651,7 @@ async fn a_red_reading_reaches_the_feed_and_map_within_a_second_and_is_acknowled
     let banner = b
         .js("return document.getElementById('banner').textContent")
         .await;
-    assert!(
-        banner.as_str().unwrap().contains("红色预警"),
-        "{banner}"
-    );
+    assert!(banner.as_str().unwrap().contains("红色预警"), "{banner}");
     b.screenshot("console-red-warning").await;
 
     // The evidence, for a person: the value and the line it crossed.
@@ -735,9 +742,11 @@ async fn device_health_shows_gateway_status_and_a_misconfigured_gateways_quarant
     let _one = ONE_AT_A_TIME.lock().await;
     let w = world().await;
     let gw = Gateway::connect(&w.broker).await;
-    gw.status(json!({"online": true, "ts": now_ms(), "firmware": "0.1.0", "queue_depth": 7,
-                     "supply_v": 12.6, "battery_pct": 81.0, "signal_dbm": -77.0}))
-        .await;
+    gw.status(
+        json!({"online": true, "ts": now_ms(), "firmware": "0.1.0", "queue_depth": 7,
+                     "supply_v": 12.6, "battery_pct": 81.0, "signal_dbm": -77.0}),
+    )
+    .await;
     // A gateway configured with a channel nobody registered.
     gw.publish(
         Topic::telemetry(GATEWAY),
@@ -846,15 +855,19 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
         Duration::from_secs(30),
         "the snapshot in the frame store",
         || async {
-            sqlx::query_as("SELECT id, bytes FROM video_frames WHERE gateway_code = $1 AND camera = 'cam1'")
-                .bind(GATEWAY)
-                .fetch_optional(&w.store.pool)
-                .await
-                .unwrap()
+            sqlx::query_as(
+                "SELECT id, bytes FROM video_frames WHERE gateway_code = $1 AND camera = 'cam1'",
+            )
+            .bind(GATEWAY)
+            .fetch_optional(&w.store.pool)
+            .await
+            .unwrap()
         },
     )
     .await;
-    let latest = w.get("gx-duty", &format!("/cameras/{GATEWAY}/cam1/latest")).await;
+    let latest = w
+        .get("gx-duty", &format!("/cameras/{GATEWAY}/cam1/latest"))
+        .await;
     assert_eq!(latest.status(), reqwest::StatusCode::OK);
     assert_eq!(latest.headers()["content-type"], "image/jpeg");
     let jpeg = latest.bytes().await.unwrap();
@@ -935,14 +948,18 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
 
     // Not a JPEG, and a JPEG over the 64 KiB limit: refused with the reason, and counted.
     let now = now_ms();
-    gw.publish(Topic::video(GATEWAY, "cam1", now), b"GIF89a not a jpeg".to_vec())
-        .await;
+    gw.publish(
+        Topic::video(GATEWAY, "cam1", now),
+        b"GIF89a not a jpeg".to_vec(),
+    )
+    .await;
     let mut big = vec![0xFF, 0xD8, 0xFF, 0xE0];
     big.resize(100_000, 0);
     big.extend([0xFF, 0xD9]);
     gw.publish(Topic::video(GATEWAY, "cam1", now + 1), big.clone())
         .await;
-    gw.publish(Topic::video(GATEWAY, "cam1", now + 2), big).await;
+    gw.publish(Topic::video(GATEWAY, "cam1", now + 2), big)
+        .await;
     let refused: Vec<(String, i32)> = eventually(
         Duration::from_secs(10),
         "the refused frames in the quarantine",
@@ -965,11 +982,13 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
             ("frame_too_large".to_owned(), 1)
         ]
     );
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM video_frames WHERE captured_at >= to_timestamp($1 / 1000.0)")
-        .bind(now as f64)
-        .fetch_one(&w.store.pool)
-        .await
-        .unwrap();
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM video_frames WHERE captured_at >= to_timestamp($1 / 1000.0)",
+    )
+    .bind(now as f64)
+    .fetch_one(&w.store.pool)
+    .await
+    .unwrap();
     assert_eq!(stored, 0, "no refused frame is stored");
     bridge_stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), bridge_task).await;
