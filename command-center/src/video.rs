@@ -363,6 +363,8 @@ async fn remove_files(dir: &Path, rows: &[(String,)]) -> u64 {
 async fn retention(video: Arc<Video>, pool: PgPool, shutdown: CancellationToken) {
     let mut every =
         tokio::time::interval(Duration::from_secs(video.settings.retention_every_s.max(1)));
+    // The first run one period after start: a restart loop does not scan the store each time.
+    every.tick().await;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -494,14 +494,21 @@ impl Browser {
         .await;
     }
 
+    /// Clicks the element `css` names, finding it again if a re-render replaced it between
+    /// the look-up and the click.
     async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let clicked = match self.client.find(Locator::Css(css)).await {
+                Ok(e) => e.click().await,
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => panic!("clicking {css}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     async fn close(self) {
@@ -992,4 +999,55 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
     assert_eq!(stored, 0, "no refused frame is stored");
     bridge_stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), bridge_task).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without_a_reload() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty").await;
+    b.js("window.__samePage = true; return true").await;
+    // The link drops; while it is down a warning is raised and nothing is published for it.
+    b.js("live.socket.close(); return true").await;
+    b.until(
+        "the link shown down",
+        Duration::from_secs(5),
+        "return document.getElementById('link').classList.contains('down')",
+    )
+    .await;
+    geohazard_analyzer::warnings::apply(
+        &w.store.pool,
+        &geohazard_analyzer::config::NotifierConfig::default(),
+        &geohazard_analyzer::warnings::LevelChange {
+            site_id: w.gx1,
+            source: "threshold:gw-gx1/crack-1".into(),
+            category: geohazard_protocol::warning::WarningCategory::Hazard,
+            sensor_id: Some(w.sensor),
+            level: Some(geohazard_protocol::warning::WarningLevel::Orange),
+            summary: "value 24 mm ≥ orange threshold 20 mm".into(),
+            evidence: json!({"method": "threshold", "value": 24.0, "unit": "mm",
+                             "thresholds": {"yellow": 10.0, "orange": 20.0, "red": 30.0}}),
+            reading_ts: None,
+            failure_forecast: None,
+        },
+    )
+    .await
+    .unwrap()
+    .expect("a raised warning");
+    b.until(
+        "the orange warning after the reconnect",
+        Duration::from_secs(15),
+        "return document.getElementById('link').classList.contains('up') &&
+                document.querySelector('#feed-list [data-level=orange][data-state=open]') &&
+                document.querySelector('[data-site=\"GX-001\"]').parentElement.classList.contains('lvl-orange')",
+    )
+    .await;
+    assert_eq!(
+        b.js("return window.__samePage === true").await,
+        true,
+        "no page reload"
+    );
+    b.screenshot("resynced-after-lost-link").await;
+    b.close().await;
 }

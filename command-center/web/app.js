@@ -380,9 +380,9 @@ const live = {
   async message(m) {
     if (m.type === "ready") {
       this.retry = 500;
-      setLink(true);
       // Whatever changed while the link was down: read it again, no page reload.
-      await resync();
+      try { await resync(); } catch (e) { if (e instanceof SessionEnded) return; console.error(e); }
+      setLink(true);
     } else if (m.type === "warning") {
       applyWarning(m.warning);
     } else if (m.type === "resync") {
