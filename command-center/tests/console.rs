@@ -2,11 +2,12 @@
 //! `chromedriver` over WebDriver), against a real command-center, collector and analyzer, a
 //! real PostgreSQL and a real Mosquitto. Screenshots go to `target/screenshots/`.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod browser;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use std::time::Duration;
+
+use browser::browser;
+use fantoccini::Locator;
 use geohazard_analyzer::{AnalyzerConfig, Stats};
 use geohazard_bus::BusConfig;
 use geohazard_bus::rumqttc::{self, AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -20,7 +21,7 @@ use geohazard_store::registry::{
     self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
 };
 use geohazard_testkit::fixtures::{self, CITY, COUNTY};
-use geohazard_testkit::{Broker, TestDb, eventually, free_port, wait_for_port};
+use geohazard_testkit::{Broker, TestDb, eventually};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -369,153 +370,6 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Debian's chromium under chromedriver, in a process group of its own so that dropping it
-/// ends the browser too, whatever the test did.
-struct Browser {
-    client: Client,
-    driver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.driver.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.driver.wait();
-    }
-}
-
-async fn browser() -> Browser {
-    use std::os::unix::process::CommandExt;
-    let port = free_port();
-    let driver = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("chromedriver (Debian's chromium-driver package; deploy/install-deps.sh)");
-    wait_for_port(port, Duration::from_secs(20)).await.unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1600,1000", "--lang=zh-CN",
-                     "--autoplay-policy=no-user-gesture-required",
-                     format!("--user-data-dir={}", profile.path().display())],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a chromium session");
-    Browser {
-        client,
-        driver,
-        _profile: profile,
-    }
-}
-
-impl Browser {
-    /// Evaluates `script` (a function body that returns a value) until it is truthy.
-    async fn until(&self, what: &str, timeout: Duration, script: &str) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let v = self.client.execute(script, vec![]).await.unwrap();
-            let ok = !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0));
-            if ok {
-                return v;
-            }
-            if Instant::now() > deadline {
-                self.screenshot(&format!("failed-{}", what.replace(' ', "-")))
-                    .await;
-                let error = self.js("return window.__error || null").await;
-                panic!(
-                    "timed out after {timeout:?} waiting for {what} (last: {v}; page error: {error})"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.client.execute(script, vec![]).await.unwrap()
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .unwrap()
-            .join("screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        if let Ok(png) = self.client.screenshot().await {
-            std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-        }
-    }
-
-    async fn sign_in(&self, base: &str, username: &str) {
-        self.client.goto(base).await.unwrap();
-        self.until(
-            "the sign-in form",
-            Duration::from_secs(10),
-            "return !document.getElementById('login').hidden",
-        )
-        .await;
-        self.client
-            .find(Locator::Id("login-user"))
-            .await
-            .unwrap()
-            .send_keys(username)
-            .await
-            .unwrap();
-        self.client
-            .find(Locator::Id("login-pass"))
-            .await
-            .unwrap()
-            .send_keys(PASSWORD)
-            .await
-            .unwrap();
-        self.client
-            .find(Locator::Id("login-submit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        self.until(
-            "the live link",
-            Duration::from_secs(10),
-            "return document.getElementById('link').classList.contains('up')",
-        )
-        .await;
-    }
-
-    /// Clicks the element `css` names, finding it again if a re-render replaced it between
-    /// the look-up and the click.
-    async fn click(&self, css: &str) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let clicked = match self.client.find(Locator::Css(css)).await {
-                Ok(e) => e.click().await,
-                Err(e) => Err(e),
-            };
-            match clicked {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => panic!("clicking {css}: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-
-    async fn close(self) {
-        let _ = self.client.clone().close().await;
-    }
-}
-
 const MARKERS: &str = "return [...document.querySelectorAll('.site-marker [data-site]')].map(e => e.dataset.site).sort()";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,7 +412,7 @@ async fn a_county_officer_signs_in_in_chinese_and_sees_only_the_county_sites() {
     )
     .await;
 
-    b.sign_in(&w.base, "gx-duty").await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
     let markers = b
         .until(
             "two markers",
@@ -621,7 +475,7 @@ async fn a_red_reading_reaches_the_feed_and_map_within_a_second_and_is_acknowled
         .collect();
     gw.readings(&quiet).await;
     let b = browser().await;
-    b.sign_in(&w.base, "gx-duty").await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
     b.until(
         "the markers",
         Duration::from_secs(10),
@@ -776,7 +630,7 @@ async fn device_health_shows_gateway_status_and_a_misconfigured_gateways_quarant
     })
     .await;
     let b = browser().await;
-    b.sign_in(&w.base, "gx-duty").await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
     b.click("#tab-health").await;
     let row = b
         .until(
@@ -810,7 +664,7 @@ async fn a_session_that_ends_while_the_console_is_open_returns_it_to_sign_in() {
     let _one = ONE_AT_A_TIME.lock().await;
     let w = world().await;
     let b = browser().await;
-    b.sign_in(&w.base, "gx-duty").await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
     sqlx::query("UPDATE officer_sessions SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour'")
         .execute(&w.store.pool)
         .await
@@ -884,7 +738,7 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
     assert_eq!(range["frames"][0]["id"], frame_id);
 
     let b = browser().await;
-    b.sign_in(&w.base, "gx-duty").await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
     b.until(
         "the marker",
         Duration::from_secs(10),
@@ -1006,7 +860,7 @@ async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without
     let _one = ONE_AT_A_TIME.lock().await;
     let w = world().await;
     let b = browser().await;
-    b.sign_in(&w.base, "gx-duty").await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
     b.js("window.__samePage = true; return true").await;
     // The link drops; while it is down a warning is raised and nothing is published for it.
     b.js("live.socket.close(); return true").await;
