@@ -134,7 +134,7 @@ async fn publisher(broker: &Broker) -> AsyncClient {
 /// Latencies (ms) of every delivery, and of the last delivery of each event.
 async fn fan_out(
     cc: &CommandCenter,
-    broker: &Broker,
+    client: &AsyncClient,
     consoles: usize,
 ) -> (Vec<f64>, Vec<f64>, u64) {
     let token = token(cc.port).await;
@@ -167,11 +167,11 @@ async fn fan_out(
     drop(tx);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let per_console = (rss_kib(cc.child.id()).saturating_sub(before)) * 1024 / consoles as u64;
-    let client = publisher(broker).await;
     let mut all = Vec::new();
     let mut last: HashMap<i64, f64> = HashMap::new();
     for i in 0..EVENTS {
-        let id = 1_000_000 + i as i64;
+        // Ids unique across runs, so a late delivery of an earlier run is never counted.
+        let id = (consoles * 1_000_000 + i) as i64;
         let w = Warning {
             id,
             site: "B-0".into(),
@@ -337,9 +337,11 @@ async fn main() {
     println!(
         "== live fan-out: {EVENTS} warning changes, published on MQTT → received by each console"
     );
-    let (one, _, _) = fan_out(&cc, &broker, 1).await;
+    // One publisher for the whole run: two clients with one id would keep kicking each other.
+    let client = publisher(&broker).await;
+    let (one, _, _) = fan_out(&cc, &client, 1).await;
     line("1 console (baseline), per delivery", &one);
-    let (all, last, per_console) = fan_out(&cc, &broker, consoles).await;
+    let (all, last, per_console) = fan_out(&cc, &client, consoles).await;
     line(&format!("{consoles} consoles, per delivery"), &all);
     line(&format!("{consoles} consoles, until all have it"), &last);
     println!(
