@@ -198,14 +198,14 @@ const map = {
       $("map-note").dataset.t = "map.notiles";
     }
     this.cluster = L.markerClusterGroup({
-      maxClusterRadius: 40, chunkedLoading: true, showCoverageOnHover: false,
+      maxClusterRadius: 60, chunkedLoading: true, showCoverageOnHover: false,
       iconCreateFunction: (c) => {
         let best = null, blink = false;
         for (const m of c.getAllChildMarkers()) {
           if (rank(m.options.level) > rank(best)) best = m.options.level;
           blink = blink || m.options.blink;
         }
-        return L.divIcon({ html: "<div>" + c.getChildCount() + "</div>", className: "cluster lvl-" + (best || "none") + (blink ? " blink" : ""), iconSize: [34, 34] });
+        return L.divIcon({ html: "<div>" + c.getChildCount() + "</div>", className: "cluster lvl-" + (best || "none") + (blink ? " blink" : ""), iconSize: [30, 30] });
       },
     });
     this.leaflet.addLayer(this.cluster);
@@ -559,7 +559,14 @@ function thresholdSeries(th, n) {
   }));
 }
 
-function chart(el, unit, xs, series, th) {
+// Time axis labels in the officer's language and zone, 24-hour clock.
+function timeLabels(u, splits) {
+  const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+  const opts = span > 2 * 86400 ? { month: "2-digit", day: "2-digit" } : { hour: "2-digit", minute: "2-digit", hour12: false };
+  return splits.map((v) => new Date(v * 1000).toLocaleString(lang, opts));
+}
+
+function chart(el, unit, xs, series, th, xRange) {
   const lines = thresholdSeries(th, xs.length);
   const data = [xs, ...series.map((s) => s.data), ...lines.map((l) => l.data)];
   // Keep the threshold lines in view: the y range covers the data and the lowest line.
@@ -570,8 +577,24 @@ function chart(el, unit, xs, series, th) {
   const pad = (hi - lo) * 0.1 || 1;
   const u = new uPlot({
     width: Math.min(CHART_W, el.clientWidth || CHART_W), height: CHART_H,
-    scales: { x: { time: true }, y: { range: () => [lo - pad, hi + pad] } },
-    axes: [{}, { label: unit }],
+    scales: { x: { time: true, range: xRange ? () => xRange() : undefined }, y: { range: () => [lo - pad, hi + pad] } },
+    axes: [{ values: timeLabels }, { label: unit }],
+    // Threshold lines across the whole plot, not only under the data.
+    hooks: { draw: [(plot) => {
+      const ctx = plot.ctx;
+      for (const l of lines) {
+        const y = plot.valToPos(l.value, "y", true);
+        ctx.save();
+        ctx.strokeStyle = l.stroke;
+        ctx.lineWidth = 1.5 * devicePixelRatio;
+        ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+        ctx.beginPath();
+        ctx.moveTo(plot.bbox.left, y);
+        ctx.lineTo(plot.bbox.left + plot.bbox.width, y);
+        ctx.stroke();
+        ctx.restore();
+      }
+    }] },
     series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke || "#1d3557", width: 2, points: { show: xs.length < 60 } })),
       ...lines.map(({ value, data, ...l }) => l)],
   }, data, el);
@@ -592,7 +615,8 @@ async function sensorCharts(site) {
     const rawEl = box.querySelector(".raw");
     rawEl.dataset.points = String(ys.length);
     let u = null;
-    if (ys.length) u = chart(rawEl, s.unit, xs, [{ label: s.channel, data: ys }], th);
+    const day = () => [Date.now() / 1000 - 86400, Date.now() / 1000];
+    if (ys.length) u = chart(rawEl, s.unit, xs, [{ label: s.channel, data: ys }], th, day);
     else rawEl.textContent = t("chart.no_data");
     let last = raw.points.length ? raw.points[raw.points.length - 1].ts : null;
     const poll = setInterval(async () => {
@@ -606,7 +630,7 @@ async function sensorCharts(site) {
       while (xs.length && xs[0] < cut) { xs.shift(); ys.shift(); }
       rawEl.dataset.points = String(ys.length);
       if (u) { u.destroy(); panel.charts = panel.charts.filter((c) => c !== u); } else rawEl.textContent = "";
-      u = chart(rawEl, s.unit, xs.slice(), [{ label: s.channel, data: ys.slice() }], th);
+      u = chart(rawEl, s.unit, xs.slice(), [{ label: s.channel, data: ys.slice() }], th, day);
     }, 5000);
     panel.timers.push(poll);
     // Months of hourly rollups: mean with min and max, drag to zoom.
@@ -615,11 +639,13 @@ async function sensorCharts(site) {
     const hEl = box.querySelector(".hourly");
     if (hourly.points.length) {
       const hx = hourly.points.map((p) => new Date(p.ts).getTime() / 1000);
+      // The whole history in view at first, however little of it there is; drag to zoom in.
+      const whole = hx.length > 1 ? null : () => [hx[0] - 43200, hx[0] + 43200];
       chart(hEl, s.unit, hx, [
         { label: t("chart.mean"), data: hourly.points.map((p) => p.mean), stroke: "#1d3557" },
         { label: t("chart.min"), data: hourly.points.map((p) => p.min), stroke: "#8fa8c8" },
         { label: t("chart.max"), data: hourly.points.map((p) => p.max), stroke: "#c88f8f" },
-      ], th);
+      ], th, whole);
     } else hEl.textContent = t("chart.no_data");
   }
 }
