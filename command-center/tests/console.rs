@@ -16,6 +16,7 @@ use geohazard_command_center::{CommandCenterConfig, Role};
 use geohazard_firmware_bridge::BridgeConfig;
 use geohazard_firmware_bridge::config::CameraConfig;
 use geohazard_protocol::topic::Topic;
+use geohazard_protocol::warning::{WarningCategory, WarningLevel};
 use geohazard_store::Store;
 use geohazard_store::registry::{
     self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
@@ -876,9 +877,9 @@ async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without
         &geohazard_analyzer::warnings::LevelChange {
             site_id: w.gx1,
             source: "threshold:gw-gx1/crack-1".into(),
-            category: geohazard_protocol::warning::WarningCategory::Hazard,
+            category: WarningCategory::Hazard,
             sensor_id: Some(w.sensor),
-            level: Some(geohazard_protocol::warning::WarningLevel::Orange),
+            level: Some(WarningLevel::Orange),
             summary: "value 24 mm ≥ orange threshold 20 mm".into(),
             evidence: json!({"method": "threshold", "value": 24.0, "unit": "mm",
                              "thresholds": {"yellow": 10.0, "orange": 20.0, "red": 30.0}}),
@@ -903,5 +904,97 @@ async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without
         "no page reload"
     );
     b.screenshot("resynced-after-lost-link").await;
+    b.close().await;
+}
+
+/// Raises a warning on a site through the analyzer's state machine.
+async fn raise(w: &World, site_id: i64, source: &str, level: WarningLevel, evidence: Value) -> i64 {
+    geohazard_analyzer::warnings::apply(
+        &w.store.pool,
+        &geohazard_analyzer::config::NotifierConfig::default(),
+        &geohazard_analyzer::warnings::LevelChange {
+            site_id,
+            source: source.into(),
+            category: WarningCategory::Hazard,
+            sensor_id: None,
+            level: Some(level),
+            summary: format!("{source} {level:?}"),
+            evidence,
+            reading_ts: None,
+            failure_forecast: None,
+        },
+    )
+    .await
+    .unwrap()
+    .expect("a raised warning")
+    .id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_and_rainfall_evidence_reads_as_numbers_against_their_lines() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let gx2: i64 = sqlx::query_scalar("SELECT id FROM hazard_sites WHERE code = 'GX-002'")
+        .fetch_one(&w.store.pool)
+        .await
+        .unwrap();
+    let rate = raise(
+        &w,
+        w.gx1,
+        "rate:gw-gx1/crack-1",
+        WarningLevel::Orange,
+        json!({"method": "rate", "velocity_mm_per_day": 6.4, "velocity_t": 8.25, "min_t": 3.0,
+               "acceleration_mm_per_day2": 0.8, "acceleration_t": 2.1, "fit_r2": 0.93,
+               "points": 48, "spikes_rejected": 1, "window_h": 24.0,
+               "thresholds": {"yellow": 2.0, "orange": 5.0, "red": 10.0}}),
+    )
+    .await;
+    let rain = raise(
+        &w,
+        gx2,
+        "rain:gw-gx2/rain-1",
+        WarningLevel::Yellow,
+        json!({"method": "rainfall", "id_ratio_max": 1.9, "id_curve": {"a": 12.0, "b": 0.6},
+               "windows": [
+                   {"hours": 1.0, "mm": 22.5, "level": "yellow", "id_threshold_mm_per_h": 12.0, "id_ratio": 1.9},
+                   {"hours": 24.0, "mm": 61.0, "level": null, "id_threshold_mm_per_h": 3.6, "id_ratio": 0.7}],
+               "antecedent": {"k": 0.8, "daily_mm": [61.0, 12.0], "effective_mm": 70.6, "level": null}}),
+    )
+    .await;
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.click(&format!("#feed-list [data-warning=\"{rate}\"]"))
+        .await;
+    let text = b
+        .until(
+            "the rate evidence",
+            Duration::from_secs(5),
+            "const e = document.getElementById('evidence'); return e && e.innerText",
+        )
+        .await;
+    let text = text.as_str().unwrap();
+    for want in ["6.4 mm/d", "8.25", "判定所需 t 值 3", "5 mm/d", "0.93"] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    b.screenshot("warning-evidence-rate").await;
+    b.click(&format!("#feed-list [data-warning=\"{rain}\"]"))
+        .await;
+    let bars = b
+        .until(
+            "the rainfall bars",
+            Duration::from_secs(5),
+            "return document.querySelectorAll('#evidence .bar-row').length",
+        )
+        .await;
+    assert_eq!(bars, 2, "one bar per accumulation window");
+    let text = b
+        .js("return document.getElementById('evidence').innerText")
+        .await;
+    let text = text.as_str().unwrap();
+    // 1 h: 22.5 mm against the I–D line of 12 mm; 24 h: 61 mm against 86.4 mm.
+    for want in ["22.5 mm / 12", "61 mm / 86.4", "70.6 mm"] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    b.screenshot("warning-evidence-rainfall").await;
     b.close().await;
 }
