@@ -961,15 +961,45 @@ async fn rate_and_rainfall_evidence_reads_as_numbers_against_their_lines() {
                "antecedent": {"k": 0.8, "daily_mm": [61.0, 12.0], "effective_mm": 70.6, "level": null}}),
     )
     .await;
+    // A trend warning whose inverse-velocity fit reaches zero two days after the reading.
+    let ts = chrono::Utc::now().timestamp_millis();
+    let failure = ts + 2 * 86_400_000;
+    let trend = raise(
+        &w,
+        w.gx1,
+        "trend:gw-gx1/crack-1",
+        WarningLevel::Red,
+        json!({"method": "improved_tangent_angle", "ts": ts, "alpha_deg": 84.2,
+               "velocity_mm_per_day": 9.1, "steady_velocity_mm_per_day": 0.9, "window_h": 72.0,
+               "thresholds_deg": {"yellow": 45.0, "orange": 80.0, "red": 85.0},
+               "inverse_velocity": {"method": "inverse_velocity", "bins": 12, "bin_h": 6.0,
+                   "slope_per_day": -0.05, "intercept": 0.1, "r2": 0.91,
+                   "failure_forecast_ts": failure, "accepted": true},
+               "failure_forecast_ts": failure}),
+    )
+    .await;
     let b = browser().await;
     b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.click(&format!("#feed-list [data-warning=\"{trend}\"]"))
+        .await;
+    b.until(
+        "the inverse-velocity plot",
+        Duration::from_secs(5),
+        "return document.querySelector('#inverse-plot canvas') && document.querySelector('#evidence .ev-failure')",
+    )
+    .await;
+    let text = b
+        .js("return document.getElementById('evidence').innerText")
+        .await;
+    assert!(text.as_str().unwrap().contains("84.2°"), "{text}");
+    b.screenshot("warning-evidence-trend").await;
     b.click(&format!("#feed-list [data-warning=\"{rate}\"]"))
         .await;
     let text = b
         .until(
             "the rate evidence",
             Duration::from_secs(5),
-            "const e = document.getElementById('evidence'); return e && e.innerText",
+            "const e = document.getElementById('evidence'); return e && e.innerText.includes('t 值') && e.innerText",
         )
         .await;
     let text = text.as_str().unwrap();

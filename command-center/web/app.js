@@ -491,12 +491,36 @@ function renderEvidence(w, ev) {
         ["ev.steady", esc(num(ev.steady_velocity_mm_per_day, 3)) + " mm/d"],
         ["ev.window", esc(hours(ev.window_h))],
         iv.method ? ["ev.inverse", esc(t("ev.inverse_fit", { s: num(iv.slope_per_day, 4), r: num(iv.r2, 3) }))] : null,
-        iv.method ? ["ev.failure", iv.accepted ? "<b>" + esc(fmtTime(iv.failure_forecast_ts)) + "</b>" : esc(t("ev.not_accepted"))] : null]) +
+        iv.method ? ["ev.failure", iv.accepted ? '<b class="ev-failure">' + esc(fmtTime(iv.failure_forecast_ts)) + "</b>" : esc(t("ev.not_accepted"))] : null]) +
+        (iv.method ? '<h4>' + esc(t("ev.inverse")) + '</h4><div id="inverse-plot" class="chart"></div>' : "") +
         "<h4>" + esc(t("ev.thresholds")) + "</h4>" + thresholdsTable(ev.thresholds_deg, w.level, "°");
     }
     default:
       return kv(Object.entries(ev).filter(([k]) => k !== "ts").map(([k, v]) => [k, esc(typeof v === "object" ? JSON.stringify(v) : v)]));
   }
+}
+
+// The inverse-velocity method: 1/v falls along a line that reaches zero at the forecast
+// failure time. Drawn from the fit (days from the evaluation time), over the fitted span and on
+// to the forecast.
+function inversePlot(el, ev) {
+  const iv = ev.inverse_velocity;
+  const t0 = ev.ts / 1000;
+  const back = (iv.bins || 1) * (iv.bin_h || 1) * 3600;
+  const end = iv.failure_forecast_ts ? Math.max(iv.failure_forecast_ts / 1000, t0 + 3600) : t0 + back / 2;
+  const n = 60, xs = [], ys = [];
+  for (let i = 0; i <= n; i++) {
+    const x = t0 - back + (end - t0 + back) * i / n;
+    xs.push(x);
+    ys.push(Math.max(0, iv.intercept + iv.slope_per_day * (x - t0) / 86400));
+  }
+  const u = new uPlot({
+    width: Math.min(CHART_W, el.clientWidth || CHART_W), height: 160,
+    scales: { x: { time: true } },
+    axes: [{ values: timeLabels, space: 90 }, { label: "1/v (d/mm)" }],
+    series: [{}, { label: "1/v", stroke: "#d81e06", width: 2, points: { show: false } }],
+  }, [xs, ys], el);
+  panel.charts.push(u);
 }
 
 function timeline(events) {
@@ -531,6 +555,7 @@ async function openWarning(id) {
     "<h3>" + esc(t("warning.timeline")) + "</h3>" + timeline(w.events) +
     '<p><button type="button" id="open-site">' + esc(t("warning.open_site")) + "</button></p>");
   panel.warning = id;
+  if ($("inverse-plot")) inversePlot($("inverse-plot"), w.evidence);
   $("open-site").addEventListener("click", () => openSite(w.site.id));
   const ack = $("ack-button");
   if (ack) ack.addEventListener("click", async () => {
@@ -562,7 +587,9 @@ function thresholdSeries(th, n) {
 // Time axis labels in the officer's language and zone, 24-hour clock.
 function timeLabels(u, splits) {
   const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
-  const opts = span > 2 * 86400 ? { month: "2-digit", day: "2-digit" } : { hour: "2-digit", minute: "2-digit", hour12: false };
+  const opts = span > 20 * 86400 ? { month: "2-digit", day: "2-digit" }
+    : span > 2 * 86400 ? { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false }
+    : { hour: "2-digit", minute: "2-digit", hour12: false };
   return splits.map((v) => new Date(v * 1000).toLocaleString(lang, opts));
 }
 
@@ -578,7 +605,7 @@ function chart(el, unit, xs, series, th, xRange) {
   const u = new uPlot({
     width: Math.min(CHART_W, el.clientWidth || CHART_W), height: CHART_H,
     scales: { x: { time: true, range: xRange ? () => xRange() : undefined }, y: { range: () => [lo - pad, hi + pad] } },
-    axes: [{ values: timeLabels }, { label: unit }],
+    axes: [{ values: timeLabels, space: 90 }, { label: unit }],
     // Threshold lines across the whole plot, not only under the data.
     hooks: { draw: [(plot) => {
       const ctx = plot.ctx;
