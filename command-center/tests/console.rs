@@ -464,7 +464,7 @@ async fn a_county_officer_signs_in_in_chinese_and_sees_only_the_county_sites() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_red_reading_reaches_the_feed_and_map_within_a_second_and_is_acknowledged_from_the_console()
+async fn a_red_reading_reaches_feed_and_map_within_a_second_is_acknowledged_there_and_charted_live_in_the_site_view()
  {
     let _one = ONE_AT_A_TIME.lock().await;
     let w = world().await;
@@ -595,6 +595,14 @@ async fn a_red_reading_reaches_the_feed_and_map_within_a_second_and_is_acknowled
         .unwrap();
     assert_eq!(stored, 13);
     b.screenshot("site-view").await;
+    // While the site view is open, a new reading joins the chart.
+    gw.readings(&[(now_ms(), 28.0)]).await;
+    b.until(
+        "the new reading in the open chart",
+        Duration::from_secs(15),
+        "return Number(document.querySelector('[data-sensor] .raw').dataset.points) === 14",
+    )
+    .await;
     let _ = w.gx1;
     b.close().await;
 }
