@@ -10,6 +10,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools  # camera capture (jpegenc, videotestsrc)
   util-linux                           # runuser: the private PostgreSQL cluster never runs as root
+  chromium chromium-driver fonts-noto-cjk  # the console's browser tests: headless Chromium over WebDriver, Chinese glyphs
 )
 
 missing=()

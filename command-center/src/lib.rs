@@ -22,18 +22,23 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod connections;
+pub mod console;
 pub mod error;
+pub mod health;
 pub mod live;
 pub mod officers;
 pub mod state;
+pub mod video;
+pub mod web;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
@@ -52,6 +57,10 @@ pub struct CommandCenterConfig {
     pub db_connections: u32,
     /// The API's own settings: sessions, body limit, live sockets.
     pub api: Settings,
+    /// The duty-room console: base-map tiles.
+    pub console: console::ConsoleSettings,
+    /// Camera frames: the frame store, its retention, live views.
+    pub video: video::VideoSettings,
 }
 
 impl Default for CommandCenterConfig {
@@ -60,6 +69,8 @@ impl Default for CommandCenterConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             db_connections: 16,
             api: Settings::default(),
+            console: console::ConsoleSettings::default(),
+            video: video::VideoSettings::default(),
         }
     }
 }
@@ -80,6 +91,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/warnings/{id}/acknowledge", post(api::acknowledge))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/live", get(live::live))
+        .merge(web::routes())
+        .merge(console::routes())
+        .merge(health::routes())
+        .merge(video::routes())
         .method_not_allowed_fallback(|| async {
             ApiError::Status(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -123,6 +138,14 @@ pub async fn start(
         Some(outbox),
         shutdown.clone(),
     );
+    let video = video::start(
+        config.video.clone(),
+        pool.clone(),
+        mqtt_url,
+        state.live.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     tokio::spawn(live::run_feed(
         bus,
         pool.clone(),
@@ -135,7 +158,9 @@ pub async fn start(
         .with_context(|| format!("binding the API to {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "command-center API listening");
-    let app = router(state.clone());
+    let app = router(state.clone())
+        .layer(Extension(Arc::new(config.console.clone())))
+        .layer(Extension(video));
     let settings = config.api.clone();
     let task = tokio::spawn(async move {
         connections::serve(listener, app, &settings, shutdown)

@@ -1,0 +1,369 @@
+//! Console benchmarks, recorded in BENCHMARKS.md.
+//!
+//! ```sh
+//! cargo build --release -p geohazard-command-center --bins --examples
+//! target/release/examples/console_bench [consoles=1000] [sites=10000]
+//! ```
+//!
+//! 1. Live fan-out: `consoles` WebSocket consoles on one command-center (the release
+//!    `command-center` binary as its own process), warning changes published on MQTT → the time
+//!    until each console has it (p50/p99/max), and until all have it; the command-center's
+//!    memory per console (RSS growth over the idle sockets). Baseline in the same run: 1 console.
+//! 2. Map: the console in headless Chromium with `sites` sites (clustered): time from sign-in
+//!    to the markers drawn, and frame times while panning. Baseline in the same run: 100 sites.
+
+#[path = "../tests/browser/mod.rs"]
+mod browser;
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use geohazard_bus::rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use geohazard_command_center::Role;
+use geohazard_command_center::officers::{self, NewOfficer};
+use geohazard_protocol::topic::Topic;
+use geohazard_protocol::warning::{
+    Warning, WarningCategory, WarningLevel, WarningState, WarningTransition,
+};
+use geohazard_store::Store;
+use geohazard_store::registry::{self, NewSite, SiteKind};
+use geohazard_testkit::fixtures::{self, COUNTY};
+use geohazard_testkit::{Broker, TestDb, free_port, wait_for_port};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "benchmark password";
+const EVENTS: usize = 50;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+struct CommandCenter {
+    child: std::process::Child,
+    port: u16,
+    _frames: tempfile::TempDir,
+}
+
+impl Drop for CommandCenter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn command_center(db_url: &str, mqtt_url: &str) -> CommandCenter {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("command-center");
+    let port = free_port();
+    let frames = tempfile::tempdir().unwrap();
+    let child = Command::new(&bin)
+        .env("DATABASE_URL", db_url)
+        .env("MQTT_URL", mqtt_url)
+        .env(
+            "GEOHAZARD_COMMAND_CENTER__LISTEN",
+            format!("127.0.0.1:{port}"),
+        )
+        .env("GEOHAZARD_COMMAND_CENTER__VIDEO__DIR", frames.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (build it with --bins)", bin.display()));
+    wait_for_port(port, Duration::from_secs(30)).await.unwrap();
+    CommandCenter {
+        child,
+        port,
+        _frames: frames,
+    }
+}
+
+async fn token(port: u16) -> String {
+    let r: Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/login"))
+        .json(&json!({"username": "bench", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"].as_str().expect("signed in").to_owned()
+}
+
+async fn publisher(broker: &Broker) -> AsyncClient {
+    let o = MqttOptions::new("bench-publisher", broker.host(), broker.port());
+    let (client, mut el) = AsyncClient::new(o, 1000);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut tx = Some(tx);
+    tokio::spawn(async move {
+        loop {
+            match el.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    rx.await.unwrap();
+    client
+}
+
+/// Latencies (ms) of every delivery, and of the last delivery of each event.
+async fn fan_out(
+    cc: &CommandCenter,
+    client: &AsyncClient,
+    consoles: usize,
+) -> (Vec<f64>, Vec<f64>, u64) {
+    let token = token(cc.port).await;
+    let before = rss_kib(cc.child.id());
+    let published: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i64, f64)>();
+    let mut ready = Vec::new();
+    for _ in 0..consoles {
+        let url = format!("ws://127.0.0.1:{}/api/v1/live?token={token}", cc.port);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("a console");
+        let first = ws.next().await.unwrap().unwrap();
+        assert!(first.to_text().unwrap().contains("ready"), "{first}");
+        let tx = tx.clone();
+        let published = published.clone();
+        ready.push(tokio::spawn(async move {
+            while let Some(Ok(m)) = ws.next().await {
+                let now = Instant::now();
+                let Ok(text) = m.to_text() else { continue };
+                let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                if let Some(id) = v["warning"]["id"].as_i64()
+                    && let Some(at) = published.lock().unwrap().get(&id)
+                {
+                    let _ = tx.send((id, (now - *at).as_secs_f64() * 1000.0));
+                }
+            }
+        }));
+    }
+    drop(tx);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let per_console = (rss_kib(cc.child.id()).saturating_sub(before)) * 1024 / consoles as u64;
+    let mut all = Vec::new();
+    let mut last: HashMap<i64, f64> = HashMap::new();
+    for i in 0..EVENTS {
+        // Ids unique across runs, so a late delivery of an earlier run is never counted.
+        let id = (consoles * 1_000_000 + i) as i64;
+        let w = Warning {
+            id,
+            site: "B-0".into(),
+            division: COUNTY.into(),
+            source: "threshold:bench/crack-1".into(),
+            category: WarningCategory::Hazard,
+            level: WarningLevel::Red,
+            state: WarningState::Open,
+            transition: WarningTransition::Raised,
+            at: chrono::Utc::now().timestamp_millis(),
+            reading_ts: None,
+            failure_forecast_ts: None,
+            summary: "benchmark".into(),
+            evidence: Value::Null,
+        };
+        published.lock().unwrap().insert(id, Instant::now());
+        client
+            .publish(
+                Topic::warning(COUNTY, "B-0"),
+                QoS::AtLeastOnce,
+                false,
+                w.to_json(),
+            )
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut got = 0;
+        while got < consoles {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some((eid, ms))) => {
+                    all.push(ms);
+                    let e = last.entry(eid).or_default();
+                    *e = e.max(ms);
+                    if eid == id {
+                        got += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(got, consoles, "event {i}: every console gets it");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for r in ready {
+        r.abort();
+    }
+    let mut last: Vec<f64> = last.into_values().collect();
+    all.sort_by(f64::total_cmp);
+    last.sort_by(f64::total_cmp);
+    (all, last, per_console)
+}
+
+async fn seed_sites(store: &Store, n: usize) {
+    // A grid over the county: about 100 × 100 points within a degree.
+    let side = (n as f64).sqrt().ceil() as usize;
+    for i in 0..n {
+        let code = format!("B-{i}");
+        registry::upsert_site(
+            &store.pool,
+            &NewSite {
+                code: &code,
+                name: &code,
+                kind: SiteKind::Landslide,
+                division_code: COUNTY,
+                location: geo::Point::new(
+                    104.0 + (i % side) as f64 / side as f64,
+                    28.0 + (i / side) as f64 / side as f64,
+                ),
+                threat_zone: None,
+                scale_class: None,
+                volume_m3: None,
+                threatened_people: 10,
+                threatened_property: 1.0,
+            },
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// (ms from sign-in to markers drawn, frame times in ms while panning)
+async fn map(port: u16) -> (f64, Vec<f64>) {
+    let b = browser::browser().await;
+    let base = format!("http://127.0.0.1:{port}/");
+    let started = Instant::now();
+    b.sign_in(&base, "bench", PASSWORD).await;
+    b.until(
+        "markers or clusters drawn",
+        Duration::from_secs(120),
+        "return document.querySelectorAll('.site-marker, .cluster').length > 0",
+    )
+    .await;
+    let first_render = started.elapsed().as_secs_f64() * 1000.0;
+    b.screenshot("bench-map").await;
+    let frames = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const m = map.leaflet, deltas = [];
+             let last = performance.now(), running = true;
+             const tick = (t) => { deltas.push(t - last); last = t; if (running) requestAnimationFrame(tick); };
+             requestAnimationFrame(tick);
+             const steps = [[300, 0], [0, 200], [-300, 0], [0, -200], [400, 150], [-400, -150]];
+             let i = 0;
+             const next = () => {
+               if (i === steps.length * 2) { running = false; done(deltas.slice(1)); return; }
+               m.panBy(steps[i % steps.length], { animate: true, duration: 0.4 });
+               i++; setTimeout(next, 500);
+             };
+             next();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.close().await;
+    let mut frames: Vec<f64> = frames
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    frames.sort_by(f64::total_cmp);
+    (first_render, frames)
+}
+
+fn line(name: &str, v: &[f64]) {
+    println!(
+        "{name}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
+        v.len(),
+        percentile(v, 0.5),
+        percentile(v, 0.99),
+        v.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("numbers"))
+        .collect();
+    let consoles = args.first().copied().unwrap_or(1000);
+    let sites = args.get(1).copied().unwrap_or(10_000);
+    let db = TestDb::create().await;
+    let store = Store::connect(&db.url, 8).await.unwrap();
+    let broker = Broker::start().await;
+    fixtures::register_divisions(&store).await;
+    officers::add(
+        &store.pool,
+        &NewOfficer {
+            username: "bench",
+            display_name: None,
+            division_code: COUNTY,
+            role: Role::DutyOfficer,
+            password: PASSWORD,
+        },
+    )
+    .await
+    .unwrap();
+    seed_sites(&store, 100).await;
+    let cc = command_center(&db.url, &broker.url()).await;
+
+    println!(
+        "== live fan-out: {EVENTS} warning changes, published on MQTT → received by each console"
+    );
+    // One publisher for the whole run: two clients with one id would keep kicking each other.
+    let client = publisher(&broker).await;
+    let (one, _, _) = fan_out(&cc, &client, 1).await;
+    line("1 console (baseline), per delivery", &one);
+    let (all, last, per_console) = fan_out(&cc, &client, consoles).await;
+    line(&format!("{consoles} consoles, per delivery"), &all);
+    line(&format!("{consoles} consoles, until all have it"), &last);
+    println!(
+        "p99 ratio {consoles} consoles / 1 console: {:.1}; memory per console: {:.1} KiB",
+        percentile(&all, 0.99) / percentile(&one, 0.99),
+        per_console as f64 / 1024.0
+    );
+
+    println!("== map in headless Chromium");
+    let (first_100, frames_100) = map(cc.port).await;
+    println!("100 sites (baseline): first render {first_100:.0} ms");
+    line("100 sites, frame time while panning", &frames_100);
+    seed_sites(&store, sites).await;
+    let (first_n, frames_n) = map(cc.port).await;
+    println!("{sites} sites: first render {first_n:.0} ms");
+    line(
+        &format!("{sites} sites, frame time while panning"),
+        &frames_n,
+    );
+    println!(
+        "ratios {sites} / 100 sites: first render {:.2}, p99 frame {:.2}",
+        first_n / first_100,
+        percentile(&frames_n, 0.99) / percentile(&frames_100, 0.99)
+    );
+}

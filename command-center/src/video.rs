@@ -1,0 +1,762 @@
+//! Camera frames at the center.
+//!
+//! A consumer of `gh/v1/gw/+/video/#` checks every frame (a whole JPEG, within
+//! `max_frame_bytes`, from a registered gateway), writes it to the frame store on disk and
+//! indexes it in `video_frames`; anything else is quarantined with its reason, like refused
+//! telemetry, and counted. Retention deletes frames by age and by total size. Officers read a
+//! camera's latest frame and its frames over a time range, and watch a live view: the center
+//! sends the bridge's `live_view` command and relays the frames over a WebSocket, rate-capped,
+//! until the officer stops or the time is up; every start is audited. When a hazard warning is
+//! raised or escalated to orange or red, the site's gateways are asked for a `snapshot`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, Utc};
+use geohazard_bus::rumqttc::{AsyncClient, QoS};
+use geohazard_bus::{Bus, BusConfig, Qos};
+use geohazard_protocol::command::{Command, LiveViewAction, LiveViewArgs, names};
+use geohazard_protocol::topic::{ALL_VIDEO, Topic};
+use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel, WarningTransition};
+use geohazard_store::quarantine::{self, QuarantineRow};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::{self, Entry};
+use crate::auth::{self, Officer, RemoteAddr};
+use crate::error::{ApiError, Id, Params};
+use crate::state::AppState;
+
+/// The `[command_center.video]` configuration section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VideoSettings {
+    /// The frame store's folder.
+    pub dir: PathBuf,
+    /// Frames older than this are deleted, hours.
+    pub max_age_h: u64,
+    /// When the store holds more than this, the oldest frames are deleted, bytes.
+    pub max_total_bytes: u64,
+    /// Larger frames are refused (and quarantined with the reason), bytes.
+    pub max_frame_bytes: usize,
+    /// A live view sends a console at most this many frames per second.
+    pub live_max_fps: f64,
+    /// A live view ends after this long unless stopped before, seconds (the bridge allows 600).
+    pub live_max_s: u64,
+    /// How often retention runs, seconds.
+    pub retention_every_s: u64,
+}
+
+impl Default for VideoSettings {
+    fn default() -> VideoSettings {
+        VideoSettings {
+            dir: PathBuf::from("var/frames"),
+            max_age_h: 30 * 24,
+            max_total_bytes: 20 << 30,
+            max_frame_bytes: 2 << 20,
+            live_max_fps: 2.0,
+            live_max_s: 120,
+            retention_every_s: 300,
+        }
+    }
+}
+
+/// One frame as it arrived.
+#[derive(Debug)]
+pub struct Frame {
+    pub gateway: String,
+    pub camera: String,
+    pub captured_at_ms: i64,
+    pub jpeg: Bytes,
+}
+
+/// The video service the handlers share.
+pub struct Video {
+    pub settings: VideoSettings,
+    /// For commands to gateways.
+    client: AsyncClient,
+    /// Every accepted frame, for live views.
+    frames: broadcast::Sender<Arc<Frame>>,
+    /// Frames stored, and frames refused (not a JPEG, too large, unknown gateway).
+    pub stored: AtomicU64,
+    pub refused: AtomicU64,
+    /// Live views open per (gateway, camera): the last one to close tells the bridge to stop.
+    viewers: std::sync::Mutex<std::collections::HashMap<(String, String), usize>>,
+}
+
+/// Why a frame is refused, as the quarantine names it, or `None` when it is acceptable.
+pub fn check_frame(jpeg: &[u8], max_bytes: usize) -> Option<(&'static str, String)> {
+    if jpeg.len() > max_bytes {
+        return Some((
+            "frame_too_large",
+            format!("{} bytes, more than the {max_bytes} allowed", jpeg.len()),
+        ));
+    }
+    // A whole JPEG: start-of-image, a marker, and end-of-image.
+    if jpeg.len() < 4 || jpeg[..3] != [0xFF, 0xD8, 0xFF] || jpeg[jpeg.len() - 2..] != [0xFF, 0xD9] {
+        return Some((
+            "frame_not_jpeg",
+            "not a whole JPEG image (no SOI/EOI markers)".to_owned(),
+        ));
+    }
+    None
+}
+
+fn frame_path(gateway: &str, camera: &str, captured_at_ms: i64) -> String {
+    format!("{gateway}/{camera}/{captured_at_ms}.jpg")
+}
+
+/// Starts the frame consumer, retention and the snapshot-on-warning task.
+pub async fn start(
+    settings: VideoSettings,
+    pool: PgPool,
+    mqtt_url: &str,
+    warnings: broadcast::Sender<Arc<Warning>>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Arc<Video>> {
+    let mut config = BusConfig::new(
+        mqtt_url,
+        format!("command-center-video-{:08x}", rand::random::<u32>()),
+    );
+    config.persistent_session = false;
+    // Oversized frames must still arrive, to be refused with a reason rather than cut the link.
+    config.max_packet_bytes = config.max_packet_bytes.max(settings.max_frame_bytes * 4);
+    let mut bus = Bus::start(
+        &config,
+        vec![(ALL_VIDEO.to_owned(), Qos::AtLeastOnce)],
+        None,
+        256,
+    )?;
+    if let Err(e) = bus.wait_subscribed(Duration::from_secs(10)).await {
+        tracing::warn!(error = %e, "the frame consumer is not subscribed yet; it keeps trying");
+    }
+    let (frames, _) = broadcast::channel(64);
+    let video = Arc::new(Video {
+        settings,
+        client: bus.client().clone(),
+        frames,
+        stored: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        viewers: Default::default(),
+    });
+    tokio::spawn(consume(bus, video.clone(), pool.clone(), shutdown.clone()));
+    tokio::spawn(retention(video.clone(), pool.clone(), shutdown.clone()));
+    tokio::spawn(snapshot_on_warning(
+        video.clone(),
+        pool,
+        warnings.subscribe(),
+        shutdown,
+    ));
+    Ok(video)
+}
+
+async fn consume(mut bus: Bus, video: Arc<Video>, pool: PgPool, shutdown: CancellationToken) {
+    let acker = bus.acker();
+    loop {
+        let delivery = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            d = bus.recv() => match d { Some(d) => d, None => break },
+        };
+        // Nothing is acknowledged before it is stored or quarantined: a database outage
+        // retries the frame instead of losing it.
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match accept(&video, &pool, delivery.topic(), delivery.payload()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "storing a frame; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        acker.ack(&delivery).await;
+    }
+    bus.shutdown().await;
+}
+
+async fn refuse(
+    video: &Video,
+    pool: &PgPool,
+    topic: &str,
+    gateway: Option<&str>,
+    reason: &'static str,
+    detail: String,
+    payload: &[u8],
+) -> anyhow::Result<()> {
+    tracing::info!(topic, reason, %detail, "frame refused");
+    let mut conn = pool.acquire().await?;
+    quarantine::insert(
+        &mut conn,
+        &[QuarantineRow::new(
+            topic, gateway, reason, detail, None, payload,
+        )],
+    )
+    .await?;
+    video.refused.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Stores one frame, or quarantines it with the reason.
+async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> anyhow::Result<()> {
+    let (gateway, camera, captured_at_ms) = match Topic::parse(topic) {
+        Ok(Topic::Video {
+            gateway,
+            camera,
+            captured_at_ms,
+        }) => (gateway, camera, captured_at_ms),
+        Ok(_) | Err(_) => {
+            return refuse(
+                video,
+                pool,
+                topic,
+                None,
+                "bad_topic",
+                "not a video topic".into(),
+                payload,
+            )
+            .await;
+        }
+    };
+    if let Some((reason, detail)) = check_frame(payload, video.settings.max_frame_bytes) {
+        return refuse(video, pool, topic, Some(&gateway), reason, detail, payload).await;
+    }
+    let known: Option<i64> = sqlx::query_scalar("SELECT id FROM gateways WHERE code = $1")
+        .bind(&gateway)
+        .fetch_optional(pool)
+        .await?;
+    let Some(captured_at) = DateTime::<Utc>::from_timestamp_millis(captured_at_ms) else {
+        return refuse(
+            video,
+            pool,
+            topic,
+            Some(&gateway),
+            "bad_timestamp",
+            format!("{captured_at_ms} is not a time"),
+            payload,
+        )
+        .await;
+    };
+    if known.is_none() {
+        return refuse(
+            video,
+            pool,
+            topic,
+            Some(&gateway),
+            "unknown_gateway",
+            format!("gateway `{gateway}` is not registered"),
+            payload,
+        )
+        .await;
+    }
+    let relative = frame_path(&gateway, &camera, captured_at_ms);
+    let path = video.settings.dir.join(&relative);
+    write_atomically(&path, payload).await?;
+    sqlx::query(
+        "INSERT INTO video_frames (gateway_code, camera, captured_at, bytes, path)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gateway_code, camera, captured_at) DO NOTHING",
+    )
+    .bind(&gateway)
+    .bind(&camera)
+    .bind(captured_at)
+    .bind(payload.len() as i32)
+    .bind(&relative)
+    .execute(pool)
+    .await?;
+    video.stored.fetch_add(1, Ordering::Relaxed);
+    let _ = video.frames.send(Arc::new(Frame {
+        gateway,
+        camera,
+        captured_at_ms,
+        jpeg: Bytes::copy_from_slice(payload),
+    }));
+    Ok(())
+}
+
+/// Writes a file whole or not at all: a reader never sees half a frame.
+async fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().context("a frame path has a folder")?;
+    tokio::fs::create_dir_all(dir).await?;
+    let tmp = path.with_extension("part");
+    tokio::fs::write(&tmp, bytes)
+        .await
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    tokio::fs::rename(&tmp, path).await?;
+    Ok(())
+}
+
+/// Deletes frames older than `max_age_h`, then the oldest until the store is within
+/// `max_total_bytes`; rows and files together.
+pub async fn enforce_retention(video: &Video, pool: &PgPool) -> anyhow::Result<u64> {
+    let s = &video.settings;
+    let mut deleted = 0;
+    loop {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "DELETE FROM video_frames WHERE id IN (
+                 SELECT id FROM video_frames WHERE captured_at < now() - make_interval(hours => $1)
+                 ORDER BY captured_at LIMIT 1000) RETURNING path",
+        )
+        .bind(s.max_age_h as i32)
+        .fetch_all(pool)
+        .await?;
+        deleted += remove_files(&s.dir, &rows).await;
+        if rows.len() < 1000 {
+            break;
+        }
+    }
+    loop {
+        let total: i64 =
+            sqlx::query_scalar("SELECT coalesce(sum(bytes), 0)::int8 FROM video_frames")
+                .fetch_one(pool)
+                .await?;
+        let excess = total - s.max_total_bytes as i64;
+        if excess <= 0 {
+            break;
+        }
+        // The oldest frames that together cover the excess.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "DELETE FROM video_frames WHERE id IN (
+                 SELECT id FROM (SELECT id, bytes, sum(bytes) OVER (ORDER BY captured_at, id) AS running
+                                 FROM video_frames) f
+                 WHERE running - bytes < $1
+                 ORDER BY running LIMIT 1000) RETURNING path",
+        )
+        .bind(excess)
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        deleted += remove_files(&s.dir, &rows).await;
+    }
+    Ok(deleted)
+}
+
+async fn remove_files(dir: &Path, rows: &[(String,)]) -> u64 {
+    for (path,) in rows {
+        if let Err(e) = tokio::fs::remove_file(dir.join(path)).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path, error = %e, "deleting an expired frame");
+        }
+    }
+    rows.len() as u64
+}
+
+async fn retention(video: Arc<Video>, pool: PgPool, shutdown: CancellationToken) {
+    let mut every =
+        tokio::time::interval(Duration::from_secs(video.settings.retention_every_s.max(1)));
+    // The first run one period after start: a restart loop does not scan the store each time.
+    every.tick().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match enforce_retention(&video, &pool).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(frames = n, "frame retention: deleted"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "frame retention"),
+        }
+    }
+}
+
+/// Sends a command to a gateway. Commands are QoS 1; the bridge answers on `cmd/ack`.
+async fn command(video: &Video, gateway: &str, name: &str, args: Value) -> anyhow::Result<()> {
+    let cmd = Command {
+        id: format!("cc-{:016x}", rand::random::<u64>()),
+        name: name.to_owned(),
+        args,
+    };
+    video
+        .client
+        .publish(
+            Topic::command(gateway),
+            QoS::AtLeastOnce,
+            false,
+            cmd.to_json(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A warning raised or escalated to orange or red gets a picture: every gateway of its site is
+/// asked for a snapshot of every camera.
+async fn snapshot_on_warning(
+    video: Arc<Video>,
+    pool: PgPool,
+    mut warnings: broadcast::Receiver<Arc<Warning>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let w = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            w = warnings.recv() => match w {
+                Ok(w) => w,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "snapshot trigger fell behind");
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        };
+        let wanted = w.category == WarningCategory::Hazard
+            && matches!(
+                w.transition,
+                WarningTransition::Raised | WarningTransition::Escalated
+            )
+            && w.level >= WarningLevel::Orange;
+        if !wanted {
+            continue;
+        }
+        let gateways: Vec<String> = match sqlx::query_scalar(
+            "SELECT g.code FROM gateways g JOIN hazard_sites s ON s.id = g.site_id WHERE s.code = $1",
+        )
+        .bind(&w.site)
+        .fetch_all(&pool)
+        .await
+        {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(error = %e, site = %w.site, "finding the site's gateways for a snapshot");
+                continue;
+            }
+        };
+        for gateway in gateways {
+            tracing::info!(%gateway, site = %w.site, level = ?w.level, "asking for a snapshot");
+            if let Err(e) = command(&video, &gateway, names::SNAPSHOT, Value::Null).await {
+                tracing::warn!(error = %e, %gateway, "sending a snapshot command");
+            }
+        }
+    }
+}
+
+// ---- the API -------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    /// For `<img>` and WebSocket requests, which cannot carry an authorization header.
+    pub token: Option<String>,
+}
+
+/// The officer of a request that may carry its token as a bearer header or `?token=`.
+async fn officer_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: Option<String>,
+) -> Result<(Officer, String), ApiError> {
+    let token = auth::bearer(headers)
+        .map(str::to_owned)
+        .or(token)
+        .ok_or(ApiError::Unauthorized)?;
+    Ok((auth::authenticate(state, &token).await?, token))
+}
+
+/// The division of a gateway's site, if the gateway is in the officer's scope; else 404.
+async fn gateway_in_scope(
+    state: &AppState,
+    officer: &Officer,
+    gateway: &str,
+) -> Result<String, ApiError> {
+    sqlx::query_scalar(concat!(
+        scope_cte!(),
+        "SELECT s.division_code FROM gateways g JOIN hazard_sites s ON s.id = g.site_id
+         JOIN scope ON scope.code = s.division_code WHERE g.code = $2"
+    ))
+    .bind(&officer.division_code)
+    .bind(gateway)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::NotFound)
+}
+
+async fn jpeg(video: &Video, relative: &str) -> Result<Response, ApiError> {
+    let bytes = tokio::fs::read(video.settings.dir.join(relative))
+        .await
+        .map_err(|_| ApiError::NotFound)?;
+    let mut r = bytes.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
+    Ok(r)
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct CameraRow {
+    gateway: String,
+    camera: String,
+    latest_id: i64,
+    captured_at: DateTime<Utc>,
+    bytes: i32,
+}
+
+/// `GET /api/v1/sites/{id}/cameras`: the site's cameras (those that sent a frame) with their
+/// latest frame.
+async fn site_cameras(
+    State(state): State<AppState>,
+    officer: Officer,
+    Id(id): Id,
+) -> Result<Json<Vec<CameraRow>>, ApiError> {
+    crate::console::require_site(&state, &officer, id).await?;
+    let rows = sqlx::query_as(
+        "SELECT DISTINCT ON (f.gateway_code, f.camera) f.gateway_code AS gateway, f.camera,
+                f.id AS latest_id, f.captured_at, f.bytes
+         FROM video_frames f JOIN gateways g ON g.code = f.gateway_code
+         WHERE g.site_id = $1
+         ORDER BY f.gateway_code, f.camera, f.captured_at DESC",
+    )
+    .bind(id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rows))
+}
+
+/// `GET /api/v1/frames/{id}` (bearer or `?token=`): one stored frame, as JPEG.
+async fn frame(
+    State(state): State<AppState>,
+    Extension(video): Extension<Arc<Video>>,
+    headers: HeaderMap,
+    Id(id): Id,
+    Params(q): Params<TokenQuery>,
+) -> Result<Response, ApiError> {
+    let (officer, _) = officer_of(&state, &headers, q.token).await?;
+    let (gateway, path): (String, String) =
+        sqlx::query_as("SELECT gateway_code, path FROM video_frames WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&state.pool)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    gateway_in_scope(&state, &officer, &gateway).await?;
+    jpeg(&video, &path).await
+}
+
+/// `GET /api/v1/cameras/{gateway}/{camera}/latest` (bearer or `?token=`): the latest frame.
+async fn latest(
+    State(state): State<AppState>,
+    Extension(video): Extension<Arc<Video>>,
+    headers: HeaderMap,
+    UrlPath((gateway, camera)): UrlPath<(String, String)>,
+    Params(q): Params<TokenQuery>,
+) -> Result<Response, ApiError> {
+    let (officer, _) = officer_of(&state, &headers, q.token).await?;
+    gateway_in_scope(&state, &officer, &gateway).await?;
+    let path: String = sqlx::query_scalar(
+        "SELECT path FROM video_frames WHERE gateway_code = $1 AND camera = $2
+         ORDER BY captured_at DESC LIMIT 1",
+    )
+    .bind(&gateway)
+    .bind(&camera)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    jpeg(&video, &path).await
+}
+
+#[derive(Deserialize)]
+pub struct RangeQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/cameras/{gateway}/{camera}/frames?from=&to=&limit=`: the frames over a time
+/// range (default the last day), oldest first, each with its id for `/api/v1/frames/{id}`.
+async fn frames(
+    State(state): State<AppState>,
+    officer: Officer,
+    UrlPath((gateway, camera)): UrlPath<(String, String)>,
+    Params(q): Params<RangeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    gateway_in_scope(&state, &officer, &gateway).await?;
+    let to = q.to.unwrap_or_else(Utc::now);
+    let from = q.from.unwrap_or(to - chrono::Duration::days(1));
+    if from >= to {
+        return Err(ApiError::bad_request("`from` must be before `to`"));
+    }
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let rows: Vec<(i64, DateTime<Utc>, i32)> = sqlx::query_as(
+        "SELECT id, captured_at, bytes FROM video_frames
+         WHERE gateway_code = $1 AND camera = $2 AND captured_at >= $3 AND captured_at < $4
+         ORDER BY captured_at LIMIT $5",
+    )
+    .bind(&gateway)
+    .bind(&camera)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(json!({
+        "gateway": gateway, "camera": camera, "from": from, "to": to,
+        "frames": rows.iter().map(|(id, at, bytes)| json!({"id": id, "captured_at": at, "bytes": bytes})).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /api/v1/cameras/{gateway}/{camera}/live?token=` (WebSocket): a live view. Checked and
+/// audited before the upgrade (out of scope: 404); the bridge is told to start; its frames
+/// come as binary messages, at most `live_max_fps`, until the socket closes or `live_max_s`.
+async fn live_view(
+    State(state): State<AppState>,
+    Extension(video): Extension<Arc<Video>>,
+    headers: HeaderMap,
+    RemoteAddr(remote): RemoteAddr,
+    UrlPath((gateway, camera)): UrlPath<(String, String)>,
+    Params(q): Params<TokenQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let (officer, _) = officer_of(&state, &headers, q.token).await?;
+    let division = gateway_in_scope(&state, &officer, &gateway).await?;
+    let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
+    let s = &video.settings;
+    let args = LiveViewArgs {
+        camera: camera.clone(),
+        action: LiveViewAction::Start,
+        duration_s: Some(s.live_max_s.min(600) as f64),
+        fps: Some(s.live_max_fps.clamp(0.1, 5.0)),
+    };
+    audit::record(
+        &state.pool,
+        &Entry {
+            officer_id: Some(officer.id),
+            action: "video.live_view",
+            target: Some(format!("camera:{gateway}/{camera}")),
+            division_code: Some(division),
+            detail: json!({"duration_s": args.duration_s, "fps": args.fps}),
+            remote_addr: remote,
+        },
+    )
+    .await?;
+    let rx = video.frames.subscribe();
+    *video
+        .viewers
+        .lock()
+        .unwrap()
+        .entry((gateway.clone(), camera.clone()))
+        .or_default() += 1;
+    command(
+        &video,
+        &gateway,
+        names::LIVE_VIEW,
+        serde_json::to_value(&args).unwrap(),
+    )
+    .await?;
+    tracing::info!(officer = %officer.username, %gateway, %camera, "live view started");
+    Ok(ws.on_upgrade(move |socket| relay(socket, state, video, gateway, camera, rx)))
+}
+
+async fn relay(
+    mut socket: WebSocket,
+    state: AppState,
+    video: Arc<Video>,
+    gateway: String,
+    camera: String,
+    mut rx: broadcast::Receiver<Arc<Frame>>,
+) {
+    let s = &video.settings;
+    let min_gap = Duration::from_secs_f64(1.0 / s.live_max_fps.max(0.01));
+    let ends = tokio::time::Instant::now() + Duration::from_secs(s.live_max_s);
+    let mut last_sent: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => break,
+            _ = tokio::time::sleep_until(ends) => {
+                let _ = socket.send(Message::Text(json!({"type": "ended", "reason": "time"}).to_string().into())).await;
+                break;
+            }
+            f = rx.recv() => match f {
+                Ok(f) if f.gateway == gateway && f.camera == camera => {
+                    let now = tokio::time::Instant::now();
+                    if last_sent.is_some_and(|t| now - t < min_gap) {
+                        continue;
+                    }
+                    last_sent = Some(now);
+                    let sent = tokio::time::timeout(Duration::from_secs(5), socket.send(Message::Binary(f.jpeg.clone()))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        break;
+                    }
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    let stop = LiveViewArgs {
+        camera: camera.clone(),
+        action: LiveViewAction::Stop,
+        duration_s: None,
+        fps: None,
+    };
+    let last = {
+        let mut viewers = video.viewers.lock().unwrap();
+        let key = (gateway.clone(), camera.clone());
+        let n = viewers.get(&key).copied().unwrap_or(1) - 1;
+        if n == 0 {
+            viewers.remove(&key);
+        } else {
+            viewers.insert(key, n);
+        }
+        n == 0
+    };
+    // Another console still watching keeps the view; the bridge's own duration limit ends one
+    // nobody stops.
+    if last
+        && let Err(e) = command(
+            &video,
+            &gateway,
+            names::LIVE_VIEW,
+            serde_json::to_value(&stop).unwrap(),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, %gateway, "sending live_view stop");
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sites/{id}/cameras", get(site_cameras))
+        .route("/api/v1/frames/{id}", get(frame))
+        .route("/api/v1/cameras/{gateway}/{camera}/latest", get(latest))
+        .route("/api/v1/cameras/{gateway}/{camera}/frames", get(frames))
+        .route("/api/v1/cameras/{gateway}/{camera}/live", get(live_view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_jpegs_within_the_limit_are_accepted() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0, 0xFF, 0xD9];
+        assert_eq!(check_frame(&jpeg, 100), None);
+        assert_eq!(check_frame(&jpeg, 4).unwrap().0, "frame_too_large");
+        assert_eq!(check_frame(b"GIF89a....", 100).unwrap().0, "frame_not_jpeg");
+        assert_eq!(check_frame(&jpeg[..6], 100).unwrap().0, "frame_not_jpeg");
+        assert_eq!(check_frame(&[], 100).unwrap().0, "frame_not_jpeg");
+    }
+}

@@ -1,0 +1,1038 @@
+//! The duty-room console in a real headless Chromium (Debian's `chromium`, driven through
+//! `chromedriver` over WebDriver), against a real command-center, collector and analyzer, a
+//! real PostgreSQL and a real Mosquitto. Screenshots go to `target/screenshots/`.
+
+mod browser;
+
+use std::time::Duration;
+
+use browser::browser;
+use fantoccini::Locator;
+use geohazard_analyzer::{AnalyzerConfig, Stats};
+use geohazard_bus::BusConfig;
+use geohazard_bus::rumqttc::{self, AsyncClient, Event, MqttOptions, Packet, QoS};
+use geohazard_command_center::officers::{self, NewOfficer};
+use geohazard_command_center::{CommandCenterConfig, Role};
+use geohazard_firmware_bridge::BridgeConfig;
+use geohazard_firmware_bridge::config::CameraConfig;
+use geohazard_protocol::topic::Topic;
+use geohazard_protocol::warning::{WarningCategory, WarningLevel};
+use geohazard_store::Store;
+use geohazard_store::registry::{
+    self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
+};
+use geohazard_testkit::fixtures::{self, CITY, COUNTY};
+use geohazard_testkit::{Broker, TestDb, eventually};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// Cuiping district: a neighbour county in the same city, out of the Gao officer's scope.
+const NEIGHBOUR: &str = "511502";
+const PASSWORD: &str = "correct horse battery";
+const GATEWAY: &str = "gw-gx1";
+const CHANNEL: &str = "crack-1";
+
+/// Browsers and timing on a 2-core machine: one browser test at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A square boundary around a point.
+fn square(lon: f64, lat: f64, half: f64) -> geo::Geometry<f64> {
+    geo::Geometry::Polygon(geo::Polygon::new(
+        geo::LineString::from(vec![
+            (lon - half, lat - half),
+            (lon + half, lat - half),
+            (lon + half, lat + half),
+            (lon - half, lat + half),
+            (lon - half, lat - half),
+        ]),
+        vec![],
+    ))
+}
+
+struct World {
+    store: Store,
+    broker: Broker,
+    base: String,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+    gx1: i64,
+    sensor: i32,
+    _frames: tempfile::TempDir,
+    _db: TestDb,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Sichuan → Yibin → Gao county (two sites, one with a gateway and a crack meter whose red
+/// line is 30 mm) and its neighbour Cuiping (one site); a county duty officer of Gao; the
+/// command-center, the collector and the analyzer running.
+async fn world() -> World {
+    let db = TestDb::create().await;
+    let store = Store::connect(&db.url, 8).await.expect("the test database");
+    let broker = Broker::start().await;
+    fixtures::register_divisions(&store).await;
+    let pool = &store.pool;
+    for (code, name, lon, lat) in [
+        (COUNTY, "Gao", 104.6, 28.5),
+        (NEIGHBOUR, "Cuiping", 104.3, 28.9),
+    ] {
+        registry::upsert_division(
+            pool,
+            &NewDivision {
+                code,
+                name,
+                level: DivisionLevel::County,
+                parent_code: Some(CITY),
+                boundary: Some(square(lon, lat, 0.2)),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let site = |code: &'static str, name: &'static str, kind, division, lon, lat| NewSite {
+        code,
+        name,
+        kind,
+        division_code: division,
+        location: geo::Point::new(lon, lat),
+        threat_zone: None,
+        scale_class: Some("medium"),
+        volume_m3: Some(2.0e5),
+        threatened_people: 120,
+        threatened_property: 800.0,
+    };
+    let gx1 = registry::upsert_site(
+        pool,
+        &site(
+            "GX-001",
+            "高县庆岭滑坡",
+            SiteKind::Landslide,
+            COUNTY,
+            104.52,
+            28.45,
+        ),
+    )
+    .await
+    .unwrap();
+    registry::upsert_site(
+        pool,
+        &site(
+            "GX-002",
+            "高县月江泥石流沟",
+            SiteKind::DebrisFlow,
+            COUNTY,
+            104.72,
+            28.6,
+        ),
+    )
+    .await
+    .unwrap();
+    registry::upsert_site(
+        pool,
+        &site(
+            "CP-001",
+            "翠屏区宋家坝崩塌",
+            SiteKind::Rockfall,
+            NEIGHBOUR,
+            104.3,
+            28.9,
+        ),
+    )
+    .await
+    .unwrap();
+    let gateway = registry::upsert_gateway(pool, GATEWAY, Some(gx1), "庆岭 1 号站", None)
+        .await
+        .unwrap();
+    let sensor = registry::upsert_sensor(
+        pool,
+        &NewSensor {
+            gateway_id: gateway,
+            channel: CHANNEL,
+            site_id: gx1,
+            kind: SensorKind::CrackMeter,
+            unit: "mm",
+            location: None,
+            elevation_m: None,
+            depth_m: None,
+            sampling_interval_s: 60,
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO analyzer_rules (scope, sensor_id, rule, params) VALUES ('sensor', $1, 'threshold', $2)",
+    )
+    .bind(sensor)
+    .bind(json!({"levels": {"yellow": 10.0, "orange": 20.0, "red": 30.0},
+                 "persistence": {"readings": 1}}))
+    .execute(pool)
+    .await
+    .unwrap();
+    let monitor: i64 = sqlx::query_scalar(
+        "INSERT INTO people (name, phone, division_code) VALUES ('王建国', '13800001111', $1) RETURNING id",
+    )
+    .bind(COUNTY)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO site_responsibles (site_id, person_id, role) VALUES ($1, $2, 'monitor')",
+    )
+    .bind(gx1)
+    .bind(monitor)
+    .execute(pool)
+    .await
+    .unwrap();
+    officers::add(
+        pool,
+        &NewOfficer {
+            username: "gx-duty",
+            display_name: Some("李值班"),
+            division_code: COUNTY,
+            role: Role::DutyOfficer,
+            password: PASSWORD,
+        },
+    )
+    .await
+    .unwrap();
+
+    let shutdown = CancellationToken::new();
+    let mut config = CommandCenterConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    config.api.live_recheck_s = 1;
+    let frames = tempfile::tempdir().unwrap();
+    config.video.dir = frames.path().to_owned();
+    config.video.max_frame_bytes = 64 * 1024;
+    let server = geohazard_command_center::start(
+        &config,
+        store.pool.clone(),
+        &broker.url(),
+        shutdown.clone(),
+    )
+    .await
+    .expect("the command-center starts");
+
+    let mut metrics = prometheus_client::registry::Registry::default();
+    let mut collector = geohazard_collector::Collector::start(
+        geohazard_collector::CollectorConfig::default(),
+        &broker.url(),
+        store.clone(),
+        &mut metrics,
+    )
+    .unwrap();
+    collector
+        .wait_subscribed(Duration::from_secs(20))
+        .await
+        .unwrap();
+    tokio::spawn(collector.run(shutdown.clone()));
+
+    let mut analyzer = AnalyzerConfig::new(BusConfig::new(broker.url(), "analyzer-console"));
+    analyzer.notifier.poll_ms = 100;
+    let (ready, ready_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(geohazard_analyzer::run_with(
+        analyzer,
+        store.clone(),
+        shutdown.clone(),
+        Some(ready),
+        std::sync::Arc::new(Stats::default()),
+    ));
+    tokio::time::timeout(Duration::from_secs(30), ready_rx)
+        .await
+        .expect("the analyzer starts in time")
+        .unwrap();
+
+    World {
+        store,
+        broker,
+        base: format!("http://{}", server.addr),
+        http: reqwest::Client::new(),
+        shutdown,
+        gx1,
+        sensor,
+        _frames: frames,
+        _db: db,
+    }
+}
+
+impl World {
+    async fn token(&self, username: &str) -> String {
+        let login: Value = self
+            .http
+            .post(format!("{}/api/v1/login", self.base))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        login["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn get(&self, username: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(self.token(username).await)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn api(&self, path: &str) -> Value {
+        self.get("gx-duty", path).await.json().await.unwrap()
+    }
+}
+
+/// A field gateway's MQTT link, for publishing what a bridge would.
+struct Gateway {
+    client: AsyncClient,
+    seq: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Gateway {
+    async fn connect(broker: &Broker) -> Gateway {
+        let mut o = MqttOptions::new(GATEWAY, broker.host(), broker.port());
+        o.set_max_packet_size(4 << 20, 4 << 20)
+            .set_clean_session(true);
+        let (client, mut el) = AsyncClient::new(o, 1000);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut tx = Some(tx);
+        let task = tokio::spawn(async move {
+            loop {
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(rumqttc::ConnectionError::RequestsDone) => return,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .expect("connected in time")
+            .unwrap();
+        Gateway {
+            client,
+            seq: 0,
+            task,
+        }
+    }
+
+    async fn publish(&self, topic: String, payload: Vec<u8>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+    }
+
+    /// Crack-meter readings (ms, mm) in one telemetry message.
+    async fn readings(&mut self, series: &[(i64, f64)]) {
+        self.seq += 1;
+        let readings: Vec<Value> = series
+            .iter()
+            .map(|(ts, v)| json!({"sensor": CHANNEL, "ts": ts, "value": v}))
+            .collect();
+        let body = json!({"seq": self.seq, "readings": readings});
+        self.publish(Topic::telemetry(GATEWAY), body.to_string().into_bytes())
+            .await;
+    }
+
+    async fn status(&self, status: Value) {
+        self.client
+            .publish(
+                Topic::status(GATEWAY),
+                QoS::AtLeastOnce,
+                true,
+                status.to_string(),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+const MARKERS: &str = "return [...document.querySelectorAll('.site-marker [data-site]')].map(e => e.dataset.site).sort()";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_county_officer_signs_in_in_chinese_and_sees_only_the_county_sites() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let b = browser().await;
+    b.client.goto(&w.base).await.unwrap();
+    b.until(
+        "the sign-in page",
+        Duration::from_secs(10),
+        "return !document.getElementById('login').hidden",
+    )
+    .await;
+    let button = b
+        .js("return document.getElementById('login-submit').textContent")
+        .await;
+    assert_eq!(button, "登录", "Chinese first");
+    b.screenshot("sign-in").await;
+    // A wrong password is refused on the page.
+    b.client
+        .find(Locator::Id("login-user"))
+        .await
+        .unwrap()
+        .send_keys("gx-duty")
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Id("login-pass"))
+        .await
+        .unwrap()
+        .send_keys("wrong password!")
+        .await
+        .unwrap();
+    b.click("#login-submit").await;
+    b.until(
+        "the refusal",
+        Duration::from_secs(10),
+        "return document.getElementById('login-msg').textContent === '用户名或密码错误'",
+    )
+    .await;
+
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    let markers = b
+        .until(
+            "two markers",
+            Duration::from_secs(10),
+            "const m = [...document.querySelectorAll('.site-marker [data-site]')]; return m.length >= 2 && m.length",
+        )
+        .await;
+    assert_eq!(markers, 2);
+    assert_eq!(b.js(MARKERS).await, json!(["GX-001", "GX-002"]));
+    // Both counties' boundaries are in the city, but only Gao's is the officer's.
+    let boundaries = b
+        .js("return document.querySelectorAll('#map path.leaflet-interactive').length")
+        .await;
+    assert_eq!(boundaries, 1, "only the officer's county is drawn");
+    // No tiles configured: the plain background, and the map says so.
+    assert_eq!(
+        b.js("return document.getElementById('map-note').textContent")
+            .await,
+        "未配置底图：仅显示行政区边界"
+    );
+    b.screenshot("console-county").await;
+
+    // The kind filter leaves the debris-flow gully only.
+    b.js("const s = document.getElementById('f-kind'); s.value = 'debris_flow'; s.dispatchEvent(new Event('change')); return true")
+        .await;
+    b.until(
+        "the filtered map",
+        Duration::from_secs(5),
+        "return document.querySelectorAll('.site-marker [data-site]').length === 1",
+    )
+    .await;
+    assert_eq!(b.js(MARKERS).await, json!(["GX-002"]));
+
+    // English on request, every text from the same table.
+    b.click("#console .lang").await;
+    b.until(
+        "English",
+        Duration::from_secs(5),
+        "return document.getElementById('tab-health').textContent === 'Device health'",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('map-note').textContent")
+            .await,
+        "No base map configured: division boundaries only"
+    );
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_red_reading_reaches_feed_and_map_within_a_second_is_acknowledged_there_and_charted_live_in_the_site_view()
+ {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let mut gw = Gateway::connect(&w.broker).await;
+    // A quiet morning: readings well below the yellow line.
+    let t0 = now_ms() - 3 * 3600 * 1000;
+    let quiet: Vec<(i64, f64)> = (0..12)
+        .map(|i| (t0 + i * 15 * 60_000, 4.0 + 0.1 * i as f64))
+        .collect();
+    gw.readings(&quiet).await;
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.until(
+        "the markers",
+        Duration::from_secs(10),
+        "return document.querySelectorAll('.site-marker [data-site]').length === 2",
+    )
+    .await;
+
+    let published = now_ms() as f64;
+    gw.readings(&[(now_ms(), 35.2)]).await;
+    let shown = b
+        .until(
+            "the red warning in the feed",
+            Duration::from_secs(10),
+            "const k = Object.keys(window.__shown || {}).find(k => k.endsWith(':red:open'));
+             return k && document.querySelector('#feed-list [data-level=red][data-state=open]') && window.__shown[k]",
+        )
+        .await
+        .as_f64()
+        .unwrap();
+    let latency_ms = shown - published;
+    println!("reading published → red shown in the console: {latency_ms:.0} ms");
+    assert!(
+        latency_ms < 1000.0,
+        "publish → shown took {latency_ms:.0} ms"
+    );
+    let marker = b
+        .js("return document.querySelector('[data-site=\"GX-001\"]').parentElement.className")
+        .await;
+    let marker = marker.as_str().unwrap();
+    assert!(
+        marker.contains("lvl-red") && marker.contains("blink"),
+        "{marker}"
+    );
+    let banner = b
+        .js("return document.getElementById('banner').textContent")
+        .await;
+    assert!(banner.as_str().unwrap().contains("红色预警"), "{banner}");
+    b.screenshot("console-red-warning").await;
+
+    // The evidence, for a person: the value and the line it crossed.
+    b.click("#feed-list [data-level=red]").await;
+    b.until(
+        "the evidence",
+        Duration::from_secs(5),
+        "return document.querySelector('#evidence .ev-value')",
+    )
+    .await;
+    let evidence = b
+        .js("return document.getElementById('evidence').innerText")
+        .await;
+    let evidence = evidence.as_str().unwrap();
+    assert!(
+        evidence.contains("35.2 mm") && evidence.contains("30 mm"),
+        "{evidence}"
+    );
+    b.screenshot("warning-evidence").await;
+
+    // Acknowledged from the console with a note.
+    b.client
+        .find(Locator::Id("ack-note"))
+        .await
+        .unwrap()
+        .send_keys("已通知监测员王建国，组织撤离")
+        .await
+        .unwrap();
+    b.click("#ack-button").await;
+    b.until(
+        "the acknowledgement",
+        Duration::from_secs(10),
+        "const s = document.getElementById('warning-state'); return s && s.textContent === '已确认'",
+    )
+    .await;
+    b.until(
+        "the banner to clear and the marker to stop blinking",
+        Duration::from_secs(5),
+        "return document.getElementById('banner').children.length === 0 &&
+                !document.querySelector('[data-site=\"GX-001\"]').parentElement.classList.contains('blink')",
+    )
+    .await;
+    b.screenshot("warning-acknowledged").await;
+    let warnings = w.api("/warnings?state=acknowledged").await;
+    let warning = &warnings[0];
+    assert_eq!(warning["level"], "red");
+    assert_eq!(warning["acknowledged_by"], "李值班");
+    let audit: Vec<(String, Value)> =
+        sqlx::query_as("SELECT target, detail FROM audit_log WHERE action = 'warning.acknowledge'")
+            .fetch_all(&w.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].0, format!("warning:{}", warning["id"]));
+    assert_eq!(audit[0].1["note"], "已通知监测员王建国，组织撤离");
+
+    // The site view charts the readings just sent (12 quiet ones and the red one).
+    b.click("#open-site").await;
+    let points = b
+        .until(
+            "the 24-hour chart",
+            Duration::from_secs(10),
+            "const c = document.querySelector('[data-sensor] .raw'); return c && c.querySelector('canvas') && Number(c.dataset.points)",
+        )
+        .await;
+    assert_eq!(points, 13);
+    let card = b
+        .js("return document.getElementById('panel-body').innerText")
+        .await;
+    let card = card.as_str().unwrap();
+    assert!(
+        card.contains("王建国") && card.contains("13800001111"),
+        "{card}"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM readings WHERE sensor_id = $1")
+        .bind(w.sensor)
+        .fetch_one(&w.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 13);
+    b.screenshot("site-view").await;
+    // While the site view is open, a new reading joins the chart.
+    gw.readings(&[(now_ms(), 28.0)]).await;
+    b.until(
+        "the new reading in the open chart",
+        Duration::from_secs(15),
+        "return Number(document.querySelector('[data-sensor] .raw').dataset.points) === 14",
+    )
+    .await;
+    let _ = w.gx1;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_health_shows_gateway_status_and_a_misconfigured_gateways_quarantined_messages() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let gw = Gateway::connect(&w.broker).await;
+    gw.status(
+        json!({"online": true, "ts": now_ms(), "firmware": "0.1.0", "queue_depth": 7,
+                     "supply_v": 12.6, "battery_pct": 81.0, "signal_dbm": -77.0}),
+    )
+    .await;
+    // A gateway configured with a channel nobody registered.
+    gw.publish(
+        Topic::telemetry(GATEWAY),
+        json!({"seq": 1, "readings": [{"sensor": "crack-9", "ts": now_ms(), "value": 1.0}]})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    eventually(Duration::from_secs(10), "the quarantine row", || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine")
+            .fetch_one(&w.store.pool)
+            .await
+            .unwrap();
+        let seen: Option<bool> = sqlx::query_scalar("SELECT online FROM gateways WHERE code = $1")
+            .bind(GATEWAY)
+            .fetch_one(&w.store.pool)
+            .await
+            .unwrap();
+        (n > 0 && seen == Some(true)).then_some(())
+    })
+    .await;
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.click("#tab-health").await;
+    let row = b
+        .until(
+            "the gateway row",
+            Duration::from_secs(10),
+            &format!("const r = document.querySelector('#health-gateways [data-gateway=\"{GATEWAY}\"]'); return r && r.innerText"),
+        )
+        .await;
+    let row = row.as_str().unwrap();
+    for want in ["在线", "81 %", "12.6 V", "-77 dBm", "7"] {
+        assert!(row.contains(want), "{want} in {row}");
+    }
+    let q = b
+        .until(
+            "the quarantine table",
+            Duration::from_secs(5),
+            "const t = document.getElementById('health-quarantine'); return t && t.innerText",
+        )
+        .await;
+    assert!(q.as_str().unwrap().contains(GATEWAY), "{q}");
+    let silent = b
+        .js("return document.getElementById('health-silent').innerText")
+        .await;
+    assert!(silent.as_str().unwrap().contains(CHANNEL), "{silent}");
+    b.screenshot("device-health").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_ends_while_the_console_is_open_returns_it_to_sign_in() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    sqlx::query("UPDATE officer_sessions SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour'")
+        .execute(&w.store.pool)
+        .await
+        .unwrap();
+    b.until(
+        "the sign-in page",
+        Duration::from_secs(10),
+        "return !document.getElementById('login').hidden && document.getElementById('console').hidden",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('login-msg').textContent")
+            .await,
+        "会话已结束，请重新登录"
+    );
+    b.screenshot("session-ended").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_site_view() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    // The site's gateway is a real firmware-bridge with a GStreamer test-pattern camera.
+    let queue = tempfile::tempdir().unwrap();
+    let mut bridge = BridgeConfig::new(GATEWAY, &w.broker.url(), queue.path());
+    let mut cam = CameraConfig::test_pattern("cam1");
+    cam.width = 320;
+    cam.height = 240;
+    bridge.cameras.push(cam);
+    let bridge_stop = CancellationToken::new();
+    let bridge_task = tokio::spawn(geohazard_firmware_bridge::run_bridge(
+        bridge,
+        bridge_stop.clone(),
+    ));
+    eventually(Duration::from_secs(20), "the bridge online", || async {
+        let online: bool = sqlx::query_scalar("SELECT online FROM gateways WHERE code = $1")
+            .bind(GATEWAY)
+            .fetch_one(&w.store.pool)
+            .await
+            .unwrap();
+        online.then_some(())
+    })
+    .await;
+    let mut gw = Gateway::connect(&w.broker).await;
+    gw.readings(&[(now_ms(), 31.0)]).await;
+    // Red raised: the center asks the site's cameras for a picture, and stores it.
+    let (frame_id, bytes): (i64, i32) = eventually(
+        Duration::from_secs(30),
+        "the snapshot in the frame store",
+        || async {
+            sqlx::query_as(
+                "SELECT id, bytes FROM video_frames WHERE gateway_code = $1 AND camera = 'cam1'",
+            )
+            .bind(GATEWAY)
+            .fetch_optional(&w.store.pool)
+            .await
+            .unwrap()
+        },
+    )
+    .await;
+    let latest = w
+        .get("gx-duty", &format!("/cameras/{GATEWAY}/cam1/latest"))
+        .await;
+    assert_eq!(latest.status(), reqwest::StatusCode::OK);
+    assert_eq!(latest.headers()["content-type"], "image/jpeg");
+    let jpeg = latest.bytes().await.unwrap();
+    assert_eq!(jpeg.len(), bytes as usize);
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+    let range = w.api(&format!("/cameras/{GATEWAY}/cam1/frames")).await;
+    assert_eq!(range["frames"][0]["id"], frame_id);
+
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.until(
+        "the marker",
+        Duration::from_secs(10),
+        "return document.querySelector('[data-site=\"GX-001\"]')",
+    )
+    .await;
+    b.click("[data-site=\"GX-001\"]").await;
+    let width = b
+        .until(
+            "the camera's latest frame in the site view",
+            Duration::from_secs(10),
+            "const i = document.querySelector('.frame[data-camera=\"gw-gx1/cam1\"] img'); return i && i.complete && i.naturalWidth",
+        )
+        .await;
+    assert_eq!(width, 320);
+    b.js("document.getElementById('frames').scrollIntoView(); return true")
+        .await;
+    b.screenshot("site-view-camera").await;
+
+    // A live view: the officer starts it, the frames stream to the console, the start is audited.
+    b.click(".frame[data-camera=\"gw-gx1/cam1\"] .live").await;
+    b.until(
+        "live frames in the console",
+        Duration::from_secs(20),
+        "const i = document.querySelector('.frame[data-camera=\"gw-gx1/cam1\"]'); return i && Number(i.dataset.liveFrames) >= 2",
+    )
+    .await;
+    b.screenshot("live-view").await;
+    b.click(".frame[data-camera=\"gw-gx1/cam1\"] .live").await;
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'video.live_view' AND target = 'camera:gw-gx1/cam1'",
+    )
+    .fetch_one(&w.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    b.close().await;
+
+    // Out of scope: the neighbour county's officer gets 404 for the camera and its live view.
+    officers::add(
+        &w.store.pool,
+        &NewOfficer {
+            username: "cp-duty",
+            display_name: None,
+            division_code: NEIGHBOUR,
+            role: Role::DutyOfficer,
+            password: PASSWORD,
+        },
+    )
+    .await
+    .unwrap();
+    for path in [
+        format!("/cameras/{GATEWAY}/cam1/latest"),
+        format!("/frames/{frame_id}"),
+    ] {
+        let r = w.get("cp-duty", &path).await;
+        assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND, "{path}");
+    }
+    let live = format!(
+        "{}/api/v1/cameras/{GATEWAY}/cam1/live?token={}",
+        w.base.replace("http://", "ws://"),
+        w.token("cp-duty").await
+    );
+    match tokio_tungstenite::connect_async(live).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 404),
+        other => panic!("a live view out of scope must be refused: {other:?}"),
+    }
+
+    // Not a JPEG, and a JPEG over the 64 KiB limit: refused with the reason, and counted.
+    let now = now_ms();
+    gw.publish(
+        Topic::video(GATEWAY, "cam1", now),
+        b"GIF89a not a jpeg".to_vec(),
+    )
+    .await;
+    let mut big = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    big.resize(100_000, 0);
+    big.extend([0xFF, 0xD9]);
+    gw.publish(Topic::video(GATEWAY, "cam1", now + 1), big.clone())
+        .await;
+    gw.publish(Topic::video(GATEWAY, "cam1", now + 2), big)
+        .await;
+    let refused: Vec<(String, i32)> = eventually(
+        Duration::from_secs(10),
+        "the refused frames in the quarantine",
+        || async {
+            let rows: Vec<(String, i32)> = sqlx::query_as(
+                "SELECT reason, repeats FROM quarantine WHERE topic LIKE '%/video/%' ORDER BY reason, topic",
+            )
+            .fetch_all(&w.store.pool)
+            .await
+            .unwrap();
+            (rows.len() == 3).then_some(rows)
+        },
+    )
+    .await;
+    assert_eq!(
+        refused,
+        vec![
+            ("frame_not_jpeg".to_owned(), 1),
+            ("frame_too_large".to_owned(), 1),
+            ("frame_too_large".to_owned(), 1)
+        ]
+    );
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM video_frames WHERE captured_at >= to_timestamp($1 / 1000.0)",
+    )
+    .bind(now as f64)
+    .fetch_one(&w.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 0, "no refused frame is stored");
+    bridge_stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), bridge_task).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without_a_reload() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.js("window.__samePage = true; return true").await;
+    // The link drops; while it is down a warning is raised and nothing is published for it.
+    b.js("live.socket.close(); return true").await;
+    b.until(
+        "the link shown down",
+        Duration::from_secs(5),
+        "return document.getElementById('link').classList.contains('down')",
+    )
+    .await;
+    geohazard_analyzer::warnings::apply(
+        &w.store.pool,
+        &geohazard_analyzer::config::NotifierConfig::default(),
+        &geohazard_analyzer::warnings::LevelChange {
+            site_id: w.gx1,
+            source: "threshold:gw-gx1/crack-1".into(),
+            category: WarningCategory::Hazard,
+            sensor_id: Some(w.sensor),
+            level: Some(WarningLevel::Orange),
+            summary: "value 24 mm ≥ orange threshold 20 mm".into(),
+            evidence: json!({"method": "threshold", "value": 24.0, "unit": "mm",
+                             "thresholds": {"yellow": 10.0, "orange": 20.0, "red": 30.0}}),
+            reading_ts: None,
+            failure_forecast: None,
+        },
+    )
+    .await
+    .unwrap()
+    .expect("a raised warning");
+    b.until(
+        "the orange warning after the reconnect",
+        Duration::from_secs(15),
+        "return document.getElementById('link').classList.contains('up') &&
+                document.querySelector('#feed-list [data-level=orange][data-state=open]') &&
+                document.querySelector('[data-site=\"GX-001\"]').parentElement.classList.contains('lvl-orange')",
+    )
+    .await;
+    assert_eq!(
+        b.js("return window.__samePage === true").await,
+        true,
+        "no page reload"
+    );
+    b.screenshot("resynced-after-lost-link").await;
+    b.close().await;
+}
+
+/// Raises a warning on a site through the analyzer's state machine.
+async fn raise(w: &World, site_id: i64, source: &str, level: WarningLevel, evidence: Value) -> i64 {
+    geohazard_analyzer::warnings::apply(
+        &w.store.pool,
+        &geohazard_analyzer::config::NotifierConfig::default(),
+        &geohazard_analyzer::warnings::LevelChange {
+            site_id,
+            source: source.into(),
+            category: WarningCategory::Hazard,
+            sensor_id: None,
+            level: Some(level),
+            summary: format!("{source} {level:?}"),
+            evidence,
+            reading_ts: None,
+            failure_forecast: None,
+        },
+    )
+    .await
+    .unwrap()
+    .expect("a raised warning")
+    .id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_and_rainfall_evidence_reads_as_numbers_against_their_lines() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let gx2: i64 = sqlx::query_scalar("SELECT id FROM hazard_sites WHERE code = 'GX-002'")
+        .fetch_one(&w.store.pool)
+        .await
+        .unwrap();
+    let rate = raise(
+        &w,
+        w.gx1,
+        "rate:gw-gx1/crack-1",
+        WarningLevel::Orange,
+        json!({"method": "rate", "velocity_mm_per_day": 6.4, "velocity_t": 8.25, "min_t": 3.0,
+               "acceleration_mm_per_day2": 0.8, "acceleration_t": 2.1, "fit_r2": 0.93,
+               "points": 48, "spikes_rejected": 1, "window_h": 24.0,
+               "thresholds": {"yellow": 2.0, "orange": 5.0, "red": 10.0}}),
+    )
+    .await;
+    let rain = raise(
+        &w,
+        gx2,
+        "rain:gw-gx2/rain-1",
+        WarningLevel::Yellow,
+        json!({"method": "rainfall", "id_ratio_max": 1.9, "id_curve": {"a": 12.0, "b": 0.6},
+               "windows": [
+                   {"hours": 1.0, "mm": 22.5, "level": "yellow", "id_threshold_mm_per_h": 12.0, "id_ratio": 1.9},
+                   {"hours": 24.0, "mm": 61.0, "level": null, "id_threshold_mm_per_h": 3.6, "id_ratio": 0.7}],
+               "antecedent": {"k": 0.8, "daily_mm": [61.0, 12.0], "effective_mm": 70.6, "level": null}}),
+    )
+    .await;
+    // A trend warning whose inverse-velocity fit reaches zero two days after the reading.
+    let ts = chrono::Utc::now().timestamp_millis();
+    let failure = ts + 2 * 86_400_000;
+    let trend = raise(
+        &w,
+        w.gx1,
+        "trend:gw-gx1/crack-1",
+        WarningLevel::Red,
+        json!({"method": "improved_tangent_angle", "ts": ts, "alpha_deg": 84.2,
+               "velocity_mm_per_day": 9.1, "steady_velocity_mm_per_day": 0.9, "window_h": 72.0,
+               "thresholds_deg": {"yellow": 45.0, "orange": 80.0, "red": 85.0},
+               "inverse_velocity": {"method": "inverse_velocity", "bins": 12, "bin_h": 6.0,
+                   "slope_per_day": -0.05, "intercept": 0.1, "r2": 0.91,
+                   "failure_forecast_ts": failure, "accepted": true},
+               "failure_forecast_ts": failure}),
+    )
+    .await;
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.click(&format!("#feed-list [data-warning=\"{trend}\"]"))
+        .await;
+    b.until(
+        "the inverse-velocity plot",
+        Duration::from_secs(5),
+        "return document.querySelector('#inverse-plot canvas') && document.querySelector('#evidence .ev-failure')",
+    )
+    .await;
+    let text = b
+        .js("return document.getElementById('evidence').innerText")
+        .await;
+    assert!(text.as_str().unwrap().contains("84.2°"), "{text}");
+    b.screenshot("warning-evidence-trend").await;
+    b.click(&format!("#feed-list [data-warning=\"{rate}\"]"))
+        .await;
+    let text = b
+        .until(
+            "the rate evidence",
+            Duration::from_secs(5),
+            "const e = document.getElementById('evidence'); return e && e.innerText.includes('t 值') && e.innerText",
+        )
+        .await;
+    let text = text.as_str().unwrap();
+    for want in ["6.4 mm/d", "8.25", "判定所需 t 值 3", "5 mm/d", "0.93"] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    b.screenshot("warning-evidence-rate").await;
+    b.click(&format!("#feed-list [data-warning=\"{rain}\"]"))
+        .await;
+    let bars = b
+        .until(
+            "the rainfall bars",
+            Duration::from_secs(5),
+            "return document.querySelectorAll('#evidence .bar-row').length",
+        )
+        .await;
+    assert_eq!(bars, 2, "one bar per accumulation window");
+    let text = b
+        .js("return document.getElementById('evidence').innerText")
+        .await;
+    let text = text.as_str().unwrap();
+    // 1 h: 22.5 mm against the I–D line of 12 mm; 24 h: 61 mm against 86.4 mm.
+    for want in ["22.5 mm / 12", "61 mm / 86.4", "70.6 mm"] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    b.screenshot("warning-evidence-rainfall").await;
+    b.close().await;
+}

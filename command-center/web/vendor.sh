@@ -1,0 +1,21 @@
+#!/bin/sh
+# Regenerates vendor/ (committed, embedded in the command-center binary) from the npm packages
+# pinned in package-lock.json, so `cargo build` needs neither npm nor a network.
+# Run from anywhere: command-center/web/vendor.sh
+set -eu
+cd "$(dirname "$0")"
+npm ci --no-audit --no-fund --ignore-scripts
+rm -rf vendor
+mkdir -p vendor/images
+cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css vendor/
+cp node_modules/leaflet/dist/images/*.png vendor/images/
+cp node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
+   node_modules/leaflet.markercluster/dist/MarkerCluster.css \
+   node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css vendor/
+cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css vendor/
+for p in leaflet leaflet.markercluster uplot; do
+  printf '%s %s\n' "$p" "$(node -p "require('./node_modules/$p/package.json').version")"
+done > vendor/VERSIONS
+# Strip source-map references: the maps are not shipped.
+chmod 644 vendor/*.js vendor/*.css vendor/images/*.png
+sed -i '/^\/\/# sourceMappingURL=/d' vendor/*.js
