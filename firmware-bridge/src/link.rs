@@ -186,7 +186,10 @@ impl Link {
         if !*subscribed {
             let mut filters = vec![SubscribeFilter::new(cmd_topic.clone(), QoS::AtLeastOnce)];
             if until_confirmed {
-                filters.push(SubscribeFilter::new(confirm_topic.clone(), QoS::AtLeastOnce));
+                filters.push(SubscribeFilter::new(
+                    confirm_topic.clone(),
+                    QoS::AtLeastOnce,
+                ));
             }
             if let Err(e) = client.subscribe_many(filters).await {
                 return SessionEnd::Lost(format!("subscribe: {e}"));
