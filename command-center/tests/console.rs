@@ -298,7 +298,8 @@ struct Gateway {
 
 impl Gateway {
     async fn connect(broker: &Broker) -> Gateway {
-        let mut o = MqttOptions::new(GATEWAY, broker.host(), broker.port());
+        // Not the gateway code: a firmware-bridge for the same gateway may be connected under it.
+        let mut o = MqttOptions::new(format!("{GATEWAY}-sensors"), broker.host(), broker.port());
         o.set_max_packet_size(4 << 20, 4 << 20)
             .set_clean_session(true);
         let (client, mut el) = AsyncClient::new(o, 1000);
