@@ -6,9 +6,13 @@
 //! ```
 //!
 //! 1. Live fan-out: `consoles` WebSocket consoles on one command-center (the release
-//!    `command-center` binary as its own process), warning changes published on MQTT → the time
-//!    until each console has it (p50/p99/max), and until all have it; the command-center's
-//!    memory per console (RSS growth over the idle sockets). Baseline in the same run: 1 console.
+//!    `command-center` binary as its own process), each with its own session as each duty
+//!    officer's console has (one session may only open `live_max_sockets_per_session`), warning
+//!    changes published on MQTT → the time until each console has it (p50/p99/max), and until
+//!    all have it; the command-center's memory per console (RSS growth over the idle sockets).
+//!    Each warning is first stored through the analyzer's state machine, as the analyzer does
+//!    before it publishes: the command-center passes on only what the store has. Baseline in
+//!    the same run: 1 console.
 //! 2. Map: the console in headless Chromium with `sites` sites (clustered): time from sign-in
 //!    to the markers drawn, and frame times while panning. Baseline in the same run: 100 sites.
 
@@ -21,13 +25,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use geohazard_analyzer::config::NotifierConfig;
+use geohazard_analyzer::warnings::{self, LevelChange};
 use geohazard_bus::rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use geohazard_command_center::Role;
 use geohazard_command_center::officers::{self, NewOfficer};
+use geohazard_command_center::{Role, Settings, auth};
 use geohazard_protocol::topic::Topic;
-use geohazard_protocol::warning::{
-    Warning, WarningCategory, WarningLevel, WarningState, WarningTransition,
-};
+use geohazard_protocol::warning::{WarningCategory, WarningLevel};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::fixtures::{self, COUNTY};
@@ -96,19 +100,6 @@ async fn command_center(db_url: &str, mqtt_url: &str) -> CommandCenter {
     }
 }
 
-async fn token(port: u16) -> String {
-    let r: Value = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/api/v1/login"))
-        .json(&json!({"username": "bench", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["token"].as_str().expect("signed in").to_owned()
-}
-
 async fn publisher(broker: &Broker) -> AsyncClient {
     let o = MqttOptions::new("bench-publisher", broker.host(), broker.port());
     let (client, mut el) = AsyncClient::new(o, 1000);
@@ -131,18 +122,40 @@ async fn publisher(broker: &Broker) -> AsyncClient {
     client
 }
 
+/// A warning change on the site `site_id`: raised red, or closed when `level` is `None`.
+fn bench_change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
+    LevelChange {
+        site_id,
+        source: "threshold:bench/crack-1".into(),
+        category: WarningCategory::Hazard,
+        sensor_id: None,
+        level,
+        summary: "benchmark".into(),
+        evidence: json!({"method": "benchmark"}),
+        reading_ts: None,
+        failure_forecast: None,
+    }
+}
+
 /// Latencies (ms) of every delivery, and of the last delivery of each event.
 async fn fan_out(
     cc: &CommandCenter,
+    store: &Store,
     client: &AsyncClient,
+    officer_id: i64,
+    site_id: i64,
     consoles: usize,
 ) -> (Vec<f64>, Vec<f64>, u64) {
-    let token = token(cc.port).await;
     let before = rss_kib(cc.child.id());
     let published: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i64, f64)>();
     let mut ready = Vec::new();
+    let ttl_s = Settings::default().session_ttl_s;
     for _ in 0..consoles {
+        // A session of its own, as if signed in (without an argon2 check per console).
+        let (token, _) = auth::open_session(&store.pool, officer_id, ttl_s)
+            .await
+            .unwrap();
         let url = format!("ws://127.0.0.1:{}/api/v1/live?token={token}", cc.port);
         let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -169,28 +182,23 @@ async fn fan_out(
     let per_console = (rss_kib(cc.child.id()).saturating_sub(before)) * 1024 / consoles as u64;
     let mut all = Vec::new();
     let mut last: HashMap<i64, f64> = HashMap::new();
+    let notifier = NotifierConfig::default();
     for i in 0..EVENTS {
-        // Ids unique across runs, so a late delivery of an earlier run is never counted.
-        let id = (consoles * 1_000_000 + i) as i64;
-        let w = Warning {
-            id,
-            site: "B-0".into(),
-            division: COUNTY.into(),
-            source: "threshold:bench/crack-1".into(),
-            category: WarningCategory::Hazard,
-            level: WarningLevel::Red,
-            state: WarningState::Open,
-            transition: WarningTransition::Raised,
-            at: chrono::Utc::now().timestamp_millis(),
-            reading_ts: None,
-            failure_forecast_ts: None,
-            summary: "benchmark".into(),
-            evidence: Value::Null,
-        };
+        // Stored first, as the analyzer does: a new warning each time, so its id is never one
+        // of an earlier event or run (a late delivery is never counted).
+        let w = warnings::apply(
+            &store.pool,
+            &notifier,
+            &bench_change(site_id, Some(WarningLevel::Red)),
+        )
+        .await
+        .unwrap()
+        .expect("a raised warning");
+        let id = w.id;
         published.lock().unwrap().insert(id, Instant::now());
         client
             .publish(
-                Topic::warning(COUNTY, "B-0"),
+                Topic::warning(&w.division, &w.site),
                 QoS::AtLeastOnce,
                 false,
                 w.to_json(),
@@ -213,6 +221,11 @@ async fn fan_out(
             }
         }
         assert_eq!(got, consoles, "event {i}: every console gets it");
+        // Closed in the store (not published), so the next event raises a new warning.
+        warnings::apply(&store.pool, &notifier, &bench_change(site_id, None))
+            .await
+            .unwrap()
+            .expect("the warning closed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for r in ready {
@@ -224,12 +237,14 @@ async fn fan_out(
     (all, last, per_console)
 }
 
-async fn seed_sites(store: &Store, n: usize) {
+/// Registers sites `B-0` … `B-{n-1}`; returns the id of `B-0`.
+async fn seed_sites(store: &Store, n: usize) -> i64 {
     // A grid over the county: about 100 × 100 points within a degree.
     let side = (n as f64).sqrt().ceil() as usize;
+    let mut first = None;
     for i in 0..n {
         let code = format!("B-{i}");
-        registry::upsert_site(
+        let id = registry::upsert_site(
             &store.pool,
             &NewSite {
                 code: &code,
@@ -249,7 +264,9 @@ async fn seed_sites(store: &Store, n: usize) {
         )
         .await
         .unwrap();
+        first.get_or_insert(id);
     }
+    first.expect("at least one site")
 }
 
 /// (ms from sign-in to markers drawn, frame times in ms while panning)
@@ -319,7 +336,7 @@ async fn main() {
     let store = Store::connect(&db.url, 8).await.unwrap();
     let broker = Broker::start().await;
     fixtures::register_divisions(&store).await;
-    officers::add(
+    let officer_id = officers::add(
         &store.pool,
         &NewOfficer {
             username: "bench",
@@ -331,7 +348,7 @@ async fn main() {
     )
     .await
     .unwrap();
-    seed_sites(&store, 100).await;
+    let site_id = seed_sites(&store, 100).await;
     let cc = command_center(&db.url, &broker.url()).await;
 
     println!(
@@ -339,9 +356,10 @@ async fn main() {
     );
     // One publisher for the whole run: two clients with one id would keep kicking each other.
     let client = publisher(&broker).await;
-    let (one, _, _) = fan_out(&cc, &client, 1).await;
+    let (one, _, _) = fan_out(&cc, &store, &client, officer_id, site_id, 1).await;
     line("1 console (baseline), per delivery", &one);
-    let (all, last, per_console) = fan_out(&cc, &client, consoles).await;
+    let (all, last, per_console) =
+        fan_out(&cc, &store, &client, officer_id, site_id, consoles).await;
     line(&format!("{consoles} consoles, per delivery"), &all);
     line(&format!("{consoles} consoles, until all have it"), &last);
     println!(

@@ -101,6 +101,26 @@ pub fn new_token() -> (String, Vec<u8>) {
     (token, Sha256::digest(bytes).to_vec())
 }
 
+/// A new session of `officer_id` that lasts `ttl_s` seconds: (its token, when it expires).
+/// Only the token's hash is stored.
+pub async fn open_session(
+    pool: &sqlx::PgPool,
+    officer_id: i64,
+    ttl_s: u64,
+) -> sqlx::Result<(String, DateTime<Utc>)> {
+    let (token, hash) = new_token();
+    let expires_at = sqlx::query_scalar(
+        "INSERT INTO officer_sessions (token_hash, officer_id, expires_at)
+         VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at",
+    )
+    .bind(&hash)
+    .bind(officer_id)
+    .bind(ttl_s as f64)
+    .fetch_one(pool)
+    .await?;
+    Ok((token, expires_at))
+}
+
 /// The SHA-256 of a token the client presents, or `None` when it is not 64 hex digits.
 pub fn token_hash(token: &str) -> Option<Vec<u8>> {
     if token.len() != 64 {
@@ -416,16 +436,8 @@ pub async fn login(
         return Err(invalid_credentials());
     }
     let credentials = found.expect("refused above when absent");
-    let (token, hash) = new_token();
-    let expires_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO officer_sessions (token_hash, officer_id, expires_at)
-         VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at",
-    )
-    .bind(&hash)
-    .bind(credentials.id)
-    .bind(state.settings.session_ttl_s as f64)
-    .fetch_one(&state.pool)
-    .await?;
+    let (token, expires_at) =
+        open_session(&state.pool, credentials.id, state.settings.session_ttl_s).await?;
     let officer = authenticate(&state, &token).await?;
     audit::settle(
         &state.pool,
