@@ -50,10 +50,7 @@ pub async fn run_with(
     stats: Arc<engine::Stats>,
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let filter = |f: &str| match &config.shared_group {
-        Some(group) => format!("$share/{group}/{f}"),
-        None => f.to_owned(),
-    };
+    let filter = |f: &str| geohazard_bus::shared_subscription(config.shared_group.as_deref(), f);
     let subscriptions = vec![
         (filter(ALL_TELEMETRY), Qos::AtLeastOnce),
         (filter(ALL_STATUS), Qos::AtLeastOnce),

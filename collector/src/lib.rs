@@ -74,10 +74,8 @@ impl CollectorConfig {
         [topic::ALL_TELEMETRY, topic::ALL_STATUS]
             .into_iter()
             .map(|filter| {
-                let filter = match &self.shared_group {
-                    Some(group) => format!("$share/{group}/{filter}"),
-                    None => filter.to_owned(),
-                };
+                let filter =
+                    geohazard_bus::shared_subscription(self.shared_group.as_deref(), filter);
                 (filter, Qos::AtLeastOnce)
             })
             .collect()

@@ -78,23 +78,68 @@ impl BusConfig {
 
     /// rumqttc options from this configuration.
     pub fn mqtt_options(&self) -> anyhow::Result<MqttOptions> {
-        let shown = || geohazard_runtime::redact_url(&self.url);
-        let url = url::Url::parse(&self.url).with_context(|| format!("MQTT URL `{}`", shown()))?;
-        if url.scheme() != "mqtt" && url.scheme() != "tcp" {
-            bail!("MQTT URL `{}`: only mqtt:// is supported", shown());
-        }
-        let host = url.host_str().context("MQTT URL has no host")?;
-        let mut options = MqttOptions::new(&self.client_id, host, url.port().unwrap_or(1883));
+        let broker = BrokerUrl::parse(&self.url)?;
+        let mut options = MqttOptions::new(&self.client_id, broker.host, broker.port);
         options
             .set_clean_session(!self.persistent_session)
             .set_keep_alive(Duration::from_secs(self.keep_alive_secs.max(5)))
             .set_max_packet_size(self.max_packet_bytes, self.max_packet_bytes)
             .set_inflight(self.inflight)
             .set_manual_acks(true);
-        if !url.username().is_empty() {
-            options.set_credentials(url.username(), url.password().unwrap_or(""));
+        if let Some((user, password)) = broker.credentials {
+            options.set_credentials(user, password);
         }
         Ok(options)
+    }
+}
+
+/// A broker address as every geohazard component writes it:
+/// `mqtt://[user[:password]@]host[:port]` (`tcp://` is accepted as a synonym; the port defaults
+/// to 1883; user and password are percent-decoded). The one parser of MQTT URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub host: String,
+    pub port: u16,
+    /// User name and password, when the URL carries a user.
+    pub credentials: Option<(String, String)>,
+}
+
+impl BrokerUrl {
+    pub fn parse(text: &str) -> anyhow::Result<BrokerUrl> {
+        let shown = || geohazard_runtime::redact_url(text);
+        let url = url::Url::parse(text).with_context(|| format!("MQTT URL `{}`", shown()))?;
+        if url.scheme() != "mqtt" && url.scheme() != "tcp" {
+            bail!("MQTT URL `{}`: only mqtt:// is supported", shown());
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .with_context(|| format!("MQTT URL `{}` has no host", shown()))?;
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let credentials = (!url.username().is_empty())
+            .then(|| (decode(url.username()), decode(url.password().unwrap_or(""))));
+        Ok(BrokerUrl {
+            // IPv6 literals come back bracketed; the socket address wants them bare.
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port: url.port().unwrap_or(1883),
+            credentials,
+        })
+    }
+}
+
+/// The filter to subscribe to: `filter` itself, or shared among the members of `group`
+/// (`$share/{group}/{filter}`), so that several instances split the stream between them.
+pub fn shared_subscription(group: Option<&str>, filter: &str) -> String {
+    match group {
+        Some(group) => format!("$share/{group}/{filter}"),
+        None => filter.to_owned(),
     }
 }
 
@@ -366,11 +411,12 @@ async fn drive(
     subscribed: watch::Sender<u64>,
     held: Held,
 ) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff =
+        geohazard_runtime::Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 let n = connection.fetch_add(1, Ordering::AcqRel) + 1;
                 tracing::info!(
                     session_present = ack.session_present,
@@ -411,9 +457,8 @@ async fn drive(
             Ok(_) => {}
             Err(rumqttc::ConnectionError::RequestsDone) => return,
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "MQTT connection lost");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                tracing::warn!(error = %e, retry_in = ?backoff.peek(), "MQTT connection lost");
+                backoff.wait().await;
             }
         }
     }
@@ -422,6 +467,36 @@ async fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn broker_urls_give_host_port_and_decoded_credentials() {
+        let b = BrokerUrl::parse("mqtt://gw-1:p%40ss@10.0.0.5:1884").unwrap();
+        assert_eq!(b.host, "10.0.0.5");
+        assert_eq!(b.port, 1884);
+        assert_eq!(b.credentials, Some(("gw-1".into(), "p@ss".into())));
+        let b = BrokerUrl::parse("tcp://broker").unwrap();
+        assert_eq!(
+            (b.host.as_str(), b.port, b.credentials),
+            ("broker", 1883, None)
+        );
+        for bad in ["http://broker", "mqtt://", "broker:1883", "mqtt://h:99999"] {
+            assert!(BrokerUrl::parse(bad).is_err(), "{bad} accepted");
+        }
+        let e = BrokerUrl::parse("ws://u:secret@h").unwrap_err().to_string();
+        assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn shared_subscriptions_prefix_the_group() {
+        assert_eq!(
+            shared_subscription(None, "gh/v1/gw/+/telemetry"),
+            "gh/v1/gw/+/telemetry"
+        );
+        assert_eq!(
+            shared_subscription(Some("collectors"), "gh/v1/gw/+/telemetry"),
+            "$share/collectors/gh/v1/gw/+/telemetry"
+        );
+    }
 
     #[test]
     fn urls_with_credentials_become_options() {

@@ -1,5 +1,15 @@
 //! What every geohazard service binary shares: configuration (one TOML file plus environment
-//! overrides), structured logging, graceful shutdown, and the Prometheus metrics endpoint.
+//! overrides), structured logging, graceful shutdown, the Prometheus metrics endpoint, and the
+//! retry backoff.
+//!
+//! The one configuration convention: every binary takes `--config FILE` (or `GEOHAZARD_CONFIG`)
+//! through [`ConfigArgs`], reads it with [`load_config`], and any key can be overridden by the
+//! environment as `GEOHAZARD_<SECTION>__<KEY>` (the file's tables joined by `__`), e.g.
+//! `GEOHAZARD_ANALYZER__ENGINE__TIME_SCALE=60`. Standalone and all-in-one read the same keys.
+
+mod backoff;
+
+pub use backoff::Backoff;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,6 +22,25 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
+
+/// The flags every geohazard binary shares; `#[command(flatten)]` it into the binary's parser.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file; every key can also be set as GEOHAZARD_<SECTION>__<KEY>.
+    #[arg(long, short, global = true, env = "GEOHAZARD_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The configuration: defaults, the file, then the environment ([`load_config`]).
+    pub fn load<T: Serialize + DeserializeOwned + Default>(&self) -> anyhow::Result<T> {
+        load_config(self.config.as_deref())
+    }
+}
+
+/// `GEOHAZARD_*` variables that are not configuration keys (the file's path, the log format,
+/// a password given to a subcommand).
+const NOT_CONFIG_KEYS: [&str; 3] = ["config", "log_format", "officer_password"];
 
 /// Loads configuration: defaults, then the TOML file (if given), then environment variables
 /// `GEOHAZARD_<SECTION>__<KEY>` (double underscore between levels), e.g.
@@ -29,7 +58,11 @@ pub fn load_config<T: Serialize + DeserializeOwned + Default>(
         figment = figment.merge(Toml::file(path));
     }
     figment
-        .merge(Env::prefixed("GEOHAZARD_").split("__"))
+        .merge(
+            Env::prefixed("GEOHAZARD_")
+                .filter(|key| !NOT_CONFIG_KEYS.iter().any(|k| key == *k))
+                .split("__"),
+        )
         .extract()
         .context("reading the configuration")
 }
