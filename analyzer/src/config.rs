@@ -1,10 +1,10 @@
-//! The analyzer's configuration, from TOML (`analyzer.toml`) with `GEOHAZARD_ANALYZER_*`
-//! environment overrides in the binary.
-
-use std::time::Duration;
+//! The analyzer's configuration: the `[analyzer]` section of the service's TOML file (the same
+//! section in the all-in-one's), every key overridable as `GEOHAZARD_ANALYZER__<KEY>` (e.g.
+//! `GEOHAZARD_ANALYZER__ENGINE__TIME_SCALE`).
 
 use geohazard_bus::BusConfig;
 use geohazard_protocol::Limits;
+use geohazard_warnings::{AckDeadlines, WarningPolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::levels::Level;
@@ -95,41 +95,8 @@ impl Default for EngineConfig {
     }
 }
 
-/// Seconds a warning of each level may stay unacknowledged before it is referred up (county →
-/// city → province). `None`: never referred.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AckDeadlines {
-    pub blue: Option<f64>,
-    pub yellow: Option<f64>,
-    pub orange: Option<f64>,
-    pub red: Option<f64>,
-}
-
-impl Default for AckDeadlines {
-    fn default() -> Self {
-        AckDeadlines {
-            blue: None,
-            yellow: Some(7200.0),
-            orange: Some(1800.0),
-            red: Some(600.0),
-        }
-    }
-}
-
-impl AckDeadlines {
-    pub fn get(&self, level: Level) -> Option<Duration> {
-        match level {
-            Level::Blue => self.blue,
-            Level::Yellow => self.yellow,
-            Level::Orange => self.orange,
-            Level::Red => self.red,
-        }
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-    }
-}
-
+/// The `[notifier]` section: the lifecycle's policy (who hears by SMS, acknowledgement
+/// deadlines, the sender's name) and the analyzer's SMS delivery.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NotifierConfig {
@@ -157,7 +124,7 @@ impl Default for NotifierConfig {
     fn default() -> Self {
         NotifierConfig {
             sms: SmsConfig::None,
-            sms_min_level: Level::Yellow,
+            sms_min_level: WarningPolicy::default().sms_min_level,
             ack_deadlines: AckDeadlines::default(),
             max_attempts: 5,
             retry_base_ms: 2_000,
@@ -166,23 +133,37 @@ impl Default for NotifierConfig {
             rate_limit_window_s: 3600,
             poll_ms: 1_000,
             request_timeout_ms: 10_000,
-            sender_name: "地灾监测".into(),
+            sender_name: WarningPolicy::default().sender_name,
+        }
+    }
+}
+
+impl NotifierConfig {
+    /// The lifecycle's part of it.
+    pub fn policy(&self) -> WarningPolicy {
+        WarningPolicy {
+            sms_min_level: self.sms_min_level,
+            ack_deadlines: self.ack_deadlines.clone(),
+            sender_name: self.sender_name.clone(),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use figment::Figment;
-    use figment::providers::{Format, Toml};
+    use figment::providers::{Format, Serialized, Toml};
 
     #[test]
     fn the_example_configuration_parses_with_its_defaults() {
-        let c: AnalyzerConfig = Figment::new()
-            .merge(Toml::string(include_str!("../analyzer.example.toml")))
-            .extract()
-            .unwrap();
+        let c: AnalyzerConfig =
+            Figment::from(Serialized::default("analyzer", AnalyzerConfig::default()))
+                .merge(Toml::string(include_str!("../analyzer.example.toml")))
+                .extract_inner("analyzer")
+                .unwrap();
         assert_eq!(c.mqtt.client_id, "geohazard-analyzer");
         assert!(matches!(c.notifier.sms, SmsConfig::None));
         assert_eq!(

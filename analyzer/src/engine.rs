@@ -1,26 +1,28 @@
 //! The streaming engine: telemetry in, per-sensor windows, rules evaluated on reading time as
 //! readings arrive, level trackers per (site, source), warnings out. Device silence is the one
-//! thing judged on the wall clock.
+//! thing judged on the wall clock (tokio's, so a paused-clock test can drive it).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use geohazard_bus::rumqttc::{AsyncClient, QoS};
 use geohazard_protocol::telemetry::decode_telemetry;
-use geohazard_protocol::warning::{Warning, WarningCategory};
+use geohazard_protocol::warning::{DeviceFault, WarningSource};
 use geohazard_protocol::{GatewayStatus, Quality, Topic};
-use serde_json::{Value, json};
+use geohazard_warnings::{LevelChange, Lifecycle, Outbox};
 use sqlx::PgPool;
+use tokio::time::Instant;
 
-use crate::config::{AnalyzerConfig, NotifierConfig};
+use crate::config::AnalyzerConfig;
+use crate::evidence::{
+    CombinedEvidence, Evidence, GatewayStatusEvidence, SilenceEvidence, StuckEvidence,
+};
 use crate::levels::{Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker};
 use crate::methods::{self, DAY_MS, HOUR_MS};
 use crate::registry::{Registry, SensorInfo};
-use crate::rules::{self, Evaluation};
-use crate::warnings::{self, LevelChange};
+use crate::rules::{self, Evaluation, NotJudged};
 use crate::window::{Insert, Window};
 
 /// Counters of one running analyzer, for tests, the benchmark and logs.
@@ -45,21 +47,40 @@ struct SensorState {
     cycle_hour: i64,
     /// Per rule, the "not judged" reason last stored (`None`: judged), so the store is written
     /// only when it changes.
-    judged: HashMap<&'static str, Option<String>>,
+    judged: HashMap<JudgedRule, Option<NotJudged>>,
 }
+
+/// The rules whose ability to judge a sensor is stored (`sensor_judgement.rule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JudgedRule {
+    Rate,
+    Trend,
+}
+
+impl JudgedRule {
+    fn as_str(self) -> &'static str {
+        match self {
+            JudgedRule::Rate => "rate",
+            JudgedRule::Trend => "trend",
+        }
+    }
+}
+
+/// A warning is kept per site and source.
+type Key = (i64, WarningSource);
 
 struct GatewayState {
     last_arrival: Instant,
 }
 
-pub struct Engine {
+pub(crate) struct Engine {
     pool: PgPool,
     config: Arc<AnalyzerConfig>,
-    notifier: Arc<NotifierConfig>,
+    lifecycle: Lifecycle,
     registry: Registry,
     sensors: HashMap<i32, SensorState>,
     gateways: HashMap<String, GatewayState>,
-    trackers: HashMap<(i64, String), Tracker>,
+    trackers: HashMap<Key, Tracker>,
     mqtt: Outbox,
     raw_horizon_ms: i64,
     long_horizon_ms: i64,
@@ -67,12 +88,12 @@ pub struct Engine {
     /// Wall-clock start, the fixed point of `time_scale`.
     started_ms: i64,
     /// The failure forecast last stored per open trend warning, in the engine's clock.
-    forecasts: HashMap<(i64, String), i64>,
+    forecasts: HashMap<Key, i64>,
 }
 
 /// Reading time as the rules see it: stretched by `scale` around `anchor` (demos whose
 /// scenario runs faster than the clock); unchanged for a scale of 1.
-pub fn scenario_ts(ts_ms: i64, anchor_ms: i64, scale: f64) -> i64 {
+fn scenario_ts(ts_ms: i64, anchor_ms: i64, scale: f64) -> i64 {
     if scale == 1.0 || !scale.is_finite() || scale <= 0.0 {
         return ts_ms;
     }
@@ -81,51 +102,11 @@ pub fn scenario_ts(ts_ms: i64, anchor_ms: i64, scale: f64) -> i64 {
 
 /// The inverse of [`scenario_ts`]: the wall-clock time of a scenario instant. Warnings are
 /// stored and shown in wall-clock time, whatever the engine's clock.
-pub fn wall_ts(ts_ms: i64, anchor_ms: i64, scale: f64) -> i64 {
+fn wall_ts(ts_ms: i64, anchor_ms: i64, scale: f64) -> i64 {
     if scale == 1.0 || !scale.is_finite() || scale <= 0.0 {
         return ts_ms;
     }
     anchor_ms.saturating_add(((ts_ms - anchor_ms) as f64 / scale) as i64)
-}
-
-/// Evidence keys that hold instants (epoch milliseconds) in the engine's clock.
-const EVIDENCE_INSTANTS: &[&str] = &["ts", "steady_from", "failure_forecast_ts"];
-
-/// Rewrites the instants in `evidence` (at any depth) with `f`.
-fn map_instants(evidence: &mut Value, f: &impl Fn(i64) -> i64) {
-    match evidence {
-        Value::Object(map) => {
-            for (key, v) in map.iter_mut() {
-                match v.as_i64() {
-                    Some(ms) if EVIDENCE_INSTANTS.contains(&key.as_str()) => *v = f(ms).into(),
-                    _ => map_instants(v, f),
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| map_instants(v, f)),
-        _ => {}
-    }
-}
-
-/// Where warning changes go to be published, off the engine's path: the MQTT request channel
-/// may be full of acknowledgements under a burst, and the engine must never wait on it (the
-/// connection task may in turn be waiting for the engine to take a delivery).
-pub type Outbox = tokio::sync::mpsc::UnboundedSender<Warning>;
-
-/// Publishes warning changes on `gh/v1/warning/{division}/{site}` until the senders are gone.
-pub async fn run_publisher(
-    client: AsyncClient,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Warning>,
-) {
-    while let Some(w) = rx.recv().await {
-        let topic = Topic::warning(&w.division, &w.site);
-        if let Err(e) = client
-            .publish(topic, QoS::AtLeastOnce, false, w.to_json())
-            .await
-        {
-            tracing::warn!(error = %e, warning = w.id, "could not publish a warning");
-        }
-    }
 }
 
 /// The median time between a sensor's last readings.
@@ -168,9 +149,10 @@ fn ms_to_time(ms: i64) -> Option<DateTime<Utc>> {
 impl Engine {
     /// Loads the registry and rules, warms every sensor's window from the store, and picks up
     /// the open warnings so a restart continues them rather than raising them again.
-    pub async fn start(
+    pub(crate) async fn start(
         pool: PgPool,
         config: Arc<AnalyzerConfig>,
+        lifecycle: Lifecycle,
         mqtt: Outbox,
         stats: Arc<Stats>,
     ) -> anyhow::Result<Engine> {
@@ -180,7 +162,7 @@ impl Engine {
         let long_horizon_ms = (e.long_horizon_days * DAY_MS) as i64;
         let mut engine = Engine {
             pool,
-            notifier: Arc::new(config.notifier.clone()),
+            lifecycle,
             config: config.clone(),
             registry,
             sensors: HashMap::new(),
@@ -194,16 +176,12 @@ impl Engine {
             forecasts: HashMap::new(),
         };
         engine.warm_up().await?;
-        for (site, source, level) in warnings::open_levels(&engine.pool).await? {
+        for (site, source, level) in geohazard_warnings::open_levels(&engine.pool).await? {
             engine
                 .trackers
                 .insert((site, source), Tracker::at(Some(level)));
         }
         Ok(engine)
-    }
-
-    pub fn notifier_config(&self) -> Arc<NotifierConfig> {
-        self.notifier.clone()
     }
 
     fn new_state(&self) -> SensorState {
@@ -264,14 +242,14 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn reload(&mut self) {
+    pub(crate) async fn reload(&mut self) {
         if let Err(e) = self.registry.reload().await {
             tracing::warn!(error = %e, "registry reload failed; keeping the cached one");
         }
     }
 
     /// One message from the broker.
-    pub async fn handle(&mut self, topic: &str, payload: &[u8]) {
+    pub(crate) async fn handle(&mut self, topic: &str, payload: &[u8]) {
         match Topic::parse(topic) {
             Ok(Topic::Telemetry { gateway }) => self.telemetry(&gateway, payload).await,
             Ok(Topic::Status { gateway }) => self.status(&gateway, payload).await,
@@ -341,17 +319,16 @@ impl Engine {
             (_, Some(v)) => format!("gateway {gateway} supply {v:.1} V"),
             _ => format!("gateway {gateway} power normal"),
         };
-        let evidence = json!({"method": "gateway_status", "status": status,
-            "min_battery_pct": e.min_battery_pct, "min_supply_v": e.min_gateway_supply_v});
-        self.set_device(
-            site,
-            format!("device:power:gateway:{gateway}"),
-            None,
-            fault,
-            summary,
-            evidence,
-        )
-        .await;
+        let evidence = Evidence::GatewayStatus(GatewayStatusEvidence {
+            status,
+            min_battery_pct: e.min_battery_pct,
+            min_supply_v: e.min_gateway_supply_v,
+        });
+        let source = WarningSource::Device(DeviceFault::GatewayPower {
+            gateway: gateway.to_owned(),
+        });
+        self.set_device(site, source, None, fault, summary, evidence)
+            .await;
     }
 
     async fn reading(&mut self, info: &Arc<SensorInfo>, ts: i64, value: f64) {
@@ -369,13 +346,14 @@ impl Engine {
             return;
         };
         let label = info.label();
-        let mut evals: Vec<(String, Evaluation, Persistence)> = Vec::new();
+        let sensor = || label.clone();
+        let mut evals: Vec<(WarningSource, Evaluation, Persistence)> = Vec::new();
         let r = &info.rules;
         // A point threshold judges readings in time order: a late one does not change the
         // current value, so it neither counts towards persistence nor against it.
         if let Some(p) = r.threshold.as_ref().filter(|_| !late) {
             evals.push((
-                format!("threshold:{label}"),
+                WarningSource::Threshold { sensor: sensor() },
                 rules::eval_threshold(p, now_ts, now_value, &info.unit),
                 p.persistence,
             ));
@@ -388,7 +366,7 @@ impl Engine {
         };
         let interval_ms = (info.sampling_interval_s.max(1) as f64 * 1000.0 * scale) as i64;
         let gap_ms = typical_gap_ms(st.window.raw()).unwrap_or(interval_ms);
-        let mut judgements: Vec<(&'static str, Result<(), String>)> = Vec::new();
+        let mut judgements: Vec<(JudgedRule, Result<(), NotJudged>)> = Vec::new();
         if r.rate.is_some() || r.trend.is_some() {
             // Velocities and angles are judged on the series with its daily (thermal) cycle
             // taken out, refitted once per hour of reading time. A sensor read more often than
@@ -405,20 +383,19 @@ impl Engine {
             let span = deformation_span_ms(r, gap_ms);
             let series =
                 methods::without_cycle(st.window.raw_between(now_ts - span, now_ts), st.cycle);
-            let learning = (needs_cycle && st.cycle.is_none())
-                .then(|| "learning the daily cycle: needs 36 h of readings".to_owned());
+            let learning = needs_cycle && st.cycle.is_none();
             if let Some(p) = &r.rate {
-                let e = match &learning {
-                    Some(why) => Err(why.clone()),
-                    None => rules::eval_rate(p, &series, now_ts, gap_ms),
+                let e = match learning {
+                    true => Err(NotJudged::LearningDailyCycle),
+                    false => rules::eval_rate(p, &series, now_ts, gap_ms),
                 };
-                judgements.push(("rate", e.as_ref().map(|_| ()).map_err(|x| x.clone())));
+                judgements.push((JudgedRule::Rate, e.as_ref().map(|_| ()).map_err(Clone::clone)));
                 if let Ok(e) = e {
-                    evals.push((format!("rate:{label}"), e, p.persistence));
+                    evals.push((WarningSource::Rate { sensor: sensor() }, e, p.persistence));
                 }
             }
             if let Some(p) = &r.trend {
-                let source = format!("trend:{label}");
+                let source = WarningSource::Trend { sensor: sensor() };
                 // The steady velocity is frozen while a trend warning holds: the acceleration
                 // must not become the baseline it is measured against.
                 let holding = self
@@ -435,11 +412,11 @@ impl Engine {
                         rules::steady_velocity(&st.window, before, p.min_baseline_days, gap_ms);
                     st.steady_hour = hour;
                 }
-                let e = match &learning {
-                    Some(why) => Err(why.clone()),
-                    None => rules::eval_trend(p, &series, now_ts, gap_ms, st.steady),
+                let e = match learning {
+                    true => Err(NotJudged::LearningDailyCycle),
+                    false => rules::eval_trend(p, &series, now_ts, gap_ms, st.steady),
                 };
-                judgements.push(("trend", e.as_ref().map(|_| ()).map_err(|x| x.clone())));
+                judgements.push((JudgedRule::Trend, e.as_ref().map(|_| ()).map_err(Clone::clone)));
                 if let Ok(e) = e {
                     evals.push((source, e, p.persistence));
                 }
@@ -448,21 +425,26 @@ impl Engine {
         if let Some(p) = &r.rainfall {
             let curve = self.registry.id_curve(&info.division).unwrap_or(p.id_curve);
             evals.push((
-                format!("rain:{label}"),
+                WarningSource::Rain { sensor: sensor() },
                 rules::eval_rainfall(p, curve, &mut st.window, now_ts, interval_ms),
                 p.persistence,
             ));
         }
-        let mut device: Vec<(String, Option<Level>, String, Value)> = Vec::new();
+        let mut device: Vec<(DeviceFault, Option<Level>, String, Evidence)> = Vec::new();
         if let Some(h) = &r.health {
             if let Some(n) = h.stuck_samples {
                 let run = rules::identical_run(&st.window);
                 let stuck = run >= n as usize;
                 device.push((
-                    format!("device:stuck:{label}"),
+                    DeviceFault::Stuck { sensor: sensor() },
                     stuck.then_some(Level::Blue),
                     format!("{label} repeated {now_value} {} times", run),
-                    json!({"method": "stuck", "value": now_value, "identical_samples": run, "limit": n, "ts": now_ts}),
+                    Evidence::Stuck(StuckEvidence {
+                        value: now_value,
+                        identical_samples: run,
+                        limit: n,
+                        ts: now_ts,
+                    }),
                 ));
             }
             if let Some(min) = h.min_supply_v {
@@ -481,17 +463,17 @@ impl Engine {
                     &info.unit,
                 );
                 evals.push((
-                    format!("device:supply:{label}"),
+                    WarningSource::Device(DeviceFault::Supply { sensor: sensor() }),
                     e,
                     Persistence::readings(3),
                 ));
             }
             // Heard again: a silence fault of this sensor is over.
             device.push((
-                format!("device:silent:{label}"),
+                DeviceFault::SensorSilent { sensor: sensor() },
                 None,
                 format!("{label} reporting again"),
-                json!({"method": "silence", "ts": now_ts}),
+                Evidence::Silence(SilenceEvidence::Over { ts: now_ts }),
             ));
         }
         for (rule, judged) in judgements {
@@ -501,12 +483,7 @@ impl Engine {
             let key = (info.site_id, source);
             let tracker = self.trackers.entry(key.clone()).or_default();
             if let Some(change) = tracker.update(eval.assessment, now_ts, persistence) {
-                let category = if key.1.starts_with("device:") {
-                    WarningCategory::Device
-                } else {
-                    WarningCategory::Hazard
-                };
-                self.transition(&key, category, Some(info.id), change, eval, Some(now_ts))
+                self.transition(&key, Some(info.id), change, eval, Some(now_ts))
                     .await;
             } else if let (Some(level), Some(forecast), Some(p)) =
                 (tracker.level, eval.forecast_ms, &r.trend)
@@ -525,43 +502,31 @@ impl Engine {
                 }
             }
         }
-        for (source, level, summary, evidence) in device {
-            self.set_device(
-                info.site_id,
-                source,
-                Some(info.id),
-                level,
-                summary,
-                evidence,
-            )
-            .await;
+        for (fault, level, summary, evidence) in device {
+            let source = WarningSource::Device(fault);
+            self.set_device(info.site_id, source, Some(info.id), level, summary, evidence)
+                .await;
         }
-        if let Some(gw) = self.trackers.get(&(
-            info.site_id,
-            format!("device:silent:gateway:{}", info.gateway),
-        )) && gw.level.is_some()
-        {
+        let gateway_silent = WarningSource::Device(DeviceFault::GatewaySilent {
+            gateway: info.gateway.clone(),
+        });
+        let key = (info.site_id, gateway_silent);
+        if self.trackers.get(&key).is_some_and(|gw| gw.level.is_some()) {
             let summary = format!("gateway {} reporting again", info.gateway);
-            self.set_device(
-                info.site_id,
-                format!("device:silent:gateway:{}", info.gateway),
-                None,
-                None,
-                summary,
-                json!({"method": "silence", "ts": now_ts}),
-            )
-            .await;
+            let evidence = Evidence::Silence(SilenceEvidence::Over { ts: now_ts });
+            self.set_device(key.0, key.1, None, None, summary, evidence)
+                .await;
         }
     }
 
     async fn set_device(
         &mut self,
         site: i64,
-        source: String,
+        source: WarningSource,
         sensor: Option<i32>,
         level: Option<Level>,
         summary: String,
-        evidence: Value,
+        evidence: Evidence,
     ) {
         let key = (site, source);
         let change = match self.trackers.get_mut(&key) {
@@ -576,8 +541,7 @@ impl Engine {
                 evidence,
                 forecast_ms: None,
             };
-            self.transition(&key, WarningCategory::Device, sensor, change, eval, None)
-                .await;
+            self.transition(&key, sensor, change, eval, None).await;
         }
     }
 
@@ -585,8 +549,7 @@ impl Engine {
     /// and its band in the summary.
     fn level_change(
         &self,
-        key: &(i64, String),
-        category: WarningCategory,
+        key: &Key,
         sensor: Option<i32>,
         level: Option<Level>,
         eval: Evaluation,
@@ -595,8 +558,8 @@ impl Engine {
         let (anchor, scale) = (self.started_ms, self.config.engine.time_scale);
         let wall = |ms: i64| wall_ts(ms, anchor, scale);
         let mut evidence = eval.evidence;
-        let band_h = evidence["failure_band_h"].as_f64();
-        map_instants(&mut evidence, &wall);
+        let band_h = evidence.failure_band_h();
+        evidence.map_instants(wall);
         let forecast = eval.forecast_ms.map(wall).and_then(ms_to_time);
         let mut summary = eval.summary;
         if let Some(t) = forecast {
@@ -617,11 +580,10 @@ impl Engine {
         LevelChange {
             site_id: key.0,
             source: key.1.clone(),
-            category,
             sensor_id: sensor,
             level,
             summary,
-            evidence,
+            evidence: evidence.to_json(),
             reading_ts: reading_ts.map(wall).and_then(ms_to_time),
             failure_forecast: forecast,
         }
@@ -630,7 +592,7 @@ impl Engine {
     /// A holding warning's forecast moved: stored and published as `forecast_updated`.
     async fn forecast_update(
         &mut self,
-        key: &(i64, String),
+        key: &Key,
         sensor: Option<i32>,
         level: Level,
         eval: Evaluation,
@@ -639,15 +601,8 @@ impl Engine {
         let Some(forecast) = eval.forecast_ms else {
             return;
         };
-        let lc = self.level_change(
-            key,
-            WarningCategory::Hazard,
-            sensor,
-            Some(level),
-            eval,
-            Some(reading_ts),
-        );
-        match warnings::update_forecast(&self.pool, &lc).await {
+        let lc = self.level_change(key, sensor, Some(level), eval, Some(reading_ts));
+        match geohazard_warnings::update_forecast(&self.pool, &lc).await {
             Ok(Some(w)) => {
                 self.forecasts.insert(key.clone(), forecast);
                 self.stats.transitions.fetch_add(1, Ordering::Relaxed);
@@ -665,21 +620,21 @@ impl Engine {
     async fn record_judgement(
         &mut self,
         sensor: i32,
-        rule: &'static str,
-        judged: Result<(), String>,
+        rule: JudgedRule,
+        judged: Result<(), NotJudged>,
         reading_ts: i64,
     ) {
         let reason = judged.err();
         let Some(st) = self.sensors.get_mut(&sensor) else {
             return;
         };
-        if st.judged.get(rule) == Some(&reason) {
+        if st.judged.get(&rule) == Some(&reason) {
             return;
         }
         // Only a change of kind is worth a write: the reason's figures move with every reading.
         let kind_changed = st
             .judged
-            .get(rule)
+            .get(&rule)
             .is_none_or(|r| r.is_some() != reason.is_some());
         if !kind_changed {
             return;
@@ -692,9 +647,9 @@ impl Engine {
                  reason = EXCLUDED.reason, reading_ts = EXCLUDED.reading_ts, updated_at = now()",
         )
         .bind(sensor)
-        .bind(rule)
+        .bind(rule.as_str())
         .bind(reason.is_none())
-        .bind(&reason)
+        .bind(reason.as_ref().map(ToString::to_string))
         .bind(ms_to_time(wall))
         .execute(&self.pool)
         .await;
@@ -703,7 +658,7 @@ impl Engine {
                 st.judged.insert(rule, reason);
             }
             Err(e) => {
-                tracing::warn!(error = %e, sensor, rule, "could not store whether a rule judges its sensor")
+                tracing::warn!(error = %e, sensor, rule = rule.as_str(), "could not store whether a rule judges its sensor")
             }
         }
     }
@@ -712,16 +667,15 @@ impl Engine {
     /// fails, the tracker goes back so the next reading tries again.
     async fn transition(
         &mut self,
-        key: &(i64, String),
-        category: WarningCategory,
+        key: &Key,
         sensor: Option<i32>,
         change: Change,
         eval: Evaluation,
         reading_ts: Option<i64>,
     ) {
         let forecast_ms = eval.forecast_ms;
-        let lc = self.level_change(key, category, sensor, change.to, eval, reading_ts);
-        match warnings::apply(&self.pool, &self.notifier, &lc).await {
+        let lc = self.level_change(key, sensor, change.to, eval, reading_ts);
+        match self.lifecycle.apply(&self.pool, &lc).await {
             Ok(Some(w)) => {
                 match (change.to, forecast_ms) {
                     (None, _) => self.forecasts.remove(key),
@@ -742,7 +696,12 @@ impl Engine {
                 return;
             }
         }
-        if category == WarningCategory::Hazard && !key.1.starts_with("site:") {
+        // A sensor's hazard level feeds the site rule (which is not its own input).
+        if matches!(
+            key.1,
+            WarningSource::Rain { .. } | WarningSource::Rate { .. } | WarningSource::Trend { .. }
+                | WarningSource::Threshold { .. }
+        ) {
             self.combine(key.0).await;
         }
     }
@@ -752,15 +711,15 @@ impl Engine {
         let Some(params) = self.registry.site(site).and_then(|s| s.combined.clone()) else {
             return;
         };
-        let max_of = |prefixes: &[&str]| {
+        let max_of = |of: fn(&WarningSource) -> bool| {
             self.trackers
                 .iter()
-                .filter(|((s, src), _)| *s == site && prefixes.iter().any(|p| src.starts_with(p)))
+                .filter(|((s, src), _)| *s == site && of(src))
                 .filter_map(|(_, t)| t.level)
                 .max()
         };
-        let rain = max_of(&["rain:"]);
-        let ground = max_of(&["rate:", "trend:"]);
+        let rain = max_of(|s| matches!(s, WarningSource::Rain { .. }));
+        let ground = max_of(|s| matches!(s, WarningSource::Rate { .. } | WarningSource::Trend { .. }));
         let level = match (rain, ground) {
             (Some(r), Some(g))
                 if r >= params.rain_min_level && g >= params.displacement_min_level =>
@@ -776,7 +735,7 @@ impl Engine {
             }
             _ => None,
         };
-        let key = (site, "site:combined".to_owned());
+        let key = (site, WarningSource::SiteCombined);
         let change = self.trackers.entry(key.clone()).or_default().set(level);
         if let Some(change) = change {
             let eval = Evaluation {
@@ -787,18 +746,20 @@ impl Engine {
                     ground.map(|l| l.as_str()).unwrap_or("-"),
                     params.raise_by
                 ),
-                evidence: json!({"method": "combined", "rain_level": rain, "displacement_level": ground,
-                    "raise_by": params.raise_by}),
+                evidence: Evidence::Combined(CombinedEvidence {
+                    rain_level: rain,
+                    displacement_level: ground,
+                    raise_by: params.raise_by,
+                }),
                 forecast_ms: None,
             };
-            Box::pin(self.transition(&key, WarningCategory::Hazard, None, change, eval, None))
-                .await;
+            Box::pin(self.transition(&key, None, change, eval, None)).await;
         }
     }
 
     /// Wall-clock check: gateways and sensors silent for longer than a multiple of their
     /// sampling interval.
-    pub async fn check_silence(&mut self) {
+    pub(crate) async fn check_silence(&mut self) {
         struct Gw {
             site: i64,
             limit: Duration,
@@ -843,22 +804,18 @@ impl Engine {
                 last.elapsed().as_secs_f64(),
                 g.limit.as_secs_f64()
             );
-            let evidence = json!({"method": "silence", "gateway": code,
-                "silent_for_s": last.elapsed().as_secs_f64(), "limit_s": g.limit.as_secs_f64()});
-            if silent
-                || self
-                    .trackers
-                    .contains_key(&(g.site, format!("device:silent:gateway:{code}")))
-            {
-                self.set_device(
-                    g.site,
-                    format!("device:silent:gateway:{code}"),
-                    None,
-                    silent.then_some(Level::Blue),
-                    summary,
-                    evidence,
-                )
-                .await;
+            let evidence = Evidence::Silence(SilenceEvidence::Gateway {
+                gateway: code.clone(),
+                silent_for_s: last.elapsed().as_secs_f64(),
+                limit_s: g.limit.as_secs_f64(),
+            });
+            let source = WarningSource::Device(DeviceFault::GatewaySilent {
+                gateway: code.clone(),
+            });
+            if silent || self.trackers.contains_key(&(g.site, source.clone())) {
+                let level = silent.then_some(Level::Blue);
+                self.set_device(g.site, source, None, level, summary, evidence)
+                    .await;
             }
         }
         // A sensor is reported on its own only when its gateway still talks.
@@ -867,23 +824,21 @@ impl Engine {
                 continue;
             }
             let label = s.label();
-            self.set_device(
-                s.site_id,
-                format!("device:silent:{label}"),
-                Some(s.id),
-                Some(Level::Blue),
-                format!("{label} silent for {:.0} s", silent_for.as_secs_f64()),
-                json!({"method": "silence", "silent_for_s": silent_for.as_secs_f64(), "limit_s": limit.as_secs_f64()}),
-            )
-            .await;
+            let summary = format!("{label} silent for {:.0} s", silent_for.as_secs_f64());
+            let evidence = Evidence::Silence(SilenceEvidence::Sensor {
+                silent_for_s: silent_for.as_secs_f64(),
+                limit_s: limit.as_secs_f64(),
+            });
+            let source = WarningSource::Device(DeviceFault::SensorSilent { sensor: label });
+            self.set_device(s.site_id, source, Some(s.id), Some(Level::Blue), summary, evidence)
+                .await;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{map_instants, scenario_ts, wall_ts};
-    use serde_json::json;
+    use super::{scenario_ts, wall_ts};
 
     #[test]
     fn scenario_time_stretches_reading_time_around_the_start() {
@@ -899,13 +854,5 @@ mod tests {
         for ts in [-7_000, 0, 5_000, 1_795_770_649_234] {
             assert_eq!(wall_ts(scenario_ts(ts, 4_000, 60.0), 4_000, 60.0), ts);
         }
-        let mut evidence = json!({"ts": 64_000, "value": 64_000, "velocity_mm_per_day": 2.5,
-            "inverse_velocity": {"failure_forecast_ts": 124_000, "r2": 0.9}, "steady_from": null});
-        map_instants(&mut evidence, &|ms| wall_ts(ms, 4_000, 60.0));
-        assert_eq!(
-            evidence,
-            json!({"ts": 5_000, "value": 64_000, "velocity_mm_per_day": 2.5,
-                "inverse_velocity": {"failure_forecast_ts": 6_000, "r2": 0.9}, "steady_from": null})
-        );
     }
 }

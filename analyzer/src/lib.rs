@@ -3,20 +3,21 @@
 //! [`run`] subscribes to telemetry (its own subscription, or a shared group so several
 //! analyzers split the load), keeps per-sensor windows warmed from the store, evaluates the
 //! rules on reading time as readings arrive, keeps one warning per site and source in the
-//! database, publishes every change on `gh/v1/warning/{division}/{site}` and NOTIFY `warnings`,
-//! and notifies people by SMS and app with referral up the administrative levels.
+//! database through the warning lifecycle (`geohazard_warnings`), publishes every change on
+//! `gh/v1/warning/{division}/{site}`, and delivers the SMS the lifecycle queues, with referral up
+//! the administrative levels when nobody acknowledges.
 //! Methods and their sources: docs/analyzer.md.
 
-pub mod config;
-pub mod engine;
-pub mod levels;
-pub mod methods;
-pub mod notifier;
-pub mod registry;
-pub mod rules;
-pub mod sms;
-pub mod warnings;
-pub mod window;
+mod config;
+mod engine;
+mod evidence;
+mod levels;
+mod methods;
+mod notifier;
+mod registry;
+mod rules;
+mod sms;
+mod window;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,11 +25,14 @@ use std::time::Duration;
 use geohazard_bus::{Bus, Qos};
 use geohazard_protocol::topic::{ALL_STATUS, ALL_TELEMETRY};
 use geohazard_store::Store;
+use geohazard_warnings::Lifecycle;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-pub use config::AnalyzerConfig;
+pub use config::{AnalyzerConfig, EngineConfig, NotifierConfig};
 pub use engine::Stats;
+pub use notifier::record_receipt;
+pub use sms::{AliyunConfig, GenericHttpConfig, SmsConfig, aliyun_signature};
 
 /// Runs the analyzer until `shutdown` is cancelled.
 pub async fn run(
@@ -47,7 +51,7 @@ pub async fn run_with(
     store: Store,
     shutdown: CancellationToken,
     ready: Option<oneshot::Sender<()>>,
-    stats: Arc<engine::Stats>,
+    stats: Arc<Stats>,
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let filter = |f: &str| geohazard_bus::shared_subscription(config.shared_group.as_deref(), f);
@@ -56,10 +60,20 @@ pub async fn run_with(
         (filter(ALL_STATUS), Qos::AtLeastOnce),
     ];
     let mut bus = Bus::start(&config.mqtt, subscriptions, None, config.queue)?;
-    let (outbox_tx, outbox_rx) = tokio::sync::mpsc::unbounded_channel();
-    let publisher = tokio::spawn(engine::run_publisher(bus.client().clone(), outbox_rx));
-    let mut engine =
-        engine::Engine::start(store.pool.clone(), config.clone(), outbox_tx.clone(), stats).await?;
+    let (outbox_tx, outbox_rx) = geohazard_warnings::outbox();
+    let publisher = tokio::spawn(geohazard_warnings::run_publisher(
+        bus.client().clone(),
+        outbox_rx,
+    ));
+    let lifecycle = Lifecycle::new(config.notifier.policy());
+    let mut engine = engine::Engine::start(
+        store.pool.clone(),
+        config.clone(),
+        lifecycle.clone(),
+        outbox_tx.clone(),
+        stats,
+    )
+    .await?;
     let provider = sms::build_provider(
         &config.notifier.sms,
         Duration::from_millis(config.notifier.request_timeout_ms),
@@ -67,13 +81,15 @@ pub async fn run_with(
     let tasks = CancellationToken::new();
     let outbox = tokio::spawn(notifier::run_outbox(
         store.pool.clone(),
-        engine.notifier_config(),
+        Arc::new(config.notifier.clone()),
         provider,
+        lifecycle.sms_queued(),
         tasks.clone(),
     ));
     let referrals = tokio::spawn(notifier::run_referrals(
         store.pool.clone(),
-        engine.notifier_config(),
+        lifecycle,
+        Duration::from_millis(config.notifier.poll_ms.max(10)),
         outbox_tx,
         tasks.clone(),
     ));

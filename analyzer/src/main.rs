@@ -1,25 +1,69 @@
-//! `analyzer [config.toml]`: the analyzer service. Settings from the TOML file, overridden by
-//! `GEOHAZARD_ANALYZER_*` environment variables (`__` separates nested keys, e.g.
-//! `GEOHAZARD_ANALYZER_MQTT__URL`); the database URL from `DATABASE_URL`.
+//! `analyzer [--config FILE]`: the analyzer service. Settings from the TOML file's `[database]`,
+//! `[mqtt]` and `[analyzer]` sections (see analyzer/analyzer.example.toml), each key overridable
+//! as `GEOHAZARD_<SECTION>__<KEY>` (e.g. `GEOHAZARD_ANALYZER__ENGINE__TIME_SCALE=60`, the same
+//! key the all-in-one reads); `DATABASE_URL` and `MQTT_URL` override the URLs.
 
 use anyhow::Context;
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use clap::Parser;
 use geohazard_analyzer::AnalyzerConfig;
+use geohazard_runtime::{ConfigArgs, DatabaseSection, MqttSection};
+use serde::{Deserialize, Serialize};
+
+#[derive(Parser)]
+#[command(name = "analyzer", about = "geohazard's analyzer: four-level warnings from the live telemetry")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// The service's file: the all-in-one's sections it needs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct Config {
+    database: DatabaseSection,
+    mqtt: MqttSection,
+    analyzer: AnalyzerConfig,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     geohazard_runtime::init_tracing();
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "analyzer.toml".into());
-    let config: AnalyzerConfig = Figment::from(Serialized::defaults(AnalyzerConfig::default()))
-        .merge(Toml::file(&path))
-        .merge(Env::prefixed("GEOHAZARD_ANALYZER_").split("__"))
-        .extract()
-        .with_context(|| format!("configuration from {path} and GEOHAZARD_ANALYZER_*"))?;
-    let db = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
-    let store = geohazard_store::Store::connect(&db, 8).await?;
+    let cli = Cli::parse();
+    let mut config: Config = cli.config.load()?;
+    let db = config
+        .database
+        .resolved_url()
+        .context("no database: set DATABASE_URL or [database] url")?;
+    // As in the all-in-one: the broker is the process's [mqtt] one.
+    if let Some(url) = config.mqtt.resolved_url() {
+        config.analyzer.mqtt.url = url;
+    }
+    let connections = config.database.max_connections.unwrap_or(8);
+    let store = geohazard_store::Store::connect(&db, connections).await?;
     let shutdown = geohazard_runtime::shutdown_on_signal();
-    geohazard_analyzer::run(config, store, shutdown).await
+    geohazard_analyzer::run(config.analyzer, store, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_and_the_all_in_one_environment_keys_configure_the_service() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GEOHAZARD_ANALYZER__ENGINE__TIME_SCALE", "60");
+            jail.set_env("GEOHAZARD_ANALYZER__NOTIFIER__SMS_MIN_LEVEL", "orange");
+            let example = concat!(env!("CARGO_MANIFEST_DIR"), "/analyzer.example.toml");
+            let c: Config = geohazard_runtime::load_config(Some(example.as_ref()))
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.analyzer.engine.time_scale, 60.0);
+            assert_eq!(
+                c.analyzer.notifier.sms_min_level,
+                geohazard_protocol::WarningLevel::Orange
+            );
+            assert_eq!(c.analyzer.mqtt.client_id, "geohazard-analyzer");
+            assert_eq!(c.mqtt.url.as_deref(), Some("mqtt://127.0.0.1:1883"));
+            Ok(())
+        });
+    }
 }

@@ -1,157 +1,20 @@
-//! The notifier: who is told (the site's responsible people and the county duty roster, then
-//! the city's and the province's when nobody acknowledges), by SMS and app; the SMS outbox
-//! with retries, backoff, per-recipient rate limits and every attempt stored; delivery receipts.
+//! SMS delivery: the outbox the lifecycle (`geohazard_warnings`) queues into, sent with retries,
+//! backoff, per-recipient rate limits and every attempt stored; delivery receipts; and the
+//! referral loop that refers overdue warnings up and publishes the change.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel};
-use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool};
-use tokio::sync::Notify;
+use geohazard_protocol::warning::WarningLevel;
+use geohazard_runtime::Backoff;
+use geohazard_warnings::{Lifecycle, Outbox, SmsQueued, level_name_cn};
+use serde_json::Value;
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::NotifierConfig;
 use crate::sms::{SmsMessage, SmsProvider};
-
-/// Wakes the outbox when a transaction queued SMS (a poll would find them too, later).
-static WAKE: Notify = Notify::const_new();
-
-/// The division levels whose duty roster each referral step reaches.
-fn step_level(step: u8) -> &'static str {
-    match step {
-        0 => "county",
-        1 => "city",
-        _ => "province",
-    }
-}
-
-pub fn level_name_cn(level: WarningLevel) -> &'static str {
-    match level {
-        WarningLevel::Blue => "蓝色",
-        WarningLevel::Yellow => "黄色",
-        WarningLevel::Orange => "橙色",
-        WarningLevel::Red => "红色",
-    }
-}
-
-/// People to tell at a referral step, with their phone numbers.
-async fn recipients(
-    conn: &mut PgConnection,
-    site: &str,
-    step: u8,
-) -> sqlx::Result<Vec<(i64, Option<String>)>> {
-    sqlx::query_as(
-        "WITH RECURSIVE chain AS (
-             SELECT d.code, d.level, d.parent_code FROM divisions d
-             JOIN hazard_sites h ON h.division_code = d.code WHERE h.code = $1
-             UNION ALL
-             SELECT d.code, d.level, d.parent_code FROM divisions d JOIN chain c ON d.code = c.parent_code
-         )
-         SELECT p.id, p.phone FROM people p WHERE p.id IN (
-             SELECT r.person_id FROM duty_roster r
-             WHERE r.division_code IN (SELECT code FROM chain WHERE level = $2)
-               AND r.starts_at <= now() AND r.ends_at > now()
-             UNION
-             SELECT sr.person_id FROM site_responsibles sr JOIN hazard_sites h ON h.id = sr.site_id
-             WHERE $3 AND h.code = $1)
-         ORDER BY p.id",
-    )
-    .bind(site)
-    .bind(step_level(step))
-    .bind(step == 0)
-    .fetch_all(conn)
-    .await
-}
-
-fn message_text(cfg: &NotifierConfig, site_name: &str, w: &Warning) -> String {
-    let what = if w.category == WarningCategory::Device {
-        "设备故障".to_owned()
-    } else {
-        format!("{}预警", level_name_cn(w.level))
-    };
-    format!(
-        "【{}】{}({}) {}：{}。请尽快确认处置。",
-        cfg.sender_name, site_name, w.site, what, w.summary
-    )
-}
-
-/// Queues the messages of one referral step: an app notification for every recipient and an
-/// SMS for those with a phone when the warning is a hazard at or above `sms_min_level`. The
-/// reason `{level}@{step}` makes each (recipient, channel) get it once, however often the
-/// warning crosses that level again.
-pub async fn enqueue_for_step(
-    conn: &mut PgConnection,
-    cfg: &NotifierConfig,
-    w: &Warning,
-    step: u8,
-) -> sqlx::Result<()> {
-    let site_name: String = sqlx::query_scalar("SELECT name FROM hazard_sites WHERE code = $1")
-        .bind(&w.site)
-        .fetch_one(&mut *conn)
-        .await?;
-    let text = message_text(cfg, &site_name, w);
-    let reason = format!("{}@{step}", w.level);
-    let sms = w.category == WarningCategory::Hazard && w.level >= cfg.sms_min_level;
-    let people = recipients(conn, &w.site, step).await?;
-    let mut queued_sms = false;
-    for (person, phone) in people {
-        let app_id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO notifications (warning_id, person_id, channel, reason, body, status, sent_at, provider)
-             VALUES ($1, $2, 'app', $3, $4, 'sent', now(), 'app')
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(w.id)
-        .bind(person)
-        .bind(&reason)
-        .bind(&text)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(id) = app_id {
-            let payload = json!({"notification_id": id, "person_id": person, "warning_id": w.id,
-                "site": w.site, "level": w.level, "category": w.category, "text": text});
-            sqlx::query("SELECT pg_notify('notifications', $1)")
-                .bind(payload.to_string())
-                .execute(&mut *conn)
-                .await?;
-        }
-        if let (true, Some(phone)) = (sms, phone) {
-            let r = sqlx::query(
-                "INSERT INTO notifications (warning_id, person_id, channel, reason, phone, body)
-                 VALUES ($1, $2, 'sms', $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(w.id)
-            .bind(person)
-            .bind(&reason)
-            .bind(&phone)
-            .bind(&text)
-            .execute(&mut *conn)
-            .await?;
-            queued_sms |= r.rows_affected() > 0;
-        }
-    }
-    if queued_sms {
-        WAKE.notify_one();
-    }
-    Ok(())
-}
-
-/// A new or higher level: everyone reached so far hears of it.
-pub async fn enqueue_for_level(
-    conn: &mut PgConnection,
-    cfg: &NotifierConfig,
-    w: &Warning,
-) -> sqlx::Result<()> {
-    let step: i32 = sqlx::query_scalar("SELECT escalation_step FROM warnings WHERE id = $1")
-        .bind(w.id)
-        .fetch_one(&mut *conn)
-        .await?;
-    for s in 0..=step.clamp(0, 2) as u8 {
-        enqueue_for_step(conn, cfg, w, s).await?;
-    }
-    Ok(())
-}
 
 #[derive(sqlx::FromRow)]
 struct Outgoing {
@@ -187,21 +50,25 @@ async fn attempt(
     Ok(())
 }
 
-fn backoff(cfg: &NotifierConfig, attempts: i32) -> Duration {
-    let exp = attempts.clamp(1, 20) as u32 - 1;
-    Duration::from_millis(
-        cfg.retry_base_ms
-            .saturating_mul(1u64 << exp)
-            .min(cfg.retry_max_ms),
-    )
+/// The pause before the next attempt after `attempts` failed ones: `retry_base_ms`, doubled per
+/// attempt, capped at `retry_max_ms`.
+fn retry_delay(cfg: &NotifierConfig, attempts: i32) -> Duration {
+    let mut b = Backoff::new(
+        Duration::from_millis(cfg.retry_base_ms),
+        Duration::from_millis(cfg.retry_max_ms),
+    );
+    for _ in 1..attempts.clamp(1, 20) {
+        b.next_delay();
+    }
+    b.next_delay()
 }
 
 /// Sends the SMS that are due, once. Returns how many were handed to the provider.
-pub async fn send_due(
+async fn send_due(
     pool: &PgPool,
     cfg: &NotifierConfig,
     provider: Option<&dyn SmsProvider>,
-) -> anyhow::Result<usize> {
+) -> sqlx::Result<usize> {
     let batch: Vec<Outgoing> = sqlx::query_as(
         "WITH claimed AS (
              UPDATE notifications SET status = 'sending', attempts = attempts + 1
@@ -232,7 +99,7 @@ async fn send_one(
     cfg: &NotifierConfig,
     provider: Option<&dyn SmsProvider>,
     m: Outgoing,
-) -> anyhow::Result<bool> {
+) -> sqlx::Result<bool> {
     let recent: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM notifications WHERE person_id = $1 AND channel = 'sms'
              AND status IN ('sent', 'delivered') AND sent_at > now() - make_interval(secs => $2)",
@@ -264,7 +131,16 @@ async fn send_one(
         set_status(pool, m.id, "failed", None, None).await?;
         return Ok(false);
     };
-    let level: WarningLevel = m.level.parse().unwrap_or(WarningLevel::Red);
+    let level: WarningLevel = match m.level.parse() {
+        Ok(l) => l,
+        Err(e) => {
+            // Not sent at a guessed level: failed, with the reason stored.
+            tracing::error!(notification = m.id, error = %e, "SMS of a warning whose level is unknown");
+            attempt(pool, m.id, m.attempts, "failed", None, &e.to_string()).await?;
+            set_status(pool, m.id, "failed", None, None).await?;
+            return Ok(false);
+        }
+    };
     let msg = SmsMessage {
         notification_id: m.id,
         phone,
@@ -299,7 +175,7 @@ async fn send_one(
             )
             .await?;
             if retry {
-                let wait = backoff(cfg, m.attempts);
+                let wait = retry_delay(cfg, m.attempts);
                 sqlx::query(
                     "UPDATE notifications SET status = 'pending', provider = $2,
                          next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
@@ -382,11 +258,18 @@ pub async fn record_receipt(
     Ok(id)
 }
 
-/// The outbox loop: sends due SMS until shut down.
+/// Pauses between passes of a loop: the poll interval while passes succeed, growing up to a
+/// minute while they fail (the database is away).
+fn pass_backoff(poll: Duration) -> Backoff {
+    Backoff::new(poll, poll.max(Duration::from_secs(60))).with_jitter()
+}
+
+/// The outbox loop: sends due SMS until shut down, woken early by `queued`.
 pub async fn run_outbox(
     pool: PgPool,
     cfg: Arc<NotifierConfig>,
     provider: Option<Box<dyn SmsProvider>>,
+    queued: SmsQueued,
     shutdown: CancellationToken,
 ) {
     // Messages caught mid-send by a crash are sent again: better twice than never.
@@ -398,16 +281,25 @@ pub async fn run_outbox(
         tracing::warn!(error = %e, "could not requeue interrupted SMS");
     }
     let poll = Duration::from_millis(cfg.poll_ms.max(10));
+    let mut failing = pass_backoff(poll);
     loop {
-        match send_due(&pool, &cfg, provider.as_deref()).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "SMS outbox pass failed"),
-        }
+        let pause = match send_due(&pool, &cfg, provider.as_deref()).await {
+            Ok(n) => {
+                failing.reset();
+                if n > 0 {
+                    continue;
+                }
+                poll
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SMS outbox pass failed");
+                failing.next_delay()
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = WAKE.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
+            _ = queued.notified() => {}
+            _ = tokio::time::sleep(pause) => {}
         }
     }
 }
@@ -415,24 +307,49 @@ pub async fn run_outbox(
 /// The referral loop: overdue warnings go up a level, and their change is published.
 pub async fn run_referrals(
     pool: PgPool,
-    cfg: Arc<NotifierConfig>,
-    mqtt: crate::engine::Outbox,
+    lifecycle: Lifecycle,
+    poll: Duration,
+    outbox: Outbox,
     shutdown: CancellationToken,
 ) {
-    let poll = Duration::from_millis(cfg.poll_ms.max(10));
+    let mut failing = pass_backoff(poll);
     loop {
-        match crate::warnings::refer_overdue(&pool, &cfg).await {
+        let pause = match lifecycle.refer_overdue(&pool).await {
             Ok(referred) => {
+                failing.reset();
                 for w in referred {
                     tracing::info!(warning = w.id, site = %w.site, "warning referred up: not acknowledged in time");
-                    let _ = mqtt.send(w);
+                    let _ = outbox.send(w);
                 }
+                poll
             }
-            Err(e) => tracing::warn!(error = %e, "referral pass failed"),
-        }
+            Err(e) => {
+                tracing::warn!(error = %e, "referral pass failed");
+                failing.next_delay()
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(poll) => {}
+            _ = tokio::time::sleep(pause) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_twice_as_long_each_time_up_to_the_cap() {
+        let cfg = NotifierConfig {
+            retry_base_ms: 2_000,
+            retry_max_ms: 10_000,
+            ..NotifierConfig::default()
+        };
+        let waits: Vec<u64> = (1..=5)
+            .map(|n| retry_delay(&cfg, n).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, [2_000, 4_000, 8_000, 10_000, 10_000]);
+        assert_eq!(retry_delay(&cfg, 0), Duration::from_millis(2_000));
     }
 }

@@ -4,25 +4,23 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
+use geohazard_warnings::rules::{RuleKind, RuleSet, Scope};
 use sqlx::PgPool;
+// The tokio clock, so a paused-clock test drives the unknown-channel retry.
+use tokio::time::Instant;
 
-use crate::rules::{self, CombinedParams, IdCurve, SensorRules};
+use crate::rules::{CombinedParams, IdCurve, SensorRules};
 
 #[derive(Debug, Clone)]
 pub struct SensorInfo {
     pub id: i32,
     pub gateway: String,
-    pub gateway_id: i64,
     pub channel: String,
-    pub kind: String,
     pub unit: String,
     pub sampling_interval_s: i32,
     pub site_id: i64,
-    pub site_code: String,
-    pub site_name: String,
     pub division: String,
     pub rules: SensorRules,
 }
@@ -36,43 +34,25 @@ impl SensorInfo {
 
 #[derive(Debug, Clone)]
 pub struct SiteInfo {
-    pub id: i64,
-    pub code: String,
-    pub name: String,
-    pub division: String,
+    /// The site rule, when it applies.
     pub combined: Option<CombinedParams>,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct RuleRow {
-    scope: String,
-    sensor_kind: Option<String>,
-    site_id: Option<i64>,
-    sensor_id: Option<i32>,
-    rule: String,
-    params: Value,
-    enabled: bool,
 }
 
 #[derive(sqlx::FromRow)]
 struct SensorRow {
     id: i32,
     gateway: String,
-    gateway_id: i64,
     channel: String,
     kind: String,
     unit: String,
     sampling_interval_s: i32,
     site_id: i64,
-    site_code: String,
-    site_name: String,
     division: String,
 }
 
 const SENSOR_SELECT: &str =
-    "SELECT s.id, g.code AS gateway, g.id AS gateway_id, s.channel, s.kind, s.unit,
-        s.sampling_interval_s, s.site_id, h.code AS site_code, h.name AS site_name,
-        h.division_code AS division
+    "SELECT s.id, g.code AS gateway, s.channel, s.kind, s.unit,
+        s.sampling_interval_s, s.site_id, h.division_code AS division
     FROM sensors s JOIN gateways g ON g.id = s.gateway_id JOIN hazard_sites h ON h.id = s.site_id
     WHERE s.active";
 
@@ -82,7 +62,7 @@ pub struct Registry {
     by_channel: HashMap<(String, String), Arc<SensorInfo>>,
     unknown: HashMap<(String, String), Instant>,
     unknown_retry: Duration,
-    rules: Vec<RuleRow>,
+    rules: RuleSet,
     sites: HashMap<i64, Arc<SiteInfo>>,
     parents: HashMap<String, String>,
     id_curves: HashMap<String, IdCurve>,
@@ -95,7 +75,7 @@ impl Registry {
             by_channel: HashMap::new(),
             unknown: HashMap::new(),
             unknown_retry,
-            rules: Vec::new(),
+            rules: RuleSet::default(),
             sites: HashMap::new(),
             parents: HashMap::new(),
             id_curves: HashMap::new(),
@@ -106,11 +86,7 @@ impl Registry {
 
     /// Reloads everything: rules, divisions, curves, sites and sensors.
     pub async fn reload(&mut self) -> sqlx::Result<()> {
-        self.rules = sqlx::query_as(
-            "SELECT scope, sensor_kind, site_id, sensor_id, rule, params, enabled FROM analyzer_rules",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        self.rules = RuleSet::load(&self.pool).await?;
         let divisions: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT code, parent_code FROM divisions")
                 .fetch_all(&self.pool)
@@ -140,66 +116,31 @@ impl Registry {
 
     fn add(&mut self, s: SensorRow) -> Arc<SensorInfo> {
         let label = format!("{}/{}", s.gateway, s.channel);
-        let rule = |name: &str| self.merged(&s.kind, Some(s.site_id), Some(s.id), name);
+        let scope = Scope {
+            kind: &s.kind,
+            site: Some(s.site_id),
+            sensor: Some(s.id),
+        };
         let rules = SensorRules {
-            threshold: rule("threshold").and_then(|v| parse(&v, "threshold", &label)),
-            rate: rule("rate").and_then(|v| parse(&v, "rate", &label)),
-            rainfall: rule("rainfall").and_then(|v| parse(&v, "rainfall", &label)),
-            trend: rule("trend").and_then(|v| parse(&v, "trend", &label)),
-            health: rule("health").and_then(|v| parse(&v, "health", &label)),
+            threshold: self.rules.params(scope, RuleKind::Threshold, &label),
+            rate: self.rules.params(scope, RuleKind::Rate, &label),
+            rainfall: self.rules.params(scope, RuleKind::Rainfall, &label),
+            trend: self.rules.params(scope, RuleKind::Trend, &label),
+            health: self.rules.params(scope, RuleKind::Health, &label),
         };
         let info = Arc::new(SensorInfo {
             id: s.id,
             gateway: s.gateway,
-            gateway_id: s.gateway_id,
             channel: s.channel,
-            kind: s.kind,
             unit: s.unit,
             sampling_interval_s: s.sampling_interval_s,
             site_id: s.site_id,
-            site_code: s.site_code,
-            site_name: s.site_name,
             division: s.division,
             rules,
         });
         self.by_channel
             .insert((info.gateway.clone(), info.channel.clone()), info.clone());
         info
-    }
-
-    /// A rule's parameters for a sensor of `kind` at `site`: the kind's, then the site's
-    /// override for that kind (or for every kind), then the sensor's. `None` when no scope
-    /// enables it or the most specific scope disables it.
-    fn merged(
-        &self,
-        kind: &str,
-        site: Option<i64>,
-        sensor: Option<i32>,
-        rule: &str,
-    ) -> Option<Value> {
-        let rank = |r: &RuleRow| match r.scope.as_str() {
-            "kind" if r.sensor_kind.as_deref() == Some(kind) => Some(0),
-            "site" if r.site_id == site && r.sensor_kind.is_none() => Some(1),
-            "site" if r.site_id == site && r.sensor_kind.as_deref() == Some(kind) => Some(2),
-            "sensor" if sensor.is_some() && r.sensor_id == sensor => Some(3),
-            _ => None,
-        };
-        let mut matching: Vec<(u8, &RuleRow)> = self
-            .rules
-            .iter()
-            .filter(|r| r.rule == rule)
-            .filter_map(|r| rank(r).map(|k| (k, r)))
-            .collect();
-        matching.sort_by_key(|(k, _)| *k);
-        let (_, last) = matching.last()?;
-        if !last.enabled {
-            return None;
-        }
-        let mut v = Value::Object(Default::default());
-        for (_, r) in matching.iter().filter(|(_, r)| r.enabled) {
-            rules::merge(&mut v, &r.params);
-        }
-        Some(v)
     }
 
     /// The sensor a gateway's channel is, looking it up in the database on a miss. Unknown
@@ -246,24 +187,17 @@ impl Registry {
     }
 
     async fn reload_sites(&mut self) -> sqlx::Result<()> {
-        let sites: Vec<(i64, String, String, String)> =
-            sqlx::query_as("SELECT id, code, name, division_code FROM hazard_sites")
-                .fetch_all(&self.pool)
-                .await?;
-        for (id, code, name, division) in sites {
-            let combined = self
-                .merged("site", Some(id), None, "combined")
-                .and_then(|v| parse(&v, "combined", &code));
-            self.sites.insert(
-                id,
-                Arc::new(SiteInfo {
-                    id,
-                    code,
-                    name,
-                    division,
-                    combined,
-                }),
-            );
+        let sites: Vec<(i64, String)> = sqlx::query_as("SELECT id, code FROM hazard_sites")
+            .fetch_all(&self.pool)
+            .await?;
+        for (id, code) in sites {
+            let scope = Scope {
+                kind: "site",
+                site: Some(id),
+                sensor: None,
+            };
+            let combined = self.rules.params(scope, RuleKind::Combined, &code);
+            self.sites.insert(id, Arc::new(SiteInfo { combined }));
         }
         Ok(())
     }
@@ -286,16 +220,5 @@ impl Registry {
             code = self.parents.get(code)?;
         }
         None
-    }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(v: &Value, rule: &str, what: &str) -> Option<T> {
-    match serde_json::from_value(v.clone()) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            // A broken rule must not stop the analyzer: it is skipped, loudly.
-            tracing::error!(rule, sensor_or_site = what, error = %e, "invalid rule parameters, rule skipped");
-            None
-        }
     }
 }

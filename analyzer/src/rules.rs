@@ -1,33 +1,19 @@
 //! Rules: their parameters (JSON in `analyzer_rules`, per sensor kind with per-site and
-//! per-sensor overrides merged key by key) and their evaluation over a sensor's window.
+//! per-sensor overrides merged key by key by `geohazard_warnings::rules`) and their evaluation
+//! over a sensor's window.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
+pub use geohazard_warnings::rules::ThresholdParams;
+
+use crate::evidence::{
+    AntecedentEvidence, Configured, Evidence, InverseVelocityEvidence, InverseVelocityFit,
+    InverseVelocityMethod, RainWindowEvidence, RainfallEvidence, RateEvidence, SteadyFrom,
+    ThresholdEvidence, TrendEvidence,
+};
 use crate::levels::{Assessment, Direction, Level, Persistence, Thresholds};
 use crate::methods::{self, DAY_MS, HOUR_MS};
 use crate::window::Window;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ThresholdParams {
-    pub direction: Direction,
-    pub levels: Thresholds,
-    /// Absolute band below (above, for `below`) a threshold within which a level is held.
-    pub hysteresis: f64,
-    pub persistence: Persistence,
-}
-
-impl Default for ThresholdParams {
-    fn default() -> Self {
-        ThresholdParams {
-            direction: Direction::Above,
-            levels: Thresholds::default(),
-            hysteresis: 0.0,
-            persistence: Persistence::readings(3),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -278,30 +264,32 @@ pub struct SensorRules {
     pub health: Option<HealthParams>,
 }
 
-/// JSON merge patch (RFC 7396): `patch` onto `base`.
-pub fn merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    // A null in an override means "no value" for optional parameters.
-                    b.insert(k.clone(), Value::Null);
-                } else {
-                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
-}
-
 /// The outcome of one rule on one reading.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     pub assessment: Assessment,
     pub summary: String,
-    pub evidence: Value,
+    pub evidence: Evidence,
+    /// The failure forecast, in the engine's clock.
     pub forecast_ms: Option<i64>,
+}
+
+/// Why a rule could not judge a sensor's data (stored in `sensor_judgement.reason`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NotJudged {
+    #[error("{have} readings over {span_h:.1} h; needs {need} over {need_h:.1} h")]
+    TooFewReadings {
+        have: usize,
+        span_h: f64,
+        need: usize,
+        need_h: f64,
+    },
+    #[error("no line fits the readings")]
+    NoLineFits,
+    #[error("no steady velocity yet: needs {days} days of daily means")]
+    NoSteadyVelocity { days: u32 },
+    #[error("learning the daily cycle: needs 36 h of readings")]
+    LearningDailyCycle,
 }
 
 /// A rule's window in time, widened for sparse sensors to hold at least `min_points` readings
@@ -320,18 +308,17 @@ pub fn between(pts: &[(i64, f64)], from_ms: i64, to_ms: i64) -> &[(i64, f64)] {
 
 /// A velocity needs enough points spread over at least half its window: a slope from the
 /// first hour after a start or a gap is mostly noise. `Err` says what is missing.
-fn enough(pts: &[(i64, f64)], min_points: usize, win_ms: i64) -> Result<(), String> {
+fn enough(pts: &[(i64, f64)], min_points: usize, win_ms: i64) -> Result<(), NotJudged> {
     let span = pts.last().map(|l| l.0).unwrap_or(0) - pts.first().map(|f| f.0).unwrap_or(0);
     if pts.len() >= min_points.max(3) && span >= win_ms / 2 {
         Ok(())
     } else {
-        Err(format!(
-            "{} readings over {:.1} h; needs {} over {:.1} h",
-            pts.len(),
-            span as f64 / HOUR_MS as f64,
-            min_points.max(3),
-            win_ms as f64 / 2.0 / HOUR_MS as f64
-        ))
+        Err(NotJudged::TooFewReadings {
+            have: pts.len(),
+            span_h: span as f64 / HOUR_MS as f64,
+            need: min_points.max(3),
+            need_h: win_ms as f64 / 2.0 / HOUR_MS as f64,
+        })
     }
 }
 
@@ -355,8 +342,14 @@ pub fn eval_threshold(p: &ThresholdParams, ts: i64, value: f64, unit: &str) -> E
     Evaluation {
         assessment: a,
         summary,
-        evidence: json!({"method": "threshold", "ts": ts, "value": value, "unit": unit,
-                          "direction": p.direction, "thresholds": p.levels, "hysteresis": p.hysteresis}),
+        evidence: Evidence::Threshold(ThresholdEvidence {
+            ts,
+            value,
+            unit: unit.to_owned(),
+            direction: p.direction,
+            thresholds: p.levels,
+            hysteresis: p.hysteresis,
+        }),
         forecast_ms: None,
     }
 }
@@ -368,12 +361,12 @@ pub fn eval_rate(
     series: &[(i64, f64)],
     ts: i64,
     gap_ms: i64,
-) -> Result<Evaluation, String> {
+) -> Result<Evaluation, NotJudged> {
     let win_ms = span_ms(p.window_h, p.min_points, gap_ms);
     let pts = between(series, ts - win_ms, ts);
     enough(pts, p.min_points, win_ms)?;
     let (fit, rejected) =
-        methods::robust_velocity(pts, p.spike_k, p.spike_min).ok_or("no line fits the readings")?;
+        methods::robust_velocity(pts, p.spike_k, p.spike_min).ok_or(NotJudged::NoLineFits)?;
     let n = pts.len();
     let accel_ms = span_ms(p.accel_window_h, p.min_points.max(5) + 2, gap_ms);
     let accel_pts = between(series, ts - accel_ms, ts);
@@ -440,12 +433,22 @@ pub fn eval_rate(
             (false, Some((a, _))) => format!("acceleration {a:.2} mm/d²"),
             (false, None) => "no significant movement".to_owned(),
         },
-        evidence: json!({"method": "rate", "ts": ts, "velocity_mm_per_day": r3(v),
-            "velocity_t": r3(v_t.min(1e6)), "velocity_se": r3(v_se), "velocity_judged": r3(v_confident),
-            "judged_window_h": r3(judged_window_ms as f64 / HOUR_MS as f64), "acceleration_mm_per_day2": accel.map(|(a, _)| r3(a)),
-            "acceleration_t": accel.map(|(_, t)| r3(t.min(1e6))), "min_t": p.min_t,
-            "fit_r2": r3(fit.r2), "points": n, "spikes_rejected": rejected,
-            "window_h": r3(win_ms as f64 / HOUR_MS as f64), "thresholds": p.velocity_mm_per_day}),
+        evidence: Evidence::Rate(RateEvidence {
+            ts,
+            velocity_mm_per_day: r3(v),
+            velocity_t: r3(v_t.min(1e6)),
+            velocity_se: r3(v_se),
+            velocity_judged: r3(v_confident),
+            judged_window_h: r3(judged_window_ms as f64 / HOUR_MS as f64),
+            acceleration_mm_per_day2: accel.map(|(a, _)| r3(a)),
+            acceleration_t: accel.map(|(_, t)| r3(t.min(1e6))),
+            min_t: p.min_t,
+            fit_r2: r3(fit.r2),
+            points: n,
+            spikes_rejected: rejected,
+            window_h: r3(win_ms as f64 / HOUR_MS as f64),
+            thresholds: p.velocity_mm_per_day,
+        }),
         forecast_ms: None,
     })
 }
@@ -498,8 +501,13 @@ pub fn eval_rainfall(
             0.0
         };
         id_ratio_max = id_ratio_max.max(ratio);
-        windows.push(json!({"hours": win.hours, "mm": r3(*mm), "level": wa.up,
-                            "id_threshold_mm_per_h": r3(threshold_i), "id_ratio": r3(ratio)}));
+        windows.push(RainWindowEvidence {
+            hours: win.hours,
+            mm: r3(*mm),
+            level: wa.up,
+            id_threshold_mm_per_h: r3(threshold_i),
+            id_ratio: r3(ratio),
+        });
     }
     let ida =
         p.id_ratio_levels
@@ -531,11 +539,21 @@ pub fn eval_rainfall(
     Evaluation {
         assessment: a,
         summary,
-        evidence: json!({"method": "rainfall", "ts": ts, "windows": windows,
-            "id_curve": {"a": curve.a, "b": curve.b}, "id_ratio_max": r3(id_ratio_max),
-            "id_level": ida.up, "antecedent": {"k": p.antecedent_k, "daily_mm": daily.iter().map(|d| r3(*d)).collect::<Vec<_>>(),
-            "effective_mm": r3(effective), "level": ea.up, "drained": drained,
-            "active_mm": p.antecedent_active_mm}}),
+        evidence: Evidence::Rainfall(RainfallEvidence {
+            ts,
+            windows,
+            id_curve: curve,
+            id_ratio_max: r3(id_ratio_max),
+            id_level: ida.up,
+            antecedent: AntecedentEvidence {
+                k: p.antecedent_k,
+                daily_mm: daily.iter().map(|d| r3(*d)).collect(),
+                effective_mm: r3(effective),
+                level: ea.up,
+                drained,
+                active_mm: p.antecedent_active_mm,
+            },
+        }),
         forecast_ms: None,
     }
 }
@@ -589,7 +607,7 @@ pub fn forecast(
     gap_ms: i64,
     spike_k: f64,
     spike_min: f64,
-) -> (Value, Option<(i64, f64)>) {
+) -> (Option<InverseVelocityEvidence>, Option<(i64, f64)>) {
     let smooth_ms = span_ms(ip.smooth_h, 6, gap_ms);
     let step_ms = ((ip.bin_h * HOUR_MS as f64) as i64).max(gap_ms).max(60_000);
     let window_ms = ((ip.window_h * HOUR_MS as f64) as i64).max(ip.min_bins as i64 * step_ms);
@@ -606,13 +624,16 @@ pub fn forecast(
     }
     velocities.reverse();
     if velocities.len() < ip.min_bins {
-        return (
-            json!({"method": "inverse_velocity", "bins": velocities.len(), "accepted": false}),
-            None,
-        );
+        let too_few = InverseVelocityEvidence {
+            method: InverseVelocityMethod::InverseVelocity,
+            bins: velocities.len(),
+            fit: None,
+            accepted: false,
+        };
+        return (Some(too_few), None);
     }
     let Some(iv) = methods::inverse_velocity(&velocities, ts) else {
-        return (Value::Null, None);
+        return (None, None);
     };
     let band_ms = iv.failure_se_ms.map(|se| 2.0 * se);
     let accepted = match (iv.failure_ms, band_ms) {
@@ -624,13 +645,23 @@ pub fn forecast(
         }
         _ => false,
     };
-    let evidence = json!({"method": "inverse_velocity", "bins": velocities.len(),
-        "bin_h": ip.bin_h, "smooth_h": r3(smooth_ms as f64 / HOUR_MS as f64),
-        "slope_per_day": iv.fit.slope, "intercept": iv.fit.intercept, "r2": r3(iv.fit.r2),
-        "slope_t": r3(iv.slope_t.min(1e6)), "failure_forecast_ts": iv.failure_ms,
-        "band_h": band_ms.map(|b| r3(b / HOUR_MS as f64)), "accepted": accepted});
+    let evidence = InverseVelocityEvidence {
+        method: InverseVelocityMethod::InverseVelocity,
+        bins: velocities.len(),
+        fit: Some(InverseVelocityFit {
+            bin_h: ip.bin_h,
+            smooth_h: r3(smooth_ms as f64 / HOUR_MS as f64),
+            slope_per_day: iv.fit.slope,
+            intercept: iv.fit.intercept,
+            r2: r3(iv.fit.r2),
+            slope_t: r3(iv.slope_t.min(1e6)),
+            failure_forecast_ts: iv.failure_ms,
+            band_h: band_ms.map(|b| r3(b / HOUR_MS as f64)),
+        }),
+        accepted,
+    };
     let forecast = iv.failure_ms.zip(band_ms).filter(|_| accepted);
-    (evidence, forecast)
+    (Some(evidence), forecast)
 }
 
 /// `series`: the recent readings with the daily cycle taken out, in time order.
@@ -640,18 +671,18 @@ pub fn eval_trend(
     ts: i64,
     gap_ms: i64,
     estimated_steady: Option<(f64, usize)>,
-) -> Result<Evaluation, String> {
+) -> Result<Evaluation, NotJudged> {
     let win_ms = span_ms(p.window_h, p.min_points, gap_ms);
     let (v_steady_raw, steady_from) = match p.steady_velocity_mm_per_day {
-        Some(v) => (v, json!("configured")),
+        Some(v) => (v, SteadyFrom::Configured(Configured::Configured)),
         None => {
-            let (v, days) = estimated_steady.ok_or_else(|| {
-                format!(
-                    "no steady velocity yet: needs {} days of daily means",
-                    p.min_baseline_days + 1
-                )
+            let (v, days) = estimated_steady.ok_or(NotJudged::NoSteadyVelocity {
+                days: p.min_baseline_days + 1,
             })?;
-            (v, json!({"estimated_from_days": days}))
+            let from = SteadyFrom::Estimated {
+                estimated_from_days: days,
+            };
+            (v, from)
         }
     };
     let v_steady = v_steady_raw
@@ -661,7 +692,7 @@ pub fn eval_trend(
     enough(pts, p.min_points, win_ms)?;
     let n = pts.len();
     let (fit, rejected) =
-        methods::robust_velocity(pts, p.spike_k, p.spike_min).ok_or("no line fits the readings")?;
+        methods::robust_velocity(pts, p.spike_k, p.spike_min).ok_or(NotJudged::NoLineFits)?;
     let se = fit.slope.abs() / fit.slope_t().max(f64::MIN_POSITIVE);
     let se = if se.is_finite() { se } else { 0.0 };
     let v_confident = (fit.slope - p.velocity_z * se).max(0.0);
@@ -680,7 +711,7 @@ pub fn eval_trend(
             p.spike_min,
         )
     } else {
-        (Value::Null, None)
+        (None, None)
     };
     // The engine adds the forecast to the summary, in wall-clock time.
     Ok(Evaluation {
@@ -691,13 +722,22 @@ pub fn eval_trend(
             p.velocity_z * se,
             v_steady
         ),
-        evidence: json!({"method": "improved_tangent_angle", "ts": ts, "alpha_deg": r3(alpha),
-            "velocity_mm_per_day": r3(fit.slope), "velocity_se": r3(se), "velocity_z": p.velocity_z,
-            "steady_velocity_mm_per_day": r3(v_steady),
-            "steady_from": steady_from, "points": n, "spikes_rejected": rejected,
-            "window_h": r3(win_ms as f64 / HOUR_MS as f64), "thresholds_deg": p.angle_deg, "inverse_velocity": inverse,
-            "failure_forecast_ts": forecast.map(|f| f.0),
-            "failure_band_h": forecast.map(|f| r3(f.1 / HOUR_MS as f64))}),
+        evidence: Evidence::ImprovedTangentAngle(TrendEvidence {
+            ts,
+            alpha_deg: r3(alpha),
+            velocity_mm_per_day: r3(fit.slope),
+            velocity_se: r3(se),
+            velocity_z: p.velocity_z,
+            steady_velocity_mm_per_day: r3(v_steady),
+            steady_from,
+            points: n,
+            spikes_rejected: rejected,
+            window_h: r3(win_ms as f64 / HOUR_MS as f64),
+            thresholds_deg: p.angle_deg,
+            inverse_velocity: inverse,
+            failure_forecast_ts: forecast.map(|f| f.0),
+            failure_band_h: forecast.map(|f| r3(f.1 / HOUR_MS as f64)),
+        }),
         forecast_ms: forecast.map(|f| f.0),
     })
 }
@@ -712,11 +752,12 @@ pub fn identical_run(w: &Window) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn overrides_change_one_key_and_keep_the_rest() {
         let mut base = serde_json::to_value(RateParams::default()).unwrap();
-        merge(
+        geohazard_warnings::rules::merge(
             &mut base,
             &json!({"velocity_mm_per_day": {"red": 15.0}, "window_h": 3}),
         );
@@ -735,7 +776,7 @@ mod tests {
             w.insert((i as i64 + 1) * 600_000, *mm);
         }
         let e = eval_rainfall(&p, p.id_curve, &mut w, ev.len() as i64 * 600_000, 600_000);
-        assert_eq!(e.assessment.up, Some(Level::Orange), "{}", e.evidence);
+        assert_eq!(e.assessment.up, Some(Level::Orange), "{:?}", e.evidence);
     }
 
     /// A triangular hyetograph in 10-minute steps, without pulling the simulator into unit tests.

@@ -60,12 +60,9 @@ impl Window {
         self.raw.back().copied()
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.raw.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
     }
 
     /// Adds an hourly bucket from the store (warm-up), for hours older than any raw reading.

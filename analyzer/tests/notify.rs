@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use common::*;
 use geohazard_analyzer::AnalyzerConfig;
-use geohazard_analyzer::sms::{AliyunConfig, GenericHttpConfig, SmsConfig, aliyun_signature};
+use geohazard_analyzer::{AliyunConfig, GenericHttpConfig, SmsConfig, aliyun_signature};
 use geohazard_store::registry::{self, SensorKind};
 use geohazard_testkit::eventually;
 use serde_json::{Value, json};
@@ -347,7 +347,7 @@ async fn failed_sms_are_retried_every_attempt_is_stored_and_receipts_mark_delive
     );
 
     // The provider's receipt for its message m-1 marks that message delivered.
-    let id = geohazard_analyzer::notifier::record_receipt(
+    let id = geohazard_analyzer::record_receipt(
         &w.store.pool,
         "generic",
         "m-1",
@@ -366,7 +366,7 @@ async fn failed_sms_are_retried_every_attempt_is_stored_and_receipts_mark_delive
         .unwrap();
     assert_eq!(status, "delivered");
     // An unknown one is kept for the record and matches nothing.
-    let none = geohazard_analyzer::notifier::record_receipt(
+    let none = geohazard_analyzer::record_receipt(
         &w.store.pool,
         "generic",
         "m-99",

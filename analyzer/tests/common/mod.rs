@@ -89,7 +89,7 @@ impl World {
     /// `person` acknowledges warning `id`, as an officer would through the command-center.
     pub async fn acknowledge(&self, id: i64, person: i64) -> Option<Warning> {
         let mut conn = self.store.pool.acquire().await.unwrap();
-        geohazard_analyzer::warnings::acknowledge(&mut conn, id, person, None)
+        geohazard_warnings::acknowledge(&mut conn, id, person, None)
             .await
             .unwrap()
     }

@@ -20,6 +20,10 @@ pub use telemetry::{
     DecodedTelemetry, Quality, Reading, TelemetryAck, TelemetryBatch, ValidReading, telemetry_seq,
 };
 pub use topic::{Topic, TopicError};
+pub use warning::{
+    DeviceFault, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
+    WarningTransition,
+};
 
 /// Checks an identifier that becomes part of a topic or a database key (gateway code, sensor
 /// channel, camera name): 1 to 64 ASCII letters, digits, `_`, `-` or `.`. Anything else (MQTT

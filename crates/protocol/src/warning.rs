@@ -1,8 +1,8 @@
 //! Warnings, `gh/v1/warning/{division}/{site}`: a state change of one site's warning, published
-//! by the analyzer after the change is stored.
+//! after the change is stored (by the analyzer, or the command-center for an acknowledgement).
 //!
 //! ```json
-//! {"id": 17, "site": "LS-001", "division": "511525", "source": "trend:crack-1",
+//! {"id": 17, "site": "LS-001", "division": "511525", "source": "trend:gw-01/crack-1",
 //!  "category": "hazard", "level": "orange", "state": "open", "transition": "escalated",
 //!  "at": 1764212400000, "reading_ts": 1764212100000, "failure_forecast_ts": 1764240000000,
 //!  "summary": "tangent angle 83.1° (orange ≥ 80°)", "evidence": {"...": "..."}}
@@ -14,6 +14,24 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::reject::{MessageReject, RejectReason};
+
+/// A name read from the wire or a database column that is not one of the enum's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown warning {what} `{value}`")]
+pub struct UnknownName {
+    /// What was parsed: `level`, `state`, `category`, `transition` or `source`.
+    pub what: &'static str,
+    pub value: String,
+}
+
+impl UnknownName {
+    fn new(what: &'static str, value: &str) -> UnknownName {
+        UnknownName {
+            what,
+            value: value.chars().take(200).collect(),
+        }
+    }
+}
 
 /// The four warning levels, lowest to highest (blue: attention, yellow: caution, orange: alert,
 /// red: alarm). Ordered, so `Level::Red > Level::Yellow`.
@@ -65,14 +83,14 @@ impl fmt::Display for WarningLevel {
 }
 
 impl FromStr for WarningLevel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         match s {
             "blue" => Ok(WarningLevel::Blue),
             "yellow" => Ok(WarningLevel::Yellow),
             "orange" => Ok(WarningLevel::Orange),
             "red" => Ok(WarningLevel::Red),
-            other => Err(format!("unknown warning level `{other}`")),
+            other => Err(UnknownName::new("level", other)),
         }
     }
 }
@@ -91,6 +109,137 @@ impl WarningCategory {
             WarningCategory::Hazard => "hazard",
             WarningCategory::Device => "device",
         }
+    }
+}
+
+impl FromStr for WarningCategory {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        match s {
+            "hazard" => Ok(WarningCategory::Hazard),
+            "device" => Ok(WarningCategory::Device),
+            other => Err(UnknownName::new("category", other)),
+        }
+    }
+}
+
+/// What raised a warning: one rule on one sensor, a site rule, or a device fault. Sensors are
+/// named by their label `{gateway}/{channel}`. Written and read as one string (the `source`
+/// column and field): `threshold:{sensor}`, `rate:{sensor}`, `trend:{sensor}`, `rain:{sensor}`,
+/// `site:combined`, `device:…` (see [`DeviceFault`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum WarningSource {
+    /// A sensor's value against its four lines.
+    Threshold { sensor: String },
+    /// A deformation sensor's velocity and acceleration.
+    Rate { sensor: String },
+    /// A deformation sensor's tangent angle (and failure forecast).
+    Trend { sensor: String },
+    /// A rain gauge's accumulations, intensity and antecedent rain.
+    Rain { sensor: String },
+    /// Rain together with ground movement at one site.
+    SiteCombined,
+    /// The monitoring equipment, not the ground.
+    Device(DeviceFault),
+}
+
+/// A fault of the monitoring equipment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeviceFault {
+    /// `device:silent:gateway:{gateway}`: nothing heard from the gateway for too long.
+    GatewaySilent { gateway: String },
+    /// `device:power:gateway:{gateway}`: low battery or supply in its status.
+    GatewayPower { gateway: String },
+    /// `device:silent:{sensor}`: one sensor silent while its gateway talks.
+    SensorSilent { sensor: String },
+    /// `device:stuck:{sensor}`: the same value over and over.
+    Stuck { sensor: String },
+    /// `device:supply:{sensor}`: a supply-voltage sensor below its line.
+    Supply { sensor: String },
+}
+
+impl WarningSource {
+    /// Device faults are equipment; everything else is the ground.
+    pub fn category(&self) -> WarningCategory {
+        match self {
+            WarningSource::Device(_) => WarningCategory::Device,
+            _ => WarningCategory::Hazard,
+        }
+    }
+}
+
+impl fmt::Display for WarningSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarningSource::Threshold { sensor } => write!(f, "threshold:{sensor}"),
+            WarningSource::Rate { sensor } => write!(f, "rate:{sensor}"),
+            WarningSource::Trend { sensor } => write!(f, "trend:{sensor}"),
+            WarningSource::Rain { sensor } => write!(f, "rain:{sensor}"),
+            WarningSource::SiteCombined => f.write_str("site:combined"),
+            WarningSource::Device(d) => match d {
+                DeviceFault::GatewaySilent { gateway } => {
+                    write!(f, "device:silent:gateway:{gateway}")
+                }
+                DeviceFault::GatewayPower { gateway } => {
+                    write!(f, "device:power:gateway:{gateway}")
+                }
+                DeviceFault::SensorSilent { sensor } => write!(f, "device:silent:{sensor}"),
+                DeviceFault::Stuck { sensor } => write!(f, "device:stuck:{sensor}"),
+                DeviceFault::Supply { sensor } => write!(f, "device:supply:{sensor}"),
+            },
+        }
+    }
+}
+
+impl FromStr for WarningSource {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        let unknown = || UnknownName::new("source", s);
+        // Sensor labels and gateway codes are identifiers: never empty, never a `:`.
+        let name = |rest: &str| {
+            (!rest.is_empty() && !rest.contains(':'))
+                .then(|| rest.to_owned())
+                .ok_or_else(unknown)
+        };
+        if s == "site:combined" {
+            return Ok(WarningSource::SiteCombined);
+        }
+        let (kind, rest) = s.split_once(':').ok_or_else(unknown)?;
+        Ok(match kind {
+            "threshold" => WarningSource::Threshold { sensor: name(rest)? },
+            "rate" => WarningSource::Rate { sensor: name(rest)? },
+            "trend" => WarningSource::Trend { sensor: name(rest)? },
+            "rain" => WarningSource::Rain { sensor: name(rest)? },
+            "device" => WarningSource::Device(match rest.split_once(':').ok_or_else(unknown)? {
+                ("silent", r) => match r.strip_prefix("gateway:") {
+                    Some(gateway) => DeviceFault::GatewaySilent {
+                        gateway: name(gateway)?,
+                    },
+                    None => DeviceFault::SensorSilent { sensor: name(r)? },
+                },
+                ("power", r) => DeviceFault::GatewayPower {
+                    gateway: name(r.strip_prefix("gateway:").ok_or_else(unknown)?)?,
+                },
+                ("stuck", r) => DeviceFault::Stuck { sensor: name(r)? },
+                ("supply", r) => DeviceFault::Supply { sensor: name(r)? },
+                _ => return Err(unknown()),
+            }),
+            _ => return Err(unknown()),
+        })
+    }
+}
+
+impl From<WarningSource> for String {
+    fn from(s: WarningSource) -> String {
+        s.to_string()
+    }
+}
+
+impl TryFrom<String> for WarningSource {
+    type Error = UnknownName;
+    fn try_from(s: String) -> Result<Self, UnknownName> {
+        s.parse()
     }
 }
 
@@ -114,13 +263,13 @@ impl WarningState {
 }
 
 impl FromStr for WarningState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         match s {
             "open" => Ok(WarningState::Open),
             "acknowledged" => Ok(WarningState::Acknowledged),
             "closed" => Ok(WarningState::Closed),
-            other => Err(format!("unknown warning state `{other}`")),
+            other => Err(UnknownName::new("state", other)),
         }
     }
 }
@@ -160,8 +309,8 @@ impl WarningTransition {
 }
 
 impl FromStr for WarningTransition {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         match s {
             "raised" => Ok(WarningTransition::Raised),
             "escalated" => Ok(WarningTransition::Escalated),
@@ -170,7 +319,7 @@ impl FromStr for WarningTransition {
             "referred" => Ok(WarningTransition::Referred),
             "closed" => Ok(WarningTransition::Closed),
             "forecast_updated" => Ok(WarningTransition::ForecastUpdated),
-            other => Err(format!("unknown warning transition `{other}`")),
+            other => Err(UnknownName::new("transition", other)),
         }
     }
 }
@@ -184,7 +333,8 @@ pub struct Warning {
     pub site: String,
     /// The site's division code.
     pub division: String,
-    /// What raised it, e.g. `rain:rain-1`, `trend:crack-1`, `device:gateway:gw-01`, `site:combined`.
+    /// What raised it, e.g. `rain:gw-01/rain-1`, `trend:gw-01/crack-1`,
+    /// `device:silent:gateway:gw-01`, `site:combined` ([`WarningSource`] as a string).
     pub source: String,
     pub category: WarningCategory,
     pub level: WarningLevel,
@@ -256,5 +406,47 @@ mod tests {
         assert!(!json.contains("failure_forecast_ts"));
         assert_eq!(Warning::decode(json.as_bytes()).unwrap(), w);
         assert!(Warning::decode(br#"{"id":1}"#).is_err());
+    }
+
+    #[test]
+    fn sources_round_trip_through_their_strings_and_unknown_ones_are_refused() {
+        for s in [
+            "threshold:gw-01/p-1",
+            "threshold:mud-1",
+            "rate:gw-01/crack-1",
+            "trend:gw-01/crack-1",
+            "rain:gw-01/rain-1",
+            "site:combined",
+            "device:silent:gateway:gw-01",
+            "device:power:gateway:gw-01",
+            "device:silent:gw-01/p-1",
+            "device:stuck:gw-01/p-1",
+            "device:supply:gw-01/v-1",
+        ] {
+            let parsed: WarningSource = s.parse().unwrap();
+            assert_eq!(parsed.to_string(), s);
+            assert_eq!(
+                parsed.category() == WarningCategory::Device,
+                s.starts_with("device:")
+            );
+        }
+        for bad in [
+            "",
+            "threshold:",
+            "flood:gw-01/x",
+            "site:other",
+            "device:power:gw-01",
+            "device:melted:gw-01/p-1",
+            "rain:a:b",
+        ] {
+            assert_eq!(
+                bad.parse::<WarningSource>().unwrap_err().what,
+                "source",
+                "{bad}"
+            );
+        }
+        assert!("purple".parse::<WarningLevel>().is_err());
+        assert!("half-open".parse::<WarningState>().is_err());
+        assert!("thing".parse::<WarningCategory>().is_err());
     }
 }

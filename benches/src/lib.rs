@@ -1,0 +1,1 @@
+//! Shared start-up of the benchmark binaries.

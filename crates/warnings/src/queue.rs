@@ -1,0 +1,234 @@
+//! Who is told of a warning change, queued in the transaction that stores it: the site's
+//! responsible people and the county duty roster, then the city's and the province's as the
+//! warning is referred up; an app notification for each, an SMS for those with a phone when the
+//! hazard is serious enough. Delivery (SMS providers, retries, receipts) is the analyzer's.
+
+use std::sync::Arc;
+
+use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel};
+use serde::Serialize;
+use sqlx::PgConnection;
+use tokio::sync::Notify;
+
+use crate::policy::WarningPolicy;
+
+/// Wakes whoever delivers SMS when a transaction queued some (a poll would find them too,
+/// later). Clones share one signal; a signal given while nobody waits is kept for the next wait.
+#[derive(Debug, Clone, Default)]
+pub struct SmsQueued(Arc<Notify>);
+
+impl SmsQueued {
+    /// Returns once SMS were queued since the last wait returned.
+    pub async fn notified(&self) {
+        self.0.notified().await
+    }
+
+    pub(crate) fn signal(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// How far up the administrative levels a warning has been referred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Step {
+    /// The site's people and the county's duty roster.
+    County,
+    City,
+    Province,
+}
+
+impl Step {
+    pub(crate) const ALL: [Step; 3] = [Step::County, Step::City, Step::Province];
+
+    /// The `warnings.escalation_step` column: 0, 1 or 2.
+    pub(crate) fn from_column(step: i32) -> Result<Step, sqlx::Error> {
+        match step {
+            0 => Ok(Step::County),
+            1 => Ok(Step::City),
+            2 => Ok(Step::Province),
+            other => Err(sqlx::Error::Decode(
+                format!("escalation_step {other} is not 0, 1 or 2").into(),
+            )),
+        }
+    }
+
+    pub(crate) fn column(self) -> i32 {
+        self as i32
+    }
+
+    /// The next step up, none past the province.
+    pub(crate) fn next(self) -> Option<Step> {
+        Step::ALL.get(self as usize + 1).copied()
+    }
+
+    /// The `divisions.level` whose duty roster this step reaches.
+    pub(crate) fn division_level(self) -> &'static str {
+        match self {
+            Step::County => "county",
+            Step::City => "city",
+            Step::Province => "province",
+        }
+    }
+}
+
+pub fn level_name_cn(level: WarningLevel) -> &'static str {
+    match level {
+        WarningLevel::Blue => "蓝色",
+        WarningLevel::Yellow => "黄色",
+        WarningLevel::Orange => "橙色",
+        WarningLevel::Red => "红色",
+    }
+}
+
+/// People to tell at a referral step, with their phone numbers.
+async fn recipients(
+    conn: &mut PgConnection,
+    site: &str,
+    step: Step,
+) -> sqlx::Result<Vec<(i64, Option<String>)>> {
+    sqlx::query_as(
+        "WITH RECURSIVE chain AS (
+             SELECT d.code, d.level, d.parent_code FROM divisions d
+             JOIN hazard_sites h ON h.division_code = d.code WHERE h.code = $1
+             UNION ALL
+             SELECT d.code, d.level, d.parent_code FROM divisions d JOIN chain c ON d.code = c.parent_code
+         )
+         SELECT p.id, p.phone FROM people p WHERE p.id IN (
+             SELECT r.person_id FROM duty_roster r
+             WHERE r.division_code IN (SELECT code FROM chain WHERE level = $2)
+               AND r.starts_at <= now() AND r.ends_at > now()
+             UNION
+             SELECT sr.person_id FROM site_responsibles sr JOIN hazard_sites h ON h.id = sr.site_id
+             WHERE $3 AND h.code = $1)
+         ORDER BY p.id",
+    )
+    .bind(site)
+    .bind(step.division_level())
+    .bind(step == Step::County)
+    .fetch_all(conn)
+    .await
+}
+
+fn message_text(policy: &WarningPolicy, site_name: &str, w: &Warning) -> String {
+    let what = if w.category == WarningCategory::Device {
+        "设备故障".to_owned()
+    } else {
+        format!("{}预警", level_name_cn(w.level))
+    };
+    format!(
+        "【{}】{}({}) {}：{}。请尽快确认处置。",
+        policy.sender_name, site_name, w.site, what, w.summary
+    )
+}
+
+/// The `notifications` NOTIFY payload the command-center relays to a person's app.
+#[derive(Serialize)]
+struct AppNotification<'a> {
+    notification_id: i64,
+    person_id: i64,
+    warning_id: i64,
+    site: &'a str,
+    level: WarningLevel,
+    category: WarningCategory,
+    text: &'a str,
+}
+
+/// Queues the messages of one referral step: an app notification for every recipient and an
+/// SMS for those with a phone when the warning is a hazard at or above `sms_min_level`. The
+/// reason `{level}@{step}` makes each (recipient, channel) get it once, however often the
+/// warning crosses that level again. Returns whether any SMS was queued.
+pub(crate) async fn enqueue_for_step(
+    conn: &mut PgConnection,
+    policy: &WarningPolicy,
+    w: &Warning,
+    step: Step,
+) -> sqlx::Result<bool> {
+    let site_name: String = sqlx::query_scalar("SELECT name FROM hazard_sites WHERE code = $1")
+        .bind(&w.site)
+        .fetch_one(&mut *conn)
+        .await?;
+    let text = message_text(policy, &site_name, w);
+    let reason = format!("{}@{}", w.level, step.column());
+    let sms = w.category == WarningCategory::Hazard && w.level >= policy.sms_min_level;
+    let people = recipients(conn, &w.site, step).await?;
+    let mut queued_sms = false;
+    for (person, phone) in people {
+        let app_id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO notifications (warning_id, person_id, channel, reason, body, status, sent_at, provider)
+             VALUES ($1, $2, 'app', $3, $4, 'sent', now(), 'app')
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(w.id)
+        .bind(person)
+        .bind(&reason)
+        .bind(&text)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = app_id {
+            let payload = AppNotification {
+                notification_id: id,
+                person_id: person,
+                warning_id: w.id,
+                site: &w.site,
+                level: w.level,
+                category: w.category,
+                text: &text,
+            };
+            sqlx::query("SELECT pg_notify('notifications', $1)")
+                .bind(serde_json::to_string(&payload).expect("a notification serializes"))
+                .execute(&mut *conn)
+                .await?;
+        }
+        if let (true, Some(phone)) = (sms, phone) {
+            let r = sqlx::query(
+                "INSERT INTO notifications (warning_id, person_id, channel, reason, phone, body)
+                 VALUES ($1, $2, 'sms', $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(w.id)
+            .bind(person)
+            .bind(&reason)
+            .bind(&phone)
+            .bind(&text)
+            .execute(&mut *conn)
+            .await?;
+            queued_sms |= r.rows_affected() > 0;
+        }
+    }
+    Ok(queued_sms)
+}
+
+/// A new or higher level: everyone reached so far hears of it. Returns whether any SMS was
+/// queued.
+pub(crate) async fn enqueue_for_level(
+    conn: &mut PgConnection,
+    policy: &WarningPolicy,
+    w: &Warning,
+) -> sqlx::Result<bool> {
+    let step: i32 = sqlx::query_scalar("SELECT escalation_step FROM warnings WHERE id = $1")
+        .bind(w.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let reached = Step::from_column(step)?;
+    let mut queued = false;
+    for s in Step::ALL.into_iter().filter(|s| *s <= reached) {
+        queued |= enqueue_for_step(conn, policy, w, s).await?;
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referral_steps_go_county_city_province_and_stop() {
+        assert_eq!(Step::County.next(), Some(Step::City));
+        assert_eq!(Step::City.next(), Some(Step::Province));
+        assert_eq!(Step::Province.next(), None);
+        for s in Step::ALL {
+            assert_eq!(Step::from_column(s.column()).unwrap(), s);
+        }
+        assert!(Step::from_column(3).is_err());
+        assert!(Step::from_column(-1).is_err());
+    }
+}

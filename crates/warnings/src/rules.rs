@@ -1,0 +1,383 @@
+//! Rule parameters as stored in `analyzer_rules` (JSON per sensor kind, with per-site and
+//! per-sensor overrides merged key by key), and the four-level lines they draw. The analyzer
+//! evaluates the rules; the console draws a sensor's threshold lines from the same merge.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use geohazard_protocol::warning::WarningLevel as Level;
+
+/// Whether exceeding a threshold means going above it or falling below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[default]
+    Above,
+    Below,
+}
+
+/// One threshold per level; a missing level is skipped. For `Above`, blue < yellow < orange < red.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Thresholds {
+    pub blue: Option<f64>,
+    pub yellow: Option<f64>,
+    pub orange: Option<f64>,
+    pub red: Option<f64>,
+}
+
+impl Thresholds {
+    pub const fn new(blue: f64, yellow: f64, orange: f64, red: f64) -> Thresholds {
+        Thresholds {
+            blue: Some(blue),
+            yellow: Some(yellow),
+            orange: Some(orange),
+            red: Some(red),
+        }
+    }
+
+    pub fn get(&self, level: Level) -> Option<f64> {
+        match level {
+            Level::Blue => self.blue,
+            Level::Yellow => self.yellow,
+            Level::Orange => self.orange,
+            Level::Red => self.red,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        Level::ALL.iter().all(|l| self.get(*l).is_none())
+    }
+
+    /// The highest level whose threshold `x` reaches, each threshold relaxed by `slack(t)`
+    /// (zero to raise, the hysteresis band to hold a level already reached).
+    pub fn level(&self, x: f64, dir: Direction, slack: impl Fn(f64) -> f64) -> Option<Level> {
+        if !x.is_finite() {
+            return None;
+        }
+        Level::ALL.iter().rev().copied().find(|l| {
+            self.get(*l).is_some_and(|t| match dir {
+                Direction::Above => x >= t - slack(t),
+                Direction::Below => x <= t + slack(t),
+            })
+        })
+    }
+
+    /// (level to raise to, level to hold) for `x` with an absolute hysteresis band.
+    pub fn assess(&self, x: f64, dir: Direction, hysteresis: f64) -> Assessment {
+        Assessment {
+            up: self.level(x, dir, |_| 0.0),
+            hold: self.level(x, dir, |_| hysteresis.abs()),
+        }
+    }
+
+    /// The same with a band proportional to each threshold.
+    pub fn assess_fraction(&self, x: f64, dir: Direction, fraction: f64) -> Assessment {
+        Assessment {
+            up: self.level(x, dir, |_| 0.0),
+            hold: self.level(x, dir, |t| (t * fraction).abs()),
+        }
+    }
+}
+
+/// What one evaluation says: the level the value reaches, and the level it still holds given
+/// the hysteresis band (hold ≥ up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Assessment {
+    pub up: Option<Level>,
+    pub hold: Option<Level>,
+}
+
+impl Assessment {
+    pub fn max(self, other: Assessment) -> Assessment {
+        Assessment {
+            up: self.up.max(other.up),
+            hold: self.hold.max(other.hold),
+        }
+    }
+}
+
+/// How long a new level must be seen before it is taken: N consecutive evaluations and at least
+/// a duration of reading time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Persistence {
+    pub readings: u32,
+    pub seconds: u64,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Persistence {
+            readings: 1,
+            seconds: 0,
+        }
+    }
+}
+
+impl Persistence {
+    pub const fn readings(n: u32) -> Persistence {
+        Persistence {
+            readings: n,
+            seconds: 0,
+        }
+    }
+}
+
+/// The `threshold` rule: a sensor's value against four lines.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThresholdParams {
+    pub direction: Direction,
+    pub levels: Thresholds,
+    /// Absolute band below (above, for `below`) a threshold within which a level is held.
+    pub hysteresis: f64,
+    pub persistence: Persistence,
+}
+
+impl Default for ThresholdParams {
+    fn default() -> Self {
+        ThresholdParams {
+            direction: Direction::Above,
+            levels: Thresholds::default(),
+            hysteresis: 0.0,
+            persistence: Persistence::readings(3),
+        }
+    }
+}
+
+/// The rules in `analyzer_rules.rule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleKind {
+    Threshold,
+    Rate,
+    Rainfall,
+    Trend,
+    Health,
+    /// A site rule: rain together with ground movement.
+    Combined,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Threshold => "threshold",
+            RuleKind::Rate => "rate",
+            RuleKind::Rainfall => "rainfall",
+            RuleKind::Trend => "trend",
+            RuleKind::Health => "health",
+            RuleKind::Combined => "combined",
+        }
+    }
+}
+
+/// JSON merge patch (RFC 7396): `patch` onto `base`.
+pub fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    // A null in an override means "no value" for optional parameters.
+                    b.insert(k.clone(), Value::Null);
+                } else {
+                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct RuleRow {
+    scope: String,
+    sensor_kind: Option<String>,
+    site_id: Option<i64>,
+    sensor_id: Option<i32>,
+    rule: String,
+    params: Value,
+    enabled: bool,
+}
+
+/// Rows of `analyzer_rules`, loaded once and merged per sensor or site.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rows: Vec<RuleRow>,
+}
+
+/// What a rule applies to.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The sensor kind (`site` for site rules).
+    pub kind: &'a str,
+    pub site: Option<i64>,
+    pub sensor: Option<i32>,
+}
+
+impl RuleSet {
+    /// Every rule.
+    pub async fn load(pool: &PgPool) -> sqlx::Result<RuleSet> {
+        let rows = sqlx::query_as(
+            "SELECT scope, sensor_kind, site_id, sensor_id, rule, params, enabled FROM analyzer_rules",
+        )
+        .fetch_all(pool)
+        .await?;
+        Ok(RuleSet { rows })
+    }
+
+    async fn load_rule(pool: &PgPool, rule: RuleKind) -> sqlx::Result<RuleSet> {
+        let rows = sqlx::query_as(
+            "SELECT scope, sensor_kind, site_id, sensor_id, rule, params, enabled FROM analyzer_rules
+             WHERE rule = $1",
+        )
+        .bind(rule.as_str())
+        .fetch_all(pool)
+        .await?;
+        Ok(RuleSet { rows })
+    }
+
+    /// A rule's parameters in `scope`: the kind's, then the site's override for that kind (or
+    /// for every kind), then the sensor's. `None` when no scope enables it or the most specific
+    /// scope disables it.
+    pub fn merged(&self, scope: Scope<'_>, rule: RuleKind) -> Option<Value> {
+        let Scope { kind, site, sensor } = scope;
+        let rank = |r: &RuleRow| match r.scope.as_str() {
+            "kind" if r.sensor_kind.as_deref() == Some(kind) => Some(0),
+            "site" if r.site_id == site && r.sensor_kind.is_none() => Some(1),
+            "site" if r.site_id == site && r.sensor_kind.as_deref() == Some(kind) => Some(2),
+            "sensor" if sensor.is_some() && r.sensor_id == sensor => Some(3),
+            _ => None,
+        };
+        let mut matching: Vec<(u8, &RuleRow)> = self
+            .rows
+            .iter()
+            .filter(|r| r.rule == rule.as_str())
+            .filter_map(|r| rank(r).map(|k| (k, r)))
+            .collect();
+        matching.sort_by_key(|(k, _)| *k);
+        let (_, last) = matching.last()?;
+        if !last.enabled {
+            return None;
+        }
+        let mut v = Value::Object(Default::default());
+        for (_, r) in matching.iter().filter(|(_, r)| r.enabled) {
+            merge(&mut v, &r.params);
+        }
+        Some(v)
+    }
+
+    /// [`RuleSet::merged`], parsed. Parameters that do not parse are skipped, loudly: a broken
+    /// rule must not stop the analyzer. `what` names the sensor or site in the log.
+    pub fn params<T: DeserializeOwned>(
+        &self,
+        scope: Scope<'_>,
+        rule: RuleKind,
+        what: &str,
+    ) -> Option<T> {
+        let v = self.merged(scope, rule)?;
+        match serde_json::from_value(v) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::error!(rule = rule.as_str(), sensor_or_site = what, error = %e,
+                    "invalid rule parameters, rule skipped");
+                None
+            }
+        }
+    }
+}
+
+/// The parameters of `rule` in force for an active sensor, merged as the analyzer merges them;
+/// `None` for an unknown or inactive sensor, or one the rule does not apply to.
+pub async fn sensor_rule<T: DeserializeOwned>(
+    pool: &PgPool,
+    sensor_id: i32,
+    rule: RuleKind,
+) -> sqlx::Result<Option<T>> {
+    let sensor: Option<(String, i64, String)> = sqlx::query_as(
+        "SELECT s.kind, s.site_id, g.code || '/' || s.channel
+         FROM sensors s JOIN gateways g ON g.id = s.gateway_id JOIN hazard_sites h ON h.id = s.site_id
+         WHERE s.id = $1 AND s.active",
+    )
+    .bind(sensor_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((kind, site, label)) = sensor else {
+        return Ok(None);
+    };
+    let rules = RuleSet::load_rule(pool, rule).await?;
+    let scope = Scope {
+        kind: &kind,
+        site: Some(site),
+        sensor: Some(sensor_id),
+    };
+    Ok(rules.params(scope, rule, &label))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const T: Thresholds = Thresholds::new(1.0, 2.0, 3.0, 4.0);
+
+    #[test]
+    fn thresholds_pick_the_highest_level_reached_in_either_direction() {
+        assert_eq!(T.level(0.5, Direction::Above, |_| 0.0), None);
+        assert_eq!(T.level(2.5, Direction::Above, |_| 0.0), Some(Level::Yellow));
+        assert_eq!(T.level(9.0, Direction::Above, |_| 0.0), Some(Level::Red));
+        let below = Thresholds::new(12.0, 11.5, 11.0, 10.5);
+        assert_eq!(
+            below.level(11.2, Direction::Below, |_| 0.0),
+            Some(Level::Yellow)
+        );
+        assert_eq!(T.level(f64::NAN, Direction::Above, |_| 0.0), None);
+    }
+
+    fn row(scope: &str, kind: Option<&str>, site: Option<i64>, sensor: Option<i32>, params: Value, enabled: bool) -> RuleRow {
+        RuleRow {
+            scope: scope.into(),
+            sensor_kind: kind.map(Into::into),
+            site_id: site,
+            sensor_id: sensor,
+            rule: "threshold".into(),
+            params,
+            enabled,
+        }
+    }
+
+    #[test]
+    fn scopes_merge_from_kind_to_site_to_sensor_and_the_most_specific_can_disable() {
+        let rules = RuleSet {
+            rows: vec![
+                row("sensor", None, None, Some(7), json!({"levels": {"red": 9.0}}), true),
+                row("kind", Some("piezometer"), None, None, json!({"levels": {"yellow": 5.0, "red": 7.0}}), true),
+                row("site", None, Some(1), None, json!({"hysteresis": 0.5}), true),
+                row("kind", Some("crack_meter"), None, None, json!({"levels": {"red": 1.0}}), true),
+            ],
+        };
+        let scope = |sensor| Scope { kind: "piezometer", site: Some(1), sensor };
+        let p: ThresholdParams = rules.params(scope(Some(7)), RuleKind::Threshold, "gw/p").unwrap();
+        assert_eq!(p.levels.yellow, Some(5.0));
+        assert_eq!(p.levels.red, Some(9.0));
+        assert_eq!(p.hysteresis, 0.5);
+        let p: ThresholdParams = rules.params(scope(Some(8)), RuleKind::Threshold, "gw/q").unwrap();
+        assert_eq!(p.levels.red, Some(7.0));
+        assert!(rules.merged(scope(Some(7)), RuleKind::Rate).is_none());
+
+        let mut off = rules.clone();
+        off.rows.push(row("sensor", None, None, Some(8), json!({}), false));
+        assert!(off.merged(scope(Some(8)), RuleKind::Threshold).is_none());
+        assert!(off.merged(scope(Some(7)), RuleKind::Threshold).is_some());
+    }
+
+    #[test]
+    fn parameters_that_do_not_parse_skip_the_rule() {
+        let rules = RuleSet {
+            rows: vec![row("kind", Some("piezometer"), None, None, json!({"hysteresis": "wide"}), true)],
+        };
+        let scope = Scope { kind: "piezometer", site: None, sensor: None };
+        assert!(rules.params::<ThresholdParams>(scope, RuleKind::Threshold, "gw/p").is_none());
+    }
+}
