@@ -389,7 +389,10 @@ impl Engine {
                     true => Err(NotJudged::LearningDailyCycle),
                     false => rules::eval_rate(p, &series, now_ts, gap_ms),
                 };
-                judgements.push((JudgedRule::Rate, e.as_ref().map(|_| ()).map_err(Clone::clone)));
+                judgements.push((
+                    JudgedRule::Rate,
+                    e.as_ref().map(|_| ()).map_err(Clone::clone),
+                ));
                 if let Ok(e) = e {
                     evals.push((WarningSource::Rate { sensor: sensor() }, e, p.persistence));
                 }
@@ -416,7 +419,10 @@ impl Engine {
                     true => Err(NotJudged::LearningDailyCycle),
                     false => rules::eval_trend(p, &series, now_ts, gap_ms, st.steady),
                 };
-                judgements.push((JudgedRule::Trend, e.as_ref().map(|_| ()).map_err(Clone::clone)));
+                judgements.push((
+                    JudgedRule::Trend,
+                    e.as_ref().map(|_| ()).map_err(Clone::clone),
+                ));
                 if let Ok(e) = e {
                     evals.push((source, e, p.persistence));
                 }
@@ -504,8 +510,15 @@ impl Engine {
         }
         for (fault, level, summary, evidence) in device {
             let source = WarningSource::Device(fault);
-            self.set_device(info.site_id, source, Some(info.id), level, summary, evidence)
-                .await;
+            self.set_device(
+                info.site_id,
+                source,
+                Some(info.id),
+                level,
+                summary,
+                evidence,
+            )
+            .await;
         }
         let gateway_silent = WarningSource::Device(DeviceFault::GatewaySilent {
             gateway: info.gateway.clone(),
@@ -699,7 +712,9 @@ impl Engine {
         // A sensor's hazard level feeds the site rule (which is not its own input).
         if matches!(
             key.1,
-            WarningSource::Rain { .. } | WarningSource::Rate { .. } | WarningSource::Trend { .. }
+            WarningSource::Rain { .. }
+                | WarningSource::Rate { .. }
+                | WarningSource::Trend { .. }
                 | WarningSource::Threshold { .. }
         ) {
             self.combine(key.0).await;
@@ -719,7 +734,8 @@ impl Engine {
                 .max()
         };
         let rain = max_of(|s| matches!(s, WarningSource::Rain { .. }));
-        let ground = max_of(|s| matches!(s, WarningSource::Rate { .. } | WarningSource::Trend { .. }));
+        let ground =
+            max_of(|s| matches!(s, WarningSource::Rate { .. } | WarningSource::Trend { .. }));
         let level = match (rain, ground) {
             (Some(r), Some(g))
                 if r >= params.rain_min_level && g >= params.displacement_min_level =>
@@ -830,8 +846,15 @@ impl Engine {
                 limit_s: limit.as_secs_f64(),
             });
             let source = WarningSource::Device(DeviceFault::SensorSilent { sensor: label });
-            self.set_device(s.site_id, source, Some(s.id), Some(Level::Blue), summary, evidence)
-                .await;
+            self.set_device(
+                s.site_id,
+                source,
+                Some(s.id),
+                Some(Level::Blue),
+                summary,
+                evidence,
+            )
+            .await;
         }
     }
 }

@@ -165,7 +165,9 @@ pub enum SilenceEvidence {
         limit_s: f64,
     },
     /// Heard again, at this reading.
-    Over { ts: i64 },
+    Over {
+        ts: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -198,9 +200,8 @@ impl Evidence {
                     fit.failure_forecast_ts = fit.failure_forecast_ts.map(&f);
                 }
             }
-            Evidence::Silence(SilenceEvidence::Over { ts }) | Evidence::Stuck(StuckEvidence { ts, .. }) => {
-                *ts = f(*ts)
-            }
+            Evidence::Silence(SilenceEvidence::Over { ts })
+            | Evidence::Stuck(StuckEvidence { ts, .. }) => *ts = f(*ts),
             Evidence::Silence(_) | Evidence::GatewayStatus(_) | Evidence::Combined(_) => {}
         }
     }
@@ -277,7 +278,10 @@ mod tests {
             json!({"method": "inverse_velocity", "bins": 3, "accepted": false})
         );
         let configured = SteadyFrom::Configured(Configured::Configured);
-        assert_eq!(serde_json::to_value(configured).unwrap(), json!("configured"));
+        assert_eq!(
+            serde_json::to_value(configured).unwrap(),
+            json!("configured")
+        );
         let over = Evidence::Silence(SilenceEvidence::Over { ts: 5 });
         assert_eq!(over.to_json(), json!({"method": "silence", "ts": 5}));
     }

@@ -10,7 +10,10 @@ use geohazard_runtime::{ConfigArgs, DatabaseSection, MqttSection};
 use serde::{Deserialize, Serialize};
 
 #[derive(Parser)]
-#[command(name = "analyzer", about = "geohazard's analyzer: four-level warnings from the live telemetry")]
+#[command(
+    name = "analyzer",
+    about = "geohazard's analyzer: four-level warnings from the live telemetry"
+)]
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,
@@ -49,6 +52,8 @@ mod tests {
     use super::*;
 
     #[test]
+    // The Jail's closure returns figment's own error type, which is large.
+    #[allow(clippy::result_large_err)]
     fn the_example_file_and_the_all_in_one_environment_keys_configure_the_service() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("GEOHAZARD_ANALYZER__ENGINE__TIME_SCALE", "60");

@@ -50,8 +50,7 @@ struct SensorRow {
     division: String,
 }
 
-const SENSOR_SELECT: &str =
-    "SELECT s.id, g.code AS gateway, s.channel, s.kind, s.unit,
+const SENSOR_SELECT: &str = "SELECT s.id, g.code AS gateway, s.channel, s.kind, s.unit,
         s.sampling_interval_s, s.site_id, h.division_code AS division
     FROM sensors s JOIN gateways g ON g.id = s.gateway_id JOIN hazard_sites h ON h.id = s.site_id
     WHERE s.active";

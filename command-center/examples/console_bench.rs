@@ -25,17 +25,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use geohazard_analyzer::config::NotifierConfig;
-use geohazard_analyzer::warnings::{self, LevelChange};
 use geohazard_bus::rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use geohazard_command_center::officers::{self, NewOfficer};
 use geohazard_command_center::{Role, Settings, auth};
 use geohazard_protocol::topic::Topic;
-use geohazard_protocol::warning::{WarningCategory, WarningLevel};
+use geohazard_protocol::warning::WarningLevel;
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::fixtures::{self, COUNTY};
 use geohazard_testkit::{Broker, TestDb, free_port, wait_for_port};
+use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "benchmark password";
@@ -126,8 +125,7 @@ async fn publisher(broker: &Broker) -> AsyncClient {
 fn bench_change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
     LevelChange {
         site_id,
-        source: "threshold:bench/crack-1".into(),
-        category: WarningCategory::Hazard,
+        source: "threshold:bench/crack-1".parse().expect("a warning source"),
         sensor_id: None,
         level,
         summary: "benchmark".into(),
@@ -182,18 +180,15 @@ async fn fan_out(
     let per_console = (rss_kib(cc.child.id()).saturating_sub(before)) * 1024 / consoles as u64;
     let mut all = Vec::new();
     let mut last: HashMap<i64, f64> = HashMap::new();
-    let notifier = NotifierConfig::default();
+    let lifecycle = Lifecycle::default();
     for i in 0..EVENTS {
         // Stored first, as the analyzer does: a new warning each time, so its id is never one
         // of an earlier event or run (a late delivery is never counted).
-        let w = warnings::apply(
-            &store.pool,
-            &notifier,
-            &bench_change(site_id, Some(WarningLevel::Red)),
-        )
-        .await
-        .unwrap()
-        .expect("a raised warning");
+        let w = lifecycle
+            .apply(&store.pool, &bench_change(site_id, Some(WarningLevel::Red)))
+            .await
+            .unwrap()
+            .expect("a raised warning");
         let id = w.id;
         published.lock().unwrap().insert(id, Instant::now());
         client
@@ -222,7 +217,8 @@ async fn fan_out(
         }
         assert_eq!(got, consoles, "event {i}: every console gets it");
         // Closed in the store (not published), so the next event raises a new warning.
-        warnings::apply(&store.pool, &notifier, &bench_change(site_id, None))
+        lifecycle
+            .apply(&store.pool, &bench_change(site_id, None))
             .await
             .unwrap()
             .expect("the warning closed");

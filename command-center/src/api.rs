@@ -534,8 +534,7 @@ pub async fn acknowledge(
     // The acknowledgement and its audit entry commit together, or neither does.
     let mut tx = state.pool.begin().await?;
     let Some(message) =
-        geohazard_analyzer::warnings::acknowledge(&mut tx, id, officer.person_id, Some(&note))
-            .await?
+        geohazard_warnings::acknowledge(&mut tx, id, officer.person_id, Some(&note)).await?
     else {
         // Someone else acknowledged it, or it closed, since we looked.
         let now = load_warning(&state, &officer, id).await?;

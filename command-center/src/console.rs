@@ -2,14 +2,13 @@
 //! divisions in scope with their boundaries, a site's responsible people, and the thresholds
 //! to draw on a sensor's chart.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use geohazard_warnings::rules::{RuleKind, ThresholdParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::auth::Officer;
 use crate::error::{ApiError, Id};
@@ -116,13 +115,8 @@ async fn thresholds(
         .await?
         .ok_or(ApiError::NotFound)?;
     require_site(&state, &officer, site).await?;
-    let registry =
-        geohazard_analyzer::registry::Registry::load(state.pool.clone(), Duration::from_secs(60))
-            .await?;
-    let rule = registry
-        .sensors()
-        .find(|s| s.id == sensor)
-        .and_then(|s| s.rules.threshold.clone());
+    let rule: Option<ThresholdParams> =
+        geohazard_warnings::rules::sensor_rule(&state.pool, sensor, RuleKind::Threshold).await?;
     Ok(Json(match rule {
         Some(t) => json!({"sensor": sensor, "direction": t.direction, "levels": t.levels}),
         None => json!({"sensor": sensor, "direction": null, "levels": {}}),

@@ -126,9 +126,9 @@ pub async fn start(
 ) -> anyhow::Result<Server> {
     let client_id = format!("command-center-{:08x}", rand::random::<u32>());
     let bus = live::connect(mqtt_url, &client_id, Duration::from_secs(10)).await?;
-    let (outbox, outbox_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (outbox, outbox_rx) = geohazard_warnings::outbox();
     // The analyzer's publisher: the same topics and QoS for every warning change.
-    tokio::spawn(geohazard_analyzer::engine::run_publisher(
+    tokio::spawn(geohazard_warnings::run_publisher(
         bus.client().clone(),
         outbox_rx,
     ));

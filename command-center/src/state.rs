@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use geohazard_analyzer::engine::Outbox;
 use geohazard_protocol::warning::Warning;
+use geohazard_warnings::Outbox;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio::sync::broadcast;

@@ -5,17 +5,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt;
-use geohazard_analyzer::config::NotifierConfig;
-use geohazard_analyzer::warnings::{self, LevelChange};
 use geohazard_bus::{Bus, BusConfig, Qos};
 use geohazard_command_center::officers::{self, NewOfficer};
 use geohazard_command_center::{CommandCenterConfig, Role};
 use geohazard_protocol::topic::Topic;
-use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel};
+use geohazard_protocol::warning::{Warning, WarningLevel};
 use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
 use geohazard_store::{ReadingRows, Store};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
 use geohazard_testkit::{Broker, TestDb};
+use geohazard_warnings::{LevelChange, Lifecycle};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
@@ -161,24 +160,23 @@ impl Env {
 
     /// An open yellow warning on a site, raised through the analyzer's state machine.
     async fn warning(&self, site_id: i64, source: &str) -> Warning {
-        warnings::apply(
-            &self.store.pool,
-            &NotifierConfig::default(),
-            &LevelChange {
-                site_id,
-                source: source.into(),
-                category: WarningCategory::Hazard,
-                sensor_id: None,
-                level: Some(WarningLevel::Yellow),
-                summary: "mud level 1.2 m (yellow ≥ 1.0 m)".into(),
-                evidence: json!({"value": 1.2}),
-                reading_ts: None,
-                failure_forecast: None,
-            },
-        )
-        .await
-        .unwrap()
-        .expect("a raised warning")
+        Lifecycle::default()
+            .apply(
+                &self.store.pool,
+                &LevelChange {
+                    site_id,
+                    source: source.parse().expect("a warning source"),
+                    sensor_id: None,
+                    level: Some(WarningLevel::Yellow),
+                    summary: "mud level 1.2 m (yellow ≥ 1.0 m)".into(),
+                    evidence: json!({"value": 1.2}),
+                    reading_ts: None,
+                    failure_forecast: None,
+                },
+            )
+            .await
+            .unwrap()
+            .expect("a raised warning")
     }
 
     async fn audit(&self, action: &str) -> Vec<(Option<i64>, Option<String>, Value)> {

@@ -16,7 +16,7 @@ use geohazard_command_center::{CommandCenterConfig, Role};
 use geohazard_firmware_bridge::BridgeConfig;
 use geohazard_firmware_bridge::config::CameraConfig;
 use geohazard_protocol::topic::Topic;
-use geohazard_protocol::warning::{WarningCategory, WarningLevel};
+use geohazard_protocol::warning::WarningLevel;
 use geohazard_store::Store;
 use geohazard_store::registry::{
     self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
@@ -880,25 +880,26 @@ async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without
         "return document.getElementById('link').classList.contains('down')",
     )
     .await;
-    geohazard_analyzer::warnings::apply(
-        &w.store.pool,
-        &geohazard_analyzer::config::NotifierConfig::default(),
-        &geohazard_analyzer::warnings::LevelChange {
-            site_id: w.gx1,
-            source: "threshold:gw-gx1/crack-1".into(),
-            category: WarningCategory::Hazard,
-            sensor_id: Some(w.sensor),
-            level: Some(WarningLevel::Orange),
-            summary: "value 24 mm ≥ orange threshold 20 mm".into(),
-            evidence: json!({"method": "threshold", "value": 24.0, "unit": "mm",
+    geohazard_warnings::Lifecycle::default()
+        .apply(
+            &w.store.pool,
+            &geohazard_warnings::LevelChange {
+                site_id: w.gx1,
+                source: "threshold:gw-gx1/crack-1"
+                    .parse()
+                    .expect("a warning source"),
+                sensor_id: Some(w.sensor),
+                level: Some(WarningLevel::Orange),
+                summary: "value 24 mm ≥ orange threshold 20 mm".into(),
+                evidence: json!({"method": "threshold", "value": 24.0, "unit": "mm",
                              "thresholds": {"yellow": 10.0, "orange": 20.0, "red": 30.0}}),
-            reading_ts: None,
-            failure_forecast: None,
-        },
-    )
-    .await
-    .unwrap()
-    .expect("a raised warning");
+                reading_ts: None,
+                failure_forecast: None,
+            },
+        )
+        .await
+        .unwrap()
+        .expect("a raised warning");
     b.until(
         "the orange warning after the reconnect",
         Duration::from_secs(15),
@@ -918,25 +919,24 @@ async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without
 
 /// Raises a warning on a site through the analyzer's state machine.
 async fn raise(w: &World, site_id: i64, source: &str, level: WarningLevel, evidence: Value) -> i64 {
-    geohazard_analyzer::warnings::apply(
-        &w.store.pool,
-        &geohazard_analyzer::config::NotifierConfig::default(),
-        &geohazard_analyzer::warnings::LevelChange {
-            site_id,
-            source: source.into(),
-            category: WarningCategory::Hazard,
-            sensor_id: None,
-            level: Some(level),
-            summary: format!("{source} {level:?}"),
-            evidence,
-            reading_ts: None,
-            failure_forecast: None,
-        },
-    )
-    .await
-    .unwrap()
-    .expect("a raised warning")
-    .id
+    geohazard_warnings::Lifecycle::default()
+        .apply(
+            &w.store.pool,
+            &geohazard_warnings::LevelChange {
+                site_id,
+                source: source.parse().expect("a warning source"),
+                sensor_id: None,
+                level: Some(level),
+                summary: format!("{source} {level:?}"),
+                evidence,
+                reading_ts: None,
+                failure_forecast: None,
+            },
+        )
+        .await
+        .unwrap()
+        .expect("a raised warning")
+        .id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

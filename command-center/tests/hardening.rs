@@ -5,15 +5,14 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use geohazard_analyzer::config::NotifierConfig;
-use geohazard_analyzer::warnings::{self, LevelChange};
 use geohazard_command_center::officers::{self, NewOfficer};
 use geohazard_command_center::{AppState, CommandCenterConfig, Role, Settings};
 use geohazard_protocol::topic::Topic;
-use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel};
+use geohazard_protocol::warning::{Warning, WarningLevel};
 use geohazard_store::Store;
 use geohazard_testkit::fixtures::{self, COUNTY};
 use geohazard_testkit::{Broker, TestDb, eventually};
+use geohazard_warnings::{LevelChange, Lifecycle};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -392,24 +391,23 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
 
 /// A warning raised through the analyzer's state machine, as the analyzer stores it.
 async fn stored_warning(store: &Store, site_id: i64, level: WarningLevel) -> Warning {
-    warnings::apply(
-        &store.pool,
-        &NotifierConfig::default(),
-        &LevelChange {
-            site_id,
-            source: "threshold:mud-1".into(),
-            category: WarningCategory::Hazard,
-            sensor_id: None,
-            level: Some(level),
-            summary: "mud level".into(),
-            evidence: json!({}),
-            reading_ts: None,
-            failure_forecast: None,
-        },
-    )
-    .await
-    .unwrap()
-    .expect("a raised warning")
+    Lifecycle::default()
+        .apply(
+            &store.pool,
+            &LevelChange {
+                site_id,
+                source: "threshold:mud-1".parse().expect("a warning source"),
+                sensor_id: None,
+                level: Some(level),
+                summary: "mud level".into(),
+                evidence: json!({}),
+                reading_ts: None,
+                failure_forecast: None,
+            },
+        )
+        .await
+        .unwrap()
+        .expect("a raised warning")
 }
 
 #[tokio::test]

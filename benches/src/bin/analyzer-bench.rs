@@ -1,5 +1,5 @@
-//! `cargo run --release -p geohazard-analyzer --bin analyzer-bench [-- --sensors N --rate R
-//! --probes P --flood F]`
+//! `cargo run --release -p geohazard-benches --bin analyzer-bench [-- --sensors N --rate R
+//! --probes P --flood F --queue Q]`
 //!
 //! Starts a private Mosquitto and a fresh database (as the tests do), registers N sensors on
 //! 100 gateways (crack meters, rain gauges, piezometers, with the default rules), runs one
@@ -14,51 +14,39 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use geohazard_analyzer::{AnalyzerConfig, Stats};
-use geohazard_bus::BusConfig;
-use geohazard_bus::rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use geohazard_protocol::warning::Warning;
+use clap::Parser;
+use geohazard_benches::{World, percentile};
+use geohazard_bus::rumqttc::QoS;
 use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
-use geohazard_store::Store;
 use geohazard_store::registry::{
     self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
 };
-use geohazard_testkit::{Broker, TestDb};
 use rand::{Rng, SeedableRng};
-use tokio_util::sync::CancellationToken;
 
 const GATEWAYS: usize = 100;
 const STEP_MS: i64 = 600_000;
 
+#[derive(Parser)]
+#[command(
+    name = "analyzer-bench",
+    about = "The analyzer's warning latency under load, and its throughput"
+)]
 struct Args {
+    /// Sensors registered, on 100 gateways.
+    #[arg(long, default_value_t = 2000)]
     sensors: usize,
+    /// Background telemetry offered during the latency phase, readings per second.
+    #[arg(long, default_value_t = 10_000)]
     rate: usize,
+    /// Threshold crossings timed (each raised and closed again).
+    #[arg(long, default_value_t = 200)]
     probes: usize,
+    /// Readings in the throughput flood.
+    #[arg(long, default_value_t = 1_000_000)]
     flood: usize,
+    /// The analyzer's delivery queue.
+    #[arg(long, default_value_t = 4096)]
     queue: usize,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        sensors: 2000,
-        rate: 10_000,
-        probes: 200,
-        flood: 1_000_000,
-        queue: 4096,
-    };
-    let v: Vec<String> = std::env::args().skip(1).collect();
-    for pair in v.chunks(2) {
-        let n = pair.get(1).and_then(|x| x.parse().ok());
-        match (pair[0].as_str(), n) {
-            ("--sensors", Some(n)) => a.sensors = n,
-            ("--rate", Some(n)) => a.rate = n,
-            ("--probes", Some(n)) => a.probes = n,
-            ("--flood", Some(n)) => a.flood = n,
-            ("--queue", Some(n)) => a.queue = n,
-            _ => eprintln!("ignored argument {}", pair[0]),
-        }
-    }
-    a
 }
 
 struct Fleet {
@@ -104,74 +92,12 @@ impl Fleet {
     }
 }
 
-async fn client(broker: &Broker, id: &str) -> (AsyncClient, rumqttc_loop::Handle) {
-    let mut o = MqttOptions::new(id, broker.host(), broker.port());
-    o.set_max_packet_size(16 << 20, 16 << 20)
-        .set_inflight(1000)
-        .set_clean_session(true);
-    let (c, el) = AsyncClient::new(o, 100_000);
-    (c, rumqttc_loop::spawn(el))
-}
-
-/// The event loop of a benchmark client, forwarding warnings with their arrival time.
-mod rumqttc_loop {
-    use super::*;
-    pub struct Handle {
-        pub warnings: tokio::sync::mpsc::UnboundedReceiver<(Instant, Warning)>,
-        pub task: tokio::task::JoinHandle<()>,
-        pub acked: Arc<std::sync::atomic::AtomicU64>,
-    }
-    pub fn spawn(mut el: geohazard_bus::rumqttc::EventLoop) -> Handle {
-        let (tx, warnings) = tokio::sync::mpsc::unbounded_channel();
-        let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counter = acked.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                match el.poll().await {
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        if let Ok(w) = Warning::decode(&p.payload) {
-                            let _ = tx.send((Instant::now(), w));
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::PubAck(_))) => {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        eprintln!("benchmark client: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await
-                    }
-                }
-            }
-        });
-        Handle {
-            warnings,
-            task,
-            acked,
-        }
-    }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
-    let a = args();
-    let broker = Broker::start().await;
-    let db = TestDb::create().await;
-    let store = Store::connect(&db.url, 8).await?;
-    let pool = &store.pool;
+    geohazard_benches::init_tracing();
+    let a = Args::parse();
+    let world = World::start().await?;
+    let pool = &world.store.pool;
     registry::upsert_division(
         pool,
         &NewDivision {
@@ -278,27 +204,20 @@ async fn main() -> anyhow::Result<()> {
     .execute(pool)
     .await?;
 
-    let mut config = AnalyzerConfig::new(BusConfig::new(broker.url(), "bench-analyzer"));
+    let mut config = world.analyzer_config("bench-analyzer");
     config.engine.health_check_ms = 60_000;
     config.queue = a.queue;
-    let stats = Arc::new(Stats::default());
-    let shutdown = CancellationToken::new();
-    let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    let analyzer = tokio::spawn(geohazard_analyzer::run_with(
-        config,
-        store.clone(),
-        shutdown.clone(),
-        Some(ready_tx),
-        stats.clone(),
-    ));
-    ready.await.context("the analyzer did not start")?;
+    let analyzer = world.start_analyzer(config).await?;
+    let stats = analyzer.stats.clone();
 
-    let (watch, mut watch_loop) = client(&broker, "bench-watch").await;
+    let mut watch = world.client("bench-watch", 1000, 100_000);
     watch
+        .client
         .subscribe(geohazard_protocol::topic::ALL_WARNINGS, QoS::AtLeastOnce)
         .await?;
-    let (probe_client, _probe_loop) = client(&broker, "bench-probe").await;
-    let (load_client, load_loop) = client(&broker, "bench-load").await;
+    let probe = world.client("bench-probe", 1000, 100_000);
+    let load_loop = world.client("bench-load", 1000, 100_000);
+    let load_client = load_loop.client.clone();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Background load at `rate` readings/s, in 100 ticks per second.
@@ -341,7 +260,8 @@ async fn main() -> anyhow::Result<()> {
             }],
         };
         let sent = Instant::now();
-        probe_client
+        probe
+            .client
             .publish(
                 Topic::telemetry("gw-probe"),
                 QoS::AtLeastOnce,
@@ -350,7 +270,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
         loop {
-            let (at, w) = tokio::time::timeout(Duration::from_secs(10), watch_loop.warnings.recv())
+            let (at, w) = tokio::time::timeout(Duration::from_secs(10), watch.warnings.recv())
                 .await
                 .context("no warning within 10 s")?
                 .context("watcher ended")?;
@@ -442,23 +362,12 @@ async fn main() -> anyhow::Result<()> {
         throughput * 60.0,
         throughput * 600.0
     );
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .unwrap_or("VmHWM: ?")
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("?")
-        .to_owned();
+    let hwm = geohazard_benches::peak_rss_kb();
     println!(
         "peak resident memory of the benchmark process (analyzer, its windows of {} sensors, and the load generator): {} kB",
         a.sensors, hwm
     );
-    shutdown.cancel();
-    let _ = analyzer.await;
-    watch_loop.task.abort();
-    drop(db);
+    analyzer.stop().await;
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! `cargo run --release -p geohazard-analyzer --bin skill-bench [-- --seed S --series N]`
+//! `cargo run --release -p geohazard-benches --bin skill-bench [-- --seed S --series N
+//! --rain-years Y]`
 //!
 //! The analyzer's warning skill, measured from outside: seeded synthetic series are replayed
 //! through a private Mosquitto into one analyzer with the default rules (as the field would send
@@ -18,51 +19,40 @@
 //! sensor-month, and rainfall alert days against the landslide days caught.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use geohazard_analyzer::methods::{self, DAY_MS};
-use geohazard_analyzer::{AnalyzerConfig, Stats};
-use geohazard_bus::BusConfig;
-use geohazard_bus::rumqttc::{AsyncClient, MqttOptions, QoS};
+use clap::Parser;
+use geohazard_benches::{Client, World, median};
+use geohazard_bus::rumqttc::QoS;
 use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSensor, SensorKind};
-use geohazard_testkit::{Broker, TestDb, fixtures};
+use geohazard_testkit::fixtures;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 const DAY: i64 = 86_400_000;
+const DAY_MS: f64 = 86_400_000.0;
 const HOUR: i64 = 3_600_000;
 const STEP: i64 = 600_000;
 
+#[derive(Parser)]
+#[command(
+    name = "skill-bench",
+    about = "The analyzer's warning skill against seeded synthetic series"
+)]
 struct Args {
+    /// Seed of the series.
+    #[arg(long, default_value_t = 1000)]
     seed: u64,
+    /// Accelerating crack meters (each with a steady twin).
+    #[arg(long, default_value_t = 10)]
     series: usize,
+    /// Years of hourly rain.
+    #[arg(long, default_value_t = 6)]
     rain_years: u32,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        seed: 1000,
-        series: 10,
-        rain_years: 6,
-    };
-    let v: Vec<String> = std::env::args().skip(1).collect();
-    for pair in v.chunks(2) {
-        let n = pair.get(1).and_then(|x| x.parse::<u64>().ok());
-        match (pair[0].as_str(), n) {
-            ("--seed", Some(n)) => a.seed = n,
-            ("--series", Some(n)) => a.series = n as usize,
-            ("--rain-years", Some(n)) => a.rain_years = n as u32,
-            _ => eprintln!("ignored argument {}", pair[0]),
-        }
-    }
-    a
 }
 
 fn gauss(rng: &mut StdRng) -> f64 {
@@ -161,11 +151,27 @@ fn naive_forecast(readings: &[(i64, f64)], at: i64) -> Option<i64> {
         .filter(|(_, v)| *v > 0.0)
         .map(|(t, v)| ((t - at) as f64 / DAY_MS, 1.0 / v))
         .unzip();
-    let fit = methods::linear_fit(
-        ndarray::ArrayView1::from(&x[..]),
-        ndarray::ArrayView1::from(&y[..]),
-    )?;
-    (fit.slope < 0.0).then(|| at + (-fit.intercept / fit.slope * DAY_MS) as i64)
+    let (slope, intercept) = least_squares(&x, &y)?;
+    (slope < 0.0).then(|| at + (-intercept / slope * DAY_MS) as i64)
+}
+
+/// The least-squares line y = intercept + slope·x: (slope, intercept); `None` with fewer than
+/// two distinct x.
+fn least_squares(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
+    let n = x.len() as f64;
+    if x.len() < 2 || y.len() != x.len() {
+        return None;
+    }
+    let mx = x.iter().sum::<f64>() / n;
+    let my = y.iter().sum::<f64>() / n;
+    let sxx: f64 = x.iter().map(|x| (x - mx) * (x - mx)).sum();
+    if sxx <= f64::EPSILON * n {
+        return None;
+    }
+    let sxy: f64 = x.iter().zip(y).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    (slope.is_finite() && intercept.is_finite()).then_some((slope, intercept))
 }
 
 /// Hourly rain of a seasonal storm climate, and the days a hidden groundwater bucket (filled
@@ -214,30 +220,8 @@ fn rain_record(rng: &mut StdRng, start: i64, years: u32) -> (Vec<(i64, f64)>, Ve
 /// A daily GNSS station: channel, velocity mm/d, readings.
 type Station = (String, f64, Vec<(i64, f64)>);
 
-struct Publisher {
-    client: AsyncClient,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn publisher(broker: &Broker) -> Publisher {
-    let mut o = MqttOptions::new("skill-bench-pub", broker.host(), broker.port());
-    o.set_max_packet_size(16 << 20, 16 << 20)
-        .set_inflight(200)
-        .set_clean_session(true);
-    let (client, mut el) = AsyncClient::new(o, 10_000);
-    let task = tokio::spawn(async move {
-        loop {
-            if let Err(e) = el.poll().await {
-                eprintln!("publisher: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    });
-    Publisher { client, task }
-}
-
 /// Publishes a sensor's readings in time order, `batch` per message; returns the messages.
-async fn replay(p: &Publisher, gateway: &str, channel: &str, series: &[(i64, f64)]) -> u64 {
+async fn replay(p: &Client, gateway: &str, channel: &str, series: &[(i64, f64)]) -> u64 {
     let mut n = 0;
     for (i, chunk) in series.chunks(36).enumerate() {
         let b = TelemetryBatch {
@@ -297,25 +281,16 @@ fn hours(ms: i64) -> f64 {
     ms as f64 / HOUR as f64
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    methods::median(&mut v).unwrap_or(f64::NAN)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
-    let a = args();
-    let broker = Broker::start().await;
-    let db = TestDb::create().await;
-    let store = Store::connect(&db.url, 8).await?;
+    geohazard_benches::init_tracing();
+    let a = Args::parse();
+    let world = World::start().await?;
+    let store = &world.store;
     let pool = &store.pool;
-    let deformation_site = fixtures::register_site(&store, "SKILL-DEF").await;
-    let rain_site = fixtures::register_site(&store, "SKILL-RAIN").await;
-    let gnss_site = fixtures::register_site(&store, "SKILL-GNSS").await;
+    let deformation_site = fixtures::register_site(store, "SKILL-DEF").await;
+    let rain_site = fixtures::register_site(store, "SKILL-RAIN").await;
+    let gnss_site = fixtures::register_site(store, "SKILL-GNSS").await;
     let end = (chrono::Utc::now().timestamp_millis() / HOUR - 1) * HOUR;
 
     let mut rng = StdRng::seed_from_u64(a.seed);
@@ -413,20 +388,10 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
 
-    let mut config = AnalyzerConfig::new(BusConfig::new(broker.url(), "skill-analyzer"));
+    let mut config = world.analyzer_config("skill-analyzer");
     config.engine.health_check_ms = 3_600_000;
-    let stats = Arc::new(Stats::default());
-    let shutdown = CancellationToken::new();
-    let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    let analyzer = tokio::spawn(geohazard_analyzer::run_with(
-        config,
-        store.clone(),
-        shutdown.clone(),
-        Some(ready_tx),
-        stats.clone(),
-    ));
-    ready.await.context("the analyzer did not start")?;
-    let p = publisher(&broker).await;
+    let analyzer = world.start_analyzer(config).await?;
+    let p = world.client("skill-bench-pub", 200, 10_000);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     let mut messages = 0;
@@ -441,14 +406,14 @@ async fn main() -> anyhow::Result<()> {
     }
     messages += replay(&p, "gw-rain", "rain-1", &rain).await;
     readings += rain.len();
-    while stats.messages.load(Ordering::Relaxed) < messages {
+    while analyzer.stats.messages.load(Ordering::Relaxed) < messages {
         if started.elapsed() > Duration::from_secs(3600) {
             anyhow::bail!("the analyzer did not handle the replay within an hour");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let replay_s = started.elapsed().as_secs_f64();
-    let ev = events(&store).await?;
+    let ev = events(store).await?;
 
     println!(
         "## skill benchmark (seed {}, {} accelerating series and their steady twins)",
@@ -682,9 +647,7 @@ async fn main() -> anyhow::Result<()> {
         yellow_episodes.iter().copied().fold(0.0, f64::max)
     );
 
-    shutdown.cancel();
-    let _ = analyzer.await;
-    p.task.abort();
-    drop(db);
+    analyzer.stop().await;
+    drop(p);
     Ok(())
 }

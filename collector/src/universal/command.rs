@@ -87,7 +87,8 @@ pub fn to_cmd(command: &Command, now_ms: i64) -> Result<String, String> {
                 .get("level")
                 .and_then(Value::as_str)
                 .ok_or("level must be blue, yellow, orange or red")?
-                .parse()?;
+                .parse()
+                .map_err(|e: geohazard_protocol::warning::UnknownName| e.to_string())?;
             let value = args
                 .get("value")
                 .and_then(Value::as_f64)

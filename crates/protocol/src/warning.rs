@@ -207,10 +207,18 @@ impl FromStr for WarningSource {
         }
         let (kind, rest) = s.split_once(':').ok_or_else(unknown)?;
         Ok(match kind {
-            "threshold" => WarningSource::Threshold { sensor: name(rest)? },
-            "rate" => WarningSource::Rate { sensor: name(rest)? },
-            "trend" => WarningSource::Trend { sensor: name(rest)? },
-            "rain" => WarningSource::Rain { sensor: name(rest)? },
+            "threshold" => WarningSource::Threshold {
+                sensor: name(rest)?,
+            },
+            "rate" => WarningSource::Rate {
+                sensor: name(rest)?,
+            },
+            "trend" => WarningSource::Trend {
+                sensor: name(rest)?,
+            },
+            "rain" => WarningSource::Rain {
+                sensor: name(rest)?,
+            },
             "device" => WarningSource::Device(match rest.split_once(':').ok_or_else(unknown)? {
                 ("silent", r) => match r.strip_prefix("gateway:") {
                     Some(gateway) => DeviceFault::GatewaySilent {

@@ -44,7 +44,8 @@ pub struct Lifecycle {
 
 /// A column value the code does not know, as sqlx reports decoding failures.
 fn decode<T: FromStr<Err = UnknownName>>(s: &str) -> sqlx::Result<T> {
-    s.parse().map_err(|e: UnknownName| sqlx::Error::Decode(e.into()))
+    s.parse()
+        .map_err(|e: UnknownName| sqlx::Error::Decode(e.into()))
 }
 
 #[derive(sqlx::FromRow)]
@@ -98,7 +99,11 @@ fn to_message(
 
 /// Who made a transition: the analyzer, or a person.
 fn actor(person: Option<i64>) -> &'static str {
-    if person.is_some() { "person" } else { "analyzer" }
+    if person.is_some() {
+        "person"
+    } else {
+        "analyzer"
+    }
 }
 
 /// One row of `warning_events`.
@@ -211,7 +216,11 @@ impl Lifecycle {
 
     /// Applies a level change. Returns the message to publish, if the change is a transition
     /// (a repeated crossing at the same level only refreshes the evidence).
-    pub async fn apply(&self, pool: &PgPool, change: &LevelChange) -> sqlx::Result<Option<Warning>> {
+    pub async fn apply(
+        &self,
+        pool: &PgPool,
+        change: &LevelChange,
+    ) -> sqlx::Result<Option<Warning>> {
         let category = change.source.category();
         let source = change.source.to_string();
         let mut tx = pool.begin().await?;
@@ -430,7 +439,11 @@ impl Lifecycle {
                 },
             )
             .await?;
-            let msg = to_message(load(&mut tx, id).await?, WarningTransition::Referred, Some(ev))?;
+            let msg = to_message(
+                load(&mut tx, id).await?,
+                WarningTransition::Referred,
+                Some(ev),
+            )?;
             notify(&mut tx, &msg).await?;
             let queued = queue::enqueue_for_step(&mut tx, &self.policy, &msg, to).await?;
             tx.commit().await?;

@@ -77,10 +77,7 @@ mod tests {
         };
         assert_eq!(d.get(WarningLevel::Blue), None);
         assert_eq!(d.get(WarningLevel::Yellow), None);
-        assert_eq!(
-            d.get(WarningLevel::Orange),
-            Some(Duration::from_secs(1800))
-        );
+        assert_eq!(d.get(WarningLevel::Orange), Some(Duration::from_secs(1800)));
         assert_eq!(d.get(WarningLevel::Red), None);
     }
 }

@@ -335,7 +335,14 @@ mod tests {
         assert_eq!(T.level(f64::NAN, Direction::Above, |_| 0.0), None);
     }
 
-    fn row(scope: &str, kind: Option<&str>, site: Option<i64>, sensor: Option<i32>, params: Value, enabled: bool) -> RuleRow {
+    fn row(
+        scope: &str,
+        kind: Option<&str>,
+        site: Option<i64>,
+        sensor: Option<i32>,
+        params: Value,
+        enabled: bool,
+    ) -> RuleRow {
         RuleRow {
             scope: scope.into(),
             sensor_kind: kind.map(Into::into),
@@ -351,23 +358,60 @@ mod tests {
     fn scopes_merge_from_kind_to_site_to_sensor_and_the_most_specific_can_disable() {
         let rules = RuleSet {
             rows: vec![
-                row("sensor", None, None, Some(7), json!({"levels": {"red": 9.0}}), true),
-                row("kind", Some("piezometer"), None, None, json!({"levels": {"yellow": 5.0, "red": 7.0}}), true),
-                row("site", None, Some(1), None, json!({"hysteresis": 0.5}), true),
-                row("kind", Some("crack_meter"), None, None, json!({"levels": {"red": 1.0}}), true),
+                row(
+                    "sensor",
+                    None,
+                    None,
+                    Some(7),
+                    json!({"levels": {"red": 9.0}}),
+                    true,
+                ),
+                row(
+                    "kind",
+                    Some("piezometer"),
+                    None,
+                    None,
+                    json!({"levels": {"yellow": 5.0, "red": 7.0}}),
+                    true,
+                ),
+                row(
+                    "site",
+                    None,
+                    Some(1),
+                    None,
+                    json!({"hysteresis": 0.5}),
+                    true,
+                ),
+                row(
+                    "kind",
+                    Some("crack_meter"),
+                    None,
+                    None,
+                    json!({"levels": {"red": 1.0}}),
+                    true,
+                ),
             ],
         };
-        let scope = |sensor| Scope { kind: "piezometer", site: Some(1), sensor };
-        let p: ThresholdParams = rules.params(scope(Some(7)), RuleKind::Threshold, "gw/p").unwrap();
+        let scope = |sensor| Scope {
+            kind: "piezometer",
+            site: Some(1),
+            sensor,
+        };
+        let p: ThresholdParams = rules
+            .params(scope(Some(7)), RuleKind::Threshold, "gw/p")
+            .unwrap();
         assert_eq!(p.levels.yellow, Some(5.0));
         assert_eq!(p.levels.red, Some(9.0));
         assert_eq!(p.hysteresis, 0.5);
-        let p: ThresholdParams = rules.params(scope(Some(8)), RuleKind::Threshold, "gw/q").unwrap();
+        let p: ThresholdParams = rules
+            .params(scope(Some(8)), RuleKind::Threshold, "gw/q")
+            .unwrap();
         assert_eq!(p.levels.red, Some(7.0));
         assert!(rules.merged(scope(Some(7)), RuleKind::Rate).is_none());
 
         let mut off = rules.clone();
-        off.rows.push(row("sensor", None, None, Some(8), json!({}), false));
+        off.rows
+            .push(row("sensor", None, None, Some(8), json!({}), false));
         assert!(off.merged(scope(Some(8)), RuleKind::Threshold).is_none());
         assert!(off.merged(scope(Some(7)), RuleKind::Threshold).is_some());
     }
@@ -375,9 +419,24 @@ mod tests {
     #[test]
     fn parameters_that_do_not_parse_skip_the_rule() {
         let rules = RuleSet {
-            rows: vec![row("kind", Some("piezometer"), None, None, json!({"hysteresis": "wide"}), true)],
+            rows: vec![row(
+                "kind",
+                Some("piezometer"),
+                None,
+                None,
+                json!({"hysteresis": "wide"}),
+                true,
+            )],
         };
-        let scope = Scope { kind: "piezometer", site: None, sensor: None };
-        assert!(rules.params::<ThresholdParams>(scope, RuleKind::Threshold, "gw/p").is_none());
+        let scope = Scope {
+            kind: "piezometer",
+            site: None,
+            sensor: None,
+        };
+        assert!(
+            rules
+                .params::<ThresholdParams>(scope, RuleKind::Threshold, "gw/p")
+                .is_none()
+        );
     }
 }
