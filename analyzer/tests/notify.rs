@@ -214,8 +214,16 @@ async fn an_unacknowledged_red_goes_to_the_city_then_the_province_with_one_sms_p
             .replay("p-1", &[(t0 + i * MIN, 7.0 + i as f64 * 0.1)], 1)
             .await;
     }
+    // A crossing's notifications are queued in the transaction that stores it, before its
+    // message counts as handled; past the province no further referral is due.
     analyzer.handled(sent).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (step, due): (i32, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as("SELECT escalation_step, escalation_due_at FROM warnings")
+            .fetch_one(&w.store.pool)
+            .await
+            .unwrap();
+    assert_eq!((step, due), (2, None));
+    assert_eq!(sms_rows(&w).await.len(), 4);
     assert_eq!(provider.phones().len(), 4, "{:?}", provider.phones());
     assert_eq!(provider.bad_auth.load(Ordering::SeqCst), 0);
 
@@ -264,10 +272,11 @@ async fn an_acknowledged_warning_is_not_referred() {
     let publisher = w.publisher().await;
     let n = publisher.replay("p-1", &[(now_ms() - HOUR, 7.4)], 1).await;
     analyzer.handled(n).await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM warnings")
-        .fetch_one(&w.store.pool)
-        .await
-        .unwrap();
+    let (id, due): (i64, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("SELECT id, escalation_due_at FROM warnings")
+            .fetch_one(&w.store.pool)
+            .await
+            .unwrap();
     let ack = w
         .acknowledge(id, monitor)
         .await
@@ -276,7 +285,25 @@ async fn an_acknowledged_warning_is_not_referred() {
         ack.state,
         geohazard_protocol::warning::WarningState::Acknowledged
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Once its deadline has passed, a referral pass (the analyzer's own) leaves it alone.
+    eventually(Duration::from_secs(10), "the deadline to pass", || async {
+        let passed: bool = sqlx::query_scalar("SELECT now() > $1")
+            .bind(due)
+            .fetch_one(&w.store.pool)
+            .await
+            .unwrap();
+        passed.then_some(())
+    })
+    .await;
+    let referred = geohazard_warnings::Lifecycle::default()
+        .refer_overdue(&w.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(referred, []);
+    eventually(Duration::from_secs(10), "the raise's two SMS", || async {
+        (provider.phones().len() >= 2).then_some(())
+    })
+    .await;
     let names: Vec<String> = w
         .events("threshold:gw-01/p-1")
         .await

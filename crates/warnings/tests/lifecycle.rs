@@ -1,0 +1,249 @@
+//! The lifecycle against a real database: levels go up and down with their events, an SMS
+//! queued wakes the deliverer only after its transaction committed, an acknowledgement stops
+//! referrals, overdue warnings go up the rosters, and a column the code does not know fails the
+//! read instead of being guessed.
+
+use std::time::Duration;
+
+use geohazard_protocol::warning::{WarningLevel, WarningSource, WarningState, WarningTransition};
+use geohazard_store::Store;
+use geohazard_testkit::TestDb;
+use geohazard_testkit::fixtures::{self, COUNTY};
+use geohazard_warnings::{AckDeadlines, LevelChange, Lifecycle, WarningPolicy};
+use serde_json::json;
+
+fn change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
+    LevelChange {
+        site_id,
+        source: "threshold:gw-01/p-1".parse().unwrap(),
+        sensor_id: None,
+        level,
+        summary: format!("{level:?}"),
+        evidence: json!({"method": "threshold", "value": 7.4}),
+        reading_ts: None,
+        failure_forecast: None,
+    }
+}
+
+async fn world() -> (TestDb, Store, i64) {
+    let db = TestDb::create().await;
+    let store = Store::connect(&db.url, 4).await.unwrap();
+    let site = fixtures::register_site(&store, "LS-001").await;
+    (db, store, site)
+}
+
+/// A county duty officer with a phone, on the roster now.
+async fn county_duty(store: &Store) -> i64 {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO people (name, phone, division_code) VALUES ('Duty', '13800000002', $1) RETURNING id",
+    )
+    .bind(COUNTY)
+    .fetch_one(&store.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO duty_roster (division_code, person_id, starts_at, ends_at)
+         VALUES ($1, $2, now() - interval '1 hour', now() + interval '1 hour')",
+    )
+    .bind(COUNTY)
+    .bind(id)
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    id
+}
+
+async fn transitions(store: &Store) -> Vec<(String, Option<String>, Option<String>)> {
+    sqlx::query_as("SELECT transition, from_level, to_level FROM warning_events ORDER BY id")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_warning_is_raised_escalated_de_escalated_and_closed_with_one_event_each() {
+    let (_db, store, site) = world().await;
+    let lc = Lifecycle::default();
+    let raised = lc
+        .apply(&store.pool, &change(site, Some(WarningLevel::Yellow)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(raised.transition, WarningTransition::Raised);
+    assert_eq!(raised.source, "threshold:gw-01/p-1");
+    // The same level again only refreshes the evidence.
+    assert!(
+        lc.apply(&store.pool, &change(site, Some(WarningLevel::Yellow)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let up = lc
+        .apply(&store.pool, &change(site, Some(WarningLevel::Red)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (up.id, up.transition, up.level),
+        (raised.id, WarningTransition::Escalated, WarningLevel::Red)
+    );
+    let down = lc
+        .apply(&store.pool, &change(site, Some(WarningLevel::Orange)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(down.transition, WarningTransition::DeEscalated);
+    let closed = lc
+        .apply(&store.pool, &change(site, None))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (closed.transition, closed.state),
+        (WarningTransition::Closed, WarningState::Closed)
+    );
+    let peak: String = sqlx::query_scalar("SELECT peak_level FROM warnings")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(peak, "red");
+    let s = |x: &str| Some(x.to_owned());
+    assert_eq!(
+        transitions(&store).await,
+        [
+            ("raised".into(), None, s("yellow")),
+            ("escalated".into(), s("yellow"), s("red")),
+            ("de_escalated".into(), s("red"), s("orange")),
+            ("closed".into(), None, None),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn queued_sms_wake_the_deliverer_and_an_acknowledgement_stops_the_referral() {
+    let (_db, store, site) = world().await;
+    let duty = county_duty(&store).await;
+    let lc = Lifecycle::new(WarningPolicy {
+        ack_deadlines: AckDeadlines {
+            red: Some(3600.0),
+            ..AckDeadlines::default()
+        },
+        ..WarningPolicy::default()
+    });
+    let queued = lc.sms_queued();
+    let w = lc
+        .apply(&store.pool, &change(site, Some(WarningLevel::Red)))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), queued.notified())
+        .await
+        .expect("the SMS queued for the duty officer wakes the deliverer");
+    let sms: Vec<(i64, String)> =
+        sqlx::query_as("SELECT person_id, reason FROM notifications WHERE channel = 'sms'")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(sms, [(duty, "red@0".to_owned())]);
+
+    let mut conn = store.pool.acquire().await.unwrap();
+    let ack = geohazard_warnings::acknowledge(&mut conn, w.id, duty, Some("on my way"))
+        .await
+        .unwrap()
+        .expect("an open warning can be acknowledged");
+    assert_eq!(ack.state, WarningState::Acknowledged);
+    assert!(
+        geohazard_warnings::acknowledge(&mut conn, w.id, duty, None)
+            .await
+            .unwrap()
+            .is_none(),
+        "only once"
+    );
+    // Even with its deadline in the past, an acknowledged warning is not referred.
+    sqlx::query("UPDATE warnings SET escalation_due_at = now() - interval '1 hour'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(lc.refer_overdue(&store.pool).await.unwrap(), []);
+    let note: serde_json::Value =
+        sqlx::query_scalar("SELECT evidence FROM warning_events WHERE transition = 'acknowledged'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!(note, json!({"note": "on my way"}));
+}
+
+#[tokio::test]
+async fn an_overdue_warning_goes_to_the_city_then_the_province_and_then_stops() {
+    let (_db, store, site) = world().await;
+    let lc = Lifecycle::default();
+    lc.apply(&store.pool, &change(site, Some(WarningLevel::Red)))
+        .await
+        .unwrap()
+        .unwrap();
+    let overdue = || async {
+        sqlx::query("UPDATE warnings SET escalation_due_at = now() - interval '1 second'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    };
+    overdue().await;
+    let first = lc.refer_overdue(&store.pool).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].transition, WarningTransition::Referred);
+    assert_eq!(first[0].evidence["referred_to"], "city");
+    overdue().await;
+    let second = lc.refer_overdue(&store.pool).await.unwrap();
+    assert_eq!(second[0].evidence["referred_to"], "province");
+    let (step, due): (i32, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as("SELECT escalation_step, escalation_due_at FROM warnings")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert_eq!((step, due), (2, None), "nothing is due past the province");
+    assert_eq!(lc.refer_overdue(&store.pool).await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn a_level_or_source_the_code_does_not_know_fails_the_read() {
+    let (_db, store, site) = world().await;
+    let lc = Lifecycle::default();
+    let w = lc
+        .apply(&store.pool, &change(site, Some(WarningLevel::Yellow)))
+        .await
+        .unwrap()
+        .unwrap();
+    let open = geohazard_warnings::open_levels(&store.pool).await.unwrap();
+    let source: WarningSource = "threshold:gw-01/p-1".parse().unwrap();
+    assert_eq!(open, [(site, source, WarningLevel::Yellow)]);
+
+    // A row written by something else, with a source no rule names.
+    sqlx::query(
+        "INSERT INTO warnings (site_id, source, category, level, peak_level, state, summary, evidence)
+         VALUES ($1, 'flood:gw-01/p-1', 'hazard', 'yellow', 'yellow', 'open', 'x', '{}')",
+    )
+    .bind(site)
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    let e = geohazard_warnings::open_levels(&store.pool)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, sqlx::Error::Decode(_)), "{e}");
+
+    // A level column no enum value matches is refused, not read as blue.
+    sqlx::query("ALTER TABLE warnings DROP CONSTRAINT warnings_level_check")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE warnings SET level = 'purple' WHERE id = $1")
+        .bind(w.id)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let e = lc
+        .apply(&store.pool, &change(site, Some(WarningLevel::Red)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, sqlx::Error::Decode(_)), "{e}");
+}
