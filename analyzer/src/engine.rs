@@ -146,6 +146,79 @@ fn ms_to_time(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
 }
 
+/// How long one gateway has been silent, and for how long it may be.
+struct GatewaySilence {
+    code: String,
+    /// A gateway serving several sites reports its silence at the lowest site id, the same one
+    /// every time.
+    site: i64,
+    silent_for: Duration,
+    /// The shortest of its sensors' limits.
+    limit: Duration,
+}
+
+/// What the clock says about silence, before any warning is touched: every gateway with a
+/// health rule on one of its sensors, and the sensors silent beyond their limit (a multiple of
+/// their sampling interval) whose gateway still talks (a silent gateway is one fault, not one
+/// per sensor). A gateway never heard is timed from now.
+struct SilenceReport {
+    gateways: Vec<GatewaySilence>,
+    sensors: Vec<(Arc<SensorInfo>, Duration, Duration)>,
+}
+
+fn judge_silence<'a>(
+    registered: impl Iterator<Item = &'a Arc<SensorInfo>>,
+    last_heard: impl Fn(i32) -> Option<Instant>,
+    gateways: &mut HashMap<String, GatewayState>,
+) -> SilenceReport {
+    let now = Instant::now();
+    let mut limits: HashMap<String, (i64, Duration)> = HashMap::new();
+    let mut silent_sensors = Vec::new();
+    for s in registered {
+        let Some(h) = &s.rules.health else { continue };
+        let limit = Duration::from_secs_f64(
+            (h.silence_multiple.max(1.0) * s.sampling_interval_s.max(1) as f64).min(1e9),
+        );
+        let g = limits
+            .entry(s.gateway.clone())
+            .or_insert((s.site_id, limit));
+        g.0 = g.0.min(s.site_id);
+        g.1 = g.1.min(limit);
+        if let Some(last) = last_heard(s.id)
+            && now - last > limit
+        {
+            silent_sensors.push((s.clone(), now - last, limit));
+        }
+    }
+    let mut report = SilenceReport {
+        gateways: Vec::new(),
+        sensors: Vec::new(),
+    };
+    for (code, (site, limit)) in limits {
+        let last = gateways
+            .entry(code.clone())
+            .or_insert(GatewayState { last_arrival: now })
+            .last_arrival;
+        report.gateways.push(GatewaySilence {
+            code,
+            site,
+            silent_for: now - last,
+            limit,
+        });
+    }
+    let silent_gateway = |code: &str| {
+        report
+            .gateways
+            .iter()
+            .any(|g| g.code == code && g.silent_for > g.limit)
+    };
+    report.sensors = silent_sensors
+        .into_iter()
+        .filter(|(s, _, _)| !silent_gateway(&s.gateway))
+        .collect();
+    report
+}
+
 impl Engine {
     /// Loads the registry and rules, warms every sensor's window from the store, and picks up
     /// the open warnings so a restart continues them rather than raising them again.
@@ -776,69 +849,34 @@ impl Engine {
     /// Wall-clock check: gateways and sensors silent for longer than a multiple of their
     /// sampling interval.
     pub(crate) async fn check_silence(&mut self) {
-        struct Gw {
-            site: i64,
-            limit: Duration,
-        }
-        let mut gws: HashMap<String, Gw> = HashMap::new();
-        let mut silent_sensors = Vec::new();
-        for s in self.registry.sensors() {
-            let Some(h) = &s.rules.health else { continue };
-            let limit = Duration::from_secs_f64(
-                (h.silence_multiple.max(1.0) * s.sampling_interval_s.max(1) as f64).min(1e9),
-            );
-            let g = gws.entry(s.gateway.clone()).or_insert(Gw {
-                site: s.site_id,
-                limit,
-            });
-            g.limit = g.limit.min(limit);
-            // A gateway serving several sites reports its silence at the lowest site id, the
-            // same one every time.
-            g.site = g.site.min(s.site_id);
-            let last = self.sensors.get(&s.id).map(|st| st.last_arrival);
-            if let Some(last) = last
-                && last.elapsed() > limit
-            {
-                silent_sensors.push((s.clone(), last.elapsed(), limit));
-            }
-        }
-        let mut silent_gateways = std::collections::HashSet::new();
-        for (code, g) in gws {
-            let last = self
-                .gateways
-                .entry(code.clone())
-                .or_insert_with(|| GatewayState {
-                    last_arrival: Instant::now(),
-                })
-                .last_arrival;
-            let silent = last.elapsed() > g.limit;
-            if silent {
-                silent_gateways.insert(code.clone());
-            }
+        let sensors = &self.sensors;
+        let report = judge_silence(
+            self.registry.sensors(),
+            |id| sensors.get(&id).map(|st| st.last_arrival),
+            &mut self.gateways,
+        );
+        for g in report.gateways {
+            let code = g.code;
+            let silent = g.silent_for > g.limit;
             let summary = format!(
                 "gateway {code} silent for {:.0} s (limit {:.0} s)",
-                last.elapsed().as_secs_f64(),
+                g.silent_for.as_secs_f64(),
                 g.limit.as_secs_f64()
             );
             let evidence = Evidence::Silence(SilenceEvidence::Gateway {
                 gateway: code.clone(),
-                silent_for_s: last.elapsed().as_secs_f64(),
+                silent_for_s: g.silent_for.as_secs_f64(),
                 limit_s: g.limit.as_secs_f64(),
             });
-            let source = WarningSource::Device(DeviceFault::GatewaySilent {
-                gateway: code.clone(),
-            });
+            let source = WarningSource::Device(DeviceFault::GatewaySilent { gateway: code });
             if silent || self.trackers.contains_key(&(g.site, source.clone())) {
                 let level = silent.then_some(Level::Blue);
                 self.set_device(g.site, source, None, level, summary, evidence)
                     .await;
             }
         }
-        // A sensor is reported on its own only when its gateway still talks.
+        let silent_sensors = report.sensors;
         for (s, silent_for, limit) in silent_sensors {
-            if silent_gateways.contains(&s.gateway) {
-                continue;
-            }
             let label = s.label();
             let summary = format!("{label} silent for {:.0} s", silent_for.as_secs_f64());
             let evidence = Evidence::Silence(SilenceEvidence::Sensor {
@@ -861,7 +899,76 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::{scenario_ts, wall_ts};
+    use super::*;
+    use crate::rules::{HealthParams, SensorRules};
+
+    fn sensor(id: i32, gateway: &str, site_id: i64, interval_s: i32) -> Arc<SensorInfo> {
+        Arc::new(SensorInfo {
+            id,
+            gateway: gateway.into(),
+            channel: format!("p-{id}"),
+            unit: "m".into(),
+            sampling_interval_s: interval_s,
+            site_id,
+            division: "511525".into(),
+            rules: SensorRules {
+                health: Some(HealthParams::default()),
+                ..SensorRules::default()
+            },
+        })
+    }
+
+    /// (gateway, site, silent) of each gateway, and the labels of the silent sensors, sorted.
+    fn judged(
+        sensors: &[Arc<SensorInfo>],
+        heard: &HashMap<i32, Instant>,
+        gateways: &mut HashMap<String, GatewayState>,
+    ) -> (Vec<(String, i64, bool)>, Vec<String>) {
+        let r = judge_silence(sensors.iter(), |id| heard.get(&id).copied(), gateways);
+        let mut g: Vec<_> = r
+            .gateways
+            .iter()
+            .map(|g| (g.code.clone(), g.site, g.silent_for > g.limit))
+            .collect();
+        g.sort();
+        let mut s: Vec<_> = r.sensors.iter().map(|(s, _, _)| s.label()).collect();
+        s.sort();
+        (g, s)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_is_judged_on_the_clock_one_fault_per_silent_gateway_not_per_sensor() {
+        // Read every 10 s, silent after 3 intervals; gw-01 serves sites 2 and 1.
+        let sensors = [
+            sensor(1, "gw-01", 2, 10),
+            sensor(2, "gw-01", 1, 10),
+            sensor(3, "gw-02", 3, 60),
+        ];
+        let mut gateways = HashMap::new();
+        let mut heard: HashMap<i32, Instant> =
+            sensors.iter().map(|s| (s.id, Instant::now())).collect();
+        let (g, s) = judged(&sensors, &heard, &mut gateways);
+        assert_eq!(
+            g,
+            [("gw-01".into(), 1, false), ("gw-02".into(), 3, false)],
+            "timed from the first look, reported at the lowest site"
+        );
+        assert!(s.is_empty());
+
+        // Sensor 2 stops; its gateway keeps talking through sensor 1.
+        tokio::time::advance(Duration::from_secs(31)).await;
+        heard.insert(1, Instant::now());
+        gateways.get_mut("gw-01").unwrap().last_arrival = Instant::now();
+        let (g, s) = judged(&sensors, &heard, &mut gateways);
+        assert_eq!(g[0], ("gw-01".into(), 1, false));
+        assert_eq!(s, ["gw-01/p-2"]);
+
+        // Then the whole gateway: one gateway fault, its sensors not reported on their own.
+        tokio::time::advance(Duration::from_secs(31)).await;
+        let (g, s) = judged(&sensors, &heard, &mut gateways);
+        assert_eq!(g, [("gw-01".into(), 1, true), ("gw-02".into(), 3, false)]);
+        assert!(s.is_empty(), "{s:?}");
+    }
 
     #[test]
     fn scenario_time_stretches_reading_time_around_the_start() {
