@@ -16,9 +16,6 @@
 //! 2. Map: the console in headless Chromium with `sites` sites (clustered): time from sign-in
 //!    to the markers drawn, and frame times while panning. Baseline in the same run: 100 sites.
 
-#[path = "../tests/browser/mod.rs"]
-mod browser;
-
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -27,15 +24,15 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use geohazard_analyzer::config::NotifierConfig;
 use geohazard_analyzer::warnings::{self, LevelChange};
-use geohazard_bus::rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use geohazard_command_center::officers::{self, NewOfficer};
-use geohazard_command_center::{Role, Settings, auth};
+use geohazard_bus::Qos;
+use geohazard_bus::rumqttc::AsyncClient;
+use geohazard_command_center::{NewOfficer, Role, Settings, add_officer, open_session};
 use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::{WarningCategory, WarningLevel};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::fixtures::{self, COUNTY};
-use geohazard_testkit::{Broker, TestDb, free_port, wait_for_port};
+use geohazard_testkit::{Broker, TestDb, browser, free_port, wait_for_port};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "benchmark password";
@@ -100,28 +97,6 @@ async fn command_center(db_url: &str, mqtt_url: &str) -> CommandCenter {
     }
 }
 
-async fn publisher(broker: &Broker) -> AsyncClient {
-    let o = MqttOptions::new("bench-publisher", broker.host(), broker.port());
-    let (client, mut el) = AsyncClient::new(o, 1000);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let mut tx = Some(tx);
-    tokio::spawn(async move {
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    rx.await.unwrap();
-    client
-}
-
 /// A warning change on the site `site_id`: raised red, or closed when `level` is `None`.
 fn bench_change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
     LevelChange {
@@ -153,9 +128,7 @@ async fn fan_out(
     let ttl_s = Settings::default().session_ttl_s;
     for _ in 0..consoles {
         // A session of its own, as if signed in (without an argon2 check per console).
-        let (token, _) = auth::open_session(&store.pool, officer_id, ttl_s)
-            .await
-            .unwrap();
+        let (token, _) = open_session(&store.pool, officer_id, ttl_s).await.unwrap();
         let url = format!("ws://127.0.0.1:{}/api/v1/live?token={token}", cc.port);
         let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -199,7 +172,7 @@ async fn fan_out(
         client
             .publish(
                 Topic::warning(&w.division, &w.site),
-                QoS::AtLeastOnce,
+                Qos::AtLeastOnce,
                 false,
                 w.to_json(),
             )
@@ -336,7 +309,7 @@ async fn main() {
     let store = Store::connect(&db.url, 8).await.unwrap();
     let broker = Broker::start().await;
     fixtures::register_divisions(&store).await;
-    let officer_id = officers::add(
+    let officer_id = add_officer(
         &store.pool,
         &NewOfficer {
             username: "bench",
@@ -355,11 +328,12 @@ async fn main() {
         "== live fan-out: {EVENTS} warning changes, published on MQTT → received by each console"
     );
     // One publisher for the whole run: two clients with one id would keep kicking each other.
-    let client = publisher(&broker).await;
-    let (one, _, _) = fan_out(&cc, &store, &client, officer_id, site_id, 1).await;
+    let bus = geohazard_testkit::publisher(&broker, "bench-publisher").await;
+    let client = bus.client();
+    let (one, _, _) = fan_out(&cc, &store, client, officer_id, site_id, 1).await;
     line("1 console (baseline), per delivery", &one);
     let (all, last, per_console) =
-        fan_out(&cc, &store, &client, officer_id, site_id, consoles).await;
+        fan_out(&cc, &store, client, officer_id, site_id, consoles).await;
     line(&format!("{consoles} consoles, per delivery"), &all);
     line(&format!("{consoles} consoles, until all have it"), &last);
     println!(

@@ -1,9 +1,14 @@
 //! The registry and warnings, as an officer may see them: only objects whose division is the
 //! officer's or below it. Anything else answers 404, exactly like an id that does not exist.
 
-use axum::Json;
+use std::fmt::Display;
+use std::str::FromStr;
+
 use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
+use geohazard_protocol::warning::{WarningLevel, WarningState, WarningTransition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -12,9 +17,30 @@ use crate::auth::{Officer, RemoteAddr, Role};
 use crate::error::{ApiError, Body, Id, Params};
 use crate::state::AppState;
 
-/// GeoJSON Point for a longitude and latitude.
-fn point(longitude: f64, latitude: f64) -> Value {
-    json!({"type": "Point", "coordinates": [longitude, latitude]})
+/// A GeoJSON Point.
+#[derive(Serialize)]
+struct Point {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// Longitude, latitude.
+    coordinates: [f64; 2],
+}
+
+fn point(longitude: f64, latitude: f64) -> Point {
+    Point {
+        kind: "Point",
+        coordinates: [longitude, latitude],
+    }
+}
+
+/// A column the store wrote from a closed set (a level, a state): one that does not parse is
+/// a broken store, answered 500, never guessed.
+fn decode<T: FromStr>(column: &str, text: &str) -> Result<T, ApiError>
+where
+    T::Err: Display,
+{
+    text.parse()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored {column} `{text}`: {e}")))
 }
 
 /// The highest level among a site's unclosed warnings, by rank.
@@ -43,22 +69,58 @@ struct SiteRow {
     created_at: DateTime<Utc>,
 }
 
+/// A division as a site names it.
+#[derive(Serialize)]
+struct DivisionRef {
+    code: String,
+    name: String,
+    level: String,
+}
+
+/// A site as the list and the detail show it.
+#[derive(Serialize)]
+struct Site {
+    id: i64,
+    code: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    division: DivisionRef,
+    status: String,
+    location: Point,
+    scale_class: Option<String>,
+    volume_m3: Option<f64>,
+    threatened_people: i32,
+    threatened_property: f64,
+    /// The highest level among its unclosed warnings.
+    warning_level: Option<WarningLevel>,
+    created_at: DateTime<Utc>,
+}
+
 impl SiteRow {
-    fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "code": self.code,
-            "name": self.name,
-            "type": self.kind,
-            "division": {"code": self.division_code, "name": self.division_name, "level": self.division_level},
-            "status": self.status,
-            "location": point(self.longitude, self.latitude),
-            "scale_class": self.scale_class,
-            "volume_m3": self.volume_m3,
-            "threatened_people": self.threatened_people,
-            "threatened_property": self.threatened_property,
-            "warning_level": self.warning_level,
-            "created_at": self.created_at,
+    fn into_site(self) -> Result<Site, ApiError> {
+        Ok(Site {
+            id: self.id,
+            code: self.code,
+            name: self.name,
+            kind: self.kind,
+            division: DivisionRef {
+                code: self.division_code,
+                name: self.division_name,
+                level: self.division_level,
+            },
+            status: self.status,
+            location: point(self.longitude, self.latitude),
+            scale_class: self.scale_class,
+            volume_m3: self.volume_m3,
+            threatened_people: self.threatened_people,
+            threatened_property: self.threatened_property,
+            warning_level: self
+                .warning_level
+                .as_deref()
+                .map(|l| decode("warning level", l))
+                .transpose()?,
+            created_at: self.created_at,
         })
     }
 }
@@ -79,20 +141,20 @@ fn site_query(where_clause: &str) -> String {
 }
 
 #[derive(Deserialize)]
-pub struct SitesQuery {
+struct SitesQuery {
     /// Only sites of this kind (`landslide`, ...).
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    kind: Option<String>,
     /// Only sites with this status (`monitoring`, `emergency`, ...).
-    pub status: Option<String>,
+    status: Option<String>,
 }
 
 /// `GET /api/v1/sites?type=&status=`: the sites in the officer's divisions.
-pub async fn sites(
+async fn sites(
     State(state): State<AppState>,
     officer: Officer,
     Params(q): Params<SitesQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<Site>>, ApiError> {
     let rows: Vec<SiteRow> = sqlx::query_as(sqlx::AssertSqlSafe(site_query(
         "WHERE ($2::text IS NULL OR s.kind = $2) AND ($3::text IS NULL OR s.status = $3)",
     )))
@@ -101,7 +163,11 @@ pub async fn sites(
     .bind(&q.status)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(rows.iter().map(SiteRow::to_json).collect()))
+    Ok(Json(
+        rows.into_iter()
+            .map(SiteRow::into_site)
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -130,14 +196,65 @@ struct SensorRow {
     gateway_online: bool,
 }
 
+/// A sensor as the site detail shows it.
+#[derive(Serialize)]
+struct Sensor {
+    id: i32,
+    channel: String,
+    kind: String,
+    unit: String,
+    location: Option<Point>,
+    elevation_m: Option<f64>,
+    depth_m: Option<f64>,
+    sampling_interval_s: i32,
+    active: bool,
+    /// The code of the gateway it is wired to.
+    gateway: String,
+    gateway_online: bool,
+}
+
+impl From<SensorRow> for Sensor {
+    fn from(s: SensorRow) -> Sensor {
+        Sensor {
+            id: s.id,
+            channel: s.channel,
+            kind: s.kind,
+            unit: s.unit,
+            location: match (s.longitude, s.latitude) {
+                (Some(lon), Some(lat)) => Some(point(lon, lat)),
+                _ => None,
+            },
+            elevation_m: s.elevation_m,
+            depth_m: s.depth_m,
+            sampling_interval_s: s.sampling_interval_s,
+            active: s.active,
+            gateway: s.gateway,
+            gateway_online: s.gateway_online,
+        }
+    }
+}
+
+/// `GET /api/v1/sites/{id}`: the site with its threat zone and what is on it.
+#[derive(Serialize)]
+struct SiteDetail {
+    #[serde(flatten)]
+    site: Site,
+    /// GeoJSON, as registered.
+    threat_zone: Option<Value>,
+    gateways: Vec<GatewayRow>,
+    sensors: Vec<Sensor>,
+    /// Its unclosed warnings.
+    warnings: Vec<WarningView>,
+}
+
 /// `GET /api/v1/sites/{id}`: a site with its gateways (online or not), sensors and unclosed
 /// warnings.
-pub async fn site(
+async fn site(
     State(state): State<AppState>,
     officer: Officer,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
-    let row: SiteRow = sqlx::query_as(sqlx::AssertSqlSafe(site_query("WHERE s.id = $2")))
+) -> Result<Json<SiteDetail>, ApiError> {
+    let mut row: SiteRow = sqlx::query_as(sqlx::AssertSqlSafe(site_query("WHERE s.id = $2")))
         .bind(&officer.division_code)
         .bind(id)
         .fetch_optional(&state.pool)
@@ -168,73 +285,51 @@ pub async fn site(
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    let mut site = row.to_json();
-    site["threat_zone"] = row.threat_zone.clone().unwrap_or(Value::Null);
-    site["gateways"] = json!(gateways);
-    site["sensors"] = sensors
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.id,
-                "channel": s.channel,
-                "kind": s.kind,
-                "unit": s.unit,
-                "location": match (s.longitude, s.latitude) {
-                    (Some(lon), Some(lat)) => point(lon, lat),
-                    _ => Value::Null,
-                },
-                "elevation_m": s.elevation_m,
-                "depth_m": s.depth_m,
-                "sampling_interval_s": s.sampling_interval_s,
-                "active": s.active,
-                "gateway": s.gateway,
-                "gateway_online": s.gateway_online,
-            })
-        })
-        .collect();
-    site["warnings"] = warnings.iter().map(WarningRow::to_json).collect();
-    Ok(Json(site))
+    let threat_zone = row.threat_zone.take();
+    Ok(Json(SiteDetail {
+        site: row.into_site()?,
+        threat_zone,
+        gateways,
+        sensors: sensors.into_iter().map(Sensor::from).collect(),
+        warnings: warnings
+            .into_iter()
+            .map(WarningRow::into_view)
+            .collect::<Result<_, _>>()?,
+    }))
 }
 
 /// Raw readings may be asked for at most this far apart.
-pub const MAX_RAW_RANGE: Duration = Duration::days(31);
+const MAX_RAW_RANGE: Duration = Duration::days(31);
 /// Hourly rollups may be asked for at most this far apart.
-pub const MAX_HOURLY_RANGE: Duration = Duration::days(2 * 366);
+const MAX_HOURLY_RANGE: Duration = Duration::days(2 * 366);
 /// Rows returned when the request names no limit, and the most it may name.
-pub const DEFAULT_ROWS: i64 = 10_000;
-pub const MAX_ROWS: i64 = 100_000;
+const DEFAULT_ROWS: i64 = 10_000;
+const MAX_ROWS: i64 = 100_000;
 
 #[derive(Deserialize)]
-pub struct ReadingsQuery {
+struct ReadingsQuery {
     /// RFC 3339; default: `to` minus one day.
-    pub from: Option<DateTime<Utc>>,
+    from: Option<DateTime<Utc>>,
     /// RFC 3339, exclusive; default: now.
-    pub to: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
     /// `raw` (default) or `hourly`.
-    pub resolution: Option<String>,
-    pub limit: Option<i64>,
+    resolution: Option<Resolution>,
+    limit: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resolution {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Resolution {
     Raw,
     Hourly,
 }
 
 /// Checks a readings request: the range, its length for the resolution, the row limit.
-pub fn readings_bounds(
+fn readings_bounds(
     q: &ReadingsQuery,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>, Resolution, i64), ApiError> {
-    let resolution = match q.resolution.as_deref().unwrap_or("raw") {
-        "raw" => Resolution::Raw,
-        "hourly" => Resolution::Hourly,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "unknown resolution `{other}` (raw or hourly)"
-            )));
-        }
-    };
+    let resolution = q.resolution.unwrap_or(Resolution::Raw);
     let to = q.to.unwrap_or(now);
     let from = q.from.unwrap_or(to - Duration::days(1));
     if from >= to {
@@ -258,14 +353,67 @@ pub fn readings_bounds(
     Ok((from, to, resolution, limit))
 }
 
+/// One raw reading.
+#[derive(Serialize, sqlx::FromRow)]
+struct RawPoint {
+    ts: DateTime<Utc>,
+    value: f64,
+    quality: i16,
+}
+
+/// One hour's rollup.
+#[derive(Serialize, sqlx::FromRow)]
+struct HourlyPoint {
+    ts: DateTime<Utc>,
+    n: i64,
+    min: f64,
+    max: f64,
+    mean: f64,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Points {
+    Raw(Vec<RawPoint>),
+    Hourly(Vec<HourlyPoint>),
+}
+
+impl Points {
+    /// Keeps the first `limit`; true when there were more.
+    fn truncate(&mut self, limit: usize) -> bool {
+        fn cut<T>(v: &mut Vec<T>, limit: usize) -> bool {
+            let more = v.len() > limit;
+            v.truncate(limit);
+            more
+        }
+        match self {
+            Points::Raw(v) => cut(v, limit),
+            Points::Hourly(v) => cut(v, limit),
+        }
+    }
+}
+
+/// `GET /api/v1/sensors/{id}/readings`: a range of a sensor's readings, oldest first.
+#[derive(Serialize)]
+struct Readings {
+    sensor: i32,
+    unit: String,
+    resolution: Resolution,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// The limit cut the range short: ask again from the last point.
+    truncated: bool,
+    points: Points,
+}
+
 /// `GET /api/v1/sensors/{id}/readings?from=&to=&resolution=raw|hourly&limit=`: oldest first;
 /// `truncated` says the limit cut the range short (ask again from the last point).
-pub async fn readings(
+async fn readings(
     State(state): State<AppState>,
     officer: Officer,
     Id(id): Id,
     Params(q): Params<ReadingsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Readings>, ApiError> {
     let (from, to, resolution, limit) = readings_bounds(&q, Utc::now())?;
     let unit: String = sqlx::query_scalar(concat!(
         scope_cte!(),
@@ -280,9 +428,9 @@ pub async fn readings(
     .await?
     .ok_or(ApiError::NotFound)?;
     let sensor = id as i32;
-    let mut points: Vec<Value> = match resolution {
-        Resolution::Raw => {
-            let rows: Vec<(DateTime<Utc>, f64, i16)> = sqlx::query_as(
+    let mut points = match resolution {
+        Resolution::Raw => Points::Raw(
+            sqlx::query_as(
                 "SELECT ts, value, quality FROM readings
                  WHERE sensor_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts LIMIT $4",
             )
@@ -291,14 +439,12 @@ pub async fn readings(
             .bind(to)
             .bind(limit + 1)
             .fetch_all(&state.pool)
-            .await?;
-            rows.into_iter()
-                .map(|(ts, value, quality)| json!({"ts": ts, "value": value, "quality": quality}))
-                .collect()
-        }
-        Resolution::Hourly => {
-            let rows: Vec<(DateTime<Utc>, i64, f64, f64, f64)> = sqlx::query_as(
-                "SELECT bucket, n::int8, vmin, vmax, vsum / n FROM readings_hourly
+            .await?,
+        ),
+        Resolution::Hourly => Points::Hourly(
+            sqlx::query_as(
+                "SELECT bucket AS ts, n::int8 AS n, vmin AS min, vmax AS max, vsum / n AS mean
+                 FROM readings_hourly
                  WHERE sensor_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket LIMIT $4",
             )
             .bind(sensor)
@@ -306,25 +452,19 @@ pub async fn readings(
             .bind(to)
             .bind(limit + 1)
             .fetch_all(&state.pool)
-            .await?;
-            rows.into_iter()
-                .map(|(ts, n, min, max, mean)| {
-                    json!({"ts": ts, "n": n, "min": min, "max": max, "mean": mean})
-                })
-                .collect()
-        }
+            .await?,
+        ),
     };
-    let truncated = points.len() as i64 > limit;
-    points.truncate(limit as usize);
-    Ok(Json(json!({
-        "sensor": sensor,
-        "unit": unit,
-        "resolution": match resolution { Resolution::Raw => "raw", Resolution::Hourly => "hourly" },
-        "from": from,
-        "to": to,
-        "truncated": truncated,
-        "points": points,
-    })))
+    let truncated = points.truncate(limit as usize);
+    Ok(Json(Readings {
+        sensor,
+        unit,
+        resolution,
+        from,
+        to,
+        truncated,
+        points,
+    }))
 }
 
 #[derive(sqlx::FromRow)]
@@ -353,33 +493,71 @@ struct WarningRow {
     evidence: Option<Value>,
 }
 
+/// A site as a warning names it.
+#[derive(Serialize)]
+struct SiteRef {
+    id: i64,
+    code: String,
+    name: String,
+}
+
+/// A warning as the lists and the detail show it.
+#[derive(Serialize)]
+struct WarningView {
+    id: i64,
+    site: SiteRef,
+    /// The site's division code.
+    division: String,
+    source: String,
+    category: String,
+    sensor_id: Option<i32>,
+    level: WarningLevel,
+    peak_level: WarningLevel,
+    state: WarningState,
+    summary: String,
+    raised_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    reading_ts: Option<DateTime<Utc>>,
+    failure_forecast_at: Option<DateTime<Utc>>,
+    crossings: i32,
+    acknowledged_at: Option<DateTime<Utc>>,
+    /// The name of the person who acknowledged it.
+    acknowledged_by: Option<String>,
+    closed_at: Option<DateTime<Utc>>,
+    escalation_step: i32,
+    /// Only in the detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<Value>,
+}
+
 impl WarningRow {
-    fn to_json(&self) -> Value {
-        let mut v = json!({
-            "id": self.id,
-            "site": {"id": self.site_id, "code": self.site_code, "name": self.site_name},
-            "division": self.division_code,
-            "source": self.source,
-            "category": self.category,
-            "sensor_id": self.sensor_id,
-            "level": self.level,
-            "peak_level": self.peak_level,
-            "state": self.state,
-            "summary": self.summary,
-            "raised_at": self.raised_at,
-            "updated_at": self.updated_at,
-            "reading_ts": self.reading_ts,
-            "failure_forecast_at": self.failure_forecast_at,
-            "crossings": self.crossings,
-            "acknowledged_at": self.acknowledged_at,
-            "acknowledged_by": self.acknowledged_by,
-            "closed_at": self.closed_at,
-            "escalation_step": self.escalation_step,
-        });
-        if let Some(e) = &self.evidence {
-            v["evidence"] = e.clone();
-        }
-        v
+    fn into_view(self) -> Result<WarningView, ApiError> {
+        Ok(WarningView {
+            id: self.id,
+            site: SiteRef {
+                id: self.site_id,
+                code: self.site_code,
+                name: self.site_name,
+            },
+            division: self.division_code,
+            source: self.source,
+            category: self.category,
+            sensor_id: self.sensor_id,
+            level: decode("warning level", &self.level)?,
+            peak_level: decode("warning level", &self.peak_level)?,
+            state: decode("warning state", &self.state)?,
+            summary: self.summary,
+            raised_at: self.raised_at,
+            updated_at: self.updated_at,
+            reading_ts: self.reading_ts,
+            failure_forecast_at: self.failure_forecast_at,
+            crossings: self.crossings,
+            acknowledged_at: self.acknowledged_at,
+            acknowledged_by: self.acknowledged_by,
+            closed_at: self.closed_at,
+            escalation_step: self.escalation_step,
+            evidence: self.evidence,
+        })
     }
 }
 
@@ -405,32 +583,48 @@ fn warning_query_with(where_clause: &str, tail: &str, evidence: &str) -> String 
     )
 }
 
+/// Which warnings a list asks for.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StateFilter {
+    /// Not yet acknowledged.
+    Open,
+    /// Open or acknowledged.
+    #[default]
+    Active,
+    Acknowledged,
+    Closed,
+    All,
+}
+
+impl StateFilter {
+    fn states(self) -> Vec<&'static str> {
+        use WarningState::*;
+        let states: &[WarningState] = match self {
+            StateFilter::Open => &[Open],
+            StateFilter::Active => &[Open, Acknowledged],
+            StateFilter::Acknowledged => &[Acknowledged],
+            StateFilter::Closed => &[Closed],
+            StateFilter::All => &[Open, Acknowledged, Closed],
+        };
+        states.iter().map(|s| s.as_str()).collect()
+    }
+}
+
 #[derive(Deserialize)]
-pub struct WarningsQuery {
-    /// `open` (not yet acknowledged), `active` (open or acknowledged, the default),
-    /// `acknowledged`, `closed` or `all`.
-    pub state: Option<String>,
-    pub limit: Option<i64>,
+struct WarningsQuery {
+    /// `open`, `active` (the default), `acknowledged`, `closed` or `all`.
+    state: Option<StateFilter>,
+    limit: Option<i64>,
 }
 
 /// `GET /api/v1/warnings?state=open|active|acknowledged|closed|all&limit=`: newest change first.
-pub async fn warnings(
+async fn warnings(
     State(state): State<AppState>,
     officer: Officer,
     Params(q): Params<WarningsQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    let states: &[&str] = match q.state.as_deref().unwrap_or("active") {
-        "open" => &["open"],
-        "active" => &["open", "acknowledged"],
-        "acknowledged" => &["acknowledged"],
-        "closed" => &["closed"],
-        "all" => &["open", "acknowledged", "closed"],
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "unknown state `{other}` (open, active, acknowledged, closed or all)"
-            )));
-        }
-    };
+) -> Result<Json<Vec<WarningView>>, ApiError> {
+    let states = q.state.unwrap_or_default().states();
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let rows: Vec<WarningRow> = sqlx::query_as(sqlx::AssertSqlSafe(warning_query(
         "WHERE w.state = ANY($2)",
@@ -441,15 +635,20 @@ pub async fn warnings(
     .bind(limit)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(rows.iter().map(WarningRow::to_json).collect()))
+    Ok(Json(
+        rows.into_iter()
+            .map(WarningRow::into_view)
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
+/// One warning in scope, with its evidence.
 async fn load_warning(
     state: &AppState,
     officer: &Officer,
     id: i64,
-) -> Result<WarningRow, ApiError> {
-    sqlx::query_as(sqlx::AssertSqlSafe(warning_query_with(
+) -> Result<WarningView, ApiError> {
+    let row: WarningRow = sqlx::query_as(sqlx::AssertSqlSafe(warning_query_with(
         "WHERE w.id = $2",
         "",
         "w.evidence",
@@ -458,65 +657,105 @@ async fn load_warning(
     .bind(id)
     .fetch_optional(&state.pool)
     .await?
-    .ok_or(ApiError::NotFound)
+    .ok_or(ApiError::NotFound)?;
+    row.into_view()
 }
 
-/// A warning transition: at, transition, from, to, actor, person's name, evidence.
-type EventRow = (
-    DateTime<Utc>,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Value,
-);
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    at: DateTime<Utc>,
+    transition: String,
+    from_level: Option<String>,
+    to_level: Option<String>,
+    actor: String,
+    person: Option<String>,
+    evidence: Value,
+}
+
+/// One transition of a warning.
+#[derive(Serialize)]
+struct WarningEvent {
+    at: DateTime<Utc>,
+    transition: WarningTransition,
+    from_level: Option<WarningLevel>,
+    to_level: Option<WarningLevel>,
+    actor: String,
+    /// The name of the person who made it, if a person did.
+    person: Option<String>,
+    evidence: Value,
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<WarningEvent, ApiError> {
+        let level = |l: Option<String>| {
+            l.map(|l| decode::<WarningLevel>("warning level", &l))
+                .transpose()
+        };
+        Ok(WarningEvent {
+            at: self.at,
+            transition: decode("warning transition", &self.transition)?,
+            from_level: level(self.from_level)?,
+            to_level: level(self.to_level)?,
+            actor: self.actor,
+            person: self.person,
+            evidence: self.evidence,
+        })
+    }
+}
+
+/// `GET /api/v1/warnings/{id}`: a warning with its evidence and its transitions.
+#[derive(Serialize)]
+struct WarningDetail {
+    #[serde(flatten)]
+    warning: WarningView,
+    /// Oldest first.
+    events: Vec<WarningEvent>,
+}
 
 /// `GET /api/v1/warnings/{id}`: one warning with its evidence and its transitions.
-pub async fn warning(
+async fn warning(
     State(state): State<AppState>,
     officer: Officer,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
-    let row = load_warning(&state, &officer, id).await?;
+) -> Result<Json<WarningDetail>, ApiError> {
+    let warning = load_warning(&state, &officer, id).await?;
     let events: Vec<EventRow> = sqlx::query_as(
-        "SELECT e.at, e.transition, e.from_level, e.to_level, e.actor, p.name, e.evidence
+        "SELECT e.at, e.transition, e.from_level, e.to_level, e.actor, p.name AS person,
+                e.evidence
              FROM warning_events e LEFT JOIN people p ON p.id = e.person_id
              WHERE e.warning_id = $1 ORDER BY e.id",
     )
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    let mut v = row.to_json();
-    v["events"] = events
-        .into_iter()
-        .map(|(at, transition, from, to, actor, person, evidence)| {
-            json!({"at": at, "transition": transition, "from_level": from, "to_level": to,
-                   "actor": actor, "person": person, "evidence": evidence})
-        })
-        .collect();
-    Ok(Json(v))
+    Ok(Json(WarningDetail {
+        warning,
+        events: events
+            .into_iter()
+            .map(EventRow::into_event)
+            .collect::<Result<_, _>>()?,
+    }))
 }
 
 #[derive(Deserialize)]
-pub struct AcknowledgeRequest {
+struct AcknowledgeRequest {
     #[serde(default)]
-    pub note: Option<String>,
+    note: Option<String>,
 }
 
 /// Longest note accepted with an acknowledgement, in characters.
-pub const MAX_NOTE_CHARS: usize = 2000;
+const MAX_NOTE_CHARS: usize = 2000;
 
 /// `POST /api/v1/warnings/{id}/acknowledge` {note}: duty officers and admins. The change is
 /// stored by the analyzer's state machine, audited, and published on MQTT like every other
 /// warning change.
-pub async fn acknowledge(
+async fn acknowledge(
     State(state): State<AppState>,
     officer: Officer,
     RemoteAddr(remote): RemoteAddr,
     Id(id): Id,
     Body(req): Body<AcknowledgeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WarningView>, ApiError> {
     officer.require(Role::DutyOfficer, "your role may not acknowledge warnings")?;
     let note = req.note.unwrap_or_default();
     if note.chars().count() > MAX_NOTE_CHARS {
@@ -525,10 +764,10 @@ pub async fn acknowledge(
         )));
     }
     let before = load_warning(&state, &officer, id).await?;
-    if before.state != "open" {
+    if before.state != WarningState::Open {
         return Err(ApiError::Conflict(format!(
             "the warning is {}: only an open warning can be acknowledged",
-            before.state
+            before.state.as_str()
         )));
     }
     // The acknowledgement and its audit entry commit together, or neither does.
@@ -541,7 +780,7 @@ pub async fn acknowledge(
         let now = load_warning(&state, &officer, id).await?;
         return Err(ApiError::Conflict(format!(
             "the warning is {}: only an open warning can be acknowledged",
-            now.state
+            now.state.as_str()
         )));
     };
     audit::record(
@@ -550,8 +789,8 @@ pub async fn acknowledge(
             officer_id: Some(officer.id),
             action: "warning.acknowledge",
             target: Some(format!("warning:{id}")),
-            division_code: Some(before.division_code.clone()),
-            detail: json!({"note": note, "site": before.site_code, "level": before.level,
+            division_code: Some(before.division.clone()),
+            detail: json!({"note": note, "site": before.site.code, "level": before.level,
                            "source": before.source}),
             remote_addr: remote,
         },
@@ -562,6 +801,15 @@ pub async fn acknowledge(
     if let Some(outbox) = &state.outbox {
         let _ = outbox.send(message);
     }
-    let after = load_warning(&state, &officer, id).await?;
-    Ok(Json(after.to_json()))
+    Ok(Json(load_warning(&state, &officer, id).await?))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sites", get(sites))
+        .route("/api/v1/sites/{id}", get(site))
+        .route("/api/v1/sensors/{id}/readings", get(readings))
+        .route("/api/v1/warnings", get(warnings))
+        .route("/api/v1/warnings/{id}", get(warning))
+        .route("/api/v1/warnings/{id}/acknowledge", post(acknowledge))
 }
