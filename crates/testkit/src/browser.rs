@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+pub use fantoccini::Locator;
+use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 
 use crate::{free_port, wait_for_port};
