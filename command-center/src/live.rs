@@ -219,7 +219,7 @@ async fn next_outgoing(
     loop {
         match rx.recv().await {
             Ok(w) if scope.contains(&w.division) => {
-                return Outgoing::Text(LiveMessage::Warning { warning: &*w }.text());
+                return Outgoing::Text(LiveMessage::Warning { warning: &w }.text());
             }
             Ok(_) => continue,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
