@@ -24,15 +24,15 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use geohazard_analyzer::config::NotifierConfig;
 use geohazard_analyzer::warnings::{self, LevelChange};
-use geohazard_bus::Qos;
-use geohazard_bus::rumqttc::AsyncClient;
+use geohazard_bus::Bus;
 use geohazard_command_center::{NewOfficer, Role, Settings, add_officer, open_session};
-use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::{WarningCategory, WarningLevel};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::fixtures::{self, COUNTY};
-use geohazard_testkit::{Broker, TestDb, browser, free_port, wait_for_port};
+use geohazard_testkit::{
+    Broker, TestDb, browser, free_port, publish_warning, publisher, wait_for_port,
+};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "benchmark password";
@@ -116,7 +116,7 @@ fn bench_change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
 async fn fan_out(
     cc: &CommandCenter,
     store: &Store,
-    client: &AsyncClient,
+    bus: &Bus,
     officer_id: i64,
     site_id: i64,
     consoles: usize,
@@ -169,15 +169,7 @@ async fn fan_out(
         .expect("a raised warning");
         let id = w.id;
         published.lock().unwrap().insert(id, Instant::now());
-        client
-            .publish(
-                Topic::warning(&w.division, &w.site),
-                Qos::AtLeastOnce,
-                false,
-                w.to_json(),
-            )
-            .await
-            .unwrap();
+        publish_warning(bus, &w).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut got = 0;
         while got < consoles {
@@ -328,12 +320,10 @@ async fn main() {
         "== live fan-out: {EVENTS} warning changes, published on MQTT → received by each console"
     );
     // One publisher for the whole run: two clients with one id would keep kicking each other.
-    let bus = geohazard_testkit::publisher(&broker, "bench-publisher").await;
-    let client = bus.client();
-    let (one, _, _) = fan_out(&cc, &store, client, officer_id, site_id, 1).await;
+    let bus = publisher(&broker, "bench-publisher").await;
+    let (one, _, _) = fan_out(&cc, &store, &bus, officer_id, site_id, 1).await;
     line("1 console (baseline), per delivery", &one);
-    let (all, last, per_console) =
-        fan_out(&cc, &store, client, officer_id, site_id, consoles).await;
+    let (all, last, per_console) = fan_out(&cc, &store, &bus, officer_id, site_id, consoles).await;
     line(&format!("{consoles} consoles, per delivery"), &all);
     line(&format!("{consoles} consoles, until all have it"), &last);
     println!(

@@ -3,6 +3,9 @@
 //! read the log through `audit_log`.
 
 use serde_json::Value;
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 
 /// One audit record to write.
 #[derive(Debug, Clone)]
@@ -19,16 +22,13 @@ pub struct Entry {
 }
 
 pub async fn record(db: impl sqlx::PgExecutor<'_>, e: &Entry) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (officer_id, action, target, division_code, detail, remote_addr)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+    bind(
+        sqlx::query(
+            "INSERT INTO audit_log (officer_id, action, target, division_code, detail, remote_addr)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        ),
+        e,
     )
-    .bind(e.officer_id)
-    .bind(e.action)
-    .bind(&e.target)
-    .bind(&e.division_code)
-    .bind(&e.detail)
-    .bind(&e.remote_addr)
     .execute(db)
     .await?;
     Ok(())
@@ -37,19 +37,30 @@ pub async fn record(db: impl sqlx::PgExecutor<'_>, e: &Entry) -> sqlx::Result<()
 /// Rewrites the record `id` (reserved earlier, e.g. a sign-in attempt before its password was
 /// checked) with what finally happened.
 pub async fn settle(db: impl sqlx::PgExecutor<'_>, id: i64, e: &Entry) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE audit_log SET officer_id = $2, action = $3, target = $4, division_code = $5,
-                detail = $6, remote_addr = $7
-         WHERE id = $1",
+    bind(
+        sqlx::query(
+            "UPDATE audit_log SET officer_id = $1, action = $2, target = $3, division_code = $4,
+                    detail = $5, remote_addr = $6
+             WHERE id = $7",
+        ),
+        e,
     )
     .bind(id)
-    .bind(e.officer_id)
-    .bind(e.action)
-    .bind(&e.target)
-    .bind(&e.division_code)
-    .bind(&e.detail)
-    .bind(&e.remote_addr)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Binds an entry's fields as `$1` to `$6`: officer, action, target, division, detail, address.
+fn bind<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    e: &'q Entry,
+) -> Query<'q, Postgres, PgArguments> {
+    query
+        .bind(e.officer_id)
+        .bind(e.action)
+        .bind(&e.target)
+        .bind(&e.division_code)
+        .bind(&e.detail)
+        .bind(&e.remote_addr)
 }

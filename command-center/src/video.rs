@@ -796,16 +796,20 @@ mod tests {
             retention_every_s: 3600,
             ..VideoSettings::default()
         };
-        let (warnings, _) = broadcast::channel(4);
-        let v = start(
-            settings,
-            store.pool.clone(),
-            &broker.url(),
-            warnings,
-            world.shutdown.clone(),
-        )
-        .await
-        .unwrap();
+        let video = |settings| async {
+            let (warnings, _) = broadcast::channel(4);
+            let shutdown = world.shutdown.clone();
+            start(
+                settings,
+                store.pool.clone(),
+                &broker.url(),
+                warnings,
+                shutdown,
+            )
+            .await
+            .unwrap()
+        };
+        let v = video(settings).await;
         // Frames of 1000 bytes, 49, 30, 3, 2 and 1 hours old.
         let now = Utc::now();
         let hours = chrono::Duration::hours;
@@ -842,16 +846,7 @@ mod tests {
         // A smaller store: the oldest go until the rest fits.
         let mut smaller = v.settings.clone();
         smaller.max_total_bytes = 1500;
-        let (warnings, _) = broadcast::channel(4);
-        let v2 = start(
-            smaller,
-            store.pool.clone(),
-            &broker.url(),
-            warnings,
-            world.shutdown.clone(),
-        )
-        .await
-        .unwrap();
+        let v2 = video(smaller).await;
         assert_eq!(enforce_retention(&v2, &store.pool).await.unwrap(), 2);
         let left: Vec<String> = sqlx::query_scalar("SELECT path FROM video_frames")
             .fetch_all(&store.pool)

@@ -3,21 +3,17 @@
 
 mod common;
 
-use std::time::Duration;
-
 use chrono::{DateTime, TimeZone, Utc};
 use common::{Center, PASSWORD};
-use futures::StreamExt;
 use geohazard_analyzer::config::NotifierConfig;
 use geohazard_analyzer::warnings::{self, LevelChange};
-use geohazard_bus::Qos;
 use geohazard_command_center::Role;
-use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel};
 use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
 use geohazard_store::{ReadingRows, Store};
-use geohazard_testkit::api::StatusCode;
+use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
+use geohazard_testkit::publish_warning;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
@@ -578,22 +574,6 @@ async fn only_admins_read_the_audit_log_and_only_for_their_divisions() {
     assert_eq!(log.as_array().unwrap().len(), 4);
 }
 
-async fn next_json<S>(ws: &mut S) -> Value
-where
-    S: futures::Stream<Item = Result<tungstenite::Message, tungstenite::Error>> + Unpin,
-{
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message on the live socket in time")
-            .expect("the socket is open")
-            .expect("a readable message");
-        if let tungstenite::Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn live_socket_receives_warnings_for_own_division_only() {
     let env = setup().await;
@@ -635,15 +615,7 @@ async fn live_socket_receives_warnings_for_own_division_only() {
     let mine = env.warning(own, "threshold:mud-1").await;
     let bus = env.publisher("test-analyzer").await;
     for w in [&theirs, &mine] {
-        bus.client()
-            .publish(
-                Topic::warning(&w.division, &w.site),
-                Qos::AtLeastOnce,
-                false,
-                w.to_json(),
-            )
-            .await
-            .unwrap();
+        publish_warning(&bus, w).await;
     }
 
     let got = next_json(&mut county_ws).await;

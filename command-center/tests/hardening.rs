@@ -7,16 +7,14 @@ mod common;
 use std::time::Duration;
 
 use common::{Center, PASSWORD};
-use futures::StreamExt;
 use geohazard_analyzer::config::NotifierConfig;
 use geohazard_analyzer::warnings::{self, LevelChange};
 use geohazard_command_center::{Role, Settings};
-use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel};
 use geohazard_store::Store;
-use geohazard_testkit::api::{Response, StatusCode};
-use geohazard_testkit::eventually;
+use geohazard_testkit::api::{Response, StatusCode, next_json};
 use geohazard_testkit::fixtures::{self, COUNTY};
+use geohazard_testkit::{eventually, publish_warning};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite;
@@ -362,31 +360,12 @@ async fn a_warning_message_the_store_does_not_have_never_reaches_a_console() {
     forged_level.level = WarningLevel::Red;
     let forger = env.publisher("forger").await;
     for w in [&forged_site, &forged_level, &real] {
-        forger
-            .client()
-            .publish(
-                Topic::warning(&w.division, &w.site),
-                geohazard_bus::Qos::AtLeastOnce,
-                false,
-                w.to_json(),
-            )
-            .await
-            .unwrap();
+        publish_warning(&forger, w).await;
     }
-    let mut got = Vec::new();
-    while got.len() < 2 {
-        let msg = tokio::time::timeout(Duration::from_secs(10), console.next())
-            .await
-            .expect("the real warning arrives")
-            .unwrap()
-            .unwrap();
-        if let tungstenite::Message::Text(t) = msg {
-            got.push(serde_json::from_str::<Value>(&t).unwrap());
-        }
-    }
-    assert_eq!(got[0]["type"], "ready");
+    assert_eq!(next_json(&mut console).await["type"], "ready");
     // Published last, arrived first: the forged ones were dropped, not delayed.
-    assert_eq!(got[1]["warning"]["id"], real.id, "{}", got[1]);
-    assert_eq!(got[1]["warning"]["level"], "yellow");
+    let got = next_json(&mut console).await;
+    assert_eq!(got["warning"]["id"], real.id, "{got}");
+    assert_eq!(got["warning"]["level"], "yellow");
     forger.shutdown().await;
 }

@@ -14,12 +14,10 @@ use geohazard_firmware_bridge::BridgeConfig;
 use geohazard_firmware_bridge::config::CameraConfig;
 use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::{WarningCategory, WarningLevel};
-use geohazard_store::registry::{
-    self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
-};
+use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
 use geohazard_testkit::api::{Api, Response, StatusCode};
 use geohazard_testkit::browser::{Locator, browser};
-use geohazard_testkit::fixtures::{CITY, COUNTY};
+use geohazard_testkit::fixtures::{self, CITY, COUNTY};
 use geohazard_testkit::{Broker, eventually, publisher};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -161,22 +159,7 @@ async fn world() -> World {
     let gateway = registry::upsert_gateway(pool, GATEWAY, Some(gx1), "庆岭 1 号站", None)
         .await
         .unwrap();
-    let sensor = registry::upsert_sensor(
-        pool,
-        &NewSensor {
-            gateway_id: gateway,
-            channel: CHANNEL,
-            site_id: gx1,
-            kind: SensorKind::CrackMeter,
-            unit: "mm",
-            location: None,
-            elevation_m: None,
-            depth_m: None,
-            sampling_interval_s: 60,
-        },
-    )
-    .await
-    .unwrap();
+    let sensor = fixtures::register_crack_meter(store, gateway, gx1, CHANNEL).await;
     sqlx::query(
         "INSERT INTO analyzer_rules (scope, sensor_id, rule, params) VALUES ('sensor', $1, 'threshold', $2)",
     )
@@ -280,9 +263,13 @@ impl Gateway {
     }
 
     async fn publish(&self, topic: String, payload: Vec<u8>) {
+        self.send(topic, payload, false).await;
+    }
+
+    async fn send(&self, topic: String, payload: Vec<u8>, retain: bool) {
         self.bus
             .client()
-            .publish(topic, Qos::AtLeastOnce, false, payload)
+            .publish(topic, Qos::AtLeastOnce, retain, payload)
             .await
             .unwrap();
     }
@@ -299,17 +286,14 @@ impl Gateway {
             .await;
     }
 
+    /// The gateway's status, retained as a bridge publishes it.
     async fn status(&self, status: Value) {
-        self.bus
-            .client()
-            .publish(
-                Topic::status(GATEWAY),
-                Qos::AtLeastOnce,
-                true,
-                status.to_string(),
-            )
-            .await
-            .unwrap();
+        self.send(
+            Topic::status(GATEWAY),
+            status.to_string().into_bytes(),
+            true,
+        )
+        .await;
     }
 }
 

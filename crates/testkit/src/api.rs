@@ -5,8 +5,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures::{Stream, StreamExt};
 pub use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Error, Message};
 
 pub struct Api {
     addr: SocketAddr,
@@ -110,4 +112,22 @@ impl Api {
 
 async fn json_of(r: Response) -> (StatusCode, Value) {
     (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The next text message of a WebSocket (the live feed, a live view), as JSON. Panics when
+/// none comes within ten seconds or the socket ends.
+pub async fn next_json<S>(ws: &mut S) -> Value
+where
+    S: Stream<Item = Result<Message, Error>> + Unpin,
+{
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message on the socket in time")
+            .expect("the socket is open")
+            .expect("a readable message");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("a JSON message");
+        }
+    }
 }

@@ -12,7 +12,7 @@ mod world;
 
 pub use broker::Broker;
 pub use database::{TestDb, storage_modes};
-pub use world::{World, publisher};
+pub use world::{World, publish_warning, publisher};
 
 use std::net::TcpListener;
 use std::time::Duration;

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use geohazard_bus::{Bus, BusConfig};
+use geohazard_bus::{Bus, BusConfig, Qos};
+use geohazard_protocol::topic::Topic;
+use geohazard_protocol::warning::Warning;
 use geohazard_store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -60,4 +62,17 @@ pub async fn publisher(broker: &Broker, client_id: &str) -> Bus {
         .await
         .expect("the publisher connects");
     bus
+}
+
+/// Publishes a warning change as the analyzer does: QoS 1 on its division's and site's topic.
+pub async fn publish_warning(bus: &Bus, w: &Warning) {
+    bus.client()
+        .publish(
+            Topic::warning(&w.division, &w.site),
+            Qos::AtLeastOnce,
+            false,
+            w.to_json(),
+        )
+        .await
+        .expect("publishing a warning");
 }
