@@ -1,46 +1,55 @@
 //! The registry and warnings, as an officer may see them: only objects whose division is the
 //! officer's or below it. Anything else answers 404, exactly like an id that does not exist.
 
-use std::fmt::Display;
-use std::str::FromStr;
-
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use geohazard_protocol::warning::{WarningLevel, WarningState, WarningTransition};
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json};
 
 use crate::audit::{self, Entry};
 use crate::auth::{Officer, RemoteAddr, Role};
 use crate::error::{ApiError, Body, Id, Params};
 use crate::state::AppState;
+use crate::stored::Stored;
 
-/// A GeoJSON Point.
-#[derive(Serialize)]
+/// A location read from `longitude` and `latitude` columns, written as a GeoJSON Point.
+#[derive(sqlx::FromRow)]
 struct Point {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    /// Longitude, latitude.
-    coordinates: [f64; 2],
+    longitude: f64,
+    latitude: f64,
 }
 
-fn point(longitude: f64, latitude: f64) -> Point {
-    Point {
-        kind: "Point",
-        coordinates: [longitude, latitude],
+impl Serialize for Point {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut point = s.serialize_struct("Point", 2)?;
+        point.serialize_field("type", "Point")?;
+        point.serialize_field("coordinates", &[self.longitude, self.latitude])?;
+        point.end()
     }
 }
 
-/// A column the store wrote from a closed set (a level, a state): one that does not parse is
-/// a broken store, answered 500, never guessed.
-fn decode<T: FromStr>(column: &str, text: &str) -> Result<T, ApiError>
-where
-    T::Err: Display,
-{
-    text.parse()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored {column} `{text}`: {e}")))
+/// A location that may be unknown: a Point, or null.
+#[derive(sqlx::FromRow)]
+struct MaybePoint {
+    longitude: Option<f64>,
+    latitude: Option<f64>,
+}
+
+impl Serialize for MaybePoint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self.longitude, self.latitude) {
+            (Some(longitude), Some(latitude)) => Point {
+                longitude,
+                latitude,
+            }
+            .serialize(s),
+            _ => s.serialize_none(),
+        }
+    }
 }
 
 /// The highest level among a site's unclosed warnings, by rank.
@@ -48,81 +57,40 @@ const SITE_WARNING_LEVEL: &str =
     "(SELECT w.level FROM warnings w WHERE w.site_id = s.id AND w.state <> 'closed'
       ORDER BY array_position(ARRAY['blue','yellow','orange','red'], w.level) DESC LIMIT 1)";
 
-#[derive(sqlx::FromRow)]
-struct SiteRow {
-    id: i64,
-    code: String,
-    name: String,
-    kind: String,
-    division_code: String,
-    division_name: String,
-    division_level: String,
-    status: String,
-    longitude: f64,
-    latitude: f64,
-    scale_class: Option<String>,
-    volume_m3: Option<f64>,
-    threatened_people: i32,
-    threatened_property: f64,
-    threat_zone: Option<Value>,
-    warning_level: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
 /// A division as a site names it.
-#[derive(Serialize)]
+#[derive(Serialize, sqlx::FromRow)]
 struct DivisionRef {
-    code: String,
-    name: String,
-    level: String,
+    #[serde(rename = "code")]
+    division_code: String,
+    #[serde(rename = "name")]
+    division_name: String,
+    #[serde(rename = "level")]
+    division_level: String,
 }
 
 /// A site as the list and the detail show it.
-#[derive(Serialize)]
+#[derive(Serialize, sqlx::FromRow)]
 struct Site {
     id: i64,
     code: String,
     name: String,
     #[serde(rename = "type")]
     kind: String,
+    #[sqlx(flatten)]
     division: DivisionRef,
     status: String,
+    #[sqlx(flatten)]
     location: Point,
     scale_class: Option<String>,
     volume_m3: Option<f64>,
     threatened_people: i32,
     threatened_property: f64,
+    /// Only in the detail (GeoJSON, as registered).
+    #[serde(skip)]
+    threat_zone: Option<Value>,
     /// The highest level among its unclosed warnings.
-    warning_level: Option<WarningLevel>,
+    warning_level: Option<Stored<WarningLevel>>,
     created_at: DateTime<Utc>,
-}
-
-impl SiteRow {
-    fn into_site(self) -> Result<Site, ApiError> {
-        Ok(Site {
-            id: self.id,
-            code: self.code,
-            name: self.name,
-            kind: self.kind,
-            division: DivisionRef {
-                code: self.division_code,
-                name: self.division_name,
-                level: self.division_level,
-            },
-            status: self.status,
-            location: point(self.longitude, self.latitude),
-            scale_class: self.scale_class,
-            volume_m3: self.volume_m3,
-            threatened_people: self.threatened_people,
-            threatened_property: self.threatened_property,
-            warning_level: self
-                .warning_level
-                .as_deref()
-                .map(|l| decode("warning level", l))
-                .transpose()?,
-            created_at: self.created_at,
-        })
-    }
 }
 
 fn site_query(where_clause: &str) -> String {
@@ -155,7 +123,7 @@ async fn sites(
     officer: Officer,
     Params(q): Params<SitesQuery>,
 ) -> Result<Json<Vec<Site>>, ApiError> {
-    let rows: Vec<SiteRow> = sqlx::query_as(sqlx::AssertSqlSafe(site_query(
+    let sites: Vec<Site> = sqlx::query_as(sqlx::AssertSqlSafe(site_query(
         "WHERE ($2::text IS NULL OR s.kind = $2) AND ($3::text IS NULL OR s.status = $3)",
     )))
     .bind(&officer.division_code)
@@ -163,11 +131,7 @@ async fn sites(
     .bind(&q.status)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(SiteRow::into_site)
-            .collect::<Result<_, _>>()?,
-    ))
+    Ok(Json(sites))
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -180,30 +144,15 @@ struct GatewayRow {
     firmware_version: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct SensorRow {
-    id: i32,
-    channel: String,
-    kind: String,
-    unit: String,
-    longitude: Option<f64>,
-    latitude: Option<f64>,
-    elevation_m: Option<f64>,
-    depth_m: Option<f64>,
-    sampling_interval_s: i32,
-    active: bool,
-    gateway: String,
-    gateway_online: bool,
-}
-
 /// A sensor as the site detail shows it.
-#[derive(Serialize)]
+#[derive(Serialize, sqlx::FromRow)]
 struct Sensor {
     id: i32,
     channel: String,
     kind: String,
     unit: String,
-    location: Option<Point>,
+    #[sqlx(flatten)]
+    location: MaybePoint,
     elevation_m: Option<f64>,
     depth_m: Option<f64>,
     sampling_interval_s: i32,
@@ -211,27 +160,6 @@ struct Sensor {
     /// The code of the gateway it is wired to.
     gateway: String,
     gateway_online: bool,
-}
-
-impl From<SensorRow> for Sensor {
-    fn from(s: SensorRow) -> Sensor {
-        Sensor {
-            id: s.id,
-            channel: s.channel,
-            kind: s.kind,
-            unit: s.unit,
-            location: match (s.longitude, s.latitude) {
-                (Some(lon), Some(lat)) => Some(point(lon, lat)),
-                _ => None,
-            },
-            elevation_m: s.elevation_m,
-            depth_m: s.depth_m,
-            sampling_interval_s: s.sampling_interval_s,
-            active: s.active,
-            gateway: s.gateway,
-            gateway_online: s.gateway_online,
-        }
-    }
 }
 
 /// `GET /api/v1/sites/{id}`: the site with its threat zone and what is on it.
@@ -254,7 +182,7 @@ async fn site(
     officer: Officer,
     Id(id): Id,
 ) -> Result<Json<SiteDetail>, ApiError> {
-    let mut row: SiteRow = sqlx::query_as(sqlx::AssertSqlSafe(site_query("WHERE s.id = $2")))
+    let mut site: Site = sqlx::query_as(sqlx::AssertSqlSafe(site_query("WHERE s.id = $2")))
         .bind(&officer.division_code)
         .bind(id)
         .fetch_optional(&state.pool)
@@ -267,7 +195,7 @@ async fn site(
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    let sensors: Vec<SensorRow> = sqlx::query_as(
+    let sensors: Vec<Sensor> = sqlx::query_as(
         "SELECT se.id, se.channel, se.kind, se.unit, se.longitude, se.latitude, se.elevation_m,
                 se.depth_m, se.sampling_interval_s, se.active, g.code AS gateway,
                 g.online AS gateway_online
@@ -277,7 +205,7 @@ async fn site(
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    let warnings: Vec<WarningRow> = sqlx::query_as(sqlx::AssertSqlSafe(warning_query(
+    let warnings: Vec<WarningView> = sqlx::query_as(sqlx::AssertSqlSafe(warning_query(
         "WHERE w.site_id = $2 AND w.state <> 'closed'",
         "",
     )))
@@ -285,16 +213,12 @@ async fn site(
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    let threat_zone = row.threat_zone.take();
     Ok(Json(SiteDetail {
-        site: row.into_site()?,
-        threat_zone,
+        threat_zone: site.threat_zone.take(),
+        site,
         gateways,
-        sensors: sensors.into_iter().map(Sensor::from).collect(),
-        warnings: warnings
-            .into_iter()
-            .map(WarningRow::into_view)
-            .collect::<Result<_, _>>()?,
+        sensors,
+        warnings,
     }))
 }
 
@@ -467,53 +391,32 @@ async fn readings(
     }))
 }
 
-#[derive(sqlx::FromRow)]
-struct WarningRow {
-    id: i64,
+/// A site as a warning names it.
+#[derive(Serialize, sqlx::FromRow)]
+struct SiteRef {
+    #[serde(rename = "id")]
     site_id: i64,
+    #[serde(rename = "code")]
     site_code: String,
+    #[serde(rename = "name")]
     site_name: String,
+}
+
+/// A warning as the lists and the detail show it.
+#[derive(Serialize, sqlx::FromRow)]
+struct WarningView {
+    id: i64,
+    #[sqlx(flatten)]
+    site: SiteRef,
+    /// The site's division code.
+    #[serde(rename = "division")]
     division_code: String,
     source: String,
     category: String,
     sensor_id: Option<i32>,
-    level: String,
-    peak_level: String,
-    state: String,
-    summary: String,
-    raised_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    reading_ts: Option<DateTime<Utc>>,
-    failure_forecast_at: Option<DateTime<Utc>>,
-    crossings: i32,
-    acknowledged_at: Option<DateTime<Utc>>,
-    acknowledged_by: Option<String>,
-    closed_at: Option<DateTime<Utc>>,
-    escalation_step: i32,
-    evidence: Option<Value>,
-}
-
-/// A site as a warning names it.
-#[derive(Serialize)]
-struct SiteRef {
-    id: i64,
-    code: String,
-    name: String,
-}
-
-/// A warning as the lists and the detail show it.
-#[derive(Serialize)]
-struct WarningView {
-    id: i64,
-    site: SiteRef,
-    /// The site's division code.
-    division: String,
-    source: String,
-    category: String,
-    sensor_id: Option<i32>,
-    level: WarningLevel,
-    peak_level: WarningLevel,
-    state: WarningState,
+    level: Stored<WarningLevel>,
+    peak_level: Stored<WarningLevel>,
+    state: Stored<WarningState>,
     summary: String,
     raised_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -528,37 +431,6 @@ struct WarningView {
     /// Only in the detail.
     #[serde(skip_serializing_if = "Option::is_none")]
     evidence: Option<Value>,
-}
-
-impl WarningRow {
-    fn into_view(self) -> Result<WarningView, ApiError> {
-        Ok(WarningView {
-            id: self.id,
-            site: SiteRef {
-                id: self.site_id,
-                code: self.site_code,
-                name: self.site_name,
-            },
-            division: self.division_code,
-            source: self.source,
-            category: self.category,
-            sensor_id: self.sensor_id,
-            level: decode("warning level", &self.level)?,
-            peak_level: decode("warning level", &self.peak_level)?,
-            state: decode("warning state", &self.state)?,
-            summary: self.summary,
-            raised_at: self.raised_at,
-            updated_at: self.updated_at,
-            reading_ts: self.reading_ts,
-            failure_forecast_at: self.failure_forecast_at,
-            crossings: self.crossings,
-            acknowledged_at: self.acknowledged_at,
-            acknowledged_by: self.acknowledged_by,
-            closed_at: self.closed_at,
-            escalation_step: self.escalation_step,
-            evidence: self.evidence,
-        })
-    }
 }
 
 /// Warnings in scope: `$1` is the officer's division. `tail` follows the WHERE clause.
@@ -626,7 +498,7 @@ async fn warnings(
 ) -> Result<Json<Vec<WarningView>>, ApiError> {
     let states = q.state.unwrap_or_default().states();
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    let rows: Vec<WarningRow> = sqlx::query_as(sqlx::AssertSqlSafe(warning_query(
+    let warnings: Vec<WarningView> = sqlx::query_as(sqlx::AssertSqlSafe(warning_query(
         "WHERE w.state = ANY($2)",
         "LIMIT $3",
     )))
@@ -635,11 +507,7 @@ async fn warnings(
     .bind(limit)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(WarningRow::into_view)
-            .collect::<Result<_, _>>()?,
-    ))
+    Ok(Json(warnings))
 }
 
 /// One warning in scope, with its evidence.
@@ -648,7 +516,7 @@ async fn load_warning(
     officer: &Officer,
     id: i64,
 ) -> Result<WarningView, ApiError> {
-    let row: WarningRow = sqlx::query_as(sqlx::AssertSqlSafe(warning_query_with(
+    sqlx::query_as(sqlx::AssertSqlSafe(warning_query_with(
         "WHERE w.id = $2",
         "",
         "w.evidence",
@@ -657,50 +525,20 @@ async fn load_warning(
     .bind(id)
     .fetch_optional(&state.pool)
     .await?
-    .ok_or(ApiError::NotFound)?;
-    row.into_view()
-}
-
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    at: DateTime<Utc>,
-    transition: String,
-    from_level: Option<String>,
-    to_level: Option<String>,
-    actor: String,
-    person: Option<String>,
-    evidence: Value,
+    .ok_or(ApiError::NotFound)
 }
 
 /// One transition of a warning.
-#[derive(Serialize)]
+#[derive(Serialize, sqlx::FromRow)]
 struct WarningEvent {
     at: DateTime<Utc>,
-    transition: WarningTransition,
-    from_level: Option<WarningLevel>,
-    to_level: Option<WarningLevel>,
+    transition: Stored<WarningTransition>,
+    from_level: Option<Stored<WarningLevel>>,
+    to_level: Option<Stored<WarningLevel>>,
     actor: String,
     /// The name of the person who made it, if a person did.
     person: Option<String>,
     evidence: Value,
-}
-
-impl EventRow {
-    fn into_event(self) -> Result<WarningEvent, ApiError> {
-        let level = |l: Option<String>| {
-            l.map(|l| decode::<WarningLevel>("warning level", &l))
-                .transpose()
-        };
-        Ok(WarningEvent {
-            at: self.at,
-            transition: decode("warning transition", &self.transition)?,
-            from_level: level(self.from_level)?,
-            to_level: level(self.to_level)?,
-            actor: self.actor,
-            person: self.person,
-            evidence: self.evidence,
-        })
-    }
 }
 
 /// `GET /api/v1/warnings/{id}`: a warning with its evidence and its transitions.
@@ -719,7 +557,7 @@ async fn warning(
     Id(id): Id,
 ) -> Result<Json<WarningDetail>, ApiError> {
     let warning = load_warning(&state, &officer, id).await?;
-    let events: Vec<EventRow> = sqlx::query_as(
+    let events: Vec<WarningEvent> = sqlx::query_as(
         "SELECT e.at, e.transition, e.from_level, e.to_level, e.actor, p.name AS person,
                 e.evidence
              FROM warning_events e LEFT JOIN people p ON p.id = e.person_id
@@ -728,13 +566,7 @@ async fn warning(
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(WarningDetail {
-        warning,
-        events: events
-            .into_iter()
-            .map(EventRow::into_event)
-            .collect::<Result<_, _>>()?,
-    }))
+    Ok(Json(WarningDetail { warning, events }))
 }
 
 #[derive(Deserialize)]
@@ -764,10 +596,10 @@ async fn acknowledge(
         )));
     }
     let before = load_warning(&state, &officer, id).await?;
-    if before.state != WarningState::Open {
+    if before.state.0 != WarningState::Open {
         return Err(ApiError::Conflict(format!(
             "the warning is {}: only an open warning can be acknowledged",
-            before.state.as_str()
+            before.state.0.as_str()
         )));
     }
     // The acknowledgement and its audit entry commit together, or neither does.
@@ -780,7 +612,7 @@ async fn acknowledge(
         let now = load_warning(&state, &officer, id).await?;
         return Err(ApiError::Conflict(format!(
             "the warning is {}: only an open warning can be acknowledged",
-            now.state.as_str()
+            now.state.0.as_str()
         )));
     };
     audit::record(
@@ -789,8 +621,8 @@ async fn acknowledge(
             officer_id: Some(officer.id),
             action: "warning.acknowledge",
             target: Some(format!("warning:{id}")),
-            division_code: Some(before.division.clone()),
-            detail: json!({"note": note, "site": before.site.code, "level": before.level,
+            division_code: Some(before.division_code.clone()),
+            detail: json!({"note": note, "site": before.site.site_code, "level": before.level,
                            "source": before.source}),
             remote_addr: remote,
         },

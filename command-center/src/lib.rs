@@ -32,6 +32,7 @@ mod health;
 mod live;
 mod officers;
 mod state;
+mod stored;
 mod video;
 mod web;
 

@@ -27,12 +27,13 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{self, Officer};
 use crate::error::{ApiError, Params};
 use crate::state::AppState;
+use crate::stored::Stored;
 
 /// Whether the store has this warning as the message tells it: the same site, division, source
 /// and category, and a level it has reached. Anyone who can publish on the broker could send a
 /// message; only what the analyzer stored reaches an officer's console.
 async fn is_stored(pool: &sqlx::PgPool, w: &Warning) -> sqlx::Result<bool> {
-    let stored: Option<(String, String, String, String, String)> = sqlx::query_as(
+    let stored: Option<(String, String, String, String, Stored<WarningLevel>)> = sqlx::query_as(
         "SELECT s.code, s.division_code, w.source, w.category, w.peak_level
          FROM warnings w JOIN hazard_sites s ON s.id = w.site_id
          WHERE w.id = $1",
@@ -40,18 +41,15 @@ async fn is_stored(pool: &sqlx::PgPool, w: &Warning) -> sqlx::Result<bool> {
     .bind(w.id)
     .fetch_optional(pool)
     .await?;
-    let Some((site, division, source, category, peak)) = stored else {
-        return Ok(false);
-    };
-    // A stored level that does not parse is a broken store, not a forged message.
-    let peak: WarningLevel = peak
-        .parse()
-        .map_err(|e: String| sqlx::Error::Decode(e.into()))?;
-    Ok(site == w.site
-        && division == w.division
-        && source == w.source
-        && category == w.category.as_str()
-        && w.level <= peak)
+    Ok(
+        stored.is_some_and(|(site, division, source, category, peak)| {
+            site == w.site
+                && division == w.division
+                && source == w.source
+                && category == w.category.as_str()
+                && w.level <= peak.0
+        }),
+    )
 }
 
 /// Feeds warning changes from MQTT into `live` until `shutdown`, each checked against the store
