@@ -18,9 +18,10 @@ macro_rules! scope_cte {
     };
 }
 
-// Layers, each importing only those above it: `error`, `audit` (the writer) and `state` are
-// leaves; `auth` (sessions, the `Officer` extractor, sign-in) stands on them; the handlers
-// (`api`, `audit_log`, `console`, `health`, `live`, `video`, `web`) on `auth`.
+// Layers, each importing only those above it: `error`, `audit` (the writer), `state` and
+// `stored` are leaves; `auth` (sessions, the `Officer` extractor, sign-in) stands on them; the
+// handlers (`api`, `audit_log`, `console`, `health`, `live`, `video`, `web`) and `officers` on
+// `auth`; `connections` serves them.
 mod api;
 mod audit;
 mod audit_log;

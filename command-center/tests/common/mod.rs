@@ -1,5 +1,6 @@
 //! The command-center the API tests talk to: the test kit's world (database, broker), the
 //! command-center running on it, and its API as a client sees it.
+// Each test file uses a part of it.
 #![allow(dead_code)]
 
 use std::ops::Deref;
