@@ -16,24 +16,21 @@
 //! 2. Map: the console in headless Chromium with `sites` sites (clustered): time from sign-in
 //!    to the markers drawn, and frame times while panning. Baseline in the same run: 100 sites.
 
-#[path = "../tests/browser/mod.rs"]
-mod browser;
-
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use geohazard_bus::rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use geohazard_command_center::officers::{self, NewOfficer};
-use geohazard_command_center::{Role, Settings, auth};
-use geohazard_protocol::topic::Topic;
+use geohazard_bus::Bus;
+use geohazard_command_center::{NewOfficer, Role, Settings, add_officer, open_session};
 use geohazard_protocol::warning::WarningLevel;
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::fixtures::{self, COUNTY};
-use geohazard_testkit::{Broker, TestDb, free_port, wait_for_port};
+use geohazard_testkit::{
+    Broker, TestDb, browser, free_port, publish_warning, publisher, wait_for_port,
+};
 use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 
@@ -99,28 +96,6 @@ async fn command_center(db_url: &str, mqtt_url: &str) -> CommandCenter {
     }
 }
 
-async fn publisher(broker: &Broker) -> AsyncClient {
-    let o = MqttOptions::new("bench-publisher", broker.host(), broker.port());
-    let (client, mut el) = AsyncClient::new(o, 1000);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let mut tx = Some(tx);
-    tokio::spawn(async move {
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    rx.await.unwrap();
-    client
-}
-
 /// A warning change on the site `site_id`: raised red, or closed when `level` is `None`.
 fn bench_change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
     LevelChange {
@@ -139,7 +114,7 @@ fn bench_change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
 async fn fan_out(
     cc: &CommandCenter,
     store: &Store,
-    client: &AsyncClient,
+    bus: &Bus,
     officer_id: i64,
     site_id: i64,
     consoles: usize,
@@ -151,9 +126,7 @@ async fn fan_out(
     let ttl_s = Settings::default().session_ttl_s;
     for _ in 0..consoles {
         // A session of its own, as if signed in (without an argon2 check per console).
-        let (token, _) = auth::open_session(&store.pool, officer_id, ttl_s)
-            .await
-            .unwrap();
+        let (token, _) = open_session(&store.pool, officer_id, ttl_s).await.unwrap();
         let url = format!("ws://127.0.0.1:{}/api/v1/live?token={token}", cc.port);
         let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -191,15 +164,7 @@ async fn fan_out(
             .expect("a raised warning");
         let id = w.id;
         published.lock().unwrap().insert(id, Instant::now());
-        client
-            .publish(
-                Topic::warning(&w.division, &w.site),
-                QoS::AtLeastOnce,
-                false,
-                w.to_json(),
-            )
-            .await
-            .unwrap();
+        publish_warning(bus, &w).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut got = 0;
         while got < consoles {
@@ -332,7 +297,7 @@ async fn main() {
     let store = Store::connect(&db.url, 8).await.unwrap();
     let broker = Broker::start().await;
     fixtures::register_divisions(&store).await;
-    let officer_id = officers::add(
+    let officer_id = add_officer(
         &store.pool,
         &NewOfficer {
             username: "bench",
@@ -351,11 +316,10 @@ async fn main() {
         "== live fan-out: {EVENTS} warning changes, published on MQTT → received by each console"
     );
     // One publisher for the whole run: two clients with one id would keep kicking each other.
-    let client = publisher(&broker).await;
-    let (one, _, _) = fan_out(&cc, &store, &client, officer_id, site_id, 1).await;
+    let bus = publisher(&broker, "bench-publisher").await;
+    let (one, _, _) = fan_out(&cc, &store, &bus, officer_id, site_id, 1).await;
     line("1 console (baseline), per delivery", &one);
-    let (all, last, per_console) =
-        fan_out(&cc, &store, &client, officer_id, site_id, consoles).await;
+    let (all, last, per_console) = fan_out(&cc, &store, &bus, officer_id, site_id, consoles).await;
     line(&format!("{consoles} consoles, per delivery"), &all);
     line(&format!("{consoles} consoles, until all have it"), &last);
     println!(

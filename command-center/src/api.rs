@@ -1,20 +1,55 @@
 //! The registry and warnings, as an officer may see them: only objects whose division is the
 //! officer's or below it. Anything else answers 404, exactly like an id that does not exist.
 
-use axum::Json;
 use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use geohazard_protocol::warning::{WarningLevel, WarningState, WarningTransition};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value, json};
 
 use crate::audit::{self, Entry};
 use crate::auth::{Officer, RemoteAddr, Role};
 use crate::error::{ApiError, Body, Id, Params};
 use crate::state::AppState;
+use crate::stored::Stored;
 
-/// GeoJSON Point for a longitude and latitude.
-fn point(longitude: f64, latitude: f64) -> Value {
-    json!({"type": "Point", "coordinates": [longitude, latitude]})
+/// A location read from `longitude` and `latitude` columns, written as a GeoJSON Point.
+#[derive(sqlx::FromRow)]
+struct Point {
+    longitude: f64,
+    latitude: f64,
+}
+
+impl Serialize for Point {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut point = s.serialize_struct("Point", 2)?;
+        point.serialize_field("type", "Point")?;
+        point.serialize_field("coordinates", &[self.longitude, self.latitude])?;
+        point.end()
+    }
+}
+
+/// A location that may be unknown: a Point, or null.
+#[derive(sqlx::FromRow)]
+struct MaybePoint {
+    longitude: Option<f64>,
+    latitude: Option<f64>,
+}
+
+impl Serialize for MaybePoint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self.longitude, self.latitude) {
+            (Some(longitude), Some(latitude)) => Point {
+                longitude,
+                latitude,
+            }
+            .serialize(s),
+            _ => s.serialize_none(),
+        }
+    }
 }
 
 /// The highest level among a site's unclosed warnings, by rank.
@@ -22,45 +57,40 @@ const SITE_WARNING_LEVEL: &str =
     "(SELECT w.level FROM warnings w WHERE w.site_id = s.id AND w.state <> 'closed'
       ORDER BY array_position(ARRAY['blue','yellow','orange','red'], w.level) DESC LIMIT 1)";
 
-#[derive(sqlx::FromRow)]
-struct SiteRow {
+/// A division as a site names it.
+#[derive(Serialize, sqlx::FromRow)]
+struct DivisionRef {
+    #[serde(rename = "code")]
+    division_code: String,
+    #[serde(rename = "name")]
+    division_name: String,
+    #[serde(rename = "level")]
+    division_level: String,
+}
+
+/// A site as the list and the detail show it.
+#[derive(Serialize, sqlx::FromRow)]
+struct Site {
     id: i64,
     code: String,
     name: String,
+    #[serde(rename = "type")]
     kind: String,
-    division_code: String,
-    division_name: String,
-    division_level: String,
+    #[sqlx(flatten)]
+    division: DivisionRef,
     status: String,
-    longitude: f64,
-    latitude: f64,
+    #[sqlx(flatten)]
+    location: Point,
     scale_class: Option<String>,
     volume_m3: Option<f64>,
     threatened_people: i32,
     threatened_property: f64,
+    /// Only in the detail (GeoJSON, as registered).
+    #[serde(skip)]
     threat_zone: Option<Value>,
-    warning_level: Option<String>,
+    /// The highest level among its unclosed warnings.
+    warning_level: Option<Stored<WarningLevel>>,
     created_at: DateTime<Utc>,
-}
-
-impl SiteRow {
-    fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "code": self.code,
-            "name": self.name,
-            "type": self.kind,
-            "division": {"code": self.division_code, "name": self.division_name, "level": self.division_level},
-            "status": self.status,
-            "location": point(self.longitude, self.latitude),
-            "scale_class": self.scale_class,
-            "volume_m3": self.volume_m3,
-            "threatened_people": self.threatened_people,
-            "threatened_property": self.threatened_property,
-            "warning_level": self.warning_level,
-            "created_at": self.created_at,
-        })
-    }
 }
 
 fn site_query(where_clause: &str) -> String {
@@ -79,21 +109,21 @@ fn site_query(where_clause: &str) -> String {
 }
 
 #[derive(Deserialize)]
-pub struct SitesQuery {
+struct SitesQuery {
     /// Only sites of this kind (`landslide`, ...).
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    kind: Option<String>,
     /// Only sites with this status (`monitoring`, `emergency`, ...).
-    pub status: Option<String>,
+    status: Option<String>,
 }
 
 /// `GET /api/v1/sites?type=&status=`: the sites in the officer's divisions.
-pub async fn sites(
+async fn sites(
     State(state): State<AppState>,
     officer: Officer,
     Params(q): Params<SitesQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    let rows: Vec<SiteRow> = sqlx::query_as(sqlx::AssertSqlSafe(site_query(
+) -> Result<Json<Vec<Site>>, ApiError> {
+    let sites: Vec<Site> = sqlx::query_as(sqlx::AssertSqlSafe(site_query(
         "WHERE ($2::text IS NULL OR s.kind = $2) AND ($3::text IS NULL OR s.status = $3)",
     )))
     .bind(&officer.division_code)
@@ -101,7 +131,7 @@ pub async fn sites(
     .bind(&q.status)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(rows.iter().map(SiteRow::to_json).collect()))
+    Ok(Json(sites))
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -114,30 +144,45 @@ struct GatewayRow {
     firmware_version: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct SensorRow {
+/// A sensor as the site detail shows it.
+#[derive(Serialize, sqlx::FromRow)]
+struct Sensor {
     id: i32,
     channel: String,
     kind: String,
     unit: String,
-    longitude: Option<f64>,
-    latitude: Option<f64>,
+    #[sqlx(flatten)]
+    location: MaybePoint,
     elevation_m: Option<f64>,
     depth_m: Option<f64>,
     sampling_interval_s: i32,
     active: bool,
+    /// The code of the gateway it is wired to.
     gateway: String,
     gateway_online: bool,
 }
 
+/// `GET /api/v1/sites/{id}`: the site with its threat zone and what is on it.
+#[derive(Serialize)]
+struct SiteDetail {
+    #[serde(flatten)]
+    site: Site,
+    /// GeoJSON, as registered.
+    threat_zone: Option<Value>,
+    gateways: Vec<GatewayRow>,
+    sensors: Vec<Sensor>,
+    /// Its unclosed warnings.
+    warnings: Vec<WarningView>,
+}
+
 /// `GET /api/v1/sites/{id}`: a site with its gateways (online or not), sensors and unclosed
 /// warnings.
-pub async fn site(
+async fn site(
     State(state): State<AppState>,
     officer: Officer,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
-    let row: SiteRow = sqlx::query_as(sqlx::AssertSqlSafe(site_query("WHERE s.id = $2")))
+) -> Result<Json<SiteDetail>, ApiError> {
+    let mut site: Site = sqlx::query_as(sqlx::AssertSqlSafe(site_query("WHERE s.id = $2")))
         .bind(&officer.division_code)
         .bind(id)
         .fetch_optional(&state.pool)
@@ -150,7 +195,7 @@ pub async fn site(
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    let sensors: Vec<SensorRow> = sqlx::query_as(
+    let sensors: Vec<Sensor> = sqlx::query_as(
         "SELECT se.id, se.channel, se.kind, se.unit, se.longitude, se.latitude, se.elevation_m,
                 se.depth_m, se.sampling_interval_s, se.active, g.code AS gateway,
                 g.online AS gateway_online
@@ -160,7 +205,7 @@ pub async fn site(
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    let warnings: Vec<WarningRow> = sqlx::query_as(sqlx::AssertSqlSafe(warning_query(
+    let warnings: Vec<WarningView> = sqlx::query_as(sqlx::AssertSqlSafe(warning_query(
         "WHERE w.site_id = $2 AND w.state <> 'closed'",
         "",
     )))
@@ -168,73 +213,47 @@ pub async fn site(
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    let mut site = row.to_json();
-    site["threat_zone"] = row.threat_zone.clone().unwrap_or(Value::Null);
-    site["gateways"] = json!(gateways);
-    site["sensors"] = sensors
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.id,
-                "channel": s.channel,
-                "kind": s.kind,
-                "unit": s.unit,
-                "location": match (s.longitude, s.latitude) {
-                    (Some(lon), Some(lat)) => point(lon, lat),
-                    _ => Value::Null,
-                },
-                "elevation_m": s.elevation_m,
-                "depth_m": s.depth_m,
-                "sampling_interval_s": s.sampling_interval_s,
-                "active": s.active,
-                "gateway": s.gateway,
-                "gateway_online": s.gateway_online,
-            })
-        })
-        .collect();
-    site["warnings"] = warnings.iter().map(WarningRow::to_json).collect();
-    Ok(Json(site))
+    Ok(Json(SiteDetail {
+        threat_zone: site.threat_zone.take(),
+        site,
+        gateways,
+        sensors,
+        warnings,
+    }))
 }
 
 /// Raw readings may be asked for at most this far apart.
-pub const MAX_RAW_RANGE: Duration = Duration::days(31);
+const MAX_RAW_RANGE: Duration = Duration::days(31);
 /// Hourly rollups may be asked for at most this far apart.
-pub const MAX_HOURLY_RANGE: Duration = Duration::days(2 * 366);
+const MAX_HOURLY_RANGE: Duration = Duration::days(2 * 366);
 /// Rows returned when the request names no limit, and the most it may name.
-pub const DEFAULT_ROWS: i64 = 10_000;
-pub const MAX_ROWS: i64 = 100_000;
+const DEFAULT_ROWS: i64 = 10_000;
+const MAX_ROWS: i64 = 100_000;
 
 #[derive(Deserialize)]
-pub struct ReadingsQuery {
+struct ReadingsQuery {
     /// RFC 3339; default: `to` minus one day.
-    pub from: Option<DateTime<Utc>>,
+    from: Option<DateTime<Utc>>,
     /// RFC 3339, exclusive; default: now.
-    pub to: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
     /// `raw` (default) or `hourly`.
-    pub resolution: Option<String>,
-    pub limit: Option<i64>,
+    resolution: Option<Resolution>,
+    limit: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resolution {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Resolution {
     Raw,
     Hourly,
 }
 
 /// Checks a readings request: the range, its length for the resolution, the row limit.
-pub fn readings_bounds(
+fn readings_bounds(
     q: &ReadingsQuery,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>, Resolution, i64), ApiError> {
-    let resolution = match q.resolution.as_deref().unwrap_or("raw") {
-        "raw" => Resolution::Raw,
-        "hourly" => Resolution::Hourly,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "unknown resolution `{other}` (raw or hourly)"
-            )));
-        }
-    };
+    let resolution = q.resolution.unwrap_or(Resolution::Raw);
     let to = q.to.unwrap_or(now);
     let from = q.from.unwrap_or(to - Duration::days(1));
     if from >= to {
@@ -258,14 +277,67 @@ pub fn readings_bounds(
     Ok((from, to, resolution, limit))
 }
 
+/// One raw reading.
+#[derive(Serialize, sqlx::FromRow)]
+struct RawPoint {
+    ts: DateTime<Utc>,
+    value: f64,
+    quality: i16,
+}
+
+/// One hour's rollup.
+#[derive(Serialize, sqlx::FromRow)]
+struct HourlyPoint {
+    ts: DateTime<Utc>,
+    n: i64,
+    min: f64,
+    max: f64,
+    mean: f64,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Points {
+    Raw(Vec<RawPoint>),
+    Hourly(Vec<HourlyPoint>),
+}
+
+impl Points {
+    /// Keeps the first `limit`; true when there were more.
+    fn truncate(&mut self, limit: usize) -> bool {
+        fn cut<T>(v: &mut Vec<T>, limit: usize) -> bool {
+            let more = v.len() > limit;
+            v.truncate(limit);
+            more
+        }
+        match self {
+            Points::Raw(v) => cut(v, limit),
+            Points::Hourly(v) => cut(v, limit),
+        }
+    }
+}
+
+/// `GET /api/v1/sensors/{id}/readings`: a range of a sensor's readings, oldest first.
+#[derive(Serialize)]
+struct Readings {
+    sensor: i32,
+    unit: String,
+    resolution: Resolution,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// The limit cut the range short: ask again from the last point.
+    truncated: bool,
+    points: Points,
+}
+
 /// `GET /api/v1/sensors/{id}/readings?from=&to=&resolution=raw|hourly&limit=`: oldest first;
 /// `truncated` says the limit cut the range short (ask again from the last point).
-pub async fn readings(
+async fn readings(
     State(state): State<AppState>,
     officer: Officer,
     Id(id): Id,
     Params(q): Params<ReadingsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Readings>, ApiError> {
     let (from, to, resolution, limit) = readings_bounds(&q, Utc::now())?;
     let unit: String = sqlx::query_scalar(concat!(
         scope_cte!(),
@@ -280,9 +352,9 @@ pub async fn readings(
     .await?
     .ok_or(ApiError::NotFound)?;
     let sensor = id as i32;
-    let mut points: Vec<Value> = match resolution {
-        Resolution::Raw => {
-            let rows: Vec<(DateTime<Utc>, f64, i16)> = sqlx::query_as(
+    let mut points = match resolution {
+        Resolution::Raw => Points::Raw(
+            sqlx::query_as(
                 "SELECT ts, value, quality FROM readings
                  WHERE sensor_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts LIMIT $4",
             )
@@ -291,14 +363,12 @@ pub async fn readings(
             .bind(to)
             .bind(limit + 1)
             .fetch_all(&state.pool)
-            .await?;
-            rows.into_iter()
-                .map(|(ts, value, quality)| json!({"ts": ts, "value": value, "quality": quality}))
-                .collect()
-        }
-        Resolution::Hourly => {
-            let rows: Vec<(DateTime<Utc>, i64, f64, f64, f64)> = sqlx::query_as(
-                "SELECT bucket, n::int8, vmin, vmax, vsum / n FROM readings_hourly
+            .await?,
+        ),
+        Resolution::Hourly => Points::Hourly(
+            sqlx::query_as(
+                "SELECT bucket AS ts, n::int8 AS n, vmin AS min, vmax AS max, vsum / n AS mean
+                 FROM readings_hourly
                  WHERE sensor_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket LIMIT $4",
             )
             .bind(sensor)
@@ -306,40 +376,47 @@ pub async fn readings(
             .bind(to)
             .bind(limit + 1)
             .fetch_all(&state.pool)
-            .await?;
-            rows.into_iter()
-                .map(|(ts, n, min, max, mean)| {
-                    json!({"ts": ts, "n": n, "min": min, "max": max, "mean": mean})
-                })
-                .collect()
-        }
+            .await?,
+        ),
     };
-    let truncated = points.len() as i64 > limit;
-    points.truncate(limit as usize);
-    Ok(Json(json!({
-        "sensor": sensor,
-        "unit": unit,
-        "resolution": match resolution { Resolution::Raw => "raw", Resolution::Hourly => "hourly" },
-        "from": from,
-        "to": to,
-        "truncated": truncated,
-        "points": points,
-    })))
+    let truncated = points.truncate(limit as usize);
+    Ok(Json(Readings {
+        sensor,
+        unit,
+        resolution,
+        from,
+        to,
+        truncated,
+        points,
+    }))
 }
 
-#[derive(sqlx::FromRow)]
-struct WarningRow {
-    id: i64,
+/// A site as a warning names it.
+#[derive(Serialize, sqlx::FromRow)]
+struct SiteRef {
+    #[serde(rename = "id")]
     site_id: i64,
+    #[serde(rename = "code")]
     site_code: String,
+    #[serde(rename = "name")]
     site_name: String,
+}
+
+/// A warning as the lists and the detail show it.
+#[derive(Serialize, sqlx::FromRow)]
+struct WarningView {
+    id: i64,
+    #[sqlx(flatten)]
+    site: SiteRef,
+    /// The site's division code.
+    #[serde(rename = "division")]
     division_code: String,
     source: String,
     category: String,
     sensor_id: Option<i32>,
-    level: String,
-    peak_level: String,
-    state: String,
+    level: Stored<WarningLevel>,
+    peak_level: Stored<WarningLevel>,
+    state: Stored<WarningState>,
     summary: String,
     raised_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -347,40 +424,13 @@ struct WarningRow {
     failure_forecast_at: Option<DateTime<Utc>>,
     crossings: i32,
     acknowledged_at: Option<DateTime<Utc>>,
+    /// The name of the person who acknowledged it.
     acknowledged_by: Option<String>,
     closed_at: Option<DateTime<Utc>>,
     escalation_step: i32,
+    /// Only in the detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
     evidence: Option<Value>,
-}
-
-impl WarningRow {
-    fn to_json(&self) -> Value {
-        let mut v = json!({
-            "id": self.id,
-            "site": {"id": self.site_id, "code": self.site_code, "name": self.site_name},
-            "division": self.division_code,
-            "source": self.source,
-            "category": self.category,
-            "sensor_id": self.sensor_id,
-            "level": self.level,
-            "peak_level": self.peak_level,
-            "state": self.state,
-            "summary": self.summary,
-            "raised_at": self.raised_at,
-            "updated_at": self.updated_at,
-            "reading_ts": self.reading_ts,
-            "failure_forecast_at": self.failure_forecast_at,
-            "crossings": self.crossings,
-            "acknowledged_at": self.acknowledged_at,
-            "acknowledged_by": self.acknowledged_by,
-            "closed_at": self.closed_at,
-            "escalation_step": self.escalation_step,
-        });
-        if let Some(e) = &self.evidence {
-            v["evidence"] = e.clone();
-        }
-        v
-    }
 }
 
 /// Warnings in scope: `$1` is the officer's division. `tail` follows the WHERE clause.
@@ -405,34 +455,50 @@ fn warning_query_with(where_clause: &str, tail: &str, evidence: &str) -> String 
     )
 }
 
+/// Which warnings a list asks for.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StateFilter {
+    /// Not yet acknowledged.
+    Open,
+    /// Open or acknowledged.
+    #[default]
+    Active,
+    Acknowledged,
+    Closed,
+    All,
+}
+
+impl StateFilter {
+    fn states(self) -> Vec<&'static str> {
+        use WarningState::*;
+        let states: &[WarningState] = match self {
+            StateFilter::Open => &[Open],
+            StateFilter::Active => &[Open, Acknowledged],
+            StateFilter::Acknowledged => &[Acknowledged],
+            StateFilter::Closed => &[Closed],
+            StateFilter::All => &[Open, Acknowledged, Closed],
+        };
+        states.iter().map(|s| s.as_str()).collect()
+    }
+}
+
 #[derive(Deserialize)]
-pub struct WarningsQuery {
-    /// `open` (not yet acknowledged), `active` (open or acknowledged, the default),
-    /// `acknowledged`, `closed` or `all`.
-    pub state: Option<String>,
-    pub limit: Option<i64>,
+struct WarningsQuery {
+    /// `open`, `active` (the default), `acknowledged`, `closed` or `all`.
+    state: Option<StateFilter>,
+    limit: Option<i64>,
 }
 
 /// `GET /api/v1/warnings?state=open|active|acknowledged|closed|all&limit=`: newest change first.
-pub async fn warnings(
+async fn warnings(
     State(state): State<AppState>,
     officer: Officer,
     Params(q): Params<WarningsQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    let states: &[&str] = match q.state.as_deref().unwrap_or("active") {
-        "open" => &["open"],
-        "active" => &["open", "acknowledged"],
-        "acknowledged" => &["acknowledged"],
-        "closed" => &["closed"],
-        "all" => &["open", "acknowledged", "closed"],
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "unknown state `{other}` (open, active, acknowledged, closed or all)"
-            )));
-        }
-    };
+) -> Result<Json<Vec<WarningView>>, ApiError> {
+    let states = q.state.unwrap_or_default().states();
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    let rows: Vec<WarningRow> = sqlx::query_as(sqlx::AssertSqlSafe(warning_query(
+    let warnings: Vec<WarningView> = sqlx::query_as(sqlx::AssertSqlSafe(warning_query(
         "WHERE w.state = ANY($2)",
         "LIMIT $3",
     )))
@@ -441,14 +507,15 @@ pub async fn warnings(
     .bind(limit)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(rows.iter().map(WarningRow::to_json).collect()))
+    Ok(Json(warnings))
 }
 
+/// One warning in scope, with its evidence.
 async fn load_warning(
     state: &AppState,
     officer: &Officer,
     id: i64,
-) -> Result<WarningRow, ApiError> {
+) -> Result<WarningView, ApiError> {
     sqlx::query_as(sqlx::AssertSqlSafe(warning_query_with(
         "WHERE w.id = $2",
         "",
@@ -461,62 +528,66 @@ async fn load_warning(
     .ok_or(ApiError::NotFound)
 }
 
-/// A warning transition: at, transition, from, to, actor, person's name, evidence.
-type EventRow = (
-    DateTime<Utc>,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Value,
-);
+/// One transition of a warning.
+#[derive(Serialize, sqlx::FromRow)]
+struct WarningEvent {
+    at: DateTime<Utc>,
+    transition: Stored<WarningTransition>,
+    from_level: Option<Stored<WarningLevel>>,
+    to_level: Option<Stored<WarningLevel>>,
+    actor: String,
+    /// The name of the person who made it, if a person did.
+    person: Option<String>,
+    evidence: Value,
+}
+
+/// `GET /api/v1/warnings/{id}`: a warning with its evidence and its transitions.
+#[derive(Serialize)]
+struct WarningDetail {
+    #[serde(flatten)]
+    warning: WarningView,
+    /// Oldest first.
+    events: Vec<WarningEvent>,
+}
 
 /// `GET /api/v1/warnings/{id}`: one warning with its evidence and its transitions.
-pub async fn warning(
+async fn warning(
     State(state): State<AppState>,
     officer: Officer,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
-    let row = load_warning(&state, &officer, id).await?;
-    let events: Vec<EventRow> = sqlx::query_as(
-        "SELECT e.at, e.transition, e.from_level, e.to_level, e.actor, p.name, e.evidence
+) -> Result<Json<WarningDetail>, ApiError> {
+    let warning = load_warning(&state, &officer, id).await?;
+    let events: Vec<WarningEvent> = sqlx::query_as(
+        "SELECT e.at, e.transition, e.from_level, e.to_level, e.actor, p.name AS person,
+                e.evidence
              FROM warning_events e LEFT JOIN people p ON p.id = e.person_id
              WHERE e.warning_id = $1 ORDER BY e.id",
     )
     .bind(id)
     .fetch_all(&state.pool)
     .await?;
-    let mut v = row.to_json();
-    v["events"] = events
-        .into_iter()
-        .map(|(at, transition, from, to, actor, person, evidence)| {
-            json!({"at": at, "transition": transition, "from_level": from, "to_level": to,
-                   "actor": actor, "person": person, "evidence": evidence})
-        })
-        .collect();
-    Ok(Json(v))
+    Ok(Json(WarningDetail { warning, events }))
 }
 
 #[derive(Deserialize)]
-pub struct AcknowledgeRequest {
+struct AcknowledgeRequest {
     #[serde(default)]
-    pub note: Option<String>,
+    note: Option<String>,
 }
 
 /// Longest note accepted with an acknowledgement, in characters.
-pub const MAX_NOTE_CHARS: usize = 2000;
+const MAX_NOTE_CHARS: usize = 2000;
 
 /// `POST /api/v1/warnings/{id}/acknowledge` {note}: duty officers and admins. The change is
 /// stored by the analyzer's state machine, audited, and published on MQTT like every other
 /// warning change.
-pub async fn acknowledge(
+async fn acknowledge(
     State(state): State<AppState>,
     officer: Officer,
     RemoteAddr(remote): RemoteAddr,
     Id(id): Id,
     Body(req): Body<AcknowledgeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WarningView>, ApiError> {
     officer.require(Role::DutyOfficer, "your role may not acknowledge warnings")?;
     let note = req.note.unwrap_or_default();
     if note.chars().count() > MAX_NOTE_CHARS {
@@ -525,10 +596,10 @@ pub async fn acknowledge(
         )));
     }
     let before = load_warning(&state, &officer, id).await?;
-    if before.state != "open" {
+    if before.state.0 != WarningState::Open {
         return Err(ApiError::Conflict(format!(
             "the warning is {}: only an open warning can be acknowledged",
-            before.state
+            before.state.0.as_str()
         )));
     }
     // The acknowledgement and its audit entry commit together, or neither does.
@@ -540,7 +611,7 @@ pub async fn acknowledge(
         let now = load_warning(&state, &officer, id).await?;
         return Err(ApiError::Conflict(format!(
             "the warning is {}: only an open warning can be acknowledged",
-            now.state
+            now.state.0.as_str()
         )));
     };
     audit::record(
@@ -550,7 +621,7 @@ pub async fn acknowledge(
             action: "warning.acknowledge",
             target: Some(format!("warning:{id}")),
             division_code: Some(before.division_code.clone()),
-            detail: json!({"note": note, "site": before.site_code, "level": before.level,
+            detail: json!({"note": note, "site": before.site.site_code, "level": before.level,
                            "source": before.source}),
             remote_addr: remote,
         },
@@ -561,6 +632,15 @@ pub async fn acknowledge(
     if let Some(outbox) = &state.outbox {
         let _ = outbox.send(message);
     }
-    let after = load_warning(&state, &officer, id).await?;
-    Ok(Json(after.to_json()))
+    Ok(Json(load_warning(&state, &officer, id).await?))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sites", get(sites))
+        .route("/api/v1/sites/{id}", get(site))
+        .route("/api/v1/sensors/{id}/readings", get(readings))
+        .route("/api/v1/warnings", get(warnings))
+        .route("/api/v1/warnings/{id}", get(warning))
+        .route("/api/v1/warnings/{id}/acknowledge", post(acknowledge))
 }

@@ -1,14 +1,11 @@
-//! The audit log: everything an officer does, and every refused sign-in.
+//! The audit log's writer: everything an officer does, and every refused sign-in, is recorded
+//! here. It knows nothing of sessions or HTTP, so sign-in and every handler can use it; admins
+//! read the log through `audit_log`.
 
-use axum::Json;
-use axum::extract::State;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-use crate::auth::{Officer, Role};
-use crate::error::{ApiError, Params};
-use crate::state::AppState;
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 
 /// One audit record to write.
 #[derive(Debug, Clone)]
@@ -24,31 +21,14 @@ pub struct Entry {
     pub remote_addr: Option<String>,
 }
 
-impl Entry {
-    /// An officer acting on their own account (sign-in, sign-out).
-    pub fn account(officer: &Officer, action: &'static str, remote_addr: Option<String>) -> Entry {
-        Entry {
-            officer_id: Some(officer.id),
-            action,
-            target: Some(format!("officer:{}", officer.username)),
-            division_code: Some(officer.division_code.clone()),
-            detail: Value::Object(Default::default()),
-            remote_addr,
-        }
-    }
-}
-
 pub async fn record(db: impl sqlx::PgExecutor<'_>, e: &Entry) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (officer_id, action, target, division_code, detail, remote_addr)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+    bind(
+        sqlx::query(
+            "INSERT INTO audit_log (officer_id, action, target, division_code, detail, remote_addr)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        ),
+        e,
     )
-    .bind(e.officer_id)
-    .bind(e.action)
-    .bind(&e.target)
-    .bind(&e.division_code)
-    .bind(&e.detail)
-    .bind(&e.remote_addr)
     .execute(db)
     .await?;
     Ok(())
@@ -57,71 +37,30 @@ pub async fn record(db: impl sqlx::PgExecutor<'_>, e: &Entry) -> sqlx::Result<()
 /// Rewrites the record `id` (reserved earlier, e.g. a sign-in attempt before its password was
 /// checked) with what finally happened.
 pub async fn settle(db: impl sqlx::PgExecutor<'_>, id: i64, e: &Entry) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE audit_log SET officer_id = $2, action = $3, target = $4, division_code = $5,
-                detail = $6, remote_addr = $7
-         WHERE id = $1",
+    bind(
+        sqlx::query(
+            "UPDATE audit_log SET officer_id = $1, action = $2, target = $3, division_code = $4,
+                    detail = $5, remote_addr = $6
+             WHERE id = $7",
+        ),
+        e,
     )
     .bind(id)
-    .bind(e.officer_id)
-    .bind(e.action)
-    .bind(&e.target)
-    .bind(&e.division_code)
-    .bind(&e.detail)
-    .bind(&e.remote_addr)
     .execute(db)
     .await?;
     Ok(())
 }
 
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    /// Only records older than this id (paging backwards).
-    pub before: Option<i64>,
-    pub limit: Option<i64>,
-    pub action: Option<String>,
-}
-
-#[derive(Serialize, sqlx::FromRow)]
-pub struct AuditRecord {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub officer_id: Option<i64>,
-    pub username: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub division_code: Option<String>,
-    pub detail: Value,
-    pub remote_addr: Option<String>,
-}
-
-/// `GET /api/v1/audit?before=&limit=&action=`: admins only, newest first, the records of the
-/// admin's divisions. Records with no division (sign-ins with an unknown user name) are shown
-/// to admins of a top-level division only.
-pub async fn list(
-    State(state): State<AppState>,
-    officer: Officer,
-    Params(q): Params<AuditQuery>,
-) -> Result<Json<Vec<AuditRecord>>, ApiError> {
-    officer.require(Role::Admin, "only an admin may read the audit log")?;
-    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    let rows: Vec<AuditRecord> = sqlx::query_as(concat!(
-        scope_cte!(),
-        "SELECT a.id, a.at, a.officer_id, o.username, a.action, a.target, a.division_code,
-                a.detail, a.remote_addr
-         FROM audit_log a LEFT JOIN officers o ON o.id = a.officer_id
-         WHERE (a.division_code IN (SELECT code FROM scope)
-                OR (a.division_code IS NULL
-                    AND EXISTS (SELECT 1 FROM divisions WHERE code = $1 AND parent_code IS NULL)))
-           AND ($2::bigint IS NULL OR a.id < $2)
-           AND ($3::text IS NULL OR a.action = $3)
-         ORDER BY a.id DESC LIMIT $4"
-    ))
-    .bind(&officer.division_code)
-    .bind(q.before)
-    .bind(&q.action)
-    .bind(limit)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(rows))
+/// Binds an entry's fields as `$1` to `$6`: officer, action, target, division, detail, address.
+fn bind<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    e: &'q Entry,
+) -> Query<'q, Postgres, PgArguments> {
+    query
+        .bind(e.officer_id)
+        .bind(e.action)
+        .bind(&e.target)
+        .bind(&e.division_code)
+        .bind(&e.detail)
+        .bind(&e.remote_addr)
 }

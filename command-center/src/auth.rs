@@ -10,13 +10,14 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::{Json, http::header};
+use axum::routing::{get, post};
+use axum::{Json, Router, http::header};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -24,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Entry};
 use crate::error::{ApiError, Body};
-use crate::state::AppState;
+use crate::state::{AppState, LoginStats};
 
 /// What an officer may do. Ordered: an admin may do what a duty officer may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -54,16 +55,19 @@ impl fmt::Display for Role {
     }
 }
 
+/// A role name that is none of the three.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role `{0}` (viewer, duty_officer or admin)")]
+pub struct UnknownRole(String);
+
 impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
         match s {
             "viewer" => Ok(Role::Viewer),
             "duty_officer" => Ok(Role::DutyOfficer),
             "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role `{other}` (viewer, duty_officer or admin)"
-            )),
+            other => Err(UnknownRole(other.to_owned())),
         }
     }
 }
@@ -169,7 +173,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Officer, ApiE
         username: row.username,
         display_name: row.display_name,
         division_code: row.division_code,
-        role: row.role.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        role: row.role.parse().map_err(anyhow::Error::from)?,
         person_id: row.person_id,
         token_hash: hash,
     })
@@ -182,6 +186,20 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then_some(token.trim())
+}
+
+/// The officer of a request that may carry its token as a bearer header or as `?token=`
+/// (`query`): browsers cannot set headers on `<img>` and WebSocket requests. With the token.
+pub async fn officer_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<String>,
+) -> Result<(Officer, String), ApiError> {
+    let token = bearer(headers)
+        .map(str::to_owned)
+        .or(query)
+        .ok_or(ApiError::Unauthorized)?;
+    Ok((authenticate(state, &token).await?, token))
 }
 
 impl FromRequestParts<AppState> for Officer {
@@ -210,9 +228,30 @@ impl<S: Send + Sync> FromRequestParts<S> for RemoteAddr {
 }
 
 #[derive(Deserialize)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// What a successful sign-in answers.
+#[derive(Serialize)]
+struct LoginResponse {
+    /// The bearer token: 64 hex digits, shown only this once.
+    token: String,
+    expires_at: DateTime<Utc>,
+    officer: Officer,
+}
+
+/// The audit entry of an officer acting on their own account (sign-in, sign-out).
+fn account_entry(officer: &Officer, action: &'static str, remote_addr: Option<String>) -> Entry {
+    Entry {
+        officer_id: Some(officer.id),
+        action,
+        target: Some(format!("officer:{}", officer.username)),
+        division_code: Some(officer.division_code.clone()),
+        detail: json!({}),
+        remote_addr,
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -228,15 +267,6 @@ struct Credentials {
 fn dummy_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| geohazard_store::registry::hash_password("no such officer"))
-}
-
-/// Password checks running now, the most ever at once, and sign-ins refused because the
-/// checks were all busy: argon2 takes ~19 MiB each, so their number is bounded.
-#[derive(Debug, Default)]
-pub struct LoginStats {
-    pub hashing_now: AtomicUsize,
-    pub hashing_peak: AtomicUsize,
-    pub refused_busy: AtomicU64,
 }
 
 /// Counts one password check for as long as it lives.
@@ -361,11 +391,11 @@ fn invalid_credentials() -> ApiError {
 }
 
 /// `POST /api/v1/login` {username, password} → {token, expires_at, officer}.
-pub async fn login(
+async fn login(
     State(state): State<AppState>,
     RemoteAddr(remote): RemoteAddr,
     Body(req): Body<LoginRequest>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LoginResponse>, ApiError> {
     let username: String = req.username.chars().take(64).collect();
     let attempt = match reserve_attempt(&state, &username, remote.as_deref()).await? {
         Attempt::Reserved(id) => id,
@@ -442,18 +472,18 @@ pub async fn login(
     audit::settle(
         &state.pool,
         attempt,
-        &Entry::account(&officer, "login", remote),
+        &account_entry(&officer, "login", remote),
     )
     .await?;
-    Ok(Json(json!({
-        "token": token,
-        "expires_at": expires_at,
-        "officer": officer,
-    })))
+    Ok(Json(LoginResponse {
+        token,
+        expires_at,
+        officer,
+    }))
 }
 
 /// `POST /api/v1/logout`: ends the session the request was made with.
-pub async fn logout(
+async fn logout(
     State(state): State<AppState>,
     RemoteAddr(remote): RemoteAddr,
     officer: Officer,
@@ -462,13 +492,20 @@ pub async fn logout(
         .bind(&officer.token_hash)
         .execute(&state.pool)
         .await?;
-    audit::record(&state.pool, &Entry::account(&officer, "logout", remote)).await?;
+    audit::record(&state.pool, &account_entry(&officer, "logout", remote)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/me`: the signed-in officer.
-pub async fn me(officer: Officer) -> Json<Officer> {
+async fn me(officer: Officer) -> Json<Officer> {
     Json(officer)
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/me", get(me))
 }
 
 #[cfg(test)]
@@ -492,6 +529,6 @@ mod tests {
         for r in [Role::Viewer, Role::DutyOfficer, Role::Admin] {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));
         }
-        assert!("root".parse::<Role>().is_err());
+        assert_eq!("root".parse::<Role>(), Err(UnknownRole("root".to_owned())));
     }
 }

@@ -3,11 +3,12 @@
 //! to draw on a sensor's chart.
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use geohazard_warnings::rules::{RuleKind, ThresholdParams};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 
 use crate::auth::Officer;
@@ -26,15 +27,12 @@ pub struct ConsoleSettings {
     pub tile_attribution: String,
 }
 
-/// `GET /api/v1/console`: the console's settings.
+/// `GET /api/v1/console`: the console's settings, as configured.
 async fn settings(
     _officer: Officer,
     Extension(console): Extension<Arc<ConsoleSettings>>,
-) -> Json<Value> {
-    Json(json!({
-        "tile_url": console.tile_url,
-        "tile_attribution": console.tile_attribution,
-    }))
+) -> Json<Arc<ConsoleSettings>> {
+    Json(console)
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -101,13 +99,26 @@ async fn people(
     Ok(Json(rows))
 }
 
+/// `GET /api/v1/sensors/{id}/thresholds`: the lines to draw on a sensor's chart. Without a
+/// threshold rule: no direction and no levels (`{}`).
+#[derive(Serialize)]
+struct ThresholdLines<D, L> {
+    sensor: i32,
+    direction: Option<D>,
+    levels: L,
+}
+
+/// The levels of a sensor without a threshold rule.
+#[derive(Serialize)]
+struct NoLevels {}
+
 /// `GET /api/v1/sensors/{id}/thresholds`: the threshold rule in force for the sensor (kind,
 /// site and sensor scopes merged, as the analyzer merges them), for the chart's lines.
 async fn thresholds(
     State(state): State<AppState>,
     officer: Officer,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let sensor = i32::try_from(id).map_err(|_| ApiError::NotFound)?;
     let site: i64 = sqlx::query_scalar("SELECT site_id FROM sensors WHERE id = $1")
         .bind(sensor)
@@ -117,10 +128,20 @@ async fn thresholds(
     require_site(&state, &officer, site).await?;
     let rule: Option<ThresholdParams> =
         geohazard_warnings::rules::sensor_rule(&state.pool, sensor, RuleKind::Threshold).await?;
-    Ok(Json(match rule {
-        Some(t) => json!({"sensor": sensor, "direction": t.direction, "levels": t.levels}),
-        None => json!({"sensor": sensor, "direction": null, "levels": {}}),
-    }))
+    Ok(match rule {
+        Some(t) => Json(ThresholdLines {
+            sensor,
+            direction: Some(t.direction),
+            levels: t.levels,
+        })
+        .into_response(),
+        None => Json(ThresholdLines::<(), _> {
+            sensor,
+            direction: None,
+            levels: NoLevels {},
+        })
+        .into_response(),
+    })
 }
 
 pub fn routes() -> Router<AppState> {

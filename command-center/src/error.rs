@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// What a handler answers when it cannot do what was asked.
@@ -40,17 +41,25 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+}
+
+fn error_body(message: &str) -> Json<ErrorBody<'_>> {
+    Json(ErrorBody { error: message })
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Unauthorized => {
-                let body =
-                    Json(serde_json::json!({"error": "not signed in, or the session has ended"}));
                 return (
                     StatusCode::UNAUTHORIZED,
                     [(header::WWW_AUTHENTICATE, "Bearer")],
-                    body,
+                    error_body("not signed in, or the session has ended"),
                 )
                     .into_response();
             }
@@ -63,9 +72,13 @@ impl IntoResponse for ApiError {
                 message,
                 retry_after_s,
             } => {
-                let body = Json(serde_json::json!({"error": message}));
                 let retry_after = retry_after_s.max(1).to_string();
-                return (status, [(header::RETRY_AFTER, retry_after)], body).into_response();
+                return (
+                    status,
+                    [(header::RETRY_AFTER, retry_after)],
+                    error_body(&message),
+                )
+                    .into_response();
             }
             ApiError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
@@ -75,7 +88,7 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        (status, Json(serde_json::json!({"error": message}))).into_response()
+        (status, error_body(&message)).into_response()
     }
 }
 

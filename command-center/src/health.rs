@@ -7,7 +7,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::auth::Officer;
 use crate::error::{ApiError, Params};
@@ -15,20 +14,20 @@ use crate::state::AppState;
 
 /// A gateway as the console shows it.
 #[derive(Serialize, sqlx::FromRow)]
-pub struct GatewayHealth {
-    pub id: i64,
-    pub code: String,
-    pub name: String,
-    pub site_id: Option<i64>,
-    pub site_code: Option<String>,
-    pub site_name: Option<String>,
-    pub online: bool,
-    pub last_seen_at: Option<DateTime<Utc>>,
-    pub firmware_version: Option<String>,
-    pub battery_pct: Option<f64>,
-    pub supply_v: Option<f64>,
-    pub signal_dbm: Option<f64>,
-    pub queue_depth: Option<i64>,
+struct GatewayHealth {
+    id: i64,
+    code: String,
+    name: String,
+    site_id: Option<i64>,
+    site_code: Option<String>,
+    site_name: Option<String>,
+    online: bool,
+    last_seen_at: Option<DateTime<Utc>>,
+    firmware_version: Option<String>,
+    battery_pct: Option<f64>,
+    supply_v: Option<f64>,
+    signal_dbm: Option<f64>,
+    queue_depth: Option<i64>,
 }
 
 /// Gateways of the sites in scope (`$1`), `$2` one site or all.
@@ -48,8 +47,8 @@ const GATEWAYS: &str = concat!(
 );
 
 #[derive(Deserialize)]
-pub struct GatewaysQuery {
-    pub site: Option<i64>,
+struct GatewaysQuery {
+    site: Option<i64>,
 }
 
 async fn gateway_rows(
@@ -93,12 +92,20 @@ struct QuarantineSummary {
     detail: String,
 }
 
+/// `GET /api/v1/health`: what the device-health tab shows.
+#[derive(Serialize)]
+struct Health {
+    gateways: Vec<GatewayHealth>,
+    silent_sensors: Vec<SilentSensor>,
+    quarantine: Vec<QuarantineSummary>,
+}
+
 /// `GET /api/v1/health`: gateways, silent sensors (nothing for three sampling intervals),
 /// active device warnings, and quarantined messages per gateway and reason over the last day.
 /// Quarantine rows of gateways nobody registered are shown to top-level officers only.
-async fn health(State(state): State<AppState>, officer: Officer) -> Result<Json<Value>, ApiError> {
+async fn health(State(state): State<AppState>, officer: Officer) -> Result<Json<Health>, ApiError> {
     let gateways = gateway_rows(&state, &officer, None).await?;
-    let silent: Vec<SilentSensor> = sqlx::query_as(concat!(
+    let silent_sensors: Vec<SilentSensor> = sqlx::query_as(concat!(
         scope_cte!(),
         "SELECT se.id, se.channel, se.kind, g.code AS gateway, s.code AS site_code,
                 se.sampling_interval_s, last.ts AS last_reading_at
@@ -135,11 +142,11 @@ async fn health(State(state): State<AppState>, officer: Officer) -> Result<Json<
     .bind(&officer.division_code)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(json!({
-        "gateways": gateways,
-        "silent_sensors": silent,
-        "quarantine": quarantine,
-    })))
+    Ok(Json(Health {
+        gateways,
+        silent_sensors,
+        quarantine,
+    }))
 }
 
 pub fn routes() -> Router<AppState> {

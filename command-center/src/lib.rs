@@ -18,18 +18,24 @@ macro_rules! scope_cte {
     };
 }
 
-pub mod api;
-pub mod audit;
-pub mod auth;
-pub mod connections;
-pub mod console;
-pub mod error;
-pub mod health;
-pub mod live;
-pub mod officers;
-pub mod state;
-pub mod video;
-pub mod web;
+// Layers, each importing only those above it: `error`, `audit` (the writer), `state` and
+// `stored` are leaves; `auth` (sessions, the `Officer` extractor, sign-in) stands on them; the
+// handlers (`api`, `audit_log`, `console`, `health`, `live`, `video`, `web`) and `officers` on
+// `auth`; `connections` serves them.
+mod api;
+mod audit;
+mod audit_log;
+mod auth;
+mod connections;
+mod console;
+mod error;
+mod health;
+mod live;
+mod officers;
+mod state;
+mod stored;
+mod video;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,16 +43,21 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use auth::{Officer, Role};
-pub use error::ApiError;
-pub use state::{AppState, Settings};
+pub use auth::{Role, UnknownRole, open_session};
+pub use console::ConsoleSettings;
+pub use officers::{NewOfficer, add_officer, set_officer_password};
+pub use state::{LoginStats, Settings};
+pub use video::VideoSettings;
+
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The `[command_center]` configuration section.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,9 +69,9 @@ pub struct CommandCenterConfig {
     /// The API's own settings: sessions, body limit, live sockets.
     pub api: Settings,
     /// The duty-room console: base-map tiles.
-    pub console: console::ConsoleSettings,
+    pub console: ConsoleSettings,
     /// Camera frames: the frame store, its retention, live views.
-    pub video: video::VideoSettings,
+    pub video: VideoSettings,
 }
 
 impl Default for CommandCenterConfig {
@@ -69,28 +80,21 @@ impl Default for CommandCenterConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             db_connections: 16,
             api: Settings::default(),
-            console: console::ConsoleSettings::default(),
-            video: video::VideoSettings::default(),
+            console: ConsoleSettings::default(),
+            video: VideoSettings::default(),
         }
     }
 }
 
 /// The API's routes over `state`.
-pub fn router(state: AppState) -> Router {
+fn router(state: AppState) -> Router {
     let limit = state.settings.body_limit_bytes;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/v1/login", post(auth::login))
-        .route("/api/v1/logout", post(auth::logout))
-        .route("/api/v1/me", get(auth::me))
-        .route("/api/v1/sites", get(api::sites))
-        .route("/api/v1/sites/{id}", get(api::site))
-        .route("/api/v1/sensors/{id}/readings", get(api::readings))
-        .route("/api/v1/warnings", get(api::warnings))
-        .route("/api/v1/warnings/{id}", get(api::warning))
-        .route("/api/v1/warnings/{id}/acknowledge", post(api::acknowledge))
-        .route("/api/v1/audit", get(audit::list))
-        .route("/api/v1/live", get(live::live))
+        .merge(auth::routes())
+        .merge(api::routes())
+        .merge(audit_log::routes())
+        .merge(live::routes())
         .merge(web::routes())
         .merge(console::routes())
         .merge(health::routes())
@@ -112,8 +116,15 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Ends after `shutdown` is cancelled and the open requests are done.
     pub task: JoinHandle<anyhow::Result<()>>,
-    /// The state behind the routes (its counters show what the server is doing).
-    pub state: AppState,
+    /// The state behind the routes.
+    state: AppState,
+}
+
+impl Server {
+    /// What sign-in is doing: password checks running, at most at once, refused as busy.
+    pub fn login_stats(&self) -> &LoginStats {
+        &self.state.login_stats
+    }
 }
 
 /// Starts the command-center: the MQTT live feed and outbox, the expired-session sweeper, and

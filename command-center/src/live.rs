@@ -6,32 +6,34 @@
 //! `{"type":"resync"}` (re-read `GET /api/v1/warnings`); a socket that does not accept a
 //! message in time is closed. Neither ever holds up the feed or the other sockets.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::routing::get;
 use geohazard_bus::{Bus, BusConfig, Qos};
 use geohazard_protocol::topic::ALL_WARNINGS;
-use geohazard_protocol::warning::Warning;
-use serde::Deserialize;
-use serde_json::json;
+use geohazard_protocol::warning::{Warning, WarningLevel};
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{self, Officer};
 use crate::error::{ApiError, Params};
 use crate::state::AppState;
+use crate::stored::Stored;
 
 /// Whether the store has this warning as the message tells it: the same site, division, source
 /// and category, and a level it has reached. Anyone who can publish on the broker could send a
 /// message; only what the analyzer stored reaches an officer's console.
-pub async fn is_stored(pool: &sqlx::PgPool, w: &Warning) -> sqlx::Result<bool> {
-    let stored: Option<(String, String, String, String, String)> = sqlx::query_as(
+async fn is_stored(pool: &sqlx::PgPool, w: &Warning) -> sqlx::Result<bool> {
+    let stored: Option<(String, String, String, String, Stored<WarningLevel>)> = sqlx::query_as(
         "SELECT s.code, s.division_code, w.source, w.category, w.peak_level
          FROM warnings w JOIN hazard_sites s ON s.id = w.site_id
          WHERE w.id = $1",
@@ -45,9 +47,7 @@ pub async fn is_stored(pool: &sqlx::PgPool, w: &Warning) -> sqlx::Result<bool> {
                 && division == w.division
                 && source == w.source
                 && category == w.category.as_str()
-                && peak
-                    .parse::<geohazard_protocol::warning::WarningLevel>()
-                    .is_ok_and(|peak| w.level <= peak)
+                && w.level <= peak.0
         }),
     )
 }
@@ -115,13 +115,33 @@ pub async fn connect(url: &str, client_id: &str, wait: Duration) -> anyhow::Resu
 }
 
 #[derive(Deserialize)]
-pub struct LiveQuery {
+struct LiveQuery {
     /// The session token, for browsers (they cannot set headers on a WebSocket).
-    pub token: Option<String>,
+    token: Option<String>,
+}
+
+/// What a live socket sends, as `{"type": ..., ...}`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum LiveMessage<'a> {
+    /// First, once subscribed: who the socket serves and how many divisions it watches.
+    Ready { officer: &'a str, divisions: usize },
+    /// A warning change in scope.
+    Warning { warning: &'a Warning },
+    /// Events were dropped: re-read `GET /api/v1/warnings`.
+    Resync { missed: u64 },
+    /// The session was signed out, expired or disabled; the socket closes.
+    SessionEnded,
+}
+
+impl LiveMessage<'_> {
+    fn text(&self) -> String {
+        serde_json::to_string(self).expect("a live message serializes")
+    }
 }
 
 /// The division codes an officer sees: its own and all below it.
-pub async fn scope_codes(state: &AppState, division: &str) -> sqlx::Result<HashSet<String>> {
+async fn scope_codes(state: &AppState, division: &str) -> sqlx::Result<HashSet<String>> {
     let codes: Vec<String> = sqlx::query_scalar(concat!(scope_cte!(), "SELECT code FROM scope"))
         .bind(division)
         .fetch_all(&state.pool)
@@ -129,36 +149,23 @@ pub async fn scope_codes(state: &AppState, division: &str) -> sqlx::Result<HashS
     Ok(codes.into_iter().collect())
 }
 
-/// The live sockets open per session (by token hash).
-#[derive(Default)]
-pub struct SocketCount(Mutex<HashMap<Vec<u8>, usize>>);
-
 /// One open live socket of a session; gives its place back when dropped.
-pub struct SocketSlot {
+struct SocketSlot {
     state: AppState,
     session: Vec<u8>,
-}
-
-impl SocketCount {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, usize>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 impl SocketSlot {
     /// A place for one more socket of `officer`'s session, or 429 when it has its maximum open.
     fn take(state: &AppState, officer: &Officer) -> Result<SocketSlot, ApiError> {
         let max = state.settings.live_max_sockets_per_session.max(1);
-        let mut open = state.live_sockets.lock();
-        let count = open.entry(officer.token_hash.clone()).or_default();
-        if *count >= max {
+        if !state.live_sockets.take(&officer.token_hash, max) {
             return Err(ApiError::RetryLater {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 message: format!("this session already has {max} live connections open"),
                 retry_after_s: 10,
             });
         }
-        *count += 1;
         Ok(SocketSlot {
             state: state.clone(),
             session: officer.token_hash.clone(),
@@ -168,29 +175,19 @@ impl SocketSlot {
 
 impl Drop for SocketSlot {
     fn drop(&mut self) {
-        let mut open = self.state.live_sockets.lock();
-        if let Some(count) = open.get_mut(&self.session) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.session);
-            }
-        }
+        self.state.live_sockets.release(&self.session);
     }
 }
 
 /// `GET /api/v1/live`: authenticates (bearer header or `?token=`) before the upgrade, so a bad
 /// token is a plain 401. A request that is not a WebSocket upgrade gets a JSON error.
-pub async fn live(
+async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
     Params(q): Params<LiveQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let token = auth::bearer(&headers)
-        .map(str::to_owned)
-        .or(q.token)
-        .ok_or(ApiError::Unauthorized)?;
-    let officer = auth::authenticate(&state, &token).await?;
+    let (officer, token) = auth::officer_of(&state, &headers, q.token).await?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
     let slot = SocketSlot::take(&state, &officer)?;
     let scope = scope_codes(&state, &officer.division_code).await?;
@@ -204,7 +201,7 @@ pub async fn live(
 
 /// What to send a socket next.
 #[derive(Debug, PartialEq)]
-pub enum Outgoing {
+enum Outgoing {
     /// A JSON text message.
     Text(String),
     /// The feed has ended (shutdown).
@@ -213,18 +210,18 @@ pub enum Outgoing {
 
 /// The next message for a socket watching `scope`: the next in-scope warning, or a resync
 /// notice when the socket fell behind and events were dropped.
-pub async fn next_outgoing(
+async fn next_outgoing(
     rx: &mut broadcast::Receiver<Arc<Warning>>,
     scope: &HashSet<String>,
 ) -> Outgoing {
     loop {
         match rx.recv().await {
             Ok(w) if scope.contains(&w.division) => {
-                return Outgoing::Text(json!({"type": "warning", "warning": &*w}).to_string());
+                return Outgoing::Text(LiveMessage::Warning { warning: &w }.text());
             }
             Ok(_) => continue,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                return Outgoing::Text(json!({"type": "resync", "missed": missed}).to_string());
+                return Outgoing::Text(LiveMessage::Resync { missed }.text());
             }
             Err(broadcast::error::RecvError::Closed) => return Outgoing::Closed,
         }
@@ -243,11 +240,11 @@ async fn serve_socket(
     let mut recheck =
         tokio::time::interval(Duration::from_secs(state.settings.live_recheck_s.max(1)));
     recheck.tick().await;
-    let hello = json!({"type": "ready", "officer": officer.username, "divisions": scope.len()});
-    if send(&mut socket, hello.to_string(), send_timeout)
-        .await
-        .is_err()
-    {
+    let hello = LiveMessage::Ready {
+        officer: &officer.username,
+        divisions: scope.len(),
+    };
+    if send(&mut socket, hello.text(), send_timeout).await.is_err() {
         return;
     }
     tracing::debug!(officer = %officer.username, "live socket open");
@@ -270,13 +267,17 @@ async fn serve_socket(
             },
             _ = recheck.tick() => {
                 if auth::authenticate(&state, &token).await.is_err() {
-                    let _ = send(&mut socket, json!({"type": "session_ended"}).to_string(), send_timeout).await;
+                    let _ = send(&mut socket, LiveMessage::SessionEnded.text(), send_timeout).await;
                     break;
                 }
             }
         }
     }
     let _ = tokio::time::timeout(send_timeout, socket.send(Message::Close(None))).await;
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/live", get(live))
 }
 
 async fn send(socket: &mut WebSocket, text: String, timeout: Duration) -> Result<(), ()> {

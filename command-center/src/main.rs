@@ -6,13 +6,11 @@
 //! `GEOHAZARD_COMMAND_CENTER__LISTEN=127.0.0.1:8080`), `DATABASE_URL` and `MQTT_URL`.
 
 use std::io::BufRead;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use geohazard_command_center::officers::{self, NewOfficer};
-use geohazard_command_center::{CommandCenterConfig, Role};
-use geohazard_runtime::{DatabaseSection, MqttSection};
+use geohazard_command_center::{CommandCenterConfig, NewOfficer, Role, add_officer};
+use geohazard_runtime::{ConfigArgs, DatabaseSection, MqttSection};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -26,9 +24,8 @@ struct Config {
 #[derive(Parser)]
 #[command(name = "command-center", about = "geohazard's duty officers' API")]
 struct Cli {
-    /// TOML configuration file.
-    #[arg(long, short, global = true, env = "GEOHAZARD_CONFIG")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -66,7 +63,7 @@ enum OfficerCommand {
 async fn main() -> anyhow::Result<()> {
     geohazard_runtime::init_tracing();
     let cli = Cli::parse();
-    let config: Config = geohazard_runtime::load_config(cli.config.as_deref())?;
+    let config: Config = cli.config.load()?;
     let db_url = config
         .database
         .resolved_url()
@@ -97,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let password = read_password()?;
             let store = geohazard_store::Store::connect(&db_url, 2).await?;
-            let id = officers::add(
+            let id = add_officer(
                 &store.pool,
                 &NewOfficer {
                     username: &username,

@@ -1,11 +1,11 @@
-//! Adding officers (the `command-center officer add` command).
+//! Adding officers (the `command-center officer add` command) and setting their passwords.
 
 use sqlx::PgPool;
 
 use crate::auth::Role;
 
 /// Shortest password accepted for an officer.
-pub const MIN_PASSWORD_CHARS: usize = 10;
+const MIN_PASSWORD_CHARS: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct NewOfficer<'a> {
@@ -19,7 +19,7 @@ pub struct NewOfficer<'a> {
 
 /// Adds an officer (and the person record that stands for them in warnings) and returns the
 /// officer's id. The password is stored as an argon2 hash, never as given.
-pub async fn add(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<i64> {
+pub async fn add_officer(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<i64> {
     anyhow::ensure!(
         !o.username.is_empty()
             && o.username.len() <= 64
@@ -69,7 +69,11 @@ pub async fn add(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<i64> {
 }
 
 /// Gives an officer a new password; false when no officer has that username.
-pub async fn set_password(pool: &PgPool, username: &str, password: &str) -> anyhow::Result<bool> {
+pub async fn set_officer_password(
+    pool: &PgPool,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<bool> {
     let hash = hashed(password).await?;
     let updated = sqlx::query("UPDATE officers SET password_hash = $2 WHERE username = $1")
         .bind(username)

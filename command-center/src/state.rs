@@ -1,6 +1,9 @@
-//! What every handler shares.
+//! What every handler shares: the settings, the pool, the live feed, and the counters that
+//! sign-in and the live sockets keep. A leaf below the handlers: it imports none of them.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use geohazard_protocol::warning::Warning;
 use geohazard_warnings::Outbox;
@@ -84,9 +87,50 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     /// Bounds the password checks running at once.
     pub hashing: Arc<tokio::sync::Semaphore>,
-    pub login_stats: crate::auth::LoginStats,
+    pub login_stats: LoginStats,
     /// Open live sockets per session.
-    pub live_sockets: crate::live::SocketCount,
+    pub live_sockets: SocketCount,
+}
+
+/// Password checks running now, the most ever at once, and sign-ins refused because the
+/// checks were all busy: argon2 takes ~19 MiB each, so their number is bounded.
+#[derive(Debug, Default)]
+pub struct LoginStats {
+    pub hashing_now: AtomicUsize,
+    pub hashing_peak: AtomicUsize,
+    pub refused_busy: AtomicU64,
+}
+
+/// The live sockets open per session (by token hash).
+#[derive(Default)]
+pub struct SocketCount(Mutex<HashMap<Vec<u8>, usize>>);
+
+impl SocketCount {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Vec<u8>, usize>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one more socket of `session`, unless it has `max` open already.
+    pub fn take(&self, session: &[u8], max: usize) -> bool {
+        let mut open = self.lock();
+        let count = open.entry(session.to_vec()).or_default();
+        if *count >= max {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    /// Gives back a place [`SocketCount::take`] counted.
+    pub fn release(&self, session: &[u8]) {
+        let mut open = self.lock();
+        if let Some(count) = open.get_mut(session) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(session);
+            }
+        }
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -29,6 +29,7 @@ use geohazard_bus::{Bus, BusConfig, Qos};
 use geohazard_protocol::command::{Command, LiveViewAction, LiveViewArgs, names};
 use geohazard_protocol::topic::{ALL_VIDEO, Topic};
 use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel, WarningTransition};
+use geohazard_runtime::Backoff;
 use geohazard_store::quarantine::{self, QuarantineRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, Entry};
 use crate::auth::{self, Officer, RemoteAddr};
+use crate::console::require_site;
 use crate::error::{ApiError, Id, Params};
 use crate::state::AppState;
 
@@ -77,29 +79,28 @@ impl Default for VideoSettings {
 
 /// One frame as it arrived.
 #[derive(Debug)]
-pub struct Frame {
-    pub gateway: String,
-    pub camera: String,
-    pub captured_at_ms: i64,
-    pub jpeg: Bytes,
+struct Frame {
+    gateway: String,
+    camera: String,
+    jpeg: Bytes,
 }
 
 /// The video service the handlers share.
 pub struct Video {
-    pub settings: VideoSettings,
+    settings: VideoSettings,
     /// For commands to gateways.
     client: AsyncClient,
     /// Every accepted frame, for live views.
     frames: broadcast::Sender<Arc<Frame>>,
     /// Frames stored, and frames refused (not a JPEG, too large, unknown gateway).
-    pub stored: AtomicU64,
-    pub refused: AtomicU64,
+    stored: AtomicU64,
+    refused: AtomicU64,
     /// Live views open per (gateway, camera): the last one to close tells the bridge to stop.
     viewers: std::sync::Mutex<std::collections::HashMap<(String, String), usize>>,
 }
 
 /// Why a frame is refused, as the quarantine names it, or `None` when it is acceptable.
-pub fn check_frame(jpeg: &[u8], max_bytes: usize) -> Option<(&'static str, String)> {
+fn check_frame(jpeg: &[u8], max_bytes: usize) -> Option<(&'static str, String)> {
     if jpeg.len() > max_bytes {
         return Some((
             "frame_too_large",
@@ -173,7 +174,7 @@ async fn consume(mut bus: Bus, video: Arc<Video>, pool: PgPool, shutdown: Cancel
         };
         // Nothing is acknowledged before it is stored or quarantined: a database outage
         // retries the frame instead of losing it.
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
             match accept(&video, &pool, delivery.topic(), delivery.payload()).await {
                 Ok(()) => break,
@@ -181,9 +182,8 @@ async fn consume(mut bus: Bus, video: Arc<Video>, pool: PgPool, shutdown: Cancel
                     tracing::warn!(error = format!("{e:#}"), "storing a frame; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = backoff.wait() => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         }
@@ -284,7 +284,6 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
     let _ = video.frames.send(Arc::new(Frame {
         gateway,
         camera,
-        captured_at_ms,
         jpeg: Bytes::copy_from_slice(payload),
     }));
     Ok(())
@@ -304,7 +303,7 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Deletes frames older than `max_age_h`, then the oldest until the store is within
 /// `max_total_bytes`; rows and files together.
-pub async fn enforce_retention(video: &Video, pool: &PgPool) -> anyhow::Result<u64> {
+async fn enforce_retention(video: &Video, pool: &PgPool) -> anyhow::Result<u64> {
     let s = &video.settings;
     let mut deleted = 0;
     loop {
@@ -451,22 +450,9 @@ async fn snapshot_on_warning(
 // ---- the API -------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
-pub struct TokenQuery {
+struct TokenQuery {
     /// For `<img>` and WebSocket requests, which cannot carry an authorization header.
-    pub token: Option<String>,
-}
-
-/// The officer of a request that may carry its token as a bearer header or `?token=`.
-async fn officer_of(
-    state: &AppState,
-    headers: &HeaderMap,
     token: Option<String>,
-) -> Result<(Officer, String), ApiError> {
-    let token = auth::bearer(headers)
-        .map(str::to_owned)
-        .or(token)
-        .ok_or(ApiError::Unauthorized)?;
-    Ok((auth::authenticate(state, &token).await?, token))
 }
 
 /// The division of a gateway's site, if the gateway is in the officer's scope; else 404.
@@ -517,7 +503,7 @@ async fn site_cameras(
     officer: Officer,
     Id(id): Id,
 ) -> Result<Json<Vec<CameraRow>>, ApiError> {
-    crate::console::require_site(&state, &officer, id).await?;
+    require_site(&state, &officer, id).await?;
     let rows = sqlx::query_as(
         "SELECT DISTINCT ON (f.gateway_code, f.camera) f.gateway_code AS gateway, f.camera,
                 f.id AS latest_id, f.captured_at, f.bytes
@@ -539,7 +525,7 @@ async fn frame(
     Id(id): Id,
     Params(q): Params<TokenQuery>,
 ) -> Result<Response, ApiError> {
-    let (officer, _) = officer_of(&state, &headers, q.token).await?;
+    let (officer, _) = auth::officer_of(&state, &headers, q.token).await?;
     let (gateway, path): (String, String) =
         sqlx::query_as("SELECT gateway_code, path FROM video_frames WHERE id = $1")
             .bind(id)
@@ -558,7 +544,7 @@ async fn latest(
     UrlPath((gateway, camera)): UrlPath<(String, String)>,
     Params(q): Params<TokenQuery>,
 ) -> Result<Response, ApiError> {
-    let (officer, _) = officer_of(&state, &headers, q.token).await?;
+    let (officer, _) = auth::officer_of(&state, &headers, q.token).await?;
     gateway_in_scope(&state, &officer, &gateway).await?;
     let path: String = sqlx::query_scalar(
         "SELECT path FROM video_frames WHERE gateway_code = $1 AND camera = $2
@@ -573,10 +559,29 @@ async fn latest(
 }
 
 #[derive(Deserialize)]
-pub struct RangeQuery {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    pub limit: Option<i64>,
+struct RangeQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: Option<i64>,
+}
+
+/// One stored frame, without its image (`GET /api/v1/frames/{id}`).
+#[derive(Serialize, sqlx::FromRow)]
+struct FrameRef {
+    id: i64,
+    captured_at: DateTime<Utc>,
+    bytes: i32,
+}
+
+/// `GET /api/v1/cameras/{gateway}/{camera}/frames`: a camera's frames over a range.
+#[derive(Serialize)]
+struct CameraFrames {
+    gateway: String,
+    camera: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// Oldest first.
+    frames: Vec<FrameRef>,
 }
 
 /// `GET /api/v1/cameras/{gateway}/{camera}/frames?from=&to=&limit=`: the frames over a time
@@ -586,7 +591,7 @@ async fn frames(
     officer: Officer,
     UrlPath((gateway, camera)): UrlPath<(String, String)>,
     Params(q): Params<RangeQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CameraFrames>, ApiError> {
     gateway_in_scope(&state, &officer, &gateway).await?;
     let to = q.to.unwrap_or_else(Utc::now);
     let from = q.from.unwrap_or(to - chrono::Duration::days(1));
@@ -594,7 +599,7 @@ async fn frames(
         return Err(ApiError::bad_request("`from` must be before `to`"));
     }
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let rows: Vec<(i64, DateTime<Utc>, i32)> = sqlx::query_as(
+    let frames: Vec<FrameRef> = sqlx::query_as(
         "SELECT id, captured_at, bytes FROM video_frames
          WHERE gateway_code = $1 AND camera = $2 AND captured_at >= $3 AND captured_at < $4
          ORDER BY captured_at LIMIT $5",
@@ -606,10 +611,13 @@ async fn frames(
     .bind(limit)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(json!({
-        "gateway": gateway, "camera": camera, "from": from, "to": to,
-        "frames": rows.iter().map(|(id, at, bytes)| json!({"id": id, "captured_at": at, "bytes": bytes})).collect::<Vec<_>>(),
-    })))
+    Ok(Json(CameraFrames {
+        gateway,
+        camera,
+        from,
+        to,
+        frames,
+    }))
 }
 
 /// `GET /api/v1/cameras/{gateway}/{camera}/live?token=` (WebSocket): a live view. Checked and
@@ -624,7 +632,7 @@ async fn live_view(
     Params(q): Params<TokenQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (officer, _) = officer_of(&state, &headers, q.token).await?;
+    let (officer, _) = auth::officer_of(&state, &headers, q.token).await?;
     let division = gateway_in_scope(&state, &officer, &gateway).await?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
     let s = &video.settings;
@@ -664,6 +672,20 @@ async fn live_view(
     Ok(ws.on_upgrade(move |socket| relay(socket, state, video, gateway, camera, rx)))
 }
 
+/// The text messages of a live view (its frames are binary), as `{"type": ..., ...}`.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum LiveViewMessage {
+    /// The view is over; `reason` `time`: it lasted `live_max_s`.
+    Ended { reason: &'static str },
+}
+
+impl LiveViewMessage {
+    fn text(&self) -> String {
+        serde_json::to_string(self).expect("a live view message serializes")
+    }
+}
+
 async fn relay(
     mut socket: WebSocket,
     state: AppState,
@@ -680,7 +702,7 @@ async fn relay(
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
             _ = tokio::time::sleep_until(ends) => {
-                let _ = socket.send(Message::Text(json!({"type": "ended", "reason": "time"}).to_string().into())).await;
+                let _ = socket.send(Message::Text(LiveViewMessage::Ended { reason: "time" }.text().into())).await;
                 break;
             }
             f = rx.recv() => match f {
@@ -749,6 +771,7 @@ pub fn routes() -> Router<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use geohazard_testkit::World;
 
     #[test]
     fn only_whole_jpegs_within_the_limit_are_accepted() {
@@ -758,5 +781,79 @@ mod tests {
         assert_eq!(check_frame(b"GIF89a....", 100).unwrap().0, "frame_not_jpeg");
         assert_eq!(check_frame(&jpeg[..6], 100).unwrap().0, "frame_not_jpeg");
         assert_eq!(check_frame(&[], 100).unwrap().0, "frame_not_jpeg");
+    }
+
+    /// Against a real PostgreSQL and real files.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retention_deletes_frames_past_the_age_then_the_oldest_beyond_the_total_size() {
+        let world = World::start(4).await;
+        let (store, broker) = (&world.store, &world.broker);
+        let dir = tempfile::tempdir().unwrap();
+        let settings = VideoSettings {
+            dir: dir.path().to_owned(),
+            max_age_h: 24,
+            max_total_bytes: 3000,
+            retention_every_s: 3600,
+            ..VideoSettings::default()
+        };
+        let video = |settings| async {
+            let (warnings, _) = broadcast::channel(4);
+            let shutdown = world.shutdown.clone();
+            start(
+                settings,
+                store.pool.clone(),
+                &broker.url(),
+                warnings,
+                shutdown,
+            )
+            .await
+            .unwrap()
+        };
+        let v = video(settings).await;
+        // Frames of 1000 bytes, 49, 30, 3, 2 and 1 hours old.
+        let now = Utc::now();
+        let hours = chrono::Duration::hours;
+        let mut paths = Vec::new();
+        for age in [49, 30, 3, 2, 1] {
+            let at = now - hours(age);
+            let rel = format!("gw/cam1/{}.jpg", at.timestamp_millis());
+            std::fs::create_dir_all(dir.path().join("gw/cam1")).unwrap();
+            std::fs::write(dir.path().join(&rel), vec![0u8; 1000]).unwrap();
+            sqlx::query(
+                "INSERT INTO video_frames (gateway_code, camera, captured_at, bytes, path)
+                 VALUES ('gw', 'cam1', $1, 1000, $2)",
+            )
+            .bind(at)
+            .bind(&rel)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+            paths.push(rel);
+        }
+        let deleted = enforce_retention(&v, &store.pool).await.unwrap();
+        // Two are too old; of the three left (3000 bytes) none has to go for size.
+        assert_eq!(deleted, 2);
+        let left: Vec<String> =
+            sqlx::query_scalar("SELECT path FROM video_frames ORDER BY captured_at")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(left, paths[2..].to_vec());
+        for (i, p) in paths.iter().enumerate() {
+            assert_eq!(dir.path().join(p).exists(), i >= 2, "{p}");
+        }
+
+        // A smaller store: the oldest go until the rest fits.
+        let mut smaller = v.settings.clone();
+        smaller.max_total_bytes = 1500;
+        let v2 = video(smaller).await;
+        assert_eq!(enforce_retention(&v2, &store.pool).await.unwrap(), 2);
+        let left: Vec<String> = sqlx::query_scalar("SELECT path FROM video_frames")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, vec![paths[4].clone()]);
+        assert!(!dir.path().join(&paths[3]).exists());
+        assert!(dir.path().join(&paths[4]).exists());
     }
 }

@@ -1,52 +1,29 @@
 //! The command-center API against a real PostgreSQL and a real MQTT broker, over real HTTP and
 //! WebSocket connections.
 
-use std::time::Duration;
+mod common;
 
 use chrono::{DateTime, TimeZone, Utc};
-use futures::StreamExt;
-use geohazard_bus::{Bus, BusConfig, Qos};
-use geohazard_command_center::officers::{self, NewOfficer};
-use geohazard_command_center::{CommandCenterConfig, Role};
-use geohazard_protocol::topic::Topic;
+use common::{Center, PASSWORD};
+use geohazard_command_center::Role;
 use geohazard_protocol::warning::{Warning, WarningLevel};
 use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
 use geohazard_store::{ReadingRows, Store};
+use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
-use geohazard_testkit::{Broker, TestDb};
+use geohazard_testkit::publish_warning;
 use geohazard_warnings::{LevelChange, Lifecycle};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
-use tokio_util::sync::CancellationToken;
 
 /// Cuiping district: a county-level neighbour of Gao county in the same city.
 const NEIGHBOUR: &str = "511502";
-const PASSWORD: &str = "correct horse battery";
 
-struct Env {
-    store: Store,
-    broker: Broker,
-    base: String,
-    ws_base: String,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
-    db: TestDb,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn setup() -> Env {
-    let db = TestDb::create().await;
-    let store = Store::connect(&db.url, 8).await.expect("the test database");
-    let broker = Broker::start().await;
-    fixtures::register_divisions(&store).await;
+/// A command-center over Sichuan → Yibin → Gao and Gao's neighbour Cuiping.
+async fn setup() -> Center {
+    let env = common::start(|_| {}).await;
     registry::upsert_division(
-        &store.pool,
+        &env.store.pool,
         &NewDivision {
             code: NEIGHBOUR,
             name: "Cuiping",
@@ -57,86 +34,10 @@ async fn setup() -> Env {
     )
     .await
     .unwrap();
-    let config = CommandCenterConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    };
-    let shutdown = CancellationToken::new();
-    let server = geohazard_command_center::start(
-        &config,
-        store.pool.clone(),
-        &broker.url(),
-        shutdown.clone(),
-    )
-    .await
-    .expect("the command-center starts");
-    Env {
-        store,
-        broker,
-        base: format!("http://{}/api/v1", server.addr),
-        ws_base: format!("ws://{}/api/v1", server.addr),
-        http: reqwest::Client::new(),
-        shutdown,
-        db,
-    }
+    env
 }
 
-impl Env {
-    async fn officer(&self, username: &str, division: &str, role: Role) -> i64 {
-        officers::add(
-            &self.store.pool,
-            &NewOfficer {
-                username,
-                display_name: Some(&format!("Officer {username}")),
-                division_code: division,
-                role,
-                password: PASSWORD,
-            },
-        )
-        .await
-        .expect("adding an officer")
-    }
-
-    async fn try_login(&self, username: &str, password: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .post(format!("{}/login", self.base))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.json().await.unwrap())
-    }
-
-    async fn login(&self, username: &str) -> String {
-        let (status, body) = self.try_login(username, PASSWORD).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.json().await.unwrap_or(Value::Null))
-    }
-
+impl Center {
     /// A landslide site in `division`.
     async fn site(&self, code: &str, division: &str) -> i64 {
         registry::upsert_site(
@@ -202,7 +103,7 @@ fn ids(list: &Value) -> Vec<i64> {
 async fn officer_signs_in_and_out_and_the_token_then_stops_working() {
     let env = setup().await;
     let id = env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
-    let (status, body) = env.try_login("gao-duty", PASSWORD).await;
+    let (status, body) = env.api.try_login("gao-duty", PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["officer"]["id"], id);
     assert_eq!(body["officer"]["role"], "duty_officer");
@@ -217,13 +118,13 @@ async fn officer_signs_in_and_out_and_the_token_then_stops_working() {
     assert_eq!(stored.len(), 32);
     assert_ne!(stored, token.as_bytes());
 
-    let (status, me) = env.get(&token, "/me").await;
+    let (status, me) = env.api.get(&token, "/me").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["username"], "gao-duty");
 
-    let (status, _) = env.post(&token, "/logout", json!({})).await;
+    let (status, _) = env.api.post(&token, "/logout", json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = env.get(&token, "/me").await;
+    let (status, body) = env.api.get(&token, "/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body["error"].is_string());
     assert_eq!(env.audit("login").await.len(), 1);
@@ -231,15 +132,16 @@ async fn officer_signs_in_and_out_and_the_token_then_stops_working() {
 
     // No token, or a made-up one: 401 with a JSON error and a bearer challenge.
     let r = env
+        .api
         .http
-        .get(format!("{}/sites", env.base))
+        .get(env.api.url("/sites"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     assert!(r.json::<Value>().await.unwrap()["error"].is_string());
-    let (status, _) = env.get(&"ab".repeat(32), "/sites").await;
+    let (status, _) = env.api.get(&"ab".repeat(32), "/sites").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -249,11 +151,11 @@ async fn repeated_wrong_passwords_lock_the_user_name_until_the_window_passes() {
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
     env.officer("gao-other", COUNTY, Role::DutyOfficer).await;
     for _ in 0..5 {
-        let (status, _) = env.try_login("gao-duty", "guess").await;
+        let (status, _) = env.api.try_login("gao-duty", "guess").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     // Now even the right password is refused, with its own answer, and that is audited.
-    let (status, body) = env.try_login("gao-duty", PASSWORD).await;
+    let (status, body) = env.api.try_login("gao-duty", PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(body.get("token").is_none());
     assert_eq!(env.audit("login_throttled").await.len(), 1);
@@ -273,9 +175,9 @@ async fn repeated_wrong_passwords_lock_the_user_name_until_the_window_passes() {
 async fn wrong_password_is_rejected_and_audited() {
     let env = setup().await;
     let id = env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
-    let (status, wrong) = env.try_login("gao-duty", "not the password").await;
+    let (status, wrong) = env.api.try_login("gao-duty", "not the password").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, unknown) = env.try_login("nobody", PASSWORD).await;
+    let (status, unknown) = env.api.try_login("nobody", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The same generic answer: it does not tell which user names exist.
     assert_eq!(wrong, unknown);
@@ -301,7 +203,7 @@ async fn expired_session_is_rejected() {
     let env = setup().await;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
     let token = env.login("gao-duty").await;
-    assert_eq!(env.get(&token, "/sites").await.0, StatusCode::OK);
+    assert_eq!(env.api.get(&token, "/sites").await.0, StatusCode::OK);
     sqlx::query(
         "UPDATE officer_sessions SET created_at = now() - interval '13 hours',
              expires_at = now() - interval '1 hour'",
@@ -309,7 +211,7 @@ async fn expired_session_is_rejected() {
     .execute(&env.store.pool)
     .await
     .unwrap();
-    let (status, body) = env.get(&token, "/sites").await;
+    let (status, body) = env.api.get(&token, "/sites").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body["error"].is_string());
 }
@@ -323,8 +225,8 @@ async fn disabled_officer_is_rejected_at_once_and_cannot_sign_in() {
         .execute(&env.store.pool)
         .await
         .unwrap();
-    assert_eq!(env.get(&token, "/me").await.0, StatusCode::UNAUTHORIZED);
-    let (status, body) = env.try_login("gao-duty", PASSWORD).await;
+    assert_eq!(env.api.get(&token, "/me").await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = env.api.try_login("gao-duty", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "invalid username or password");
     assert_eq!(env.audit("login_failed").await[0].2["reason"], "disabled");
@@ -340,7 +242,7 @@ async fn county_officer_cannot_see_a_neighbouring_countys_site() {
     let county = env.login("gao-duty").await;
     let city = env.login("yibin-duty").await;
 
-    let (status, list) = env.get(&county, "/sites").await;
+    let (status, list) = env.api.get(&county, "/sites").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ids(&list), vec![own]);
     let site = &list[0];
@@ -354,23 +256,23 @@ async fn county_officer_cannot_see_a_neighbouring_countys_site() {
     );
 
     // Out of scope answers exactly like an id that does not exist.
-    let (status, hidden) = env.get(&county, &format!("/sites/{neighbours}")).await;
+    let (status, hidden) = env.api.get(&county, &format!("/sites/{neighbours}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, missing) = env.get(&county, "/sites/999999").await;
+    let (status, missing) = env.api.get(&county, "/sites/999999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(hidden, missing);
 
     // The city sees both of its counties.
-    let (_, list) = env.get(&city, "/sites").await;
+    let (_, list) = env.api.get(&city, "/sites").await;
     let mut seen = ids(&list);
     seen.sort();
     assert_eq!(seen, vec![own, neighbours]);
     assert_eq!(
-        env.get(&city, &format!("/sites/{neighbours}")).await.0,
+        env.api.get(&city, &format!("/sites/{neighbours}")).await.0,
         StatusCode::OK
     );
     // Filters.
-    let (_, list) = env.get(&city, "/sites?type=debris_flow").await;
+    let (_, list) = env.api.get(&city, "/sites?type=debris_flow").await;
     assert_eq!(ids(&list), Vec::<i64>::new());
 }
 
@@ -392,7 +294,7 @@ async fn site_detail_has_sensors_gateway_online_state_and_open_warnings() {
     env.officer("gao-view", COUNTY, Role::Viewer).await;
     let token = env.login("gao-view").await;
 
-    let (status, detail) = env.get(&token, &format!("/sites/{site}")).await;
+    let (status, detail) = env.api.get(&token, &format!("/sites/{site}")).await;
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(detail["code"], "site-gw-01");
     assert_eq!(detail["warning_level"], "yellow");
@@ -438,6 +340,7 @@ async fn readings_are_scoped_bounded_by_range_and_limited() {
     let path = |q: &str| format!("/sensors/{sensor}/readings?{q}");
 
     let (status, body) = env
+        .api
         .get(
             &token,
             &path("from=2026-03-01T00:00:00Z&to=2026-03-01T01:00:00Z"),
@@ -451,6 +354,7 @@ async fn readings_are_scoped_bounded_by_range_and_limited() {
     assert_eq!(body["truncated"], false);
 
     let (_, body) = env
+        .api
         .get(
             &token,
             &path("from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&limit=10"),
@@ -460,6 +364,7 @@ async fn readings_are_scoped_bounded_by_range_and_limited() {
     assert_eq!(body["truncated"], true);
 
     let (status, body) = env
+        .api
         .get(
             &token,
             &path("from=2026-01-01T00:00:00Z&to=2026-12-31T00:00:00Z&resolution=hourly"),
@@ -490,14 +395,17 @@ async fn readings_are_scoped_bounded_by_range_and_limited() {
         ("limit=1000000", "limit too large"),
         ("from=yesterday", "unreadable time"),
     ] {
-        let (status, body) = env.get(&token, &path(q)).await;
+        let (status, body) = env.api.get(&token, &path(q)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {body}");
         assert!(body["error"].is_string(), "{why}");
     }
 
     // Another county's officer: the sensor does not exist for them.
     let other = env.login("cp-view").await;
-    assert_eq!(env.get(&other, &path("")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        env.api.get(&other, &path("")).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -508,6 +416,7 @@ async fn viewer_cannot_acknowledge_a_warning() {
     env.officer("gao-view", COUNTY, Role::Viewer).await;
     let token = env.login("gao-view").await;
     let (status, body) = env
+        .api
         .post(
             &token,
             &format!("/warnings/{}/acknowledge", w.id),
@@ -516,7 +425,7 @@ async fn viewer_cannot_acknowledge_a_warning() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["error"].is_string());
-    let (_, list) = env.get(&token, "/warnings?state=open").await;
+    let (_, list) = env.api.get(&token, "/warnings?state=open").await;
     assert_eq!(ids(&list), vec![w.id]);
     assert!(env.audit("warning.acknowledge").await.is_empty());
 }
@@ -530,6 +439,7 @@ async fn acknowledging_a_warning_is_audited_and_changes_its_state() {
     let token = env.login("gao-duty").await;
 
     let (status, body) = env
+        .api
         .post(
             &token,
             &format!("/warnings/{}/acknowledge", w.id),
@@ -542,14 +452,14 @@ async fn acknowledging_a_warning_is_audited_and_changes_its_state() {
     assert!(body["acknowledged_at"].is_string());
 
     // No longer waiting for an acknowledgement, still active.
-    let (_, open) = env.get(&token, "/warnings?state=open").await;
+    let (_, open) = env.api.get(&token, "/warnings?state=open").await;
     assert!(ids(&open).is_empty());
-    let (_, active) = env.get(&token, "/warnings").await;
+    let (_, active) = env.api.get(&token, "/warnings").await;
     assert_eq!(ids(&active), vec![w.id]);
     assert_eq!(active[0]["state"], "acknowledged");
 
     // The analyzer's state machine recorded the transition with the officer as the person.
-    let (_, detail) = env.get(&token, &format!("/warnings/{}", w.id)).await;
+    let (_, detail) = env.api.get(&token, &format!("/warnings/{}", w.id)).await;
     let events = detail["events"].as_array().unwrap();
     assert_eq!(events.last().unwrap()["transition"], "acknowledged");
     assert_eq!(events.last().unwrap()["person"], "Officer gao-duty");
@@ -568,6 +478,7 @@ async fn acknowledging_a_warning_is_audited_and_changes_its_state() {
 
     // Acknowledging again is a conflict, not a second record.
     let (status, _) = env
+        .api
         .post(
             &token,
             &format!("/warnings/{}/acknowledge", w.id),
@@ -589,13 +500,17 @@ async fn a_warning_outside_the_officers_divisions_is_invisible_and_cannot_be_ack
     env.officer("sichuan-admin", PROVINCE, Role::Admin).await;
     let token = env.login("gao-duty").await;
 
-    let (_, list) = env.get(&token, "/warnings?state=all").await;
+    let (_, list) = env.api.get(&token, "/warnings?state=all").await;
     assert_eq!(ids(&list), vec![mine.id]);
     assert_eq!(
-        env.get(&token, &format!("/warnings/{}", theirs.id)).await.0,
+        env.api
+            .get(&token, &format!("/warnings/{}", theirs.id))
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
     let (status, _) = env
+        .api
         .post(
             &token,
             &format!("/warnings/{}/acknowledge", theirs.id),
@@ -611,12 +526,12 @@ async fn a_warning_outside_the_officers_divisions_is_invisible_and_cannot_be_ack
     assert_eq!(state, "open");
 
     let province = env.login("sichuan-admin").await;
-    let (_, list) = env.get(&province, "/warnings").await;
+    let (_, list) = env.api.get(&province, "/warnings").await;
     let mut seen = ids(&list);
     seen.sort();
     assert_eq!(seen, vec![mine.id, theirs.id]);
     assert_eq!(
-        env.get(&province, "/warnings?state=sometimes").await.0,
+        env.api.get(&province, "/warnings?state=sometimes").await.0,
         StatusCode::BAD_REQUEST
     );
 }
@@ -630,14 +545,14 @@ async fn only_admins_read_the_audit_log_and_only_for_their_divisions() {
     env.officer("sichuan-admin", PROVINCE, Role::Admin).await;
     let duty = env.login("gao-duty").await;
     env.login("cp-duty").await;
-    env.try_login("nobody", "guess").await;
+    env.api.try_login("nobody", "guess").await;
 
-    let (status, body) = env.get(&duty, "/audit").await;
+    let (status, body) = env.api.get(&duty, "/audit").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["error"].is_string());
 
     let county_admin = env.login("gao-admin").await;
-    let (status, log) = env.get(&county_admin, "/audit").await;
+    let (status, log) = env.api.get(&county_admin, "/audit").await;
     assert_eq!(status, StatusCode::OK, "{log}");
     let users: Vec<&str> = log
         .as_array()
@@ -650,42 +565,11 @@ async fn only_admins_read_the_audit_log_and_only_for_their_divisions() {
     assert_eq!(users, vec!["gao-admin", "gao-duty"]);
 
     let province = env.login("sichuan-admin").await;
-    let (_, log) = env.get(&province, "/audit?action=login_failed").await;
+    let (_, log) = env.api.get(&province, "/audit?action=login_failed").await;
     assert_eq!(log.as_array().unwrap().len(), 1);
     assert_eq!(log[0]["target"], "officer:nobody");
-    let (_, log) = env.get(&province, "/audit?action=login").await;
+    let (_, log) = env.api.get(&province, "/audit?action=login").await;
     assert_eq!(log.as_array().unwrap().len(), 4);
-}
-
-async fn next_json<S>(ws: &mut S) -> Value
-where
-    S: futures::Stream<Item = Result<tungstenite::Message, tungstenite::Error>> + Unpin,
-{
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message on the live socket in time")
-            .expect("the socket is open")
-            .expect("a readable message");
-        if let tungstenite::Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
-}
-
-async fn publisher(broker: &Broker) -> Bus {
-    let bus = Bus::start(
-        &BusConfig::new(
-            broker.url(),
-            format!("test-analyzer-{}", rand::random::<u32>()),
-        ),
-        vec![],
-        None,
-        16,
-    )
-    .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    bus
 }
 
 #[tokio::test]
@@ -700,8 +584,8 @@ async fn live_socket_receives_warnings_for_own_division_only() {
 
     // No token, or a bad one: refused before the upgrade.
     for url in [
-        format!("{}/live", env.ws_base),
-        format!("{}/live?token={}", env.ws_base, "00".repeat(32)),
+        env.api.ws_url("/live"),
+        env.api.ws_url(&format!("/live?token={}", "00".repeat(32))),
     ] {
         match tokio_tungstenite::connect_async(url).await {
             Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
@@ -711,14 +595,12 @@ async fn live_socket_receives_warnings_for_own_division_only() {
 
     // A browser passes the token in the query; other clients may use the header.
     let (mut county_ws, _) =
-        tokio_tungstenite::connect_async(format!("{}/live?token={county}", env.ws_base))
+        tokio_tungstenite::connect_async(env.api.ws_url(&format!("/live?token={county}")))
             .await
             .unwrap();
-    let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "{}/live",
-        env.ws_base
-    ))
-    .unwrap();
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(env.api.ws_url("/live"))
+            .unwrap();
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {city}").parse().unwrap());
@@ -729,17 +611,9 @@ async fn live_socket_receives_warnings_for_own_division_only() {
     // The analyzer publishes the neighbour's warning first, then Gao's.
     let theirs = env.warning(other, "threshold:mud-1").await;
     let mine = env.warning(own, "threshold:mud-1").await;
-    let bus = publisher(&env.broker).await;
+    let bus = env.publisher("test-analyzer").await;
     for w in [&theirs, &mine] {
-        bus.client()
-            .publish(
-                Topic::warning(&w.division, &w.site),
-                Qos::AtLeastOnce,
-                false,
-                w.to_json(),
-            )
-            .await
-            .unwrap();
+        publish_warning(&bus, w).await;
     }
 
     let got = next_json(&mut county_ws).await;
@@ -761,6 +635,7 @@ async fn live_socket_receives_warnings_for_own_division_only() {
 
     // An acknowledgement made through the API goes out on MQTT and comes back to the consoles.
     let (status, _) = env
+        .api
         .post(
             &county,
             &format!("/warnings/{}/acknowledge", mine.id),
@@ -782,8 +657,9 @@ async fn bad_requests_get_json_errors() {
     let token = env.login("gao-duty").await;
 
     let r = env
+        .api
         .http
-        .post(format!("{}/login", env.base))
+        .post(env.api.url("/login"))
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -794,8 +670,9 @@ async fn bad_requests_get_json_errors() {
 
     // Bodies are size-limited.
     let r = env
+        .api
         .http
-        .post(format!("{}/login", env.base))
+        .post(env.api.url("/login"))
         .json(&json!({"username": "x", "password": "p".repeat(200_000)}))
         .send()
         .await
@@ -803,10 +680,10 @@ async fn bad_requests_get_json_errors() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.json::<Value>().await.unwrap()["error"].is_string());
 
-    let (status, body) = env.get(&token, "/sites/not-a-number").await;
+    let (status, body) = env.api.get(&token, "/sites/not-a-number").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["error"].is_string());
-    let (status, body) = env.get(&token, "/no/such/route").await;
+    let (status, body) = env.api.get(&token, "/no/such/route").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not found");
 }
@@ -844,7 +721,7 @@ async fn officer_add_command_stores_an_argon2_hash_and_the_officer_can_sign_in()
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains(PASSWORD));
     assert_eq!(role, "admin");
-    let (status, body) = env.try_login("gao-chief", PASSWORD).await;
+    let (status, body) = env.api.try_login("gao-chief", PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["officer"]["display_name"], "Chief Wang");
 
@@ -891,7 +768,10 @@ async fn officer_add_command_stores_an_argon2_hash_and_the_officer_can_sign_in()
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        env.try_login("gao-clerk", "a long enough password").await.0,
+        env.api
+            .try_login("gao-clerk", "a long enough password")
+            .await
+            .0,
         StatusCode::OK
     );
     let out = run(add("someone", "999999"), "a long enough password\n").await;

@@ -2,124 +2,31 @@
 //! sign-ins, idle and trickling connections, NUL characters, odd methods, too many live sockets,
 //! and warning messages that the analyzer never stored. Real PostgreSQL, Mosquitto and HTTP.
 
+mod common;
+
 use std::time::Duration;
 
-use futures::StreamExt;
-use geohazard_command_center::officers::{self, NewOfficer};
-use geohazard_command_center::{AppState, CommandCenterConfig, Role, Settings};
-use geohazard_protocol::topic::Topic;
+use common::{Center, PASSWORD};
+use geohazard_command_center::{Role, Settings};
 use geohazard_protocol::warning::{Warning, WarningLevel};
 use geohazard_store::Store;
+use geohazard_testkit::api::{Response, StatusCode, next_json};
 use geohazard_testkit::fixtures::{self, COUNTY};
-use geohazard_testkit::{Broker, TestDb, eventually};
+use geohazard_testkit::{eventually, publish_warning};
 use geohazard_warnings::{LevelChange, Lifecycle};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite;
-use tokio_util::sync::CancellationToken;
 
-const PASSWORD: &str = "correct horse battery";
-
-struct Env {
-    store: Store,
-    broker: Broker,
-    addr: std::net::SocketAddr,
-    state: AppState,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
-    _db: TestDb,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn setup(settings: Settings) -> Env {
-    let db = TestDb::create().await;
-    let store = Store::connect(&db.url, 16)
-        .await
-        .expect("the test database");
-    let broker = Broker::start().await;
-    fixtures::register_divisions(&store).await;
-    let config = CommandCenterConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        api: settings,
-        ..Default::default()
-    };
-    let shutdown = CancellationToken::new();
-    let server = geohazard_command_center::start(
-        &config,
-        store.pool.clone(),
-        &broker.url(),
-        shutdown.clone(),
-    )
-    .await
-    .expect("the command-center starts");
-    officers::add(
-        &store.pool,
-        &NewOfficer {
-            username: "gao-duty",
-            display_name: None,
-            division_code: COUNTY,
-            role: Role::DutyOfficer,
-            password: PASSWORD,
-        },
-    )
-    .await
-    .unwrap();
-    Env {
-        store,
-        broker,
-        addr: server.addr,
-        state: server.state,
-        http: reqwest::Client::new(),
-        shutdown,
-        _db: db,
-    }
-}
-
-impl Env {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}/api/v1{path}", self.addr)
-    }
-
-    async fn login(&self, username: &str, password: &str) -> reqwest::Response {
-        self.http
-            .post(self.url("/login"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn token(&self) -> String {
-        let r = self.login("gao-duty", PASSWORD).await;
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn healthz(&self) -> bool {
-        match self
-            .http
-            .get(format!("http://{}/healthz", self.addr))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-        {
-            Ok(r) => r.status() == StatusCode::OK,
-            Err(_) => false,
-        }
-    }
+/// A command-center with these API settings and a duty officer of Gao, `gao-duty`.
+async fn setup(settings: Settings) -> Center {
+    let env = common::start(|config| config.api = settings).await;
+    env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
+    env
 }
 
 /// The status and body of a response, asserting the body is a JSON error.
-async fn json_error(r: reqwest::Response) -> (StatusCode, Value) {
+async fn json_error(r: Response) -> (StatusCode, Value) {
     let status = r.status();
     let text = r.text().await.unwrap();
     let body: Value =
@@ -146,7 +53,7 @@ async fn forty_simultaneous_guesses_are_checked_at_most_five_times_and_the_rest_
             } else {
                 format!("guess {i}")
             };
-            let r = env.login("gao-duty", &password).await;
+            let r = env.api.login("gao-duty", &password).await;
             let retry_after = r.headers().get("retry-after").cloned();
             (r.status(), retry_after)
         }
@@ -209,7 +116,7 @@ async fn two_hundred_simultaneous_sign_ins_are_hashed_two_at_a_time_and_the_rest
     let attempts = (0..200).map(|i| {
         let env = &env;
         async move {
-            let r = env.login(&format!("nobody-{i}"), "guess").await;
+            let r = env.api.login(&format!("nobody-{i}"), "guess").await;
             let retry_after = r.headers().contains_key("retry-after");
             let (status, _) = json_error(r).await;
             (status, retry_after)
@@ -235,7 +142,7 @@ async fn two_hundred_simultaneous_sign_ins_are_hashed_two_at_a_time_and_the_rest
             .all(|(s, retry)| *s != StatusCode::SERVICE_UNAVAILABLE || *retry),
         "every 503 has Retry-After"
     );
-    let stats = &env.state.login_stats;
+    let stats = env.server.login_stats();
     let peak = stats.hashing_peak.load(std::sync::atomic::Ordering::SeqCst);
     eprintln!("200 sign-ins: {refused} checked, {busy} told to retry, at most {peak} at once");
     assert!(
@@ -253,7 +160,7 @@ async fn two_hundred_simultaneous_sign_ins_are_hashed_two_at_a_time_and_the_rest
             .await
             .unwrap();
     assert_eq!(failed as usize, refused);
-    assert!(env.healthz().await, "the server stays up");
+    assert!(env.api.healthz().await, "the server stays up");
 }
 
 #[tokio::test]
@@ -268,11 +175,19 @@ async fn idle_and_trickling_connections_are_closed_and_health_still_answers() {
     // the last ten are over the cap and closed at once.
     let mut trickling = Vec::new();
     for _ in 0..10 {
-        trickling.push(tokio::net::TcpStream::connect(env.addr).await.unwrap());
+        trickling.push(
+            tokio::net::TcpStream::connect(env.server.addr)
+                .await
+                .unwrap(),
+        );
     }
     let mut idle = Vec::new();
     for _ in 0..20 {
-        idle.push(tokio::net::TcpStream::connect(env.addr).await.unwrap());
+        idle.push(
+            tokio::net::TcpStream::connect(env.server.addr)
+                .await
+                .unwrap(),
+        );
     }
     let trickle = tokio::spawn(async move {
         let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -306,7 +221,7 @@ async fn idle_and_trickling_connections_are_closed_and_health_still_answers() {
         assert!(read.is_ok(), "an idle connection stayed open");
     }
     eventually(Duration::from_secs(10), "/healthz answering", || async {
-        env.healthz().await.then_some(())
+        env.api.healthz().await.then_some(())
     })
     .await;
     let still_open = tokio::time::timeout(Duration::from_secs(30), trickle)
@@ -314,7 +229,7 @@ async fn idle_and_trickling_connections_are_closed_and_health_still_answers() {
         .expect("the trickling connections end")
         .unwrap();
     assert_eq!(still_open, 0, "a trickling connection stayed open");
-    assert!(env.healthz().await);
+    assert!(env.api.healthz().await);
 }
 
 #[tokio::test]
@@ -324,23 +239,28 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
         ..Settings::default()
     })
     .await;
-    let token = env.token().await;
+    let token = env.login("gao-duty").await;
     let site = fixtures::register_site(&env.store, "GAO-1").await;
     let warning = stored_warning(&env.store, site, WarningLevel::Yellow).await;
 
     let r = env
+        .api
         .http
-        .get(env.url("/warnings?state=op%00en"))
+        .get(env.api.url("/warnings?state=op%00en"))
         .bearer_auth(&token)
         .send()
         .await
         .unwrap();
     assert_eq!(json_error(r).await.0, StatusCode::BAD_REQUEST);
-    let r = env.login("gao\u{0}duty", PASSWORD).await;
+    let r = env.api.login("gao\u{0}duty", PASSWORD).await;
     assert_eq!(json_error(r).await.0, StatusCode::BAD_REQUEST);
     let r = env
+        .api
         .http
-        .post(env.url(&format!("/warnings/{}/acknowledge", warning.id)))
+        .post(
+            env.api
+                .url(&format!("/warnings/{}/acknowledge", warning.id)),
+        )
         .bearer_auth(&token)
         .json(&json!({"note": "on my\u{0}way"}))
         .send()
@@ -349,8 +269,9 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
     assert_eq!(json_error(r).await.0, StatusCode::BAD_REQUEST);
 
     let r = env
+        .api
         .http
-        .delete(env.url("/sites"))
+        .delete(env.api.url("/sites"))
         .bearer_auth(&token)
         .send()
         .await
@@ -358,8 +279,9 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
     assert_eq!(json_error(r).await.0, StatusCode::METHOD_NOT_ALLOWED);
     // /live over plain HTTP, signed in: not a WebSocket request.
     let r = env
+        .api
         .http
-        .get(env.url("/live"))
+        .get(env.api.url("/live"))
         .bearer_auth(&token)
         .send()
         .await
@@ -368,7 +290,10 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
 
     // A session may have two live sockets open; the third is refused until one closes.
     let ws = |token: &str| {
-        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/live?token={token}", env.addr))
+        tokio_tungstenite::connect_async(format!(
+            "ws://{}/api/v1/live?token={token}",
+            env.server.addr
+        ))
     };
     let (first, _) = ws(&token).await.unwrap();
     let (_second, _) = ws(&token).await.unwrap();
@@ -380,7 +305,7 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
         other => panic!("a third socket: {other:?}"),
     }
     // Another session of the same officer is counted on its own.
-    let other = env.token().await;
+    let other = env.login("gao-duty").await;
     let (_third, _) = ws(&other).await.unwrap();
     drop(first);
     eventually(Duration::from_secs(10), "a socket freed", || async {
@@ -413,13 +338,15 @@ async fn stored_warning(store: &Store, site_id: i64, level: WarningLevel) -> War
 #[tokio::test]
 async fn a_warning_message_the_store_does_not_have_never_reaches_a_console() {
     let env = setup(Settings::default()).await;
-    let token = env.token().await;
+    let token = env.login("gao-duty").await;
     let site = fixtures::register_site(&env.store, "GAO-1").await;
     let real = stored_warning(&env.store, site, WarningLevel::Yellow).await;
-    let (mut console, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/live?token={token}", env.addr))
-            .await
-            .unwrap();
+    let (mut console, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/api/v1/live?token={token}",
+        env.server.addr
+    ))
+    .await
+    .unwrap();
 
     // Anyone who can publish on the broker: a red warning for a site that does not exist, and
     // the real warning's id made red.
@@ -429,39 +356,14 @@ async fn a_warning_message_the_store_does_not_have_never_reaches_a_console() {
     forged_site.level = WarningLevel::Red;
     let mut forged_level = real.clone();
     forged_level.level = WarningLevel::Red;
-    let forger = geohazard_bus::Bus::start(
-        &geohazard_bus::BusConfig::new(env.broker.url(), "forger"),
-        vec![],
-        None,
-        16,
-    )
-    .unwrap();
+    let forger = env.publisher("forger").await;
     for w in [&forged_site, &forged_level, &real] {
-        forger
-            .client()
-            .publish(
-                Topic::warning(&w.division, &w.site),
-                geohazard_bus::Qos::AtLeastOnce,
-                false,
-                w.to_json(),
-            )
-            .await
-            .unwrap();
+        publish_warning(&forger, w).await;
     }
-    let mut got = Vec::new();
-    while got.len() < 2 {
-        let msg = tokio::time::timeout(Duration::from_secs(10), console.next())
-            .await
-            .expect("the real warning arrives")
-            .unwrap()
-            .unwrap();
-        if let tungstenite::Message::Text(t) = msg {
-            got.push(serde_json::from_str::<Value>(&t).unwrap());
-        }
-    }
-    assert_eq!(got[0]["type"], "ready");
+    assert_eq!(next_json(&mut console).await["type"], "ready");
     // Published last, arrived first: the forged ones were dropped, not delayed.
-    assert_eq!(got[1]["warning"]["id"], real.id, "{}", got[1]);
-    assert_eq!(got[1]["warning"]["level"], "yellow");
+    let got = next_json(&mut console).await;
+    assert_eq!(got["warning"]["id"], real.id, "{got}");
+    assert_eq!(got["warning"]["level"], "yellow");
     forger.shutdown().await;
 }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use geohazard_command_center::Role;
-use geohazard_command_center::officers::{self, NewOfficer};
+use geohazard_command_center::{NewOfficer, add_officer, set_officer_password};
 use geohazard_field_sim::{Creep, RainEvent, SensorKind as SimKind};
 use geohazard_firmware_bridge::demo as firmware_demo;
 use geohazard_firmware_bridge::run_bridge;
@@ -322,8 +322,8 @@ pub async fn ensure_officer(store: &Store, data_dir: &Path, api: SocketAddr) -> 
     let file = officer_credentials(data_dir);
     if !file.exists() {
         let password = registry::new_secret(20);
-        if !officers::set_password(&store.pool, OFFICER, &password).await? {
-            officers::add(
+        if !set_officer_password(&store.pool, OFFICER, &password).await? {
+            add_officer(
                 &store.pool,
                 &NewOfficer {
                     username: OFFICER,

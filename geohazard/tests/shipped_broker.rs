@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use geohazard_collector::{Collector, CollectorConfig};
-use geohazard_command_center::officers::{self, NewOfficer};
 use geohazard_command_center::{CommandCenterConfig, Role};
+use geohazard_command_center::{NewOfficer, add_officer};
 use geohazard_protocol::{GatewayStatus, Reading, TelemetryBatch, Topic};
 use geohazard_store::Store;
 use geohazard_testkit::fixtures::{self, COUNTY};
@@ -438,7 +438,7 @@ async fn every_services_topics_get_through_the_shipped_broker_configuration() {
     let broker = &world.broker;
 
     // An officer watches the live console.
-    officers::add(
+    add_officer(
         &world.store.pool,
         &NewOfficer {
             username: "gao-duty",

@@ -63,24 +63,30 @@ pub async fn register_gateway(store: &Store, code: &str, channels: &[&str]) -> i
         .await
         .expect("registering a gateway");
     for channel in channels {
-        registry::upsert_sensor(
-            &store.pool,
-            &NewSensor {
-                gateway_id: gateway,
-                channel,
-                site_id: site,
-                kind: SensorKind::CrackMeter,
-                unit: "mm",
-                location: None,
-                elevation_m: None,
-                depth_m: None,
-                sampling_interval_s: 60,
-            },
-        )
-        .await
-        .expect("registering a sensor");
+        register_crack_meter(store, gateway, site, channel).await;
     }
     gateway
+}
+
+/// Registers a crack meter (mm, one reading a minute) on `channel` of a gateway, on a site;
+/// returns its id.
+pub async fn register_crack_meter(store: &Store, gateway: i64, site: i64, channel: &str) -> i32 {
+    registry::upsert_sensor(
+        &store.pool,
+        &NewSensor {
+            gateway_id: gateway,
+            channel,
+            site_id: site,
+            kind: SensorKind::CrackMeter,
+            unit: "mm",
+            location: None,
+            elevation_m: None,
+            depth_m: None,
+            sampling_interval_s: 60,
+        },
+    )
+    .await
+    .expect("registering a sensor")
 }
 
 /// Stores readings as the collector does: partitions first (partitioned mode), then one

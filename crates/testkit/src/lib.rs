@@ -1,12 +1,18 @@
 //! Real services for tests. Every test gets its own broker process on a free port (so tests run
 //! in parallel and one may restart its broker), and its own fresh database.
 
+#[cfg(feature = "api")]
+pub mod api;
 pub mod broker;
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod database;
 pub mod fixtures;
+mod world;
 
 pub use broker::Broker;
 pub use database::{TestDb, storage_modes};
+pub use world::{World, publish_warning, publisher};
 
 use std::net::TcpListener;
 use std::time::Duration;

@@ -1,15 +1,16 @@
 //! Debian's chromium driven through chromedriver (WebDriver), for the console's browser tests
 //! and its map benchmark. Nothing downloads a browser: `deploy/install-deps.sh` installs
-//! `chromium` and `chromium-driver`.
-#![allow(dead_code)]
+//! `chromium` and `chromium-driver`. Screenshots go to `target/screenshots/`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use geohazard_testkit::{free_port, wait_for_port};
+pub use fantoccini::Locator;
+use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
+
+use crate::{free_port, wait_for_port};
 
 /// Debian's chromium under chromedriver, in a process group of its own so that dropping it
 /// ends the browser too, whatever the test did.
@@ -89,11 +90,7 @@ impl Browser {
     }
 
     pub async fn screenshot(&self, name: &str) {
-        // target/screenshots/ for tests; the benchmark runs from the workspace root.
-        let dir = match option_env!("CARGO_TARGET_TMPDIR") {
-            Some(tmp) => PathBuf::from(tmp).parent().unwrap().join("screenshots"),
-            None => PathBuf::from("target/screenshots"),
-        };
+        let dir = screenshots_dir();
         std::fs::create_dir_all(&dir).unwrap();
         if let Ok(png) = self.client.screenshot().await {
             std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -156,5 +153,16 @@ impl Browser {
 
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
+    }
+}
+
+/// `target/screenshots/`, found from the running binary: a test runs from
+/// `target/<profile>/deps/`, a benchmark example from `target/<profile>/examples/`, wherever the
+/// target folder is and whatever the working directory.
+fn screenshots_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the running binary's path");
+    match exe.ancestors().nth(3) {
+        Some(target) => target.join("screenshots"),
+        None => PathBuf::from("target/screenshots"),
     }
 }

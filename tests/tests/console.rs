@@ -2,28 +2,25 @@
 //! `chromedriver` over WebDriver), against a real command-center, collector and analyzer, a
 //! real PostgreSQL and a real Mosquitto. Screenshots go to `target/screenshots/`.
 
-mod browser;
-
+use std::ops::Deref;
 use std::time::Duration;
 
-use browser::browser;
-use fantoccini::Locator;
 use geohazard_analyzer::{AnalyzerConfig, Stats};
-use geohazard_bus::BusConfig;
-use geohazard_bus::rumqttc::{self, AsyncClient, Event, MqttOptions, Packet, QoS};
-use geohazard_command_center::officers::{self, NewOfficer};
-use geohazard_command_center::{CommandCenterConfig, Role};
+use geohazard_bus::{Bus, BusConfig, Qos};
+use geohazard_collector::CollectorConfig;
+use geohazard_command_center::{CommandCenterConfig, NewOfficer, Role, add_officer};
+use geohazard_e2e::RunningCollector;
 use geohazard_firmware_bridge::BridgeConfig;
 use geohazard_firmware_bridge::config::CameraConfig;
 use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::WarningLevel;
-use geohazard_store::Store;
-use geohazard_store::registry::{
-    self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,
-};
+use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
+use geohazard_testkit::api::{Api, Response, StatusCode};
+use geohazard_testkit::browser::{Locator, browser};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY};
-use geohazard_testkit::{Broker, TestDb, eventually};
+use geohazard_testkit::{Broker, eventually, publisher};
 use serde_json::{Value, json};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 /// Cuiping district: a neighbour county in the same city, out of the Gao officer's scope.
@@ -49,32 +46,47 @@ fn square(lon: f64, lat: f64, half: f64) -> geo::Geometry<f64> {
     ))
 }
 
+/// The test kit's world with the whole system running on it.
 struct World {
-    store: Store,
-    broker: Broker,
+    kit: geohazard_testkit::World,
+    http: Api,
+    /// The console's page.
     base: String,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
     gx1: i64,
     sensor: i32,
+    _collector: RunningCollector,
     _frames: tempfile::TempDir,
-    _db: TestDb,
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+impl Deref for World {
+    type Target = geohazard_testkit::World;
+    fn deref(&self) -> &geohazard_testkit::World {
+        &self.kit
     }
+}
+
+/// Adds an officer of `division` with [`PASSWORD`].
+async fn officer(pool: &PgPool, username: &str, display_name: Option<&str>, division: &str) {
+    add_officer(
+        pool,
+        &NewOfficer {
+            username,
+            display_name,
+            division_code: division,
+            role: Role::DutyOfficer,
+            password: PASSWORD,
+        },
+    )
+    .await
+    .expect("adding an officer");
 }
 
 /// Sichuan → Yibin → Gao county (two sites, one with a gateway and a crack meter whose red
 /// line is 30 mm) and its neighbour Cuiping (one site); a county duty officer of Gao; the
 /// command-center, the collector and the analyzer running.
 async fn world() -> World {
-    let db = TestDb::create().await;
-    let store = Store::connect(&db.url, 8).await.expect("the test database");
-    let broker = Broker::start().await;
-    fixtures::register_divisions(&store).await;
+    let kit = geohazard_testkit::World::start(8).await;
+    let (store, broker) = (&kit.store, &kit.broker);
     let pool = &store.pool;
     for (code, name, lon, lat) in [
         (COUNTY, "Gao", 104.6, 28.5),
@@ -147,22 +159,7 @@ async fn world() -> World {
     let gateway = registry::upsert_gateway(pool, GATEWAY, Some(gx1), "庆岭 1 号站", None)
         .await
         .unwrap();
-    let sensor = registry::upsert_sensor(
-        pool,
-        &NewSensor {
-            gateway_id: gateway,
-            channel: CHANNEL,
-            site_id: gx1,
-            kind: SensorKind::CrackMeter,
-            unit: "mm",
-            location: None,
-            elevation_m: None,
-            depth_m: None,
-            sampling_interval_s: 60,
-        },
-    )
-    .await
-    .unwrap();
+    let sensor = fixtures::register_crack_meter(store, gateway, gx1, CHANNEL).await;
     sqlx::query(
         "INSERT INTO analyzer_rules (scope, sensor_id, rule, params) VALUES ('sensor', $1, 'threshold', $2)",
     )
@@ -187,20 +184,9 @@ async fn world() -> World {
     .execute(pool)
     .await
     .unwrap();
-    officers::add(
-        pool,
-        &NewOfficer {
-            username: "gx-duty",
-            display_name: Some("李值班"),
-            division_code: COUNTY,
-            role: Role::DutyOfficer,
-            password: PASSWORD,
-        },
-    )
-    .await
-    .unwrap();
+    officer(pool, "gx-duty", Some("李值班"), COUNTY).await;
 
-    let shutdown = CancellationToken::new();
+    let shutdown = kit.shutdown.clone();
     let mut config = CommandCenterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..Default::default()
@@ -218,19 +204,8 @@ async fn world() -> World {
     .await
     .expect("the command-center starts");
 
-    let mut metrics = prometheus_client::registry::Registry::default();
-    let mut collector = geohazard_collector::Collector::start(
-        geohazard_collector::CollectorConfig::default(),
-        &broker.url(),
-        store.clone(),
-        &mut metrics,
-    )
-    .unwrap();
-    collector
-        .wait_subscribed(Duration::from_secs(20))
-        .await
-        .unwrap();
-    tokio::spawn(collector.run(shutdown.clone()));
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
 
     let mut analyzer = AnalyzerConfig::new(BusConfig::new(broker.url(), "analyzer-console"));
     analyzer.notifier.poll_ms = 100;
@@ -247,41 +222,26 @@ async fn world() -> World {
         .expect("the analyzer starts in time")
         .unwrap();
 
+    let http = Api::new(server.addr);
     World {
-        store,
-        broker,
         base: format!("http://{}", server.addr),
-        http: reqwest::Client::new(),
-        shutdown,
+        http,
         gx1,
         sensor,
+        _collector: collector,
         _frames: frames,
-        _db: db,
+        kit,
     }
 }
 
 impl World {
     async fn token(&self, username: &str) -> String {
-        let login: Value = self
-            .http
-            .post(format!("{}/api/v1/login", self.base))
-            .json(&json!({"username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        login["token"].as_str().unwrap().to_owned()
+        self.http.token(username, PASSWORD).await
     }
 
-    async fn get(&self, username: &str, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}/api/v1{path}", self.base))
-            .bearer_auth(self.token(username).await)
-            .send()
-            .await
-            .unwrap()
+    async fn get(&self, username: &str, path: &str) -> Response {
+        let token = self.token(username).await;
+        self.http.get_response(&token, path).await
     }
 
     async fn api(&self, path: &str) -> Value {
@@ -291,48 +251,25 @@ impl World {
 
 /// A field gateway's MQTT link, for publishing what a bridge would.
 struct Gateway {
-    client: AsyncClient,
+    bus: Bus,
     seq: u64,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl Gateway {
     async fn connect(broker: &Broker) -> Gateway {
         // Not the gateway code: a firmware-bridge for the same gateway may be connected under it.
-        let mut o = MqttOptions::new(format!("{GATEWAY}-sensors"), broker.host(), broker.port());
-        o.set_max_packet_size(4 << 20, 4 << 20)
-            .set_clean_session(true);
-        let (client, mut el) = AsyncClient::new(o, 1000);
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let mut tx = Some(tx);
-        let task = tokio::spawn(async move {
-            loop {
-                match el.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(());
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(rumqttc::ConnectionError::RequestsDone) => return,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                }
-            }
-        });
-        tokio::time::timeout(Duration::from_secs(10), rx)
-            .await
-            .expect("connected in time")
-            .unwrap();
-        Gateway {
-            client,
-            seq: 0,
-            task,
-        }
+        let bus = publisher(broker, &format!("{GATEWAY}-sensors")).await;
+        Gateway { bus, seq: 0 }
     }
 
     async fn publish(&self, topic: String, payload: Vec<u8>) {
-        self.client
-            .publish(topic, QoS::AtLeastOnce, false, payload)
+        self.send(topic, payload, false).await;
+    }
+
+    async fn send(&self, topic: String, payload: Vec<u8>, retain: bool) {
+        self.bus
+            .client()
+            .publish(topic, Qos::AtLeastOnce, retain, payload)
             .await
             .unwrap();
     }
@@ -349,22 +286,14 @@ impl Gateway {
             .await;
     }
 
+    /// The gateway's status, retained as a bridge publishes it.
     async fn status(&self, status: Value) {
-        self.client
-            .publish(
-                Topic::status(GATEWAY),
-                QoS::AtLeastOnce,
-                true,
-                status.to_string(),
-            )
-            .await
-            .unwrap();
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.send(
+            Topic::status(GATEWAY),
+            status.to_string().into_bytes(),
+            true,
+        )
+        .await;
     }
 }
 
@@ -739,7 +668,7 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
     let latest = w
         .get("gx-duty", &format!("/cameras/{GATEWAY}/cam1/latest"))
         .await;
-    assert_eq!(latest.status(), reqwest::StatusCode::OK);
+    assert_eq!(latest.status(), StatusCode::OK);
     assert_eq!(latest.headers()["content-type"], "image/jpeg");
     let jpeg = latest.bytes().await.unwrap();
     assert_eq!(jpeg.len(), bytes as usize);
@@ -788,24 +717,13 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
     b.close().await;
 
     // Out of scope: the neighbour county's officer gets 404 for the camera and its live view.
-    officers::add(
-        &w.store.pool,
-        &NewOfficer {
-            username: "cp-duty",
-            display_name: None,
-            division_code: NEIGHBOUR,
-            role: Role::DutyOfficer,
-            password: PASSWORD,
-        },
-    )
-    .await
-    .unwrap();
+    officer(&w.store.pool, "cp-duty", None, NEIGHBOUR).await;
     for path in [
         format!("/cameras/{GATEWAY}/cam1/latest"),
         format!("/frames/{frame_id}"),
     ] {
         let r = w.get("cp-duty", &path).await;
-        assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
     let live = format!(
         "{}/api/v1/cameras/{GATEWAY}/cam1/live?token={}",

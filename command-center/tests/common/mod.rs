@@ -1,0 +1,69 @@
+//! The command-center the API tests talk to: the test kit's world (database, broker), the
+//! command-center running on it, and its API as a client sees it.
+// Each test file uses a part of it.
+#![allow(dead_code)]
+
+use std::ops::Deref;
+
+use geohazard_command_center::{CommandCenterConfig, NewOfficer, Role, Server, add_officer};
+use geohazard_testkit::World;
+use geohazard_testkit::api::Api;
+
+/// Every test officer's password.
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Center {
+    pub world: World,
+    pub server: Server,
+    pub api: Api,
+}
+
+impl Deref for Center {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+/// A command-center on loopback with the default configuration changed by `configure`.
+pub async fn start(configure: impl FnOnce(&mut CommandCenterConfig)) -> Center {
+    let world = World::start(16).await;
+    let mut config = CommandCenterConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    configure(&mut config);
+    let server = geohazard_command_center::start(
+        &config,
+        world.store.pool.clone(),
+        &world.broker.url(),
+        world.shutdown.clone(),
+    )
+    .await
+    .expect("the command-center starts");
+    let api = Api::new(server.addr);
+    Center { world, server, api }
+}
+
+impl Center {
+    /// Adds an officer named "Officer {username}" with [`PASSWORD`]; returns the officer's id.
+    pub async fn officer(&self, username: &str, division: &str, role: Role) -> i64 {
+        add_officer(
+            &self.store.pool,
+            &NewOfficer {
+                username,
+                display_name: Some(&format!("Officer {username}")),
+                division_code: division,
+                role,
+                password: PASSWORD,
+            },
+        )
+        .await
+        .expect("adding an officer")
+    }
+
+    /// A session token of `username`, signed in with [`PASSWORD`].
+    pub async fn login(&self, username: &str) -> String {
+        self.api.token(username, PASSWORD).await
+    }
+}

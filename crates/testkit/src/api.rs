@@ -1,0 +1,133 @@
+//! The command-center's HTTP API as a client sees it: sign-in, bearer requests, JSON answers.
+//! HTTP only, so the command-center's tests and the end-to-end tests share it without
+//! depending on each other.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+pub use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Error, Message};
+
+pub struct Api {
+    addr: SocketAddr,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    /// The API of the command-center listening on `addr`.
+    pub fn new(addr: SocketAddr) -> Api {
+        Api {
+            addr,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The console's page.
+    pub fn console_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// `http://…/api/v1{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/api/v1{path}", self.addr)
+    }
+
+    /// `ws://…/api/v1{path}`.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}/api/v1{path}", self.addr)
+    }
+
+    /// `POST /login` as is.
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.http
+            .post(self.url("/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("the API answers")
+    }
+
+    /// `POST /login`: the status and the JSON body.
+    pub async fn try_login(&self, username: &str, password: &str) -> (StatusCode, Value) {
+        let r = self.login(username, password).await;
+        (r.status(), r.json().await.expect("a JSON answer"))
+    }
+
+    /// A session token of a sign-in that must succeed.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let (status, body) = self.try_login(username, password).await;
+        assert_eq!(status, StatusCode::OK, "signing in as {username}: {body}");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// `GET path` with the token, as is.
+    pub async fn get_response(&self, token: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the API answers")
+    }
+
+    /// `GET path` with the token: the status and the JSON body (null when there is none).
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        json_of(self.get_response(token, path).await).await
+    }
+
+    /// `POST path` with the token and a JSON body: the status and the JSON answer (null when
+    /// there is none).
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the API answers");
+        json_of(r).await
+    }
+
+    /// Whether `/healthz` answers OK within two seconds.
+    pub async fn healthz(&self) -> bool {
+        match self
+            .http
+            .get(format!("http://{}/healthz", self.addr))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+        {
+            Ok(r) => r.status() == StatusCode::OK,
+            Err(_) => false,
+        }
+    }
+}
+
+async fn json_of(r: Response) -> (StatusCode, Value) {
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The next text message of a WebSocket (the live feed, a live view), as JSON. Panics when
+/// none comes within ten seconds or the socket ends.
+pub async fn next_json<S>(ws: &mut S) -> Value
+where
+    S: Stream<Item = Result<Message, Error>> + Unpin,
+{
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message on the socket in time")
+            .expect("the socket is open")
+            .expect("a readable message");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("a JSON message");
+        }
+    }
+}
