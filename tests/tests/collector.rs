@@ -90,7 +90,7 @@ async fn a_redelivered_batch_is_stored_and_rolled_up_once() {
         let handled: u64 = collector
             .metrics
             .messages
-            .get_or_create(&geohazard_collector::metrics::MessageLabels {
+            .get_or_create(&geohazard_collector::MessageLabels {
                 kind: "telemetry",
                 outcome: "stored",
             })
@@ -106,7 +106,7 @@ async fn a_redelivered_batch_is_stored_and_rolled_up_once() {
     let duplicates = collector
         .metrics
         .readings
-        .get_or_create(&geohazard_collector::metrics::ReadingLabels {
+        .get_or_create(&geohazard_collector::ReadingLabels {
             outcome: "duplicate",
         })
         .get();

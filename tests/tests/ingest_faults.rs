@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::CollectorConfig;
-use geohazard_collector::metrics::FailureLabels;
+use geohazard_collector::FailureLabels;
 use geohazard_e2e::{
     RunningCollector, TestGateway, allow_connections, count, minutes_ago, register_gateway,
 };

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::CollectorConfig;
-use geohazard_collector::metrics::MessageLabels;
+use geohazard_collector::MessageLabels;
 use geohazard_e2e::{RunningCollector, register_gateway};
 use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
 use geohazard_store::{StorageMode, Store};
