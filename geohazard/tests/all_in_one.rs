@@ -2,6 +2,8 @@
 //! database, registers the demo sites, and readings from the simulated gateways arrive, with the
 //! collector's metrics served over HTTP, and the demo officer signs in to the command-center.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -19,30 +21,15 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
     Some(body)
 }
 
-/// Connects to the embedded broker; Err when it refuses.
+/// Connects to the embedded broker and leaves; Err when it refuses.
 async fn mqtt_connect(
     port: u16,
     client_id: &str,
     login: Option<(&str, &str)>,
-) -> Result<(), String> {
-    let mut options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
-    if let Some((user, password)) = login {
-        options.set_credentials(user, password);
-    }
-    let (client, mut events) = rumqttc::AsyncClient::new(options, 8);
-    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match events.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => return Ok(()),
-                Ok(_) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| Err("no answer".into()));
-    let _ = client.try_disconnect();
-    outcome
+) -> anyhow::Result<()> {
+    let client = common::connect(port, client_id, login, &[], None).await?;
+    client.disconnect();
+    Ok(())
 }
 
 #[tokio::test]

@@ -6,18 +6,17 @@ use std::time::Duration;
 
 use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::CollectorConfig;
-use geohazard_e2e::{RunningCollector, count, minutes_ago, register_gateway};
+use geohazard_e2e::{RunningCollector, WAIT, count, minutes_ago, register_gateway, wait_for_count};
 use geohazard_protocol::{Command, CommandAck, Topic};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSensor};
-use geohazard_testkit::{Broker, TestDb, eventually};
+use geohazard_testkit::{Broker, TestDb};
 use geohazard_universal::{UniversalConfig, UniversalEndpoint, encode_frame, sensors_for};
 use rumqttc::mqttbytes::v4;
 use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(20);
 const KEY: &str = "k3y-of-UNI-001";
 const OTHER_KEY: &str = "k3y-of-UNI-002";
 
@@ -191,13 +190,6 @@ fn iso(ms: i64) -> String {
         .unwrap()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
-}
-
-async fn wait_for_count(store: &Store, sql: &str, expected: i64) {
-    eventually(WAIT, &format!("`{sql}` to reach {expected}"), || async {
-        (count(store, sql).await == expected).then_some(())
-    })
-    .await;
 }
 
 async fn value_of(store: &Store, channel: &str) -> f64 {

@@ -19,8 +19,16 @@ pub fn free_port() -> u16 {
         .expect("the loopback interface gives out ports")
 }
 
+/// Nothing accepted connections on a port in time.
+#[derive(Debug, thiserror::Error)]
+#[error("nothing listens on 127.0.0.1:{port} after {timeout:?}")]
+pub struct NotListening {
+    pub port: u16,
+    pub timeout: Duration,
+}
+
 /// Waits until something accepts TCP connections on `port`.
-pub async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
+pub async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), NotListening> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -30,9 +38,7 @@ pub async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(format!(
-                "nothing listens on 127.0.0.1:{port} after {timeout:?}"
-            ));
+            return Err(NotListening { port, timeout });
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
