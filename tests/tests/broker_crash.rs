@@ -88,7 +88,14 @@ async fn a_broker_killed_with_a_backlog_loses_no_reading_the_bridge_made() {
     )
     .await;
     broker.kill().await; // long before the 30 s autosave
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Down while the bridge goes on making readings.
+    let made_at_kill = everything_queued(queue.path()).len();
+    eventually(
+        Duration::from_secs(30),
+        "readings made while the broker is down",
+        || async { (everything_queued(queue.path()).len() >= made_at_kill + 5).then_some(()) },
+    )
+    .await;
     broker.restart().await;
     let collector =
         RunningCollector::start(&collector_url, store.clone(), CollectorConfig::default()).await;
