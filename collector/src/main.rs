@@ -70,3 +70,33 @@ async fn main() -> anyhow::Result<()> {
     }
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pipelines_keys_and_the_endpoints_share_the_collector_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("geohazard.toml");
+        std::fs::write(
+            &file,
+            "[collector]\nmax_batch_readings = 50000\nshared_group = \"collectors\"\n\
+             [collector.limits]\nmax_payload_bytes = 4096\n\
+             [collector.universal]\nlisten = \"127.0.0.1:1884\"\nclient_id = \"uni-2\"\n",
+        )
+        .unwrap();
+        let config: Config = geohazard_runtime::load_config(Some(&file)).unwrap();
+        let CollectorSection { ingest, universal } = config.collector;
+        assert_eq!(ingest.max_batch_readings, 50_000);
+        assert_eq!(ingest.shared_group.as_deref(), Some("collectors"));
+        assert_eq!(ingest.limits.max_payload_bytes, 4096);
+        assert_eq!(ingest.queue, CollectorConfig::default().queue);
+        assert_eq!(universal.listen, Some(([127, 0, 0, 1], 1884).into()));
+        assert_eq!(universal.client_id, "uni-2");
+        assert_eq!(
+            universal.max_connections,
+            UniversalConfig::default().max_connections
+        );
+    }
+}
