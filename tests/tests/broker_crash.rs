@@ -80,22 +80,17 @@ async fn a_broker_killed_with_a_backlog_loses_no_reading_the_bridge_made() {
     // acknowledged every message of it to the bridge.
     collector.stop().await;
     let stored_before = count(&store, "SELECT count(*) FROM readings").await;
-    let made_before = everything_queued(queue.path()).len();
-    eventually(
-        Duration::from_secs(30),
-        "a backlog at the broker",
-        || async { (everything_queued(queue.path()).len() >= made_before + 30).then_some(()) },
-    )
-    .await;
+    // Waits until the bridge has made `more` messages since this was called.
+    let queued = queue.path();
+    let bridge_makes = |more: usize, what: &'static str| {
+        let target = everything_queued(queued).len() + more;
+        eventually(Duration::from_secs(30), what, move || async move {
+            (everything_queued(queued).len() >= target).then_some(())
+        })
+    };
+    bridge_makes(30, "a backlog at the broker").await;
     broker.kill().await; // long before the 30 s autosave
-    // Down while the bridge goes on making readings.
-    let made_at_kill = everything_queued(queue.path()).len();
-    eventually(
-        Duration::from_secs(30),
-        "readings made while the broker is down",
-        || async { (everything_queued(queue.path()).len() >= made_at_kill + 5).then_some(()) },
-    )
-    .await;
+    bridge_makes(5, "readings made while the broker is down").await;
     broker.restart().await;
     let collector =
         RunningCollector::start(&collector_url, store.clone(), CollectorConfig::default()).await;
