@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{Client, connect};
+use common::{Client, connect, gateway_key};
 use futures::StreamExt;
 use geohazard_collector::{Collector, CollectorConfig};
 use geohazard_command_center::officers::{self, NewOfficer};
@@ -27,23 +26,6 @@ const COLLECTOR: &str = "geohazard-collector";
 const ANALYZER: &str = "geohazard-analyzer";
 const COMMAND_CENTER: &str = "geohazard-command-center";
 const OFFICER_PASSWORD: &str = "correct horse battery";
-
-/// `geohazard gateway-key CODE --mosquitto-passwd FILE`: the gateway's new key.
-async fn gateway_key(db_url: &str, code: &str, file: &Path) -> String {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
-        .args(["gateway-key", code, "--mosquitto-passwd"])
-        .arg(file)
-        .env("DATABASE_URL", db_url)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 /// Everything running: the broker, the store, the three services, and two gateways' keys.
 struct World {
@@ -94,6 +76,18 @@ impl World {
         .unwrap_or_else(|e| panic!("gateway {code} connects: {e}\n{}", self.broker.log()))
     }
 
+    /// Waits until the store holds `n` readings.
+    async fn wait_for_readings(&self, n: i64, what: &str) {
+        eventually(Duration::from_secs(15), what, || async {
+            let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM readings")
+                .fetch_one(&self.store.pool)
+                .await
+                .ok()?;
+            (stored == n).then_some(())
+        })
+        .await;
+    }
+
     async fn online(&self, gateway: &str) -> Option<bool> {
         sqlx::query_scalar("SELECT online FROM gateways WHERE code = $1")
             .bind(gateway)
@@ -114,7 +108,7 @@ async fn start_world() -> World {
     let file = issued.path().join("geohazard.passwd");
     let mut keys = Vec::new();
     for gw in ["GW-A", "GW-B"] {
-        keys.push((gw.to_owned(), gateway_key(&db.url, gw, &file).await));
+        keys.push((gw.to_owned(), gateway_key(&db.url, gw, &file, &[]).await));
     }
     let passwords: Vec<(&str, String)> = [COLLECTOR, ANALYZER, COMMAND_CENTER]
         .into_iter()
@@ -272,14 +266,7 @@ async fn every_services_topics_get_through_the_shipped_broker_configuration() {
     gateway
         .publish(Topic::telemetry("GW-A"), batch.to_json(), false)
         .await;
-    eventually(Duration::from_secs(15), "the reading stored", || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM readings")
-            .fetch_one(&world.store.pool)
-            .await
-            .ok()?;
-        (n == 1).then_some(())
-    })
-    .await;
+    world.wait_for_readings(1, "the reading stored").await;
 
     // Acknowledgement out (command-center publishes the warning change) and back to consoles.
     let r = http
@@ -409,18 +396,7 @@ async fn a_gateway_cannot_take_another_gateways_identity() {
     intruder
         .publish(Topic::telemetry("GW-A"), batch.to_json(), false)
         .await;
-    eventually(
-        Duration::from_secs(15),
-        "the intruder's reading",
-        || async {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM readings")
-                .fetch_one(&world.store.pool)
-                .await
-                .ok()?;
-            (n == 1).then_some(())
-        },
-    )
-    .await;
+    world.wait_for_readings(1, "the intruder's reading").await;
     assert!(!gw_b.is_dropped(), "the real GW-B was disconnected");
     assert_eq!(
         world.online("GW-B").await,

@@ -64,6 +64,32 @@ impl RunningCollector {
     }
 }
 
+/// A client of `mqtt_url` subscribed (QoS 1) to `topic`, once the broker has confirmed it.
+pub async fn subscriber(mqtt_url: &str, client_id: &str, topic: String) -> Bus {
+    let mut bus = Bus::start(
+        &BusConfig::new(mqtt_url, client_id),
+        vec![(topic, QoS::AtLeastOnce)],
+        None,
+        64,
+    )
+    .unwrap();
+    bus.wait_subscribed(WAIT).await.unwrap();
+    bus
+}
+
+/// Leaves `status` retained for gateway `gw-1` (which then goes away) and only afterwards
+/// starts a collector: it receives the status only as a retained message.
+pub async fn collector_after_retained_status(
+    broker: &Broker,
+    store: &Store,
+    status: &GatewayStatus,
+) -> RunningCollector {
+    let gateway = TestGateway::connect(&broker.url(), "gw-1");
+    gateway.publish_status(status).await;
+    gateway.bus.shutdown().await;
+    RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await
+}
+
 /// A field gateway's MQTT side, for publishing test traffic.
 pub struct TestGateway {
     pub code: String,

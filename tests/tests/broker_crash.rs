@@ -6,9 +6,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::CollectorConfig;
-use geohazard_e2e::{RunningCollector, count, register_gateway};
+use geohazard_e2e::{RunningCollector, count, register_gateway, subscriber};
 use geohazard_firmware_bridge::queue::{DiskQueue, Lane};
 use geohazard_firmware_bridge::{demo, run_bridge, start_sensor_sim};
 use geohazard_protocol::{GatewayStatus, TelemetryBatch, Topic};
@@ -96,17 +95,7 @@ async fn a_broker_killed_with_a_backlog_loses_no_reading_the_bridge_made() {
         RunningCollector::start(&collector_url, store.clone(), CollectorConfig::default()).await;
 
     // The bridge learns what is committed through the shipped ACL: its queue drains.
-    let mut status = Bus::start(
-        &BusConfig::new(collector_url.clone(), "crash-test-status"),
-        vec![(Topic::status(GW), rumqttc::QoS::AtLeastOnce)],
-        None,
-        64,
-    )
-    .unwrap();
-    status
-        .wait_subscribed(Duration::from_secs(10))
-        .await
-        .unwrap();
+    let mut status = subscriber(&collector_url, "crash-test-status", Topic::status(GW)).await;
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             let d = status

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use geohazard_collector::CollectorConfig;
 use geohazard_e2e::{
-    RunningCollector, TestGateway, WAIT, count, minutes_ago, register_gateway, wait_for_count,
-    with_gateway as setup,
+    RunningCollector, TestGateway, WAIT, collector_after_retained_status, count, minutes_ago,
+    register_gateway, wait_for_count, with_gateway as setup,
 };
 use geohazard_protocol::GatewayStatus;
 use geohazard_store::Store;
@@ -432,7 +432,6 @@ async fn a_refused_message_sent_again_is_one_quarantine_row_with_a_repeat_count(
 #[tokio::test]
 async fn a_retained_status_replayed_to_a_new_collector_does_not_make_an_old_gateway_look_fresh() {
     let (broker, _db, store) = setup(&["crack-1"]).await;
-    let gateway = TestGateway::connect(&broker.url(), "gw-1");
     let an_hour_ago = chrono::Utc::now().timestamp_millis() - 3_600_000;
     let status = GatewayStatus {
         online: true,
@@ -440,11 +439,7 @@ async fn a_retained_status_replayed_to_a_new_collector_does_not_make_an_old_gate
         firmware: Some("2.0.0".into()),
         ..Default::default()
     };
-    gateway.publish_status(&status).await;
-    gateway.bus.shutdown().await;
-    // The collector starts afterwards and receives the status only as a retained message.
-    let collector =
-        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let collector = collector_after_retained_status(&broker, &store, &status).await;
     wait_for_count(
         &store,
         "SELECT count(*) FROM gateways WHERE firmware_version = '2.0.0'",

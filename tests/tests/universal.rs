@@ -4,9 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use geohazard_bus::{Bus, BusConfig};
+use geohazard_bus::Bus;
 use geohazard_collector::CollectorConfig;
-use geohazard_e2e::{RunningCollector, WAIT, count, minutes_ago, register_gateway, wait_for_count};
+use geohazard_e2e::{
+    RunningCollector, WAIT, count, minutes_ago, register_gateway, subscriber, wait_for_count,
+};
 use geohazard_protocol::{Command, CommandAck, Topic};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSensor};
@@ -385,15 +387,12 @@ async fn a_type_2_frame_keyed_by_another_device_is_refused_and_stores_nothing() 
 
 /// The command center's side: publishes commands and reads their acks on our broker.
 async fn command_center(broker: &Broker, device: &str) -> Bus {
-    let mut bus = Bus::start(
-        &BusConfig::new(broker.url(), "command-center-under-test"),
-        vec![(Topic::command_ack(device), QoS::AtLeastOnce)],
-        None,
-        16,
+    subscriber(
+        &broker.url(),
+        "command-center-under-test",
+        Topic::command_ack(device),
     )
-    .unwrap();
-    bus.wait_subscribed(WAIT).await.unwrap();
-    bus
+    .await
 }
 
 async fn send_command(bus: &Bus, device: &str, command: &Command) {

@@ -1,14 +1,34 @@
-//! An MQTT client for the all-in-one's tests, as a gateway or a service would connect: it
-//! subscribes, hands over what arrives, and never reconnects, so a refusal or a connection the
-//! broker closed is seen.
+//! What the all-in-one's tests share: `geohazard gateway-key` as an operator runs it, and an
+//! MQTT client as a gateway or a service would connect (it subscribes, hands over what arrives,
+//! and never reconnects, so a refusal or a connection the broker closed is seen).
 
 // Each test file uses its part.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::mpsc;
+
+/// `geohazard gateway-key CODE --mosquitto-passwd FILE` with `env` besides the database's URL:
+/// the gateway's new key, as printed.
+pub async fn gateway_key(db_url: &str, code: &str, file: &Path, env: &[(&str, &str)]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
+        .args(["gateway-key", code, "--mosquitto-passwd"])
+        .arg(file)
+        .env("DATABASE_URL", db_url)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
 
 /// A test client: its publishes arrive on `received`; `dropped` tells when the broker closed
 /// its connection (it does not reconnect, so that is seen).
