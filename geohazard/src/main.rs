@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
     about = "geohazard monitoring and emergency command, all in one process"
 )]
 struct Cli {
-    /// See deploy/geohazard.example.toml.
+    // --config FILE; see deploy/geohazard.example.toml.
     #[command(flatten)]
     config: ConfigArgs,
     #[command(subcommand)]
