@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use geohazard_testkit::{Broker, TestDb, free_port, wait_for_port};
+use geohazard_testkit::{Broker, TestDb, free_port, terminate, wait_for_port};
 
 #[tokio::test]
 async fn the_binary_reads_its_config_file_serves_metrics_and_the_universal_endpoint_and_stops_on_sigterm()
@@ -44,15 +44,8 @@ async fn the_binary_reads_its_config_file_serves_metrics_and_the_universal_endpo
             .await
             .unwrap_or_else(|e| panic!("the {what}: {e}"));
     }
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+    let status = terminate(&mut child, Duration::from_secs(20))
         .await
-        .expect("it stops")
-        .unwrap();
+        .expect("it stops");
     assert!(status.success(), "{status}");
 }

@@ -190,16 +190,9 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     assert_eq!(anonymous.status(), 401);
 
     // Ctrl-C / SIGTERM: a clean stop.
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+    let status = geohazard_testkit::terminate(&mut child, Duration::from_secs(20))
         .await
-        .expect("it stops")
-        .unwrap();
+        .expect("it stops");
     assert!(status.success(), "{status}");
     pool.close().await;
 }

@@ -228,13 +228,7 @@ impl Broker {
     /// writes its persistence file, then waits for it to exit.
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .arg("-TERM")
-                    .arg(pid.to_string())
-                    .status();
-            }
-            let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+            crate::terminate(&mut child, Duration::from_secs(10)).await;
         }
     }
 

@@ -44,6 +44,24 @@ pub async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), NotListen
     }
 }
 
+/// Stops a process the way an operator or systemd does (SIGTERM) and waits at most `timeout`
+/// for it to exit; `None` if it did not.
+pub async fn terminate(
+    child: &mut tokio::process::Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+    }
+    tokio::time::timeout(timeout, child.wait())
+        .await
+        .ok()
+        .and_then(Result::ok)
+}
+
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where
