@@ -6,7 +6,8 @@ use std::time::Duration;
 use geohazard_bus::{BusConfig, ConfirmedBus};
 use geohazard_testkit::Broker;
 
-const WAIT: Duration = Duration::from_secs(20);
+/// Beyond the longest reconnect pause (30 s).
+const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn a_publish_fails_while_the_broker_is_down_and_subscriptions_return_after_its_restart() {
