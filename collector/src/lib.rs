@@ -1,12 +1,13 @@
 //! The collector: takes telemetry and status from every gateway off the MQTT bus, validates it,
 //! writes readings in batches (de-duplicated on sensor and time), quarantines what is bad with
 //! its reason, and acknowledges each message only after what it carries is committed.
+//!
+//! Its surface: [`Collector`] (or [`run`]) with its [`CollectorConfig`], and its [`Metrics`].
 
-pub mod batch;
-pub mod metrics;
-pub mod registry_cache;
-pub mod universal;
-pub mod writer;
+mod batch;
+mod metrics;
+mod registry_cache;
+mod writer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,18 +15,16 @@ use std::time::{Duration, Instant};
 
 use geohazard_bus::{Acker, Bus, BusConfig, Delivery, Qos};
 use geohazard_protocol::{Limits, TelemetryAck, Topic, topic};
+use geohazard_runtime::Backoff;
 use geohazard_store::{Failure, PartitionCache, RetentionCache, StorageMode, Store, classify};
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use metrics::FailureLabels;
-pub use metrics::Metrics;
-pub use universal::run_universal_endpoint;
+pub use metrics::{FailureLabels, MessageLabels, Metrics, ReadingLabels, RejectLabels};
 
 use crate::batch::{PreparedBatch, prepare};
 use crate::registry_cache::RegistryCache;
-use crate::writer::Backoff;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -48,8 +47,6 @@ pub struct CollectorConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Database connections.
     pub db_connections: u32,
-    /// The universal-type (普适型) device endpoint; off unless `listen` is set.
-    pub universal: universal::UniversalConfig,
 }
 
 impl Default for CollectorConfig {
@@ -64,7 +61,6 @@ impl Default for CollectorConfig {
             max_held_bytes: 64 * 1024 * 1024,
             metrics_addr: None,
             db_connections: 4,
-            universal: universal::UniversalConfig::default(),
         }
     }
 }
@@ -85,7 +81,6 @@ impl CollectorConfig {
 /// A running collector, for embedding (all-in-one, tests).
 pub struct Collector {
     pub metrics: Metrics,
-    mqtt_url: String,
     bus: Bus,
     store: Store,
     config: CollectorConfig,
@@ -106,7 +101,6 @@ impl Collector {
         let bus = Bus::start(&bus_config, config.subscriptions(), None, config.queue)?;
         Ok(Collector {
             metrics: Metrics::new(registry, bus.held()),
-            mqtt_url: mqtt_url.to_owned(),
             bus,
             store,
             config,
@@ -220,7 +214,7 @@ impl Collector {
         acker: &Acker,
         shutdown: &CancellationToken,
     ) -> Option<u64> {
-        let mut backoff = Backoff::default();
+        let mut backoff = retry_backoff();
         loop {
             let mut single = self
                 .prepare_retrying(vec![delivery.clone()], registry, retention, shutdown)
@@ -272,7 +266,7 @@ impl Collector {
         retention: &mut RetentionCache,
         shutdown: &CancellationToken,
     ) -> Option<PreparedBatch> {
-        let mut backoff = Backoff::default();
+        let mut backoff = retry_backoff();
         loop {
             match prepare(
                 deliveries.clone(),
@@ -320,7 +314,7 @@ impl Collector {
         batch: &PreparedBatch,
         shutdown: &CancellationToken,
     ) -> Option<Result<u64, sqlx::Error>> {
-        let mut backoff = Backoff::default();
+        let mut backoff = retry_backoff();
         loop {
             let e = match writer::write(&self.store, partitions, batch).await {
                 Ok(n) => return Some(Ok(n)),
@@ -374,26 +368,13 @@ impl Collector {
             });
         }
         tokio::spawn(housekeeping(self.store.clone(), shutdown.clone()));
-        if self.config.universal.listen.is_some() {
-            let (config, url, store, stop) = (
-                self.config.universal.clone(),
-                self.mqtt_url.clone(),
-                self.store.clone(),
-                shutdown.clone(),
-            );
-            // If the endpoint fails, the collector stops too: a half-working service would
-            // look healthy while devices could not connect.
-            let endpoint = tokio::spawn(async move {
-                let result = run_universal_endpoint(config, &url, store, stop.clone()).await;
-                stop.cancel();
-                result
-            });
-            let collector = self.run(shutdown).await;
-            let endpoint = endpoint.await.map_err(anyhow::Error::from).and_then(|r| r);
-            return collector.and(endpoint);
-        }
         self.run(shutdown).await
     }
+}
+
+/// The pause between attempts while the database is away: 100 ms, doubling up to 5 s.
+fn retry_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
 }
 
 /// Storage housekeeping, hourly. Plain PostgreSQL: partitions ahead of the data, expired ones

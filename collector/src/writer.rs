@@ -1,7 +1,5 @@
 //! Writing a prepared batch in one transaction, and what to do when that fails.
 
-use std::time::Duration;
-
 use geohazard_store::{
     Failure, PartitionCache, QuarantineRow, Store, classify, quarantine, readings, registry,
 };
@@ -35,22 +33,6 @@ pub async fn write(
     }
     tx.commit().await?;
     Ok(inserted)
-}
-
-/// How long to wait before the next attempt while the database is unavailable.
-pub struct Backoff(Duration);
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff(Duration::from_millis(100))
-    }
-}
-
-impl Backoff {
-    pub async fn wait(&mut self) {
-        tokio::time::sleep(self.0).await;
-        self.0 = (self.0 * 2).min(Duration::from_secs(5));
-    }
 }
 
 /// When the store refuses a single message's data (a sensor deleted between lookup and insert,

@@ -36,28 +36,13 @@ async fn allowed(pool: &PgPool, service_password: &str, check: &Check) -> bool {
     if client_id != user || !geohazard_protocol::is_valid_identifier(user) {
         return false;
     }
-    let hash: Option<Option<String>> =
-        match sqlx::query_scalar("SELECT password_hash FROM gateways WHERE code = $1")
-            .bind(user)
-            .fetch_optional(pool)
-            .await
-        {
-            Ok(hash) => hash,
-            Err(e) => {
-                tracing::warn!(error = %e, "checking a gateway's key");
-                return false;
-            }
-        };
-    let Some(hash) = hash.flatten() else {
-        return false;
-    };
-    let password = password.clone();
-    // argon2: off the async workers.
-    tokio::task::spawn_blocking(move || {
-        geohazard_store::registry::verify_password(&password, &hash)
-    })
-    .await
-    .unwrap_or(false)
+    match geohazard_store::registry::verify_gateway_password(pool, user, password).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::warn!(error = %e, "checking a gateway's key");
+            false
+        }
+    }
 }
 
 /// Checks credentials on this runtime (where the pool lives) for the broker's threads.
@@ -131,12 +116,14 @@ pub async fn start_embedded(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     // Wait until the broker listens. Not by connecting: a probe connection that closes
     // without CONNECT makes rumqttd log an error.
+    let mut pause =
+        geohazard_runtime::Backoff::new(Duration::from_millis(10), Duration::from_millis(200));
     while !is_listening(port) {
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
             "the embedded broker did not start"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        pause.wait().await;
     }
     tracing::info!(%listen, "embedded MQTT broker listening");
     Ok(Embedded {

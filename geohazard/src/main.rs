@@ -1,7 +1,8 @@
 //! `geohazard`: the whole system in one process for a single machine.
 //!
-//! `geohazard run` starts the collector, the analyzer and the command-center's API, an embedded
-//! MQTT broker unless a broker URL is configured, a private PostgreSQL cluster unless a database
+//! `geohazard run` starts the collector (with the universal-type device endpoint when
+//! configured), the analyzer and the command-center's API, an embedded MQTT broker unless a
+//! broker URL is configured, a private PostgreSQL cluster unless a database
 //! URL is configured, and simulated field gateways for the demo sites.
 //! `geohazard migrate` only brings the database schema up to date.
 
@@ -16,8 +17,9 @@ use clap::{Parser, Subcommand};
 use geohazard_analyzer::AnalyzerConfig;
 use geohazard_collector::{Collector, CollectorConfig};
 use geohazard_command_center::CommandCenterConfig;
-use geohazard_runtime::{DatabaseSection, MqttSection};
+use geohazard_runtime::{ConfigArgs, DatabaseSection, MqttSection};
 use geohazard_store::{LocalCluster, Store};
+use geohazard_universal::UniversalConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Parser)]
@@ -26,9 +28,9 @@ use serde::{Deserialize, Serialize};
     about = "geohazard monitoring and emergency command, all in one process"
 )]
 struct Cli {
-    /// Configuration file (TOML); see deploy/geohazard.example.toml.
-    #[arg(long, short, global = true, env = "GEOHAZARD_CONFIG")]
-    config: Option<PathBuf>,
+    // --config FILE; see deploy/geohazard.example.toml.
+    #[command(flatten)]
+    config: ConfigArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -88,10 +90,20 @@ struct Config {
     local_database: LocalDatabase,
     mqtt: MqttSection,
     embedded_broker: EmbeddedBroker,
-    collector: CollectorConfig,
+    collector: CollectorSection,
     analyzer: AnalyzerConfig,
     command_center: CommandCenterConfig,
     demo: demo::DemoConfig,
+}
+
+/// `[collector]`: the ingest pipeline's keys, and `[collector.universal]` for the endpoint, as
+/// the standalone collector reads them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct CollectorSection {
+    #[serde(flatten)]
+    ingest: CollectorConfig,
+    universal: UniversalConfig,
 }
 
 impl Default for Config {
@@ -102,9 +114,12 @@ impl Default for Config {
             local_database: LocalDatabase::default(),
             mqtt: MqttSection::default(),
             embedded_broker: EmbeddedBroker::default(),
-            collector: CollectorConfig {
-                metrics_addr: Some(([127, 0, 0, 1], 9464).into()),
-                ..CollectorConfig::default()
+            collector: CollectorSection {
+                ingest: CollectorConfig {
+                    metrics_addr: Some(([127, 0, 0, 1], 9464).into()),
+                    ..CollectorConfig::default()
+                },
+                universal: UniversalConfig::default(),
             },
             analyzer: AnalyzerConfig::default(),
             command_center: CommandCenterConfig {
@@ -135,9 +150,9 @@ async fn database(config: &Config) -> anyhow::Result<(String, Option<LocalCluste
 async fn main() -> anyhow::Result<()> {
     geohazard_runtime::init_tracing();
     let cli = Cli::parse();
-    let config: Config = geohazard_runtime::load_config(cli.config.as_deref())?;
+    let config: Config = cli.config.load()?;
     let (db_url, cluster) = database(&config).await?;
-    let store = Store::connect(&db_url, config.collector.db_connections + 4)
+    let store = Store::connect(&db_url, config.collector.ingest.db_connections + 4)
         .await
         .context("connecting to the database")?;
     tracing::info!(mode = ?store.mode, "database schema is up to date");
@@ -157,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
         None => {
             let embedded = broker::start_embedded(
                 config.embedded_broker.port,
-                config.collector.limits.max_payload_bytes + 4096,
+                config.collector.ingest.limits.max_payload_bytes + 4096,
                 store.pool.clone(),
             )
             .await?;
@@ -169,13 +184,23 @@ async fn main() -> anyhow::Result<()> {
     // One registry, one metrics endpoint, for every service in the process.
     let mut registry = prometheus_client::registry::Registry::default();
     let collector = Collector::start(
-        config.collector.clone(),
+        config.collector.ingest.clone(),
         &mqtt_url,
         store.clone(),
         &mut registry,
     )?;
     let metrics = collector.metrics.clone();
     tasks.spawn(collector.serve(registry, shutdown.clone()));
+    if config.collector.universal.listen.is_some() {
+        let (universal, url, store) = (
+            config.collector.universal.clone(),
+            mqtt_url.clone(),
+            store.clone(),
+        );
+        let shutdown = shutdown.clone();
+        tasks
+            .spawn(async move { geohazard_universal::run(universal, &url, store, shutdown).await });
+    }
     {
         let mut analyzer = config.analyzer.clone();
         analyzer.mqtt.url = mqtt_url.clone();
@@ -218,7 +243,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(
         database = %geohazard_runtime::redact_url(&db_url),
         mqtt = %geohazard_runtime::redact_url(&mqtt_url),
-        metrics = ?config.collector.metrics_addr,
+        metrics = ?config.collector.ingest.metrics_addr,
         api = %format!("http://{}/api/v1", api_addr),
         "geohazard is running; Ctrl-C stops it"
     );
@@ -291,7 +316,7 @@ async fn report_progress(
     store: Store,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
-    use geohazard_collector::metrics::ReadingLabels;
+    use geohazard_collector::ReadingLabels;
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tokio::select! {

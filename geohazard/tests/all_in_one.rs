@@ -2,6 +2,8 @@
 //! database, registers the demo sites, and readings from the simulated gateways arrive, with the
 //! collector's metrics served over HTTP, and the demo officer signs in to the command-center.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -19,30 +21,25 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
     Some(body)
 }
 
-/// Connects to the embedded broker; Err when it refuses.
+/// A fresh database with gateway `code` registered (without a key).
+async fn with_gateway(code: &str) -> (TestDb, geohazard_store::Store) {
+    let db = TestDb::create().await;
+    let store = geohazard_store::Store::connect(&db.url, 2).await.unwrap();
+    geohazard_store::registry::upsert_gateway(&store.pool, code, None, "test", None)
+        .await
+        .unwrap();
+    (db, store)
+}
+
+/// Connects to the embedded broker and leaves; Err when it refuses.
 async fn mqtt_connect(
     port: u16,
     client_id: &str,
     login: Option<(&str, &str)>,
-) -> Result<(), String> {
-    let mut options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
-    if let Some((user, password)) = login {
-        options.set_credentials(user, password);
-    }
-    let (client, mut events) = rumqttc::AsyncClient::new(options, 8);
-    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match events.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => return Ok(()),
-                Ok(_) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| Err("no answer".into()));
-    let _ = client.try_disconnect();
-    outcome
+) -> anyhow::Result<()> {
+    let client = common::connect(port, client_id, login, &[], None).await?;
+    client.disconnect();
+    Ok(())
 }
 
 #[tokio::test]
@@ -193,42 +190,19 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     assert_eq!(anonymous.status(), 401);
 
     // Ctrl-C / SIGTERM: a clean stop.
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+    let status = geohazard_testkit::terminate(&mut child, Duration::from_secs(20))
         .await
-        .expect("it stops")
-        .unwrap();
+        .expect("it stops");
     assert!(status.success(), "{status}");
     pool.close().await;
 }
 
 #[tokio::test]
 async fn a_gateway_key_is_issued_once_stored_as_argon2_and_added_to_the_mosquitto_password_file() {
-    let db = TestDb::create().await;
-    let store = geohazard_store::Store::connect(&db.url, 2).await.unwrap();
-    geohazard_store::registry::upsert_gateway(&store.pool, "gw-key-test", None, "test", None)
-        .await
-        .unwrap();
+    let (db, store) = with_gateway("gw-key-test").await;
     let dir = tempfile::tempdir().unwrap();
     let passwd = dir.path().join("passwd");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
-        .args(["gateway-key", "gw-key-test", "--mosquitto-passwd"])
-        .arg(&passwd)
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let key = common::gateway_key(&db.url, "gw-key-test", &passwd, &[]).await;
     assert_eq!(key.len(), 24);
     assert!(
         geohazard_store::registry::verify_gateway_password(&store.pool, "gw-key-test", &key)
@@ -314,11 +288,7 @@ async fn run_logs_the_database_and_broker_urls_without_their_passwords() {
 
 #[tokio::test]
 async fn gateway_key_never_puts_the_key_on_mosquitto_passwds_command_line() {
-    let db = TestDb::create().await;
-    let store = geohazard_store::Store::connect(&db.url, 2).await.unwrap();
-    geohazard_store::registry::upsert_gateway(&store.pool, "gw-ps-test", None, "test", None)
-        .await
-        .unwrap();
+    let (db, store) = with_gateway("gw-ps-test").await;
     // A mosquitto_passwd ahead on PATH that records its arguments (what `ps` shows) and then
     // runs the real one.
     let dir = tempfile::tempdir().unwrap();
@@ -344,20 +314,7 @@ async fn gateway_key_never_puts_the_key_on_mosquitto_passwds_command_line() {
         dir.path().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
-        .args(["gateway-key", "gw-ps-test", "--mosquitto-passwd"])
-        .arg(&passwd)
-        .env("DATABASE_URL", &db.url)
-        .env("PATH", path)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let key = common::gateway_key(&db.url, "gw-ps-test", &passwd, &[("PATH", &path)]).await;
     assert_eq!(key.len(), 24, "only the key is printed: {key}");
     let argv = std::fs::read_to_string(&argv_log).expect("mosquitto_passwd ran");
     assert!(argv.contains("gw-ps-test"), "{argv}");

@@ -1,15 +1,37 @@
 //! Shared set-up for the end-to-end tests: a registered site with a gateway and sensors, a
-//! running collector, and a gateway-like publisher.
+//! running collector, a gateway-like publisher, and waiting for the store to show something.
 
 use std::time::Duration;
 
+use geohazard_bus::rumqttc::{LastWill, QoS};
 use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::{Collector, CollectorConfig, Metrics};
-use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
+use geohazard_protocol::{GatewayStatus, Quality, Reading, TelemetryBatch, Topic};
 use geohazard_store::Store;
+use geohazard_testkit::{Broker, TestDb, eventually};
 use tokio_util::sync::CancellationToken;
 
 pub use geohazard_testkit::fixtures::register_gateway;
+
+/// How long a test waits for what it expects (generous: the machine may be busy).
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A broker, a fresh database and its store, with gateway `gw-1` registered with `channels`.
+pub async fn with_gateway(channels: &[&str]) -> (Broker, TestDb, Store) {
+    let broker = Broker::start().await;
+    let db = TestDb::create().await;
+    let store = Store::connect(&db.url, 4).await.unwrap();
+    register_gateway(&store, "gw-1", channels).await;
+    (broker, db, store)
+}
+
+/// Waits until `sql` (a count) gives `expected`; panics after [`WAIT`].
+pub async fn wait_for_count(store: &Store, sql: &str, expected: i64) {
+    eventually(WAIT, &format!("`{sql}` to reach {expected}"), || async {
+        (count(store, sql).await == expected).then_some(())
+    })
+    .await;
+}
 
 /// A collector running in this process, stoppable.
 pub struct RunningCollector {
@@ -42,6 +64,32 @@ impl RunningCollector {
     }
 }
 
+/// A client of `mqtt_url` subscribed (QoS 1) to `topic`, once the broker has confirmed it.
+pub async fn subscriber(mqtt_url: &str, client_id: &str, topic: String) -> Bus {
+    let mut bus = Bus::start(
+        &BusConfig::new(mqtt_url, client_id),
+        vec![(topic, QoS::AtLeastOnce)],
+        None,
+        64,
+    )
+    .unwrap();
+    bus.wait_subscribed(WAIT).await.unwrap();
+    bus
+}
+
+/// Leaves `status` retained for gateway `gw-1` (which then goes away) and only afterwards
+/// starts a collector: it receives the status only as a retained message.
+pub async fn collector_after_retained_status(
+    broker: &Broker,
+    store: &Store,
+    status: &GatewayStatus,
+) -> RunningCollector {
+    let gateway = TestGateway::connect(&broker.url(), "gw-1");
+    gateway.publish_status(status).await;
+    gateway.bus.shutdown().await;
+    RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await
+}
+
 /// A field gateway's MQTT side, for publishing test traffic.
 pub struct TestGateway {
     pub code: String,
@@ -51,7 +99,22 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub fn connect(mqtt_url: &str, code: &str) -> TestGateway {
-        let bus = Bus::start(&BusConfig::new(mqtt_url, code), vec![], None, 16).unwrap();
+        TestGateway::start(mqtt_url, code, None)
+    }
+
+    /// Connects with the last will a gateway leaves: its status, offline, retained.
+    pub fn connect_with_will(mqtt_url: &str, code: &str) -> TestGateway {
+        let will = LastWill::new(
+            Topic::status(code),
+            GatewayStatus::offline().to_json(),
+            QoS::AtLeastOnce,
+            true,
+        );
+        TestGateway::start(mqtt_url, code, Some(will))
+    }
+
+    fn start(mqtt_url: &str, code: &str, will: Option<LastWill>) -> TestGateway {
+        let bus = Bus::start(&BusConfig::new(mqtt_url, code), vec![], will, 16).unwrap();
         TestGateway {
             code: code.to_owned(),
             bus,
@@ -61,14 +124,20 @@ impl TestGateway {
 
     /// Publishes raw bytes on this gateway's telemetry topic, QoS 1.
     pub async fn publish_raw(&self, payload: impl Into<Vec<u8>>) {
+        self.publish_on(Topic::telemetry(&self.code), payload.into(), false)
+            .await;
+    }
+
+    /// Publishes its status, retained as a gateway does.
+    pub async fn publish_status(&self, status: &GatewayStatus) {
+        self.publish_on(Topic::status(&self.code), status.to_json(), true)
+            .await;
+    }
+
+    async fn publish_on(&self, topic: String, payload: Vec<u8>, retain: bool) {
         self.bus
             .client()
-            .publish(
-                Topic::telemetry(&self.code),
-                rumqttc::QoS::AtLeastOnce,
-                false,
-                payload.into(),
-            )
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
             .await
             .unwrap();
     }

@@ -6,9 +6,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::CollectorConfig;
-use geohazard_e2e::{RunningCollector, count, register_gateway};
+use geohazard_e2e::{RunningCollector, count, register_gateway, subscriber};
 use geohazard_firmware_bridge::queue::{DiskQueue, Lane};
 use geohazard_firmware_bridge::{demo, run_bridge, start_sensor_sim};
 use geohazard_protocol::{GatewayStatus, TelemetryBatch, Topic};
@@ -80,31 +79,23 @@ async fn a_broker_killed_with_a_backlog_loses_no_reading_the_bridge_made() {
     // acknowledged every message of it to the bridge.
     collector.stop().await;
     let stored_before = count(&store, "SELECT count(*) FROM readings").await;
-    let made_before = everything_queued(queue.path()).len();
-    eventually(
-        Duration::from_secs(30),
-        "a backlog at the broker",
-        || async { (everything_queued(queue.path()).len() >= made_before + 30).then_some(()) },
-    )
-    .await;
+    // Waits until the bridge has made `more` messages since this was called.
+    let queued = queue.path();
+    let bridge_makes = |more: usize, what: &'static str| {
+        let target = everything_queued(queued).len() + more;
+        eventually(Duration::from_secs(30), what, move || async move {
+            (everything_queued(queued).len() >= target).then_some(())
+        })
+    };
+    bridge_makes(30, "a backlog at the broker").await;
     broker.kill().await; // long before the 30 s autosave
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    bridge_makes(5, "readings made while the broker is down").await;
     broker.restart().await;
     let collector =
         RunningCollector::start(&collector_url, store.clone(), CollectorConfig::default()).await;
 
     // The bridge learns what is committed through the shipped ACL: its queue drains.
-    let mut status = Bus::start(
-        &BusConfig::new(collector_url.clone(), "crash-test-status"),
-        vec![(Topic::status(GW), rumqttc::QoS::AtLeastOnce)],
-        None,
-        64,
-    )
-    .unwrap();
-    status
-        .wait_subscribed(Duration::from_secs(10))
-        .await
-        .unwrap();
+    let mut status = subscriber(&collector_url, "crash-test-status", Topic::status(GW)).await;
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             let d = status

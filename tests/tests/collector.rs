@@ -1,29 +1,17 @@
 //! The collector end to end: a real Mosquitto, a real PostgreSQL, messages over the wire.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use geohazard_collector::CollectorConfig;
-use geohazard_e2e::{RunningCollector, TestGateway, count, minutes_ago, register_gateway};
+use geohazard_e2e::{
+    RunningCollector, TestGateway, WAIT, collector_after_retained_status, count, minutes_ago,
+    register_gateway, wait_for_count, with_gateway as setup,
+};
 use geohazard_protocol::GatewayStatus;
 use geohazard_store::Store;
-use geohazard_testkit::{Broker, TestDb, eventually};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn setup(channels: &[&str]) -> (Broker, TestDb, Store) {
-    let broker = Broker::start().await;
-    let db = TestDb::create().await;
-    let store = Store::connect(&db.url, 4).await.unwrap();
-    register_gateway(&store, "gw-1", channels).await;
-    (broker, db, store)
-}
-
-async fn wait_for_count(store: &Store, sql: &str, expected: i64) {
-    eventually(WAIT, &format!("`{sql}` to reach {expected}"), || async {
-        (count(store, sql).await == expected).then_some(())
-    })
-    .await;
-}
+use geohazard_testkit::{Broker, eventually};
 
 #[tokio::test]
 async fn a_batch_published_over_mqtt_is_queryable_with_its_values() {
@@ -90,7 +78,7 @@ async fn a_redelivered_batch_is_stored_and_rolled_up_once() {
         let handled: u64 = collector
             .metrics
             .messages
-            .get_or_create(&geohazard_collector::metrics::MessageLabels {
+            .get_or_create(&geohazard_collector::MessageLabels {
                 kind: "telemetry",
                 outcome: "stored",
             })
@@ -106,7 +94,7 @@ async fn a_redelivered_batch_is_stored_and_rolled_up_once() {
     let duplicates = collector
         .metrics
         .readings
-        .get_or_create(&geohazard_collector::metrics::ReadingLabels {
+        .get_or_create(&geohazard_collector::ReadingLabels {
             outcome: "duplicate",
         })
         .get();
@@ -308,19 +296,7 @@ async fn status_messages_and_the_last_will_keep_the_gateways_online_state() {
     let (broker, _db, store) = setup(&["crack-1"]).await;
     let collector =
         RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
-    let will = rumqttc::LastWill::new(
-        geohazard_protocol::Topic::status("gw-1"),
-        GatewayStatus::offline().to_json(),
-        rumqttc::QoS::AtLeastOnce,
-        true,
-    );
-    let gateway = geohazard_bus::Bus::start(
-        &geohazard_bus::BusConfig::new(broker.url(), "gw-1"),
-        vec![],
-        Some(will),
-        16,
-    )
-    .unwrap();
+    let gateway = TestGateway::connect_with_will(&broker.url(), "gw-1");
     let online = GatewayStatus {
         online: true,
         firmware: Some("1.4.2".into()),
@@ -328,16 +304,7 @@ async fn status_messages_and_the_last_will_keep_the_gateways_online_state() {
         supply_v: Some(12.6),
         ..Default::default()
     };
-    gateway
-        .client()
-        .publish(
-            geohazard_protocol::Topic::status("gw-1"),
-            rumqttc::QoS::AtLeastOnce,
-            true,
-            online.to_json(),
-        )
-        .await
-        .unwrap();
+    gateway.publish_status(&online).await;
     wait_for_count(
         &store,
         "SELECT count(*) FROM gateways WHERE online AND firmware_version = '1.4.2'",
@@ -362,17 +329,31 @@ async fn readings_survive_a_broker_restart_mid_stream() {
         RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
     let mut gw = TestGateway::connect(&broker.url(), "gw-1");
     let t0 = minutes_ago(60);
-    // The gateway keeps publishing while the broker goes down and comes back.
-    let publisher = tokio::spawn(async move {
-        for i in 0..100 {
-            gw.publish(&[("crack-1", t0 + i * 1000, i as f64)]).await;
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        gw
-    });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The gateway keeps publishing, at a gateway's pace, while the broker goes down and comes
+    // back: some messages before, some during the outage, the rest after.
+    let published = Arc::new(AtomicU64::new(0));
+    let publisher = {
+        let published = published.clone();
+        tokio::spawn(async move {
+            for i in 0..100 {
+                gw.publish(&[("crack-1", t0 + i * 1000, i as f64)]).await;
+                published.fetch_add(1, Ordering::Release);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            gw
+        })
+    };
+    let published_reach = |n: u64| {
+        let published = published.clone();
+        eventually(WAIT, "the gateway to publish more", move || {
+            let reached = published.load(Ordering::Acquire) >= n;
+            async move { reached.then_some(()) }
+        })
+    };
+    published_reach(25).await;
     broker.stop().await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let during = published.load(Ordering::Acquire) + 20;
+    published_reach(during).await;
     broker.restart().await;
     let _gw = publisher.await.unwrap();
     wait_for_count(&store, "SELECT count(*) FROM readings", 100).await;
@@ -407,13 +388,14 @@ async fn the_collector_holds_and_then_delivers_everything_across_a_database_rest
     for i in 20..60 {
         gw.publish(&[("crack-1", t0 + i * 1000, 1.0)]).await;
     }
+    // Holding what it has (each attempt waits out the pool's connect timeout) when the
+    // database comes back.
     eventually(
         WAIT,
         "the collector to notice the database is away",
         || async { (collector.metrics.db_retries.get() > 0).then_some(()) },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
     let _cluster = geohazard_store::LocalCluster::start(dir.path(), cluster.port(), false)
         .await
         .unwrap();
@@ -450,7 +432,6 @@ async fn a_refused_message_sent_again_is_one_quarantine_row_with_a_repeat_count(
 #[tokio::test]
 async fn a_retained_status_replayed_to_a_new_collector_does_not_make_an_old_gateway_look_fresh() {
     let (broker, _db, store) = setup(&["crack-1"]).await;
-    let gateway = TestGateway::connect(&broker.url(), "gw-1");
     let an_hour_ago = chrono::Utc::now().timestamp_millis() - 3_600_000;
     let status = GatewayStatus {
         online: true,
@@ -458,21 +439,7 @@ async fn a_retained_status_replayed_to_a_new_collector_does_not_make_an_old_gate
         firmware: Some("2.0.0".into()),
         ..Default::default()
     };
-    gateway
-        .bus
-        .client()
-        .publish(
-            geohazard_protocol::Topic::status("gw-1"),
-            rumqttc::QoS::AtLeastOnce,
-            true,
-            status.to_json(),
-        )
-        .await
-        .unwrap();
-    gateway.bus.shutdown().await;
-    // The collector starts afterwards and receives the status only as a retained message.
-    let collector =
-        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let collector = collector_after_retained_status(&broker, &store, &status).await;
     wait_for_count(
         &store,
         "SELECT count(*) FROM gateways WHERE firmware_version = '2.0.0'",

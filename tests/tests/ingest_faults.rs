@@ -2,39 +2,19 @@
 //! wild status clocks, look-alike oversized messages, odd telemetry, and the confirmations a
 //! gateway needs before it may forget what it sent.
 
-use std::time::Duration;
-
-use geohazard_bus::{Bus, BusConfig};
-use geohazard_collector::CollectorConfig;
-use geohazard_collector::metrics::FailureLabels;
+use geohazard_collector::{CollectorConfig, FailureLabels};
 use geohazard_e2e::{
-    RunningCollector, TestGateway, allow_connections, count, minutes_ago, register_gateway,
+    RunningCollector, TestGateway, WAIT, allow_connections, collector_after_retained_status, count,
+    minutes_ago, subscriber, wait_for_count, with_gateway,
 };
 use geohazard_protocol::{GatewayStatus, TelemetryAck, Topic};
 use geohazard_store::Store;
-use geohazard_testkit::{Broker, TestDb, eventually};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn setup() -> (Broker, TestDb, Store) {
-    let broker = Broker::start().await;
-    let db = TestDb::create().await;
-    let store = Store::connect(&db.url, 4).await.unwrap();
-    register_gateway(&store, "gw-1", &["crack-1"]).await;
-    (broker, db, store)
-}
-
-async fn wait_for_count(store: &Store, sql: &str, expected: i64) {
-    eventually(WAIT, &format!("`{sql}` to reach {expected}"), || async {
-        (count(store, sql).await == expected).then_some(())
-    })
-    .await;
-}
+use geohazard_testkit::eventually;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_refusing_connections_holds_every_message_and_stores_all_once_it_allows_them_again()
  {
-    let (broker, db, store) = setup().await;
+    let (broker, db, store) = with_gateway(&["crack-1"]).await;
     let collector =
         RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
     let mut gw = TestGateway::connect(&broker.url(), "gw-1");
@@ -91,28 +71,14 @@ async fn a_database_refusing_connections_holds_every_message_and_stores_all_once
 
 #[tokio::test]
 async fn a_retained_status_from_a_wild_clock_is_quarantined_and_does_not_move_last_seen() {
-    let (broker, _db, store) = setup().await;
-    let gateway = TestGateway::connect(&broker.url(), "gw-1");
+    let (broker, _db, store) = with_gateway(&["crack-1"]).await;
     let status = GatewayStatus {
         online: true,
         ts: Some(9_999_999_999_999), // the year 2286
         firmware: Some("6.6.6".into()),
         ..Default::default()
     };
-    gateway
-        .bus
-        .client()
-        .publish(
-            Topic::status("gw-1"),
-            rumqttc::QoS::AtLeastOnce,
-            true,
-            status.to_json(),
-        )
-        .await
-        .unwrap();
-    gateway.bus.shutdown().await;
-    let collector =
-        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let collector = collector_after_retained_status(&broker, &store, &status).await;
     wait_for_count(
         &store,
         "SELECT count(*) FROM quarantine WHERE reason = 'timestamp_in_future' AND topic = 'gh/v1/gw/gw-1/status'",
@@ -135,7 +101,7 @@ async fn a_retained_status_from_a_wild_clock_is_quarantined_and_does_not_move_la
 #[tokio::test]
 async fn look_alike_oversized_messages_empty_batches_and_odd_fields_are_each_refused_with_their_reason()
  {
-    let (broker, _db, store) = setup().await;
+    let (broker, _db, store) = with_gateway(&["crack-1"]).await;
     let collector =
         RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
     let gw = TestGateway::connect(&broker.url(), "gw-1");
@@ -185,20 +151,15 @@ async fn look_alike_oversized_messages_empty_batches_and_odd_fields_are_each_ref
 
 #[tokio::test]
 async fn the_collector_confirms_to_each_gateway_the_telemetry_seqs_it_committed() {
-    let (broker, _db, store) = setup().await;
+    let (broker, _db, store) = with_gateway(&["crack-1"]).await;
     let collector =
         RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
-    let mut confirmations = Bus::start(
-        &BusConfig::new(broker.url(), "gw-1-confirmations"),
-        vec![(Topic::telemetry_ack("gw-1"), rumqttc::QoS::AtLeastOnce)],
-        None,
-        64,
+    let mut confirmations = subscriber(
+        &broker.url(),
+        "gw-1-confirmations",
+        Topic::telemetry_ack("gw-1"),
     )
-    .unwrap();
-    confirmations
-        .wait_subscribed(Duration::from_secs(10))
-        .await
-        .unwrap();
+    .await;
     let mut gw = TestGateway::connect(&broker.url(), "gw-1");
     let t0 = minutes_ago(10);
     for i in 0..3 {

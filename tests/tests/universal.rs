@@ -4,20 +4,21 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use geohazard_bus::{Bus, BusConfig};
+use geohazard_bus::Bus;
 use geohazard_collector::CollectorConfig;
-use geohazard_collector::universal::{UniversalConfig, UniversalEndpoint, frame, mapping};
-use geohazard_e2e::{RunningCollector, count, minutes_ago, register_gateway};
+use geohazard_e2e::{
+    RunningCollector, WAIT, count, minutes_ago, register_gateway, subscriber, wait_for_count,
+};
 use geohazard_protocol::{Command, CommandAck, Topic};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSensor};
-use geohazard_testkit::{Broker, TestDb, eventually};
+use geohazard_testkit::{Broker, TestDb};
+use geohazard_universal::{UniversalConfig, UniversalEndpoint, encode_frame, sensors_for};
 use rumqttc::mqttbytes::v4;
 use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(20);
 const KEY: &str = "k3y-of-UNI-001";
 const OTHER_KEY: &str = "k3y-of-UNI-002";
 
@@ -42,7 +43,7 @@ async fn register_device(store: &Store, code: &str, key: &str, identifiers: &[&s
         .await
         .unwrap();
     for identifier in identifiers {
-        for (channel, kind, unit) in mapping::sensors_for(identifier).unwrap() {
+        for (channel, kind, unit) in sensors_for(identifier).unwrap() {
             registry::upsert_sensor(
                 &store.pool,
                 &NewSensor {
@@ -147,7 +148,7 @@ impl Device {
     }
 
     async fn frame(&self, kind: u8, json: &str) {
-        self.publish("$dp", frame::encode(kind, json.as_bytes()))
+        self.publish("$dp", encode_frame(kind, json.as_bytes()))
             .await;
     }
 
@@ -191,13 +192,6 @@ fn iso(ms: i64) -> String {
         .unwrap()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
-}
-
-async fn wait_for_count(store: &Store, sql: &str, expected: i64) {
-    eventually(WAIT, &format!("`{sql}` to reach {expected}"), || async {
-        (count(store, sql).await == expected).then_some(())
-    })
-    .await;
 }
 
 async fn value_of(store: &Store, channel: &str) -> f64 {
@@ -322,7 +316,7 @@ async fn malformed_frames_are_quarantined_with_a_reason_and_no_device_is_disconn
     let mut good = Device::connect(env.endpoint, "UNI-002", OTHER_KEY)
         .await
         .unwrap();
-    let mut wrong_length = frame::encode(2, br#"{"UNI-001":{}}"#);
+    let mut wrong_length = encode_frame(2, br#"{"UNI-001":{}}"#);
     wrong_length[2] += 7;
     bad.publish("$dp", wrong_length).await;
     bad.frame(2, r#"{"UNI-001":{"L1_LF_1":"#).await;
@@ -393,15 +387,12 @@ async fn a_type_2_frame_keyed_by_another_device_is_refused_and_stores_nothing() 
 
 /// The command center's side: publishes commands and reads their acks on our broker.
 async fn command_center(broker: &Broker, device: &str) -> Bus {
-    let mut bus = Bus::start(
-        &BusConfig::new(broker.url(), "command-center-under-test"),
-        vec![(Topic::command_ack(device), QoS::AtLeastOnce)],
-        None,
-        16,
+    subscriber(
+        &broker.url(),
+        "command-center-under-test",
+        Topic::command_ack(device),
     )
-    .unwrap();
-    bus.wait_subscribed(WAIT).await.unwrap();
-    bus
+    .await
 }
 
 async fn send_command(bus: &Bus, device: &str, command: &Command) {
@@ -590,7 +581,7 @@ async fn garbage_on_the_wire_closes_only_that_connection_and_a_silent_device_is_
     let mut status = v4::Publish::new(
         "$dp",
         QoS::AtLeastOnce,
-        frame::encode(
+        encode_frame(
             1,
             br#"{"S1_ZT_1":{"sw_version":"V3.0.1","ext_power_volt":11.9}}"#,
         ),

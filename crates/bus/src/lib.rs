@@ -1,4 +1,5 @@
-//! The MQTT connection every geohazard service uses.
+//! The MQTT connection every geohazard service uses: [`Bus`] for consuming and publishing, and
+//! [`ConfirmedBus`] for an adapter that must know when the broker has each of its messages.
 //!
 //! What it takes care of, learned from rumqttc's issue tracker:
 //! - the event loop is polled in its own task, which never awaits a publish or an ack;
@@ -13,6 +14,7 @@
 //!   keeps the rest, however large the messages.
 
 pub mod confirm;
+mod confirmed;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 pub use confirm::AckTracker;
+pub use confirmed::ConfirmedBus;
 pub use rumqttc::{self, QoS as Qos};
 
 /// How to reach the broker.

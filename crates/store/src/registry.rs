@@ -24,15 +24,23 @@ macro_rules! text_enum {
         }
 
         impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(format!("unknown {} `{other}`", stringify!($name))),
+                    other => Err(UnknownName { kind: stringify!($name), name: other.to_owned() }),
                 }
             }
         }
     };
+}
+
+/// A name that is not one of an enumeration's (a division level, site kind or sensor kind).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{name}`")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub name: String,
 }
 
 text_enum!(
@@ -72,10 +80,19 @@ pub fn geometry_to_json(g: &geo::Geometry<f64>) -> serde_json::Value {
     serde_json::to_value(geojson::Geometry::from(g)).expect("GeoJSON always serializes")
 }
 
+/// Why a value is not a geometry we can use.
+#[derive(Debug, thiserror::Error)]
+pub enum GeometryError {
+    #[error("not a GeoJSON geometry: {0}")]
+    NotGeoJson(#[from] serde_json::Error),
+    #[error("not a usable geometry: {0}")]
+    Unusable(#[from] geojson::Error),
+}
+
 /// A `geo` geometry from a stored or submitted GeoJSON value.
-pub fn geometry_from_json(v: &serde_json::Value) -> Result<geo::Geometry<f64>, String> {
-    let g: geojson::Geometry = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
-    geo::Geometry::<f64>::try_from(g).map_err(|e| e.to_string())
+pub fn geometry_from_json(v: &serde_json::Value) -> Result<geo::Geometry<f64>, GeometryError> {
+    let g: geojson::Geometry = serde_json::from_value(v.clone())?;
+    Ok(geo::Geometry::<f64>::try_from(g)?)
 }
 
 #[derive(Debug, Clone)]
@@ -209,7 +226,8 @@ pub async fn add_responsible(
     Ok(person_id)
 }
 
-/// Hashes a device or user password with argon2id (PHC string).
+/// Hashes a device or user password with argon2id (PHC string). Slow on purpose (tens of
+/// milliseconds, ~19 MiB): from async code, call it through `spawn_blocking`.
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut password_hash::rand_core::OsRng);
     Argon2::default()
@@ -218,7 +236,8 @@ pub fn hash_password(password: &str) -> String {
         .to_string()
 }
 
-/// Checks a password against an argon2 PHC string.
+/// Checks a password against an argon2 PHC string. As slow as [`hash_password`]: from async
+/// code, call it through `spawn_blocking`.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| {
@@ -227,6 +246,19 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// Runs argon2 work on a blocking thread, never on an async worker (it would stall every task
+/// sharing that worker). A panic in it is the caller's panic.
+async fn argon2_off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(v) => v,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only when the runtime shuts down, which drops the caller too.
+            Err(e) => panic!("argon2 work cancelled: {e}"),
+        },
+    }
 }
 
 /// Adds a gateway (or updates its site and name by code) and returns its id. When a password is
@@ -238,6 +270,13 @@ pub async fn upsert_gateway(
     name: &str,
     password: Option<&str>,
 ) -> sqlx::Result<i64> {
+    let password_hash = match password {
+        Some(p) => {
+            let p = p.to_owned();
+            Some(argon2_off_the_workers(move || hash_password(&p)).await)
+        }
+        None => None,
+    };
     sqlx::query_scalar(
         "INSERT INTO gateways (code, site_id, name, password_hash) VALUES ($1, $2, $3, $4)
          ON CONFLICT (code) DO UPDATE SET site_id = EXCLUDED.site_id, name = EXCLUDED.name,
@@ -247,7 +286,7 @@ pub async fn upsert_gateway(
     .bind(code)
     .bind(site_id)
     .bind(name)
-    .bind(password.map(hash_password))
+    .bind(password_hash)
     .fetch_one(pool)
     .await
 }
@@ -256,9 +295,13 @@ pub async fn upsert_gateway(
 /// and returned once. `None` when no gateway has that code.
 pub async fn issue_gateway_key(pool: &PgPool, code: &str) -> sqlx::Result<Option<String>> {
     let key = new_secret(24);
+    let hash = {
+        let key = key.clone();
+        argon2_off_the_workers(move || hash_password(&key)).await
+    };
     let updated = sqlx::query("UPDATE gateways SET password_hash = $2 WHERE code = $1")
         .bind(code)
-        .bind(hash_password(&key))
+        .bind(hash)
         .execute(pool)
         .await?;
     Ok((updated.rows_affected() == 1).then_some(key))
@@ -274,7 +317,10 @@ pub fn new_secret(len: usize) -> String {
         .collect()
 }
 
-/// Whether `password` is the gateway's MQTT password.
+/// Whether `password` is the key of the gateway with this code: false for an unknown gateway, a
+/// gateway without a key, or a wrong key; an error only when the key cannot be looked up. The one
+/// check of a gateway's (or universal-type device's) credentials; argon2 runs on a blocking
+/// thread. Callers that may face a reconnect storm bound how many run at once (~19 MiB each).
 pub async fn verify_gateway_password(
     pool: &PgPool,
     code: &str,
@@ -285,9 +331,11 @@ pub async fn verify_gateway_password(
             .bind(code)
             .fetch_optional(pool)
             .await?;
-    Ok(hash
-        .flatten()
-        .is_some_and(|h| verify_password(password, &h)))
+    let Some(hash) = hash.flatten() else {
+        return Ok(false);
+    };
+    let password = password.to_owned();
+    Ok(argon2_off_the_workers(move || verify_password(&password, &hash)).await)
 }
 
 #[derive(Debug, Clone)]

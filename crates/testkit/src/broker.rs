@@ -1,7 +1,7 @@
 //! A private Mosquitto broker for one test, with persistence so that a restart keeps sessions
 //! and queued messages, exactly as a production broker configured per `deploy/mosquitto.conf`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -59,23 +59,30 @@ impl Broker {
     pub async fn start_as_shipped(gateways: &[(&str, &str)], services: &[(&str, &str)]) -> Broker {
         let dir = tempfile::tempdir().expect("a temporary folder for the broker");
         let gateways_passwd = dir.path().join("gateways.passwd");
+        write_passwd(&gateways_passwd, gateways);
+        Broker::launch_shipped(dir, gateways_passwd, services).await
+    }
+
+    /// As [`Broker::start_as_shipped`], with the gateways' password file made elsewhere (by
+    /// `geohazard gateway-key --mosquitto-passwd`, say), copied as it is.
+    pub async fn start_as_shipped_with_gateways_file(
+        gateways_passwd: &Path,
+        services: &[(&str, &str)],
+    ) -> Broker {
+        let dir = tempfile::tempdir().expect("a temporary folder for the broker");
+        let copy = dir.path().join("gateways.passwd");
+        std::fs::copy(gateways_passwd, &copy).expect("the gateways' password file");
+        readable_by_the_broker(&copy);
+        Broker::launch_shipped(dir, copy, services).await
+    }
+
+    async fn launch_shipped(
+        dir: tempfile::TempDir,
+        gateways_passwd: PathBuf,
+        services: &[(&str, &str)],
+    ) -> Broker {
         let services_passwd = dir.path().join("services.passwd");
-        for (file, users) in [(&gateways_passwd, gateways), (&services_passwd, services)] {
-            std::fs::write(file, "").expect("password file");
-            for (user, password) in users {
-                let ok = std::process::Command::new("mosquitto_passwd")
-                    .arg("-b")
-                    .arg(file)
-                    .arg(user)
-                    .arg(password)
-                    .status()
-                    .expect("mosquitto_passwd runs (deploy/install-deps.sh installs it)");
-                assert!(ok.success(), "mosquitto_passwd failed for {user}");
-            }
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))
-                .expect("password file permissions");
-        }
+        write_passwd(&services_passwd, services);
         let mut broker = Broker {
             port: free_port(),
             dir,
@@ -110,11 +117,16 @@ impl Broker {
 
     /// A shipped broker's services' listener, as `user`.
     pub fn service_url_as(&self, user: &str, password: &str) -> String {
-        let shipped = self.shipped.as_ref().expect("a broker started as shipped");
         format!(
             "mqtt://{user}:{password}@127.0.0.1:{}",
-            shipped.services_port
+            self.services_port()
         )
+    }
+
+    /// A shipped broker's services' listener's port (the gateways' is [`Broker::port`]).
+    pub fn services_port(&self) -> u16 {
+        let shipped = self.shipped.as_ref().expect("a broker started as shipped");
+        shipped.services_port
     }
 
     /// The shipped configuration with this broker's ports, folders and password files: the
@@ -204,22 +216,19 @@ impl Broker {
                 )
             });
         self.child = Some(child);
-        wait_for_port(self.port, Duration::from_secs(10))
-            .await
-            .expect("the broker starts listening");
+        let services_port = self.shipped.as_ref().map(|s| s.services_port);
+        for port in std::iter::once(self.port).chain(services_port) {
+            if let Err(e) = wait_for_port(port, Duration::from_secs(10)).await {
+                panic!("the broker does not start: {e}\n{}", self.log());
+            }
+        }
     }
 
     /// Stops the broker the way an operator or a power-aware init system would: SIGTERM, so it
     /// writes its persistence file, then waits for it to exit.
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .arg("-TERM")
-                    .arg(pid.to_string())
-                    .status();
-            }
-            let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+            crate::terminate(&mut child, Duration::from_secs(10)).await;
         }
     }
 
@@ -242,4 +251,27 @@ impl Broker {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
     }
+}
+
+/// A Mosquitto password file with `users` as (name, password).
+fn write_passwd(file: &Path, users: &[(&str, &str)]) {
+    std::fs::write(file, "").expect("password file");
+    for (user, password) in users {
+        let ok = std::process::Command::new("mosquitto_passwd")
+            .arg("-b")
+            .arg(file)
+            .arg(user)
+            .arg(password)
+            .status()
+            .expect("mosquitto_passwd runs (deploy/install-deps.sh installs it)");
+        assert!(ok.success(), "mosquitto_passwd failed for {user}");
+    }
+    readable_by_the_broker(file);
+}
+
+/// Started as root, Mosquitto drops to its own user, which must be able to read the file.
+fn readable_by_the_broker(file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))
+        .expect("password file permissions");
 }

@@ -25,8 +25,16 @@ pub fn free_port() -> u16 {
         .expect("the loopback interface gives out ports")
 }
 
+/// Nothing accepted connections on a port in time.
+#[derive(Debug, thiserror::Error)]
+#[error("nothing listens on 127.0.0.1:{port} after {timeout:?}")]
+pub struct NotListening {
+    pub port: u16,
+    pub timeout: Duration,
+}
+
 /// Waits until something accepts TCP connections on `port`.
-pub async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
+pub async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), NotListening> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -36,12 +44,28 @@ pub async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(format!(
-                "nothing listens on 127.0.0.1:{port} after {timeout:?}"
-            ));
+            return Err(NotListening { port, timeout });
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Stops a process the way an operator or systemd does (SIGTERM) and waits at most `timeout`
+/// for it to exit; `None` if it did not.
+pub async fn terminate(
+    child: &mut tokio::process::Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+    }
+    tokio::time::timeout(timeout, child.wait())
+        .await
+        .ok()
+        .and_then(Result::ok)
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.

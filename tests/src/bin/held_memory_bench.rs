@@ -10,6 +10,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::CollectorConfig;
 use geohazard_e2e::{RunningCollector, allow_connections, register_gateway};
@@ -18,20 +19,31 @@ use geohazard_store::Store;
 use geohazard_testkit::{Broker, TestDb};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const CHILD: &str = "HELD_BENCH_CHILD";
+#[derive(Parser)]
+#[command(about = "What the collector holds in memory while its database refuses connections")]
+struct Args {
+    /// Telemetry messages published during the lock.
+    #[arg(default_value_t = 1200)]
+    messages: u64,
+    /// Size of each message, KiB.
+    #[arg(default_value_t = 905)]
+    message_kib: usize,
+    /// How long the database refuses connections, seconds.
+    #[arg(default_value_t = 60)]
+    lock_secs: u64,
+    /// Run as the collector process of one run: `mqtt_url|db_url|max_held|messages`.
+    #[arg(long, hide = true)]
+    child: Option<String>,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if let Ok(spec) = std::env::var(CHILD) {
-        return child(&spec).await;
+    let args = Args::parse();
+    if let Some(spec) = &args.child {
+        return child(spec).await;
     }
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("numbers"))
-        .collect();
-    let messages = args.first().copied().unwrap_or(1200);
-    let kib = args.get(1).copied().unwrap_or(905) as usize;
-    let lock = Duration::from_secs(args.get(2).copied().unwrap_or(60));
+    let (messages, kib) = (args.messages, args.message_kib);
+    let lock = Duration::from_secs(args.lock_secs);
     let broker = Broker::start().await;
     let bounded = CollectorConfig::default().max_held_bytes;
     println!(
@@ -84,10 +96,8 @@ async fn run(
         store.pool.close().await;
     }
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .env(
-            CHILD,
-            format!("{}|{}|{max_held}|{messages}", broker.url(), db.url),
-        )
+        .arg("--child")
+        .arg(format!("{}|{}|{max_held}|{messages}", broker.url(), db.url))
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
         .kill_on_drop(true)

@@ -8,9 +8,10 @@
 
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::CollectorConfig;
-use geohazard_collector::metrics::MessageLabels;
+use geohazard_collector::MessageLabels;
 use geohazard_e2e::{RunningCollector, register_gateway};
 use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
 use geohazard_store::{StorageMode, Store};
@@ -19,30 +20,42 @@ use geohazard_testkit::{Broker, TestDb};
 const GATEWAYS: usize = 4;
 const SENSORS_PER_GATEWAY: usize = 50;
 
+#[derive(Parser)]
+#[command(about = "Ingest throughput through a real Mosquitto into the store, beside a raw COPY")]
+struct Args {
+    /// Messages of one reading each.
+    #[arg(default_value_t = 100_000)]
+    single_messages: usize,
+    /// Messages of several readings each.
+    #[arg(default_value_t = 2_000)]
+    batched_messages: usize,
+    /// Readings in each batched message.
+    #[arg(default_value_t = 500)]
+    readings_per_batch: usize,
+    /// The storage mode; else the server's own.
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Mode {
+    Partitioned,
+    Timescaledb,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    // `--mode partitioned|timescaledb`: the storage mode, else the server's own.
-    let mode = match args.iter().position(|a| a == "--mode") {
-        Some(i) => {
-            let mode = match args.get(i + 1).map(String::as_str) {
-                Some("partitioned") => StorageMode::Partitioned,
-                Some("timescaledb") => StorageMode::TimescaleDb,
-                other => anyhow::bail!("--mode partitioned|timescaledb, not {other:?}"),
-            };
-            args.drain(i..i + 2);
-            Some(mode)
-        }
-        None => None,
-    };
-    let args: Vec<usize> = args.iter().map(|a| a.parse().expect("numbers")).collect();
-    let single = args.first().copied().unwrap_or(100_000);
-    let batched = args.get(1).copied().unwrap_or(2_000);
-    let per_batch = args.get(2).copied().unwrap_or(500);
+    let args = Args::parse();
+    let (single, batched, per_batch) = (
+        args.single_messages,
+        args.batched_messages,
+        args.readings_per_batch,
+    );
 
     let broker = Broker::start().await;
-    let db = match mode {
-        Some(mode) => TestDb::create_in(mode).await,
+    let db = match args.mode {
+        Some(Mode::Partitioned) => TestDb::create_in(StorageMode::Partitioned).await,
+        Some(Mode::Timescaledb) => TestDb::create_in(StorageMode::TimescaleDb).await,
         None => TestDb::create().await,
     };
     let store = Store::connect(&db.url, 8).await?;
@@ -53,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let collector =
         RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
-    let gateways: Vec<Bus> = (0..GATEWAYS)
+    let mut gateways: Vec<Bus> = (0..GATEWAYS)
         .map(|g| {
             Bus::start(
                 &BusConfig::new(broker.url(), format!("bench-{g}")),
@@ -64,8 +77,10 @@ async fn main() -> anyhow::Result<()> {
             .unwrap()
         })
         .collect();
-    // Give the publishers a moment to connect so connection set-up is not timed.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Connection set-up is not timed (with no subscriptions, "subscribed" means connected).
+    for gateway in &mut gateways {
+        gateway.wait_subscribed(Duration::from_secs(10)).await?;
+    }
 
     let t0 = chrono::Utc::now().timestamp_millis() - 20 * 86_400_000;
     let stored = || {

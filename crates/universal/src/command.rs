@@ -5,66 +5,72 @@ use geohazard_protocol::warning::WarningLevel;
 use geohazard_protocol::{Command, CommandAck};
 use serde_json::{Map, Value};
 
-use super::mapping;
+use crate::mapping;
 
-/// Our command names and the platform command each becomes.
-pub const COMMANDS: &[(&str, &str, &str)] = &[
-    // (ours, theirs, arguments)
-    (
-        "set_interval",
-        "setSampleInterval",
-        "interval_s (seconds, whole), channel (optional identifier)",
-    ),
-    (
-        "set_upload_interval",
-        "setUploadInterval",
-        "interval_s (seconds, whole)",
-    ),
-    (
-        "set_threshold",
-        "setThreshold",
-        "channel (identifier), level (blue|yellow|orange|red), value",
-    ),
-    ("reboot", "reboot", "none"),
-    ("status", "getStatus", "none"),
-    (
-        "sync_time",
-        "setTime",
-        "none: the endpoint sends its own clock",
-    ),
-];
+/// Why one of our commands cannot be sent to a universal-type device; the error ack says it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Untranslatable {
+    #[error("args must be an object")]
+    ArgsNotAnObject,
+    #[error("`{command}` does not take `{arg}` on a universal-type device")]
+    UnexpectedArg { command: String, arg: String },
+    #[error("interval_s must be a whole number of seconds, at least 1")]
+    BadInterval,
+    #[error("channel must be a monitoring identifier such as L1_LF_1")]
+    BadChannel,
+    #[error("level must be blue, yellow, orange or red")]
+    BadLevel,
+    #[error("value must be a number")]
+    BadValue,
+    #[error("the endpoint's clock is out of range")]
+    ClockOutOfRange,
+    #[error("unknown command `{0}` for a universal-type device")]
+    Unknown(String),
+}
 
-/// Translates one of our commands into a `$cmd=...` body, or says why it cannot.
-pub fn to_cmd(command: &Command, now_ms: i64) -> Result<String, String> {
+/// Why a device's `$dr` reply cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BadReply {
+    #[error("the reply is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error("the reply must be a JSON object")]
+    NotAnObject,
+    #[error("the reply carries no msgid")]
+    NoMsgid,
+}
+
+/// Translates one of our commands into a `$cmd=...` body (see the table in
+/// `docs/universal-protocol.md`), or says why it cannot.
+pub fn to_cmd(command: &Command, now_ms: i64) -> Result<String, Untranslatable> {
     let empty = Map::new();
     let args = match &command.args {
         Value::Null => &empty,
         Value::Object(m) => m,
-        _ => return Err("args must be an object".into()),
+        _ => return Err(Untranslatable::ArgsNotAnObject),
     };
-    let allow = |allowed: &[&str]| -> Result<(), String> {
+    let allow = |allowed: &[&str]| -> Result<(), Untranslatable> {
         match args.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(format!(
-                "`{}` does not take `{k}` on a universal-type device",
-                command.name
-            )),
+            Some(k) => Err(Untranslatable::UnexpectedArg {
+                command: command.name.clone(),
+                arg: k.clone(),
+            }),
             None => Ok(()),
         }
     };
-    let seconds = || -> Result<u64, String> {
+    let seconds = || -> Result<u64, Untranslatable> {
         args.get("interval_s")
             .and_then(Value::as_f64)
             .filter(|s| *s >= 1.0 && s.fract() == 0.0 && *s <= 86_400.0 * 30.0)
             .map(|s| s as u64)
-            .ok_or_else(|| "interval_s must be a whole number of seconds, at least 1".to_owned())
+            .ok_or(Untranslatable::BadInterval)
     };
-    let channel = |required: bool| -> Result<Option<String>, String> {
+    let channel = |required: bool| -> Result<Option<String>, Untranslatable> {
         match args.get("channel") {
             None if !required => Ok(None),
             Some(Value::String(c)) if mapping::Identifier::parse(c).is_some() => {
                 Ok(Some(c.clone()))
             }
-            _ => Err("channel must be a monitoring identifier such as L1_LF_1".into()),
+            _ => Err(Untranslatable::BadChannel),
         }
     };
     let body = match command.name.as_str() {
@@ -86,14 +92,13 @@ pub fn to_cmd(command: &Command, now_ms: i64) -> Result<String, String> {
             let level: WarningLevel = args
                 .get("level")
                 .and_then(Value::as_str)
-                .ok_or("level must be blue, yellow, orange or red")?
-                .parse()
-                .map_err(|e: geohazard_protocol::warning::UnknownName| e.to_string())?;
+                .and_then(|l| l.parse().ok())
+                .ok_or(Untranslatable::BadLevel)?;
             let value = args
                 .get("value")
                 .and_then(Value::as_f64)
                 .filter(|v| v.is_finite())
-                .ok_or("value must be a number")?;
+                .ok_or(Untranslatable::BadValue)?;
             format!(
                 "$cmd=setThreshold&monitor={c}&level={}&value={value}",
                 mapping::code_from_level(Some(level))
@@ -110,14 +115,11 @@ pub fn to_cmd(command: &Command, now_ms: i64) -> Result<String, String> {
         "sync_time" => {
             allow(&[])?;
             let now = chrono::DateTime::from_timestamp_millis(now_ms)
-                .ok_or("the endpoint's clock is out of range")?;
+                .ok_or(Untranslatable::ClockOutOfRange)?;
             format!("$cmd=setTime&time={}", now.format("%Y-%m-%dT%H:%M:%SZ"))
         }
         other => {
-            return Err(format!(
-                "unknown command `{}` for a universal-type device",
-                other.chars().take(64).collect::<String>()
-            ));
+            return Err(Untranslatable::Unknown(other.chars().take(64).collect()));
         }
     };
     Ok(body)
@@ -134,11 +136,10 @@ pub struct Reply {
 
 /// Reads a device's reply: JSON with `msgid` and `code` (0 is success), optionally `msg` and any
 /// other fields (the result). The msgid may also be the last topic level (`$dr/{msgid}`).
-pub fn parse_reply(topic: &str, payload: &[u8]) -> Result<Reply, String> {
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| format!("the reply is not JSON: {e}"))?;
+pub fn parse_reply(topic: &str, payload: &[u8]) -> Result<Reply, BadReply> {
+    let value: Value = serde_json::from_slice(payload)?;
     let Value::Object(mut fields) = value else {
-        return Err("the reply must be a JSON object".into());
+        return Err(BadReply::NotAnObject);
     };
     let msgid = match fields.remove("msgid") {
         Some(Value::String(s)) => s,
@@ -147,7 +148,7 @@ pub fn parse_reply(topic: &str, payload: &[u8]) -> Result<Reply, String> {
             .strip_prefix("$dr/")
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
-            .ok_or("the reply carries no msgid")?,
+            .ok_or(BadReply::NoMsgid)?,
     };
     let code = fields.remove("code").and_then(|c| c.as_i64()).unwrap_or(0);
     let msg = fields
@@ -230,7 +231,8 @@ mod tests {
     #[test]
     fn unknown_commands_and_bad_args_are_refused_with_a_reason() {
         let e = to_cmd(&cmd("snapshot", Value::Null), 0).unwrap_err();
-        assert!(e.contains("unknown command `snapshot`"), "{e}");
+        assert_eq!(e, Untranslatable::Unknown("snapshot".into()));
+        assert!(e.to_string().contains("unknown command `snapshot`"), "{e}");
         assert!(to_cmd(&cmd("set_interval", json!({"interval_s": 0.5})), 0).is_err());
         assert!(
             to_cmd(

@@ -8,18 +8,23 @@
 //! password = its key, argon2 via the store), decodes its frames and republishes them in our
 //! protocol on our broker, where the collector stores them like any gateway's. Commands flow the
 //! other way. See `docs/universal-protocol.md`.
+//!
+//! A protocol adapter of its own, beside the collector: it shares nothing with the ingest
+//! pipeline but the broker and the store. The collector's binary and the all-in-one run it when
+//! `[collector.universal] listen` is set.
 
-pub mod command;
-pub mod frame;
-pub mod mapping;
+mod command;
+mod frame;
+mod mapping;
 mod server;
-mod upstream;
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub use server::{UniversalEndpoint, run_universal_endpoint};
+pub use frame::encode as encode_frame;
+pub use mapping::{METHODS, Method, sensors_for};
+pub use server::{UniversalEndpoint, run};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]

@@ -4,7 +4,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
 use serde_json::{Map, Value, json};
 
-use super::mapping;
+use crate::mapping;
 
 /// Why a frame was refused; the code is the quarantine row's reason.
 #[derive(Debug, Clone, PartialEq)]

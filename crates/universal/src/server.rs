@@ -13,25 +13,27 @@ use geohazard_bus::rumqttc::mqttbytes::v4::{
     SubscribeReasonCode, UnsubAck,
 };
 use geohazard_bus::rumqttc::mqttbytes::{Error as CodecError, Protocol};
+use geohazard_bus::{BusConfig, ConfirmedBus};
 use geohazard_protocol::{Command, CommandAck, GatewayStatus, Topic, is_valid_identifier};
 use geohazard_store::Store;
 use geohazard_store::quarantine::{self, QuarantineRow};
+use geohazard_store::registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::UniversalConfig;
-use super::command;
-use super::frame::{self, Frame, Refusal};
-use super::upstream::{CommandDelivery, Upstream};
+use crate::UniversalConfig;
+use crate::command;
+use crate::frame::{self, Frame, Refusal};
 
 /// A bound endpoint, ready to run.
 pub struct UniversalEndpoint {
     listener: TcpListener,
     shared: Arc<Shared>,
-    commands: mpsc::UnboundedReceiver<CommandDelivery>,
+    /// Messages on the connected devices' command topics.
+    commands: mpsc::UnboundedReceiver<geohazard_bus::rumqttc::Publish>,
 }
 
 struct Session {
@@ -43,7 +45,8 @@ struct Session {
 struct Shared {
     config: UniversalConfig,
     store: Store,
-    upstream: Upstream,
+    /// Our broker: a device's message is acknowledged only once it is there.
+    upstream: ConfirmedBus,
     sessions: Mutex<HashMap<String, Session>>,
     /// Commands sent to devices and not yet answered: (device, msgid) → our command id.
     pending: Mutex<HashMap<(String, String), String>>,
@@ -60,7 +63,7 @@ struct Shared {
 }
 
 /// Runs the endpoint when `config.listen` is set, until `shutdown`; otherwise just waits.
-pub async fn run_universal_endpoint(
+pub async fn run(
     config: UniversalConfig,
     mqtt_url: &str,
     store: Store,
@@ -89,9 +92,8 @@ impl UniversalEndpoint {
             .ok_or_else(|| anyhow::anyhow!("the universal-type endpoint has no listen address"))?;
         let listener = TcpListener::bind(listen).await?;
         let max_connections = config.max_connections;
-        let (upstream, commands) = Upstream::start(
-            mqtt_url,
-            &config.client_id,
+        let (upstream, commands) = ConfirmedBus::start(
+            &BusConfig::new(mqtt_url, config.client_id.clone()),
             Duration::from_secs(config.broker_timeout_secs),
         )?;
         tracing::info!(addr = %listener.local_addr()?, "universal-type endpoint listening");
@@ -128,8 +130,10 @@ impl UniversalEndpoint {
         let dispatcher = {
             let shared = shared.clone();
             tokio::spawn(async move {
-                while let Some(c) = commands.recv().await {
-                    tokio::spawn(shared.clone().dispatch(c));
+                while let Some(p) = commands.recv().await {
+                    if let Ok(Topic::Command { gateway }) = Topic::parse(&p.topic) {
+                        tokio::spawn(shared.clone().dispatch(gateway, p.payload));
+                    }
                 }
             })
         };
@@ -285,7 +289,7 @@ impl Shared {
             previous.kick.cancel();
         }
         // Connected means commands can reach it: subscribe before saying yes.
-        if let Err(e) = self.upstream.follow(&device).await {
+        if let Err(e) = self.upstream.subscribe(Topic::command(&device)).await {
             tracing::warn!(device, error = %e, "command subscription not confirmed; commands may not reach the device yet");
         }
         if write(
@@ -367,35 +371,25 @@ impl Shared {
         let Some(login) = &connect.login else {
             return ConnectReturnCode::BadUserNamePassword;
         };
-        let hash: Option<Option<String>> =
-            match sqlx::query_scalar("SELECT password_hash FROM gateways WHERE code = $1")
-                .bind(&connect.client_id)
-                .fetch_optional(&self.store.pool)
-                .await
-            {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot look up a device's key");
-                    return ConnectReturnCode::ServiceUnavailable;
-                }
-            };
-        let Some(hash) = hash.flatten() else {
-            return ConnectReturnCode::BadUserNamePassword;
-        };
-        // argon2 takes tens of milliseconds and ~19 MiB per check: off the async threads, and
-        // a few at a time, so a reconnect storm of a thousand devices cannot exhaust memory.
+        // argon2 takes tens of milliseconds and ~19 MiB per check (the store runs it off the
+        // async threads): a few at a time, so a reconnect storm of a thousand devices cannot
+        // exhaust memory.
         let Ok(_permit) = self.auth_permits.acquire().await else {
             return ConnectReturnCode::ServiceUnavailable;
         };
-        let password = login.password.clone();
-        match tokio::task::spawn_blocking(move || {
-            geohazard_store::registry::verify_password(&password, &hash)
-        })
+        match registry::verify_gateway_password(
+            &self.store.pool,
+            &connect.client_id,
+            &login.password,
+        )
         .await
         {
             Ok(true) => ConnectReturnCode::Success,
             Ok(false) => ConnectReturnCode::BadUserNamePassword,
-            Err(_) => ConnectReturnCode::ServiceUnavailable,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look up a device's key");
+                ConnectReturnCode::ServiceUnavailable
+            }
         }
     }
 
@@ -412,7 +406,7 @@ impl Shared {
         if !ours {
             return;
         }
-        self.upstream.unfollow(device).await;
+        self.upstream.unsubscribe(&Topic::command(device)).await;
         let unanswered: Vec<String> = {
             let mut pending = self.pending.lock().expect("not poisoned");
             let keys: Vec<_> = pending
@@ -435,7 +429,7 @@ impl Shared {
             let topic = Topic::status(device);
             if let Err(e) = self
                 .upstream
-                .publish_confirmed(topic, GatewayStatus::offline().to_json(), true)
+                .publish(topic, GatewayStatus::offline().to_json(), true)
                 .await
             {
                 tracing::warn!(device, error = %e, "cannot publish the device offline");
@@ -477,14 +471,14 @@ impl Shared {
                     let payload = frame::status(&status, now);
                     return self
                         .upstream
-                        .publish_confirmed(Topic::status(device), payload, true)
+                        .publish(Topic::status(device), payload, true)
                         .await;
                 }
                 Ok(Frame::Data(data)) => match frame::telemetry(device, &data, self.seq(now)) {
                     Ok(payload) => {
                         return self
                             .upstream
-                            .publish_confirmed(Topic::telemetry(device), payload, false)
+                            .publish(Topic::telemetry(device), payload, false)
                             .await;
                     }
                     Err(r) => r,
@@ -503,7 +497,7 @@ impl Shared {
                             let ack = reply.into_ack(&id);
                             return self
                                 .upstream
-                                .publish_confirmed(Topic::command_ack(device), ack.to_json(), false)
+                                .publish(Topic::command_ack(device), ack.to_json(), false)
                                 .await;
                         }
                         None => Refusal {
@@ -515,9 +509,9 @@ impl Shared {
                         },
                     }
                 }
-                Err(detail) => Refusal {
+                Err(e) => Refusal {
                     reason: "malformed_reply",
-                    detail,
+                    detail: e.to_string(),
                 },
             },
             _ => Refusal {
@@ -553,9 +547,8 @@ impl Shared {
     }
 
     /// Sends one of our commands to its device, or answers it with an error.
-    async fn dispatch(self: Arc<Self>, delivery: CommandDelivery) {
-        let device = delivery.device;
-        let command: Command = match serde_json::from_slice(&delivery.payload) {
+    async fn dispatch(self: Arc<Self>, device: String, payload: bytes::Bytes) {
+        let command: Command = match serde_json::from_slice(&payload) {
             Ok(c) => c,
             Err(e) => {
                 self.ack(
@@ -569,7 +562,8 @@ impl Shared {
         let body = match command::to_cmd(&command, chrono::Utc::now().timestamp_millis()) {
             Ok(b) => b,
             Err(e) => {
-                self.ack(&device, CommandAck::failure(&command.id, e)).await;
+                self.ack(&device, CommandAck::failure(&command.id, e.to_string()))
+                    .await;
                 return;
             }
         };
@@ -612,7 +606,7 @@ impl Shared {
     async fn ack(&self, device: &str, ack: CommandAck) {
         if let Err(e) = self
             .upstream
-            .publish_confirmed(Topic::command_ack(device), ack.to_json(), false)
+            .publish(Topic::command_ack(device), ack.to_json(), false)
             .await
         {
             tracing::warn!(device, id = %ack.id, error = %e, "cannot publish a command ack");

@@ -104,18 +104,21 @@ pub fn sensors_for(identifier: &str) -> Option<Vec<(String, SensorKind, &'static
     )
 }
 
+/// A platform warning code outside 0–4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("warning code {0} is not one of 0 (red), 1 (orange), 2 (yellow), 3 (blue), 4 (normal)")]
+pub struct UnknownWarningCode(pub i64);
+
 /// The platform's warning code, which runs the other way from our levels:
 /// 0 red, 1 orange, 2 yellow, 3 blue, 4 normal (no warning).
-pub fn level_from_code(code: i64) -> Result<Option<WarningLevel>, String> {
+pub fn level_from_code(code: i64) -> Result<Option<WarningLevel>, UnknownWarningCode> {
     match code {
         0 => Ok(Some(WarningLevel::Red)),
         1 => Ok(Some(WarningLevel::Orange)),
         2 => Ok(Some(WarningLevel::Yellow)),
         3 => Ok(Some(WarningLevel::Blue)),
         4 => Ok(None),
-        other => Err(format!(
-            "warning code {other} is not one of 0 (red), 1 (orange), 2 (yellow), 3 (blue), 4 (normal)"
-        )),
+        other => Err(UnknownWarningCode(other)),
     }
 }
 
@@ -141,7 +144,7 @@ mod tests {
         assert_eq!(level_from_code(2), Ok(Some(WarningLevel::Yellow)));
         assert_eq!(level_from_code(3), Ok(Some(WarningLevel::Blue)));
         assert_eq!(level_from_code(4), Ok(None));
-        assert!(level_from_code(5).is_err());
+        assert_eq!(level_from_code(5), Err(UnknownWarningCode(5)));
         assert!(level_from_code(-1).is_err());
         // A lower code is a higher level, exactly reversed.
         for code in 0..3 {

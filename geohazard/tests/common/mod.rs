@@ -1,0 +1,149 @@
+//! What the all-in-one's tests share: `geohazard gateway-key` as an operator runs it, and an
+//! MQTT client as a gateway or a service would connect (it subscribes, hands over what arrives,
+//! and never reconnects, so a refusal or a connection the broker closed is seen).
+
+// Each test file uses its part.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, Publish, QoS};
+use tokio::sync::mpsc;
+
+/// `geohazard gateway-key CODE --mosquitto-passwd FILE` with `env` besides the database's URL:
+/// the gateway's new key, as printed.
+pub async fn gateway_key(db_url: &str, code: &str, file: &Path, env: &[(&str, &str)]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
+        .args(["gateway-key", code, "--mosquitto-passwd"])
+        .arg(file)
+        .env("DATABASE_URL", db_url)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A test client: its publishes arrive on `received`; `dropped` tells when the broker closed
+/// its connection (it does not reconnect, so that is seen).
+pub struct Client {
+    client: AsyncClient,
+    received: mpsc::UnboundedReceiver<Publish>,
+    dropped: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Connects to 127.0.0.1:`port`, subscribes to `filters`; Err with the reason when refused.
+pub async fn connect(
+    port: u16,
+    client_id: &str,
+    login: Option<(&str, &str)>,
+    filters: &[String],
+    will: Option<LastWill>,
+) -> anyhow::Result<Client> {
+    let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
+    options
+        .set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(false)
+        .set_max_packet_size(1 << 20, 1 << 20);
+    if let Some((user, password)) = login {
+        options.set_credentials(user, password);
+    }
+    if let Some(will) = will {
+        options.set_last_will(will);
+    }
+    let (client, mut events) = AsyncClient::new(options, 64);
+    let connected = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(anyhow::Error::from(e)),
+            }
+        }
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("no CONNACK in time"))?;
+    connected?;
+    for filter in filters {
+        client
+            .subscribe(filter.as_str(), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+    }
+    let mut pending = filters.len();
+    while pending > 0 {
+        match tokio::time::timeout(Duration::from_secs(10), events.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::SubAck(ack)))) => {
+                assert!(
+                    ack.return_codes
+                        .iter()
+                        .all(|c| !matches!(c, rumqttc::SubscribeReasonCode::Failure)),
+                    "{client_id}: subscription refused"
+                );
+                pending -= 1;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => anyhow::bail!("{client_id} dropped while subscribing: {e}"),
+            Err(_) => anyhow::bail!("{client_id}: no SUBACK in time"),
+        }
+    }
+    let (tx, received) = mpsc::unbounded_channel();
+    let (dropped_tx, dropped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send(p);
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = dropped_tx.send(true);
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Client {
+        client,
+        received,
+        dropped,
+    })
+}
+
+impl Client {
+    pub async fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+            .unwrap();
+    }
+
+    /// The next message on `topic`.
+    pub async fn next_on(&mut self, topic: &str) -> Publish {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let p = self.received.recv().await.expect("the client runs");
+                if p.topic == topic {
+                    return p;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("nothing on {topic} in time"))
+    }
+
+    pub fn is_dropped(&self) -> bool {
+        *self.dropped.borrow()
+    }
+
+    /// Leaves cleanly (no last will).
+    pub fn disconnect(&self) {
+        let _ = self.client.try_disconnect();
+    }
+}
