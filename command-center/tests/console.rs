@@ -14,7 +14,7 @@ use geohazard_bus::rumqttc::{self, AsyncClient, Event, MqttOptions, Packet, QoS}
 use geohazard_command_center::officers::{self, NewOfficer};
 use geohazard_command_center::{CommandCenterConfig, Role};
 use geohazard_firmware_bridge::BridgeConfig;
-use geohazard_firmware_bridge::config::CameraConfig;
+use geohazard_firmware_bridge::CameraConfig;
 use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::{WarningCategory, WarningLevel};
 use geohazard_store::Store;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use geohazard_firmware_bridge::BridgeConfig;
-use geohazard_firmware_bridge::config::CameraConfig;
+use geohazard_firmware_bridge::CameraConfig;
 use geohazard_protocol::Topic;
 use geohazard_testkit::{Broker, eventually};
 use serde_json::json;
@@ -158,14 +158,14 @@ async fn a_frame_too_big_for_the_packet_limit_is_requalified_or_refused_with_a_c
     config.mqtt.max_packet_bytes = 24 * 1024;
     // Noise does not compress: at 640x480 no quality fits in 24 KiB.
     let mut noise = CameraConfig::test_pattern("noise");
-    noise.source = geohazard_firmware_bridge::config::CameraSource::Test {
+    noise.source = geohazard_firmware_bridge::CameraSource::Test {
         pattern: Some("snow".into()),
     };
     noise.width = 640;
     noise.height = 480;
     // A smooth picture fits once the quality is lowered.
     let mut smooth = CameraConfig::test_pattern("smooth");
-    smooth.source = geohazard_firmware_bridge::config::CameraSource::Test {
+    smooth.source = geohazard_firmware_bridge::CameraSource::Test {
         pattern: Some("pinwheel".into()),
     };
     smooth.width = 640;
@@ -200,7 +200,7 @@ async fn a_frame_too_big_for_the_packet_limit_is_requalified_or_refused_with_a_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reading_above_a_trigger_limit_takes_a_snapshot_once_per_cooldown() {
-    use geohazard_firmware_bridge::config::{DataType, TriggerConfig};
+    use geohazard_firmware_bridge::{DataType, TriggerConfig};
     init_logs();
     let broker = Broker::start().await;
     let mut mud = point("mud", 1, 0, DataType::U16, constant(0.2));

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use geohazard_firmware_bridge::config::{CameraConfig, DataType};
+use geohazard_firmware_bridge::{CameraConfig, DataType};
 use geohazard_protocol::Topic;
 use geohazard_testkit::{Broker, eventually};
 use serde_json::json;
@@ -223,7 +223,7 @@ async fn reload_config_applies_a_new_register_map_and_refuses_a_broken_file() {
         &[&Topic::telemetry(gw), &Topic::command_ack(gw)],
     )
     .await;
-    let config = geohazard_firmware_bridge::BridgeConfig::load(&path).unwrap();
+    let config = geohazard_firmware_bridge::BridgeConfig::load(Some(&path)).unwrap();
     let bridge = RunningBridge::start(config);
     eventually(
         Duration::from_secs(20),
@@ -256,7 +256,7 @@ async fn reload_config_applies_a_new_register_map_and_refuses_a_broken_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_retained_status_carries_supply_voltage_queue_depth_and_firmware() {
-    use geohazard_firmware_bridge::config::StatusRole;
+    use geohazard_firmware_bridge::StatusRole;
     use geohazard_protocol::GatewayStatus;
     init_logs();
     let gw = "gw-status";

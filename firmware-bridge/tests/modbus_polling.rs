@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use geohazard_firmware_bridge::config::{DataType, WordOrder};
-use geohazard_firmware_bridge::sim::SimSource;
+use geohazard_firmware_bridge::SimSource;
+use geohazard_firmware_bridge::{DataType, WordOrder};
 use geohazard_protocol::Topic;
 use geohazard_testkit::{Broker, eventually};
 
@@ -266,7 +266,7 @@ async fn a_slave_that_stops_answering_does_not_stall_the_others_and_comes_back()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtu_slaves_on_a_shared_serial_line_are_polled_and_a_silent_one_only_costs_its_timeouts() {
-    use geohazard_firmware_bridge::config::{Parity, Transport};
+    use geohazard_firmware_bridge::{Parity, Transport};
     use tokio_serial::SerialPort;
 
     init_logs();
@@ -283,7 +283,7 @@ async fn rtu_slaves_on_a_shared_serial_line_are_polled_and_a_silent_one_only_cos
         tick_ms: 100,
         points: points.clone(),
     };
-    let sim = geohazard_firmware_bridge::sim::start_sensor_sim_rtu(sim_cfg, line)
+    let sim = geohazard_firmware_bridge::start_sensor_sim_rtu(sim_cfg, line)
         .await
         .unwrap();
     let queue = tempfile::tempdir().unwrap();

@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use geohazard_firmware_bridge::config::DataType;
-use geohazard_firmware_bridge::queue::{DiskQueue, Lane};
+use geohazard_firmware_bridge::DataType;
+use geohazard_firmware_bridge::{DiskQueue, Lane};
 use geohazard_protocol::{GatewayStatus, TelemetryBatch, Topic};
 use geohazard_testkit::{Broker, eventually};
 
@@ -147,6 +147,7 @@ async fn a_bridge_killed_with_a_full_queue_loses_nothing_that_was_queued() {
 
     let spawn = || {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_firmware-bridge"))
+            .arg("--config")
             .arg(&config_path)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

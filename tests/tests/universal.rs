@@ -8,7 +8,7 @@ use geohazard_bus::{Bus, BusConfig};
 use geohazard_collector::CollectorConfig;
 use geohazard_collector::universal::{UniversalConfig, UniversalEndpoint, frame, mapping};
 use geohazard_e2e::{RunningCollector, count, minutes_ago, register_gateway};
-use geohazard_protocol::{Command, CommandAck, Topic};
+use geohazard_protocol::{CommandAck, CommandEnvelope as Command, Topic};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSensor};
 use geohazard_testkit::{Broker, TestDb, eventually};

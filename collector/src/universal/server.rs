@@ -13,7 +13,9 @@ use geohazard_bus::rumqttc::mqttbytes::v4::{
     SubscribeReasonCode, UnsubAck,
 };
 use geohazard_bus::rumqttc::mqttbytes::{Error as CodecError, Protocol};
-use geohazard_protocol::{Command, CommandAck, GatewayStatus, Topic, is_valid_identifier};
+use geohazard_protocol::{
+    CommandAck, CommandEnvelope as Command, GatewayStatus, Topic, is_valid_identifier,
+};
 use geohazard_store::Store;
 use geohazard_store::quarantine::{self, QuarantineRow};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

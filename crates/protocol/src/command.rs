@@ -315,8 +315,8 @@ mod tests {
         let e = parse(br#"{"id": "c1", "name": "set_interval", "args": {"interval_s": "fast"}}"#)
             .unwrap_err();
         assert!(e.starts_with("bad args for `set_interval`"), "{e}");
-        let e = parse(br#"{"id": "c2", "name": "set_interval", "args": {"chanel": "x"}}"#)
-            .unwrap_err();
+        let e =
+            parse(br#"{"id": "c2", "name": "set_interval", "args": {"chanel": "x"}}"#).unwrap_err();
         assert!(e.contains("chanel"), "{e}");
         let e = parse(br#"{"id": "c3", "name": "self_destruct"}"#).unwrap_err();
         assert!(e.starts_with("unknown command `self_destruct`; known commands: set_interval, snapshot, live_view, status, reload_config"), "{e}");

@@ -58,13 +58,17 @@ pub fn load_config<T: Serialize + DeserializeOwned + Default>(
         figment = figment.merge(Toml::file(path));
     }
     figment
-        .merge(
-            Env::prefixed("GEOHAZARD_")
-                .filter(|key| !NOT_CONFIG_KEYS.iter().any(|k| key == *k))
-                .split("__"),
-        )
+        .merge(env_overrides())
         .extract()
         .context("reading the configuration")
+}
+
+/// The environment overrides alone, `GEOHAZARD_<SECTION>__<KEY>` as keys `section.key`, for a
+/// loader that cannot use [`load_config`] (a configuration with required keys and no defaults).
+pub fn env_overrides() -> Env {
+    Env::prefixed("GEOHAZARD_")
+        .filter(|key| !NOT_CONFIG_KEYS.iter().any(|k| key == *k))
+        .split("__")
 }
 
 /// Logs to stderr: human-readable by default, JSON lines when `GEOHAZARD_LOG_FORMAT=json`.
