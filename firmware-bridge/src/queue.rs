@@ -631,9 +631,13 @@ impl QueueHandle {
         job: impl FnOnce(&mut DiskQueue) -> R + Send + 'static,
     ) -> Result<R, QueueError> {
         let (tx, rx) = oneshot::channel();
+        let depth = self.depth.clone();
         self.ops
             .send(Op::Run(Box::new(move |q| {
-                let _ = tx.send(job(q));
+                let result = job(q);
+                // Before the caller resumes, so it sees the depth its operation left.
+                depth.store(q.depth(), Ordering::Relaxed);
+                let _ = tx.send(result);
             })))
             .map_err(|_| QueueError::Closed)?;
         rx.await.map_err(|_| QueueError::Closed)
@@ -844,5 +848,53 @@ mod tests {
         assert_eq!(q.next_after(Lane::Readings, Some(1)), Some(3));
         q.ack(Lane::Readings, 1).unwrap();
         assert_eq!(q.next_after(Lane::Readings, None), Some(3));
+    }
+
+    #[tokio::test]
+    async fn the_handle_runs_operations_in_order_and_a_closed_queue_refuses_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = QueueHandle::open(dir.path().into(), 1 << 20, 1 << 20)
+            .await
+            .unwrap();
+        for i in 0..5 {
+            q.push(Lane::Readings, msg(&format!("t/{i}"), 10))
+                .await
+                .unwrap();
+        }
+        q.push(Lane::Frames, msg("f", 10)).await.unwrap();
+        assert_eq!(q.depth(), 6);
+        // Readings first, as many as asked; frames only when no reading waits.
+        let ids = |next: Vec<Next>| -> Vec<(Lane, u64)> {
+            next.into_iter().map(|n| (n.lane, n.id)).collect()
+        };
+        let first = q.next([None, None], 3, 2).await.unwrap();
+        assert_eq!(
+            first[2].message.as_ref().unwrap().as_ref().unwrap().topic,
+            "t/2"
+        );
+        assert_eq!(
+            ids(first),
+            [
+                (Lane::Readings, 1),
+                (Lane::Readings, 2),
+                (Lane::Readings, 3)
+            ]
+        );
+        // Acks are not waited for, yet they come before whatever is asked after them.
+        for id in 1..=5 {
+            q.ack(Lane::Readings, id);
+        }
+        let rest = q.next([Some(3), None], 3, 2).await.unwrap();
+        assert_eq!(ids(rest), [(Lane::Frames, 1)]);
+        assert_eq!(q.depth(), 1);
+        q.close().await;
+        assert!(matches!(
+            q.push(Lane::Readings, msg("late", 10)).await,
+            Err(QueueError::Closed)
+        ));
+        // Closed means saved: the acks are on disk.
+        let reopened = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        assert_eq!(reopened.pending(Lane::Readings).unwrap(), []);
+        assert_eq!(reopened.depth(), 1);
     }
 }
