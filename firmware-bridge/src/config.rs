@@ -664,15 +664,7 @@ impl BridgeConfig {
     /// and checks the result. `gateway`, `mqtt.url` and `queue.dir` have no defaults: the file
     /// or the environment sets them.
     pub fn load(path: Option<&Path>) -> anyhow::Result<BridgeConfig> {
-        let mut figment = Figment::new();
-        if let Some(path) = path {
-            anyhow::ensure!(
-                path.exists(),
-                "configuration file {} does not exist",
-                path.display()
-            );
-            figment = figment.merge(Toml::file(path));
-        }
+        let figment = geohazard_runtime::config_file(path)?;
         let overrides = geohazard_runtime::env_overrides().filter(|key| {
             // As the variable is written: upper case.
             let section = key.as_str().split('.').next().unwrap_or_default();
