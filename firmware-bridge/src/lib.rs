@@ -2,11 +2,14 @@
 //! to MQTT. See the crate README for the configuration, command and queue references.
 //!
 //! ```text
-//! pollers --Reading--> batcher --TelemetryBatch--> DiskQueue --QoS 1--> broker
+//! pollers --Reading--> batcher --TelemetryBatch--> DiskQueue --link, QoS 1--> broker
 //! cameras --snapshot JPEG----------------------->  DiskQueue
-//! cameras --live JPEG (QoS 0) / acks / status --> link (direct) -----> broker
+//! cameras --live JPEG (QoS 0) / acks / status --> link (direct) ----------> broker
 //! broker --cmd--> commands --> schedule, cameras, reload
 //! ```
+//!
+//! The disk queue runs on a thread of its own (appends, fsyncs, reads); the link is a
+//! `geohazard_bus::Connection`, a fresh MQTT client per connection that reports each PUBACK.
 
 mod camera;
 mod commands;
@@ -30,11 +33,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-pub use camera::CameraError;
 pub use config::{
     BatchConfig, BridgeConfig, CameraConfig, CameraSource, CommandsConfig, CounterConfig, DataType,
     Function, InvalidConfig, ModbusDevice, MqttConfig, Parity, PointConfig, QueueConfig,
-    StatusConfig, StatusRole, TableError, Transport, TriggerConfig, WordOrder,
+    StatusConfig, StatusRole, Transport, TriggerConfig, WordOrder,
 };
 pub use queue::{DiskQueue, Lane, Message, QueueError, QueueStats};
 pub use sim::{
@@ -50,7 +52,7 @@ use queue::QueueHandle;
 use schedule::Schedule;
 
 /// Reported in the status message.
-pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 struct Trigger {
     cfg: TriggerConfig,
