@@ -22,7 +22,7 @@ use rumqttc::{
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, warn};
 
 use crate::AckTracker;
 
@@ -165,7 +165,8 @@ impl<T> Connection<T> {
                 .map(|(filter, qos)| SubscribeFilter::new(filter.clone(), *qos));
             session.client.subscribe_many(filters).await?;
         }
-        info!(
+        // The owner says it at info level, with what it is.
+        debug!(
             session_present = ack.session_present,
             "connected to the MQTT broker"
         );
