@@ -26,13 +26,13 @@ use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use geohazard_bus::rumqttc::{AsyncClient, QoS};
 use geohazard_bus::{Bus, BusConfig, Qos};
-use geohazard_protocol::command::{Command, LiveViewAction, LiveViewArgs, names};
+use geohazard_protocol::command::{Command, LiveViewAction, LiveViewArgs, SnapshotArgs};
 use geohazard_protocol::topic::{ALL_VIDEO, Topic};
 use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel, WarningTransition};
 use geohazard_runtime::Backoff;
 use geohazard_store::quarantine::{self, QuarantineRow};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -378,12 +378,8 @@ async fn retention(video: Arc<Video>, pool: PgPool, shutdown: CancellationToken)
 }
 
 /// Sends a command to a gateway. Commands are QoS 1; the bridge answers on `cmd/ack`.
-async fn command(video: &Video, gateway: &str, name: &str, args: Value) -> anyhow::Result<()> {
-    let cmd = Command {
-        id: format!("cc-{:016x}", rand::random::<u64>()),
-        name: name.to_owned(),
-        args,
-    };
+async fn command(video: &Video, gateway: &str, cmd: Command) -> anyhow::Result<()> {
+    let cmd = cmd.envelope(format!("cc-{:016x}", rand::random::<u64>()));
     video
         .client
         .publish(
@@ -440,7 +436,9 @@ async fn snapshot_on_warning(
         };
         for gateway in gateways {
             tracing::info!(%gateway, site = %w.site, level = ?w.level, "asking for a snapshot");
-            if let Err(e) = command(&video, &gateway, names::SNAPSHOT, Value::Null).await {
+            if let Err(e) =
+                command(&video, &gateway, Command::Snapshot(SnapshotArgs::default())).await
+            {
                 tracing::warn!(error = %e, %gateway, "sending a snapshot command");
             }
         }
@@ -661,13 +659,7 @@ async fn live_view(
         .unwrap()
         .entry((gateway.clone(), camera.clone()))
         .or_default() += 1;
-    command(
-        &video,
-        &gateway,
-        names::LIVE_VIEW,
-        serde_json::to_value(&args).unwrap(),
-    )
-    .await?;
+    command(&video, &gateway, Command::LiveView(args)).await?;
     tracing::info!(officer = %officer.username, %gateway, %camera, "live view started");
     Ok(ws.on_upgrade(move |socket| relay(socket, state, video, gateway, camera, rx)))
 }
@@ -745,15 +737,7 @@ async fn relay(
     };
     // Another console still watching keeps the view; the bridge's own duration limit ends one
     // nobody stops.
-    if last
-        && let Err(e) = command(
-            &video,
-            &gateway,
-            names::LIVE_VIEW,
-            serde_json::to_value(&stop).unwrap(),
-        )
-        .await
-    {
+    if last && let Err(e) = command(&video, &gateway, Command::LiveView(stop)).await {
         tracing::warn!(error = %e, %gateway, "sending live_view stop");
     }
     let _ = socket.send(Message::Close(None)).await;

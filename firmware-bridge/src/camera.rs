@@ -2,24 +2,24 @@
 //! Snapshots (on a timer, on command, on a local trigger) go through the disk queue; live view
 //! streams low-rate frames at QoS 0 for a limited time, only while the link is up.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
+use geohazard_bus::rumqttc::QoS;
 use geohazard_protocol::Topic;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app::{AppSink, AppSinkCallbacks};
-use rumqttc::QoS;
 use serde::Serialize;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::config::{CameraConfig, CameraSource};
 use crate::link::Direct;
-use crate::queue::{DiskQueue, Lane, Message};
+use crate::queue::{Lane, Message, QueueError, QueueHandle};
 
 /// How long a pipeline may take to give its first frame (an RTSP camera can be slow to start).
 const FIRST_FRAME: Duration = Duration::from_secs(15);
@@ -28,12 +28,50 @@ const LIVE_FRAMES_WAITING: usize = 4;
 /// Qualities tried in turn when a frame is larger than the limit.
 const QUALITY_STEPS: [u8; 5] = [85, 65, 45, 30, 15];
 
+/// Why a camera gave no picture.
+#[derive(Debug, thiserror::Error)]
+pub enum CameraError {
+    #[error("GStreamer: {0}")]
+    Init(gst::glib::Error),
+    #[error("pipeline `{text}`: {error}")]
+    Pipeline {
+        text: String,
+        error: gst::glib::Error,
+    },
+    #[error("not a pipeline")]
+    NotAPipeline,
+    #[error("pipeline has no {0}")]
+    Missing(&'static str),
+    #[error("cannot start pipeline `{text}`: {error}")]
+    Start {
+        text: String,
+        error: gst::StateChangeError,
+    },
+    #[error("pipeline stopped")]
+    Stopped,
+    /// The pipeline's own error message, or why there was no frame.
+    #[error("{0}")]
+    NoFrame(String),
+    #[error(
+        "frame of {size} bytes exceeds the {limit} byte limit even at quality {quality}: lower the camera's width/height or raise mqtt.max_packet_bytes"
+    )]
+    TooLarge {
+        size: usize,
+        limit: usize,
+        quality: u8,
+    },
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("camera task stopped")]
+    TaskStopped,
+}
+
 /// Initializes GStreamer once per process; a failure is reported to every caller, not just the first.
-pub fn init_gstreamer() -> anyhow::Result<()> {
-    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
-    INIT.get_or_init(|| gst::init().map_err(|e| format!("GStreamer: {e}")))
+pub fn init_gstreamer() -> Result<(), CameraError> {
+    static INIT: OnceLock<Result<(), gst::glib::Error>> = OnceLock::new();
+    INIT.get_or_init(gst::init)
         .clone()
-        .map_err(|e| anyhow::anyhow!(e))
+        .map_err(CameraError::Init)
 }
 
 /// The pipeline text for a camera; `fps` adds a rate limit (live view).
@@ -72,18 +110,22 @@ struct Running {
 }
 
 impl Running {
-    fn start(cfg: &CameraConfig, quality: u8, fps: Option<f64>) -> Result<Running, String> {
-        init_gstreamer().map_err(|e| e.to_string())?;
+    fn start(cfg: &CameraConfig, quality: u8, fps: Option<f64>) -> Result<Running, CameraError> {
+        init_gstreamer()?;
         let text = pipeline_description(cfg, quality, fps);
-        let pipeline = gst::parse::launch(&text)
-            .map_err(|e| format!("pipeline `{text}`: {e}"))?
-            .downcast::<gst::Pipeline>()
-            .map_err(|_| "not a pipeline".to_string())?;
+        let pipeline = match gst::parse::launch(&text) {
+            Ok(p) => p,
+            Err(error) => return Err(CameraError::Pipeline { text, error }),
+        }
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| CameraError::NotAPipeline)?;
         let sink = pipeline
             .by_name("sink")
             .and_then(|e| e.downcast::<AppSink>().ok())
-            .ok_or("pipeline has no appsink")?;
-        let encoder = pipeline.by_name("enc").ok_or("pipeline has no encoder")?;
+            .ok_or(CameraError::Missing("appsink"))?;
+        let encoder = pipeline
+            .by_name("enc")
+            .ok_or(CameraError::Missing("encoder"))?;
         let (tx, frames) = mpsc::channel(4);
         sink.set_callbacks(
             AppSinkCallbacks::builder()
@@ -97,9 +139,9 @@ impl Running {
                 })
                 .build(),
         );
-        pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|e| format!("cannot start pipeline `{text}`: {e}"))?;
+        if let Err(error) = pipeline.set_state(gst::State::Playing) {
+            return Err(CameraError::Start { text, error });
+        }
         Ok(Running {
             pipeline,
             encoder,
@@ -125,13 +167,14 @@ impl Running {
         }
     }
 
-    async fn next_frame(&mut self, within: Duration) -> Result<Bytes, String> {
+    async fn next_frame(&mut self, within: Duration) -> Result<Bytes, CameraError> {
         match tokio::time::timeout(within, self.frames.recv()).await {
             Ok(Some(f)) => Ok(f),
-            Ok(None) => Err("pipeline stopped".into()),
-            Err(_) => Err(self
-                .error()
-                .unwrap_or_else(|| format!("no frame within {within:?}"))),
+            Ok(None) => Err(CameraError::Stopped),
+            Err(_) => Err(CameraError::NoFrame(
+                self.error()
+                    .unwrap_or_else(|| format!("no frame within {within:?}")),
+            )),
         }
     }
 }
@@ -146,8 +189,7 @@ impl Drop for Running {
 #[derive(Clone)]
 pub struct FrameSink {
     pub gateway: String,
-    pub queue: Arc<Mutex<DiskQueue>>,
-    pub queued: Arc<Notify>,
+    pub queue: QueueHandle,
     pub direct: mpsc::Sender<Direct>,
     pub connected: watch::Receiver<bool>,
     /// Largest JPEG accepted (the MQTT packet limit less the topic and header).
@@ -164,11 +206,14 @@ pub struct FrameInfo {
 }
 
 enum Request {
-    Snapshot(&'static str, oneshot::Sender<Result<FrameInfo, String>>),
+    Snapshot(
+        &'static str,
+        oneshot::Sender<Result<FrameInfo, CameraError>>,
+    ),
     LiveStart {
         duration: Duration,
         fps: f64,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), CameraError>>,
     },
     LiveStop(oneshot::Sender<bool>),
 }
@@ -181,13 +226,13 @@ pub struct CameraHandle {
 }
 
 impl CameraHandle {
-    pub async fn snapshot(&self, reason: &'static str) -> Result<FrameInfo, String> {
+    pub async fn snapshot(&self, reason: &'static str) -> Result<FrameInfo, CameraError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Request::Snapshot(reason, reply))
             .await
-            .map_err(|_| "camera task stopped".to_string())?;
-        rx.await.map_err(|_| "camera task stopped".to_string())?
+            .map_err(|_| CameraError::TaskStopped)?;
+        rx.await.map_err(|_| CameraError::TaskStopped)?
     }
 
     /// Asks for a snapshot without waiting (local triggers); a busy camera skips it.
@@ -196,7 +241,7 @@ impl CameraHandle {
         let _ = self.tx.try_send(Request::Snapshot("trigger", reply));
     }
 
-    pub async fn live_start(&self, duration: Duration, fps: f64) -> Result<(), String> {
+    pub async fn live_start(&self, duration: Duration, fps: f64) -> Result<(), CameraError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Request::LiveStart {
@@ -205,8 +250,8 @@ impl CameraHandle {
                 reply,
             })
             .await
-            .map_err(|_| "camera task stopped".to_string())?;
-        rx.await.map_err(|_| "camera task stopped".to_string())?
+            .map_err(|_| CameraError::TaskStopped)?;
+        rx.await.map_err(|_| CameraError::TaskStopped)?
     }
 
     /// Whether a live view was running.
@@ -334,7 +379,7 @@ async fn snapshot(
     sink: &FrameSink,
     live: &mut Option<Live>,
     reason: &str,
-) -> Result<FrameInfo, String> {
+) -> Result<FrameInfo, CameraError> {
     let is_live = live.is_some();
     let mut own = None;
     let running = match live {
@@ -366,23 +411,19 @@ async fn snapshot(
     }
     drop(own);
     let Some((frame, quality)) = frame else {
-        return Err(format!(
-            "frame of {last_size} bytes exceeds the {} byte limit even at quality {}: lower the camera's width/height or raise mqtt.max_packet_bytes",
-            sink.max_frame_bytes,
-            steps.last().copied().unwrap_or(cfg.quality)
-        ));
+        return Err(CameraError::TooLarge {
+            size: last_size,
+            limit: sink.max_frame_bytes,
+            quality: steps.last().copied().unwrap_or(cfg.quality),
+        });
     };
     let captured_at_ms = chrono::Utc::now().timestamp_millis();
     let msg = Message {
         topic: Topic::video(&sink.gateway, &cfg.name, captured_at_ms),
         payload: frame.clone(),
     };
-    sink.queue
-        .lock()
-        .expect("queue lock")
-        .push(Lane::Frames, &msg)
-        .map_err(|e| e.to_string())?;
-    sink.queued.notify_one();
+    // Durable before the command's ack says it was taken.
+    sink.queue.push(Lane::Frames, msg).await?;
     info!(camera = %cfg.name, reason, bytes = frame.len(), quality, "snapshot queued");
     Ok(FrameInfo {
         camera: cfg.name.clone(),

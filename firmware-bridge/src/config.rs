@@ -1,14 +1,22 @@
 //! The bridge's configuration: a TOML file (see `deploy/firmware-bridge.example.toml` and the
-//! crate README), with `GH_BRIDGE_` environment overrides (`GH_BRIDGE_MQTT__URL=...`).
+//! crate README), overridden by the environment as every geohazard service is:
+//! `GEOHAZARD_<SECTION>__<KEY>` (`GEOHAZARD_MQTT__URL=...`, `GEOHAZARD_GATEWAY=...`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
+use geohazard_bus::BrokerUrl;
 use geohazard_protocol::is_valid_identifier;
 use serde::{Deserialize, Serialize};
+
+/// The top-level keys of the bridge's file. Only environment variables for these are read, so
+/// one environment can also hold other services' keys (`GEOHAZARD_DATABASE__URL`) while a
+/// misspelt key inside a bridge section is still refused.
+const SECTIONS: [&str; 9] = [
+    "gateway", "mqtt", "queue", "status", "batch", "commands", "modbus", "points", "cameras",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,12 +46,13 @@ pub struct BridgeConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
-    /// `mqtt://host:port` (TLS is not supported yet).
+    /// `mqtt://[user[:password]@]host[:port]` (TLS is not supported yet).
     pub url: String,
     /// Defaults to the gateway code, as the protocol requires (the broker's session and its
     /// access rules are keyed on it).
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Credentials; when set they take the place of any in `url`.
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
@@ -188,18 +197,57 @@ enum TransportKind {
     Rtu,
 }
 
+/// A `[[modbus]]` or `[[cameras]]` table whose keys do not fit its kind.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{table}: `{key}` does not apply to {kind}")]
+    ForeignKey {
+        table: String,
+        key: &'static str,
+        kind: &'static str,
+    },
+    #[error("{table}: {kind} needs `{key}`")]
+    MissingKey {
+        table: String,
+        key: &'static str,
+        kind: &'static str,
+    },
+}
+
 /// Refuses keys that belong to another kind of table (`baud` on a TCP device).
-fn refuse_foreign_keys(table: &str, kind: &str, keys: &[(&str, bool)]) -> Result<(), String> {
+fn refuse_foreign_keys(
+    table: &str,
+    kind: &'static str,
+    keys: &[(&'static str, bool)],
+) -> Result<(), TableError> {
     match keys.iter().find(|(_, present)| *present) {
-        Some((key, _)) => Err(format!("{table}: `{key}` does not apply to {kind}")),
+        Some((key, _)) => Err(TableError::ForeignKey {
+            table: table.to_owned(),
+            key,
+            kind,
+        }),
         None => Ok(()),
     }
 }
 
-impl TryFrom<ModbusDeviceFields> for ModbusDevice {
-    type Error = String;
+/// The value of a key a kind of table requires.
+fn required<T>(
+    value: Option<T>,
+    table: &str,
+    kind: &'static str,
+    key: &'static str,
+) -> Result<T, TableError> {
+    value.ok_or_else(|| TableError::MissingKey {
+        table: table.to_owned(),
+        key,
+        kind,
+    })
+}
 
-    fn try_from(f: ModbusDeviceFields) -> Result<Self, String> {
+impl TryFrom<ModbusDeviceFields> for ModbusDevice {
+    type Error = TableError;
+
+    fn try_from(f: ModbusDeviceFields) -> Result<Self, TableError> {
         let at = format!("modbus device `{}`", f.name);
         let transport = match f.transport {
             TransportKind::Tcp => {
@@ -215,9 +263,7 @@ impl TryFrom<ModbusDeviceFields> for ModbusDevice {
                     ],
                 )?;
                 Transport::Tcp {
-                    address: f
-                        .address
-                        .ok_or_else(|| format!("{at}: transport = \"tcp\" needs `address`"))?,
+                    address: required(f.address, &at, "transport = \"tcp\"", "address")?,
                 }
             }
             TransportKind::Rtu => {
@@ -227,9 +273,7 @@ impl TryFrom<ModbusDeviceFields> for ModbusDevice {
                     &[("address", f.address.is_some())],
                 )?;
                 Transport::Rtu {
-                    port: f
-                        .port
-                        .ok_or_else(|| format!("{at}: transport = \"rtu\" needs `port`"))?,
+                    port: required(f.port, &at, "transport = \"rtu\"", "port")?,
                     baud: f.baud.unwrap_or_else(default_baud),
                     parity: f.parity.unwrap_or_default(),
                     data_bits: f.data_bits.unwrap_or_else(default_data_bits),
@@ -395,9 +439,9 @@ enum SourceKind {
 }
 
 impl TryFrom<CameraFields> for CameraConfig {
-    type Error = String;
+    type Error = TableError;
 
-    fn try_from(f: CameraFields) -> Result<Self, String> {
+    fn try_from(f: CameraFields) -> Result<Self, TableError> {
         let at = format!("camera `{}`", f.name);
         let url = ("url", f.url.is_some());
         let device = ("device", f.device.is_some());
@@ -406,17 +450,13 @@ impl TryFrom<CameraFields> for CameraConfig {
             SourceKind::Rtsp => {
                 refuse_foreign_keys(&at, "source = \"rtsp\"", &[device, pattern])?;
                 CameraSource::Rtsp {
-                    url: f
-                        .url
-                        .ok_or_else(|| format!("{at}: source = \"rtsp\" needs `url`"))?,
+                    url: required(f.url, &at, "source = \"rtsp\"", "url")?,
                 }
             }
             SourceKind::V4l2 => {
                 refuse_foreign_keys(&at, "source = \"v4l2\"", &[url, pattern])?;
                 CameraSource::V4l2 {
-                    device: f
-                        .device
-                        .ok_or_else(|| format!("{at}: source = \"v4l2\" needs `device`"))?,
+                    device: required(f.device, &at, "source = \"v4l2\"", "device")?,
                 }
             }
             SourceKind::Test => {
@@ -555,28 +595,6 @@ impl MqttConfig {
     pub fn client_id_for(&self, gateway: &str) -> String {
         self.client_id.clone().unwrap_or_else(|| gateway.to_owned())
     }
-
-    /// (host, port) from `mqtt://host:port`.
-    pub fn host_port(&self) -> anyhow::Result<(String, u16)> {
-        let rest = self
-            .url
-            .strip_prefix("mqtt://")
-            .or_else(|| self.url.strip_prefix("tcp://"))
-            .ok_or_else(|| anyhow::anyhow!("mqtt.url `{}` must start with mqtt://", self.url))?;
-        let rest = rest.trim_end_matches('/');
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse()
-                    .map_err(|_| anyhow::anyhow!("mqtt.url `{}` has a bad port", self.url))?,
-            ),
-            None => (rest, 1883),
-        };
-        if host.is_empty() {
-            anyhow::bail!("mqtt.url `{}` has no host", self.url);
-        }
-        Ok((host.to_owned(), port))
-    }
 }
 
 impl QueueConfig {
@@ -642,17 +660,22 @@ impl BridgeConfig {
         }
     }
 
-    /// Reads a TOML file, applies `GH_BRIDGE_*` overrides (nested keys split on `__`) and checks it.
-    pub fn load(path: &Path) -> anyhow::Result<BridgeConfig> {
-        if !path.exists() {
-            anyhow::bail!("configuration file {} does not exist", path.display());
-        }
-        let mut config: BridgeConfig = Figment::new()
-            .merge(Toml::file(path))
-            .merge(Env::prefixed("GH_BRIDGE_").split("__"))
-            .extract()
-            .map_err(|e| anyhow::anyhow!("configuration {}: {e}", path.display()))?;
-        config.source = Some(path.to_owned());
+    /// Reads the TOML file (when given), applies the `GEOHAZARD_<SECTION>__<KEY>` overrides
+    /// and checks the result. `gateway`, `mqtt.url` and `queue.dir` have no defaults: the file
+    /// or the environment sets them.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<BridgeConfig> {
+        let figment = geohazard_runtime::config_file(path)?;
+        let overrides = geohazard_runtime::env_overrides().filter(|key| {
+            // As the variable is written: upper case.
+            let section = key.as_str().split('.').next().unwrap_or_default();
+            SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(section))
+        });
+        let mut config: BridgeConfig =
+            figment.merge(overrides).extract().map_err(|e| match path {
+                Some(path) => anyhow::anyhow!("configuration {}: {e}", path.display()),
+                None => anyhow::anyhow!("configuration (no file, environment only): {e}"),
+            })?;
+        config.source = path.map(Path::to_owned);
         config.validate()?;
         Ok(config)
     }
@@ -672,7 +695,7 @@ impl BridgeConfig {
     }
 
     /// Checks what serde cannot: identifiers, references, ranges. Every problem is listed.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         let mut errors = Vec::new();
         if !is_valid_identifier(&self.gateway) {
             errors.push(format!(
@@ -680,8 +703,8 @@ impl BridgeConfig {
                 self.gateway
             ));
         }
-        if let Err(e) = self.mqtt.host_port() {
-            errors.push(e.to_string());
+        if let Err(e) = BrokerUrl::parse(&self.mqtt.url) {
+            errors.push(format!("mqtt.url: {e:#}"));
         }
         if self.mqtt.max_inflight == 0 || self.mqtt.max_inflight > 1000 {
             errors.push("mqtt.max_inflight must be 1-1000".into());
@@ -788,14 +811,15 @@ impl BridgeConfig {
         if errors.is_empty() {
             Ok(())
         } else {
-            anyhow::bail!("invalid configuration:\n  - {}", errors.join("\n  - "))
+            Err(InvalidConfig(errors))
         }
     }
-
-    pub fn keep_alive(&self) -> Duration {
-        Duration::from_secs(self.mqtt.keep_alive_s.max(5))
-    }
 }
+
+/// Every problem [`BridgeConfig::validate`] found, one a line.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct InvalidConfig(pub Vec<String>);
 
 #[cfg(test)]
 mod tests {
@@ -911,23 +935,67 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
     fn environment_variables_override_the_file() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "bridge.toml",
-                "gateway = \"gw-1\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\n[queue]\ndir = \"/tmp/q\"\n",
-            )?;
-            jail.set_env("GH_BRIDGE_MQTT__URL", "mqtt://10.1.2.3:1884");
-            jail.set_env("GH_BRIDGE_QUEUE__MAX_BYTES", "16777216");
-            let c = BridgeConfig::load(Path::new("bridge.toml")).map_err(|e| e.to_string())?;
-            assert_eq!(c.mqtt.host_port().unwrap(), ("10.1.2.3".to_owned(), 1884));
+            jail.create_file("bridge.toml", BASE)?;
+            jail.set_env("GEOHAZARD_MQTT__URL", "mqtt://gw-1:s%40cret@10.1.2.3:1884");
+            jail.set_env("GEOHAZARD_QUEUE__MAX_BYTES", "16777216");
+            // Other services' keys and variables that are not keys at all are left to them.
+            jail.set_env("GEOHAZARD_DATABASE__URL", "postgres://db/geohazard");
+            jail.set_env("GEOHAZARD_TEST_TIMESCALEDB", "require");
+            jail.set_env("GEOHAZARD_CONFIG", "elsewhere.toml");
+            let path = Path::new("bridge.toml");
+            let c = BridgeConfig::load(Some(path)).map_err(|e| e.to_string())?;
+            let broker = BrokerUrl::parse(&c.mqtt.url).unwrap();
+            assert_eq!((broker.host.as_str(), broker.port), ("10.1.2.3", 1884));
+            assert_eq!(broker.credentials, Some(("gw-1".into(), "s@cret".into())));
             assert_eq!(c.queue.max_bytes, 16 << 20);
-            assert_eq!(c.source.as_deref(), Some(Path::new("bridge.toml")));
+            assert_eq!(c.source.as_deref(), Some(path));
             // An override that breaks a rule is refused like a bad file.
-            jail.set_env("GH_BRIDGE_QUEUE__MAX_BYTES", "1");
-            let e = BridgeConfig::load(Path::new("bridge.toml"))
-                .unwrap_err()
-                .to_string();
+            jail.set_env("GEOHAZARD_QUEUE__MAX_BYTES", "1");
+            let e = BridgeConfig::load(Some(path)).unwrap_err().to_string();
             assert!(e.contains("queue.max_bytes"), "{e}");
+            // And so is a misspelt key in one of the bridge's sections.
+            jail.set_env("GEOHAZARD_QUEUE__MAX_BYTES", "16777216");
+            jail.set_env("GEOHAZARD_QUEUE__MAX_BYTEZ", "1");
+            let e = BridgeConfig::load(Some(path)).unwrap_err().to_string();
+            assert!(e.contains("max_bytez"), "{e}");
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
+    fn the_environment_alone_can_configure_a_bridge_and_names_what_is_missing() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GEOHAZARD_GATEWAY", "gw-env");
+            jail.set_env("GEOHAZARD_MQTT__URL", "mqtt://127.0.0.1:1883");
+            let e = BridgeConfig::load(None).unwrap_err().to_string();
+            assert!(e.contains("missing field `queue`"), "{e}");
+            jail.set_env("GEOHAZARD_QUEUE__DIR", "/tmp/q");
+            let c = BridgeConfig::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.gateway, "gw-env");
+            assert_eq!(c.source, None);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_top_level_key_of_the_file_can_be_set_from_the_environment() {
+        let mut c = BridgeConfig::new("gw-1", "mqtt://127.0.0.1:1883", "/tmp/q");
+        c.mqtt.username = Some("u".into());
+        let table: toml::Table = toml::from_str(&c.to_toml()).unwrap();
+        let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut sections = SECTIONS.to_vec();
+        sections.sort_unstable();
+        assert_eq!(keys, sections);
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_accepted_and_a_bad_url_is_named() {
+        let c = BridgeConfig::new("gw-1", "mqtt://gw-1:pw@broker.example:1883", "/tmp/q");
+        c.validate().unwrap();
+        let c = BridgeConfig::new("gw-1", "mqtt://gw-1:hunter2@", "/tmp/q");
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("mqtt.url") && !e.contains("hunter2"), "{e}");
     }
 }

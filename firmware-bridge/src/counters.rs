@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tracing::{error, warn};
 
@@ -14,6 +15,11 @@ pub const FILE_NAME: &str = "counters.json";
 pub struct CounterStore {
     path: PathBuf,
     values: Mutex<BTreeMap<String, u64>>,
+    /// A value changed since the file was last written.
+    changed: AtomicBool,
+    /// Held while the file is written: writes never overtake each other, and a save returns
+    /// only once the values it saw are on disk.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl CounterStore {
@@ -35,6 +41,8 @@ impl CounterStore {
         CounterStore {
             path,
             values: Mutex::new(values),
+            changed: AtomicBool::new(false),
+            writing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -42,18 +50,37 @@ impl CounterStore {
         self.values.lock().expect("counters lock").get(key).copied()
     }
 
-    /// Records a counter's value; the file is rewritten (atomically) only when it changed, so a
-    /// dry gauge costs no writes.
+    /// Records a counter's value in memory; [`CounterStore::save`] writes it.
     pub fn set(&self, key: &str, value: u64) {
         let mut values = self.values.lock().expect("counters lock");
-        if values.get(key) == Some(&value) {
+        if values.get(key) != Some(&value) {
+            values.insert(key.to_owned(), value);
+            self.changed.store(true, Ordering::Release);
+        }
+    }
+
+    /// Rewrites the file (atomically, on a blocking thread) when a value changed, so a dry gauge
+    /// costs no writes.
+    pub async fn save(self: Arc<Self>) {
+        let _turn = self.writing.lock().await;
+        if !self.changed.swap(false, Ordering::AcqRel) {
             return;
         }
-        values.insert(key.to_owned(), value);
-        let json = serde_json::to_vec(&*values).expect("counter values serialize");
-        if let Err(e) = write_atomically(&self.path, &json) {
-            error!(file = %self.path.display(), "counter baseline not saved: rain during a restart may go unreported: {e}");
-        }
+        let store = self.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            // The values as they are now: a later change is in this write or the next one.
+            let json = serde_json::to_vec(&*store.values.lock().expect("counters lock"))
+                .expect("counter values serialize");
+            write_atomically(&store.path, &json)
+        })
+        .await;
+        let error = match written {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        self.changed.store(true, Ordering::Release); // tried again at the next save
+        error!(file = %self.path.display(), "counter baseline not saved: rain during a restart may go unreported: {error}");
     }
 }
 
@@ -74,13 +101,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn counter_values_survive_a_reopen_and_a_torn_file_is_not_fatal() {
+    #[tokio::test]
+    async fn counter_values_survive_a_reopen_and_a_torn_file_is_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
-        let store = CounterStore::open(dir.path());
+        let store = Arc::new(CounterStore::open(dir.path()));
         assert_eq!(store.get("rain-1"), None);
         store.set("rain-1", 41);
+        store.clone().save().await;
         store.set("rain-1", 42);
+        store.clone().save().await;
         assert_eq!(CounterStore::open(dir.path()).get("rain-1"), Some(42));
         std::fs::write(dir.path().join(FILE_NAME), b"{\"rain-1\": 4").unwrap();
         assert_eq!(CounterStore::open(dir.path()).get("rain-1"), None);

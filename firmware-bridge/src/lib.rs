@@ -2,56 +2,57 @@
 //! to MQTT. See the crate README for the configuration, command and queue references.
 //!
 //! ```text
-//! pollers --Reading--> batcher --TelemetryBatch--> DiskQueue --QoS 1--> broker
+//! pollers --Reading--> batcher --TelemetryBatch--> DiskQueue --link, QoS 1--> broker
 //! cameras --snapshot JPEG----------------------->  DiskQueue
-//! cameras --live JPEG (QoS 0) / acks / status --> link (direct) -----> broker
+//! cameras --live JPEG (QoS 0) / acks / status --> link (direct) ----------> broker
 //! broker --cmd--> commands --> schedule, cameras, reload
 //! ```
+//!
+//! The disk queue runs on a thread of its own (appends, fsyncs, reads); the link is a
+//! `geohazard_bus::Connection`, a fresh MQTT client per connection that reports each PUBACK.
 
-pub mod camera;
+mod camera;
 mod commands;
-pub mod config;
-pub mod counters;
+mod config;
+mod counters;
 pub mod demo;
-pub mod link;
-pub mod modbus;
-pub mod queue;
-pub mod schedule;
-pub mod sim;
+mod link;
+mod modbus;
+mod queue;
+mod schedule;
+mod sim;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use geohazard_bus::rumqttc::QoS;
 use geohazard_protocol::{GatewayStatus, Reading, TelemetryBatch, Topic};
-use rumqttc::QoS;
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-pub use config::BridgeConfig;
-pub use sim::{SimConfig, SimHandle, run_sensor_sim, start_sensor_sim};
+pub use config::{
+    BatchConfig, BridgeConfig, CameraConfig, CameraSource, CommandsConfig, CounterConfig, DataType,
+    Function, InvalidConfig, ModbusDevice, MqttConfig, Parity, PointConfig, QueueConfig,
+    StatusConfig, StatusRole, Transport, TriggerConfig, WordOrder,
+};
+pub use queue::{DiskQueue, Lane, Message, QueueError, QueueStats};
+pub use sim::{
+    SIM_DEVICE, SimConfig, SimHandle, SimPoint, SimSource, run_sensor_sim, start_sensor_sim,
+    start_sensor_sim_rtu,
+};
 
 use camera::{CameraHandle, FrameSink};
-use config::TriggerConfig;
 use counters::CounterStore;
 use link::{Direct, Link};
 use modbus::{PollOutput, SharedFaults, SharedStatusValues};
-use queue::{DiskQueue, Lane, Message};
+use queue::QueueHandle;
 use schedule::Schedule;
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`), for the binaries.
-pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-}
-
 /// Reported in the status message.
-pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 struct Trigger {
     cfg: TriggerConfig,
@@ -72,8 +73,7 @@ pub(crate) struct Runtime {
     status_values: SharedStatusValues,
     faults: SharedFaults,
     counters: Arc<CounterStore>,
-    queue: Arc<Mutex<DiskQueue>>,
-    queued: Arc<Notify>,
+    queue: QueueHandle,
     direct: mpsc::Sender<Direct>,
     connected: watch::Receiver<bool>,
     readings: mpsc::Sender<Reading>,
@@ -93,7 +93,7 @@ impl Runtime {
             ts: Some(chrono::Utc::now().timestamp_millis()),
             firmware: Some(FIRMWARE_VERSION.to_owned()),
             uptime_s: Some(self.started.elapsed().as_secs()),
-            queue_depth: Some(self.queue.lock().expect("queue lock").depth()),
+            queue_depth: Some(self.queue.depth()),
             supply_v: v.supply_v,
             battery_pct: v.battery_pct,
             signal_dbm: v.signal_dbm,
@@ -139,7 +139,6 @@ impl Runtime {
         let sink = FrameSink {
             gateway: config.gateway.clone(),
             queue: self.queue.clone(),
-            queued: self.queued.clone(),
             direct: self.direct.clone(),
             connected: self.connected.clone(),
             // Room for the topic and MQTT header.
@@ -224,14 +223,18 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
         // Sensors matter more than pictures: poll anyway; each snapshot reports this error.
         error!("cameras unavailable: {e}");
     }
-    let queue = DiskQueue::open(
-        &config.queue.dir,
+    let queue = QueueHandle::open(
+        config.queue.dir.clone(),
         config.queue.max_bytes,
         config.queue.segment_bytes,
     )
+    .await
     .map_err(|e| anyhow::anyhow!("queue folder {}: {e}", config.queue.dir.display()))?;
-    let queue = Arc::new(Mutex::new(queue));
-    let queued = Arc::new(Notify::new());
+    // Beside the queue: the data folder that survives restarts.
+    let counters = {
+        let dir = config.queue.dir.clone();
+        tokio::task::spawn_blocking(move || CounterStore::open(&dir)).await?
+    };
     let (direct_tx, direct_rx) = mpsc::channel(256);
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Bytes>(config.commands.max_waiting);
     let (connected_tx, connected_rx) = watch::channel(false);
@@ -241,10 +244,8 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
         schedule: Arc::new(Schedule::default()),
         status_values: Default::default(),
         faults: Default::default(),
-        // Beside the queue: the data folder that survives restarts.
-        counters: Arc::new(CounterStore::open(&config.queue.dir)),
+        counters: Arc::new(counters),
         queue: queue.clone(),
-        queued: queued.clone(),
         direct: direct_tx,
         connected: connected_rx,
         readings: readings_tx,
@@ -306,7 +307,6 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
     let link = Link {
         config,
         queue: queue.clone(),
-        queued,
         direct: direct_rx,
         commands: cmd_tx,
         connected: connected_tx,
@@ -318,9 +318,10 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
     let _ = batcher.await;
     let _ = status_task.await;
     let _ = commands_task.await;
-    if let Err(e) = queue.lock().expect("queue lock").flush() {
+    if let Err(e) = queue.flush().await {
         error!("queue head not saved at shutdown: {e}");
     }
+    queue.close().await;
     info!("bridge stopped");
     result
 }
@@ -345,14 +346,14 @@ async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Reading>, shutdown: Ca
                     pending.push(r);
                     deadline.get_or_insert_with(|| Instant::now() + delay);
                     if pending.len() >= max {
-                        flush(&rt, &mut pending);
+                        flush(&rt, &mut pending).await;
                         deadline = None;
                     }
                 }
                 None => break,
             },
             _ = async { tokio::time::sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
-                flush(&rt, &mut pending);
+                flush(&rt, &mut pending).await;
                 deadline = None;
             }
             _ = shutdown.cancelled() => break,
@@ -361,10 +362,10 @@ async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Reading>, shutdown: Ca
     while let Ok(r) = rx.try_recv() {
         pending.push(r);
     }
-    flush(&rt, &mut pending);
+    flush(&rt, &mut pending).await;
 }
 
-fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
+async fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
     if pending.is_empty() {
         return;
     }
@@ -373,9 +374,21 @@ fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
         (c.gateway.clone(), c.mqtt.max_packet_bytes)
     };
     let topic = Topic::telemetry(&gateway);
-    let mut rest = std::mem::take(pending);
+    let readings = std::mem::take(pending);
+    // On the queue's thread: a message's seq is the id it gets there.
+    let queued = rt
+        .queue
+        .call(move |q| queue_readings(q, &topic, readings, max_packet))
+        .await;
+    if let Err(e) = queued {
+        error!("telemetry messages not queued, readings lost: {e}");
+    }
+    rt.queue.notify_queued();
+}
+
+/// Appends readings as telemetry messages, each small enough for one MQTT packet.
+fn queue_readings(q: &mut DiskQueue, topic: &str, mut rest: Vec<Reading>, max_packet: usize) {
     while !rest.is_empty() {
-        let mut q = rt.queue.lock().expect("queue lock");
         let mut take = rest.len();
         // Halve until the message fits in one MQTT packet.
         let (seq, payload) = loop {
@@ -391,7 +404,7 @@ fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
             take = take.div_ceil(2);
         };
         let msg = Message {
-            topic: topic.clone(),
+            topic: topic.to_owned(),
             payload: Bytes::from(payload),
         };
         match q.push(Lane::Readings, &msg) {
@@ -403,5 +416,4 @@ fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
         }
         rest.drain(..take);
     }
-    rt.queued.notify_one();
 }

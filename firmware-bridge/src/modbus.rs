@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use geohazard_protocol::{PointFault, Quality, Reading};
+use geohazard_runtime::Backoff;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_modbus::client::{Context, Reader};
@@ -69,13 +70,21 @@ pub fn split(v: u32, order: WordOrder) -> [u16; 2] {
     }
 }
 
-pub fn decode(words: &[u16], data_type: DataType, order: WordOrder) -> Result<Raw, String> {
+/// A reply too short for the point's data type.
+#[derive(Debug, thiserror::Error)]
+#[error("{got} register(s) received, {need} needed")]
+pub struct ShortReply {
+    got: usize,
+    need: usize,
+}
+
+pub fn decode(words: &[u16], data_type: DataType, order: WordOrder) -> Result<Raw, ShortReply> {
     let need = data_type.registers() as usize;
     if words.len() < need {
-        return Err(format!(
-            "{} register(s) received, {need} needed",
-            words.len()
-        ));
+        return Err(ShortReply {
+            got: words.len(),
+            need,
+        });
     }
     Ok(match data_type {
         DataType::U16 => Raw::Unsigned(words[0] as u64),
@@ -236,6 +245,7 @@ pub fn spawn_pollers(
 
 struct SlaveHealth {
     failures: u32,
+    backoff: Backoff,
     retry_at: Option<Instant>,
 }
 
@@ -251,7 +261,35 @@ enum ReadError {
     /// The slave answered with a Modbus exception: the link is fine.
     Exception(ExceptionCode),
     /// Timeout or transport failure: the connection is dropped.
-    Link(String),
+    Link(LinkError),
+}
+
+/// Why a slave did not answer.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("bad address {address}: {error}")]
+    Address {
+        address: String,
+        error: std::net::AddrParseError,
+    },
+    #[error("connect {address}: {error}")]
+    Connect {
+        address: String,
+        error: std::io::Error,
+    },
+    #[error("connect {address}: timed out")]
+    ConnectTimeout { address: String },
+    #[error("open {port}: {error}")]
+    Open {
+        port: String,
+        error: tokio_serial::Error,
+    },
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    #[error("{0}")]
+    Transport(#[from] tokio_modbus::Error),
+    #[error("{0}")]
+    Reply(#[from] ShortReply),
 }
 
 impl Poller {
@@ -350,7 +388,10 @@ impl Poller {
                     self.slave_ok(slave);
                     self.point_ok(i);
                     let counters = self.out.counters.clone();
-                    if let Some((value, quality)) = self.points[i].value(raw, &counters) {
+                    let value = self.points[i].value(raw, &counters);
+                    // The baseline is on disk before the reading is sent on.
+                    counters.save().await;
+                    if let Some((value, quality)) = value {
                         self.publish(i, ts, value, quality).await;
                     }
                 }
@@ -437,9 +478,12 @@ impl Poller {
         }
     }
 
-    fn slave_failed(&mut self, slave: u8, error: &str) {
-        let h = self.health.entry(slave).or_insert(SlaveHealth {
+    fn slave_failed(&mut self, slave: u8, error: &LinkError) {
+        let h = self.health.entry(slave).or_insert_with(|| SlaveHealth {
             failures: 0,
+            // Back off a dead slave (1 s, 2 s, ... 60 s) so that on a shared serial line it
+            // costs the others one timeout per backoff, not one per poll.
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
             retry_at: None,
         });
         h.failures += 1;
@@ -448,11 +492,7 @@ impl Poller {
         } else {
             debug!(device = %self.device.name, slave, failures = h.failures, "slave still does not answer: {error}");
         }
-        // Back off a dead slave (1 s, 2 s, ... 60 s) so that on a shared serial line it costs
-        // the others one timeout per backoff, not one per poll.
-        let backoff =
-            Duration::from_secs(1u64 << (h.failures - 1).min(6)).min(Duration::from_secs(60));
-        h.retry_at = Some(Instant::now() + backoff);
+        h.retry_at = Some(Instant::now() + h.backoff.next_delay());
     }
 
     async fn publish(&mut self, i: usize, ts: i64, value: f64, quality: Quality) {
@@ -519,26 +559,26 @@ impl Poller {
         })
         .await;
         match result {
-            Err(_) => Err(ReadError::Link(format!(
-                "no answer within {} ms",
-                deadline.as_millis()
-            ))),
-            Ok(Err(e)) => Err(ReadError::Link(e.to_string())),
+            Err(_) => Err(ReadError::Link(LinkError::Timeout(deadline))),
+            Ok(Err(e)) => Err(ReadError::Link(e.into())),
             Ok(Ok(Err(code))) => Err(ReadError::Exception(code)),
-            Ok(Ok(Ok(words))) => decode(&words, data_type, order).map_err(ReadError::Link),
+            Ok(Ok(Ok(words))) => {
+                decode(&words, data_type, order).map_err(|e| ReadError::Link(e.into()))
+            }
         }
     }
 }
 
 /// Opens the link to a device (kept out of `Poller` so the future only borrows the device).
-async fn connect(device: &ModbusDevice, slave: u8) -> Result<Context, String> {
+async fn connect(device: &ModbusDevice, slave: u8) -> Result<Context, LinkError> {
     let deadline = Duration::from_millis(device.timeout_ms);
     {
         match &device.transport {
             Transport::Tcp { address } => {
-                let addr = address
-                    .parse()
-                    .map_err(|e| format!("bad address {address}: {e}"))?;
+                let addr = address.parse().map_err(|error| LinkError::Address {
+                    address: address.clone(),
+                    error,
+                })?;
                 match timeout(
                     deadline,
                     tokio_modbus::client::tcp::connect_slave(addr, Slave(slave)),
@@ -546,8 +586,13 @@ async fn connect(device: &ModbusDevice, slave: u8) -> Result<Context, String> {
                 .await
                 {
                     Ok(Ok(ctx)) => Ok(ctx),
-                    Ok(Err(e)) => Err(format!("connect {address}: {e}")),
-                    Err(_) => Err(format!("connect {address}: timed out")),
+                    Ok(Err(error)) => Err(LinkError::Connect {
+                        address: address.clone(),
+                        error,
+                    }),
+                    Err(_) => Err(LinkError::ConnectTimeout {
+                        address: address.clone(),
+                    }),
                 }
             }
             Transport::Rtu {
@@ -574,7 +619,10 @@ async fn connect(device: &ModbusDevice, slave: u8) -> Result<Context, String> {
                     });
                 let stream = builder
                     .open_native_async()
-                    .map_err(|e| format!("open {port}: {e}"))?;
+                    .map_err(|error| LinkError::Open {
+                        port: port.clone(),
+                        error,
+                    })?;
                 // Bytes left in the line's buffers (a reply that came after a timeout) would be
                 // read as the answer to the next request.
                 if let Err(e) =

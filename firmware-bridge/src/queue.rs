@@ -16,7 +16,11 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::Bytes;
+use tokio::sync::{Notify, oneshot};
 use tracing::{error, info, warn};
 
 const MAGIC: u32 = 0x4748_5131; // "GHQ1"
@@ -57,6 +61,8 @@ pub enum QueueError {
     FrameRefused { size: u64, free: u64 },
     #[error("a {size}-byte message is larger than the whole queue ({max} bytes)")]
     TooLarge { size: u64, max: u64 },
+    #[error("the queue is closed: the bridge is stopping")]
+    Closed,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -131,41 +137,58 @@ fn encode_record(id: u64, msg: &Message) -> Vec<u8> {
     body
 }
 
+/// Why a record cannot be read back.
+#[derive(Debug, thiserror::Error)]
+enum RecordError {
+    #[error("torn header ({0} of {HEADER} bytes)")]
+    TornHeader(usize),
+    #[error("bad record header")]
+    BadHeader,
+    #[error("torn record body")]
+    TornBody,
+    #[error("checksum mismatch")]
+    Checksum,
+    #[error("bad topic length")]
+    TopicLength,
+    #[error("topic is not UTF-8")]
+    TopicNotUtf8,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
 /// Reads one record at the reader's position: Ok(None) at a clean end of file, Err for a torn
 /// or corrupt record.
-fn read_record(r: &mut impl Read) -> Result<Option<(u64, Message, u64)>, String> {
+fn read_record(r: &mut impl Read) -> Result<Option<(u64, Message, u64)>, RecordError> {
     let mut header = [0u8; HEADER as usize];
     let mut got = 0;
     while got < header.len() {
         match r.read(&mut header[got..]) {
             Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => return Err(format!("torn header ({got} of {HEADER} bytes)")),
+            Ok(0) => return Err(RecordError::TornHeader(got)),
             Ok(n) => got += n,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
     }
-    let magic = u32::from_le_bytes(header[0..4].try_into().unwrap());
-    let len = u32::from_le_bytes(header[4..8].try_into().unwrap());
-    let crc = u32::from_le_bytes(header[8..12].try_into().unwrap());
-    let id = u64::from_le_bytes(header[12..20].try_into().unwrap());
+    let word = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
+    let (magic, len, crc) = (word(0), word(4), word(8));
+    let id = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
     if magic != MAGIC || !(2..=MAX_RECORD).contains(&len) {
-        return Err("bad record header".into());
+        return Err(RecordError::BadHeader);
     }
     let mut body = vec![0u8; len as usize];
-    r.read_exact(&mut body)
-        .map_err(|_| "torn record body".to_string())?;
+    r.read_exact(&mut body).map_err(|_| RecordError::TornBody)?;
     let mut digest = CRC.digest();
     digest.update(&header[12..20]);
     digest.update(&body);
     if digest.finalize() != crc {
-        return Err("checksum mismatch".into());
+        return Err(RecordError::Checksum);
     }
     let topic_len = u16::from_le_bytes([body[0], body[1]]) as usize;
     if 2 + topic_len > body.len() {
-        return Err("bad topic length".into());
+        return Err(RecordError::TopicLength);
     }
     let topic = String::from_utf8(body[2..2 + topic_len].to_vec())
-        .map_err(|_| "topic is not UTF-8".to_string())?;
+        .map_err(|_| RecordError::TopicNotUtf8)?;
     let payload = Bytes::from(body).slice(2 + topic_len..);
     Ok(Some((id, Message { topic, payload }, HEADER + len as u64)))
 }
@@ -530,6 +553,178 @@ impl DiskQueue {
     }
 }
 
+/// A message the link may publish next, read on the queue's thread.
+pub(crate) struct Next {
+    pub lane: Lane,
+    pub id: u64,
+    /// None: dropped by the queue policy since it was listed.
+    pub message: io::Result<Option<Message>>,
+}
+
+type Job = Box<dyn FnOnce(&mut DiskQueue) + Send>;
+
+enum Op {
+    Run(Job),
+    /// Saves the heads and closes the files; later operations fail with [`QueueError::Closed`].
+    Close(oneshot::Sender<()>),
+}
+
+/// The queue as the bridge's async tasks use it. Every operation runs on the queue's own
+/// thread, one after the other in the order asked: appends and their fsyncs, reads and head
+/// writes never block an async worker, and an ack can never overtake the read it follows.
+/// A push returns only once its message is durable, so nothing is published before it is on
+/// disk.
+#[derive(Clone)]
+pub(crate) struct QueueHandle {
+    ops: std::sync::mpsc::Sender<Op>,
+    /// Messages waiting, updated after every operation (for the status message).
+    depth: Arc<AtomicU64>,
+    /// Woken after each push: there is something new to publish.
+    queued: Arc<Notify>,
+}
+
+impl QueueHandle {
+    /// Opens (and replays the index of) the queue in `dir` on a thread of its own.
+    pub async fn open(dir: PathBuf, max_bytes: u64, segment_bytes: u64) -> io::Result<QueueHandle> {
+        let (ops, jobs) = std::sync::mpsc::channel::<Op>();
+        let (opened_tx, opened) = oneshot::channel();
+        let depth = Arc::new(AtomicU64::new(0));
+        let shown = depth.clone();
+        std::thread::Builder::new()
+            .name("bridge-queue".into())
+            .spawn(move || {
+                let mut q = match DiskQueue::open(&dir, max_bytes, segment_bytes) {
+                    Ok(q) => q,
+                    Err(e) => {
+                        let _ = opened_tx.send(Err(e));
+                        return;
+                    }
+                };
+                shown.store(q.depth(), Ordering::Relaxed);
+                let _ = opened_tx.send(Ok(()));
+                let closed = loop {
+                    match jobs.recv() {
+                        Ok(Op::Run(job)) => job(&mut q),
+                        Ok(Op::Close(reply)) => break Some(reply),
+                        Err(_) => break None,
+                    }
+                    shown.store(q.depth(), Ordering::Relaxed);
+                };
+                drop(q); // saves the heads
+                if let Some(reply) = closed {
+                    let _ = reply.send(());
+                }
+            })?;
+        opened
+            .await
+            .map_err(|_| io::Error::other("the queue thread ended while opening"))??;
+        Ok(QueueHandle {
+            ops,
+            depth,
+            queued: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Runs `job` on the queue's thread and waits for its result.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut DiskQueue) -> R + Send + 'static,
+    ) -> Result<R, QueueError> {
+        let (tx, rx) = oneshot::channel();
+        let depth = self.depth.clone();
+        self.ops
+            .send(Op::Run(Box::new(move |q| {
+                let result = job(q);
+                // Before the caller resumes, so it sees the depth its operation left.
+                depth.store(q.depth(), Ordering::Relaxed);
+                let _ = tx.send(result);
+            })))
+            .map_err(|_| QueueError::Closed)?;
+        rx.await.map_err(|_| QueueError::Closed)
+    }
+
+    /// Runs `job` on the queue's thread without waiting for it.
+    fn cast(&self, job: impl FnOnce(&mut DiskQueue) + Send + 'static) {
+        // Closed: the bridge is stopping, and what was not acked is replayed at the next start.
+        let _ = self.ops.send(Op::Run(Box::new(job)));
+    }
+
+    /// Appends a message (durably) and wakes the link. Returns its id.
+    pub async fn push(&self, lane: Lane, msg: Message) -> Result<u64, QueueError> {
+        let id = self.call(move |q| q.push(lane, &msg)).await??;
+        self.queued.notify_one();
+        Ok(id)
+    }
+
+    /// Wakes the link after pushes made through [`QueueHandle::call`].
+    pub fn notify_queued(&self) {
+        self.queued.notify_one();
+    }
+
+    /// Resolves when something was pushed since the last wake-up.
+    pub async fn queued(&self) {
+        self.queued.notified().await
+    }
+
+    /// Up to `readings` waiting readings after `after[0]`, then, if fewer were found, up to
+    /// `frames` waiting frames after `after[1]`, oldest first.
+    pub async fn next(
+        &self,
+        after: [Option<u64>; 2],
+        readings: usize,
+        frames: usize,
+    ) -> Result<Vec<Next>, QueueError> {
+        self.call(move |q| {
+            let mut out = Vec::new();
+            let take = |lane: Lane, after: Option<u64>, max: usize, out: &mut Vec<Next>| {
+                let mut at = after;
+                while out.len() < max {
+                    let Some(id) = q.next_after(lane, at) else {
+                        break;
+                    };
+                    at = Some(id);
+                    let message = q.read(lane, id);
+                    out.push(Next { lane, id, message });
+                }
+            };
+            take(Lane::Readings, after[0], readings, &mut out);
+            // Frames only when no reading waits: they never hold up readings.
+            if out.is_empty() {
+                take(Lane::Frames, after[1], frames, &mut out);
+            }
+            out
+        })
+        .await
+    }
+
+    /// The message is delivered for good: it leaves the queue (errors are logged).
+    pub fn ack(&self, lane: Lane, id: u64) {
+        self.cast(move |q| {
+            if let Err(e) = q.ack(lane, id) {
+                error!("queue ack of {lane:?} {id} failed: {e}");
+            }
+        });
+    }
+
+    /// Saves the heads now.
+    pub async fn flush(&self) -> Result<(), QueueError> {
+        Ok(self.call(|q| q.flush()).await??)
+    }
+
+    /// Messages waiting (as of the last operation).
+    pub fn depth(&self) -> u64 {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Saves the heads and closes the queue's files; returns once they are closed.
+    pub async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.ops.send(Op::Close(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
 impl Drop for DiskQueue {
     fn drop(&mut self) {
         if let Err(e) = self.flush() {
@@ -653,5 +848,53 @@ mod tests {
         assert_eq!(q.next_after(Lane::Readings, Some(1)), Some(3));
         q.ack(Lane::Readings, 1).unwrap();
         assert_eq!(q.next_after(Lane::Readings, None), Some(3));
+    }
+
+    #[tokio::test]
+    async fn the_handle_runs_operations_in_order_and_a_closed_queue_refuses_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = QueueHandle::open(dir.path().into(), 1 << 20, 1 << 20)
+            .await
+            .unwrap();
+        for i in 0..5 {
+            q.push(Lane::Readings, msg(&format!("t/{i}"), 10))
+                .await
+                .unwrap();
+        }
+        q.push(Lane::Frames, msg("f", 10)).await.unwrap();
+        assert_eq!(q.depth(), 6);
+        // Readings first, as many as asked; frames only when no reading waits.
+        let ids = |next: Vec<Next>| -> Vec<(Lane, u64)> {
+            next.into_iter().map(|n| (n.lane, n.id)).collect()
+        };
+        let first = q.next([None, None], 3, 2).await.unwrap();
+        assert_eq!(
+            first[2].message.as_ref().unwrap().as_ref().unwrap().topic,
+            "t/2"
+        );
+        assert_eq!(
+            ids(first),
+            [
+                (Lane::Readings, 1),
+                (Lane::Readings, 2),
+                (Lane::Readings, 3)
+            ]
+        );
+        // Acks are not waited for, yet they come before whatever is asked after them.
+        for id in 1..=5 {
+            q.ack(Lane::Readings, id);
+        }
+        let rest = q.next([Some(3), None], 3, 2).await.unwrap();
+        assert_eq!(ids(rest), [(Lane::Frames, 1)]);
+        assert_eq!(q.depth(), 1);
+        q.close().await;
+        assert!(matches!(
+            q.push(Lane::Readings, msg("late", 10)).await,
+            Err(QueueError::Closed)
+        ));
+        // Closed means saved: the acks are on disk.
+        let reopened = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        assert_eq!(reopened.pending(Lane::Readings).unwrap(), []);
+        assert_eq!(reopened.depth(), 1);
     }
 }

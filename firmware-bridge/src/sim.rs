@@ -141,6 +141,8 @@ struct SimState {
     registers: HashMap<(u8, Table, u16), u16>,
     slaves: HashSet<u8>,
     silent: HashSet<u8>,
+    /// Requests received per slave, answered or not (tests count polls with it).
+    requests: HashMap<u8, u64>,
     pinned: HashMap<String, f64>,
     points: Vec<(SimPoint, Model)>,
 }
@@ -209,8 +211,9 @@ impl SimState {
         }
     }
 
-    fn respond(&self, req: SlaveRequest<'_>) -> Result<Option<Response>, ExceptionCode> {
+    fn respond(&mut self, req: SlaveRequest<'_>) -> Result<Option<Response>, ExceptionCode> {
         let slave = req.slave;
+        *self.requests.entry(slave).or_default() += 1;
         if self.silent.contains(&slave) {
             return Ok(None); // a dead sensor: no reply at all, the client times out
         }
@@ -287,6 +290,12 @@ impl SimHandle {
         } else {
             s.silent.remove(&slave);
         }
+    }
+
+    /// Requests `slave` has received so far, answered or not.
+    pub fn requests(&self, slave: u8) -> u64 {
+        let s = self.state.lock().expect("sim lock");
+        s.requests.get(&slave).copied().unwrap_or(0)
     }
 
     /// Holds a channel at a physical value (for a rain counter: the raw tip count).
@@ -458,6 +467,7 @@ fn build_state(config: &SimConfig) -> SimState {
         registers: HashMap::new(),
         slaves: config.points.iter().map(|p| p.slave).collect(),
         silent: HashSet::new(),
+        requests: HashMap::new(),
         pinned: HashMap::new(),
         points,
     };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use geohazard_firmware_bridge::BridgeConfig;
-use geohazard_firmware_bridge::config::CameraConfig;
+use geohazard_firmware_bridge::CameraConfig;
 use geohazard_protocol::Topic;
 use geohazard_testkit::{Broker, eventually};
 use serde_json::json;
@@ -51,6 +51,7 @@ async fn start(config: BridgeConfig, broker: &Broker) -> (Recorder, RunningBridg
             &format!("gh/v1/gw/{GW}/video/#"),
             &Topic::command_ack(GW),
             &Topic::status(GW),
+            &Topic::telemetry(GW),
         ],
     )
     .await;
@@ -105,7 +106,7 @@ async fn snapshots_and_live_view_from_a_test_pattern_arrive_as_decodable_jpeg_fr
     .await;
 
     // Live view: 4 fps for 2 s, then it stops by itself.
-    let before = frames(&rec, "cam1").len();
+    let sent = chrono::Utc::now().timestamp_millis();
     let ack = rec
         .command(
             GW,
@@ -115,15 +116,31 @@ async fn snapshots_and_live_view_from_a_test_pattern_arrive_as_decodable_jpeg_fr
         )
         .await;
     assert!(ack.ok, "{ack:?}");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let live = frames(&rec, "cam1").len() - before;
-    assert!(
-        live >= 5,
-        "only {live} frames during a 2 s live view at 4 fps"
-    );
-    for (_, f) in frames(&rec, "cam1").iter().skip(before) {
+    let ends = chrono::Utc::now().timestamp_millis() + 2000;
+    let live = eventually(Duration::from_secs(20), "5 live frames", || async {
+        let live: Vec<_> = frames(&rec, "cam1")
+            .into_iter()
+            .filter(|(t, _)| *t >= sent && *t <= ends)
+            .collect();
+        (live.len() >= 5).then_some(live)
+    })
+    .await;
+    for (_, f) in &live {
         assert_jpeg(f, 320, 240);
     }
+    // A frame taken half a second after the view's end (an interval snapshot): by then the
+    // camera's task has ended the view.
+    eventually(
+        Duration::from_secs(20),
+        "a frame after the live view",
+        || async {
+            frames(&rec, "cam1")
+                .iter()
+                .any(|(t, _)| *t > ends + 500)
+                .then_some(())
+        },
+    )
+    .await;
     let ack = rec
         .command(
             GW,
@@ -158,14 +175,14 @@ async fn a_frame_too_big_for_the_packet_limit_is_requalified_or_refused_with_a_c
     config.mqtt.max_packet_bytes = 24 * 1024;
     // Noise does not compress: at 640x480 no quality fits in 24 KiB.
     let mut noise = CameraConfig::test_pattern("noise");
-    noise.source = geohazard_firmware_bridge::config::CameraSource::Test {
+    noise.source = geohazard_firmware_bridge::CameraSource::Test {
         pattern: Some("snow".into()),
     };
     noise.width = 640;
     noise.height = 480;
     // A smooth picture fits once the quality is lowered.
     let mut smooth = CameraConfig::test_pattern("smooth");
-    smooth.source = geohazard_firmware_bridge::config::CameraSource::Test {
+    smooth.source = geohazard_firmware_bridge::CameraSource::Test {
         pattern: Some("pinwheel".into()),
     };
     smooth.width = 640;
@@ -200,7 +217,7 @@ async fn a_frame_too_big_for_the_packet_limit_is_requalified_or_refused_with_a_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reading_above_a_trigger_limit_takes_a_snapshot_once_per_cooldown() {
-    use geohazard_firmware_bridge::config::{DataType, TriggerConfig};
+    use geohazard_firmware_bridge::{DataType, TriggerConfig};
     init_logs();
     let broker = Broker::start().await;
     let mut mud = point("mud", 1, 0, DataType::U16, constant(0.2));
@@ -218,7 +235,14 @@ async fn a_reading_above_a_trigger_limit_takes_a_snapshot_once_per_cooldown() {
     });
     config.cameras.push(cam);
     let (rec, bridge) = start(config, &broker).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Readings below the limit, each checked against the trigger: no snapshot.
+    let mud_readings = || rec.readings(GW, "mud");
+    eventually(
+        Duration::from_secs(20),
+        "10 readings below the limit",
+        || async { (mud_readings().len() >= 10).then_some(()) },
+    )
+    .await;
     assert!(
         frames(&rec, "gully").is_empty(),
         "a snapshot without a trigger"
@@ -230,8 +254,14 @@ async fn a_reading_above_a_trigger_limit_takes_a_snapshot_once_per_cooldown() {
     })
     .await;
     assert_jpeg(&frame, 320, 240);
-    // Still above the limit, but within the cooldown: no second snapshot.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Still above the limit, but within the cooldown: 15 more readings, no second snapshot.
+    let above = || mud_readings().iter().filter(|r| r.value > 0.5).count();
+    eventually(
+        Duration::from_secs(20),
+        "15 readings above the limit",
+        || async { (above() >= 15).then_some(()) },
+    )
+    .await;
     assert_eq!(frames(&rec, "gully").len(), 1);
     bridge.stop().await;
 }

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use geohazard_firmware_bridge::config::{CameraConfig, DataType};
+use geohazard_firmware_bridge::{CameraConfig, DataType};
 use geohazard_protocol::Topic;
 use geohazard_testkit::{Broker, eventually};
 use serde_json::json;
@@ -130,28 +130,42 @@ async fn malformed_and_unknown_commands_get_error_acks_and_the_bridge_goes_on() 
     bridge.stop().await;
 }
 
-/// Readings per channel polled during `window` (counted once the last batch has arrived).
-async fn count_during(rec: &Recorder, channels: &[&str], window: Duration) -> Vec<usize> {
-    let now = || chrono::Utc::now().timestamp_millis();
-    let from = now();
-    tokio::time::sleep(window).await;
-    let to = now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    channels
-        .iter()
-        .map(|c| {
-            rec.readings(GW, c)
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Waits until `channel` has `n` readings polled after `after_ms`; returns their poll times
+/// (the readings' own timestamps, taken by the bridge as it polls).
+async fn polls_after(rec: &Recorder, channel: &str, after_ms: i64, n: usize) -> Vec<i64> {
+    eventually(
+        Duration::from_secs(30),
+        &format!("{n} polls of {channel}"),
+        || async {
+            let ts: Vec<i64> = rec
+                .readings(GW, channel)
                 .iter()
-                .filter(|r| r.ts >= from && r.ts < to)
-                .count()
-        })
-        .collect()
+                .map(|r| r.ts)
+                .filter(|ts| *ts > after_ms)
+                .take(n)
+                .collect();
+            (ts.len() == n).then_some(ts)
+        },
+    )
+    .await
+}
+
+/// Milliseconds between consecutive polls, sorted.
+fn gaps(polls: &[i64]) -> Vec<i64> {
+    let mut g: Vec<i64> = polls.windows(2).map(|w| w[1] - w[0]).collect();
+    g.sort_unstable();
+    g
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_interval_speeds_up_one_channel_for_a_while_then_reverts() {
     let (_broker, _sim, rec, bridge, _q) = setup(2.0).await;
 
+    let sent = now_ms();
     let ack = rec
         .command(
             GW,
@@ -161,25 +175,22 @@ async fn set_interval_speeds_up_one_channel_for_a_while_then_reverts() {
         )
         .await;
     assert!(ack.ok, "{ack:?}");
-    let n = count_during(&rec, &["slow-a", "slow-b"], Duration::from_millis(2600)).await;
+    let acked = now_ms();
+    // slow-a every 0.2 s (the median gap: one late poll does not count) ...
+    let fast = gaps(&polls_after(&rec, "slow-a", acked, 8).await);
     assert!(
-        n[0] >= 9,
-        "slow-a every 0.2 s gave {} readings in 2.6 s",
-        n[0]
+        fast[fast.len() / 2] < 600,
+        "slow-a every 0.2 s polled {fast:?} ms apart"
     );
-    assert!(
-        n[1] <= 2,
-        "slow-b is not in emergency mode but gave {} readings in 2.6 s",
-        n[1]
-    );
+    // ... while slow-b keeps its configured 2 s.
+    let slow = gaps(&polls_after(&rec, "slow-b", sent, 3).await);
+    assert!(slow[0] >= 1000, "slow-b polled {slow:?} ms apart");
 
-    // After duration_s the configured 2 s interval is back.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let n = count_during(&rec, &["slow-a"], Duration::from_secs(4)).await;
+    // After duration_s (3 s from the command at the latest) the configured 2 s is back.
+    let reverted = gaps(&polls_after(&rec, "slow-a", acked + 3500, 3).await);
     assert!(
-        (1..=3).contains(&n[0]),
-        "after the override ended: {} readings in 4 s",
-        n[0]
+        reverted[0] >= 1000,
+        "after the override ended: slow-a polled {reverted:?} ms apart"
     );
 
     // For every channel, until reset.
@@ -187,11 +198,10 @@ async fn set_interval_speeds_up_one_channel_for_a_while_then_reverts() {
         .command(GW, "all", "set_interval", json!({"interval_s": 0.25}))
         .await;
     assert!(ack.ok, "{ack:?}");
-    let n = count_during(&rec, &["slow-b"], Duration::from_secs(2)).await;
+    let all = gaps(&polls_after(&rec, "slow-b", now_ms(), 7).await);
     assert!(
-        n[0] >= 6,
-        "slow-b every 0.25 s gave {} readings in 2 s",
-        n[0]
+        all[all.len() / 2] < 600,
+        "slow-b every 0.25 s polled {all:?} ms apart"
     );
     let ack = rec
         .command(GW, "reset", "set_interval", json!({"reset": true}))
@@ -223,7 +233,7 @@ async fn reload_config_applies_a_new_register_map_and_refuses_a_broken_file() {
         &[&Topic::telemetry(gw), &Topic::command_ack(gw)],
     )
     .await;
-    let config = geohazard_firmware_bridge::BridgeConfig::load(&path).unwrap();
+    let config = geohazard_firmware_bridge::BridgeConfig::load(Some(&path)).unwrap();
     let bridge = RunningBridge::start(config);
     eventually(
         Duration::from_secs(20),
@@ -256,7 +266,7 @@ async fn reload_config_applies_a_new_register_map_and_refuses_a_broken_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_retained_status_carries_supply_voltage_queue_depth_and_firmware() {
-    use geohazard_firmware_bridge::config::StatusRole;
+    use geohazard_firmware_bridge::StatusRole;
     use geohazard_protocol::GatewayStatus;
     init_logs();
     let gw = "gw-status";
@@ -270,18 +280,26 @@ async fn the_retained_status_carries_supply_voltage_queue_depth_and_firmware() {
     config.points[0].status = Some(StatusRole::SupplyV);
     config.status.interval_s = 1.0;
     let bridge = RunningBridge::start(config);
-    // A subscriber that comes later gets the retained status.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let with_supply = |rec: &Recorder| {
+        rec.on(&Topic::status(gw))
+            .iter()
+            .filter_map(|p| GatewayStatus::decode(p, 4096).ok())
+            .find(|s| s.supply_v.is_some())
+    };
+    // Once the bridge has published a status with the supply voltage ...
+    let early = Recorder::start(broker.port(), "rec-status-1", true, &[&Topic::status(gw)]).await;
+    eventually(
+        Duration::from_secs(20),
+        "a status with the supply voltage",
+        || async { with_supply(&early).map(|_| ()) },
+    )
+    .await;
+    // ... a subscriber that comes later gets it, retained.
     let rec = Recorder::start(broker.port(), "rec-status", true, &[&Topic::status(gw)]).await;
     let status = eventually(
         Duration::from_secs(20),
-        "a status with the supply voltage",
-        || async {
-            rec.on(&Topic::status(gw))
-                .iter()
-                .filter_map(|p| GatewayStatus::decode(p, 4096).ok())
-                .find(|s| s.supply_v.is_some())
-        },
+        "the retained status with the supply voltage",
+        || async { with_supply(&rec) },
     )
     .await;
     assert!(status.online);
@@ -308,6 +326,13 @@ fn ack_counts(rec: &Recorder) -> std::collections::HashMap<String, usize> {
     counts
 }
 
+/// Sends one more command and waits for its answer: the bridge has read (and answered)
+/// everything the broker delivered before it.
+async fn settle(rec: &Recorder, id: &str) {
+    let ack = rec.command(GW, id, "status", serde_json::Value::Null).await;
+    assert!(ack.ok, "{ack:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_commands_at_once_get_two_hundred_acks_each_once() {
     let (_broker, _sim, rec, bridge, _q) = setup(1.0).await;
@@ -323,13 +348,13 @@ async fn two_hundred_commands_at_once_get_two_hundred_acks_each_once() {
         || async { (ack_counts(&rec).len() == ids.len()).then_some(()) },
     )
     .await;
-    // Nothing doubled either, even after the link had time to settle.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Nothing doubled either, up to a command sent after them all.
+    settle(&rec, "settle").await;
     let counts = ack_counts(&rec);
     for id in &ids {
         assert_eq!(counts.get(id), Some(&1), "acks of {id}");
     }
-    assert_eq!(rec.acks(GW).len(), 200);
+    assert_eq!(rec.acks(GW).len(), 201);
     // 200 is within the queue's bound: every one was executed.
     assert!(rec.acks(GW).iter().all(|a| a.ok), "a command was refused");
     bridge.stop().await;
@@ -353,7 +378,7 @@ async fn beyond_the_queue_bound_commands_are_answered_busy_never_dropped() {
         || async { (ack_counts(&rec).len() == ids.len()).then_some(()) },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settle(&rec, "settle").await;
     let counts = ack_counts(&rec);
     assert!(
         ids.iter().all(|id| counts.get(id) == Some(&1)),
@@ -461,18 +486,26 @@ async fn after_the_broker_forgets_the_session_the_bridge_subscribes_again() {
     .await;
     drop(events);
 
-    // The bridge reconnects (its will announced it offline) and must subscribe anew.
-    let ack = eventually(
+    // The bridge reconnects (its will announced it offline) and must subscribe anew: its
+    // subscription is made before its online status is published, on the same connection.
+    eventually(
         Duration::from_secs(30),
-        "an ack after the session loss",
+        "the bridge online again after the offline will",
         || async {
-            rec.send_command(GW, "after", "set_interval", json!({"reset": true}))
-                .await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            rec.acks(GW).into_iter().find(|a| a.id == "after")
+            let statuses = rec.on(&Topic::status(GW));
+            let offline = statuses
+                .iter()
+                .rposition(|p| p.starts_with(br#"{"online":false"#))?;
+            statuses[offline..]
+                .iter()
+                .any(|p| p.starts_with(br#"{"online":true"#))
+                .then_some(())
         },
     )
     .await;
+    let ack = rec
+        .command(GW, "after", "set_interval", json!({"reset": true}))
+        .await;
     assert!(ack.ok, "{ack:?}");
     bridge.stop().await;
 }

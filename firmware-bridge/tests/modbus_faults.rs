@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::*;
-use geohazard_firmware_bridge::config::{DataType, PointConfig};
+use geohazard_firmware_bridge::{DataType, PointConfig};
 use geohazard_protocol::{GatewayStatus, Quality, Topic};
 use geohazard_testkit::{Broker, eventually};
 

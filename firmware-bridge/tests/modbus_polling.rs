@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use geohazard_firmware_bridge::config::{DataType, WordOrder};
-use geohazard_firmware_bridge::sim::SimSource;
+use geohazard_firmware_bridge::SimSource;
+use geohazard_firmware_bridge::{DataType, WordOrder};
 use geohazard_protocol::Topic;
 use geohazard_testkit::{Broker, eventually};
 
@@ -226,13 +226,10 @@ async fn a_slave_that_stops_answering_does_not_stall_the_others_and_comes_back()
         &[&Topic::telemetry("gw-dead")],
     )
     .await;
-    let bridge = RunningBridge::start(bridge_config(
-        "gw-dead",
-        &sim,
-        &points,
-        &broker,
-        queue.path(),
-    ));
+    let mut config = bridge_config("gw-dead", &sim, &points, &broker, queue.path());
+    // Long enough that a poll held up behind the silent slave would show in the live one's.
+    config.modbus[0].timeout_ms = 1000;
+    let bridge = RunningBridge::start(config);
     eventually(WAIT, "readings from both slaves", || async {
         (!rec.readings("gw-dead", "dead").is_empty()
             && !rec.readings("gw-dead", "alive").is_empty())
@@ -241,21 +238,41 @@ async fn a_slave_that_stops_answering_does_not_stall_the_others_and_comes_back()
     .await;
 
     sim.set_silent(2, true);
-    // Let any reply already on its way arrive, then count from here.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let dead_before = rec.readings("gw-dead", "dead").len();
-    let alive_before = rec.readings("gw-dead", "alive").len();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let alive = rec.readings("gw-dead", "alive").len() - alive_before;
-    let dead = rec.readings("gw-dead", "dead").len() - dead_before;
-    assert_eq!(dead, 0, "a silent slave published readings");
-    // Every 0.2 s for 3 s: 15 polls; a stall behind the 300 ms timeouts would give far fewer.
+    let silent_from = chrono::Utc::now().timestamp_millis();
+    let asked_before = sim.requests(2);
+    // The readings' own timestamps are the bridge's poll times.
+    let polls = eventually(WAIT, "15 polls of the live slave", || async {
+        let ts: Vec<i64> = rec
+            .readings("gw-dead", "alive")
+            .iter()
+            .map(|r| r.ts)
+            .filter(|ts| *ts > silent_from)
+            .collect();
+        (ts.len() >= 15).then_some(ts)
+    })
+    .await;
+    let asked = sim.requests(2) - asked_before;
     assert!(
-        alive >= 11,
-        "only {alive} readings from the live slave in 3 s"
+        rec.readings("gw-dead", "dead")
+            .iter()
+            .all(|r| r.ts <= silent_from),
+        "a silent slave published readings"
+    );
+    // Polled every 0.2 s on its own connection: held up behind one of the silent slave's 1 s
+    // timeouts, two polls would be more than a second apart.
+    let longest = polls.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        longest < 1000,
+        "the live slave's polls stalled for {longest} ms"
+    );
+    // Backed off (1 s, 2 s, ...): the silent slave was asked only a few times meanwhile.
+    assert!(
+        (1..=4).contains(&asked),
+        "the silent slave was asked {asked} times during 15 polls of the live one"
     );
 
     sim.set_silent(2, false);
+    let dead_before = rec.readings("gw-dead", "dead").len();
     // The bridge dropped the dead connection and reconnects within its backoff.
     eventually(WAIT, "the silent slave's readings to resume", || async {
         (rec.readings("gw-dead", "dead").len() > dead_before).then_some(())
@@ -266,7 +283,7 @@ async fn a_slave_that_stops_answering_does_not_stall_the_others_and_comes_back()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtu_slaves_on_a_shared_serial_line_are_polled_and_a_silent_one_only_costs_its_timeouts() {
-    use geohazard_firmware_bridge::config::{Parity, Transport};
+    use geohazard_firmware_bridge::{Parity, Transport};
     use tokio_serial::SerialPort;
 
     init_logs();
@@ -283,7 +300,7 @@ async fn rtu_slaves_on_a_shared_serial_line_are_polled_and_a_silent_one_only_cos
         tick_ms: 100,
         points: points.clone(),
     };
-    let sim = geohazard_firmware_bridge::sim::start_sensor_sim_rtu(sim_cfg, line)
+    let sim = geohazard_firmware_bridge::start_sensor_sim_rtu(sim_cfg, line)
         .await
         .unwrap();
     let queue = tempfile::tempdir().unwrap();
@@ -312,14 +329,19 @@ async fn rtu_slaves_on_a_shared_serial_line_are_polled_and_a_silent_one_only_cos
     }
 
     sim.set_silent(2, true);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = rec.readings("gw-rtu", "incl").len();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let polled = rec.readings("gw-rtu", "incl").len() - before;
-    // 15 polls in 3 s; the silent slave's 300 ms timeouts, backed off, take only a few of them.
+    let (answered_before, asked_before) = (sim.requests(1), sim.requests(2));
+    eventually(
+        WAIT,
+        "15 more reads of slave 1 on the shared line",
+        || async { (sim.requests(1) - answered_before >= 15).then_some(()) },
+    )
+    .await;
+    // Each try of the silent slave holds the line for a whole timeout; backed off (1 s, 2 s,
+    // ...), it is tried only a few times while slave 1 is read 15 times (every poll without it).
+    let asked = sim.requests(2) - asked_before;
     assert!(
-        polled >= 10,
-        "only {polled} readings from slave 1 while slave 2 was silent"
+        (1..=5).contains(&asked),
+        "the silent slave was tried {asked} times during 15 reads of slave 1"
     );
     sim.set_silent(2, false);
     let piezo_before = rec.readings("gw-rtu", "piezo").len();

@@ -32,7 +32,7 @@ async fn the_demo_simulator_and_its_exported_bridge_config_work_together() {
     geohazard_testkit::wait_for_port(port, Duration::from_secs(20))
         .await
         .unwrap();
-    let config = BridgeConfig::load(&exported).expect("the exported configuration loads");
+    let config = BridgeConfig::load(Some(&exported)).expect("the exported configuration loads");
     // 14 sensors (two of each kind) and the supply voltage.
     assert_eq!(config.points.len(), 15);
     let rec = Recorder::start(

@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use geohazard_firmware_bridge::config::DataType;
-use geohazard_firmware_bridge::queue::{DiskQueue, Lane};
+use geohazard_firmware_bridge::DataType;
+use geohazard_firmware_bridge::{DiskQueue, Lane};
 use geohazard_protocol::{GatewayStatus, TelemetryBatch, Topic};
 use geohazard_testkit::{Broker, eventually};
 
@@ -61,7 +61,14 @@ async fn readings_polled_while_the_broker_is_down_are_delivered_once_in_order_af
 
     broker.stop().await;
     let down_from = chrono::Utc::now().timestamp_millis();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The outage lasts while the bridge polls slave 1 (channels a and b) 20 times.
+    let polled = sim.requests(1);
+    eventually(
+        Duration::from_secs(30),
+        "20 polls during the outage",
+        || async { (sim.requests(1) - polled >= 20).then_some(()) },
+    )
+    .await;
     let down_to = chrono::Utc::now().timestamp_millis();
     broker.restart().await;
 
@@ -73,13 +80,33 @@ async fn readings_polled_while_the_broker_is_down_are_delivered_once_in_order_af
             let during = rec
                 .readings(gw, "a")
                 .iter()
-                .filter(|r| r.ts > down_from + 500 && r.ts < down_to - 500)
+                .filter(|r| r.ts > down_from && r.ts < down_to)
                 .count();
             (during >= 5).then_some(())
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // And the backlog drains: the bridge itself says its queue is (nearly) empty.
+    let acks = Recorder::start(
+        broker.port(),
+        "rec-outage-acks",
+        true,
+        &[&Topic::command_ack(gw)],
+    )
+    .await;
+    let mut asked = 0;
+    eventually(Duration::from_secs(30), "an empty queue", || {
+        asked += 1;
+        let id = format!("depth-{asked}");
+        let acks = &acks;
+        async move {
+            let status = acks
+                .command(gw, &id, "status", serde_json::Value::Null)
+                .await;
+            (status.result["queue_depth"].as_u64()? <= 1).then_some(())
+        }
+    })
+    .await;
     bridge.stop().await;
 
     // Everything the bridge queued has been acknowledged, except the last batch made while it
@@ -147,6 +174,7 @@ async fn a_bridge_killed_with_a_full_queue_loses_nothing_that_was_queued() {
 
     let spawn = || {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_firmware-bridge"))
+            .arg("--config")
             .arg(&config_path)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -171,7 +199,17 @@ async fn a_bridge_killed_with_a_full_queue_loses_nothing_that_was_queued() {
         (queue_bytes() >= 44 * 1024).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // A drop moves the head and saves it at once (and nothing else does while offline).
+    let head = queue_dir.join("readings").join("head");
+    eventually(
+        Duration::from_secs(60),
+        "the oldest readings dropped",
+        || async {
+            let head: u64 = std::fs::read_to_string(&head).ok()?.trim().parse().ok()?;
+            (head > 1).then_some(())
+        },
+    )
+    .await;
     child.start_kill().unwrap(); // SIGKILL: no shutdown code runs
     child.wait().await.unwrap();
 

@@ -14,7 +14,7 @@ use geohazard_command_center::{NewOfficer, add_officer, set_officer_password};
 use geohazard_field_sim::{Creep, RainEvent, SensorKind as SimKind};
 use geohazard_firmware_bridge::demo as firmware_demo;
 use geohazard_firmware_bridge::run_bridge;
-use geohazard_firmware_bridge::sim::{SimConfig, SimSource, start_sensor_sim};
+use geohazard_firmware_bridge::{SimConfig, SimSource, start_sensor_sim};
 use geohazard_store::Store;
 use geohazard_store::registry::{
     self, DivisionLevel, NewDivision, NewSensor, NewSite, SensorKind, SiteKind,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use geohazard_collector::CollectorConfig;
 use geohazard_e2e::{RunningCollector, count, register_gateway, subscriber};
-use geohazard_firmware_bridge::queue::{DiskQueue, Lane};
+use geohazard_firmware_bridge::{DiskQueue, Lane};
 use geohazard_firmware_bridge::{demo, run_bridge, start_sensor_sim};
 use geohazard_protocol::{GatewayStatus, TelemetryBatch, Topic};
 use geohazard_store::Store;

@@ -11,7 +11,7 @@ use geohazard_collector::CollectorConfig;
 use geohazard_command_center::{CommandCenterConfig, NewOfficer, Role, add_officer};
 use geohazard_e2e::RunningCollector;
 use geohazard_firmware_bridge::BridgeConfig;
-use geohazard_firmware_bridge::config::CameraConfig;
+use geohazard_firmware_bridge::CameraConfig;
 use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::WarningLevel;
 use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};

@@ -9,7 +9,7 @@ use geohazard_collector::CollectorConfig;
 use geohazard_e2e::{
     RunningCollector, WAIT, count, minutes_ago, register_gateway, subscriber, wait_for_count,
 };
-use geohazard_protocol::{Command, CommandAck, Topic};
+use geohazard_protocol::{CommandAck, CommandEnvelope as Command, Topic};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSensor};
 use geohazard_testkit::{Broker, TestDb};

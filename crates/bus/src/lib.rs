@@ -12,9 +12,14 @@
 //! - what the consumer holds (taken off the broker, not yet released) is bounded in bytes, so
 //!   a consumer that cannot make progress (its database is away) stops reading and the broker
 //!   keeps the rest, however large the messages.
+//!
+//! [`Bus`] is for consumers; [`Connection`] is for a publisher that keeps its own store of what
+//! it sends and must know what the broker has accepted (the firmware-bridge). Both take their
+//! options from [`BusConfig`] and their URL from [`BrokerUrl`].
 
 pub mod confirm;
 mod confirmed;
+mod connection;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -27,6 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 pub use confirm::AckTracker;
 pub use confirmed::ConfirmedBus;
+pub use connection::{Connection, Lost, Received};
 pub use rumqttc::{self, QoS as Qos};
 
 /// How to reach the broker.

@@ -12,7 +12,7 @@ pub mod telemetry;
 pub mod topic;
 pub mod warning;
 
-pub use command::{Command, CommandAck};
+pub use command::{Command, CommandAck, CommandEnvelope, CommandError, MalformedCommand};
 pub use limits::Limits;
 pub use reject::{ReadingReject, RejectReason};
 pub use status::{GatewayStatus, PointFault};

@@ -48,7 +48,18 @@ const NOT_CONFIG_KEYS: [&str; 3] = ["config", "log_format", "officer_password"];
 pub fn load_config<T: Serialize + DeserializeOwned + Default>(
     path: Option<&Path>,
 ) -> anyhow::Result<T> {
-    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    Figment::from(Serialized::defaults(T::default()))
+        .merge(config_file(path)?)
+        .merge(env_overrides())
+        .extract()
+        .context("reading the configuration")
+}
+
+/// The TOML file alone (nothing when `path` is None), for a loader that cannot use
+/// [`load_config`] (a configuration with required keys and no defaults). A named file that
+/// does not exist is an error, not an empty configuration.
+pub fn config_file(path: Option<&Path>) -> anyhow::Result<Figment> {
+    let mut figment = Figment::new();
     if let Some(path) = path {
         anyhow::ensure!(
             path.exists(),
@@ -57,14 +68,15 @@ pub fn load_config<T: Serialize + DeserializeOwned + Default>(
         );
         figment = figment.merge(Toml::file(path));
     }
-    figment
-        .merge(
-            Env::prefixed("GEOHAZARD_")
-                .filter(|key| !NOT_CONFIG_KEYS.iter().any(|k| key == *k))
-                .split("__"),
-        )
-        .extract()
-        .context("reading the configuration")
+    Ok(figment)
+}
+
+/// The environment overrides alone, `GEOHAZARD_<SECTION>__<KEY>` as keys `section.key` (see
+/// [`config_file`]).
+pub fn env_overrides() -> Env {
+    Env::prefixed("GEOHAZARD_")
+        .filter(|key| !NOT_CONFIG_KEYS.iter().any(|k| key == *k))
+        .split("__")
 }
 
 /// Logs to stderr: human-readable by default, JSON lines when `GEOHAZARD_LOG_FORMAT=json`.

@@ -2,7 +2,7 @@
 //! `$cmd=name&k=v` body, and the device's `$dr` reply back to our `CommandAck`.
 
 use geohazard_protocol::warning::WarningLevel;
-use geohazard_protocol::{Command, CommandAck};
+use geohazard_protocol::{CommandAck, CommandEnvelope as Command};
 use serde_json::{Map, Value};
 
 use crate::mapping;

@@ -14,7 +14,9 @@ use geohazard_bus::rumqttc::mqttbytes::v4::{
 };
 use geohazard_bus::rumqttc::mqttbytes::{Error as CodecError, Protocol};
 use geohazard_bus::{BusConfig, ConfirmedBus};
-use geohazard_protocol::{Command, CommandAck, GatewayStatus, Topic, is_valid_identifier};
+use geohazard_protocol::{
+    CommandAck, CommandEnvelope as Command, GatewayStatus, Topic, is_valid_identifier,
+};
 use geohazard_store::Store;
 use geohazard_store::quarantine::{self, QuarantineRow};
 use geohazard_store::registry;

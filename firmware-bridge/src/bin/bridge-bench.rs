@@ -10,10 +10,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use geohazard_firmware_bridge::queue::{DiskQueue, Lane, Message};
-use geohazard_firmware_bridge::{demo, start_sensor_sim};
+use clap::Parser;
+use geohazard_bus::rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+use geohazard_firmware_bridge::{DiskQueue, Lane, Message, demo, start_sensor_sim};
 use geohazard_protocol::{Reading, TelemetryBatch, Topic};
-use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+
+/// The cost of one firmware-bridge polling N sensors every second, and of replaying a backlog.
+#[derive(Parser)]
+struct Cli {
+    /// Simulated sensors, each polled every second.
+    #[arg(long, default_value_t = 64)]
+    sensors: usize,
+    /// Length of the measured steady-state window, after a 5 s warm-up.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Telemetry messages left queued (as after a long outage) whose replay is then timed; 0
+    /// for none.
+    #[arg(long, default_value_t = 0)]
+    backlog: u64,
+}
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -49,16 +64,8 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let opt = |name: &str, default: u64| -> u64 {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let sensors = opt("--sensors", 64) as usize;
-    let seconds = opt("--seconds", 60);
+    let cli = Cli::parse();
+    let (sensors, seconds) = (cli.sensors, cli.seconds);
     let dir = tempfile::tempdir()?;
 
     // A private broker.
@@ -134,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
         .join("firmware-bridge");
     let spawn_bridge = || {
         tokio::process::Command::new(&exe)
+            .arg("--config")
             .arg(&config_path)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -162,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Replay: a queue holding `backlog` telemetry messages of `sensors` readings each, as after
     // a long outage, drained by a fresh bridge (its pollers adding live data meanwhile).
-    let backlog = opt("--backlog", 0);
+    let backlog = cli.backlog;
     let mut replay = None;
     if backlog > 0 {
         let queue_dir = dir.path().join("queue");

@@ -1,31 +1,22 @@
-//! `firmware-bridge CONFIG.toml`: runs the bridge until SIGINT or SIGTERM.
+//! `firmware-bridge [--config FILE]`: runs the bridge until SIGINT or SIGTERM. The file (or
+//! `GEOHAZARD_CONFIG`) is optional: every key can also be set as `GEOHAZARD_<SECTION>__<KEY>`.
 
-use std::path::PathBuf;
-
+use clap::Parser;
 use geohazard_firmware_bridge::{BridgeConfig, run_bridge};
-use tokio_util::sync::CancellationToken;
+use geohazard_runtime::ConfigArgs;
+
+/// Field gateway: Modbus polling, camera capture, store-and-forward to MQTT.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    geohazard_firmware_bridge::init_logging();
-    let path = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("GH_BRIDGE_CONFIG").map(PathBuf::from))
-        .ok_or_else(|| {
-            anyhow::anyhow!("usage: firmware-bridge CONFIG.toml (or GH_BRIDGE_CONFIG)")
-        })?;
-    let config = BridgeConfig::load(&path)?;
-    let shutdown = CancellationToken::new();
-    let s = shutdown.clone();
-    tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        s.cancel();
-    });
-    run_bridge(config, shutdown).await
+    let cli = Cli::parse();
+    geohazard_runtime::init_tracing();
+    let config = BridgeConfig::load(cli.config.config.as_deref())?;
+    run_bridge(config, geohazard_runtime::shutdown_on_signal()).await
 }

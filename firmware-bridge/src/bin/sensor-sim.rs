@@ -1,57 +1,74 @@
-//! `sensor-sim SIM.toml` serves a simulator configuration;
-//! `sensor-sim --demo N --listen 127.0.0.1:5020 [--gateway gw-demo] [--mqtt-url URL]
+//! `sensor-sim --config SIM.toml` serves a simulator configuration;
+//! `sensor-sim --demo N [--listen 127.0.0.1:5020] [--gateway gw-demo] [--mqtt-url URL]
 //! [--queue-dir DIR] [--export-bridge-config bridge.toml]` serves N demo sensors and writes
 //! the matching bridge configuration.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
 use geohazard_firmware_bridge::{SimConfig, demo, run_sensor_sim};
-use tokio_util::sync::CancellationToken;
+use geohazard_runtime::ConfigArgs;
+
+/// Modbus sensor simulator: serves simulated field sensors over Modbus TCP.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// The simulator configuration (TOML) to serve; not with --demo.
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Serve N demo sensors (two of each kind, in turn) instead of a configuration file.
+    #[arg(long, value_name = "N")]
+    demo: Option<usize>,
+    /// With --demo: where the Modbus TCP server listens.
+    #[arg(long, default_value = "127.0.0.1:5020")]
+    listen: SocketAddr,
+    /// With --demo: the gateway code of the exported bridge configuration.
+    #[arg(long, default_value = "gw-demo")]
+    gateway: String,
+    /// With --demo: the broker of the exported bridge configuration.
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    mqtt_url: String,
+    /// With --demo: the queue folder of the exported bridge configuration.
+    #[arg(long, default_value = "/tmp/gh-bridge-queue")]
+    queue_dir: PathBuf,
+    /// With --demo: write the bridge configuration that reads these sensors to this file.
+    #[arg(long, value_name = "FILE")]
+    export_bridge_config: Option<PathBuf>,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    geohazard_firmware_bridge::init_logging();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let opt = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1).cloned())
-    };
-    let config = if let Some(n) = opt("--demo") {
-        let n: usize = n
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--demo takes a number"))?;
-        let listen = opt("--listen").unwrap_or_else(|| "127.0.0.1:5020".into());
-        let addr = listen
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
-        let sensors = demo::sensor_list(n);
-        let (sim, bridge) = demo::matching_maps(
-            &opt("--gateway").unwrap_or_else(|| "gw-demo".into()),
-            &sensors,
-            addr,
-            &opt("--mqtt-url").unwrap_or_else(|| "mqtt://127.0.0.1:1883".into()),
-            opt("--queue-dir").unwrap_or_else(|| "/tmp/gh-bridge-queue".into()),
-            1.0,
-        );
-        if let Some(path) = opt("--export-bridge-config") {
-            std::fs::write(&path, bridge.to_toml())?;
-            tracing::info!(%path, "bridge configuration written");
+    let cli = Cli::parse();
+    geohazard_runtime::init_tracing();
+    let config = match (cli.demo, &cli.config.config) {
+        (Some(_), Some(_)) => anyhow::bail!("--demo and --config exclude each other"),
+        (Some(n), None) => {
+            let sensors = demo::sensor_list(n);
+            let (sim, bridge) = demo::matching_maps(
+                &cli.gateway,
+                &sensors,
+                cli.listen,
+                &cli.mqtt_url,
+                cli.queue_dir,
+                1.0,
+            );
+            if let Some(path) = &cli.export_bridge_config {
+                std::fs::write(path, bridge.to_toml())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                tracing::info!(path = %path.display(), "bridge configuration written");
+            }
+            sim
         }
-        sim
-    } else if let Some(path) = args.first() {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("simulator configuration {path}: {e}"))?;
-        toml::from_str::<SimConfig>(&text)
-            .map_err(|e| anyhow::anyhow!("simulator configuration {path}: {e}"))?
-    } else {
-        anyhow::bail!(
-            "usage: sensor-sim SIM.toml | sensor-sim --demo N [--listen ADDR] [--export-bridge-config PATH]"
-        );
+        (None, Some(path)) => {
+            let shown = path.display();
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("simulator configuration {shown}"))?;
+            toml::from_str::<SimConfig>(&text)
+                .with_context(|| format!("simulator configuration {shown}"))?
+        }
+        (None, None) => anyhow::bail!("give a simulator configuration (--config FILE) or --demo N"),
     };
-    let shutdown = CancellationToken::new();
-    let s = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        s.cancel();
-    });
-    run_sensor_sim(config, shutdown).await
+    run_sensor_sim(config, geohazard_runtime::shutdown_on_signal()).await
 }

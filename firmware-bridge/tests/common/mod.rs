@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use geohazard_firmware_bridge::config::{DataType, Function, WordOrder};
-use geohazard_firmware_bridge::sim::{SimPoint, SimSource};
 use geohazard_firmware_bridge::{BridgeConfig, SimConfig, SimHandle, run_bridge, start_sensor_sim};
-use geohazard_protocol::{Command, CommandAck, Reading, TelemetryBatch, Topic};
+use geohazard_firmware_bridge::{DataType, Function, WordOrder};
+use geohazard_firmware_bridge::{SimPoint, SimSource};
+use geohazard_protocol::{CommandAck, CommandEnvelope, Reading, TelemetryBatch, Topic};
 use geohazard_testkit::Broker;
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
 use tokio::task::JoinHandle;
@@ -139,7 +139,7 @@ impl Recorder {
     }
 
     pub async fn send_command(&self, gateway: &str, id: &str, name: &str, args: serde_json::Value) {
-        let cmd = Command {
+        let cmd = CommandEnvelope {
             id: id.into(),
             name: name.into(),
             args,
