@@ -6,8 +6,7 @@
 use geohazard_protocol::GatewayStatus;
 use serde::Serialize;
 
-use crate::levels::{Direction, Level, Thresholds};
-use crate::rules::IdCurve;
+use crate::levels::{Direction, IdCurve, Level, Thresholds};
 
 /// The evidence of one evaluation, by method.
 #[derive(Debug, Clone, PartialEq, Serialize)]

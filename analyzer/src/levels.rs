@@ -97,6 +97,14 @@ impl Tracker {
     }
 }
 
+/// A rainfall intensity–duration threshold curve, I = a·D^(−b) (mm/h over D hours): rain
+/// above it at some duration has triggered slides in the region.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct IdCurve {
+    pub a: f64,
+    pub b: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,8 @@ use sqlx::PgPool;
 // The tokio clock, so a paused-clock test drives the unknown-channel retry.
 use tokio::time::Instant;
 
-use crate::rules::{CombinedParams, IdCurve, SensorRules};
+use crate::levels::IdCurve;
+use crate::rules::{CombinedParams, SensorRules};
 
 #[derive(Debug, Clone)]
 pub struct SensorInfo {

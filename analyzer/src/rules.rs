@@ -11,7 +11,7 @@ use crate::evidence::{
     InverseVelocityMethod, RainWindowEvidence, RainfallEvidence, RateEvidence, SteadyFrom,
     ThresholdEvidence, TrendEvidence,
 };
-use crate::levels::{Assessment, Direction, Level, Persistence, Thresholds};
+use crate::levels::{Assessment, Direction, IdCurve, Level, Persistence, Thresholds};
 use crate::methods::{self, DAY_MS, HOUR_MS};
 use crate::window::Window;
 
@@ -68,12 +68,6 @@ impl Default for RateParams {
 pub struct RainWindow {
     pub hours: f64,
     pub levels: Thresholds,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct IdCurve {
-    pub a: f64,
-    pub b: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -285,14 +285,20 @@ fn line(name: &str, v: &[f64]) {
     );
 }
 
+/// The console's fan-out and map benchmark.
+#[derive(clap::Parser)]
+struct BenchArgs {
+    /// Consoles connected at once.
+    #[arg(default_value_t = 1000)]
+    consoles: usize,
+    /// Sites on the map.
+    #[arg(default_value_t = 10_000)]
+    sites: usize,
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("numbers"))
-        .collect();
-    let consoles = args.first().copied().unwrap_or(1000);
-    let sites = args.get(1).copied().unwrap_or(10_000);
+    let BenchArgs { consoles, sites } = clap::Parser::parse();
     let db = TestDb::create().await;
     let store = Store::connect(&db.url, 8).await.unwrap();
     let broker = Broker::start().await;

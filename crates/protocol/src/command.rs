@@ -252,9 +252,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(payload: &[u8]) -> Result<Command, String> {
-        let envelope = CommandEnvelope::decode(payload).map_err(|e| e.to_string())?;
-        Command::parse(&envelope).map_err(|e| e.to_string())
+    fn parse(payload: &[u8]) -> Result<Command, Box<dyn std::error::Error>> {
+        let envelope = CommandEnvelope::decode(payload)?;
+        Ok(Command::parse(&envelope)?)
     }
 
     #[test]
@@ -313,14 +313,20 @@ mod tests {
     #[test]
     fn each_kind_of_bad_command_is_refused_with_a_reason_that_names_it() {
         let e = parse(br#"{"id": "c1", "name": "set_interval", "args": {"interval_s": "fast"}}"#)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("bad args for `set_interval`"), "{e}");
-        let e =
-            parse(br#"{"id": "c2", "name": "set_interval", "args": {"chanel": "x"}}"#).unwrap_err();
+        let e = parse(br#"{"id": "c2", "name": "set_interval", "args": {"chanel": "x"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("chanel"), "{e}");
-        let e = parse(br#"{"id": "c3", "name": "self_destruct"}"#).unwrap_err();
+        let e = parse(br#"{"id": "c3", "name": "self_destruct"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("unknown command `self_destruct`; known commands: set_interval, snapshot, live_view, status, reload_config"), "{e}");
-        let e = parse(br#"{"id": "c4", "name": "live_view"}"#).unwrap_err();
+        let e = parse(br#"{"id": "c4", "name": "live_view"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing field `camera`"), "{e}");
     }
 
