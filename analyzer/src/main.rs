@@ -3,7 +3,6 @@
 //! as `GEOHAZARD_<SECTION>__<KEY>` (e.g. `GEOHAZARD_ANALYZER__ENGINE__TIME_SCALE=60`, the same
 //! key the all-in-one reads); `DATABASE_URL` and `MQTT_URL` override the URLs.
 
-use anyhow::Context;
 use clap::Parser;
 use geohazard_analyzer::AnalyzerConfig;
 use geohazard_runtime::{ConfigArgs, DatabaseSection, MqttSection};
@@ -33,10 +32,7 @@ async fn main() -> anyhow::Result<()> {
     geohazard_runtime::init_tracing();
     let cli = Cli::parse();
     let mut config: Config = cli.config.load()?;
-    let db = config
-        .database
-        .resolved_url()
-        .context("no database: set DATABASE_URL or [database] url")?;
+    let db = config.database.required_url()?;
     // As in the all-in-one: the broker is the process's [mqtt] one.
     if let Some(url) = config.mqtt.resolved_url() {
         config.analyzer.mqtt.url = url;

@@ -39,14 +39,8 @@ struct CollectorSection {
 async fn main() -> anyhow::Result<()> {
     geohazard_runtime::init_tracing();
     let config: Config = Cli::parse().config.load()?;
-    let db_url = config
-        .database
-        .resolved_url()
-        .context("no database: set DATABASE_URL or [database] url")?;
-    let mqtt_url = config
-        .mqtt
-        .resolved_url()
-        .context("no broker: set MQTT_URL or [mqtt] url")?;
+    let db_url = config.database.required_url()?;
+    let mqtt_url = config.mqtt.required_url()?;
     let CollectorSection { ingest, universal } = config.collector;
     let store = geohazard_store::Store::connect(&db_url, ingest.db_connections).await?;
     let shutdown = geohazard_runtime::shutdown_on_signal();

@@ -64,16 +64,10 @@ async fn main() -> anyhow::Result<()> {
     geohazard_runtime::init_tracing();
     let cli = Cli::parse();
     let config: Config = cli.config.load()?;
-    let db_url = config
-        .database
-        .resolved_url()
-        .context("no database: set DATABASE_URL or [database] url")?;
+    let db_url = config.database.required_url()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let mqtt_url = config
-                .mqtt
-                .resolved_url()
-                .context("no broker: set MQTT_URL or [mqtt] url")?;
+            let mqtt_url = config.mqtt.required_url()?;
             let store = geohazard_store::Store::connect(
                 &db_url,
                 config.command_center.db_connections.max(1),

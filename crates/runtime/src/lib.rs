@@ -181,6 +181,12 @@ impl DatabaseSection {
             .filter(|u| !u.is_empty())
             .or_else(|| self.url.clone())
     }
+
+    /// [`DatabaseSection::resolved_url`] for a service that cannot run without a database.
+    pub fn required_url(&self) -> anyhow::Result<String> {
+        self.resolved_url()
+            .context("no database: set DATABASE_URL or [database] url")
+    }
 }
 
 /// `[mqtt]`: where the broker is.
@@ -199,6 +205,12 @@ impl MqttSection {
             .ok()
             .filter(|u| !u.is_empty())
             .or_else(|| self.url.clone())
+    }
+
+    /// [`MqttSection::resolved_url`] for a service that cannot run without a broker.
+    pub fn required_url(&self) -> anyhow::Result<String> {
+        self.resolved_url()
+            .context("no broker: set MQTT_URL or [mqtt] url")
     }
 }
 
