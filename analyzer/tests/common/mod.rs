@@ -10,7 +10,7 @@ use geohazard_analyzer::{AnalyzerConfig, Stats};
 use geohazard_bus::BusConfig;
 use geohazard_bus::rumqttc::{self, AsyncClient, Event, MqttOptions, Packet, QoS};
 use geohazard_protocol::warning::Warning;
-use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
+use geohazard_protocol::{TelemetryBatch, Topic};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSensor, SensorKind};
 use geohazard_testkit::{Broker, TestDb, eventually, fixtures};
@@ -280,18 +280,7 @@ impl Mqtt {
     pub async fn replay(&self, channel: &str, series: &[(i64, f64)], batch: usize) -> u64 {
         let mut n = 0;
         for (i, chunk) in series.chunks(batch.max(1)).enumerate() {
-            let b = TelemetryBatch {
-                seq: i as u64,
-                readings: chunk
-                    .iter()
-                    .map(|(ts, v)| Reading {
-                        sensor: channel.into(),
-                        ts: *ts,
-                        value: *v,
-                        quality: Quality::Good,
-                    })
-                    .collect(),
-            };
+            let b = TelemetryBatch::of_channel(i as u64, channel, chunk);
             self.raw(&Topic::telemetry(GATEWAY), b.to_json()).await;
             n += 1;
         }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use geohazard_benches::{Client, World, median};
 use geohazard_bus::rumqttc::QoS;
-use geohazard_protocol::{Quality, Reading, TelemetryBatch, Topic};
+use geohazard_protocol::{TelemetryBatch, Topic};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSensor, SensorKind};
 use geohazard_testkit::fixtures;
@@ -224,18 +224,7 @@ type Station = (String, f64, Vec<(i64, f64)>);
 async fn replay(p: &Client, gateway: &str, channel: &str, series: &[(i64, f64)]) -> u64 {
     let mut n = 0;
     for (i, chunk) in series.chunks(36).enumerate() {
-        let b = TelemetryBatch {
-            seq: i as u64,
-            readings: chunk
-                .iter()
-                .map(|(ts, v)| Reading {
-                    sensor: channel.into(),
-                    ts: *ts,
-                    value: *v,
-                    quality: Quality::Good,
-                })
-                .collect(),
-        };
+        let b = TelemetryBatch::of_channel(i as u64, channel, chunk);
         p.client
             .publish(
                 Topic::telemetry(gateway),

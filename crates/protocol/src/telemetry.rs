@@ -101,6 +101,23 @@ pub struct Reading {
 }
 
 impl TelemetryBatch {
+    /// Good readings of one channel, `(ts_ms, value)` each: what a replay of a recorded series
+    /// sends.
+    pub fn of_channel(seq: u64, channel: &str, points: &[(i64, f64)]) -> TelemetryBatch {
+        TelemetryBatch {
+            seq,
+            readings: points
+                .iter()
+                .map(|&(ts, value)| Reading {
+                    sensor: channel.to_owned(),
+                    ts,
+                    value,
+                    quality: Quality::Good,
+                })
+                .collect(),
+        }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a telemetry batch always serializes")
     }
