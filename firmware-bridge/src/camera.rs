@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::config::{CameraConfig, CameraSource};
-use crate::link::Direct;
+use crate::direct::Direct;
 use crate::queue::{Lane, Message, QueueError, QueueHandle};
 
 /// How long a pipeline may take to give its first frame (an RTSP camera can be slow to start).

@@ -16,6 +16,7 @@ mod commands;
 mod config;
 mod counters;
 pub mod demo;
+mod direct;
 mod link;
 mod modbus;
 mod queue;
@@ -46,7 +47,8 @@ pub use sim::{
 
 use camera::{CameraHandle, FrameSink};
 use counters::CounterStore;
-use link::{Direct, Link};
+use direct::Direct;
+use link::Link;
 use modbus::{PollOutput, SharedFaults, SharedStatusValues};
 use queue::QueueHandle;
 use schedule::Schedule;

@@ -26,28 +26,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::config::BridgeConfig;
+use crate::direct::Direct;
 use crate::queue::{Lane, Next, QueueHandle};
-
-/// A message published without the disk queue: command acks, status, live-view frames.
-#[derive(Debug, Clone)]
-pub(crate) struct Direct {
-    pub topic: String,
-    pub payload: Bytes,
-    pub qos: QoS,
-    pub retain: bool,
-}
-
-impl Direct {
-    /// A command's acknowledgement on the gateway's `cmd/ack` topic.
-    pub fn command_ack(gateway: &str, ack: &geohazard_protocol::CommandAck) -> Direct {
-        Direct {
-            topic: Topic::command_ack(gateway),
-            payload: Bytes::from(ack.to_json()),
-            qos: QoS::AtLeastOnce,
-            retain: false,
-        }
-    }
-}
 
 /// Frames are large: at most this many in flight, so readings are never stuck behind them.
 const FRAMES_IN_FLIGHT: usize = 2;
