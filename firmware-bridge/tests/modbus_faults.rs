@@ -90,14 +90,22 @@ async fn a_modbus_exception_is_logged_once_reported_in_the_status_and_marks_the_
     assert!(fault.error.contains("IllegalDataAddress"), "{fault:?}");
 
     // The slave's other readings still come, flagged; 15 polls of the failing point meanwhile.
-    let seen = rec.readings("gw-exc", "sound").len();
+    // Judged by when they were polled, not by arrival: a reading polled just before the fault
+    // was known may be delivered after the status that reports it (queued lane vs direct).
+    let fault_known_ms = chrono::Utc::now().timestamp_millis();
+    let polled_since = || {
+        rec.readings("gw-exc", "sound")
+            .into_iter()
+            .filter(|r| r.ts > fault_known_ms)
+            .collect::<Vec<_>>()
+    };
     eventually(WAIT, "15 more readings of the sound point", || async {
-        (rec.readings("gw-exc", "sound").len() >= seen + 15).then_some(())
+        (polled_since().len() >= 15).then_some(())
     })
     .await;
-    let sound = rec.readings("gw-exc", "sound");
+    let sound = polled_since();
     assert!(
-        sound[seen..]
+        sound
             .iter()
             .all(|r| r.quality == Quality::Suspect && r.value == 7.0),
         "{sound:?}"
