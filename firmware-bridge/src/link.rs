@@ -210,6 +210,8 @@ impl Link {
                     Ok(Received::Message(p)) => {
                         debug!(topic = %p.topic, "message on an unexpected topic ignored");
                     }
+                    // The link subscribes only at connect, with no tokens.
+                    Ok(Received::Subscribed { .. }) => {}
                 },
                 d = self.direct.recv() => {
                     let Some(d) = d else { return SessionEnd::Cancelled };

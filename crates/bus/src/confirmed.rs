@@ -1,87 +1,58 @@
-//! A connection whose every publish and subscription returns only once the broker has confirmed
-//! it (PUBACK, SUBACK): for an adapter that may acknowledge its own clients only when what they
-//! sent is safe with our broker (the universal-type device endpoint).
+//! A shared handle whose every publish and subscription returns only once the broker has
+//! confirmed it (PUBACK, SUBACK): for an adapter that may acknowledge its own clients only when
+//! what they sent is safe with our broker (the universal-type device endpoint).
 //!
-//! Unlike [`Bus`](crate::Bus), it forwards requests rather than storing data, so: incoming
-//! messages are acknowledged on arrival; subscriptions come and go while it runs; and the session
-//! is fresh at every connection, every subscription made again after each reconnect.
-//!
-//! How: every request goes through one lock, so the event loop sends them in the order they were
-//! queued; an [`AckTracker`] pairs each waiter with its packet id and wakes it on the
-//! acknowledgement. Each connection has a rumqttc client of its own: with a fresh session,
-//! rumqttc silently drops what a lost connection had in hand (in flight, or queued and not yet
-//! sent), which would leave waiters paired with the wrong acknowledgements. So when a connection
-//! is lost its waiters fail (their senders try again) and the next connection starts afresh.
+//! It is a [`Connection`] driven by a task of its own: callers queue requests, the task hands
+//! each to the connection with the caller's waiter as its token, and wakes the waiter when the
+//! token comes back. So it shares with the firmware-bridge's link the fresh client per
+//! connection (rumqttc drops what a lost connection had in hand; a waiter paired with it fails
+//! and its sender tries again), the pairing of acknowledgements, the backoff and the renewal of
+//! subscriptions. What it adds: requests leave in the order they were queued; subscriptions
+//! come and go while it runs; the session is fresh at every connection (every subscription made
+//! again) and incoming messages are acknowledged on arrival, since it forwards requests rather
+//! than storing data.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use anyhow::Context;
-use rumqttc::{
-    AsyncClient, Event, EventLoop, Incoming, MqttOptions, Outgoing, Publish, QoS, SubscribeFilter,
-};
-use tokio::sync::{mpsc, oneshot};
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use geohazard_runtime::Backoff;
+use rumqttc::{Publish, QoS};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::{AckTracker, BusConfig};
+use crate::{BusConfig, Connection, Lost, Received};
 
-/// Waiters for the broker's acknowledgements.
-type Waiters = AckTracker<oneshot::Sender<()>>;
+/// How long a clean disconnect may take.
+const GOODBYE: Duration = Duration::from_secs(2);
+/// Requests waiting for the connection task; a caller beyond that waits (within its timeout).
+const REQUESTS: usize = 1024;
+
+/// Woken with the broker's answer: confirmed, or refused.
+type Waiter = oneshot::Sender<bool>;
+
+enum Request {
+    Publish {
+        topic: String,
+        payload: Bytes,
+        retain: bool,
+        waiter: Waiter,
+    },
+    Subscribe {
+        filter: String,
+        waiter: Waiter,
+    },
+    Unsubscribe {
+        filter: String,
+    },
+}
 
 /// See the module documentation. Cloning gives another handle on the same connection.
 #[derive(Clone)]
 pub struct ConfirmedBus {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    /// The connection requests go to now.
-    current: Mutex<Arc<Connection>>,
-    /// Requests leave in the order their waiters were queued.
-    send_order: tokio::sync::Mutex<()>,
-    /// What we subscribe to, made again after every reconnect.
-    filters: Mutex<HashSet<String>>,
+    requests: mpsc::Sender<Request>,
+    stop: watch::Sender<bool>,
     /// How long to wait for a confirmation.
     timeout: Duration,
-    /// Asked to disconnect: no reconnecting any more.
-    stopping: AtomicBool,
-}
-
-/// One rumqttc client and the waiters for what was sent through it.
-struct Connection {
-    client: AsyncClient,
-    /// `None` once the connection has ended: its waiters have failed.
-    waiters: Mutex<Option<ConnectionWaiters>>,
-}
-
-#[derive(Default)]
-struct ConnectionWaiters {
-    /// Publishes waiting for their PUBACK.
-    publishes: Waiters,
-    /// Subscriptions waiting for their SUBACK.
-    subscriptions: Waiters,
-}
-
-impl Connection {
-    fn new(options: &MqttOptions) -> (Arc<Connection>, EventLoop) {
-        let (client, eventloop) = AsyncClient::new(options.clone(), 1024);
-        let connection = Connection {
-            client,
-            waiters: Mutex::new(Some(ConnectionWaiters::default())),
-        };
-        (Arc::new(connection), eventloop)
-    }
-
-    /// Runs `f` on the waiters; `None` once the connection has ended.
-    fn waiters<T>(&self, f: impl FnOnce(&mut ConnectionWaiters) -> T) -> Option<T> {
-        lock(&self.waiters).as_mut().map(f)
-    }
-
-    /// The connection has ended: every waiter fails (its sender is dropped).
-    fn end(&self) {
-        lock(&self.waiters).take();
-    }
 }
 
 impl ConfirmedBus {
@@ -98,19 +69,18 @@ impl ConfirmedBus {
         };
         let mut options = config.mqtt_options()?;
         options.set_manual_acks(false);
-        let (connection, eventloop) = Connection::new(&options);
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
+        let connection = Connection::new(options, vec![], backoff);
+        let (requests, queue) = mpsc::channel(REQUESTS);
+        let (stop, stopped) = watch::channel(false);
+        let (incoming, messages) = mpsc::unbounded_channel();
+        tokio::spawn(drive(connection, queue, stopped, incoming));
         let bus = ConfirmedBus {
-            inner: Arc::new(Inner {
-                current: Mutex::new(connection.clone()),
-                send_order: tokio::sync::Mutex::default(),
-                filters: Mutex::default(),
-                timeout,
-                stopping: AtomicBool::new(false),
-            }),
+            requests,
+            stop,
+            timeout,
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(drive(bus.clone(), options, connection, eventloop, tx));
-        Ok((bus, rx))
+        Ok((bus, messages))
     }
 
     /// Publishes at QoS 1 and waits until the broker has acknowledged it.
@@ -120,153 +90,131 @@ impl ConfirmedBus {
         payload: Vec<u8>,
         retain: bool,
     ) -> anyhow::Result<()> {
-        let (tx, rx) = oneshot::channel();
-        {
-            let _order = self.inner.send_order.lock().await;
-            let connection = self.current();
-            connection
-                .waiters(|w| w.publishes.queued(tx))
-                .context("the broker connection has ended")?;
-            connection
-                .client
-                .publish(topic, QoS::AtLeastOnce, retain, payload)
-                .await
-                .context("the broker connection has ended")?;
-        }
-        self.confirmed(rx, "our broker did not acknowledge in time")
+        let request = |waiter| Request::Publish {
+            topic,
+            payload: payload.into(),
+            retain,
+            waiter,
+        };
+        self.confirmed(request, "our broker did not acknowledge in time")
             .await
     }
 
     /// Subscribes to `filter` (QoS 1) from now on, also after every reconnect; returns once the
     /// broker confirmed it.
     pub async fn subscribe(&self, filter: String) -> anyhow::Result<()> {
-        lock(&self.inner.filters).insert(filter.clone());
-        self.subscribe_now(vec![filter]).await
-    }
-
-    async fn subscribe_now(&self, filters: Vec<String>) -> anyhow::Result<()> {
-        let (tx, rx) = oneshot::channel();
-        {
-            let _order = self.inner.send_order.lock().await;
-            let connection = self.current();
-            connection
-                .waiters(|w| w.subscriptions.queued(tx))
-                .context("the broker connection has ended")?;
-            let filters = filters
-                .into_iter()
-                .map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce));
-            connection
-                .client
-                .subscribe_many(filters)
-                .await
-                .context("the broker connection has ended")?;
-        }
-        self.confirmed(rx, "our broker did not confirm the subscription in time")
-            .await
+        let request = |waiter| Request::Subscribe { filter, waiter };
+        self.confirmed(
+            request,
+            "our broker did not confirm the subscription in time",
+        )
+        .await
     }
 
     /// Stops subscribing to `filter`.
     pub async fn unsubscribe(&self, filter: &str) {
-        lock(&self.inner.filters).remove(filter);
-        let _ = self.current().client.unsubscribe(filter).await;
+        let filter = filter.to_owned();
+        let _ = self.requests.send(Request::Unsubscribe { filter }).await;
     }
 
     /// Disconnects cleanly; the connection task then ends.
     pub fn disconnect(&self) {
-        self.inner.stopping.store(true, Ordering::Release);
-        let _ = self.current().client.try_disconnect();
+        self.stop.send_replace(true);
     }
 
-    fn current(&self) -> Arc<Connection> {
-        lock(&self.inner.current).clone()
-    }
-
-    async fn confirmed(&self, rx: oneshot::Receiver<()>, late: &'static str) -> anyhow::Result<()> {
-        tokio::time::timeout(self.inner.timeout, rx)
+    /// Queues the request and waits for the broker's answer, all within the timeout.
+    async fn confirmed(
+        &self,
+        request: impl FnOnce(Waiter) -> Request,
+        late: &'static str,
+    ) -> anyhow::Result<()> {
+        let (waiter, answer) = oneshot::channel();
+        let asked = async {
+            self.requests
+                .send(request(waiter))
+                .await
+                .ok()
+                .context("the broker connection has ended")?;
+            answer.await.context("the broker connection was lost")
+        };
+        let granted = tokio::time::timeout(self.timeout, asked)
             .await
-            .context(late)?
-            .context("the broker connection has ended")
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().expect("no code panics while holding it")
-}
-
-/// Wakes the waiter an acknowledgement confirms, if there is one.
-fn wake(waiter: Option<Option<oneshot::Sender<()>>>) {
-    if let Some(waiter) = waiter.flatten() {
-        let _ = waiter.send(());
+            .context(late)??;
+        if !granted {
+            bail!("our broker refused the subscription");
+        }
+        Ok(())
     }
 }
 
 async fn drive(
-    bus: ConfirmedBus,
-    options: MqttOptions,
-    mut connection: Arc<Connection>,
-    mut eventloop: EventLoop,
+    mut connection: Connection<Waiter>,
+    mut requests: mpsc::Receiver<Request>,
+    mut stopped: watch::Receiver<bool>,
     incoming: mpsc::UnboundedSender<Publish>,
 ) {
-    let mut backoff =
-        geohazard_runtime::Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
-    // Whether this event loop has been connected (a failed connect attempt leaves it as new).
-    let mut connected = false;
     loop {
-        match eventloop.poll().await {
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                connection.waiters(|w| w.publishes.sent(pkid));
-            }
-            Ok(Event::Outgoing(Outgoing::AwaitAck(pkid))) => {
-                connection.waiters(|w| w.publishes.held(pkid));
-            }
-            Ok(Event::Incoming(Incoming::PubAck(ack))) => {
-                wake(connection.waiters(|w| w.publishes.acked(ack.pkid)))
-            }
-            Ok(Event::Outgoing(Outgoing::Subscribe(pkid))) => {
-                connection.waiters(|w| w.subscriptions.sent(pkid));
-            }
-            Ok(Event::Incoming(Incoming::SubAck(ack))) => {
-                wake(connection.waiters(|w| w.subscriptions.acked(ack.pkid)))
-            }
-            Ok(Event::Incoming(Incoming::ConnAck(_))) => {
-                connected = true;
-                backoff.reset();
-                tracing::info!(client_id = %options.client_id(), "connected to the MQTT broker");
-                let filters: Vec<String> = lock(&bus.inner.filters).iter().cloned().collect();
-                if !filters.is_empty() {
-                    // Through the ordered path (not from this loop, which must keep polling).
-                    let bus = bus.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = bus.subscribe_now(filters).await {
-                            tracing::warn!(error = %e, "cannot renew the subscriptions");
-                        }
-                    });
-                }
-            }
-            Ok(Event::Incoming(Incoming::Publish(p))) => {
-                if incoming.send(p).is_err() {
-                    break;
-                }
-            }
-            Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
-            Ok(_) => {}
-            Err(rumqttc::ConnectionError::RequestsDone) => break,
-            Err(e) => {
-                if bus.inner.stopping.load(Ordering::Acquire) {
-                    break;
-                }
-                tracing::warn!(error = %e, retry_in = ?backoff.peek(), "MQTT connection lost");
-                if connected {
-                    // What this connection had in hand is gone: its waiters fail, and the next
-                    // connection starts from a client of its own.
-                    connection.end();
-                    (connection, eventloop) = Connection::new(&options);
-                    *lock(&bus.inner.current) = connection.clone();
-                    connected = false;
-                }
-                backoff.wait().await;
+        tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => return,
+            _ = connection.connect() => {}
+        }
+        tracing::info!("connected to the MQTT broker");
+        let lost = tokio::select! {
+            biased;
+            _ = stopped.wait_for(|stop| *stop) => None,
+            lost = serve(&mut connection, &mut requests, &incoming) => lost,
+        };
+        match lost {
+            // The waiters of what this connection had in hand fail with it.
+            Some(why) => connection.lost(&why),
+            None => {
+                connection.close(None, GOODBYE).await;
+                return;
             }
         }
     }
-    connection.end();
+}
+
+/// Serves one connection: `Some(why)` when it is lost, `None` when there is no one left to serve.
+async fn serve(
+    connection: &mut Connection<Waiter>,
+    requests: &mut mpsc::Receiver<Request>,
+    incoming: &mpsc::UnboundedSender<Publish>,
+) -> Option<Lost> {
+    loop {
+        let sent = tokio::select! {
+            received = connection.next() => match received {
+                Ok(Received::Confirmed(waiter)) => {
+                    let _ = waiter.send(true);
+                    Ok(())
+                }
+                Ok(Received::Subscribed { token, granted }) => {
+                    let _ = token.send(granted);
+                    Ok(())
+                }
+                Ok(Received::Message(publish)) => match incoming.send(publish) {
+                    Ok(()) => Ok(()),
+                    Err(_) => return None,
+                },
+                Err(why) => Err(why),
+            },
+            request = requests.recv() => match request {
+                None => return None,
+                // Its caller has given up (and told its client so): not sent late.
+                Some(Request::Publish { waiter, .. }) if waiter.is_closed() => Ok(()),
+                Some(Request::Publish { topic, payload, retain, waiter }) => {
+                    connection
+                        .publish(topic, QoS::AtLeastOnce, retain, payload, Some(waiter))
+                        .await
+                }
+                Some(Request::Subscribe { filter, waiter }) => {
+                    connection.subscribe(filter, QoS::AtLeastOnce, Some(waiter)).await
+                }
+                Some(Request::Unsubscribe { filter }) => connection.unsubscribe(&filter).await,
+            },
+        };
+        if let Err(why) = sent {
+            return Some(why);
+        }
+    }
 }

@@ -10,7 +10,8 @@
 //!
 //! Each publish carries a token (or none); [`Connection::next`] hands the token back when the
 //! broker has acknowledged the publish (QoS 1), or when it was written (QoS 0), through
-//! [`AckTracker`].
+//! [`AckTracker`]. A subscription made while connected may carry a token too, handed back with
+//! the broker's answer (SUBACK).
 
 use std::time::Duration;
 
@@ -51,6 +52,8 @@ pub enum Lost {
 pub enum Received<T> {
     /// A publish made with this token was acknowledged (QoS 1) or written (QoS 0).
     Confirmed(T),
+    /// The broker answered a subscription made with this token: granted, or refused.
+    Subscribed { token: T, granted: bool },
     /// A message on one of the subscriptions.
     Message(Publish),
 }
@@ -60,6 +63,8 @@ enum Token<T> {
     Owner(T),
     Untracked,
     Goodbye,
+    /// The subscriptions made again at connect.
+    Renewal,
 }
 
 struct Session<T> {
@@ -67,6 +72,8 @@ struct Session<T> {
     events: mpsc::UnboundedReceiver<Result<Event, ConnectionError>>,
     poller: tokio::task::JoinHandle<()>,
     tracker: AckTracker<Token<T>>,
+    /// Subscriptions waiting for their SUBACK.
+    subscribing: AckTracker<Token<T>>,
     started: Instant,
 }
 
@@ -146,6 +153,7 @@ impl<T> Connection<T> {
             events,
             poller,
             tracker: AckTracker::default(),
+            subscribing: AckTracker::default(),
             started: Instant::now(),
         });
         // The first event is the CONNACK or the reason there is none.
@@ -164,6 +172,7 @@ impl<T> Connection<T> {
                 .iter()
                 .map(|(filter, qos)| SubscribeFilter::new(filter.clone(), *qos));
             session.client.subscribe_many(filters).await?;
+            session.subscribing.queued(Token::Renewal);
         }
         // The owner says it at info level, with what it is.
         debug!(
@@ -223,6 +232,34 @@ impl<T> Connection<T> {
         Ok(())
     }
 
+    /// Subscribes to `filter` from now on: at once, and again whenever the broker has no session
+    /// for us. `token` comes back from [`Connection::next`] with the broker's answer. Fails (the
+    /// filter still recorded) when not connected.
+    pub async fn subscribe(
+        &mut self,
+        filter: String,
+        qos: QoS,
+        token: Option<T>,
+    ) -> Result<(), Lost> {
+        if !self.subscriptions.iter().any(|(f, _)| *f == filter) {
+            self.subscriptions.push((filter.clone(), qos));
+        }
+        let session = self.session.as_mut().ok_or(Lost::NotConnected)?;
+        session.client.subscribe(filter, qos).await?;
+        session
+            .subscribing
+            .queued(token.map_or(Token::Untracked, Token::Owner));
+        Ok(())
+    }
+
+    /// Stops subscribing to `filter`.
+    pub async fn unsubscribe(&mut self, filter: &str) -> Result<(), Lost> {
+        self.subscriptions.retain(|(f, _)| f != filter);
+        let session = self.session.as_mut().ok_or(Lost::NotConnected)?;
+        session.client.unsubscribe(filter).await?;
+        Ok(())
+    }
+
     /// The next thing to act on. Cancel-safe: an event is taken and handled without a pause.
     pub async fn next(&mut self) -> Result<Received<T>, Lost> {
         let session = self.session.as_mut().ok_or(Lost::NotConnected)?;
@@ -244,14 +281,29 @@ impl<T> Connection<T> {
                         return Ok(Received::Confirmed(t));
                     }
                 }
+                Event::Outgoing(Outgoing::Subscribe(pkid)) => {
+                    session.subscribing.sent(pkid);
+                }
                 Event::Incoming(Incoming::SubAck(s)) => {
-                    self.subscribed = !s
+                    let granted = !s
                         .return_codes
                         .iter()
                         .any(|c| matches!(c, SubscribeReasonCode::Failure));
-                    if !self.subscribed {
-                        let filters: Vec<&str> =
-                            self.subscriptions.iter().map(|(f, _)| f.as_str()).collect();
+                    let renewal = match session.subscribing.acked(s.pkid) {
+                        Some(Token::Owner(token)) => {
+                            return Ok(Received::Subscribed { token, granted });
+                        }
+                        Some(Token::Renewal) => {
+                            self.subscribed = granted;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !granted {
+                        let filters: Vec<&str> = match renewal {
+                            true => self.subscriptions.iter().map(|(f, _)| f.as_str()).collect(),
+                            false => vec![],
+                        };
                         error!(
                             ?filters,
                             "the broker refused a subscription: its messages will not arrive"

@@ -14,8 +14,9 @@
 //!   keeps the rest, however large the messages.
 //!
 //! [`Bus`] is for consumers; [`Connection`] is for a publisher that keeps its own store of what
-//! it sends and must know what the broker has accepted (the firmware-bridge). Both take their
-//! options from [`BusConfig`] and their URL from [`BrokerUrl`].
+//! it sends and must know what the broker has accepted (the firmware-bridge), and
+//! [`ConfirmedBus`] is a [`Connection`] shared by many callers who each wait for the broker's
+//! word. All take their options from [`BusConfig`] and their URL from [`BrokerUrl`].
 
 pub mod confirm;
 mod confirmed;

@@ -35,7 +35,7 @@ async fn next_message(conn: &mut Connection<u32>, within: Duration) -> Option<(S
         loop {
             match conn.next().await {
                 Ok(Received::Message(p)) => return Some((p.topic, p.payload)),
-                Ok(Received::Confirmed(_)) => {}
+                Ok(Received::Confirmed(_) | Received::Subscribed { .. }) => {}
                 Err(_) => return None,
             }
         }
@@ -84,6 +84,7 @@ async fn every_publish_comes_back_confirmed_with_its_own_token() {
             match conn.next().await.expect("the connection stays up") {
                 Received::Confirmed(t) => assert!(confirmed.insert(t), "{t} confirmed twice"),
                 Received::Message(p) => panic!("unexpected message on {}", p.topic),
+                Received::Subscribed { .. } => panic!("no subscription was made with a token"),
             }
         }
     })
