@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use geohazard_protocol::telemetry::decode_telemetry;
 use geohazard_protocol::warning::{DeviceFault, WarningSource};
-use geohazard_protocol::{GatewayStatus, Quality, Topic};
+use geohazard_protocol::{GatewayStatus, Quality, Summary, Topic};
 use geohazard_warnings::{LevelChange, Lifecycle, Outbox};
 use sqlx::PgPool;
 use tokio::time::Instant;
@@ -144,6 +144,21 @@ fn deformation_span_ms(r: &rules::SensorRules, gap_ms: i64) -> i64 {
 
 fn ms_to_time(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
+}
+
+/// China Standard Time, in which Chinese summaries state instants.
+const BEIJING: FixedOffset = FixedOffset::east_opt(8 * 3600).expect("a valid offset");
+
+/// A duration as a Chinese summary says it: seconds, minutes or hours, whichever reads best.
+fn duration_zh(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 120.0 {
+        format!("{s:.0} 秒")
+    } else if s < 7200.0 {
+        format!("{:.0} 分钟", s / 60.0)
+    } else {
+        format!("{:.1} 小时", s / 3600.0)
+    }
 }
 
 /// How long one gateway has been silent, and for how long it may be.
@@ -388,9 +403,18 @@ impl Engine {
         let low_supply = status.supply_v.filter(|v| *v < e.min_gateway_supply_v);
         let fault = (low_battery.is_some() || low_supply.is_some()).then_some(Level::Blue);
         let summary = match (low_battery, low_supply) {
-            (Some(b), _) => format!("gateway {gateway} battery {b:.0}%"),
-            (_, Some(v)) => format!("gateway {gateway} supply {v:.1} V"),
-            _ => format!("gateway {gateway} power normal"),
+            (Some(b), _) => Summary::new(
+                format!("gateway {gateway} battery {b:.0}%"),
+                format!("网关 {gateway} 电池电量 {b:.0}%"),
+            ),
+            (_, Some(v)) => Summary::new(
+                format!("gateway {gateway} supply {v:.1} V"),
+                format!("网关 {gateway} 供电电压 {v:.1} V"),
+            ),
+            _ => Summary::new(
+                format!("gateway {gateway} power normal"),
+                format!("网关 {gateway} 供电恢复正常"),
+            ),
         };
         let evidence = Evidence::GatewayStatus(GatewayStatusEvidence {
             status,
@@ -509,7 +533,7 @@ impl Engine {
                 p.persistence,
             ));
         }
-        let mut device: Vec<(DeviceFault, Option<Level>, String, Evidence)> = Vec::new();
+        let mut device: Vec<(DeviceFault, Option<Level>, Summary, Evidence)> = Vec::new();
         if let Some(h) = &r.health {
             if let Some(n) = h.stuck_samples {
                 let run = rules::identical_run(&st.window);
@@ -517,7 +541,10 @@ impl Engine {
                 device.push((
                     DeviceFault::Stuck { sensor: sensor() },
                     stuck.then_some(Level::Blue),
-                    format!("{label} repeated {now_value} {} times", run),
+                    Summary::new(
+                        format!("{label} repeated {now_value} {run} times"),
+                        format!("{label} 连续 {run} 次读数均为 {now_value}"),
+                    ),
                     Evidence::Stuck(StuckEvidence {
                         value: now_value,
                         identical_samples: run,
@@ -551,7 +578,10 @@ impl Engine {
             device.push((
                 DeviceFault::SensorSilent { sensor: sensor() },
                 None,
-                format!("{label} reporting again"),
+                Summary::new(
+                    format!("{label} reporting again"),
+                    format!("{label} 恢复上报"),
+                ),
                 Evidence::Silence(SilenceEvidence::Over { ts: now_ts }),
             ));
         }
@@ -598,7 +628,11 @@ impl Engine {
         });
         let key = (info.site_id, gateway_silent);
         if self.trackers.get(&key).is_some_and(|gw| gw.level.is_some()) {
-            let summary = format!("gateway {} reporting again", info.gateway);
+            let gateway = &info.gateway;
+            let summary = Summary::new(
+                format!("gateway {gateway} reporting again"),
+                format!("网关 {gateway} 恢复上报"),
+            );
             let evidence = Evidence::Silence(SilenceEvidence::Over { ts: now_ts });
             self.set_device(key.0, key.1, None, None, summary, evidence)
                 .await;
@@ -611,7 +645,7 @@ impl Engine {
         source: WarningSource,
         sensor: Option<i32>,
         level: Option<Level>,
-        summary: String,
+        summary: Summary,
         evidence: Evidence,
     ) {
         let key = (site, source);
@@ -649,10 +683,15 @@ impl Engine {
         let forecast = eval.forecast_ms.map(wall).and_then(ms_to_time);
         let mut summary = eval.summary;
         if let Some(t) = forecast {
-            summary.push_str(&format!(
-                ", failure forecast {}",
-                t.format("%Y-%m-%d %H:%M UTC")
-            ));
+            // Chinese readers in China's one time zone; the English line in UTC.
+            let beijing = t.with_timezone(&BEIJING);
+            summary.push(
+                &format!(", failure forecast {}", t.format("%Y-%m-%d %H:%M UTC")),
+                &format!(
+                    "，预测失稳时间 {}（北京时间）",
+                    beijing.format("%Y-%m-%d %H:%M")
+                ),
+            );
             if let Some(b) = band_h {
                 // The band in wall-clock hours, as the forecast is shown.
                 let scale = if scale.is_finite() && scale > 0.0 {
@@ -660,7 +699,8 @@ impl Engine {
                 } else {
                     1.0
                 };
-                summary.push_str(&format!(" ± {:.1} h", b / scale));
+                let band = b / scale;
+                summary.push(&format!(" ± {band:.1} h"), &format!(" ± {band:.1} 小时"));
             }
         }
         LevelChange {
@@ -829,11 +869,19 @@ impl Engine {
         if let Some(change) = change {
             let eval = Evaluation {
                 assessment: Assessment::default(),
-                summary: format!(
-                    "rain at {} with ground movement at {}: raised by {}",
-                    rain.map(|l| l.as_str()).unwrap_or("-"),
-                    ground.map(|l| l.as_str()).unwrap_or("-"),
-                    params.raise_by
+                summary: Summary::new(
+                    format!(
+                        "rain at {} with ground movement at {}: raised by {}",
+                        rain.map(|l| l.as_str()).unwrap_or("-"),
+                        ground.map(|l| l.as_str()).unwrap_or("-"),
+                        params.raise_by
+                    ),
+                    format!(
+                        "降雨{}、变形{}同时出现：综合预警提高 {} 级",
+                        rain.map(|l| l.name_zh()).unwrap_or("无预警"),
+                        ground.map(|l| l.name_zh()).unwrap_or("无预警"),
+                        params.raise_by
+                    ),
                 ),
                 evidence: Evidence::Combined(CombinedEvidence {
                     rain_level: rain,
@@ -858,10 +906,17 @@ impl Engine {
         for g in report.gateways {
             let code = g.code;
             let silent = g.silent_for > g.limit;
-            let summary = format!(
-                "gateway {code} silent for {:.0} s (limit {:.0} s)",
-                g.silent_for.as_secs_f64(),
-                g.limit.as_secs_f64()
+            let summary = Summary::new(
+                format!(
+                    "gateway {code} silent for {:.0} s (limit {:.0} s)",
+                    g.silent_for.as_secs_f64(),
+                    g.limit.as_secs_f64()
+                ),
+                format!(
+                    "网关 {code} 已 {} 未上报（限 {}）",
+                    duration_zh(g.silent_for),
+                    duration_zh(g.limit)
+                ),
             );
             let evidence = Evidence::Silence(SilenceEvidence::Gateway {
                 gateway: code.clone(),
@@ -878,7 +933,10 @@ impl Engine {
         let silent_sensors = report.sensors;
         for (s, silent_for, limit) in silent_sensors {
             let label = s.label();
-            let summary = format!("{label} silent for {:.0} s", silent_for.as_secs_f64());
+            let summary = Summary::new(
+                format!("{label} silent for {:.0} s", silent_for.as_secs_f64()),
+                format!("{label} 已 {} 未上报", duration_zh(silent_for)),
+            );
             let evidence = Evidence::Silence(SilenceEvidence::Sensor {
                 silent_for_s: silent_for.as_secs_f64(),
                 limit_s: limit.as_secs_f64(),

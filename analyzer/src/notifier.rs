@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use geohazard_protocol::warning::WarningLevel;
 use geohazard_runtime::Backoff;
-use geohazard_warnings::{Lifecycle, Outbox, SmsQueued, level_name_cn};
+use geohazard_warnings::{Lifecycle, Outbox, SmsQueued};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +25,7 @@ struct Outgoing {
     attempts: i32,
     site: String,
     level: String,
+    /// In Chinese: the provider's template around it is.
     summary: String,
 }
 
@@ -76,7 +77,8 @@ async fn send_due(
                           WHERE status = 'pending' AND channel = 'sms' AND next_attempt_at <= now()
                           ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
              RETURNING id, person_id, phone, body, attempts, warning_id)
-         SELECT c.id, c.person_id, c.phone, c.body, c.attempts, h.code AS site, w.level, w.summary
+         SELECT c.id, c.person_id, c.phone, c.body, c.attempts, h.code AS site, w.level,
+                COALESCE(NULLIF(w.summary_zh, ''), w.summary) AS summary
          FROM claimed c JOIN warnings w ON w.id = c.warning_id JOIN hazard_sites h ON h.id = w.site_id",
     )
     .fetch_all(pool)
@@ -146,7 +148,7 @@ async fn send_one(
         phone,
         text: m.body.clone(),
         site: m.site.clone(),
-        level: level_name_cn(level).into(),
+        level: level.name_zh().into(),
         summary: m.summary.chars().take(60).collect(),
     };
     match provider.send(&msg).await {

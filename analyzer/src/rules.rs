@@ -2,6 +2,7 @@
 //! per-sensor overrides merged key by key by `geohazard_warnings::rules`) and their evaluation
 //! over a sensor's window.
 
+use geohazard_protocol::Summary;
 use serde::{Deserialize, Serialize};
 
 pub use geohazard_warnings::rules::ThresholdParams;
@@ -262,7 +263,7 @@ pub struct SensorRules {
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     pub assessment: Assessment,
-    pub summary: String,
+    pub summary: Summary,
     pub evidence: Evidence,
     /// The failure forecast, in the engine's clock.
     pub forecast_ms: Option<i64>,
@@ -323,15 +324,21 @@ fn r3(x: f64) -> f64 {
 pub fn eval_threshold(p: &ThresholdParams, ts: i64, value: f64, unit: &str) -> Evaluation {
     let a = p.levels.assess(value, p.direction, p.hysteresis);
     let summary = match a.up.and_then(|l| p.levels.get(l).map(|t| (l, t))) {
-        Some((l, t)) => format!(
-            "value {value} {unit} {} {l} threshold {t} {unit}",
-            if p.direction == Direction::Above {
+        Some((l, t)) => {
+            let sign = if p.direction == Direction::Above {
                 "≥"
             } else {
                 "≤"
-            }
+            };
+            Summary::new(
+                format!("value {value} {unit} {sign} {l} threshold {t} {unit}"),
+                format!("测值 {value} {unit} {sign} {}阈值 {t} {unit}", l.name_zh()),
+            )
+        }
+        None => Summary::new(
+            format!("value {value} {unit}"),
+            format!("测值 {value} {unit}"),
         ),
-        None => format!("value {value} {unit}"),
     };
     Evaluation {
         assessment: a,
@@ -422,10 +429,19 @@ pub fn eval_rate(
         assessment: a,
         // Only figures that stand out from the scatter are stated as findings.
         summary: match (v_t >= p.min_t, accel.filter(|(_, t)| *t >= p.min_t)) {
-            (true, Some((a, _))) => format!("velocity {v:.2} mm/d, acceleration {a:.2} mm/d²"),
-            (true, None) => format!("velocity {v:.2} mm/d"),
-            (false, Some((a, _))) => format!("acceleration {a:.2} mm/d²"),
-            (false, None) => "no significant movement".to_owned(),
+            (true, Some((a, _))) => Summary::new(
+                format!("velocity {v:.2} mm/d, acceleration {a:.2} mm/d²"),
+                format!("变形速率 {v:.2} mm/d，加速度 {a:.2} mm/d²"),
+            ),
+            (true, None) => Summary::new(
+                format!("velocity {v:.2} mm/d"),
+                format!("变形速率 {v:.2} mm/d"),
+            ),
+            (false, Some((a, _))) => Summary::new(
+                format!("acceleration {a:.2} mm/d²"),
+                format!("变形加速度 {a:.2} mm/d²"),
+            ),
+            (false, None) => Summary::new("no significant movement", "无明显变形"),
         },
         evidence: Evidence::Rate(RateEvidence {
             ts,
@@ -473,8 +489,8 @@ pub fn eval_rainfall(
     let day0 = acc[hours.len() - 1];
     let mut a = Assessment::default();
     let mut windows = Vec::new();
-    let mut worst: Option<(Level, String)> = None;
-    let mut note = |l: Option<Level>, text: String| {
+    let mut worst: Option<(Level, Summary)> = None;
+    let mut note = |l: Option<Level>, text: Summary| {
         if let Some(l) = l
             && worst.as_ref().is_none_or(|(w, _)| l > *w)
         {
@@ -486,7 +502,13 @@ pub fn eval_rainfall(
         let wa = win
             .levels
             .assess_fraction(*mm, Direction::Above, p.hysteresis_fraction);
-        note(wa.up, format!("{:.1} mm in {} h", mm, win.hours));
+        note(
+            wa.up,
+            Summary::new(
+                format!("{:.1} mm in {} h", mm, win.hours),
+                format!("{} 小时雨量 {:.1} mm", win.hours, mm),
+            ),
+        );
         a = a.max(wa);
         let threshold_i = methods::id_threshold(curve.a, curve.b, win.hours);
         let ratio = if *mm >= p.id_min_rain_mm {
@@ -508,7 +530,10 @@ pub fn eval_rainfall(
             .assess_fraction(id_ratio_max, Direction::Above, p.hysteresis_fraction);
     note(
         ida.up,
-        format!("intensity {:.2}× the I–D threshold", id_ratio_max),
+        Summary::new(
+            format!("intensity {id_ratio_max:.2}× the I–D threshold"),
+            format!("雨强为 I–D 临界线的 {id_ratio_max:.2} 倍"),
+        ),
     );
     a = a.max(ida);
     let mut daily = vec![day0];
@@ -525,11 +550,22 @@ pub fn eval_rainfall(
             hold: cap(ea.hold),
         };
     }
-    note(ea.up, format!("effective rainfall {effective:.1} mm"));
+    note(
+        ea.up,
+        Summary::new(
+            format!("effective rainfall {effective:.1} mm"),
+            format!("有效降雨量 {effective:.1} mm"),
+        ),
+    );
     a = a.max(ea);
     let summary = worst
-        .map(|(l, t)| format!("{t} ({l})"))
-        .unwrap_or_else(|| "rainfall below thresholds".into());
+        .map(|(l, t)| {
+            Summary::new(
+                format!("{} ({l})", t.en),
+                format!("{}（{}）", t.zh, l.name_zh()),
+            )
+        })
+        .unwrap_or_else(|| Summary::new("rainfall below thresholds", "降雨未达阈值"));
     Evaluation {
         assessment: a,
         summary,
@@ -710,11 +746,19 @@ pub fn eval_trend(
     // The engine adds the forecast to the summary, in wall-clock time.
     Ok(Evaluation {
         assessment: a,
-        summary: format!(
-            "tangent angle {alpha:.1}° (v {:.2} ± {:.2} mm/d, steady {:.2} mm/d)",
-            fit.slope,
-            p.velocity_z * se,
-            v_steady
+        summary: Summary::new(
+            format!(
+                "tangent angle {alpha:.1}° (v {:.2} ± {:.2} mm/d, steady {:.2} mm/d)",
+                fit.slope,
+                p.velocity_z * se,
+                v_steady
+            ),
+            format!(
+                "改进切线角 {alpha:.1}°（速率 {:.2} ± {:.2} mm/d，等速段 {:.2} mm/d）",
+                fit.slope,
+                p.velocity_z * se,
+                v_steady
+            ),
         ),
         evidence: Evidence::ImprovedTangentAngle(TrendEvidence {
             ts,

@@ -60,6 +60,16 @@ async fn a_silent_gateway_raises_a_device_fault_that_clears_when_it_talks_again(
     );
     let events = w.events("device:silent:gateway:gw-01").await;
     assert!(events[0].2["silent_for_s"].as_f64().unwrap() >= 3.0);
+    let (summary_zh,): (String,) = sqlx::query_as(
+        "SELECT summary_zh FROM warnings WHERE source = 'device:silent:gateway:gw-01'",
+    )
+    .fetch_one(&w.store.pool)
+    .await
+    .unwrap();
+    assert!(
+        summary_zh.starts_with("网关 gw-01 已 ") && summary_zh.contains(" 秒 未上报（限 3 秒）"),
+        "{summary_zh}"
+    );
 
     publisher.replay("p-1", &[(now_ms(), 3.1)], 1).await;
     eventually(Duration::from_secs(10), "the fault to close", || async {
@@ -74,6 +84,14 @@ async fn a_silent_gateway_raises_a_device_fault_that_clears_when_it_talks_again(
         .collect();
     assert_eq!(transitions, ["raised", "closed"]);
     let published = watcher.warnings();
+    let closed = eventually(Duration::from_secs(10), "the closing published", || async {
+        watcher
+            .warnings()
+            .into_iter()
+            .find(|m| m.transition == geohazard_protocol::warning::WarningTransition::Closed)
+    })
+    .await;
+    assert_eq!(closed.summary_zh, "网关 gw-01 恢复上报");
     assert!(
         published
             .iter()

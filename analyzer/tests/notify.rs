@@ -32,6 +32,8 @@ struct FakeProvider {
     refused: AtomicUsize,
     bad_auth: AtomicUsize,
     bad_signatures: AtomicUsize,
+    /// The texts the generic provider was asked to send, and Aliyun's template parameters.
+    texts: Mutex<Vec<String>>,
 }
 
 impl FakeProvider {
@@ -63,6 +65,10 @@ async fn generic_sms(
     }
     let v: Value = serde_json::from_str(&body).expect("the body template renders JSON");
     assert!(v["text"].as_str().unwrap().contains(SITE));
+    p.texts
+        .lock()
+        .unwrap()
+        .push(v["text"].as_str().unwrap().to_owned());
     let n = p.accept(v["to"].as_str().unwrap().to_owned());
     (StatusCode::OK, json!({"id": format!("m-{n}")}).to_string())
 }
@@ -78,6 +84,7 @@ async fn aliyun_sms(
         p.bad_signatures.fetch_add(1, Ordering::SeqCst);
         return axum::Json(json!({"Code": "SignatureDoesNotMatch", "Message": "bad signature"}));
     }
+    p.texts.lock().unwrap().push(q["TemplateParam"].clone());
     let n = p.accept(q["PhoneNumbers"].clone());
     axum::Json(
         json!({"Code": "OK", "Message": "OK", "BizId": format!("biz-{n}"), "RequestId": "r"}),
@@ -226,6 +233,17 @@ async fn an_unacknowledged_red_goes_to_the_city_then_the_province_with_one_sms_p
     assert_eq!(sms_rows(&w).await.len(), 4);
     assert_eq!(provider.phones().len(), 4, "{:?}", provider.phones());
     assert_eq!(provider.bad_auth.load(Ordering::SeqCst), 0);
+    // Field staff read Chinese: the whole text is, the summary included.
+    for text in provider.texts.lock().unwrap().iter() {
+        assert!(
+            text.contains("红色预警：测值 7.4 m ≥ 红色阈值 7 m"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("threshold") && !text.contains("value"),
+            "{text}"
+        );
+    }
 
     let transitions: Vec<(String, Value)> = w
         .events("threshold:gw-01/p-1")
@@ -480,5 +498,11 @@ async fn aliyun_requests_carry_a_signature_the_far_end_verifies() {
             .all(|r| r.1.as_deref().is_some_and(|b| b.starts_with("biz-")))
     );
     assert_eq!(provider.bad_signatures.load(Ordering::SeqCst), 0);
+    // The template is Chinese, and so are the values filled into it.
+    for params in provider.texts.lock().unwrap().iter() {
+        let params: Value = serde_json::from_str(params).unwrap();
+        assert_eq!(params["level"], "红色", "{params}");
+        assert_eq!(params["summary"], "测值 7.4 m ≥ 红色阈值 7 m", "{params}");
+    }
     analyzer.stop().await;
 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use geohazard_bus::Bus;
 use geohazard_command_center::{NewOfficer, Role, Settings, add_officer, open_session};
-use geohazard_protocol::warning::WarningLevel;
+use geohazard_protocol::warning::{Summary, WarningLevel};
 use geohazard_store::Store;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::fixtures::{self, COUNTY};
@@ -103,7 +103,7 @@ fn bench_change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
         source: "threshold:bench/crack-1".parse().expect("a warning source"),
         sensor_id: None,
         level,
-        summary: "benchmark".into(),
+        summary: Summary::new("benchmark", "基准测试"),
         evidence: json!({"method": "benchmark"}),
         reading_ts: None,
         failure_forecast: None,

@@ -418,6 +418,7 @@ struct WarningView {
     peak_level: Stored<WarningLevel>,
     state: Stored<WarningState>,
     summary: String,
+    summary_zh: String,
     raised_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     reading_ts: Option<DateTime<Utc>>,
@@ -442,7 +443,7 @@ fn warning_query_with(where_clause: &str, tail: &str, evidence: &str) -> String 
     format!(
         "{cte} SELECT w.id, w.site_id, s.code AS site_code, s.name AS site_name, s.division_code,
                 w.source, w.category, w.sensor_id, w.level, w.peak_level, w.state, w.summary,
-                w.raised_at, w.updated_at, w.reading_ts, w.failure_forecast_at, w.crossings,
+                w.summary_zh, w.raised_at, w.updated_at, w.reading_ts, w.failure_forecast_at, w.crossings,
                 w.acknowledged_at, p.name AS acknowledged_by, w.closed_at, w.escalation_step,
                 {evidence} AS evidence
          FROM warnings w

@@ -308,6 +308,7 @@ mod tests {
             reading_ts: None,
             failure_forecast_ts: None,
             summary: String::new(),
+            summary_zh: String::new(),
             evidence: serde_json::Value::Null,
         })
     }

@@ -106,4 +106,13 @@ mod tests {
         assert!(serve("app.js").is_ok());
         assert!(matches!(serve("../Cargo.toml"), Err(ApiError::NotFound)));
     }
+
+    #[test]
+    fn every_quarantine_reason_has_a_name_in_both_languages() {
+        let texts = include_str!("../web/i18n.js");
+        for reason in geohazard_protocol::RejectReason::ALL {
+            let key = format!("\"reason.{}\":", reason.as_str());
+            assert_eq!(texts.matches(&key).count(), 2, "{key}");
+        }
+    }
 }

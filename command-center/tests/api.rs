@@ -6,7 +6,7 @@ mod common;
 use chrono::{DateTime, TimeZone, Utc};
 use common::{Center, PASSWORD};
 use geohazard_command_center::Role;
-use geohazard_protocol::warning::{Warning, WarningLevel};
+use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
 use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
 use geohazard_store::{ReadingRows, Store};
 use geohazard_testkit::api::{StatusCode, next_json};
@@ -69,7 +69,10 @@ impl Center {
                     source: source.parse().expect("a warning source"),
                     sensor_id: None,
                     level: Some(WarningLevel::Yellow),
-                    summary: "mud level 1.2 m (yellow ≥ 1.0 m)".into(),
+                    summary: Summary::new(
+                        "mud level 1.2 m (yellow ≥ 1.0 m)",
+                        "泥位 1.2 m（黄色 ≥ 1.0 m）",
+                    ),
                     evidence: json!({"value": 1.2}),
                     reading_ts: None,
                     failure_forecast: None,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Center, PASSWORD};
 use geohazard_command_center::{Role, Settings};
-use geohazard_protocol::warning::{Warning, WarningLevel};
+use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
 use geohazard_store::Store;
 use geohazard_testkit::api::{Response, StatusCode, next_json};
 use geohazard_testkit::fixtures::{self, COUNTY};
@@ -324,7 +324,7 @@ async fn stored_warning(store: &Store, site_id: i64, level: WarningLevel) -> War
                 source: "threshold:mud-1".parse().expect("a warning source"),
                 sensor_id: None,
                 level: Some(level),
-                summary: "mud level".into(),
+                summary: Summary::new("mud level", "泥位"),
                 evidence: json!({}),
                 reading_ts: None,
                 failure_forecast: None,

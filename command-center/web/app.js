@@ -20,6 +20,22 @@ function applyTexts() {
   document.title = t("app.title");
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
 }
+// A warning's line in the console's language: the analyzer writes it in both (older warnings
+// have English only).
+function summaryOf(w) {
+  return lang === "zh-CN" && w.summary_zh ? w.summary_zh : w.summary;
+}
+// What raised a warning, in words: `threshold:gw-01/p-1` → "阈值 · gw-01/p-1",
+// `device:silent:gateway:gw-01` → "设备静默 · 网关 gw-01" (grammar in WarningSource).
+function sourceText(source) {
+  const parts = String(source || "").split(":");
+  if (parts[0] === "site") return t("source.combined");
+  if (parts[0] === "device") {
+    const what = parts[2] === "gateway" ? t("source.gateway", { g: parts[3] }) : parts.slice(2).join(":");
+    return t("source.device." + parts[1]) + " · " + what;
+  }
+  return t("source." + parts[0]) + " · " + parts.slice(1).join(":");
+}
 function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
@@ -125,14 +141,14 @@ const store = {
 // The REST API and the live feed describe a warning differently; the console uses one shape.
 function fromRest(w) {
   return { id: w.id, site: w.site.code, siteName: w.site.name, division: w.division, source: w.source,
-    category: w.category, level: w.level, state: w.state, summary: w.summary,
+    category: w.category, level: w.level, state: w.state, summary: w.summary, summary_zh: w.summary_zh,
     updated: new Date(w.updated_at).getTime(), raised: new Date(w.raised_at).getTime() };
 }
 function fromLive(w) {
   const old = store.warnings.get(w.id);
   const site = store.sites.get(w.site);
   return { id: w.id, site: w.site, siteName: site ? site.name : w.site, division: w.division, source: w.source,
-    category: w.category, level: w.level, state: w.state, summary: w.summary, updated: w.at,
+    category: w.category, level: w.level, state: w.state, summary: w.summary, summary_zh: w.summary_zh, updated: w.at,
     raised: old ? old.raised : w.at, transition: w.transition };
 }
 
@@ -288,7 +304,7 @@ function renderFeed() {
     '<div class="head"><span class="chip lvl-' + w.level + '">' + esc(t("level." + w.level)) + "</span>" +
     '<span class="site">' + esc(w.siteName) + "</span>" +
     '<span class="chip state-' + w.state + '">' + esc(t("state." + w.state)) + "</span></div>" +
-    '<div class="summary">' + esc(t("category." + w.category)) + " · " + esc(w.summary) + "</div>" +
+    '<div class="summary">' + esc(t("category." + w.category)) + " · " + esc(summaryOf(w)) + "</div>" +
     '<div class="when">' + esc(fmtTime(w.updated)) + "</div></li>").join("");
 }
 $("feed-list").addEventListener("click", (ev) => {
@@ -301,7 +317,7 @@ function renderBanner() {
   const shown = open.slice(0, 3);
   $("banner").innerHTML = shown.map((w) =>
     '<div class="alarm lvl-' + w.level + '" data-warning="' + w.id + '"><span class="what">' +
-    esc(t("levelname." + w.level)) + " · " + esc(w.siteName) + " · " + esc(w.summary) + "</span>" +
+    esc(t("levelname." + w.level)) + " · " + esc(w.siteName) + " · " + esc(summaryOf(w)) + "</span>" +
     '<button type="button" data-open="' + w.id + '">' + esc(t("banner.ack")) + "</button></div>").join("") +
     (open.length > shown.length ? '<div class="alarm lvl-orange">' + esc(t("banner.more", { n: open.length - shown.length })) + "</div>" : "");
   alarm.set(open.length > 0);
@@ -538,9 +554,9 @@ async function openWarning(id) {
   const mayAck = session.officer && session.officer.role !== "viewer";
   openPanel(
     '<h2><span class="chip lvl-' + w.level + '">' + esc(t("levelname." + w.level)) + "</span> " + esc(w.site.name) + "</h2>" +
-    '<p class="summary">' + esc(w.summary) + "</p>" +
+    '<p class="summary">' + esc(summaryOf(w)) + "</p>" +
     kv([["warning.state", '<span class="chip state-' + w.state + '" id="warning-state">' + esc(t("state." + w.state)) + "</span>"],
-      ["warning.source", esc(t("category." + w.category)) + " · " + esc(w.source)],
+      ["warning.source", esc(t("category." + w.category)) + " · " + '<span title="' + esc(w.source) + '">' + esc(sourceText(w.source)) + "</span>"],
       ["warning.peak", esc(t("level." + w.peak_level))],
       ["warning.raised", esc(fmtTime(w.raised_at))], ["warning.updated", esc(fmtTime(w.updated_at))],
       w.reading_ts ? ["warning.reading", esc(fmtTime(w.reading_ts))] : null,
@@ -700,7 +716,7 @@ async function openSite(id) {
       ["site.property", esc(num(site.threatened_property, 1)) + " " + esc(t("site.property_unit"))],
       ["site.responsible", people.length ? people.map((p) => esc(t("role_resp." + p.role)) + "：" + esc(p.name) + (p.phone ? ' <a href="tel:' + esc(p.phone) + '">' + esc(p.phone) + "</a>" : "")).join("<br>") : esc(t("site.no_people"))]]) +
     (site.warnings.length ? "<h3>" + esc(t("site.warnings")) + "</h3>" + site.warnings.map((w) =>
-      '<div class="feed-item lvl-' + w.level + '" data-warning="' + w.id + '"><span class="chip lvl-' + w.level + '">' + esc(t("level." + w.level)) + "</span> " + esc(w.summary) + "</div>").join("") : "") +
+      '<div class="feed-item lvl-' + w.level + '" data-warning="' + w.id + '"><span class="chip lvl-' + w.level + '">' + esc(t("level." + w.level)) + "</span> " + esc(summaryOf(w)) + "</div>").join("") : "") +
     "<h3>" + esc(t("site.cameras")) + '</h3><div id="frames" class="frames">' + esc(t("common.loading")) + "</div>" +
     "<h3>" + esc(t("site.sensors")) + "</h3>" +
     site.sensors.map((s) => '<div class="sensor" data-sensor="' + s.id + '"><div class="title">' + esc(t("sensor.kind." + s.kind)) + " · " + esc(s.channel) + " (" + esc(s.unit) + ")</div>" +
@@ -783,14 +799,14 @@ async function showHealth() {
       esc(ago(g.last_seen_at)) + "</td><td>" + (g.battery_pct !== null ? esc(num(g.battery_pct, 0)) + " %" : "—") + "</td><td>" + (g.supply_v !== null ? esc(num(g.supply_v, 2)) + " V" : "—") + "</td><td>" +
       (g.signal_dbm !== null ? esc(num(g.signal_dbm, 0)) + " dBm" : "—") + "</td><td>" + (g.queue_depth !== null ? esc(g.queue_depth) : "—") + "</td><td>" + esc(g.firmware_version || "—") + "</td></tr>").join("") + "</table>" +
     "<h3>" + esc(t("health.device_warnings")) + "</h3>" +
-    (deviceWarnings.length ? deviceWarnings.map((w) => '<div class="feed-item lvl-' + w.level + '" data-warning="' + w.id + '"><span class="chip lvl-' + w.level + '">' + esc(t("level." + w.level)) + "</span> " + esc(w.siteName) + " · " + esc(w.summary) + "</div>").join("") : "<p>" + esc(t("feed.empty")) + "</p>") +
+    (deviceWarnings.length ? deviceWarnings.map((w) => '<div class="feed-item lvl-' + w.level + '" data-warning="' + w.id + '"><span class="chip lvl-' + w.level + '">' + esc(t("level." + w.level)) + "</span> " + esc(w.siteName) + " · " + esc(summaryOf(w)) + "</div>").join("") : "<p>" + esc(t("feed.empty")) + "</p>") +
     "<h3>" + esc(t("health.silent")) + "</h3>" +
     (h.silent_sensors.length ? '<table class="grid" id="health-silent"><tr><th>' + [t("gw.site"), t("gw.code"), t("site.sensors"), t("health.interval"), t("health.last_reading")].map(esc).join("</th><th>") + "</th></tr>" +
       h.silent_sensors.map((s) => "<tr><td>" + esc(s.site_code) + "</td><td>" + esc(s.gateway) + "</td><td>" + esc(t("sensor.kind." + s.kind)) + " · " + esc(s.channel) + "</td><td>" + esc(s.sampling_interval_s) + " s</td><td>" + esc(ago(s.last_reading_at)) + "</td></tr>").join("") + "</table>"
       : "<p>" + esc(t("health.silent_none")) + "</p>") +
     "<h3>" + esc(t("health.quarantine")) + "</h3>" +
     (h.quarantine.length ? '<table class="grid" id="health-quarantine"><tr><th>' + [t("gw.code"), t("health.reason"), t("health.count"), t("health.last"), t("health.detail")].map(esc).join("</th><th>") + "</th></tr>" +
-      h.quarantine.map((q) => '<tr data-gateway="' + esc(q.gateway_code || "") + '"><td>' + esc(q.gateway_code || t("health.unknown_gw")) + "</td><td>" + esc(q.reason) + "</td><td>" + esc(q.messages) + "</td><td>" + esc(fmtTime(q.last_at)) + "</td><td>" + esc(q.detail) + "</td></tr>").join("") + "</table>"
+      h.quarantine.map((q) => '<tr data-gateway="' + esc(q.gateway_code || "") + '"><td>' + esc(q.gateway_code || t("health.unknown_gw")) + "</td><td title="' + esc(q.reason) + '">' + esc(t("reason." + q.reason)) + "</td><td>" + esc(q.messages) + "</td><td>" + esc(fmtTime(q.last_at)) + "</td><td>" + esc(q.detail) + "</td></tr>").join("") + "</table>"
       : "<p>" + esc(t("health.quarantine_none")) + "</p>");
   for (const d of el.querySelectorAll("[data-warning]")) d.addEventListener("click", () => openWarning(Number(d.dataset.warning)));
 }

@@ -13,7 +13,7 @@ use geohazard_e2e::RunningCollector;
 use geohazard_firmware_bridge::BridgeConfig;
 use geohazard_firmware_bridge::CameraConfig;
 use geohazard_protocol::topic::Topic;
-use geohazard_protocol::warning::WarningLevel;
+use geohazard_protocol::warning::{Summary, WarningLevel};
 use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
 use geohazard_testkit::api::{Api, Response, StatusCode};
 use geohazard_testkit::browser::{Locator, browser};
@@ -390,6 +390,13 @@ async fn a_county_officer_signs_in_in_chinese_and_sees_only_the_county_sites() {
             .await,
         "No base map configured: division boundaries only"
     );
+    let untranslated = b
+        .js(
+            "const zh = Object.keys(I18N['zh-CN']), en = Object.keys(I18N.en);
+             return zh.filter(k => !en.includes(k)).concat(en.filter(k => !zh.includes(k)))",
+        )
+        .await;
+    assert_eq!(untranslated, json!([]), "texts in one language only");
     b.close().await;
 }
 
@@ -444,7 +451,25 @@ async fn a_red_reading_reaches_feed_and_map_within_a_second_is_acknowledged_ther
         .js("return document.getElementById('banner').textContent")
         .await;
     assert!(banner.as_str().unwrap().contains("红色预警"), "{banner}");
+    // The analyzer's line reads in the officer's language: Chinese first, English on request.
+    let feed_line = "return document.querySelector('#feed-list [data-level=red]').textContent";
+    let line = b.js(feed_line).await;
+    assert!(
+        line.as_str()
+            .unwrap()
+            .contains("测值 35.2 mm ≥ 红色阈值 30 mm"),
+        "{line}"
+    );
     b.screenshot("console-red-warning").await;
+    b.click("#console .lang").await;
+    let line = b.js(feed_line).await;
+    assert!(
+        line.as_str()
+            .unwrap()
+            .contains("value 35.2 mm ≥ red threshold 30 mm"),
+        "{line}"
+    );
+    b.click("#console .lang").await;
 
     // The evidence, for a person: the value and the line it crossed.
     b.click("#feed-list [data-level=red]").await;
@@ -461,6 +486,18 @@ async fn a_red_reading_reaches_feed_and_map_within_a_second_is_acknowledged_ther
     assert!(
         evidence.contains("35.2 mm") && evidence.contains("30 mm"),
         "{evidence}"
+    );
+    let summary = b
+        .js("return document.querySelector('#panel-body .summary').textContent")
+        .await;
+    assert_eq!(summary, "测值 35.2 mm ≥ 红色阈值 30 mm");
+    let panel = b
+        .js("return document.getElementById('panel-body').innerText")
+        .await;
+    let panel = panel.as_str().unwrap();
+    assert!(
+        panel.contains("灾情 · 阈值判据 · gw-gx1/crack-1"),
+        "{panel}"
     );
     b.screenshot("warning-evidence").await;
 
@@ -590,6 +627,7 @@ async fn device_health_shows_gateway_status_and_a_misconfigured_gateways_quarant
         )
         .await;
     assert!(q.as_str().unwrap().contains(GATEWAY), "{q}");
+    assert!(q.as_str().unwrap().contains("未登记的传感器"), "{q}");
     let silent = b
         .js("return document.getElementById('health-silent').innerText")
         .await;
@@ -808,7 +846,10 @@ async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without
                     .expect("a warning source"),
                 sensor_id: Some(w.sensor),
                 level: Some(WarningLevel::Orange),
-                summary: "value 24 mm ≥ orange threshold 20 mm".into(),
+                summary: Summary::new(
+                    "value 24 mm ≥ orange threshold 20 mm",
+                    "测值 24 mm ≥ 橙色阈值 20 mm",
+                ),
                 evidence: json!({"method": "threshold", "value": 24.0, "unit": "mm",
                              "thresholds": {"yellow": 10.0, "orange": 20.0, "red": 30.0}}),
                 reading_ts: None,
@@ -845,7 +886,10 @@ async fn raise(w: &World, site_id: i64, source: &str, level: WarningLevel, evide
                 source: source.parse().expect("a warning source"),
                 sensor_id: None,
                 level: Some(level),
-                summary: format!("{source} {level:?}"),
+                summary: Summary::new(
+                    format!("{source} {level:?}"),
+                    format!("{source} {}", level.name_zh()),
+                ),
                 evidence,
                 reading_ts: None,
                 failure_forecast: None,

@@ -21,7 +21,7 @@ pub use telemetry::{
 };
 pub use topic::{Topic, TopicError};
 pub use warning::{
-    DeviceFault, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
+    DeviceFault, Summary, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
     WarningTransition,
 };
 

@@ -5,7 +5,8 @@
 //! {"id": 17, "site": "LS-001", "division": "511525", "source": "trend:gw-01/crack-1",
 //!  "category": "hazard", "level": "orange", "state": "open", "transition": "escalated",
 //!  "at": 1764212400000, "reading_ts": 1764212100000, "failure_forecast_ts": 1764240000000,
-//!  "summary": "tangent angle 83.1° (orange ≥ 80°)", "evidence": {"...": "..."}}
+//!  "summary": "tangent angle 83.1° (orange ≥ 80°)", "summary_zh": "改进切线角 83.1°（橙色 ≥ 80°）",
+//!  "evidence": {"...": "..."}}
 //! ```
 
 use std::fmt;
@@ -73,6 +74,39 @@ impl WarningLevel {
     /// The next level up, capped at red.
     pub fn raised(self) -> WarningLevel {
         Self::from_rank(self.rank() + 1).unwrap_or(WarningLevel::Red)
+    }
+
+    /// The colour's name as Chinese warnings say it (蓝色预警 …).
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            WarningLevel::Blue => "蓝色",
+            WarningLevel::Yellow => "黄色",
+            WarningLevel::Orange => "橙色",
+            WarningLevel::Red => "红色",
+        }
+    }
+}
+
+/// A warning's one line for people, in English and in Chinese: duty officers and field staff
+/// read Chinese first (console, SMS, app), the English is for the English console and the logs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Summary {
+    pub en: String,
+    pub zh: String,
+}
+
+impl Summary {
+    pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Summary {
+        Summary {
+            en: en.into(),
+            zh: zh.into(),
+        }
+    }
+
+    /// Adds a clause to both.
+    pub fn push(&mut self, en: &str, zh: &str) {
+        self.en.push_str(en);
+        self.zh.push_str(zh);
     }
 }
 
@@ -357,8 +391,11 @@ pub struct Warning {
     /// Forecast failure time from the inverse-velocity method, Unix milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_forecast_ts: Option<i64>,
-    /// One line for people.
+    /// One line for people, in English.
     pub summary: String,
+    /// The same line in Chinese (empty from a sender that has none).
+    #[serde(default)]
+    pub summary_zh: String,
     /// The readings and figures that caused the change.
     #[serde(default)]
     pub evidence: serde_json::Value,
@@ -407,6 +444,7 @@ mod tests {
             reading_ts: Some(1_764_212_300_000),
             failure_forecast_ts: None,
             summary: "x".into(),
+            summary_zh: "甲".into(),
             evidence: serde_json::json!({"alpha_deg": 81.0}),
         };
         let json = String::from_utf8(w.to_json()).unwrap();

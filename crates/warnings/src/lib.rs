@@ -22,4 +22,4 @@ pub mod rules;
 pub use lifecycle::{LevelChange, Lifecycle, acknowledge, open_levels, update_forecast};
 pub use policy::{AckDeadlines, WarningPolicy};
 pub use publish::{Outbox, OutboxReceiver, outbox, run_publisher};
-pub use queue::{SmsQueued, level_name_cn};
+pub use queue::SmsQueued;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use geohazard_protocol::warning::{
-    UnknownName, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
+    Summary, UnknownName, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
     WarningTransition,
 };
 use serde::Serialize;
@@ -27,7 +27,7 @@ pub struct LevelChange {
     pub sensor_id: Option<i32>,
     /// `None`: the condition is over.
     pub level: Option<WarningLevel>,
-    pub summary: String,
+    pub summary: Summary,
     /// What the rule saw (the analyzer's typed evidence, serialized), stored with the warning
     /// and its transition and published with it.
     pub evidence: Value,
@@ -58,13 +58,14 @@ struct Row {
     level: String,
     state: String,
     summary: String,
+    summary_zh: String,
     evidence: Value,
     reading_ts: Option<DateTime<Utc>>,
     failure_forecast_at: Option<DateTime<Utc>>,
 }
 
 const RETURNING: &str = "w.id, h.code AS site, h.division_code AS division, w.source, w.category,
-    w.level, w.state, w.summary, w.evidence, w.reading_ts, w.failure_forecast_at";
+    w.level, w.state, w.summary, w.summary_zh, w.evidence, w.reading_ts, w.failure_forecast_at";
 
 async fn load(conn: &mut PgConnection, id: i64) -> sqlx::Result<Row> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -93,6 +94,7 @@ fn to_message(
         reading_ts: r.reading_ts.map(|t| t.timestamp_millis()),
         failure_forecast_ts: r.failure_forecast_at.map(|t| t.timestamp_millis()),
         summary: r.summary,
+        summary_zh: r.summary_zh,
         evidence: evidence.unwrap_or(r.evidence),
     })
 }
@@ -146,6 +148,7 @@ struct Announcement<'a> {
     state: WarningState,
     transition: WarningTransition,
     summary: String,
+    summary_zh: String,
     at: i64,
 }
 
@@ -160,6 +163,7 @@ async fn notify(conn: &mut PgConnection, w: &Warning) -> sqlx::Result<()> {
         state: w.state,
         transition: w.transition,
         summary: w.summary.chars().take(500).collect(),
+        summary_zh: w.summary_zh.chars().take(500).collect(),
         at: w.at,
     };
     sqlx::query("SELECT pg_notify('warnings', $1)")
@@ -246,8 +250,8 @@ impl Lifecycle {
                 // ON CONFLICT: another analyzer of a shared group may have raised it a moment ago.
                 let id: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO warnings (site_id, source, category, sensor_id, level, peak_level, state,
-                         summary, evidence, reading_ts, failure_forecast_at, escalation_due_at)
-                     VALUES ($1, $2, $3, $4, $5, $5, 'open', $6, $7, $8, $9, $10)
+                         summary, evidence, reading_ts, failure_forecast_at, escalation_due_at, summary_zh)
+                     VALUES ($1, $2, $3, $4, $5, $5, 'open', $6, $7, $8, $9, $10, $11)
                      ON CONFLICT (site_id, source) WHERE state <> 'closed' DO NOTHING
                      RETURNING id",
                 )
@@ -256,11 +260,12 @@ impl Lifecycle {
                 .bind(category.as_str())
                 .bind(change.sensor_id)
                 .bind(level.as_str())
-                .bind(&change.summary)
+                .bind(&change.summary.en)
                 .bind(&change.evidence)
                 .bind(change.reading_ts)
                 .bind(change.failure_forecast)
                 .bind(self.due(level, category))
+                .bind(&change.summary.zh)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(id) = id else {
@@ -284,13 +289,15 @@ impl Lifecycle {
             (Some((id, _, _)), None) => {
                 sqlx::query(
                     "UPDATE warnings SET state = 'closed', closed_at = now(), updated_at = now(),
-                         escalation_due_at = NULL, summary = $2, evidence = $3, reading_ts = $4
+                         escalation_due_at = NULL, summary = $2, evidence = $3, reading_ts = $4,
+                         summary_zh = $5
                      WHERE id = $1",
                 )
                 .bind(id)
-                .bind(&change.summary)
+                .bind(&change.summary.en)
                 .bind(&change.evidence)
                 .bind(change.reading_ts)
+                .bind(&change.summary.zh)
                 .execute(&mut *tx)
                 .await?;
                 event(
@@ -312,14 +319,15 @@ impl Lifecycle {
                     sqlx::query(
                         "UPDATE warnings SET crossings = crossings + 1, updated_at = now(), summary = $2,
                              evidence = $3, reading_ts = $4,
-                             failure_forecast_at = COALESCE($5, failure_forecast_at)
+                             failure_forecast_at = COALESCE($5, failure_forecast_at), summary_zh = $6
                          WHERE id = $1",
                     )
                     .bind(id)
-                    .bind(&change.summary)
+                    .bind(&change.summary.en)
                     .bind(&change.evidence)
                     .bind(change.reading_ts)
                     .bind(change.failure_forecast)
+                    .bind(&change.summary.zh)
                     .execute(&mut *tx)
                     .await?;
                     tx.commit().await?;
@@ -341,19 +349,21 @@ impl Lifecycle {
                          state = $3, updated_at = now(), summary = $4, evidence = $5, reading_ts = $6,
                          failure_forecast_at = COALESCE($8, failure_forecast_at), crossings = crossings + 1,
                          escalation_due_at = CASE WHEN $7 THEN $9 ELSE escalation_due_at END,
-                         acknowledged_at = CASE WHEN $7 THEN NULL ELSE acknowledged_at END
+                         acknowledged_at = CASE WHEN $7 THEN NULL ELSE acknowledged_at END,
+                         summary_zh = $11
                      WHERE id = $1",
                 )
                 .bind(id)
                 .bind(level.as_str())
                 .bind(new_state.as_str())
-                .bind(&change.summary)
+                .bind(&change.summary.en)
                 .bind(&change.evidence)
                 .bind(change.reading_ts)
                 .bind(up)
                 .bind(change.failure_forecast)
                 .bind(new_due)
                 .bind(new_peak)
+                .bind(&change.summary.zh)
                 .execute(&mut *tx)
                 .await?;
                 let t = if up {
@@ -463,15 +473,16 @@ pub async fn update_forecast(pool: &PgPool, change: &LevelChange) -> sqlx::Resul
     let mut tx = pool.begin().await?;
     let id: Option<i64> = sqlx::query_scalar(
         "UPDATE warnings SET failure_forecast_at = $3, summary = $4, evidence = $5, reading_ts = $6,
-             updated_at = now()
+             summary_zh = $7, updated_at = now()
          WHERE site_id = $1 AND source = $2 AND state <> 'closed' RETURNING id",
     )
     .bind(change.site_id)
     .bind(change.source.to_string())
     .bind(change.failure_forecast)
-    .bind(&change.summary)
+    .bind(&change.summary.en)
     .bind(&change.evidence)
     .bind(change.reading_ts)
+    .bind(&change.summary.zh)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(id) = id else {

@@ -71,15 +71,6 @@ impl Step {
     }
 }
 
-pub fn level_name_cn(level: WarningLevel) -> &'static str {
-    match level {
-        WarningLevel::Blue => "蓝色",
-        WarningLevel::Yellow => "黄色",
-        WarningLevel::Orange => "橙色",
-        WarningLevel::Red => "红色",
-    }
-}
-
 /// People to tell at a referral step, with their phone numbers.
 async fn recipients(
     conn: &mut PgConnection,
@@ -109,15 +100,28 @@ async fn recipients(
     .await
 }
 
+/// The Chinese line, or the English one from a sender that wrote none.
+fn summary_zh(w: &Warning) -> &str {
+    if w.summary_zh.is_empty() {
+        &w.summary
+    } else {
+        &w.summary_zh
+    }
+}
+
 fn message_text(policy: &WarningPolicy, site_name: &str, w: &Warning) -> String {
     let what = if w.category == WarningCategory::Device {
         "设备故障".to_owned()
     } else {
-        format!("{}预警", level_name_cn(w.level))
+        format!("{}预警", w.level.name_zh())
     };
     format!(
         "【{}】{}({}) {}：{}。请尽快确认处置。",
-        policy.sender_name, site_name, w.site, what, w.summary
+        policy.sender_name,
+        site_name,
+        w.site,
+        what,
+        summary_zh(w)
     )
 }
 

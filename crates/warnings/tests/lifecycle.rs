@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use geohazard_protocol::warning::{WarningLevel, WarningSource, WarningState, WarningTransition};
+use geohazard_protocol::warning::{
+    Summary, WarningLevel, WarningSource, WarningState, WarningTransition,
+};
 use geohazard_store::Store;
 use geohazard_testkit::TestDb;
 use geohazard_testkit::fixtures::{self, COUNTY};
@@ -18,7 +20,7 @@ fn change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
         source: "threshold:gw-01/p-1".parse().unwrap(),
         sensor_id: None,
         level,
-        summary: format!("{level:?}"),
+        summary: Summary::new(format!("{level:?}"), format!("{level:?}")),
         evidence: json!({"method": "threshold", "value": 7.4}),
         reading_ts: None,
         failure_forecast: None,
