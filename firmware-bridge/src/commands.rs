@@ -16,6 +16,59 @@ use crate::config::BridgeConfig;
 /// Commands handled at the same time (a snapshot takes a while; the others wait their turn).
 pub(crate) const AT_ONCE: usize = 8;
 
+/// Command ids remembered with their answers.
+const REMEMBERED: usize = 1024;
+
+/// What became of the commands lately received, by id: a command delivered again (the broker
+/// resends one whose delivery it did not see confirmed, the center retries one whose answer it
+/// missed) is not executed twice: a second snapshot, a second live view. Answered again with
+/// the first answer once that exists; while it is still running, its own answer will do.
+#[derive(Default)]
+pub(crate) struct Executed {
+    answers: std::collections::HashMap<String, Option<CommandAck>>,
+    /// Ids oldest first, so the memory stays bounded.
+    order: std::collections::VecDeque<String>,
+}
+
+/// What to do with a command that just arrived.
+pub(crate) enum Arrival {
+    /// Not seen lately: execute it.
+    New,
+    /// The same id is being executed now.
+    Running,
+    /// Already executed: send this answer again.
+    Answered(CommandAck),
+}
+
+impl Executed {
+    /// Records the arrival of command `id` (an unreadable payload has no id and is always new).
+    pub(crate) fn arrive(&mut self, id: &str) -> Arrival {
+        if id.is_empty() {
+            return Arrival::New;
+        }
+        match self.answers.get(id) {
+            Some(Some(ack)) => return Arrival::Answered(ack.clone()),
+            Some(None) => return Arrival::Running,
+            None => {}
+        }
+        if self.order.len() == REMEMBERED
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.answers.remove(&oldest);
+        }
+        self.order.push_back(id.to_owned());
+        self.answers.insert(id.to_owned(), None);
+        Arrival::New
+    }
+
+    /// Command `ack.id` was answered.
+    pub(crate) fn answered(&mut self, ack: &CommandAck) {
+        if let Some(slot) = self.answers.get_mut(&ack.id) {
+            *slot = Some(ack.clone());
+        }
+    }
+}
+
 /// The answer to a command that arrives while `waiting` commands already wait
 /// (`commands.max_waiting`).
 pub(crate) fn busy(payload: &[u8], waiting: usize) -> CommandAck {
@@ -173,4 +226,36 @@ async fn reload(rt: &Runtime) -> anyhow::Result<Value> {
     let result = json!({"points": new.points.len(), "cameras": new.cameras.len()});
     *rt.config.lock().expect("config lock") = new;
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_id_seen_again_is_not_executed_twice_and_gets_the_first_answer() {
+        let mut e = Executed::default();
+        assert!(matches!(e.arrive("a"), Arrival::New));
+        assert!(matches!(e.arrive("a"), Arrival::Running));
+        let ack = CommandAck::success("a".to_owned(), json!({"frames": 1}));
+        e.answered(&ack);
+        assert!(matches!(e.arrive("a"), Arrival::Answered(again) if again == ack));
+        // No id, no memory: each is read (and refused) on its own.
+        assert!(matches!(e.arrive(""), Arrival::New));
+        assert!(matches!(e.arrive(""), Arrival::New));
+    }
+
+    #[test]
+    fn the_memory_is_bounded_and_forgets_the_oldest_first() {
+        let mut e = Executed::default();
+        for i in 0..=REMEMBERED {
+            assert!(matches!(e.arrive(&i.to_string()), Arrival::New));
+        }
+        assert_eq!(e.answers.len(), REMEMBERED);
+        assert!(
+            matches!(e.arrive("0"), Arrival::New),
+            "the oldest is forgotten"
+        );
+        assert!(matches!(e.arrive("2"), Arrival::Running));
+    }
 }

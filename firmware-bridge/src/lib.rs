@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use geohazard_bus::rumqttc::QoS;
-use geohazard_protocol::{GatewayStatus, Reading, TelemetryBatch, Topic};
+use geohazard_protocol::{CommandEnvelope, GatewayStatus, Reading, TelemetryBatch, Topic};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -282,6 +282,7 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
         // A command leaves the queue only when a handler is free, so the queue's bound is what
         // decides when the link answers `busy`.
         let handlers = Arc::new(Semaphore::new(commands::AT_ONCE));
+        let executed = Arc::new(Mutex::new(commands::Executed::default()));
         tokio::spawn(async move {
             loop {
                 let permit = tokio::select! {
@@ -292,13 +293,27 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
                     _ = shutdown.cancelled() => break,
                     p = cmd_rx.recv() => match p { Some(p) => p, None => break },
                 };
+                let id = CommandEnvelope::id_of(&payload);
+                let arrival = executed.lock().expect("not poisoned").arrive(&id);
                 // Several at once: a slow snapshot never holds up a status request.
                 let rt = rt.clone();
+                let executed = executed.clone();
                 tokio::spawn(async move {
-                    let ack = commands::handle(&rt, &payload).await;
+                    let ack = match arrival {
+                        commands::Arrival::New => commands::handle(&rt, &payload).await,
+                        commands::Arrival::Answered(ack) => {
+                            info!(id = %ack.id, "command received again: answered, not executed again");
+                            ack
+                        }
+                        commands::Arrival::Running => {
+                            info!(%id, "command received again while it runs: its answer will follow");
+                            return;
+                        }
+                    };
                     if !ack.ok {
                         warn!(id = %ack.id, error = ?ack.error, "command refused");
                     }
+                    executed.lock().expect("not poisoned").answered(&ack);
                     rt.ack(&ack).await;
                     drop(permit);
                 });

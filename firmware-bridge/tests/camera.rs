@@ -98,6 +98,29 @@ async fn snapshots_and_live_view_from_a_test_pattern_arrive_as_decodable_jpeg_fr
         frame.len() as u64,
         ack.result["frames"][0]["bytes"].as_u64().unwrap()
     );
+    // Delivered again (a retry, a redelivery): answered the same, and no second picture taken.
+    let frames_before = frames(&rec, "cam1").len();
+    rec.send_command(GW, "snap", "snapshot", json!({"camera": "cam1"}))
+        .await;
+    let acks = eventually(Duration::from_secs(20), "the second answer", || async {
+        let acks: Vec<_> = rec
+            .acks(GW)
+            .into_iter()
+            .filter(|a| a.id == "snap")
+            .collect();
+        (acks.len() == 2).then_some(acks)
+    })
+    .await;
+    assert_eq!(acks[0], acks[1], "the first answer, again");
+    let commanded = frames(&rec, "cam1")
+        .into_iter()
+        .filter(|(t, _)| *t == at)
+        .count();
+    assert_eq!(commanded, 1);
+    assert!(
+        frames(&rec, "cam1").len() <= frames_before + 1,
+        "at most an interval snapshot more"
+    );
 
     // On the interval: more frames come without a command.
     eventually(Duration::from_secs(20), "interval snapshots", || async {
