@@ -806,7 +806,7 @@ async function showHealth() {
       : "<p>" + esc(t("health.silent_none")) + "</p>") +
     "<h3>" + esc(t("health.quarantine")) + "</h3>" +
     (h.quarantine.length ? '<table class="grid" id="health-quarantine"><tr><th>' + [t("gw.code"), t("health.reason"), t("health.count"), t("health.last"), t("health.detail")].map(esc).join("</th><th>") + "</th></tr>" +
-      h.quarantine.map((q) => '<tr data-gateway="' + esc(q.gateway_code || "") + '"><td>' + esc(q.gateway_code || t("health.unknown_gw")) + "</td><td title="' + esc(q.reason) + '">' + esc(t("reason." + q.reason)) + "</td><td>" + esc(q.messages) + "</td><td>" + esc(fmtTime(q.last_at)) + "</td><td>" + esc(q.detail) + "</td></tr>").join("") + "</table>"
+      h.quarantine.map((q) => '<tr data-gateway="' + esc(q.gateway_code || "") + '"><td>' + esc(q.gateway_code || t("health.unknown_gw")) + "</td><td title=\"" + esc(q.reason) + "\">" + esc(t("reason." + q.reason)) + "</td><td>" + esc(q.messages) + "</td><td>" + esc(fmtTime(q.last_at)) + "</td><td>" + esc(q.detail) + "</td></tr>").join("") + "</table>"
       : "<p>" + esc(t("health.quarantine_none")) + "</p>");
   for (const d of el.querySelectorAll("[data-warning]")) d.addEventListener("click", () => openWarning(Number(d.dataset.warning)));
 }
