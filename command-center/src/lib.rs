@@ -169,14 +169,18 @@ pub async fn start(
         .with_context(|| format!("binding the API to {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "command-center API listening");
+    let frame_consumer = video.clone();
     let app = router(state.clone())
         .layer(Extension(Arc::new(config.console.clone())))
         .layer(Extension(video));
     let settings = config.api.clone();
     let task = tokio::spawn(async move {
-        connections::serve(listener, app, &settings, shutdown)
+        let served = connections::serve(listener, app, &settings, shutdown)
             .await
-            .context("serving the API")
+            .context("serving the API");
+        // The frames it took are stored and acknowledged before the command-center ends.
+        frame_consumer.stopped().await;
+        served
     });
     Ok(Server { addr, task, state })
 }

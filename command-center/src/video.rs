@@ -61,6 +61,12 @@ pub struct VideoSettings {
     pub live_max_s: u64,
     /// How often retention runs, seconds.
     pub retention_every_s: u64,
+    /// The frame consumer's MQTT client id. Its session is kept, so snapshots sent while the
+    /// command-center is down wait at the broker and are stored when it returns.
+    pub client_id: String,
+    /// Several command-centers share the frames (`$share/{group}/…`), each with its own
+    /// `client_id`; none: this one takes them all.
+    pub shared_group: Option<String>,
 }
 
 impl Default for VideoSettings {
@@ -73,6 +79,8 @@ impl Default for VideoSettings {
             live_max_fps: 2.0,
             live_max_s: 120,
             retention_every_s: 300,
+            client_id: "geohazard-command-center-video".to_owned(),
+            shared_group: None,
         }
     }
 }
@@ -97,6 +105,16 @@ pub struct Video {
     refused: AtomicU64,
     /// Live views open per (gateway, camera): the last one to close tells the bridge to stop.
     viewers: std::sync::Mutex<std::collections::HashMap<(String, String), usize>>,
+    /// Cancelled once the frame consumer has stopped: what it took is stored and acknowledged,
+    /// and it has left the broker.
+    consumer_stopped: CancellationToken,
+}
+
+impl Video {
+    /// Waits until the frame consumer has stopped (after the shutdown it was started with).
+    pub async fn stopped(&self) {
+        self.consumer_stopped.cancelled().await;
+    }
 }
 
 /// Why a frame is refused, as the quarantine names it, or `None` when it is acceptable.
@@ -129,19 +147,13 @@ pub async fn start(
     warnings: broadcast::Sender<Arc<Warning>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Arc<Video>> {
-    let mut config = BusConfig::new(
-        mqtt_url,
-        format!("command-center-video-{:08x}", rand::random::<u32>()),
-    );
-    config.persistent_session = false;
+    // A kept session: what is taken is acknowledged only once stored, and the broker keeps
+    // QoS 1 snapshots for us while we are away (live frames, QoS 0, are not kept).
+    let mut config = BusConfig::new(mqtt_url, settings.client_id.clone());
     // Oversized frames must still arrive, to be refused with a reason rather than cut the link.
     config.max_packet_bytes = config.max_packet_bytes.max(settings.max_frame_bytes * 4);
-    let mut bus = Bus::start(
-        &config,
-        vec![(ALL_VIDEO.to_owned(), Qos::AtLeastOnce)],
-        None,
-        256,
-    )?;
+    let filter = geohazard_bus::shared_subscription(settings.shared_group.as_deref(), ALL_VIDEO);
+    let mut bus = Bus::start(&config, vec![(filter, Qos::AtLeastOnce)], None, 256)?;
     if let Err(e) = bus.wait_subscribed(Duration::from_secs(10)).await {
         tracing::warn!(error = %e, "the frame consumer is not subscribed yet; it keeps trying");
     }
@@ -153,6 +165,7 @@ pub async fn start(
         stored: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         viewers: Default::default(),
+        consumer_stopped: CancellationToken::new(),
     });
     tokio::spawn(consume(bus, video.clone(), pool.clone(), shutdown.clone()));
     tokio::spawn(retention(video.clone(), pool.clone(), shutdown.clone()));
@@ -166,6 +179,8 @@ pub async fn start(
 }
 
 async fn consume(mut bus: Bus, video: Arc<Video>, pool: PgPool, shutdown: CancellationToken) {
+    // However it ends.
+    let _stopped = video.consumer_stopped.clone().drop_guard();
     let acker = bus.acker();
     loop {
         let delivery = tokio::select! {
@@ -830,6 +845,7 @@ mod tests {
         // A smaller store: the oldest go until the rest fits.
         let mut smaller = v.settings.clone();
         smaller.max_total_bytes = 1500;
+        smaller.client_id = "video-smaller".into();
         let v2 = video(smaller).await;
         assert_eq!(enforce_retention(&v2, &store.pool).await.unwrap(), 2);
         let left: Vec<String> = sqlx::query_scalar("SELECT path FROM video_frames")
@@ -839,5 +855,64 @@ mod tests {
         assert_eq!(left, vec![paths[4].clone()]);
         assert!(!dir.path().join(&paths[3]).exists());
         assert!(dir.path().join(&paths[4]).exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_snapshot_sent_while_the_command_center_is_down_is_stored_when_it_returns() {
+        let world = World::start(4).await;
+        let (store, broker) = (&world.store, &world.broker);
+        geohazard_testkit::fixtures::register_gateway(store, "GW-V", &[]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let settings = VideoSettings {
+            dir: dir.path().to_owned(),
+            ..VideoSettings::default()
+        };
+        let url = broker.url();
+        let run = |shutdown: CancellationToken| {
+            let (warnings, _) = broadcast::channel(4);
+            start(
+                settings.clone(),
+                store.pool.clone(),
+                &url,
+                warnings,
+                shutdown,
+            )
+        };
+        // Once up: its session and subscription are at the broker. Then down, cleanly.
+        let first = world.shutdown.child_token();
+        let away = run(first.clone()).await.unwrap();
+        first.cancel();
+        away.stopped().await;
+        let gateway = geohazard_testkit::publisher(broker, "GW-V").await;
+        let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 0xFF, 0xD9];
+        let at = Utc::now().timestamp_millis();
+        gateway
+            .client()
+            .publish(
+                Topic::video("GW-V", "cam1", at),
+                QoS::AtLeastOnce,
+                false,
+                jpeg.clone(),
+            )
+            .await
+            .unwrap();
+        // Back up: the frame the broker kept is stored.
+        let v = run(world.shutdown.child_token()).await.unwrap();
+        let stored = geohazard_testkit::eventually(
+            Duration::from_secs(15),
+            "the snapshot sent while away",
+            || async {
+                sqlx::query_scalar::<_, i32>(
+                    "SELECT bytes FROM video_frames WHERE gateway_code = 'GW-V' AND camera = 'cam1'",
+                )
+                .fetch_optional(&store.pool)
+                .await
+                .unwrap()
+            },
+        )
+        .await;
+        assert_eq!(stored as usize, jpeg.len());
+        assert_eq!(v.stored.load(Ordering::Relaxed), 1);
+        assert_eq!(away.stored.load(Ordering::Relaxed), 0);
     }
 }

@@ -15,5 +15,7 @@ fn the_shipped_example_configuration_reads_as_documented() {
     assert_eq!(video.max_total_bytes, 20 << 30);
     assert_eq!(video.max_frame_bytes, 2 << 20);
     assert_eq!(video.live_max_fps, 2.0);
+    assert_eq!(video.client_id, "geohazard-command-center-video");
+    assert_eq!(video.shared_group, None);
     assert_eq!(config.command_center.console.tile_url, None);
 }
