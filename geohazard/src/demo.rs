@@ -91,7 +91,7 @@ pub fn sites() -> Vec<DemoSite> {
     vec![
         DemoSite {
             code: "GX-LS-001",
-            name: "Laojunshan landslide",
+            name: "老君山滑坡",
             kind: SiteKind::Landslide,
             division: "511525",
             lon: 104.52,
@@ -112,7 +112,7 @@ pub fn sites() -> Vec<DemoSite> {
         },
         DemoSite {
             code: "GX-DF-002",
-            name: "Shibanxi debris-flow gully",
+            name: "石板溪泥石流沟",
             kind: SiteKind::DebrisFlow,
             division: "511525",
             lon: 104.60,
@@ -125,7 +125,7 @@ pub fn sites() -> Vec<DemoSite> {
         },
         DemoSite {
             code: "GX-RF-003",
-            name: "Yangjiayan rockfall",
+            name: "杨家岩崩塌",
             kind: SiteKind::Rockfall,
             division: "511525",
             lon: 104.48,
@@ -141,7 +141,7 @@ pub fn sites() -> Vec<DemoSite> {
         },
         DemoSite {
             code: "GO-SB-004",
-            name: "Xunchang subsidence",
+            name: "巡场地面塌陷",
             kind: SiteKind::Subsidence,
             division: "511526",
             lon: 104.72,
