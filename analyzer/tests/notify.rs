@@ -16,6 +16,7 @@ use geohazard_analyzer::AnalyzerConfig;
 use geohazard_analyzer::{AliyunConfig, GenericHttpConfig, SmsConfig, aliyun_signature};
 use geohazard_store::registry::{self, SensorKind};
 use geohazard_testkit::eventually;
+use geohazard_testkit::fixtures;
 use serde_json::{Value, json};
 
 const MONITOR: &str = "13800000001";
@@ -131,23 +132,7 @@ async fn people(w: &World) -> i64 {
         (CITY, CITY_DUTY),
         (PROVINCE, PROVINCE_DUTY),
     ] {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO people (name, phone, division_code) VALUES ('Duty officer', $1, $2) RETURNING id",
-        )
-        .bind(phone)
-        .bind(division)
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO duty_roster (division_code, person_id, starts_at, ends_at)
-             VALUES ($1, $2, now() - interval '1 hour', now() + interval '1 hour')",
-        )
-        .bind(division)
-        .bind(id)
-        .execute(pool)
-        .await
-        .unwrap();
+        fixtures::on_duty_now(&w.store, "Duty officer", phone, division).await;
     }
     // Someone on another county's roster is never told.
     monitor

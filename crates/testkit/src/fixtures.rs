@@ -103,3 +103,27 @@ pub async fn store_readings(store: &Store, rows: &ReadingRows) -> u64 {
     tx.commit().await.unwrap();
     inserted
 }
+
+/// A person with a phone on `division`'s duty roster from an hour ago to an hour from now;
+/// returns their id.
+pub async fn on_duty_now(store: &Store, name: &str, phone: &str, division: &str) -> i64 {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO people (name, phone, division_code) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(name)
+    .bind(phone)
+    .bind(division)
+    .fetch_one(&store.pool)
+    .await
+    .expect("adding a person");
+    sqlx::query(
+        "INSERT INTO duty_roster (division_code, person_id, starts_at, ends_at)
+         VALUES ($1, $2, now() - interval '1 hour', now() + interval '1 hour')",
+    )
+    .bind(division)
+    .bind(id)
+    .execute(&store.pool)
+    .await
+    .expect("putting them on the roster");
+    id
+}

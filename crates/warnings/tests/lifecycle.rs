@@ -34,27 +34,6 @@ async fn world() -> (TestDb, Store, i64) {
     (db, store, site)
 }
 
-/// A county duty officer with a phone, on the roster now.
-async fn county_duty(store: &Store) -> i64 {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO people (name, phone, division_code) VALUES ('Duty', '13800000002', $1) RETURNING id",
-    )
-    .bind(COUNTY)
-    .fetch_one(&store.pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO duty_roster (division_code, person_id, starts_at, ends_at)
-         VALUES ($1, $2, now() - interval '1 hour', now() + interval '1 hour')",
-    )
-    .bind(COUNTY)
-    .bind(id)
-    .execute(&store.pool)
-    .await
-    .unwrap();
-    id
-}
-
 async fn transitions(store: &Store) -> Vec<(String, Option<String>, Option<String>)> {
     sqlx::query_as("SELECT transition, from_level, to_level FROM warning_events ORDER BY id")
         .fetch_all(&store.pool)
@@ -124,7 +103,7 @@ async fn a_warning_is_raised_escalated_de_escalated_and_closed_with_one_event_ea
 #[tokio::test]
 async fn queued_sms_wake_the_deliverer_and_an_acknowledgement_stops_the_referral() {
     let (_db, store, site) = world().await;
-    let duty = county_duty(&store).await;
+    let duty = fixtures::on_duty_now(&store, "Duty", "13800000002", COUNTY).await;
     let lc = Lifecycle::new(WarningPolicy {
         ack_deadlines: AckDeadlines {
             red: Some(3600.0),
