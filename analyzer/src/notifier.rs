@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use geohazard_protocol::warning::WarningLevel;
+use geohazard_protocol::warning::{Summary, WarningLevel};
 use geohazard_runtime::Backoff;
 use geohazard_warnings::{Lifecycle, Outbox, SmsQueued};
 use serde_json::Value;
@@ -25,8 +25,8 @@ struct Outgoing {
     attempts: i32,
     site: String,
     level: String,
-    /// In Chinese: the provider's template around it is.
     summary: String,
+    summary_zh: String,
 }
 
 async fn attempt(
@@ -78,7 +78,7 @@ async fn send_due(
                           ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
              RETURNING id, person_id, phone, body, attempts, warning_id)
          SELECT c.id, c.person_id, c.phone, c.body, c.attempts, h.code AS site, w.level,
-                COALESCE(NULLIF(w.summary_zh, ''), w.summary) AS summary
+                w.summary, w.summary_zh
          FROM claimed c JOIN warnings w ON w.id = c.warning_id JOIN hazard_sites h ON h.id = w.site_id",
     )
     .fetch_all(pool)
@@ -149,7 +149,11 @@ async fn send_one(
         text: m.body.clone(),
         site: m.site.clone(),
         level: level.name_zh().into(),
-        summary: m.summary.chars().take(60).collect(),
+        // In Chinese: the provider's template around it is.
+        summary: Summary::chinese_or_english(&m.summary_zh, &m.summary)
+            .chars()
+            .take(60)
+            .collect(),
     };
     match provider.send(&msg).await {
         Ok(sent) => {

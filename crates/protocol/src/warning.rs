@@ -103,6 +103,12 @@ impl Summary {
         }
     }
 
+    /// The line for a Chinese reader: the Chinese one, or the English one from a sender (or a
+    /// stored warning) that has none.
+    pub fn chinese_or_english<'a>(zh: &'a str, en: &'a str) -> &'a str {
+        if zh.is_empty() { en } else { zh }
+    }
+
     /// Adds a clause to both.
     pub fn push(&mut self, en: &str, zh: &str) {
         self.en.push_str(en);
@@ -402,6 +408,11 @@ pub struct Warning {
 }
 
 impl Warning {
+    /// Its line for a Chinese reader (see [`Summary::chinese_or_english`]).
+    pub fn summary_in_chinese(&self) -> &str {
+        Summary::chinese_or_english(&self.summary_zh, &self.summary)
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a warning always serializes")
     }

@@ -100,15 +100,6 @@ async fn recipients(
     .await
 }
 
-/// The Chinese line, or the English one from a sender that wrote none.
-fn summary_zh(w: &Warning) -> &str {
-    if w.summary_zh.is_empty() {
-        &w.summary
-    } else {
-        &w.summary_zh
-    }
-}
-
 fn message_text(policy: &WarningPolicy, site_name: &str, w: &Warning) -> String {
     let what = if w.category == WarningCategory::Device {
         "设备故障".to_owned()
@@ -121,7 +112,7 @@ fn message_text(policy: &WarningPolicy, site_name: &str, w: &Warning) -> String 
         site_name,
         w.site,
         what,
-        summary_zh(w)
+        w.summary_in_chinese()
     )
 }
 
