@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use geohazard_protocol::command::{LiveViewAction, LiveViewArgs, SetIntervalArgs, SnapshotArgs};
 use geohazard_protocol::{Command, CommandAck, CommandEnvelope};
+use indexmap::IndexMap;
 use serde_json::{Value, json};
 use tracing::info;
 
@@ -25,9 +26,8 @@ const REMEMBERED: usize = 1024;
 /// the first answer once that exists; while it is still running, its own answer will do.
 #[derive(Default)]
 pub(crate) struct Executed {
-    answers: std::collections::HashMap<String, Option<CommandAck>>,
-    /// Ids oldest first, so the memory stays bounded.
-    order: std::collections::VecDeque<String>,
+    /// Oldest first, so the memory stays bounded.
+    answers: IndexMap<String, Option<CommandAck>>,
 }
 
 /// What to do with a command that just arrived.
@@ -51,12 +51,9 @@ impl Executed {
             Some(None) => return Arrival::Running,
             None => {}
         }
-        if self.order.len() == REMEMBERED
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.answers.remove(&oldest);
+        if self.answers.len() == REMEMBERED {
+            self.answers.shift_remove_index(0);
         }
-        self.order.push_back(id.to_owned());
         self.answers.insert(id.to_owned(), None);
         Arrival::New
     }
