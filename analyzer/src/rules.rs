@@ -156,7 +156,7 @@ pub struct InverseVelocityParams {
     /// of the time left (creep does not follow α = 2 exactly), added in quadrature.
     pub model_error_fraction: f64,
     /// A confident forecast (its band's far end) within these hours raises the level itself:
-    /// red or orange without waiting for the velocity to cross a line.
+    /// red without waiting for the velocity to cross a line.
     pub level_within_h: Thresholds,
     /// While a warning holds, a new forecast is stored and published when it moves by more than
     /// this fraction of the time left, and at least `tolerance_h` hours.
@@ -177,7 +177,6 @@ impl Default for InverseVelocityParams {
             min_velocity_gain: 1.3,
             model_error_fraction: 0.1,
             level_within_h: Thresholds {
-                orange: Some(72.0),
                 red: Some(24.0),
                 ..Thresholds::default()
             },

@@ -1,0 +1,89 @@
+//! Failure forecasts (issue 22): none where nothing fails, and the red SMS carries the current
+//! one.
+
+mod common;
+
+use common::*;
+use geohazard_store::registry::SensorKind;
+use geohazard_testkit::fixtures;
+
+/// Crack opening accelerating towards failure at `tf` (α = 2, as in deformation.rs), with a
+/// thermal swing and gauge noise.
+fn accelerating(t: i64, v0: f64, onset: i64, tf: i64, noise: &mut Noise) -> f64 {
+    let day = |ms: i64| ms as f64 / DAY as f64;
+    let creep = if t <= onset {
+        v0 * day(t - onset)
+    } else {
+        let l = day(tf - onset);
+        v0 * l * (l / day(tf - t)).ln()
+    };
+    20.0 + creep + 0.2 * (2.0 * std::f64::consts::PI * day(t)).sin() + noise.gauss(0.1)
+}
+
+/// Events of warnings of one sensor that carry a failure forecast.
+async fn forecasts_of(w: &World, channel: &str) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT w.source, e.transition FROM warning_events e JOIN warnings w ON w.id = e.warning_id
+         WHERE w.source LIKE '%/' || $1 AND e.evidence ? 'failure_forecast_ts'
+           AND e.evidence->>'failure_forecast_ts' IS NOT NULL",
+    )
+    .bind(channel)
+    .fetch_all(&w.store.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steadily_moving_daily_gnss_station_gets_no_failure_forecast() {
+    let w = World::new().await;
+    w.sensor("gnss-1", SensorKind::Gnss, "mm", 86_400).await;
+    let analyzer = w.start(w.config("analyzer-steady-gnss")).await;
+    let publisher = w.publisher().await;
+    // 120 days at 30 mm/d with 3 mm of scatter: fast enough for warnings, never failing.
+    let mut noise = Noise::new(31);
+    let start = (now_ms() / DAY - 120) * DAY;
+    let series: Vec<(i64, f64)> = (0..120)
+        .map(|d| (start + d * DAY, 50.0 + 30.0 * d as f64 + noise.gauss(3.0)))
+        .collect();
+    let n = publisher.replay("gnss-1", &series, 1).await;
+    analyzer.handled(n).await;
+    assert_eq!(forecasts_of(&w, "gnss-1").await, vec![]);
+    analyzer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_red_sms_carries_the_failure_forecast() {
+    let w = World::new().await;
+    let sensor = w.sensor("crack-1", SensorKind::CrackMeter, "mm", 600).await;
+    fixtures::on_duty_now(&w.store, "Duty officer", "13800000001", COUNTY).await;
+    let tf = now_ms() - 2 * HOUR;
+    let onset = tf - 8 * DAY;
+    let mut noise = Noise::new(32);
+    let series: Vec<(i64, f64)> = (0..)
+        .map(|i| onset - 20 * DAY + i * 10 * MIN)
+        .take_while(|t| *t < tf - 5 * MIN)
+        .map(|t| (t, accelerating(t, 0.8, onset, tf, &mut noise)))
+        .collect();
+    // The steady weeks are in the store; the acceleration arrives live.
+    let split = series.partition_point(|r| r.0 < onset);
+    w.store_readings(sensor, &series[..split]).await;
+    let analyzer = w.start(w.config("analyzer-red-sms")).await;
+    let publisher = w.publisher().await;
+    let n = publisher.replay("crack-1", &series[split..], 12).await;
+    analyzer.handled(n).await;
+    let red: Vec<(String, String)> = sqlx::query_as(
+        "SELECT w.source, n.body FROM notifications n JOIN warnings w ON w.id = n.warning_id
+         WHERE n.channel = 'sms' AND n.reason LIKE 'red@%' ORDER BY n.id",
+    )
+    .fetch_all(&w.store.pool)
+    .await
+    .unwrap();
+    assert!(!red.is_empty(), "a red SMS was queued");
+    for (source, body) in &red {
+        assert!(
+            body.contains("预测失稳时间"),
+            "the red SMS of {source} has no forecast: {body}"
+        );
+    }
+    analyzer.stop().await;
+}
