@@ -586,7 +586,11 @@ impl Engine {
             if let Some((t, v)) = held {
                 st.window.insert(t, v);
             }
-            evals.push((WarningSource::Rain { sensor: sensor() }, eval, p.persistence));
+            evals.push((
+                WarningSource::Rain { sensor: sensor() },
+                eval,
+                p.persistence,
+            ));
             let (suspect, refuted) = match (screen.pending, screen.refuted.last()) {
                 (Some(s), _) => (s, false),
                 (None, Some(s)) => (*s, true),
@@ -652,7 +656,8 @@ impl Engine {
                 let before = &raw[..raw.len().saturating_sub(1)];
                 let (n_before, from_before) = rules::identical_run(before);
                 let freed = before.last().filter(|(last_ts, _)| {
-                    !stuck && rules::is_stuck(n_before, from_before, *last_ts, gap_ms, min, h.stuck_h)
+                    !stuck
+                        && rules::is_stuck(n_before, from_before, *last_ts, gap_ms, min, h.stuck_h)
                 });
                 let summary = match freed {
                     Some(&(last_ts, v)) => {
@@ -831,7 +836,10 @@ impl Engine {
             let beijing = t.with_timezone(&BEIJING);
             let mut text = Summary::new(
                 format!("failure forecast {}", t.format("%Y-%m-%d %H:%M UTC")),
-                format!("预测失稳时间 {}（北京时间）", beijing.format("%Y-%m-%d %H:%M")),
+                format!(
+                    "预测失稳时间 {}（北京时间）",
+                    beijing.format("%Y-%m-%d %H:%M")
+                ),
             );
             if let Some(b) = band_h.or(band_h_elsewhere) {
                 // The band in wall-clock hours, as the forecast is shown.

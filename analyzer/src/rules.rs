@@ -532,7 +532,10 @@ pub fn screen_rain(p: &RainfallParams, w: &mut Window, interval_ms: i64) -> Rain
         }
         let near = |j: &usize| (raw[*j].0 - ts).abs() <= reach;
         let before = (i.saturating_sub(2)..i).filter(near).map(|j| raw[j].1);
-        let after: Vec<f64> = (i + 1..(i + 3).min(n)).filter(near).map(|j| raw[j].1).collect();
+        let after: Vec<f64> = (i + 1..(i + 3).min(n))
+            .filter(near)
+            .map(|j| raw[j].1)
+            .collect();
         let neighbours = before.chain(after.iter().copied()).fold(0.0, f64::max);
         if mm < p.suspect_ratio * neighbours.max(p.suspect_floor_mm) {
             continue;
@@ -762,7 +765,10 @@ pub fn forecast(
         2.0 * ((se * overlap).powi(2) + model.powi(2)).sqrt()
     });
     // 1/v at the first velocity and now, on the fitted line (days relative to now).
-    let first_day = velocities.first().map(|v| (v.0 - ts) as f64 / DAY_MS).unwrap_or(0.0);
+    let first_day = velocities
+        .first()
+        .map(|v| (v.0 - ts) as f64 / DAY_MS)
+        .unwrap_or(0.0);
     let inverse_then = iv.fit.intercept + iv.fit.slope * first_day;
     let gain = inverse_then / iv.fit.intercept;
     let accelerating = iv.fit.intercept > 0.0 && gain >= ip.min_velocity_gain;
@@ -903,7 +909,11 @@ pub fn identical_run(raw: &[(i64, f64)]) -> (usize, i64) {
 /// its readings say nothing of the ground, and the catch-up when it comes free is a step of
 /// the device, not a movement; left out, the velocities after it are fitted from the readings
 /// after it alone.
-pub fn without_stuck(points: &[(i64, f64)], gap_ms: i64, h: Option<&HealthParams>) -> Vec<(i64, f64)> {
+pub fn without_stuck(
+    points: &[(i64, f64)],
+    gap_ms: i64,
+    h: Option<&HealthParams>,
+) -> Vec<(i64, f64)> {
     let Some((min, hours)) = h.and_then(|h| h.stuck_samples.map(|m| (m, h.stuck_h))) else {
         return points.to_vec();
     };

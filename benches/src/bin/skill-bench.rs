@@ -398,7 +398,14 @@ async fn main() -> anyhow::Result<()> {
     let fault_site = fixtures::register_site(store, "SKILL-FAULT").await;
     let fault_gw = registry::upsert_gateway(pool, "gw-fault", Some(fault_site), "", None).await?;
     for c in faults.spikes.iter().chain(&faults.stuck) {
-        add(fault_gw, fault_site, c.channel.clone(), SensorKind::CrackMeter, 600).await?;
+        add(
+            fault_gw,
+            fault_site,
+            c.channel.clone(),
+            SensorKind::CrackMeter,
+            600,
+        )
+        .await?;
     }
     for (ch, _, _) in &faults.frozen {
         add(fault_gw, fault_site, ch.clone(), SensorKind::Gnss, 86_400).await?;
@@ -407,8 +414,8 @@ async fn main() -> anyhow::Result<()> {
     for (i, g) in faults.rain.iter().enumerate() {
         for (twin, ch) in [("clean", &g.clean_channel), ("spike", &g.channel)] {
             let site = fixtures::register_site(store, &format!("SKILL-RAIN-{twin}-{i}")).await;
-            let gw = registry::upsert_gateway(pool, &format!("gw-{ch}"), Some(site), "", None)
-                .await?;
+            let gw =
+                registry::upsert_gateway(pool, &format!("gw-{ch}"), Some(site), "", None).await?;
             add(gw, site, ch.clone(), SensorKind::RainGauge, 3600).await?;
         }
     }
@@ -705,7 +712,13 @@ async fn main() -> anyhow::Result<()> {
         .filter(|c| c.failure_ms.is_none())
         .map(|c| c.channel.clone())
         .chain(gnss.iter().map(|g| g.0.clone()))
-        .chain(faults.spikes.iter().chain(&faults.stuck).map(|c| c.channel.clone()))
+        .chain(
+            faults
+                .spikes
+                .iter()
+                .chain(&faults.stuck)
+                .map(|c| c.channel.clone()),
+        )
         .chain(faults.frozen.iter().map(|f| f.0.clone()))
         .map(|ch| {
             ev.iter()
@@ -819,7 +832,10 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], sms: &[(String, S
             format!("{} (v0 {:.2}): {red}", c.channel, c.v0)
         })
         .collect();
-    println!("red lead on the three slowest creeps: {}", slowest.join("; "));
+    println!(
+        "red lead on the three slowest creeps: {}",
+        slowest.join("; ")
+    );
     println!(
         "SMS per failure (all rules of the sensor): median {:.0}, max {:.0}; red SMS carrying the failure forecast: {} of {}",
         median(per_failure.clone()),
@@ -885,7 +901,9 @@ async fn restart_case(world: &World, rng: &mut StdRng, n: usize, end: i64) -> an
         fixtures::store_readings(store, &rows).await;
         series.push((c, split));
     }
-    let analyzer = world.start_analyzer(world.analyzer_config("skill-restarted")).await?;
+    let analyzer = world
+        .start_analyzer(world.analyzer_config("skill-restarted"))
+        .await?;
     let p = world.client("skill-bench-old", 200, 10_000);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut messages = 0;
@@ -941,9 +959,11 @@ struct Faults {
     /// `failure_ms`).
     stuck: Vec<Creep>,
     rain: Vec<RainSpike>,
-    /// Daily GNSS stations frozen for their last 10 days: (channel, frozen from, readings).
-    frozen: Vec<(String, i64, Vec<(i64, f64)>)>,
+    frozen: Vec<Frozen>,
 }
+
+/// A daily GNSS station frozen for its last 10 days: (channel, frozen from, readings).
+type Frozen = (String, i64, Vec<(i64, f64)>);
 
 fn fault_series(rng: &mut StdRng, end: i64, n: usize) -> Faults {
     let steady = |rng: &mut StdRng, channel: String| {
@@ -962,7 +982,8 @@ fn fault_series(rng: &mut StdRng, end: i64, n: usize) -> Faults {
         c.failure_ms = Some(c.readings[at].0);
         spikes.push(c);
         let mut c = steady(rng, format!("stuck-{i}"));
-        let from = c.readings.len() - 1 - (4.0 * 144.0 + rng.random::<f64>() * 2.0 * 144.0) as usize;
+        let from =
+            c.readings.len() - 1 - (4.0 * 144.0 + rng.random::<f64>() * 2.0 * 144.0) as usize;
         let value = c.readings[from].1;
         for r in &mut c.readings[from..from + 288] {
             r.1 = value;
@@ -1051,7 +1072,9 @@ fn print_faults(faults: &Faults, ev: &[Event], sms: &[(String, String, String)])
             .filter(|e| e.0 == format!("device:{kind}:{}", sensor_label(ch)) && e.1 == "raised")
             .count()
     };
-    println!("| fault | series | yellow-or-above raised | red | hazard SMS | device warnings raised |");
+    println!(
+        "| fault | series | yellow-or-above raised | red | hazard SMS | device warnings raised |"
+    );
     println!("|---|---|---|---|---|---|");
     for (kind, series, device_kind) in [
         ("one reading ×100", &faults.spikes, "stuck"),
