@@ -600,6 +600,7 @@ impl Engine {
                         ts: now_ts,
                         mm: now_value,
                         neighbours_mm: 0.0,
+                        times: 0.0,
                     },
                     false,
                 ),
@@ -608,15 +609,11 @@ impl Engine {
                 (true, _) => Summary::new(
                     format!(
                         "{label}: {} mm, {:.0}× its neighbours (at most {} mm), held out of the rain sums until the next reading",
-                        suspect.mm,
-                        suspect.mm / suspect.neighbours_mm.max(p.suspect_floor_mm),
-                        suspect.neighbours_mm
+                        suspect.mm, suspect.times, suspect.neighbours_mm
                     ),
                     format!(
                         "{label} 读数 {} mm，为相邻读数（至多 {} mm）的 {:.0} 倍，待下一读数确认前不计入雨量",
-                        suspect.mm,
-                        suspect.neighbours_mm,
-                        suspect.mm / suspect.neighbours_mm.max(p.suspect_floor_mm)
+                        suspect.mm, suspect.neighbours_mm, suspect.times
                     ),
                 ),
                 (false, true) => Summary::new(

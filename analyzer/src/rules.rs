@@ -94,12 +94,12 @@ pub struct RainfallParams {
     pub persistence: Persistence,
     /// A reading of at least `suspect_min_mm` and `suspect_ratio` times the largest of its
     /// neighbours in time (two each side within three sampling intervals, each counted as at
-    /// least `suspect_floor_mm`) is suspect: a device check, held out of the sums until the
+    /// least `suspect_floor_mm_per_h` times the hours one reading covers) is suspect: a device check, held out of the sums until the
     /// next reading confirms it (comes within the ratio) or refutes it (then it is dropped
     /// from every sum, antecedent ones included).
     pub suspect_ratio: f64,
     pub suspect_min_mm: f64,
-    pub suspect_floor_mm: f64,
+    pub suspect_floor_mm_per_h: f64,
 }
 
 impl Default for RainfallParams {
@@ -125,7 +125,7 @@ impl Default for RainfallParams {
             persistence: Persistence::readings(1),
             suspect_ratio: 50.0,
             suspect_min_mm: 20.0,
-            suspect_floor_mm: 1.0,
+            suspect_floor_mm_per_h: 1.0,
         }
     }
 }
@@ -508,6 +508,8 @@ pub struct SuspectRain {
     pub mm: f64,
     /// The largest neighbour it was compared with, mm.
     pub neighbours_mm: f64,
+    /// How many times that neighbour (or the floor) it is.
+    pub times: f64,
 }
 
 /// What the screen of a gauge's window found: readings refuted by the readings after them
@@ -522,6 +524,8 @@ pub struct RainScreen {
 /// Screens a gauge's window for single readings orders of magnitude above their neighbours.
 pub fn screen_rain(p: &RainfallParams, w: &mut Window, interval_ms: i64) -> RainScreen {
     let reach = 3 * interval_ms.max(1);
+    // A daily total after a dry day is ordinary: the floor grows with what one reading covers.
+    let floor = p.suspect_floor_mm_per_h * interval_ms as f64 / HOUR_MS as f64;
     let raw = w.raw();
     let n = raw.len();
     let mut screen = RainScreen::default();
@@ -537,13 +541,14 @@ pub fn screen_rain(p: &RainfallParams, w: &mut Window, interval_ms: i64) -> Rain
             .map(|j| raw[j].1)
             .collect();
         let neighbours = before.chain(after.iter().copied()).fold(0.0, f64::max);
-        if mm < p.suspect_ratio * neighbours.max(p.suspect_floor_mm) {
+        if mm < p.suspect_ratio * neighbours.max(floor) {
             continue;
         }
         let s = SuspectRain {
             ts,
             mm,
             neighbours_mm: neighbours,
+            times: mm / neighbours.max(floor).max(f64::MIN_POSITIVE),
         };
         if i + 1 < n {
             screen.refuted.push(s);
