@@ -34,20 +34,30 @@ async fn forecasts_of(w: &World, channel: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_steadily_moving_daily_gnss_station_gets_no_failure_forecast() {
+async fn steadily_moving_daily_gnss_stations_get_no_failure_forecast() {
     let w = World::new().await;
-    w.sensor("gnss-1", SensorKind::Gnss, "mm", 86_400).await;
     let analyzer = w.start(w.config("analyzer-steady-gnss")).await;
     let publisher = w.publisher().await;
-    // 120 days at 30 mm/d with 3 mm of scatter: fast enough for warnings, never failing.
     let mut noise = Noise::new(31);
     let start = (now_ms() / DAY - 120) * DAY;
-    let series: Vec<(i64, f64)> = (0..120)
-        .map(|d| (start + d * DAY, 50.0 + 30.0 * d as f64 + noise.gauss(3.0)))
-        .collect();
-    let n = publisher.replay("gnss-1", &series, 1).await;
+    // 120 days at 0.5-30 mm/d with 2-4 mm of scatter: some fast enough for warnings, none
+    // failing.
+    let mut n = 0;
+    for (i, (v, sd)) in [(0.8, 2.0), (2.5, 3.5), (4.0, 2.5), (6.0, 4.0), (9.0, 3.0), (30.0, 3.0)]
+        .into_iter()
+        .enumerate()
+    {
+        let channel = format!("gnss-{i}");
+        w.sensor(&channel, SensorKind::Gnss, "mm", 86_400).await;
+        let series: Vec<(i64, f64)> = (0..120)
+            .map(|d| (start + d * DAY, 50.0 + v * d as f64 + noise.gauss(sd)))
+            .collect();
+        n += publisher.replay(&channel, &series, 1).await;
+    }
     analyzer.handled(n).await;
-    assert_eq!(forecasts_of(&w, "gnss-1").await, vec![]);
+    for i in 0..6 {
+        assert_eq!(forecasts_of(&w, &format!("gnss-{i}")).await, vec![], "gnss-{i}");
+    }
     analyzer.stop().await;
 }
 
