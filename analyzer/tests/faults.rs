@@ -211,18 +211,6 @@ async fn a_frozen_daily_gnss_station_is_flagged_within_days_not_a_month() {
     analyzer.stop().await;
 }
 
-/// Crack opening accelerating towards failure at `tf` (α = 2, as in deformation.rs).
-fn accelerating(t: i64, v0: f64, onset: i64, tf: i64, noise: &mut Noise) -> f64 {
-    let day = |ms: i64| ms as f64 / DAY as f64;
-    let creep = if t <= onset {
-        v0 * day(t - onset)
-    } else {
-        let l = day(tf - onset);
-        v0 * l * (l / day(tf - t)).ln()
-    };
-    20.0 + creep + 0.2 * (2.0 * std::f64::consts::PI * day(t)).sin() + noise.gauss(0.1)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_analyzer_restarted_on_replayed_history_weeks_old_keeps_its_window_and_reaches_red() {
     let w = World::new().await;
@@ -234,7 +222,7 @@ async fn an_analyzer_restarted_on_replayed_history_weeks_old_keeps_its_window_an
     let series: Vec<(i64, f64)> = (0..)
         .map(|i| onset - 20 * DAY + i * 10 * MIN)
         .take_while(|t| *t < tf - 5 * MIN)
-        .map(|t| (t, accelerating(t, 1.0, onset, tf, &mut noise)))
+        .map(|t| (t, accelerating(t, 1.0, (onset, tf), (0.2, 0.1), &mut noise)))
         .collect();
     // Everything up to 20 h before the failure was imported before the restart.
     let split = series.partition_point(|r| r.0 < tf - 20 * HOUR);

@@ -7,19 +7,6 @@ use common::*;
 use geohazard_store::registry::SensorKind;
 use geohazard_testkit::fixtures;
 
-/// Crack opening accelerating towards failure at `tf` (α = 2, as in deformation.rs), with a
-/// thermal swing and gauge noise.
-fn accelerating(t: i64, v0: f64, onset: i64, tf: i64, noise: &mut Noise) -> f64 {
-    let day = |ms: i64| ms as f64 / DAY as f64;
-    let creep = if t <= onset {
-        v0 * day(t - onset)
-    } else {
-        let l = day(tf - onset);
-        v0 * l * (l / day(tf - t)).ln()
-    };
-    20.0 + creep + 0.2 * (2.0 * std::f64::consts::PI * day(t)).sin() + noise.gauss(0.1)
-}
-
 /// Events of warnings of one sensor that carry a failure forecast.
 async fn forecasts_of(w: &World, channel: &str) -> Vec<(String, String)> {
     sqlx::query_as(
@@ -43,9 +30,16 @@ async fn steadily_moving_daily_gnss_stations_get_no_failure_forecast() {
     // 120 days at 0.5-30 mm/d with 2-4 mm of scatter: some fast enough for warnings, none
     // failing.
     let mut n = 0;
-    for (i, (v, sd)) in [(0.8, 2.0), (2.5, 3.5), (4.0, 2.5), (6.0, 4.0), (9.0, 3.0), (30.0, 3.0)]
-        .into_iter()
-        .enumerate()
+    for (i, (v, sd)) in [
+        (0.8, 2.0),
+        (2.5, 3.5),
+        (4.0, 2.5),
+        (6.0, 4.0),
+        (9.0, 3.0),
+        (30.0, 3.0),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let channel = format!("gnss-{i}");
         w.sensor(&channel, SensorKind::Gnss, "mm", 86_400).await;
@@ -56,7 +50,11 @@ async fn steadily_moving_daily_gnss_stations_get_no_failure_forecast() {
     }
     analyzer.handled(n).await;
     for i in 0..6 {
-        assert_eq!(forecasts_of(&w, &format!("gnss-{i}")).await, vec![], "gnss-{i}");
+        assert_eq!(
+            forecasts_of(&w, &format!("gnss-{i}")).await,
+            vec![],
+            "gnss-{i}"
+        );
     }
     analyzer.stop().await;
 }
@@ -72,7 +70,7 @@ async fn the_red_sms_carries_the_failure_forecast() {
     let series: Vec<(i64, f64)> = (0..)
         .map(|i| onset - 20 * DAY + i * 10 * MIN)
         .take_while(|t| *t < tf - 5 * MIN)
-        .map(|t| (t, accelerating(t, 0.8, onset, tf, &mut noise)))
+        .map(|t| (t, accelerating(t, 0.8, (onset, tf), (0.2, 0.1), &mut noise)))
         .collect();
     // The steady weeks are in the store; the acceleration arrives live.
     let split = series.partition_point(|r| r.0 < onset);
