@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use crate::config::AnalyzerConfig;
 use crate::evidence::{
     CombinedEvidence, Evidence, GatewayStatusEvidence, SilenceEvidence, StuckEvidence,
+    SuspectEvidence,
 };
 use crate::levels::{Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker};
 use crate::methods::{self, DAY_MS, HOUR_MS};
@@ -89,6 +90,9 @@ pub(crate) struct Engine {
     started_ms: i64,
     /// The failure forecast last stored per open trend warning, in the engine's clock.
     forecasts: HashMap<Key, i64>,
+    /// Per sensor, the newest accepted failure forecast and its band (hours), in the engine's
+    /// clock: a red from another rule of the sensor carries it.
+    latest_forecast: HashMap<i32, (i64, Option<f64>)>,
 }
 
 /// Reading time as the rules see it: stretched by `scale` around `anchor` (demos whose
@@ -262,6 +266,7 @@ impl Engine {
             stats,
             started_ms: Utc::now().timestamp_millis(),
             forecasts: HashMap::new(),
+            latest_forecast: HashMap::new(),
         };
         engine.warm_up().await?;
         for (site, source, level) in geohazard_warnings::open_levels(&engine.pool).await? {
@@ -287,21 +292,55 @@ impl Engine {
     async fn warm_up(&mut self) -> anyhow::Result<()> {
         let started = Instant::now();
         let ids: Vec<i32> = self.registry.sensors().map(|s| s.id).collect();
-        let now = Utc::now();
-        let raw_from_ms =
-            (now.timestamp_millis() - self.raw_horizon_ms).div_euclid(HOUR_MS) * HOUR_MS;
-        let raw_from = ms_to_time(raw_from_ms).unwrap_or(now);
-        let long_from = ms_to_time(now.timestamp_millis() - self.long_horizon_ms).unwrap_or(now);
         for id in &ids {
             let st = self.new_state();
             self.sensors.insert(*id, st);
         }
-        // Hourly rollups before the raw horizon, raw readings from it on.
-        let history =
-            geohazard_store::readings::history(&self.pool, &ids, long_from, raw_from).await?;
-        let (hours, raw) = (history.hours, history.raw);
+        // Each sensor looks back from its own newest stored reading, not from the wall clock:
+        // history being imported or replayed may be weeks old and still be the sensor's present.
+        let now_ms = Utc::now().timestamp_millis();
+        let newest: Vec<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT s, (SELECT max(ts) FROM readings WHERE sensor_id = s AND quality < 2)
+             FROM unnest($1::int4[]) AS s",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_end: HashMap<i64, Vec<i32>> = HashMap::new();
+        for (id, newest) in newest {
+            // Sensors whose data reach the present share one query; older ones have their own.
+            let end = newest
+                .map(|t| t.timestamp_millis())
+                .filter(|t| *t < now_ms - self.raw_horizon_ms)
+                .map(|t| t + 1)
+                .unwrap_or(now_ms);
+            by_end.entry(end).or_default().push(id);
+        }
+        let (mut n_hours, mut n_raw) = (0, 0);
+        for (end_ms, ids) in by_end {
+            let raw_from_ms = (end_ms - self.raw_horizon_ms).div_euclid(HOUR_MS) * HOUR_MS;
+            let raw_from = ms_to_time(raw_from_ms).unwrap_or_default();
+            let long_from = ms_to_time(end_ms - self.long_horizon_ms).unwrap_or_default();
+            // Hourly rollups before the raw horizon, raw readings from it on.
+            let history =
+                geohazard_store::readings::history(&self.pool, &ids, long_from, raw_from).await?;
+            n_hours += history.hours.len();
+            n_raw += history.raw.len();
+            self.warm(history);
+        }
+        tracing::info!(
+            sensors = ids.len(),
+            hourly = n_hours,
+            raw = n_raw,
+            took_ms = started.elapsed().as_millis() as u64,
+            "windows warmed from the store"
+        );
+        Ok(())
+    }
+
+    fn warm(&mut self, history: geohazard_store::readings::History) {
         let scale = self.config.engine.time_scale;
-        for (id, bucket, n, sum) in &hours {
+        for (id, bucket, n, sum) in &history.hours {
             // Hourly sums cannot be stretched into scenario time: a demo starts without them.
             if scale != 1.0 {
                 break;
@@ -314,20 +353,12 @@ impl Engine {
                 );
             }
         }
-        for (id, ts, v) in &raw {
+        for (id, ts, v) in &history.raw {
             if let Some(st) = self.sensors.get_mut(id) {
                 let ts = scenario_ts(ts.timestamp_millis(), self.started_ms, scale);
                 st.window.insert(ts, *v);
             }
         }
-        tracing::info!(
-            sensors = ids.len(),
-            hourly = hours.len(),
-            raw = raw.len(),
-            took_ms = started.elapsed().as_millis() as u64,
-            "windows warmed from the store"
-        );
-        Ok(())
     }
 
     pub(crate) async fn reload(&mut self) {
@@ -471,15 +502,23 @@ impl Engine {
             // swing would read as movement.
             let hour = now_ts.div_euclid(HOUR_MS);
             if hour != st.cycle_hour {
-                st.cycle = methods::diurnal_cycle(
+                st.cycle = methods::diurnal_cycle(&rules::without_stuck(
                     st.window.raw_between(now_ts - 3 * DAY_MS as i64, now_ts),
-                );
+                    gap_ms,
+                    r.health.as_ref(),
+                ));
                 st.cycle_hour = hour;
             }
             let needs_cycle = gap_ms < 3 * HOUR_MS;
             let span = deformation_span_ms(r, gap_ms);
-            let series =
-                methods::without_cycle(st.window.raw_between(now_ts - span, now_ts), st.cycle);
+            let series = methods::without_cycle(
+                &rules::without_stuck(
+                    st.window.raw_between(now_ts - span, now_ts),
+                    gap_ms,
+                    r.health.as_ref(),
+                ),
+                st.cycle,
+            );
             let learning = needs_cycle && st.cycle.is_none();
             if let Some(p) = &r.rate {
                 let e = match learning {
@@ -521,34 +560,130 @@ impl Engine {
                     e.as_ref().map(|_| ()).map_err(Clone::clone),
                 ));
                 if let Ok(e) = e {
+                    match e.forecast_ms {
+                        Some(f) => {
+                            let band = e.evidence.failure_band_h();
+                            self.latest_forecast.insert(info.id, (f, band));
+                        }
+                        None => {
+                            self.latest_forecast.remove(&info.id);
+                        }
+                    }
                     evals.push((source, e, p.persistence));
                 }
             }
         }
+        let mut device: Vec<(DeviceFault, Option<Level>, Summary, Evidence)> = Vec::new();
         if let Some(p) = &r.rainfall {
             let curve = self.registry.id_curve(&info.division).unwrap_or(p.id_curve);
+            // A single reading orders of magnitude above its neighbours is a device check, and
+            // counts towards no hazard level until the next reading confirms it.
+            let screen = rules::screen_rain(p, &mut st.window, interval_ms);
+            let held = screen
+                .pending
+                .and_then(|s| st.window.remove(s.ts).map(|v| (s.ts, v)));
+            let eval = rules::eval_rainfall(p, curve, &mut st.window, now_ts, interval_ms);
+            if let Some((t, v)) = held {
+                st.window.insert(t, v);
+            }
             evals.push((
                 WarningSource::Rain { sensor: sensor() },
-                rules::eval_rainfall(p, curve, &mut st.window, now_ts, interval_ms),
+                eval,
                 p.persistence,
             ));
+            let (suspect, refuted) = match (screen.pending, screen.refuted.last()) {
+                (Some(s), _) => (s, false),
+                (None, Some(s)) => (*s, true),
+                // Confirmed (or nothing suspect): any open check is over.
+                (None, None) => (
+                    rules::SuspectRain {
+                        ts: now_ts,
+                        mm: now_value,
+                        neighbours_mm: 0.0,
+                        times: 0.0,
+                    },
+                    false,
+                ),
+            };
+            let summary = match (screen.pending.is_some(), refuted) {
+                (true, _) => Summary::new(
+                    format!(
+                        "{label}: {} mm, {:.0}× its neighbours (at most {} mm), held out of the rain sums until the next reading",
+                        suspect.mm, suspect.times, suspect.neighbours_mm
+                    ),
+                    format!(
+                        "{label} 读数 {} mm，为相邻读数（至多 {} mm）的 {:.0} 倍，待下一读数确认前不计入雨量",
+                        suspect.mm, suspect.neighbours_mm, suspect.times
+                    ),
+                ),
+                (false, true) => Summary::new(
+                    format!(
+                        "{label}: the reading of {} mm was refuted by the readings around it (at most {} mm) and left out of every sum",
+                        suspect.mm, suspect.neighbours_mm
+                    ),
+                    format!(
+                        "{label} 读数 {} mm 被前后读数（至多 {} mm）否定，已从各项雨量中剔除",
+                        suspect.mm, suspect.neighbours_mm
+                    ),
+                ),
+                (false, false) => Summary::new(
+                    format!("{label}: readings consistent again"),
+                    format!("{label} 读数已得到确认"),
+                ),
+            };
+            device.push((
+                DeviceFault::Suspect { sensor: sensor() },
+                screen.pending.map(|_| Level::Blue),
+                summary,
+                Evidence::SuspectReading(SuspectEvidence {
+                    ts: suspect.ts,
+                    value: suspect.mm,
+                    neighbours_max: suspect.neighbours_mm,
+                    ratio_limit: p.suspect_ratio,
+                    refuted,
+                }),
+            ));
         }
-        let mut device: Vec<(DeviceFault, Option<Level>, Summary, Evidence)> = Vec::new();
         if let Some(h) = &r.health {
-            if let Some(n) = h.stuck_samples {
-                let run = rules::identical_run(&st.window);
-                let stuck = run >= n as usize;
-                device.push((
-                    DeviceFault::Stuck { sensor: sensor() },
-                    stuck.then_some(Level::Blue),
-                    Summary::new(
+            if let Some(min) = h.stuck_samples {
+                let raw = st.window.raw();
+                let (run, first_ts) = rules::identical_run(raw);
+                let stuck = rules::is_stuck(run, first_ts, now_ts, gap_ms, min, h.stuck_h);
+                // Free again: the catch-up is the device's step, stated as such.
+                let before = &raw[..raw.len().saturating_sub(1)];
+                let (n_before, from_before) = rules::identical_run(before);
+                let freed = before.last().filter(|(last_ts, _)| {
+                    !stuck
+                        && rules::is_stuck(n_before, from_before, *last_ts, gap_ms, min, h.stuck_h)
+                });
+                let summary = match freed {
+                    Some(&(last_ts, v)) => {
+                        let hours = (last_ts - from_before) as f64 / HOUR_MS as f64;
+                        let step = now_value - v;
+                        Summary::new(
+                            format!(
+                                "{label} free again after {hours:.1} h at {v}: caught up by {step:+.2} {}; the stuck readings are left out of the rules",
+                                info.unit
+                            ),
+                            format!(
+                                "{label} 在 {v} 停滞 {hours:.1} 小时后恢复：补跳 {step:+.2} {}（设备事件，停滞期读数不参与判据）",
+                                info.unit
+                            ),
+                        )
+                    }
+                    None => Summary::new(
                         format!("{label} repeated {now_value} {run} times"),
                         format!("{label} 连续 {run} 次读数均为 {now_value}"),
                     ),
+                };
+                device.push((
+                    DeviceFault::Stuck { sensor: sensor() },
+                    stuck.then_some(Level::Blue),
+                    summary,
                     Evidence::Stuck(StuckEvidence {
                         value: now_value,
                         identical_samples: run,
-                        limit: n,
+                        limit: min,
                         ts: now_ts,
                     }),
                 ));
@@ -665,6 +800,16 @@ impl Engine {
         }
     }
 
+    /// The demo time scale, 1 when it is not a usable number.
+    fn wall_scale(&self) -> f64 {
+        let scale = self.config.engine.time_scale;
+        if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        }
+    }
+
     /// A change as the store takes it: instants mapped back to the wall clock, the forecast
     /// and its band in the summary.
     fn level_change(
@@ -674,6 +819,7 @@ impl Engine {
         level: Option<Level>,
         eval: Evaluation,
         reading_ts: Option<i64>,
+        band_h_elsewhere: Option<f64>,
     ) -> LevelChange {
         let (anchor, scale) = (self.started_ms, self.config.engine.time_scale);
         let wall = |ms: i64| wall_ts(ms, anchor, scale);
@@ -685,23 +831,30 @@ impl Engine {
         if let Some(t) = forecast {
             // Chinese readers in China's one time zone; the English line in UTC.
             let beijing = t.with_timezone(&BEIJING);
-            summary.push(
-                &format!(", failure forecast {}", t.format("%Y-%m-%d %H:%M UTC")),
-                &format!(
-                    "，预测失稳时间 {}（北京时间）",
+            let mut text = Summary::new(
+                format!("failure forecast {}", t.format("%Y-%m-%d %H:%M UTC")),
+                format!(
+                    "预测失稳时间 {}（北京时间）",
                     beijing.format("%Y-%m-%d %H:%M")
                 ),
             );
-            if let Some(b) = band_h {
+            if let Some(b) = band_h.or(band_h_elsewhere) {
                 // The band in wall-clock hours, as the forecast is shown.
-                let scale = if scale.is_finite() && scale > 0.0 {
-                    scale
-                } else {
-                    1.0
-                };
-                let band = b / scale;
-                summary.push(&format!(" ± {band:.1} h"), &format!(" ± {band:.1} 小时"));
+                let band = b / self.wall_scale();
+                text.push(&format!(" ± {band:.1} h"), &format!(" ± {band:.1} 小时"));
             }
+            // A red leads with it, so a message cut short still carries it.
+            summary = if level == Some(Level::Red) {
+                Summary::new(
+                    format!("{}; {}", text.en, summary.en),
+                    format!("{}；{}", text.zh, summary.zh),
+                )
+            } else {
+                Summary::new(
+                    format!("{}, {}", summary.en, text.en),
+                    format!("{}，{}", summary.zh, text.zh),
+                )
+            };
         }
         LevelChange {
             site_id: key.0,
@@ -727,7 +880,7 @@ impl Engine {
         let Some(forecast) = eval.forecast_ms else {
             return;
         };
-        let lc = self.level_change(key, sensor, Some(level), eval, Some(reading_ts));
+        let lc = self.level_change(key, sensor, Some(level), eval, Some(reading_ts), None);
         match geohazard_warnings::update_forecast(&self.pool, &lc).await {
             Ok(Some(w)) => {
                 self.forecasts.insert(key.clone(), forecast);
@@ -799,8 +952,19 @@ impl Engine {
         eval: Evaluation,
         reading_ts: Option<i64>,
     ) {
+        let mut eval = eval;
+        // A red carries the sensor's current failure forecast, whichever rule raised it.
+        let mut borrowed_band = None;
+        if change.to == Some(Level::Red)
+            && eval.forecast_ms.is_none()
+            && let Some(&(f, band)) = sensor.and_then(|s| self.latest_forecast.get(&s))
+            && reading_ts.is_none_or(|t| f > t)
+        {
+            eval.forecast_ms = Some(f);
+            borrowed_band = band;
+        }
         let forecast_ms = eval.forecast_ms;
-        let lc = self.level_change(key, sensor, change.to, eval, reading_ts);
+        let lc = self.level_change(key, sensor, change.to, eval, reading_ts, borrowed_band);
         match self.lifecycle.apply(&self.pool, &lc).await {
             Ok(Some(w)) => {
                 match (change.to, forecast_ms) {

@@ -19,6 +19,7 @@ pub enum Evidence {
     GatewayStatus(GatewayStatusEvidence),
     Silence(SilenceEvidence),
     Stuck(StuckEvidence),
+    SuspectReading(SuspectEvidence),
     Combined(CombinedEvidence),
 }
 
@@ -177,6 +178,17 @@ pub struct StuckEvidence {
     pub ts: i64,
 }
 
+/// A reading far out of line with its neighbours in time: waiting for the next reading, or
+/// refuted by it (and left out of every sum).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuspectEvidence {
+    pub ts: i64,
+    pub value: f64,
+    pub neighbours_max: f64,
+    pub ratio_limit: f64,
+    pub refuted: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CombinedEvidence {
     pub rain_level: Option<Level>,
@@ -200,7 +212,8 @@ impl Evidence {
                 }
             }
             Evidence::Silence(SilenceEvidence::Over { ts })
-            | Evidence::Stuck(StuckEvidence { ts, .. }) => *ts = f(*ts),
+            | Evidence::Stuck(StuckEvidence { ts, .. })
+            | Evidence::SuspectReading(SuspectEvidence { ts, .. }) => *ts = f(*ts),
             Evidence::Silence(_) | Evidence::GatewayStatus(_) | Evidence::Combined(_) => {}
         }
     }

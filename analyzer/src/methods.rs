@@ -252,6 +252,10 @@ pub fn tangent_angle_deg(v_now: f64, v_steady: f64) -> f64 {
 /// fitted by least squares together with a cubic trend, so that creep, even accelerating creep,
 /// is not mistaken for the cycle. `None` when the points are too few or too sparse to resolve a
 /// daily cycle (daily readings alias it into a constant and need no correction).
+///
+/// Robust: a first fit's residuals flag the readings far from it (more than 5 robust standard
+/// deviations, 1.4826·MAD), and the cycle is fitted again without them, so a single faulty
+/// reading (a value a hundred times too large) does not become a daily swing for days.
 pub fn diurnal_cycle(points: &[(i64, f64)]) -> Option<(f64, f64)> {
     let n = points.len();
     if n < 24 {
@@ -263,20 +267,44 @@ pub fn diurnal_cycle(points: &[(i64, f64)]) -> Option<(f64, f64)> {
         return None;
     }
     let t_mid = points[n / 2].0;
-    let mut m = [[0.0; 6]; 6];
-    let mut r = [0.0; 6];
-    for (t, y) in points {
+    let features = |t: i64| {
         let u = (t - t_mid) as f64 / DAY_MS;
-        let phase = 2.0 * std::f64::consts::PI * (*t as f64 / DAY_MS);
-        let f = [1.0, u, u * u, u * u * u, phase.sin(), phase.cos()];
-        for i in 0..6 {
-            for j in 0..6 {
-                m[i][j] += f[i] * f[j];
+        let phase = 2.0 * std::f64::consts::PI * (t as f64 / DAY_MS);
+        [1.0, u, u * u, u * u * u, phase.sin(), phase.cos()]
+    };
+    let fit = |keep: &dyn Fn(usize) -> bool| {
+        let mut m = [[0.0; 6]; 6];
+        let mut r = [0.0; 6];
+        for (i, (t, y)) in points.iter().enumerate() {
+            if !keep(i) {
+                continue;
             }
-            r[i] += f[i] * y;
+            let f = features(*t);
+            for a in 0..6 {
+                for b in 0..6 {
+                    m[a][b] += f[a] * f[b];
+                }
+                r[a] += f[a] * y;
+            }
         }
-    }
-    let c = solve(m, r)?;
+        solve(m, r)
+    };
+    let first = fit(&|_| true)?;
+    let residuals: Vec<f64> = points
+        .iter()
+        .map(|(t, y)| {
+            let f = features(*t);
+            y - (0..6).map(|k| first[k] * f[k]).sum::<f64>()
+        })
+        .collect();
+    let mut abs: Vec<f64> = residuals.iter().map(|r| r.abs()).collect();
+    let mad = median(&mut abs).unwrap_or(0.0);
+    let limit = 5.0 * 1.4826 * mad;
+    let c = if mad > 0.0 && residuals.iter().any(|r| r.abs() > limit) {
+        fit(&|i| residuals[i].abs() <= limit)?
+    } else {
+        first
+    };
     Some((c[4], c[5]))
 }
 

@@ -92,6 +92,14 @@ pub struct RainfallParams {
     pub antecedent_active_mm: f64,
     pub hysteresis_fraction: f64,
     pub persistence: Persistence,
+    /// A reading of at least `suspect_min_mm` and `suspect_ratio` times the largest of its
+    /// neighbours in time (two each side within three sampling intervals, each counted as at
+    /// least `suspect_floor_mm_per_h` times the hours one reading covers) is suspect: a device check, held out of the sums until the
+    /// next reading confirms it (comes within the ratio) or refutes it (then it is dropped
+    /// from every sum, antecedent ones included).
+    pub suspect_ratio: f64,
+    pub suspect_min_mm: f64,
+    pub suspect_floor_mm_per_h: f64,
 }
 
 impl Default for RainfallParams {
@@ -115,6 +123,9 @@ impl Default for RainfallParams {
             antecedent_active_mm: 10.0,
             hysteresis_fraction: 0.1,
             persistence: Persistence::readings(1),
+            suspect_ratio: 50.0,
+            suspect_min_mm: 20.0,
+            suspect_floor_mm_per_h: 1.0,
         }
     }
 }
@@ -131,10 +142,22 @@ pub struct InverseVelocityParams {
     pub min_bins: usize,
     /// The fall of 1/v must stand out from its scatter by this many standard errors.
     pub min_slope_t: f64,
-    /// A forecast is given when its 95 % band (±2 standard errors) is narrower than this
-    /// fraction of the time left, or than `band_max_h` hours.
+    /// A forecast is given when its 95 % band is narrower than the time left, and narrower
+    /// than this fraction of it or than `band_max_h` hours.
     pub band_max_fraction: f64,
     pub band_max_h: f64,
+    /// Acceleration must be established: the fitted 1/v at the window's start this many times
+    /// its value at the window's end (the velocity rose by that factor across the window).
+    /// A steady slope's 1/v wanders about a constant and gives no forecast.
+    pub min_velocity_gain: f64,
+    /// The band's half-width: 2 standard errors of the failure time, with the error inflated
+    /// for the overlap of the velocity windows (each `smooth_h` long, one every `bin_h`, so
+    /// their errors are correlated: √(smooth_h / bin_h)), and a model error of this fraction
+    /// of the time left (creep does not follow α = 2 exactly), added in quadrature.
+    pub model_error_fraction: f64,
+    /// A confident forecast (its band's far end) within these hours raises the level itself:
+    /// red without waiting for the velocity to cross a line.
+    pub level_within_h: Thresholds,
     /// While a warning holds, a new forecast is stored and published when it moves by more than
     /// this fraction of the time left, and at least `tolerance_h` hours.
     pub tolerance_fraction: f64,
@@ -151,6 +174,12 @@ impl Default for InverseVelocityParams {
             min_slope_t: 3.0,
             band_max_fraction: 0.5,
             band_max_h: 6.0,
+            min_velocity_gain: 1.3,
+            model_error_fraction: 0.1,
+            level_within_h: Thresholds {
+                red: Some(24.0),
+                ..Thresholds::default()
+            },
             tolerance_fraction: 0.1,
             tolerance_h: 1.0,
         }
@@ -210,8 +239,12 @@ impl Default for TrendParams {
 pub struct HealthParams {
     /// A sensor (or a gateway: all its sensors) silent for this many sampling intervals is a fault.
     pub silence_multiple: f64,
-    /// This many identical consecutive values is a stuck sensor; `null` to skip (rain gauges).
+    /// Identical consecutive values covering `stuck_h` hours of reading time (each reading
+    /// covering one sampling interval), and at least this many of them, are a stuck sensor;
+    /// `null` to skip (rain gauges). A time span, so a station read once a day is judged in
+    /// days, not in a month of readings.
     pub stuck_samples: Option<u32>,
+    pub stuck_h: f64,
     /// A supply-voltage sensor below this is a fault.
     pub min_supply_v: Option<f64>,
 }
@@ -220,7 +253,8 @@ impl Default for HealthParams {
     fn default() -> Self {
         HealthParams {
             silence_multiple: 3.0,
-            stuck_samples: Some(30),
+            stuck_samples: Some(3),
+            stuck_h: 5.0,
             min_supply_v: None,
         }
     }
@@ -376,15 +410,8 @@ pub fn eval_rate(
     } else {
         None
     };
-    let v = fit.slope;
-    let v_t = fit.slope_t();
     // What does not stand out from the scatter is judged as no movement at all.
     let significant = |x: f64, t: f64| if t >= p.min_t { x } else { 0.0 };
-    let v_se = if v_t > 0.0 && v_t.is_finite() {
-        v.abs() / v_t
-    } else {
-        0.0
-    };
     let confident = |f: &methods::LineFit| {
         let t = f.slope_t();
         let se = if t > 0.0 && t.is_finite() {
@@ -399,18 +426,29 @@ pub fn eval_rate(
     // bound (a short window's larger error keeps its noise from raising anything).
     let mut v_confident = confident(&fit);
     let mut judged_window_ms = win_ms;
+    // The window that decides is the one stated: a level comes with the numbers that raised it.
+    let (mut fit, mut rejected, mut n) = (fit, rejected, n);
     for part in [2, 4] {
         let short_ms = win_ms / part;
         let short = between(series, ts - short_ms, ts);
         if short.len() >= p.min_points
             && enough(short, p.min_points, short_ms).is_ok()
-            && let Some((f, _)) = methods::robust_velocity(short, p.spike_k, p.spike_min)
+            && let Some((f, r)) = methods::robust_velocity(short, p.spike_k, p.spike_min)
             && confident(&f) > v_confident
         {
             v_confident = confident(&f);
             judged_window_ms = short_ms;
+            (fit, rejected, n) = (f, r, short.len());
         }
     }
+    let v = fit.slope;
+    let v_t = fit.slope_t();
+    let v_se = if v_t > 0.0 && v_t.is_finite() {
+        v.abs() / v_t
+    } else {
+        0.0
+    };
+    let judged_h = judged_window_ms as f64 / HOUR_MS as f64;
     let a = p
         .velocity_mm_per_day
         .assess_fraction(v_confident, Direction::Above, p.hysteresis_fraction)
@@ -430,12 +468,12 @@ pub fn eval_rate(
         // Only figures that stand out from the scatter are stated as findings.
         summary: match (v_t >= p.min_t, accel.filter(|(_, t)| *t >= p.min_t)) {
             (true, Some((a, _))) => Summary::new(
-                format!("velocity {v:.2} mm/d, acceleration {a:.2} mm/d²"),
-                format!("变形速率 {v:.2} mm/d，加速度 {a:.2} mm/d²"),
+                format!("velocity {v:.2} mm/d over {judged_h:.1} h, acceleration {a:.2} mm/d²"),
+                format!("近 {judged_h:.1} 小时变形速率 {v:.2} mm/d，加速度 {a:.2} mm/d²"),
             ),
             (true, None) => Summary::new(
-                format!("velocity {v:.2} mm/d"),
-                format!("变形速率 {v:.2} mm/d"),
+                format!("velocity {v:.2} mm/d over {judged_h:.1} h"),
+                format!("近 {judged_h:.1} 小时变形速率 {v:.2} mm/d"),
             ),
             (false, Some((a, _))) => Summary::new(
                 format!("acceleration {a:.2} mm/d²"),
@@ -449,7 +487,7 @@ pub fn eval_rate(
             velocity_t: r3(v_t.min(1e6)),
             velocity_se: r3(v_se),
             velocity_judged: r3(v_confident),
-            judged_window_h: r3(judged_window_ms as f64 / HOUR_MS as f64),
+            judged_window_h: r3(judged_h),
             acceleration_mm_per_day2: accel.map(|(a, _)| r3(a)),
             acceleration_t: accel.map(|(_, t)| r3(t.min(1e6))),
             min_t: p.min_t,
@@ -461,6 +499,67 @@ pub fn eval_rate(
         }),
         forecast_ms: None,
     })
+}
+
+/// A rain reading out of line with its neighbours (see [`RainfallParams::suspect_ratio`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SuspectRain {
+    pub ts: i64,
+    pub mm: f64,
+    /// The largest neighbour it was compared with, mm.
+    pub neighbours_mm: f64,
+    /// How many times that neighbour (or the floor) it is.
+    pub times: f64,
+}
+
+/// What the screen of a gauge's window found: readings refuted by the readings after them
+/// (taken out of the window), and the newest reading when it is suspect and waits for the
+/// next one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RainScreen {
+    pub refuted: Vec<SuspectRain>,
+    pub pending: Option<SuspectRain>,
+}
+
+/// Screens a gauge's window for single readings orders of magnitude above their neighbours.
+pub fn screen_rain(p: &RainfallParams, w: &mut Window, interval_ms: i64) -> RainScreen {
+    let reach = 3 * interval_ms.max(1);
+    // A daily total after a dry day is ordinary: the floor grows with what one reading covers.
+    let floor = p.suspect_floor_mm_per_h * interval_ms as f64 / HOUR_MS as f64;
+    let raw = w.raw();
+    let n = raw.len();
+    let mut screen = RainScreen::default();
+    for i in 0..n {
+        let (ts, mm) = raw[i];
+        if mm < p.suspect_min_mm.max(f64::MIN_POSITIVE) {
+            continue;
+        }
+        let near = |j: &usize| (raw[*j].0 - ts).abs() <= reach;
+        let before = (i.saturating_sub(2)..i).filter(near).map(|j| raw[j].1);
+        let after: Vec<f64> = (i + 1..(i + 3).min(n))
+            .filter(near)
+            .map(|j| raw[j].1)
+            .collect();
+        let neighbours = before.chain(after.iter().copied()).fold(0.0, f64::max);
+        if mm < p.suspect_ratio * neighbours.max(floor) {
+            continue;
+        }
+        let s = SuspectRain {
+            ts,
+            mm,
+            neighbours_mm: neighbours,
+            times: mm / neighbours.max(floor).max(f64::MIN_POSITIVE),
+        };
+        if i + 1 < n {
+            screen.refuted.push(s);
+        } else {
+            screen.pending = Some(s);
+        }
+    }
+    for s in &screen.refuted {
+        w.remove(s.ts);
+    }
+    screen
 }
 
 /// The rain that fell on each of the `days` days before the last 24 h, from hourly sums.
@@ -665,12 +764,25 @@ pub fn forecast(
     let Some(iv) = methods::inverse_velocity(&velocities, ts) else {
         return (None, None);
     };
-    let band_ms = iv.failure_se_ms.map(|se| 2.0 * se);
+    let overlap = (smooth_ms as f64 / step_ms as f64).max(1.0).sqrt();
+    let band_ms = iv.failure_ms.zip(iv.failure_se_ms).map(|(f, se)| {
+        let model = ip.model_error_fraction * (f - ts).max(0) as f64;
+        2.0 * ((se * overlap).powi(2) + model.powi(2)).sqrt()
+    });
+    // 1/v at the first velocity and now, on the fitted line (days relative to now).
+    let first_day = velocities
+        .first()
+        .map(|v| (v.0 - ts) as f64 / DAY_MS)
+        .unwrap_or(0.0);
+    let inverse_then = iv.fit.intercept + iv.fit.slope * first_day;
+    let gain = inverse_then / iv.fit.intercept;
+    let accelerating = iv.fit.intercept > 0.0 && gain >= ip.min_velocity_gain;
     let accepted = match (iv.failure_ms, band_ms) {
         (Some(f), Some(band)) => {
             let left = (f - ts) as f64;
             iv.slope_t >= ip.min_slope_t
-                && left > -(ip.band_max_h * HOUR_MS as f64)
+                && accelerating
+                && band < left
                 && band <= (ip.band_max_fraction * left).max(ip.band_max_h * HOUR_MS as f64)
         }
         _ => false,
@@ -727,7 +839,7 @@ pub fn eval_trend(
     let se = if se.is_finite() { se } else { 0.0 };
     let v_confident = (fit.slope - p.velocity_z * se).max(0.0);
     let alpha = methods::tangent_angle_deg(v_confident, v_steady);
-    let a = p
+    let mut a = p
         .angle_deg
         .assess(alpha, Direction::Above, p.hysteresis_deg);
     // Inverse velocity only once the slope accelerates: on a steady slope 1/v has no trend.
@@ -743,6 +855,15 @@ pub fn eval_trend(
     } else {
         (None, None)
     };
+    // A confident forecast of failure soon is itself a reason for the level.
+    if let Some((f, band)) = forecast {
+        let far_end_h = (f as f64 + band - ts as f64) / HOUR_MS as f64;
+        a = a.max(
+            p.inverse_velocity
+                .level_within_h
+                .assess(far_end_h, Direction::Below, 0.0),
+        );
+    }
     // The engine adds the forecast to the summary, in wall-clock time.
     Ok(Evaluation {
         assessment: a,
@@ -780,11 +901,47 @@ pub fn eval_trend(
     })
 }
 
-/// How many of the newest values equal the newest one.
-pub fn identical_run(w: &Window) -> usize {
-    let mut it = w.tail_values(usize::MAX);
-    let Some(first) = it.next() else { return 0 };
-    1 + it.take_while(|v| *v == first).count()
+/// How many of the newest readings equal the newest one, and the time of the first of them.
+pub fn identical_run(raw: &[(i64, f64)]) -> (usize, i64) {
+    let Some(&(last_ts, last)) = raw.last() else {
+        return (0, 0);
+    };
+    let n = raw.iter().rev().take_while(|r| r.1 == last).count();
+    (n, raw.get(raw.len() - n).map(|r| r.0).unwrap_or(last_ts))
+}
+
+/// The readings that are not part of a stuck spell (see [`is_stuck`]): while a sensor is stuck
+/// its readings say nothing of the ground, and the catch-up when it comes free is a step of
+/// the device, not a movement; left out, the velocities after it are fitted from the readings
+/// after it alone.
+pub fn without_stuck(
+    points: &[(i64, f64)],
+    gap_ms: i64,
+    h: Option<&HealthParams>,
+) -> Vec<(i64, f64)> {
+    let Some((min, hours)) = h.and_then(|h| h.stuck_samples.map(|m| (m, h.stuck_h))) else {
+        return points.to_vec();
+    };
+    let mut out = Vec::with_capacity(points.len());
+    let mut i = 0;
+    while i < points.len() {
+        let v = points[i].1;
+        let n = points[i..].iter().take_while(|r| r.1 == v).count();
+        let run = &points[i..i + n];
+        if !is_stuck(n, run[0].0, run[n - 1].0, gap_ms, min, hours) {
+            out.extend_from_slice(run);
+        }
+        i += n;
+    }
+    out
+}
+
+/// Whether a run of `n` identical readings from `first_ts` to `last_ts` is a stuck sensor:
+/// at least `min` readings covering `hours` of reading time, the last one covering a
+/// sampling interval (`gap_ms`) of its own.
+pub fn is_stuck(n: usize, first_ts: i64, last_ts: i64, gap_ms: i64, min: u32, hours: f64) -> bool {
+    let covered = last_ts - first_ts + gap_ms;
+    n >= min.max(2) as usize && covered as f64 >= hours * HOUR_MS as f64
 }
 
 #[cfg(test)]

@@ -106,6 +106,21 @@ impl Window {
         outcome
     }
 
+    /// Takes the reading at `ts` out of the window and out of its hour's sum.
+    pub fn remove(&mut self, ts: i64) -> Option<f64> {
+        let i = self.raw.binary_search_by_key(&ts, |r| r.0).ok()?;
+        let (_, value) = self.raw.remove(i)?;
+        let hour = ts.div_euclid(HOUR_MS);
+        if let Some(h) = self.hourly.get_mut(&hour) {
+            h.n = h.n.saturating_sub(1);
+            h.sum -= value;
+            if h.n == 0 {
+                self.hourly.remove(&hour);
+            }
+        }
+        Some(value)
+    }
+
     fn prune(&mut self) {
         let Some(last) = self.latest_ts() else { return };
         let raw_cut = last - self.raw_horizon_ms;
@@ -137,11 +152,6 @@ impl Window {
         self.raw.make_contiguous()
     }
 
-    /// The newest `n` values in time order, newest last.
-    pub fn tail_values(&self, n: usize) -> impl Iterator<Item = f64> + '_ {
-        self.raw.iter().rev().take(n).map(|r| r.1)
-    }
-
     /// Hourly buckets (hour index, bucket) from `from_hour` up to, not including, `to_hour`.
     pub fn hours(&self, from_hour: i64, to_hour: i64) -> impl Iterator<Item = (i64, Hour)> + '_ {
         self.hourly.range(from_hour..to_hour).map(|(h, b)| (*h, *b))
@@ -162,6 +172,9 @@ mod tests {
         assert_eq!(w.raw(), &[(1_000, 1.0), (2_000, 2.0), (3_000, 3.0)]);
         assert_eq!(w.hours(0, 1).next().unwrap().1, Hour { n: 3, sum: 6.0 });
         assert_eq!(w.raw_between(1_000, 3_000), &[(2_000, 2.0), (3_000, 3.0)]);
+        assert_eq!(w.remove(2_000), Some(2.0));
+        assert_eq!(w.raw(), &[(1_000, 1.0), (3_000, 3.0)]);
+        assert_eq!(w.hours(0, 1).next().unwrap().1, Hour { n: 2, sum: 4.0 });
     }
 
     #[test]

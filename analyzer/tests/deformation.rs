@@ -7,20 +7,6 @@ mod common;
 use common::*;
 use geohazard_store::registry::SensorKind;
 
-/// Crack opening of a slope creeping at `v0` mm/d that starts to accelerate at `onset` towards
-/// failure at `tf` (Fukuzono/Voight with α = 2: velocity v0·L/(tf − t), so 1/v falls linearly to
-/// zero at tf), with the thermal swing and noise of a real crack meter.
-fn accelerating(t: i64, v0: f64, onset: i64, tf: i64, noise: &mut Noise) -> f64 {
-    let day = |ms: i64| ms as f64 / DAY as f64;
-    let creep = if t <= onset {
-        v0 * day(t - onset)
-    } else {
-        let l = day(tf - onset);
-        v0 * l * (l / day(tf - t)).ln()
-    };
-    20.0 + creep + 0.05 * (2.0 * std::f64::consts::PI * day(t)).sin() + noise.gauss(0.02)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accelerating_crack_meter_climbs_blue_yellow_orange_red_with_a_failure_forecast() {
     let w = World::new().await;
@@ -35,7 +21,10 @@ async fn an_accelerating_crack_meter_climbs_blue_yellow_orange_red_with_a_failur
     let mut history = Vec::new();
     let mut t = onset - 20 * DAY;
     while t <= onset {
-        history.push((t, accelerating(t, v0, onset, tf, &mut noise)));
+        history.push((
+            t,
+            accelerating(t, v0, (onset, tf), (0.05, 0.02), &mut noise),
+        ));
         t += HOUR;
     }
     w.store_readings(sensor, &history).await;
@@ -46,7 +35,10 @@ async fn an_accelerating_crack_meter_climbs_blue_yellow_orange_red_with_a_failur
     let mut series = Vec::new();
     let mut t = onset + 30 * MIN;
     while t < tf - 5 * MIN {
-        series.push((t, accelerating(t, v0, onset, tf, &mut noise)));
+        series.push((
+            t,
+            accelerating(t, v0, (onset, tf), (0.05, 0.02), &mut noise),
+        ));
         t += if t < tf - 2 * DAY { 30 * MIN } else { 10 * MIN };
     }
     let n = publisher.replay("crack-1", &series, 12).await;
@@ -80,7 +72,17 @@ async fn an_accelerating_crack_meter_climbs_blue_yellow_orange_red_with_a_failur
         .map(|e| e.2["alpha_deg"].as_f64().unwrap())
         .collect();
     assert!(angles.windows(2).all(|a| a[0] < a[1]), "{angles:?}");
-    assert!(angles[3] >= 89.0);
+    // Red from the angle, or from a confident forecast of failure within a day (issue 22).
+    let red_ev = &events[3].2;
+    let forecast_far_end_h = red_ev["failure_forecast_ts"].as_i64().map(|f| {
+        (f - red_ev["ts"].as_i64().unwrap()) as f64 / HOUR as f64
+            + red_ev["failure_band_h"].as_f64().unwrap_or(f64::INFINITY)
+    });
+    assert!(
+        angles[3] >= 89.0 || forecast_far_end_h.is_some_and(|h| h <= 24.0),
+        "red at {}° with a forecast ending {forecast_far_end_h:?} h ahead",
+        angles[3]
+    );
     let steady = events[0].2["steady_velocity_mm_per_day"].as_f64().unwrap();
     assert!(
         (steady - v0).abs() < 0.5,

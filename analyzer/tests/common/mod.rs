@@ -336,3 +336,23 @@ pub fn steady_crack(from: i64, to: i64, step: i64, v: f64, seed: u64) -> Vec<(i6
         })
         .collect()
 }
+
+/// Crack opening of a slope creeping at `v0` mm/d that starts to accelerate at `onset` towards
+/// failure at `tf` (Fukuzono/Voight with α = 2: velocity v0·L/(tf − t), so 1/v falls linearly to
+/// zero at tf), with a daily thermal swing of `swing` mm and gauge noise of `sd` mm.
+pub fn accelerating(
+    t: i64,
+    v0: f64,
+    (onset, tf): (i64, i64),
+    (swing, sd): (f64, f64),
+    noise: &mut Noise,
+) -> f64 {
+    let day = |ms: i64| ms as f64 / DAY as f64;
+    let creep = if t <= onset {
+        v0 * day(t - onset)
+    } else {
+        let l = day(tf - onset);
+        v0 * l * (l / day(tf - t)).ln()
+    };
+    20.0 + creep + swing * (2.0 * std::f64::consts::PI * day(t)).sin() + noise.gauss(sd)
+}

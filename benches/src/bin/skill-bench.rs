@@ -14,6 +14,12 @@
 //! - six years of hourly rain from a seasonal storm generator, with landslide days set by a
 //!   hidden groundwater-bucket model (not by the analyzer's rules).
 //!
+//! - sensor faults on seeds of their own (issue 22): steady crack meters with one reading ×100,
+//!   steady crack meters stuck for 48 h that then catch up, hourly rain gauges with one reading
+//!   100× the hours around it (beside a clean twin), daily GNSS stations frozen for 10 days;
+//! - accelerating crack meters replayed weeks after the fact, the analyzer restarted 20 h before
+//!   each failure with the history before that in the store.
+//!
 //! It prints red lead times, the failure forecast's error at first red and 24 h / 6 h before
 //! failure next to a naive inverse-velocity baseline, false yellow/orange/red per steady
 //! sensor-month, and rainfall alert days against the landslide days caught.
@@ -53,6 +59,14 @@ struct Args {
     /// Years of hourly rain.
     #[arg(long, default_value_t = 6)]
     rain_years: u32,
+    /// Series per kind of sensor fault (spike, stuck then catching up, rain spike, frozen daily
+    /// GNSS), on seeds of their own.
+    #[arg(long, default_value_t = 4)]
+    faults: usize,
+    /// Accelerating series replayed weeks after the fact, the analyzer restarted 20 h before
+    /// their failure.
+    #[arg(long, default_value_t = 5)]
+    restarts: usize,
 }
 
 fn gauss(rng: &mut StdRng) -> f64 {
@@ -332,6 +346,10 @@ async fn main() -> anyhow::Result<()> {
     let rain_start = (end / DAY - a.rain_years as i64 * 365) * DAY;
     let (rain, landslide_days) = rain_record(&mut rng, rain_start, a.rain_years);
 
+    // Sensor faults, on a generator of their own so the series above stay as they were.
+    let mut frng = StdRng::seed_from_u64(a.seed ^ 0x0fa1_7000);
+    let faults = fault_series(&mut frng, end, a.faults);
+
     let def_gw = registry::upsert_gateway(pool, "gw-def", Some(deformation_site), "", None).await?;
     let gnss_gw = registry::upsert_gateway(pool, "gw-gnss", Some(gnss_site), "", None).await?;
     let rain_gw = registry::upsert_gateway(pool, "gw-rain", Some(rain_site), "", None).await?;
@@ -377,6 +395,36 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
 
+    let fault_site = fixtures::register_site(store, "SKILL-FAULT").await;
+    let fault_gw = registry::upsert_gateway(pool, "gw-fault", Some(fault_site), "", None).await?;
+    for c in faults.spikes.iter().chain(&faults.stuck) {
+        add(
+            fault_gw,
+            fault_site,
+            c.channel.clone(),
+            SensorKind::CrackMeter,
+            600,
+        )
+        .await?;
+    }
+    for (ch, _, _) in &faults.frozen {
+        add(fault_gw, fault_site, ch.clone(), SensorKind::Gnss, 86_400).await?;
+    }
+    // Each rain gauge at a site of its own: its warnings are its own.
+    for (i, g) in faults.rain.iter().enumerate() {
+        for (twin, ch) in [("clean", &g.clean_channel), ("spike", &g.channel)] {
+            let site = fixtures::register_site(store, &format!("SKILL-RAIN-{twin}-{i}")).await;
+            let gw =
+                registry::upsert_gateway(pool, &format!("gw-{ch}"), Some(site), "", None).await?;
+            add(gw, site, ch.clone(), SensorKind::RainGauge, 3600).await?;
+        }
+    }
+    // One duty officer for the county, so the SMS the lifecycle queues can be counted.
+    fixtures::on_duty_now(store, "Duty officer", "13800000000", fixtures::COUNTY).await;
+    sqlx::query("UPDATE duty_roster SET ends_at = now() + interval '7 days'")
+        .execute(pool)
+        .await?;
+
     let mut config = world.analyzer_config("skill-analyzer");
     config.engine.health_check_ms = 3_600_000;
     let analyzer = world.start_analyzer(config).await?;
@@ -395,6 +443,20 @@ async fn main() -> anyhow::Result<()> {
     }
     messages += replay(&p, "gw-rain", "rain-1", &rain).await;
     readings += rain.len();
+    for c in faults.spikes.iter().chain(&faults.stuck) {
+        messages += replay(&p, "gw-fault", &c.channel, &c.readings).await;
+        readings += c.readings.len();
+    }
+    for (ch, _, s) in &faults.frozen {
+        messages += replay(&p, "gw-fault", ch, s).await;
+        readings += s.len();
+    }
+    for g in &faults.rain {
+        for (ch, s) in [(&g.clean_channel, &g.clean), (&g.channel, &g.spiked)] {
+            messages += replay(&p, &format!("gw-{ch}"), ch, s).await;
+            readings += s.len();
+        }
+    }
     while analyzer.stats.messages.load(Ordering::Relaxed) < messages {
         if started.elapsed() > Duration::from_secs(3600) {
             anyhow::bail!("the analyzer did not handle the replay within an hour");
@@ -505,6 +567,9 @@ async fn main() -> anyhow::Result<()> {
         100.0 * within_tolerance as f64 / n as f64,
         accelerating.len()
     );
+
+    let sms = sms(store).await?;
+    print_forecast_skill(&accelerating, &ev, &sms);
 
     println!();
     println!("### steady crack meters (the twins) and daily GNSS");
@@ -636,7 +701,444 @@ async fn main() -> anyhow::Result<()> {
         yellow_episodes.iter().copied().fold(0.0, f64::max)
     );
 
+    println!();
+    println!(
+        "### sensor faults (seed {} ^ 0x0fa17000, {} per kind)",
+        a.seed, a.faults
+    );
+    print_faults(&faults, &ev, &sms);
+    let steady_forecasts: usize = creeps
+        .iter()
+        .filter(|c| c.failure_ms.is_none())
+        .map(|c| c.channel.clone())
+        .chain(gnss.iter().map(|g| g.0.clone()))
+        .chain(
+            faults
+                .spikes
+                .iter()
+                .chain(&faults.stuck)
+                .map(|c| c.channel.clone()),
+        )
+        .chain(faults.frozen.iter().map(|f| f.0.clone()))
+        .map(|ch| {
+            ev.iter()
+                .filter(|e| e.0.ends_with(&format!("/{ch}")))
+                .filter(|e| e.4["failure_forecast_ts"].as_i64().is_some())
+                .count()
+        })
+        .sum();
+    let steady_series = creeps.iter().filter(|c| c.failure_ms.is_none()).count()
+        + gnss.len()
+        + 2 * faults.spikes.len()
+        + faults.frozen.len();
+    println!();
+    println!(
+        "forecasts stored on series that do not fail ({steady_series} series: steady twins, daily GNSS incl. 30 mm/d, fault series): {steady_forecasts}"
+    );
+
+    analyzer.stop().await;
+    restart_case(&world, &mut rng, a.restarts, end).await?;
+    drop(p);
+    Ok(())
+}
+
+/// Band coverage, lead of red on creeps with a confident forecast 12 h before, the SMS each
+/// failure sent and whether the red ones carry the forecast.
+fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], sms: &[(String, String, String)]) {
+    let mut at_red = (0, 0);
+    let mut last_day = (0, 0);
+    let mut confident_12h = Vec::new();
+    let mut per_failure = Vec::new();
+    let mut red_sms = (0, 0);
+    for c in accelerating {
+        let tf = c.failure_ms.unwrap_or(0);
+        let mine: Vec<&Event> = ev
+            .iter()
+            .filter(|e| e.0.ends_with(&format!("/{}", c.channel)))
+            .collect();
+        let forecast_at = |at: i64| {
+            mine.iter()
+                .filter(|e| e.0.starts_with("trend:") && e.3 <= at)
+                .filter_map(|e| {
+                    Some((
+                        e.4["failure_forecast_ts"].as_i64()?,
+                        e.4["failure_band_h"].as_f64()?,
+                    ))
+                })
+                .next_back()
+        };
+        let holds = |(f, band): (i64, f64)| (f - tf).abs() as f64 <= band * HOUR as f64;
+        let first_red = mine
+            .iter()
+            .find(|e| e.2.as_deref() == Some("red"))
+            .map(|e| e.3);
+        if let Some(f) = first_red.and_then(forecast_at) {
+            at_red.1 += 1;
+            at_red.0 += holds(f) as usize;
+        }
+        for e in mine.iter().filter(|e| e.3 >= tf - DAY && e.3 < tf) {
+            if let (Some(f), Some(b)) = (
+                e.4["failure_forecast_ts"].as_i64(),
+                e.4["failure_band_h"].as_f64(),
+            ) {
+                last_day.1 += 1;
+                last_day.0 += holds((f, b)) as usize;
+            }
+        }
+        if forecast_at(tf - 12 * HOUR).is_some() {
+            confident_12h.push((c.channel.clone(), c.v0, first_red.map(|r| hours(tf - r))));
+        }
+        let mine_sms: Vec<&(String, String, String)> = sms
+            .iter()
+            .filter(|m| m.0.ends_with(&format!("/{}", c.channel)))
+            .collect();
+        per_failure.push(mine_sms.len() as f64);
+        for m in mine_sms.iter().filter(|m| m.1 == "red") {
+            red_sms.1 += 1;
+            red_sms.0 += m.2.contains("预测失稳时间") as usize;
+        }
+    }
+    let pct = |(a, b): (usize, usize)| 100.0 * a as f64 / b.max(1) as f64;
+    println!(
+        "95 % band holds the failure time: at first red {} of {} ({:.0} %); stored forecasts in the last 24 h {} of {} ({:.0} %)",
+        at_red.0,
+        at_red.1,
+        pct(at_red),
+        last_day.0,
+        last_day.1,
+        pct(last_day)
+    );
+    let early_enough = confident_12h
+        .iter()
+        .filter(|c| c.2.is_some_and(|l| l >= 6.0))
+        .count();
+    println!(
+        "creeps with a forecast stored by 12 h before failure: {}; red at least 6 h before failure on {} of them",
+        confident_12h.len(),
+        early_enough
+    );
+    let mut slow: Vec<&Creep> = accelerating.to_vec();
+    slow.sort_by(|a, b| a.v0.total_cmp(&b.v0));
+    let slowest: Vec<String> = slow
+        .iter()
+        .take(3)
+        .map(|c| {
+            let red = ev
+                .iter()
+                .filter(|e| e.0.ends_with(&format!("/{}", c.channel)))
+                .find(|e| e.2.as_deref() == Some("red"))
+                .map(|e| format!("{:.1} h", hours(c.failure_ms.unwrap_or(0) - e.3)))
+                .unwrap_or("never".into());
+            format!("{} (v0 {:.2}): {red}", c.channel, c.v0)
+        })
+        .collect();
+    println!(
+        "red lead on the three slowest creeps: {}",
+        slowest.join("; ")
+    );
+    println!(
+        "SMS per failure (all rules of the sensor): median {:.0}, max {:.0}; red SMS carrying the failure forecast: {} of {}",
+        median(per_failure.clone()),
+        per_failure.iter().copied().fold(0.0, f64::max),
+        red_sms.0,
+        red_sms.1
+    );
+}
+
+/// Accelerating series weeks old by the wall clock (imported history): everything up to 20 h
+/// before failure is in the store, a fresh analyzer starts, the rest is replayed.
+async fn restart_case(world: &World, rng: &mut StdRng, n: usize, end: i64) -> anyhow::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let store = &world.store;
+    let pool = &store.pool;
+    let site = fixtures::register_site(store, "SKILL-OLD").await;
+    let gw = registry::upsert_gateway(pool, "gw-old", Some(site), "", None).await?;
+    let mut series = Vec::new();
+    for i in 0..n {
+        let alpha = 1.7 + 0.5 * rng.random::<f64>();
+        let to_failure = 5.0 + 10.0 * rng.random::<f64>();
+        let v0 = 0.5 + 1.5 * rng.random::<f64>();
+        let noise = 0.1 + 0.3 * rng.random::<f64>();
+        let swing = 0.2 + 0.6 * rng.random::<f64>();
+        let end_i = end - (10.0 + 10.0 * rng.random::<f64>()) as i64 * DAY;
+        let c = crack_series(
+            rng,
+            format!("old-{i}"),
+            end_i,
+            Some((alpha, to_failure)),
+            v0,
+            noise,
+            swing,
+        );
+        let id = registry::upsert_sensor(
+            pool,
+            &NewSensor {
+                gateway_id: gw,
+                channel: &c.channel,
+                site_id: site,
+                kind: SensorKind::CrackMeter,
+                unit: "mm",
+                location: None,
+                elevation_m: None,
+                depth_m: None,
+                sampling_interval_s: 600,
+            },
+        )
+        .await?;
+        let tf = c.failure_ms.unwrap_or(0);
+        let split = c.readings.partition_point(|r| r.0 < tf - 20 * HOUR);
+        let mut rows = geohazard_store::ReadingRows::default();
+        for (t, v) in &c.readings[..split] {
+            rows.push(
+                id,
+                chrono::DateTime::from_timestamp_millis(*t).unwrap_or_default(),
+                *v,
+                0,
+            );
+        }
+        fixtures::store_readings(store, &rows).await;
+        series.push((c, split));
+    }
+    let analyzer = world
+        .start_analyzer(world.analyzer_config("skill-restarted"))
+        .await?;
+    let p = world.client("skill-bench-old", 200, 10_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut messages = 0;
+    for (c, split) in &series {
+        messages += replay(&p, "gw-old", &c.channel, &c.readings[*split..]).await;
+    }
+    let started = Instant::now();
+    while analyzer.stats.messages.load(Ordering::Relaxed) < messages {
+        if started.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!("the restarted analyzer did not handle the replay");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ev = events(store).await?;
+    let red: Vec<String> = series
+        .iter()
+        .map(|(c, _)| {
+            let tf = c.failure_ms.unwrap_or(0);
+            ev.iter()
+                .filter(|e| e.0.ends_with(&format!("gw-old/{}", c.channel)))
+                .find(|e| e.2.as_deref() == Some("red") && e.3 < tf)
+                .map(|e| format!("{:.1} h", hours(tf - e.3)))
+                .unwrap_or("none".into())
+        })
+        .collect();
+    println!();
+    println!(
+        "### restarted on history {n} series 10-20 days old, 20 h before failure: red before failure on {} of {n} (lead: {})",
+        red.iter().filter(|r| *r != "none").count(),
+        red.join(", ")
+    );
     analyzer.stop().await;
     drop(p);
     Ok(())
+}
+
+/// A rain gauge with one reading 100× the hours around it, and its clean twin.
+struct RainSpike {
+    channel: String,
+    clean_channel: String,
+    clean: Vec<(i64, f64)>,
+    spiked: Vec<(i64, f64)>,
+    at_ms: i64,
+    mm: f64,
+}
+
+/// The sensor-fault cases (issue 22).
+struct Faults {
+    /// Steady crack meters with one reading ×100 (its time in `failure_ms`, misused as "the
+    /// fault's time").
+    spikes: Vec<Creep>,
+    /// Steady crack meters stuck for 48 h, then catching up (the end of the spell in
+    /// `failure_ms`).
+    stuck: Vec<Creep>,
+    rain: Vec<RainSpike>,
+    frozen: Vec<Frozen>,
+}
+
+/// A daily GNSS station frozen for its last 10 days: (channel, frozen from, readings).
+type Frozen = (String, i64, Vec<(i64, f64)>);
+
+fn fault_series(rng: &mut StdRng, end: i64, n: usize) -> Faults {
+    let steady = |rng: &mut StdRng, channel: String| {
+        let v0 = 0.5 + 1.5 * rng.random::<f64>();
+        let noise = 0.1 + 0.3 * rng.random::<f64>();
+        let swing = 0.2 + 0.6 * rng.random::<f64>();
+        crack_series(rng, channel, end, None, v0, noise, swing)
+    };
+    let mut spikes = Vec::new();
+    let mut stuck = Vec::new();
+    for i in 0..n {
+        let mut c = steady(rng, format!("spike-{i}"));
+        // Somewhere in the last five days, after the rules have their baselines.
+        let at = c.readings.len() - 1 - (rng.random::<f64>() * 5.0 * 144.0) as usize;
+        c.readings[at].1 *= 100.0;
+        c.failure_ms = Some(c.readings[at].0);
+        spikes.push(c);
+        let mut c = steady(rng, format!("stuck-{i}"));
+        let from =
+            c.readings.len() - 1 - (4.0 * 144.0 + rng.random::<f64>() * 2.0 * 144.0) as usize;
+        let value = c.readings[from].1;
+        for r in &mut c.readings[from..from + 288] {
+            r.1 = value;
+        }
+        c.failure_ms = Some(c.readings[from + 288].0);
+        stuck.push(c);
+    }
+    let mut rain = Vec::new();
+    for i in 0..n {
+        let start = (end / DAY - 365) * DAY;
+        let (clean, _) = rain_record(rng, start, 1);
+        // An hour of light rain (0.3-2 mm) among hours under 2 mm, in the last 60 days.
+        let light = |j: usize| clean[j].1 < 2.0;
+        let candidates: Vec<usize> = (clean.len() - 60 * 24..clean.len() - 14 * 24)
+            .filter(|j| clean[*j].1 >= 0.3 && (j - 2..=j + 2).all(light))
+            .collect();
+        let Some(&j) = candidates.get((rng.random::<f64>() * candidates.len() as f64) as usize)
+        else {
+            continue;
+        };
+        let around = (j - 2..=j + 2).map(|k| clean[k].1).fold(0.0, f64::max);
+        let mut spiked = clean.clone();
+        spiked[j].1 = (100.0 * around * 10.0).round() / 10.0;
+        rain.push(RainSpike {
+            channel: format!("rain-spike-{i}"),
+            clean_channel: format!("rain-clean-{i}"),
+            at_ms: clean[j].0,
+            mm: spiked[j].1,
+            clean,
+            spiked,
+        });
+    }
+    let frozen = (0..n)
+        .map(|i| {
+            let v = 2.0 + 3.0 * rng.random::<f64>();
+            let sd = 2.0 + 2.0 * rng.random::<f64>();
+            let mut series: Vec<(i64, f64)> = (0..60)
+                .map(|d| (end - (59 - d) * DAY, 50.0 + v * d as f64 + sd * gauss(rng)))
+                .collect();
+            let from = series.len() - 10;
+            let value = series[from].1;
+            for r in &mut series[from..] {
+                r.1 = value;
+            }
+            (format!("frozen-{i}"), series[from].0, series)
+        })
+        .collect();
+    Faults {
+        spikes,
+        stuck,
+        rain,
+        frozen,
+    }
+}
+
+/// SMS queued per warning source: (source, level reached, body).
+async fn sms(store: &Store) -> anyhow::Result<Vec<(String, String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT w.source, split_part(n.reason, '@', 1), coalesce(n.body, '') FROM notifications n
+         JOIN warnings w ON w.id = n.warning_id WHERE n.channel = 'sms' ORDER BY n.id",
+    )
+    .fetch_all(&store.pool)
+    .await?)
+}
+
+/// Hazard levels raised or escalated to yellow or above on one sensor's warnings, and the reds.
+fn yellow_and_red(ev: &[Event], channel: &str, from: i64, to: i64) -> (usize, usize) {
+    let raised: Vec<usize> = ev
+        .iter()
+        .filter(|e| !e.0.starts_with("device:") && e.0.ends_with(&format!("/{channel}")))
+        .filter(|e| (e.1 == "raised" || e.1 == "escalated") && e.3 >= from && e.3 <= to)
+        .map(|e| rank(e.2.as_deref().unwrap_or("")))
+        .filter(|l| *l >= 2)
+        .collect();
+    (raised.len(), raised.iter().filter(|l| **l == 4).count())
+}
+
+fn print_faults(faults: &Faults, ev: &[Event], sms: &[(String, String, String)]) {
+    let sms_of = |ch: &str| {
+        sms.iter()
+            .filter(|m| !m.0.starts_with("device:") && m.0.ends_with(&format!("/{ch}")))
+            .count()
+    };
+    let device = |ch: &str, kind: &str| {
+        ev.iter()
+            .filter(|e| e.0 == format!("device:{kind}:{}", sensor_label(ch)) && e.1 == "raised")
+            .count()
+    };
+    println!(
+        "| fault | series | yellow-or-above raised | red | hazard SMS | device warnings raised |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (kind, series, device_kind) in [
+        ("one reading ×100", &faults.spikes, "stuck"),
+        ("stuck 48 h, then catching up", &faults.stuck, "stuck"),
+    ] {
+        let (mut y, mut r, mut m, mut d) = (0, 0, 0, 0);
+        for c in series {
+            let (yy, rr) = yellow_and_red(ev, &c.channel, i64::MIN, i64::MAX);
+            y += yy;
+            r += rr;
+            m += sms_of(&c.channel);
+            d += device(&c.channel, device_kind);
+        }
+        println!("| {kind} | {} | {y} | {r} | {m} | {d} |", series.len());
+    }
+    let (mut y, mut r, mut m, mut d) = (0i64, 0i64, 0i64, 0);
+    for g in &faults.rain {
+        // Over the two weeks after the spike, beyond what the clean twin raised.
+        let window = (g.at_ms - HOUR, g.at_ms + 14 * DAY);
+        let (ys, rs) = yellow_and_red(ev, &g.channel, window.0, window.1);
+        let (yc, rc) = yellow_and_red(ev, &g.clean_channel, window.0, window.1);
+        y += ys as i64 - yc as i64;
+        r += rs as i64 - rc as i64;
+        m += sms_of(&g.channel) as i64 - sms_of(&g.clean_channel) as i64;
+        d += device(&g.channel, "suspect");
+    }
+    println!(
+        "| one hourly rain reading 100× its neighbours ({} mm), beyond its clean twin over 14 days | {} | {y} | {r} | {m} | {d} |",
+        faults
+            .rain
+            .iter()
+            .map(|g| format!("{:.0}", g.mm))
+            .collect::<Vec<_>>()
+            .join(", "),
+        faults.rain.len()
+    );
+    let mut flagged = Vec::new();
+    let (mut y, mut r) = (0, 0);
+    for (ch, from, _) in &faults.frozen {
+        let first = ev
+            .iter()
+            .find(|e| e.0 == format!("device:stuck:{}", sensor_label(ch)) && e.1 == "raised")
+            .map(|e| e.3);
+        flagged.push(
+            first
+                .map(|t| format!("{:.0}", (t - from) as f64 / DAY_MS))
+                .unwrap_or("never".into()),
+        );
+        let (yy, rr) = yellow_and_red(ev, ch, *from, i64::MAX);
+        y += yy;
+        r += rr;
+    }
+    println!(
+        "| daily GNSS frozen for 10 days (flagged after days: {}) | {} | {y} | {r} | - | - |",
+        flagged.join(", "),
+        faults.frozen.len()
+    );
+}
+
+fn sensor_label(channel: &str) -> String {
+    let gw = if channel.starts_with("rain-") {
+        format!("gw-{channel}")
+    } else {
+        "gw-fault".into()
+    };
+    format!("{gw}/{channel}")
 }

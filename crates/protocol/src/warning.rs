@@ -197,6 +197,9 @@ pub enum DeviceFault {
     Stuck { sensor: String },
     /// `device:supply:{sensor}`: a supply-voltage sensor below its line.
     Supply { sensor: String },
+    /// `device:suspect:{sensor}`: a reading far out of line with its neighbours in time, held
+    /// out of the hazard rules until the next readings confirm or refute it.
+    Suspect { sensor: String },
 }
 
 impl WarningSource {
@@ -227,6 +230,7 @@ impl fmt::Display for WarningSource {
                 DeviceFault::SensorSilent { sensor } => write!(f, "device:silent:{sensor}"),
                 DeviceFault::Stuck { sensor } => write!(f, "device:stuck:{sensor}"),
                 DeviceFault::Supply { sensor } => write!(f, "device:supply:{sensor}"),
+                DeviceFault::Suspect { sensor } => write!(f, "device:suspect:{sensor}"),
             },
         }
     }
@@ -271,6 +275,7 @@ impl FromStr for WarningSource {
                 },
                 ("stuck", r) => DeviceFault::Stuck { sensor: name(r)? },
                 ("supply", r) => DeviceFault::Supply { sensor: name(r)? },
+                ("suspect", r) => DeviceFault::Suspect { sensor: name(r)? },
                 _ => return Err(unknown()),
             }),
             _ => return Err(unknown()),
@@ -479,6 +484,7 @@ mod tests {
             "device:silent:gw-01/p-1",
             "device:stuck:gw-01/p-1",
             "device:supply:gw-01/v-1",
+            "device:suspect:gw-01/rain-1",
         ] {
             let parsed: WarningSource = s.parse().unwrap();
             assert_eq!(parsed.to_string(), s);
