@@ -117,5 +117,7 @@ mod tests {
         );
         assert_eq!(c.notifier.ack_deadlines.get(Level::Blue), None);
         assert_eq!(c.engine.raw_horizon_h, 72.0);
+        assert_eq!(c.notifier.app_fallback(), Some(Duration::from_secs(300)));
+        assert!(c.notifier.worker);
     }
 }

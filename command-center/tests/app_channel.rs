@@ -10,10 +10,9 @@ use common::Center;
 use futures::SinkExt;
 use geohazard_command_center::Role;
 use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
-use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::api::next_json;
 use geohazard_testkit::eventually;
-use geohazard_testkit::fixtures::COUNTY;
+use geohazard_testkit::fixtures::{self, COUNTY};
 use geohazard_testkit::publish_warning;
 use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
@@ -22,26 +21,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn site(env: &Center, code: &str) -> i64 {
-    registry::upsert_site(
-        &env.store.pool,
-        &NewSite {
-            code,
-            name: "高县滑坡",
-            kind: SiteKind::Landslide,
-            division_code: COUNTY,
-            location: geo::Point::new(104.6, 28.8),
-            threat_zone: None,
-            scale_class: None,
-            volume_m3: None,
-            threatened_people: 30,
-            threatened_property: 50.0,
-        },
-    )
-    .await
-    .unwrap()
-}
 
 /// An officer whose person is on Gao county's duty roster now: the one the county's warnings
 /// go to. Returns the person's id.
@@ -133,7 +112,7 @@ async fn an_app_notification_is_pending_until_the_persons_console_receives_it_th
  {
     // Only the warning feed or the socket's opening may bring a notification here in time.
     let env = common::start(|c| c.api.app_notification_poll_ms = 600_000).await;
-    let site_id = site(&env, "GAO-1").await;
+    let site_id = fixtures::register_site(&env.store, "GAO-1").await;
     let person = officer_on_duty(&env, "gao-duty").await;
     env.officer("gao-other", COUNTY, Role::DutyOfficer).await;
 
@@ -164,7 +143,7 @@ async fn an_app_notification_is_pending_until_the_persons_console_receives_it_th
     assert_eq!(n["warning_id"], w.id);
     assert_eq!(n["level"], "orange");
     let zh = n["text_zh"].as_str().unwrap();
-    assert!(zh.contains("橙色预警") && zh.contains("高县滑坡"), "{zh}");
+    assert!(zh.contains("橙色预警") && zh.contains("GAO-1"), "{zh}");
     assert!(
         n["text_en"].as_str().unwrap().contains("Orange warning"),
         "{n}"

@@ -6,7 +6,6 @@ mod common;
 
 use geohazard_notify::receipts::{SIGNATURE_HEADER, sign};
 use geohazard_protocol::warning::{Summary, WarningLevel};
-use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::api::StatusCode;
 use geohazard_testkit::fixtures::{self, COUNTY};
 use geohazard_warnings::{LevelChange, Lifecycle};
@@ -16,23 +15,7 @@ const SECRET: &str = "shared-with-the-provider";
 
 /// An SMS the provider accepted as `m-1` (as the delivery worker stores it), and its id.
 async fn sent_sms(env: &common::Center) -> i64 {
-    let site_id = registry::upsert_site(
-        &env.store.pool,
-        &NewSite {
-            code: "GAO-1",
-            name: "高县滑坡",
-            kind: SiteKind::Landslide,
-            division_code: COUNTY,
-            location: geo::Point::new(104.6, 28.8),
-            threat_zone: None,
-            scale_class: None,
-            volume_m3: None,
-            threatened_people: 30,
-            threatened_property: 50.0,
-        },
-    )
-    .await
-    .unwrap();
+    let site_id = fixtures::register_site(&env.store, "GAO-1").await;
     fixtures::on_duty_now(&env.store, "Duty officer", "13800000002", COUNTY).await;
     Lifecycle::default()
         .apply(
