@@ -3,12 +3,9 @@
 //! `GEOHAZARD_ANALYZER__ENGINE__TIME_SCALE`).
 
 use geohazard_bus::BusConfig;
+pub use geohazard_notify::NotifierConfig;
 use geohazard_protocol::Limits;
-use geohazard_warnings::{AckDeadlines, WarningPolicy};
 use serde::{Deserialize, Serialize};
-
-use crate::levels::Level;
-use crate::sms::SmsConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AnalyzerConfig {
@@ -95,67 +92,15 @@ impl Default for EngineConfig {
     }
 }
 
-/// The `[notifier]` section: the lifecycle's policy (who hears by SMS, acknowledgement
-/// deadlines, the sender's name) and the analyzer's SMS delivery.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct NotifierConfig {
-    pub sms: SmsConfig,
-    /// Hazard warnings from this level up go out by SMS; all go to the app.
-    pub sms_min_level: Level,
-    pub ack_deadlines: AckDeadlines,
-    /// Attempts per SMS before it is given up.
-    pub max_attempts: u32,
-    /// First retry delay, doubled per attempt, milliseconds.
-    pub retry_base_ms: u64,
-    pub retry_max_ms: u64,
-    /// At most this many SMS per person per window.
-    pub rate_limit_count: u32,
-    pub rate_limit_window_s: u64,
-    /// How often the outbox and overdue warnings are checked, milliseconds.
-    pub poll_ms: u64,
-    /// Time allowed for one provider request, milliseconds.
-    pub request_timeout_ms: u64,
-    /// Name put in messages, e.g. 【地灾监测】.
-    pub sender_name: String,
-}
-
-impl Default for NotifierConfig {
-    fn default() -> Self {
-        NotifierConfig {
-            sms: SmsConfig::None,
-            sms_min_level: WarningPolicy::default().sms_min_level,
-            ack_deadlines: AckDeadlines::default(),
-            max_attempts: 5,
-            retry_base_ms: 2_000,
-            retry_max_ms: 300_000,
-            rate_limit_count: 10,
-            rate_limit_window_s: 3600,
-            poll_ms: 1_000,
-            request_timeout_ms: 10_000,
-            sender_name: WarningPolicy::default().sender_name,
-        }
-    }
-}
-
-impl NotifierConfig {
-    /// The lifecycle's part of it.
-    pub fn policy(&self) -> WarningPolicy {
-        WarningPolicy {
-            sms_min_level: self.sms_min_level,
-            ack_deadlines: self.ack_deadlines.clone(),
-            sender_name: self.sender_name.clone(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::levels::Level;
     use figment::Figment;
     use figment::providers::{Format, Serialized, Toml};
+    use geohazard_notify::SmsConfig;
 
     #[test]
     fn the_example_configuration_parses_with_its_defaults() {
@@ -172,5 +117,7 @@ mod tests {
         );
         assert_eq!(c.notifier.ack_deadlines.get(Level::Blue), None);
         assert_eq!(c.engine.raw_horizon_h, 72.0);
+        assert_eq!(c.notifier.app_fallback(), Some(Duration::from_secs(300)));
+        assert!(c.notifier.worker);
     }
 }

@@ -13,10 +13,9 @@ mod engine;
 mod evidence;
 mod levels;
 mod methods;
-mod notifier;
+mod referrals;
 mod registry;
 mod rules;
-mod sms;
 mod window;
 
 use std::sync::Arc;
@@ -31,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{AnalyzerConfig, EngineConfig, NotifierConfig};
 pub use engine::Stats;
-pub use notifier::record_receipt;
-pub use sms::{AliyunConfig, GenericHttpConfig, SmsConfig, aliyun_signature};
+// Notification moved to `geohazard_notify`; these keep the analyzer's configuration whole.
+pub use geohazard_notify::{
+    AliyunConfig, GenericHttpConfig, SmsConfig, aliyun_signature, record_receipt,
+};
 
 /// Runs the analyzer until `shutdown` is cancelled.
 pub async fn run(
@@ -74,19 +75,19 @@ pub async fn run_with(
         stats,
     )
     .await?;
-    let provider = sms::build_provider(
-        &config.notifier.sms,
-        Duration::from_millis(config.notifier.request_timeout_ms),
-    )?;
     let tasks = CancellationToken::new();
-    let outbox = tokio::spawn(notifier::run_outbox(
-        store.pool.clone(),
-        Arc::new(config.notifier.clone()),
-        provider,
-        lifecycle.sms_queued(),
-        tasks.clone(),
-    ));
-    let referrals = tokio::spawn(notifier::run_referrals(
+    // The delivery worker, a component here unless `geohazard notify` runs it on its own.
+    let delivery = match config.notifier.worker {
+        true => Some(tokio::spawn(
+            geohazard_notify::Delivery::new(config.notifier.clone())?.run(
+                store.pool.clone(),
+                lifecycle.sms_queued(),
+                tasks.clone(),
+            ),
+        )),
+        false => None,
+    };
+    let referrals = tokio::spawn(referrals::run_referrals(
         store.pool.clone(),
         lifecycle,
         Duration::from_millis(config.notifier.poll_ms.max(10)),
@@ -126,7 +127,10 @@ pub async fn run_with(
         }
     }
     tasks.cancel();
-    let _ = tokio::join!(outbox, referrals);
+    let _ = referrals.await;
+    if let Some(delivery) = delivery {
+        let _ = delivery.await;
+    }
     drop(engine);
     let _ = tokio::time::timeout(Duration::from_secs(2), publisher).await;
     bus.shutdown().await;

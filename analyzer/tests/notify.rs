@@ -491,3 +491,108 @@ async fn aliyun_requests_carry_a_signature_the_far_end_verifies() {
     }
     analyzer.stop().await;
 }
+
+/// (person, status, created_at) of the app notifications, and (phone, reason) of the SMS.
+async fn app_rows(w: &World) -> Vec<(i64, String, chrono::DateTime<chrono::Utc>)> {
+    sqlx::query_as(
+        "SELECT person_id, status, created_at FROM notifications WHERE channel = 'app' ORDER BY id",
+    )
+    .fetch_all(&w.store.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_notification_no_client_receives_goes_out_by_sms_after_the_delay() {
+    let w = World::new().await;
+    let monitor = people(&w).await;
+    let id = w.sensor("p-1", SensorKind::Piezometer, "m", 600).await;
+    w.sensor_rule(
+        id,
+        "threshold",
+        json!({"levels": {"yellow": 5.0, "orange": 6.0, "red": 7.0}, "persistence": {"readings": 1}}),
+    )
+    .await;
+    let provider = Arc::new(FakeProvider::default());
+    let url = start_provider(provider.clone()).await;
+    // A yellow warning: below the SMS level, so the people hear of it in the app only.
+    let mut c = config(&w, "analyzer-fallback", generic(&url), None);
+    c.notifier.sms_min_level = geohazard_protocol::WarningLevel::Red;
+    c.notifier.app_fallback_s = None;
+    let analyzer = w.start(c.clone()).await;
+    let publisher = w.publisher().await;
+    let n = publisher.replay("p-1", &[(now_ms() - HOUR, 5.5)], 1).await;
+    analyzer.handled(n).await;
+    analyzer.stop().await;
+    let apps = app_rows(&w).await;
+    assert_eq!(apps.len(), 2, "the monitor's and the county duty officer's");
+    assert!(
+        apps.iter().all(|a| a.1 == "pending"),
+        "nobody's client has it yet: {apps:?}"
+    );
+    assert_eq!(sms_rows(&w).await, []);
+
+    // The county duty officer's console received theirs; the monitor has no client.
+    let duty: i64 = sqlx::query_scalar("SELECT id FROM people WHERE phone = $1")
+        .bind(COUNTY_DUTY)
+        .fetch_one(&w.store.pool)
+        .await
+        .unwrap();
+    let duty_note: i64 =
+        sqlx::query_scalar("SELECT id FROM notifications WHERE channel = 'app' AND person_id = $1")
+            .bind(duty)
+            .fetch_one(&w.store.pool)
+            .await
+            .unwrap();
+    geohazard_notify::app::receive(
+        &w.store.pool,
+        geohazard_domain::PersonId(duty),
+        geohazard_notify::app::ClientReceipt::Delivered {
+            id: geohazard_domain::NotificationId(duty_note),
+        },
+    )
+    .await
+    .unwrap()
+    .expect("the duty officer's own notification");
+
+    // The delivery worker, run on its own, falls back to SMS for the monitor only.
+    c.notifier.app_fallback_s = Some(0.5);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(
+        geohazard_notify::Delivery::new(c.notifier.clone())
+            .unwrap()
+            .run(
+                w.store.pool.clone(),
+                geohazard_notify::Queued::default(),
+                stop.clone(),
+            ),
+    );
+    let phones = eventually(Duration::from_secs(15), "the fallback SMS", || async {
+        let rows = sms_rows(&w).await;
+        (rows.len() == 1 && rows[0].1 == "sent").then(|| provider.phones())
+    })
+    .await;
+    assert_eq!(phones, [MONITOR]);
+    let (sms_person, reason, waited): (i64, String, f64) = sqlx::query_as(
+        "SELECT s.person_id, s.reason, extract(epoch FROM s.created_at - a.created_at)::float8
+         FROM notifications s JOIN notifications a
+           ON a.warning_id = s.warning_id AND a.person_id = s.person_id AND a.channel = 'app'
+         WHERE s.channel = 'sms'",
+    )
+    .fetch_one(&w.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(sms_person, monitor);
+    assert!(reason.starts_with("yellow@"), "{reason}");
+    assert!(
+        waited >= 0.5,
+        "queued {waited} s after the app notification"
+    );
+    assert!(provider.texts.lock().unwrap()[0].contains("黄色预警"));
+    // The app notification stays pending: a client that connects later still gets it.
+    let apps = app_rows(&w).await;
+    let statuses: Vec<(i64, &str)> = apps.iter().map(|a| (a.0, a.1.as_str())).collect();
+    assert!(statuses.contains(&(monitor, "pending")) && statuses.contains(&(duty, "delivered")));
+    stop.cancel();
+    worker.await.unwrap();
+}

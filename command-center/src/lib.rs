@@ -21,8 +21,10 @@ macro_rules! scope_cte {
 // Layers, each importing only those above it: `error`, `audit` (the writer), `state` and
 // `stored` are leaves; `auth` (sessions, the `Officer` extractor, sign-in) stands on them; the
 // handlers (`api`, `audit_log`, `console`, `health`, `live`, `video`, `web`) and `officers` on
-// `auth`; `connections` serves them.
+// `auth`; `app_channel` (a live socket's notifications) and `receipts` (the SMS provider's
+// callback) on `state`; `connections` serves them.
 mod api;
+mod app_channel;
 mod audit;
 mod audit_log;
 mod auth;
@@ -32,6 +34,7 @@ mod error;
 mod health;
 mod live;
 mod officers;
+mod receipts;
 mod state;
 mod stored;
 mod video;
@@ -53,6 +56,7 @@ use tokio_util::sync::CancellationToken;
 pub use auth::{Role, UnknownRole, open_session};
 pub use console::ConsoleSettings;
 pub use officers::{NewOfficer, add_officer, set_officer_password};
+pub use receipts::ReceiptSettings;
 pub use state::{LoginStats, Settings};
 pub use video::VideoSettings;
 
@@ -72,6 +76,8 @@ pub struct CommandCenterConfig {
     pub console: ConsoleSettings,
     /// Camera frames: the frame store, its retention, live views.
     pub video: VideoSettings,
+    /// The SMS provider's delivery receipt callback.
+    pub sms_receipts: ReceiptSettings,
 }
 
 impl Default for CommandCenterConfig {
@@ -82,6 +88,7 @@ impl Default for CommandCenterConfig {
             api: Settings::default(),
             console: ConsoleSettings::default(),
             video: VideoSettings::default(),
+            sms_receipts: ReceiptSettings::default(),
         }
     }
 }
@@ -99,6 +106,7 @@ fn router(state: AppState) -> Router {
         .merge(console::routes())
         .merge(health::routes())
         .merge(video::routes())
+        .merge(receipts::routes())
         .method_not_allowed_fallback(|| async {
             ApiError::Status(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -172,6 +180,7 @@ pub async fn start(
     let frame_consumer = video.clone();
     let app = router(state.clone())
         .layer(Extension(Arc::new(config.console.clone())))
+        .layer(Extension(Arc::new(config.sms_receipts.clone())))
         .layer(Extension(video));
     let settings = config.api.clone();
     let task = tokio::spawn(async move {

@@ -1,4 +1,5 @@
-//! `GET /api/v1/live`: a WebSocket of warning changes for the officer's divisions.
+//! `GET /api/v1/live`: a WebSocket of warning changes for the officer's divisions, and the app
+//! notifications of the officer's person with the client's receipts (`app_channel`).
 //!
 //! One MQTT subscription (`gh/v1/warning/#`) per command-center feeds a broadcast channel; each
 //! socket reads it through its own receiver, a bounded window on the channel. A socket that
@@ -18,12 +19,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use geohazard_bus::{Bus, BusConfig, Qos};
+use geohazard_domain::PersonId;
 use geohazard_protocol::topic::ALL_WARNINGS;
 use geohazard_protocol::warning::{Warning, WarningLevel};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::app_channel::AppChannel;
 use crate::auth::{self, Officer};
 use crate::error::{ApiError, Params};
 use crate::state::AppState;
@@ -248,6 +251,7 @@ async fn serve_socket(
         return;
     }
     tracing::debug!(officer = %officer.username, "live socket open");
+    let mut app = AppChannel::new(&state, PersonId(officer.person_id));
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
@@ -260,9 +264,23 @@ async fn serve_socket(
                 }
                 Outgoing::Closed => break,
             },
+            _ = app.wake() => {
+                for text in app.due().await {
+                    if send(&mut socket, text, send_timeout).await.is_err() {
+                        return;
+                    }
+                }
+            }
             incoming = socket.recv() => match incoming {
-                // Pings are answered by the socket itself; text from the client is ignored.
+                // Pings are answered by the socket itself; text is the app channel's receipts.
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(reply) = app.receive(&text).await
+                        && send(&mut socket, reply, send_timeout).await.is_err()
+                    {
+                        return;
+                    }
+                }
                 Some(Ok(_)) => {}
             },
             _ = recheck.tick() => {

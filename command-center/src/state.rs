@@ -37,6 +37,9 @@ pub struct Settings {
     pub live_recheck_s: u64,
     /// Live sockets one session may have open at once; more are refused (429).
     pub live_max_sockets_per_session: usize,
+    /// How often a live socket looks for app notifications of its person besides when a
+    /// warning change goes by, milliseconds.
+    pub app_notification_poll_ms: u64,
     /// Failed sign-ins for one user name within `login_window_s` after which sign-in is refused
     /// (429) until the window has passed: password guessing gets a handful of tries.
     pub login_max_failures: u32,
@@ -63,6 +66,7 @@ impl Default for Settings {
             live_send_timeout_s: 10,
             live_recheck_s: 60,
             live_max_sockets_per_session: 4,
+            app_notification_poll_ms: 5_000,
             login_max_failures: 5,
             login_max_failures_per_address: 30,
             login_window_s: 15 * 60,

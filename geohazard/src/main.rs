@@ -4,7 +4,8 @@
 //! configured), the analyzer and the command-center's API, an embedded MQTT broker unless a
 //! broker URL is configured, a private PostgreSQL cluster unless a database
 //! URL is configured, and simulated field gateways for the demo sites.
-//! `geohazard migrate` only brings the database schema up to date.
+//! `geohazard migrate` only brings the database schema up to date. `geohazard notify` runs
+//! only the notification delivery worker (`[analyzer.notifier]`), for a host of its own.
 
 mod broker;
 mod demo;
@@ -41,6 +42,10 @@ enum Command {
     Run,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run only the notification delivery worker: SMS, and SMS for app notifications nobody's
+    /// client received in time (settings: `[analyzer.notifier]`). Set
+    /// `analyzer.notifier.worker = false` on the analyzers then.
+    Notify,
     /// Issue new MQTT credentials to a registered gateway and print its key (shown only once).
     GatewayKey {
         /// The gateway's code (its MQTT client id and user name).
@@ -162,6 +167,18 @@ async fn main() -> anyhow::Result<()> {
             code,
             mosquitto_passwd,
         }) => return issue_gateway_key(&store, &code, mosquitto_passwd.as_deref()).await,
+        Some(Command::Notify) => {
+            let delivery = geohazard_notify::Delivery::new(config.analyzer.notifier.clone())?;
+            let shutdown = geohazard_runtime::shutdown_on_signal();
+            // Woken by its poll: the services that queue run in other processes.
+            delivery
+                .run(store.pool.clone(), Default::default(), shutdown)
+                .await;
+            if let Some(cluster) = cluster {
+                cluster.stop().await?;
+            }
+            return Ok(());
+        }
         Some(Command::Run) | None => {}
     }
 

@@ -6,8 +6,10 @@
 //! geohazard crate.
 
 mod ids;
+mod notification;
 
 pub use ids::{
     AuditEntryId, FrameId, GatewayId, NotificationAttemptId, NotificationId, OfficerId, PersonId,
     QuarantineId, RuleId, SensorId, SiteId, WarningEventId, WarningId,
 };
+pub use notification::{Channel, NotificationStatus, UnknownNotificationName};

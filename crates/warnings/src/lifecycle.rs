@@ -1,8 +1,9 @@
 //! The warning state machine in the database: one open warning per site and source; raised,
-//! escalated, de-escalated, acknowledged, referred, closed; every transition stored with its
-//! evidence and actor, announced with NOTIFY `warnings`, and notifications queued in the same
-//! transaction. Columns are decoded strictly: a level, state or category the code does not know
-//! is an error, never a guess.
+//! escalated, de-escalated, acknowledged, referred, closed. Each entry point locks the source's
+//! open warning, asks [`decide`] what to do, and applies the decision in one transaction: the
+//! row, the transition's event with its evidence and actor, and the notifications it queues.
+//! The caller publishes the returned message on MQTT once it is committed. Columns are decoded
+//! strictly: a level, state or category the code does not know is an error, never a guess.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,8 +17,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use crate::policy::WarningPolicy;
-use crate::queue::{self, SmsQueued, Step};
+use geohazard_notify::{Queued, Step, WarningPolicy};
+
+use crate::decide::{Change, Current, Decision, decide};
 
 /// A source's new level as the analyzer decided it.
 #[derive(Debug, Clone)]
@@ -39,7 +41,7 @@ pub struct LevelChange {
 #[derive(Debug, Clone, Default)]
 pub struct Lifecycle {
     policy: Arc<WarningPolicy>,
-    sms_queued: SmsQueued,
+    sms_queued: Queued,
 }
 
 /// A column value the code does not know, as sqlx reports decoding failures.
@@ -135,44 +137,6 @@ async fn event(conn: &mut PgConnection, e: Event<'_>) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// The `warnings` NOTIFY payload. NOTIFY payloads are limited to 8000 bytes: the console
-/// fetches evidence by id.
-#[derive(Serialize)]
-struct Announcement<'a> {
-    id: i64,
-    site: &'a str,
-    division: &'a str,
-    source: &'a str,
-    category: WarningCategory,
-    level: WarningLevel,
-    state: WarningState,
-    transition: WarningTransition,
-    summary: String,
-    summary_zh: String,
-    at: i64,
-}
-
-async fn notify(conn: &mut PgConnection, w: &Warning) -> sqlx::Result<()> {
-    let payload = Announcement {
-        id: w.id,
-        site: &w.site,
-        division: &w.division,
-        source: &w.source,
-        category: w.category,
-        level: w.level,
-        state: w.state,
-        transition: w.transition,
-        summary: w.summary.chars().take(500).collect(),
-        summary_zh: w.summary_zh.chars().take(500).collect(),
-        at: w.at,
-    };
-    sqlx::query("SELECT pg_notify('warnings', $1)")
-        .bind(serde_json::to_string(&payload).expect("an announcement serializes"))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// A person's acknowledgement note, kept in the transition's evidence.
 #[derive(Serialize)]
 struct Note<'a> {
@@ -192,7 +156,7 @@ impl Lifecycle {
     pub fn new(policy: WarningPolicy) -> Lifecycle {
         Lifecycle {
             policy: Arc::new(policy),
-            sms_queued: SmsQueued::default(),
+            sms_queued: Queued::default(),
         }
     }
 
@@ -200,9 +164,9 @@ impl Lifecycle {
         &self.policy
     }
 
-    /// The signal given after a transaction that queued SMS committed; the SMS outbox waits on
-    /// it.
-    pub fn sms_queued(&self) -> SmsQueued {
+    /// The signal given after a transaction that queued SMS committed; the delivery worker in
+    /// the same process waits on it.
+    pub fn sms_queued(&self) -> Queued {
         self.sms_queued.clone()
     }
 
@@ -225,68 +189,117 @@ impl Lifecycle {
         pool: &PgPool,
         change: &LevelChange,
     ) -> sqlx::Result<Option<Warning>> {
-        let category = change.source.category();
         let source = change.source.to_string();
         let mut tx = pool.begin().await?;
-        let open: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, level, state FROM warnings WHERE site_id = $1 AND source = $2 AND state <> 'closed'
+        let open: Option<(i64, String, String, String, i32)> = sqlx::query_as(
+            "SELECT id, level, peak_level, state, escalation_step FROM warnings
+             WHERE site_id = $1 AND source = $2 AND state <> 'closed'
              FOR UPDATE",
         )
         .bind(change.site_id)
         .bind(&source)
         .fetch_optional(&mut *tx)
         .await?;
-        let open = match open {
-            Some((id, level, state)) => Some((
-                id,
-                decode::<WarningLevel>(&level)?,
-                decode::<WarningState>(&state)?,
-            )),
-            None => None,
+        let (id, current) = match open {
+            Some(row) => {
+                let (id, current) = current(row)?;
+                (Some(id), Some(current))
+            }
+            None => (None, None),
         };
-        let (id, transition) = match (open, change.level) {
-            (None, None) => return Ok(None),
-            (None, Some(level)) => {
-                // ON CONFLICT: another analyzer of a shared group may have raised it a moment ago.
-                let id: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO warnings (site_id, source, category, sensor_id, level, peak_level, state,
-                         summary, evidence, reading_ts, failure_forecast_at, escalation_due_at, summary_zh)
-                     VALUES ($1, $2, $3, $4, $5, $5, 'open', $6, $7, $8, $9, $10, $11)
-                     ON CONFLICT (site_id, source) WHERE state <> 'closed' DO NOTHING
-                     RETURNING id",
-                )
-                .bind(change.site_id)
-                .bind(&source)
-                .bind(category.as_str())
-                .bind(change.sensor_id)
-                .bind(level.as_str())
-                .bind(&change.summary.en)
-                .bind(&change.evidence)
-                .bind(change.reading_ts)
-                .bind(change.failure_forecast)
-                .bind(self.due(level, category))
-                .bind(&change.summary.zh)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(id) = id else {
+        let decision = decide(current, Change::Level(change.level));
+        let target = match (decision, id) {
+            (Decision::Raise { level }, _) => match self.raise(&mut tx, change, level).await? {
+                Some(id) => id,
+                // Another analyzer of a shared group raised it a moment ago.
+                None => {
                     tx.rollback().await?;
                     return Ok(None);
-                };
-                event(
-                    &mut tx,
-                    Event {
-                        warning_id: id,
-                        transition: WarningTransition::Raised,
-                        from: None,
-                        to: Some(level),
-                        person: None,
-                        evidence: &change.evidence,
-                    },
+                }
+            },
+            (Decision::Ignore, _) | (_, None) => return Ok(None),
+            (_, Some(id)) => id,
+        };
+        let applied = self
+            .persist(&mut tx, target, decision, Applied::Level(change))
+            .await?;
+        tx.commit().await?;
+        Ok(self.committed(applied))
+    }
+
+    /// Inserts the raised warning; `None` when one is open already (a concurrent raise).
+    async fn raise(
+        &self,
+        conn: &mut PgConnection,
+        change: &LevelChange,
+        level: WarningLevel,
+    ) -> sqlx::Result<Option<i64>> {
+        let category = change.source.category();
+        // ON CONFLICT: another analyzer of a shared group may have raised it a moment ago.
+        sqlx::query_scalar(
+            "INSERT INTO warnings (site_id, source, category, sensor_id, level, peak_level, state,
+                 summary, evidence, reading_ts, failure_forecast_at, escalation_due_at, summary_zh)
+             VALUES ($1, $2, $3, $4, $5, $5, 'open', $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (site_id, source) WHERE state <> 'closed' DO NOTHING
+             RETURNING id",
+        )
+        .bind(change.site_id)
+        .bind(change.source.to_string())
+        .bind(category.as_str())
+        .bind(change.sensor_id)
+        .bind(level.as_str())
+        .bind(&change.summary.en)
+        .bind(&change.evidence)
+        .bind(change.reading_ts)
+        .bind(change.failure_forecast)
+        .bind(self.due(level, category))
+        .bind(&change.summary.zh)
+        .fetch_optional(conn)
+        .await
+    }
+
+    /// Applies `decision` to warning `id` (already inserted for a raise) in the caller's
+    /// transaction: the row, the transition's event, the notifications. Returns the message
+    /// of the transition, if it is one, and whether SMS were queued.
+    async fn persist(
+        &self,
+        conn: &mut PgConnection,
+        id: i64,
+        decision: Decision,
+        what: Applied<'_>,
+    ) -> sqlx::Result<Option<(Warning, bool)>> {
+        let (evidence, person) = match &what {
+            Applied::Level(c) => (&c.evidence, None),
+            Applied::Acknowledgement { person, note } => (note, Some(*person)),
+            Applied::Referral { evidence } => (evidence, None),
+        };
+        let change = match &what {
+            Applied::Level(c) => Some(*c),
+            _ => None,
+        };
+        let (transition, from, to) = match decision {
+            Decision::Ignore => return Ok(None),
+            Decision::Raise { level } => (WarningTransition::Raised, None, Some(level)),
+            Decision::Refresh => {
+                let c = change.expect("a refresh comes from a level change");
+                sqlx::query(
+                    "UPDATE warnings SET crossings = crossings + 1, updated_at = now(), summary = $2,
+                         evidence = $3, reading_ts = $4,
+                         failure_forecast_at = COALESCE($5, failure_forecast_at), summary_zh = $6
+                     WHERE id = $1",
                 )
+                .bind(id)
+                .bind(&c.summary.en)
+                .bind(&c.evidence)
+                .bind(c.reading_ts)
+                .bind(c.failure_forecast)
+                .bind(&c.summary.zh)
+                .execute(&mut *conn)
                 .await?;
-                (id, WarningTransition::Raised)
+                return Ok(None);
             }
-            (Some((id, _, _)), None) => {
+            Decision::Close => {
+                let c = change.expect("a close comes from a level change");
                 sqlx::query(
                     "UPDATE warnings SET state = 'closed', closed_at = now(), updated_at = now(),
                          escalation_due_at = NULL, summary = $2, evidence = $3, reading_ts = $4,
@@ -294,111 +307,137 @@ impl Lifecycle {
                      WHERE id = $1",
                 )
                 .bind(id)
-                .bind(&change.summary.en)
-                .bind(&change.evidence)
-                .bind(change.reading_ts)
-                .bind(&change.summary.zh)
-                .execute(&mut *tx)
+                .bind(&c.summary.en)
+                .bind(&c.evidence)
+                .bind(c.reading_ts)
+                .bind(&c.summary.zh)
+                .execute(&mut *conn)
                 .await?;
-                event(
-                    &mut tx,
-                    Event {
-                        warning_id: id,
-                        transition: WarningTransition::Closed,
-                        from: None,
-                        to: None,
-                        person: None,
-                        evidence: &change.evidence,
-                    },
-                )
-                .await?;
-                (id, WarningTransition::Closed)
+                (WarningTransition::Closed, None, None)
             }
-            (Some((id, old_level, state)), Some(level)) => {
-                if level == old_level {
-                    sqlx::query(
-                        "UPDATE warnings SET crossings = crossings + 1, updated_at = now(), summary = $2,
-                             evidence = $3, reading_ts = $4,
-                             failure_forecast_at = COALESCE($5, failure_forecast_at), summary_zh = $6
-                         WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(&change.summary.en)
-                    .bind(&change.evidence)
-                    .bind(change.reading_ts)
-                    .bind(change.failure_forecast)
-                    .bind(&change.summary.zh)
-                    .execute(&mut *tx)
-                    .await?;
-                    tx.commit().await?;
-                    return Ok(None);
-                }
-                let up = level > old_level;
+            Decision::Escalate { from, to, new_peak } => {
+                let c = change.expect("an escalation comes from a level change");
                 // A higher level needs a new acknowledgement; its deadline runs from now.
-                let (new_state, new_due) = if up {
-                    (WarningState::Open, self.due(level, category))
-                } else if state == WarningState::Acknowledged {
-                    (WarningState::Acknowledged, None)
-                } else {
-                    (WarningState::Open, None)
-                };
-                let new_peak = level > peak_level(&mut tx, id).await?;
+                let due = self.due(to, c.source.category());
+                self.relevel(conn, id, c, to, WarningState::Open, new_peak, Some(due))
+                    .await?;
+                (WarningTransition::Escalated, Some(from), Some(to))
+            }
+            Decision::DeEscalate { from, to, state } => {
+                let c = change.expect("a de-escalation comes from a level change");
+                self.relevel(conn, id, c, to, state, false, None).await?;
+                (WarningTransition::DeEscalated, Some(from), Some(to))
+            }
+            Decision::Acknowledge { level } => {
                 sqlx::query(
-                    "UPDATE warnings SET level = $2,
-                         peak_level = CASE WHEN $10 THEN $2 ELSE peak_level END,
-                         state = $3, updated_at = now(), summary = $4, evidence = $5, reading_ts = $6,
-                         failure_forecast_at = COALESCE($8, failure_forecast_at), crossings = crossings + 1,
-                         escalation_due_at = CASE WHEN $7 THEN $9 ELSE escalation_due_at END,
-                         acknowledged_at = CASE WHEN $7 THEN NULL ELSE acknowledged_at END,
-                         summary_zh = $11
+                    "UPDATE warnings SET state = 'acknowledged', acknowledged_at = now(),
+                         acknowledged_by = $2, escalation_due_at = NULL, updated_at = now()
                      WHERE id = $1",
                 )
                 .bind(id)
-                .bind(level.as_str())
-                .bind(new_state.as_str())
-                .bind(&change.summary.en)
-                .bind(&change.evidence)
-                .bind(change.reading_ts)
-                .bind(up)
-                .bind(change.failure_forecast)
-                .bind(new_due)
-                .bind(new_peak)
-                .bind(&change.summary.zh)
-                .execute(&mut *tx)
+                .bind(person)
+                .execute(&mut *conn)
                 .await?;
-                let t = if up {
-                    WarningTransition::Escalated
+                (WarningTransition::Acknowledged, Some(level), Some(level))
+            }
+            Decision::Refer {
+                level,
+                to,
+                next_due,
+            } => {
+                let due = if next_due {
+                    self.due(level, WarningCategory::Hazard)
                 } else {
-                    WarningTransition::DeEscalated
+                    None
                 };
-                event(
-                    &mut tx,
-                    Event {
-                        warning_id: id,
-                        transition: t,
-                        from: Some(old_level),
-                        to: Some(level),
-                        person: None,
-                        evidence: &change.evidence,
-                    },
+                sqlx::query(
+                    "UPDATE warnings SET escalation_step = $2, escalation_due_at = $3, updated_at = now()
+                     WHERE id = $1",
                 )
+                .bind(id)
+                .bind(to.column())
+                .bind(due)
+                .execute(&mut *conn)
                 .await?;
-                (id, t)
+                (WarningTransition::Referred, Some(level), Some(level))
             }
         };
-        let msg = to_message(load(&mut tx, id).await?, transition, None)?;
-        notify(&mut tx, &msg).await?;
-        let queued = match transition {
-            WarningTransition::Raised | WarningTransition::Escalated => {
-                queue::enqueue_for_level(&mut tx, &self.policy, &msg).await?
+        event(
+            conn,
+            Event {
+                warning_id: id,
+                transition,
+                from,
+                to,
+                person,
+                evidence,
+            },
+        )
+        .await?;
+        let told = match &what {
+            Applied::Referral { evidence } => Some(evidence.clone()),
+            _ => None,
+        };
+        let msg = to_message(load(conn, id).await?, transition, told)?;
+        let policy = &self.policy;
+        let queued = match decision {
+            Decision::Raise { .. } | Decision::Escalate { .. } => {
+                geohazard_notify::enqueue_for_level(conn, policy, &msg).await?
+            }
+            Decision::Refer { to, .. } => {
+                geohazard_notify::enqueue_for_step(conn, policy, &msg, to).await?
             }
             _ => false,
         };
-        tx.commit().await?;
+        Ok(Some((msg, queued)))
+    }
+
+    /// A new level on the open warning `id`. `due`: `Some` sets the acknowledgement deadline
+    /// (and clears an acknowledgement), `None` keeps both.
+    #[allow(clippy::too_many_arguments)]
+    async fn relevel(
+        &self,
+        conn: &mut PgConnection,
+        id: i64,
+        c: &LevelChange,
+        level: WarningLevel,
+        state: WarningState,
+        new_peak: bool,
+        due: Option<Option<DateTime<Utc>>>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE warnings SET level = $2,
+                 peak_level = CASE WHEN $10 THEN $2 ELSE peak_level END,
+                 state = $3, updated_at = now(), summary = $4, evidence = $5, reading_ts = $6,
+                 failure_forecast_at = COALESCE($8, failure_forecast_at), crossings = crossings + 1,
+                 escalation_due_at = CASE WHEN $7 THEN $9 ELSE escalation_due_at END,
+                 acknowledged_at = CASE WHEN $7 THEN NULL ELSE acknowledged_at END,
+                 summary_zh = $11
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(level.as_str())
+        .bind(state.as_str())
+        .bind(&c.summary.en)
+        .bind(&c.evidence)
+        .bind(c.reading_ts)
+        .bind(due.is_some())
+        .bind(c.failure_forecast)
+        .bind(due.flatten())
+        .bind(new_peak)
+        .bind(&c.summary.zh)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// After the commit: wakes the delivery worker if SMS were queued; the message to publish.
+    fn committed(&self, applied: Option<(Warning, bool)>) -> Option<Warning> {
+        let (msg, queued) = applied?;
         if queued {
             self.sms_queued.signal();
         }
-        Ok(Some(msg))
+        Some(msg)
     }
 
     /// Refers every open warning whose acknowledgement deadline has passed to the next level's
@@ -407,63 +446,55 @@ impl Lifecycle {
         let mut out = Vec::new();
         loop {
             let mut tx = pool.begin().await?;
-            let next: Option<(i64, i32, String)> = sqlx::query_as(
-                "SELECT id, escalation_step, level FROM warnings
+            let next: Option<(i64, String, String, String, i32)> = sqlx::query_as(
+                "SELECT id, level, peak_level, state, escalation_step FROM warnings
                  WHERE state = 'open' AND escalation_due_at <= now()
                  ORDER BY escalation_due_at LIMIT 1 FOR UPDATE SKIP LOCKED",
             )
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((id, step, level)) = next else { break };
-            let level: WarningLevel = decode(&level)?;
-            // A warning already at the province is told there again, and nothing is due after.
-            let to = Step::from_column(step)?.next().unwrap_or(Step::Province);
-            let next_due = match to.next() {
-                Some(_) => self.due(level, WarningCategory::Hazard),
-                None => None,
+            let Some(row) = next else { break };
+            let (id, current) = current(row)?;
+            let decision = decide(Some(current), Change::Overdue);
+            let Decision::Refer { to, .. } = decision else {
+                break;
             };
-            sqlx::query(
-                "UPDATE warnings SET escalation_step = $2, escalation_due_at = $3, updated_at = now()
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(to.column())
-            .bind(next_due)
-            .execute(&mut *tx)
-            .await?;
-            let ev = serde_json::to_value(Referral {
+            let evidence = serde_json::to_value(Referral {
                 referred_to: to.division_level(),
                 step: to.column(),
                 reason: "not acknowledged in time",
             })
             .expect("a referral serializes");
-            event(
-                &mut tx,
-                Event {
-                    warning_id: id,
-                    transition: WarningTransition::Referred,
-                    from: Some(level),
-                    to: Some(level),
-                    person: None,
-                    evidence: &ev,
-                },
-            )
-            .await?;
-            let msg = to_message(
-                load(&mut tx, id).await?,
-                WarningTransition::Referred,
-                Some(ev),
-            )?;
-            notify(&mut tx, &msg).await?;
-            let queued = queue::enqueue_for_step(&mut tx, &self.policy, &msg, to).await?;
+            let applied = self
+                .persist(&mut tx, id, decision, Applied::Referral { evidence })
+                .await?;
             tx.commit().await?;
-            if queued {
-                self.sms_queued.signal();
-            }
-            out.push(msg);
+            out.extend(self.committed(applied));
         }
         Ok(out)
     }
+}
+
+/// What a decision is applied with: the analyzer's level change, a person's acknowledgement,
+/// a referral's evidence.
+enum Applied<'a> {
+    Level(&'a LevelChange),
+    Acknowledgement { person: i64, note: Value },
+    Referral { evidence: Value },
+}
+
+/// An open warning's locked row (id, level, peak, state, step) as [`decide`] sees it.
+fn current(row: (i64, String, String, String, i32)) -> sqlx::Result<(i64, Current)> {
+    let (id, level, peak, state, step) = row;
+    Ok((
+        id,
+        Current {
+            level: decode(&level)?,
+            peak: decode(&peak)?,
+            state: decode(&state)?,
+            step: Step::from_column(step)?,
+        },
+    ))
 }
 
 /// The level holds and its failure forecast moved: the open warning of (site, source) takes the
@@ -506,17 +537,8 @@ pub async fn update_forecast(pool: &PgPool, change: &LevelChange) -> sqlx::Resul
         WarningTransition::ForecastUpdated,
         None,
     )?;
-    notify(&mut tx, &msg).await?;
     tx.commit().await?;
     Ok(Some(msg))
-}
-
-async fn peak_level(conn: &mut PgConnection, id: i64) -> sqlx::Result<WarningLevel> {
-    let peak: String = sqlx::query_scalar("SELECT peak_level FROM warnings WHERE id = $1")
-        .bind(id)
-        .fetch_one(conn)
-        .await?;
-    decode(&peak)
 }
 
 /// A person acknowledges a warning: no more referrals until its level rises again. The note, if
@@ -528,43 +550,34 @@ pub async fn acknowledge(
     person_id: i64,
     note: Option<&str>,
 ) -> sqlx::Result<Option<Warning>> {
-    let level: Option<String> = sqlx::query_scalar(
-        "UPDATE warnings SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2,
-             escalation_due_at = NULL, updated_at = now()
-         WHERE id = $1 AND state = 'open'
-         RETURNING level",
+    let open: Option<(i64, String, String, String, i32)> = sqlx::query_as(
+        "SELECT id, level, peak_level, state, escalation_step FROM warnings
+         WHERE id = $1 AND state <> 'closed' FOR UPDATE",
     )
     .bind(warning_id)
-    .bind(person_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(level) = level else {
+    let Some(row) = open else {
         return Ok(None);
     };
-    let level: WarningLevel = decode(&level)?;
-    let evidence = serde_json::to_value(Note {
+    let (id, current) = current(row)?;
+    let note = serde_json::to_value(Note {
         note: note.filter(|n| !n.is_empty()),
     })
     .expect("a note serializes");
-    event(
-        conn,
-        Event {
-            warning_id,
-            transition: WarningTransition::Acknowledged,
-            from: Some(level),
-            to: Some(level),
-            person: Some(person_id),
-            evidence: &evidence,
-        },
-    )
-    .await?;
-    let msg = to_message(
-        load(conn, warning_id).await?,
-        WarningTransition::Acknowledged,
-        None,
-    )?;
-    notify(conn, &msg).await?;
-    Ok(Some(msg))
+    // Acknowledging queues nothing: no policy is needed.
+    let applied = Lifecycle::default()
+        .persist(
+            conn,
+            id,
+            decide(Some(current), Change::Acknowledge),
+            Applied::Acknowledgement {
+                person: person_id,
+                note,
+            },
+        )
+        .await?;
+    Ok(applied.map(|(msg, _)| msg))
 }
 
 /// The open warnings' levels by (site, source), so a restarted analyzer continues them instead

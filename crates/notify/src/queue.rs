@@ -1,36 +1,39 @@
 //! Who is told of a warning change, queued in the transaction that stores it: the site's
 //! responsible people and the county duty roster, then the city's and the province's as the
 //! warning is referred up; an app notification for each, an SMS for those with a phone when the
-//! hazard is serious enough. Delivery (SMS providers, retries, receipts) is the analyzer's.
+//! hazard is serious enough. An app notification stays `pending` until a client of the person
+//! confirms receiving it (the command-center's app channel); delivery of SMS, and the SMS
+//! fallback of app notifications nobody confirmed, is the delivery worker's ([`crate::Delivery`]).
 
 use std::sync::Arc;
 
-use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel};
-use serde::Serialize;
+use geohazard_protocol::warning::{Warning, WarningCategory};
 use sqlx::PgConnection;
 use tokio::sync::Notify;
 
 use crate::policy::WarningPolicy;
 
-/// Wakes whoever delivers SMS when a transaction queued some (a poll would find them too,
-/// later). Clones share one signal; a signal given while nobody waits is kept for the next wait.
+/// Wakes the delivery worker in the same process when a transaction queued SMS (a poll finds
+/// them too, later, and a worker running alone relies on it). Clones share one signal; a signal
+/// given while nobody waits is kept for the next wait.
 #[derive(Debug, Clone, Default)]
-pub struct SmsQueued(Arc<Notify>);
+pub struct Queued(Arc<Notify>);
 
-impl SmsQueued {
+impl Queued {
     /// Returns once SMS were queued since the last wait returned.
     pub async fn notified(&self) {
         self.0.notified().await
     }
 
-    pub(crate) fn signal(&self) {
+    /// Call once the transaction that queued them committed.
+    pub fn signal(&self) {
         self.0.notify_one();
     }
 }
 
 /// How far up the administrative levels a warning has been referred.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Step {
+pub enum Step {
     /// The site's people and the county's duty roster.
     County,
     City,
@@ -38,10 +41,10 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    pub(crate) const ALL: [Step; 3] = [Step::County, Step::City, Step::Province];
+    pub const ALL: [Step; 3] = [Step::County, Step::City, Step::Province];
 
     /// The `warnings.escalation_step` column: 0, 1 or 2.
-    pub(crate) fn from_column(step: i32) -> Result<Step, sqlx::Error> {
+    pub fn from_column(step: i32) -> Result<Step, sqlx::Error> {
         match step {
             0 => Ok(Step::County),
             1 => Ok(Step::City),
@@ -52,17 +55,17 @@ impl Step {
         }
     }
 
-    pub(crate) fn column(self) -> i32 {
+    pub fn column(self) -> i32 {
         self as i32
     }
 
     /// The next step up, none past the province.
-    pub(crate) fn next(self) -> Option<Step> {
+    pub fn next(self) -> Option<Step> {
         Step::ALL.get(self as usize + 1).copied()
     }
 
     /// The `divisions.level` whose duty roster this step reaches.
-    pub(crate) fn division_level(self) -> &'static str {
+    pub fn division_level(self) -> &'static str {
         match self {
             Step::County => "county",
             Step::City => "city",
@@ -116,23 +119,11 @@ fn message_text(policy: &WarningPolicy, site_name: &str, w: &Warning) -> String 
     )
 }
 
-/// The `notifications` NOTIFY payload the command-center relays to a person's app.
-#[derive(Serialize)]
-struct AppNotification<'a> {
-    notification_id: i64,
-    person_id: i64,
-    warning_id: i64,
-    site: &'a str,
-    level: WarningLevel,
-    category: WarningCategory,
-    text: &'a str,
-}
-
 /// Queues the messages of one referral step: an app notification for every recipient and an
 /// SMS for those with a phone when the warning is a hazard at or above `sms_min_level`. The
 /// reason `{level}@{step}` makes each (recipient, channel) get it once, however often the
 /// warning crosses that level again. Returns whether any SMS was queued.
-pub(crate) async fn enqueue_for_step(
+pub async fn enqueue_for_step(
     conn: &mut PgConnection,
     policy: &WarningPolicy,
     w: &Warning,
@@ -148,32 +139,17 @@ pub(crate) async fn enqueue_for_step(
     let people = recipients(conn, &w.site, step).await?;
     let mut queued_sms = false;
     for (person, phone) in people {
-        let app_id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO notifications (warning_id, person_id, channel, reason, body, status, sent_at, provider)
-             VALUES ($1, $2, 'app', $3, $4, 'sent', now(), 'app')
-             ON CONFLICT DO NOTHING RETURNING id",
+        // Pending until a client of the person confirms it: nothing has delivered it yet.
+        sqlx::query(
+            "INSERT INTO notifications (warning_id, person_id, channel, reason, body)
+             VALUES ($1, $2, 'app', $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(w.id)
         .bind(person)
         .bind(&reason)
         .bind(&text)
-        .fetch_optional(&mut *conn)
+        .execute(&mut *conn)
         .await?;
-        if let Some(id) = app_id {
-            let payload = AppNotification {
-                notification_id: id,
-                person_id: person,
-                warning_id: w.id,
-                site: &w.site,
-                level: w.level,
-                category: w.category,
-                text: &text,
-            };
-            sqlx::query("SELECT pg_notify('notifications', $1)")
-                .bind(serde_json::to_string(&payload).expect("a notification serializes"))
-                .execute(&mut *conn)
-                .await?;
-        }
         if let (true, Some(phone)) = (sms, phone) {
             let r = sqlx::query(
                 "INSERT INTO notifications (warning_id, person_id, channel, reason, phone, body)
@@ -194,7 +170,7 @@ pub(crate) async fn enqueue_for_step(
 
 /// A new or higher level: everyone reached so far hears of it. Returns whether any SMS was
 /// queued.
-pub(crate) async fn enqueue_for_level(
+pub async fn enqueue_for_level(
     conn: &mut PgConnection,
     policy: &WarningPolicy,
     w: &Warning,

@@ -1,20 +1,18 @@
-//! SMS delivery: the outbox the lifecycle (`geohazard_warnings`) queues into, sent with retries,
-//! backoff, per-recipient rate limits and every attempt stored; delivery receipts; and the
-//! referral loop that refers overdue warnings up and publishes the change.
+//! The delivery worker: the SMS outbox the queue fills, sent with retries, backoff,
+//! per-recipient rate limits and every attempt stored; and the app channel's fallback, an SMS
+//! for an app notification no client of the person confirmed within the delay. It runs as a
+//! component of the analyzer and the all-in-one, or alone (`geohazard notify`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use geohazard_protocol::warning::{Summary, WarningLevel};
 use geohazard_runtime::Backoff;
-use geohazard_warnings::{Lifecycle, Outbox, SmsQueued};
-use serde_json::Value;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::NotifierConfig;
-use crate::sms::{SmsMessage, SmsProvider};
+use crate::queue::Queued;
+use crate::sms::{SmsMessage, SmsProvider, build_provider};
 
 #[derive(sqlx::FromRow)]
 struct Outgoing {
@@ -221,61 +219,63 @@ async fn set_status(
     Ok(())
 }
 
-/// Stores a provider's delivery receipt and marks the message delivered (or failed). Returns
-/// the notification it belongs to, if it is known. The HTTP callback endpoint that calls this
-/// belongs to the command-center.
-pub async fn record_receipt(
-    pool: &PgPool,
-    provider: &str,
-    provider_message_id: &str,
-    delivered: bool,
-    status_code: &str,
-    reported_at: Option<DateTime<Utc>>,
-    raw: Option<Value>,
-) -> sqlx::Result<Option<i64>> {
-    let mut tx = pool.begin().await?;
-    let id: Option<i64> = sqlx::query_scalar(
-        "UPDATE notifications SET
-             status = CASE WHEN $3 THEN 'delivered' ELSE 'failed' END,
-             delivered_at = CASE WHEN $3 THEN COALESCE($4, now()) ELSE delivered_at END
-         WHERE provider = $1 AND provider_message_id = $2 AND status IN ('sent', 'delivered', 'failed')
-         RETURNING id",
-    )
-    .bind(provider)
-    .bind(provider_message_id)
-    .bind(delivered)
-    .bind(reported_at)
-    .fetch_optional(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO notification_receipts (notification_id, provider, provider_message_id, delivered,
-             status_code, reported_at, raw) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(provider)
-    .bind(provider_message_id)
-    .bind(delivered)
-    .bind(status_code)
-    .bind(reported_at)
-    .bind(raw)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
 /// Pauses between passes of a loop: the poll interval while passes succeed, growing up to a
 /// minute while they fail (the database is away).
-fn pass_backoff(poll: Duration) -> Backoff {
+pub fn pass_backoff(poll: Duration) -> Backoff {
     Backoff::new(poll, poll.max(Duration::from_secs(60))).with_jitter()
 }
 
-/// The outbox loop: sends due SMS until shut down, woken early by `queued`.
-pub async fn run_outbox(
-    pool: PgPool,
-    cfg: Arc<NotifierConfig>,
+/// Queues an SMS for every app notification of a hazard that no client of its person has
+/// confirmed within `after`: same text, same reason (so it is one SMS with the one the level
+/// may already have queued), to the person's phone. Each app notification falls back once; it
+/// stays `pending`, so a client that connects later still gets it. Returns how many SMS were
+/// queued.
+async fn fall_back_to_sms(pool: &PgPool, after: Duration) -> sqlx::Result<u64> {
+    let queued = sqlx::query(
+        "WITH due AS (
+             UPDATE notifications SET sms_fallback_at = now()
+             WHERE id IN (SELECT n.id FROM notifications n JOIN warnings w ON w.id = n.warning_id
+                          WHERE n.channel = 'app' AND n.status = 'pending'
+                            AND n.sms_fallback_at IS NULL AND w.category = 'hazard'
+                            AND n.created_at <= now() - make_interval(secs => $1)
+                          ORDER BY n.id LIMIT 100 FOR UPDATE OF n SKIP LOCKED)
+             RETURNING warning_id, person_id, reason, body)
+         INSERT INTO notifications (warning_id, person_id, channel, reason, phone, body)
+         SELECT d.warning_id, d.person_id, 'sms', d.reason, p.phone, d.body
+         FROM due d JOIN people p ON p.id = d.person_id WHERE p.phone IS NOT NULL
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(after.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(queued.rows_affected())
+}
+
+/// The delivery worker with its SMS provider built (a bad provider configuration is an error
+/// at start, not later).
+pub struct Delivery {
+    cfg: NotifierConfig,
     provider: Option<Box<dyn SmsProvider>>,
-    queued: SmsQueued,
+}
+
+impl Delivery {
+    pub fn new(cfg: NotifierConfig) -> anyhow::Result<Delivery> {
+        let provider = build_provider(&cfg.sms, Duration::from_millis(cfg.request_timeout_ms))?;
+        Ok(Delivery { cfg, provider })
+    }
+
+    /// Sends due SMS and falls back from the app to SMS until shut down, woken early by
+    /// `queued`.
+    pub async fn run(self, pool: PgPool, queued: Queued, shutdown: CancellationToken) {
+        run(pool, self.cfg, self.provider, queued, shutdown).await
+    }
+}
+
+async fn run(
+    pool: PgPool,
+    cfg: NotifierConfig,
+    provider: Option<Box<dyn SmsProvider>>,
+    queued: Queued,
     shutdown: CancellationToken,
 ) {
     // Messages caught mid-send by a crash are sent again: better twice than never.
@@ -286,10 +286,28 @@ pub async fn run_outbox(
     {
         tracing::warn!(error = %e, "could not requeue interrupted SMS");
     }
+    let fallback = cfg.app_fallback();
     let poll = Duration::from_millis(cfg.poll_ms.max(10));
     let mut failing = pass_backoff(poll);
+    tracing::info!(
+        provider = provider.as_ref().map(|p| p.name()),
+        ?fallback,
+        "notification delivery running"
+    );
     loop {
-        let pause = match send_due(&pool, &cfg, provider.as_deref()).await {
+        let pass = async {
+            if let Some(after) = fallback {
+                let n = fall_back_to_sms(&pool, after).await?;
+                if n > 0 {
+                    tracing::info!(
+                        sms = n,
+                        "app notifications nobody confirmed: sent by SMS instead"
+                    );
+                }
+            }
+            send_due(&pool, &cfg, provider.as_deref()).await
+        };
+        let pause = match pass.await {
             Ok(n) => {
                 failing.reset();
                 if n > 0 {
@@ -298,44 +316,13 @@ pub async fn run_outbox(
                 poll
             }
             Err(e) => {
-                tracing::warn!(error = %e, "SMS outbox pass failed");
+                tracing::warn!(error = %e, "delivery pass failed");
                 failing.next_delay()
             }
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = queued.notified() => {}
-            _ = tokio::time::sleep(pause) => {}
-        }
-    }
-}
-
-/// The referral loop: overdue warnings go up a level, and their change is published.
-pub async fn run_referrals(
-    pool: PgPool,
-    lifecycle: Lifecycle,
-    poll: Duration,
-    outbox: Outbox,
-    shutdown: CancellationToken,
-) {
-    let mut failing = pass_backoff(poll);
-    loop {
-        let pause = match lifecycle.refer_overdue(&pool).await {
-            Ok(referred) => {
-                failing.reset();
-                for w in referred {
-                    tracing::info!(warning = w.id, site = %w.site, "warning referred up: not acknowledged in time");
-                    let _ = outbox.send(w);
-                }
-                poll
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "referral pass failed");
-                failing.next_delay()
-            }
-        };
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(pause) => {}
         }
     }

@@ -1,0 +1,27 @@
+//! Notifying people, for any service: who is told of a warning at each referral step and the
+//! queue they are told through ([`enqueue_for_step`], [`enqueue_for_level`], in the caller's
+//! transaction); the channels ([`Channel`]: SMS through a provider, the app through a person's
+//! signed-in clients); the delivery worker ([`Delivery`]: SMS with retries and rate limits, and SMS
+//! for app notifications no client confirmed in time); delivery receipts ([`receipts`]).
+//!
+//! Layer: below the warning lifecycle (`geohazard_warnings` queues through this crate), above
+//! `protocol`, `domain` and `runtime`; it depends on no service.
+
+pub mod app;
+mod config;
+mod policy;
+mod queue;
+pub mod receipts;
+mod sms;
+mod worker;
+
+pub use config::NotifierConfig;
+pub use geohazard_domain::{Channel, NotificationStatus};
+pub use policy::{AckDeadlines, WarningPolicy};
+pub use queue::{Queued, Step, enqueue_for_level, enqueue_for_step};
+pub use receipts::record_receipt;
+pub use sms::{
+    AliyunConfig, GenericHttpConfig, SendError, Sent, SmsConfig, SmsMessage, SmsProvider,
+    aliyun_signature, build_provider,
+};
+pub use worker::{Delivery, pass_backoff};
