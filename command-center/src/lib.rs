@@ -32,6 +32,7 @@ mod error;
 mod health;
 mod live;
 mod officers;
+mod readings_push;
 mod state;
 mod stored;
 mod video;
@@ -163,6 +164,8 @@ pub async fn start(
         state.live.clone(),
         shutdown.clone(),
     ));
+    let readings =
+        readings_push::start(mqtt_url, &format!("{client_id}-readings"), shutdown.clone()).await?;
     tokio::spawn(sweep_sessions(pool, shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -172,7 +175,8 @@ pub async fn start(
     let frame_consumer = video.clone();
     let app = router(state.clone())
         .layer(Extension(Arc::new(config.console.clone())))
-        .layer(Extension(video));
+        .layer(Extension(video))
+        .layer(Extension(readings));
     let settings = config.api.clone();
     let task = tokio::spawn(async move {
         let served = connections::serve(listener, app, &settings, shutdown)

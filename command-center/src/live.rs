@@ -10,13 +10,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use axum::{Extension, Router};
 use geohazard_bus::{Bus, BusConfig, Qos};
 use geohazard_protocol::topic::ALL_WARNINGS;
 use geohazard_protocol::warning::{Warning, WarningLevel};
@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{self, Officer};
 use crate::error::{ApiError, Params};
+use crate::readings_push::{Readings, StoredFeed};
 use crate::state::AppState;
 use crate::stored::Stored;
 
@@ -185,6 +186,7 @@ async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
     Params(q): Params<LiveQuery>,
+    readings: Option<Extension<StoredFeed>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let (officer, token) = auth::officer_of(&state, &headers, q.token).await?;
@@ -193,8 +195,9 @@ async fn live(
     let scope = scope_codes(&state, &officer.division_code).await?;
     // Subscribe before the upgrade: nothing published after the `ready` message is missed.
     let rx = state.live.subscribe();
+    let readings = Readings::new(readings.as_deref(), scope.clone());
     Ok(ws.on_upgrade(move |socket| async move {
-        serve_socket(socket, state, officer, token, scope, rx).await;
+        serve_socket(socket, state, officer, token, scope, rx, readings).await;
         drop(slot);
     }))
 }
@@ -235,6 +238,7 @@ async fn serve_socket(
     token: String,
     scope: HashSet<String>,
     mut rx: broadcast::Receiver<Arc<Warning>>,
+    mut readings: Readings,
 ) {
     let send_timeout = Duration::from_secs(state.settings.live_send_timeout_s.max(1));
     let mut recheck =
@@ -261,10 +265,24 @@ async fn serve_socket(
                 Outgoing::Closed => break,
             },
             incoming = socket.recv() => match incoming {
-                // Pings are answered by the socket itself; text from the client is ignored.
+                // Pings are answered by the socket itself.
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Text(text))) => {
+                    for text in readings.client_text(&state.pool, &text).await {
+                        if send(&mut socket, text, send_timeout).await.is_err() {
+                            return;
+                        }
+                    }
+                }
                 Some(Ok(_)) => {}
             },
+            stored = readings.next() => {
+                for text in readings.unsent(&state.pool, stored).await {
+                    if send(&mut socket, text, send_timeout).await.is_err() {
+                        return;
+                    }
+                }
+            }
             _ = recheck.tick() => {
                 if auth::authenticate(&state, &token).await.is_err() {
                     let _ = send(&mut socket, LiveMessage::SessionEnded.text(), send_timeout).await;
