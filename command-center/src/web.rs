@@ -101,15 +101,13 @@ fn serve(path: &str) -> Result<Response, ApiError> {
     Ok(response)
 }
 
-/// The message catalogues (`crates/domain/messages/*.json`, each a flat object
-/// `{"key": {"zh-CN": "...", "en": "..."}}`): one for the console's texts; the server's join
-/// them here.
-const CATALOGUES: &[(&str, &str)] = &[(
-    "console.json",
-    include_str!("../../crates/domain/messages/console.json"),
-)];
+/// The message catalogues, every `crates/domain/messages/*.json` (each a flat object
+/// `{"key": {"zh-CN": "...", "en": "..."}}`: the console's texts, the server's), as (file name,
+/// text); listed by build.rs, embedded in the binary.
+const CATALOGUES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/catalogues.rs"));
 
-/// Every catalogue in one object: what the console looks its texts up in.
+/// Every catalogue in one object: what the console looks its texts up in. A key in two
+/// catalogues must have the same texts in both.
 fn messages() -> Result<serde_json::Map<String, Value>, String> {
     let mut all = serde_json::Map::new();
     for (name, text) in CATALOGUES {
@@ -121,8 +119,11 @@ fn messages() -> Result<serde_json::Map<String, Value>, String> {
                     return Err(format!("{name}: {key} has no {lang} text"));
                 }
             }
-            if all.insert(key.clone(), texts).is_some() {
-                return Err(format!("{name}: {key} is in two catalogues"));
+            match all.insert(key.clone(), texts.clone()) {
+                Some(before) if before != texts => {
+                    return Err(format!("{name}: {key} differs from another catalogue's"));
+                }
+                _ => {}
             }
         }
     }
@@ -131,12 +132,12 @@ fn messages() -> Result<serde_json::Map<String, Value>, String> {
 
 /// `GET /api/v1/messages`: every text of every catalogue, for the console (before sign-in too:
 /// the sign-in page has texts).
-async fn messages_answer() -> Response {
-    static JSON: OnceLock<Vec<u8>> = OnceLock::new();
-    let body = JSON.get_or_init(|| {
-        serde_json::to_vec(&messages().expect("the catalogues are checked by the unit tests"))
-            .expect("JSON serializes")
-    });
+async fn messages_answer() -> Result<Response, ApiError> {
+    static JSON: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    let body = JSON
+        .get_or_init(|| messages().map(|all| serde_json::to_vec(&all).expect("JSON serializes")))
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("the message catalogues: {e}"))?;
     let mut response = body.as_slice().into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -144,7 +145,7 @@ async fn messages_answer() -> Response {
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
-    response
+    Ok(response)
 }
 
 /// `/` (the console), `/assets/...` (its files) and `/api/v1/messages` (its texts).
@@ -169,6 +170,12 @@ mod tests {
         }
         assert!(serve("main.js").is_ok());
         assert!(matches!(serve("../Cargo.toml"), Err(ApiError::NotFound)));
+    }
+
+    #[test]
+    fn the_catalogues_join_with_both_languages_everywhere() {
+        assert!(CATALOGUES.iter().any(|(name, _)| *name == "console.json"));
+        assert!(messages().unwrap().len() > 200);
     }
 
     #[test]

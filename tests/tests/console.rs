@@ -960,14 +960,7 @@ async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without
     let w = world().await;
     let b = browser().await;
     // The test keeps a hand on the page's WebSockets, to drop the link.
-    b.on_every_page(
-        "window.testSockets = [];
-         const PageWebSocket = window.WebSocket;
-         window.WebSocket = class extends PageWebSocket {
-           constructor(...args) { super(...args); window.testSockets.push(this); }
-         };",
-    )
-    .await;
+    b.on_every_page(WATCH_SOCKETS).await;
     b.sign_in(&w.base, "gx-duty", PASSWORD).await;
     b.js("window.__samePage = true; return true").await;
     // The link drops; while it is down a warning is raised and nothing is published for it.
@@ -1232,6 +1225,73 @@ async fn threshold_device_and_combined_evidence_reads_as_words_and_numbers() {
             .await;
         b.screenshot(&format!("warning-evidence-{method}")).await;
     }
+    b.close().await;
+}
+
+/// Watches the page's WebSockets: `window.testSockets` (each one opened) and
+/// `window.sentOnSockets` (each message sent on them).
+const WATCH_SOCKETS: &str = "window.testSockets = [];
+     window.sentOnSockets = [];
+     const PageWebSocket = window.WebSocket;
+     window.WebSocket = class extends PageWebSocket {
+       constructor(...args) { super(...args); window.testSockets.push(this); }
+       send(data) { window.sentOnSockets.push(String(data)); return super.send(data); }
+     };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_on_the_live_link_is_shown_receipted_at_once_and_confirmed_by_the_officer() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let b = browser().await;
+    b.on_every_page(WATCH_SOCKETS).await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    // The center's notice as its live socket delivers it (the message the notification service
+    // sends), handed to the page's own socket.
+    let notice = json!({
+        "type": "notification", "id": 41, "warning_id": null, "level": "red",
+        "text_zh": "高县庆岭滑坡红色预警：请立即组织 <b>群众</b> 转移",
+        "text_en": "Red warning at Qingling: evacuate now",
+        "created_at": "2026-06-01T08:30:00+08:00"
+    });
+    b.js(&format!(
+        "const s = window.testSockets.find((s) => s.url.endsWith('/api/v1/live'));
+         s.dispatchEvent(new MessageEvent('message', {{ data: JSON.stringify({notice}) }}));
+         return true"
+    ))
+    .await;
+    let shown = b
+        .until(
+            "the notice",
+            Duration::from_secs(5),
+            "const n = document.querySelector('#alerts [data-notification=\"41\"]'); return n && n.innerText",
+        )
+        .await;
+    let shown = shown.as_str().unwrap();
+    assert!(
+        shown.contains("请立即组织 <b>群众</b> 转移") && shown.contains("指挥中心通知"),
+        "{shown}"
+    );
+    let sent = |kind: &str| {
+        format!(
+            "return window.sentOnSockets.map((m) => JSON.parse(m)).some((m) => m.type === '{kind}' && m.id === 41)"
+        )
+    };
+    b.until("the receipt", Duration::from_secs(5), &sent("delivered"))
+        .await;
+    assert_eq!(b.js(&sent("confirmed")).await, false, "confirmed unasked");
+    b.screenshot("notice").await;
+    b.click("#alerts [data-notification=\"41\"] .confirm").await;
+    b.until(
+        "the confirmation",
+        Duration::from_secs(5),
+        &sent("confirmed"),
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelectorAll('#alerts [data-notification]').length")
+            .await,
+        0
+    );
     b.close().await;
 }
 

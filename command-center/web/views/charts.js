@@ -69,7 +69,7 @@ export function chart(el, unit, xs, series, th, xRange) {
         ctx.restore();
       }
     }] },
-    series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke || "#1d3557", width: 2, points: { show: xs.length < 60 } })),
+    series: [{ label: t("chart.time") }, ...series.map((s) => ({ label: s.label, stroke: s.stroke || "#1d3557", width: 2, points: { show: xs.length < 60 } })),
       ...lines.map(({ value, data, ...l }) => l)],
   }, data, el);
 }
@@ -96,6 +96,6 @@ export function inversePlot(el, ev) {
     width: Math.min(CHART_W, el.clientWidth || CHART_W), height: 160,
     scales: { x: { time: true } },
     axes: [{ values: timeLabels, space: 90 }, { label: "1/v (d/mm)" }],
-    series: [{}, { label: "1/v", stroke: "#d81e06", width: 2, points: { show: false } }],
+    series: [{ label: t("chart.time") }, { label: "1/v", stroke: "#d81e06", width: 2, points: { show: false } }],
   }, [xs, ys], el);
 }
