@@ -21,6 +21,7 @@ use geohazard_testkit::fixtures::{self, CITY, COUNTY};
 use geohazard_testkit::{Broker, eventually, publisher};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 
 /// Cuiping district: a neighbour county in the same city, out of the Gao officer's scope.
@@ -747,11 +748,15 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
         let r = w.get("cp-duty", &path).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let live = format!(
-        "{}/api/v1/cameras/{GATEWAY}/cam1/live?token={}",
+    let mut live = format!(
+        "{}/api/v1/cameras/{GATEWAY}/cam1/live",
         w.base.replace("http://", "ws://"),
-        w.token("cp-duty").await
-    );
+    )
+    .into_client_request()
+    .unwrap();
+    let bearer = format!("Bearer {}", w.token("cp-duty").await);
+    live.headers_mut()
+        .insert("authorization", bearer.parse().unwrap());
     match tokio_tungstenite::connect_async(live).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 404),
         other => panic!("a live view out of scope must be refused: {other:?}"),
