@@ -947,6 +947,23 @@ async fn no_request_the_console_makes_carries_the_session_token_in_its_url_nor_c
         "the token is in script reach"
     );
 
+    // A page of another origin cannot open the live link with the cookie; the console's own can.
+    for (origin, opens) in [("http://127.0.0.2:8080", false), (w.base.as_str(), true)] {
+        let mut request = format!("{}/api/v1/live", w.base.replace("http://", "ws://"))
+            .into_client_request()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert("cookie", format!("gh_session={token}").parse().unwrap());
+        headers.insert("origin", origin.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok(_) => assert!(opens, "opened from {origin}"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                assert!(!opens, "refused from {origin}");
+                assert_eq!(r.status(), 403);
+            }
+            Err(e) => panic!("{origin}: {e}"),
+        }
+    }
     // The cookie alone does not change anything: a request without the CSRF token is refused,
     // and the session goes on.
     let status = b
