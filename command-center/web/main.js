@@ -93,7 +93,8 @@ subscribe(["sites", "warnings", "filters", "lang"], () => {
   renderFeed();
   renderBanner();
 });
-subscribe(["sites", "warnings", "lang"], () => {
+// Device health reads the server again on a resync or a language switch, not on every change.
+subscribe(["sites", "lang"], () => {
   if (!$("view-health").hidden) showHealth(openWarning);
 });
 wireFeed(openWarning);
