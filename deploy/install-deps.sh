@@ -11,12 +11,16 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools  # camera capture (jpegenc, videotestsrc)
   util-linux                           # runuser: the private PostgreSQL cluster never runs as root
   chromium chromium-driver fonts-noto-cjk  # the console's browser tests: headless Chromium over WebDriver, Chinese glyphs
+  nodejs                               # the console's type check (tsc) and unit tests (node --test)
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+
+# Debian ships npm apart from nodejs; other builds of nodejs (NodeSource) bring their own.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"

@@ -233,6 +233,17 @@ async fn seed_sites(store: &Store, n: usize) -> i64 {
 /// (ms from sign-in to markers drawn, frame times in ms while panning)
 async fn map(port: u16) -> (f64, Vec<f64>) {
     let b = browser::browser().await;
+    // The console's map lives inside its modules: the benchmark keeps a hand on it as Leaflet
+    // makes it.
+    b.on_every_page(
+        "let leaflet;
+         Object.defineProperty(window, 'L', { configurable: true, get: () => leaflet, set: (v) => {
+           leaflet = v;
+           const make = v.map;
+           v.map = function (...args) { const m = make.apply(this, args); window.benchMap = m; return m; };
+         } });",
+    )
+    .await;
     let base = format!("http://127.0.0.1:{port}/");
     let started = Instant::now();
     b.sign_in(&base, "bench", PASSWORD).await;
@@ -248,7 +259,7 @@ async fn map(port: u16) -> (f64, Vec<f64>) {
         .client
         .execute_async(
             "const done = arguments[arguments.length - 1];
-             const m = map.leaflet, deltas = [];
+             const m = window.benchMap, deltas = [];
              let last = performance.now(), running = true;
              const tick = (t) => { deltas.push(t - last); last = t; if (running) requestAnimationFrame(tick); };
              requestAnimationFrame(tick);

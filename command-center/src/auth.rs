@@ -2,8 +2,12 @@
 //!
 //! A session token is 32 random bytes, given to the client once as 64 hex digits; the database
 //! keeps only its SHA-256, so a copy of `officer_sessions` signs nobody in. Every route but
-//! `POST /api/v1/login` needs `Authorization: Bearer <token>` (the live socket also takes
-//! `?token=`, since browsers cannot set headers on a WebSocket).
+//! `POST /api/v1/login` needs a session: `Authorization: Bearer <token>` (API clients), or the
+//! console's `gh_session` cookie (`HttpOnly; SameSite=Strict`), so the browser's scripts never
+//! hold the token and no URL carries it (frames, images, WebSockets send the cookie). A request
+//! that changes something with the cookie must also carry the session's CSRF token in
+//! `X-CSRF-Token`: a page of another origin can make the browser send the cookie, not read the
+//! token. (The live sockets still take `?token=` from older API clients.)
 
 use std::convert::Infallible;
 use std::fmt;
@@ -15,7 +19,8 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, http::header};
 use chrono::{DateTime, Utc};
@@ -188,17 +193,77 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// The officer of a request that may carry its token as a bearer header or as `?token=`
-/// (`query`): browsers cannot set headers on `<img>` and WebSocket requests. With the token.
+/// The console's session cookie.
+pub const SESSION_COOKIE: &str = "gh_session";
+
+/// The header a cookie session's state-changing requests carry its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The token of the `gh_session` cookie, if the request has one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then_some(value.trim())
+        })
+}
+
+/// The `Set-Cookie` value that gives the browser its session (`max_age_s` 0: ends it). Not
+/// `Secure`: a duty room may serve the console over plain HTTP on its own network.
+pub fn session_set_cookie(token: &str, max_age_s: u64) -> String {
+    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}")
+}
+
+/// The CSRF token of a session: derived from the session's token hash, so it is bound to the
+/// session and needs no storage, and knowing it gives no way to the session token.
+pub fn csrf_token(token_hash: &[u8]) -> String {
+    Sha256::new()
+        .chain_update(b"geohazard csrf\0")
+        .chain_update(token_hash)
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// 403 unless the request's `Origin`, when it names one, is the host the request was sent to:
+/// a cookie comes along on a WebSocket opened by any page, a header cannot be added to one.
+fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    match (origin_host, host) {
+        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
+        _ => Err(ApiError::Forbidden("a request from another origin")),
+    }
+}
+
+/// The officer of a request that may carry its session as a bearer header, the session cookie
+/// (browsers: `<img>` and WebSocket requests send it) or `?token=` (`query`, older API
+/// clients of the sockets). With the token.
 pub async fn officer_of(
     state: &AppState,
     headers: &HeaderMap,
     query: Option<String>,
 ) -> Result<(Officer, String), ApiError> {
-    let token = bearer(headers)
-        .map(str::to_owned)
-        .or(query)
-        .ok_or(ApiError::Unauthorized)?;
+    let token = match (bearer(headers), session_cookie(headers)) {
+        (Some(token), _) => token.to_owned(),
+        (None, Some(token)) => {
+            same_origin(headers)?;
+            token.to_owned()
+        }
+        (None, None) => query.ok_or(ApiError::Unauthorized)?,
+    };
     Ok((authenticate(state, &token).await?, token))
 }
 
@@ -206,8 +271,20 @@ impl FromRequestParts<AppState> for Officer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Officer, ApiError> {
-        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        authenticate(state, token).await
+        if let Some(token) = bearer(&parts.headers) {
+            return authenticate(state, token).await;
+        }
+        let token = session_cookie(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let officer = authenticate(state, token).await?;
+        if !parts.method.is_safe() {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if sent != Some(csrf_token(&officer.token_hash).as_str()) {
+                return Err(ApiError::Forbidden(
+                    "a request without the session's X-CSRF-Token",
+                ));
+            }
+        }
+        Ok(officer)
     }
 }
 
@@ -231,13 +308,19 @@ impl<S: Send + Sync> FromRequestParts<S> for RemoteAddr {
 struct LoginRequest {
     username: String,
     password: String,
+    /// The console's sign-in: the session goes into the `gh_session` cookie, not the answer.
+    #[serde(default)]
+    cookie: bool,
 }
 
 /// What a successful sign-in answers.
 #[derive(Serialize)]
 struct LoginResponse {
-    /// The bearer token: 64 hex digits, shown only this once.
-    token: String,
+    /// The bearer token: 64 hex digits, shown only this once (not to a cookie sign-in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    /// What a cookie session's state-changing requests send in `X-CSRF-Token`.
+    csrf_token: String,
     expires_at: DateTime<Utc>,
     officer: Officer,
 }
@@ -390,13 +473,15 @@ fn invalid_credentials() -> ApiError {
     )
 }
 
-/// `POST /api/v1/login` {username, password} → {token, expires_at, officer}.
+/// `POST /api/v1/login` {username, password} → {token, csrf_token, expires_at, officer};
+/// with `"cookie": true` the token is set as the `gh_session` cookie instead.
 async fn login(
     State(state): State<AppState>,
     RemoteAddr(remote): RemoteAddr,
     Body(req): Body<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let username: String = req.username.chars().take(64).collect();
+    let cookie = req.cookie;
     let attempt = match reserve_attempt(&state, &username, remote.as_deref()).await? {
         Attempt::Reserved(id) => id,
         Attempt::Throttled { why, retry_after_s } => {
@@ -475,30 +560,56 @@ async fn login(
         &account_entry(&officer, "login", remote),
     )
     .await?;
-    Ok(Json(LoginResponse {
-        token,
+    let answer = LoginResponse {
+        token: (!cookie).then(|| token.clone()),
+        csrf_token: csrf_token(&officer.token_hash),
         expires_at,
         officer,
-    }))
+    };
+    let mut response = Json(answer).into_response();
+    if cookie {
+        let cookie = session_set_cookie(&token, state.settings.session_ttl_s);
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).map_err(anyhow::Error::from)?,
+        );
+    }
+    Ok(response)
 }
 
-/// `POST /api/v1/logout`: ends the session the request was made with.
+/// `POST /api/v1/logout`: ends the session the request was made with (and its cookie).
 async fn logout(
     State(state): State<AppState>,
     RemoteAddr(remote): RemoteAddr,
     officer: Officer,
-) -> Result<StatusCode, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     sqlx::query("DELETE FROM officer_sessions WHERE token_hash = $1")
         .bind(&officer.token_hash)
         .execute(&state.pool)
         .await?;
     audit::record(&state.pool, &account_entry(&officer, "logout", remote)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, session_set_cookie("", 0))],
+    ))
+}
+
+/// `GET /api/v1/me`'s answer.
+#[derive(Serialize)]
+struct Me {
+    #[serde(flatten)]
+    officer: Officer,
+    /// For a console reloaded on a cookie session: what it sends in `X-CSRF-Token`.
+    csrf_token: String,
 }
 
 /// `GET /api/v1/me`: the signed-in officer.
-async fn me(officer: Officer) -> Json<Officer> {
-    Json(officer)
+async fn me(officer: Officer) -> Json<Me> {
+    let csrf_token = csrf_token(&officer.token_hash);
+    Json(Me {
+        officer,
+        csrf_token,
+    })
 }
 
 pub fn routes() -> Router<AppState> {

@@ -34,6 +34,7 @@ mod error;
 mod health;
 mod live;
 mod officers;
+mod readings_push;
 mod receipts;
 mod state;
 mod stored;
@@ -171,6 +172,8 @@ pub async fn start(
         state.live.clone(),
         shutdown.clone(),
     ));
+    let readings =
+        readings_push::start(mqtt_url, &format!("{client_id}-readings"), shutdown.clone()).await?;
     tokio::spawn(sweep_sessions(pool, shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -181,7 +184,8 @@ pub async fn start(
     let app = router(state.clone())
         .layer(Extension(Arc::new(config.console.clone())))
         .layer(Extension(Arc::new(config.sms_receipts.clone())))
-        .layer(Extension(video));
+        .layer(Extension(video))
+        .layer(Extension(readings));
     let settings = config.api.clone();
     let task = tokio::spawn(async move {
         let served = connections::serve(listener, app, &settings, shutdown)

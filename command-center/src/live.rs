@@ -11,13 +11,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use axum::{Extension, Router};
 use geohazard_bus::{Bus, BusConfig, Qos};
 use geohazard_domain::PersonId;
 use geohazard_protocol::topic::ALL_WARNINGS;
@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app_channel::AppChannel;
 use crate::auth::{self, Officer};
 use crate::error::{ApiError, Params};
+use crate::readings_push::{Readings, StoredFeed};
 use crate::state::AppState;
 use crate::stored::Stored;
 
@@ -188,6 +189,7 @@ async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
     Params(q): Params<LiveQuery>,
+    readings: Option<Extension<StoredFeed>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let (officer, token) = auth::officer_of(&state, &headers, q.token).await?;
@@ -196,8 +198,9 @@ async fn live(
     let scope = scope_codes(&state, &officer.division_code).await?;
     // Subscribe before the upgrade: nothing published after the `ready` message is missed.
     let rx = state.live.subscribe();
+    let readings = Readings::new(readings.as_deref(), scope.clone());
     Ok(ws.on_upgrade(move |socket| async move {
-        serve_socket(socket, state, officer, token, scope, rx).await;
+        serve_socket(socket, state, officer, token, scope, rx, readings).await;
         drop(slot);
     }))
 }
@@ -238,6 +241,7 @@ async fn serve_socket(
     token: String,
     scope: HashSet<String>,
     mut rx: broadcast::Receiver<Arc<Warning>>,
+    mut readings: Readings,
 ) {
     let send_timeout = Duration::from_secs(state.settings.live_send_timeout_s.max(1));
     let mut recheck =
@@ -272,17 +276,30 @@ async fn serve_socket(
                 }
             }
             incoming = socket.recv() => match incoming {
-                // Pings are answered by the socket itself; text is the app channel's receipts.
+                // Pings are answered by the socket itself. Text is either the sensors an open
+                // site view watches or a receipt for an app notification.
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = app.receive(&text).await
-                        && send(&mut socket, reply, send_timeout).await.is_err()
-                    {
-                        return;
+                    let replies = if is_watch(&text) {
+                        readings.client_text(&state.pool, &text).await
+                    } else {
+                        app.receive(&text).await.into_iter().collect()
+                    };
+                    for text in replies {
+                        if send(&mut socket, text, send_timeout).await.is_err() {
+                            return;
+                        }
                     }
                 }
                 Some(Ok(_)) => {}
             },
+            stored = readings.next() => {
+                for text in readings.unsent(&state.pool, stored).await {
+                    if send(&mut socket, text, send_timeout).await.is_err() {
+                        return;
+                    }
+                }
+            }
             _ = recheck.tick() => {
                 if auth::authenticate(&state, &token).await.is_err() {
                     let _ = send(&mut socket, LiveMessage::SessionEnded.text(), send_timeout).await;
@@ -365,4 +382,14 @@ mod tests {
         }
         assert_eq!(next_outgoing(&mut slow, &scope).await, Outgoing::Closed);
     }
+}
+
+/// Whether a client's text is a site view's `{"type":"watch",...}` (else it is an app receipt).
+fn is_watch(text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<Kind>(text).is_ok_and(|k| k.kind == "watch")
 }

@@ -462,12 +462,6 @@ async fn snapshot_on_warning(
 
 // ---- the API -------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct TokenQuery {
-    /// For `<img>` and WebSocket requests, which cannot carry an authorization header.
-    token: Option<String>,
-}
-
 /// The division of a gateway's site, if the gateway is in the officer's scope; else 404.
 async fn gateway_in_scope(
     state: &AppState,
@@ -530,15 +524,13 @@ async fn site_cameras(
     Ok(Json(rows))
 }
 
-/// `GET /api/v1/frames/{id}` (bearer or `?token=`): one stored frame, as JPEG.
+/// `GET /api/v1/frames/{id}`: one stored frame, as JPEG. An `<img>` sends the session cookie.
 async fn frame(
     State(state): State<AppState>,
     Extension(video): Extension<Arc<Video>>,
-    headers: HeaderMap,
+    officer: Officer,
     Id(id): Id,
-    Params(q): Params<TokenQuery>,
 ) -> Result<Response, ApiError> {
-    let (officer, _) = auth::officer_of(&state, &headers, q.token).await?;
     let (gateway, path): (String, String) =
         sqlx::query_as("SELECT gateway_code, path FROM video_frames WHERE id = $1")
             .bind(id)
@@ -549,15 +541,13 @@ async fn frame(
     jpeg(&video, &path).await
 }
 
-/// `GET /api/v1/cameras/{gateway}/{camera}/latest` (bearer or `?token=`): the latest frame.
+/// `GET /api/v1/cameras/{gateway}/{camera}/latest`: the latest frame.
 async fn latest(
     State(state): State<AppState>,
     Extension(video): Extension<Arc<Video>>,
-    headers: HeaderMap,
+    officer: Officer,
     UrlPath((gateway, camera)): UrlPath<(String, String)>,
-    Params(q): Params<TokenQuery>,
 ) -> Result<Response, ApiError> {
-    let (officer, _) = auth::officer_of(&state, &headers, q.token).await?;
     gateway_in_scope(&state, &officer, &gateway).await?;
     let path: String = sqlx::query_scalar(
         "SELECT path FROM video_frames WHERE gateway_code = $1 AND camera = $2
@@ -633,7 +623,8 @@ async fn frames(
     }))
 }
 
-/// `GET /api/v1/cameras/{gateway}/{camera}/live?token=` (WebSocket): a live view. Checked and
+/// `GET /api/v1/cameras/{gateway}/{camera}/live` (WebSocket; the session cookie or a bearer
+/// header, never a token in the URL): a live view. Checked and
 /// audited before the upgrade (out of scope: 404); the bridge is told to start; its frames
 /// come as binary messages, at most `live_max_fps`, until the socket closes or `live_max_s`.
 async fn live_view(
@@ -642,10 +633,9 @@ async fn live_view(
     headers: HeaderMap,
     RemoteAddr(remote): RemoteAddr,
     UrlPath((gateway, camera)): UrlPath<(String, String)>,
-    Params(q): Params<TokenQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (officer, _) = auth::officer_of(&state, &headers, q.token).await?;
+    let (officer, _) = auth::officer_of(&state, &headers, None).await?;
     let division = gateway_in_scope(&state, &officer, &gateway).await?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
     let s = &video.settings;

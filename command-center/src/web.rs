@@ -10,6 +10,8 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde_json::Value;
+use std::sync::OnceLock;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -35,8 +37,23 @@ const CSS: &str = "text/css; charset=utf-8";
 
 static ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8"),
-    asset!("app.js", JS),
-    asset!("i18n.js", JS),
+    asset!("main.js", JS),
+    asset!("lib/api.js", JS),
+    asset!("lib/html.js", JS),
+    asset!("lib/model.js", JS),
+    asset!("lib/store.js", JS),
+    asset!("lib/text.js", JS),
+    asset!("views/alerts.js", JS),
+    asset!("views/charts.js", JS),
+    asset!("views/evidence.js", JS),
+    asset!("views/feed.js", JS),
+    asset!("views/health.js", JS),
+    asset!("views/live.js", JS),
+    asset!("views/map.js", JS),
+    asset!("views/panel.js", JS),
+    asset!("views/site.js", JS),
+    asset!("views/video.js", JS),
+    asset!("views/warning.js", JS),
     asset!("app.css", CSS),
     asset!("vendor/leaflet.js", JS),
     asset!("vendor/leaflet.css", CSS),
@@ -84,10 +101,58 @@ fn serve(path: &str) -> Result<Response, ApiError> {
     Ok(response)
 }
 
-/// `/` (the console) and `/assets/...` (its files).
+/// The message catalogues, every `crates/domain/messages/*.json` (each a flat object
+/// `{"key": {"zh-CN": "...", "en": "..."}}`: the console's texts, the server's), as (file name,
+/// text); listed by build.rs, embedded in the binary.
+const CATALOGUES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/catalogues.rs"));
+
+/// Every catalogue in one object: what the console looks its texts up in. A key in two
+/// catalogues must have the same texts in both.
+fn messages() -> Result<serde_json::Map<String, Value>, String> {
+    let mut all = serde_json::Map::new();
+    for (name, text) in CATALOGUES {
+        let catalogue: serde_json::Map<String, Value> =
+            serde_json::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+        for (key, texts) in catalogue {
+            for lang in ["zh-CN", "en"] {
+                if texts[lang].as_str().is_none_or(str::is_empty) {
+                    return Err(format!("{name}: {key} has no {lang} text"));
+                }
+            }
+            match all.insert(key.clone(), texts.clone()) {
+                Some(before) if before != texts => {
+                    return Err(format!("{name}: {key} differs from another catalogue's"));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// `GET /api/v1/messages`: every text of every catalogue, for the console (before sign-in too:
+/// the sign-in page has texts).
+async fn messages_answer() -> Result<Response, ApiError> {
+    static JSON: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    let body = JSON
+        .get_or_init(|| messages().map(|all| serde_json::to_vec(&all).expect("JSON serializes")))
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("the message catalogues: {e}"))?;
+    let mut response = body.as_slice().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
+    Ok(response)
+}
+
+/// `/` (the console), `/assets/...` (its files) and `/api/v1/messages` (its texts).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { serve("index.html") }))
+        .route("/api/v1/messages", get(messages_answer))
         .route(
             "/assets/{*path}",
             get(|Path(path): Path<String>| async move { serve(&path) }),
@@ -103,16 +168,52 @@ mod tests {
         for a in ASSETS {
             assert!(!a.bytes.is_empty(), "{} is empty", a.path);
         }
-        assert!(serve("app.js").is_ok());
+        assert!(serve("main.js").is_ok());
         assert!(matches!(serve("../Cargo.toml"), Err(ApiError::NotFound)));
     }
 
     #[test]
+    fn the_catalogues_join_with_both_languages_everywhere() {
+        assert!(CATALOGUES.iter().any(|(name, _)| *name == "console.json"));
+        assert!(messages().unwrap().len() > 200);
+    }
+
+    #[test]
     fn every_quarantine_reason_has_a_name_in_both_languages() {
-        let texts = include_str!("../web/i18n.js");
+        let all = messages().unwrap();
         for reason in geohazard_protocol::RejectReason::ALL {
-            let key = format!("\"reason.{}\":", reason.as_str());
-            assert_eq!(texts.matches(&key).count(), 2, "{key}");
+            let key = format!("reason.{}", reason.as_str());
+            assert!(all.contains_key(&key), "{key}");
+        }
+    }
+
+    #[test]
+    fn every_module_the_console_imports_is_served() {
+        for a in ASSETS
+            .iter()
+            .filter(|a| a.path.ends_with(".js") && !a.path.starts_with("vendor/"))
+        {
+            let text = std::str::from_utf8(a.bytes).unwrap();
+            for import in text.split("from \"").skip(1) {
+                let target = import.split('"').next().unwrap();
+                let dir = a.path.rsplit_once('/').map_or("", |(d, _)| d);
+                let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+                for p in target.split('/') {
+                    match p {
+                        "." => {}
+                        ".." => {
+                            parts.pop();
+                        }
+                        p => parts.push(p),
+                    }
+                }
+                let path = parts.join("/");
+                assert!(
+                    serve(&path).is_ok(),
+                    "{} imports {target} ({path}), not served",
+                    a.path
+                );
+            }
         }
     }
 }

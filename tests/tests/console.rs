@@ -16,11 +16,12 @@ use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::{Summary, WarningLevel};
 use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
 use geohazard_testkit::api::{Api, Response, StatusCode};
-use geohazard_testkit::browser::{Locator, browser};
+use geohazard_testkit::browser::{Browser, Locator, browser};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY};
 use geohazard_testkit::{Broker, eventually, publisher};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 
 /// Cuiping district: a neighbour county in the same city, out of the Gao officer's scope.
@@ -392,8 +393,8 @@ async fn a_county_officer_signs_in_in_chinese_and_sees_only_the_county_sites() {
     );
     let untranslated = b
         .js(
-            "const zh = Object.keys(I18N['zh-CN']), en = Object.keys(I18N.en);
-             return zh.filter(k => !en.includes(k)).concat(en.filter(k => !zh.includes(k)))",
+            "return fetch('/api/v1/messages').then(r => r.json())
+               .then(m => Object.entries(m).filter(([k, t]) => !t['zh-CN'] || !t.en).map(([k]) => k))",
         )
         .await;
     assert_eq!(untranslated, json!([]), "texts in one language only");
@@ -401,7 +402,7 @@ async fn a_county_officer_signs_in_in_chinese_and_sees_only_the_county_sites() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_red_reading_reaches_feed_and_map_within_a_second_is_acknowledged_there_and_charted_live_in_the_site_view()
+async fn a_red_reading_reaches_feed_and_map_within_a_second_is_acknowledged_there_and_pushed_live_to_the_site_views_chart()
  {
     let _one = ONE_AT_A_TIME.lock().await;
     let w = world().await;
@@ -421,14 +422,22 @@ async fn a_red_reading_reaches_feed_and_map_within_a_second_is_acknowledged_ther
     )
     .await;
 
+    // When the console shows each warning change: it says so with an event.
+    b.js("window.shownAt = {};
+          document.addEventListener('gh:warning-shown', (e) => {
+            const d = e.detail;
+            window.shownAt[d.id + ':' + d.level + ':' + d.state] = performance.timeOrigin + performance.now();
+          });
+          return true")
+        .await;
     let published = now_ms() as f64;
     gw.readings(&[(now_ms(), 35.2)]).await;
     let shown = b
         .until(
             "the red warning in the feed",
             Duration::from_secs(10),
-            "const k = Object.keys(window.__shown || {}).find(k => k.endsWith(':red:open'));
-             return k && document.querySelector('#feed-list [data-level=red][data-state=open]') && window.__shown[k]",
+            "const k = Object.keys(window.shownAt).find(k => k.endsWith(':red:open'));
+             return k && document.querySelector('#feed-list [data-level=red][data-state=open]') && window.shownAt[k]",
         )
         .await
         .as_f64()
@@ -570,6 +579,31 @@ async fn a_red_reading_reaches_feed_and_map_within_a_second_is_acknowledged_ther
         "return Number(document.querySelector('[data-sensor] .raw').dataset.points) === 14",
     )
     .await;
+    // A reading stored late (a gateway catching up), older than the newest, takes its place in
+    // the chart: the newest stays the newest.
+    let newest = b
+        .js("return document.querySelector('[data-sensor] .raw').dataset.last")
+        .await;
+    gw.readings(&[(t0 + 7 * 60_000, 4.05)]).await;
+    b.until(
+        "the late reading in the open chart",
+        Duration::from_secs(15),
+        "return Number(document.querySelector('[data-sensor] .raw').dataset.points) === 15",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelector('[data-sensor] .raw').dataset.last")
+            .await,
+        newest
+    );
+    // Both came over the live link: the console asked for no readings after opening the view.
+    let polls: Vec<String> = b
+        .requested_urls()
+        .await
+        .into_iter()
+        .filter(|u| u.contains("resolution=raw") && u.contains("from="))
+        .collect();
+    assert_eq!(polls, Vec::<String>::new());
     let _ = w.gx1;
     b.close().await;
 }
@@ -665,44 +699,9 @@ async fn a_session_that_ends_while_the_console_is_open_returns_it_to_sign_in() {
 async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_site_view() {
     let _one = ONE_AT_A_TIME.lock().await;
     let w = world().await;
-    // The site's gateway is a real firmware-bridge with a GStreamer test-pattern camera.
-    let queue = tempfile::tempdir().unwrap();
-    let mut bridge = BridgeConfig::new(GATEWAY, &w.broker.url(), queue.path());
-    let mut cam = CameraConfig::test_pattern("cam1");
-    cam.width = 320;
-    cam.height = 240;
-    bridge.cameras.push(cam);
-    let bridge_stop = CancellationToken::new();
-    let bridge_task = tokio::spawn(geohazard_firmware_bridge::run_bridge(
-        bridge,
-        bridge_stop.clone(),
-    ));
-    eventually(Duration::from_secs(20), "the bridge online", || async {
-        let online: bool = sqlx::query_scalar("SELECT online FROM gateways WHERE code = $1")
-            .bind(GATEWAY)
-            .fetch_one(&w.store.pool)
-            .await
-            .unwrap();
-        online.then_some(())
-    })
-    .await;
+    let camera = CameraBridge::start(&w).await;
     let mut gw = Gateway::connect(&w.broker).await;
-    gw.readings(&[(now_ms(), 31.0)]).await;
-    // Red raised: the center asks the site's cameras for a picture, and stores it.
-    let (frame_id, bytes): (i64, i32) = eventually(
-        Duration::from_secs(30),
-        "the snapshot in the frame store",
-        || async {
-            sqlx::query_as(
-                "SELECT id, bytes FROM video_frames WHERE gateway_code = $1 AND camera = 'cam1'",
-            )
-            .bind(GATEWAY)
-            .fetch_optional(&w.store.pool)
-            .await
-            .unwrap()
-        },
-    )
-    .await;
+    let (frame_id, bytes) = camera.red_snapshot(&w, &mut gw).await;
     let latest = w
         .get("gx-duty", &format!("/cameras/{GATEWAY}/cam1/latest"))
         .await;
@@ -722,27 +721,13 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
         "return document.querySelector('[data-site=\"GX-001\"]')",
     )
     .await;
-    b.click("[data-site=\"GX-001\"]").await;
-    let width = b
-        .until(
-            "the camera's latest frame in the site view",
-            Duration::from_secs(10),
-            "const i = document.querySelector('.frame[data-camera=\"gw-gx1/cam1\"] img'); return i && i.complete && i.naturalWidth",
-        )
-        .await;
-    assert_eq!(width, 320);
+    show_cam1_frame(&b).await;
     b.js("document.getElementById('frames').scrollIntoView(); return true")
         .await;
     b.screenshot("site-view-camera").await;
 
     // A live view: the officer starts it, the frames stream to the console, the start is audited.
-    b.click(".frame[data-camera=\"gw-gx1/cam1\"] .live").await;
-    b.until(
-        "live frames in the console",
-        Duration::from_secs(20),
-        "const i = document.querySelector('.frame[data-camera=\"gw-gx1/cam1\"]'); return i && Number(i.dataset.liveFrames) >= 2",
-    )
-    .await;
+    start_cam1_live(&b).await;
     b.screenshot("live-view").await;
     b.click(".frame[data-camera=\"gw-gx1/cam1\"] .live").await;
     let audited: i64 = sqlx::query_scalar(
@@ -763,11 +748,15 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
         let r = w.get("cp-duty", &path).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let live = format!(
-        "{}/api/v1/cameras/{GATEWAY}/cam1/live?token={}",
+    let mut live = format!(
+        "{}/api/v1/cameras/{GATEWAY}/cam1/live",
         w.base.replace("http://", "ws://"),
-        w.token("cp-duty").await
-    );
+    )
+    .into_client_request()
+    .unwrap();
+    let bearer = format!("Bearer {}", w.token("cp-duty").await);
+    live.headers_mut()
+        .insert("authorization", bearer.parse().unwrap());
     match tokio_tungstenite::connect_async(live).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 404),
         other => panic!("a live view out of scope must be refused: {other:?}"),
@@ -817,8 +806,174 @@ async fn a_red_warning_gets_a_snapshot_from_the_sites_test_camera_shown_in_the_s
     .await
     .unwrap();
     assert_eq!(stored, 0, "no refused frame is stored");
-    bridge_stop.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), bridge_task).await;
+    camera.stop().await;
+}
+
+/// Opens GX-001's site view and waits for cam1's stored frame, 320 px wide.
+async fn show_cam1_frame(b: &Browser) {
+    b.click("[data-site=\"GX-001\"]").await;
+    let width = b
+        .until(
+            "the camera's latest frame in the site view",
+            Duration::from_secs(10),
+            "const i = document.querySelector('.frame[data-camera=\"gw-gx1/cam1\"] img'); return i && i.complete && i.naturalWidth",
+        )
+        .await;
+    assert_eq!(width, 320);
+}
+
+/// Starts cam1's live view and waits for two of its frames.
+async fn start_cam1_live(b: &Browser) {
+    b.click(".frame[data-camera=\"gw-gx1/cam1\"] .live").await;
+    b.until(
+        "live frames in the console",
+        Duration::from_secs(20),
+        "const i = document.querySelector('.frame[data-camera=\"gw-gx1/cam1\"]'); return i && Number(i.dataset.liveFrames) >= 2",
+    )
+    .await;
+}
+
+/// The site's gateway as a real firmware-bridge with a GStreamer test-pattern camera, `cam1`.
+struct CameraBridge {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _queue: tempfile::TempDir,
+}
+
+impl CameraBridge {
+    async fn start(w: &World) -> CameraBridge {
+        let queue = tempfile::tempdir().unwrap();
+        let mut bridge = BridgeConfig::new(GATEWAY, &w.broker.url(), queue.path());
+        let mut cam = CameraConfig::test_pattern("cam1");
+        cam.width = 320;
+        cam.height = 240;
+        bridge.cameras.push(cam);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(geohazard_firmware_bridge::run_bridge(bridge, stop.clone()));
+        eventually(Duration::from_secs(20), "the bridge online", || async {
+            let online: bool = sqlx::query_scalar("SELECT online FROM gateways WHERE code = $1")
+                .bind(GATEWAY)
+                .fetch_one(&w.store.pool)
+                .await
+                .unwrap();
+            online.then_some(())
+        })
+        .await;
+        CameraBridge {
+            stop,
+            task,
+            _queue: queue,
+        }
+    }
+
+    /// Raises red: the center asks the site's cameras for a picture, and stores it. The
+    /// stored frame's id and size.
+    async fn red_snapshot(&self, w: &World, gw: &mut Gateway) -> (i64, i32) {
+        gw.readings(&[(now_ms(), 31.0)]).await;
+        let pool = &w.store.pool;
+        eventually(
+            Duration::from_secs(30),
+            "the snapshot in the frame store",
+            || async {
+                sqlx::query_as(
+                    "SELECT id, bytes FROM video_frames WHERE gateway_code = $1 AND camera = 'cam1'",
+                )
+                .bind(GATEWAY)
+                .fetch_optional(pool)
+                .await
+                .unwrap()
+            },
+        )
+        .await
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_the_console_makes_carries_the_session_token_in_its_url_nor_can_its_scripts_read_it()
+ {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let camera = CameraBridge::start(&w).await;
+    let mut gw = Gateway::connect(&w.broker).await;
+    camera.red_snapshot(&w, &mut gw).await;
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    // Everything that needs the session: the live socket, a stored frame, a camera's live view,
+    // and a reload that signs in again from the cookie.
+    show_cam1_frame(&b).await;
+    start_cam1_live(&b).await;
+    b.click(".frame[data-camera=\"gw-gx1/cam1\"] .live").await;
+    b.client.refresh().await.unwrap();
+    b.until(
+        "the live link after a reload",
+        Duration::from_secs(10),
+        "return document.getElementById('link').classList.contains('up')",
+    )
+    .await;
+
+    let cookie = b.client.get_named_cookie("gh_session").await.unwrap();
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(
+        cookie.same_site().map(|s| s.to_string()),
+        Some("Strict".into())
+    );
+    let token = cookie.value().to_owned();
+    assert_eq!(token.len(), 64, "{token}");
+    let urls = b.requested_urls().await;
+    for wanted in [
+        "/api/v1/live",
+        "/api/v1/frames/",
+        "/cameras/gw-gx1/cam1/live",
+        "/api/v1/me",
+    ] {
+        assert!(
+            urls.iter().any(|u| u.contains(wanted)),
+            "no request for {wanted}: {urls:#?}"
+        );
+    }
+    for url in &urls {
+        assert!(!url.contains(&token) && !url.contains("token="), "{url}");
+    }
+    let reach = b
+        .js("return document.cookie + JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.documentElement.outerHTML")
+        .await;
+    assert!(
+        !reach.as_str().unwrap().contains(&token),
+        "the token is in script reach"
+    );
+
+    // A page of another origin cannot open the live link with the cookie; the console's own can.
+    for (origin, opens) in [("http://127.0.0.2:8080", false), (w.base.as_str(), true)] {
+        let mut request = format!("{}/api/v1/live", w.base.replace("http://", "ws://"))
+            .into_client_request()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert("cookie", format!("gh_session={token}").parse().unwrap());
+        headers.insert("origin", origin.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok(_) => assert!(opens, "opened from {origin}"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                assert!(!opens, "refused from {origin}");
+                assert_eq!(r.status(), 403);
+            }
+            Err(e) => panic!("{origin}: {e}"),
+        }
+    }
+    // The cookie alone does not change anything: a request without the CSRF token is refused,
+    // and the session goes on.
+    let status = b
+        .js("return fetch('/api/v1/logout', {method: 'POST'}).then(r => r.status)")
+        .await;
+    assert_eq!(status, 403);
+    let me = b.js("return fetch('/api/v1/me').then(r => r.status)").await;
+    assert_eq!(me, 200);
+    b.close().await;
+    camera.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -826,10 +981,13 @@ async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without
     let _one = ONE_AT_A_TIME.lock().await;
     let w = world().await;
     let b = browser().await;
+    // The test keeps a hand on the page's WebSockets, to drop the link.
+    b.on_every_page(WATCH_SOCKETS).await;
     b.sign_in(&w.base, "gx-duty", PASSWORD).await;
     b.js("window.__samePage = true; return true").await;
     // The link drops; while it is down a warning is raised and nothing is published for it.
-    b.js("live.socket.close(); return true").await;
+    b.js("for (const s of window.testSockets) if (s.url.endsWith('/api/v1/live')) s.close(); return true")
+        .await;
     b.until(
         "the link shown down",
         Duration::from_secs(5),
@@ -997,5 +1155,325 @@ async fn rate_and_rainfall_evidence_reads_as_numbers_against_their_lines() {
         assert!(text.contains(want), "{want} in {text}");
     }
     b.screenshot("warning-evidence-rainfall").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threshold_device_and_combined_evidence_reads_as_words_and_numbers() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let since = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    // One of each remaining method, as the analyzer writes it (analyzer/src/evidence.rs), with
+    // what a person must read in it.
+    let kinds = [
+        (
+            "threshold:gw-gx1/crack-1",
+            WarningLevel::Red,
+            json!({"method": "threshold", "ts": since, "value": 35.2, "unit": "mm",
+                   "direction": "above", "hysteresis": 0.5,
+                   "thresholds": {"yellow": 10.0, "orange": 20.0, "red": 30.0}}),
+            vec!["35.2 mm", "高于阈值报警", "30 mm"],
+        ),
+        (
+            "device:power:gateway:gw-gx1",
+            WarningLevel::Yellow,
+            json!({"method": "gateway_status", "min_battery_pct": 20.0, "min_supply_v": 11.5,
+                   "status": {"online": true, "ts": since, "firmware": "1.4.2", "uptime_s": 3600,
+                              "queue_depth": 3, "supply_v": 11.2, "battery_pct": 18.0,
+                              "signal_dbm": -97.0,
+                              "faults": [{"channel": "crack-1", "device": "rs485-1", "slave": 3,
+                                          "error": "timeout", "since": since}]}}),
+            vec![
+                "18 %",
+                "电量报警下限 20 %",
+                "11.2 V",
+                "crack-1（rs485-1 从站 3）：timeout",
+            ],
+        ),
+        (
+            "device:silent:gateway:gw-gx1",
+            WarningLevel::Orange,
+            json!({"method": "silence", "gateway": "gw-gx1", "silent_for_s": 5400.0,
+                   "limit_s": 1800.0}),
+            vec!["gw-gx1", "1.5 小时", "30 分钟"],
+        ),
+        (
+            "device:stuck:gw-gx1/crack-1",
+            WarningLevel::Yellow,
+            json!({"method": "stuck", "value": 12.345, "identical_samples": 30, "limit": 24,
+                   "ts": since}),
+            vec!["12.345", "连续相同读数", "30", "24"],
+        ),
+        (
+            "site:combined",
+            WarningLevel::Red,
+            json!({"method": "combined", "rain_level": "orange", "displacement_level": "yellow",
+                   "raise_by": 1}),
+            vec!["降雨判据等级", "橙色", "黄色", "1 级"],
+        ),
+    ];
+    let mut raised = Vec::new();
+    for (source, level, evidence, wants) in kinds {
+        let method = evidence["method"].as_str().unwrap().to_owned();
+        raised.push((
+            raise(&w, w.gx1, source, level, evidence).await,
+            method,
+            wants,
+        ));
+    }
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    for (id, method, wants) in raised {
+        b.click(&format!("#feed-list [data-warning=\"{id}\"]"))
+            .await;
+        let text = b
+            .until(
+                &format!("the {method} evidence"),
+                Duration::from_secs(5),
+                &format!(
+                    "const e = document.querySelector('#evidence[data-method=\"{method}\"]'); return e && e.innerText"
+                ),
+            )
+            .await;
+        let text = text.as_str().unwrap();
+        for want in wants {
+            assert!(text.contains(want), "{method}: {want} in {text}");
+        }
+        assert!(
+            !text.contains('⟦') && !text.contains('{'),
+            "{method}: {text}"
+        );
+        b.js("document.getElementById('evidence').scrollIntoView(); return true")
+            .await;
+        b.screenshot(&format!("warning-evidence-{method}")).await;
+    }
+    b.close().await;
+}
+
+/// Watches the page's WebSockets: `window.testSockets` (each one opened) and
+/// `window.sentOnSockets` (each message sent on them).
+const WATCH_SOCKETS: &str = "window.testSockets = [];
+     window.sentOnSockets = [];
+     const PageWebSocket = window.WebSocket;
+     window.WebSocket = class extends PageWebSocket {
+       constructor(...args) { super(...args); window.testSockets.push(this); }
+       send(data) { window.sentOnSockets.push(String(data)); return super.send(data); }
+     };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_on_the_live_link_is_shown_receipted_at_once_and_confirmed_by_the_officer() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let b = browser().await;
+    b.on_every_page(WATCH_SOCKETS).await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    // The center's notice as its live socket delivers it (the message the notification service
+    // sends), handed to the page's own socket.
+    let notice = json!({
+        "type": "notification", "id": 41, "warning_id": null, "level": "red",
+        "text_zh": "高县庆岭滑坡红色预警：请立即组织 <b>群众</b> 转移",
+        "text_en": "Red warning at Qingling: evacuate now",
+        "created_at": "2026-06-01T08:30:00+08:00"
+    });
+    b.js(&format!(
+        "const s = window.testSockets.find((s) => s.url.endsWith('/api/v1/live'));
+         s.dispatchEvent(new MessageEvent('message', {{ data: JSON.stringify({notice}) }}));
+         return true"
+    ))
+    .await;
+    let shown = b
+        .until(
+            "the notice",
+            Duration::from_secs(5),
+            "const n = document.querySelector('#alerts [data-notification=\"41\"]'); return n && n.innerText",
+        )
+        .await;
+    let shown = shown.as_str().unwrap();
+    assert!(
+        shown.contains("请立即组织 <b>群众</b> 转移") && shown.contains("指挥中心通知"),
+        "{shown}"
+    );
+    let sent = |kind: &str| {
+        format!(
+            "return window.sentOnSockets.map((m) => JSON.parse(m)).some((m) => m.type === '{kind}' && m.id === 41)"
+        )
+    };
+    b.until("the receipt", Duration::from_secs(5), &sent("delivered"))
+        .await;
+    assert_eq!(b.js(&sent("confirmed")).await, false, "confirmed unasked");
+    b.screenshot("notice").await;
+    b.click("#alerts [data-notification=\"41\"] .confirm").await;
+    b.until(
+        "the confirmation",
+        Duration::from_secs(5),
+        &sent("confirmed"),
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelectorAll('#alerts [data-notification]').length")
+            .await,
+        0
+    );
+    b.close().await;
+}
+
+/// Markup that would fetch from an outside address if it were parsed (`tag` tells which text
+/// it came from).
+fn outside_image(tag: &str) -> String {
+    format!("<img src=//127.0.0.2/{tag} onerror=alert(1)>")
+}
+/// Markup that would send the console to another page if it were parsed.
+const REFRESH: &str = "<meta http-equiv=refresh content=0;url=//127.0.0.2/m>";
+const SCRIPT: &str = "<script>alert(3)</script>";
+
+/// Fails unless the page holds no element that markup from the store would have made, and is
+/// still the page the test signed in on.
+async fn assert_inert(b: &Browser, view: &str) {
+    let parsed = b
+        .js("return [...document.querySelectorAll('img[src*=\"127.0.0.2\"], meta[http-equiv], script:not([src])')].map(e => e.outerHTML)")
+        .await;
+    assert_eq!(parsed, json!([]), "markup parsed in the {view}");
+    assert_eq!(
+        b.js("return window.__samePage === true").await,
+        true,
+        "the console left its page in the {view}"
+    );
+}
+
+/// Fails unless `text` is shown as text (the exact characters, tags and all) in what `css`
+/// selects.
+async fn assert_shown_as_text(b: &Browser, css: &str, text: &str) {
+    let script = format!(
+        "return [...document.querySelectorAll({css})].some(e => e.textContent.includes({text}))",
+        css = json!(css),
+        text = json!(text)
+    );
+    b.until(
+        &format!("{text} as text in {css}"),
+        Duration::from_secs(10),
+        &script,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_every_stored_name_and_note_is_shown_as_text_and_runs_nothing() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let pool = &w.store.pool;
+    let division = format!("{}{REFRESH}", outside_image("dv"));
+    let site = format!("庆岭{}{REFRESH}{SCRIPT}", outside_image("site"));
+    let person = format!("{}{SCRIPT}", outside_image("person"));
+    let note = format!("已电话通知{}{REFRESH}{SCRIPT}", outside_image("note"));
+    let detail = format!("bad json {}{REFRESH}{SCRIPT}", outside_image("quarantine"));
+    // A sensor has no name: its unit is the text an installer types.
+    let unit = "<s>mm</s>";
+    sqlx::query("UPDATE divisions SET name = $1 WHERE code = $2")
+        .bind(&division)
+        .bind(COUNTY)
+        .execute(pool)
+        .await
+        .unwrap();
+    for (sql, text) in [
+        (
+            "UPDATE hazard_sites SET name = $1 WHERE code = 'GX-001'",
+            site.as_str(),
+        ),
+        ("UPDATE people SET name = $1", &person),
+        ("UPDATE sensors SET unit = $1", unit),
+        (
+            "INSERT INTO quarantine (topic, gateway_code, reason, detail, payload, payload_size)
+             VALUES ('geohazard/v1/gw-gx1/telemetry', 'gw-gx1', 'malformed_json', $1, '\\x00', 1)",
+            &detail,
+        ),
+    ] {
+        sqlx::query(sql).bind(text).execute(pool).await.unwrap();
+    }
+    let mut gw = Gateway::connect(&w.broker).await;
+    gw.readings(&[(now_ms() - 60_000, 5.0), (now_ms(), 31.0)])
+        .await;
+    let warning: i64 = eventually(Duration::from_secs(20), "the red warning", || async {
+        sqlx::query_scalar("SELECT id FROM warnings WHERE level = 'red' AND state = 'open'")
+            .fetch_optional(pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    let token = w.token("gx-duty").await;
+    let (status, _) = w
+        .http
+        .post(
+            &token,
+            &format!("/warnings/{warning}/acknowledge"),
+            json!({ "note": note }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.js("window.__samePage = true; return true").await;
+    // The map: a site's marker and a division's boundary show their names on hover.
+    b.until(
+        "the markers",
+        Duration::from_secs(10),
+        "return document.querySelectorAll('.site-marker [data-site]').length === 2",
+    )
+    .await;
+    b.js("for (const e of document.querySelectorAll('.site-marker, path.leaflet-interactive')) {
+            const r = e.getBoundingClientRect();
+            e.dispatchEvent(new MouseEvent('mouseover', {bubbles: true, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2}));
+          }
+          return true")
+        .await;
+    assert_shown_as_text(&b, ".leaflet-tooltip", &site).await;
+    assert_shown_as_text(&b, ".leaflet-tooltip", &division).await;
+    // The feed, the filters and the officer's line.
+    assert_shown_as_text(&b, "#feed-list .site", &site).await;
+    assert_shown_as_text(&b, "#f-division option", &division).await;
+    assert_shown_as_text(&b, "#who", &division).await;
+    b.screenshot("stored-markup-map").await;
+    assert_inert(&b, "map, tooltips and feed").await;
+
+    // The warning: its title and the acknowledgement's note.
+    b.click(&format!("#feed-list [data-warning=\"{warning}\"]"))
+        .await;
+    assert_shown_as_text(&b, "#panel-body h2", &site).await;
+    assert_shown_as_text(&b, "#panel-body .timeline .note", &note).await;
+    b.screenshot("stored-markup-warning").await;
+    assert_inert(&b, "warning panel").await;
+
+    // The site: its title, division, responsible person, and the sensor's chart.
+    b.click("#open-site").await;
+    assert_shown_as_text(&b, "#site-title", &site).await;
+    assert_shown_as_text(&b, "#panel-body dd", &division).await;
+    assert_shown_as_text(&b, "#panel-body dd", &person).await;
+    assert_shown_as_text(&b, ".sensor .title", unit).await;
+    b.until(
+        "the sensor's chart",
+        Duration::from_secs(10),
+        "return document.querySelector('.sensor .raw canvas')",
+    )
+    .await;
+    assert_shown_as_text(&b, ".sensor .u-legend", CHANNEL).await;
+    b.screenshot("stored-markup-site").await;
+    assert_inert(&b, "site panel").await;
+
+    // Device health: the gateway's site and the quarantined message's detail.
+    b.click("#panel-close").await;
+    b.click("#tab-health").await;
+    assert_shown_as_text(&b, "#health-gateways td", &site).await;
+    assert_shown_as_text(&b, "#health-quarantine td", &detail).await;
+    b.screenshot("stored-markup-health").await;
+    assert_inert(&b, "device health").await;
+
+    // Nothing was fetched from the outside address, at any time.
+    let urls = b.requested_urls().await;
+    assert!(!urls.is_empty());
+    let outside: Vec<&String> = urls.iter().filter(|u| u.contains("127.0.0.2")).collect();
+    assert!(
+        outside.is_empty(),
+        "requests to the outside address: {outside:?}"
+    );
     b.close().await;
 }

@@ -17,6 +17,7 @@ use crate::{free_port, wait_for_port};
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    driver_port: u16,
     _profile: tempfile::TempDir,
 }
 
@@ -51,6 +52,8 @@ pub async fn browser() -> Browser {
                      format!("--user-data-dir={}", profile.path().display())],
         }),
     );
+    // The DevTools network events, for tests of what the console requests.
+    caps.insert("goog:loggingPrefs".into(), json!({ "performance": "ALL" }));
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
@@ -59,6 +62,7 @@ pub async fn browser() -> Browser {
     Browser {
         client,
         driver,
+        driver_port: port,
         _profile: profile,
     }
 }
@@ -76,7 +80,7 @@ impl Browser {
             if Instant::now() > deadline {
                 self.screenshot(&format!("failed-{}", what.replace(' ', "-")))
                     .await;
-                let error = self.js("return window.__error || null").await;
+                let error = self.js("return window.consoleErrors || null").await;
                 panic!(
                     "timed out after {timeout:?} waiting for {what} (last: {v}; page error: {error})"
                 );
@@ -99,6 +103,14 @@ impl Browser {
 
     pub async fn sign_in(&self, base: &str, username: &str, password: &str) {
         self.client.goto(base).await.unwrap();
+        // The console reports what fails with `gh:error` events (kept for a timeout's message)
+        // and a text its catalogue lacks with `gh:missing-text` (a test fails on it at close).
+        self.js("window.consoleErrors = [];
+                 document.addEventListener('gh:error', (e) => window.consoleErrors.push(e.detail.message));
+                 window.missingTexts = [];
+                 document.addEventListener('gh:missing-text', (e) => window.missingTexts.push(e.detail.key));
+                 return true")
+            .await;
         self.until(
             "the sign-in form",
             Duration::from_secs(10),
@@ -151,7 +163,51 @@ impl Browser {
         }
     }
 
+    /// Runs `script` in every page loaded from now on, before the page's own scripts (DevTools'
+    /// `Page.addScriptToEvaluateOnNewDocument`): for a test to watch what the page does.
+    pub async fn on_every_page(&self, script: &str) {
+        let session = self.client.session_id().await.unwrap().expect("a session");
+        let answer = driver_post(
+            self.driver_port,
+            &format!("/session/{session}/goog/cdp/execute"),
+            &json!({ "cmd": "Page.addScriptToEvaluateOnNewDocument", "params": { "source": script } }),
+        );
+        assert!(answer["value"]["identifier"].is_string(), "{answer}");
+    }
+
+    /// Every URL the page requested (documents, scripts, images, fetches, WebSockets) since
+    /// the last call, from the browser's own DevTools network events.
+    pub async fn requested_urls(&self) -> Vec<String> {
+        let session = self.client.session_id().await.unwrap().expect("a session");
+        let log = driver_post(
+            self.driver_port,
+            &format!("/session/{session}/se/log"),
+            &json!({ "type": "performance" }),
+        );
+        let mut urls = Vec::new();
+        for entry in log["value"].as_array().expect("log entries") {
+            let event: Value =
+                serde_json::from_str(entry["message"].as_str().unwrap_or("{}")).unwrap();
+            let params = &event["message"]["params"];
+            let url = match event["message"]["method"].as_str() {
+                Some("Network.requestWillBeSent") => &params["request"]["url"],
+                Some("Network.webSocketCreated") => &params["url"],
+                _ => continue,
+            };
+            urls.extend(url.as_str().map(str::to_owned));
+        }
+        urls
+    }
+
+    /// Ends the browser; fails if the console showed a text its catalogue lacks.
     pub async fn close(self) {
+        let missing = self
+            .client
+            .execute("return window.missingTexts || []", vec![])
+            .await;
+        if let Ok(missing) = missing {
+            assert_eq!(missing, json!([]), "texts missing from the catalogue");
+        }
         let _ = self.client.clone().close().await;
     }
 }
@@ -165,4 +221,37 @@ fn screenshots_dir() -> PathBuf {
         Some(target) => target.join("screenshots"),
         None => PathBuf::from("target/screenshots"),
     }
+}
+
+/// A WebDriver command fantoccini has no method for: a plain HTTP/1.1 POST to chromedriver on
+/// loopback (it answers HTTP/1.0 with nothing), its JSON answer (chromedriver sends a
+/// Content-Length).
+fn driver_post(port: u16, path: &str, body: &Value) -> Value {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // chromedriver checks the Host header: the address with its port.
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut json = vec![0; length.expect("chromedriver's answer has a Content-Length")];
+    reader.read_exact(&mut json).unwrap();
+    serde_json::from_slice(&json).unwrap_or_else(|e| panic!("chromedriver's answer to {path}: {e}"))
 }

@@ -1,0 +1,102 @@
+// @ts-check
+// Texts and numbers for a person: the message catalogue (zh-CN first, English second) that the
+// command-center serves from crates/domain/messages/*.json, and the formats of times and values.
+
+/** @typedef {import("../types").Lang} Lang */
+/** @typedef {import("../types").Catalogue} Catalogue */
+
+/** @type {Catalogue} */
+let messages = {};
+/** @type {Lang} */
+let lang = "zh-CN";
+
+/** @param {Catalogue} catalogue */
+export function setMessages(catalogue) {
+  messages = catalogue;
+}
+/** @param {Lang} l */
+export function setLang(l) {
+  lang = l;
+}
+/** @returns {Lang} */
+export function getLang() {
+  return lang;
+}
+
+/**
+ * The text of `key` in the console's language (Chinese when English lacks it), with `{name}`
+ * replaced from `params`. A key the catalogue lacks shows as ⟦key⟧ and is reported with a
+ * `gh:missing-text` event, so it cannot pass unseen.
+ * @param {string} key
+ * @param {Record<string, string | number>} [params]
+ */
+export function t(key, params) {
+  const m = messages[key];
+  let s = m && (m[lang] || m["zh-CN"]);
+  if (!s) {
+    if (typeof document !== "undefined") document.dispatchEvent(new CustomEvent("gh:missing-text", { detail: { key } }));
+    return "⟦" + key + "⟧";
+  }
+  if (params) for (const [k, v] of Object.entries(params)) s = s.split("{" + k + "}").join(String(v));
+  return s;
+}
+
+/**
+ * A warning's line in the console's language: the analyzer writes it in both (older warnings
+ * have English only).
+ * @param {{summary: string, summary_zh?: string | null}} w
+ */
+export function summaryOf(w) {
+  return lang === "zh-CN" && w.summary_zh ? w.summary_zh : w.summary;
+}
+
+/**
+ * What raised a warning, in words: `threshold:gw-01/p-1` → "阈值 · gw-01/p-1",
+ * `device:silent:gateway:gw-01` → "设备静默 · 网关 gw-01" (grammar in WarningSource).
+ * @param {string} source
+ */
+export function sourceText(source) {
+  const parts = String(source || "").split(":");
+  if (parts[0] === "site") return t("source.combined");
+  if (parts[0] === "device") {
+    const what = parts[2] === "gateway" ? t("source.gateway", { g: parts[3] }) : parts.slice(2).join(":");
+    return t("source.device." + parts[1]) + " · " + what;
+  }
+  return t("source." + parts[0]) + " · " + parts.slice(1).join(":");
+}
+
+/**
+ * Fixed decimals without trailing zeros: 35.200 → 35.2, 30.000 → 30, 100 → 100.
+ * @param {number | string | null | undefined} x
+ * @param {number} [d]
+ */
+export function num(x, d = 2) {
+  if (x === null || x === undefined || x === "" || Number.isNaN(Number(x))) return t("common.none");
+  return Number(x).toFixed(d).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+}
+
+/**
+ * A time in the officer's own zone (the browser's), 24-hour clock.
+ * @param {string | number | null | undefined} ts
+ */
+export function fmtTime(ts) {
+  if (ts === null || ts === undefined) return t("common.none");
+  return new Date(ts).toLocaleString(lang, { hour12: false, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+/**
+ * How long ago, in words.
+ * @param {string | null | undefined} ts
+ * @param {number} [now] milliseconds since the epoch
+ */
+export function ago(ts, now = Date.now()) {
+  if (!ts) return t("health.never");
+  const s = Math.max(0, Math.round((now - new Date(ts).getTime()) / 1000));
+  if (s < 60) return t("time.ago_s", { n: s });
+  if (s < 3600) return t("time.ago_m", { n: Math.round(s / 60) });
+  if (s < 86400) return t("time.ago_h", { n: Math.round(s / 3600) });
+  return t("time.ago_d", { n: Math.round(s / 86400) });
+}
+
+/** @param {number} h */
+export const hours = (h) => t("ev.hours", { n: num(h, 1) });

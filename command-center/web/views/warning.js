@@ -1,0 +1,66 @@
+// @ts-check
+// One warning: its level, state, source, evidence and timeline; a duty officer acknowledges it
+// here with a note.
+
+import { api, report, SessionEnded } from "../lib/api.js";
+import { html } from "../lib/html.js";
+import { fromRest } from "../lib/model.js";
+import { changed, state } from "../lib/store.js";
+import { fmtTime, sourceText, summaryOf, t } from "../lib/text.js";
+import { inversePlot } from "./charts.js";
+import { kv, renderEvidence } from "./evidence.js";
+import { openPanel, panel } from "./panel.js";
+import { openSite } from "./site.js";
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** @param {import("../types").WarningEvent[]} events */
+function timeline(events) {
+  return html`<ol class="timeline">${(events || []).map((e) => html`<li><b>${t("transition." + e.transition)}</b>${
+    e.to_level && html` <span class="chip lvl-${e.to_level}">${t("level." + e.to_level)}</span>`} · ${e.actor === "person" ? e.person || "" : t("actor.analyzer")} · ${fmtTime(e.at)}${
+    e.evidence && e.evidence.note && html`<div class="note">${e.evidence.note}</div>`}</li>`)}</ol>`;
+}
+
+/** @param {number} id */
+export async function openWarning(id) {
+  /** @type {import("../types").WarningDetail} */
+  let w;
+  try { w = await api("/warnings/" + id); } catch (e) { report(e); return; }
+  const mayAck = state.officer && state.officer.role !== "viewer";
+  openPanel(html`<h2><span class="chip lvl-${w.level}">${t("levelname." + w.level)}</span> ${w.site.name}</h2>
+    <p class="summary">${summaryOf(w)}</p>
+    ${kv([["warning.state", html`<span class="chip state-${w.state}" id="warning-state">${t("state." + w.state)}</span>`],
+      ["warning.source", html`${t("category." + w.category)} · <span title="${w.source}">${sourceText(w.source)}</span>`],
+      ["warning.peak", t("level." + w.peak_level)],
+      ["warning.raised", fmtTime(w.raised_at)], ["warning.updated", fmtTime(w.updated_at)],
+      w.reading_ts ? ["warning.reading", fmtTime(w.reading_ts)] : null,
+      ["warning.crossings", w.crossings],
+      w.failure_forecast_at ? ["warning.forecast", html`<b>${fmtTime(w.failure_forecast_at)}</b>`] : null,
+      w.acknowledged_by ? ["warning.acked_by", w.acknowledged_by + " · " + fmtTime(w.acknowledged_at)] : null])}
+    ${w.state === "open" && (mayAck
+      ? html`<div class="ack-box"><label for="ack-note">${t("warning.note")}</label><textarea id="ack-note" placeholder="${t("warning.note_ph")}"></textarea><button type="button" id="ack-button">${t("warning.ack")}</button><p id="ack-msg" class="msg"></p></div>`
+      : html`<p class="msg">${t("warning.ack_forbidden")}</p>`)}
+    <h3>${t("warning.evidence")}</h3><div id="evidence" data-method="${(w.evidence && w.evidence.method) || ""}">${renderEvidence(w, w.evidence)}</div>
+    <h3>${t("warning.timeline")}</h3>${timeline(w.events)}
+    <p><button type="button" id="open-site">${t("warning.open_site")}</button></p>`);
+  panel.warning = id;
+  const plot = document.getElementById("inverse-plot");
+  if (plot) panel.charts.push(inversePlot(plot, w.evidence));
+  $("open-site").addEventListener("click", () => openSite(w.site.id));
+  const ack = /** @type {HTMLButtonElement | null} */ (document.getElementById("ack-button"));
+  if (ack) ack.addEventListener("click", async () => {
+    ack.disabled = true;
+    try {
+      const note = /** @type {HTMLTextAreaElement} */ ($("ack-note")).value;
+      const after = await api("/warnings/" + id + "/acknowledge", { method: "POST", body: JSON.stringify({ note }) });
+      state.warnings.set(after.id, fromRest(after));
+      state.dirtySites.add(after.site.code);
+      changed("warnings");
+      openWarning(id);
+    } catch (e) {
+      if (e instanceof SessionEnded) return;
+      ack.disabled = false;
+      $("ack-msg").textContent = t("warning.ack_failed", { e: e instanceof Error ? e.message : String(e) });
+    }
+  });
+}
