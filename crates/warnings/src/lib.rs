@@ -19,7 +19,7 @@ mod publish;
 mod queue;
 pub mod rules;
 
-pub use lifecycle::{LevelChange, Lifecycle, acknowledge, open_levels, update_forecast};
+pub use lifecycle::{LevelChange, Lifecycle, acknowledge, as_stored, open_levels, update_forecast};
 pub use policy::{AckDeadlines, WarningPolicy};
 pub use publish::{Outbox, OutboxReceiver, outbox, run_publisher};
 pub use queue::SmsQueued;
