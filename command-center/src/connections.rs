@@ -428,6 +428,6 @@ mod tests {
             };
             assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lowered), 0);
         }
-        assert_eq!(raise_file_limit() as u64, limit.rlim_max as u64);
+        assert_eq!(raise_file_limit() as u64, limit.rlim_max);
     }
 }

@@ -574,6 +574,7 @@ async fn a_nul_or_dot_dot_in_a_camera_route_is_a_bad_request() {
         "/cameras/GW%00X/cam1/latest",
         "/cameras/GW-X/cam%001/frames",
         "/cameras/GW-X/..%2F..%2Fetc/latest",
+        "/cameras/GW-X/.hidden/latest",
     ] {
         let r = env.api.get_response(&token, path).await;
         assert_eq!(json_error(r).await.0, StatusCode::BAD_REQUEST, "{path}");
