@@ -15,6 +15,17 @@
 //!    the same run: 1 console.
 //! 2. Map: the console in headless Chromium with `sites` sites (clustered): time from sign-in
 //!    to the markers drawn, and frame times while panning. Baseline in the same run: 100 sites.
+//!
+//! ```sh
+//! target/release/examples/console_bench --idle 10000 [consoles=1000]
+//! ```
+//!
+//! 3. Crowded (`--idle N`): N idle authenticated live sockets (each session its own, reading
+//!    and never writing) plus `consoles` consoles, the clients bound to many 127.x.y.z
+//!    addresses (past the per-address limit and port exhaustion): warning fan-out to the
+//!    consoles p50/p99/max, sign-in and acknowledgement p99 while they are all open, and the
+//!    command-center's memory per socket. Baseline in the same run: sign-in and acknowledgement
+//!    with nothing else open, fan-out to one console.
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -63,6 +74,152 @@ impl Drop for CommandCenter {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A WebSocket to the live feed from loopback address `local`, past its `ready`.
+async fn live_socket(
+    port: u16,
+    token: &str,
+    local: std::net::Ipv4Addr,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((local, 0).into()).unwrap();
+    let stream = socket
+        .connect(([127, 0, 0, 1], port).into())
+        .await
+        .expect("a connection");
+    let url = format!("ws://127.0.0.1:{port}/api/v1/live?token={token}");
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .expect("a live socket");
+    let first = ws.next().await.unwrap().unwrap();
+    assert!(first.to_text().unwrap().contains("ready"), "{first}");
+    ws
+}
+
+/// The `i`-th client address: 100 sockets to each, well within the per-address limit.
+fn client_address(i: usize) -> std::net::Ipv4Addr {
+    let a = i / 100;
+    std::net::Ipv4Addr::new(127, 1 + (a / 250) as u8, (a % 250) as u8, 1)
+}
+
+/// Opens `n` idle authenticated live sockets that read everything and say nothing; the tasks
+/// reading them.
+async fn idle_sockets(
+    cc: &CommandCenter,
+    store: &Store,
+    officer_id: i64,
+    n: usize,
+    first_address: usize,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let ttl_s = Settings::default().session_ttl_s;
+    let mut open = Vec::with_capacity(n);
+    for i in 0..n {
+        let (token, _) = open_session(&store.pool, officer_id, ttl_s).await.unwrap();
+        let mut ws = live_socket(cc.port, &token, client_address(first_address + i)).await;
+        open.push(tokio::spawn(async move {
+            while let Some(Ok(_)) = ws.next().await {}
+        }));
+    }
+    open
+}
+
+/// Sign-in and acknowledgement latencies (ms), `rounds` of each, one after the other, from
+/// an address of their own.
+async fn sign_in_and_acknowledge(
+    port: u16,
+    store: &Store,
+    site_id: i64,
+    rounds: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let api = geohazard_testkit::api::Api::from_address(
+        ([127, 0, 0, 1], port).into(),
+        std::net::IpAddr::from([127, 250, 0, 1]),
+    );
+    let lifecycle = Lifecycle::default();
+    let (mut sign_in, mut ack) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let token = api.token("bench", PASSWORD).await;
+        sign_in.push(started.elapsed().as_secs_f64() * 1000.0);
+        // An open warning on another source, to acknowledge.
+        let mut change = bench_change(site_id, Some(WarningLevel::Orange));
+        change.source = "threshold:bench/ack".parse().unwrap();
+        let w = lifecycle
+            .apply(&store.pool, &change)
+            .await
+            .unwrap()
+            .unwrap();
+        let started = Instant::now();
+        let (status, body) = api
+            .post(
+                &token,
+                &format!("/warnings/{}/acknowledge", w.id),
+                json!({}),
+            )
+            .await;
+        assert!(status.is_success(), "acknowledgement: {status} {body}");
+        ack.push(started.elapsed().as_secs_f64() * 1000.0);
+        change.level = None;
+        lifecycle.apply(&store.pool, &change).await.unwrap();
+    }
+    sign_in.sort_by(f64::total_cmp);
+    ack.sort_by(f64::total_cmp);
+    (sign_in, ack)
+}
+
+/// The crowded benchmark: `idle` idle sockets and `consoles` consoles on one command-center.
+async fn crowded(
+    cc: &CommandCenter,
+    store: &Store,
+    bus: &Bus,
+    officer_id: i64,
+    site_id: i64,
+    idle: usize,
+    consoles: usize,
+) {
+    println!("== crowded: {idle} idle live sockets + {consoles} consoles");
+    let (sign_in_0, ack_0) = sign_in_and_acknowledge(cc.port, store, site_id, 30).await;
+    line("sign-in, nothing else open (baseline)", &sign_in_0);
+    line("acknowledgement, nothing else open (baseline)", &ack_0);
+    let (one, _, _) = fan_out(cc, store, bus, officer_id, site_id, 1).await;
+    line("fan-out to 1 console (baseline)", &one);
+    let before = rss_kib(cc.child.id());
+    let started = Instant::now();
+    let readers = idle_sockets(cc, store, officer_id, idle, 0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let per_socket = (rss_kib(cc.child.id()).saturating_sub(before)) as f64 / idle as f64;
+    println!(
+        "{idle} idle sockets open in {:.1} s; command-center memory per socket: {per_socket:.1} KiB",
+        started.elapsed().as_secs_f64()
+    );
+    // The consoles' fan-out, with sign-ins and acknowledgements going on at the same time.
+    let (port, ack_store) = (cc.port, store.clone());
+    let during = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        sign_in_and_acknowledge(port, &ack_store, site_id, 30).await
+    });
+    let (all, last, _) = fan_out(cc, store, bus, officer_id, site_id, consoles).await;
+    let (sign_in, ack) = during.await.unwrap();
+    line(
+        &format!("fan-out to {consoles} consoles beside {idle} idle sockets, per delivery"),
+        &all,
+    );
+    line(
+        &format!("fan-out to {consoles} consoles, until all have it"),
+        &last,
+    );
+    line("sign-in while all are open", &sign_in);
+    line("acknowledgement while all are open", &ack);
+    println!(
+        "ratios to baseline: fan-out p99 {:.1}, sign-in p99 {:.1}, acknowledgement p99 {:.1}",
+        percentile(&all, 0.99) / percentile(&one, 0.99),
+        percentile(&sign_in, 0.99) / percentile(&sign_in_0, 0.99),
+        percentile(&ack, 0.99) / percentile(&ack_0, 0.99),
+    );
+    for r in readers {
+        r.abort();
     }
 }
 
@@ -127,12 +284,8 @@ async fn fan_out(
     for _ in 0..consoles {
         // A session of its own, as if signed in (without an argon2 check per console).
         let (token, _) = open_session(&store.pool, officer_id, ttl_s).await.unwrap();
-        let url = format!("ws://127.0.0.1:{}/api/v1/live?token={token}", cc.port);
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("a console");
-        let first = ws.next().await.unwrap().unwrap();
-        assert!(first.to_text().unwrap().contains("ready"), "{first}");
+        // Addresses of their own, after the idle sockets' (at most 40,000 of those).
+        let mut ws = live_socket(cc.port, &token, client_address(40_000 + ready.len())).await;
         let tx = tx.clone();
         let published = published.clone();
         ready.push(tokio::spawn(async move {
@@ -305,11 +458,29 @@ struct BenchArgs {
     /// Sites on the map.
     #[arg(default_value_t = 10_000)]
     sites: usize,
+    /// Instead: the crowded benchmark with this many idle live sockets besides the consoles.
+    #[arg(long)]
+    idle: Option<usize>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let BenchArgs { consoles, sites } = clap::Parser::parse();
+    let BenchArgs {
+        consoles,
+        sites,
+        idle,
+    } = clap::Parser::parse();
+    // Every client socket is a file.
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
     let db = TestDb::create().await;
     let store = Store::connect(&db.url, 8).await.unwrap();
     let broker = Broker::start().await;
@@ -329,11 +500,15 @@ async fn main() {
     let site_id = seed_sites(&store, 100).await;
     let cc = command_center(&db.url, &broker.url()).await;
 
+    // One publisher for the whole run: two clients with one id would keep kicking each other.
+    let bus = publisher(&broker, "bench-publisher").await;
+    if let Some(idle) = idle {
+        crowded(&cc, &store, &bus, officer_id, site_id, idle, consoles).await;
+        return;
+    }
     println!(
         "== live fan-out: {EVENTS} warning changes, published on MQTT → received by each console"
     );
-    // One publisher for the whole run: two clients with one id would keep kicking each other.
-    let bus = publisher(&broker, "bench-publisher").await;
     let (one, _, _) = fan_out(&cc, &store, &bus, officer_id, site_id, 1).await;
     line("1 console (baseline), per delivery", &one);
     let (all, last, per_console) = fan_out(&cc, &store, &bus, officer_id, site_id, consoles).await;

@@ -485,7 +485,7 @@ async fn login(
     let attempt = match reserve_attempt(&state, &username, remote.as_deref()).await? {
         Attempt::Reserved(id) => id,
         Attempt::Throttled { why, retry_after_s } => {
-            tracing::warn!(%username, why, "sign-in throttled");
+            tracing::warn!(?username, why, "sign-in throttled");
             let entry = refusal("login_throttled", &username, None, why, remote);
             audit::record(&state.pool, &entry).await?;
             return Err(ApiError::RetryLater {
@@ -545,7 +545,7 @@ async fn login(
         Some(_) => None,
     };
     if let Some(reason) = refused {
-        tracing::info!(%username, reason, "sign-in refused");
+        tracing::info!(?username, reason, "sign-in refused");
         let entry = refusal("login_failed", &username, found.as_ref(), reason, remote);
         audit::settle(&state.pool, attempt, &entry).await?;
         return Err(invalid_credentials());
@@ -612,9 +612,21 @@ async fn me(officer: Officer) -> Json<Me> {
     })
 }
 
+/// A sign-in's answer carries a session token: no cache may keep it.
+async fn no_store(mut r: axum::response::Response) -> axum::response::Response {
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/login", post(login))
+        .route(
+            "/api/v1/login",
+            post(login).layer(axum::middleware::map_response(no_store)),
+        )
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/me", get(me))
 }

@@ -21,7 +21,7 @@ use axum::{Extension, Router};
 use geohazard_bus::{Bus, BusConfig, Qos};
 use geohazard_domain::PersonId;
 use geohazard_protocol::topic::ALL_WARNINGS;
-use geohazard_protocol::warning::{Warning, WarningLevel};
+use geohazard_protocol::warning::Warning;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -31,33 +31,11 @@ use crate::auth::{self, Officer};
 use crate::error::{ApiError, Params};
 use crate::readings_push::{Readings, StoredFeed};
 use crate::state::AppState;
-use crate::stored::Stored;
 
-/// Whether the store has this warning as the message tells it: the same site, division, source
-/// and category, and a level it has reached. Anyone who can publish on the broker could send a
-/// message; only what the analyzer stored reaches an officer's console.
-async fn is_stored(pool: &sqlx::PgPool, w: &Warning) -> sqlx::Result<bool> {
-    let stored: Option<(String, String, String, String, Stored<WarningLevel>)> = sqlx::query_as(
-        "SELECT s.code, s.division_code, w.source, w.category, w.peak_level
-         FROM warnings w JOIN hazard_sites s ON s.id = w.site_id
-         WHERE w.id = $1",
-    )
-    .bind(w.id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(
-        stored.is_some_and(|(site, division, source, category, peak)| {
-            site == w.site
-                && division == w.division
-                && source == w.source
-                && category == w.category.as_str()
-                && w.level <= peak.0
-        }),
-    )
-}
-
-/// Feeds warning changes from MQTT into `live` until `shutdown`, each checked against the store
-/// first. The bus reconnects by itself.
+/// Feeds warning changes from MQTT into `live` until `shutdown`. A message only says that a
+/// warning changed: what goes to consoles is that warning as the store holds it (state, level,
+/// summary, evidence, latest transition), so a forged or stale message can show nothing the
+/// store does not hold. The bus reconnects by itself.
 pub async fn run_feed(
     mut bus: Bus,
     pool: sqlx::PgPool,
@@ -74,20 +52,20 @@ pub async fn run_feed(
             },
         };
         match Warning::decode(delivery.payload()) {
-            Ok(w) => match is_stored(&pool, &w).await {
+            Ok(w) => match geohazard_warnings::as_stored(&pool, w.id).await {
                 // No receivers is fine: nobody is watching.
-                Ok(true) => {
-                    let _ = live.send(Arc::new(w));
+                Ok(Some(stored)) => {
+                    let _ = live.send(Arc::new(stored));
                 }
-                Ok(false) => tracing::warn!(
+                Ok(None) => tracing::warn!(
                     topic = delivery.topic(),
                     id = w.id,
-                    site = %w.site,
+                    site = ?w.site,
                     "a warning message that is not in the store: not passed on"
                 ),
                 // Not told to consoles now; they re-read the warnings over HTTP on resync.
                 Err(e) => {
-                    tracing::warn!(error = %e, id = w.id, "checking a warning against the store")
+                    tracing::warn!(error = %e, id = w.id, "reading a warning from the store")
                 }
             },
             Err(e) => {

@@ -18,9 +18,16 @@ use tokio_util::sync::CancellationToken;
 pub struct Settings {
     /// How long a session lasts from sign-in, seconds (default 12 h: a duty shift).
     pub session_ttl_s: u64,
-    /// HTTP connections open at once, at most (WebSockets included); more are closed at once.
-    /// Keep it well below the process's open-file limit.
+    /// HTTP connections open at once, at most, of every kind (kept below the process's
+    /// open-file limit, raised to its hard limit at start). When all are taken, the connection
+    /// idle longest is closed for a new one.
     pub max_connections: usize,
+    /// Connections one address may have open at once; more are closed at once.
+    pub max_connections_per_address: usize,
+    /// Requests being answered at once; more wait up to 2 s, then get 503.
+    pub max_requests: usize,
+    /// WebSockets (live feeds and camera views) open at once; more are answered 503.
+    pub max_live_sockets: usize,
     /// A connection that has not sent a complete request head this many seconds after it
     /// opened, or after its previous answer, is closed.
     pub idle_timeout_s: u64,
@@ -58,7 +65,10 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             session_ttl_s: 12 * 3600,
-            max_connections: 1000,
+            max_connections: 30_000,
+            max_connections_per_address: 512,
+            max_requests: 512,
+            max_live_sockets: 20_000,
             idle_timeout_s: 20,
             request_timeout_s: 30,
             body_limit_bytes: 64 * 1024,

@@ -9,6 +9,7 @@
 //! until the officer stops or the time is up; every start is audited. When a hazard warning is
 //! raised or escalated to orange or red, the site's gateways are asked for a `snapshot`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +20,7 @@ use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -51,14 +52,22 @@ pub struct VideoSettings {
     pub dir: PathBuf,
     /// Frames older than this are deleted, hours.
     pub max_age_h: u64,
-    /// When the store holds more than this, the oldest frames are deleted, bytes.
+    /// When the store holds more than this, the oldest frames are deleted, bytes: checked as
+    /// each frame is written (and by the retention run).
     pub max_total_bytes: u64,
+    /// Bytes of frames one gateway may have stored per minute; the excess is refused (and
+    /// counted in one quarantine row per camera, reason `rate_exceeded`).
+    pub max_gateway_bytes_per_minute: u64,
     /// Larger frames are refused (and quarantined with the reason), bytes.
     pub max_frame_bytes: usize,
     /// A live view sends a console at most this many frames per second.
     pub live_max_fps: f64,
     /// A live view ends after this long unless stopped before, seconds (the bridge allows 600).
     pub live_max_s: u64,
+    /// Live views one session may have open at once; more are refused (429).
+    pub live_max_views_per_session: usize,
+    /// Live views of one camera open at once (they share its one capture); more are refused.
+    pub live_max_viewers_per_camera: usize,
     /// How often retention runs, seconds.
     pub retention_every_s: u64,
     /// The frame consumer's MQTT client id. Its session is kept, so snapshots sent while the
@@ -75,9 +84,13 @@ impl Default for VideoSettings {
             dir: PathBuf::from("var/frames"),
             max_age_h: 30 * 24,
             max_total_bytes: 20 << 30,
+            // 1 MiB/s: a live view at 5 fps of 200 kB frames, with snapshots besides.
+            max_gateway_bytes_per_minute: 64 << 20,
             max_frame_bytes: 2 << 20,
             live_max_fps: 2.0,
             live_max_s: 120,
+            live_max_views_per_session: 4,
+            live_max_viewers_per_camera: 32,
             retention_every_s: 300,
             client_id: "geohazard-command-center-video".to_owned(),
             shared_group: None,
@@ -103,14 +116,138 @@ pub struct Video {
     /// Frames stored, and frames refused (not a JPEG, too large, unknown gateway).
     stored: AtomicU64,
     refused: AtomicU64,
-    /// Live views open per (gateway, camera): the last one to close tells the bridge to stop.
-    viewers: std::sync::Mutex<std::collections::HashMap<(String, String), usize>>,
+    /// Live views open per camera and per session.
+    views: std::sync::Mutex<Views>,
+    /// Bytes stored per gateway in its current minute.
+    rates: std::sync::Mutex<HashMap<String, (tokio::time::Instant, u64)>>,
+    /// Bytes the frame store holds (`None`: not read from the database yet).
+    held: tokio::sync::Mutex<Option<u64>>,
     /// Cancelled once the frame consumer has stopped: what it took is stored and acknowledged,
     /// and it has left the broker.
     consumer_stopped: CancellationToken,
 }
 
+/// Live views open per (gateway, camera) — the last one to close tells the bridge to stop —
+/// and per session (by token hash).
+#[derive(Default)]
+struct Views {
+    per_camera: HashMap<(String, String), usize>,
+    per_session: HashMap<Vec<u8>, usize>,
+}
+
+/// One open live view's place; given back when dropped.
+struct ViewSlot {
+    video: Arc<Video>,
+    camera: (String, String),
+    session: Vec<u8>,
+    released: bool,
+}
+
+impl ViewSlot {
+    /// A place for one more view of `camera` by `officer`'s session, or 429 when the session or
+    /// the camera has its maximum open.
+    fn take(
+        video: &Arc<Video>,
+        officer: &Officer,
+        camera: (String, String),
+    ) -> Result<ViewSlot, ApiError> {
+        let s = &video.settings;
+        let mut views = video.views();
+        let (session_max, camera_max) = (
+            s.live_max_views_per_session.max(1),
+            s.live_max_viewers_per_camera.max(1),
+        );
+        let refused = if views
+            .per_session
+            .get(&officer.token_hash)
+            .copied()
+            .unwrap_or(0)
+            >= session_max
+        {
+            Some(format!(
+                "此会话已打开 {session_max} 个实时画面 / this session already has {session_max} live views open"
+            ))
+        } else if views.per_camera.get(&camera).copied().unwrap_or(0) >= camera_max {
+            Some(format!(
+                "该摄像头已有 {camera_max} 个实时画面 / this camera already has {camera_max} live views open"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = refused {
+            return Err(ApiError::RetryLater {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message,
+                retry_after_s: 10,
+            });
+        }
+        *views
+            .per_session
+            .entry(officer.token_hash.clone())
+            .or_default() += 1;
+        *views.per_camera.entry(camera.clone()).or_default() += 1;
+        Ok(ViewSlot {
+            video: video.clone(),
+            camera,
+            session: officer.token_hash.clone(),
+            released: false,
+        })
+    }
+
+    /// Gives the place back; whether it was the camera's last view.
+    fn release(mut self) -> bool {
+        self.give_back()
+    }
+
+    fn give_back(&mut self) -> bool {
+        if self.released {
+            return false;
+        }
+        self.released = true;
+        let mut views = self.video.views();
+        decrement(&mut views.per_session, &self.session);
+        decrement(&mut views.per_camera, &self.camera)
+    }
+}
+
+impl Drop for ViewSlot {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
+
+/// One less under `key`; whether none is left.
+fn decrement<K: std::hash::Hash + Eq + Clone>(counts: &mut HashMap<K, usize>, key: &K) -> bool {
+    let n = counts.get(key).copied().unwrap_or(1).saturating_sub(1);
+    if n == 0 {
+        counts.remove(key);
+    } else {
+        counts.insert(key.clone(), n);
+    }
+    n == 0
+}
+
 impl Video {
+    /// Counts `bytes` more from `gateway` in its current minute, unless that would pass the
+    /// limit: then `false`, and nothing is counted.
+    fn within_rate(&self, gateway: &str, bytes: u64) -> bool {
+        let now = tokio::time::Instant::now();
+        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        let (since, used) = rates.entry(gateway.to_owned()).or_insert((now, 0));
+        if now.duration_since(*since) >= Duration::from_secs(60) {
+            (*since, *used) = (now, 0);
+        }
+        if *used + bytes > self.settings.max_gateway_bytes_per_minute {
+            return false;
+        }
+        *used += bytes;
+        true
+    }
+
+    fn views(&self) -> std::sync::MutexGuard<'_, Views> {
+        self.views.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Waits until the frame consumer has stopped (after the shutdown it was started with).
     pub async fn stopped(&self) {
         self.consumer_stopped.cancelled().await;
@@ -164,7 +301,9 @@ pub async fn start(
         frames,
         stored: AtomicU64::new(0),
         refused: AtomicU64::new(0),
-        viewers: Default::default(),
+        views: Default::default(),
+        rates: Default::default(),
+        held: Default::default(),
         consumer_stopped: CancellationToken::new(),
     });
     tokio::spawn(consume(bus, video.clone(), pool.clone(), shutdown.clone()));
@@ -257,14 +396,22 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
         .bind(&gateway)
         .fetch_optional(pool)
         .await?;
-    let Some(captured_at) = DateTime::<Utc>::from_timestamp_millis(captured_at_ms) else {
+    // A frame time has the bounds a reading time has: one dated in 2100 would stay its
+    // camera's "latest" for good.
+    let limits = geohazard_protocol::Limits::default();
+    let now_ms = Utc::now().timestamp_millis();
+    let in_bounds =
+        (limits.min_timestamp_ms..=limits.max_timestamp_ms(now_ms)).contains(&captured_at_ms);
+    let Some(captured_at) =
+        DateTime::<Utc>::from_timestamp_millis(captured_at_ms).filter(|_| in_bounds)
+    else {
         return refuse(
             video,
             pool,
             topic,
             Some(&gateway),
             "bad_timestamp",
-            format!("{captured_at_ms} is not a time"),
+            format!("{captured_at_ms} is not a time between 2000 and now"),
             payload,
         )
         .await;
@@ -281,10 +428,38 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
         )
         .await;
     }
+    let bytes = payload.len() as u64;
+    if !video.within_rate(&gateway, bytes) {
+        // One row per camera, counting repeats: a flood must not fill the quarantine instead.
+        let camera_topic = format!("gh/v1/gw/{gateway}/video/{camera}");
+        let limit = video.settings.max_gateway_bytes_per_minute;
+        let detail = format!("more than {limit} bytes of frames from this gateway in a minute");
+        return refuse(
+            video,
+            pool,
+            &camera_topic,
+            Some(&gateway),
+            "rate_exceeded",
+            detail,
+            &[],
+        )
+        .await;
+    }
+    // The store's size is held at every write, not only by the periodic retention run.
+    let mut held = video.held.lock().await;
+    let total = match *held {
+        Some(total) => total,
+        None => stored_bytes(pool).await?,
+    };
+    *held = Some(if total + bytes > video.settings.max_total_bytes {
+        enforce_retention(video, pool, bytes).await?.1
+    } else {
+        total
+    });
     let relative = frame_path(&gateway, &camera, captured_at_ms);
     let path = video.settings.dir.join(&relative);
     write_atomically(&path, payload).await?;
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO video_frames (gateway_code, camera, captured_at, bytes, path)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gateway_code, camera, captured_at) DO NOTHING",
     )
@@ -295,6 +470,12 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
     .bind(&relative)
     .execute(pool)
     .await?;
+    if inserted.rows_affected() == 1
+        && let Some(total) = held.as_mut()
+    {
+        *total += bytes;
+    }
+    drop(held);
     video.stored.fetch_add(1, Ordering::Relaxed);
     let _ = video.frames.send(Arc::new(Frame {
         gateway,
@@ -316,9 +497,18 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the frame store holds, bytes.
+async fn stored_bytes(pool: &PgPool) -> sqlx::Result<u64> {
+    let total: i64 = sqlx::query_scalar("SELECT coalesce(sum(bytes), 0)::int8 FROM video_frames")
+        .fetch_one(pool)
+        .await?;
+    Ok(total as u64)
+}
+
 /// Deletes frames older than `max_age_h`, then the oldest until the store is within
-/// `max_total_bytes`; rows and files together.
-async fn enforce_retention(video: &Video, pool: &PgPool) -> anyhow::Result<u64> {
+/// `max_total_bytes` with `room` bytes to spare; rows and files together. The frames deleted
+/// and the bytes the store then holds.
+async fn enforce_retention(video: &Video, pool: &PgPool, room: u64) -> anyhow::Result<(u64, u64)> {
     let s = &video.settings;
     let mut deleted = 0;
     loop {
@@ -335,14 +525,12 @@ async fn enforce_retention(video: &Video, pool: &PgPool) -> anyhow::Result<u64> 
             break;
         }
     }
-    loop {
-        let total: i64 =
-            sqlx::query_scalar("SELECT coalesce(sum(bytes), 0)::int8 FROM video_frames")
-                .fetch_one(pool)
-                .await?;
-        let excess = total - s.max_total_bytes as i64;
+    let target = s.max_total_bytes.saturating_sub(room) as i64;
+    let total = loop {
+        let total = stored_bytes(pool).await? as i64;
+        let excess = total - target;
         if excess <= 0 {
-            break;
+            break total;
         }
         // The oldest frames that together cover the excess.
         let rows: Vec<(String,)> = sqlx::query_as(
@@ -356,11 +544,11 @@ async fn enforce_retention(video: &Video, pool: &PgPool) -> anyhow::Result<u64> 
         .fetch_all(pool)
         .await?;
         if rows.is_empty() {
-            break;
+            break total;
         }
         deleted += remove_files(&s.dir, &rows).await;
-    }
-    Ok(deleted)
+    };
+    Ok((deleted, total as u64))
 }
 
 async fn remove_files(dir: &Path, rows: &[(String,)]) -> u64 {
@@ -384,9 +572,14 @@ async fn retention(video: Arc<Video>, pool: PgPool, shutdown: CancellationToken)
             _ = shutdown.cancelled() => return,
             _ = every.tick() => {}
         }
-        match enforce_retention(&video, &pool).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(frames = n, "frame retention: deleted"),
+        let mut held = video.held.lock().await;
+        match enforce_retention(&video, &pool, 0).await {
+            Ok((deleted, total)) => {
+                *held = Some(total);
+                if deleted > 0 {
+                    tracing::info!(frames = deleted, "frame retention: deleted");
+                }
+            }
             Err(e) => tracing::warn!(error = format!("{e:#}"), "frame retention"),
         }
     }
@@ -461,6 +654,20 @@ async fn snapshot_on_warning(
 }
 
 // ---- the API -------------------------------------------------------------------------------
+
+/// A camera route's gateway and camera, which must be identifiers (400 otherwise: a NUL or a
+/// `..` never reaches the database or the frame store).
+fn camera_route(gateway: &str, camera: &str) -> Result<(), ApiError> {
+    if geohazard_protocol::is_valid_identifier(gateway)
+        && geohazard_protocol::is_valid_identifier(camera)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "网关和摄像头名称须为标识符 / gateway and camera must be identifiers",
+        ))
+    }
+}
 
 /// The division of a gateway's site, if the gateway is in the officer's scope; else 404.
 async fn gateway_in_scope(
@@ -548,6 +755,7 @@ async fn latest(
     officer: Officer,
     UrlPath((gateway, camera)): UrlPath<(String, String)>,
 ) -> Result<Response, ApiError> {
+    camera_route(&gateway, &camera)?;
     gateway_in_scope(&state, &officer, &gateway).await?;
     let path: String = sqlx::query_scalar(
         "SELECT path FROM video_frames WHERE gateway_code = $1 AND camera = $2
@@ -595,6 +803,7 @@ async fn frames(
     UrlPath((gateway, camera)): UrlPath<(String, String)>,
     Params(q): Params<RangeQuery>,
 ) -> Result<Json<CameraFrames>, ApiError> {
+    camera_route(&gateway, &camera)?;
     gateway_in_scope(&state, &officer, &gateway).await?;
     let to = q.to.unwrap_or_else(Utc::now);
     let from = q.from.unwrap_or(to - chrono::Duration::days(1));
@@ -635,9 +844,11 @@ async fn live_view(
     UrlPath((gateway, camera)): UrlPath<(String, String)>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    camera_route(&gateway, &camera)?;
     let (officer, _) = auth::officer_of(&state, &headers, None).await?;
     let division = gateway_in_scope(&state, &officer, &gateway).await?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
+    let slot = ViewSlot::take(&video, &officer, (gateway.clone(), camera.clone()))?;
     let s = &video.settings;
     let args = LiveViewArgs {
         camera: camera.clone(),
@@ -658,15 +869,9 @@ async fn live_view(
     )
     .await?;
     let rx = video.frames.subscribe();
-    *video
-        .viewers
-        .lock()
-        .unwrap()
-        .entry((gateway.clone(), camera.clone()))
-        .or_default() += 1;
     command(&video, &gateway, Command::LiveView(args)).await?;
-    tracing::info!(officer = %officer.username, %gateway, %camera, "live view started");
-    Ok(ws.on_upgrade(move |socket| relay(socket, state, video, gateway, camera, rx)))
+    tracing::info!(officer = ?officer.username, %gateway, %camera, "live view started");
+    Ok(ws.on_upgrade(move |socket| relay(socket, state, slot, rx)))
 }
 
 /// The text messages of a live view (its frames are binary), as `{"type": ..., ...}`.
@@ -686,11 +891,11 @@ impl LiveViewMessage {
 async fn relay(
     mut socket: WebSocket,
     state: AppState,
-    video: Arc<Video>,
-    gateway: String,
-    camera: String,
+    slot: ViewSlot,
     mut rx: broadcast::Receiver<Arc<Frame>>,
 ) {
+    let video = slot.video.clone();
+    let (gateway, camera) = slot.camera.clone();
     let s = &video.settings;
     let min_gap = Duration::from_secs_f64(1.0 / s.live_max_fps.max(0.01));
     let ends = tokio::time::Instant::now() + Duration::from_secs(s.live_max_s);
@@ -729,17 +934,7 @@ async fn relay(
         duration_s: None,
         fps: None,
     };
-    let last = {
-        let mut viewers = video.viewers.lock().unwrap();
-        let key = (gateway.clone(), camera.clone());
-        let n = viewers.get(&key).copied().unwrap_or(1) - 1;
-        if n == 0 {
-            viewers.remove(&key);
-        } else {
-            viewers.insert(key, n);
-        }
-        n == 0
-    };
+    let last = slot.release();
     // Another console still watching keeps the view; the bridge's own duration limit ends one
     // nobody stops.
     if last && let Err(e) = command(&video, &gateway, Command::LiveView(stop)).await {
@@ -819,7 +1014,7 @@ mod tests {
             .unwrap();
             paths.push(rel);
         }
-        let deleted = enforce_retention(&v, &store.pool).await.unwrap();
+        let (deleted, _) = enforce_retention(&v, &store.pool, 0).await.unwrap();
         // Two are too old; of the three left (3000 bytes) none has to go for size.
         assert_eq!(deleted, 2);
         let left: Vec<String> =
@@ -837,7 +1032,7 @@ mod tests {
         smaller.max_total_bytes = 1500;
         smaller.client_id = "video-smaller".into();
         let v2 = video(smaller).await;
-        assert_eq!(enforce_retention(&v2, &store.pool).await.unwrap(), 2);
+        assert_eq!(enforce_retention(&v2, &store.pool, 0).await.unwrap().0, 2);
         let left: Vec<String> = sqlx::query_scalar("SELECT path FROM video_frames")
             .fetch_all(&store.pool)
             .await
@@ -904,5 +1099,78 @@ mod tests {
         assert_eq!(stored as usize, jpeg.len());
         assert_eq!(v.stored.load(Ordering::Relaxed), 1);
         assert_eq!(away.stored.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_flooding_gateway_is_refused_past_its_rate_and_the_store_never_passes_its_size() {
+        let world = World::start(4).await;
+        let (store, broker) = (&world.store, &world.broker);
+        geohazard_testkit::fixtures::register_gateway(store, "GW-F", &[]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let settings = VideoSettings {
+            dir: dir.path().to_owned(),
+            max_total_bytes: 5_000,
+            max_gateway_bytes_per_minute: 12_000,
+            ..VideoSettings::default()
+        };
+        let (warnings, _) = broadcast::channel(4);
+        let v = start(
+            settings,
+            store.pool.clone(),
+            &broker.url(),
+            warnings,
+            world.shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        let gateway = geohazard_testkit::publisher(broker, "GW-F").await;
+        let mut jpeg = vec![0u8; 1000];
+        jpeg[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+        jpeg[998..].copy_from_slice(&[0xFF, 0xD9]);
+        let now = Utc::now().timestamp_millis();
+        // Twenty frames of 1000 bytes at once, and one dated in 2100.
+        let mut times: Vec<i64> = (0..20).map(|i| now - 20_000 + i * 1000).collect();
+        times.push(4_102_444_800_000);
+        for at in times {
+            gateway
+                .client()
+                .publish(
+                    Topic::video("GW-F", "cam1", at),
+                    QoS::AtLeastOnce,
+                    false,
+                    jpeg.clone(),
+                )
+                .await
+                .unwrap();
+        }
+        geohazard_testkit::eventually(Duration::from_secs(15), "every frame handled", || async {
+            let handled = v.stored.load(Ordering::Relaxed) + v.refused.load(Ordering::Relaxed);
+            (handled == 21).then_some(())
+        })
+        .await;
+        assert_eq!(v.stored.load(Ordering::Relaxed), 12);
+        let held: i64 =
+            sqlx::query_scalar("SELECT coalesce(sum(bytes), 0)::int8 FROM video_frames")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert!(held <= 5_000, "the frame store holds {held} bytes");
+        let refusals: Vec<(String, String, i32)> = sqlx::query_as(
+            "SELECT topic, reason, repeats FROM quarantine WHERE gateway_code = 'GW-F' ORDER BY reason",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            refusals,
+            vec![
+                (
+                    "gh/v1/gw/GW-F/video/cam1/4102444800000".into(),
+                    "bad_timestamp".into(),
+                    1
+                ),
+                ("gh/v1/gw/GW-F/video/cam1".into(), "rate_exceeded".into(), 8),
+            ]
+        );
     }
 }

@@ -367,3 +367,232 @@ async fn a_warning_message_the_store_does_not_have_never_reaches_a_console() {
     assert_eq!(got["warning"]["level"], "yellow");
     forger.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_console_shows_the_stores_warning_not_what_a_message_says_about_it() {
+    let env = setup(Settings::default()).await;
+    let token = env.login("gao-duty").await;
+    let site = fixtures::register_site(&env.store, "GAO-1").await;
+    let red = stored_warning(&env.store, site, WarningLevel::Red).await;
+    let (mut console, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/api/v1/live?token={token}",
+        env.server.addr
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut console).await["type"], "ready");
+
+    // The open red warning, told as closed with the sender's own words and evidence.
+    let mut forged = red.clone();
+    forged.state = geohazard_protocol::warning::WarningState::Closed;
+    forged.transition = geohazard_protocol::warning::WarningTransition::Closed;
+    forged.summary = "all clear, stand down".into();
+    forged.summary_zh = "解除警报，撤离人员返回".into();
+    forged.evidence = json!({"forged": true});
+    let forger = env.publisher("forger").await;
+    publish_warning(&forger, &forged).await;
+    let got = next_json(&mut console).await;
+    assert_eq!(got["warning"]["id"], red.id, "{got}");
+    assert_eq!(got["warning"]["state"], "open", "{got}");
+    assert_eq!(got["warning"]["level"], "red", "{got}");
+    assert_eq!(got["warning"]["transition"], "raised", "{got}");
+    assert_eq!(got["warning"]["summary"], red.summary, "{got}");
+    assert_eq!(got["warning"]["summary_zh"], red.summary_zh, "{got}");
+    assert_eq!(got["warning"]["evidence"], red.evidence, "{got}");
+    forger.shutdown().await;
+}
+
+/// A TCP connection to the server from loopback address `local`.
+async fn connect_from(local: [u8; 4], server: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((local, 0).into()).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// Whether the server closed `stream` (end of stream or reset) within `wait`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(wait, stream.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test]
+async fn idle_sockets_however_many_never_keep_a_sign_in_or_an_acknowledgement_out() {
+    let env = setup(Settings {
+        idle_timeout_s: 120,
+        max_connections: 40,
+        ..Settings::default()
+    })
+    .await;
+    let site = fixtures::register_site(&env.store, "GAO-1").await;
+    let warning = stored_warning(&env.store, site, WarningLevel::Yellow).await;
+    // Sixty connections that never say anything, from thirty addresses.
+    let mut idle = Vec::new();
+    for i in 0..60u8 {
+        idle.push(connect_from([127, 0, 1, i / 2 + 1], env.server.addr).await);
+    }
+    let officer = geohazard_testkit::api::Api::from_address(env.server.addr, [127, 0, 2, 1].into());
+    let token = officer.token("gao-duty", PASSWORD).await;
+    let (status, body) = officer
+        .post(
+            &token,
+            &format!("/warnings/{}/acknowledge", warning.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(officer.healthz().await);
+    drop(idle);
+}
+
+#[tokio::test]
+async fn one_address_gets_its_share_of_connections_and_no_more() {
+    let env = setup(Settings {
+        idle_timeout_s: 120,
+        max_connections_per_address: 5,
+        ..Settings::default()
+    })
+    .await;
+    let mut mine = Vec::new();
+    for _ in 0..8 {
+        mine.push(connect_from([127, 0, 3, 1], env.server.addr).await);
+    }
+    // The three over its share are closed at once; its five stay open.
+    for s in &mut mine[5..] {
+        assert!(closed_within(s, Duration::from_secs(10)).await);
+    }
+    for s in &mut mine[..5] {
+        assert!(!closed_within(s, Duration::from_millis(200)).await);
+    }
+    let other = geohazard_testkit::api::Api::from_address(env.server.addr, [127, 0, 3, 2].into());
+    assert!(other.healthz().await);
+}
+
+#[tokio::test]
+async fn open_live_sockets_never_keep_a_sign_in_or_an_acknowledgement_out() {
+    let env = setup(Settings {
+        max_connections: 20,
+        live_max_sockets_per_session: 100,
+        ..Settings::default()
+    })
+    .await;
+    let site = fixtures::register_site(&env.store, "GAO-1").await;
+    let warning = stored_warning(&env.store, site, WarningLevel::Yellow).await;
+    let token = env.login("gao-duty").await;
+    // As many consoles as there are connections: some are told to come back later.
+    let mut open = Vec::new();
+    let mut refused = 0;
+    for _ in 0..20 {
+        match tokio_tungstenite::connect_async(format!(
+            "ws://{}/api/v1/live?token={token}",
+            env.server.addr
+        ))
+        .await
+        {
+            Ok((socket, _)) => open.push(socket),
+            Err(tungstenite::Error::Http(r)) => {
+                assert_eq!(r.status(), 503);
+                assert!(r.headers().contains_key("retry-after"));
+                refused += 1;
+            }
+            Err(e) => panic!("a live socket neither opened nor refused: {e}"),
+        }
+    }
+    assert!(refused > 0 && !open.is_empty(), "{refused} refused");
+    let other = env.login("gao-duty").await;
+    let (status, body) = env
+        .api
+        .post(
+            &other,
+            &format!("/warnings/{}/acknowledge", warning.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(env.api.healthz().await);
+}
+
+#[tokio::test]
+async fn live_views_are_capped_per_session_and_per_camera() {
+    let env = common::start(|config| {
+        config.video.live_max_views_per_session = 2;
+        config.video.live_max_viewers_per_camera = 3;
+    })
+    .await;
+    env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
+    fixtures::register_gateway(&env.store, "GW-CAM", &[]).await;
+    let view = |token: String, camera: &'static str| {
+        let url = format!(
+            "ws://{}/api/v1/cameras/GW-CAM/{camera}/live?token={token}",
+            env.server.addr
+        );
+        async move {
+            match tokio_tungstenite::connect_async(url).await {
+                Ok((socket, _)) => Ok(socket),
+                Err(tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+                Err(e) => panic!("a live view neither opened nor refused: {e}"),
+            }
+        }
+    };
+    let (first, second, third) = (
+        env.login("gao-duty").await,
+        env.login("gao-duty").await,
+        env.login("gao-duty").await,
+    );
+    let a = view(first.clone(), "cam1").await.expect("a first view");
+    let _b = view(first.clone(), "cam1").await.expect("a second view");
+    assert_eq!(
+        view(first.clone(), "cam1").await.err(),
+        Some(429),
+        "a session's third"
+    );
+    let _c = view(second.clone(), "cam1")
+        .await
+        .expect("another session's view");
+    assert_eq!(
+        view(third.clone(), "cam1").await.err(),
+        Some(429),
+        "a camera's fourth"
+    );
+    let _d = view(third.clone(), "cam2").await.expect("another camera");
+    drop(a);
+    eventually(Duration::from_secs(10), "a view's place given back", || {
+        let first = first.clone();
+        async move { view(first, "cam2").await.ok().map(|_| ()) }
+    })
+    .await;
+    assert!(env.api.healthz().await);
+}
+
+#[tokio::test]
+async fn a_nul_or_dot_dot_in_a_camera_route_is_a_bad_request() {
+    let env = setup(Settings::default()).await;
+    let token = env.login("gao-duty").await;
+    for path in [
+        "/cameras/GW%00X/cam1/latest",
+        "/cameras/GW-X/cam%001/frames",
+        "/cameras/GW-X/..%2F..%2Fetc/latest",
+        "/cameras/GW-X/.hidden/latest",
+    ] {
+        let r = env.api.get_response(&token, path).await;
+        assert_eq!(json_error(r).await.0, StatusCode::BAD_REQUEST, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_answer_is_never_cached() {
+    let env = setup(Settings::default()).await;
+    for password in [PASSWORD, "wrong"] {
+        let r = env.api.login("gao-duty", password).await;
+        assert_eq!(
+            r.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{}",
+            r.status()
+        );
+    }
+}

@@ -1,135 +1,304 @@
-//! The embedded MQTT broker (rumqttd) for single-machine use when no broker URL is configured.
-//! It listens on loopback only and lets in only those with credentials: the services in this
-//! process (a password made up at each start) and registered gateways with their key, whose
-//! client id must be their code. Production deployments use Mosquitto or EMQX with device
-//! credentials and per-gateway ACLs (deploy/mosquitto.conf).
+//! The all-in-one's broker: a real Mosquitto run with the shipped `deploy/mosquitto.conf` and
+//! `deploy/mosquitto.acl` (only ports and paths changed), so a single machine gets exactly the
+//! confinement of a production broker: a gateway reads and writes only under its own
+//! `gh/v1/gw/{code}/`, takes its user name as client id, and only the services write warnings
+//! and commands. (rumqttd, used before, checks credentials at connection but has no per-client
+//! topic ACL: any gateway key could publish warnings, other gateways' telemetry and commands,
+//! and read everything.)
+//!
+//! Its files live in `{data_dir}/mosquitto/`. The gateways' password file there is kept across
+//! starts and `geohazard gateway-key CODE` adds to it and tells the running broker to reload
+//! (SIGHUP to the pid in `mosquitto.pid`); the services' passwords are made up at each start.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
-use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
-use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
+use anyhow::Context;
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 
-/// The user name the services in this process connect with.
-pub const SERVICE_USER: &str = "geohazard";
+/// The services' user names in the shipped ACL, each with its own topics.
+pub const COLLECTOR: &str = "geohazard-collector";
+pub const ANALYZER: &str = "geohazard-analyzer";
+pub const COMMAND_CENTER: &str = "geohazard-command-center";
 
-/// A running embedded broker.
+const SHIPPED_CONF: &str = include_str!("../../deploy/mosquitto.conf");
+const SHIPPED_ACL: &str = include_str!("../../deploy/mosquitto.acl");
+
+/// Where Debian installs the broker; `MOSQUITTO` overrides.
+fn mosquitto_binary() -> PathBuf {
+    std::env::var_os("MOSQUITTO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/mosquitto"))
+}
+
+/// The broker's files under a data folder.
+#[derive(Debug, Clone)]
+pub struct BrokerFiles {
+    dir: PathBuf,
+}
+
+impl BrokerFiles {
+    pub fn new(data_dir: &Path) -> BrokerFiles {
+        BrokerFiles {
+            dir: data_dir.join("mosquitto"),
+        }
+    }
+
+    /// The gateways' password file (`geohazard gateway-key` adds to it).
+    pub fn gateways_passwd(&self) -> PathBuf {
+        self.dir.join("gateways.passwd")
+    }
+
+    fn services_passwd(&self) -> PathBuf {
+        self.dir.join("services.passwd")
+    }
+
+    /// The running broker's process id, for [`reload`].
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.join("mosquitto.pid")
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("mosquitto.log")
+    }
+}
+
+/// A running broker. Dropping it kills the broker; [`Embedded::supervise`] stops it cleanly.
 pub struct Embedded {
-    /// For the services in this process: with their credentials.
-    pub services_url: String,
+    /// The gateways' listener (loopback).
+    pub port: u16,
+    /// The services' listener (loopback).
+    pub services_port: u16,
+    /// Each service's (user name, password) on the services' listener.
+    pub services: Vec<(&'static str, String)>,
+    pub files: BrokerFiles,
+    child: Child,
+}
+
+impl Embedded {
+    /// `mqtt://{service}:{password}@127.0.0.1:{services_port}`.
+    pub fn service_url(&self, service: &str) -> String {
+        let (user, password) = self
+            .services
+            .iter()
+            .find(|(s, _)| *s == service)
+            .expect("one of the services in the ACL");
+        format!("mqtt://{user}:{password}@127.0.0.1:{}", self.services_port)
+    }
+
     /// For gateways: the address only; each brings its own code and key.
-    pub devices_url: String,
-}
-
-/// One connection's credentials to check, and where to say whether they are good.
-type Check = (String, String, String, oneshot::Sender<bool>);
-
-/// Whether a connection may in: the services' password, or a registered gateway's key with its
-/// code as both user name and client id (so no gateway can take another's identity).
-async fn allowed(pool: &PgPool, service_password: &str, check: &Check) -> bool {
-    let (client_id, user, password, _) = check;
-    if user == SERVICE_USER {
-        return password == service_password;
+    pub fn devices_url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
     }
-    if client_id != user || !geohazard_protocol::is_valid_identifier(user) {
-        return false;
+
+    /// The broker's log, for errors.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.files.log_file()).unwrap_or_default()
     }
-    match geohazard_store::registry::verify_gateway_password(pool, user, password).await {
-        Ok(ok) => ok,
-        Err(e) => {
-            tracing::warn!(error = %e, "checking a gateway's key");
-            false
+
+    /// Until `shutdown`, then stops the broker with SIGTERM (it saves its sessions and queued
+    /// messages) and waits for it. A broker that stops on its own is an error.
+    pub async fn supervise(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        tokio::select! {
+            status = self.child.wait() => {
+                anyhow::bail!("the embedded MQTT broker stopped: {status:?}\n{}", self.log())
+            }
+            _ = shutdown.cancelled() => {}
         }
+        signal(&self.child, libc::SIGTERM);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        let _ = std::fs::remove_file(self.files.pid_file());
+        Ok(())
     }
 }
 
-/// Checks credentials on this runtime (where the pool lives) for the broker's threads.
-async fn check_credentials(pool: PgPool, service_password: String, mut rx: mpsc::Receiver<Check>) {
-    while let Some(check) = rx.recv().await {
-        let ok = allowed(&pool, &service_password, &check).await;
-        if !ok {
-            tracing::warn!(client_id = %check.0, user = %check.1, "embedded broker: connection refused");
-        }
-        let _ = check.3.send(ok);
+fn signal(child: &Child, sig: libc::c_int) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        unsafe { libc::kill(pid as libc::pid_t, sig) };
     }
 }
 
-/// Starts the broker on its own threads and waits until it accepts connections.
+/// The shipped configuration with this machine's ports and files: the first listener (the
+/// gateways') on `port`, the second (the services') on `services_port`, both on loopback.
+fn config(files: &BrokerFiles, port: u16, services_port: u16) -> String {
+    let ports = [port, services_port];
+    let passwds = [files.gateways_passwd(), files.services_passwd()];
+    let (mut listeners, mut passwd_files) = (0, 0);
+    let mut out = String::new();
+    for line in SHIPPED_CONF.lines() {
+        let key = line.split_whitespace().next().unwrap_or("");
+        let line = match key {
+            "listener" => {
+                listeners += 1;
+                format!("listener {} 127.0.0.1", ports[listeners - 1])
+            }
+            "persistence_location" => {
+                format!("persistence_location {}/", files.dir.join("data").display())
+            }
+            "password_file" => {
+                passwd_files += 1;
+                format!("password_file {}", passwds[passwd_files - 1].display())
+            }
+            "acl_file" => format!("acl_file {}", files.dir.join("mosquitto.acl").display()),
+            _ => line.to_owned(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(&format!("log_dest file {}\n", files.log_file().display()));
+    // As root, Mosquitto would change to its own user, which may not reach the data folder
+    // (under /root, say); everything else in this process runs as root anyway.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        out.push_str("user root\n");
+    }
+    out
+}
+
+/// A loopback port nobody listens on now.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
+/// Starts Mosquitto with the shipped configuration, gateways on `port` and services on
+/// `services_port` (0: any free one), and waits until both listen.
 pub async fn start_embedded(
+    data_dir: &Path,
     port: u16,
-    max_payload_bytes: usize,
-    pool: PgPool,
+    services_port: u16,
 ) -> anyhow::Result<Embedded> {
-    let listen: SocketAddr = ([127, 0, 0, 1], port).into();
-    let service_password = geohazard_store::registry::new_secret(32);
-    let (checks, rx) = mpsc::channel::<Check>(64);
-    tokio::spawn(check_credentials(pool, service_password.clone(), rx));
-    let mut server = ServerSettings {
-        name: "geohazard-v4".into(),
-        listen,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections: ConnectionSettings {
-            connection_timeout_ms: 60_000,
-            max_payload_size: max_payload_bytes,
-            // Matches the collector's batch sizes: many unacknowledged messages may be in flight.
-            max_inflight_count: 1000,
-            auth: None,
-            external_auth: None,
-            dynamic_filters: true,
-        },
+    let files = BrokerFiles::new(data_dir);
+    std::fs::create_dir_all(files.dir.join("data"))
+        .with_context(|| format!("creating {}", files.dir.display()))?;
+    let services_port = match services_port {
+        0 => free_port()?,
+        p => p,
     };
-    server
-        .connections
-        .set_auth_handler(move |client_id, user, password| {
-            let checks = checks.clone();
-            async move {
-                let (tx, rx) = oneshot::channel();
-                if checks.send((client_id, user, password, tx)).await.is_err() {
-                    return false;
-                }
-                rx.await.unwrap_or(false)
-            }
-        });
-    let config = Config {
-        id: 0,
-        router: RouterConfig {
-            max_connections: 10_010,
-            max_outgoing_packet_count: 1000,
-            max_segment_size: 100 * 1024 * 1024,
-            max_segment_count: 10,
-            ..Default::default()
-        },
-        v4: Some(HashMap::from([("1".to_owned(), server)])),
-        ..Default::default()
-    };
-    std::thread::Builder::new()
-        .name("embedded-broker".into())
-        .spawn(move || {
-            let mut broker = rumqttd::Broker::new(config);
-            if let Err(e) = broker.start() {
-                tracing::error!(error = %e, "embedded MQTT broker stopped");
-            }
+    std::fs::write(files.dir.join("mosquitto.acl"), SHIPPED_ACL)?;
+    let services_passwd = files.services_passwd();
+    let _ = std::fs::remove_file(&services_passwd);
+    let mut services = Vec::new();
+    for service in [COLLECTOR, ANALYZER, COMMAND_CENTER] {
+        let password = geohazard_store::registry::new_secret(32);
+        add_to_mosquitto_passwd(&services_passwd, service, &password)?;
+        services.push((service, password));
+    }
+    // The gateways' file must exist, even before the first key is issued.
+    let gateways_passwd = files.gateways_passwd();
+    if !gateways_passwd.exists() {
+        std::fs::write(&gateways_passwd, "")?;
+    }
+    for file in [&gateways_passwd, &services_passwd] {
+        private(file)?;
+    }
+    let conf = files.dir.join("mosquitto.conf");
+    std::fs::write(&conf, config(&files, port, services_port))?;
+    let binary = mosquitto_binary();
+    let child = Command::new(&binary)
+        .arg("-c")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} (package mosquitto; run deploy/install-deps.sh)",
+                binary.display()
+            )
         })?;
+    if let Some(pid) = child.id() {
+        std::fs::write(files.pid_file(), format!("{pid}\n"))?;
+    }
+    let mut broker = Embedded {
+        port,
+        services_port,
+        services,
+        files,
+        child,
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    // Wait until the broker listens. Not by connecting: a probe connection that closes
-    // without CONNECT makes rumqttd log an error.
     let mut pause =
         geohazard_runtime::Backoff::new(Duration::from_millis(10), Duration::from_millis(200));
-    while !is_listening(port) {
+    while !(is_listening(port) && is_listening(services_port)) {
+        if let Ok(Some(status)) = broker.child.try_wait() {
+            anyhow::bail!(
+                "the embedded MQTT broker stopped at start ({status}):\n{}",
+                broker.log()
+            );
+        }
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
-            "the embedded broker did not start"
+            "the embedded MQTT broker did not start:\n{}",
+            broker.log()
         );
         pause.wait().await;
     }
-    tracing::info!(%listen, "embedded MQTT broker listening");
-    Ok(Embedded {
-        services_url: format!("mqtt://{SERVICE_USER}:{service_password}@{listen}"),
-        devices_url: format!("mqtt://{listen}"),
-    })
+    tracing::info!(
+        port,
+        services_port,
+        dir = %broker.files.dir.display(),
+        "embedded MQTT broker (Mosquitto, shipped configuration) listening"
+    );
+    Ok(broker)
+}
+
+/// Readable and writable by its owner only.
+fn private(file: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("permissions of {}", file.display()))
+}
+
+/// Adds (or replaces) `user` with `key` in a Mosquitto password file with `mosquitto_passwd`.
+/// The key goes to its standard input (it asks twice), never on its command line, where `ps`
+/// would show it.
+pub fn add_to_mosquitto_passwd(file: &Path, user: &str, key: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new("mosquitto_passwd");
+    if !file.exists() || std::fs::metadata(file)?.len() == 0 {
+        cmd.arg("-c");
+    }
+    let mut child = cmd
+        .arg(file)
+        .arg(user)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("running mosquitto_passwd (package mosquitto)")?;
+    let mut stdin = child.stdin.take().context("mosquitto_passwd's stdin")?;
+    stdin
+        .write_all(format!("{key}\n{key}\n").as_bytes())
+        .context("giving mosquitto_passwd the key")?;
+    drop(stdin);
+    let status = child.wait().context("waiting for mosquitto_passwd")?;
+    anyhow::ensure!(status.success(), "mosquitto_passwd failed: {status}");
+    Ok(())
+}
+
+/// Tells the Mosquitto whose pid is in `pid_file` to reload its password and ACL files
+/// (SIGHUP). `Ok(false)`: no such broker runs.
+pub fn reload(pid_file: &Path) -> anyhow::Result<bool> {
+    let Ok(text) = std::fs::read_to_string(pid_file) else {
+        return Ok(false);
+    };
+    let pid: libc::pid_t = text
+        .trim()
+        .parse()
+        .with_context(|| format!("a process id in {}", pid_file.display()))?;
+    // A pid file left by a crash may name some other process by now.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if comm.trim() != "mosquitto" {
+        return Ok(false);
+    }
+    // SAFETY: kill(2) has no memory effects; a stale pid gives ESRCH.
+    Ok(unsafe { libc::kill(pid, libc::SIGHUP) } == 0)
 }
 
 /// Whether a TCP socket listens on `port` (Linux: /proc/net/tcp, state 0A).

@@ -9,6 +9,7 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use geohazard::broker::{self, BrokerFiles};
 use geohazard_command_center::Role;
 use geohazard_command_center::{NewOfficer, add_officer, set_officer_password};
 use geohazard_field_sim::{Creep, RainEvent, SensorKind as SimKind};
@@ -393,12 +394,14 @@ fn sim_config(site: &DemoSite, interval_secs: f64, time_scale: f64) -> SimConfig
 pub async fn run_gateways(
     store: Store,
     mqtt_url: String,
+    broker_files: Option<BrokerFiles>,
     config: DemoConfig,
     data_dir: PathBuf,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut bridges = tokio::task::JoinSet::new();
     let mut simulators = Vec::new();
+    let mut configs = Vec::new();
     for site in sites() {
         let sim = sim_config(&site, config.interval_secs, config.time_scale);
         let handle = start_sensor_sim(sim.clone()).await?;
@@ -415,8 +418,18 @@ pub async fn run_gateways(
             .with_context(|| format!("demo gateway {} is not registered", site.gateway))?;
         bridge.mqtt.client_id = Some(site.gateway.to_owned());
         bridge.mqtt.username = Some(site.gateway.to_owned());
+        if let Some(files) = &broker_files {
+            broker::add_to_mosquitto_passwd(&files.gateways_passwd(), site.gateway, &key)?;
+        }
         bridge.mqtt.password = Some(key);
         simulators.push(handle);
+        configs.push(bridge);
+    }
+    // The all-in-one's broker knows the new keys before the gateways connect with them.
+    if let Some(files) = &broker_files {
+        broker::reload(&files.pid_file())?;
+    }
+    for bridge in configs {
         bridges.spawn(run_bridge(bridge, shutdown.clone()));
     }
     tracing::info!(

@@ -7,7 +7,6 @@
 //! `geohazard migrate` only brings the database schema up to date. `geohazard notify` runs
 //! only the notification delivery worker (`[analyzer.notifier]`), for a host of its own.
 
-mod broker;
 mod demo;
 
 use std::path::PathBuf;
@@ -15,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use geohazard::broker;
 use geohazard_analyzer::AnalyzerConfig;
 use geohazard_collector::{Collector, CollectorConfig};
 use geohazard_command_center::CommandCenterConfig;
@@ -51,8 +51,13 @@ enum Command {
         /// The gateway's code (its MQTT client id and user name).
         code: String,
         /// Also add the credentials to this Mosquitto password file (with mosquitto_passwd).
+        /// Without it, and without a configured broker URL: the all-in-one's broker's file.
         #[arg(long)]
         mosquitto_passwd: Option<PathBuf>,
+        /// The pid file of the Mosquitto that uses that password file, told to reload it
+        /// (SIGHUP) so the key works at once. Default: /run/mosquitto/mosquitto.pid.
+        #[arg(long)]
+        mosquitto_pid: Option<PathBuf>,
     },
 }
 
@@ -76,13 +81,19 @@ impl Default for LocalDatabase {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 struct EmbeddedBroker {
-    /// Port of the embedded broker started when no broker URL is configured (loopback only).
+    /// Port of the embedded broker's gateways' listener, started when no broker URL is
+    /// configured (loopback only).
     port: u16,
+    /// Port of its services' listener (loopback only); 0: any free one.
+    services_port: u16,
 }
 
 impl Default for EmbeddedBroker {
     fn default() -> Self {
-        EmbeddedBroker { port: 18830 }
+        EmbeddedBroker {
+            port: 18830,
+            services_port: 0,
+        }
     }
 }
 
@@ -166,7 +177,20 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::GatewayKey {
             code,
             mosquitto_passwd,
-        }) => return issue_gateway_key(&store, &code, mosquitto_passwd.as_deref()).await,
+            mosquitto_pid,
+        }) => {
+            let files = broker::BrokerFiles::new(&config.data_dir);
+            // The all-in-one's own broker, unless the key is for another one.
+            let (passwd, pid) = match (mosquitto_passwd, config.mqtt.resolved_url()) {
+                (Some(file), _) => (
+                    Some(file),
+                    mosquitto_pid.unwrap_or_else(|| "/run/mosquitto/mosquitto.pid".into()),
+                ),
+                (None, None) => (Some(files.gateways_passwd()), files.pid_file()),
+                (None, Some(_)) => (None, PathBuf::new()),
+            };
+            return issue_gateway_key(&store, &code, passwd.as_deref(), &pid).await;
+        }
         Some(Command::Notify) => {
             let delivery = geohazard_notify::Delivery::new(config.analyzer.notifier.clone())?;
             let shutdown = geohazard_runtime::shutdown_on_signal();
@@ -183,21 +207,29 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let shutdown = geohazard_runtime::shutdown_on_signal();
-    // The services' URL, and the one the demo gateways use (with their own keys).
-    let (mqtt_url, devices_url) = match config.mqtt.resolved_url() {
-        Some(url) => (url.clone(), url),
+    let mut tasks = tokio::task::JoinSet::new();
+    // Each service's URL, and the one the demo gateways use (with their own keys).
+    let (urls, devices_url, demo_keys) = match config.mqtt.resolved_url() {
+        Some(url) => (ServiceUrls::same(&url), url, None),
         None => {
             let embedded = broker::start_embedded(
+                &config.data_dir,
                 config.embedded_broker.port,
-                config.collector.ingest.limits.max_payload_bytes + 4096,
-                store.pool.clone(),
+                config.embedded_broker.services_port,
             )
             .await?;
-            (embedded.services_url, embedded.devices_url)
+            let urls = ServiceUrls {
+                collector: embedded.service_url(broker::COLLECTOR),
+                analyzer: embedded.service_url(broker::ANALYZER),
+                command_center: embedded.service_url(broker::COMMAND_CENTER),
+            };
+            let (devices, files) = (embedded.devices_url(), embedded.files.clone());
+            tasks.spawn(embedded.supervise(shutdown.clone()));
+            (urls, devices, Some(files))
         }
     };
+    let mqtt_url = urls.collector.clone();
 
-    let mut tasks = tokio::task::JoinSet::new();
     // One registry, one metrics endpoint, for every service in the process.
     let mut registry = prometheus_client::registry::Registry::default();
     let collector = Collector::start(
@@ -220,7 +252,7 @@ async fn main() -> anyhow::Result<()> {
     }
     {
         let mut analyzer = config.analyzer.clone();
-        analyzer.mqtt.url = mqtt_url.clone();
+        analyzer.mqtt.url = urls.analyzer.clone();
         if config.demo.enabled {
             // The demo's scenario runs faster than its wall-clock timestamps: rates are judged
             // in scenario time so a 0.5 mm/day creep is not taken for 30 mm/day.
@@ -239,7 +271,7 @@ async fn main() -> anyhow::Result<()> {
     } = geohazard_command_center::start(
         &config.command_center,
         store.pool.clone(),
-        &mqtt_url,
+        &urls.command_center,
         shutdown.clone(),
     )
     .await?;
@@ -250,6 +282,7 @@ async fn main() -> anyhow::Result<()> {
         tasks.spawn(demo::run_gateways(
             store.clone(),
             devices_url,
+            demo_keys,
             config.demo.clone(),
             config.data_dir.clone(),
             shutdown.clone(),
@@ -286,43 +319,51 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Each service's broker URL: one each on the all-in-one's broker, whose ACL gives each its
+/// own topics; the configured one for all otherwise.
+struct ServiceUrls {
+    collector: String,
+    analyzer: String,
+    command_center: String,
+}
+
+impl ServiceUrls {
+    fn same(url: &str) -> ServiceUrls {
+        ServiceUrls {
+            collector: url.to_owned(),
+            analyzer: url.to_owned(),
+            command_center: url.to_owned(),
+        }
+    }
+}
+
+/// Issues `code` a new key; with a Mosquitto password file, adds it there and tells the broker
+/// whose pid is in `pid_file` to reload, so the key works at once.
 async fn issue_gateway_key(
     store: &Store,
     code: &str,
     mosquitto_passwd: Option<&std::path::Path>,
+    pid_file: &std::path::Path,
 ) -> anyhow::Result<()> {
     let key = geohazard_store::registry::issue_gateway_key(&store.pool, code)
         .await?
         .with_context(|| format!("no gateway `{code}` is registered"))?;
     if let Some(file) = mosquitto_passwd {
-        add_to_mosquitto_passwd(file, code, &key)?;
+        broker::add_to_mosquitto_passwd(file, code, &key)?;
+        if broker::reload(pid_file)? {
+            eprintln!(
+                "the broker ({}) reloaded its password file",
+                pid_file.display()
+            );
+        } else {
+            eprintln!(
+                "no broker runs with pid file {}: reload Mosquitto (systemctl reload mosquitto) \
+                 before the gateway connects with its new key",
+                pid_file.display()
+            );
+        }
     }
     println!("{key}");
-    Ok(())
-}
-
-/// Adds `user` with `key` to a Mosquitto password file with `mosquitto_passwd`. The key goes to
-/// its standard input (it asks twice), never on its command line, where `ps` would show it.
-fn add_to_mosquitto_passwd(file: &std::path::Path, user: &str, key: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut cmd = std::process::Command::new("mosquitto_passwd");
-    if !file.exists() {
-        cmd.arg("-c");
-    }
-    let mut child = cmd
-        .arg(file)
-        .arg(user)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .context("running mosquitto_passwd (package mosquitto)")?;
-    let mut stdin = child.stdin.take().context("mosquitto_passwd's stdin")?;
-    stdin
-        .write_all(format!("{key}\n{key}\n").as_bytes())
-        .context("giving mosquitto_passwd the key")?;
-    drop(stdin);
-    let status = child.wait().context("waiting for mosquitto_passwd")?;
-    anyhow::ensure!(status.success(), "mosquitto_passwd failed: {status}");
     Ok(())
 }
 

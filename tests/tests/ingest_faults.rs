@@ -99,6 +99,33 @@ async fn a_retained_status_from_a_wild_clock_is_quarantined_and_does_not_move_la
 }
 
 #[tokio::test]
+async fn a_status_with_a_number_the_store_cannot_hold_is_quarantined_as_out_of_range() {
+    let (broker, _db, store) = with_gateway(&["crack-1"]).await;
+    // The protocol's queue depth is unsigned 64-bit; the store's numbers are signed.
+    let status = GatewayStatus {
+        online: true,
+        queue_depth: Some(u64::MAX),
+        firmware: Some("6.6.7".into()),
+        ..Default::default()
+    };
+    let collector = collector_after_retained_status(&broker, &store, &status).await;
+    wait_for_count(
+        &store,
+        "SELECT count(*) FROM quarantine WHERE reason = 'out_of_range' AND topic = 'gh/v1/gw/gw-1/status'",
+        1,
+    )
+    .await;
+    let (status, firmware): (Option<serde_json::Value>, Option<String>) =
+        sqlx::query_as("SELECT last_status, firmware_version FROM gateways WHERE code = 'gw-1'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+    assert!(status.is_none(), "stored: {status:?}");
+    assert_ne!(firmware.as_deref(), Some("6.6.7"));
+    collector.stop().await;
+}
+
+#[tokio::test]
 async fn look_alike_oversized_messages_empty_batches_and_odd_fields_are_each_refused_with_their_reason()
  {
     let (broker, _db, store) = with_gateway(&["crack-1"]).await;

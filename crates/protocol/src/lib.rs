@@ -26,10 +26,11 @@ pub use warning::{
 };
 
 /// Checks an identifier that becomes part of a topic or a database key (gateway code, sensor
-/// channel, camera name): 1 to 64 ASCII letters, digits, `_`, `-` or `.`. Anything else (MQTT
-/// wildcards, `/`, control characters, SQL or HTML fragments) is refused before it goes further.
+/// channel, camera name): 1 to 64 ASCII letters, digits, `_`, `-` or `.`, the first a letter or
+/// a digit. Anything else (MQTT wildcards, `/`, `.` and `..`, control characters, SQL or HTML
+/// fragments) is refused before it goes further: an identifier may name a file.
 pub fn is_valid_identifier(s: &str) -> bool {
-    !s.is_empty()
+    s.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
         && s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))

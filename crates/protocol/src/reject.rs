@@ -39,10 +39,13 @@ pub enum RejectReason {
     /// A timestamp older than the store keeps raw readings (`storage_settings.retention`):
     /// refused rather than stored and then dropped by the housekeeping.
     BeyondRetention,
+    /// A number outside what its field can mean or the store can hold: a battery above 100 %,
+    /// a queue depth beyond 2^63-1, ...
+    OutOfRange,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 16] = [
+    pub const ALL: [RejectReason; 17] = [
         RejectReason::InvalidTopic,
         RejectReason::OversizedPayload,
         RejectReason::MalformedJson,
@@ -59,6 +62,7 @@ impl RejectReason {
         RejectReason::UnknownSensor,
         RejectReason::NoReadings,
         RejectReason::BeyondRetention,
+        RejectReason::OutOfRange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +83,7 @@ impl RejectReason {
             RejectReason::UnknownSensor => "unknown_sensor",
             RejectReason::NoReadings => "no_readings",
             RejectReason::BeyondRetention => "beyond_retention",
+            RejectReason::OutOfRange => "out_of_range",
         }
     }
 

@@ -7,6 +7,9 @@ use crate::Limits;
 use crate::reject::{MessageReject, RejectReason};
 use crate::telemetry::check_timestamp;
 
+/// Most sensor faults one status may list (a gateway has a few dozen points at most).
+pub const MAX_FAULTS: usize = 1000;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct GatewayStatus {
     pub online: bool,
@@ -77,21 +80,102 @@ impl GatewayStatus {
                 detail: "firmware must be at most 64 printable characters".into(),
             });
         }
+        status.check_ranges()?;
         Ok(status)
+    }
+
+    /// Every number within what its field can mean and the store can hold (the protocol's
+    /// integers are unsigned 64-bit; the store's are signed): a status that passes is written
+    /// and read back without overflow.
+    fn check_ranges(&self) -> Result<(), MessageReject> {
+        const STORE_MAX: u64 = i64::MAX as u64;
+        let out_of_range = |detail: String| {
+            Err(MessageReject {
+                reason: RejectReason::OutOfRange,
+                detail,
+            })
+        };
+        for (field, value) in [
+            ("uptime_s", self.uptime_s),
+            ("queue_depth", self.queue_depth),
+        ] {
+            if let Some(v) = value
+                && v > STORE_MAX
+            {
+                return out_of_range(format!("{field} {v} is above {STORE_MAX}"));
+            }
+        }
+        for (field, value, min, max) in [
+            ("battery_pct", self.battery_pct, 0.0, 100.0),
+            ("supply_v", self.supply_v, 0.0, 1000.0),
+            ("signal_dbm", self.signal_dbm, -200.0, 100.0),
+        ] {
+            if let Some(v) = value
+                && !(min..=max).contains(&v)
+            {
+                return out_of_range(format!("{field} {v} is outside {min}..={max}"));
+            }
+        }
+        if self.faults.len() > MAX_FAULTS {
+            return out_of_range(format!(
+                "{} faults listed, at most {MAX_FAULTS}",
+                self.faults.len()
+            ));
+        }
+        Ok(())
     }
 
     /// Checks the status's own time (when it has one) against the bounds readings have: a
     /// gateway with a wild clock must not make itself look heard from in 2286.
+    /// A fault's `since` has the same bounds.
     pub fn check_time(&self, limits: &Limits, now_ms: i64) -> Result<(), MessageReject> {
-        let Some(ts) = self.ts else { return Ok(()) };
-        check_timestamp(ts, limits.min_timestamp_ms, limits.max_timestamp_ms(now_ms))
-            .map_err(|(reason, detail)| MessageReject { reason, detail })
+        let times = self
+            .ts
+            .into_iter()
+            .chain(self.faults.iter().map(|f| f.since));
+        for ts in times {
+            check_timestamp(ts, limits.min_timestamp_ms, limits.max_timestamp_ms(now_ms))
+                .map_err(|(reason, detail)| MessageReject { reason, detail })?;
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_the_store_cannot_hold_or_that_mean_nothing_are_refused_as_out_of_range() {
+        for payload in [
+            r#"{"online":true,"queue_depth":18446744073709551615}"#,
+            r#"{"online":true,"uptime_s":9223372036854775808}"#,
+            r#"{"online":true,"battery_pct":101}"#,
+            r#"{"online":true,"battery_pct":-1}"#,
+            r#"{"online":true,"supply_v":1e300}"#,
+            r#"{"online":true,"signal_dbm":-1e300}"#,
+        ] {
+            let e = GatewayStatus::decode(payload.as_bytes(), 4096).unwrap_err();
+            assert_eq!(e.reason, RejectReason::OutOfRange, "{payload}: {e:?}");
+        }
+        let largest = r#"{"online":true,"queue_depth":9223372036854775807,"uptime_s":0,
+            "battery_pct":100,"supply_v":0,"signal_dbm":-200}"#;
+        GatewayStatus::decode(largest.as_bytes(), 4096).unwrap();
+    }
+
+    #[test]
+    fn a_fault_dated_in_2100_is_refused_like_a_reading() {
+        let s = GatewayStatus::decode(
+            br#"{"online":true,"faults":[{"channel":"rain-1","device":"rs485","slave":3,
+                 "error":"timeout","since":4102444800000}]}"#,
+            4096,
+        )
+        .unwrap();
+        let e = s
+            .check_time(&Limits::default(), 1_764_212_400_000)
+            .unwrap_err();
+        assert_eq!(e.reason, RejectReason::TimestampInFuture);
+    }
 
     #[test]
     fn a_last_will_decodes_as_offline() {

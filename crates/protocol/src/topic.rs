@@ -159,6 +159,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_camera_or_gateway_named_dot_or_dot_dot_is_refused_as_it_would_name_a_folder() {
+        for bad in [
+            "gh/v1/gw/gw-01/video/../1764000000000",
+            "gh/v1/gw/gw-01/video/./1764000000000",
+            "gh/v1/gw/../video/cam1/1764000000000",
+            "gh/v1/gw/gw-01/video/.hidden/1764000000000",
+        ] {
+            assert!(Topic::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Topic::parse("gh/v1/gw/gw-01/video/cam.1/1764000000000").is_ok());
+    }
+
+    #[test]
     fn every_topic_round_trips_through_its_string_form() {
         let topics = [
             Topic::Telemetry {

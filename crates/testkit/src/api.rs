@@ -24,6 +24,18 @@ impl Api {
         }
     }
 
+    /// The same API as a client on loopback address `local` (127.x.y.z) sees it: one
+    /// "remote address" of many on one machine.
+    pub fn from_address(addr: SocketAddr, local: std::net::IpAddr) -> Api {
+        Api {
+            addr,
+            http: reqwest::Client::builder()
+                .local_address(local)
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

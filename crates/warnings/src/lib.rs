@@ -20,5 +20,5 @@ pub mod rules;
 
 pub use decide::{Change, Current, Decision, decide};
 pub use geohazard_notify::{AckDeadlines, Queued, WarningPolicy};
-pub use lifecycle::{LevelChange, Lifecycle, acknowledge, open_levels, update_forecast};
+pub use lifecycle::{LevelChange, Lifecycle, acknowledge, as_stored, open_levels, update_forecast};
 pub use publish::{Outbox, OutboxReceiver, outbox, run_publisher};

@@ -101,6 +101,34 @@ fn to_message(
     })
 }
 
+/// The warning as the store holds it now, with its latest transition and when that was: what a
+/// console may show, whatever a message about it said. `None` when there is no such warning.
+pub async fn as_stored(pool: &PgPool, id: i64) -> sqlx::Result<Option<Warning>> {
+    let mut conn = pool.acquire().await?;
+    let Some(row) = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
+        "SELECT {RETURNING} FROM warnings w JOIN hazard_sites h ON h.id = w.site_id WHERE w.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let latest: Option<(String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT transition, at FROM warning_events WHERE warning_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (transition, at) = match latest {
+        Some((t, at)) => (decode(&t)?, at),
+        None => (WarningTransition::Raised, Utc::now()),
+    };
+    let mut warning = to_message(row, transition, None)?;
+    warning.at = at.timestamp_millis();
+    Ok(Some(warning))
+}
+
 /// Who made a transition: the analyzer, or a person.
 fn actor(person: Option<i64>) -> &'static str {
     if person.is_some() {

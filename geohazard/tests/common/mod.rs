@@ -14,10 +14,23 @@ use tokio::sync::mpsc;
 /// `geohazard gateway-key CODE --mosquitto-passwd FILE` with `env` besides the database's URL:
 /// the gateway's new key, as printed.
 pub async fn gateway_key(db_url: &str, code: &str, file: &Path, env: &[(&str, &str)]) -> String {
+    let file = file.to_str().unwrap();
+    run_gateway_key(db_url, &[code, "--mosquitto-passwd", file], env).await
+}
+
+/// `geohazard gateway-key CODE` as run beside an all-in-one whose data folder is `data_dir` and
+/// no broker URL is configured: the key goes to its broker's password file, which it reloads.
+pub async fn all_in_one_gateway_key(db_url: &str, code: &str, data_dir: &Path) -> String {
+    let data_dir = data_dir.to_str().unwrap();
+    run_gateway_key(db_url, &[code], &[("GEOHAZARD_DATA_DIR", data_dir)]).await
+}
+
+async fn run_gateway_key(db_url: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geohazard"))
-        .args(["gateway-key", code, "--mosquitto-passwd"])
-        .arg(file)
+        .arg("gateway-key")
+        .args(args)
         .env("DATABASE_URL", db_url)
+        .env_remove("MQTT_URL")
         .envs(env.iter().copied())
         .output()
         .await
@@ -35,6 +48,7 @@ pub async fn gateway_key(db_url: &str, code: &str, file: &Path, env: &[(&str, &s
 pub struct Client {
     client: AsyncClient,
     received: mpsc::UnboundedReceiver<Publish>,
+    acks: mpsc::UnboundedReceiver<rumqttc::SubAck>,
     dropped: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -50,7 +64,8 @@ pub async fn connect(
     options
         .set_keep_alive(Duration::from_secs(30))
         .set_clean_session(false)
-        .set_max_packet_size(1 << 20, 1 << 20);
+        // Room for the largest video frame.
+        .set_max_packet_size(8 << 20, 8 << 20);
     if let Some((user, password)) = login {
         options.set_credentials(user, password);
     }
@@ -94,12 +109,16 @@ pub async fn connect(
         }
     }
     let (tx, received) = mpsc::unbounded_channel();
+    let (acks_tx, acks) = mpsc::unbounded_channel();
     let (dropped_tx, dropped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         loop {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let _ = tx.send(p);
+                }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    let _ = acks_tx.send(ack);
                 }
                 Ok(_) => {}
                 Err(_) => {
@@ -112,11 +131,28 @@ pub async fn connect(
     Ok(Client {
         client,
         received,
+        acks,
         dropped,
     })
 }
 
 impl Client {
+    /// Subscribes to `filter` after connecting: whether the broker granted it. (A broker may
+    /// grant a filter and still deliver only what its ACL lets this client read.)
+    pub async fn subscribe(&mut self, filter: &str) -> bool {
+        self.client
+            .subscribe(filter, QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let ack = tokio::time::timeout(Duration::from_secs(10), self.acks.recv())
+            .await
+            .expect("a SUBACK in time")
+            .expect("the client runs");
+        ack.return_codes
+            .iter()
+            .all(|c| !matches!(c, rumqttc::SubscribeReasonCode::Failure))
+    }
+
     pub async fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) {
         self.client
             .publish(topic, QoS::AtLeastOnce, retain, payload)
@@ -136,6 +172,53 @@ impl Client {
         })
         .await
         .unwrap_or_else(|_| panic!("nothing on {topic} in time"))
+    }
+
+    /// Everything received before the next message on `marker` (which is left out); `None`
+    /// when nothing came on `marker` in time.
+    pub async fn all_before(&mut self, marker: &str) -> Option<Vec<Publish>> {
+        let mut before = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let p = self.received.recv().await.expect("the client runs");
+                if p.topic == marker {
+                    return;
+                }
+                before.push(p);
+            }
+        })
+        .await
+        .ok()?;
+        Some(before)
+    }
+
+    /// Everything received until the broker has passed on `sender`'s next message on `marker`
+    /// or dropped `sender` (a broker may disconnect a client that writes where it may not):
+    /// either way it has handled all `sender` sent before. `None` if neither happens in time.
+    pub async fn all_until_handled(
+        &mut self,
+        marker: &str,
+        sender: &Client,
+    ) -> Option<(Vec<Publish>, bool)> {
+        let mut before = Vec::new();
+        let mut dropped = sender.dropped.clone();
+        let handled = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                tokio::select! {
+                    p = self.received.recv() => {
+                        let p = p.expect("the client runs");
+                        if p.topic == marker {
+                            return false;
+                        }
+                        before.push(p);
+                    }
+                    _ = dropped.wait_for(|d| *d) => return true,
+                }
+            }
+        })
+        .await
+        .ok()?;
+        Some((before, handled))
     }
 
     pub fn is_dropped(&self) -> bool {

@@ -1,0 +1,3 @@
+//! The all-in-one's parts that its tests use too.
+
+pub mod broker;
