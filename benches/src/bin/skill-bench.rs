@@ -457,12 +457,7 @@ async fn main() -> anyhow::Result<()> {
             readings += s.len();
         }
     }
-    while analyzer.stats.messages.load(Ordering::Relaxed) < messages {
-        if started.elapsed() > Duration::from_secs(3600) {
-            anyhow::bail!("the analyzer did not handle the replay within an hour");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    settle(&analyzer, messages, readings, Duration::from_secs(3600)).await?;
     let replay_s = started.elapsed().as_secs_f64();
     let ev = events(store).await?;
 
@@ -742,6 +737,35 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until the analyzer has handled the replay: as many messages as were sent (a broker
+/// redelivery after a lost connection counts twice, so that alone is not enough) and every
+/// reading evaluated, or no new reading evaluated for 30 s after the messages are in.
+async fn settle(
+    analyzer: &geohazard_benches::Analyzer,
+    messages: u64,
+    readings: usize,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut last = (0, Instant::now());
+    loop {
+        let handled = analyzer.stats.messages.load(Ordering::Relaxed);
+        let evaluated = analyzer.stats.readings.load(Ordering::Relaxed);
+        if evaluated != last.0 {
+            last = (evaluated, Instant::now());
+        }
+        if handled >= messages
+            && (evaluated >= readings as u64 || last.1.elapsed() > Duration::from_secs(30))
+        {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            anyhow::bail!("the analyzer did not handle the replay in {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Band coverage, lead of red on creeps with a confident forecast 12 h before, the SMS each
 /// failure sent and whether the red ones carry the forecast.
 fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], sms: &[(String, String, String)]) {
@@ -910,13 +934,11 @@ async fn restart_case(world: &World, rng: &mut StdRng, n: usize, end: i64) -> an
     for (c, split) in &series {
         messages += replay(&p, "gw-old", &c.channel, &c.readings[*split..]).await;
     }
-    let started = Instant::now();
-    while analyzer.stats.messages.load(Ordering::Relaxed) < messages {
-        if started.elapsed() > Duration::from_secs(600) {
-            anyhow::bail!("the restarted analyzer did not handle the replay");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let readings = series
+        .iter()
+        .map(|(c, split)| c.readings.len() - split)
+        .sum();
+    settle(&analyzer, messages, readings, Duration::from_secs(1800)).await?;
     let ev = events(store).await?;
     let red: Vec<String> = series
         .iter()
@@ -1072,6 +1094,15 @@ fn print_faults(faults: &Faults, ev: &[Event], sms: &[(String, String, String)])
             .filter(|e| e.0 == format!("device:{kind}:{}", sensor_label(ch)) && e.1 == "raised")
             .count()
     };
+    let mut device_sources: BTreeMap<String, usize> = BTreeMap::new();
+    for e in ev
+        .iter()
+        .filter(|e| e.0.starts_with("device:") && e.1 == "raised")
+    {
+        let kind = e.0.rsplit_once('/').map(|(k, _)| k).unwrap_or(&e.0);
+        *device_sources.entry(kind.to_owned()).or_default() += 1;
+    }
+    println!("device warnings raised, by kind and gateway: {device_sources:?}");
     println!(
         "| fault | series | yellow-or-above raised | red | hazard SMS | device warnings raised |"
     );
