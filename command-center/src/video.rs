@@ -30,7 +30,7 @@ use geohazard_protocol::command::{Command, LiveViewAction, LiveViewArgs, Snapsho
 use geohazard_protocol::topic::{ALL_VIDEO, Topic};
 use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel, WarningTransition};
 use geohazard_runtime::Backoff;
-use geohazard_store::quarantine::{self, QuarantineRow};
+use geohazard_store::quarantine::{self, QuarantineReason, QuarantineRow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
@@ -101,8 +101,11 @@ pub struct Video {
     /// Every accepted frame, for live views.
     frames: broadcast::Sender<Arc<Frame>>,
     /// Frames stored, and frames refused (not a JPEG, too large, unknown gateway).
-    stored: AtomicU64,
-    refused: AtomicU64,
+    pub(crate) stored: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    /// Warnings whose snapshot this replica claimed, and those another replica had claimed.
+    pub(crate) snapshots_asked: AtomicU64,
+    pub(crate) snapshots_left: AtomicU64,
     /// Live views open per (gateway, camera): the last one to close tells the bridge to stop.
     viewers: std::sync::Mutex<std::collections::HashMap<(String, String), usize>>,
     /// Cancelled once the frame consumer has stopped: what it took is stored and acknowledged,
@@ -118,17 +121,17 @@ impl Video {
 }
 
 /// Why a frame is refused, as the quarantine names it, or `None` when it is acceptable.
-fn check_frame(jpeg: &[u8], max_bytes: usize) -> Option<(&'static str, String)> {
+fn check_frame(jpeg: &[u8], max_bytes: usize) -> Option<(QuarantineReason, String)> {
     if jpeg.len() > max_bytes {
         return Some((
-            "frame_too_large",
+            QuarantineReason::FrameTooLarge,
             format!("{} bytes, more than the {max_bytes} allowed", jpeg.len()),
         ));
     }
     // A whole JPEG: start-of-image, a marker, and end-of-image.
     if jpeg.len() < 4 || jpeg[..3] != [0xFF, 0xD8, 0xFF] || jpeg[jpeg.len() - 2..] != [0xFF, 0xD9] {
         return Some((
-            "frame_not_jpeg",
+            QuarantineReason::FrameNotJpeg,
             "not a whole JPEG image (no SOI/EOI markers)".to_owned(),
         ));
     }
@@ -164,6 +167,8 @@ pub async fn start(
         frames,
         stored: AtomicU64::new(0),
         refused: AtomicU64::new(0),
+        snapshots_asked: AtomicU64::new(0),
+        snapshots_left: AtomicU64::new(0),
         viewers: Default::default(),
         consumer_stopped: CancellationToken::new(),
     });
@@ -212,11 +217,11 @@ async fn refuse(
     pool: &PgPool,
     topic: &str,
     gateway: Option<&str>,
-    reason: &'static str,
+    reason: QuarantineReason,
     detail: String,
     payload: &[u8],
 ) -> anyhow::Result<()> {
-    tracing::info!(topic, reason, %detail, "frame refused");
+    tracing::info!(topic, %reason, %detail, "frame refused");
     let mut conn = pool.acquire().await?;
     quarantine::insert(
         &mut conn,
@@ -243,7 +248,7 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
                 pool,
                 topic,
                 None,
-                "bad_topic",
+                QuarantineReason::InvalidTopic,
                 "not a video topic".into(),
                 payload,
             )
@@ -263,7 +268,7 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
             pool,
             topic,
             Some(&gateway),
-            "bad_timestamp",
+            QuarantineReason::InvalidTimestamp,
             format!("{captured_at_ms} is not a time"),
             payload,
         )
@@ -275,7 +280,7 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
             pool,
             topic,
             Some(&gateway),
-            "unknown_gateway",
+            QuarantineReason::UnknownGateway,
             format!("gateway `{gateway}` is not registered"),
             payload,
         )
@@ -435,6 +440,21 @@ async fn snapshot_on_warning(
             && w.level >= WarningLevel::Orange;
         if !wanted {
             continue;
+        }
+        // Every command-center replica hears the warning; the one that claims it asks, once.
+        let key = format!("{}:{}", w.id, w.level.as_str());
+        match geohazard_store::cluster::claim_once(&pool, "snapshot_on_warning", &key).await {
+            Ok(true) => {
+                video.snapshots_asked.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(false) => {
+                video.snapshots_left.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, site = %w.site, "claiming a warning's snapshot");
+                continue;
+            }
         }
         let gateways: Vec<String> = match sqlx::query_scalar(
             "SELECT g.code FROM gateways g JOIN hazard_sites s ON s.id = g.site_id WHERE s.code = $1",

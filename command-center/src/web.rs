@@ -110,7 +110,7 @@ mod tests {
     #[test]
     fn every_quarantine_reason_has_a_name_in_both_languages() {
         let texts = include_str!("../web/i18n.js");
-        for reason in geohazard_protocol::RejectReason::ALL {
+        for reason in geohazard_protocol::QuarantineReason::ALL {
             let key = format!("\"reason.{}\":", reason.as_str());
             assert_eq!(texts.matches(&key).count(), 2, "{key}");
         }
