@@ -796,10 +796,22 @@ mod tests {
     fn only_whole_jpegs_within_the_limit_are_accepted() {
         let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0, 0xFF, 0xD9];
         assert_eq!(check_frame(&jpeg, 100), None);
-        assert_eq!(check_frame(&jpeg, 4).unwrap().0, "frame_too_large");
-        assert_eq!(check_frame(b"GIF89a....", 100).unwrap().0, "frame_not_jpeg");
-        assert_eq!(check_frame(&jpeg[..6], 100).unwrap().0, "frame_not_jpeg");
-        assert_eq!(check_frame(&[], 100).unwrap().0, "frame_not_jpeg");
+        assert_eq!(
+            check_frame(&jpeg, 4).unwrap().0,
+            QuarantineReason::FrameTooLarge
+        );
+        assert_eq!(
+            check_frame(b"GIF89a....", 100).unwrap().0,
+            QuarantineReason::FrameNotJpeg
+        );
+        assert_eq!(
+            check_frame(&jpeg[..6], 100).unwrap().0,
+            QuarantineReason::FrameNotJpeg
+        );
+        assert_eq!(
+            check_frame(&[], 100).unwrap().0,
+            QuarantineReason::FrameNotJpeg
+        );
     }
 
     /// Against a real PostgreSQL and real files.

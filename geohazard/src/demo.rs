@@ -415,7 +415,7 @@ pub async fn run_gateways(
             .with_context(|| format!("demo gateway {} is not registered", site.gateway))?;
         bridge.mqtt.client_id = Some(site.gateway.to_owned());
         bridge.mqtt.username = Some(site.gateway.to_owned());
-        bridge.mqtt.password = Some(key);
+        bridge.mqtt.password = Some(key.into());
         simulators.push(handle);
         bridges.spawn(run_bridge(bridge, shutdown.clone()));
     }

@@ -282,8 +282,7 @@ impl Bus {
             client.clone(),
             subscriptions,
             tx,
-            connection.clone(),
-            linked.clone(),
+            (connection.clone(), linked.clone()),
             subscribed_tx,
             held.clone(),
         ));
@@ -436,8 +435,8 @@ async fn drive(
     client: AsyncClient,
     subscriptions: Vec<(String, QoS)>,
     deliveries: mpsc::Sender<Delivery>,
-    connection: Arc<AtomicU64>,
-    linked: Arc<AtomicBool>,
+    // The connection's number, and whether it is up now.
+    (connection, linked): (Arc<AtomicU64>, Arc<AtomicBool>),
     subscribed: watch::Sender<u64>,
     held: Held,
 ) {
