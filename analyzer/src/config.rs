@@ -24,6 +24,9 @@ pub struct AnalyzerConfig {
     pub engine: EngineConfig,
     #[serde(default)]
     pub notifier: NotifierConfig,
+    /// Where to serve `/healthz`, `/readyz` and Prometheus `/metrics`; none to not serve them.
+    #[serde(default)]
+    pub health_addr: Option<std::net::SocketAddr>,
 }
 
 fn default_queue() -> usize {
@@ -50,6 +53,7 @@ impl AnalyzerConfig {
             limits: Limits::default(),
             engine: EngineConfig::default(),
             notifier: NotifierConfig::default(),
+            health_addr: None,
         }
     }
 }

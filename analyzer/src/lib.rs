@@ -44,6 +44,35 @@ pub async fn run(
     run_with(config, store, shutdown, None, Arc::default()).await
 }
 
+/// The analyzer's own work as Prometheus metrics, read from its counters at each scrape.
+fn metrics(stats: &Arc<Stats>) -> prometheus_client::registry::Registry {
+    use geohazard_runtime::health::observe_counter;
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let s = stats.clone();
+    observe_counter(
+        &mut registry,
+        "geohazard_analyzer_messages",
+        "Telemetry and status messages handled",
+        move || s.messages.load(Relaxed),
+    );
+    let s = stats.clone();
+    observe_counter(
+        &mut registry,
+        "geohazard_analyzer_evaluations",
+        "Readings evaluated against the rules",
+        move || s.readings.load(Relaxed),
+    );
+    let s = stats.clone();
+    observe_counter(
+        &mut registry,
+        "geohazard_analyzer_transitions",
+        "Warning transitions stored and published",
+        move || s.transitions.load(Relaxed),
+    );
+    registry
+}
+
 /// [`run`], telling `ready` once the windows are warm and the broker confirmed the
 /// subscriptions (tests and the all-in-one wait for it before publishing), and counting into
 /// `stats`.
@@ -61,6 +90,17 @@ pub async fn run_with(
         (filter(ALL_STATUS), Qos::AtLeastOnce),
     ];
     let mut bus = Bus::start(&config.mqtt, subscriptions, None, config.queue)?;
+    if let Some(addr) = config.health_addr {
+        let mut checks = store.readiness_checks();
+        checks.push(bus.readiness_check());
+        let endpoints = geohazard_runtime::Endpoints::new(Arc::new(metrics(&stats)), checks);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = geohazard_runtime::health::serve(addr, endpoints, shutdown).await {
+                tracing::error!(error = %e, "health and metrics endpoint failed");
+            }
+        });
+    }
     let (outbox_tx, outbox_rx) = geohazard_warnings::outbox();
     let publisher = tokio::spawn(geohazard_warnings::run_publisher(
         bus.client().clone(),

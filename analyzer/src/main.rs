@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
         config.analyzer.mqtt.url = url;
     }
     let connections = config.database.max_connections.unwrap_or(8);
-    let store = geohazard_store::Store::connect(&db, connections).await?;
+    let store = geohazard_store::Store::open(&db, connections, config.database.migrates()).await?;
     let shutdown = geohazard_runtime::shutdown_on_signal();
     geohazard_analyzer::run(config.analyzer, store, shutdown).await
 }

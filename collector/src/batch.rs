@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use geohazard_bus::Delivery;
 use geohazard_protocol::telemetry::{ValidReading, decode_telemetry, format_ms, telemetry_seq};
-use geohazard_protocol::{GatewayStatus, Limits, RejectReason, Topic};
+use geohazard_protocol::{GatewayStatus, Limits, QuarantineReason, Topic};
 use geohazard_store::{QuarantineRow, ReadingRows, RetentionCache};
 use sqlx::PgPool;
 
@@ -36,7 +36,7 @@ pub struct PreparedBatch {
 #[derive(Default)]
 pub struct Tally {
     pub messages: Vec<MessageLabels>,
-    pub rejects: Vec<RejectReason>,
+    pub rejects: Vec<QuarantineReason>,
 }
 
 impl PreparedBatch {
@@ -90,7 +90,7 @@ impl PreparedBatch {
         d: &Delivery,
         gateway: &str,
         r: &ValidReading,
-        reason: RejectReason,
+        reason: QuarantineReason,
         detail: String,
     ) {
         let raw = serde_json::json!({
@@ -100,7 +100,7 @@ impl PreparedBatch {
         self.quarantine.push(QuarantineRow::new(
             d.topic(),
             Some(gateway),
-            reason.as_str(),
+            reason,
             detail,
             Some(r.index),
             raw.to_string().as_bytes(),
@@ -111,14 +111,14 @@ impl PreparedBatch {
         &mut self,
         d: &Delivery,
         gateway: Option<&str>,
-        reason: RejectReason,
+        reason: QuarantineReason,
         detail: String,
         kind: &'static str,
     ) {
         self.quarantine.push(QuarantineRow::new(
             d.topic(),
             gateway,
-            reason.as_str(),
+            reason,
             detail,
             None,
             d.payload(),
@@ -152,7 +152,7 @@ pub async fn prepare(
                 batch.quarantine_message(
                     d,
                     None,
-                    RejectReason::InvalidTopic,
+                    QuarantineReason::InvalidTopic,
                     "the collector takes only telemetry and status topics".into(),
                     "other",
                 );
@@ -162,7 +162,7 @@ pub async fn prepare(
                 batch.quarantine_message(
                     d,
                     None,
-                    RejectReason::InvalidTopic,
+                    QuarantineReason::InvalidTopic,
                     e.to_string(),
                     "other",
                 );
@@ -184,7 +184,7 @@ pub async fn prepare(
             batch.quarantine_message(
                 d,
                 Some(code),
-                RejectReason::UnknownGateway,
+                QuarantineReason::UnknownGateway,
                 format!("gateway `{code}` is not registered"),
                 kind,
             );
@@ -216,7 +216,7 @@ pub async fn prepare(
                         batch.quarantine.push(QuarantineRow::new(
                             d.topic(),
                             Some(code),
-                            reject.reason.as_str(),
+                            reject.reason,
                             reject.detail,
                             Some(reject.index),
                             reject.raw.as_bytes(),
@@ -228,7 +228,7 @@ pub async fn prepare(
                                 d,
                                 code,
                                 &r,
-                                RejectReason::BeyondRetention,
+                                QuarantineReason::BeyondRetention,
                                 format!(
                                     "timestamp {} is older than the retention (readings are kept from {})",
                                     format_ms(r.ts_ms),
@@ -249,7 +249,7 @@ pub async fn prepare(
                                 d,
                                 code,
                                 &r,
-                                RejectReason::UnknownSensor,
+                                QuarantineReason::UnknownSensor,
                                 format!(
                                     "gateway `{code}` has no sensor on channel `{}`",
                                     r.channel

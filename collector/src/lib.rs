@@ -43,7 +43,7 @@ pub struct CollectorConfig {
     /// Payload bytes received but not yet written, at most: while the database is away the
     /// collector holds this much and the broker keeps the rest.
     pub max_held_bytes: usize,
-    /// Where to serve Prometheus metrics; none to not serve them.
+    /// Where to serve `/healthz`, `/readyz` and Prometheus `/metrics`; none to not serve them.
     pub metrics_addr: Option<SocketAddr>,
     /// Database connections.
     pub db_connections: u32,
@@ -351,19 +351,21 @@ pub async fn run(
 }
 
 impl Collector {
-    /// Runs the collector, its metrics endpoint (serving `registry`, which may hold other
-    /// services' metrics too) and the storage housekeeping.
+    /// Runs the collector, its health and metrics endpoint (serving `registry`, which may hold
+    /// other services' metrics too) and the storage housekeeping.
     pub async fn serve(
         self,
         registry: Registry,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         if let Some(addr) = self.config.metrics_addr {
-            let registry = Arc::new(registry);
+            let mut checks = self.store.readiness_checks();
+            checks.push(self.bus.readiness_check());
+            let endpoints = geohazard_runtime::Endpoints::new(Arc::new(registry), checks);
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                if let Err(e) = geohazard_runtime::serve_metrics(addr, registry, shutdown).await {
-                    tracing::error!(error = %e, "metrics endpoint failed");
+                if let Err(e) = geohazard_runtime::health::serve(addr, endpoints, shutdown).await {
+                    tracing::error!(error = %e, "health and metrics endpoint failed");
                 }
             });
         }
@@ -387,20 +389,33 @@ async fn housekeeping(store: Store, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let result = match store.mode {
-            StorageMode::Partitioned => {
-                geohazard_store::readings::maintain_partitions(&store.pool, chrono::Utc::now())
+        // One collector of the cluster at a time: the others skip this round.
+        let work =
+            async {
+                match store.mode {
+                    StorageMode::Partitioned => geohazard_store::readings::maintain_partitions(
+                        &store.pool,
+                        chrono::Utc::now(),
+                    )
                     .await
                     .map(|dropped| {
                         if !dropped.is_empty() {
                             tracing::info!(?dropped, "dropped partitions past the retention period")
                         }
-                    })
-            }
-            StorageMode::TimescaleDb => {
-                geohazard_store::readings::sync_timescale_retention(&store.pool).await
-            }
-        };
+                    }),
+                    StorageMode::TimescaleDb => {
+                        geohazard_store::readings::sync_timescale_retention(&store.pool).await
+                    }
+                }
+            };
+        let result =
+            match geohazard_store::cluster::exclusively(&store.pool, "storage_housekeeping", work)
+                .await
+            {
+                Ok(Some(done)) => done,
+                Ok(None) => continue,
+                Err(e) => Err(e),
+            };
         if let Err(e) = result {
             tracing::warn!(error = %e, "storage housekeeping failed; retrying in an hour");
         }

@@ -42,7 +42,9 @@ async fn main() -> anyhow::Result<()> {
     let db_url = config.database.required_url()?;
     let mqtt_url = config.mqtt.required_url()?;
     let CollectorSection { ingest, universal } = config.collector;
-    let store = geohazard_store::Store::connect(&db_url, ingest.db_connections).await?;
+    let store =
+        geohazard_store::Store::open(&db_url, ingest.db_connections, config.database.migrates())
+            .await?;
     let shutdown = geohazard_runtime::shutdown_on_signal();
     let mut tasks = tokio::task::JoinSet::new();
     {

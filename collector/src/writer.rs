@@ -56,7 +56,7 @@ pub fn quarantine_unstorable(batch: &mut PreparedBatch, error: &sqlx::Error) {
         batch.quarantine.push(QuarantineRow::new(
             &topic,
             None,
-            "store_rejected",
+            geohazard_store::quarantine::QuarantineReason::StoreRejected,
             detail.clone(),
             Some(i),
             raw.to_string().as_bytes(),

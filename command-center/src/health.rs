@@ -86,7 +86,7 @@ struct SilentSensor {
 #[derive(Serialize, sqlx::FromRow)]
 struct QuarantineSummary {
     gateway_code: Option<String>,
-    reason: String,
+    reason: geohazard_store::quarantine::QuarantineReason,
     messages: i64,
     last_at: DateTime<Utc>,
     detail: String,

@@ -36,6 +36,7 @@ mod live;
 mod officers;
 mod readings_push;
 mod receipts;
+mod service;
 mod state;
 mod stored;
 mod video;
@@ -47,7 +48,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
 use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -98,7 +98,6 @@ impl Default for CommandCenterConfig {
 fn router(state: AppState) -> Router {
     let limit = state.settings.body_limit_bytes;
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
         .merge(auth::routes())
         .merge(api::routes())
         .merge(audit_log::routes())
@@ -146,6 +145,8 @@ pub async fn start(
 ) -> anyhow::Result<Server> {
     let client_id = format!("command-center-{:08x}", rand::random::<u32>());
     let bus = live::connect(mqtt_url, &client_id, Duration::from_secs(10)).await?;
+    let mut checks = geohazard_store::readiness_checks(&pool);
+    checks.push(bus.readiness_check());
     let (outbox, outbox_rx) = geohazard_warnings::outbox();
     // The analyzer's publisher: the same topics and QoS for every warning change.
     tokio::spawn(geohazard_warnings::run_publisher(
@@ -181,11 +182,19 @@ pub async fn start(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "command-center API listening");
     let frame_consumer = video.clone();
+    let requests = service::RequestMetrics::default();
+    let endpoints = service::endpoints(&state, &video, &requests, checks);
     let app = router(state.clone())
+        .merge(geohazard_runtime::health::router(endpoints))
+        .layer(axum::middleware::from_fn_with_state(
+            requests,
+            service::count_requests,
+        ))
         .layer(Extension(Arc::new(config.console.clone())))
         .layer(Extension(Arc::new(config.sms_receipts.clone())))
         .layer(Extension(video))
         .layer(Extension(readings));
+    let app = service::with_request_ids(app);
     let settings = config.api.clone();
     let task = tokio::spawn(async move {
         let served = connections::serve(listener, app, &settings, shutdown)

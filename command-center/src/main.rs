@@ -68,9 +68,10 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let mqtt_url = config.mqtt.required_url()?;
-            let store = geohazard_store::Store::connect(
+            let store = geohazard_store::Store::open(
                 &db_url,
                 config.command_center.db_connections.max(1),
+                config.database.migrates(),
             )
             .await?;
             let shutdown = geohazard_runtime::shutdown_on_signal();
@@ -87,7 +88,8 @@ async fn main() -> anyhow::Result<()> {
                 },
         } => {
             let password = read_password()?;
-            let store = geohazard_store::Store::connect(&db_url, 2).await?;
+            let store =
+                geohazard_store::Store::open(&db_url, 2, config.database.migrates()).await?;
             let id = add_officer(
                 &store.pool,
                 &NewOfficer {

@@ -135,6 +135,11 @@ impl SocketCount {
         true
     }
 
+    /// Live sockets open now, over every session: the consoles and field apps connected.
+    pub fn open(&self) -> usize {
+        self.lock().values().sum()
+    }
+
     /// Gives back a place [`SocketCount::take`] counted.
     pub fn release(&self, session: &[u8]) {
         let mut open = self.lock();

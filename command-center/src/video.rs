@@ -31,7 +31,7 @@ use geohazard_protocol::command::{Command, LiveViewAction, LiveViewArgs, Snapsho
 use geohazard_protocol::topic::{ALL_VIDEO, Topic};
 use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel, WarningTransition};
 use geohazard_runtime::Backoff;
-use geohazard_store::quarantine::{self, QuarantineRow};
+use geohazard_store::quarantine::{self, QuarantineReason, QuarantineRow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
@@ -114,8 +114,11 @@ pub struct Video {
     /// Every accepted frame, for live views.
     frames: broadcast::Sender<Arc<Frame>>,
     /// Frames stored, and frames refused (not a JPEG, too large, unknown gateway).
-    stored: AtomicU64,
-    refused: AtomicU64,
+    pub(crate) stored: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    /// Warnings whose snapshot this replica claimed, and those another replica had claimed.
+    pub(crate) snapshots_asked: AtomicU64,
+    pub(crate) snapshots_left: AtomicU64,
     /// Live views open per camera and per session.
     views: std::sync::Mutex<Views>,
     /// Bytes stored per gateway in its current minute.
@@ -255,17 +258,17 @@ impl Video {
 }
 
 /// Why a frame is refused, as the quarantine names it, or `None` when it is acceptable.
-fn check_frame(jpeg: &[u8], max_bytes: usize) -> Option<(&'static str, String)> {
+fn check_frame(jpeg: &[u8], max_bytes: usize) -> Option<(QuarantineReason, String)> {
     if jpeg.len() > max_bytes {
         return Some((
-            "frame_too_large",
+            QuarantineReason::FrameTooLarge,
             format!("{} bytes, more than the {max_bytes} allowed", jpeg.len()),
         ));
     }
     // A whole JPEG: start-of-image, a marker, and end-of-image.
     if jpeg.len() < 4 || jpeg[..3] != [0xFF, 0xD8, 0xFF] || jpeg[jpeg.len() - 2..] != [0xFF, 0xD9] {
         return Some((
-            "frame_not_jpeg",
+            QuarantineReason::FrameNotJpeg,
             "not a whole JPEG image (no SOI/EOI markers)".to_owned(),
         ));
     }
@@ -301,6 +304,8 @@ pub async fn start(
         frames,
         stored: AtomicU64::new(0),
         refused: AtomicU64::new(0),
+        snapshots_asked: AtomicU64::new(0),
+        snapshots_left: AtomicU64::new(0),
         views: Default::default(),
         rates: Default::default(),
         held: Default::default(),
@@ -351,11 +356,11 @@ async fn refuse(
     pool: &PgPool,
     topic: &str,
     gateway: Option<&str>,
-    reason: &'static str,
+    reason: QuarantineReason,
     detail: String,
     payload: &[u8],
 ) -> anyhow::Result<()> {
-    tracing::info!(topic, reason, %detail, "frame refused");
+    tracing::info!(topic, %reason, %detail, "frame refused");
     let mut conn = pool.acquire().await?;
     quarantine::insert(
         &mut conn,
@@ -382,7 +387,7 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
                 pool,
                 topic,
                 None,
-                "bad_topic",
+                QuarantineReason::InvalidTopic,
                 "not a video topic".into(),
                 payload,
             )
@@ -410,7 +415,7 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
             pool,
             topic,
             Some(&gateway),
-            "bad_timestamp",
+            QuarantineReason::InvalidTimestamp,
             format!("{captured_at_ms} is not a time between 2000 and now"),
             payload,
         )
@@ -422,7 +427,7 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
             pool,
             topic,
             Some(&gateway),
-            "unknown_gateway",
+            QuarantineReason::UnknownGateway,
             format!("gateway `{gateway}` is not registered"),
             payload,
         )
@@ -439,7 +444,7 @@ async fn accept(video: &Video, pool: &PgPool, topic: &str, payload: &[u8]) -> an
             pool,
             &camera_topic,
             Some(&gateway),
-            "rate_exceeded",
+            QuarantineReason::RateExceeded,
             detail,
             &[],
         )
@@ -628,6 +633,21 @@ async fn snapshot_on_warning(
             && w.level >= WarningLevel::Orange;
         if !wanted {
             continue;
+        }
+        // Every command-center replica hears the warning; the one that claims it asks, once.
+        let key = format!("{}:{}", w.id, w.level.as_str());
+        match geohazard_store::cluster::claim_once(&pool, "snapshot_on_warning", &key).await {
+            Ok(true) => {
+                video.snapshots_asked.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(false) => {
+                video.snapshots_left.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, site = %w.site, "claiming a warning's snapshot");
+                continue;
+            }
         }
         let gateways: Vec<String> = match sqlx::query_scalar(
             "SELECT g.code FROM gateways g JOIN hazard_sites s ON s.id = g.site_id WHERE s.code = $1",
@@ -961,10 +981,22 @@ mod tests {
     fn only_whole_jpegs_within_the_limit_are_accepted() {
         let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0, 0xFF, 0xD9];
         assert_eq!(check_frame(&jpeg, 100), None);
-        assert_eq!(check_frame(&jpeg, 4).unwrap().0, "frame_too_large");
-        assert_eq!(check_frame(b"GIF89a....", 100).unwrap().0, "frame_not_jpeg");
-        assert_eq!(check_frame(&jpeg[..6], 100).unwrap().0, "frame_not_jpeg");
-        assert_eq!(check_frame(&[], 100).unwrap().0, "frame_not_jpeg");
+        assert_eq!(
+            check_frame(&jpeg, 4).unwrap().0,
+            QuarantineReason::FrameTooLarge
+        );
+        assert_eq!(
+            check_frame(b"GIF89a....", 100).unwrap().0,
+            QuarantineReason::FrameNotJpeg
+        );
+        assert_eq!(
+            check_frame(&jpeg[..6], 100).unwrap().0,
+            QuarantineReason::FrameNotJpeg
+        );
+        assert_eq!(
+            check_frame(&[], 100).unwrap().0,
+            QuarantineReason::FrameNotJpeg
+        );
     }
 
     /// Against a real PostgreSQL and real files.
@@ -1166,7 +1198,7 @@ mod tests {
             vec![
                 (
                     "gh/v1/gw/GW-F/video/cam1/4102444800000".into(),
-                    "bad_timestamp".into(),
+                    "invalid_timestamp".into(),
                     1
                 ),
                 ("gh/v1/gw/GW-F/video/cam1".into(), "rate_exceeded".into(), 8),

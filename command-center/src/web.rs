@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn every_quarantine_reason_has_a_name_in_both_languages() {
         let all = messages().unwrap();
-        for reason in geohazard_protocol::RejectReason::ALL {
+        for reason in geohazard_protocol::QuarantineReason::ALL {
             let key = format!("reason.{}", reason.as_str());
             assert!(all.contains_key(&key), "{key}");
         }

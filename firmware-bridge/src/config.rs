@@ -38,6 +38,10 @@ pub struct BridgeConfig {
     pub points: Vec<PointConfig>,
     #[serde(default)]
     pub cameras: Vec<CameraConfig>,
+    /// Where to serve `/healthz`, `/readyz` (connected to the broker) and Prometheus
+    /// `/metrics` (readings polled, queue depth); none to not serve them.
+    #[serde(default)]
+    pub health_addr: Option<std::net::SocketAddr>,
     /// The file this configuration came from; `reload_config` reads it again.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -55,8 +59,9 @@ pub struct MqttConfig {
     /// Credentials; when set they take the place of any in `url`.
     #[serde(default)]
     pub username: Option<String>,
+    /// Never shown: a log line or an error prints `***`.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<geohazard_runtime::Secret>,
     #[serde(default = "default_keep_alive")]
     pub keep_alive_s: u64,
     /// Largest MQTT packet the bridge sends or accepts; a camera frame must fit in it.
@@ -656,6 +661,7 @@ impl BridgeConfig {
             modbus: Vec::new(),
             points: Vec::new(),
             cameras: Vec::new(),
+            health_addr: None,
             source: None,
         }
     }

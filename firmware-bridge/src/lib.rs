@@ -79,6 +79,8 @@ pub(crate) struct Runtime {
     direct: mpsc::Sender<Direct>,
     connected: watch::Receiver<bool>,
     readings: mpsc::Sender<Reading>,
+    /// Readings the pollers produced (each a successful poll of a point).
+    polled: std::sync::atomic::AtomicU64,
     started: Instant,
     workers: Mutex<Workers>,
 }
@@ -251,6 +253,7 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
         direct: direct_tx,
         connected: connected_rx,
         readings: readings_tx,
+        polled: Default::default(),
         started: Instant::now(),
         workers: Mutex::new(Workers {
             cancel: CancellationToken::new(),
@@ -259,6 +262,15 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
         }),
     });
     rt.start_workers(&config);
+    if let Some(addr) = config.health_addr {
+        let endpoints = health_endpoints(&rt);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = geohazard_runtime::health::serve(addr, endpoints, shutdown).await {
+                error!("health and metrics endpoint: {e:#}");
+            }
+        });
+    }
     info!(gateway = %config.gateway, firmware = FIRMWARE_VERSION, "bridge started");
 
     let batcher = tokio::spawn(batcher(rt.clone(), readings_rx, shutdown.clone()));
@@ -345,6 +357,38 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
 
 /// Groups readings into telemetry messages and queues them. The message's `seq` is its queue
 /// id: it keeps counting across restarts, so a gap at the center means a message was lost.
+/// The bridge's `/readyz` (connected to the broker) and `/metrics` (readings polled, queue depth).
+fn health_endpoints(rt: &Arc<Runtime>) -> geohazard_runtime::Endpoints {
+    use geohazard_runtime::health::{check, observe_counter, observe_gauge};
+    let mut registry = prometheus_client::registry::Registry::default();
+    let polled = rt.clone();
+    observe_counter(
+        &mut registry,
+        "geohazard_bridge_readings_polled",
+        "Readings taken from the sensors",
+        move || polled.polled.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let queue = rt.queue.clone();
+    observe_gauge(
+        &mut registry,
+        "geohazard_bridge_queue_depth",
+        "Messages in the disk queue not yet confirmed by the center",
+        move || queue.depth(),
+    );
+    let connected = rt.connected.clone();
+    let broker = check("broker", move || {
+        let up = *connected.borrow();
+        async move {
+            if up {
+                Ok(())
+            } else {
+                Err("not connected to the MQTT broker".to_owned())
+            }
+        }
+    });
+    geohazard_runtime::Endpoints::new(Arc::new(registry), vec![broker])
+}
+
 async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Reading>, shutdown: CancellationToken) {
     let (delay, max) = {
         let c = rt.config.lock().expect("config lock");
@@ -359,6 +403,7 @@ async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Reading>, shutdown: Ca
         tokio::select! {
             r = rx.recv() => match r {
                 Some(r) => {
+                    rt.polled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     rt.check_triggers(&r);
                     pending.push(r);
                     deadline.get_or_insert_with(|| Instant::now() + delay);

@@ -77,7 +77,13 @@ impl Link {
             true,
         ));
         if let Some(user) = &m.username {
-            options.set_credentials(user, m.password.clone().unwrap_or_default());
+            options.set_credentials(
+                user,
+                m.password
+                    .as_ref()
+                    .map(|p| p.expose().clone())
+                    .unwrap_or_default(),
+            );
         }
         let mut subscriptions = vec![(Topic::command(gateway), QoS::AtLeastOnce)];
         if self.config.queue.until_confirmed {

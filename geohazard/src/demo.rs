@@ -421,7 +421,7 @@ pub async fn run_gateways(
         if let Some(files) = &broker_files {
             broker::add_to_mosquitto_passwd(&files.gateways_passwd(), site.gateway, &key)?;
         }
-        bridge.mqtt.password = Some(key);
+        bridge.mqtt.password = Some(key.into());
         simulators.push(handle);
         configs.push(bridge);
     }

@@ -168,7 +168,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config: Config = cli.config.load()?;
     let (db_url, cluster) = database(&config).await?;
-    let store = Store::connect(&db_url, config.collector.ingest.db_connections + 4)
+    // `migrate` is the deploy step: it always migrates; `run` does unless told not to.
+    let migrate = config.database.migrates() || matches!(cli.command, Some(Command::Migrate));
+    let store = Store::open(&db_url, config.collector.ingest.db_connections + 4, migrate)
         .await
         .context("connecting to the database")?;
     tracing::info!(mode = ?store.mode, "database schema is up to date");

@@ -23,7 +23,7 @@ mod confirmed;
 mod connection;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -247,6 +247,7 @@ pub struct Bus {
     client: AsyncClient,
     deliveries: mpsc::Receiver<Delivery>,
     connection: Arc<AtomicU64>,
+    linked: Arc<AtomicBool>,
     subscribed: watch::Receiver<u64>,
     acks: mpsc::UnboundedSender<AfterCommit>,
     held: Held,
@@ -273,6 +274,7 @@ impl Bus {
         let (client, eventloop) = AsyncClient::new(options, queue * 2 + 1024);
         let (tx, deliveries) = mpsc::channel(queue.max(1));
         let connection = Arc::new(AtomicU64::new(0));
+        let linked = Arc::new(AtomicBool::new(false));
         let (subscribed_tx, subscribed) = watch::channel(0);
         let held = Held::new(config.max_held_bytes);
         let task = tokio::spawn(drive(
@@ -280,7 +282,7 @@ impl Bus {
             client.clone(),
             subscriptions,
             tx,
-            connection.clone(),
+            (connection.clone(), linked.clone()),
             subscribed_tx,
             held.clone(),
         ));
@@ -290,6 +292,7 @@ impl Bus {
             client,
             deliveries,
             connection,
+            linked,
             subscribed,
             acks,
             held,
@@ -301,6 +304,21 @@ impl Bus {
     /// What the consumer holds now.
     pub fn held(&self) -> Held {
         self.held.clone()
+    }
+
+    /// A readiness check that passes while the broker connection is up.
+    pub fn readiness_check(&self) -> Arc<dyn geohazard_runtime::ReadinessCheck> {
+        let linked = self.linked.clone();
+        geohazard_runtime::health::check("broker", move || {
+            let up = linked.load(Ordering::Acquire);
+            async move {
+                if up {
+                    Ok(())
+                } else {
+                    Err("not connected to the MQTT broker".to_owned())
+                }
+            }
+        })
     }
 
     /// The client, for publishing.
@@ -417,7 +435,8 @@ async fn drive(
     client: AsyncClient,
     subscriptions: Vec<(String, QoS)>,
     deliveries: mpsc::Sender<Delivery>,
-    connection: Arc<AtomicU64>,
+    // The connection's number, and whether it is up now.
+    (connection, linked): (Arc<AtomicU64>, Arc<AtomicBool>),
     subscribed: watch::Sender<u64>,
     held: Held,
 ) {
@@ -427,6 +446,7 @@ async fn drive(
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 backoff.reset();
+                linked.store(true, Ordering::Release);
                 let n = connection.fetch_add(1, Ordering::AcqRel) + 1;
                 tracing::info!(
                     session_present = ack.session_present,
@@ -467,6 +487,7 @@ async fn drive(
             Ok(_) => {}
             Err(rumqttc::ConnectionError::RequestsDone) => return,
             Err(e) => {
+                linked.store(false, Ordering::Release);
                 tracing::warn!(error = %e, retry_in = ?backoff.peek(), "MQTT connection lost");
                 backoff.wait().await;
             }

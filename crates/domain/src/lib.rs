@@ -5,11 +5,15 @@
 //! This crate sits at the bottom of the layer map beside `protocol`: it depends on no other
 //! geohazard crate.
 
+pub mod catalogue;
 mod ids;
 mod notification;
+mod quarantine;
 
+pub use catalogue::message;
 pub use ids::{
     AuditEntryId, FrameId, GatewayId, NotificationAttemptId, NotificationId, OfficerId, PersonId,
     QuarantineId, RuleId, SensorId, SiteId, WarningEventId, WarningId,
 };
 pub use notification::{Channel, NotificationStatus, UnknownNotificationName};
+pub use quarantine::{QuarantineReason, UnknownReason};

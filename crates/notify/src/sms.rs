@@ -52,7 +52,8 @@ pub struct AliyunConfig {
     #[serde(default = "default_aliyun_endpoint")]
     pub endpoint: String,
     pub access_key_id: String,
-    pub access_key_secret: String,
+    /// Never shown: a log line or an error prints `***`.
+    pub access_key_secret: geohazard_runtime::Secret,
     pub sign_name: String,
     /// A template with `${site}`, `${level}` and `${summary}` variables.
     pub template_code: String,
@@ -263,7 +264,7 @@ impl Aliyun {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let sig = aliyun_signature("GET", &p, &c.access_key_secret);
+        let sig = aliyun_signature("GET", &p, c.access_key_secret.expose());
         p.push(("Signature".into(), sig));
         p
     }

@@ -14,7 +14,7 @@ pub mod warning;
 
 pub use command::{Command, CommandAck, CommandEnvelope, CommandError, MalformedCommand};
 pub use limits::Limits;
-pub use reject::{ReadingReject, RejectReason};
+pub use reject::{QuarantineReason, ReadingReject};
 pub use status::{GatewayStatus, PointFault};
 pub use telemetry::{
     DecodedTelemetry, Quality, Reading, TelemetryAck, TelemetryBatch, ValidReading, telemetry_seq,

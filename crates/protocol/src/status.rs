@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Limits;
-use crate::reject::{MessageReject, RejectReason};
+use crate::reject::{MessageReject, QuarantineReason};
 use crate::telemetry::check_timestamp;
 
 /// Most sensor faults one status may list (a gateway has a few dozen points at most).
@@ -61,7 +61,7 @@ impl GatewayStatus {
     pub fn decode(payload: &[u8], max_bytes: usize) -> Result<GatewayStatus, MessageReject> {
         if payload.len() > max_bytes {
             return Err(MessageReject {
-                reason: RejectReason::OversizedPayload,
+                reason: QuarantineReason::OversizedPayload,
                 detail: format!(
                     "payload is {} bytes, the limit is {max_bytes}",
                     payload.len()
@@ -69,14 +69,14 @@ impl GatewayStatus {
             });
         }
         let status: GatewayStatus = serde_json::from_slice(payload).map_err(|e| MessageReject {
-            reason: RejectReason::from_json_error(&e),
+            reason: crate::reject::reason_of_json_error(&e),
             detail: e.to_string(),
         })?;
         if let Some(fw) = &status.firmware
             && (fw.len() > 64 || fw.chars().any(char::is_control))
         {
             return Err(MessageReject {
-                reason: RejectReason::WrongType,
+                reason: QuarantineReason::WrongType,
                 detail: "firmware must be at most 64 printable characters".into(),
             });
         }
@@ -207,7 +207,7 @@ mod tests {
             .unwrap();
         assert_eq!(s.firmware.as_deref(), Some("1.2.0"));
         let e = GatewayStatus::decode(br#"{"online":"yes"}"#, 4096).unwrap_err();
-        assert_eq!(e.reason, RejectReason::WrongType);
+        assert_eq!(e.reason, QuarantineReason::WrongType);
     }
 
     #[test]
@@ -224,11 +224,11 @@ mod tests {
                 .check_time(&limits, now)
                 .unwrap_err()
                 .reason,
-            RejectReason::TimestampInFuture
+            QuarantineReason::TimestampInFuture
         );
         assert_eq!(
             at(1000).check_time(&limits, now).unwrap_err().reason,
-            RejectReason::TimestampTooOld
+            QuarantineReason::TimestampTooOld
         );
         assert!(at(now - 60_000).check_time(&limits, now).is_ok());
         assert!(GatewayStatus::offline().check_time(&limits, now).is_ok());

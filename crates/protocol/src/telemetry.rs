@@ -16,7 +16,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::reject::{MessageReject, ReadingReject, RejectReason};
+use crate::reject::{MessageReject, QuarantineReason, ReadingReject};
 use crate::{Limits, is_valid_identifier};
 
 /// The quality flag a gateway attaches to a reading.
@@ -170,7 +170,7 @@ pub fn decode_telemetry(
 ) -> Result<DecodedTelemetry, MessageReject> {
     if payload.len() > limits.max_payload_bytes {
         return Err(MessageReject {
-            reason: RejectReason::OversizedPayload,
+            reason: QuarantineReason::OversizedPayload,
             detail: format!(
                 "payload is {} bytes, the limit is {}",
                 payload.len(),
@@ -184,7 +184,7 @@ pub fn decode_telemetry(
     })?;
     if envelope.readings.is_empty() {
         return Err(MessageReject {
-            reason: RejectReason::NoReadings,
+            reason: QuarantineReason::NoReadings,
             detail: format!(
                 "message carries no readings; it must carry 1 to {}",
                 limits.max_readings_per_message
@@ -193,7 +193,7 @@ pub fn decode_telemetry(
     }
     if envelope.readings.len() > limits.max_readings_per_message {
         return Err(MessageReject {
-            reason: RejectReason::TooManyReadings,
+            reason: QuarantineReason::TooManyReadings,
             detail: format!(
                 "message carries {} readings, the limit is {}",
                 envelope.readings.len(),
@@ -222,10 +222,10 @@ pub fn decode_telemetry(
     })
 }
 
-fn message_reason(e: &serde_json::Error) -> RejectReason {
-    match RejectReason::from_json_error(e) {
+fn message_reason(e: &serde_json::Error) -> QuarantineReason {
+    match crate::reject::reason_of_json_error(e) {
         // A wrong-typed `seq` or `readings` makes the envelope unusable: say so precisely.
-        RejectReason::NonFiniteValue => RejectReason::WrongType,
+        QuarantineReason::NonFiniteValue => QuarantineReason::WrongType,
         other => other,
     }
 }
@@ -235,12 +235,12 @@ fn validate_reading(
     raw: &str,
     min_ts: i64,
     max_ts: i64,
-) -> Result<ValidReading, (RejectReason, String)> {
+) -> Result<ValidReading, (QuarantineReason, String)> {
     let wire: WireReading =
         serde_json::from_str(raw).map_err(|e| (reading_reason(&e), e.to_string()))?;
     if !is_valid_identifier(&wire.sensor) {
         return Err((
-            RejectReason::InvalidChannel,
+            QuarantineReason::InvalidChannel,
             format!(
                 "sensor channel `{}` must be 1-64 characters of A-Z a-z 0-9 _ - .",
                 crate::topic::truncate_for_display(&wire.sensor)
@@ -264,27 +264,27 @@ pub(crate) fn check_timestamp(
     ts: i64,
     min_ts: i64,
     max_ts: i64,
-) -> Result<(), (RejectReason, String)> {
+) -> Result<(), (QuarantineReason, String)> {
     if ts < min_ts {
         return Err((
-            RejectReason::TimestampTooOld,
+            QuarantineReason::TimestampTooOld,
             format!("timestamp {} is before 2000-01-01", format_ms(ts)),
         ));
     }
     if ts > max_ts {
         return Err((
-            RejectReason::TimestampInFuture,
+            QuarantineReason::TimestampInFuture,
             format!("timestamp {} is in the future", format_ms(ts)),
         ));
     }
     Ok(())
 }
 
-fn reading_reason(e: &serde_json::Error) -> RejectReason {
+fn reading_reason(e: &serde_json::Error) -> QuarantineReason {
     if e.to_string().contains("number out of range") {
-        RejectReason::NonFiniteValue
+        QuarantineReason::NonFiniteValue
     } else {
-        RejectReason::from_json_error(e)
+        crate::reject::reason_of_json_error(e)
     }
 }
 
@@ -396,7 +396,7 @@ mod tests {
         decode_telemetry(s.as_bytes(), &Limits::default(), NOW)
     }
 
-    fn reasons(d: &DecodedTelemetry) -> Vec<RejectReason> {
+    fn reasons(d: &DecodedTelemetry) -> Vec<QuarantineReason> {
         d.rejects.iter().map(|r| r.reason).collect()
     }
 
@@ -460,15 +460,15 @@ mod tests {
         assert_eq!(
             reasons(&d),
             vec![
-                RejectReason::NonFiniteValue,
-                RejectReason::NonFiniteValue,
-                RejectReason::WrongType,
-                RejectReason::MissingField,
-                RejectReason::TimestampTooOld,
-                RejectReason::TimestampInFuture,
-                RejectReason::InvalidTimestamp,
-                RejectReason::InvalidChannel,
-                RejectReason::InvalidQuality,
+                QuarantineReason::NonFiniteValue,
+                QuarantineReason::NonFiniteValue,
+                QuarantineReason::WrongType,
+                QuarantineReason::MissingField,
+                QuarantineReason::TimestampTooOld,
+                QuarantineReason::TimestampInFuture,
+                QuarantineReason::InvalidTimestamp,
+                QuarantineReason::InvalidChannel,
+                QuarantineReason::InvalidQuality,
             ]
         );
         assert_eq!(d.rejects[0].index, 1);
@@ -479,21 +479,24 @@ mod tests {
     fn broken_envelopes_refuse_the_whole_message() {
         assert_eq!(
             decode("{not json").unwrap_err().reason,
-            RejectReason::MalformedJson
+            QuarantineReason::MalformedJson
         );
         assert_eq!(
             decode(r#"{"readings":[]}"#).unwrap_err().reason,
-            RejectReason::MissingField
+            QuarantineReason::MissingField
         );
         assert_eq!(
             decode(r#"{"seq":"x","readings":[]}"#).unwrap_err().reason,
-            RejectReason::WrongType
+            QuarantineReason::WrongType
         );
         assert_eq!(
             decode(r#"{"seq":1,"readings":{}}"#).unwrap_err().reason,
-            RejectReason::WrongType
+            QuarantineReason::WrongType
         );
-        assert_eq!(decode("").unwrap_err().reason, RejectReason::MalformedJson);
+        assert_eq!(
+            decode("").unwrap_err().reason,
+            QuarantineReason::MalformedJson
+        );
     }
 
     #[test]
@@ -506,7 +509,7 @@ mod tests {
         let big = vec![b' '; 101];
         assert_eq!(
             decode_telemetry(&big, &limits, NOW).unwrap_err().reason,
-            RejectReason::OversizedPayload
+            QuarantineReason::OversizedPayload
         );
         let three = format!(
             r#"{{"seq":1,"readings":[{{"sensor":"a","ts":{NOW},"value":1}},{{"sensor":"a","ts":{NOW},"value":1}},{{"sensor":"a","ts":{NOW},"value":1}}]}}"#
@@ -519,7 +522,7 @@ mod tests {
             decode_telemetry(three.as_bytes(), &limits, NOW)
                 .unwrap_err()
                 .reason,
-            RejectReason::TooManyReadings
+            QuarantineReason::TooManyReadings
         );
     }
 
@@ -535,7 +538,7 @@ mod tests {
     #[test]
     fn an_empty_readings_array_is_refused_as_carrying_no_readings() {
         let e = decode(r#"{"seq":1,"readings":[]}"#).unwrap_err();
-        assert_eq!(e.reason, RejectReason::NoReadings);
+        assert_eq!(e.reason, QuarantineReason::NoReadings);
         assert!(e.detail.contains("1 to 10000"), "{}", e.detail);
     }
 
@@ -555,11 +558,11 @@ mod tests {
         assert_eq!(
             reasons(&d),
             vec![
-                RejectReason::TimestampInFuture,
-                RejectReason::TimestampInFuture,
-                RejectReason::InvalidQuality,
-                RejectReason::InvalidQuality,
-                RejectReason::InvalidQuality,
+                QuarantineReason::TimestampInFuture,
+                QuarantineReason::TimestampInFuture,
+                QuarantineReason::InvalidQuality,
+                QuarantineReason::InvalidQuality,
+                QuarantineReason::InvalidQuality,
             ]
         );
         assert_eq!(d.readings[0].quality, Quality::Bad);

@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::reject::{MessageReject, RejectReason};
+use crate::reject::MessageReject;
 
 /// A name read from the wire or a database column that is not one of the enum's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -424,7 +424,7 @@ impl Warning {
 
     pub fn decode(payload: &[u8]) -> Result<Warning, MessageReject> {
         serde_json::from_slice(payload).map_err(|e| MessageReject {
-            reason: RejectReason::from_json_error(&e),
+            reason: crate::reject::reason_of_json_error(&e),
             detail: e.to_string(),
         })
     }

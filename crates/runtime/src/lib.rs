@@ -8,8 +8,12 @@
 //! `GEOHAZARD_ANALYZER__ENGINE__TIME_SCALE=60`. Standalone and all-in-one read the same keys.
 
 mod backoff;
+pub mod health;
+mod secret;
 
 pub use backoff::Backoff;
+pub use health::{Endpoints, ReadinessCheck};
+pub use secret::Secret;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -86,8 +90,11 @@ pub fn init_tracing() {
     // The embedded broker logs every connection at info: keep it to warnings by default.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,rumqttd=warn,sqlx=warn"));
+    use std::io::IsTerminal;
+    // Colour codes only for a person at a terminal: a log file or journald gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = if std::env::var("GEOHAZARD_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().try_init()
@@ -122,45 +129,14 @@ pub fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-/// Serves `GET /metrics` in the Prometheus text format until `shutdown`.
+/// Serves `GET /metrics` (and `/healthz`, `/readyz` with no checks) until `shutdown`; a
+/// service with readiness checks uses [`health::serve`].
 pub async fn serve_metrics(
     addr: SocketAddr,
     registry: Arc<Registry>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    use axum::response::IntoResponse;
-    use axum::routing::get;
-    let app = axum::Router::new().route(
-        "/metrics",
-        get(move || {
-            let registry = registry.clone();
-            async move {
-                let mut body = String::new();
-                match prometheus_client::encoding::text::encode(&mut body, &registry) {
-                    Ok(()) => (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                        )],
-                        body,
-                    )
-                        .into_response(),
-                    Err(e) => {
-                        tracing::error!(error = %e, "encoding metrics");
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                    }
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the metrics endpoint to {addr}"))?;
-    tracing::info!(%addr, "metrics at /metrics");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
-    Ok(())
+    health::serve(addr, Endpoints::new(registry, vec![]), shutdown).await
 }
 
 /// `[database]`: where the store is.
@@ -171,6 +147,10 @@ pub struct DatabaseSection {
     /// when neither is set.
     pub url: Option<String>,
     pub max_connections: Option<u32>,
+    /// Whether the service brings the schema up to date at start (the default). Set `false`
+    /// where services run as a role that cannot change the schema and `geohazard migrate`
+    /// runs as a deploy step; a service then refuses to start on a schema that is behind.
+    pub migrate: Option<bool>,
 }
 
 impl DatabaseSection {
@@ -180,6 +160,11 @@ impl DatabaseSection {
             .ok()
             .filter(|u| !u.is_empty())
             .or_else(|| self.url.clone())
+    }
+
+    /// Whether to run migrations at start ([`DatabaseSection::migrate`], default yes).
+    pub fn migrates(&self) -> bool {
+        self.migrate.unwrap_or(true)
     }
 
     /// [`DatabaseSection::resolved_url`] for a service that cannot run without a database.

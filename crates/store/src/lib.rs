@@ -3,6 +3,7 @@
 //! Migrations live in `crates/store/migrations` and run at every service's start-up (and by the
 //! `geohazard migrate` command). Readings are written in bulk with `UNNEST` arrays.
 
+pub mod cluster;
 pub mod local_cluster;
 pub mod quarantine;
 pub mod readings;
@@ -16,18 +17,9 @@ use sqlx::{ConnectOptions, PgPool};
 
 pub use local_cluster::LocalCluster;
 pub use quarantine::QuarantineRow;
-pub use readings::{PartitionCache, ReadingRows, RetentionCache};
+pub use readings::{PartitionCache, ReadingRows, RetentionCache, StorageMode};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// How readings are stored, decided by the migrations from what the server offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageMode {
-    /// A TimescaleDB hypertable with compression and a retention policy.
-    TimescaleDb,
-    /// Native monthly range partitions the store creates and drops itself.
-    Partitioned,
-}
 
 /// A connection pool to a migrated database, and how it stores readings.
 #[derive(Clone)]
@@ -39,6 +31,13 @@ pub struct Store {
 impl Store {
     /// Connects, runs pending migrations and, with TimescaleDB, aligns its retention policy.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+        Store::open(url, max_connections, true).await
+    }
+
+    /// Connects; with `migrate` runs pending migrations, without it (the schema is the deploy
+    /// step's, `geohazard migrate`, and the service's role may not change it) refuses a schema
+    /// that is behind.
+    pub async fn open(url: &str, max_connections: u32, migrate: bool) -> anyhow::Result<Store> {
         let options = PgConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2));
@@ -47,13 +46,79 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
+        if migrate {
+            MIGRATOR.run(&pool).await?;
+        } else {
+            let pending = pending_migrations(&pool).await?;
+            anyhow::ensure!(
+                pending.is_empty(),
+                "the database schema is behind ({} migrations pending, the first {}): run `geohazard migrate`",
+                pending.len(),
+                pending[0]
+            );
+        }
         let mode = storage_mode(&pool).await?;
         if mode == StorageMode::TimescaleDb {
             readings::sync_timescale_retention(&pool).await?;
         }
         Ok(Store { pool, mode })
     }
+}
+
+impl Store {
+    /// [`readiness_checks`] of this store's pool.
+    pub fn readiness_checks(&self) -> Vec<std::sync::Arc<dyn geohazard_runtime::ReadinessCheck>> {
+        readiness_checks(&self.pool)
+    }
+}
+
+/// What a store's readiness means: the database answers, and its schema is the one this build
+/// embeds.
+pub fn readiness_checks(
+    pool: &PgPool,
+) -> Vec<std::sync::Arc<dyn geohazard_runtime::ReadinessCheck>> {
+    let (ping, schema) = (pool.clone(), pool.clone());
+    vec![
+        geohazard_runtime::health::check("database", move || {
+            let pool = ping.clone();
+            async move {
+                sqlx::query("SELECT 1")
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+        }),
+        geohazard_runtime::health::check("migrations", move || {
+            let pool = schema.clone();
+            async move {
+                match pending_migrations(&pool).await {
+                    Ok(p) if p.is_empty() => Ok(()),
+                    Ok(p) => Err(format!("{} pending, the first {}", p.len(), p[0])),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        }),
+    ]
+}
+
+/// The embedded migrations the database has not applied (successfully), by version.
+pub async fn pending_migrations(pool: &PgPool) -> sqlx::Result<Vec<i64>> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await
+            .or_else(|e| match &e {
+                // Never migrated at all: every migration is pending.
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(vec![]),
+                _ => Err(e),
+            })?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect())
 }
 
 async fn storage_mode(pool: &PgPool) -> sqlx::Result<StorageMode> {

@@ -1,5 +1,6 @@
 //! The quarantine: every refused message or reading, with its reason, kept for inspection.
 
+pub use geohazard_domain::QuarantineReason;
 use sqlx::PgConnection;
 
 /// Longest payload kept for one quarantine row; the original size is stored beside it.
@@ -9,7 +10,7 @@ pub const MAX_KEPT_PAYLOAD: usize = 64 * 1024;
 pub struct QuarantineRow {
     pub topic: String,
     pub gateway_code: Option<String>,
-    pub reason: &'static str,
+    pub reason: QuarantineReason,
     pub detail: String,
     pub reading_index: Option<i32>,
     pub payload: Vec<u8>,
@@ -19,7 +20,7 @@ impl QuarantineRow {
     pub fn new(
         topic: &str,
         gateway_code: Option<&str>,
-        reason: &'static str,
+        reason: QuarantineReason,
         detail: impl Into<String>,
         reading_index: Option<usize>,
         payload: &[u8],

@@ -6,7 +6,14 @@ use std::collections::HashSet;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use crate::StorageMode;
+/// How readings are stored, decided by the migrations from what the server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageMode {
+    /// A TimescaleDB hypertable with compression and a retention policy.
+    TimescaleDb,
+    /// Native monthly range partitions the store creates and drops itself.
+    Partitioned,
+}
 
 /// Readings to insert, column by column, as `UNNEST` wants them.
 #[derive(Debug, Default, Clone)]

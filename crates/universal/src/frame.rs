@@ -4,17 +4,19 @@
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
 use serde_json::{Map, Value, json};
 
+use geohazard_store::quarantine::QuarantineReason;
+
 use crate::mapping;
 
 /// Why a frame was refused; the code is the quarantine row's reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
-    pub reason: &'static str,
+    pub reason: QuarantineReason,
     pub detail: String,
 }
 
 impl Refusal {
-    fn new(reason: &'static str, detail: impl Into<String>) -> Refusal {
+    fn new(reason: QuarantineReason, detail: impl Into<String>) -> Refusal {
         Refusal {
             reason,
             detail: detail.into(),
@@ -36,7 +38,7 @@ pub enum Frame {
 pub fn decode(payload: &[u8]) -> Result<Frame, Refusal> {
     let [kind, hi, lo, body @ ..] = payload else {
         return Err(Refusal::new(
-            "malformed_frame",
+            QuarantineReason::MalformedFrame,
             format!(
                 "a $dp frame needs a type byte and a 2-byte length; got {} bytes",
                 payload.len()
@@ -49,7 +51,7 @@ pub fn decode(payload: &[u8]) -> Result<Frame, Refusal> {
         3 | 4 => {
             let what = if *kind == 3 { "file" } else { "firmware" };
             return Err(Refusal::new(
-                "unsupported_frame_type",
+                QuarantineReason::UnsupportedFrameType,
                 format!(
                     "type {kind} ({what}) frames are not accepted by this endpoint; the frame is kept here"
                 ),
@@ -57,7 +59,7 @@ pub fn decode(payload: &[u8]) -> Result<Frame, Refusal> {
         }
         other => {
             return Err(Refusal::new(
-                "unknown_frame_type",
+                QuarantineReason::UnknownFrameType,
                 format!(
                     "frame type {other} is not one of 1 (status), 2 (data), 3 (file), 4 (firmware)"
                 ),
@@ -66,18 +68,22 @@ pub fn decode(payload: &[u8]) -> Result<Frame, Refusal> {
     }
     if declared != body.len() {
         return Err(Refusal::new(
-            "malformed_frame",
+            QuarantineReason::MalformedFrame,
             format!(
                 "the frame declares {declared} bytes of JSON but carries {}",
                 body.len()
             ),
         ));
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Refusal::new("malformed_json", format!("type {kind} frame: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        Refusal::new(
+            QuarantineReason::MalformedJson,
+            format!("type {kind} frame: {e}"),
+        )
+    })?;
     let Value::Object(map) = value else {
         return Err(Refusal::new(
-            "wrong_type",
+            QuarantineReason::WrongType,
             format!("type {kind} frame: the JSON must be an object"),
         ));
     };
@@ -108,7 +114,7 @@ pub fn telemetry(device: &str, data: &Map<String, Value>, seq: u64) -> Result<Ve
         if key != device {
             // A device publishes only its own data: never store readings under another device.
             return Err(Refusal::new(
-                "foreign_device",
+                QuarantineReason::ForeignDevice,
                 format!(
                     "device `{device}` sent data keyed by device `{}`",
                     short(key)
@@ -117,14 +123,14 @@ pub fn telemetry(device: &str, data: &Map<String, Value>, seq: u64) -> Result<Ve
         }
         let Value::Object(by_identifier) = by_identifier else {
             return Err(Refusal::new(
-                "wrong_type",
+                QuarantineReason::WrongType,
                 "the data under the device id must be an object of monitoring identifiers",
             ));
         };
         for (identifier, by_time) in by_identifier {
             let Value::Object(by_time) = by_time else {
                 return Err(Refusal::new(
-                    "wrong_type",
+                    QuarantineReason::WrongType,
                     format!("`{}` must be an object keyed by time", short(identifier)),
                 ));
             };
@@ -277,24 +283,36 @@ mod tests {
     fn frames_with_bad_lengths_unknown_types_or_bad_json_are_refused_with_their_reason() {
         let mut short_len = encode(2, b"{}");
         short_len[2] = 5;
-        assert_eq!(decode(&short_len).unwrap_err().reason, "malformed_frame");
-        assert_eq!(decode(&[2, 0]).unwrap_err().reason, "malformed_frame");
+        assert_eq!(
+            decode(&short_len).unwrap_err().reason,
+            QuarantineReason::MalformedFrame
+        );
+        assert_eq!(
+            decode(&[2, 0]).unwrap_err().reason,
+            QuarantineReason::MalformedFrame
+        );
         let mut trailing = encode(1, b"{}");
         trailing.push(b' ');
-        assert_eq!(decode(&trailing).unwrap_err().reason, "malformed_frame");
+        assert_eq!(
+            decode(&trailing).unwrap_err().reason,
+            QuarantineReason::MalformedFrame
+        );
         assert_eq!(
             decode(&encode(9, b"{}")).unwrap_err().reason,
-            "unknown_frame_type"
+            QuarantineReason::UnknownFrameType
         );
         assert_eq!(
             decode(&encode(3, b"{}")).unwrap_err().reason,
-            "unsupported_frame_type"
+            QuarantineReason::UnsupportedFrameType
         );
         assert_eq!(
             decode(&encode(2, b"{\"a\":")).unwrap_err().reason,
-            "malformed_json"
+            QuarantineReason::MalformedJson
         );
-        assert_eq!(decode(&encode(1, b"[1]")).unwrap_err().reason, "wrong_type");
+        assert_eq!(
+            decode(&encode(1, b"[1]")).unwrap_err().reason,
+            QuarantineReason::WrongType
+        );
     }
 
     #[test]
@@ -340,7 +358,7 @@ mod tests {
             r#"{"dev-1":{"L1_LF_1":{"2026-11-27T10:00:00Z":1}},"dev-2":{"L1_LF_1":{"2026-11-27T10:00:00Z":2}}}"#,
         );
         let e = telemetry("dev-1", &d, 1).unwrap_err();
-        assert_eq!(e.reason, "foreign_device");
+        assert_eq!(e.reason, QuarantineReason::ForeignDevice);
         assert!(e.detail.contains("dev-2"), "{}", e.detail);
     }
 

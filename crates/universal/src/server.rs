@@ -18,7 +18,7 @@ use geohazard_protocol::{
     CommandAck, CommandEnvelope as Command, GatewayStatus, Topic, is_valid_identifier,
 };
 use geohazard_store::Store;
-use geohazard_store::quarantine::{self, QuarantineRow};
+use geohazard_store::quarantine::{self, QuarantineReason, QuarantineRow};
 use geohazard_store::registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -503,7 +503,7 @@ impl Shared {
                                 .await;
                         }
                         None => Refusal {
-                            reason: "unexpected_reply",
+                            reason: QuarantineReason::UnexpectedReply,
                             detail: format!(
                                 "no command awaits an answer with msgid `{}` (answered late, or never sent)",
                                 reply.msgid.chars().take(64).collect::<String>()
@@ -512,18 +512,18 @@ impl Shared {
                     }
                 }
                 Err(e) => Refusal {
-                    reason: "malformed_reply",
+                    reason: QuarantineReason::MalformedReply,
                     detail: e.to_string(),
                 },
             },
             _ => Refusal {
-                reason: "invalid_topic",
+                reason: QuarantineReason::InvalidTopic,
                 detail:
                     "a universal-type device publishes only on $dp (data) and $dr (command replies)"
                         .into(),
             },
         };
-        tracing::warn!(device, topic = %p.topic, reason = refusal.reason, detail = %refusal.detail, "message refused; quarantined");
+        tracing::warn!(device, topic = %p.topic, reason = %refusal.reason, detail = %refusal.detail, "message refused; quarantined");
         let row = QuarantineRow::new(
             &p.topic,
             Some(device),
