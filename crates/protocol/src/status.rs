@@ -91,7 +91,7 @@ impl GatewayStatus {
         const STORE_MAX: u64 = i64::MAX as u64;
         let out_of_range = |detail: String| {
             Err(MessageReject {
-                reason: RejectReason::OutOfRange,
+                reason: QuarantineReason::OutOfRange,
                 detail,
             })
         };
@@ -156,7 +156,7 @@ mod tests {
             r#"{"online":true,"signal_dbm":-1e300}"#,
         ] {
             let e = GatewayStatus::decode(payload.as_bytes(), 4096).unwrap_err();
-            assert_eq!(e.reason, RejectReason::OutOfRange, "{payload}: {e:?}");
+            assert_eq!(e.reason, QuarantineReason::OutOfRange, "{payload}: {e:?}");
         }
         let largest = r#"{"online":true,"queue_depth":9223372036854775807,"uptime_s":0,
             "battery_pct":100,"supply_v":0,"signal_dbm":-200}"#;
@@ -174,7 +174,7 @@ mod tests {
         let e = s
             .check_time(&Limits::default(), 1_764_212_400_000)
             .unwrap_err();
-        assert_eq!(e.reason, RejectReason::TimestampInFuture);
+        assert_eq!(e.reason, QuarantineReason::TimestampInFuture);
     }
 
     #[test]
