@@ -60,6 +60,7 @@ impl Center {
         )
         .await
         .expect("adding an officer")
+        .0
     }
 
     /// A session token of `username`, signed in with [`PASSWORD`].

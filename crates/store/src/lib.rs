@@ -3,6 +3,7 @@
 //! Migrations live in `crates/store/migrations` and run at every service's start-up (and by the
 //! `geohazard migrate` command). Readings are written in bulk with `UNNEST` arrays.
 
+pub mod idempotency;
 pub mod local_cluster;
 pub mod quarantine;
 pub mod readings;

@@ -18,6 +18,7 @@ mod policy;
 mod publish;
 mod queue;
 pub mod rules;
+pub mod view;
 
 pub use lifecycle::{LevelChange, Lifecycle, acknowledge, open_levels, update_forecast};
 pub use policy::{AckDeadlines, WarningPolicy};

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use geohazard_domain::{PersonId, WarningId};
 use geohazard_protocol::warning::{
     Summary, UnknownName, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
     WarningTransition,
@@ -524,10 +525,11 @@ async fn peak_level(conn: &mut PgConnection, id: i64) -> sqlx::Result<WarningLev
 /// caller records beside it (the command-center's audit entry) commits or fails with it.
 pub async fn acknowledge(
     conn: &mut PgConnection,
-    warning_id: i64,
-    person_id: i64,
+    warning: WarningId,
+    person: PersonId,
     note: Option<&str>,
 ) -> sqlx::Result<Option<Warning>> {
+    let (warning_id, person_id) = (warning.0, person.0);
     let level: Option<String> = sqlx::query_scalar(
         "UPDATE warnings SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2,
              escalation_due_at = NULL, updated_at = now()
