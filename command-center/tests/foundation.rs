@@ -6,33 +6,19 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::Center;
+use common::{Center, NEIGHBOUR};
 use geohazard_command_center::Role;
 use geohazard_protocol::warning::{Summary, WarningLevel};
-use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
+use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::api::StatusCode;
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
 use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 
-/// Cuiping district: a county-level neighbour of Gao county in the same city.
-const NEIGHBOUR: &str = "511502";
-
+/// A command-center over Sichuan → Yibin → Gao and Gao's neighbour Cuiping.
 async fn setup() -> Center {
     let env = common::start(|_| {}).await;
-    fixtures::register_divisions(&env.store).await;
-    registry::upsert_division(
-        &env.store.pool,
-        &NewDivision {
-            code: NEIGHBOUR,
-            name: "Cuiping",
-            level: DivisionLevel::County,
-            parent_code: Some(CITY),
-            boundary: None,
-        },
-    )
-    .await
-    .unwrap();
+    env.add_neighbour().await;
     env
 }
 

@@ -149,3 +149,81 @@ pub async fn sensors(db: &PgPool, site: &Site) -> sqlx::Result<Vec<Sensor>> {
     .fetch_all(db)
     .await
 }
+
+/// Whether site `id` exists and is in scope.
+pub async fn in_scope(db: &PgPool, scope: &Scope, id: SiteId) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM hazard_sites WHERE id = $2 AND division_code = ANY($1))",
+    )
+    .bind(scope.divisions())
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// The site a sensor in scope is on; `None` when absent or out of scope.
+pub async fn of_sensor(
+    db: &PgPool,
+    scope: &Scope,
+    sensor: SensorId,
+) -> sqlx::Result<Option<SiteId>> {
+    sqlx::query_scalar(
+        "SELECT s.id FROM sensors se JOIN hazard_sites s ON s.id = se.site_id
+         WHERE se.id = $2 AND s.division_code = ANY($1)",
+    )
+    .bind(scope.divisions())
+    .bind(sensor)
+    .fetch_optional(db)
+    .await
+}
+
+/// Someone who answers for a site.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Responsible {
+    pub name: String,
+    pub phone: Option<String>,
+    /// monitor, township_official, county_official or engineer.
+    pub role: String,
+}
+
+/// Who answers for a site in scope (monitors first), with phone numbers.
+pub async fn people(
+    db: &PgPool,
+    scope: &Scope,
+    id: SiteId,
+) -> sqlx::Result<Option<Vec<Responsible>>> {
+    if !in_scope(db, scope, id).await? {
+        return Ok(None);
+    }
+    sqlx::query_as(
+        "SELECT p.name, p.phone, r.role FROM site_responsibles r JOIN people p ON p.id = r.person_id
+         WHERE r.site_id = $1
+         ORDER BY array_position(ARRAY['monitor','township_official','county_official','engineer'], r.role), p.name",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await
+    .map(Some)
+}
+
+/// A division in scope, with its boundary for the map.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Division {
+    pub code: String,
+    pub name: String,
+    pub level: DivisionLevel,
+    pub parent_code: Option<String>,
+    /// GeoJSON.
+    pub boundary: Option<Value>,
+}
+
+/// The divisions in scope, by code.
+pub async fn divisions(db: &PgPool, scope: &Scope) -> sqlx::Result<Vec<Division>> {
+    sqlx::query_as(
+        "SELECT code, name, level, parent_code, boundary FROM divisions
+         WHERE code = ANY($1) ORDER BY code",
+    )
+    .bind(scope.divisions())
+    .fetch_all(db)
+    .await
+}
