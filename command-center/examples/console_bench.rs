@@ -496,7 +496,8 @@ async fn main() {
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+    .0;
     let site_id = seed_sites(&store, 100).await;
     let cc = command_center(&db.url, &broker.url()).await;
 

@@ -10,9 +10,7 @@
 //! token. (The live sockets still take `?token=` from older API clients.)
 
 use std::convert::Infallible;
-use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -28,54 +26,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+pub use geohazard_domain::Role;
+use geohazard_domain::{AuditAction, OfficerId};
+
 use crate::audit::{self, Entry};
 use crate::error::{ApiError, Body};
 use crate::state::{AppState, LoginStats};
-
-/// What an officer may do. Ordered: an admin may do what a duty officer may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Reads what is in scope.
-    Viewer,
-    /// Also acts on warnings (acknowledge).
-    DutyOfficer,
-    /// Also reads the audit log of its divisions.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::DutyOfficer => "duty_officer",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A role name that is none of the three.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}` (viewer, duty_officer or admin)")]
-pub struct UnknownRole(String);
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-    fn from_str(s: &str) -> Result<Role, UnknownRole> {
-        match s {
-            "viewer" => Ok(Role::Viewer),
-            "duty_officer" => Ok(Role::DutyOfficer),
-            "admin" => Ok(Role::Admin),
-            other => Err(UnknownRole(other.to_owned())),
-        }
-    }
-}
 
 /// The signed-in officer of a request.
 #[derive(Debug, Clone, Serialize)]
@@ -90,17 +46,6 @@ pub struct Officer {
     pub person_id: i64,
     #[serde(skip)]
     pub token_hash: Vec<u8>,
-}
-
-impl Officer {
-    /// 403 unless the officer's role is at least `role`.
-    pub fn require(&self, role: Role, what: &'static str) -> Result<(), ApiError> {
-        if self.role >= role {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(what))
-        }
-    }
 }
 
 /// A new random session token: (the token for the client, its SHA-256 for the database).
@@ -326,9 +271,9 @@ struct LoginResponse {
 }
 
 /// The audit entry of an officer acting on their own account (sign-in, sign-out).
-fn account_entry(officer: &Officer, action: &'static str, remote_addr: Option<String>) -> Entry {
+fn account_entry(officer: &Officer, action: AuditAction, remote_addr: Option<String>) -> Entry {
     Entry {
-        officer_id: Some(officer.id),
+        officer_id: Some(OfficerId(officer.id)),
         action,
         target: Some(format!("officer:{}", officer.username)),
         division_code: Some(officer.division_code.clone()),
@@ -449,14 +394,14 @@ async fn reserve_attempt(
 /// The audit entry of a refused sign-in with its real reason (`action`: login_failed,
 /// login_throttled or login_busy).
 fn refusal(
-    action: &'static str,
+    action: AuditAction,
     username: &str,
     officer: Option<&Credentials>,
     reason: &str,
     remote: Option<String>,
 ) -> Entry {
     Entry {
-        officer_id: officer.map(|c| c.id),
+        officer_id: officer.map(|c| OfficerId(c.id)),
         action,
         target: Some(format!("officer:{username}")),
         division_code: officer.map(|c| c.division_code.clone()),
@@ -486,7 +431,7 @@ async fn login(
         Attempt::Reserved(id) => id,
         Attempt::Throttled { why, retry_after_s } => {
             tracing::warn!(?username, why, "sign-in throttled");
-            let entry = refusal("login_throttled", &username, None, why, remote);
+            let entry = refusal(AuditAction::LoginThrottled, &username, None, why, remote);
             audit::record(&state.pool, &entry).await?;
             return Err(ApiError::RetryLater {
                 status: StatusCode::TOO_MANY_REQUESTS,
@@ -505,7 +450,7 @@ async fn login(
                 .login_stats
                 .refused_busy
                 .fetch_add(1, Ordering::Relaxed);
-            let entry = refusal("login_busy", &username, None, "busy", remote);
+            let entry = refusal(AuditAction::LoginBusy, &username, None, "busy", remote);
             audit::settle(&state.pool, attempt, &entry).await?;
             return Err(ApiError::RetryLater {
                 status: StatusCode::SERVICE_UNAVAILABLE,
@@ -546,7 +491,13 @@ async fn login(
     };
     if let Some(reason) = refused {
         tracing::info!(?username, reason, "sign-in refused");
-        let entry = refusal("login_failed", &username, found.as_ref(), reason, remote);
+        let entry = refusal(
+            AuditAction::LoginFailed,
+            &username,
+            found.as_ref(),
+            reason,
+            remote,
+        );
         audit::settle(&state.pool, attempt, &entry).await?;
         return Err(invalid_credentials());
     }
@@ -557,7 +508,7 @@ async fn login(
     audit::settle(
         &state.pool,
         attempt,
-        &account_entry(&officer, "login", remote),
+        &account_entry(&officer, AuditAction::Login, remote),
     )
     .await?;
     let answer = LoginResponse {
@@ -587,7 +538,11 @@ async fn logout(
         .bind(&officer.token_hash)
         .execute(&state.pool)
         .await?;
-    audit::record(&state.pool, &account_entry(&officer, "logout", remote)).await?;
+    audit::record(
+        &state.pool,
+        &account_entry(&officer, AuditAction::Logout, remote),
+    )
+    .await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, session_set_cookie("", 0))],
@@ -644,14 +599,5 @@ mod tests {
         assert_eq!(token_hash(&"zz".repeat(32)), None);
         assert_eq!(token_hash(&"é".repeat(32)), None);
         assert_ne!(new_token().0, token);
-    }
-
-    #[test]
-    fn roles_are_ordered_and_parse() {
-        assert!(Role::Admin > Role::DutyOfficer && Role::DutyOfficer > Role::Viewer);
-        for r in [Role::Viewer, Role::DutyOfficer, Role::Admin] {
-            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
-        }
-        assert_eq!("root".parse::<Role>(), Err(UnknownRole("root".to_owned())));
     }
 }

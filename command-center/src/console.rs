@@ -8,10 +8,13 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use geohazard_warnings::rules::{RuleKind, ThresholdParams};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::sync::Arc;
 
+use geohazard_domain::{Permission, SensorId, SiteId};
+use geohazard_register::sites::{self, Division, Responsible};
+
 use crate::auth::Officer;
+use crate::authz::Caller;
 use crate::error::{ApiError, Id};
 use crate::state::AppState;
 
@@ -35,68 +38,37 @@ async fn settings(
     Json(console)
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct DivisionRow {
-    code: String,
-    name: String,
-    level: String,
-    parent_code: Option<String>,
-    boundary: Option<Value>,
-}
-
 /// `GET /api/v1/divisions`: the officer's division and every one below it, with boundaries
 /// (GeoJSON) for the map.
 async fn divisions(
     State(state): State<AppState>,
-    officer: Officer,
-) -> Result<Json<Vec<DivisionRow>>, ApiError> {
-    let rows = sqlx::query_as(concat!(
-        scope_cte!(),
-        "SELECT d.code, d.name, d.level, d.parent_code, d.boundary
-         FROM divisions d JOIN scope ON scope.code = d.code ORDER BY d.code"
-    ))
-    .bind(&officer.division_code)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(rows))
+    caller: Caller,
+) -> Result<Json<Vec<Division>>, ApiError> {
+    caller.require(Permission::ReadSites, "your role may not read the registry")?;
+    Ok(Json(sites::divisions(&state.pool, &caller.scope).await?))
 }
 
 /// 404 unless site `id` is in the officer's divisions.
 pub async fn require_site(state: &AppState, officer: &Officer, id: i64) -> Result<(), ApiError> {
-    let found: Option<i64> = sqlx::query_scalar(concat!(
-        scope_cte!(),
-        "SELECT s.id FROM hazard_sites s JOIN scope ON scope.code = s.division_code WHERE s.id = $2"
-    ))
-    .bind(&officer.division_code)
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    found.map(|_| ()).ok_or(ApiError::NotFound)
-}
-
-#[derive(Serialize, sqlx::FromRow)]
-struct PersonRow {
-    name: String,
-    phone: Option<String>,
-    role: String,
+    let scope = geohazard_register::scope_of(&state.pool, &officer.division_code)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if sites::in_scope(&state.pool, &scope, SiteId(id)).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// `GET /api/v1/sites/{id}/people`: who answers for the site, with phone numbers.
 async fn people(
     State(state): State<AppState>,
-    officer: Officer,
-    Id(id): Id,
-) -> Result<Json<Vec<PersonRow>>, ApiError> {
-    require_site(&state, &officer, id).await?;
-    let rows = sqlx::query_as(
-        "SELECT p.name, p.phone, r.role FROM site_responsibles r JOIN people p ON p.id = r.person_id
-         WHERE r.site_id = $1
-         ORDER BY array_position(ARRAY['monitor','township_official','county_official','engineer'], r.role), p.name",
-    )
-    .bind(id)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(rows))
+    caller: Caller,
+    Id(id): Id<SiteId>,
+) -> Result<Json<Vec<Responsible>>, ApiError> {
+    caller.require(Permission::ReadSites, "your role may not read the registry")?;
+    let people = sites::people(&state.pool, &caller.scope, id).await?;
+    Ok(Json(people.ok_or(ApiError::NotFound)?))
 }
 
 /// `GET /api/v1/sensors/{id}/thresholds`: the lines to draw on a sensor's chart. Without a
@@ -116,16 +88,14 @@ struct NoLevels {}
 /// site and sensor scopes merged, as the analyzer merges them), for the chart's lines.
 async fn thresholds(
     State(state): State<AppState>,
-    officer: Officer,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Response, ApiError> {
+    caller.require(Permission::ReadReadings, "your role may not read readings")?;
     let sensor = i32::try_from(id).map_err(|_| ApiError::NotFound)?;
-    let site: i64 = sqlx::query_scalar("SELECT site_id FROM sensors WHERE id = $1")
-        .bind(sensor)
-        .fetch_optional(&state.pool)
+    sites::of_sensor(&state.pool, &caller.scope, SensorId(sensor))
         .await?
         .ok_or(ApiError::NotFound)?;
-    require_site(&state, &officer, site).await?;
     let rule: Option<ThresholdParams> =
         geohazard_warnings::rules::sensor_rule(&state.pool, sensor, RuleKind::Threshold).await?;
     Ok(match rule {

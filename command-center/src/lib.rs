@@ -19,23 +19,24 @@ macro_rules! scope_cte {
 }
 
 // Layers, each importing only those above it: `error`, `audit` (the writer), `state` and
-// `stored` are leaves; `auth` (sessions, the `Officer` extractor, sign-in) stands on them; the
-// handlers (`api`, `audit_log`, `console`, `health`, `live`, `video`, `web`) and `officers` on
-// `auth`; `app_channel` (a live socket's notifications) and `receipts` (the SMS provider's
-// callback) on `state`; `connections` serves them.
-mod api;
+// `stored` are leaves; `auth` (sessions, the `Officer` extractor, sign-in) stands on them;
+// `authz` (scope and permissions) and `idempotency` on `auth`; the handlers (`routes` by
+// resource, `console`, `live`, `video`, `web`) on those; `app_channel` (a live socket's
+// notifications), `readings_push` (a site view's readings) and `receipts` (the SMS provider's
+// callback) on `state`; `service` (health, metrics, request ids) beside them; `connections`
+// serves them.
 mod app_channel;
 mod audit;
-mod audit_log;
 mod auth;
+mod authz;
 mod connections;
 mod console;
 mod error;
-mod health;
+mod idempotency;
 mod live;
-mod officers;
 mod readings_push;
 mod receipts;
+mod routes;
 mod service;
 mod state;
 mod stored;
@@ -54,9 +55,10 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use auth::{Role, UnknownRole, open_session};
+pub use auth::open_session;
 pub use console::ConsoleSettings;
-pub use officers::{NewOfficer, add_officer, set_officer_password};
+pub use geohazard_domain::Role;
+pub use geohazard_register::officers::{NewOfficer, add_officer, set_officer_password};
 pub use receipts::ReceiptSettings;
 pub use state::{LoginStats, Settings};
 pub use video::VideoSettings;
@@ -99,21 +101,26 @@ fn router(state: AppState) -> Router {
     let limit = state.settings.body_limit_bytes;
     Router::new()
         .merge(auth::routes())
-        .merge(api::routes())
-        .merge(audit_log::routes())
+        .merge(routes::routes())
         .merge(live::routes())
         .merge(web::routes())
         .merge(console::routes())
-        .merge(health::routes())
         .merge(video::routes())
         .merge(receipts::routes())
         .method_not_allowed_fallback(|| async {
-            ApiError::Status(
+            ApiError::coded(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed".into(),
+                error::code::METHOD_NOT_ALLOWED,
+                "method not allowed",
             )
         })
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(|| async {
+            ApiError::coded(
+                axum::http::StatusCode::NOT_FOUND,
+                error::code::NO_SUCH_ROUTE,
+                "not found",
+            )
+        })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -217,7 +224,13 @@ pub async fn run(
     start(config, pool, mqtt_url, shutdown).await?.task.await?
 }
 
-/// Deletes expired sessions every hour (they are refused anyway; this keeps the table small).
+/// The API's OpenAPI document (also served at `/api/v1/openapi.json`).
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    routes::openapi::document()
+}
+
+/// Deletes expired sessions every hour (they are refused anyway; this keeps the table small),
+/// and idempotency keys older than a week.
 async fn sweep_sessions(pool: PgPool, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -230,6 +243,9 @@ async fn sweep_sessions(pool: PgPool, shutdown: CancellationToken) {
             .await
         {
             tracing::warn!(error = %e, "sweeping expired sessions");
+        }
+        if let Err(e) = geohazard_store::idempotency::sweep(&pool, 7).await {
+            tracing::warn!(error = %e, "sweeping idempotency keys");
         }
     }
 }

@@ -879,8 +879,8 @@ async fn live_view(
     audit::record(
         &state.pool,
         &Entry {
-            officer_id: Some(officer.id),
-            action: "video.live_view",
+            officer_id: Some(geohazard_domain::OfficerId(officer.id)),
+            action: geohazard_domain::AuditAction::VideoLiveView,
             target: Some(format!("camera:{gateway}/{camera}")),
             division_code: Some(division),
             detail: json!({"duration_s": args.duration_s, "fps": args.fps}),

@@ -4,10 +4,10 @@
 mod common;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::{Center, PASSWORD};
+use common::{Center, NEIGHBOUR, PASSWORD};
 use geohazard_command_center::Role;
 use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
-use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
+use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_store::{ReadingRows, Store};
 use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
@@ -16,24 +16,10 @@ use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
-/// Cuiping district: a county-level neighbour of Gao county in the same city.
-const NEIGHBOUR: &str = "511502";
-
 /// A command-center over Sichuan → Yibin → Gao and Gao's neighbour Cuiping.
 async fn setup() -> Center {
     let env = common::start(|_| {}).await;
-    registry::upsert_division(
-        &env.store.pool,
-        &NewDivision {
-            code: NEIGHBOUR,
-            name: "Cuiping",
-            level: DivisionLevel::County,
-            parent_code: Some(CITY),
-            boundary: None,
-        },
-    )
-    .await
-    .unwrap();
+    env.add_neighbour().await;
     env
 }
 

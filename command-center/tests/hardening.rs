@@ -32,6 +32,7 @@ async fn json_error(r: Response) -> (StatusCode, Value) {
     let body: Value =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text:?}"));
     assert!(body["error"].is_string(), "{status}: {body}");
+    assert!(body["code"].is_string(), "{status}: no code: {body}");
     (status, body)
 }
 

@@ -2,6 +2,7 @@
 //! replay series through the broker and read back what the analyzer stored and published.
 #![allow(dead_code)]
 
+use geohazard_domain::{PersonId, WarningId};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -89,7 +90,7 @@ impl World {
     /// `person` acknowledges warning `id`, as an officer would through the command-center.
     pub async fn acknowledge(&self, id: i64, person: i64) -> Option<Warning> {
         let mut conn = self.store.pool.acquire().await.unwrap();
-        geohazard_warnings::acknowledge(&mut conn, id, person, None)
+        geohazard_warnings::acknowledge(&mut conn, WarningId(id), PersonId(person), None)
             .await
             .unwrap()
     }

@@ -9,6 +9,9 @@ use geohazard_command_center::{CommandCenterConfig, NewOfficer, Role, Server, ad
 use geohazard_testkit::World;
 use geohazard_testkit::api::Api;
 
+/// Cuiping district: a county-level neighbour of Gao county in the same city.
+pub const NEIGHBOUR: &str = "511502";
+
 /// Every test officer's password.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -60,10 +63,28 @@ impl Center {
         )
         .await
         .expect("adding an officer")
+        .0
     }
 
     /// A session token of `username`, signed in with [`PASSWORD`].
     pub async fn login(&self, username: &str) -> String {
         self.api.token(username, PASSWORD).await
+    }
+
+    /// Registers Cuiping, Gao's neighbour county, under the same city.
+    pub async fn add_neighbour(&self) {
+        geohazard_testkit::fixtures::register_divisions(&self.store).await;
+        geohazard_store::registry::upsert_division(
+            &self.store.pool,
+            &geohazard_store::registry::NewDivision {
+                code: NEIGHBOUR,
+                name: "Cuiping",
+                level: geohazard_store::registry::DivisionLevel::County,
+                parent_code: Some(geohazard_testkit::fixtures::CITY),
+                boundary: None,
+            },
+        )
+        .await
+        .unwrap();
     }
 }

@@ -4,6 +4,7 @@
 //! `geohazard migrate` command). Readings are written in bulk with `UNNEST` arrays.
 
 pub mod cluster;
+pub mod idempotency;
 pub mod local_cluster;
 pub mod quarantine;
 pub mod readings;

@@ -1,79 +1,15 @@
 //! The registry: divisions, hazard sites, responsible people, gateways and sensors.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &[$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownName;
-            fn from_str(s: &str) -> Result<Self, UnknownName> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(UnknownName { kind: stringify!($name), name: other.to_owned() }),
-                }
-            }
-        }
-    };
-}
-
-/// A name that is not one of an enumeration's (a division level, site kind or sensor kind).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} `{name}`")]
-pub struct UnknownName {
-    pub kind: &'static str,
-    pub name: String,
-}
-
-text_enum!(
-    /// Level of an administrative division.
-    DivisionLevel { Province => "province", City => "city", County => "county", Township => "township" }
-);
-
-text_enum!(
-    /// Kind of geohazard at a site.
-    SiteKind {
-        Landslide => "landslide",
-        Rockfall => "rockfall",
-        DebrisFlow => "debris_flow",
-        Subsidence => "subsidence",
-        Fissure => "fissure",
-    }
-);
-
-text_enum!(
-    /// What a sensor measures.
-    SensorKind {
-        RainGauge => "rain_gauge",
-        CrackMeter => "crack_meter",
-        Gnss => "gnss",
-        Inclinometer => "inclinometer",
-        Piezometer => "piezometer",
-        SoilMoisture => "soil_moisture",
-        MudLevel => "mud_level",
-        WaterLevel => "water_level",
-        SupplyVoltage => "supply_voltage",
-        Other => "other",
-    }
-);
+// The registry's closed sets are the domain's; named here too, where the registry's callers
+// have always found them.
+pub use geohazard_domain::{DivisionLevel, SensorKind, SiteKind, UnknownName};
 
 /// A GeoJSON geometry value for the database, from a `geo` geometry.
 pub fn geometry_to_json(g: &geo::Geometry<f64>) -> serde_json::Value {

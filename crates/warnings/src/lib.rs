@@ -17,6 +17,7 @@ mod decide;
 mod lifecycle;
 mod publish;
 pub mod rules;
+pub mod view;
 
 pub use decide::{Change, Current, Decision, decide};
 pub use geohazard_notify::{AckDeadlines, Queued, WarningPolicy};

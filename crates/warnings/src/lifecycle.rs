@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use geohazard_domain::{PersonId, WarningId};
 use geohazard_protocol::warning::{
     Summary, UnknownName, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
     WarningTransition,
@@ -574,10 +575,11 @@ pub async fn update_forecast(pool: &PgPool, change: &LevelChange) -> sqlx::Resul
 /// caller records beside it (the command-center's audit entry) commits or fails with it.
 pub async fn acknowledge(
     conn: &mut PgConnection,
-    warning_id: i64,
-    person_id: i64,
+    warning: WarningId,
+    person: PersonId,
     note: Option<&str>,
 ) -> sqlx::Result<Option<Warning>> {
+    let (warning_id, person_id) = (warning.0, person.0);
     let open: Option<(i64, String, String, String, i32)> = sqlx::query_as(
         "SELECT id, level, peak_level, state, escalation_step FROM warnings
          WHERE id = $1 AND state <> 'closed' FOR UPDATE",

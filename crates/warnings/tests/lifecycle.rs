@@ -3,6 +3,7 @@
 //! referrals, overdue warnings go up the rosters, and a column the code does not know fails the
 //! read instead of being guessed.
 
+use geohazard_domain::{PersonId, WarningId};
 use std::time::Duration;
 
 use geohazard_protocol::warning::{
@@ -128,13 +129,18 @@ async fn queued_sms_wake_the_deliverer_and_an_acknowledgement_stops_the_referral
     assert_eq!(sms, [(duty, "red@0".to_owned())]);
 
     let mut conn = store.pool.acquire().await.unwrap();
-    let ack = geohazard_warnings::acknowledge(&mut conn, w.id, duty, Some("on my way"))
-        .await
-        .unwrap()
-        .expect("an open warning can be acknowledged");
+    let ack = geohazard_warnings::acknowledge(
+        &mut conn,
+        WarningId(w.id),
+        PersonId(duty),
+        Some("on my way"),
+    )
+    .await
+    .unwrap()
+    .expect("an open warning can be acknowledged");
     assert_eq!(ack.state, WarningState::Acknowledged);
     assert!(
-        geohazard_warnings::acknowledge(&mut conn, w.id, duty, None)
+        geohazard_warnings::acknowledge(&mut conn, WarningId(w.id), PersonId(duty), None)
             .await
             .unwrap()
             .is_none(),

@@ -2,7 +2,7 @@
 
 use sqlx::PgPool;
 
-use crate::auth::Role;
+use geohazard_domain::{OfficerId, Role};
 
 /// Shortest password accepted for an officer.
 const MIN_PASSWORD_CHARS: usize = 10;
@@ -19,7 +19,7 @@ pub struct NewOfficer<'a> {
 
 /// Adds an officer (and the person record that stands for them in warnings) and returns the
 /// officer's id. The password is stored as an argon2 hash, never as given.
-pub async fn add_officer(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<i64> {
+pub async fn add_officer(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<OfficerId> {
     anyhow::ensure!(
         !o.username.is_empty()
             && o.username.len() <= 64
@@ -52,14 +52,14 @@ pub async fn add_officer(pool: &PgPool, o: &NewOfficer<'_>) -> anyhow::Result<i6
             .bind(o.division_code)
             .fetch_one(&mut *tx)
             .await?;
-    let id: i64 = sqlx::query_scalar(
+    let id: OfficerId = sqlx::query_scalar(
         "INSERT INTO officers (username, display_name, division_code, role, person_id, password_hash)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(o.username)
     .bind(display_name)
     .bind(o.division_code)
-    .bind(o.role.as_str())
+    .bind(o.role)
     .bind(person_id)
     .bind(&hash)
     .fetch_one(&mut *tx)

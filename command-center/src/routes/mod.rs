@@ -1,0 +1,27 @@
+//! The API's handlers, one module per resource. Each reads and writes through the library
+//! crates (`geohazard_register`, `geohazard_warnings`, `geohazard_audit`) within the caller's
+//! scope and checks the caller's permission; no SQL lives here.
+
+mod audit;
+mod gateways;
+mod health;
+pub mod openapi;
+mod readings;
+mod sites;
+mod warnings;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The routes of every resource here.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(sites::routes())
+        .merge(readings::routes())
+        .merge(warnings::routes())
+        .merge(gateways::routes())
+        .merge(health::routes())
+        .merge(audit::routes())
+        .merge(openapi::routes())
+}

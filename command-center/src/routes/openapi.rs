@@ -1,0 +1,152 @@
+//! `GET /api/v1/openapi.json`: the API described from its code. The handlers here carry their
+//! own descriptions (`#[utoipa::path]`); the routes of the modules that serve sessions, the
+//! console's extras, the live socket and video are described in `OTHER_ROUTES` below.
+
+use std::sync::OnceLock;
+
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use geohazard_api::ErrorBody;
+use utoipa::OpenApi;
+use utoipa::openapi::HttpMethod;
+use utoipa::openapi::path::OperationBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "geohazard command-center API",
+        description = "地质灾害监测预警指挥中心 API: sites, readings, warnings, devices, audit. Every error answer is JSON `{error, code}`; `code` is stable."
+    ),
+    paths(
+        super::sites::list,
+        super::sites::detail,
+        super::readings::list,
+        super::warnings::list,
+        super::warnings::detail,
+        super::warnings::acknowledge,
+        super::gateways::list,
+        super::health::get_health,
+        super::audit::list,
+        openapi_json,
+    ),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+/// Routes served by modules that do not describe themselves: (method, path, tag, summary).
+const OTHER_ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
+    (
+        HttpMethod::Post,
+        "/api/v1/login",
+        "session",
+        "Sign in: {username, password} → {token, expires_at, officer}",
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/logout",
+        "session",
+        "End the session the request was made with",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/me",
+        "session",
+        "The signed-in officer",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/console",
+        "console",
+        "The console's settings (base-map tiles)",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/divisions",
+        "console",
+        "The divisions in scope with their boundaries",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/sites/{id}/people",
+        "sites",
+        "Who answers for a site, with phone numbers",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/sensors/{id}/thresholds",
+        "readings",
+        "The threshold lines of a sensor's chart",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/live",
+        "live",
+        "WebSocket: warnings and readings of the divisions in scope",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/sites/{id}/cameras",
+        "video",
+        "A site's cameras",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/frames/{id}",
+        "video",
+        "One stored camera frame (JPEG)",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/cameras/{gateway}/{camera}/latest",
+        "video",
+        "A camera's latest frame (JPEG)",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/cameras/{gateway}/{camera}/frames",
+        "video",
+        "A camera's stored frames",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/cameras/{gateway}/{camera}/live",
+        "video",
+        "A camera's live view",
+    ),
+];
+
+/// The API's OpenAPI document, built once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        for (method, path, tag, summary) in OTHER_ROUTES {
+            let operation = OperationBuilder::new()
+                .summary(Some(*summary))
+                .tag(*tag)
+                .response("200", ResponseBuilder::new().description("OK"))
+                .response(
+                    "default",
+                    ResponseBuilder::new().description("An error: JSON `{error, code}`"),
+                );
+            doc.paths
+                .add_path_operation(*path, vec![method.clone()], operation);
+        }
+        doc
+    })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+pub(super) async fn openapi_json() -> Response {
+    Json(document()).into_response()
+}
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(openapi_json))
+}

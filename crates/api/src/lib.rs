@@ -1,0 +1,9 @@
+//! The HTTP API's vocabulary, apart from the server that serves it: every request and answer
+//! type (with its OpenAPI schema), and `ApiError`, whose answers all carry a stable `code`
+//! beside the message, so clients (the console, the field app) decide on the code and show the
+//! message.
+
+mod error;
+pub mod types;
+
+pub use error::{ApiError, ErrorBody, code};

@@ -1,0 +1,34 @@
+//! What the audit log records.
+
+crate::closed_set!(
+    /// An action written to the audit log. The store's column is free text; reading a row
+    /// whose action is not one of these fails instead of showing a guess.
+    AuditAction {
+        /// A successful sign-in.
+        Login => "login",
+        /// A refused sign-in (unknown user, wrong password, disabled); also the reserved row
+        /// of an attempt whose password is being checked.
+        LoginFailed => "login_failed",
+        /// Refused before the password was checked: too many recent failures.
+        LoginThrottled => "login_throttled",
+        /// Refused before the password was checked: too many checks at once.
+        LoginBusy => "login_busy",
+        Logout => "logout",
+        WarningAcknowledge => "warning.acknowledge",
+        VideoLiveView => "video.live_view",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_audit_action_round_trips_and_unknown_names_are_refused() {
+        crate::closed_set::assert_codec(AuditAction::ALL);
+        assert_eq!(
+            AuditAction::WarningAcknowledge.as_str(),
+            "warning.acknowledge"
+        );
+    }
+}

@@ -1,0 +1,52 @@
+//! Hazard sites and the administrative divisions they belong to.
+
+crate::closed_set!(
+    /// Kind of geohazard at a site.
+    SiteKind {
+        /// 滑坡
+        Landslide => "landslide",
+        /// 崩塌
+        Rockfall => "rockfall",
+        /// 泥石流
+        DebrisFlow => "debris_flow",
+        /// 地面塌陷
+        Subsidence => "subsidence",
+        /// 地裂缝
+        Fissure => "fissure",
+    }
+);
+
+crate::closed_set!(
+    /// Where a site stands in its life: watched, in an emergency, made safe, or retired.
+    SiteStatus {
+        Monitoring => "monitoring",
+        Emergency => "emergency",
+        Mitigated => "mitigated",
+        Closed => "closed",
+    }
+);
+
+crate::closed_set!(
+    /// Level of an administrative division, from the top down (so `Province < County`).
+    DivisionLevel {
+        Province => "province",
+        City => "city",
+        County => "county",
+        Township => "township",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::closed_set::assert_codec;
+
+    #[test]
+    fn every_site_kind_status_and_division_level_round_trips_and_unknown_names_are_refused() {
+        assert_codec(SiteKind::ALL);
+        assert_codec(SiteStatus::ALL);
+        assert_codec(DivisionLevel::ALL);
+        assert_eq!(SiteKind::ALL.len(), 5);
+        assert!(DivisionLevel::Province < DivisionLevel::Township);
+    }
+}

@@ -1,0 +1,12 @@
+//! The registry as officers read it, always through a `Scope` (their division and every one
+//! below it): hazard sites with what is on them, sensors' readings, gateways and device health.
+//! Also adding officers. The command-center's handlers call these; no SQL lives in a handler.
+
+pub mod devices;
+pub mod geojson;
+pub mod officers;
+pub mod readings;
+pub mod scope;
+pub mod sites;
+
+pub use scope::scope_of;

@@ -1,0 +1,152 @@
+//! Warnings as officers read them, always through a `Scope`: lists, one warning with its
+//! evidence, and its transitions.
+
+use chrono::{DateTime, Utc};
+use geohazard_domain::{Scope, SensorId, SiteId, Stored, WarningId};
+use geohazard_protocol::warning::{WarningLevel, WarningState, WarningTransition};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// A site as a warning names it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct SiteRef {
+    #[serde(rename = "id")]
+    pub site_id: SiteId,
+    #[serde(rename = "code")]
+    pub site_code: String,
+    #[serde(rename = "name")]
+    pub site_name: String,
+}
+
+/// A warning as the lists and the detail show it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct WarningView {
+    pub id: WarningId,
+    #[sqlx(flatten)]
+    pub site: SiteRef,
+    /// The site's division code.
+    #[serde(rename = "division")]
+    pub division_code: String,
+    pub source: String,
+    pub category: String,
+    pub sensor_id: Option<SensorId>,
+    /// blue, yellow, orange or red.
+    #[schema(value_type = String)]
+    pub level: Stored<WarningLevel>,
+    #[schema(value_type = String)]
+    pub peak_level: Stored<WarningLevel>,
+    /// open, acknowledged or closed.
+    #[schema(value_type = String)]
+    pub state: Stored<WarningState>,
+    pub summary: String,
+    pub summary_zh: String,
+    pub raised_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub reading_ts: Option<DateTime<Utc>>,
+    pub failure_forecast_at: Option<DateTime<Utc>>,
+    pub crossings: i32,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// The name of the person who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub escalation_step: i32,
+    /// Only in the detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Value>,
+}
+
+/// Warnings in scope (`$1`, the scope's divisions). `tail` follows the ORDER BY.
+fn query(where_clause: &str, tail: &str, evidence: &str) -> String {
+    format!(
+        "SELECT w.id, w.site_id, s.code AS site_code, s.name AS site_name, s.division_code,
+                w.source, w.category, w.sensor_id, w.level, w.peak_level, w.state, w.summary,
+                w.summary_zh, w.raised_at, w.updated_at, w.reading_ts, w.failure_forecast_at, w.crossings,
+                w.acknowledged_at, p.name AS acknowledged_by, w.closed_at, w.escalation_step,
+                {evidence} AS evidence
+         FROM warnings w
+         JOIN hazard_sites s ON s.id = w.site_id
+         LEFT JOIN people p ON p.id = w.acknowledged_by
+         WHERE s.division_code = ANY($1) AND {where_clause}
+         ORDER BY w.updated_at DESC, w.id DESC {tail}"
+    )
+}
+
+/// Warnings in scope in one of `states`, newest change first, at most `limit`.
+pub async fn list(
+    db: &PgPool,
+    scope: &Scope,
+    states: &[WarningState],
+    limit: i64,
+) -> sqlx::Result<Vec<WarningView>> {
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    sqlx::query_as(sqlx::AssertSqlSafe(query(
+        "w.state = ANY($2)",
+        "LIMIT $3",
+        "NULL::jsonb",
+    )))
+    .bind(scope.divisions())
+    .bind(states)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The unclosed warnings of a site in scope.
+pub async fn unclosed_of_site(
+    db: &PgPool,
+    scope: &Scope,
+    site: SiteId,
+) -> sqlx::Result<Vec<WarningView>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(query(
+        "w.site_id = $2 AND w.state <> 'closed'",
+        "",
+        "NULL::jsonb",
+    )))
+    .bind(scope.divisions())
+    .bind(site)
+    .fetch_all(db)
+    .await
+}
+
+/// One warning in scope, with its evidence; `None` when absent or out of scope.
+pub async fn get(
+    db: impl sqlx::PgExecutor<'_>,
+    scope: &Scope,
+    id: WarningId,
+) -> sqlx::Result<Option<WarningView>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(query("w.id = $2", "", "w.evidence")))
+        .bind(scope.divisions())
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// One transition of a warning.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct WarningEvent {
+    pub at: DateTime<Utc>,
+    #[schema(value_type = String)]
+    pub transition: Stored<WarningTransition>,
+    #[schema(value_type = Option<String>)]
+    pub from_level: Option<Stored<WarningLevel>>,
+    #[schema(value_type = Option<String>)]
+    pub to_level: Option<Stored<WarningLevel>>,
+    pub actor: String,
+    /// The name of the person who made it, if a person did.
+    pub person: Option<String>,
+    pub evidence: Value,
+}
+
+/// The transitions of a warning already read in scope (by `get`), oldest first.
+pub async fn events(db: &PgPool, warning: &WarningView) -> sqlx::Result<Vec<WarningEvent>> {
+    sqlx::query_as(
+        "SELECT e.at, e.transition, e.from_level, e.to_level, e.actor, p.name AS person,
+                e.evidence
+             FROM warning_events e LEFT JOIN people p ON p.id = e.person_id
+             WHERE e.warning_id = $1 ORDER BY e.id",
+    )
+    .bind(warning.id)
+    .fetch_all(db)
+    .await
+}
