@@ -117,6 +117,18 @@ const OTHER_ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
         "video",
         "A camera's live view",
     ),
+    (
+        HttpMethod::Get,
+        "/api/v1/messages",
+        "console",
+        "The message catalogue: every text of the console and the server in zh-CN and English",
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/sms/receipts/{provider}",
+        "notifications",
+        "An SMS provider's delivery receipts, the body signed with the shared secret",
+    ),
 ];
 
 /// The API's OpenAPI document, built once.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use geohazard_domain::{PersonId, WarningId};
 use geohazard_protocol::warning::{
-    Summary, UnknownName, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
+    Summary, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
     WarningTransition,
 };
 use serde::Serialize;
@@ -46,9 +46,11 @@ pub struct Lifecycle {
 }
 
 /// A column value the code does not know, as sqlx reports decoding failures.
-fn decode<T: FromStr<Err = UnknownName>>(s: &str) -> sqlx::Result<T> {
-    s.parse()
-        .map_err(|e: UnknownName| sqlx::Error::Decode(e.into()))
+fn decode<T: FromStr>(s: &str) -> sqlx::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    s.parse().map_err(|e: T::Err| sqlx::Error::Decode(e.into()))
 }
 
 #[derive(sqlx::FromRow)]
