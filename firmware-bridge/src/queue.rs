@@ -1,7 +1,8 @@
 //! The store-and-forward queue: every telemetry message and snapshot is written here (and
 //! fsynced) before it is published, and leaves only when the broker has acknowledged it.
 //!
-//! Two lanes, `readings/` and `frames/`, each a series of segment files `{first_id:020}.seg`
+//! Four lanes, `readings/`, `frames/`, `commands/` (commands accepted and not yet answered) and
+//! `answers/` (their answers not yet taken by the broker), each a series of segment files `{first_id:020}.seg`
 //! holding checksummed records. A lane's `head` file holds the first id not yet acknowledged;
 //! a segment is deleted once every record in it is acknowledged. After a power cut, a torn
 //! record at the end of the last segment is cut off; every complete record is kept.
@@ -33,6 +34,10 @@ const MAX_RECORD: u32 = 64 * 1024 * 1024;
 pub enum Lane {
     Readings,
     Frames,
+    /// Commands taken from the broker and not yet answered: executed again after a restart.
+    Commands,
+    /// Command answers waiting for the broker's PUBACK.
+    Answers,
 }
 
 impl Lane {
@@ -40,7 +45,14 @@ impl Lane {
         match self {
             Lane::Readings => "readings",
             Lane::Frames => "frames",
+            Lane::Commands => "commands",
+            Lane::Answers => "answers",
         }
+    }
+
+    /// Lanes outside the byte bound and its drop policy: few, small, and never dropped.
+    fn is_control(self) -> bool {
+        matches!(self, Lane::Commands | Lane::Answers)
     }
 }
 
@@ -107,6 +119,8 @@ pub struct QueueStats {
 pub struct DiskQueue {
     readings: LaneStore,
     frames: LaneStore,
+    commands: LaneStore,
+    answers: LaneStore,
     max_bytes: u64,
     segment_bytes: u64,
     stats: QueueStats,
@@ -197,12 +211,24 @@ impl LaneStore {
     fn open(root: &Path, lane: Lane) -> io::Result<LaneStore> {
         let dir = root.join(lane.dir_name());
         fs::create_dir_all(&dir)?;
-        let head = match fs::read_to_string(dir.join("head")) {
-            Ok(s) => s.trim().parse().unwrap_or_else(|_| {
-                error!(lane = ?lane, "queue head file is unreadable: replaying every record on disk");
-                0
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        // The head, then (control lanes) the ids acknowledged ahead of it.
+        let (head, acked_ahead) = match fs::read_to_string(dir.join("head")) {
+            Ok(s) => {
+                let mut lines = s.lines();
+                let head = lines.next().unwrap_or_default().trim().parse().unwrap_or_else(|_| {
+                    error!(lane = ?lane, "queue head file is unreadable: replaying every record on disk");
+                    0
+                });
+                let ahead: BTreeSet<u64> = lines
+                    .next()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .filter_map(|id| id.parse().ok())
+                    .filter(|id| *id >= head)
+                    .collect();
+                (head, ahead)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (0, BTreeSet::new()),
             Err(e) => return Err(e),
         };
         let mut firsts: Vec<u64> = fs::read_dir(&dir)?
@@ -217,7 +243,7 @@ impl LaneStore {
             dir,
             segments: VecDeque::new(),
             entries: VecDeque::new(),
-            acked_ahead: BTreeSet::new(),
+            acked_ahead,
             head,
             persisted_head: head,
             next_id: head.max(1),
@@ -269,6 +295,15 @@ impl LaneStore {
                 path,
                 size: offset,
             });
+        }
+        let present: BTreeSet<u64> = store.entries.iter().map(|e| e.id).collect();
+        store.acked_ahead.retain(|id| present.contains(id));
+        while store
+            .entries
+            .front()
+            .is_some_and(|f| store.acked_ahead.remove(&f.id))
+        {
+            store.pop_front();
         }
         store.remove_consumed_segments()?;
         Ok(store)
@@ -404,9 +439,21 @@ impl LaneStore {
         if self.persisted_head == self.head {
             return Ok(());
         }
+        self.write_head_with(true)
+    }
+
+    /// Writes the head; with `ahead`, also the ids acknowledged ahead of it on a second line (a
+    /// command answered while older ones still wait must not run again after a restart).
+    fn write_head_with(&mut self, ahead: bool) -> io::Result<()> {
+        let mut text = self.head.to_string();
+        if ahead {
+            text.push('\n');
+            let ids: Vec<String> = self.acked_ahead.iter().map(u64::to_string).collect();
+            text.push_str(&ids.join(" "));
+        }
         let tmp = self.dir.join("head.tmp");
         let mut f = File::create(&tmp)?;
-        f.write_all(self.head.to_string().as_bytes())?;
+        f.write_all(text.as_bytes())?;
         f.sync_all()?;
         fs::rename(&tmp, self.dir.join("head"))?;
         sync_dir(&self.dir)?;
@@ -420,9 +467,13 @@ impl DiskQueue {
         fs::create_dir_all(dir)?;
         let readings = LaneStore::open(dir, Lane::Readings)?;
         let frames = LaneStore::open(dir, Lane::Frames)?;
+        let commands = LaneStore::open(dir, Lane::Commands)?;
+        let answers = LaneStore::open(dir, Lane::Answers)?;
         let q = DiskQueue {
             readings,
             frames,
+            commands,
+            answers,
             max_bytes,
             segment_bytes,
             stats: QueueStats::default(),
@@ -444,6 +495,8 @@ impl DiskQueue {
         match lane {
             Lane::Readings => &self.readings,
             Lane::Frames => &self.frames,
+            Lane::Commands => &self.commands,
+            Lane::Answers => &self.answers,
         }
     }
 
@@ -451,12 +504,18 @@ impl DiskQueue {
         match lane {
             Lane::Readings => &mut self.readings,
             Lane::Frames => &mut self.frames,
+            Lane::Commands => &mut self.commands,
+            Lane::Answers => &mut self.answers,
         }
     }
 
     /// Appends and fsyncs a message, making room by the drop policy. Returns its id.
     pub fn push(&mut self, lane: Lane, msg: &Message) -> Result<u64, QueueError> {
         let size = HEADER + 2 + msg.topic.len() as u64 + msg.payload.len() as u64;
+        if lane.is_control() {
+            let segment_bytes = self.segment_bytes;
+            return Ok(self.lane_mut(lane).append(msg, segment_bytes)?);
+        }
         if size > self.max_bytes {
             return Err(QueueError::TooLarge {
                 size,
@@ -510,6 +569,10 @@ impl DiskQueue {
     /// The message is delivered: it leaves the queue. The head is written to disk at most every
     /// 200 ms (and on [`DiskQueue::flush`]); a crash in between only means a few redeliveries.
     pub fn ack(&mut self, lane: Lane, id: u64) -> io::Result<()> {
+        if lane.is_control() {
+            // Few, and each replayed one would be a command run or answered twice.
+            return self.ack_now(lane, id);
+        }
         self.lane_mut(lane).ack(id)?;
         if self.last_head_write.elapsed() > Duration::from_millis(200) {
             self.flush()?;
@@ -517,9 +580,19 @@ impl DiskQueue {
         Ok(())
     }
 
+    /// Acknowledges `id` and saves the lane's head at once (commands: an answered command must
+    /// not run again after a crash).
+    pub fn ack_now(&mut self, lane: Lane, id: u64) -> io::Result<()> {
+        let l = self.lane_mut(lane);
+        l.ack(id)?;
+        l.write_head_with(true)
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.readings.write_head()?;
         self.frames.write_head()?;
+        self.commands.write_head()?;
+        self.answers.write_head()?;
         self.last_head_write = Instant::now();
         Ok(())
     }
@@ -540,12 +613,21 @@ impl DiskQueue {
 
     /// Every waiting message of a lane, oldest first (for inspection and tests).
     pub fn pending(&self, lane: Lane) -> io::Result<Vec<Message>> {
+        Ok(self
+            .pending_with_ids(lane)?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect())
+    }
+
+    /// Every waiting message of a lane with its id, oldest first.
+    pub fn pending_with_ids(&self, lane: Lane) -> io::Result<Vec<(u64, Message)>> {
         let l = self.lane(lane);
         let mut out = Vec::new();
         let mut at = None;
         while let Some(id) = l.next_after(at) {
             if let Some(m) = l.read(id)? {
-                out.push(m);
+                out.push((id, m));
             }
             at = Some(id);
         }
@@ -666,11 +748,12 @@ impl QueueHandle {
         self.queued.notified().await
     }
 
-    /// Up to `readings` waiting readings after `after[0]`, then, if fewer were found, up to
+    /// Up to `readings` waiting command answers after `after[2]` and readings after `after[0]`
+    /// (answers first: they are few and someone waits for them), then, if none was found, up to
     /// `frames` waiting frames after `after[1]`, oldest first.
     pub async fn next(
         &self,
-        after: [Option<u64>; 2],
+        after: [Option<u64>; 3],
         readings: usize,
         frames: usize,
     ) -> Result<Vec<Next>, QueueError> {
@@ -687,12 +770,28 @@ impl QueueHandle {
                     out.push(Next { lane, id, message });
                 }
             };
+            take(Lane::Answers, after[2], readings, &mut out);
             take(Lane::Readings, after[0], readings, &mut out);
             // Frames only when no reading waits: they never hold up readings.
             if out.is_empty() {
                 take(Lane::Frames, after[1], frames, &mut out);
             }
             out
+        })
+        .await
+    }
+
+    /// The messages `ids` of `lane` that still wait (a resend), oldest first.
+    pub async fn read_again(&self, lane: Lane, ids: Vec<u64>) -> Result<Vec<Next>, QueueError> {
+        self.call(move |q| {
+            ids.into_iter()
+                .filter(|id| q.lane(lane).find(*id).is_some())
+                .map(|id| Next {
+                    lane,
+                    id,
+                    message: q.read(lane, id),
+                })
+                .collect()
         })
         .await
     }
@@ -867,7 +966,7 @@ mod tests {
         let ids = |next: Vec<Next>| -> Vec<(Lane, u64)> {
             next.into_iter().map(|n| (n.lane, n.id)).collect()
         };
-        let first = q.next([None, None], 3, 2).await.unwrap();
+        let first = q.next([None, None, None], 3, 2).await.unwrap();
         assert_eq!(
             first[2].message.as_ref().unwrap().as_ref().unwrap().topic,
             "t/2"
@@ -884,7 +983,7 @@ mod tests {
         for id in 1..=5 {
             q.ack(Lane::Readings, id);
         }
-        let rest = q.next([Some(3), None], 3, 2).await.unwrap();
+        let rest = q.next([Some(3), None, None], 3, 2).await.unwrap();
         assert_eq!(ids(rest), [(Lane::Frames, 1)]);
         assert_eq!(q.depth(), 1);
         q.close().await;
