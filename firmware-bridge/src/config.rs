@@ -97,6 +97,11 @@ pub struct QueueConfig {
     /// The wait doubles after each resend that brings no confirmation, up to this.
     #[serde(default = "default_confirm_timeout_max")]
     pub confirm_timeout_max_s: f64,
+    /// Telemetry and snapshots are fsynced together at most this often (0: each on its own).
+    /// A message is published only once fsynced, so a power cut loses at most the last
+    /// `sync_interval_ms` of queued readings, none of them yet sent.
+    #[serde(default = "default_sync_interval")]
+    pub sync_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -535,6 +540,9 @@ fn default_true() -> bool {
 fn default_queue_bytes() -> u64 {
     256 * 1024 * 1024
 }
+fn default_sync_interval() -> u64 {
+    0
+}
 fn default_confirm_timeout() -> f64 {
     30.0
 }
@@ -620,6 +628,7 @@ impl QueueConfig {
             until_confirmed: true,
             confirm_timeout_s: default_confirm_timeout(),
             confirm_timeout_max_s: default_confirm_timeout_max(),
+            sync_interval_ms: default_sync_interval(),
         }
     }
 }
@@ -751,6 +760,12 @@ impl BridgeConfig {
             errors.push(format!(
                 "queue.confirm_timeout_s {} must be at least 0.1 and at most queue.confirm_timeout_max_s ({})",
                 q.confirm_timeout_s, q.confirm_timeout_max_s
+            ));
+        }
+        if q.sync_interval_ms > 60_000 {
+            errors.push(format!(
+                "queue.sync_interval_ms {} must be at most 60000 (what a power cut may lose)",
+                q.sync_interval_ms
             ));
         }
         if !(1..=100_000).contains(&self.commands.max_waiting) {

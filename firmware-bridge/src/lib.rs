@@ -287,6 +287,7 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
         config.queue.dir.clone(),
         config.queue.max_bytes,
         config.queue.segment_bytes,
+        Duration::from_millis(config.queue.sync_interval_ms),
     )
     .await
     .map_err(|e| anyhow::anyhow!("queue folder {}: {e}", config.queue.dir.display()))?;

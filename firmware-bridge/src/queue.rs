@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, oneshot};
@@ -101,6 +102,11 @@ struct LaneStore {
     head: u64,
     persisted_head: u64,
     next_id: u64,
+    /// Ids below this are fsynced: only they may be published (an id published and then lost
+    /// at a power cut would be given again to another message).
+    durable_next: u64,
+    /// Appended since the last fsync.
+    dirty: bool,
     writer: Option<File>,
     bytes: u64,
 }
@@ -125,6 +131,9 @@ pub struct DiskQueue {
     segment_bytes: u64,
     stats: QueueStats,
     last_head_write: Instant,
+    /// Readings and frames are fsynced together at most this often (zero: each on its own).
+    sync_interval: Duration,
+    last_sync: Instant,
 }
 
 fn segment_name(first_id: u64) -> String {
@@ -247,6 +256,8 @@ impl LaneStore {
             head,
             persisted_head: head,
             next_id: head.max(1),
+            durable_next: 0,
+            dirty: false,
             writer: None,
             bytes: 0,
         };
@@ -296,6 +307,7 @@ impl LaneStore {
                 size: offset,
             });
         }
+        store.durable_next = store.next_id;
         let present: BTreeSet<u64> = store.entries.iter().map(|e| e.id).collect();
         store.acked_ahead.retain(|id| present.contains(id));
         while store
@@ -309,13 +321,18 @@ impl LaneStore {
         Ok(store)
     }
 
-    fn append(&mut self, msg: &Message, segment_bytes: u64) -> io::Result<u64> {
+    /// Appends a record; fsynced now with `sync`, else at the next [`LaneStore::sync`].
+    fn append(&mut self, msg: &Message, segment_bytes: u64, sync: bool) -> io::Result<u64> {
         let id = self.next_id;
         let record = encode_record(id, msg);
         let roll = match self.segments.back() {
             Some(s) => s.size >= segment_bytes || self.writer.is_none() && s.size > 0,
             None => true,
         };
+        if roll {
+            // What the closing segment holds is on disk before the next one starts.
+            self.sync()?;
+        }
         if roll || self.writer.is_none() {
             if roll {
                 let path = self.dir.join(segment_name(id));
@@ -334,7 +351,10 @@ impl LaneStore {
         }
         let seg = self.segments.back_mut().expect("a segment");
         let w = self.writer.as_mut().expect("a writer");
-        if let Err(e) = w.write_all(&record).and_then(|_| w.sync_data()) {
+        let written = w
+            .write_all(&record)
+            .and_then(|_| if sync { w.sync_data() } else { Ok(()) });
+        if let Err(e) = written {
             // The file may hold part of the record: start a new segment next time, and cut it.
             let _ = w.set_len(seg.size);
             self.writer = None;
@@ -349,7 +369,24 @@ impl LaneStore {
         seg.size += record.len() as u64;
         self.bytes += record.len() as u64;
         self.next_id += 1;
+        if sync {
+            self.durable_next = self.next_id;
+        } else {
+            self.dirty = true;
+        }
         Ok(id)
+    }
+
+    /// Fsyncs what was appended since the last sync; it may be published from now on.
+    fn sync(&mut self) -> io::Result<()> {
+        if self.dirty {
+            if let Some(w) = &self.writer {
+                w.sync_data()?;
+            }
+            self.dirty = false;
+        }
+        self.durable_next = self.next_id;
+        Ok(())
     }
 
     fn read(&self, id: u64) -> io::Result<Option<Message>> {
@@ -380,6 +417,7 @@ impl LaneStore {
             .iter()
             .skip(i)
             .map(|e| e.id)
+            .take_while(|id| *id < self.durable_next)
             .find(|id| !self.acked_ahead.contains(id))
     }
 
@@ -478,6 +516,8 @@ impl DiskQueue {
             segment_bytes,
             stats: QueueStats::default(),
             last_head_write: Instant::now(),
+            sync_interval: Duration::ZERO,
+            last_sync: Instant::now(),
         };
         let s = q.stats();
         if s.readings + s.frames > 0 {
@@ -514,7 +554,7 @@ impl DiskQueue {
         let size = HEADER + 2 + msg.topic.len() as u64 + msg.payload.len() as u64;
         if lane.is_control() {
             let segment_bytes = self.segment_bytes;
-            return Ok(self.lane_mut(lane).append(msg, segment_bytes)?);
+            return Ok(self.lane_mut(lane).append(msg, segment_bytes, true)?);
         }
         if size > self.max_bytes {
             return Err(QueueError::TooLarge {
@@ -549,7 +589,33 @@ impl DiskQueue {
             }
         }
         let segment_bytes = self.segment_bytes;
-        Ok(self.lane_mut(lane).append(msg, segment_bytes)?)
+        let each = self.sync_interval.is_zero();
+        let id = self.lane_mut(lane).append(msg, segment_bytes, each)?;
+        if !each && self.last_sync.elapsed() >= self.sync_interval {
+            self.sync()?;
+        }
+        Ok(id)
+    }
+
+    /// Groups the fsyncs of readings and frames: at most one per `interval` (zero: one per
+    /// message). A message is published only once fsynced, so a power cut loses at most what
+    /// was queued in the last `interval`, none of it yet sent.
+    pub fn set_sync_interval(&mut self, interval: Duration) {
+        self.sync_interval = interval;
+    }
+
+    /// Fsyncs the readings and frames appended since the last sync.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.readings.sync()?;
+        self.frames.sync()?;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// How long until appended messages are due to be fsynced (None: nothing waits).
+    pub fn sync_due(&self) -> Option<Duration> {
+        (self.readings.dirty || self.frames.dirty)
+            .then(|| self.sync_interval.saturating_sub(self.last_sync.elapsed()))
     }
 
     /// The id the next message pushed on `lane` will get.
@@ -574,7 +640,7 @@ impl DiskQueue {
             return self.ack_now(lane, id);
         }
         self.lane_mut(lane).ack(id)?;
-        if self.last_head_write.elapsed() > Duration::from_millis(200) {
+        if self.last_head_write.elapsed() > self.sync_interval.max(Duration::from_millis(200)) {
             self.flush()?;
         }
         Ok(())
@@ -589,6 +655,7 @@ impl DiskQueue {
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
+        self.sync()?;
         self.readings.write_head()?;
         self.frames.write_head()?;
         self.commands.write_head()?;
@@ -667,16 +734,26 @@ pub(crate) struct QueueHandle {
 
 impl QueueHandle {
     /// Opens (and replays the index of) the queue in `dir` on a thread of its own.
-    pub async fn open(dir: PathBuf, max_bytes: u64, segment_bytes: u64) -> io::Result<QueueHandle> {
+    pub async fn open(
+        dir: PathBuf,
+        max_bytes: u64,
+        segment_bytes: u64,
+        sync_interval: Duration,
+    ) -> io::Result<QueueHandle> {
         let (ops, jobs) = std::sync::mpsc::channel::<Op>();
         let (opened_tx, opened) = oneshot::channel();
         let depth = Arc::new(AtomicU64::new(0));
         let shown = depth.clone();
+        let queued = Arc::new(Notify::new());
+        let synced = queued.clone();
         std::thread::Builder::new()
             .name("bridge-queue".into())
             .spawn(move || {
                 let mut q = match DiskQueue::open(&dir, max_bytes, segment_bytes) {
-                    Ok(q) => q,
+                    Ok(mut q) => {
+                        q.set_sync_interval(sync_interval);
+                        q
+                    }
                     Err(e) => {
                         let _ = opened_tx.send(Err(e));
                         return;
@@ -685,10 +762,21 @@ impl QueueHandle {
                 shown.store(q.depth(), Ordering::Relaxed);
                 let _ = opened_tx.send(Ok(()));
                 let closed = loop {
-                    match jobs.recv() {
+                    let op = match q.sync_due() {
+                        None => jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                        Some(wait) => jobs.recv_timeout(wait),
+                    };
+                    match op {
                         Ok(Op::Run(job)) => job(&mut q),
                         Ok(Op::Close(reply)) => break Some(reply),
-                        Err(_) => break None,
+                        Err(RecvTimeoutError::Timeout) => {
+                            match q.sync() {
+                                // Newly durable: the link may publish it.
+                                Ok(()) => synced.notify_one(),
+                                Err(e) => error!("queue fsync failed: {e}"),
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break None,
                     }
                     shown.store(q.depth(), Ordering::Relaxed);
                 };
@@ -700,11 +788,7 @@ impl QueueHandle {
         opened
             .await
             .map_err(|_| io::Error::other("the queue thread ended while opening"))??;
-        Ok(QueueHandle {
-            ops,
-            depth,
-            queued: Arc::new(Notify::new()),
-        })
+        Ok(QueueHandle { ops, depth, queued })
     }
 
     /// Runs `job` on the queue's thread and waits for its result.
@@ -935,6 +1019,24 @@ mod tests {
     }
 
     #[test]
+    fn with_grouped_fsyncs_a_message_is_offered_for_publishing_only_once_fsynced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        q.set_sync_interval(Duration::from_secs(3600));
+        q.push(Lane::Readings, &msg("r", 10)).unwrap();
+        q.push(Lane::Readings, &msg("r", 10)).unwrap();
+        assert_eq!(q.next_after(Lane::Readings, None), None);
+        assert!(q.sync_due().is_some());
+        q.sync().unwrap();
+        assert_eq!(q.sync_due(), None);
+        assert_eq!(q.next_after(Lane::Readings, None), Some(1));
+        assert_eq!(q.next_after(Lane::Readings, Some(1)), Some(2));
+        // Commands are never held back.
+        q.push(Lane::Commands, &msg("c", 10)).unwrap();
+        assert_eq!(q.next_after(Lane::Commands, None), Some(1));
+    }
+
+    #[test]
     fn out_of_order_acks_release_only_a_contiguous_head() {
         let dir = tempfile::tempdir().unwrap();
         let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
@@ -952,7 +1054,7 @@ mod tests {
     #[tokio::test]
     async fn the_handle_runs_operations_in_order_and_a_closed_queue_refuses_more() {
         let dir = tempfile::tempdir().unwrap();
-        let q = QueueHandle::open(dir.path().into(), 1 << 20, 1 << 20)
+        let q = QueueHandle::open(dir.path().into(), 1 << 20, 1 << 20, Duration::ZERO)
             .await
             .unwrap();
         for i in 0..5 {
