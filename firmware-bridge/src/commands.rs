@@ -1,21 +1,168 @@
 //! Commands from the center (`gh/v1/gw/{gateway}/cmd`), each answered with one [`CommandAck`].
 //! The payload is read once into a typed [`Command`]; what cannot be read is answered with the
 //! reason, under the command's id when it has one.
+//!
+//! A command is written to the disk queue's `commands` lane before its delivery is acknowledged
+//! to the broker, and leaves it only when its answer is in the `answers` lane (which the link
+//! publishes, removing each on its PUBACK): a command the bridge stops (or is killed) before
+//! answering runs at the next start, and an answer not yet taken by the broker is sent then.
+//!
+//! Each target (the gateway itself, each camera, every camera at once) has its own queue, run in
+//! order one command at a time: a camera that never answers delays only its own commands.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use geohazard_protocol::command::{LiveViewAction, LiveViewArgs, SetIntervalArgs, SnapshotArgs};
+use bytes::Bytes;
+use geohazard_protocol::command::{
+    LiveViewAction, LiveViewArgs, SetIntervalArgs, SnapshotArgs, names,
+};
 use geohazard_protocol::{Command, CommandAck, CommandEnvelope};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
-use tracing::info;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
 use crate::Runtime;
 use crate::config::BridgeConfig;
 
-/// Commands handled at the same time (a snapshot takes a while; the others wait their turn).
-pub(crate) const AT_ONCE: usize = 8;
+/// A command on disk (its id in the `commands` lane), waiting for its target's queue.
+pub(crate) struct Accepted {
+    pub journal_id: u64,
+    pub payload: Bytes,
+}
+
+/// Whose queue a command waits in: commands for one target never wait on another's.
+pub(crate) fn target_of(payload: &[u8]) -> String {
+    let Ok(envelope) = CommandEnvelope::decode(payload) else {
+        return "gateway".to_owned();
+    };
+    let camera = envelope.args.get("camera").and_then(Value::as_str);
+    match (envelope.name.as_str(), camera) {
+        (names::SNAPSHOT | names::LIVE_VIEW, Some(camera)) => format!("camera `{camera}`"),
+        (names::SNAPSHOT, None) => "every camera".to_owned(),
+        _ => "gateway".to_owned(),
+    }
+}
+
+/// Commands accepted and not yet answered, per target (bounded by `commands.max_waiting`).
+#[derive(Clone, Default)]
+pub(crate) struct Waiting(Arc<Mutex<HashMap<String, usize>>>);
+
+impl Waiting {
+    /// Counts one more for `target` unless `max` already wait; false: answer `busy`.
+    pub(crate) fn try_add(&self, target: &str, max: usize) -> bool {
+        let mut w = self.0.lock().expect("not poisoned");
+        let n = w.entry(target.to_owned()).or_default();
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Counts one more whatever the bound (commands from before a restart).
+    pub(crate) fn add(&self, target: &str) {
+        *self
+            .0
+            .lock()
+            .expect("not poisoned")
+            .entry(target.to_owned())
+            .or_default() += 1;
+    }
+
+    pub(crate) fn done(&self, target: &str) {
+        let mut w = self.0.lock().expect("not poisoned");
+        if let Some(n) = w.get_mut(target) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                w.remove(target);
+            }
+        }
+    }
+}
+
+/// Routes accepted commands to their target's queue until `shutdown`; what is still waiting
+/// then stays on disk for the next start.
+pub(crate) async fn dispatch(
+    rt: Arc<Runtime>,
+    mut accepted: mpsc::UnboundedReceiver<Accepted>,
+    waiting: Waiting,
+    shutdown: CancellationToken,
+) {
+    let executed = Arc::new(Mutex::new(Executed::default()));
+    let mut queues: HashMap<String, mpsc::UnboundedSender<(Accepted, Arrival)>> = HashMap::new();
+    let mut workers = Vec::new();
+    loop {
+        let a = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            a = accepted.recv() => match a { Some(a) => a, None => break },
+        };
+        let target = target_of(&a.payload);
+        let id = CommandEnvelope::id_of(&a.payload);
+        // In arrival order, so a redelivery is recognized even while its first copy waits.
+        let arrival = executed.lock().expect("not poisoned").arrive(&id);
+        let queue = queues.entry(target.clone()).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            workers.push(tokio::spawn(run_target(
+                rt.clone(),
+                target.clone(),
+                rx,
+                executed.clone(),
+                waiting.clone(),
+                shutdown.clone(),
+            )));
+            tx
+        });
+        let _ = queue.send((a, arrival));
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+}
+
+/// One target's queue: its commands one after the other, in arrival order.
+async fn run_target(
+    rt: Arc<Runtime>,
+    target: String,
+    mut rx: mpsc::UnboundedReceiver<(Accepted, Arrival)>,
+    executed: Arc<Mutex<Executed>>,
+    waiting: Waiting,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let (a, arrival) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            next = rx.recv() => match next { Some(n) => n, None => break },
+        };
+        let ack = match arrival {
+            Arrival::New => tokio::select! {
+                // Stopped mid-way: it stays on disk and runs again at the next start.
+                _ = shutdown.cancelled() => break,
+                ack = handle(&rt, &a.payload) => ack,
+            },
+            Arrival::Answered(ack) => {
+                info!(id = %ack.id, "command received again: answered, not executed again");
+                ack
+            }
+            Arrival::Running => {
+                info!(id = %CommandEnvelope::id_of(&a.payload), "command received again while it waits or runs: its answer will follow");
+                rt.forget_command(a.journal_id).await;
+                waiting.done(&target);
+                continue;
+            }
+        };
+        if !ack.ok {
+            warn!(id = %ack.id, error = ?ack.error, "command refused");
+        }
+        executed.lock().expect("not poisoned").answered(&ack);
+        rt.answer(Some(a.journal_id), &ack).await;
+        waiting.done(&target);
+    }
+}
 
 /// Command ids remembered with their answers.
 const REMEMBERED: usize = 1024;
@@ -66,12 +213,14 @@ impl Executed {
     }
 }
 
-/// The answer to a command that arrives while `waiting` commands already wait
+/// The answer to a command that arrives while `waiting` commands already wait for its target
 /// (`commands.max_waiting`).
-pub(crate) fn busy(payload: &[u8], waiting: usize) -> CommandAck {
+pub(crate) fn busy(payload: &[u8], waiting: usize, target: &str) -> CommandAck {
     CommandAck::failure(
         CommandEnvelope::id_of(payload),
-        format!("busy: {waiting} commands are already waiting; not executed, send it again later"),
+        format!(
+            "busy: {waiting} commands are already waiting (for the {target}); not executed, send it again later"
+        ),
     )
 }
 
@@ -82,12 +231,28 @@ pub(crate) async fn handle(rt: &Runtime, payload: &[u8]) -> CommandAck {
     };
     info!(id = %envelope.id, name = %envelope.name, "command received");
     let result = match Command::parse(&envelope) {
+        // Commands without args take none: an arg given is a mistake to report, not ignore.
+        Ok(Command::Status | Command::ReloadConfig) if !takes_no_args(&envelope.args) => {
+            Err(anyhow!(
+                "bad args for `{}`: it takes no arguments, got {}",
+                envelope.name,
+                envelope.args
+            ))
+        }
         Ok(command) => execute(rt, command).await,
         Err(e) => Err(e.into()),
     };
     match result {
         Ok(v) => CommandAck::success(envelope.id, v),
         Err(e) => CommandAck::failure(envelope.id, format!("{e:#}")),
+    }
+}
+
+fn takes_no_args(args: &Value) -> bool {
+    match args {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        _ => false,
     }
 }
 

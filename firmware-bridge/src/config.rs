@@ -94,6 +94,19 @@ pub struct QueueConfig {
     /// crashes before saving it loses nothing. Off only where no collector confirms.
     #[serde(default = "default_true")]
     pub until_confirmed: bool,
+    /// With `until_confirmed`: a telemetry message the broker took but the collector has not
+    /// confirmed within this many seconds is sent again (a collector restarted without saving
+    /// it), without waiting for the link to drop.
+    #[serde(default = "default_confirm_timeout")]
+    pub confirm_timeout_s: f64,
+    /// The wait doubles after each resend that brings no confirmation, up to this.
+    #[serde(default = "default_confirm_timeout_max")]
+    pub confirm_timeout_max_s: f64,
+    /// Telemetry and snapshots are fsynced together at most this often (0: each on its own).
+    /// A message is published only once fsynced, so a power cut loses at most the last
+    /// `sync_interval_ms` of queued readings, none of them yet sent.
+    #[serde(default = "default_sync_interval")]
+    pub sync_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -532,6 +545,15 @@ fn default_true() -> bool {
 fn default_queue_bytes() -> u64 {
     256 * 1024 * 1024
 }
+fn default_sync_interval() -> u64 {
+    0
+}
+fn default_confirm_timeout() -> f64 {
+    30.0
+}
+fn default_confirm_timeout_max() -> f64 {
+    600.0
+}
 fn default_segment_bytes() -> u64 {
     4 * 1024 * 1024
 }
@@ -609,6 +631,9 @@ impl QueueConfig {
             max_bytes: default_queue_bytes(),
             segment_bytes: default_segment_bytes(),
             until_confirmed: true,
+            confirm_timeout_s: default_confirm_timeout(),
+            confirm_timeout_max_s: default_confirm_timeout_max(),
+            sync_interval_ms: default_sync_interval(),
         }
     }
 }
@@ -670,6 +695,15 @@ impl BridgeConfig {
     /// and checks the result. `gateway`, `mqtt.url` and `queue.dir` have no defaults: the file
     /// or the environment sets them.
     pub fn load(path: Option<&Path>) -> anyhow::Result<BridgeConfig> {
+        if let Some(path) = path
+            && path.is_dir()
+        {
+            anyhow::bail!(
+                "configuration {}: is a directory; give the configuration file (e.g. {}/bridge.toml)",
+                path.display(),
+                path.display()
+            );
+        }
         let figment = geohazard_runtime::config_file(path)?;
         let overrides = geohazard_runtime::env_overrides().filter(|key| {
             // As the variable is written: upper case.
@@ -727,6 +761,19 @@ impl BridgeConfig {
         if self.batch.max_readings == 0 {
             errors.push("batch.max_readings must be at least 1".into());
         }
+        let q = &self.queue;
+        if !(q.confirm_timeout_s >= 0.1 && q.confirm_timeout_s <= q.confirm_timeout_max_s) {
+            errors.push(format!(
+                "queue.confirm_timeout_s {} must be at least 0.1 and at most queue.confirm_timeout_max_s ({})",
+                q.confirm_timeout_s, q.confirm_timeout_max_s
+            ));
+        }
+        if q.sync_interval_ms > 60_000 {
+            errors.push(format!(
+                "queue.sync_interval_ms {} must be at most 60000 (what a power cut may lose)",
+                q.sync_interval_ms
+            ));
+        }
         if !(1..=100_000).contains(&self.commands.max_waiting) {
             errors.push("commands.max_waiting must be 1-100000".into());
         }
@@ -768,6 +815,19 @@ impl BridgeConfig {
             if !p.scale.is_finite() || p.scale == 0.0 || !p.offset.is_finite() {
                 errors.push(format!(
                     "{at}: scale must be finite and non-zero, offset finite"
+                ));
+            }
+            if p.slave == 0 {
+                errors.push(format!(
+                    "{at}: slave 0 is the Modbus broadcast address, which no device answers: use the device's own address (1-247)"
+                ));
+            }
+            let last = u32::from(p.address) + u32::from(p.data_type.registers()) - 1;
+            if last > u32::from(u16::MAX) {
+                errors.push(format!(
+                    "{at}: address {} with data_type {} needs registers up to {last}, beyond the last one (65535)",
+                    p.address,
+                    format!("{:?}", p.data_type).to_lowercase()
                 ));
             }
             let bits = matches!(p.function, Function::Coil | Function::Discrete);
@@ -870,6 +930,42 @@ mod tests {
 
     const BASE: &str =
         "gateway = \"gw-1\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\n[queue]\ndir = \"/tmp/q\"\n";
+
+    const ONE_POINT: &str = "[[modbus]]\nname = \"bus\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:502\"\n[[points]]\nchannel = \"p\"\ndevice = \"bus\"\nfunction = \"holding\"\ninterval_s = 1\n";
+
+    #[test]
+    fn a_32_bit_point_at_the_last_register_is_refused_naming_its_address() {
+        let text = format!("{BASE}{ONE_POINT}slave = 1\naddress = 65535\ndata_type = \"u32\"\n");
+        let e = BridgeConfig::from_toml(&text).unwrap_err().to_string();
+        assert!(
+            e.contains("point `p`: address 65535 with data_type u32 needs registers up to 65536"),
+            "{e}"
+        );
+        // One register there is fine, and so is a 32-bit value ending at the last register.
+        BridgeConfig::from_toml(&text.replace("\"u32\"", "\"u16\"")).unwrap();
+        BridgeConfig::from_toml(&text.replace("65535", "65534")).unwrap();
+    }
+
+    #[test]
+    fn slave_zero_is_refused_as_the_broadcast_address() {
+        let text = format!("{BASE}{ONE_POINT}slave = 0\naddress = 1\n");
+        let e = BridgeConfig::from_toml(&text).unwrap_err().to_string();
+        assert!(
+            e.contains("point `p`: slave 0 is the Modbus broadcast address"),
+            "{e}"
+        );
+        BridgeConfig::from_toml(&text.replace("slave = 0", "slave = 1")).unwrap();
+    }
+
+    #[test]
+    fn a_directory_given_as_the_configuration_says_it_is_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = BridgeConfig::load(Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        assert!(!e.contains("missing field"), "{e}");
+    }
 
     #[test]
     fn a_misspelt_key_in_a_modbus_table_is_refused_by_name() {

@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use geohazard_bus::rumqttc::QoS;
-use geohazard_protocol::{CommandEnvelope, GatewayStatus, Reading, TelemetryBatch, Topic};
-use tokio::sync::{Semaphore, mpsc, watch};
+use geohazard_protocol::{GatewayStatus, Reading, TelemetryBatch, Topic};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -83,7 +83,12 @@ pub(crate) struct Runtime {
     polled: std::sync::atomic::AtomicU64,
     started: Instant,
     workers: Mutex<Workers>,
+    /// Status publishes skipped because the link was busy, since the last warning about it.
+    status_skipped: Mutex<(u64, Option<Instant>)>,
 }
+
+/// A link too busy for the status is said at most this often (with the count), not per skip.
+const SKIPPED_STATUS_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 impl Runtime {
     fn gateway(&self) -> String {
@@ -119,16 +124,69 @@ impl Runtime {
             retain: true,
         };
         if *self.connected.borrow() && self.direct.try_send(d).is_err() {
-            warn!("status not published: link busy");
+            let mut skipped = self.status_skipped.lock().expect("not poisoned");
+            skipped.0 += 1;
+            if skipped
+                .1
+                .is_none_or(|at| at.elapsed() >= SKIPPED_STATUS_WARNING_EVERY)
+            {
+                warn!(
+                    skipped = skipped.0,
+                    "status not published: link busy ({} status messages skipped since the last such warning; said at most every {:?})",
+                    skipped.0,
+                    SKIPPED_STATUS_WARNING_EVERY
+                );
+                *skipped = (0, Some(Instant::now()));
+            }
         }
     }
 
-    /// Waits for room on the link rather than dropping the ack; while the broker is away the
-    /// ack waits for the next connection.
-    pub(crate) async fn ack(&self, ack: &geohazard_protocol::CommandAck) {
+    /// Answers a command for good: the answer is written to the queue's `answers` lane (the link
+    /// publishes it, and it stays until the broker has it, across restarts), and the command,
+    /// if it came from the `commands` lane, leaves it in the same step.
+    pub(crate) async fn answer(
+        &self,
+        journal_id: Option<u64>,
+        ack: &geohazard_protocol::CommandAck,
+    ) {
         let d = Direct::command_ack(&self.gateway(), ack);
-        if self.direct.send(d).await.is_err() {
-            warn!(id = %ack.id, "command ack not sent: the bridge is stopping");
+        let msg = Message {
+            topic: d.topic.clone(),
+            payload: d.payload.clone(),
+        };
+        let stored = self
+            .queue
+            .call(move |q| {
+                q.push(Lane::Answers, &msg)?;
+                if let Some(id) = journal_id {
+                    q.ack_now(Lane::Commands, id)?;
+                }
+                Ok::<_, QueueError>(())
+            })
+            .await;
+        match stored {
+            Ok(Ok(())) => self.queue.notify_queued(),
+            Err(e) | Ok(Err(e)) => {
+                // Not on disk: still answer now, the only copy in memory.
+                error!(id = %ack.id, "command answer not stored: {e}; sending it directly");
+                if self.direct.send(d).await.is_err() {
+                    warn!(id = %ack.id, "command answer not sent: the bridge is stopping");
+                }
+            }
+        }
+    }
+
+    /// A redelivered copy of a command that already waits or runs: its record goes.
+    pub(crate) async fn forget_command(&self, journal_id: u64) {
+        let forgotten = self
+            .queue
+            .call(move |q| {
+                q.ack_now(Lane::Commands, journal_id)
+                    .map_err(QueueError::Io)
+            })
+            .await;
+        if let Err(e) | Ok(Err(e)) = forgotten {
+            error!("redelivered command {journal_id} not removed from the queue: {e}");
         }
     }
 
@@ -231,6 +289,7 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
         config.queue.dir.clone(),
         config.queue.max_bytes,
         config.queue.segment_bytes,
+        Duration::from_millis(config.queue.sync_interval_ms),
     )
     .await
     .map_err(|e| anyhow::anyhow!("queue folder {}: {e}", config.queue.dir.display()))?;
@@ -240,7 +299,6 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
         tokio::task::spawn_blocking(move || CounterStore::open(&dir)).await?
     };
     let (direct_tx, direct_rx) = mpsc::channel(256);
-    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Bytes>(config.commands.max_waiting);
     let (connected_tx, connected_rx) = watch::channel(false);
     let (readings_tx, readings_rx) = mpsc::channel(4096);
     let rt = Arc::new(Runtime {
@@ -255,6 +313,7 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
         readings: readings_tx,
         polled: Default::default(),
         started: Instant::now(),
+        status_skipped: Mutex::new((0, None)),
         workers: Mutex::new(Workers {
             cancel: CancellationToken::new(),
             cameras: Vec::new(),
@@ -288,56 +347,39 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
             }
         })
     };
-    let commands_task = {
-        let rt = rt.clone();
-        let shutdown = shutdown.clone();
-        // A command leaves the queue only when a handler is free, so the queue's bound is what
-        // decides when the link answers `busy`.
-        let handlers = Arc::new(Semaphore::new(commands::AT_ONCE));
-        let executed = Arc::new(Mutex::new(commands::Executed::default()));
-        tokio::spawn(async move {
-            loop {
-                let permit = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    p = handlers.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-                };
-                let payload = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    p = cmd_rx.recv() => match p { Some(p) => p, None => break },
-                };
-                let id = CommandEnvelope::id_of(&payload);
-                let arrival = executed.lock().expect("not poisoned").arrive(&id);
-                // Several at once: a slow snapshot never holds up a status request.
-                let rt = rt.clone();
-                let executed = executed.clone();
-                tokio::spawn(async move {
-                    let ack = match arrival {
-                        commands::Arrival::New => commands::handle(&rt, &payload).await,
-                        commands::Arrival::Answered(ack) => {
-                            info!(id = %ack.id, "command received again: answered, not executed again");
-                            ack
-                        }
-                        commands::Arrival::Running => {
-                            info!(%id, "command received again while it runs: its answer will follow");
-                            return;
-                        }
-                    };
-                    if !ack.ok {
-                        warn!(id = %ack.id, error = ?ack.error, "command refused");
-                    }
-                    executed.lock().expect("not poisoned").answered(&ack);
-                    rt.ack(&ack).await;
-                    drop(permit);
-                });
-            }
-        })
-    };
+    let waiting = commands::Waiting::default();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    // Commands taken before the last stop and not answered: they run first.
+    let unanswered = queue
+        .call(|q| q.pending_with_ids(Lane::Commands))
+        .await?
+        .map_err(|e| anyhow::anyhow!("queue folder {}: {e}", config.queue.dir.display()))?;
+    if !unanswered.is_empty() {
+        info!(
+            commands = unanswered.len(),
+            "commands taken before the restart and not answered: executing them now"
+        );
+    }
+    for (journal_id, m) in unanswered {
+        waiting.add(&commands::target_of(&m.payload));
+        let _ = cmd_tx.send(commands::Accepted {
+            journal_id,
+            payload: m.payload,
+        });
+    }
+    let commands_task = tokio::spawn(commands::dispatch(
+        rt.clone(),
+        cmd_rx,
+        waiting.clone(),
+        shutdown.clone(),
+    ));
     let status_rt = rt.clone();
     let link = Link {
         config,
         queue: queue.clone(),
         direct: direct_rx,
         commands: cmd_tx,
+        waiting,
         connected: connected_tx,
         online_status: Arc::new(move || status_rt.status()),
     };

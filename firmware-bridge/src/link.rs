@@ -9,9 +9,14 @@
 //! With `queue.until_confirmed`, a telemetry message's PUBACK only stops its resending on this
 //! connection: it leaves the queue when the collector confirms its `seq` on
 //! `gh/v1/gw/{gateway}/telemetry/ack` (the seq is its id in the readings lane). A broker that
-//! crashes before saving it cannot lose it: it is sent again after the reconnect.
+//! crashes before saving it cannot lose it: it is sent again after the reconnect, and a collector
+//! that took it but never confirmed it (restarted meanwhile) gets it again after
+//! `queue.confirm_timeout_s`, doubling up to `queue.confirm_timeout_max_s` while none comes.
+//!
+//! Commands are taken with manual acks: each is written to the queue's `commands` lane before
+//! the broker hears it was received (see `commands`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,14 +25,15 @@ use geohazard_bus::rumqttc::{LastWill, QoS};
 use geohazard_bus::{BusConfig, Connection, Lost, Received};
 use geohazard_protocol::{GatewayStatus, TelemetryAck, Topic};
 use geohazard_runtime::Backoff;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use crate::commands::{Accepted, Waiting};
 use crate::config::BridgeConfig;
 use crate::direct::Direct;
-use crate::queue::{Lane, Next, QueueHandle};
+use crate::queue::{Lane, Message, Next, QueueHandle};
 
 /// Frames are large: at most this many in flight, so readings are never stuck behind them.
 const FRAMES_IN_FLIGHT: usize = 2;
@@ -38,7 +44,8 @@ pub(crate) struct Link {
     pub config: BridgeConfig,
     pub queue: QueueHandle,
     pub direct: mpsc::Receiver<Direct>,
-    pub commands: mpsc::Sender<Bytes>,
+    pub commands: mpsc::UnboundedSender<Accepted>,
+    pub waiting: Waiting,
     pub connected: watch::Sender<bool>,
     /// The retained status published when a connection comes up.
     pub online_status: Arc<dyn Fn() -> GatewayStatus + Send + Sync>,
@@ -68,8 +75,8 @@ impl Link {
         bus.inflight = (m.max_inflight * 2 + 16).min(u16::MAX as usize) as u16;
         bus.keep_alive_secs = m.keep_alive_s;
         let mut options = bus.mqtt_options()?;
-        // Commands are taken on arrival: one that finds the command queue full is answered `busy`.
-        options.set_manual_acks(false);
+        // A command's delivery is acknowledged once it is on disk (or answered `busy`).
+        options.set_manual_acks(true);
         options.set_last_will(LastWill::new(
             Topic::status(gateway),
             GatewayStatus::offline().to_json(),
@@ -129,8 +136,15 @@ impl Link {
         info!(gateway = %gateway, "connected to the broker");
         // Fresh per connection: a fresh client has nothing in flight, and everything not yet
         // acknowledged is sent again from the oldest.
-        let mut in_flight = [0usize; 2];
-        let mut cursor: [Option<u64>; 2] = [None, None];
+        let mut in_flight = [0usize; 3];
+        let mut cursor: [Option<u64>; 3] = [None, None, None];
+        // Telemetry the broker took, waiting for the collector's confirmation: (resend at, id),
+        // and each id's resend time.
+        let mut unconfirmed: BTreeSet<(Instant, u64)> = BTreeSet::new();
+        let mut resend_at: HashMap<u64, Instant> = HashMap::new();
+        let confirm_min = Duration::from_secs_f64(self.config.queue.confirm_timeout_s);
+        let confirm_max = Duration::from_secs_f64(self.config.queue.confirm_timeout_max_s);
+        let mut confirm_wait = confirm_min;
         // Read ahead from the queue, so its thread is asked once per batch, not per message.
         let mut ready: VecDeque<Next> = VecDeque::new();
         // The last read found nothing more to send: wait for a push or a confirmation.
@@ -172,6 +186,7 @@ impl Link {
                     }
                 }
             }
+            let next_resend = unconfirmed.first().map(|(at, _)| *at);
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
@@ -187,7 +202,13 @@ impl Link {
                         in_flight[lane_index(lane)] -= 1;
                         drained = false;
                         // A confirmed message waits for the collector's word instead.
-                        if !(until_confirmed && lane == Lane::Readings) {
+                        if until_confirmed && lane == Lane::Readings {
+                            let at = Instant::now() + confirm_wait;
+                            if let Some(old) = resend_at.insert(id, at) {
+                                unconfirmed.remove(&(old, id));
+                            }
+                            unconfirmed.insert((at, id));
+                        } else {
                             self.queue.ack(lane, id);
                         }
                     }
@@ -195,26 +216,30 @@ impl Link {
                         match serde_json::from_slice::<TelemetryAck>(&p.payload) {
                             Ok(confirmed) => {
                                 for seq in confirmed.seqs {
+                                    if let Some(at) = resend_at.remove(&seq) {
+                                        unconfirmed.remove(&(at, seq));
+                                        // The collector is there: back to the shortest wait.
+                                        confirm_wait = confirm_min;
+                                    }
                                     self.queue.ack(Lane::Readings, seq);
                                 }
                             }
                             Err(e) => warn!("unreadable telemetry confirmation ignored: {e}"),
                         }
+                        if let Err(e) = conn.ack(&p).await {
+                            return SessionEnd::Lost(e);
+                        }
                     }
                     Ok(Received::Message(p)) if p.topic == cmd_topic => {
-                        if let Err(TrySendError::Full(payload)) = self.commands.try_send(p.payload) {
-                            // Never silently: the center hears at once that it must retry.
-                            let waiting = self.config.commands.max_waiting;
-                            let ack = crate::commands::busy(&payload, waiting);
-                            warn!(id = %ack.id, "command refused: {waiting} commands already wait");
-                            let d = Direct::command_ack(&gateway, &ack);
-                            if let Err(e) = conn.publish(d.topic, d.qos, d.retain, d.payload, None).await {
-                                return SessionEnd::Lost(e);
-                            }
+                        if let Err(e) = self.take_command(conn, &p).await {
+                            return SessionEnd::Lost(e);
                         }
                     }
                     Ok(Received::Message(p)) => {
                         debug!(topic = %p.topic, "message on an unexpected topic ignored");
+                        if let Err(e) = conn.ack(&p).await {
+                            return SessionEnd::Lost(e);
+                        }
                     }
                     // The link subscribes only at connect, with no tokens.
                     Ok(Received::Subscribed { .. }) => {}
@@ -252,8 +277,109 @@ impl Link {
                     in_flight[lane_index(lane)] += 1;
                 }
                 _ = self.queue.queued(), if ready.is_empty() && drained => drained = false,
+                _ = sleep_until_opt(next_resend) => {
+                    let now = Instant::now();
+                    let mut due = Vec::new();
+                    while let Some(&(at, id)) = unconfirmed.first() {
+                        if at > now {
+                            break;
+                        }
+                        unconfirmed.pop_first();
+                        resend_at.remove(&id);
+                        due.push(id);
+                    }
+                    warn!(
+                        messages = due.len(),
+                        waited = ?confirm_wait,
+                        "telemetry not confirmed by the collector in time: sending it again"
+                    );
+                    confirm_wait = (confirm_wait * 2).min(confirm_max);
+                    match self.queue.read_again(Lane::Readings, due).await {
+                        // Ahead of what waits: they are the oldest.
+                        Ok(again) => {
+                            for n in again.into_iter().rev() {
+                                ready.push_front(n);
+                            }
+                        }
+                        Err(e) => {
+                            error!("the link cannot read the queue: {e}");
+                            return SessionEnd::Cancelled;
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// Takes a command from the broker: on disk first, then its delivery acknowledged, then
+    /// handed to its target's queue. One that finds its target's queue full is answered `busy`.
+    async fn take_command(
+        &mut self,
+        conn: &mut Connection<Queued>,
+        p: &geohazard_bus::rumqttc::Publish,
+    ) -> Result<(), Lost> {
+        let target = crate::commands::target_of(&p.payload);
+        let max = self.config.commands.max_waiting;
+        if !self.waiting.try_add(&target, max) {
+            // Never silently: the center hears at once that it must retry.
+            let ack = crate::commands::busy(&p.payload, max, &target);
+            warn!(id = %ack.id, %target, "command refused: {max} commands already wait");
+            self.store_answer(conn, &ack).await?;
+            return conn.ack(p).await;
+        }
+        let command = Message {
+            topic: p.topic.clone(),
+            payload: p.payload.clone(),
+        };
+        match self.queue.push(Lane::Commands, command).await {
+            Ok(journal_id) => {
+                conn.ack(p).await?;
+                let _ = self.commands.send(Accepted {
+                    journal_id,
+                    payload: p.payload.clone(),
+                });
+            }
+            Err(e) => {
+                self.waiting.done(&target);
+                let ack = geohazard_protocol::CommandAck::failure(
+                    geohazard_protocol::CommandEnvelope::id_of(&p.payload),
+                    format!("not executed: the gateway cannot store the command ({e})"),
+                );
+                error!(id = %ack.id, "command not stored: {e}");
+                self.store_answer(conn, &ack).await?;
+                conn.ack(p).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts an answer in the `answers` lane (published from there), or publishes it now when the
+    /// queue cannot take it.
+    async fn store_answer(
+        &mut self,
+        conn: &mut Connection<Queued>,
+        ack: &geohazard_protocol::CommandAck,
+    ) -> Result<(), Lost> {
+        let d = Direct::command_ack(&self.config.gateway, ack);
+        let msg = Message {
+            topic: d.topic.clone(),
+            payload: d.payload.clone(),
+        };
+        match self.queue.push(Lane::Answers, msg).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                error!(id = %ack.id, "command answer not stored: {e}; sending it directly");
+                conn.publish(d.topic, d.qos, d.retain, d.payload, None)
+                    .await
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -261,5 +387,7 @@ fn lane_index(lane: Lane) -> usize {
     match lane {
         Lane::Readings => 0,
         Lane::Frames => 1,
+        Lane::Answers => 2,
+        Lane::Commands => unreachable!("commands are never published"),
     }
 }

@@ -286,10 +286,37 @@ enum LinkError {
     },
     #[error("no answer within {} ms", .0.as_millis())]
     Timeout(Duration),
+    #[error("the slave closed the connection")]
+    PeerClosed,
     #[error("{0}")]
     Transport(#[from] tokio_modbus::Error),
     #[error("{0}")]
     Reply(#[from] ShortReply),
+}
+
+impl LinkError {
+    /// tokio-modbus reports a TCP peer's end of stream as `io::Error::last_os_error()`, whatever
+    /// errno the thread last saw: typically EINPROGRESS (from a connect) or EAGAIN (from a read
+    /// that would block), neither of which a socket read can really fail with. Say what happened.
+    fn from_transport(e: tokio_modbus::Error) -> LinkError {
+        use std::io::ErrorKind;
+        let closed = match &e {
+            tokio_modbus::Error::Transport(io) => {
+                matches!(
+                    io.raw_os_error(),
+                    Some(0 | libc::EINPROGRESS | libc::EAGAIN | libc::EALREADY)
+                ) || matches!(
+                    io.kind(),
+                    ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+                )
+            }
+            tokio_modbus::Error::Protocol(_) => false,
+        };
+        if closed {
+            return LinkError::PeerClosed;
+        }
+        LinkError::Transport(e)
+    }
 }
 
 impl Poller {
@@ -560,7 +587,7 @@ impl Poller {
         .await;
         match result {
             Err(_) => Err(ReadError::Link(LinkError::Timeout(deadline))),
-            Ok(Err(e)) => Err(ReadError::Link(e.into())),
+            Ok(Err(e)) => Err(ReadError::Link(LinkError::from_transport(e))),
             Ok(Ok(Err(code))) => Err(ReadError::Exception(code)),
             Ok(Ok(Ok(words))) => {
                 decode(&words, data_type, order).map_err(|e| ReadError::Link(e.into()))

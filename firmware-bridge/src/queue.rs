@@ -1,7 +1,8 @@
 //! The store-and-forward queue: every telemetry message and snapshot is written here (and
 //! fsynced) before it is published, and leaves only when the broker has acknowledged it.
 //!
-//! Two lanes, `readings/` and `frames/`, each a series of segment files `{first_id:020}.seg`
+//! Four lanes, `readings/`, `frames/`, `commands/` (commands accepted and not yet answered) and
+//! `answers/` (their answers not yet taken by the broker), each a series of segment files `{first_id:020}.seg`
 //! holding checksummed records. A lane's `head` file holds the first id not yet acknowledged;
 //! a segment is deleted once every record in it is acknowledged. After a power cut, a torn
 //! record at the end of the last segment is cut off; every complete record is kept.
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, oneshot};
@@ -33,6 +35,10 @@ const MAX_RECORD: u32 = 64 * 1024 * 1024;
 pub enum Lane {
     Readings,
     Frames,
+    /// Commands taken from the broker and not yet answered: executed again after a restart.
+    Commands,
+    /// Command answers waiting for the broker's PUBACK.
+    Answers,
 }
 
 impl Lane {
@@ -40,7 +46,14 @@ impl Lane {
         match self {
             Lane::Readings => "readings",
             Lane::Frames => "frames",
+            Lane::Commands => "commands",
+            Lane::Answers => "answers",
         }
+    }
+
+    /// Lanes outside the byte bound and its drop policy: few, small, and never dropped.
+    fn is_control(self) -> bool {
+        matches!(self, Lane::Commands | Lane::Answers)
     }
 }
 
@@ -89,6 +102,11 @@ struct LaneStore {
     head: u64,
     persisted_head: u64,
     next_id: u64,
+    /// Ids below this are fsynced: only they may be published (an id published and then lost
+    /// at a power cut would be given again to another message).
+    durable_next: u64,
+    /// Appended since the last fsync.
+    dirty: bool,
     writer: Option<File>,
     bytes: u64,
 }
@@ -107,10 +125,15 @@ pub struct QueueStats {
 pub struct DiskQueue {
     readings: LaneStore,
     frames: LaneStore,
+    commands: LaneStore,
+    answers: LaneStore,
     max_bytes: u64,
     segment_bytes: u64,
     stats: QueueStats,
     last_head_write: Instant,
+    /// Readings and frames are fsynced together at most this often (zero: each on its own).
+    sync_interval: Duration,
+    last_sync: Instant,
 }
 
 fn segment_name(first_id: u64) -> String {
@@ -197,12 +220,24 @@ impl LaneStore {
     fn open(root: &Path, lane: Lane) -> io::Result<LaneStore> {
         let dir = root.join(lane.dir_name());
         fs::create_dir_all(&dir)?;
-        let head = match fs::read_to_string(dir.join("head")) {
-            Ok(s) => s.trim().parse().unwrap_or_else(|_| {
-                error!(lane = ?lane, "queue head file is unreadable: replaying every record on disk");
-                0
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        // The head, then (control lanes) the ids acknowledged ahead of it.
+        let (head, acked_ahead) = match fs::read_to_string(dir.join("head")) {
+            Ok(s) => {
+                let mut lines = s.lines();
+                let head = lines.next().unwrap_or_default().trim().parse().unwrap_or_else(|_| {
+                    error!(lane = ?lane, "queue head file is unreadable: replaying every record on disk");
+                    0
+                });
+                let ahead: BTreeSet<u64> = lines
+                    .next()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .filter_map(|id| id.parse().ok())
+                    .filter(|id| *id >= head)
+                    .collect();
+                (head, ahead)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (0, BTreeSet::new()),
             Err(e) => return Err(e),
         };
         let mut firsts: Vec<u64> = fs::read_dir(&dir)?
@@ -217,10 +252,12 @@ impl LaneStore {
             dir,
             segments: VecDeque::new(),
             entries: VecDeque::new(),
-            acked_ahead: BTreeSet::new(),
+            acked_ahead,
             head,
             persisted_head: head,
             next_id: head.max(1),
+            durable_next: 0,
+            dirty: false,
             writer: None,
             bytes: 0,
         };
@@ -270,17 +307,32 @@ impl LaneStore {
                 size: offset,
             });
         }
+        store.durable_next = store.next_id;
+        let present: BTreeSet<u64> = store.entries.iter().map(|e| e.id).collect();
+        store.acked_ahead.retain(|id| present.contains(id));
+        while store
+            .entries
+            .front()
+            .is_some_and(|f| store.acked_ahead.remove(&f.id))
+        {
+            store.pop_front();
+        }
         store.remove_consumed_segments()?;
         Ok(store)
     }
 
-    fn append(&mut self, msg: &Message, segment_bytes: u64) -> io::Result<u64> {
+    /// Appends a record; fsynced now with `sync`, else at the next [`LaneStore::sync`].
+    fn append(&mut self, msg: &Message, segment_bytes: u64, sync: bool) -> io::Result<u64> {
         let id = self.next_id;
         let record = encode_record(id, msg);
         let roll = match self.segments.back() {
             Some(s) => s.size >= segment_bytes || self.writer.is_none() && s.size > 0,
             None => true,
         };
+        if roll {
+            // What the closing segment holds is on disk before the next one starts.
+            self.sync()?;
+        }
         if roll || self.writer.is_none() {
             if roll {
                 let path = self.dir.join(segment_name(id));
@@ -299,7 +351,10 @@ impl LaneStore {
         }
         let seg = self.segments.back_mut().expect("a segment");
         let w = self.writer.as_mut().expect("a writer");
-        if let Err(e) = w.write_all(&record).and_then(|_| w.sync_data()) {
+        let written = w
+            .write_all(&record)
+            .and_then(|_| if sync { w.sync_data() } else { Ok(()) });
+        if let Err(e) = written {
             // The file may hold part of the record: start a new segment next time, and cut it.
             let _ = w.set_len(seg.size);
             self.writer = None;
@@ -314,7 +369,24 @@ impl LaneStore {
         seg.size += record.len() as u64;
         self.bytes += record.len() as u64;
         self.next_id += 1;
+        if sync {
+            self.durable_next = self.next_id;
+        } else {
+            self.dirty = true;
+        }
         Ok(id)
+    }
+
+    /// Fsyncs what was appended since the last sync; it may be published from now on.
+    fn sync(&mut self) -> io::Result<()> {
+        if self.dirty {
+            if let Some(w) = &self.writer {
+                w.sync_data()?;
+            }
+            self.dirty = false;
+        }
+        self.durable_next = self.next_id;
+        Ok(())
     }
 
     fn read(&self, id: u64) -> io::Result<Option<Message>> {
@@ -345,6 +417,7 @@ impl LaneStore {
             .iter()
             .skip(i)
             .map(|e| e.id)
+            .take_while(|id| *id < self.durable_next)
             .find(|id| !self.acked_ahead.contains(id))
     }
 
@@ -404,9 +477,21 @@ impl LaneStore {
         if self.persisted_head == self.head {
             return Ok(());
         }
+        self.write_head_with(true)
+    }
+
+    /// Writes the head; with `ahead`, also the ids acknowledged ahead of it on a second line (a
+    /// command answered while older ones still wait must not run again after a restart).
+    fn write_head_with(&mut self, ahead: bool) -> io::Result<()> {
+        let mut text = self.head.to_string();
+        if ahead {
+            text.push('\n');
+            let ids: Vec<String> = self.acked_ahead.iter().map(u64::to_string).collect();
+            text.push_str(&ids.join(" "));
+        }
         let tmp = self.dir.join("head.tmp");
         let mut f = File::create(&tmp)?;
-        f.write_all(self.head.to_string().as_bytes())?;
+        f.write_all(text.as_bytes())?;
         f.sync_all()?;
         fs::rename(&tmp, self.dir.join("head"))?;
         sync_dir(&self.dir)?;
@@ -420,13 +505,19 @@ impl DiskQueue {
         fs::create_dir_all(dir)?;
         let readings = LaneStore::open(dir, Lane::Readings)?;
         let frames = LaneStore::open(dir, Lane::Frames)?;
+        let commands = LaneStore::open(dir, Lane::Commands)?;
+        let answers = LaneStore::open(dir, Lane::Answers)?;
         let q = DiskQueue {
             readings,
             frames,
+            commands,
+            answers,
             max_bytes,
             segment_bytes,
             stats: QueueStats::default(),
             last_head_write: Instant::now(),
+            sync_interval: Duration::ZERO,
+            last_sync: Instant::now(),
         };
         let s = q.stats();
         if s.readings + s.frames > 0 {
@@ -444,6 +535,8 @@ impl DiskQueue {
         match lane {
             Lane::Readings => &self.readings,
             Lane::Frames => &self.frames,
+            Lane::Commands => &self.commands,
+            Lane::Answers => &self.answers,
         }
     }
 
@@ -451,12 +544,18 @@ impl DiskQueue {
         match lane {
             Lane::Readings => &mut self.readings,
             Lane::Frames => &mut self.frames,
+            Lane::Commands => &mut self.commands,
+            Lane::Answers => &mut self.answers,
         }
     }
 
     /// Appends and fsyncs a message, making room by the drop policy. Returns its id.
     pub fn push(&mut self, lane: Lane, msg: &Message) -> Result<u64, QueueError> {
         let size = HEADER + 2 + msg.topic.len() as u64 + msg.payload.len() as u64;
+        if lane.is_control() {
+            let segment_bytes = self.segment_bytes;
+            return Ok(self.lane_mut(lane).append(msg, segment_bytes, true)?);
+        }
         if size > self.max_bytes {
             return Err(QueueError::TooLarge {
                 size,
@@ -490,7 +589,33 @@ impl DiskQueue {
             }
         }
         let segment_bytes = self.segment_bytes;
-        Ok(self.lane_mut(lane).append(msg, segment_bytes)?)
+        let each = self.sync_interval.is_zero();
+        let id = self.lane_mut(lane).append(msg, segment_bytes, each)?;
+        if !each && self.last_sync.elapsed() >= self.sync_interval {
+            self.sync()?;
+        }
+        Ok(id)
+    }
+
+    /// Groups the fsyncs of readings and frames: at most one per `interval` (zero: one per
+    /// message). A message is published only once fsynced, so a power cut loses at most what
+    /// was queued in the last `interval`, none of it yet sent.
+    pub fn set_sync_interval(&mut self, interval: Duration) {
+        self.sync_interval = interval;
+    }
+
+    /// Fsyncs the readings and frames appended since the last sync.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.readings.sync()?;
+        self.frames.sync()?;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// How long until appended messages are due to be fsynced (None: nothing waits).
+    pub fn sync_due(&self) -> Option<Duration> {
+        (self.readings.dirty || self.frames.dirty)
+            .then(|| self.sync_interval.saturating_sub(self.last_sync.elapsed()))
     }
 
     /// The id the next message pushed on `lane` will get.
@@ -510,16 +635,31 @@ impl DiskQueue {
     /// The message is delivered: it leaves the queue. The head is written to disk at most every
     /// 200 ms (and on [`DiskQueue::flush`]); a crash in between only means a few redeliveries.
     pub fn ack(&mut self, lane: Lane, id: u64) -> io::Result<()> {
+        if lane.is_control() {
+            // Few, and each replayed one would be a command run or answered twice.
+            return self.ack_now(lane, id);
+        }
         self.lane_mut(lane).ack(id)?;
-        if self.last_head_write.elapsed() > Duration::from_millis(200) {
+        if self.last_head_write.elapsed() > self.sync_interval.max(Duration::from_millis(200)) {
             self.flush()?;
         }
         Ok(())
     }
 
+    /// Acknowledges `id` and saves the lane's head at once (commands: an answered command must
+    /// not run again after a crash).
+    pub fn ack_now(&mut self, lane: Lane, id: u64) -> io::Result<()> {
+        let l = self.lane_mut(lane);
+        l.ack(id)?;
+        l.write_head_with(true)
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
+        self.sync()?;
         self.readings.write_head()?;
         self.frames.write_head()?;
+        self.commands.write_head()?;
+        self.answers.write_head()?;
         self.last_head_write = Instant::now();
         Ok(())
     }
@@ -540,12 +680,21 @@ impl DiskQueue {
 
     /// Every waiting message of a lane, oldest first (for inspection and tests).
     pub fn pending(&self, lane: Lane) -> io::Result<Vec<Message>> {
+        Ok(self
+            .pending_with_ids(lane)?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect())
+    }
+
+    /// Every waiting message of a lane with its id, oldest first.
+    pub fn pending_with_ids(&self, lane: Lane) -> io::Result<Vec<(u64, Message)>> {
         let l = self.lane(lane);
         let mut out = Vec::new();
         let mut at = None;
         while let Some(id) = l.next_after(at) {
             if let Some(m) = l.read(id)? {
-                out.push(m);
+                out.push((id, m));
             }
             at = Some(id);
         }
@@ -585,16 +734,26 @@ pub(crate) struct QueueHandle {
 
 impl QueueHandle {
     /// Opens (and replays the index of) the queue in `dir` on a thread of its own.
-    pub async fn open(dir: PathBuf, max_bytes: u64, segment_bytes: u64) -> io::Result<QueueHandle> {
+    pub async fn open(
+        dir: PathBuf,
+        max_bytes: u64,
+        segment_bytes: u64,
+        sync_interval: Duration,
+    ) -> io::Result<QueueHandle> {
         let (ops, jobs) = std::sync::mpsc::channel::<Op>();
         let (opened_tx, opened) = oneshot::channel();
         let depth = Arc::new(AtomicU64::new(0));
         let shown = depth.clone();
+        let queued = Arc::new(Notify::new());
+        let synced = queued.clone();
         std::thread::Builder::new()
             .name("bridge-queue".into())
             .spawn(move || {
                 let mut q = match DiskQueue::open(&dir, max_bytes, segment_bytes) {
-                    Ok(q) => q,
+                    Ok(mut q) => {
+                        q.set_sync_interval(sync_interval);
+                        q
+                    }
                     Err(e) => {
                         let _ = opened_tx.send(Err(e));
                         return;
@@ -603,10 +762,21 @@ impl QueueHandle {
                 shown.store(q.depth(), Ordering::Relaxed);
                 let _ = opened_tx.send(Ok(()));
                 let closed = loop {
-                    match jobs.recv() {
+                    let op = match q.sync_due() {
+                        None => jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                        Some(wait) => jobs.recv_timeout(wait),
+                    };
+                    match op {
                         Ok(Op::Run(job)) => job(&mut q),
                         Ok(Op::Close(reply)) => break Some(reply),
-                        Err(_) => break None,
+                        Err(RecvTimeoutError::Timeout) => {
+                            match q.sync() {
+                                // Newly durable: the link may publish it.
+                                Ok(()) => synced.notify_one(),
+                                Err(e) => error!("queue fsync failed: {e}"),
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break None,
                     }
                     shown.store(q.depth(), Ordering::Relaxed);
                 };
@@ -618,11 +788,7 @@ impl QueueHandle {
         opened
             .await
             .map_err(|_| io::Error::other("the queue thread ended while opening"))??;
-        Ok(QueueHandle {
-            ops,
-            depth,
-            queued: Arc::new(Notify::new()),
-        })
+        Ok(QueueHandle { ops, depth, queued })
     }
 
     /// Runs `job` on the queue's thread and waits for its result.
@@ -666,11 +832,12 @@ impl QueueHandle {
         self.queued.notified().await
     }
 
-    /// Up to `readings` waiting readings after `after[0]`, then, if fewer were found, up to
+    /// Up to `readings` waiting command answers after `after[2]` and readings after `after[0]`
+    /// (answers first: they are few and someone waits for them), then, if none was found, up to
     /// `frames` waiting frames after `after[1]`, oldest first.
     pub async fn next(
         &self,
-        after: [Option<u64>; 2],
+        after: [Option<u64>; 3],
         readings: usize,
         frames: usize,
     ) -> Result<Vec<Next>, QueueError> {
@@ -687,12 +854,28 @@ impl QueueHandle {
                     out.push(Next { lane, id, message });
                 }
             };
+            take(Lane::Answers, after[2], readings, &mut out);
             take(Lane::Readings, after[0], readings, &mut out);
             // Frames only when no reading waits: they never hold up readings.
             if out.is_empty() {
                 take(Lane::Frames, after[1], frames, &mut out);
             }
             out
+        })
+        .await
+    }
+
+    /// The messages `ids` of `lane` that still wait (a resend), oldest first.
+    pub async fn read_again(&self, lane: Lane, ids: Vec<u64>) -> Result<Vec<Next>, QueueError> {
+        self.call(move |q| {
+            ids.into_iter()
+                .filter(|id| q.lane(lane).find(*id).is_some())
+                .map(|id| Next {
+                    lane,
+                    id,
+                    message: q.read(lane, id),
+                })
+                .collect()
         })
         .await
     }
@@ -836,6 +1019,24 @@ mod tests {
     }
 
     #[test]
+    fn with_grouped_fsyncs_a_message_is_offered_for_publishing_only_once_fsynced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        q.set_sync_interval(Duration::from_secs(3600));
+        q.push(Lane::Readings, &msg("r", 10)).unwrap();
+        q.push(Lane::Readings, &msg("r", 10)).unwrap();
+        assert_eq!(q.next_after(Lane::Readings, None), None);
+        assert!(q.sync_due().is_some());
+        q.sync().unwrap();
+        assert_eq!(q.sync_due(), None);
+        assert_eq!(q.next_after(Lane::Readings, None), Some(1));
+        assert_eq!(q.next_after(Lane::Readings, Some(1)), Some(2));
+        // Commands are never held back.
+        q.push(Lane::Commands, &msg("c", 10)).unwrap();
+        assert_eq!(q.next_after(Lane::Commands, None), Some(1));
+    }
+
+    #[test]
     fn out_of_order_acks_release_only_a_contiguous_head() {
         let dir = tempfile::tempdir().unwrap();
         let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
@@ -853,7 +1054,7 @@ mod tests {
     #[tokio::test]
     async fn the_handle_runs_operations_in_order_and_a_closed_queue_refuses_more() {
         let dir = tempfile::tempdir().unwrap();
-        let q = QueueHandle::open(dir.path().into(), 1 << 20, 1 << 20)
+        let q = QueueHandle::open(dir.path().into(), 1 << 20, 1 << 20, Duration::ZERO)
             .await
             .unwrap();
         for i in 0..5 {
@@ -867,7 +1068,7 @@ mod tests {
         let ids = |next: Vec<Next>| -> Vec<(Lane, u64)> {
             next.into_iter().map(|n| (n.lane, n.id)).collect()
         };
-        let first = q.next([None, None], 3, 2).await.unwrap();
+        let first = q.next([None, None, None], 3, 2).await.unwrap();
         assert_eq!(
             first[2].message.as_ref().unwrap().as_ref().unwrap().topic,
             "t/2"
@@ -884,7 +1085,7 @@ mod tests {
         for id in 1..=5 {
             q.ack(Lane::Readings, id);
         }
-        let rest = q.next([Some(3), None], 3, 2).await.unwrap();
+        let rest = q.next([Some(3), None, None], 3, 2).await.unwrap();
         assert_eq!(ids(rest), [(Lane::Frames, 1)]);
         assert_eq!(q.depth(), 1);
         q.close().await;

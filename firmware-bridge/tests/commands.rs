@@ -127,6 +127,14 @@ async fn malformed_and_unknown_commands_get_error_acks_and_the_bridge_goes_on() 
     assert!(ack.ok, "{ack:?}");
     assert_eq!(ack.result["firmware"], env!("CARGO_PKG_VERSION"));
     assert!(ack.result["queue_depth"].is_u64());
+
+    // `status` and `reload_config` take no arguments: one given is refused, not ignored.
+    let ack = rec
+        .command(GW, "c9", "status", json!({"verbose": true}))
+        .await;
+    assert_refused(&ack, "takes no arguments");
+    let ack = rec.command(GW, "c10", "status", json!({})).await;
+    assert!(ack.ok, "{ack:?}");
     bridge.stop().await;
 }
 

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::*;
@@ -12,41 +10,6 @@ use geohazard_protocol::{GatewayStatus, Quality, Topic};
 use geohazard_testkit::{Broker, eventually};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Everything this test binary logs, to count what a failure writes.
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter("info")
-            .with_ansi(false)
-            .with_writer(move || Capture(sink.clone()))
-            .init();
-        logs
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn log_lines_with(words: &[&str]) -> usize {
-    let text = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
-    text.lines()
-        .filter(|l| words.iter().all(|w| l.contains(w)))
-        .count()
-}
 
 fn statuses(rec: &Recorder, gateway: &str) -> Vec<GatewayStatus> {
     rec.on(&Topic::status(gateway))
@@ -57,7 +20,7 @@ fn statuses(rec: &Recorder, gateway: &str) -> Vec<GatewayStatus> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_modbus_exception_is_logged_once_reported_in_the_status_and_marks_the_slave_suspect() {
-    logs();
+    capture_logs();
     let broker = Broker::start().await;
     let points = vec![point("sound", 1, 0, DataType::U16, constant(7.0))];
     let sim = sim(points.clone()).await;
@@ -121,7 +84,7 @@ async fn a_modbus_exception_is_logged_once_reported_in_the_status_and_marks_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_slave_is_in_the_status_while_it_is_silent_and_leaves_it_when_it_answers() {
-    logs();
+    capture_logs();
     let broker = Broker::start().await;
     let points = vec![
         point("steady", 1, 0, DataType::U16, constant(3.0)),
@@ -175,4 +138,55 @@ async fn a_silent_slave_is_in_the_status_while_it_is_silent_and_leaves_it_when_i
             .all(|r| r.quality == Quality::Good)
     );
     bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slave_that_closes_its_socket_is_reported_as_having_closed_the_connection() {
+    capture_logs();
+    let broker = Broker::start().await;
+    // A Modbus TCP "slave" that takes each request and hangs up without an answer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hangups = tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 12];
+            let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut request).await;
+            drop(socket);
+        }
+    });
+    let points = vec![point("hangup", 1, 0, DataType::U16, constant(1.0))];
+    let sim = sim(points.clone()).await;
+    let queue = tempfile::tempdir().unwrap();
+    let mut config = bridge_config("gw-hangup", &sim, &points, &broker, queue.path());
+    config.modbus[0].transport = geohazard_firmware_bridge::Transport::Tcp {
+        address: addr.to_string(),
+    };
+    config.modbus[0].timeout_ms = 5000;
+    config.status.interval_s = 1.0;
+    let rec = Recorder::start(
+        broker.port(),
+        "rec-hangup",
+        true,
+        &[&Topic::status("gw-hangup")],
+    )
+    .await;
+    let bridge = RunningBridge::start(config);
+    let fault = eventually(WAIT, "the point in the status", || async {
+        statuses(&rec, "gw-hangup")
+            .into_iter()
+            .flat_map(|s| s.faults)
+            .find(|f| f.channel == "hangup")
+    })
+    .await;
+    assert!(
+        fault.error.contains("the slave closed the connection"),
+        "{fault:?}"
+    );
+    assert_eq!(
+        log_lines_with(&["slave does not answer", "the slave closed the connection"]),
+        1
+    );
+    bridge.stop().await;
+    hangups.abort();
 }

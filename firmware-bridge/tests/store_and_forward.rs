@@ -3,7 +3,6 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -172,18 +171,7 @@ async fn a_bridge_killed_with_a_full_queue_loses_nothing_that_was_queued() {
     let config_path = dir.path().join("bridge.toml");
     std::fs::write(&config_path, config.to_toml()).unwrap();
 
-    let spawn = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_firmware-bridge"))
-            .arg("--config")
-            .arg(&config_path)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the bridge binary starts")
-    };
+    let spawn = || spawn_bridge_binary(&config_path);
     let mut child = spawn();
     // Full: the bound is reached and the oldest readings have started to be dropped.
     let queue_bytes = || -> u64 {

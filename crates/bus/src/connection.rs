@@ -252,6 +252,14 @@ impl<T> Connection<T> {
         Ok(())
     }
 
+    /// Acknowledges a message taken with manual acks (`MqttOptions::set_manual_acks(true)`):
+    /// until then the broker keeps it and delivers it again to the next connection.
+    pub async fn ack(&mut self, message: &Publish) -> Result<(), Lost> {
+        let session = self.session.as_mut().ok_or(Lost::NotConnected)?;
+        session.client.ack(message).await?;
+        Ok(())
+    }
+
     /// Stops subscribing to `filter`.
     pub async fn unsubscribe(&mut self, filter: &str) -> Result<(), Lost> {
         self.subscriptions.retain(|(f, _)| f != filter);

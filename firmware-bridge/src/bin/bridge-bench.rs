@@ -1,7 +1,7 @@
 //! `bridge-bench [--sensors 64] [--seconds 60] [--backlog 10000]`: the cost of one bridge
 //! polling N sensors every second. Starts a private Mosquitto, the sensor simulator (in this
 //! process) and the `firmware-bridge` binary as a child, counts the readings that reach the
-//! broker, and reports the child's resident memory and CPU time from /proc. Then, with
+//! broker, and reports the child's resident memory, CPU time and disk writes from /proc. Then, with
 //! `--backlog`, how fast a queue left by a long outage is replayed.
 
 use std::path::PathBuf;
@@ -28,6 +28,23 @@ struct Cli {
     /// for none.
     #[arg(long, default_value_t = 0)]
     backlog: u64,
+    /// The bridge's `queue.sync_interval_ms` (0, the default: an fsync per message).
+    #[arg(long, default_value_t = 0)]
+    sync_interval_ms: u64,
+}
+
+/// (write_bytes, wchar) of a process from /proc/{pid}/io: bytes it sent to the storage layer
+/// (pages dirtied, so a page rewritten after each fsync counts each time) and bytes it passed to
+/// write calls.
+fn io_written(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
+    let field = |name: &str| -> u64 {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("write_bytes:"), field("wchar:")))
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -108,6 +125,7 @@ async fn main() -> anyhow::Result<()> {
     bridge_cfg.status.interval_s = 10.0;
     // No collector confirms here: the broker's PUBACK ends a message's stay in the queue.
     bridge_cfg.queue.until_confirmed = false;
+    bridge_cfg.queue.sync_interval_ms = cli.sync_interval_ms;
     let _sim = start_sensor_sim(sim_cfg).await?;
     let config_path = dir.path().join("bridge.toml");
     std::fs::write(&config_path, bridge_cfg.to_toml())?;
@@ -158,10 +176,12 @@ async fn main() -> anyhow::Result<()> {
     // Warm up, then measure a steady-state window.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let cpu0 = cpu_seconds(pid)?;
+    let io0 = io_written(pid)?;
     let got0 = received.load(Ordering::Relaxed);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let cpu1 = cpu_seconds(pid)?;
+    let io1 = io_written(pid)?;
     let wall = t0.elapsed().as_secs_f64();
     let got = received.load(Ordering::Relaxed) - got0;
     let (rss, hwm) = memory_kib(pid)?;
@@ -241,6 +261,15 @@ async fn main() -> anyhow::Result<()> {
         "  bridge CPU: {:.2} s user+system in {wall:.1} s = {:.2}% of one core",
         cpu1 - cpu0,
         100.0 * (cpu1 - cpu0) / wall
+    );
+    let per_day = |bytes: u64| bytes as f64 * 86_400.0 / wall / (1u64 << 20) as f64;
+    println!(
+        "  bridge disk writes (queue.sync_interval_ms = {}): /proc write_bytes {} B = {:.0} MiB/day; wchar {} B = {:.0} MiB/day",
+        cli.sync_interval_ms,
+        io1.0 - io0.0,
+        per_day(io1.0 - io0.0),
+        io1.1 - io0.1,
+        per_day(io1.1 - io0.1)
     );
     if let Some((readings, took, cpu, hwm)) = replay {
         println!(

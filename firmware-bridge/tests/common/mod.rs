@@ -23,6 +23,43 @@ pub fn init_logs() {
         .try_init();
 }
 
+/// Everything this test binary logs, to count what a failure writes (instead of [`init_logs`]:
+/// one subscriber per test binary).
+pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_ansi(false)
+            .with_writer(move || Capture(sink.clone()))
+            .init();
+        logs
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captured log lines holding every one of `words`.
+pub fn log_lines_with(words: &[&str]) -> usize {
+    let text = String::from_utf8_lossy(&capture_logs().lock().unwrap()).into_owned();
+    text.lines()
+        .filter(|l| words.iter().all(|w| l.contains(w)))
+        .count()
+}
+
 /// Records every message on its subscriptions; resubscribes when the broker lost the session.
 pub struct Recorder {
     pub client: AsyncClient,
@@ -227,6 +264,20 @@ pub fn bridge_config(
     // No collector confirms in these tests: the broker's PUBACK ends a message's stay.
     c.queue.until_confirmed = false;
     c
+}
+
+/// The `firmware-bridge` binary as a child process (killed when dropped), logging to stderr.
+pub fn spawn_bridge_binary(config_path: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_firmware-bridge"))
+        .arg("--config")
+        .arg(config_path)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the bridge binary starts")
 }
 
 pub struct RunningBridge {
