@@ -33,7 +33,8 @@ struct GatewayHealth {
 /// Gateways of the sites in scope (`$1`), `$2` one site or all.
 const GATEWAYS: &str = concat!(
     scope_cte!(),
-    "SELECT g.id, g.code, g.name, g.site_id, s.code AS site_code, s.name AS site_name, g.online,
+    "SELECT g.id, g.code, g.name, g.site_id, s.code AS site_code, s.name AS site_name,
+            gateway_online_now(g.id, g.online, g.last_seen_at) AS online,
             g.last_seen_at, g.firmware_version,
             (g.last_status->>'battery_pct')::float8 AS battery_pct,
             (g.last_status->>'supply_v')::float8 AS supply_v,
@@ -43,7 +44,7 @@ const GATEWAYS: &str = concat!(
      JOIN hazard_sites s ON s.id = g.site_id
      JOIN scope ON scope.code = s.division_code
      WHERE ($2::int8 IS NULL OR g.site_id = $2)
-     ORDER BY g.online, g.code"
+     ORDER BY online, g.code"
 );
 
 #[derive(Deserialize)]
