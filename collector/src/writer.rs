@@ -36,16 +36,20 @@ pub async fn write(
 }
 
 /// When the store refuses a single message's data (a sensor deleted between lookup and insert,
-/// say: never the database being away), its readings are quarantined as `store_rejected` with
-/// the database's reason, so the rest of the stream goes on and nothing is lost.
+/// a status text jsonb cannot hold, say: never the database being away), it is quarantined as
+/// `store_rejected` with the database's reason, so the rest of the stream goes on and nothing
+/// is lost: its readings one by one, a status whole. A refused message does not count as the
+/// gateway being heard from.
 pub fn quarantine_unstorable(batch: &mut PreparedBatch, error: &sqlx::Error) {
-    let topic = batch
-        .deliveries
-        .first()
-        .map(|d| d.topic().to_owned())
-        .unwrap_or_default();
     debug_assert_eq!(classify(error), Failure::DataRefused);
-    let detail = format!("the store refused the batch: {error}");
+    let Some(delivery) = batch.deliveries.first().cloned() else {
+        return;
+    };
+    let topic = delivery.topic();
+    let gateway = geohazard_protocol::Topic::parse(topic)
+        .ok()
+        .and_then(|t| t.gateway().map(str::to_owned));
+    let detail = format!("the store refused the message: {error}");
     for i in 0..batch.readings.len() {
         let raw = serde_json::json!({
             "sensor_id": batch.readings.sensor_ids[i],
@@ -54,14 +58,25 @@ pub fn quarantine_unstorable(batch: &mut PreparedBatch, error: &sqlx::Error) {
             "quality": batch.readings.quality[i],
         });
         batch.quarantine.push(QuarantineRow::new(
-            &topic,
-            None,
+            topic,
+            gateway.as_deref(),
             geohazard_store::quarantine::QuarantineReason::StoreRejected,
             detail.clone(),
             Some(i),
             raw.to_string().as_bytes(),
         ));
     }
+    if !batch.statuses.is_empty() {
+        batch.quarantine.push(QuarantineRow::new(
+            topic,
+            gateway.as_deref(),
+            "store_rejected",
+            detail,
+            None,
+            delivery.payload(),
+        ));
+    }
     batch.readings.clear();
     batch.statuses.clear();
+    batch.heard_from.clear();
 }

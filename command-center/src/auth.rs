@@ -391,6 +391,29 @@ async fn reserve_attempt(
     Ok(Attempt::Reserved(id))
 }
 
+/// The answer when every password check is taken: come back in a moment; the reserved attempt
+/// is settled as busy, not counted as a failure.
+async fn refuse_busy(
+    state: &AppState,
+    attempt: i64,
+    username: &str,
+    remote: Option<String>,
+) -> ApiError {
+    state
+        .login_stats
+        .refused_busy
+        .fetch_add(1, Ordering::Relaxed);
+    let entry = refusal(AuditAction::LoginBusy, username, None, "busy", remote);
+    if let Err(e) = audit::settle(&state.pool, attempt, &entry).await {
+        return e.into();
+    }
+    ApiError::RetryLater {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: "sign-in is busy: try again in a moment".into(),
+        retry_after_s: 1,
+    }
+}
+
 /// The audit entry of a refused sign-in with its real reason (`action`: login_failed,
 /// login_throttled or login_busy).
 fn refusal(
@@ -445,19 +468,7 @@ async fn login(
     let wait = Duration::from_millis(state.settings.login_hash_wait_ms);
     let permit = match tokio::time::timeout(wait, state.hashing.clone().acquire_owned()).await {
         Ok(Ok(permit)) => permit,
-        _ => {
-            state
-                .login_stats
-                .refused_busy
-                .fetch_add(1, Ordering::Relaxed);
-            let entry = refusal(AuditAction::LoginBusy, &username, None, "busy", remote);
-            audit::settle(&state.pool, attempt, &entry).await?;
-            return Err(ApiError::RetryLater {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "sign-in is busy: try again in a moment".into(),
-                retry_after_s: 1,
-            });
-        }
+        _ => return Err(refuse_busy(&state, attempt, &username, remote).await),
     };
     let found: Option<Credentials> = sqlx::query_as(
         "SELECT id, password_hash, disabled, division_code FROM officers WHERE username = $1",
@@ -467,22 +478,18 @@ async fn login(
     .await?;
     let phc = found.as_ref().map(|c| c.password_hash.clone());
     let password = req.password;
-    // argon2 is deliberately slow: keep it off the async workers.
-    let checker = state.clone();
-    let verified = tokio::task::spawn_blocking(move || {
-        let hashing = Hashing::start(&checker.login_stats);
-        let phc: &str = match &phc {
-            Some(phc) => phc,
-            None => dummy_hash(),
-        };
-        let verified = geohazard_store::registry::verify_password(&password, phc);
-        // Counted out before the next check may start.
-        drop(hashing);
-        drop(permit);
-        verified
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("password check: {e}"))?;
+    // argon2 is deliberately slow and memory-hungry: checked in the process's bounded pool.
+    let hashing = Hashing::start(&state.login_stats);
+    let phc: &str = phc.as_deref().unwrap_or_else(|| dummy_hash());
+    let verified = geohazard_secrets::PasswordChecks::shared()
+        .verify(password.as_bytes(), phc)
+        .await;
+    // Counted out before the next check may start.
+    drop(hashing);
+    drop(permit);
+    let Ok(verified) = verified else {
+        return Err(refuse_busy(&state, attempt, &username, remote).await);
+    };
     let refused = match &found {
         None => Some("unknown_user"),
         Some(_) if !verified => Some("wrong_password"),

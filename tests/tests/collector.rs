@@ -454,3 +454,110 @@ async fn a_retained_status_replayed_to_a_new_collector_does_not_make_an_old_gate
     assert_eq!(seen.map(|t| t.timestamp_millis()), Some(an_hour_ago));
     collector.stop().await;
 }
+
+/// A small deterministic generator (splitmix64): the same values on every run.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[tokio::test]
+async fn random_values_sent_over_mqtt_are_stored_bit_exact() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let mut gw = TestGateway::connect(&broker.url(), "gw-1");
+    let mut state = 23;
+    let t0 = minutes_ago(24 * 60);
+    // Half of them sensor-like decimals (123.60000000000001 is one), half any bit pattern of
+    // moderate magnitude: each is sent as its shortest round-trip text, which must parse back
+    // to the very same f64.
+    let sent: Vec<(&str, i64, f64)> = (0..20_000)
+        .map(|i| {
+            let r = splitmix64(&mut state);
+            let value = if i % 2 == 0 {
+                let digits = (r % 10_000_000_000) as f64;
+                let scaled = digits / 10f64.powi((r >> 40) as i32 % 12);
+                if r >> 63 == 1 { -scaled } else { scaled }
+            } else {
+                let exponent = 1023 - 60 + (r >> 52) % 120;
+                f64::from_bits((r & 0x800f_ffff_ffff_ffff) | (exponent << 52))
+            };
+            ("crack-1", t0 + i * 1000, value)
+        })
+        .collect();
+    for chunk in sent.chunks(1000) {
+        gw.publish(chunk).await;
+    }
+    wait_for_count(&store, "SELECT count(*) FROM readings", sent.len() as i64).await;
+    let stored: Vec<(chrono::DateTime<chrono::Utc>, f64)> =
+        sqlx::query_as("SELECT ts, value FROM readings ORDER BY ts")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+    let off: Vec<String> = sent
+        .iter()
+        .zip(&stored)
+        .filter(|((_, _, v), (_, s))| v.to_bits() != s.to_bits())
+        .map(|((_, ts, v), (at, s))| {
+            assert_eq!(at.timestamp_millis(), *ts);
+            format!("sent {v:?}, stored {s:?}")
+        })
+        .collect();
+    assert!(
+        off.is_empty(),
+        "{} of {} values not stored bit-exact, e.g. {:?}",
+        off.len(),
+        sent.len(),
+        &off[..off.len().min(5)]
+    );
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn a_status_the_store_refuses_is_quarantined_and_does_not_count_as_heard_from() {
+    let (broker, _db, store) = setup(&["crack-1"]).await;
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    let mut gw = TestGateway::connect(&broker.url(), "gw-1");
+    // A NUL inside a fault's error text: valid JSON, but PostgreSQL's jsonb cannot hold it.
+    let status = r#"{"online":true,"faults":[{"channel":"crack-1","device":"rs485","slave":3,"error":"timeout\u0000","since":1764212300000}]}"#;
+    gw.bus
+        .client()
+        .publish(
+            geohazard_protocol::Topic::status("gw-1"),
+            geohazard_bus::rumqttc::QoS::AtLeastOnce,
+            false,
+            status,
+        )
+        .await
+        .unwrap();
+    wait_for_count(
+        &store,
+        "SELECT count(*) FROM quarantine WHERE reason = 'store_rejected' AND gateway_code = 'gw-1'
+             AND topic = 'gh/v1/gw/gw-1/status' AND reading_index IS NULL",
+        1,
+    )
+    .await;
+    let payload: Vec<u8> = sqlx::query_scalar("SELECT payload FROM quarantine")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(payload, status.as_bytes());
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM gateways WHERE code = 'gw-1' AND last_seen_at IS NULL AND NOT online"
+        )
+        .await,
+        1,
+        "a refused status neither marks the gateway heard from nor online"
+    );
+    // The stream goes on.
+    gw.publish(&[("crack-1", minutes_ago(1), 1.0)]).await;
+    wait_for_count(&store, "SELECT count(*) FROM readings", 1).await;
+    collector.stop().await;
+}

@@ -627,3 +627,79 @@ async fn garbage_on_the_wire_closes_only_that_connection_and_a_silent_device_is_
     device.puback().await;
     env.stop().await;
 }
+
+#[tokio::test]
+async fn two_devices_sending_the_same_bad_frame_each_get_their_own_quarantine_row() {
+    let env = setup(60).await;
+    let mut one = Device::connect(env.endpoint, "UNI-001", KEY).await.unwrap();
+    let mut two = Device::connect(env.endpoint, "UNI-002", OTHER_KEY)
+        .await
+        .unwrap();
+    // Both publish on `$dp`, so topic, reason and bytes are the same: only the device differs.
+    let frame = encode_frame(9, b"{}");
+    one.publish("$dp", frame.clone()).await;
+    one.puback().await;
+    two.publish("$dp", frame.clone()).await;
+    two.puback().await;
+    one.publish("$dp", frame).await;
+    one.puback().await;
+    wait_for_count(
+        &env.store,
+        "SELECT count(*) FROM quarantine WHERE gateway_code = 'UNI-002' AND repeats = 1",
+        1,
+    )
+    .await;
+    let rows: Vec<(String, i32)> =
+        sqlx::query_as("SELECT gateway_code, repeats FROM quarantine ORDER BY gateway_code")
+            .fetch_all(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [("UNI-001".to_owned(), 2), ("UNI-002".to_owned(), 1)]);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_command_to_a_device_that_is_not_connected_gets_an_error_ack_at_once() {
+    let env = setup(60).await;
+    let mut center = command_center(&env.broker, "UNI-001").await;
+    let reboot = |id: &str| Command {
+        id: id.into(),
+        name: "reboot".into(),
+        args: serde_json::Value::Null,
+    };
+    // A battery logger: connects, uploads, disconnects cleanly.
+    let mut device = Device::connect(env.endpoint, "UNI-001", KEY).await.unwrap();
+    device.crack("UNI-001", &iso(minutes_ago(5)), 1.0).await;
+    device.puback().await;
+    device.client.disconnect().await.unwrap();
+    let _ = tokio::time::timeout(WAIT, device.task).await;
+    send_command(&center, "UNI-001", &reboot("c-gone")).await;
+    let ack = next_ack(&mut center).await;
+    assert_eq!(ack.id, "c-gone");
+    assert!(!ack.ok);
+    // "not connected", or (if the command overtook the DISCONNECT) "disconnected before
+    // answering": an error either way, never silence.
+    assert!(ack.error.unwrap().contains("connected"));
+
+    // After the endpoint restarts, it still answers for the device it served.
+    env.shutdown.cancel();
+    let config = UniversalConfig {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        client_id: "universal-under-test".into(),
+        ..UniversalConfig::default()
+    };
+    let restarted = UniversalEndpoint::bind(config, &env.broker.url(), env.store.clone())
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(restarted.run(shutdown.clone()));
+    send_command(&center, "UNI-001", &reboot("c-after-restart")).await;
+    let ack = next_ack(&mut center).await;
+    assert_eq!(ack.id, "c-after-restart");
+    assert!(
+        ack.error.unwrap().contains("not connected"),
+        "at once, not after a timeout"
+    );
+    shutdown.cancel();
+    env.stop().await;
+}

@@ -13,8 +13,13 @@ pub const MAX_FAULTS: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct GatewayStatus {
     pub online: bool,
-    /// When the gateway wrote this status, Unix milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the gateway wrote this status, Unix milliseconds. On the wire it takes every form a
+    /// reading's `ts` takes (one parser): milliseconds or an RFC 3339 string.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::telemetry::optional_wire_time"
+    )]
     pub ts: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware: Option<String>,
@@ -232,5 +237,29 @@ mod tests {
         );
         assert!(at(now - 60_000).check_time(&limits, now).is_ok());
         assert!(GatewayStatus::offline().check_time(&limits, now).is_ok());
+    }
+
+    #[test]
+    fn status_times_take_every_form_reading_times_take() {
+        let now = 1_764_212_400_000;
+        let limits = Limits::default();
+        let decode = |ts: &str| {
+            GatewayStatus::decode(format!(r#"{{"online":true,"ts":{ts}}}"#).as_bytes(), 4096)
+                .and_then(|s| s.check_time(&limits, now).map(|()| s))
+        };
+        assert_eq!(
+            decode(r#""2025-11-27T11:00:00+08:00""#).unwrap().ts,
+            Some(now)
+        );
+        assert_eq!(decode(&now.to_string()).unwrap().ts, Some(now));
+        assert_eq!(decode("null").unwrap().ts, None);
+        assert_eq!(
+            decode("18446744073709551615").unwrap_err().reason,
+            RejectReason::TimestampInFuture
+        );
+        assert_eq!(
+            decode(r#""yesterday""#).unwrap_err().reason,
+            RejectReason::InvalidTimestamp
+        );
     }
 }

@@ -298,6 +298,11 @@ pub fn format_ms(ms: i64) -> String {
 /// A timestamp on the wire: Unix milliseconds, or an RFC 3339 string.
 struct WireTime(i64);
 
+/// An optional time on the wire (a status's `ts`), in every form a reading's `ts` takes.
+pub(crate) fn optional_wire_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(Option::<WireTime>::deserialize(d)?.map(|t| t.0))
+}
+
 impl<'de> Deserialize<'de> for WireTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -426,6 +431,47 @@ mod tests {
         assert_eq!(d.readings[1].channel, "rain-1");
         assert_eq!(d.readings[1].quality, Quality::Suspect);
         assert_eq!(d.readings[0].ts_ms, NOW - 1000);
+    }
+
+    #[test]
+    fn values_decode_to_the_nearest_f64_of_their_text() {
+        // The shortest texts of many values of every magnitude (splitmix64 bit patterns), and
+        // one the bridge sent: each must decode to the very same f64.
+        let mut state = 6_u64;
+        let mut texts = vec!["123.60000000000001".to_owned()];
+        for _ in 0..20_000 {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            let v = f64::from_bits(z ^ (z >> 31));
+            if v.is_finite() {
+                texts.push(format!("{v:?}"));
+            }
+        }
+        let readings: Vec<String> = texts
+            .iter()
+            .map(|t| format!(r#"{{"sensor":"a","ts":{NOW},"value":{t}}}"#))
+            .collect();
+        let limits = Limits {
+            max_readings_per_message: usize::MAX,
+            max_payload_bytes: usize::MAX,
+            ..Limits::default()
+        };
+        let payload = format!(r#"{{"seq":1,"readings":[{}]}}"#, readings.join(","));
+        let d = decode_telemetry(payload.as_bytes(), &limits, NOW).unwrap();
+        let off: Vec<&String> = texts
+            .iter()
+            .zip(&d.readings)
+            .filter(|(t, r)| t.parse::<f64>().unwrap().to_bits() != r.value.to_bits())
+            .map(|(t, _)| t)
+            .collect();
+        assert!(
+            off.is_empty(),
+            "{} decoded off, e.g. {:?}",
+            off.len(),
+            &off[..off.len().min(5)]
+        );
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub async fn gateways(
     site: Option<SiteId>,
 ) -> sqlx::Result<Vec<GatewayHealth>> {
     sqlx::query_as(
-        "SELECT g.id, g.code, g.name, g.site_id, s.code AS site_code, s.name AS site_name, g.online,
+        "SELECT g.id, g.code, g.name, g.site_id, s.code AS site_code, s.name AS site_name,
+                gateway_online_now(g.id, g.online, g.last_seen_at) AS online,
                 g.last_seen_at, g.firmware_version,
                 (g.last_status->>'battery_pct')::float8 AS battery_pct,
                 (g.last_status->>'supply_v')::float8 AS supply_v,
@@ -40,7 +41,7 @@ pub async fn gateways(
          FROM gateways g
          JOIN hazard_sites s ON s.id = g.site_id
          WHERE s.division_code = ANY($1) AND ($2::int8 IS NULL OR g.site_id = $2)
-         ORDER BY g.online, g.code",
+         ORDER BY online, g.code",
     )
     .bind(scope.divisions())
     .bind(site)

@@ -141,7 +141,7 @@ pub async fn sensors(db: &PgPool, site: &Site) -> sqlx::Result<Vec<Sensor>> {
     sqlx::query_as(
         "SELECT se.id, se.channel, se.kind, se.unit, se.longitude, se.latitude, se.elevation_m,
                 se.depth_m, se.sampling_interval_s, se.active, g.code AS gateway,
-                g.online AS gateway_online
+                gateway_online_now(g.id, g.online, g.last_seen_at) AS gateway_online
          FROM sensors se JOIN gateways g ON g.id = se.gateway_id
          WHERE se.site_id = $1 ORDER BY se.id",
     )

@@ -36,8 +36,8 @@ impl QuarantineRow {
     }
 }
 
-/// Inserts quarantine rows in one statement. A refusal already on record (same topic, reason,
-/// position, kept bytes and real size) counts as a repeat of it.
+/// Inserts quarantine rows in one statement. A refusal already on record (same topic, device,
+/// reason, position, kept bytes and real size) counts as a repeat of it.
 pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -50,6 +50,7 @@ pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Re
     for r in rows {
         let key = (
             &r.topic,
+            r.gateway_code.as_deref().map(|g| clean_text(g, 128)),
             r.reason,
             r.reading_index,
             kept(&r.payload),
@@ -87,7 +88,7 @@ pub async fn insert(conn: &mut PgConnection, rows: &[QuarantineRow]) -> sqlx::Re
     sqlx::query(
         "INSERT INTO quarantine AS q (topic, gateway_code, reason, detail, reading_index, payload, payload_size, repeats)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::bytea[], $7::int4[], $8::int4[])
-         ON CONFLICT (topic, reason, coalesce(reading_index, -1), md5(payload), payload_size) DO UPDATE
+         ON CONFLICT (topic, coalesce(gateway_code, ''), reason, coalesce(reading_index, -1), md5(payload), payload_size) DO UPDATE
          SET repeats = q.repeats + EXCLUDED.repeats, last_received_at = now()",
     )
     .bind(&topics)

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
@@ -172,18 +172,6 @@ pub fn hash_password(password: &str) -> String {
         .to_string()
 }
 
-/// Checks a password against an argon2 PHC string. As slow as [`hash_password`]: from async
-/// code, call it through `spawn_blocking`.
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
 /// Runs argon2 work on a blocking thread, never on an async worker (it would stall every task
 /// sharing that worker). A panic in it is the caller's panic.
 async fn argon2_off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
@@ -253,15 +241,25 @@ pub fn new_secret(len: usize) -> String {
         .collect()
 }
 
+/// Why a gateway's key could not be checked (as opposed to being wrong).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyCheckError {
+    #[error("cannot look up the key: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("{0}: try again in a moment")]
+    Busy(#[from] geohazard_secrets::Busy),
+}
+
 /// Whether `password` is the key of the gateway with this code: false for an unknown gateway, a
-/// gateway without a key, or a wrong key; an error only when the key cannot be looked up. The one
-/// check of a gateway's (or universal-type device's) credentials; argon2 runs on a blocking
-/// thread. Callers that may face a reconnect storm bound how many run at once (~19 MiB each).
+/// gateway without a key, or a wrong key; an error when the key cannot be looked up, or when
+/// the process's argon2 checks are all busy. The one check of a gateway's (or universal-type
+/// device's) credentials; argon2 runs in the process's bounded pool of checks
+/// ([`geohazard_secrets::PasswordChecks::shared`]), so a reconnect storm cannot grow memory.
 pub async fn verify_gateway_password(
     pool: &PgPool,
     code: &str,
     password: &str,
-) -> sqlx::Result<bool> {
+) -> Result<bool, KeyCheckError> {
     let hash: Option<Option<String>> =
         sqlx::query_scalar("SELECT password_hash FROM gateways WHERE code = $1")
             .bind(code)
@@ -270,8 +268,9 @@ pub async fn verify_gateway_password(
     let Some(hash) = hash.flatten() else {
         return Ok(false);
     };
-    let password = password.to_owned();
-    Ok(argon2_off_the_workers(move || verify_password(&password, &hash)).await)
+    Ok(geohazard_secrets::PasswordChecks::shared()
+        .verify(password.as_bytes(), &hash)
+        .await?)
 }
 
 #[derive(Debug, Clone)]
@@ -391,4 +390,34 @@ pub async fn apply_status(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Records that a universal-type device connected through the endpoint `endpoint` (its client
+/// id): from now on that endpoint answers for it.
+pub async fn set_universal_endpoint(pool: &PgPool, code: &str, endpoint: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE gateways SET universal_endpoint = $2
+         WHERE code = $1 AND universal_endpoint IS DISTINCT FROM $2",
+    )
+    .bind(code)
+    .bind(endpoint)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Whether the gateway `code` is a universal-type device last connected through `endpoint`.
+pub async fn is_universal_device_of(
+    pool: &PgPool,
+    code: &str,
+    endpoint: &str,
+) -> sqlx::Result<bool> {
+    let ours: Option<bool> = sqlx::query_scalar(
+        "SELECT universal_endpoint IS NOT DISTINCT FROM $2 FROM gateways WHERE code = $1",
+    )
+    .bind(code)
+    .bind(endpoint)
+    .fetch_optional(pool)
+    .await?;
+    Ok(ours.unwrap_or(false))
 }

@@ -56,8 +56,6 @@ struct Shared {
     /// Telemetry `seq`: the platform protocol has no counter, so the endpoint numbers messages
     /// by receipt time in ms (kept increasing), which stays monotonic across restarts.
     last_seq: AtomicU64,
-    /// Key checks running at once.
-    auth_permits: tokio::sync::Semaphore,
     /// Open device connections, at most `max_connections`.
     connections: Arc<tokio::sync::Semaphore>,
     /// Prefix of this run's msgids, so a late reply to an earlier run's command matches nothing.
@@ -98,6 +96,11 @@ impl UniversalEndpoint {
             &BusConfig::new(mqtt_url, config.client_id.clone()),
             Duration::from_secs(config.broker_timeout_secs),
         )?;
+        // Every gateway's commands, connected or not: a command to one of our devices that is
+        // not connected is answered at once (the rest, for gateways on our broker, are ignored).
+        if let Err(e) = upstream.subscribe(Topic::command("+")).await {
+            tracing::warn!(error = %e, "command subscription not confirmed yet; it is renewed on every reconnect");
+        }
         tracing::info!(addr = %listener.local_addr()?, "universal-type endpoint listening");
         let now = chrono::Utc::now().timestamp_millis();
         Ok(UniversalEndpoint {
@@ -112,7 +115,6 @@ impl UniversalEndpoint {
                 next_id: AtomicU64::new(1),
                 last_seq: AtomicU64::new(0),
                 run: format!("{:x}", now / 1000),
-                auth_permits: tokio::sync::Semaphore::new(4),
                 connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             }),
         })
@@ -290,9 +292,12 @@ impl Shared {
             );
             previous.kick.cancel();
         }
-        // Connected means commands can reach it: subscribe before saying yes.
-        if let Err(e) = self.upstream.subscribe(Topic::command(&device)).await {
-            tracing::warn!(device, error = %e, "command subscription not confirmed; commands may not reach the device yet");
+        // From now on this endpoint answers for the device, connected or not.
+        if let Err(e) =
+            registry::set_universal_endpoint(&self.store.pool, &device, &self.config.client_id)
+                .await
+        {
+            tracing::warn!(device, error = %e, "cannot record which endpoint serves the device");
         }
         if write(
             &mut writer,
@@ -373,12 +378,9 @@ impl Shared {
         let Some(login) = &connect.login else {
             return ConnectReturnCode::BadUserNamePassword;
         };
-        // argon2 takes tens of milliseconds and ~19 MiB per check (the store runs it off the
-        // async threads): a few at a time, so a reconnect storm of a thousand devices cannot
-        // exhaust memory.
-        let Ok(_permit) = self.auth_permits.acquire().await else {
-            return ConnectReturnCode::ServiceUnavailable;
-        };
+        // argon2 takes tens of milliseconds and ~19 MiB per check: the store runs it in the
+        // process's bounded pool of checks, so a reconnect storm cannot exhaust memory (beyond
+        // the pool's queue a device is told to come back later).
         match registry::verify_gateway_password(
             &self.store.pool,
             &connect.client_id,
@@ -408,7 +410,6 @@ impl Shared {
         if !ours {
             return;
         }
-        self.upstream.unsubscribe(&Topic::command(device)).await;
         let unanswered: Vec<String> = {
             let mut pending = self.pending.lock().expect("not poisoned");
             let keys: Vec<_> = pending
@@ -548,8 +549,12 @@ impl Shared {
         now.max(prev + 1)
     }
 
-    /// Sends one of our commands to its device, or answers it with an error.
+    /// Sends one of our commands to its device, or answers it with an error. Commands to
+    /// gateways that are not this endpoint's devices are left to them.
     async fn dispatch(self: Arc<Self>, device: String, payload: bytes::Bytes) {
+        if !self.serves(&device).await {
+            return;
+        }
         let command: Command = match serde_json::from_slice(&payload) {
             Ok(c) => c,
             Err(e) => {
@@ -602,6 +607,27 @@ impl Shared {
         if let Some(id) = unanswered {
             let error = format!("the device did not answer within {} s", timeout.as_secs());
             self.ack(&device, CommandAck::failure(id, error)).await;
+        }
+    }
+
+    /// Whether `device` is connected here, or a universal-type device last connected here.
+    async fn serves(&self, device: &str) -> bool {
+        if self
+            .sessions
+            .lock()
+            .expect("not poisoned")
+            .contains_key(device)
+        {
+            return true;
+        }
+        match registry::is_universal_device_of(&self.store.pool, device, &self.config.client_id)
+            .await
+        {
+            Ok(ours) => ours,
+            Err(e) => {
+                tracing::warn!(device, error = %e, "cannot tell whether a command is for one of our devices; leaving it");
+                false
+            }
         }
     }
 
