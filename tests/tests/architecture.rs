@@ -40,6 +40,7 @@ const LAYERS: &[&[&str]] = &[
         "geohazard-domain",
         "geohazard-runtime",
         "geohazard-field-sim",
+        "geohazard-secrets",
     ],
     &["geohazard-protocol"],
     &["geohazard-bus", "geohazard-store"],
