@@ -78,4 +78,3 @@ impl FromStr for WarningLevel {
         }
     }
 }
-

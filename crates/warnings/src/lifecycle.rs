@@ -11,8 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use geohazard_domain::{PersonId, WarningId};
 use geohazard_protocol::warning::{
-    Summary, Warning, WarningCategory, WarningLevel, WarningSource, WarningState,
-    WarningTransition,
+    Summary, Warning, WarningCategory, WarningLevel, WarningSource, WarningState, WarningTransition,
 };
 use serde::Serialize;
 use serde_json::Value;
