@@ -70,7 +70,7 @@ pub fn quarantine_unstorable(batch: &mut PreparedBatch, error: &sqlx::Error) {
         batch.quarantine.push(QuarantineRow::new(
             topic,
             gateway.as_deref(),
-            "store_rejected",
+            geohazard_store::quarantine::QuarantineReason::StoreRejected,
             detail,
             None,
             delivery.payload(),

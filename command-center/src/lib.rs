@@ -39,7 +39,6 @@ mod receipts;
 mod routes;
 mod service;
 mod state;
-mod stored;
 mod video;
 mod web;
 
