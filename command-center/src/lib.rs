@@ -18,8 +18,8 @@ macro_rules! scope_cte {
     };
 }
 
-// Layers, each importing only those above it: `error`, `audit` (the writer), `state` and
-// `stored` are leaves; `auth` (sessions, the `Officer` extractor, sign-in) stands on them;
+// Layers, each importing only those above it: `error`, `audit` (the writer) and `state` are
+// leaves; `auth` (sessions, the `Officer` extractor, sign-in) stands on them;
 // `authz` (scope and permissions) and `idempotency` on `auth`; the handlers (`routes` by
 // resource, `console`, `live`, `video`, `web`) on those; `app_channel` (a live socket's
 // notifications), `readings_push` (a site view's readings) and `receipts` (the SMS provider's

@@ -255,11 +255,11 @@ mod tests {
         assert_eq!(decode("null").unwrap().ts, None);
         assert_eq!(
             decode("18446744073709551615").unwrap_err().reason,
-            RejectReason::TimestampInFuture
+            QuarantineReason::TimestampInFuture
         );
         assert_eq!(
             decode(r#""yesterday""#).unwrap_err().reason,
-            RejectReason::InvalidTimestamp
+            QuarantineReason::InvalidTimestamp
         );
     }
 }
