@@ -525,12 +525,19 @@ async fn live_views_are_capped_per_session_and_per_camera() {
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
     fixtures::register_gateway(&env.store, "GW-CAM", &[]).await;
     let view = |token: String, camera: &'static str| {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = format!(
-            "ws://{}/api/v1/cameras/GW-CAM/{camera}/live?token={token}",
+            "ws://{}/api/v1/cameras/GW-CAM/{camera}/live",
             env.server.addr
         );
+        // No token in the URL: the session goes in a header, as the console's cookie would.
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().unwrap(),
+        );
         async move {
-            match tokio_tungstenite::connect_async(url).await {
+            match tokio_tungstenite::connect_async(request).await {
                 Ok((socket, _)) => Ok(socket),
                 Err(tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
                 Err(e) => panic!("a live view neither opened nor refused: {e}"),
