@@ -300,6 +300,16 @@ async fn send(socket: &mut WebSocket, text: String, timeout: Duration) -> Result
     }
 }
 
+/// Whether a client's text is a site view's `{"type":"watch",...}` (else it is an app receipt).
+fn is_watch(text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<Kind>(text).is_ok_and(|k| k.kind == "watch")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,14 +370,4 @@ mod tests {
         }
         assert_eq!(next_outgoing(&mut slow, &scope).await, Outgoing::Closed);
     }
-}
-
-/// Whether a client's text is a site view's `{"type":"watch",...}` (else it is an app receipt).
-fn is_watch(text: &str) -> bool {
-    #[derive(Deserialize)]
-    struct Kind<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: std::borrow::Cow<'a, str>,
-    }
-    serde_json::from_str::<Kind>(text).is_ok_and(|k| k.kind == "watch")
 }

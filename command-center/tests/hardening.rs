@@ -532,10 +532,9 @@ async fn live_views_are_capped_per_session_and_per_camera() {
         );
         // No token in the URL: the session goes in a header, as the console's cookie would.
         let mut request = url.into_client_request().unwrap();
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().unwrap(),
-        );
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
         async move {
             match tokio_tungstenite::connect_async(request).await {
                 Ok((socket, _)) => Ok(socket),
