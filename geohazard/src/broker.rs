@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
 /// The services' user names in the shipped ACL, each with its own topics.
@@ -27,12 +27,6 @@ const SHIPPED_CONF: &str = include_str!("../../deploy/mosquitto.conf");
 const SHIPPED_ACL: &str = include_str!("../../deploy/mosquitto.acl");
 
 /// Where Debian installs the broker; `MOSQUITTO` overrides.
-fn mosquitto_binary() -> PathBuf {
-    std::env::var_os("MOSQUITTO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/sbin/mosquitto"))
-}
-
 /// The broker's files under a data folder.
 #[derive(Debug, Clone)]
 pub struct BrokerFiles {
@@ -198,21 +192,13 @@ pub async fn start_embedded(
     }
     let conf = files.dir.join("mosquitto.conf");
     std::fs::write(&conf, config(&files, port, services_port))?;
-    let binary = mosquitto_binary();
-    let child = Command::new(&binary)
-        .arg("-c")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (package mosquitto; run deploy/install-deps.sh)",
-                binary.display()
-            )
-        })?;
+    let binary = geohazard_runtime::mosquitto::binary();
+    let child = geohazard_runtime::mosquitto::spawn(&conf).with_context(|| {
+        format!(
+            "starting {} (package mosquitto; run deploy/install-deps.sh)",
+            binary.display()
+        )
+    })?;
     if let Some(pid) = child.id() {
         std::fs::write(files.pid_file(), format!("{pid}\n"))?;
     }

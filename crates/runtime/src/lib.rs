@@ -9,6 +9,7 @@
 
 mod backoff;
 pub mod health;
+pub mod mosquitto;
 mod secret;
 
 pub use backoff::Backoff;

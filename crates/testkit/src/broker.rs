@@ -2,10 +2,9 @@
 //! and queued messages, exactly as a production broker configured per `deploy/mosquitto.conf`.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::{free_port, wait_for_port};
 
@@ -31,12 +30,6 @@ fn deploy_dir() -> PathBuf {
 }
 
 /// Where Debian installs the broker; `MOSQUITTO` overrides.
-fn mosquitto_binary() -> PathBuf {
-    std::env::var_os("MOSQUITTO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/sbin/mosquitto"))
-}
-
 impl Broker {
     /// Starts a broker on a free port. Panics with a clear message when Mosquitto is missing
     /// (`deploy/install-deps.sh` installs it).
@@ -200,21 +193,13 @@ impl Broker {
             None => open,
         };
         std::fs::write(&conf, text).expect("broker configuration");
-        let binary = mosquitto_binary();
-        let child = Command::new(&binary)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {} ({e}): run deploy/install-deps.sh",
-                    binary.display()
-                )
-            });
+        let binary = geohazard_runtime::mosquitto::binary();
+        let child = geohazard_runtime::mosquitto::spawn(&conf).unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} ({e}): run deploy/install-deps.sh",
+                binary.display()
+            )
+        });
         self.child = Some(child);
         let services_port = self.shipped.as_ref().map(|s| s.services_port);
         for port in std::iter::once(self.port).chain(services_port) {
