@@ -13,6 +13,8 @@ import { alarm, renderBanner, renderFeed, renderFilters, renderWho, wireFeed } f
 import { showHealth } from "./views/health.js";
 import { live, setLink } from "./views/live.js";
 import { map } from "./views/map.js";
+import { installPages, pageNamed } from "./lib/pages.js";
+import "./views/pages.js";
 import { closePanel } from "./views/panel.js";
 import { openSite } from "./views/site.js";
 import { openWarning } from "./views/warning.js";
@@ -112,14 +114,21 @@ async function resync() {
 live.resync = resync;
 
 // ---- tabs ----------------------------------------------------------------------------------
-/** @param {"map" | "health"} name */
+// The map and device health are built in; every other page registers itself (views/pages.js).
+let shownPage = "map";
+/** @param {string} name */
 function showTab(name) {
-  $("tab-map").classList.toggle("active", name === "map");
-  $("tab-health").classList.toggle("active", name === "health");
-  $("view-map").hidden = name !== "map";
-  $("view-health").hidden = name !== "health";
+  if (shownPage !== name) pageNamed(shownPage)?.hide?.();
+  shownPage = name;
+  for (const tab of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("#console nav .tab"))) {
+    tab.classList.toggle("active", tab.id === `tab-${name}`);
+  }
+  for (const view of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("#console > main"))) {
+    view.hidden = view.id !== `view-${name}`;
+  }
   if (name === "health") showHealth(openWarning);
-  else if (map.leaflet) map.leaflet.invalidateSize();
+  else if (name === "map") map.leaflet?.invalidateSize();
+  else pageNamed(name)?.show($(`view-${name}`));
 }
 $("tab-map").addEventListener("click", () => showTab("map"));
 $("tab-health").addEventListener("click", () => showTab("health"));
@@ -139,6 +148,9 @@ async function start() {
     state.parents = new Map(divisions.filter((/** @type {import("./types").Division} */ d) => d.parent_code).map((/** @type {import("./types").Division} */ d) => [d.code, d.parent_code]));
     $("login").hidden = true;
     $("console").hidden = false;
+    installPages(/** @type {HTMLElement} */ ($("tab-health").parentElement), $("view-health"), state.officer, showTab);
+    applyTexts();
+    showTab("map");
     map.init(settings, openSite);
     map.setBoundaries(divisions);
     changed("officer", "divisions");
