@@ -31,8 +31,11 @@ mod auth;
 mod authz;
 mod connections;
 mod console;
+mod consult_hub;
+mod consult_room;
 mod error;
 mod idempotency;
+mod janus;
 mod live;
 mod readings_push;
 mod receipts;
@@ -58,6 +61,7 @@ pub use auth::open_session;
 pub use console::ConsoleSettings;
 pub use geohazard_domain::Role;
 pub use geohazard_register::officers::{NewOfficer, add_officer, set_officer_password};
+pub use janus::{ConsultSettings, IceServer};
 pub use receipts::ReceiptSettings;
 pub use state::{LoginStats, Settings};
 pub use video::VideoSettings;
@@ -80,6 +84,8 @@ pub struct CommandCenterConfig {
     pub video: VideoSettings,
     /// The SMS provider's delivery receipt callback.
     pub sms_receipts: ReceiptSettings,
+    /// Consultation rooms: the media server (Janus) and the browsers' STUN/TURN servers.
+    pub consult: ConsultSettings,
 }
 
 impl Default for CommandCenterConfig {
@@ -91,6 +97,7 @@ impl Default for CommandCenterConfig {
             console: ConsoleSettings::default(),
             video: VideoSettings::default(),
             sms_receipts: ReceiptSettings::default(),
+            consult: ConsultSettings::default(),
         }
     }
 }
@@ -106,6 +113,7 @@ fn router(state: AppState) -> Router {
         .merge(console::routes())
         .merge(video::routes())
         .merge(receipts::routes())
+        .merge(consult_room::routes())
         .method_not_allowed_fallback(|| async {
             ApiError::coded(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -199,7 +207,10 @@ pub async fn start(
         .layer(Extension(Arc::new(config.console.clone())))
         .layer(Extension(Arc::new(config.sms_receipts.clone())))
         .layer(Extension(video))
-        .layer(Extension(readings));
+        .layer(Extension(readings))
+        .layer(Extension(consult_hub::Consult::new(janus::Janus::new(
+            config.consult.clone(),
+        ))));
     let app = service::with_request_ids(app);
     let settings = config.api.clone();
     let task = tokio::spawn(async move {

@@ -54,6 +54,7 @@ const LAYERS: &[&[&str]] = &[
         "geohazard-approvals",
         "geohazard-reports",
         "geohazard-forecast",
+        "geohazard-consult",
     ],
     &["geohazard-api"],
     &["geohazard-testkit"],

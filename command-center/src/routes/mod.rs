@@ -3,6 +3,7 @@
 //! scope and checks the caller's permission; no SQL lives here.
 
 mod audit;
+mod consult;
 mod gateways;
 mod health;
 pub mod openapi;
@@ -23,5 +24,6 @@ pub fn routes() -> Router<AppState> {
         .merge(gateways::routes())
         .merge(health::routes())
         .merge(audit::routes())
+        .merge(consult::routes())
         .merge(openapi::routes())
 }

@@ -40,6 +40,48 @@ struct ApiDoc;
 /// Routes served by modules that do not describe themselves: (method, path, tag, summary).
 const OTHER_ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
     (
+        HttpMethod::Get,
+        "/api/v1/consult/rooms",
+        "consult",
+        "The consultation rooms the caller may enter",
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/consult/rooms",
+        "consult",
+        "Open a room: {title, incident_id?, invited_divisions?, invited_officers?}",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/consult/rooms/{id}",
+        "consult",
+        "A room, its whole log and who is present",
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/consult/rooms/{id}/close",
+        "consult",
+        "Close a room (its media room is destroyed)",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/consult/rooms/{id}/minutes",
+        "consult",
+        "The room's minutes as a printable page",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/consult/decisions",
+        "consult",
+        "?incident_id=: decisions of an incident's rooms, for its timeline",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/consult/rooms/{id}/socket",
+        "consult",
+        "WebSocket: chat, annotations, postings, decisions, presence, media signalling",
+    ),
+    (
         HttpMethod::Post,
         "/api/v1/login",
         "session",

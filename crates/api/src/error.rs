@@ -20,6 +20,8 @@ pub mod code {
     pub const CONFLICT: &str = "conflict";
     /// Only an open warning can be acknowledged.
     pub const WARNING_NOT_OPEN: &str = "warning_not_open";
+    /// A consultation room that is closed takes nothing more.
+    pub const CONSULT_ROOM_CLOSED: &str = "consult_room_closed";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";

@@ -148,3 +148,28 @@ pub struct OfficerView {
     pub division_code: String,
     pub role: Role,
 }
+
+/// `POST /api/v1/consult/rooms`: a consultation room to open in the caller's division.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRoomRequest {
+    /// 1 to 200 characters.
+    pub title: String,
+    /// The incident it is opened for, if any.
+    pub incident_id: Option<i64>,
+    /// Division codes invited (their officers may enter).
+    #[serde(default)]
+    pub invited_divisions: Vec<String>,
+    /// Officer ids invited.
+    #[serde(default)]
+    pub invited_officers: Vec<i64>,
+}
+
+/// `GET /api/v1/consult/rooms/{id}`: a room, its whole log and who is in it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoomDetail {
+    pub room: geohazard_consult::Room,
+    pub events: Vec<geohazard_consult::RoomEvent>,
+    /// Officer ids present now.
+    pub present: Vec<i64>,
+}

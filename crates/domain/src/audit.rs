@@ -16,6 +16,10 @@ crate::closed_set!(
         Logout => "logout",
         WarningAcknowledge => "warning.acknowledge",
         VideoLiveView => "video.live_view",
+        /// A consultation room opened, closed, or a decision taken in it.
+        ConsultOpen => "consult.open",
+        ConsultClose => "consult.close",
+        ConsultDecide => "consult.decide",
     }
 );
 

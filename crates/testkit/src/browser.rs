@@ -10,14 +10,14 @@ pub use fantoccini::Locator;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 
-use crate::{free_port, wait_for_port};
+use crate::free_port;
 
 /// Debian's chromium under chromedriver, in a process group of its own so that dropping it
 /// ends the browser too, whatever the test did.
 pub struct Browser {
     pub client: Client,
     driver: Child,
-    driver_port: u16,
+    driver_addr: std::net::SocketAddr,
     _profile: tempfile::TempDir,
 }
 
@@ -30,39 +30,76 @@ impl Drop for Browser {
 }
 
 pub async fn browser() -> Browser {
-    use std::os::unix::process::CommandExt;
     let port = free_port();
-    let driver = Command::new("chromedriver")
+    let mut driver = Command::new("chromedriver");
+    driver.arg(format!("--port={port}"));
+    start(
+        driver,
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        &[],
+    )
+    .await
+}
+
+/// Chromium under chromedriver inside the network namespace `ns` (for WebRTC through Janus:
+/// see `netns`), with `args` added to its command line (e.g. fake media devices). The test
+/// drives it over the namespace's veth pair.
+pub async fn browser_in(ns: &crate::netns::NetNs, args: &[&str]) -> Browser {
+    let port = free_port();
+    let mut driver = ns.command("chromedriver");
+    driver
         .arg(format!("--port={port}"))
+        .arg(format!("--allowed-ips={}", ns.host_ip));
+    start(driver, std::net::SocketAddr::from((ns.ns_ip, port)), args).await
+}
+
+async fn start(mut driver: Command, addr: std::net::SocketAddr, extra: &[&str]) -> Browser {
+    use std::os::unix::process::CommandExt;
+    let driver = driver
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
         .expect("chromedriver (Debian's chromium-driver package; deploy/install-deps.sh)");
-    wait_for_port(port, Duration::from_secs(20)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on {addr}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let profile = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1600,1000",
+        "--lang=zh-CN",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| a.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1600,1000", "--lang=zh-CN",
-                     "--autoplay-policy=no-user-gesture-required",
-                     format!("--user-data-dir={}", profile.path().display())],
-        }),
+        json!({ "binary": "/usr/bin/chromium", "args": args }),
     );
     // The DevTools network events, for tests of what the console requests.
     caps.insert("goog:loggingPrefs".into(), json!({ "performance": "ALL" }));
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
+        .connect(&format!("http://{addr}"))
         .await
         .expect("a chromium session");
     Browser {
         client,
         driver,
-        driver_port: port,
+        driver_addr: addr,
         _profile: profile,
     }
 }
@@ -168,7 +205,7 @@ impl Browser {
     pub async fn on_every_page(&self, script: &str) {
         let session = self.client.session_id().await.unwrap().expect("a session");
         let answer = driver_post(
-            self.driver_port,
+            self.driver_addr,
             &format!("/session/{session}/goog/cdp/execute"),
             &json!({ "cmd": "Page.addScriptToEvaluateOnNewDocument", "params": { "source": script } }),
         );
@@ -180,7 +217,7 @@ impl Browser {
     pub async fn requested_urls(&self) -> Vec<String> {
         let session = self.client.session_id().await.unwrap().expect("a session");
         let log = driver_post(
-            self.driver_port,
+            self.driver_addr,
             &format!("/session/{session}/se/log"),
             &json!({ "type": "performance" }),
         );
@@ -224,15 +261,15 @@ fn screenshots_dir() -> PathBuf {
 }
 
 /// A WebDriver command fantoccini has no method for: a plain HTTP/1.1 POST to chromedriver on
-/// loopback (it answers HTTP/1.0 with nothing), its JSON answer (chromedriver sends a
+/// its address (it answers HTTP/1.0 with nothing), its JSON answer (chromedriver sends a
 /// Content-Length).
-fn driver_post(port: u16, path: &str, body: &Value) -> Value {
+fn driver_post(addr: std::net::SocketAddr, path: &str, body: &Value) -> Value {
     use std::io::{BufRead, BufReader, Read, Write};
     let body = body.to_string();
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
     // chromedriver checks the Host header: the address with its port.
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).unwrap();

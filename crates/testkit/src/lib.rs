@@ -8,6 +8,7 @@ pub mod broker;
 pub mod browser;
 pub mod database;
 pub mod fixtures;
+pub mod netns;
 mod world;
 
 pub use broker::Broker;

@@ -1,0 +1,492 @@
+//! Consultation rooms over the real API and room sockets: who may enter, what reaches the other
+//! participants, what a late joiner is given, refusals of malformed messages, and the signalling
+//! relay's refusals against a real Janus (in a network namespace of the test's own).
+
+mod common;
+
+use common::{Center, NEIGHBOUR};
+use futures::SinkExt;
+use geohazard_command_center::{ConsultSettings, Role};
+use geohazard_testkit::api::{StatusCode, next_json};
+use geohazard_testkit::fixtures::{CITY, COUNTY, PROVINCE};
+use geohazard_testkit::netns::{Janus, NetNs};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A city duty officer, Gao county's, the province's, and a neighbour county's, signed in.
+struct People {
+    city: String,
+    county: String,
+    province: String,
+    neighbour: String,
+    neighbour_id: i64,
+}
+
+async fn people(env: &Center) -> People {
+    env.officer("yibin-duty", CITY, Role::DutyOfficer).await;
+    env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
+    env.officer("sichuan-duty", PROVINCE, Role::DutyOfficer)
+        .await;
+    let neighbour_id = env
+        .officer("cuiping-duty", NEIGHBOUR, Role::DutyOfficer)
+        .await;
+    People {
+        city: env.login("yibin-duty").await,
+        county: env.login("gao-duty").await,
+        province: env.login("sichuan-duty").await,
+        neighbour: env.login("cuiping-duty").await,
+        neighbour_id,
+    }
+}
+
+/// The city opens a room for incident 42, inviting Gao county.
+async fn open_room(env: &Center, p: &People) -> i64 {
+    let (status, room) = env
+        .api
+        .post(
+            &p.city,
+            "/consult/rooms",
+            json!({"title": "高县滑坡会商 <script>", "incident_id": 42,
+                   "invited_divisions": [COUNTY]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{room}");
+    room["id"].as_i64().unwrap()
+}
+
+async fn socket(env: &Center, token: &str, room: i64) -> Result<Ws, u16> {
+    let url = env
+        .api
+        .ws_url(&format!("/consult/rooms/{room}/socket?token={token}"));
+    match tokio_tungstenite::connect_async(url).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("connecting to the room: {e}"),
+    }
+}
+
+/// A room socket, past its welcome (returned).
+async fn enter(env: &Center, token: &str, room: i64) -> (Ws, Value) {
+    let mut ws = socket(env, token, room)
+        .await
+        .expect("admitted to the room");
+    let welcome = next_json(&mut ws).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    (ws, welcome)
+}
+
+async fn say(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next stored event of `kind` on the socket (skipping others).
+async fn next_event(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let m = next_json(ws).await;
+        assert_ne!(m["type"], "error", "refused: {m}");
+        if m["type"] == "event" && m["event"]["kind"] == kind {
+            return m["event"].clone();
+        }
+    }
+}
+
+/// The next message that is not a stored event.
+async fn next_answer(ws: &mut Ws) -> Value {
+    loop {
+        let m = next_json(ws).await;
+        if m["type"] != "event" {
+            return m;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_room_is_entered_by_its_division_those_above_and_the_invited_and_no_one_else() {
+    let env = common::start(|_| {}).await;
+    env.add_neighbour().await;
+    let p = people(&env).await;
+    let room = open_room(&env, &p).await;
+    // The city (its own), the province (above) and Gao (invited) see it; Cuiping does not.
+    for (who, token) in [
+        ("city", &p.city),
+        ("province", &p.province),
+        ("county", &p.county),
+    ] {
+        let (status, rooms) = env.api.get(token, "/consult/rooms").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(rooms[0]["id"], room, "{who}: {rooms}");
+        let (status, detail) = env.api.get(token, &format!("/consult/rooms/{room}")).await;
+        assert_eq!(status, StatusCode::OK, "{who}");
+        assert_eq!(detail["room"]["incident_id"], 42);
+    }
+    let (_, rooms) = env.api.get(&p.neighbour, "/consult/rooms").await;
+    assert_eq!(rooms, json!([]));
+    let (status, _) = env
+        .api
+        .get(&p.neighbour, &format!("/consult/rooms/{room}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The county officer not invited is refused at the door, like a room that does not exist.
+    assert_eq!(socket(&env, &p.neighbour, room).await.err(), Some(404));
+    assert_eq!(socket(&env, &p.city, room + 1000).await.err(), Some(404));
+    assert_eq!(socket(&env, &"00".repeat(32), room).await.err(), Some(401));
+    // Gao's own room is not the city's business unless the city is below... it is above: seen.
+    let (status, gao_room) = env
+        .api
+        .post(&p.county, "/consult/rooms", json!({"title": "高县内部"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, city_rooms) = env.api.get(&p.city, "/consult/rooms").await;
+    assert!(
+        city_rooms
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == gao_room["id"])
+    );
+    let (_, neighbour_rooms) = env.api.get(&p.neighbour, "/consult/rooms").await;
+    assert_eq!(neighbour_rooms, json!([]));
+    // An officer invited by name enters from another county, and sees the room listed.
+    let (_, named) = env
+        .api
+        .post(
+            &p.county,
+            "/consult/rooms",
+            json!({"title": "点名邀请", "invited_officers": [p.neighbour_id]}),
+        )
+        .await;
+    assert!(
+        socket(&env, &p.neighbour, named["id"].as_i64().unwrap())
+            .await
+            .is_ok()
+    );
+    let (_, neighbour_rooms) = env.api.get(&p.neighbour, "/consult/rooms").await;
+    assert_eq!(neighbour_rooms[0]["id"], named["id"]);
+    // Refusals of what a room is opened with, naming the field.
+    for (body, field) in [
+        (json!({"title": ""}), "title"),
+        (json!({"title": "x".repeat(201)}), "title"),
+        (
+            json!({"title": "x", "invited_divisions": ["999999"]}),
+            "invited_divisions",
+        ),
+        (
+            json!({"title": "x", "invited_officers": [987654]}),
+            "invited_officers",
+        ),
+        (json!({"title": "x", "colour": "red"}), "colour"),
+    ] {
+        let (status, answer) = env.api.post(&p.city, "/consult/rooms", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(field),
+            "{body}: {answer}"
+        );
+    }
+    // A viewer takes part but does not open rooms.
+    env.officer("yibin-viewer", CITY, Role::Viewer).await;
+    let viewer = env.login("yibin-viewer").await;
+    let (status, _) = env
+        .api
+        .post(&viewer, "/consult/rooms", json!({"title": "x"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(socket(&env, &viewer, room).await.is_ok());
+    let opened: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'consult.open'")
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(opened, 3);
+}
+
+#[tokio::test]
+async fn chat_and_drawings_reach_the_others_and_a_late_joiner_gets_the_whole_log() {
+    let env = common::start(|_| {}).await;
+    env.add_neighbour().await;
+    let p = people(&env).await;
+    let room = open_room(&env, &p).await;
+    let (mut city, _) = enter(&env, &p.city, room).await;
+    let (mut county, welcome) = enter(&env, &p.county, room).await;
+    assert_eq!(welcome["present"].as_array().unwrap().len(), 2, "{welcome}");
+    assert_eq!(
+        next_event(&mut city, "joined").await["officer_name"],
+        "Officer gao-duty"
+    );
+
+    say(
+        &mut city,
+        json!({"type": "chat", "text": "现场雨量多少？<img src=x onerror=alert(1)>"}),
+    )
+    .await;
+    let chat = next_event(&mut county, "chat").await;
+    assert_eq!(
+        chat["body"]["text"],
+        "现场雨量多少？<img src=x onerror=alert(1)>"
+    );
+    assert_eq!(chat["division_name"], "Yibin");
+    let polygon = json!({"type": "Polygon", "coordinates":
+        [[[104.60, 28.80], [104.62, 28.80], [104.62, 28.82], [104.60, 28.80]]]});
+    say(
+        &mut county,
+        json!({"type": "annotate", "geometry": polygon, "label": "疏散区"}),
+    )
+    .await;
+    let drawn = next_event(&mut city, "annotation").await;
+    assert_eq!(drawn["body"]["geometry"], polygon);
+    say(
+        &mut county,
+        json!({"type": "post", "kind": "warning_evidence", "ref": "17", "caption": "泥位超黄线"}),
+    )
+    .await;
+    let posted = next_event(&mut city, "posting").await;
+    say(
+        &mut city,
+        json!({"type": "decide", "text": "疏散 A 区 32 人",
+                           "evidence": [posted["id"], drawn["id"]]}),
+    )
+    .await;
+    let decided = next_event(&mut county, "decision").await;
+    assert_eq!(
+        decided["body"]["evidence"],
+        json!([posted["id"], drawn["id"]])
+    );
+
+    // Malformed messages are refused naming the field; the socket stays usable.
+    for (msg, field) in [
+        ("not json".to_owned(), "type"),
+        (json!({"type": "chat"}).to_string(), "text"),
+        (
+            json!({"type": "annotate", "geometry": {"type": "Point", "coordinates": [500, 1]}})
+                .to_string(),
+            "geometry",
+        ),
+        (
+            json!({"type": "decide", "text": "x", "evidence": [1_000_000]}).to_string(),
+            "evidence",
+        ),
+        (json!({"type": "media.join"}).to_string(), "media"),
+        (
+            json!({"type": "media.publish", "jsep": {"type": "offer", "sdp": "v=0"}}).to_string(),
+            "type",
+        ),
+        (json!({"type": "media.teleport"}).to_string(), "type"),
+    ] {
+        county
+            .send(Message::Text(msg.clone().into()))
+            .await
+            .unwrap();
+        let answer = next_answer(&mut county).await;
+        assert_eq!(answer["type"], "error", "{msg}: {answer}");
+        assert_eq!(answer["field"], field, "{msg}: {answer}");
+    }
+
+    // The province joins late: everything is there, in order, decision and evidence included.
+    let (mut late, welcome) = enter(&env, &p.province, room).await;
+    let kinds: Vec<&str> = welcome["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "opened",
+            "joined",
+            "joined",
+            "chat",
+            "annotation",
+            "posting",
+            "decision",
+            "joined"
+        ]
+    );
+    assert_eq!(welcome["history"][6]["body"]["text"], "疏散 A 区 32 人");
+    assert_eq!(welcome["present"].as_array().unwrap().len(), 3);
+    // ...and from then on sees what the others do.
+    say(&mut county, json!({"type": "chat", "text": "收到"})).await;
+    assert_eq!(next_event(&mut late, "chat").await["body"]["text"], "收到");
+    // The decision is audited.
+    let audited: Vec<Value> =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'consult.decide'")
+            .fetch_all(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited.len(), 1);
+    assert_eq!(audited[0]["incident_id"], 42);
+    // The incident's timeline reads the decision; the neighbour county reads nothing of it.
+    let (_, timeline) = env
+        .api
+        .get(&p.county, "/consult/decisions?incident_id=42")
+        .await;
+    assert_eq!(timeline[0]["body"]["text"], "疏散 A 区 32 人", "{timeline}");
+    let (_, theirs) = env
+        .api
+        .get(&p.neighbour, "/consult/decisions?incident_id=42")
+        .await;
+    assert_eq!(theirs, json!([]));
+
+    // The minutes: a printable page, zh-CN first, the title escaped.
+    let r = env
+        .api
+        .get_response(&p.province, &format!("/consult/rooms/{room}/minutes"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("会商纪要") && page.contains("疏散 A 区 32 人"));
+    assert!(page.contains("&lt;img src=x") && !page.contains("<img src=x"));
+    assert!(page.contains("高县滑坡会商 &lt;script&gt;"));
+
+    // Closing: only the opening division (or one above it) closes; everyone is told, the room
+    // takes nothing more, nobody new enters.
+    drop(late);
+    let (status, _) = env
+        .api
+        .post(
+            &p.county,
+            &format!("/consult/rooms/{room}/close"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = env
+        .api
+        .post(
+            &p.province,
+            &format!("/consult/rooms/{room}/close"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    next_event(&mut city, "closed").await;
+    assert_eq!(socket(&env, &p.city, room).await.err(), Some(409));
+    let (status, _) = env
+        .api
+        .post(&p.city, &format!("/consult/rooms/{room}/close"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+/// A Janus in a namespace of the test's own, and a command-center using it.
+async fn with_janus() -> (NetNs, Janus, Center) {
+    let ns = NetNs::create().unwrap_or_else(|e| {
+        panic!("the media tests need a network namespace (root, iproute2): {e}")
+    });
+    let janus = Janus::start(&ns).await;
+    let url = janus.url.clone();
+    let key = janus.admin_key.clone();
+    let env = common::start(move |c| {
+        c.consult = ConsultSettings {
+            janus_url: Some(url),
+            janus_admin_key: key.into(),
+            ..Default::default()
+        }
+    })
+    .await;
+    env.add_neighbour().await;
+    (ns, janus, env)
+}
+
+#[tokio::test]
+async fn the_signalling_relay_refuses_unknown_rooms_other_rooms_feeds_and_malformed_messages() {
+    let (_ns, _janus, env) = with_janus().await;
+    let p = people(&env).await;
+    let room = open_room(&env, &p).await;
+    let (_, other) = env
+        .api
+        .post(&p.neighbour, "/consult/rooms", json!({"title": "翠屏会商"}))
+        .await;
+    let other = other["id"].as_i64().unwrap();
+    // Unknown room, and a room not admitted to: refused before any signalling.
+    assert_eq!(socket(&env, &p.city, 987_654).await.err(), Some(404));
+    assert_eq!(socket(&env, &p.county, other).await.err(), Some(404));
+
+    let (mut city, welcome) = enter(&env, &p.city, room).await;
+    assert_eq!(welcome["media"], true);
+    // Publishing before joining the room's media.
+    say(
+        &mut city,
+        json!({"type": "media.publish", "ref": 1,
+                          "jsep": {"type": "offer", "sdp": "v=0\r\n"}}),
+    )
+    .await;
+    let a = next_answer(&mut city).await;
+    assert_eq!(
+        (a["type"].as_str(), a["ref"].as_i64()),
+        (Some("error"), Some(1)),
+        "{a}"
+    );
+    say(&mut city, json!({"type": "media.join", "ref": 2})).await;
+    let joined = next_answer(&mut city).await;
+    assert_eq!(joined["type"], "media.joined", "{joined}");
+    let city_feed = joined["feed"].as_i64().unwrap();
+
+    // The neighbour joins the media of its own room: a feed of another room.
+    let (mut neighbour, _) = enter(&env, &p.neighbour, other).await;
+    say(&mut neighbour, json!({"type": "media.join"})).await;
+    let theirs = next_answer(&mut neighbour).await;
+    assert_eq!(theirs["type"], "media.joined", "{theirs}");
+    let other_feed = theirs["feed"].as_i64().unwrap();
+    assert_ne!(city_feed, other_feed);
+    // Neither may receive the other room's feed, nor their own.
+    for (from_city, feed) in [(true, other_feed), (false, city_feed), (true, city_feed)] {
+        let ws = if from_city { &mut city } else { &mut neighbour };
+        say(ws, json!({"type": "media.subscribe", "feed": feed})).await;
+        let a = next_answer(ws).await;
+        assert_eq!(
+            (a["type"].as_str(), a["field"].as_str()),
+            (Some("error"), Some("feed")),
+            "{a}"
+        );
+    }
+    // Malformed signalling, each refused naming the field.
+    for (msg, field) in [
+        (json!({"type": "media.publish"}), "jsep"),
+        (
+            json!({"type": "media.publish", "jsep": {"type": "answer", "sdp": "v=0"}}),
+            "jsep",
+        ),
+        (
+            json!({"type": "media.publish", "jsep": {"type": "offer", "sdp": "<script>"}}),
+            "jsep",
+        ),
+        (
+            json!({"type": "media.publish", "jsep": {"type": "offer", "sdp": "v=0\r\nnonsense"}}),
+            "media",
+        ),
+        (json!({"type": "media.subscribe", "feed": "all"}), "feed"),
+        (
+            json!({"type": "media.start", "feed": 5, "jsep": {"type": "answer", "sdp": "v=0"}}),
+            "feed",
+        ),
+        (json!({"type": "media.join"}), "type"),
+        (json!({"type": "media.admin", "request": "destroy"}), "type"),
+    ] {
+        say(&mut city, msg.clone()).await;
+        let a = next_answer(&mut city).await;
+        assert_eq!(
+            (a["type"].as_str(), a["field"].as_str()),
+            (Some("error"), Some(field)),
+            "{msg}: {a}"
+        );
+    }
+    // After all that the relay still works: the media room is this room's, and it is destroyed
+    // with the room.
+    let media_room: Option<i64> =
+        sqlx::query_scalar("SELECT media_room FROM consult_rooms WHERE id = $1")
+            .bind(room)
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+    assert!(media_room.is_some());
+    let (status, _) = env
+        .api
+        .post(&p.city, &format!("/consult/rooms/{room}/close"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    next_event(&mut city, "closed").await;
+}

@@ -1,0 +1,204 @@
+//! A network namespace of a test's own, joined to the host by a veth pair, and Janus (Debian's
+//! `janus`, its REST transport and video-room plugin only) running inside it.
+//!
+//! Janus never gathers ICE candidates on a loopback interface, so on a host whose only address
+//! is loopback it cannot answer an offer. Inside the namespace it has the veth's address; the
+//! browsers run there too (see `browser::browser_in`), so media never leaves the namespace,
+//! while the command-center stays on the host and reaches Janus, as the browsers reach the
+//! command-center, over the pair. Needs root (CAP_NET_ADMIN) and `ip` (iproute2).
+
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A network namespace with one veth pair: `host_ip` on the host's end, `ns_ip` inside.
+pub struct NetNs {
+    pub name: String,
+    pub host_ip: Ipv4Addr,
+    pub ns_ip: Ipv4Addr,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl NetNs {
+    /// A fresh namespace, or why there cannot be one here (not root, no `ip`).
+    pub fn create() -> Result<NetNs, String> {
+        let tag: u32 = rand::random::<u32>() & 0x00ff_ffff;
+        let name = format!("gh-{}-{tag:06x}", std::process::id());
+        // A /30 of its own in 10.200.0.0/16.
+        let net = (tag & 0x3fff) * 4;
+        let host_ip = Ipv4Addr::new(10, 200, (net >> 8) as u8, (net & 0xff) as u8 + 1);
+        let ns_ip = Ipv4Addr::new(10, 200, (net >> 8) as u8, (net & 0xff) as u8 + 2);
+        let outer = format!("gho{tag:06x}");
+        let inner = format!("ghi{tag:06x}");
+        ip(&["netns", "add", &name])?;
+        let ns = NetNs {
+            name,
+            host_ip,
+            ns_ip,
+        };
+        ip(&[
+            "link", "add", &outer, "type", "veth", "peer", "name", &inner,
+        ])?;
+        ip(&["link", "set", &inner, "netns", &ns.name])?;
+        ip(&["addr", "add", &format!("{host_ip}/30"), "dev", &outer])?;
+        ip(&["link", "set", &outer, "up"])?;
+        let n = ns.name.clone();
+        ip(&[
+            "-n",
+            &n,
+            "addr",
+            "add",
+            &format!("{ns_ip}/30"),
+            "dev",
+            &inner,
+        ])?;
+        ip(&["-n", &n, "link", "set", &inner, "up"])?;
+        ip(&["-n", &n, "link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    /// `program` to run inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// The same for tokio.
+    pub fn tokio_command(&self, program: &str) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        // Whatever still runs inside ends with it; the veth pair goes with the namespace.
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
+        let _ = ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// Janus running in a namespace: REST on `url`, no admin interface, the video-room plugin
+/// whose rooms only the holder of `admin_key` makes.
+pub struct Janus {
+    child: std::process::Child,
+    pub url: String,
+    pub admin_key: String,
+    pub log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Janus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where Debian puts Janus's plugins and transports.
+const JANUS_LIB: &str = "/usr/lib/x86_64-linux-gnu/janus";
+
+impl Janus {
+    /// Janus's process id (`ip netns exec` execs it), for measuring what it uses.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Starts Janus inside `ns` and waits until its REST API answers.
+    pub async fn start(ns: &NetNs) -> Janus {
+        let dir = tempfile::tempdir().expect("a folder for Janus's configuration");
+        let d = dir.path();
+        for sub in ["plugins", "transports", "events", "loggers"] {
+            std::fs::create_dir(d.join(sub)).unwrap();
+        }
+        // Only what is used is loaded: the REST transport and the video room.
+        std::os::unix::fs::symlink(
+            format!("{JANUS_LIB}/plugins/libjanus_videoroom.so"),
+            d.join("plugins/libjanus_videoroom.so"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            format!("{JANUS_LIB}/transports/libjanus_http.so"),
+            d.join("transports/libjanus_http.so"),
+        )
+        .unwrap();
+        let admin_key = format!("{:032x}", rand::random::<u128>());
+        let dp = d.display();
+        std::fs::write(
+            d.join("janus.jcfg"),
+            format!(
+                "general: {{\n configs_folder = \"{dp}\"\n plugins_folder = \"{dp}/plugins\"\n \
+                 transports_folder = \"{dp}/transports\"\n events_folder = \"{dp}/events\"\n \
+                 loggers_folder = \"{dp}/loggers\"\n debug_level = 4\n session_timeout = 60\n}}\n\
+                 media: {{\n rtp_port_range = \"20000-20999\"\n}}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("janus.transport.http.jcfg"),
+            format!(
+                "general: {{\n base_path = \"/janus\"\n http = true\n port = 8088\n ip = \"{}\"\n https = false\n}}\n\
+                 admin: {{\n admin_http = false\n admin_https = false\n}}\n",
+                ns.ns_ip
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("janus.plugin.videoroom.jcfg"),
+            format!("general: {{\n admin_key = \"{admin_key}\"\n}}\n"),
+        )
+        .unwrap();
+        let log = d.join("janus.log");
+        let child = ns
+            .command("janus")
+            .args(["-F", &d.display().to_string(), "-C"])
+            .arg(d.join("janus.jcfg"))
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("janus (Debian's janus package; deploy/install-deps.sh)");
+        let url = format!("http://{}:8088/janus", ns.ns_ip);
+        let janus = Janus {
+            child,
+            url,
+            admin_key,
+            log,
+            _dir: dir,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let addr = std::net::SocketAddr::from((ns.ns_ip, 8088));
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Janus did not listen within 20 s: {}",
+                std::fs::read_to_string(&janus.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        janus
+    }
+}
