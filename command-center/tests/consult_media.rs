@@ -88,6 +88,14 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
         .await;
     b.sign_in(&env.api.console_url(), "gao-duty", PASSWORD)
         .await;
+    a.click("#tab-consult").await;
+    a.until(
+        "the list of rooms",
+        Duration::from_secs(10),
+        "return document.querySelector('#consult-rooms tr[data-room]') !== null",
+    )
+    .await;
+    a.screenshot("consult-list").await;
     into_room(&a, room).await;
     into_room(&b, room).await;
     a.click("#consult-media-join").await;

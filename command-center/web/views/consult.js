@@ -55,7 +55,7 @@ async function showList() {
     ${mayOpen && html`<form id="consult-open" class="consult-form">
       <label><span>${t("consult.room_title")}</span><input id="consult-open-title" required maxlength="200"></label>
       <label><span>${t("consult.incident")}</span><input id="consult-open-incident" type="number" min="1"></label>
-      <fieldset><legend>${t("consult.invite")}</legend>${state.divisions.map((d) => html`<label class="inline"><input type="checkbox" name="invite" value="${d.code}"> ${d.name}</label>`)}</fieldset>
+      <fieldset><legend>${t("consult.invite")}</legend>${state.divisions.filter((d) => d.code !== state.officer?.division_code).map((d) => html`<label class="inline"><input type="checkbox" name="invite" value="${d.code}"> ${d.name}</label>`)}</fieldset>
       <button type="submit" id="consult-open-submit">${t("consult.open")}</button></form>`}
     <table class="grid" id="consult-rooms"><tr><th>${t("consult.room_title")}</th><th>${t("consult.division")}</th><th>${t("consult.incident")}</th><th>${t("consult.state")}</th><th>${t("consult.opened_at")}</th></tr>
     ${page.rooms.length ? page.rooms.map((r) => html`<tr data-room="${r.id}" class="clickable"><td>${r.title}</td><td>${r.division_name}</td><td>${r.incident_id ? "#" + r.incident_id : "—"}</td><td>${t("consult.state." + r.state)}</td><td>${cst(r.opened_at)}</td></tr>`)
@@ -157,7 +157,7 @@ function drawRoom() {
       <div id="consult-map" class="consult-map"></div>
     </section>
     <section class="consult-chat">
-      <h3>${t("consult.chat")}</h3>
+      <h3>${t("consult.chat")} <small>${t("consult.zone")}</small></h3>
       <ol id="consult-log" class="consult-log"></ol>
       <form id="consult-chat-form"><input id="consult-chat-text" maxlength="2000" autocomplete="off"><button type="submit" id="consult-chat-send">${t("consult.send")}</button></form>
       <form id="consult-post-form" class="consult-form">
@@ -196,6 +196,7 @@ function drawRoom() {
     const evidence = [.../** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll("#consult-evidence input:checked"))].map((i) => Number(i.value));
     link.send({ type: "decide", text: text.value, evidence });
     text.value = "";
+    for (const i of /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll("#consult-evidence input"))) i.checked = false;
   });
   for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-draw]"))) {
     b.addEventListener("click", () => { page.drawing = { kind: b.dataset.draw || "", points: [] }; showNote(t("consult.draw.hint")); });
@@ -248,7 +249,10 @@ function onEvent(e, replay = false) {
     : t("consult.kind." + e.kind);
   render(li, html`<time>${cst(e.at)}</time> <b>${who(e)}</b> ${text}`);
   if (e.kind === "decision") {
-    const cited = (e.body.evidence || []).map((/** @type {number} */ id) => "#" + id).join(" ");
+    const cited = (e.body.evidence || []).map((/** @type {number} */ id) => {
+      const x = page.link?.events.find((ev) => ev.id === id);
+      return "#" + id + (x ? " " + t(x.kind === "posting" ? "consult.post." + x.body.kind : "consult.kind." + x.kind) : "");
+    }).join("、");
     const d = /** @type {HTMLElement} */ (li.cloneNode(true));
     if (cited) d.append(` · ${t("consult.evidence")} ${cited}`);
     document.getElementById("consult-decision-log")?.append(d);
