@@ -42,11 +42,11 @@ impl Consult {
     /// Passes a stored event to the room's sockets.
     pub fn publish(&self, event: RoomEvent) {
         let mut rooms = self.lock();
-        if let Some(tx) = rooms.get(&event.room_id) {
-            if tx.send(Arc::new(event)).is_err() {
-                // Nobody is in the room.
-                rooms.retain(|_, tx| tx.receiver_count() > 0);
-            }
+        if let Some(tx) = rooms.get(&event.room_id)
+            && tx.send(Arc::new(event)).is_err()
+        {
+            // Nobody is in the room.
+            rooms.retain(|_, tx| tx.receiver_count() > 0);
         }
     }
 }
