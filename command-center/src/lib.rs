@@ -33,6 +33,7 @@ mod connections;
 mod console;
 mod error;
 mod idempotency;
+mod incident_feed;
 mod live;
 mod readings_push;
 mod receipts;
@@ -177,6 +178,12 @@ pub async fn start(
         bus,
         pool.clone(),
         state.live.clone(),
+        config.api.open_incident_on_red,
+        shutdown.clone(),
+    ));
+    tokio::spawn(incident_feed::run(
+        pool.clone(),
+        state.incidents.clone(),
         shutdown.clone(),
     ));
     let readings =

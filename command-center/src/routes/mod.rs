@@ -5,7 +5,9 @@
 mod audit;
 mod gateways;
 mod health;
+mod incidents;
 pub mod openapi;
+mod plans;
 mod readings;
 mod sites;
 mod warnings;
@@ -23,5 +25,7 @@ pub fn routes() -> Router<AppState> {
         .merge(gateways::routes())
         .merge(health::routes())
         .merge(audit::routes())
+        .merge(incidents::routes())
+        .merge(plans::routes())
         .merge(openapi::routes())
 }

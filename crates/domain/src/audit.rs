@@ -16,6 +16,18 @@ crate::closed_set!(
         Logout => "logout",
         WarningAcknowledge => "warning.acknowledge",
         VideoLiveView => "video.live_view",
+        /// An incident opened from a warning.
+        IncidentOpen => "incident.open",
+        IncidentStatus => "incident.status",
+        /// An incident's figures assessed (and its class regraded).
+        IncidentAssess => "incident.assess",
+        TeamCreate => "team.create",
+        /// A task given to a team or one of its members.
+        TaskDispatch => "task.dispatch",
+        /// A task moved on (accepted, declined, en route, on site, done).
+        TaskStatus => "task.status",
+        /// A site's emergency plan written.
+        PlanUpdate => "plan.update",
     }
 );
 
