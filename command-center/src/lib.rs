@@ -36,6 +36,7 @@ mod consult_room;
 mod error;
 mod idempotency;
 mod janus;
+mod incident_feed;
 mod live;
 mod readings_push;
 mod receipts;
@@ -185,6 +186,12 @@ pub async fn start(
         bus,
         pool.clone(),
         state.live.clone(),
+        config.api.open_incident_on_red,
+        shutdown.clone(),
+    ));
+    tokio::spawn(incident_feed::run(
+        pool.clone(),
+        state.incidents.clone(),
         shutdown.clone(),
     ));
     let readings =

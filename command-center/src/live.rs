@@ -40,6 +40,7 @@ pub async fn run_feed(
     mut bus: Bus,
     pool: sqlx::PgPool,
     live: broadcast::Sender<Arc<Warning>>,
+    open_incident_on_red: bool,
     shutdown: CancellationToken,
 ) {
     let acker = bus.acker();
@@ -55,6 +56,12 @@ pub async fn run_feed(
             Ok(w) => match geohazard_warnings::as_stored(&pool, w.id).await {
                 // No receivers is fine: nobody is watching.
                 Ok(Some(stored)) => {
+                    if open_incident_on_red
+                        && stored.level == geohazard_protocol::warning::WarningLevel::Red
+                        && stored.state != geohazard_protocol::warning::WarningState::Closed
+                    {
+                        open_on_red(&pool, stored.id).await;
+                    }
                     let _ = live.send(Arc::new(stored));
                 }
                 Ok(None) => tracing::warn!(
@@ -75,6 +82,23 @@ pub async fn run_feed(
         acker.ack(&delivery).await;
     }
     bus.shutdown().await;
+}
+
+/// Opens the incident of a red warning, once per cluster.
+async fn open_on_red(pool: &sqlx::PgPool, warning: i64) {
+    match geohazard_incidents::incident::open_on_red(pool, geohazard_domain::WarningId(warning))
+        .await
+    {
+        Ok(Some(opened)) => {
+            tracing::info!(
+                warning,
+                incident = opened.id(),
+                "incident opened on a red warning"
+            )
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, warning, "opening the incident of a red warning"),
+    }
 }
 
 /// Connects to the broker for the live feed and the outbox. Returns the bus (hand it to
@@ -110,6 +134,8 @@ enum LiveMessage<'a> {
     Ready { officer: &'a str, divisions: usize },
     /// A warning change in scope.
     Warning { warning: &'a Warning },
+    /// An incident in scope changed: re-read `GET /api/v1/incidents/{id}`.
+    Incident { id: i64 },
     /// Events were dropped: re-read `GET /api/v1/warnings`.
     Resync { missed: u64 },
     /// The session was signed out, expired or disabled; the socket closes.
@@ -234,6 +260,7 @@ async fn serve_socket(
     }
     tracing::debug!(officer = %officer.username, "live socket open");
     let mut app = AppChannel::new(&state, PersonId(officer.person_id));
+    let mut incidents = state.incidents.subscribe();
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
@@ -245,6 +272,20 @@ async fn serve_socket(
                     }
                 }
                 Outgoing::Closed => break,
+            },
+            change = incidents.recv() => match change {
+                Ok(c) if scope.contains(&c.division) => {
+                    if send(&mut socket, LiveMessage::Incident { id: c.id }.text(), send_timeout).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    if send(&mut socket, LiveMessage::Resync { missed }.text(), send_timeout).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
             },
             _ = app.wake() => {
                 for text in app.due().await {

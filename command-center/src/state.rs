@@ -44,6 +44,9 @@ pub struct Settings {
     pub live_recheck_s: u64,
     /// Live sockets one session may have open at once; more are refused (429).
     pub live_max_sockets_per_session: usize,
+    /// Open an incident, once per cluster, for every warning that reaches red (else a duty
+    /// officer opens one from the warning).
+    pub open_incident_on_red: bool,
     /// How often a live socket looks for app notifications of its person besides when a
     /// warning change goes by, milliseconds.
     pub app_notification_poll_ms: u64,
@@ -77,6 +80,7 @@ impl Default for Settings {
             live_recheck_s: 60,
             live_max_sockets_per_session: 4,
             app_notification_poll_ms: 5_000,
+            open_incident_on_red: false,
             login_max_failures: 5,
             login_max_failures_per_address: 30,
             login_window_s: 15 * 60,
@@ -95,6 +99,8 @@ pub struct Inner {
     pub settings: Settings,
     /// Warning events for the live sockets, fed from MQTT.
     pub live: broadcast::Sender<Arc<Warning>>,
+    /// Incident changes for the live sockets, fed from PostgreSQL notifications.
+    pub incidents: broadcast::Sender<Arc<crate::incident_feed::IncidentChanged>>,
     /// Warning changes made here (acknowledgements) to publish on MQTT; `None` without a broker.
     pub outbox: Option<Outbox>,
     /// Cancelled at shutdown: live sockets close.
@@ -167,6 +173,7 @@ impl AppState {
         shutdown: CancellationToken,
     ) -> AppState {
         let (live, _) = broadcast::channel(settings.live_queue.max(1));
+        let (incidents, _) = broadcast::channel(settings.live_queue.max(1));
         let hashing = Arc::new(tokio::sync::Semaphore::new(
             settings.login_max_concurrent_hashes.max(1),
         ));
@@ -174,6 +181,7 @@ impl AppState {
             pool,
             settings,
             live,
+            incidents,
             outbox,
             shutdown,
             live_sockets: Default::default(),

@@ -51,6 +51,7 @@ static ASSETS: &[Asset] = &[
     asset!("views/evidence.js", JS),
     asset!("views/feed.js", JS),
     asset!("views/health.js", JS),
+    asset!("views/incidents.js", JS),
     asset!("views/live.js", JS),
     asset!("views/map.js", JS),
     asset!("views/pages.js", JS),
@@ -59,6 +60,12 @@ static ASSETS: &[Asset] = &[
     asset!("views/video.js", JS),
     asset!("views/warning.js", JS),
     asset!("app.css", CSS),
+    asset!("app/index.html", "text/html; charset=utf-8"),
+    asset!("app/app.js", JS),
+    asset!("app/app.css", CSS),
+    asset!("app/sw.js", JS),
+    asset!("app/manifest.webmanifest", "application/manifest+json"),
+    asset!("app/icon.svg", "image/svg+xml"),
     asset!("vendor/leaflet.js", JS),
     asset!("vendor/leaflet.css", CSS),
     asset!("vendor/leaflet.markercluster.js", JS),
@@ -152,10 +159,17 @@ async fn messages_answer() -> Result<Response, ApiError> {
     Ok(response)
 }
 
-/// `/` (the console), `/assets/...` (its files) and `/api/v1/messages` (its texts).
+/// `/` (the console), `/app/` (the field app, its service worker at `/app/sw.js` so that it
+/// may serve the whole app), `/assets/...` (their files) and `/api/v1/messages` (their texts).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { serve("index.html") }))
+        .route(
+            "/app",
+            get(|| async { axum::response::Redirect::permanent("/app/") }),
+        )
+        .route("/app/", get(|| async { serve("app/index.html") }))
+        .route("/app/sw.js", get(|| async { serve("app/sw.js") }))
         .route("/api/v1/messages", get(messages_answer))
         .route(
             "/assets/{*path}",

@@ -17,7 +17,7 @@ export interface Officer {
   username: string;
   display_name: string;
   division_code: string;
-  role: "viewer" | "duty_officer" | "admin";
+  role: "viewer" | "duty_officer" | "supervisor" | "admin" | "field_staff" | "village_monitor";
 }
 /** GET /api/v1/me */
 export interface Me extends Officer {
@@ -168,6 +168,7 @@ export type LiveMessage =
   | { type: "resync"; missed: number }
   | { type: "session_ended" }
   | { type: "readings"; sensor: number; points: Point[] }
+  | { type: "incident"; id: number }
   | Notification;
 
 /** A raw reading. */

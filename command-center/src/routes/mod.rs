@@ -6,7 +6,9 @@ mod audit;
 mod consult;
 mod gateways;
 mod health;
+mod incidents;
 pub mod openapi;
+mod plans;
 mod readings;
 mod sites;
 mod warnings;
@@ -25,5 +27,7 @@ pub fn routes() -> Router<AppState> {
         .merge(health::routes())
         .merge(audit::routes())
         .merge(consult::routes())
+        .merge(incidents::routes())
+        .merge(plans::routes())
         .merge(openapi::routes())
 }

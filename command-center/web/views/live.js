@@ -73,6 +73,8 @@ export const live = {
       setLink(true);
     } else if (m.type === "warning") {
       applyWarning(m.warning);
+    } else if (m.type === "incident") {
+      document.dispatchEvent(new CustomEvent("gh:incident", { detail: { id: m.id } }));
     } else if (m.type === "resync") {
       await this.resync();
     } else if (m.type === "session_ended") {

@@ -2,3 +2,4 @@
 // Every page beyond the map and device health, each in its own module that calls
 // `registerPage` (lib/pages.js) when imported. One import a page; the order is the tabs' order.
 import "./consult.js";
+import "./incidents.js";

@@ -9,7 +9,8 @@ import { changed, state } from "../lib/store.js";
 import { fmtTime, sourceText, summaryOf, t } from "../lib/text.js";
 import { inversePlot } from "./charts.js";
 import { kv, renderEvidence } from "./evidence.js";
-import { openPanel, panel } from "./panel.js";
+import { openFromWarning } from "./incidents.js";
+import { closePanel, openPanel, panel } from "./panel.js";
 import { openSite } from "./site.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -42,11 +43,13 @@ export async function openWarning(id) {
       : html`<p class="msg">${t("warning.ack_forbidden")}</p>`)}
     <h3>${t("warning.evidence")}</h3><div id="evidence" data-method="${(w.evidence && w.evidence.method) || ""}">${renderEvidence(w, w.evidence)}</div>
     <h3>${t("warning.timeline")}</h3>${timeline(w.events)}
-    <p><button type="button" id="open-site">${t("warning.open_site")}</button></p>`);
+    <p><button type="button" id="open-site">${t("warning.open_site")}</button>
+      ${state.officer && ["duty_officer", "admin"].includes(state.officer.role) && html` <button type="button" id="open-incident">${t("incidents.open_from_warning")}</button>`}</p>`);
   panel.warning = id;
   const plot = document.getElementById("inverse-plot");
   if (plot) panel.charts.push(inversePlot(plot, w.evidence));
   $("open-site").addEventListener("click", () => openSite(w.site.id));
+  document.getElementById("open-incident")?.addEventListener("click", () => { closePanel(); openFromWarning(id).catch(report); });
   const ack = /** @type {HTMLButtonElement | null} */ (document.getElementById("ack-button"));
   if (ack) ack.addEventListener("click", async () => {
     ack.disabled = true;

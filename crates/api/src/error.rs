@@ -35,6 +35,10 @@ pub mod code {
     /// The first request with this `Idempotency-Key` is still being answered.
     pub const IDEMPOTENCY_KEY_IN_FLIGHT: &str = "idempotency_key_in_flight";
     /// Any other status.
+    /// An incident's status change its state machine does not allow.
+    pub const INCIDENT_TRANSITION_REFUSED: &str = "incident_transition_refused";
+    /// A task's status change its state machine does not allow.
+    pub const TASK_TRANSITION_REFUSED: &str = "task_transition_refused";
     pub const ERROR: &str = "error";
 
     /// The code of an answer that says no more than its status.

@@ -20,6 +20,18 @@ crate::closed_set!(
         ConsultOpen => "consult.open",
         ConsultClose => "consult.close",
         ConsultDecide => "consult.decide",
+        /// An incident opened from a warning.
+        IncidentOpen => "incident.open",
+        IncidentStatus => "incident.status",
+        /// An incident's figures assessed (and its class regraded).
+        IncidentAssess => "incident.assess",
+        TeamCreate => "team.create",
+        /// A task given to a team or one of its members.
+        TaskDispatch => "task.dispatch",
+        /// A task moved on (accepted, declined, en route, on site, done).
+        TaskStatus => "task.status",
+        /// A site's emergency plan written.
+        PlanUpdate => "plan.update",
     }
 );
 

@@ -212,6 +212,20 @@ impl Browser {
         assert!(answer["value"]["identifier"].is_string(), "{answer}");
     }
 
+    /// A DevTools command on the page (`Emulation.setDeviceMetricsOverride` for a phone,
+    /// `Network.emulateNetworkConditions` to cut the link, `Emulation.setGeolocationOverride`,
+    /// `Page.printToPDF`...): its result.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        let session = self.client.session_id().await.unwrap().expect("a session");
+        let answer = driver_post(
+            self.driver_port,
+            &format!("/session/{session}/goog/cdp/execute"),
+            &json!({ "cmd": cmd, "params": params }),
+        );
+        assert!(answer["value"].is_object(), "{cmd}: {answer}");
+        answer["value"].clone()
+    }
+
     /// Every URL the page requested (documents, scripts, images, fetches, WebSockets) since
     /// the last call, from the browser's own DevTools network events.
     pub async fn requested_urls(&self) -> Vec<String> {

@@ -1,0 +1,89 @@
+//! Incident changes for the live sockets: every change of an incident (its status, timeline,
+//! tasks, the positions of its people) is announced by PostgreSQL `NOTIFY` when its
+//! transaction commits (`geohazard_incidents::incident::CHANGED_CHANNEL`), to every
+//! command-center on the database. The announcement only names the incident and its division;
+//! a console shown it re-reads the incident from the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use geohazard_incidents::incident::CHANGED_CHANNEL;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// An incident changed: which one, in which division.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentChanged {
+    pub division: String,
+    pub id: i64,
+}
+
+impl IncidentChanged {
+    /// From a notification's payload, `{division}:{id}`.
+    fn parse(payload: &str) -> Option<IncidentChanged> {
+        let (division, id) = payload.split_once(':')?;
+        Some(IncidentChanged {
+            division: division.to_owned(),
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// Listens for incident changes until `shutdown`, reconnecting after a lost connection.
+pub async fn run(
+    pool: PgPool,
+    changes: broadcast::Sender<Arc<IncidentChanged>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            Err(e) = listen(&pool, &changes) => {
+                tracing::warn!(error = %e, "listening for incident changes; again in a second");
+            },
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Passes the changes on until the connection fails.
+async fn listen(
+    pool: &PgPool,
+    changes: &broadcast::Sender<Arc<IncidentChanged>>,
+) -> sqlx::Result<std::convert::Infallible> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANGED_CHANNEL).await?;
+    loop {
+        let n = listener.recv().await?;
+        match IncidentChanged::parse(n.payload()) {
+            // No receivers is fine: nobody is watching.
+            Some(change) => {
+                let _ = changes.send(Arc::new(change));
+            }
+            None => tracing::warn!(payload = n.payload(), "an unreadable incident change"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_names_its_division_and_incident() {
+        assert_eq!(
+            IncidentChanged::parse("511525:42"),
+            Some(IncidentChanged {
+                division: "511525".into(),
+                id: 42
+            })
+        );
+        assert_eq!(IncidentChanged::parse("511525"), None);
+        assert_eq!(IncidentChanged::parse("511525:x"), None);
+    }
+}

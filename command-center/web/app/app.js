@@ -1,0 +1,346 @@
+// @ts-check
+// The field app for field staff and village monitors: sign-in, the alerts the center sends
+// (the app channel's client: a receipt on arrival, a confirmation when pressed), their tasks
+// with status updates, and their position while on a task. It works on a bad link: the last
+// alerts and tasks are kept on the phone and shown without a network, and every change is put
+// in a queue on the phone first and sent with an Idempotency-Key until the server has it, so a
+// change sent twice (an answer lost on the way back) is done once.
+
+import { html, render } from "../lib/html.js";
+import { fmtTime, getLang, setLang, setMessages, t } from "../lib/text.js";
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const input = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
+
+/** @typedef {{id: number, level: string | null, text_zh: string, text_en: string, created_at: string, confirmed?: boolean}} Alert */
+/** @typedef {{id: number, incident_title: string, title: string, status: string, team_name: string, decline_reason: string | null, deadline: string | null, site_name: string | null, updated_at: string}} Task */
+/** @typedef {{key: string, path: string, body: any}} Queued */
+
+/** What the phone keeps between visits (localStorage). */
+const kept = {
+  /** @param {string} name @param {any} fallback */
+  get(name, fallback) {
+    try { const v = localStorage.getItem("gh.app." + name); return v === null ? fallback : JSON.parse(v); } catch (_) { return fallback; }
+  },
+  /** @param {string} name @param {any} value */
+  set(name, value) { localStorage.setItem("gh.app." + name, JSON.stringify(value)); },
+};
+
+const app = {
+  /** @type {string | null} */ csrf: null,
+  /** @type {{username: string, display_name: string, role: string} | null} */ officer: kept.get("officer", null),
+  /** @type {Alert[]} */ alerts: kept.get("alerts", []),
+  /** @type {Task[]} */ tasks: kept.get("tasks", []),
+  /** @type {WebSocket | null} */ socket: null,
+  online: false,
+  sending: false,
+  /** @type {number} */ lastPositionAt: 0,
+};
+
+/** The next statuses a person may move a task to, as the server's state machine allows. */
+const NEXT = /** @type {Record<string, string[]>} */ ({
+  assigned: ["accepted", "declined"],
+  accepted: ["en_route", "on_site"],
+  en_route: ["on_site"],
+  on_site: ["done"],
+});
+const ACTIVE = ["accepted", "en_route", "on_site"];
+
+function applyTexts() {
+  document.documentElement.lang = getLang();
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-t]"))) el.textContent = t(el.dataset.t || "");
+}
+
+/** @param {boolean} up */
+function setNet(up) {
+  app.online = up;
+  const el = $("net");
+  el.className = "net " + (up ? "up" : "down");
+  el.textContent = t(up ? "fieldapp.online" : "fieldapp.offline");
+}
+
+// ---- the queue: every change goes here first ---------------------------------------------
+/** @returns {Queued[]} */
+const queued = () => kept.get("queue", []);
+
+/** Puts a change in the phone's queue and tries to send it. @param {string} path @param {any} body */
+function enqueue(path, body) {
+  const q = queued();
+  q.push({ key: crypto.randomUUID(), path, body });
+  kept.set("queue", q);
+  renderQueue();
+  flush();
+}
+
+function renderQueue() {
+  const n = queued().length;
+  $("queue").hidden = n === 0;
+  $("queue").textContent = t("fieldapp.queued", { n });
+  $("queue").dataset.count = String(n);
+}
+
+/** Sends what is queued, oldest first, until the link fails. */
+async function flush() {
+  if (app.sending) return;
+  app.sending = true;
+  try {
+    // Nothing is sent without the session's CSRF token (a refused send would look like a lost one).
+    if (!app.csrf && queued().length && (await whoAmI()) !== "ok") return;
+    for (;;) {
+      const q = queued();
+      if (!q.length) break;
+      const item = q[0];
+      /** @type {Response} */
+      let r;
+      try {
+        /** @type {Record<string, string>} */
+        const headers = { "content-type": "application/json", "idempotency-key": item.key };
+        if (app.csrf) headers["x-csrf-token"] = app.csrf;
+        r = await fetch("/api/v1" + item.path, { method: "POST", headers, body: JSON.stringify(item.body), credentials: "same-origin" });
+      } catch (_) {
+        setNet(false);
+        break; // No link: kept, sent when it returns.
+      }
+      setNet(true);
+      if (r.status === 401) { showLogin(t("login.expired")); break; }
+      // Busy or failing: later, with the same key.
+      if (r.status >= 500 || r.status === 429 || r.status === 408) break;
+      if (!r.ok) {
+        const body = await r.json().catch(() => ({}));
+        document.dispatchEvent(new CustomEvent("gh:error", { detail: { message: body.error || r.statusText } }));
+      }
+      kept.set("queue", queued().filter((x) => x.key !== item.key));
+      renderQueue();
+      document.dispatchEvent(new CustomEvent("gh:sent", { detail: { path: item.path, status: r.status } }));
+    }
+  } finally {
+    app.sending = false;
+  }
+  loadTasks();
+}
+
+// ---- what the server says ------------------------------------------------------------------
+/** @returns {Promise<"ok" | "signed-out" | "offline">} */
+async function whoAmI() {
+  try {
+    const r = await fetch("/api/v1/me", { credentials: "same-origin" });
+    if (r.status === 401) return "signed-out";
+    if (!r.ok) return "offline";
+    const me = await r.json();
+    app.csrf = me.csrf_token;
+    app.officer = { username: me.username, display_name: me.display_name, role: me.role };
+    kept.set("officer", app.officer);
+    setNet(true);
+    return "ok";
+  } catch (_) {
+    return "offline";
+  }
+}
+
+async function loadTasks() {
+  try {
+    const r = await fetch("/api/v1/tasks", { credentials: "same-origin" });
+    if (!r.ok) return;
+    app.tasks = await r.json();
+    kept.set("tasks", app.tasks);
+    setNet(true);
+  } catch (_) {
+    setNet(false);
+  }
+  renderTasks();
+}
+
+// ---- the live link: alerts ---------------------------------------------------------------
+function connect() {
+  const ws = new WebSocket((location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/api/v1/live");
+  app.socket = ws;
+  ws.onopen = () => setNet(true);
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.type === "notification") {
+      ws.send(JSON.stringify({ type: "delivered", id: m.id }));
+      if (!app.alerts.some((a) => a.id === m.id)) {
+        app.alerts.unshift({ id: m.id, level: m.level, text_zh: m.text_zh, text_en: m.text_en, created_at: m.created_at });
+        app.alerts = app.alerts.slice(0, 50);
+        kept.set("alerts", app.alerts);
+        if (navigator.vibrate) navigator.vibrate([300, 100, 300]);
+      }
+      renderAlerts();
+    } else if (m.type === "incident" || m.type === "ready") {
+      loadTasks();
+      flush();
+    } else if (m.type === "session_ended") {
+      showLogin(t("login.expired"));
+    }
+  };
+  ws.onclose = () => {
+    if (app.socket !== ws) return;
+    app.socket = null;
+    setNet(false);
+    setTimeout(() => { if (app.officer && !$("main").hidden) connect(); }, 2000);
+  };
+}
+
+/** @param {number} id */
+function confirmAlert(id) {
+  if (!app.socket || app.socket.readyState !== WebSocket.OPEN) return;
+  app.socket.send(JSON.stringify({ type: "confirmed", id }));
+  const a = app.alerts.find((x) => x.id === id);
+  if (a) a.confirmed = true;
+  kept.set("alerts", app.alerts);
+  renderAlerts();
+}
+
+// ---- position while on a task --------------------------------------------------------------
+/** @param {GeolocationPosition} p */
+function onPosition(p) {
+  const task = app.tasks.find((k) => ACTIVE.includes(k.status));
+  if (!task) return;
+  const now = Date.now();
+  if (now - app.lastPositionAt < 3000) return;
+  app.lastPositionAt = now;
+  enqueue("/positions", { longitude: p.coords.longitude, latitude: p.coords.latitude, accuracy_m: p.coords.accuracy, task: task.id });
+}
+
+function watchPosition() {
+  if (!navigator.geolocation) return;
+  navigator.geolocation.watchPosition(onPosition, () => {}, { enableHighAccuracy: true, maximumAge: 5000 });
+}
+
+// ---- drawing -------------------------------------------------------------------------------
+function renderAlerts() {
+  const text = (/** @type {Alert} */ a) => (getLang() === "zh-CN" ? a.text_zh || a.text_en : a.text_en || a.text_zh);
+  render($("alerts"), app.alerts.length ? html`${app.alerts.slice(0, 10).map((a) => html`<div class="card lvl-${a.level || "none"}" data-alert="${a.id}">
+      <div class="meta">${a.level ? t("level." + a.level) : ""} · ${fmtTime(a.created_at)}</div><div>${text(a)}</div>
+      ${a.confirmed ? html`<p class="state" data-confirmed="1">${t("alert.confirmed")}</p>` : html`<button type="button" class="big primary" data-confirm="${a.id}">${t("alert.confirm")}</button>`}</div>`)}`
+    : html`<p>${t("fieldapp.no_alerts")}</p>`);
+  for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ ($("alerts").querySelectorAll("[data-confirm]"))) b.addEventListener("click", () => confirmAlert(Number(b.dataset.confirm)));
+}
+
+function renderTasks() {
+  render($("tasks"), app.tasks.length ? html`${app.tasks.map((k) => html`<div class="card" data-task="${k.id}" data-status="${k.status}">
+      <div><b>${k.title}</b></div>
+      <div class="meta">${k.incident_title}${k.site_name ? " · " + k.site_name : ""} · ${k.team_name}</div>
+      <div class="meta">${t("fieldapp.updated")} ${fmtTime(k.updated_at)}${k.deadline ? " · " + t("fieldapp.deadline") + " " + fmtTime(k.deadline) : ""}</div>
+      <p><span class="state">${t("incidents.task." + k.status)}</span>${k.decline_reason ? " · " + k.decline_reason : ""}</p>
+      ${(NEXT[k.status] || []).map((s) => html`<button type="button" class="big${s === "declined" ? "" : " primary"}" data-move="${s}" data-for="${k.id}">${t("fieldapp.move." + s)}</button>`)}
+      ${ACTIVE.includes(k.status) ? html`<button type="button" class="big" data-here="${k.id}">${t("fieldapp.report_position")}</button>` : ""}
+    </div>`)}` : html`<p>${t("fieldapp.no_tasks")}</p>`);
+  for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ ($("tasks").querySelectorAll("[data-move]"))) {
+    b.addEventListener("click", () => {
+      const status = b.dataset.move;
+      /** @type {{status: string | undefined, reason?: string}} */
+      const body = { status };
+      if (status === "declined") {
+        const reason = prompt(t("fieldapp.decline_reason"));
+        if (!reason || !reason.trim()) return;
+        body.reason = reason.trim();
+      }
+      b.disabled = true;
+      // Shown at once; the queue delivers it.
+      const task = app.tasks.find((k) => k.id === Number(b.dataset.for));
+      if (task && status) { task.status = status; kept.set("tasks", app.tasks); }
+      enqueue("/tasks/" + b.dataset.for + "/status", body);
+      renderTasks();
+    });
+  }
+  for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ ($("tasks").querySelectorAll("[data-here]"))) {
+    b.addEventListener("click", () => {
+      navigator.geolocation?.getCurrentPosition((p) => {
+        app.lastPositionAt = 0;
+        onPosition(p);
+      });
+    });
+  }
+}
+
+function renderAll() {
+  applyTexts();
+  const o = app.officer;
+  $("who").textContent = o ? t("fieldapp.who", { name: o.display_name || o.username, role: t("fieldapp.role." + o.role) }) : "";
+  renderAlerts();
+  renderTasks();
+  renderQueue();
+}
+
+// ---- sign-in -------------------------------------------------------------------------------
+/** @param {string} message */
+function showLogin(message) {
+  $("main").hidden = true;
+  $("login").hidden = false;
+  $("login-msg").textContent = message;
+}
+
+$("login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const r = await fetch("/api/v1/login", { method: "POST", headers: { "content-type": "application/json" }, credentials: "same-origin",
+      body: JSON.stringify({ username: input("login-user").value, password: input("login-pass").value, cookie: true }) });
+    if (!r.ok) { $("login-msg").textContent = t(r.status === 429 ? "login.throttled" : "login.failed"); return; }
+    const body = await r.json();
+    app.csrf = body.csrf_token;
+    app.officer = { username: body.officer.username, display_name: body.officer.display_name, role: body.officer.role };
+    kept.set("officer", app.officer);
+    start();
+  } catch (_) {
+    $("login-msg").textContent = t("fieldapp.offline");
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  try { await fetch("/api/v1/logout", { method: "POST", headers: { "x-csrf-token": app.csrf || "" }, credentials: "same-origin" }); } catch (_) { /* signed out anyway */ }
+  for (const k of ["officer", "alerts", "tasks", "queue"]) localStorage.removeItem("gh.app." + k);
+  app.officer = null; app.alerts = []; app.tasks = [];
+  if (app.socket) { const s = app.socket; app.socket = null; s.close(); }
+  showLogin("");
+});
+
+$("lang").addEventListener("click", () => {
+  setLang(getLang() === "zh-CN" ? "en" : "zh-CN");
+  localStorage.setItem("gh.lang", getLang());
+  renderAll();
+  setNet(app.online);
+});
+
+function start() {
+  $("login").hidden = true;
+  $("main").hidden = false;
+  renderAll();
+  connect();
+  loadTasks();
+  flush();
+}
+
+async function boot() {
+  setLang(localStorage.getItem("gh.lang") === "en" ? "en" : "zh-CN");
+  try {
+    const messages = await (await fetch("/api/v1/messages")).json();
+    kept.set("messages", messages);
+    setMessages(messages);
+  } catch (_) {
+    setMessages(kept.get("messages", {}));
+  }
+  applyTexts();
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
+  window.addEventListener("online", () => flush());
+  setInterval(() => { if (queued().length) flush(); }, 3000);
+  watchPosition();
+  const who = await whoAmI();
+  if (who === "ok") start();
+  else if (who === "offline" && app.officer) {
+    // No link: what the phone kept.
+    setNet(false);
+    $("login").hidden = true;
+    $("main").hidden = false;
+    renderAll();
+    setTimeout(boot2, 3000);
+  } else showLogin("");
+}
+
+/** Tries the link again after starting offline. */
+async function boot2() {
+  if ((await whoAmI()) === "ok") start();
+  else setTimeout(boot2, 3000);
+}
+
+boot();

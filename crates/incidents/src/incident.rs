@@ -1,0 +1,297 @@
+//! An incident in the database: opened from a warning (by a person, or automatically on red),
+//! moved through its states, assessed (regraded), with every change a timeline entry. Each
+//! entry point locks what it changes, asks [`crate::decide`] and applies the decision in the
+//! caller's transaction, so the caller's audit entry commits or fails with it.
+
+use geohazard_domain::{PersonId, Scope, WarningId};
+use serde_json::json;
+use sqlx::PgConnection;
+
+use crate::decide::{Decision, IncidentClass, IncidentStatus, decide, grade};
+
+/// `incidents.id`
+pub type IncidentId = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    /// No such object in the caller's scope.
+    #[error("not found")]
+    NotFound,
+    /// The state machine refuses the change.
+    #[error("an incident cannot go from {from} to {to}")]
+    Refused {
+        from: IncidentStatus,
+        to: IncidentStatus,
+    },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// How an incident came to be for a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// Opened now.
+    New(IncidentId),
+    /// The warning already belongs to this incident: nothing was opened.
+    Existing(IncidentId),
+}
+
+impl Opened {
+    pub fn id(self) -> IncidentId {
+        match self {
+            Opened::New(id) | Opened::Existing(id) => id,
+        }
+    }
+}
+
+/// Adds a timeline entry.
+pub async fn timeline(
+    conn: &mut PgConnection,
+    incident: IncidentId,
+    kind: &str,
+    person: Option<PersonId>,
+    detail: serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO incident_events (incident_id, kind, person_id, detail) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(incident)
+    .bind(kind)
+    .bind(person)
+    .bind(detail)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE incidents SET updated_at = now() WHERE id = $1")
+        .bind(incident)
+        .execute(&mut *conn)
+        .await?;
+    announce(conn, incident).await
+}
+
+/// The PostgreSQL channel that says an incident changed: `{division}:{id}`, sent when the
+/// transaction commits. It only says that: listeners read the incident from the store.
+pub const CHANGED_CHANNEL: &str = "geohazard_incident";
+
+/// Announces on [`CHANGED_CHANNEL`] that `incident` changed, when the caller's transaction
+/// commits (and not if it does not).
+pub async fn announce(conn: &mut PgConnection, incident: IncidentId) -> sqlx::Result<()> {
+    sqlx::query(
+        "SELECT pg_notify($2, division_code || ':' || id::text) FROM incidents WHERE id = $1",
+    )
+    .bind(incident)
+    .bind(CHANGED_CHANNEL)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Opens an incident from warning `warning` (in `scope`, when a person opens it; `None`: the
+/// system, on red), graded from its site's people threatened, linking the warning and its site.
+/// A warning belongs to one incident: opening it again answers the incident it has.
+pub async fn open_from_warning(
+    conn: &mut PgConnection,
+    warning: WarningId,
+    scope: Option<&Scope>,
+    person: Option<PersonId>,
+) -> Result<Opened, IncidentError> {
+    // The warning row is locked: two opens of one warning at once make one incident.
+    let row: Option<(i64, String, String, String, i32, String)> = sqlx::query_as(
+        "SELECT h.id, h.division_code, h.name, w.level, h.threatened_people, h.code
+         FROM warnings w JOIN hazard_sites h ON h.id = w.site_id
+         WHERE w.id = $1 FOR UPDATE OF w",
+    )
+    .bind(warning)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((site, division, name, level, threatened, code)) = row else {
+        return Err(IncidentError::NotFound);
+    };
+    if scope.is_some_and(|s| !s.contains(&division)) {
+        return Err(IncidentError::NotFound);
+    }
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT incident_id FROM incident_warnings WHERE warning_id = $1")
+            .bind(warning)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(id) = existing {
+        return Ok(Opened::Existing(id));
+    }
+    let threatened = threatened.max(0);
+    let class = grade(0, threatened as u32, 0.0);
+    let level_zh = match level.as_str() {
+        "red" => "红色",
+        "orange" => "橙色",
+        "yellow" => "黄色",
+        _ => "蓝色",
+    };
+    let title = format!("{name}({code}){level_zh}预警险情");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO incidents (division_code, title, class, threatened_people)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(&division)
+    .bind(title.chars().take(200).collect::<String>())
+    .bind(class)
+    .bind(threatened)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("INSERT INTO incident_sites (incident_id, site_id) VALUES ($1, $2)")
+        .bind(id)
+        .bind(site)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO incident_warnings (incident_id, warning_id) VALUES ($1, $2)")
+        .bind(id)
+        .bind(warning)
+        .execute(&mut *conn)
+        .await?;
+    timeline(
+        conn,
+        id,
+        "opened",
+        person,
+        json!({"warning": warning, "level": level, "site": code, "class": class,
+               "automatic": person.is_none()}),
+    )
+    .await?;
+    Ok(Opened::New(id))
+}
+
+/// The incident's status, locked for the caller's transaction; `None` outside `scope`.
+async fn lock(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    id: IncidentId,
+) -> Result<IncidentStatus, IncidentError> {
+    let status: Option<IncidentStatus> = sqlx::query_scalar(
+        "SELECT status FROM incidents WHERE id = $1 AND division_code = ANY($2) FOR UPDATE",
+    )
+    .bind(id)
+    .bind(scope.divisions())
+    .fetch_optional(&mut *conn)
+    .await?;
+    status.ok_or(IncidentError::NotFound)
+}
+
+/// Moves incident `id` to `to` if the state machine allows it. `Ok(None)`: it was there
+/// already (nothing stored); `Ok(Some(from))`: moved from `from`.
+pub async fn change_status(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    id: IncidentId,
+    to: IncidentStatus,
+    person: Option<PersonId>,
+    note: &str,
+) -> Result<Option<IncidentStatus>, IncidentError> {
+    let current = lock(conn, scope, id).await?;
+    apply(conn, id, decide(current, to), person, note).await
+}
+
+/// Applies an incident decision in `conn` (the row, its timeline entry).
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    id: IncidentId,
+    decision: Decision,
+    person: Option<PersonId>,
+    note: &str,
+) -> Result<Option<IncidentStatus>, IncidentError> {
+    match decision {
+        Decision::Same => Ok(None),
+        Decision::Refuse { from, to } => Err(IncidentError::Refused { from, to }),
+        Decision::Move { from, to } => {
+            sqlx::query(
+                "UPDATE incidents SET status = $2,
+                     closed_at = CASE WHEN $2 = 'closed' THEN now() ELSE NULL END
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(to)
+            .execute(&mut *conn)
+            .await?;
+            timeline(
+                conn,
+                id,
+                "status",
+                person,
+                json!({"from": from, "to": to, "note": note}),
+            )
+            .await?;
+            Ok(Some(from))
+        }
+    }
+}
+
+/// The figures an assessment gives: deaths, people threatened, direct losses (10,000 CNY).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Figures {
+    pub casualties: u32,
+    pub threatened_people: u32,
+    pub losses: f64,
+}
+
+/// Records an assessment: the figures, and the class they grade to. Returns (class before,
+/// class now).
+pub async fn assess(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    id: IncidentId,
+    figures: Figures,
+    person: Option<PersonId>,
+) -> Result<(IncidentClass, IncidentClass), IncidentError> {
+    let status = lock(conn, scope, id).await?;
+    if status == IncidentStatus::Closed {
+        return Err(IncidentError::Refused {
+            from: status,
+            to: status,
+        });
+    }
+    let before: IncidentClass = sqlx::query_scalar("SELECT class FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let class = grade(
+        figures.casualties,
+        figures.threatened_people,
+        figures.losses,
+    );
+    sqlx::query(
+        "UPDATE incidents SET class = $2, casualties = $3, threatened_people = $4, losses = $5
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(class)
+    .bind(i32::try_from(figures.casualties).unwrap_or(i32::MAX))
+    .bind(i32::try_from(figures.threatened_people).unwrap_or(i32::MAX))
+    .bind(figures.losses)
+    .execute(&mut *conn)
+    .await?;
+    timeline(
+        conn,
+        id,
+        "assessed",
+        person,
+        json!({"figures": figures, "class_before": before, "class": class}),
+    )
+    .await?;
+    Ok((before, class))
+}
+
+/// Opens an incident for a red warning without a person (the command-center's live feed calls
+/// this for each red warning it sees): every replica sees the warning, one opens, once
+/// (`geohazard_store::cluster::claim_once`). `None` when another replica, or an earlier call,
+/// took it.
+pub async fn open_on_red(
+    pool: &sqlx::PgPool,
+    warning: WarningId,
+) -> Result<Option<Opened>, IncidentError> {
+    if !geohazard_store::cluster::claim_once(pool, "incident.open_on_red", &warning.to_string())
+        .await?
+    {
+        return Ok(None);
+    }
+    let mut tx = pool.begin().await?;
+    let opened = open_from_warning(&mut tx, warning, None, None).await?;
+    tx.commit().await?;
+    Ok(Some(opened))
+}
