@@ -203,13 +203,13 @@ impl Browser {
     /// Runs `script` in every page loaded from now on, before the page's own scripts (DevTools'
     /// `Page.addScriptToEvaluateOnNewDocument`): for a test to watch what the page does.
     pub async fn on_every_page(&self, script: &str) {
-        let session = self.client.session_id().await.unwrap().expect("a session");
-        let answer = driver_post(
-            self.driver_addr,
-            &format!("/session/{session}/goog/cdp/execute"),
-            &json!({ "cmd": "Page.addScriptToEvaluateOnNewDocument", "params": { "source": script } }),
-        );
-        assert!(answer["value"]["identifier"].is_string(), "{answer}");
+        let answer = self
+            .cdp(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": script }),
+            )
+            .await;
+        assert!(answer["identifier"].is_string(), "{answer}");
     }
 
     /// A DevTools command on the page (`Emulation.setDeviceMetricsOverride` for a phone,
@@ -218,7 +218,7 @@ impl Browser {
     pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
         let session = self.client.session_id().await.unwrap().expect("a session");
         let answer = driver_post(
-            self.driver_port,
+            self.driver_addr,
             &format!("/session/{session}/goog/cdp/execute"),
             &json!({ "cmd": cmd, "params": params }),
         );
