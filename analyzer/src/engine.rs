@@ -122,6 +122,55 @@ fn typical_gap_ms(raw: &[(i64, f64)]) -> Option<i64> {
         .filter(|g| *g > 0)
 }
 
+/// Other rain gauges within the rule's radius of `info` whose rain over the hours of a suspect
+/// reading confirms it (see [`rules::RainfallParams::confirm_radius_km`]): the readings of each
+/// that cover the suspect's span, and one of its own readings either side. At most one
+/// confirmation per suspect reading, from the gauge that caught the most.
+fn gauge_confirmations<'a>(
+    states: &HashMap<i32, SensorState>,
+    registered: impl Iterator<Item = &'a Arc<SensorInfo>>,
+    info: &SensorInfo,
+    p: &rules::RainfallParams,
+    suspects: &[rules::SuspectRain],
+    interval_ms: i64,
+    scale: f64,
+) -> Vec<rules::GaugeConfirmation> {
+    use geo::{Distance, Haversine};
+    let nearby: Vec<(&Arc<SensorInfo>, f64)> = registered
+        .filter(|o| o.id != info.id && o.rules.rainfall.is_some())
+        .map(|o| (o, Haversine.distance(info.location, o.location) / 1000.0))
+        .filter(|(_, km)| *km <= p.confirm_radius_km)
+        .collect();
+    let mut out: Vec<rules::GaugeConfirmation> = Vec::new();
+    for s in suspects {
+        for (o, km) in &nearby {
+            let Some(w) = states.get(&o.id).map(|st| &st.window) else {
+                continue;
+            };
+            let theirs = (o.sampling_interval_s.max(1) as f64 * 1000.0 * scale) as i64;
+            let (n, mm) = w.sum_between(s.ts - interval_ms - theirs, s.ts + theirs);
+            if n == 0 || !rules::confirms(p, s, mm) {
+                continue;
+            }
+            let better = out.iter().position(|c| c.ts == s.ts);
+            if better.is_some_and(|i| out[i].mm >= mm) {
+                continue;
+            }
+            let c = rules::GaugeConfirmation {
+                ts: s.ts,
+                gauge: o.label(),
+                distance_km: (km * 10.0).round() / 10.0,
+                mm: (mm * 1000.0).round() / 1000.0,
+            };
+            match better {
+                Some(i) => out[i] = c,
+                None => out.push(c),
+            }
+        }
+    }
+    out
+}
+
 /// How far back the deformation rules of a sensor look, at its sampling rate.
 fn deformation_span_ms(r: &rules::SensorRules, gap_ms: i64) -> i64 {
     let mut span = 0;
@@ -461,7 +510,7 @@ impl Engine {
 
     async fn reading(&mut self, info: &Arc<SensorInfo>, ts: i64, value: f64) {
         let fresh = self.new_state();
-        let st = self.sensors.entry(info.id).or_insert(fresh);
+        let mut st = self.sensors.entry(info.id).or_insert(fresh);
         st.last_arrival = Instant::now();
         let late = match st.window.insert(ts, value) {
             Insert::Duplicate | Insert::TooOld => return,
@@ -577,8 +626,26 @@ impl Engine {
         if let Some(p) = &r.rainfall {
             let curve = self.registry.id_curve(&info.division).unwrap_or(p.id_curve);
             // A single reading orders of magnitude above its neighbours is a device check, and
-            // counts towards no hazard level until the next reading confirms it.
-            let screen = rules::screen_rain(p, &mut st.window, interval_ms);
+            // counts towards no hazard level until the next reading or another gauge nearby
+            // confirms it.
+            let suspects = rules::suspect_rain(p, st.window.raw(), interval_ms);
+            let confirmations = match suspects.is_empty() {
+                true => Vec::new(),
+                false => gauge_confirmations(
+                    &self.sensors,
+                    self.registry.sensors(),
+                    info,
+                    p,
+                    &suspects,
+                    interval_ms,
+                    scale,
+                ),
+            };
+            st = self
+                .sensors
+                .get_mut(&info.id)
+                .expect("the sensor's state, inserted above");
+            let screen = rules::screen_rain(&mut st.window, suspects, &confirmations);
             let held = screen
                 .pending
                 .and_then(|s| st.window.remove(s.ts).map(|v| (s.ts, v)));
@@ -591,9 +658,13 @@ impl Engine {
                 eval,
                 p.persistence,
             ));
+            let confirmed_by = screen.confirmed.last().map(|c| c.1.clone());
             let (suspect, refuted) = match (screen.pending, screen.refuted.last()) {
                 (Some(s), _) => (s, false),
                 (None, Some(s)) => (*s, true),
+                (None, None) if !screen.confirmed.is_empty() => {
+                    (screen.confirmed[screen.confirmed.len() - 1].0, false)
+                }
                 // Confirmed (or nothing suspect): any open check is over.
                 (None, None) => (
                     rules::SuspectRain {
@@ -606,6 +677,16 @@ impl Engine {
                 ),
             };
             let summary = match (screen.pending.is_some(), refuted) {
+                (false, false) if let Some(c) = &confirmed_by => Summary::new(
+                    format!(
+                        "{label}: the reading of {} mm is confirmed by {} ({:.1} km away, {:.1} mm over the same hours)",
+                        suspect.mm, c.gauge, c.distance_km, c.mm
+                    ),
+                    format!(
+                        "{label} 读数 {} mm 已由 {:.1} 公里外的 {} 同时段雨量 {:.1} mm 证实",
+                        suspect.mm, c.distance_km, c.gauge, c.mm
+                    ),
+                ),
                 (true, _) => Summary::new(
                     format!(
                         "{label}: {} mm, {:.0}× its neighbours (at most {} mm), held out of the rain sums until the next reading",
@@ -641,6 +722,8 @@ impl Engine {
                     neighbours_max: suspect.neighbours_mm,
                     ratio_limit: p.suspect_ratio,
                     refuted,
+                    radius_km: p.confirm_radius_km,
+                    confirmed_by,
                 }),
             ));
         }
@@ -741,7 +824,8 @@ impl Engine {
                     (forecast - last).abs() as f64 > tolerance
                 });
                 if moved {
-                    self.forecast_update(&key, Some(info.id), level, eval, now_ts)
+                    let resend = ip.resend;
+                    self.forecast_update(&key, Some(info.id), level, eval, now_ts, resend)
                         .await;
                 }
             }
@@ -868,7 +952,8 @@ impl Engine {
         }
     }
 
-    /// A holding warning's forecast moved: stored and published as `forecast_updated`.
+    /// A holding warning's forecast moved: stored and published as `forecast_updated`, and sent
+    /// again by SMS when it moved materially earlier than the one the SMS carried.
     async fn forecast_update(
         &mut self,
         key: &Key,
@@ -876,12 +961,17 @@ impl Engine {
         level: Level,
         eval: Evaluation,
         reading_ts: i64,
+        resend: rules::ForecastResend,
     ) {
         let Some(forecast) = eval.forecast_ms else {
             return;
         };
         let lc = self.level_change(key, sensor, Some(level), eval, Some(reading_ts), None);
-        match geohazard_warnings::update_forecast(&self.pool, &lc).await {
+        match self
+            .lifecycle
+            .update_forecast(&self.pool, &lc, Some(resend))
+            .await
+        {
             Ok(Some(w)) => {
                 self.forecasts.insert(key.clone(), forecast);
                 self.stats.transitions.fetch_add(1, Ordering::Relaxed);
@@ -1133,6 +1223,7 @@ mod tests {
             sampling_interval_s: interval_s,
             site_id,
             division: "511525".into(),
+            location: geo::Point::new(104.5, 28.4),
             rules: SensorRules {
                 health: Some(HealthParams::default()),
                 ..SensorRules::default()

@@ -187,6 +187,21 @@ pub struct SuspectEvidence {
     pub neighbours_max: f64,
     pub ratio_limit: f64,
     pub refuted: bool,
+    /// Another gauge within this radius may confirm it.
+    pub radius_km: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<GaugeConfirmation>,
+}
+
+/// Another gauge's rain over the hours of a suspect reading, enough to confirm it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GaugeConfirmation {
+    /// The suspect reading's time.
+    pub ts: i64,
+    /// The confirming gauge (`{gateway}/{channel}`), its distance and its rain over those hours.
+    pub gauge: String,
+    pub distance_km: f64,
+    pub mm: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -211,9 +226,14 @@ impl Evidence {
                     fit.failure_forecast_ts = fit.failure_forecast_ts.map(&f);
                 }
             }
+            Evidence::SuspectReading(e) => {
+                e.ts = f(e.ts);
+                if let Some(c) = e.confirmed_by.as_mut() {
+                    c.ts = f(c.ts);
+                }
+            }
             Evidence::Silence(SilenceEvidence::Over { ts })
-            | Evidence::Stuck(StuckEvidence { ts, .. })
-            | Evidence::SuspectReading(SuspectEvidence { ts, .. }) => *ts = f(*ts),
+            | Evidence::Stuck(StuckEvidence { ts, .. }) => *ts = f(*ts),
             Evidence::Silence(_) | Evidence::GatewayStatus(_) | Evidence::Combined(_) => {}
         }
     }

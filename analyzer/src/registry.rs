@@ -23,6 +23,8 @@ pub struct SensorInfo {
     pub sampling_interval_s: i32,
     pub site_id: i64,
     pub division: String,
+    /// Where it is: its own location, else its site's (longitude, latitude).
+    pub location: geo::Point<f64>,
     pub rules: SensorRules,
 }
 
@@ -49,10 +51,16 @@ struct SensorRow {
     sampling_interval_s: i32,
     site_id: i64,
     division: String,
+    longitude: f64,
+    latitude: f64,
 }
 
 const SENSOR_SELECT: &str = "SELECT s.id, g.code AS gateway, s.channel, s.kind, s.unit,
-        s.sampling_interval_s, s.site_id, h.division_code AS division
+        s.sampling_interval_s, s.site_id, h.division_code AS division,
+        CASE WHEN s.longitude IS NULL OR s.latitude IS NULL THEN h.longitude ELSE s.longitude END
+            AS longitude,
+        CASE WHEN s.longitude IS NULL OR s.latitude IS NULL THEN h.latitude ELSE s.latitude END
+            AS latitude
     FROM sensors s JOIN gateways g ON g.id = s.gateway_id JOIN hazard_sites h ON h.id = s.site_id
     WHERE s.active";
 
@@ -136,6 +144,7 @@ impl Registry {
             sampling_interval_s: s.sampling_interval_s,
             site_id: s.site_id,
             division: s.division,
+            location: geo::Point::new(s.longitude, s.latitude),
             rules,
         });
         self.by_channel

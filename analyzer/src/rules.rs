@@ -5,8 +5,10 @@
 use geohazard_protocol::Summary;
 use serde::{Deserialize, Serialize};
 
+pub use geohazard_warnings::ForecastResend;
 pub use geohazard_warnings::rules::ThresholdParams;
 
+pub use crate::evidence::GaugeConfirmation;
 use crate::evidence::{
     AntecedentEvidence, Configured, Evidence, InverseVelocityEvidence, InverseVelocityFit,
     InverseVelocityMethod, RainWindowEvidence, RainfallEvidence, RateEvidence, SteadyFrom,
@@ -100,6 +102,12 @@ pub struct RainfallParams {
     pub suspect_ratio: f64,
     pub suspect_min_mm: f64,
     pub suspect_floor_mm_per_h: f64,
+    /// Another rain gauge within this many kilometres (the sensors' locations, else their
+    /// sites') confirms a suspect reading when it caught at least `confirm_fraction` of it over
+    /// the same hours (one of its own readings either side): a real storm seen by two gauges
+    /// counts at once. Without such a gauge, the reading waits for the gauge's next reading.
+    pub confirm_radius_km: f64,
+    pub confirm_fraction: f64,
 }
 
 impl Default for RainfallParams {
@@ -126,6 +134,8 @@ impl Default for RainfallParams {
             suspect_ratio: 50.0,
             suspect_min_mm: 20.0,
             suspect_floor_mm_per_h: 1.0,
+            confirm_radius_km: 10.0,
+            confirm_fraction: 0.1,
         }
     }
 }
@@ -162,6 +172,10 @@ pub struct InverseVelocityParams {
     /// this fraction of the time left, and at least `tolerance_h` hours.
     pub tolerance_fraction: f64,
     pub tolerance_h: f64,
+    /// A stored forecast update is also sent by SMS when it is materially earlier than the
+    /// forecast the SMS already carried: by more than this share of the time that one left
+    /// and at least these hours.
+    pub resend: ForecastResend,
 }
 
 impl Default for InverseVelocityParams {
@@ -182,6 +196,7 @@ impl Default for InverseVelocityParams {
             },
             tolerance_fraction: 0.1,
             tolerance_h: 1.0,
+            resend: ForecastResend::default(),
         }
     }
 }
@@ -513,22 +528,22 @@ pub struct SuspectRain {
 }
 
 /// What the screen of a gauge's window found: readings refuted by the readings after them
-/// (taken out of the window), and the newest reading when it is suspect and waits for the
-/// next one.
+/// (taken out of the window), the newest reading when it is suspect and waits for the next one,
+/// and suspect readings another gauge nearby confirmed (they count).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RainScreen {
     pub refuted: Vec<SuspectRain>,
     pub pending: Option<SuspectRain>,
+    pub confirmed: Vec<(SuspectRain, GaugeConfirmation)>,
 }
 
-/// Screens a gauge's window for single readings orders of magnitude above their neighbours.
-pub fn screen_rain(p: &RainfallParams, w: &mut Window, interval_ms: i64) -> RainScreen {
+/// The readings of a gauge's window orders of magnitude above their neighbours in time.
+pub fn suspect_rain(p: &RainfallParams, raw: &[(i64, f64)], interval_ms: i64) -> Vec<SuspectRain> {
     let reach = 3 * interval_ms.max(1);
     // A daily total after a dry day is ordinary: the floor grows with what one reading covers.
     let floor = p.suspect_floor_mm_per_h * interval_ms as f64 / HOUR_MS as f64;
-    let raw = w.raw();
     let n = raw.len();
-    let mut screen = RainScreen::default();
+    let mut found = Vec::new();
     for i in 0..n {
         let (ts, mm) = raw[i];
         if mm < p.suspect_min_mm.max(f64::MIN_POSITIVE) {
@@ -544,16 +559,39 @@ pub fn screen_rain(p: &RainfallParams, w: &mut Window, interval_ms: i64) -> Rain
         if mm < p.suspect_ratio * neighbours.max(floor) {
             continue;
         }
-        let s = SuspectRain {
+        found.push(SuspectRain {
             ts,
             mm,
             neighbours_mm: neighbours,
             times: mm / neighbours.max(floor).max(f64::MIN_POSITIVE),
-        };
-        if i + 1 < n {
-            screen.refuted.push(s);
-        } else {
+        });
+    }
+    found
+}
+
+/// Whether another gauge's rain confirms a suspect reading (see
+/// [`RainfallParams::confirm_fraction`]): it caught at least that fraction of it.
+pub fn confirms(p: &RainfallParams, suspect: &SuspectRain, other_mm: f64) -> bool {
+    other_mm > 0.0 && other_mm >= p.confirm_fraction * suspect.mm
+}
+
+/// Settles the suspect readings of a gauge's window: one another gauge confirmed counts; the
+/// newest waits for the next reading; any other was refuted by the readings after it and is
+/// taken out of the window (and so out of every sum, antecedent ones included).
+pub fn screen_rain(
+    w: &mut Window,
+    suspects: Vec<SuspectRain>,
+    confirmations: &[GaugeConfirmation],
+) -> RainScreen {
+    let newest = w.latest_ts();
+    let mut screen = RainScreen::default();
+    for s in suspects {
+        if let Some(c) = confirmations.iter().find(|c| c.ts == s.ts) {
+            screen.confirmed.push((s, c.clone()));
+        } else if Some(s.ts) == newest {
             screen.pending = Some(s);
+        } else {
+            screen.refuted.push(s);
         }
     }
     for s in &screen.refuted {

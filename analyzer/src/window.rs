@@ -147,6 +147,13 @@ impl Window {
         &s[a..b.max(a)]
     }
 
+    /// How many raw readings have time in (from, to], and their sum (a rain gauge's rain).
+    pub fn sum_between(&self, from_ms: i64, to_ms: i64) -> (usize, f64) {
+        let a = self.raw.partition_point(|r| r.0 <= from_ms);
+        let b = self.raw.partition_point(|r| r.0 <= to_ms).max(a);
+        (b - a, self.raw.range(a..b).map(|r| r.1).sum())
+    }
+
     /// All raw readings, in time order.
     pub fn raw(&mut self) -> &[(i64, f64)] {
         self.raw.make_contiguous()
@@ -172,6 +179,8 @@ mod tests {
         assert_eq!(w.raw(), &[(1_000, 1.0), (2_000, 2.0), (3_000, 3.0)]);
         assert_eq!(w.hours(0, 1).next().unwrap().1, Hour { n: 3, sum: 6.0 });
         assert_eq!(w.raw_between(1_000, 3_000), &[(2_000, 2.0), (3_000, 3.0)]);
+        assert_eq!(w.sum_between(1_000, 3_000), (2, 5.0));
+        assert_eq!(w.sum_between(3_000, 9_000), (0, 0.0));
         assert_eq!(w.remove(2_000), Some(2.0));
         assert_eq!(w.raw(), &[(1_000, 1.0), (3_000, 3.0)]);
         assert_eq!(w.hours(0, 1).next().unwrap().1, Hour { n: 2, sum: 4.0 });

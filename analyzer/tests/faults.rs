@@ -186,6 +186,137 @@ async fn a_cloudburst_confirmed_by_the_next_hour_still_raises_red() {
     analyzer.stop().await;
 }
 
+/// Rain gauges around the site (104.5 E, 28.4 N): 2 km north of it, 40 km north, 40 km east.
+const AT_SITE: (f64, f64) = (104.5, 28.4);
+const TWO_KM_NORTH: (f64, f64) = (104.5, 28.418);
+const FORTY_KM_NORTH: (f64, f64) = (104.5, 28.76);
+const FORTY_KM_EAST: (f64, f64) = (104.91, 28.4);
+
+/// The levels the rain warning of a gauge reached, in order.
+async fn rain_levels(w: &World, channel: &str) -> Vec<Option<String>> {
+    let source = format!("rain:gw-01/{channel}");
+    w.events(&source).await.into_iter().map(|e| e.1).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_rain_spike_beside_a_quiet_gauge_two_km_away_raises_nothing() {
+    let w = World::new().await;
+    for (ch, at) in [("rain-a", AT_SITE), ("rain-b", TWO_KM_NORTH)] {
+        w.sensor_at(ch, SensorKind::RainGauge, "mm", 3600, Some(at))
+            .await;
+    }
+    let analyzer = w.start(w.config("analyzer-rain-quiet-neighbour")).await;
+    let publisher = w.publisher().await;
+    let start = (now_ms() / HOUR - 3 * 24) * HOUR;
+    let light = [0.4, 1.2, 1.8, 1.5, 1.6, 1.7, 1.1, 0.6, 0.2];
+    let mut b = vec![0.0; 24];
+    b.extend(light);
+    b.extend(vec![0.0; 24]);
+    let mut a = b.clone();
+    a[24 + 4] = 177.8;
+    let mut n = publisher.replay("rain-b", &hourly(start, &b), 1).await;
+    n += publisher.replay("rain-a", &hourly(start, &a), 1).await;
+    analyzer.handled(n).await;
+    assert_eq!(
+        hazard_levels(&w).await,
+        vec![],
+        "the gauge nearby saw 1.6 mm that hour: nothing confirms 177.8 mm"
+    );
+    let suspect = w.events("device:suspect:gw-01/rain-a").await;
+    let levels: Vec<_> = suspect.iter().map(|e| e.1.clone()).collect();
+    assert_eq!(
+        levels,
+        vec![Some("blue".to_owned()), None],
+        "a device check, over once the next reading refuted it"
+    );
+    assert_eq!(suspect[1].2["refuted"], true, "{}", suspect[1].2);
+    analyzer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudburst_seen_by_two_gauges_raises_red_at_once_and_a_lone_gauge_waits_for_its_next_reading()
+ {
+    let w = World::new().await;
+    let wide = w
+        .sensor_at(
+            "rain-d",
+            SensorKind::RainGauge,
+            "mm",
+            3600,
+            Some(FORTY_KM_EAST),
+        )
+        .await;
+    for (ch, at) in [
+        ("rain-a", AT_SITE),
+        ("rain-b", TWO_KM_NORTH),
+        ("rain-c", FORTY_KM_NORTH),
+    ] {
+        w.sensor_at(ch, SensorKind::RainGauge, "mm", 3600, Some(at))
+            .await;
+    }
+    // The same gauge 40 km away, with a radius of 50 km configured for it.
+    w.sensor_rule(
+        wide,
+        "rainfall",
+        serde_json::json!({"confirm_radius_km": 50.0}),
+    )
+    .await;
+    let analyzer = w.start(w.config("analyzer-rain-two-gauges")).await;
+    let publisher = w.publisher().await;
+    let start = (now_ms() / HOUR - 3 * 24) * HOUR;
+    // A cloudburst of one hour between dry hours: 65 mm is 65× the hour before it.
+    let storm = |burst: f64, around: [f64; 4]| {
+        let mut mm = vec![0.0; 24];
+        mm.extend([around[0], around[1], burst, around[2], around[3]]);
+        mm.extend(vec![0.0; 12]);
+        mm
+    };
+    let b = storm(41.0, [0.6, 1.1, 0.7, 0.2]);
+    let burst = storm(65.0, [0.4, 1.0, 0.9, 0.3]);
+    let mut n = publisher.replay("rain-b", &hourly(start, &b), 1).await;
+    for ch in ["rain-a", "rain-c", "rain-d"] {
+        n += publisher.replay(ch, &hourly(start, &burst), 1).await;
+    }
+    analyzer.handled(n).await;
+
+    let red = Some("red".to_owned());
+    assert_eq!(
+        rain_levels(&w, "rain-a").await.first(),
+        Some(&red),
+        "confirmed by the gauge 2 km away (41 mm that hour): red with the burst itself"
+    );
+    assert!(
+        w.events("device:suspect:gw-01/rain-a").await.is_empty(),
+        "a confirmed reading is no device check"
+    );
+    assert_eq!(
+        rain_levels(&w, "rain-b").await.first(),
+        Some(&Some("orange".to_owned()))
+    );
+    assert_eq!(
+        rain_levels(&w, "rain-c").await,
+        Vec::<Option<String>>::new(),
+        "no gauge within 10 km: held out until the next hour refuted it, no level at all"
+    );
+    let lone: Vec<_> = w
+        .events("device:suspect:gw-01/rain-c")
+        .await
+        .into_iter()
+        .map(|e| e.1)
+        .collect();
+    assert_eq!(
+        lone,
+        vec![Some("blue".to_owned()), None],
+        "a device check, then refuted"
+    );
+    assert_eq!(
+        rain_levels(&w, "rain-d").await.first(),
+        Some(&red),
+        "with a radius of 50 km the gauges 40 km away confirm it"
+    );
+    analyzer.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_daily_gnss_station_is_flagged_within_days_not_a_month() {
     let w = World::new().await;

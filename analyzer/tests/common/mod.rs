@@ -69,6 +69,18 @@ impl World {
         unit: &str,
         interval_s: i32,
     ) -> i32 {
+        self.sensor_at(channel, kind, unit, interval_s, None).await
+    }
+
+    /// [`World::sensor`] installed at `location` (longitude, latitude); `None`: at its site.
+    pub async fn sensor_at(
+        &self,
+        channel: &str,
+        kind: SensorKind,
+        unit: &str,
+        interval_s: i32,
+        location: Option<(f64, f64)>,
+    ) -> i32 {
         registry::upsert_sensor(
             &self.store.pool,
             &NewSensor {
@@ -77,7 +89,7 @@ impl World {
                 site_id: self.site_id,
                 kind,
                 unit,
-                location: None,
+                location: location.map(|(lon, lat)| geo::Point::new(lon, lat)),
                 elevation_m: None,
                 depth_m: None,
                 sampling_interval_s: interval_s,

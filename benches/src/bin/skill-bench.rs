@@ -836,6 +836,32 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], sms: &[(String, S
         .iter()
         .filter(|c| c.2.is_some_and(|l| l >= 6.0))
         .count();
+    // Where red came late on such a creep: its warning events over its last 36 h.
+    for (channel, _, lead) in confident_12h.iter().filter(|c| c.2.is_none_or(|l| l < 6.0)) {
+        let Some(c) = accelerating.iter().find(|c| c.channel == *channel) else {
+            continue;
+        };
+        let tf = c.failure_ms.unwrap_or(0);
+        println!(
+            "late red on {channel} (α {:.2}, v0 {:.2}, lead {lead:?}): events in its last 36 h (h before failure, source, transition, level, forecast error h, band h)",
+            c.alpha, c.v0
+        );
+        for e in ev
+            .iter()
+            .filter(|e| e.0.ends_with(&format!("/{channel}")) && e.3 >= tf - 36 * HOUR)
+        {
+            let f = e.4["failure_forecast_ts"].as_i64().map(|f| hours(f - tf));
+            println!(
+                "  {:.1} {} {} {} {:?} {:?}",
+                hours(tf - e.3),
+                e.0,
+                e.1,
+                e.2.as_deref().unwrap_or("-"),
+                f.map(|f| (f * 10.0).round() / 10.0),
+                e.4["failure_band_h"].as_f64()
+            );
+        }
+    }
     println!(
         "creeps with a forecast stored by 12 h before failure: {}; red at least 6 h before failure on {} of them",
         confident_12h.len(),

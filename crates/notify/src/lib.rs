@@ -18,7 +18,7 @@ mod worker;
 pub use config::NotifierConfig;
 pub use geohazard_domain::{Channel, NotificationStatus};
 pub use policy::{AckDeadlines, WarningPolicy};
-pub use queue::{Queued, Step, enqueue_for_level, enqueue_for_step};
+pub use queue::{Queued, Step, enqueue_for_level, enqueue_for_step, enqueue_forecast_update};
 pub use receipts::record_receipt;
 pub use sms::{
     AliyunConfig, GenericHttpConfig, SendError, Sent, SmsConfig, SmsMessage, SmsProvider,

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use geohazard_protocol::warning::{Warning, WarningCategory};
+use geohazard_protocol::warning::{Warning, WarningCategory, WarningTransition};
 use sqlx::PgConnection;
 use tokio::sync::Notify;
 
@@ -106,6 +106,8 @@ async fn recipients(
 fn message_text(policy: &WarningPolicy, site_name: &str, w: &Warning) -> String {
     let what = if w.category == WarningCategory::Device {
         "设备故障".to_owned()
+    } else if w.transition == WarningTransition::ForecastUpdated {
+        format!("{}预警（失稳预测时间提前）", w.level.name_zh())
     } else {
         format!("{}预警", w.level.name_zh())
     };
@@ -129,12 +131,24 @@ pub async fn enqueue_for_step(
     w: &Warning,
     step: Step,
 ) -> sqlx::Result<bool> {
+    let reason = format!("{}@{}", w.level, step.column());
+    enqueue(conn, policy, w, step, &reason).await
+}
+
+/// [`enqueue_for_step`] under a reason of the caller's: each (recipient, channel) gets one
+/// message per reason.
+async fn enqueue(
+    conn: &mut PgConnection,
+    policy: &WarningPolicy,
+    w: &Warning,
+    step: Step,
+    reason: &str,
+) -> sqlx::Result<bool> {
     let site_name: String = sqlx::query_scalar("SELECT name FROM hazard_sites WHERE code = $1")
         .bind(&w.site)
         .fetch_one(&mut *conn)
         .await?;
     let text = message_text(policy, &site_name, w);
-    let reason = format!("{}@{}", w.level, step.column());
     let sms = w.category == WarningCategory::Hazard && w.level >= policy.sms_min_level;
     let people = recipients(conn, &w.site, step).await?;
     let mut queued_sms = false;
@@ -146,7 +160,7 @@ pub async fn enqueue_for_step(
         )
         .bind(w.id)
         .bind(person)
-        .bind(&reason)
+        .bind(reason)
         .bind(&text)
         .execute(&mut *conn)
         .await?;
@@ -157,7 +171,7 @@ pub async fn enqueue_for_step(
             )
             .bind(w.id)
             .bind(person)
-            .bind(&reason)
+            .bind(reason)
             .bind(&phone)
             .bind(&text)
             .execute(&mut *conn)
@@ -168,6 +182,16 @@ pub async fn enqueue_for_step(
     Ok(queued_sms)
 }
 
+/// The referral steps a warning has reached so far, county first.
+async fn reached(conn: &mut PgConnection, w: &Warning) -> sqlx::Result<Vec<Step>> {
+    let step: i32 = sqlx::query_scalar("SELECT escalation_step FROM warnings WHERE id = $1")
+        .bind(w.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let reached = Step::from_column(step)?;
+    Ok(Step::ALL.into_iter().filter(|s| *s <= reached).collect())
+}
+
 /// A new or higher level: everyone reached so far hears of it. Returns whether any SMS was
 /// queued.
 pub async fn enqueue_for_level(
@@ -175,14 +199,28 @@ pub async fn enqueue_for_level(
     policy: &WarningPolicy,
     w: &Warning,
 ) -> sqlx::Result<bool> {
-    let step: i32 = sqlx::query_scalar("SELECT escalation_step FROM warnings WHERE id = $1")
-        .bind(w.id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let reached = Step::from_column(step)?;
     let mut queued = false;
-    for s in Step::ALL.into_iter().filter(|s| *s <= reached) {
+    for s in reached(conn, w).await? {
         queued |= enqueue_for_step(conn, policy, w, s).await?;
+    }
+    Ok(queued)
+}
+
+/// A failure forecast that moved materially earlier (the caller judged it so): everyone reached
+/// so far hears of it again, once per forecast (reason `forecast {epoch ms}@{step}`). Returns
+/// whether any SMS was queued.
+pub async fn enqueue_forecast_update(
+    conn: &mut PgConnection,
+    policy: &WarningPolicy,
+    w: &Warning,
+) -> sqlx::Result<bool> {
+    let Some(forecast) = w.failure_forecast_ts else {
+        return Ok(false);
+    };
+    let mut queued = false;
+    for s in reached(conn, w).await? {
+        let reason = format!("forecast {forecast}@{}", s.column());
+        queued |= enqueue(conn, policy, w, s, &reason).await?;
     }
     Ok(queued)
 }

@@ -16,6 +16,7 @@
 mod decide;
 mod lifecycle;
 mod publish;
+mod resend;
 pub mod rules;
 pub mod view;
 
@@ -23,3 +24,4 @@ pub use decide::{Change, Current, Decision, decide};
 pub use geohazard_notify::{AckDeadlines, Queued, WarningPolicy};
 pub use lifecycle::{LevelChange, Lifecycle, acknowledge, as_stored, open_levels, update_forecast};
 pub use publish::{Outbox, OutboxReceiver, outbox, run_publisher};
+pub use resend::ForecastResend;

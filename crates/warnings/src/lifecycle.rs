@@ -20,6 +20,7 @@ use sqlx::{PgConnection, PgPool};
 use geohazard_notify::{Queued, Step, WarningPolicy};
 
 use crate::decide::{Change, Current, Decision, decide};
+use crate::resend::ForecastResend;
 
 /// A source's new level as the analyzer decided it.
 #[derive(Debug, Clone)]
@@ -419,6 +420,11 @@ impl Lifecycle {
             }
             _ => false,
         };
+        if queued {
+            // The forecast these SMS carry, when the change stated one.
+            self.sent_forecast(conn, id, change.and_then(|c| c.failure_forecast))
+                .await?;
+        }
         Ok(Some((msg, queued)))
     }
 
@@ -531,44 +537,106 @@ fn current(row: (i64, String, String, String, i32)) -> sqlx::Result<(i64, Curren
 /// new forecast, summary and evidence, with a `forecast_updated` event, announced like any
 /// transition (no notification: the level did not change). `None` when no warning is open.
 pub async fn update_forecast(pool: &PgPool, change: &LevelChange) -> sqlx::Result<Option<Warning>> {
-    let mut tx = pool.begin().await?;
-    let id: Option<i64> = sqlx::query_scalar(
-        "UPDATE warnings SET failure_forecast_at = $3, summary = $4, evidence = $5, reading_ts = $6,
-             summary_zh = $7, updated_at = now()
-         WHERE site_id = $1 AND source = $2 AND state <> 'closed' RETURNING id",
-    )
-    .bind(change.site_id)
-    .bind(change.source.to_string())
-    .bind(change.failure_forecast)
-    .bind(&change.summary.en)
-    .bind(&change.evidence)
-    .bind(change.reading_ts)
-    .bind(&change.summary.zh)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(id) = id else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
-    event(
-        &mut tx,
-        Event {
-            warning_id: id,
-            transition: WarningTransition::ForecastUpdated,
-            from: change.level,
-            to: change.level,
-            person: None,
-            evidence: &change.evidence,
-        },
-    )
-    .await?;
-    let msg = to_message(
-        load(&mut tx, id).await?,
-        WarningTransition::ForecastUpdated,
-        None,
-    )?;
-    tx.commit().await?;
-    Ok(Some(msg))
+    Lifecycle::default()
+        .update_forecast(pool, change, None)
+        .await
+}
+
+impl Lifecycle {
+    /// [`update_forecast`], and with `resend` the forecast goes out again (app and SMS, to
+    /// everyone reached so far) when it is materially earlier than the earliest one the SMS of
+    /// this warning or of its sensor's other open warnings carried ([`ForecastResend`]); never
+    /// for a forecast that moved later or jitters, nor when no SMS carried one yet (the next
+    /// SMS of a level carries the current forecast).
+    pub async fn update_forecast(
+        &self,
+        pool: &PgPool,
+        change: &LevelChange,
+        resend: Option<ForecastResend>,
+    ) -> sqlx::Result<Option<Warning>> {
+        let mut tx = pool.begin().await?;
+        // What the phones hold: the earliest forecast an SMS of this warning, or of another
+        // open warning of its sensor (a red from the rate rule carries the trend's forecast),
+        // carried.
+        let open: Option<(i64, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT w.id, (SELECT min(o.sms_forecast_at) FROM warnings o
+                           WHERE o.state <> 'closed' AND (o.id = w.id
+                               OR (o.site_id = w.site_id AND o.sensor_id = w.sensor_id)))
+             FROM warnings w
+             WHERE w.site_id = $1 AND w.source = $2 AND w.state <> 'closed' FOR UPDATE",
+        )
+        .bind(change.site_id)
+        .bind(change.source.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, sent)) = open else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE warnings SET failure_forecast_at = $2, summary = $3, evidence = $4,
+                 reading_ts = $5, summary_zh = $6, updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(change.failure_forecast)
+        .bind(&change.summary.en)
+        .bind(&change.evidence)
+        .bind(change.reading_ts)
+        .bind(&change.summary.zh)
+        .execute(&mut *tx)
+        .await?;
+        event(
+            &mut tx,
+            Event {
+                warning_id: id,
+                transition: WarningTransition::ForecastUpdated,
+                from: change.level,
+                to: change.level,
+                person: None,
+                evidence: &change.evidence,
+            },
+        )
+        .await?;
+        let msg = to_message(
+            load(&mut tx, id).await?,
+            WarningTransition::ForecastUpdated,
+            None,
+        )?;
+        let now = change.reading_ts.unwrap_or_else(Utc::now);
+        let send = match (resend, sent, change.failure_forecast) {
+            (Some(rule), Some(sent), Some(new)) => rule.materially_earlier(sent, new, now),
+            _ => false,
+        };
+        let queued = if send {
+            geohazard_notify::enqueue_forecast_update(&mut tx, &self.policy, &msg).await?
+        } else {
+            false
+        };
+        if queued {
+            self.sent_forecast(&mut tx, id, change.failure_forecast)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(self.committed(Some((msg, queued))))
+    }
+
+    /// Remembers the forecast the SMS just queued for warning `id` carry.
+    async fn sent_forecast(
+        &self,
+        conn: &mut PgConnection,
+        id: i64,
+        forecast: Option<DateTime<Utc>>,
+    ) -> sqlx::Result<()> {
+        if forecast.is_some() {
+            sqlx::query("UPDATE warnings SET sms_forecast_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(forecast)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 /// A person acknowledges a warning: no more referrals until its level rises again. The note, if

@@ -12,7 +12,7 @@ use geohazard_protocol::warning::{
 use geohazard_store::Store;
 use geohazard_testkit::TestDb;
 use geohazard_testkit::fixtures::{self, COUNTY};
-use geohazard_warnings::{AckDeadlines, LevelChange, Lifecycle, WarningPolicy};
+use geohazard_warnings::{AckDeadlines, ForecastResend, LevelChange, Lifecycle, WarningPolicy};
 use serde_json::json;
 
 fn change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
@@ -233,4 +233,101 @@ async fn a_level_or_source_the_code_does_not_know_fails_the_read() {
         .await
         .unwrap_err();
     assert!(matches!(e, sqlx::Error::Decode(_)), "{e}");
+}
+
+/// A red trend warning's change carrying failure forecast `forecast_h` hours after the epoch,
+/// read at `now_h`.
+fn forecast_change(site_id: i64, now_h: f64, forecast_h: f64) -> LevelChange {
+    let at = |h: f64| chrono::DateTime::from_timestamp_millis((h * 3_600_000.0) as i64);
+    let f = at(forecast_h).unwrap();
+    LevelChange {
+        source: "trend:gw-01/crack-1".parse().unwrap(),
+        summary: Summary::new(
+            format!("failure forecast {f}"),
+            format!("预测失稳时间 {}", f.format("%m-%d %H:%M")),
+        ),
+        reading_ts: at(now_h),
+        failure_forecast: Some(f),
+        ..change(site_id, Some(WarningLevel::Red))
+    }
+}
+
+async fn sms_bodies(store: &Store) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT reason, body FROM notifications WHERE channel = 'sms' ORDER BY id")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_forecast_that_moves_materially_earlier_is_sent_again_by_sms_and_jitter_never_is() {
+    let (_db, store, site) = world().await;
+    fixtures::on_duty_now(&store, "Duty", "13800000003", COUNTY).await;
+    let lc = Lifecycle::default();
+    let rule = ForecastResend::default();
+    // Red at hour 1000 with failure forecast at hour 1020: the SMS carries it.
+    lc.apply(&store.pool, &forecast_change(site, 1000.0, 1020.0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sms_bodies(&store).await.len(), 1);
+    // Forty updates over the next four hours, the forecast wandering ±2 h about hour 1020,
+    // and one moving 6 h later: stored and published, never sent again.
+    for i in 0..40 {
+        let now = 1000.0 + i as f64 * 0.1;
+        let jitter = ((i * 7) % 9) as f64 / 2.0 - 2.0;
+        let w = lc
+            .update_forecast(
+                &store.pool,
+                &forecast_change(site, now, 1020.0 + jitter),
+                Some(rule),
+            )
+            .await
+            .unwrap()
+            .expect("the open warning takes the forecast");
+        assert_eq!(w.transition, WarningTransition::ForecastUpdated);
+    }
+    lc.update_forecast(
+        &store.pool,
+        &forecast_change(site, 1004.0, 1026.0),
+        Some(rule),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sms_bodies(&store).await.len(),
+        1,
+        "jitter and a later forecast send nothing"
+    );
+
+    // At hour 1005 the forecast moves to hour 1011: 9 h earlier than the one sent, with 15 h
+    // left by it (a quarter is 3.75 h): sent again, saying so.
+    lc.update_forecast(
+        &store.pool,
+        &forecast_change(site, 1005.0, 1011.0),
+        Some(rule),
+    )
+    .await
+    .unwrap();
+    let sms = sms_bodies(&store).await;
+    assert_eq!(sms.len(), 2, "{sms:?}");
+    assert!(sms[1].0.starts_with("forecast "), "{sms:?}");
+    assert!(
+        sms[1].1.contains("失稳预测时间提前") && sms[1].1.contains("预测失稳时间 02-12 03:00"),
+        "{}",
+        sms[1].1
+    );
+    // Now the phones hold hour 1011: jitter about it sends nothing, 2 h earlier with 5 h left
+    // is under the 3 h floor.
+    for (now, f) in [(1005.5, 1012.0), (1006.0, 1010.0), (1006.0, 1009.0)] {
+        lc.update_forecast(&store.pool, &forecast_change(site, now, f), Some(rule))
+            .await
+            .unwrap();
+    }
+    assert_eq!(sms_bodies(&store).await.len(), 2);
+    // Without the rule (the plain update), nothing is ever sent again.
+    geohazard_warnings::update_forecast(&store.pool, &forecast_change(site, 1006.0, 1007.0))
+        .await
+        .unwrap();
+    assert_eq!(sms_bodies(&store).await.len(), 2);
 }
