@@ -30,6 +30,16 @@ impl Drop for Browser {
 }
 
 pub async fn browser() -> Browser {
+    launch(true).await
+}
+
+/// A browser that, like a duty-room PC, keeps sound off until the page is clicked (Chromium's
+/// own autoplay policy; `browser()` lets pages play sound at once).
+pub async fn browser_with_autoplay_policy() -> Browser {
+    launch(false).await
+}
+
+async fn launch(sound_without_a_click: bool) -> Browser {
     use std::os::unix::process::CommandExt;
     let port = free_port();
     let driver = Command::new("chromedriver")
@@ -42,15 +52,26 @@ pub async fn browser() -> Browser {
     wait_for_port(port, Duration::from_secs(20)).await.unwrap();
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
+    let mut args = vec![
+        "--headless=new".to_owned(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--window-size=1600,1000".into(),
+        "--lang=zh-CN".into(),
+        format!("--user-data-dir={}", profile.path().display()),
+    ];
+    args.push(
+        if sound_without_a_click {
+            "--autoplay-policy=no-user-gesture-required"
+        } else {
+            "--autoplay-policy=document-user-activation-required"
+        }
+        .into(),
+    );
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1600,1000", "--lang=zh-CN",
-                     "--autoplay-policy=no-user-gesture-required",
-                     format!("--user-data-dir={}", profile.path().display())],
-        }),
+        json!({ "binary": "/usr/bin/chromium", "args": args }),
     );
     // The DevTools network events, for tests of what the console requests.
     caps.insert("goog:loggingPrefs".into(), json!({ "performance": "ALL" }));
@@ -173,6 +194,17 @@ impl Browser {
             &json!({ "cmd": "Page.addScriptToEvaluateOnNewDocument", "params": { "source": script } }),
         );
         assert!(answer["value"]["identifier"].is_string(), "{answer}");
+    }
+
+    /// Makes the page's clock read in `zone` (an IANA name), as on a PC set to that zone.
+    pub async fn set_time_zone(&self, zone: &str) {
+        let session = self.client.session_id().await.unwrap().expect("a session");
+        let answer = driver_post(
+            self.driver_port,
+            &format!("/session/{session}/goog/cdp/execute"),
+            &json!({ "cmd": "Emulation.setTimezoneOverride", "params": { "timezoneId": zone } }),
+        );
+        assert!(answer["value"].is_object(), "{answer}");
     }
 
     /// Every URL the page requested (documents, scripts, images, fetches, WebSockets) since
