@@ -158,17 +158,24 @@ export const map = {
         this.markers.set(site.code, m);
       }
     }
-    const add = [], remove = [];
-    let shown = 0;
+    const add = [], remove = [], visible = [];
     for (const site of state.sites.values()) {
       const m = this.markers.get(site.code);
-      const visible = siteVisible(state, site);
-      if (visible) shown++;
-      if (visible && !this.cluster.hasLayer(m)) add.push(m);
-      else if (!visible && this.cluster.hasLayer(m)) remove.push(m);
+      const shownNow = this.cluster.hasLayer(m);
+      if (siteVisible(state, site)) {
+        visible.push(m);
+        if (!shownNow) add.push(m);
+      } else if (shownNow) remove.push(m);
     }
-    if (remove.length) this.cluster.removeLayers(remove);
-    if (add.length) this.cluster.addLayers(add);
+    const shown = visible.length;
+    if (remove.length > 200) {
+      // Removing many markers one by one blocks the page; adding in chunks does not.
+      this.cluster.clearLayers();
+      this.cluster.addLayers(visible);
+    } else {
+      if (remove.length) this.cluster.removeLayers(remove);
+      if (add.length) this.cluster.addLayers(add);
+    }
     $("site-count").textContent = t("feed.sites", { n: shown });
     // First view: the officer's divisions and their sites.
     if (!this.fitted && (shown || (this.boundaries && this.boundaries.getLayers().length))) {
