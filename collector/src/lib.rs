@@ -41,7 +41,8 @@ pub struct CollectorConfig {
     /// Messages received but not yet written, at most.
     pub queue: usize,
     /// Payload bytes received but not yet written, at most: while the database is away the
-    /// collector holds this much and the broker keeps the rest.
+    /// collector holds this much and the broker keeps the rest (the shipped broker's
+    /// `max_inflight_bytes` is this budget, so it sends no more than that unacknowledged).
     pub max_held_bytes: usize,
     /// Where to serve `/healthz`, `/readyz` and Prometheus `/metrics`; none to not serve them.
     pub metrics_addr: Option<SocketAddr>,

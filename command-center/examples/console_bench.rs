@@ -383,8 +383,8 @@ async fn seed_sites(store: &Store, n: usize) -> i64 {
     first.expect("at least one site")
 }
 
-/// (ms from sign-in to markers drawn, frame times in ms while panning)
-async fn map(port: u16) -> (f64, Vec<f64>) {
+/// Sign-in to markers drawn, then frame times while panning and zooming, and a filter change.
+async fn map(port: u16) -> Map {
     let b = browser::browser().await;
     // The console's map lives inside its modules: the benchmark keeps a hand on it as Leaflet
     // makes it.
@@ -428,15 +428,66 @@ async fn map(port: u16) -> (f64, Vec<f64>) {
         )
         .await
         .unwrap();
+    // Zooming in and out step by step (each step redraws the clusters), then a filter change:
+    // the time the page is blocked by the change's handler.
+    let zoom = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const m = window.benchMap, deltas = [];
+             let last = performance.now(), running = true;
+             const tick = (t) => { deltas.push(t - last); last = t; if (running) requestAnimationFrame(tick); };
+             requestAnimationFrame(tick);
+             const start = m.getZoom();
+             const steps = [1, 1, 1, -1, -1, -1, -1, -1, 1, 1];
+             let i = 0;
+             const next = () => {
+               if (i === steps.length) { running = false; m.setZoom(start, { animate: false }); done(deltas.slice(1)); return; }
+               m.setZoom(m.getZoom() + steps[i], { animate: true });
+               i++; setTimeout(next, 700);
+             };
+             next();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let filter = b
+        .js(
+            "const s = document.getElementById('f-kind'); const t0 = performance.now();
+             s.value = 'debris_flow'; s.dispatchEvent(new Event('change'));
+             const t1 = performance.now();
+             s.value = ''; s.dispatchEvent(new Event('change'));
+             return [t1 - t0, performance.now() - t1]",
+        )
+        .await;
     b.close().await;
-    let mut frames: Vec<f64> = frames
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
-    frames.sort_by(f64::total_cmp);
-    (first_render, frames)
+    let sorted = |v: &Value| {
+        let mut v: Vec<f64> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    Map {
+        first_render,
+        pan: sorted(&frames),
+        zoom: sorted(&zoom),
+        filter: sorted(&filter),
+    }
+}
+
+/// What the map benchmark measured for one number of sites (ms).
+struct Map {
+    first_render: f64,
+    /// Frame times while panning.
+    pan: Vec<f64>,
+    /// Frame times while zooming in and out.
+    zoom: Vec<f64>,
+    /// How long a filter change and its undoing blocked the page.
+    filter: Vec<f64>,
 }
 
 fn line(name: &str, v: &[f64]) {
@@ -446,6 +497,40 @@ fn line(name: &str, v: &[f64]) {
         percentile(v, 0.5),
         percentile(v, 0.99),
         v.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+/// The live fan-out part: one console, then `consoles`.
+async fn fan_outs(
+    cc: &CommandCenter,
+    store: &Store,
+    bus: &Bus,
+    officer_id: i64,
+    site_id: i64,
+    consoles: usize,
+) {
+    println!(
+        "== live fan-out: {EVENTS} warning changes, published on MQTT → received by each console"
+    );
+    let (one, _, _) = fan_out(cc, store, bus, officer_id, site_id, 1).await;
+    line("1 console (baseline), per delivery", &one);
+    let (all, last, per_console) = fan_out(cc, store, bus, officer_id, site_id, consoles).await;
+    line(&format!("{consoles} consoles, per delivery"), &all);
+    line(&format!("{consoles} consoles, until all have it"), &last);
+    println!(
+        "p99 ratio {consoles} consoles / 1 console: {:.1}; memory per console: {:.1} KiB",
+        percentile(&all, 0.99) / percentile(&one, 0.99),
+        per_console as f64 / 1024.0
+    );
+}
+
+fn report_map(what: &str, m: &Map) {
+    println!("{what}: first render {:.0} ms", m.first_render);
+    line(&format!("{what}, frame time while panning"), &m.pan);
+    line(&format!("{what}, frame time while zooming"), &m.zoom);
+    line(
+        &format!("{what}, page blocked by a filter change"),
+        &m.filter,
     );
 }
 
@@ -461,6 +546,9 @@ struct BenchArgs {
     /// Instead: the crowded benchmark with this many idle live sockets besides the consoles.
     #[arg(long)]
     idle: Option<usize>,
+    /// Only the map benchmark.
+    #[arg(long)]
+    map_only: bool,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -469,6 +557,7 @@ async fn main() {
         consoles,
         sites,
         idle,
+        map_only,
     } = clap::Parser::parse();
     // Every client socket is a file.
     let mut limit = libc::rlimit {
@@ -507,34 +596,19 @@ async fn main() {
         crowded(&cc, &store, &bus, officer_id, site_id, idle, consoles).await;
         return;
     }
-    println!(
-        "== live fan-out: {EVENTS} warning changes, published on MQTT → received by each console"
-    );
-    let (one, _, _) = fan_out(&cc, &store, &bus, officer_id, site_id, 1).await;
-    line("1 console (baseline), per delivery", &one);
-    let (all, last, per_console) = fan_out(&cc, &store, &bus, officer_id, site_id, consoles).await;
-    line(&format!("{consoles} consoles, per delivery"), &all);
-    line(&format!("{consoles} consoles, until all have it"), &last);
-    println!(
-        "p99 ratio {consoles} consoles / 1 console: {:.1}; memory per console: {:.1} KiB",
-        percentile(&all, 0.99) / percentile(&one, 0.99),
-        per_console as f64 / 1024.0
-    );
-
+    if !map_only {
+        fan_outs(&cc, &store, &bus, officer_id, site_id, consoles).await;
+    }
     println!("== map in headless Chromium");
-    let (first_100, frames_100) = map(cc.port).await;
-    println!("100 sites (baseline): first render {first_100:.0} ms");
-    line("100 sites, frame time while panning", &frames_100);
+    let small = map(cc.port).await;
+    report_map("100 sites (baseline)", &small);
     seed_sites(&store, sites).await;
-    let (first_n, frames_n) = map(cc.port).await;
-    println!("{sites} sites: first render {first_n:.0} ms");
-    line(
-        &format!("{sites} sites, frame time while panning"),
-        &frames_n,
-    );
+    let big = map(cc.port).await;
+    report_map(&format!("{sites} sites"), &big);
     println!(
-        "ratios {sites} / 100 sites: first render {:.2}, p99 frame {:.2}",
-        first_n / first_100,
-        percentile(&frames_n, 0.99) / percentile(&frames_100, 0.99)
+        "ratios {sites} / 100 sites: first render {:.2}, pan p99 frame {:.2}, zoom p99 frame {:.2}",
+        big.first_render / small.first_render,
+        percentile(&big.pan, 0.99) / percentile(&small.pan, 0.99),
+        percentile(&big.zoom, 0.99) / percentile(&small.zoom, 0.99)
     );
 }

@@ -19,7 +19,7 @@ use crate::error::{ApiError, Id};
 use crate::state::AppState;
 
 /// The `[command_center.console]` configuration section.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ConsoleSettings {
     /// Base-map tiles, a Leaflet URL template such as
@@ -28,6 +28,19 @@ pub struct ConsoleSettings {
     pub tile_url: Option<String>,
     /// Attribution shown on the map for those tiles.
     pub tile_attribution: String,
+    /// The agency's time zone (IANA name): every time the console shows is in this zone and
+    /// labelled with it, whatever zone the duty-room PC is set to.
+    pub time_zone: String,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> ConsoleSettings {
+        ConsoleSettings {
+            tile_url: None,
+            tile_attribution: String::new(),
+            time_zone: "Asia/Shanghai".into(),
+        }
+    }
 }
 
 /// `GET /api/v1/console`: the console's settings, as configured.
@@ -78,6 +91,19 @@ struct ThresholdLines<D, L> {
     sensor: i32,
     direction: Option<D>,
     levels: L,
+    /// For a rain gauge: the hours of the accumulations its rainfall rule sets, when it sets
+    /// them (the console falls back to the analyzer's default windows).
+    rain_windows_h: Option<Vec<f64>>,
+}
+
+/// The windows a rainfall rule sets, in hours.
+#[derive(Deserialize)]
+struct RainRule {
+    windows: Option<Vec<RainWindow>>,
+}
+#[derive(Deserialize)]
+struct RainWindow {
+    hours: f64,
 }
 
 /// The levels of a sensor without a threshold rule.
@@ -98,17 +124,24 @@ async fn thresholds(
         .ok_or(ApiError::NotFound)?;
     let rule: Option<ThresholdParams> =
         geohazard_warnings::rules::sensor_rule(&state.pool, sensor, RuleKind::Threshold).await?;
+    let rain: Option<RainRule> =
+        geohazard_warnings::rules::sensor_rule(&state.pool, sensor, RuleKind::Rainfall).await?;
+    let rain_windows_h = rain
+        .and_then(|r| r.windows)
+        .map(|w| w.into_iter().map(|w| w.hours).collect());
     Ok(match rule {
         Some(t) => Json(ThresholdLines {
             sensor,
             direction: Some(t.direction),
             levels: t.levels,
+            rain_windows_h,
         })
         .into_response(),
         None => Json(ThresholdLines::<(), _> {
             sensor,
             direction: None,
             levels: NoLevels {},
+            rain_windows_h,
         })
         .into_response(),
     })

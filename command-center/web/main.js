@@ -7,7 +7,7 @@
 import { api, ApiFailure, report, session } from "./lib/api.js";
 import { fromRest } from "./lib/model.js";
 import { changed, state, subscribe } from "./lib/store.js";
-import { getLang, setLang, setMessages, t } from "./lib/text.js";
+import { getLang, setLang, setMessages, setTimeZone, t } from "./lib/text.js";
 import { alerts } from "./views/alerts.js";
 import { alarm, renderBanner, renderFeed, renderFilters, renderWho, wireFeed } from "./views/feed.js";
 import { showHealth } from "./views/health.js";
@@ -86,7 +86,7 @@ for (const b of document.querySelectorAll(".lang")) {
 // ---- views on the store ----------------------------------------------------------------------
 subscribe(["officer", "divisions", "lang"], renderWho);
 subscribe(["divisions", "lang"], renderFilters);
-subscribe(["sites", "filters", "lang"], () => map.setSites());
+subscribe(["sites", "filters", "lang"], (what) => map.setSites(what));
 subscribe(["warnings"], () => {
   for (const code of state.dirtySites) map.refreshSite(code);
   state.dirtySites.clear();
@@ -144,6 +144,8 @@ async function start() {
       session.csrf = me.csrf_token;
     }
     const [settings, divisions] = await Promise.all([api("/console"), api("/divisions")]);
+    setTimeZone(settings.time_zone);
+    alarm.init();
     state.divisions = divisions;
     state.parents = new Map(divisions.filter((/** @type {import("./types").Division} */ d) => d.parent_code).map((/** @type {import("./types").Division} */ d) => [d.code, d.parent_code]));
     $("login").hidden = true;

@@ -34,6 +34,7 @@ export interface LoginAnswer {
 export interface ConsoleSettings {
   tile_url: string | null;
   tile_attribution: string;
+  time_zone: string;
 }
 
 export interface Division {
@@ -133,6 +134,7 @@ export interface WarningDetail extends Warning {
   acknowledged_at: string | null;
   evidence: ({ method?: string } & Record<string, unknown>) | null;
   events: WarningEvent[];
+  deliveries: WarningDelivery[];
 }
 
 /** A warning as the live feed sends it. */
@@ -181,6 +183,7 @@ export interface ThresholdLines {
   sensor: number;
   direction: "above" | "below" | null;
   levels: Partial<Record<Level, number | null>>;
+  rain_windows_h?: number[] | null;
 }
 
 export interface Health {
@@ -194,4 +197,17 @@ declare global {
   const L: any;
   /** uPlot (vendor/). */
   const uPlot: any;
+}
+
+export interface WarningDelivery {
+  person: string;
+  channel: "sms" | "app";
+  reason: string;
+  status: "pending" | "sending" | "sent" | "delivered" | "failed" | "rate_limited";
+  attempts: number;
+  created_at: string;
+  sent_at: string | null;
+  delivered_at: string | null;
+  confirmed_at: string | null;
+  last_error: string | null;
 }

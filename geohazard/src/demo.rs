@@ -99,7 +99,7 @@ pub fn sites() -> Vec<DemoSite> {
             lat: 28.43,
             people: 236,
             property: 1850.0,
-            monitor: ("Zhang Wei", "13800000001"),
+            monitor: ("张伟", "13800000001"),
             gateway: "gx-ls001-gw",
             sensors: vec![
                 creeping("crack-1", SimKind::CrackMeter, 1.0, Some(2.0)),
@@ -120,7 +120,7 @@ pub fn sites() -> Vec<DemoSite> {
             lat: 28.38,
             people: 412,
             property: 3200.0,
-            monitor: ("Li Na", "13800000002"),
+            monitor: ("李娜", "13800000002"),
             gateway: "gx-df002-gw",
             sensors: vec![rain("rain-1"), wet("mud-1", SimKind::MudLevel)],
         },
@@ -133,7 +133,7 @@ pub fn sites() -> Vec<DemoSite> {
             lat: 28.50,
             people: 58,
             property: 420.0,
-            monitor: ("Wang Fang", "13800000003"),
+            monitor: ("王芳", "13800000003"),
             gateway: "gx-rf003-gw",
             sensors: vec![
                 creeping("crack-1", SimKind::CrackMeter, 0.2, None),
@@ -149,7 +149,7 @@ pub fn sites() -> Vec<DemoSite> {
             lat: 28.20,
             people: 95,
             property: 760.0,
-            monitor: ("Chen Jie", "13800000004"),
+            monitor: ("陈杰", "13800000004"),
             gateway: "go-sb004-gw",
             sensors: vec![
                 creeping("gnss-1", SimKind::Gnss, 0.6, None),
@@ -178,39 +178,52 @@ fn store_kind(kind: SimKind) -> SensorKind {
     }
 }
 
-/// Registers the demo's divisions, sites, people, gateways and sensors. Idempotent.
-pub async fn seed(store: &Store, interval_secs: f64) -> anyhow::Result<()> {
-    let divisions = [
+/// A division of the demo: code, name, level, parent, boundary.
+type DemoDivision = (
+    &'static str,
+    &'static str,
+    DivisionLevel,
+    Option<&'static str>,
+    geo::Geometry<f64>,
+);
+
+/// The demo's province, city and counties, with rough boundaries.
+fn divisions() -> [DemoDivision; 4] {
+    [
         (
             "510000",
-            "Sichuan Province",
+            "四川省",
             DivisionLevel::Province,
             None,
             rectangle(97.3, 26.0, 108.6, 34.3),
         ),
         (
             "511500",
-            "Yibin City",
+            "宜宾市",
             DivisionLevel::City,
             Some("510000"),
             rectangle(103.6, 27.8, 105.3, 29.2),
         ),
         (
             "511525",
-            "Gao County",
+            "高县",
             DivisionLevel::County,
             Some("511500"),
             rectangle(104.35, 28.25, 104.75, 28.6),
         ),
         (
             "511526",
-            "Gong County",
+            "珙县",
             DivisionLevel::County,
             Some("511500"),
             rectangle(104.55, 27.9, 104.95, 28.25),
         ),
-    ];
-    for (code, name, level, parent, boundary) in divisions {
+    ]
+}
+
+/// Registers the demo's divisions, sites, people, gateways and sensors. Idempotent.
+pub async fn seed(store: &Store, interval_secs: f64) -> anyhow::Result<()> {
+    for (code, name, level, parent, boundary) in divisions() {
         registry::upsert_division(
             &store.pool,
             &NewDivision {
@@ -251,6 +264,12 @@ pub async fn seed(store: &Store, interval_secs: f64) -> anyhow::Result<()> {
             },
         )
         .await?;
+        // An earlier demo's database named its monitors in pinyin: the same person, renamed.
+        sqlx::query("UPDATE people SET name = $1 WHERE phone = $2 AND name ~ '^[A-Za-z ]+$'")
+            .bind(site.monitor.0)
+            .bind(site.monitor.1)
+            .execute(&store.pool)
+            .await?;
         registry::add_responsible(
             &store.pool,
             site_id,
@@ -310,6 +329,8 @@ const RAIN: RainEvent = RainEvent {
 /// The simulator's register map for a site, with the site's story (rain, creep) in each point.
 /// The demo's officer signs in with this name.
 pub const OFFICER: &str = "duty";
+/// The name the console shows for the demo's officer.
+pub const OFFICER_NAME: &str = "演示值班员";
 
 /// Where the demo officer's password is kept, below the data folder.
 pub fn officer_credentials(data_dir: &Path) -> PathBuf {
@@ -321,6 +342,14 @@ pub fn officer_credentials(data_dir: &Path) -> PathBuf {
 /// only, to the credentials file. A lost file means a new password.
 pub async fn ensure_officer(store: &Store, data_dir: &Path, api: SocketAddr) -> anyhow::Result<()> {
     let file = officer_credentials(data_dir);
+    // An earlier demo named its officer in English.
+    sqlx::query(
+        "UPDATE officers SET display_name = $2 WHERE username = $1 AND display_name = 'Demo duty officer'",
+    )
+    .bind(OFFICER)
+    .bind(OFFICER_NAME)
+    .execute(&store.pool)
+    .await?;
     if !file.exists() {
         let password = registry::new_secret(20);
         if !set_officer_password(&store.pool, OFFICER, &password).await? {
@@ -328,7 +357,7 @@ pub async fn ensure_officer(store: &Store, data_dir: &Path, api: SocketAddr) -> 
                 &store.pool,
                 &NewOfficer {
                     username: OFFICER,
-                    display_name: Some("Demo duty officer"),
+                    display_name: Some(OFFICER_NAME),
                     division_code: "510000",
                     role: Role::Admin,
                     password: &password,
@@ -441,4 +470,22 @@ pub async fn run_gateways(
     }
     drop(simulators);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_names_its_province_sites_people_and_officer_in_chinese() {
+        let latin = |s: &str| s.chars().any(|c| c.is_ascii_alphabetic());
+        for (_, name, ..) in divisions() {
+            assert!(!latin(name), "{name}");
+        }
+        for site in sites() {
+            assert!(!latin(site.name), "{}", site.name);
+            assert!(!latin(site.monitor.0), "{}", site.monitor.0);
+        }
+        assert!(!latin(OFFICER_NAME));
+    }
 }

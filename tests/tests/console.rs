@@ -16,7 +16,7 @@ use geohazard_protocol::topic::Topic;
 use geohazard_protocol::warning::{Summary, WarningLevel};
 use geohazard_store::registry::{self, DivisionLevel, NewDivision, NewSite, SiteKind};
 use geohazard_testkit::api::{Api, Response, StatusCode};
-use geohazard_testkit::browser::{Browser, Locator, browser};
+use geohazard_testkit::browser::{Browser, Locator, browser, browser_with_autoplay_policy};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY};
 use geohazard_testkit::{Broker, eventually, publisher};
 use serde_json::{Value, json};
@@ -90,8 +90,8 @@ async fn world() -> World {
     let (store, broker) = (&kit.store, &kit.broker);
     let pool = &store.pool;
     for (code, name, lon, lat) in [
-        (COUNTY, "Gao", 104.6, 28.5),
-        (NEIGHBOUR, "Cuiping", 104.3, 28.9),
+        (COUNTY, "高县", 104.6, 28.5),
+        (NEIGHBOUR, "翠屏区", 104.3, 28.9),
     ] {
         registry::upsert_division(
             pool,
@@ -1044,9 +1044,10 @@ async fn raise(w: &World, site_id: i64, source: &str, level: WarningLevel, evide
                 source: source.parse().expect("a warning source"),
                 sensor_id: None,
                 level: Some(level),
+                // A line as the analyzer writes one: words, never the source's key.
                 summary: Summary::new(
-                    format!("{source} {level:?}"),
-                    format!("{source} {}", level.name_zh()),
+                    format!("test warning at {level:?}"),
+                    format!("{}预警（测试）", level.name_zh()),
                 ),
                 evidence,
                 reading_ts: None,
@@ -1475,5 +1476,484 @@ async fn markup_in_every_stored_name_and_note_is_shown_as_text_and_runs_nothing(
         outside.is_empty(),
         "requests to the outside address: {outside:?}"
     );
+    b.close().await;
+}
+
+/// Threshold evidence as the analyzer writes it, for warnings raised only to be looked at.
+fn threshold_evidence(value: f64) -> Value {
+    json!({"method": "threshold", "ts": now_ms(), "value": value, "unit": "mm",
+           "direction": "above", "hysteresis": 0.5,
+           "thresholds": {"yellow": 10.0, "orange": 20.0, "red": 30.0}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reload_the_console_says_the_siren_is_silent_until_a_click_turns_it_on() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    raise(
+        &w,
+        w.gx1,
+        "threshold:gw-gx1/crack-1",
+        WarningLevel::Red,
+        threshold_evidence(35.2),
+    )
+    .await;
+    // A browser with Chromium's own rule: no sound from a page nobody has clicked.
+    let b = browser_with_autoplay_policy().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    // The duty PC reloads the page: the session goes on, the click that signed in is gone.
+    b.client.refresh().await.unwrap();
+    b.until(
+        "the console after the reload",
+        Duration::from_secs(10),
+        "return document.getElementById('link').classList.contains('up') && document.querySelector('#banner .alarm')",
+    )
+    .await;
+    let running = b.js("return new AudioContext().state === 'running'").await;
+    assert_eq!(running, json!(false), "the browser keeps sound off here");
+    let sound = b
+        .until(
+            "the sound state",
+            Duration::from_secs(5),
+            "const s = document.getElementById('sound'); return s && s.dataset.sound && [s.dataset.sound, s.textContent]",
+        )
+        .await;
+    assert_eq!(sound[0], "off", "{sound}");
+    let text = sound[1].as_str().unwrap();
+    assert!(
+        text.contains("声音已关闭") && text.contains("点击开启"),
+        "{text}"
+    );
+    b.screenshot("sound-off-after-reload").await;
+    b.click("#sound").await;
+    let on = b
+        .until(
+            "sound turned on by the click",
+            Duration::from_secs(5),
+            "const s = document.getElementById('sound'); return s.dataset.sound === 'on' && s.textContent",
+        )
+        .await;
+    assert!(on.as_str().unwrap().contains("声音已开启"), "{on}");
+    b.screenshot("sound-on").await;
+    b.close().await;
+}
+
+/// `hh:mm:ss` of a stored time in Beijing.
+fn beijing_clock(stored: &Value) -> String {
+    let t: chrono::DateTime<chrono::Utc> = stored.as_str().unwrap().parse().unwrap();
+    (t + chrono::Duration::hours(8))
+        .format("%H:%M:%S")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_pc_set_to_utc_a_warning_reads_in_beijing_time_in_words_with_who_was_notified_and_how_far()
+ {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let pool = &w.store.pool;
+    let stuck = raise(
+        &w,
+        w.gx1,
+        "device:stuck:gw-gx1/crack-1",
+        WarningLevel::Yellow,
+        json!({"method": "stuck", "value": 12.345, "identical_samples": 30, "limit": 24, "ts": now_ms()}),
+    )
+    .await;
+    let combined = raise(
+        &w,
+        w.gx1,
+        "site:combined",
+        WarningLevel::Red,
+        json!({"method": "combined", "rain_level": "orange", "displacement_level": "yellow", "raise_by": 1}),
+    )
+    .await;
+    // What the notifier stored for the red one: a failed SMS with the provider's reason, an
+    // app notice the person confirmed, a delivered SMS and one still queued.
+    let person = |name: &'static str, phone: &'static str| async move {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO people (name, phone, division_code) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(phone)
+        .bind(COUNTY)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        id
+    };
+    let wang: i64 = sqlx::query_scalar("SELECT id FROM people WHERE name = '王建国'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let zhang = person("张丽", "13800002222").await;
+    let zhao = person("赵强", "13800003333").await;
+    let notify = |person: i64,
+                  channel: &'static str,
+                  reason: &'static str,
+                  status: &'static str,
+                  attempts: i32,
+                  delivered: bool,
+                  confirmed: bool| async move {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO notifications (warning_id, person_id, channel, reason, phone, body, status,
+                 attempts, sent_at, delivered_at, confirmed_at)
+             VALUES ($1, $2, $3, $4, '13800000000', '红色预警', $5, $6,
+                 CASE WHEN $6 > 0 THEN now() END, CASE WHEN $7 THEN now() END,
+                 CASE WHEN $8 THEN now() END)
+             ON CONFLICT (warning_id, person_id, channel, reason) DO UPDATE SET
+                 status = EXCLUDED.status, attempts = EXCLUDED.attempts, sent_at = EXCLUDED.sent_at,
+                 delivered_at = EXCLUDED.delivered_at, confirmed_at = EXCLUDED.confirmed_at
+             RETURNING id",
+        )
+        .bind(combined)
+        .bind(person)
+        .bind(channel)
+        .bind(reason)
+        .bind(status)
+        .bind(attempts)
+        .bind(delivered)
+        .bind(confirmed)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        id
+    };
+    // The notifier has queued the site monitor's SMS itself (no provider here: it waits): the
+    // store is made to say what a provider would have answered.
+    let failed = notify(wang, "sms", "red@0", "failed", 3, false, false).await;
+    sqlx::query(
+        "INSERT INTO notification_attempts (notification_id, attempt, outcome, http_status, detail)
+         VALUES ($1, 3, 'failed', 200, '号码已停机')",
+    )
+    .bind(failed)
+    .execute(pool)
+    .await
+    .unwrap();
+    notify(wang, "app", "red@0", "delivered", 1, true, true).await;
+    notify(zhang, "sms", "red@1", "delivered", 1, true, false).await;
+    notify(zhao, "sms", "red@2", "rate_limited", 0, false, false).await;
+
+    let b = browser().await;
+    // The duty-room PC's clock is set to UTC; the agency is in Beijing.
+    b.set_time_zone("UTC").await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    assert_eq!(
+        b.js("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+            .await,
+        "UTC"
+    );
+    let stored = w.api(&format!("/warnings/{combined}")).await;
+    let when = b
+        .until(
+            "the feed item's time",
+            Duration::from_secs(5),
+            &format!("const e = document.querySelector('#feed-list [data-warning=\"{combined}\"]'); return e && e.innerText"),
+        )
+        .await;
+    let when = when.as_str().unwrap();
+    assert!(
+        when.contains(&beijing_clock(&stored["updated_at"])) && when.contains("北京时间"),
+        "the feed shows Beijing time, labelled: {when} (stored {})",
+        stored["updated_at"]
+    );
+    assert!(
+        when.contains("降雨与变形综合判据"),
+        "the source in words: {when}"
+    );
+
+    // The stuck-readings warning: its source in words, times in Beijing time.
+    b.click(&format!("#feed-list [data-warning=\"{stuck}\"]"))
+        .await;
+    let panel = b
+        .until(
+            "the stuck warning's panel",
+            Duration::from_secs(5),
+            "const e = document.querySelector('#evidence[data-method=\"stuck\"]'); return e && document.getElementById('panel-body').innerText",
+        )
+        .await;
+    let panel = panel.as_str().unwrap();
+    assert!(panel.contains("读数不变 · gw-gx1/crack-1"), "{panel}");
+    let stored = w.api(&format!("/warnings/{stuck}")).await;
+    assert!(
+        panel.contains(&format!("{} 北京时间", beijing_clock(&stored["raised_at"]))),
+        "{panel}"
+    );
+
+    // The combined one: who was told, by which channel, and how far each message got.
+    b.click(&format!("#feed-list [data-warning=\"{combined}\"]"))
+        .await;
+    let rows = b
+        .until(
+            "the delivery table",
+            Duration::from_secs(5),
+            "const t = document.querySelector('#evidence[data-method=\"combined\"]') && document.querySelector('table#deliveries'); return t && [...t.querySelectorAll('tr[data-delivery]')].map(r => r.innerText.replace(/\\s+/g, ' '))",
+        )
+        .await;
+    let rows: Vec<String> = serde_json::from_value(rows).unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE warning_id = $1")
+            .bind(combined)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows.len() as i64,
+        stored,
+        "one row per notification in the store: {rows:?}"
+    );
+    let row = |who: &str, channel: &str| {
+        rows.iter()
+            .find(|r| r.contains(who) && r.contains(channel))
+            .unwrap_or_else(|| panic!("{who} by {channel} in {rows:?}"))
+            .clone()
+    };
+    let failed = row("王建国", "短信");
+    assert!(
+        failed.contains("发送失败") && failed.contains("号码已停机") && failed.contains('3'),
+        "{failed}"
+    );
+    assert!(row("王建国", "值班端").contains("已确认收到"));
+    let delivered = row("张丽", "短信");
+    assert!(
+        delivered.contains("已送达")
+            && delivered.contains("北京时间")
+            && delivered.contains("逐级上报第 1 级"),
+        "{delivered}"
+    );
+    assert!(row("赵强", "短信").contains("超出限额"));
+    let panel = b
+        .js("return document.getElementById('panel-body').innerText")
+        .await;
+    let panel = panel.as_str().unwrap();
+    assert!(panel.contains("1 条通知发送失败"), "{panel}");
+    assert!(panel.contains("降雨与变形综合判据"), "{panel}");
+    for raw in ["site:combined", "device:", "threshold:", "⟦", "@"] {
+        assert!(!panel.contains(raw), "no raw key {raw} in {panel}");
+    }
+    b.js("document.getElementById('deliveries').scrollIntoView(); return true")
+        .await;
+    b.screenshot("warning-deliveries").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_night_at_1366x768_one_banner_line_a_clickable_rest_and_a_panel_below_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let gx2: i64 = sqlx::query_scalar("SELECT id FROM hazard_sites WHERE code = 'GX-002'")
+        .fetch_one(&w.store.pool)
+        .await
+        .unwrap();
+    // One site with several sensors in alarm, and another site: five urgent warnings.
+    let mut urgent = Vec::new();
+    for (site, source, level) in [
+        (w.gx1, "threshold:gw-gx1/crack-1", WarningLevel::Red),
+        (w.gx1, "threshold:gw-gx1/crack-2", WarningLevel::Red),
+        (w.gx1, "rate:gw-gx1/crack-1", WarningLevel::Orange),
+        (w.gx1, "threshold:gw-gx1/gnss-1", WarningLevel::Orange),
+        (gx2, "rain:gw-gx2/rain-1", WarningLevel::Orange),
+    ] {
+        urgent.push(raise(&w, site, source, level, threshold_evidence(35.2)).await);
+    }
+    for i in 0..12 {
+        raise(
+            &w,
+            gx2,
+            &format!("threshold:gw-gx2/p-{i}"),
+            WarningLevel::Blue,
+            threshold_evidence(5.0),
+        )
+        .await;
+    }
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    // A 1366×768 page: the window is made that much larger than its page.
+    b.client.set_window_size(1366, 768).await.unwrap();
+    let inner = b.js("return [innerWidth, innerHeight]").await;
+    let (w_in, h_in) = (
+        inner[0].as_u64().unwrap() as u32,
+        inner[1].as_u64().unwrap() as u32,
+    );
+    b.client
+        .set_window_size(1366 + 1366 - w_in, 768 + 768 - h_in)
+        .await
+        .unwrap();
+    b.until(
+        "the banner",
+        Duration::from_secs(5),
+        "return document.querySelector('#banner .alarm')",
+    )
+    .await;
+    let layout = b
+        .js("const h = (id) => document.getElementById(id).getBoundingClientRect();
+             const feed = h('feed');
+             const items = [...document.querySelectorAll('#feed-list .feed-item')].filter(e => e.getBoundingClientRect().bottom <= feed.bottom).length;
+             return { inner: [innerWidth, innerHeight], banner: h('banner').height, map: h('map').height, items }")
+        .await;
+    assert_eq!(layout["inner"], json!([1366, 768]), "{layout}");
+    assert!(
+        layout["banner"].as_f64().unwrap() <= 40.0,
+        "the banner takes one line: {layout}"
+    );
+    assert!(
+        layout["map"].as_f64().unwrap() >= 560.0,
+        "the map keeps the height: {layout}"
+    );
+    assert!(
+        layout["items"].as_i64().unwrap() >= 8,
+        "the feed shows a night's worth: {layout}"
+    );
+    b.screenshot("console-1366x768").await;
+    // "另有 4 条" unfolds the rest; every line says which sensor, so none repeats another.
+    let more = b
+        .js("return document.querySelector('#banner [data-more]').innerText")
+        .await;
+    assert!(more.as_str().unwrap().contains("另有 4 条"), "{more}");
+    b.click("#banner [data-more]").await;
+    let lines = b
+        .until(
+            "the unfolded list",
+            Duration::from_secs(5),
+            "const l = [...document.querySelectorAll('#banner .banner-more [data-open]')]; return l.length === 4 && [document.querySelector('#banner .alarm .what').innerText, ...l.map(e => e.innerText)]",
+        )
+        .await;
+    let lines: Vec<String> = serde_json::from_value(lines).unwrap();
+    let distinct: std::collections::BTreeSet<&String> = lines.iter().collect();
+    assert_eq!(distinct.len(), 5, "five different lines: {lines:?}");
+    assert!(lines.iter().any(|l| l.contains("crack-2")), "{lines:?}");
+    b.screenshot("console-1366x768-banner-unfolded").await;
+    let last = urgent[4];
+    b.click(&format!("#banner .banner-more [data-open=\"{last}\"]"))
+        .await;
+    b.until(
+        "the warning's panel",
+        Duration::from_secs(5),
+        "return document.getElementById('open-site')",
+    )
+    .await;
+    let covered = b
+        .js(
+            "const a = document.querySelector('#banner .alarm').getBoundingClientRect();
+             const p = document.getElementById('panel').getBoundingClientRect();
+             return p.top < a.bottom - 1",
+        )
+        .await;
+    assert_eq!(
+        covered,
+        json!(false),
+        "the panel leaves the banner in sight"
+    );
+    b.screenshot("console-1366x768-warning").await;
+    // A site opened from a panel scrolled down starts at its top.
+    b.js("document.getElementById('panel').scrollTop = 10000; return true")
+        .await;
+    b.click("#open-site").await;
+    b.until(
+        "the site view",
+        Duration::from_secs(5),
+        "return document.getElementById('site-title')",
+    )
+    .await;
+    let top = b
+        .js("return document.getElementById('panel').scrollTop")
+        .await;
+    assert_eq!(top, json!(0));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rain_gauge_reads_as_hourly_and_daily_totals_with_the_rules_accumulations() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let gateway: i64 = sqlx::query_scalar("SELECT id FROM gateways WHERE code = $1")
+        .bind(GATEWAY)
+        .fetch_one(&w.store.pool)
+        .await
+        .unwrap();
+    let rain = registry::upsert_sensor(
+        &w.store.pool,
+        &registry::NewSensor {
+            gateway_id: gateway,
+            channel: "rain-1",
+            site_id: w.gx1,
+            kind: geohazard_store::registry::SensorKind::RainGauge,
+            unit: "mm",
+            location: None,
+            elevation_m: None,
+            depth_m: None,
+            sampling_interval_s: 600,
+        },
+    )
+    .await
+    .unwrap();
+    // Three days of increments (70 hours), one every 10 minutes, each 5 minutes off a
+    // window's edge: 0.5 mm in the last 6 hours, 0.1 mm before.
+    let now = chrono::Utc::now();
+    let mut rows = geohazard_store::readings::ReadingRows::with_capacity(420);
+    let mut expected = std::collections::BTreeMap::new();
+    for k in 0..420 {
+        let age = chrono::Duration::minutes(10 * k + 5);
+        let mm = if k < 36 { 0.5 } else { 0.1 };
+        rows.sensor_ids.push(rain);
+        rows.ts.push(now - age);
+        rows.values.push(mm);
+        rows.quality.push(0);
+        for h in [1, 3, 6, 12, 24, 72] {
+            if age < chrono::Duration::hours(h) {
+                *expected.entry(h).or_insert(0.0) += mm;
+            }
+        }
+    }
+    let days: std::collections::BTreeSet<_> = rows
+        .ts
+        .iter()
+        .map(|t| (*t + chrono::Duration::hours(8)).date_naive())
+        .collect();
+    fixtures::store_readings(&w.store, &rows).await;
+
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.js(&format!(
+        "import('/assets/views/site.js').then(m => m.openSite({})); return true",
+        w.gx1
+    ))
+    .await;
+    let box_ = format!("[data-sensor=\"{rain}\"]");
+    let windows = b
+        .until(
+            "the rain accumulations with the older hours",
+            Duration::from_secs(10),
+            &format!(
+                "const b = document.querySelector('{box_} .rain-acc'); const h = document.querySelector('{box_} .chart.hourly'); return h && h.dataset.days && b && b.dataset.windows"
+            ),
+        )
+        .await;
+    let windows: Vec<(i64, f64)> = serde_json::from_str(windows.as_str().unwrap()).unwrap();
+    for (h, mm) in &windows {
+        let want = expected[h];
+        assert!(
+            (mm - want).abs() < 0.01,
+            "the last {h} h: {mm} mm shown, {want} mm stored"
+        );
+    }
+    assert_eq!(windows.len(), 6, "{windows:?}");
+    let shown = b
+        .js(&format!(
+            "const s = document.querySelector('{box_}'); return [s.querySelector('.chart.hourly').dataset.days, s.innerText]"
+        ))
+        .await;
+    assert_eq!(shown[0], days.len().to_string(), "one bar a day");
+    let text = shown[1].as_str().unwrap();
+    assert!(
+        text.contains("近 1 小时 3 mm") && text.contains("逐时雨量") && text.contains("逐日雨量"),
+        "{text}"
+    );
+    assert!(!text.contains("均值"), "no mean of increments: {text}");
+    b.js(&format!(
+        "document.querySelector('{box_}').scrollIntoView(); return true"
+    ))
+    .await;
+    b.screenshot("site-view-rain").await;
     b.close().await;
 }

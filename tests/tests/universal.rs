@@ -703,3 +703,36 @@ async fn a_command_to_a_device_that_is_not_connected_gets_an_error_ack_at_once()
     shutdown.cancel();
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_frame_is_acknowledged_to_the_device_only_once_the_collector_has_committed_it() {
+    let Env {
+        broker,
+        _db,
+        store,
+        collector,
+        endpoint,
+        shutdown,
+    } = setup(60).await;
+    // The collector is away: our broker takes the frame, nothing commits it.
+    collector.stop().await;
+    let mut device = Device::connect(endpoint, "UNI-001", KEY).await.unwrap();
+    device.crack("UNI-001", &iso(minutes_ago(5)), 4.75).await;
+    let early = tokio::time::timeout(Duration::from_secs(3), device.puback()).await;
+    assert!(
+        early.is_err(),
+        "PUBACK while only our broker had the frame (a broker crash now would lose it)"
+    );
+    // The collector is back: it stores the frame, confirms it, and only then the device hears.
+    let collector =
+        RunningCollector::start(&broker.url(), store.clone(), CollectorConfig::default()).await;
+    device.puback().await;
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM readings").await,
+        1,
+        "stored before the PUBACK"
+    );
+    assert_eq!(value_of(&store, "L1_LF_1").await, 4.75);
+    shutdown.cancel();
+    collector.stop().await;
+}

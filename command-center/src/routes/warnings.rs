@@ -50,7 +50,12 @@ pub(super) async fn detail(
         .await?
         .ok_or(ApiError::NotFound)?;
     let events = view::events(&state.pool, &warning).await?;
-    Ok(Json(WarningDetail { warning, events }))
+    let deliveries = view::deliveries(&state.pool, &warning).await?;
+    Ok(Json(WarningDetail {
+        warning,
+        events,
+        deliveries,
+    }))
 }
 
 /// Longest note accepted with an acknowledgement, in characters.

@@ -75,13 +75,52 @@ export function num(x, d = 2) {
   return Number(x).toFixed(d).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
 }
 
+/** The agency's time zone (console settings); every time shown is in it. */
+let zone = "Asia/Shanghai";
+
+/** @param {string} tz an IANA name; one the browser does not know leaves the zone as it was */
+export function setTimeZone(tz) {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    zone = tz;
+  } catch (_) { /* unknown zone: keep the default */ }
+}
+export const timeZone = () => zone;
+
+/** Whether the catalogue has `key`. @param {string} key */
+export const hasText = (key) => !!messages[key];
+
+/** The zone's name for a person: "北京时间" from the catalogue, else the browser's short name. */
+export function zoneLabel() {
+  if (hasText("zone." + zone)) return t("zone." + zone);
+  const part = new Intl.DateTimeFormat(lang, { timeZone: zone, timeZoneName: "short" }).formatToParts(new Date())
+    .find((p) => p.type === "timeZoneName");
+  return part ? part.value : zone;
+}
+
 /**
- * A time in the officer's own zone (the browser's), 24-hour clock.
+ * A time in the agency's zone (not the PC's), 24-hour clock, labelled with the zone.
  * @param {string | number | null | undefined} ts
  */
 export function fmtTime(ts) {
   if (ts === null || ts === undefined) return t("common.none");
-  return new Date(ts).toLocaleString(lang, { hour12: false, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(ts).toLocaleString(lang, { timeZone: zone, hour12: false, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }) + " " + zoneLabel();
+}
+
+/**
+ * Part of a time in the agency's zone, without the label (chart axes, whose title carries it).
+ * @param {number} ms
+ * @param {Intl.DateTimeFormatOptions} opts
+ */
+export function zoned(ms, opts) {
+  return new Date(ms).toLocaleString(lang, { ...opts, timeZone: zone, hourCycle: "h23" });
+}
+
+/** The hour of the day (0–23) in the agency's zone. @param {number} ms */
+export function zoneHour(ms) {
+  const part = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", hourCycle: "h23" }).formatToParts(new Date(ms))
+    .find((p) => p.type === "hour");
+  return Number(part ? part.value : 0) % 24;
 }
 
 /**

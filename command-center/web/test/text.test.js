@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { test } from "node:test";
-import { ago, num, sourceText, t } from "../lib/text.js";
+import { ago, fmtTime, num, setTimeZone, sourceText, t, zoneHour } from "../lib/text.js";
 import { catalogue, useCatalogue } from "./catalogue.js";
 
 test("texts come in the console's language, with their parameters", () => {
@@ -61,4 +61,24 @@ test("how long ago, in seconds, minutes, hours and days", () => {
   assert.equal(ago("2026-01-01T21:00:00Z", now), t("time.ago_h", { n: 3 }));
   assert.equal(ago("2025-12-30T00:00:00Z", now), t("time.ago_d", { n: 3 }));
   assert.equal(ago(null, now), t("health.never"));
+});
+
+test("a time is shown in the agency's zone, labelled, whatever zone the PC is in", () => {
+  // 2026-12-07 02:36:00 UTC is 10:36 in Beijing; the test runs in the PC's zone, whatever it is.
+  const ts = Date.UTC(2026, 11, 7, 2, 36, 0);
+  useCatalogue("zh-CN");
+  setTimeZone("Asia/Shanghai");
+  const zh = fmtTime(ts);
+  assert.match(zh, /10:36:00/);
+  assert.ok(zh.endsWith("北京时间"), zh);
+  useCatalogue("en");
+  assert.ok(fmtTime(ts).endsWith("Beijing time"), fmtTime(ts));
+  // Another agency's zone, with the browser's name for it; an unknown zone changes nothing.
+  setTimeZone("Asia/Urumqi");
+  assert.match(fmtTime(ts), /08:36:00 GMT\+6/);
+  setTimeZone("Not/AZone");
+  assert.match(fmtTime(ts), /08:36:00/);
+  setTimeZone("Asia/Shanghai");
+  assert.equal(zoneHour(ts), 10);
+  useCatalogue("zh-CN");
 });

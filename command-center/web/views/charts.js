@@ -3,7 +3,7 @@
 // uPlot sets labels as text; the values here are numbers and catalogue texts.
 
 import { LEVELS } from "../lib/model.js";
-import { getLang, t } from "../lib/text.js";
+import { t, zoned, zoneLabel } from "../lib/text.js";
 
 export const CHART_W = 800, CHART_H = 200;
 
@@ -22,21 +22,27 @@ function thresholdSeries(th, n) {
   });
 }
 
-/** Time axis labels in the officer's language and zone, 24-hour clock. @param {unknown} u @param {number[]} splits */
+/** Time axis labels in the officer's language and the agency's zone, 24-hour clock. @param {unknown} u @param {number[]} splits */
 function timeLabels(u, splits) {
   const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
   /** @type {Intl.DateTimeFormatOptions} */
   const opts = span > 20 * 86400 ? { month: "2-digit", day: "2-digit" }
     : span > 2 * 86400 ? { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false }
     : { hour: "2-digit", minute: "2-digit", hour12: false };
-  return splits.map((v) => new Date(v * 1000).toLocaleString(getLang(), opts));
+  return splits.map((v) => zoned(v * 1000, opts));
 }
+
+/** The time axis: its title names the zone; the legend's time on hover in the same zone, 24 h. */
+const timeAxis = () => ({ values: timeLabels, space: 90, label: t("chart.time_in", { zone: zoneLabel() }) });
+const timeSeries = () => ({ label: t("chart.time"),
+  value: (/** @type {unknown} */ u, /** @type {number | null} */ v) => (v === null || v === undefined ? "--"
+    : zoned(v * 1000, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }) + " " + zoneLabel()) });
 
 /**
  * @param {HTMLElement} el
  * @param {string} unit
  * @param {number[]} xs seconds
- * @param {Array<{label: string, data: Array<number | null>, stroke?: string}>} series
+ * @param {Array<{label: string, data: Array<number | null>, stroke?: string, bars?: boolean}>} series
  * @param {import("../types").ThresholdLines | null} th
  * @param {(() => [number, number]) | null} xRange
  */
@@ -46,13 +52,16 @@ export function chart(el, unit, xs, series, th, xRange) {
   // Keep the threshold lines in view: the y range covers the data and the lowest line.
   const values = /** @type {number[]} */ (series.flatMap((s) => s.data).filter((v) => v !== null));
   const lows = lines.map((l) => l.value);
-  const lo = Math.min(...values, ...(lows.length ? [Math.min(...lows)] : []));
+  // Bars (rain totals) stand on zero.
+  const bars = series.some((s) => s.bars);
+  const lo = Math.min(...values, ...(lows.length ? [Math.min(...lows)] : []), ...(bars ? [0] : []));
   const hi = Math.max(...values, ...(lows.length ? [Math.min(...lows)] : []));
   const pad = (hi - lo) * 0.1 || 1;
+  const bottom = bars && lo >= 0 ? 0 : lo - pad;
   return new uPlot({
     width: Math.min(CHART_W, el.clientWidth || CHART_W), height: CHART_H,
-    scales: { x: { time: true, range: xRange ? () => xRange() : undefined }, y: { range: () => [lo - pad, hi + pad] } },
-    axes: [{ values: timeLabels, space: 90 }, { label: unit }],
+    scales: { x: { time: true, range: xRange ? () => xRange() : undefined }, y: { range: () => [bottom, hi + pad] } },
+    axes: [timeAxis(), { label: unit }],
     // Threshold lines across the whole plot, not only under the data.
     hooks: { draw: [(/** @type {any} */ plot) => {
       const ctx = plot.ctx;
@@ -69,7 +78,9 @@ export function chart(el, unit, xs, series, th, xRange) {
         ctx.restore();
       }
     }] },
-    series: [{ label: t("chart.time") }, ...series.map((s) => ({ label: s.label, stroke: s.stroke || "#1d3557", width: 2, points: { show: xs.length < 60 } })),
+    series: [timeSeries(), ...series.map((s) => (s.bars
+      ? { label: s.label, stroke: s.stroke || "#1e6fd9", fill: (s.stroke || "#1e6fd9") + "cc", width: 1, paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false } }
+      : { label: s.label, stroke: s.stroke || "#1d3557", width: 2, points: { show: xs.length < 60 } })),
       ...lines.map(({ value, data, ...l }) => l)],
   }, data, el);
 }
@@ -95,7 +106,7 @@ export function inversePlot(el, ev) {
   return new uPlot({
     width: Math.min(CHART_W, el.clientWidth || CHART_W), height: 160,
     scales: { x: { time: true } },
-    axes: [{ values: timeLabels, space: 90 }, { label: "1/v (d/mm)" }],
-    series: [{ label: t("chart.time") }, { label: "1/v", stroke: "#d81e06", width: 2, points: { show: false } }],
+    axes: [timeAxis(), { label: "1/v (d/mm)" }],
+    series: [timeSeries(), { label: "1/v", stroke: "#d81e06", width: 2, points: { show: false } }],
   }, [xs, ys], el);
 }

@@ -97,9 +97,19 @@ export function renderEvidence(w, ev) {
     case "combined":
       return kv([["ev.combined.rain", levelChip(ev.rain_level)], ["ev.combined.displacement", levelChip(ev.displacement_level)],
         ["ev.combined.raise_by", t("ev.combined.levels", { n: ev.raise_by })]]);
+    case "suspect_reading":
+      return kv([["ev.suspect.value", html`<b>${num(ev.value, 3)}</b>`], ["ev.suspect.neighbours", num(ev.neighbours_max, 3)],
+        ["ev.suspect.ratio", num(ev.ratio_limit, 1) + "×"], ["ev.suspect.outcome", t(ev.refuted ? "ev.suspect.refuted" : "ev.suspect.held")],
+        present(ev.ts) ? ["warning.reading", fmtTime(ev.ts)] : null]);
     default:
-      // A method this console does not know yet: its fields, as text.
-      return html`<p class="msg">${t("ev.unknown", { m: ev.method || "?" })}</p><dl class="kv">${Object.entries(ev).filter(([k]) => k !== "method").map(([k, v]) =>
-        html`<dt>${k}</dt><dd>${typeof v === "object" ? JSON.stringify(v) : v}</dd>`)}</dl>`;
+      // A method this console does not know yet: its fields as rows of text, nested objects as
+      // nested rows, long values wrapped inside the panel.
+      return html`<p class="msg">${t("ev.unknown", { m: ev.method || "?" })}</p>${fields(ev)}`;
   }
+}
+
+/** An object's fields as rows; nested objects as nested rows. @param {Record<string, unknown>} o @returns {Html} */
+function fields(o) {
+  return html`<dl class="kv raw">${Object.entries(o).filter(([k]) => k !== "method").map(([k, v]) =>
+    html`<dt>${k}</dt><dd>${v && typeof v === "object" ? fields(/** @type {Record<string, unknown>} */ (v)) : String(v)}</dd>`)}</dl>`;
 }

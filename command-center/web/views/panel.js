@@ -27,4 +27,14 @@ export function openPanel(content) {
   closePanel();
   render($("panel-body"), content);
   $("panel").hidden = false;
+  // What was opened starts at its top, whatever the panel showed before.
+  $("panel").scrollTop = 0;
+  placePanel();
+}
+
+/** The side panel starts below the header and the banner's first line, never over them. */
+export function placePanel() {
+  const header = /** @type {HTMLElement} */ (document.querySelector("#console .top")).getBoundingClientRect();
+  const first = $("banner").firstElementChild;
+  $("panel").style.top = Math.round(first ? first.getBoundingClientRect().bottom : header.bottom) + "px";
 }

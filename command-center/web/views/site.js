@@ -3,8 +3,8 @@
 // gateways.
 
 import { api, report } from "../lib/api.js";
-import { html } from "../lib/html.js";
-import { ago, num, summaryOf, t } from "../lib/text.js";
+import { html, render } from "../lib/html.js";
+import { ago, hours, num, summaryOf, t, zoneHour } from "../lib/text.js";
 import { chart } from "./charts.js";
 import { kv } from "./evidence.js";
 import { live } from "./live.js";
@@ -44,7 +44,8 @@ export async function openSite(id) {
     <h3>${t("site.cameras")}</h3><div id="frames" class="frames">${t("common.loading")}</div>
     <h3>${t("site.sensors")}</h3>
     ${site.sensors.map((s) => html`<div class="sensor" data-sensor="${s.id}"><div class="title">${t("sensor.kind." + s.kind)} · ${s.channel} (${s.unit})</div>
-      <div>${t("chart.raw24")}</div><div class="chart raw"></div><div>${t("chart.hourly")}</div><div class="chart hourly"></div></div>`)}
+      ${isRain(s) ? html`<div class="rain-acc"></div><div>${t("rain.hourly24")}</div><div class="chart raw"></div><div>${t("rain.daily")}</div><div class="chart hourly"></div>`
+        : html`<div>${t("chart.raw24")}</div><div class="chart raw"></div><div>${t("chart.hourly")}</div><div class="chart hourly"></div>`}</div>`)}
     <h3>${t("site.gateways")}</h3>${gatewaysTable(gateways)}`);
   panel.site = id;
   for (const el of /** @type {NodeListOf<HTMLElement>} */ ($("panel-body").querySelectorAll("[data-warning]"))) el.addEventListener("click", () => openWarning(Number(el.dataset.warning)));
@@ -52,6 +53,31 @@ export async function openSite(id) {
   panel.endings.push(() => map.showZone(null));
   video.showSite(site);
   sensorCharts(site).catch(report);
+}
+
+/** A rain gauge's readings are increments: it is drawn as totals, never as raw values. @param {import("../types").Sensor} s */
+const isRain = (s) => s.kind === "rain_gauge";
+const HOUR = 3600000;
+/** The analyzer's default rainfall windows (analyzer/src/rules.rs), for a rule that sets none. */
+const RAIN_WINDOWS_H = [1, 3, 6, 12, 24, 72];
+
+/**
+ * Totals per bucket: `key(ms)` names the bucket of each point; the answer is [bucket, total]
+ * oldest first.
+ * @param {Iterable<[number, number]>} points ms → value
+ * @param {(ms: number) => number} key
+ */
+function totals(points, key) {
+  /** @type {Map<number, number>} */
+  const out = new Map();
+  for (const [ts, v] of points) out.set(key(ts), (out.get(key(ts)) || 0) + v);
+  return [...out.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+/** The start of the agency's day that `ms` falls in (zones on whole hours). @param {number} ms */
+function dayStart(ms) {
+  const hour = zoneHour(ms);
+  return Math.floor(ms / HOUR) * HOUR - hour * HOUR;
 }
 
 /**
@@ -68,6 +94,10 @@ class RawChart {
     this.points = new Map();
     /** @type {{destroy(): void} | null} */
     this.plot = null;
+    /** A rain gauge's hourly totals before the last 24 h (hour → mm), for the longer windows. @type {Map<number, number>} */
+    this.older = new Map();
+    /** The accumulations its rainfall rule uses, in hours. */
+    this.windows = (th && th.rain_windows_h) || RAIN_WINDOWS_H;
   }
 
   /** @param {import("../types").Point[]} points */
@@ -90,7 +120,33 @@ class RawChart {
     }
     this.el.textContent = "";
     const day = () => /** @type {[number, number]} */ ([Date.now() / 1000 - 86400, Date.now() / 1000]);
+    if (isRain(this.sensor)) {
+      // Hourly totals as bars, each across its hour; the rules' accumulations above them.
+      const hourly = totals(sorted, (ms) => Math.floor(ms / HOUR) * HOUR);
+      this.plot = chart(this.el, this.sensor.unit, hourly.map(([h]) => (h + HOUR / 2) / 1000),
+        [{ label: t("rain.hour_total"), data: hourly.map(([, v]) => Math.round(v * 100) / 100), bars: true }], null, day);
+      this.accumulations(sorted);
+      return;
+    }
     this.plot = chart(this.el, this.sensor.unit, sorted.map(([ts]) => ts / 1000), [{ label: this.sensor.channel, data: sorted.map(([, v]) => v) }], this.th, day);
+  }
+
+  /** "近 1 小时 2.5 mm · 近 3 小时 …": the sums the rainfall rule compares with its lines. @param {Array<[number, number]>} sorted */
+  accumulations(sorted) {
+    const box = /** @type {HTMLElement | null} */ (this.el.parentElement && this.el.parentElement.querySelector(".rain-acc"));
+    if (!box) return;
+    const now = Date.now();
+    // The raw readings cover the last 24 h; before them, whole hours of the hourly totals.
+    const edge = Math.ceil((now - 86400000) / HOUR) * HOUR;
+    const sums = this.windows.map((h) => {
+      const from = now - h * HOUR;
+      let mm = 0;
+      for (const [ts, v] of sorted) if (ts > from && (h <= 24 || ts >= edge)) mm += v;
+      if (h > 24) for (const [bucket, v] of this.older) if (bucket >= Math.floor(from / HOUR) * HOUR && bucket < edge) mm += v;
+      return { h, mm };
+    });
+    box.dataset.windows = JSON.stringify(sums.map((x) => [x.h, Math.round(x.mm * 100) / 100]));
+    render(box, html`<b>${t("rain.accumulated")}</b> ${sums.map((x, i) => html`${i > 0 && " · "}<span class="acc">${t("rain.within", { h: hours(x.h) })} <b>${num(x.mm, 1)}</b> mm</span>`)}`);
   }
 
   destroy() {
@@ -127,7 +183,18 @@ async function sensorCharts(site) {
     const hourly = await api("/sensors/" + s.id + "/readings?resolution=hourly&from=" + encodeURIComponent(from));
     if (panel.site !== site.id) return;
     const hEl = /** @type {HTMLElement} */ (box.querySelector(".hourly"));
-    if (hourly.points.length) {
+    if (hourly.points.length && isRain(s)) {
+      /** @type {Array<{ts: string, sum: number}>} */
+      const points = hourly.points;
+      const sums = points.map((p) => /** @type {[number, number]} */ ([new Date(p.ts).getTime(), p.sum]));
+      rawChart.older = new Map(sums);
+      rawChart.draw();
+      const daily = totals(sums, dayStart);
+      const whole = daily.length > 1 ? null : () => /** @type {[number, number]} */ ([daily[0][0] / 1000 - 86400, daily[0][0] / 1000 + 2 * 86400]);
+      hEl.dataset.days = String(daily.length);
+      panel.charts.push(chart(hEl, s.unit, daily.map(([d]) => (d + 12 * HOUR) / 1000),
+        [{ label: t("rain.day_total"), data: daily.map(([, v]) => Math.round(v * 10) / 10), bars: true }], null, whole));
+    } else if (hourly.points.length) {
       /** @type {Array<{ts: string, mean: number, min: number, max: number}>} */
       const points = hourly.points;
       const hx = points.map((p) => new Date(p.ts).getTime() / 1000);

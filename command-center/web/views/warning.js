@@ -4,7 +4,7 @@
 
 import { api, report, SessionEnded } from "../lib/api.js";
 import { html } from "../lib/html.js";
-import { fromRest } from "../lib/model.js";
+import { fromRest, LEVELS } from "../lib/model.js";
 import { changed, state } from "../lib/store.js";
 import { fmtTime, sourceText, summaryOf, t } from "../lib/text.js";
 import { inversePlot } from "./charts.js";
@@ -22,6 +22,30 @@ function timeline(events) {
     e.evidence && e.evidence.note && html`<div class="note">${e.evidence.note}</div>`}</li>`)}</ol>`;
 }
 
+/**
+ * Who was told of the warning, by which channel, and how far each message got, as the store
+ * has it: queued, sent, delivered, confirmed or failed (with the provider's reason).
+ * @param {import("../types").WarningDelivery[]} list
+ */
+export function deliveries(list) {
+  if (!list.length) return html`<p class="msg" id="deliveries">${t("delivery.none")}</p>`;
+  const failed = list.filter((d) => d.status === "failed").length;
+  const reason = (/** @type {string} */ r) => {
+    const [level, step] = r.split("@");
+    return html`${LEVELS.includes(/** @type {import("../types").Level} */ (level)) ? html`<span class="chip lvl-${level}">${t("level." + level)}</span>` : ""} ${
+      Number(step) > 0 ? t("delivery.referral", { n: step }) : t("delivery.responsible")}`;
+  };
+  const status = (/** @type {import("../types").WarningDelivery} */ d) => {
+    const key = d.confirmed_at ? "confirmed" : d.status;
+    const when = d.confirmed_at || d.delivered_at || d.sent_at;
+    return html`<span class="dl dl-${key}">${t("delivery.status." + key)}</span>${when ? " · " + fmtTime(when) : ""}${
+      d.status === "failed" && d.last_error ? html`<div class="dl-error">${d.last_error}</div>` : ""}`;
+  };
+  return html`${failed > 0 && html`<p class="msg">${t("delivery.failed_count", { n: failed })}</p>`}<table class="grid" id="deliveries"><tr>${
+    ["delivery.person", "delivery.channel", "delivery.reason", "delivery.status", "delivery.attempts"].map((k) => html`<th>${t(k)}</th>`)}</tr>${
+    list.map((d) => html`<tr data-delivery="${d.status}" data-channel="${d.channel}"><td>${d.person}</td><td>${t("delivery.channel." + d.channel)}</td><td>${reason(d.reason)}</td><td>${status(d)}</td><td>${d.attempts}</td></tr>`)}</table>`;
+}
+
 /** @param {number} id */
 export async function openWarning(id) {
   /** @type {import("../types").WarningDetail} */
@@ -31,7 +55,7 @@ export async function openWarning(id) {
   openPanel(html`<h2><span class="chip lvl-${w.level}">${t("levelname." + w.level)}</span> ${w.site.name}</h2>
     <p class="summary">${summaryOf(w)}</p>
     ${kv([["warning.state", html`<span class="chip state-${w.state}" id="warning-state">${t("state." + w.state)}</span>`],
-      ["warning.source", html`${t("category." + w.category)} · <span title="${w.source}">${sourceText(w.source)}</span>`],
+      ["warning.source", html`${t("category." + w.category)} · ${sourceText(w.source)}`],
       ["warning.peak", t("level." + w.peak_level)],
       ["warning.raised", fmtTime(w.raised_at)], ["warning.updated", fmtTime(w.updated_at)],
       w.reading_ts ? ["warning.reading", fmtTime(w.reading_ts)] : null,
@@ -43,6 +67,7 @@ export async function openWarning(id) {
       : html`<p class="msg">${t("warning.ack_forbidden")}</p>`)}
     <h3>${t("warning.evidence")}</h3><div id="evidence" data-method="${(w.evidence && w.evidence.method) || ""}">${renderEvidence(w, w.evidence)}</div>
     <h3>${t("warning.timeline")}</h3>${timeline(w.events)}
+    <h3>${t("delivery.title")}</h3>${deliveries(w.deliveries || [])}
     <p><button type="button" id="open-site">${t("warning.open_site")}</button>
       ${state.officer && ["duty_officer", "admin"].includes(state.officer.role) && html` <button type="button" id="open-incident">${t("incidents.open_from_warning")}</button>`}</p>`);
   panel.warning = id;

@@ -13,7 +13,7 @@ pub use geohazard_register::devices::{GatewayHealth, QuarantineSummary, SilentSe
 pub use geohazard_register::geojson::GeoJsonPoint;
 pub use geohazard_register::readings::{HourlyPoint, Points, RawPoint, Resolution};
 pub use geohazard_register::sites::{DivisionRef, Sensor, Site, SiteGateway};
-pub use geohazard_warnings::view::{SiteRef, WarningEvent, WarningView};
+pub use geohazard_warnings::view::{SiteRef, WarningDelivery, WarningEvent, WarningView};
 
 /// `GET /api/v1/sites` parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -112,6 +112,8 @@ pub struct WarningDetail {
     pub warning: WarningView,
     /// Oldest first.
     pub events: Vec<WarningEvent>,
+    /// Who was notified, by which channel, and how far each message got.
+    pub deliveries: Vec<WarningDelivery>,
 }
 
 /// `POST /api/v1/warnings/{id}/acknowledge` body.

@@ -163,8 +163,10 @@ pub struct Delivery {
 }
 
 /// What a consumer holds: messages taken off the broker and not yet dropped, and their payload
-/// bytes, within a budget of bytes. When the budget is spent the connection stops reading (the
-/// broker keeps the rest); a single message larger than the budget still passes, alone.
+/// bytes, within a budget of bytes. When the budget is spent the next message waits for room
+/// (a single message larger than the budget still passes, alone) while the connection goes on
+/// answering the broker; what the broker sends meanwhile is bounded by its in-flight window
+/// (`max_inflight_bytes` in deploy/mosquitto.conf, the collector's budget), the rest it queues.
 #[derive(Debug, Clone)]
 pub struct Held {
     budget: usize,
@@ -306,6 +308,11 @@ impl Bus {
         self.held.clone()
     }
 
+    /// How many times the broker accepted the connection: 1 while the first one lasts.
+    pub fn connections(&self) -> u64 {
+        self.connection.load(Ordering::Acquire)
+    }
+
     /// A readiness check that passes while the broker connection is up.
     pub fn readiness_check(&self) -> Arc<dyn geohazard_runtime::ReadinessCheck> {
         let linked = self.linked.clone();
@@ -442,6 +449,11 @@ async fn drive(
 ) {
     let mut backoff =
         geohazard_runtime::Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
+    // Between the connection and the consumer: unbounded, but what arrives unacknowledged is
+    // bounded by the broker's in-flight window (`max_inflight_messages`/`max_inflight_bytes`).
+    let (arrived, waiting) = mpsc::unbounded_channel();
+    let handing = tokio::spawn(hand_over(waiting, deliveries, held));
+    let _stop_handing = AbortOnDrop(handing);
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -469,15 +481,10 @@ async fn drive(
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let arrived_on = connection.load(Ordering::Acquire);
-                // Waiting for room stops reading: the broker keeps the rest.
-                let held = held.take(publish.payload.len()).await;
-                let delivery = Delivery {
-                    publish,
-                    connection: arrived_on,
-                    _held: Arc::new(held),
-                };
-                // Waiting here is the back-pressure: the broker keeps what we cannot take yet.
-                if deliveries.send(delivery).await.is_err() {
+                // Never wait here: the event loop must go on answering pings while the
+                // consumer is full, or the broker drops the connection and keeps the backlog as
+                // an offline client's queue. What waits for room waits in `hand_over`.
+                if arrived.send((publish, arrived_on)).is_err() {
                     return;
                 }
             }
@@ -492,6 +499,35 @@ async fn drive(
                 backoff.wait().await;
             }
         }
+    }
+}
+
+/// Hands what arrived to the consumer, each message once there is room for its bytes and a
+/// place in the consumer's queue: the back-pressure, kept off the connection's own loop.
+async fn hand_over(
+    mut waiting: mpsc::UnboundedReceiver<(Publish, u64)>,
+    deliveries: mpsc::Sender<Delivery>,
+    held: Held,
+) {
+    while let Some((publish, connection)) = waiting.recv().await {
+        let held = held.take(publish.payload.len()).await;
+        let delivery = Delivery {
+            publish,
+            connection,
+            _held: Arc::new(held),
+        };
+        if deliveries.send(delivery).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Ends a task when its owner ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -29,6 +29,8 @@ pub struct HourlyPoint {
     pub min: f64,
     pub max: f64,
     pub mean: f64,
+    /// The hour's total: a rain gauge's rain in the hour (its readings are increments).
+    pub sum: f64,
 }
 
 /// Raw readings or hourly rollups, oldest first.
@@ -96,7 +98,7 @@ pub async fn points(
         ),
         Resolution::Hourly => Points::Hourly(
             sqlx::query_as(
-                "SELECT bucket AS ts, n::int8 AS n, vmin AS min, vmax AS max, vsum / n AS mean
+                "SELECT bucket AS ts, n::int8 AS n, vmin AS min, vmax AS max, vsum / n AS mean, vsum AS sum
                  FROM readings_hourly
                  WHERE sensor_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket LIMIT $4",
             )

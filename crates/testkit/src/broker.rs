@@ -180,6 +180,7 @@ impl Broker {
              persistence_location {data}/\n\
              autosave_interval 1\n\
              max_inflight_messages 1000\n\
+             max_inflight_bytes 67108864\n\
              max_queued_messages 1000000\n\
              max_packet_size 8388608\n\
              set_tcp_nodelay true\n\

@@ -30,13 +30,23 @@ impl Drop for Browser {
 }
 
 pub async fn browser() -> Browser {
+    local(&[]).await
+}
+
+/// A browser that, like a duty-room PC, keeps sound off until the page is clicked (Chromium's
+/// own autoplay policy; `browser()` lets pages play sound at once).
+pub async fn browser_with_autoplay_policy() -> Browser {
+    local(&["--autoplay-policy=document-user-activation-required"]).await
+}
+
+async fn local(args: &[&str]) -> Browser {
     let port = free_port();
     let mut driver = Command::new("chromedriver");
     driver.arg(format!("--port={port}"));
     start(
         driver,
         std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        &[],
+        args,
     )
     .await
 }
@@ -77,12 +87,15 @@ async fn start(mut driver: Command, addr: std::net::SocketAddr, extra: &[&str]) 
         "--disable-dev-shm-usage",
         "--window-size=1600,1000",
         "--lang=zh-CN",
-        "--autoplay-policy=no-user-gesture-required",
     ]
     .iter()
     .chain(extra)
     .map(|a| a.to_string())
     .collect();
+    // Sound at once unless the caller asked for Chromium's own policy.
+    if !extra.iter().any(|a| a.starts_with("--autoplay-policy=")) {
+        args.push("--autoplay-policy=no-user-gesture-required".into());
+    }
     args.push(format!("--user-data-dir={}", profile.path().display()));
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -224,6 +237,12 @@ impl Browser {
         );
         assert!(answer["value"].is_object(), "{cmd}: {answer}");
         answer["value"].clone()
+    }
+
+    /// Makes the page's clock read in `zone` (an IANA name), as on a PC set to that zone.
+    pub async fn set_time_zone(&self, zone: &str) {
+        self.cdp("Emulation.setTimezoneOverride", json!({ "timezoneId": zone }))
+            .await;
     }
 
     /// Every URL the page requested (documents, scripts, images, fetches, WebSockets) since

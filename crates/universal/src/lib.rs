@@ -44,6 +44,10 @@ pub struct UniversalConfig {
     pub broker_timeout_secs: u64,
     /// How long a device has to answer a command before it gets an error ack.
     pub command_timeout_secs: u64,
+    /// How long to wait for the collector to confirm that a data frame is committed to the
+    /// store: the device's PUBACK waits for it (a frame our broker only holds is not yet safe);
+    /// past this the device is disconnected unacknowledged, and resends.
+    pub commit_timeout_secs: u64,
 }
 
 impl Default for UniversalConfig {
@@ -56,6 +60,7 @@ impl Default for UniversalConfig {
             connect_timeout_secs: 10,
             broker_timeout_secs: 30,
             command_timeout_secs: 60,
+            commit_timeout_secs: 30,
         }
     }
 }

@@ -15,7 +15,7 @@ use geohazard_bus::rumqttc::mqttbytes::v4::{
 use geohazard_bus::rumqttc::mqttbytes::{Error as CodecError, Protocol};
 use geohazard_bus::{BusConfig, ConfirmedBus};
 use geohazard_protocol::{
-    CommandAck, CommandEnvelope as Command, GatewayStatus, Topic, is_valid_identifier,
+    CommandAck, CommandEnvelope as Command, GatewayStatus, TelemetryAck, Topic, is_valid_identifier,
 };
 use geohazard_store::Store;
 use geohazard_store::quarantine::{self, QuarantineReason, QuarantineRow};
@@ -60,7 +60,20 @@ struct Shared {
     connections: Arc<tokio::sync::Semaphore>,
     /// Prefix of this run's msgids, so a late reply to an earlier run's command matches nothing.
     run: String,
+    /// Data frames sent on and not yet confirmed committed by the collector: (device, seq) →
+    /// who waits to acknowledge the frame to its device.
+    uncommitted: Arc<Mutex<Uncommitted>>,
 }
+
+/// Frames waiting for the collector's confirmation: (device, seq) → who waits for it.
+type Uncommitted = HashMap<(String, u64), tokio::sync::oneshot::Sender<()>>;
+
+/// A PUBACK (or nothing, for QoS 0) once what it waits for is done; an error disconnects the
+/// device unacknowledged.
+type Later = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+
+/// Acknowledgements a device may be owed at once before its connection stops being read.
+const MAX_UNACKED: usize = 64;
 
 /// Runs the endpoint when `config.listen` is set, until `shutdown`; otherwise just waits.
 pub async fn run(
@@ -101,6 +114,11 @@ impl UniversalEndpoint {
         if let Err(e) = upstream.subscribe(Topic::command("+")).await {
             tracing::warn!(error = %e, "command subscription not confirmed yet; it is renewed on every reconnect");
         }
+        // The collector's confirmations that telemetry is committed: a device's data frame is
+        // acknowledged to it only then.
+        if let Err(e) = upstream.subscribe(Topic::telemetry_ack("+")).await {
+            tracing::warn!(error = %e, "confirmation subscription not confirmed yet; it is renewed on every reconnect");
+        }
         tracing::info!(addr = %listener.local_addr()?, "universal-type endpoint listening");
         let now = chrono::Utc::now().timestamp_millis();
         Ok(UniversalEndpoint {
@@ -115,6 +133,7 @@ impl UniversalEndpoint {
                 next_id: AtomicU64::new(1),
                 last_seq: AtomicU64::new(0),
                 run: format!("{:x}", now / 1000),
+                uncommitted: Arc::default(),
                 connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             }),
         })
@@ -135,7 +154,9 @@ impl UniversalEndpoint {
             let shared = shared.clone();
             tokio::spawn(async move {
                 while let Some(p) = commands.recv().await {
-                    if let Ok(Topic::Command { gateway }) = Topic::parse(&p.topic) {
+                    if let Some(device) = committed_topic(&p.topic) {
+                        shared.committed(device, &p.payload);
+                    } else if let Ok(Topic::Command { gateway }) = Topic::parse(&p.topic) {
                         tokio::spawn(shared.clone().dispatch(gateway, p.payload));
                     }
                 }
@@ -168,6 +189,44 @@ impl UniversalEndpoint {
         dispatcher.abort();
         shared.upstream.disconnect();
         Ok(())
+    }
+}
+
+/// The device of a collector's confirmation topic (`gh/v1/gw/{device}/telemetry/ack`).
+fn committed_topic(topic: &str) -> Option<&str> {
+    let rest = topic
+        .strip_prefix("gh/v1/gw/")?
+        .strip_suffix("/telemetry/ack")?;
+    (Topic::telemetry_ack(rest) == topic).then_some(rest)
+}
+
+/// A data frame with our broker, until the collector confirms it committed.
+struct Committed {
+    rx: tokio::sync::oneshot::Receiver<()>,
+    seq: u64,
+    limit: Duration,
+    _forget: Forget,
+}
+
+impl Committed {
+    async fn wait(self) -> anyhow::Result<()> {
+        match tokio::time::timeout(self.limit, self.rx).await {
+            Ok(Ok(())) => Ok(()),
+            _ => anyhow::bail!(
+                "the collector did not confirm telemetry {} committed within {:?}",
+                self.seq,
+                self.limit
+            ),
+        }
+    }
+}
+
+/// Takes a frame off the waiting list when its wait ends, however it ends.
+struct Forget(Arc<Mutex<Uncommitted>>, (String, u64));
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        self.0.lock().expect("not poisoned").remove(&self.1);
     }
 }
 
@@ -316,6 +375,9 @@ impl Shared {
         let grace = (connect.keep_alive > 0)
             .then(|| Duration::from_millis(connect.keep_alive as u64 * 1500));
         let mut deadline = grace.map(|g| tokio::time::Instant::now() + g);
+        // PUBACKs owed, in the order the messages came: the connection goes on being read
+        // (pings answered) while a frame waits for the collector.
+        let mut owed: std::collections::VecDeque<(Later, u16)> = Default::default();
         let end = loop {
             let silent = async {
                 match deadline {
@@ -326,16 +388,27 @@ impl Shared {
             tokio::select! {
                 _ = shutdown.cancelled() => break End::Shutdown,
                 _ = kick.cancelled() => break End::TakenOver,
-                _ = silent => {
+                _ = silent, if owed.len() < MAX_UNACKED => {
                     tracing::warn!(device, "device silent for 1.5× its keep-alive; dropping it");
                     break End::Lost;
+                }
+                done = async { (&mut owed.front_mut().expect("not empty").0).await }, if !owed.is_empty() => {
+                    let (_, pkid) = owed.pop_front().expect("not empty");
+                    if let Err(e) = done {
+                        // Not acknowledged: the device keeps the message and resends it.
+                        tracing::warn!(device, error = %e, "cannot take the device's message now; disconnecting it unacknowledged");
+                        break End::Lost;
+                    }
+                    if write(&mut writer, Packet::PubAck(PubAck::new(pkid)), max).await.is_err() {
+                        break End::Lost;
+                    }
                 }
                 Some(publish) = outbox.recv() => {
                     if write(&mut writer, Packet::Publish(publish), max).await.is_err() {
                         break End::Lost;
                     }
                 }
-                r = reader.packet() => {
+                r = reader.packet(), if owed.len() < MAX_UNACKED => {
                     let packet = match r {
                         Ok(p) => p,
                         Err(ReadError::Closed) => break End::Lost,
@@ -347,6 +420,7 @@ impl Shared {
                     deadline = grace.map(|g| tokio::time::Instant::now() + g);
                     match self.on_packet(&device, packet).await {
                         Ok(Reply::None) => {}
+                        Ok(Reply::Later(done, pkid)) => owed.push_back((done, pkid)),
                         Ok(Reply::Send(p)) => {
                             if write(&mut writer, p, max).await.is_err() {
                                 break End::Lost;
@@ -446,9 +520,19 @@ impl Shared {
                 if p.qos == QoS::ExactlyOnce {
                     anyhow::bail!("QoS 2 is not supported; use QoS 1");
                 }
-                self.on_publish(device, &p).await?;
+                let committed = self.on_publish(device, &p).await?;
                 if p.qos == QoS::AtLeastOnce {
-                    Reply::Send(Packet::PubAck(PubAck::new(p.pkid)))
+                    // Acknowledged in order, once the collector committed it (a data frame).
+                    let pkid = p.pkid;
+                    Reply::Later(
+                        Box::pin(async move {
+                            if let Some(c) = committed {
+                                c.wait().await?;
+                            }
+                            Ok::<(), anyhow::Error>(())
+                        }),
+                        pkid,
+                    )
                 } else {
                     Reply::None
                 }
@@ -465,27 +549,26 @@ impl Shared {
         })
     }
 
-    /// Handles one uplink message; returns once it is with our broker or in the quarantine.
-    async fn on_publish(&self, device: &str, p: &Publish) -> anyhow::Result<()> {
+    /// Handles one uplink message; returns once it is with our broker or in the quarantine, with
+    /// the collector's confirmation to wait for when it is a data frame.
+    async fn on_publish(&self, device: &str, p: &Publish) -> anyhow::Result<Option<Committed>> {
         let now = chrono::Utc::now().timestamp_millis();
         let refusal = match p.topic.as_str() {
             "$dp" => match frame::decode(&p.payload) {
                 Ok(Frame::Status(status)) => {
                     let payload = frame::status(&status, now);
-                    return self
-                        .upstream
+                    self.upstream
                         .publish(Topic::status(device), payload, true)
-                        .await;
+                        .await?;
+                    return Ok(None);
                 }
-                Ok(Frame::Data(data)) => match frame::telemetry(device, &data, self.seq(now)) {
-                    Ok(payload) => {
-                        return self
-                            .upstream
-                            .publish(Topic::telemetry(device), payload, false)
-                            .await;
+                Ok(Frame::Data(data)) => {
+                    let seq = self.seq(now);
+                    match frame::telemetry(device, &data, seq) {
+                        Ok(payload) => return self.commit(device, seq, payload).await.map(Some),
+                        Err(r) => r,
                     }
-                    Err(r) => r,
-                },
+                }
                 Err(r) => r,
             },
             t if t == "$dr" || t.starts_with("$dr/") => match command::parse_reply(t, &p.payload) {
@@ -498,10 +581,10 @@ impl Shared {
                     match id {
                         Some(id) => {
                             let ack = reply.into_ack(&id);
-                            return self
-                                .upstream
+                            self.upstream
                                 .publish(Topic::command_ack(device), ack.to_json(), false)
-                                .await;
+                                .await?;
+                            return Ok(None);
                         }
                         None => Refusal {
                             reason: QuarantineReason::UnexpectedReply,
@@ -535,7 +618,42 @@ impl Shared {
         );
         let mut conn = self.store.pool.acquire().await?;
         quarantine::insert(&mut conn, &[row]).await?;
-        Ok(())
+        Ok(None)
+    }
+
+    /// Sends a device's telemetry to our broker; the answer waits for the collector to confirm
+    /// it committed (stored, or quarantined with a reason): only then may the device forget it.
+    async fn commit(&self, device: &str, seq: u64, payload: Vec<u8>) -> anyhow::Result<Committed> {
+        let key = (device.to_owned(), seq);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.uncommitted
+            .lock()
+            .expect("not poisoned")
+            .insert(key.clone(), tx);
+        let committed = Committed {
+            rx,
+            seq,
+            limit: Duration::from_secs(self.config.commit_timeout_secs),
+            _forget: Forget(self.uncommitted.clone(), key),
+        };
+        self.upstream
+            .publish(Topic::telemetry(device), payload, false)
+            .await?;
+        Ok(committed)
+    }
+
+    /// The collector's confirmation of `device`'s telemetry: wakes whoever waits on each seq.
+    fn committed(&self, device: &str, payload: &[u8]) {
+        let Ok(ack) = serde_json::from_slice::<TelemetryAck>(payload) else {
+            tracing::warn!(device, "unreadable telemetry confirmation; ignored");
+            return;
+        };
+        let mut waiting = self.uncommitted.lock().expect("not poisoned");
+        for seq in ack.seqs {
+            if let Some(tx) = waiting.remove(&(device.to_owned(), seq)) {
+                let _ = tx.send(());
+            }
+        }
     }
 
     fn seq(&self, now_ms: i64) -> u64 {
@@ -645,6 +763,8 @@ impl Shared {
 enum Reply {
     None,
     Send(Packet),
+    /// A PUBACK for this packet id once the future is done, after every earlier one.
+    Later(Later, u16),
     Disconnect,
 }
 

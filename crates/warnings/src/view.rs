@@ -150,3 +150,41 @@ pub async fn events(db: &PgPool, warning: &WarningView) -> sqlx::Result<Vec<Warn
     .fetch_all(db)
     .await
 }
+
+/// One person told of a warning on one channel, and how far the message got: from the
+/// `notifications` table that `geohazard_notify` keeps.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct WarningDelivery {
+    pub person: String,
+    #[schema(value_type = String)]
+    pub channel: Stored<geohazard_domain::Channel>,
+    /// Why this person was told: a level reached or a referral step.
+    pub reason: String,
+    #[schema(value_type = String)]
+    pub status: Stored<geohazard_domain::NotificationStatus>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When the person confirmed it (app channel).
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// What the provider said on the last attempt that did not go through.
+    pub last_error: Option<String>,
+}
+
+/// Who was notified of a warning already read in scope (by `get`), in the order they were
+/// queued.
+pub async fn deliveries(db: &PgPool, warning: &WarningView) -> sqlx::Result<Vec<WarningDelivery>> {
+    sqlx::query_as(
+        "SELECT p.name AS person, n.channel, n.reason, n.status, n.attempts, n.created_at,
+                n.sent_at, n.delivered_at, n.confirmed_at,
+                (SELECT NULLIF(a.detail, '') FROM notification_attempts a
+                  WHERE a.notification_id = n.id AND a.outcome <> 'sent'
+                  ORDER BY a.attempt DESC LIMIT 1) AS last_error
+             FROM notifications n JOIN people p ON p.id = n.person_id
+             WHERE n.warning_id = $1 ORDER BY n.created_at, n.id",
+    )
+    .bind(warning.id)
+    .fetch_all(db)
+    .await
+}
