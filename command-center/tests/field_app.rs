@@ -473,7 +473,9 @@ async fn a_change_made_offline_is_delivered_once_when_the_link_returns_even_when
     app.until(
         "the kept task offline",
         WAIT,
-        &format!("return !!document.querySelector('[data-task=\"{task}\"]')"),
+        &format!(
+            "return !!document.querySelector('[data-task=\"{task}\"][data-status=\"accepted\"]')"
+        ),
     )
     .await;
     app.screenshot("field-app-offline-queued").await;
