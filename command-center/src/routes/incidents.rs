@@ -80,7 +80,7 @@ fn named<T: std::str::FromStr>(raw: &Value, field: &str, names: &str) -> Result<
 fn counts(raw: &Value, fields: &[&str]) -> Result<(), ApiError> {
     for field in fields {
         if let Some(v) = raw.get(*field)
-            && !v.as_u64().is_some_and(|n| n <= i32::MAX as u64)
+            && v.as_u64().is_none_or(|n| n > i32::MAX as u64)
         {
             return Err(ApiError::Status(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -142,6 +142,12 @@ async function loadTasks() {
     const r = await fetch("/api/v1/tasks", { credentials: "same-origin" });
     if (!r.ok) return;
     app.tasks = await r.json();
+    // What the phone changed and has not sent yet shows over what the server says.
+    for (const item of queued()) {
+      const m = /^\/tasks\/(\d+)\/status$/.exec(item.path);
+      const task = m && app.tasks.find((k) => k.id === Number(m[1]));
+      if (task) task.status = item.body.status;
+    }
     kept.set("tasks", app.tasks);
     setNet(true);
   } catch (_) {

@@ -390,7 +390,7 @@ pub async fn create_task(
             incident,
             decide(status, IncidentStatus::Responding),
             Some(by.1),
-            "a team was dispatched",
+            "",
         )
         .await?;
     }
