@@ -7,6 +7,7 @@ mod gateways;
 mod health;
 pub mod openapi;
 mod readings;
+mod register;
 mod sites;
 mod warnings;
 
@@ -18,6 +19,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(sites::routes())
+        .merge(register::routes())
         .merge(readings::routes())
         .merge(warnings::routes())
         .merge(gateways::routes())

@@ -31,6 +31,13 @@ use crate::state::AppState;
         super::gateways::list,
         super::health::get_health,
         super::audit::list,
+        super::register::create,
+        super::register::entry,
+        super::register::update,
+        super::register::retire,
+        super::register::changes,
+        super::register::import,
+        super::register::export,
         openapi_json,
     ),
     components(schemas(ErrorBody))

@@ -1,3 +1,4 @@
 // @ts-check
 // Every page beyond the map and device health, each in its own module that calls
 // `registerPage` (lib/pages.js) when imported. One import a page; the order is the tabs' order.
+import "./register.js";

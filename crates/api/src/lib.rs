@@ -4,6 +4,7 @@
 //! message.
 
 mod error;
+pub mod register;
 pub mod types;
 
 pub use error::{ApiError, ErrorBody, code};
