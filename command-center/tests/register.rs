@@ -604,7 +604,7 @@ fn good_row(i: usize) -> Row {
     let kinds = ["滑坡", "崩塌", "泥石流", "地面塌陷", "地裂缝"];
     let scales = ["小型", "中型", "大型", "特大型"];
     // Every third site's longitude written in degrees-minutes-seconds, as registers do.
-    let lon = if i % 3 == 0 {
+    let lon = if i.is_multiple_of(3) {
         format!("104°{}'{}.5\"E", i % 60, (i * 7) % 60)
     } else {
         format!("{}", 104.0 + (i as f64) / 10_000.0)

@@ -125,7 +125,7 @@ async function create() {
       msg.className = "msg ok";
       msg.textContent = t("register.page.created", { code: r.body.code });
       document.dispatchEvent(new CustomEvent("gh:sites-changed"));
-      if (shownIn) { const root = shownIn; setTimeout(() => show(root).then(() => { $("register-msg").textContent = t("register.page.created", { code: r.body.code }); }), 0); }
+      if (shownIn) { const root = shownIn; setTimeout(() => show(root).then(() => { const m = $("register-msg"); m.className = "msg ok"; m.textContent = t("register.page.created", { code: r.body.code }); }), 0); }
     } else {
       msg.className = "msg error";
       msg.textContent = (r.body && r.body.error) || String(r.status);
