@@ -4,10 +4,10 @@
 use std::path::Path;
 
 fn main() {
-    // Read when the script runs, not when it was compiled: a build directory copied from another
-    // checkout runs the same script binary, which must list this checkout's catalogues.
-    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let dir = Path::new(&manifest).join("../crates/domain/messages");
+    // At run time, not `env!`: a build script's binary copied with a target folder from another
+    // checkout would otherwise read that checkout's catalogues.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest_dir).join("../crates/domain/messages");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -56,6 +56,7 @@ static ASSETS: &[Asset] = &[
     asset!("views/map.js", JS),
     asset!("views/pages.js", JS),
     asset!("views/panel.js", JS),
+    asset!("views/register.js", JS),
     asset!("views/site.js", JS),
     asset!("views/video.js", JS),
     asset!("views/warning.js", JS),

@@ -10,6 +10,7 @@ mod incidents;
 pub mod openapi;
 mod plans;
 mod readings;
+mod register;
 mod sites;
 mod warnings;
 
@@ -21,6 +22,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(sites::routes())
+        .merge(register::routes())
         .merge(readings::routes())
         .merge(warnings::routes())
         .merge(gateways::routes())

@@ -47,6 +47,13 @@ use crate::state::AppState;
         super::plans::get_plan,
         super::plans::put_plan,
         super::plans::card,
+        super::register::create,
+        super::register::entry,
+        super::register::update,
+        super::register::retire,
+        super::register::changes,
+        super::register::import,
+        super::register::export,
         openapi_json,
     ),
     components(schemas(ErrorBody))

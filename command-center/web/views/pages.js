@@ -3,3 +3,4 @@
 // `registerPage` (lib/pages.js) when imported. One import a page; the order is the tabs' order.
 import "./consult.js";
 import "./incidents.js";
+import "./register.js";

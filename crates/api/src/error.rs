@@ -34,6 +34,16 @@ pub mod code {
     pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
     /// The first request with this `Idempotency-Key` is still being answered.
     pub const IDEMPOTENCY_KEY_IN_FLIGHT: &str = "idempotency_key_in_flight";
+    /// A field of a register entry refused; the answer names it (`field`, `problems`).
+    pub const INVALID_FIELD: &str = "invalid_field";
+    /// The entry changed since the version the change was made on (`current`, `changed`).
+    pub const VERSION_CONFLICT: &str = "version_conflict";
+    /// A change to a register entry needs `If-Match` with the version it was made on.
+    pub const VERSION_REQUIRED: &str = "version_required";
+    /// A register file with bad rows: nothing imported (`problems`, one per bad cell).
+    pub const IMPORT_REFUSED: &str = "import_refused";
+    /// The body is not a register file (XLSX or CSV with known headings).
+    pub const UNREADABLE_FILE: &str = "unreadable_file";
     /// Any other status.
     /// An incident's status change its state machine does not allow.
     pub const INCIDENT_TRANSITION_REFUSED: &str = "incident_transition_refused";

@@ -5,6 +5,7 @@
 
 mod error;
 pub mod incidents;
+pub mod register;
 pub mod types;
 
 pub use error::{ApiError, ErrorBody, code};

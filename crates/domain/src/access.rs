@@ -48,6 +48,8 @@ crate::closed_set!(
         UpdateTask => "tasks.update",
         RequestApproval => "approvals.request",
         Approve => "approvals.decide",
+        /// Changes the register: hazard sites (create, edit, retire, import).
+        ManageRegister => "register.manage",
     }
 );
 
@@ -103,6 +105,7 @@ pub fn permits(role: Role, permission: Permission, ownership: Ownership) -> bool
         },
         // Nobody approves their own request.
         Approve => matches!(role, Supervisor | Admin) && ownership != Own,
+        ManageRegister => role == Admin,
     }
 }
 
@@ -228,6 +231,10 @@ mod tests {
         (
             Permission::Approve,
             ["...", "...", "y.y", "y.y", "...", "..."],
+        ),
+        (
+            Permission::ManageRegister,
+            ["...", "...", "...", "yyy", "...", "..."],
         ),
     ];
 

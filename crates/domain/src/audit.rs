@@ -32,6 +32,14 @@ crate::closed_set!(
         TaskStatus => "task.status",
         /// A site's emergency plan written.
         PlanUpdate => "plan.update",
+        /// A hazard site added to the register (by hand or by an import).
+        SiteCreate => "site.create",
+        /// A site of the register changed.
+        SiteUpdate => "site.update",
+        /// A site taken off the official register (its status closed).
+        SiteRetire => "site.retire",
+        /// A register file imported whole (its sites have their own entries).
+        SiteImport => "site.import",
     }
 );
 

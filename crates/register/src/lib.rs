@@ -7,6 +7,9 @@ pub mod geojson;
 pub mod officers;
 pub mod readings;
 pub mod scope;
+pub mod site_edit;
+pub mod site_file;
+pub mod site_input;
 pub mod sites;
 
 pub use scope::scope_of;

@@ -1,0 +1,93 @@
+//! Request and answer types of the register's routes: sites created, edited, retired,
+//! imported from a county's file and exported to one, and the register's change list.
+
+use geohazard_domain::SiteId;
+use serde::{Deserialize, Serialize};
+
+pub use geohazard_register::site_edit::{RegisterChange, RegisteredSite};
+pub use geohazard_register::site_file::{ImportSummary, RowProblem};
+pub use geohazard_register::site_input::{Reason, SiteInput, SiteRecord};
+
+/// One refused field of a site: which, the value given, why (a stable reason and its text in
+/// the officer's language).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub value: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// 422 `invalid_field`: a site was refused; `field` is the first field named.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InvalidFields {
+    pub error: String,
+    pub code: String,
+    pub field: String,
+    pub problems: Vec<FieldProblem>,
+}
+
+/// 409 `version_conflict`: the site changed since the version the change was made on.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SiteConflict {
+    pub error: String,
+    pub code: String,
+    /// The site as it is now (with its version, to make the change again on).
+    pub current: RegisteredSite,
+    /// The fields changed since the version the client had.
+    pub changed: Vec<String>,
+}
+
+/// 422 `import_refused`: nothing was imported; one line per problem, by row and column.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImportRefused {
+    pub error: String,
+    pub code: String,
+    /// How many rows are bad.
+    pub bad_rows: usize,
+    pub problems: Vec<RowProblem>,
+}
+
+/// 200: the file was imported whole (or would be, on a dry run).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImportDone {
+    #[serde(flatten)]
+    pub summary: ImportSummary,
+    /// Headings that name no field: those columns were not read.
+    pub ignored_columns: Vec<String>,
+    /// Checked and counted, then rolled back.
+    pub dry_run: bool,
+}
+
+/// `POST /api/v1/register/import` parameters; the body is the file (XLSX or CSV).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// The division of rows that name none.
+    pub division: Option<String>,
+    /// The report's language: zh-CN (default) or en; else `Accept-Language`.
+    pub lang: Option<String>,
+    /// Check and count, import nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The file's name, recorded with the changes.
+    pub filename: Option<String>,
+}
+
+/// `GET /api/v1/register/export` parameters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `xlsx` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// `GET /api/v1/register/changes` parameters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// Only the changes of this site.
+    pub site: Option<SiteId>,
+    /// At most this many (1 to 1000; default 200).
+    pub limit: Option<i64>,
+}
