@@ -80,6 +80,25 @@ pub struct CommandCenterConfig {
     pub video: VideoSettings,
     /// The SMS provider's delivery receipt callback.
     pub sms_receipts: ReceiptSettings,
+    /// Approval deadlines: reminders and overdue steps.
+    pub approvals: ApprovalSettings,
+}
+
+/// The `[command_center.approvals]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApprovalSettings {
+    /// How often pending steps are checked for reminders and deadlines, milliseconds (one
+    /// replica at a time in the cluster).
+    pub deadline_pass_ms: u64,
+}
+
+impl Default for ApprovalSettings {
+    fn default() -> ApprovalSettings {
+        ApprovalSettings {
+            deadline_pass_ms: 60_000,
+        }
+    }
 }
 
 impl Default for CommandCenterConfig {
@@ -91,6 +110,7 @@ impl Default for CommandCenterConfig {
             console: ConsoleSettings::default(),
             video: VideoSettings::default(),
             sms_receipts: ReceiptSettings::default(),
+            approvals: ApprovalSettings::default(),
         }
     }
 }
@@ -181,6 +201,11 @@ pub async fn start(
     ));
     let readings =
         readings_push::start(mqtt_url, &format!("{client_id}-readings"), shutdown.clone()).await?;
+    tokio::spawn(geohazard_approvals::deadlines::run(
+        pool.clone(),
+        Duration::from_millis(config.approvals.deadline_pass_ms.max(10)),
+        shutdown.clone(),
+    ));
     tokio::spawn(sweep_sessions(pool, shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

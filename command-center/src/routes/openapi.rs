@@ -40,6 +40,42 @@ struct ApiDoc;
 /// Routes served by modules that do not describe themselves: (method, path, tag, summary).
 const OTHER_ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
     (
+        HttpMethod::Get,
+        "/api/v1/approvals",
+        "approvals",
+        "The caller's approval queue: counts and the requests of a box (to_act, mine, all)",
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/approvals",
+        "approvals",
+        "File an approval request: {kind, title, form, attachments}",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/approvals/workflows",
+        "approvals",
+        "The approval workflows, as data",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/approvals/register-pending",
+        "approvals",
+        "Open requests to register or retire sites (shown as pending in the register)",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v1/approvals/{id}",
+        "approvals",
+        "One approval request with its steps and full history",
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v1/approvals/{id}/actions",
+        "approvals",
+        "Act on a request: {action: approve|reject|return|comment|withdraw|resubmit, step, comment}",
+    ),
+    (
         HttpMethod::Post,
         "/api/v1/login",
         "session",

@@ -16,6 +16,12 @@ crate::closed_set!(
         Logout => "logout",
         WarningAcknowledge => "warning.acknowledge",
         VideoLiveView => "video.live_view",
+        /// An approval request filed (or filed again after a return).
+        ApprovalSubmit => "approval.submit",
+        /// An approval step acted on: approve, reject, return, comment, withdraw.
+        ApprovalAct => "approval.act",
+        /// A report generated again or downloaded.
+        ReportDownload => "report.download",
     }
 );
 
