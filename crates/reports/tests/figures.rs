@@ -351,3 +351,83 @@ async fn warnings_responses_notifications_approvals_and_unmonitored_sites_by_div
     assert!(gao2.sites_without_monitoring.is_empty());
     assert_eq!((cui1.sites, gao1.sites), (2, 1));
 }
+
+#[tokio::test]
+async fn the_scheduler_stores_the_daily_report_once_raises_its_exceptions_and_it_downloads_as_xlsx_and_pdf()
+ {
+    use geohazard_reports::{Lines, schedule, stored};
+    let s = seed().await;
+    let now = s.d2.to + Duration::hours(6);
+    let made = schedule::produce_due(&s.store.pool, now, &Lines::default())
+        .await
+        .unwrap();
+    assert!(
+        made >= 4,
+        "daily and monthly reports of the province, city and two counties: {made}"
+    );
+    assert_eq!(
+        schedule::produce_due(&s.store.pool, now, &Lines::default())
+            .await
+            .unwrap(),
+        0,
+        "once"
+    );
+    let all = vec![COUNTY.to_owned(), CUIPING.to_owned(), CITY.to_owned()];
+    let rows = stored::list(&s.store.pool, &all, Some(COUNTY), 10)
+        .await
+        .unwrap();
+    let day = rows
+        .iter()
+        .find(|r| r.kind == "day")
+        .expect("Gao's daily report");
+    assert_eq!(day.label, s.d2.label);
+    let (_, f, raised) = stored::get(&s.store.pool, &all, day.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((f.online_rate, f.completeness), (Some(0.5), Some(0.375)));
+    let rules: Vec<&str> = raised.iter().map(|e| e.rule.as_str()).collect();
+    assert_eq!(
+        rules,
+        [
+            "online_rate_below",
+            "completeness_below",
+            "approval_overdue"
+        ]
+    );
+    let told: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications WHERE report_id = $1")
+        .bind(day.id)
+        .fetch_one(&s.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(told, 3, "the county's duty officer, once per exception");
+
+    let xlsx = geohazard_reports::xlsx::workbook(&f).unwrap();
+    assert!(xlsx.starts_with(b"PK"), "an XLSX (zip) workbook");
+    let html = geohazard_reports::html::page(&f);
+    let pdf = geohazard_reports::pdf::print("chromium", &html)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("gh-report-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("report.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "值班日报",
+        "设备在线率",
+        "50.0%",
+        "数据完整率",
+        "37.5%",
+        "GA/a2",
+        "审批逾期",
+    ] {
+        assert!(text.contains(want), "the PDF's text holds {want}: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
