@@ -11,6 +11,7 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools  # camera capture (jpegenc, videotestsrc)
   util-linux                           # runuser: the private PostgreSQL cluster never runs as root
   chromium chromium-driver fonts-noto-cjk  # the console's browser tests: headless Chromium over WebDriver, Chinese glyphs
+  poppler-utils                        # pdftotext: the reports test reads the printed PDF's text
   nodejs                               # the console's type check (tsc) and unit tests (node --test)
   janus iproute2                       # consultation audio/video (video-room plugin); the media tests' network namespace
 )

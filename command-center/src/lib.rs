@@ -87,6 +87,46 @@ pub struct CommandCenterConfig {
     pub sms_receipts: ReceiptSettings,
     /// Consultation rooms: the media server (Janus) and the browsers' STUN/TURN servers.
     pub consult: ConsultSettings,
+    /// Approval deadlines: reminders and overdue steps.
+    pub approvals: ApprovalSettings,
+    /// Supervision reports: how often the scheduler looks for due daily and monthly reports,
+    /// and the lines whose crossing raises an exception report.
+    pub reports: ReportSettings,
+}
+
+/// The `[command_center.reports]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReportSettings {
+    /// Seconds between looks for due reports (one replica at a time in the cluster).
+    pub schedule_s: u64,
+    pub lines: geohazard_reports::Lines,
+}
+
+impl Default for ReportSettings {
+    fn default() -> ReportSettings {
+        ReportSettings {
+            schedule_s: 300,
+            lines: geohazard_reports::Lines::default(),
+        }
+    }
+}
+
+/// The `[command_center.approvals]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApprovalSettings {
+    /// How often pending steps are checked for reminders and deadlines, milliseconds (one
+    /// replica at a time in the cluster).
+    pub deadline_pass_ms: u64,
+}
+
+impl Default for ApprovalSettings {
+    fn default() -> ApprovalSettings {
+        ApprovalSettings {
+            deadline_pass_ms: 60_000,
+        }
+    }
 }
 
 impl Default for CommandCenterConfig {
@@ -99,6 +139,8 @@ impl Default for CommandCenterConfig {
             video: VideoSettings::default(),
             sms_receipts: ReceiptSettings::default(),
             consult: ConsultSettings::default(),
+            approvals: ApprovalSettings::default(),
+            reports: ReportSettings::default(),
         }
     }
 }
@@ -196,6 +238,17 @@ pub async fn start(
     ));
     let readings =
         readings_push::start(mqtt_url, &format!("{client_id}-readings"), shutdown.clone()).await?;
+    tokio::spawn(geohazard_approvals::deadlines::run(
+        pool.clone(),
+        Duration::from_millis(config.approvals.deadline_pass_ms.max(10)),
+        shutdown.clone(),
+    ));
+    tokio::spawn(geohazard_reports::schedule::run(
+        pool.clone(),
+        Duration::from_secs(config.reports.schedule_s.max(1)),
+        config.reports.lines.clone(),
+        shutdown.clone(),
+    ));
     tokio::spawn(sweep_sessions(pool, shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

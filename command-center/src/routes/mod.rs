@@ -2,6 +2,7 @@
 //! crates (`geohazard_register`, `geohazard_warnings`, `geohazard_audit`) within the caller's
 //! scope and checks the caller's permission; no SQL lives here.
 
+mod approvals;
 mod audit;
 mod consult;
 mod gateways;
@@ -23,6 +24,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(sites::routes())
         .merge(register::routes())
+        .merge(approvals::routes())
         .merge(readings::routes())
         .merge(warnings::routes())
         .merge(gateways::routes())

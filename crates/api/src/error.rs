@@ -22,6 +22,12 @@ pub mod code {
     pub const WARNING_NOT_OPEN: &str = "warning_not_open";
     /// A consultation room that is closed takes nothing more.
     pub const CONSULT_ROOM_CLOSED: &str = "consult_room_closed";
+    /// An approval's form or action names a field that is wrong (`error` names the field).
+    pub const INVALID_FORM: &str = "invalid_form";
+    /// Someone acted on this approval step first.
+    pub const APPROVAL_STEP_TAKEN: &str = "approval_step_taken";
+    /// The approval's state, or the caller's part in it, does not allow this action.
+    pub const APPROVAL_REFUSED: &str = "approval_refused";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";

@@ -3,6 +3,7 @@
 //! beside the message, so clients (the console, the field app) decide on the code and show the
 //! message.
 
+pub mod approvals;
 mod error;
 pub mod incidents;
 pub mod register;

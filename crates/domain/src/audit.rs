@@ -40,6 +40,12 @@ crate::closed_set!(
         SiteRetire => "site.retire",
         /// A register file imported whole (its sites have their own entries).
         SiteImport => "site.import",
+        /// An approval request filed (or filed again after a return).
+        ApprovalSubmit => "approval.submit",
+        /// An approval step acted on: approve, reject, return, comment, withdraw.
+        ApprovalAct => "approval.act",
+        /// A report generated again or downloaded.
+        ReportDownload => "report.download",
     }
 );
 

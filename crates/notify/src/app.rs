@@ -42,26 +42,39 @@ impl ClientReceipt {
 #[derive(sqlx::FromRow)]
 struct Row {
     id: NotificationId,
-    warning_id: WarningId,
+    /// `None`: a notification about an approval (its English text is `body_en`).
+    warning_id: Option<WarningId>,
     reason: String,
     body: String,
+    body_en: Option<String>,
     created_at: DateTime<Utc>,
-    site: String,
-    site_name: String,
-    category: String,
-    summary: String,
+    site: Option<String>,
+    site_name: Option<String>,
+    category: Option<String>,
+    summary: Option<String>,
 }
 
 /// The English line beside the Chinese text the notification was queued with.
 fn text_en(r: &Row, level: Option<WarningLevel>) -> String {
-    let what = match (r.category.parse::<WarningCategory>(), level) {
+    if let Some(en) = &r.body_en {
+        return en.clone();
+    }
+    let what = match (
+        r.category
+            .as_deref()
+            .unwrap_or("")
+            .parse::<WarningCategory>(),
+        level,
+    ) {
         (Ok(WarningCategory::Device), _) => "Device fault".to_owned(),
         (_, Some(level)) => format!("{} warning", capitalized(level.as_str())),
         (_, None) => "Warning".to_owned(),
     };
     format!(
         "{what} at {} ({}): {}. Please acknowledge.",
-        r.site_name, r.site, r.summary
+        r.site_name.as_deref().unwrap_or(""),
+        r.site.as_deref().unwrap_or(""),
+        r.summary.as_deref().unwrap_or("")
     )
 }
 
@@ -75,10 +88,10 @@ fn capitalized(s: &str) -> String {
 /// The app notifications of `person` no client has received yet, oldest first.
 pub async fn pending(pool: &PgPool, person: PersonId) -> sqlx::Result<Vec<AppNotification>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT n.id, n.warning_id, n.reason, n.body, n.created_at, h.code AS site,
+        "SELECT n.id, n.warning_id, n.reason, n.body, n.body_en, n.created_at, h.code AS site,
                 h.name AS site_name, w.category, w.summary
-         FROM notifications n JOIN warnings w ON w.id = n.warning_id
-         JOIN hazard_sites h ON h.id = w.site_id
+         FROM notifications n LEFT JOIN warnings w ON w.id = n.warning_id
+         LEFT JOIN hazard_sites h ON h.id = w.site_id
          WHERE n.person_id = $1 AND n.channel = $2 AND n.status = $3
          ORDER BY n.id LIMIT 200",
     )
@@ -91,10 +104,13 @@ pub async fn pending(pool: &PgPool, person: PersonId) -> sqlx::Result<Vec<AppNot
         .into_iter()
         .map(|r| {
             // The reason is `{level}@{step}`: the level this notification tells of.
-            let level = r.reason.split('@').next().and_then(|l| l.parse().ok());
+            let level = r
+                .warning_id
+                .and_then(|_| r.reason.split('@').next())
+                .and_then(|l| l.parse().ok());
             AppNotification {
                 id: r.id,
-                warning_id: Some(r.warning_id),
+                warning_id: r.warning_id,
                 level,
                 text_en: text_en(&r, level),
                 text_zh: r.body,

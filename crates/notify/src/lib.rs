@@ -7,6 +7,7 @@
 //! Layer: below the warning lifecycle (`geohazard_warnings` queues through this crate), above
 //! `protocol`, `domain` and `runtime`; it depends on no service.
 
+mod about;
 pub mod app;
 mod config;
 mod policy;
@@ -15,6 +16,7 @@ pub mod receipts;
 mod sms;
 mod worker;
 
+pub use about::{About, enqueue_about};
 pub use config::NotifierConfig;
 pub use geohazard_domain::{Channel, NotificationStatus};
 pub use policy::{AckDeadlines, WarningPolicy};

@@ -1,0 +1,119 @@
+//! The lines of a report as people read them, in Chinese with the English beside: the same
+//! rows for the printable page, the PDF and the workbook.
+
+use crate::figures::Figures;
+use crate::period::{CST, PeriodKind};
+
+/// A percentage with one decimal, `—` when there is nothing to count.
+pub fn percent(r: Option<f64>) -> String {
+    r.map(|r| format!("{:.1}%", r * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn minutes(s: Option<f64>) -> String {
+    s.map(|s| format!("{:.1}", s / 60.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// The report's title.
+pub fn title(f: &Figures) -> (String, String) {
+    match f.period.kind {
+        PeriodKind::Day => (
+            format!("{} 值班日报 {}", f.division_name, f.period.label),
+            format!("{} daily duty report {}", f.division_name, f.period.label),
+        ),
+        PeriodKind::Month => (
+            format!("{} 监管月报 {}", f.division_name, f.period.label),
+            format!("{} monthly report {}", f.division_name, f.period.label),
+        ),
+    }
+}
+
+/// When the figures were counted to, in China Standard Time, labelled.
+pub fn counted_to(f: &Figures) -> String {
+    format!(
+        "{}（北京时间 / China Standard Time）",
+        f.counted_to.with_timezone(&CST).format("%Y-%m-%d %H:%M")
+    )
+}
+
+/// The summary: (指标, metric, value).
+pub fn summary(f: &Figures) -> Vec<(&'static str, &'static str, String)> {
+    let w = &f.warnings;
+    let n = &f.notifications;
+    let a = &f.approvals;
+    vec![
+        ("设备在线率", "Device online rate", percent(f.online_rate)),
+        ("数据完整率", "Data completeness", percent(f.completeness)),
+        (
+            "应收数据条数",
+            "Readings expected",
+            f.readings_expected.to_string(),
+        ),
+        (
+            "实收数据条数",
+            "Readings received",
+            f.readings_received.to_string(),
+        ),
+        ("蓝色预警", "Blue warnings", w.blue.to_string()),
+        ("黄色预警", "Yellow warnings", w.yellow.to_string()),
+        ("橙色预警", "Orange warnings", w.orange.to_string()),
+        ("红色预警", "Red warnings", w.red.to_string()),
+        (
+            "已确认预警",
+            "Warnings acknowledged",
+            f.responses.acknowledged.to_string(),
+        ),
+        (
+            "平均确认时长（分钟）",
+            "Mean time to acknowledge (min)",
+            minutes(f.responses.ack_mean_s),
+        ),
+        (
+            "最长确认时长（分钟）",
+            "Longest time to acknowledge (min)",
+            minutes(f.responses.ack_max_s),
+        ),
+        ("通知发出", "Notifications queued", n.queued.to_string()),
+        (
+            "通知已送达",
+            "Notifications delivered",
+            n.delivered.to_string(),
+        ),
+        (
+            "通知已确认",
+            "Notifications confirmed",
+            n.confirmed.to_string(),
+        ),
+        ("通知失败", "Notifications failed", n.failed.to_string()),
+        (
+            "审批按时办结",
+            "Approval steps on time",
+            a.on_time.to_string(),
+        ),
+        ("审批逾期办结", "Approval steps late", a.late.to_string()),
+        (
+            "审批逾期未办",
+            "Approval steps overdue",
+            a.open_overdue.to_string(),
+        ),
+        ("隐患点数", "Hazard sites", f.sites.to_string()),
+        (
+            "无有效监测隐患点",
+            "Sites without working monitoring",
+            f.sites_without_monitoring.len().to_string(),
+        ),
+    ]
+}
+
+/// An exception's kind, in Chinese.
+pub fn exception_zh(kind: &str) -> &'static str {
+    match kind {
+        "gateway_offline" => "网关离线",
+        "sensor_incomplete" => "数据缺失",
+        "site_unmonitored" => "隐患点无有效监测",
+        "warning_unacknowledged" => "预警未确认",
+        "approval_overdue" => "审批逾期",
+        _ => "异常",
+    }
+}
