@@ -103,6 +103,9 @@ const OTHER_ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
         "/api/v1/consult/rooms/{id}/socket",
         "consult",
         "WebSocket: chat, annotations, postings, decisions, presence, media signalling",
+    ),
+    (
+        HttpMethod::Get,
         "/api/v1/approvals",
         "approvals",
         "The caller's approval queue: counts and the requests of a box (to_act, mine, all)",
