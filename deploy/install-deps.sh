@@ -12,6 +12,7 @@ packages=(
   util-linux                           # runuser: the private PostgreSQL cluster never runs as root
   chromium chromium-driver fonts-noto-cjk  # the console's browser tests: headless Chromium over WebDriver, Chinese glyphs
   nodejs                               # the console's type check (tsc) and unit tests (node --test)
+  libxml2-utils                        # xmllint: the regional warnings' CAP 1.2 output checked against the OASIS schema
 )
 
 missing=()

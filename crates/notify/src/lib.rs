@@ -12,6 +12,7 @@ mod config;
 mod policy;
 mod queue;
 pub mod receipts;
+mod regional;
 mod sms;
 mod worker;
 
@@ -20,6 +21,7 @@ pub use geohazard_domain::{Channel, NotificationStatus};
 pub use policy::{AckDeadlines, WarningPolicy};
 pub use queue::{Queued, Step, enqueue_for_level, enqueue_for_step};
 pub use receipts::record_receipt;
+pub use regional::enqueue_regional;
 pub use sms::{
     AliyunConfig, GenericHttpConfig, SendError, Sent, SmsConfig, SmsMessage, SmsProvider,
     aliyun_signature, build_provider,
