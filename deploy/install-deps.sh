@@ -14,6 +14,7 @@ packages=(
   poppler-utils                        # pdftotext: the reports test reads the printed PDF's text
   nodejs                               # the console's type check (tsc) and unit tests (node --test)
   janus iproute2                       # consultation audio/video (video-room plugin); the media tests' network namespace
+  libxml2-utils                        # xmllint: the regional warnings' CAP 1.2 output checked against the OASIS schema
 )
 
 missing=()

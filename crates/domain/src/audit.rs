@@ -46,6 +46,17 @@ crate::closed_set!(
         ApprovalAct => "approval.act",
         /// A report generated again or downloaded.
         ReportDownload => "report.download",
+        /// An input grid of the regional warning imported (susceptibility, rain).
+        ForecastImport => "forecast.import",
+        /// A regional warning drafted on demand.
+        ForecastRun => "forecast.run",
+        /// A draft's levels changed, with a reason.
+        ForecastAdjust => "forecast.adjust",
+        /// A draft approved and released.
+        ForecastApprove => "forecast.approve",
+        ForecastDiscard => "forecast.discard",
+        /// A release withdrawn.
+        ForecastCancel => "forecast.cancel",
     }
 );
 

@@ -13,6 +13,7 @@ mod config;
 mod policy;
 mod queue;
 pub mod receipts;
+mod regional;
 mod sms;
 mod worker;
 
@@ -22,6 +23,7 @@ pub use geohazard_domain::{Channel, NotificationStatus};
 pub use policy::{AckDeadlines, WarningPolicy};
 pub use queue::{Queued, Step, enqueue_for_level, enqueue_for_step, enqueue_forecast_update};
 pub use receipts::record_receipt;
+pub use regional::enqueue_regional;
 pub use sms::{
     AliyunConfig, GenericHttpConfig, SendError, Sent, SmsConfig, SmsMessage, SmsProvider,
     aliyun_signature, build_provider,

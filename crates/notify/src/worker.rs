@@ -74,10 +74,12 @@ async fn send_due(
              WHERE id IN (SELECT id FROM notifications
                           WHERE status = 'pending' AND channel = 'sms' AND next_attempt_at <= now()
                           ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
-             RETURNING id, person_id, phone, body, attempts, warning_id)
-         SELECT c.id, c.person_id, c.phone, c.body, c.attempts, h.code AS site, w.level,
-                w.summary, w.summary_zh
-         FROM claimed c JOIN warnings w ON w.id = c.warning_id JOIN hazard_sites h ON h.id = w.site_id",
+             RETURNING id, person_id, phone, body, attempts, warning_id, reason)
+         SELECT c.id, c.person_id, c.phone, c.body, c.attempts, COALESCE(h.code, '') AS site,
+                COALESCE(w.level, split_part(c.reason, '@', 1)) AS level,
+                COALESCE(w.summary, '') AS summary, COALESCE(w.summary_zh, c.body) AS summary_zh
+         FROM claimed c LEFT JOIN warnings w ON w.id = c.warning_id
+         LEFT JOIN hazard_sites h ON h.id = w.site_id",
     )
     .fetch_all(pool)
     .await?;
