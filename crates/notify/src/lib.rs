@@ -17,7 +17,7 @@ mod worker;
 
 pub use config::NotifierConfig;
 pub use geohazard_domain::{Channel, NotificationStatus};
-pub use policy::{AckDeadlines, WarningPolicy};
+pub use policy::{DEFAULT_ACK_DEADLINES, WarningPolicy};
 pub use queue::{Queued, Step, enqueue_for_level, enqueue_for_step};
 pub use receipts::record_receipt;
 pub use sms::{

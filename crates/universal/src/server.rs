@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::UniversalConfig;
 use crate::command;
 use crate::frame::{self, Frame, Refusal};
+use crate::health::{self, Stats};
 
 /// A bound endpoint, ready to run.
 pub struct UniversalEndpoint {
@@ -60,6 +61,8 @@ struct Shared {
     connections: Arc<tokio::sync::Semaphore>,
     /// Prefix of this run's msgids, so a late reply to an earlier run's command matches nothing.
     run: String,
+    /// What `/metrics` reports.
+    stats: Arc<Stats>,
 }
 
 /// Runs the endpoint when `config.listen` is set, until `shutdown`; otherwise just waits.
@@ -116,6 +119,7 @@ impl UniversalEndpoint {
                 last_seq: AtomicU64::new(0),
                 run: format!("{:x}", now / 1000),
                 connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+                stats: Arc::default(),
             }),
         })
     }
@@ -131,6 +135,21 @@ impl UniversalEndpoint {
             shared,
             mut commands,
         } = self;
+        if let Some(addr) = shared.config.health_addr {
+            let endpoints = health::endpoints(
+                &shared.stats,
+                &shared.connections,
+                shared.config.max_connections,
+                &shared.store,
+                &shared.upstream,
+            );
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = geohazard_runtime::health::serve(addr, endpoints, shutdown).await {
+                    tracing::error!(error = %e, "the universal-type endpoint's health endpoint failed");
+                }
+            });
+        }
         let dispatcher = {
             let shared = shared.clone();
             tokio::spawn(async move {
@@ -267,6 +286,7 @@ impl Shared {
         let device = connect.client_id.clone();
         let code = self.authenticate(&connect).await;
         if code != ConnectReturnCode::Success {
+            self.stats.refused.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%peer, device = %device.chars().take(64).collect::<String>(), ?code, "device refused at CONNECT");
             // Slow down key guessing a little.
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -472,17 +492,11 @@ impl Shared {
             "$dp" => match frame::decode(&p.payload) {
                 Ok(Frame::Status(status)) => {
                     let payload = frame::status(&status, now);
-                    return self
-                        .upstream
-                        .publish(Topic::status(device), payload, true)
-                        .await;
+                    return self.forward(Topic::status(device), payload, true).await;
                 }
                 Ok(Frame::Data(data)) => match frame::telemetry(device, &data, self.seq(now)) {
                     Ok(payload) => {
-                        return self
-                            .upstream
-                            .publish(Topic::telemetry(device), payload, false)
-                            .await;
+                        return self.forward(Topic::telemetry(device), payload, false).await;
                     }
                     Err(r) => r,
                 },
@@ -499,8 +513,7 @@ impl Shared {
                         Some(id) => {
                             let ack = reply.into_ack(&id);
                             return self
-                                .upstream
-                                .publish(Topic::command_ack(device), ack.to_json(), false)
+                                .forward(Topic::command_ack(device), ack.to_json(), false)
                                 .await;
                         }
                         None => Refusal {
@@ -535,6 +548,14 @@ impl Shared {
         );
         let mut conn = self.store.pool.acquire().await?;
         quarantine::insert(&mut conn, &[row]).await?;
+        self.stats.quarantined.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Publishes a device's message, translated, on our broker; returns once it is confirmed.
+    async fn forward(&self, topic: String, payload: Vec<u8>, retain: bool) -> anyhow::Result<()> {
+        self.upstream.publish(topic, payload, retain).await?;
+        self.stats.forwarded.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -600,6 +621,7 @@ impl Shared {
                 .await;
             return;
         }
+        self.stats.commands.fetch_add(1, Ordering::Relaxed);
         tracing::info!(device, command = %command.name, msgid, "command sent to the device");
         let timeout = Duration::from_secs(self.config.command_timeout_secs);
         tokio::time::sleep(timeout).await;
