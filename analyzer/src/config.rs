@@ -116,10 +116,10 @@ mod tests {
         assert_eq!(c.mqtt.client_id, "geohazard-analyzer");
         assert!(matches!(c.notifier.sms, SmsConfig::None));
         assert_eq!(
-            c.notifier.ack_deadlines.get(Level::Red),
+            c.notifier.policy().ack_deadline(Level::Red),
             Some(Duration::from_secs(600))
         );
-        assert_eq!(c.notifier.ack_deadlines.get(Level::Blue), None);
+        assert_eq!(c.notifier.policy().ack_deadline(Level::Blue), None);
         assert_eq!(c.engine.raw_horizon_h, 72.0);
         assert_eq!(c.notifier.app_fallback(), Some(Duration::from_secs(300)));
         assert!(c.notifier.worker);

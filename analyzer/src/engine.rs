@@ -16,15 +16,15 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 
 use crate::config::AnalyzerConfig;
-use crate::evidence::{
-    CombinedEvidence, Evidence, GatewayStatusEvidence, SilenceEvidence, StuckEvidence,
-    SuspectEvidence,
-};
 use crate::levels::{Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker};
 use crate::methods::{self, DAY_MS, HOUR_MS};
 use crate::registry::{Registry, SensorInfo};
 use crate::rules::{self, Evaluation, NotJudged};
 use crate::window::{Insert, Window};
+use geohazard_warnings::evidence::{
+    CombinedEvidence, Evidence, GatewayStatusEvidence, SilenceEvidence, StuckEvidence,
+    SuspectEvidence,
+};
 
 /// Counters of one running analyzer, for tests, the benchmark and logs.
 #[derive(Debug, Default)]
@@ -946,7 +946,7 @@ impl Engine {
             sensor_id: sensor,
             level,
             summary,
-            evidence: evidence.to_json(),
+            evidence,
             reading_ts: reading_ts.map(wall).and_then(ms_to_time),
             failure_forecast: forecast,
         }

@@ -3,7 +3,9 @@
 //! make a warning flap.
 
 use geohazard_protocol::warning::WarningLevel;
-pub use geohazard_warnings::rules::{Assessment, Direction, Persistence, Thresholds};
+pub use geohazard_warnings::rules::{
+    Assessment, Direction, IdCurve, LevelLines, Persistence, Thresholds,
+};
 
 pub type Level = WarningLevel;
 
@@ -97,19 +99,11 @@ impl Tracker {
     }
 }
 
-/// A rainfall intensity–duration threshold curve, I = a·D^(−b) (mm/h over D hours): rain
-/// above it at some duration has triggered slides in the region.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct IdCurve {
-    pub a: f64,
-    pub b: f64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const T: Thresholds = Thresholds::new(1.0, 2.0, 3.0, 4.0);
+    const T: Thresholds = Thresholds::some(1.0, 2.0, 3.0, 4.0);
 
     #[test]
     fn a_hovering_value_raises_once_and_holds_inside_the_band() {

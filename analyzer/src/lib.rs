@@ -10,7 +10,6 @@
 
 mod config;
 mod engine;
-mod evidence;
 mod levels;
 mod methods;
 mod referrals;

@@ -8,15 +8,15 @@ use serde::{Deserialize, Serialize};
 pub use geohazard_warnings::ForecastResend;
 pub use geohazard_warnings::rules::ThresholdParams;
 
-pub use crate::evidence::GaugeConfirmation;
-use crate::evidence::{
+use crate::levels::{Assessment, Direction, IdCurve, Level, LevelLines, Persistence, Thresholds};
+use crate::methods::{self, DAY_MS, HOUR_MS};
+use crate::window::Window;
+pub use geohazard_warnings::evidence::GaugeConfirmation;
+use geohazard_warnings::evidence::{
     AntecedentEvidence, Configured, Evidence, InverseVelocityEvidence, InverseVelocityFit,
     InverseVelocityMethod, RainWindowEvidence, RainfallEvidence, RateEvidence, SteadyFrom,
     ThresholdEvidence, TrendEvidence,
 };
-use crate::levels::{Assessment, Direction, IdCurve, Level, Persistence, Thresholds};
-use crate::methods::{self, DAY_MS, HOUR_MS};
-use crate::window::Window;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -51,7 +51,7 @@ impl Default for RateParams {
             min_points: 6,
             spike_k: 3.5,
             spike_min: 0.0,
-            velocity_mm_per_day: Thresholds::new(2.0, 5.0, 10.0, 20.0),
+            velocity_mm_per_day: Thresholds::some(2.0, 5.0, 10.0, 20.0),
             acceleration_mm_per_day2: Thresholds::default(),
             min_t: 3.0,
             velocity_z: 2.0,
@@ -115,19 +115,19 @@ impl Default for RainfallParams {
         let w = |hours, t: Thresholds| RainWindow { hours, levels: t };
         RainfallParams {
             windows: vec![
-                w(1.0, Thresholds::new(10.0, 20.0, 30.0, 50.0)),
-                w(3.0, Thresholds::new(20.0, 40.0, 60.0, 90.0)),
-                w(6.0, Thresholds::new(30.0, 50.0, 80.0, 110.0)),
-                w(12.0, Thresholds::new(40.0, 60.0, 100.0, 130.0)),
-                w(24.0, Thresholds::new(50.0, 80.0, 120.0, 150.0)),
-                w(72.0, Thresholds::new(80.0, 120.0, 180.0, 250.0)),
+                w(1.0, Thresholds::some(10.0, 20.0, 30.0, 50.0)),
+                w(3.0, Thresholds::some(20.0, 40.0, 60.0, 90.0)),
+                w(6.0, Thresholds::some(30.0, 50.0, 80.0, 110.0)),
+                w(12.0, Thresholds::some(40.0, 60.0, 100.0, 130.0)),
+                w(24.0, Thresholds::some(50.0, 80.0, 120.0, 150.0)),
+                w(72.0, Thresholds::some(80.0, 120.0, 180.0, 250.0)),
             ],
             id_curve: IdCurve { a: 14.82, b: 0.39 },
-            id_ratio_levels: Thresholds::new(1.0, 1.5, 2.5, 4.0),
+            id_ratio_levels: Thresholds::some(1.0, 1.5, 2.5, 4.0),
             id_min_rain_mm: 5.0,
             antecedent_k: 0.84,
             antecedent_days: 14,
-            antecedent_levels: Thresholds::new(60.0, 100.0, 150.0, 200.0),
+            antecedent_levels: Thresholds::some(60.0, 100.0, 150.0, 200.0),
             antecedent_active_mm: 10.0,
             hysteresis_fraction: 0.1,
             persistence: Persistence::readings(1),
@@ -241,7 +241,7 @@ impl Default for TrendParams {
             // 45° so the daily thermal swing of a steady crack meter (±0.05 mm on 0.5 mm/d,
             // up to ~61° over 6 h) does not raise attention warnings.
             velocity_z: 2.0,
-            angle_deg: Thresholds::new(65.0, 80.0, 85.0, 89.0),
+            angle_deg: Thresholds::some(65.0, 80.0, 85.0, 89.0),
             hysteresis_deg: 2.0,
             persistence: Persistence::readings(2),
             inverse_velocity: InverseVelocityParams::default(),

@@ -89,8 +89,11 @@ async fn live_socket(
         .connect(([127, 0, 0, 1], port).into())
         .await
         .expect("a connection");
-    let url = format!("ws://127.0.0.1:{port}/api/v1/live?token={token}");
-    let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
+    let request = geohazard_testkit::api::bearer_upgrade(
+        &format!("ws://127.0.0.1:{port}/api/v1/live"),
+        token,
+    );
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .expect("a live socket");
     let first = ws.next().await.unwrap().unwrap();
@@ -261,7 +264,12 @@ fn bench_change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
         sensor_id: None,
         level,
         summary: Summary::new("benchmark", "基准测试"),
-        evidence: json!({"method": "benchmark"}),
+        evidence: geohazard_warnings::Evidence::threshold(
+            0,
+            1.0,
+            "mm",
+            geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
+        ),
         reading_ts: None,
         failure_forecast: None,
     }

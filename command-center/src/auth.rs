@@ -7,7 +7,8 @@
 //! hold the token and no URL carries it (frames, images, WebSockets send the cookie). A request
 //! that changes something with the cookie must also carry the session's CSRF token in
 //! `X-CSRF-Token`: a page of another origin can make the browser send the cookie, not read the
-//! token. (The live sockets still take `?token=` from older API clients.)
+//! token. No route takes a token in its URL: API clients open the live socket with the bearer
+//! header on the upgrade request.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -193,13 +194,12 @@ fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// The officer of a request that may carry its session as a bearer header, the session cookie
-/// (browsers: `<img>` and WebSocket requests send it) or `?token=` (`query`, older API
-/// clients of the sockets). With the token.
+/// The officer of a request that carries its session as a bearer header (API clients, also on a
+/// WebSocket upgrade) or the session cookie (browsers: `<img>` and WebSocket requests send it).
+/// With the token. A token in the URL is never read: URLs end up in logs and histories.
 pub async fn officer_of(
     state: &AppState,
     headers: &HeaderMap,
-    query: Option<String>,
 ) -> Result<(Officer, String), ApiError> {
     let token = match (bearer(headers), session_cookie(headers)) {
         (Some(token), _) => token.to_owned(),
@@ -207,7 +207,7 @@ pub async fn officer_of(
             same_origin(headers)?;
             token.to_owned()
         }
-        (None, None) => query.ok_or(ApiError::Unauthorized)?,
+        (None, None) => return Err(ApiError::Unauthorized),
     };
     Ok((authenticate(state, &token).await?, token))
 }

@@ -24,34 +24,27 @@ use axum::{Extension, Router};
 use geohazard_consult::rooms::{self, Refused, Viewer};
 use geohazard_consult::{ClientMessage, EventKind, Room, RoomEvent, RoomState};
 use geohazard_domain::{AuditAction, OfficerId, Permission, permits};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::audit::{self, Entry};
 use crate::auth::{self, Officer};
 use crate::consult_hub::Consult;
-use crate::error::{ApiError, Id, Params, code};
+use crate::error::{ApiError, Id, code};
 use crate::janus::{Janus, JanusError, Session};
 use crate::state::AppState;
 
 /// Largest message a participant may send, bytes (an SDP offer is a few kB).
 const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 
-#[derive(Deserialize)]
-struct SocketQuery {
-    token: Option<String>,
-}
-
 async fn socket(
     State(state): State<AppState>,
     Extension(consult): Extension<Arc<Consult>>,
     headers: HeaderMap,
     Id(id): Id<i64>,
-    Params(q): Params<SocketQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (officer, token) = auth::officer_of(&state, &headers, q.token).await?;
+    let (officer, token) = auth::officer_of(&state, &headers).await?;
     if !permits(
         officer.role,
         Permission::ReadIncidents,

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app_channel::AppChannel;
 use crate::auth::{self, Officer};
-use crate::error::{ApiError, Params};
+use crate::error::ApiError;
 use crate::readings_push::{Readings, StoredFeed};
 use crate::state::AppState;
 
@@ -120,12 +120,6 @@ pub async fn connect(url: &str, client_id: &str, wait: Duration) -> anyhow::Resu
     Ok(bus)
 }
 
-#[derive(Deserialize)]
-struct LiveQuery {
-    /// The session token, for browsers (they cannot set headers on a WebSocket).
-    token: Option<String>,
-}
-
 /// What a live socket sends, as `{"type": ..., ...}`.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -187,16 +181,15 @@ impl Drop for SocketSlot {
     }
 }
 
-/// `GET /api/v1/live`: authenticates (bearer header or `?token=`) before the upgrade, so a bad
-/// token is a plain 401. A request that is not a WebSocket upgrade gets a JSON error.
+/// `GET /api/v1/live`: authenticates (bearer header or session cookie, never a token in the URL)
+/// before the upgrade, so a bad or missing session is a plain 401. A request that is not a WebSocket upgrade gets a JSON error.
 async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Params(q): Params<LiveQuery>,
     readings: Option<Extension<StoredFeed>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (officer, token) = auth::officer_of(&state, &headers, q.token).await?;
+    let (officer, token) = auth::officer_of(&state, &headers).await?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
     let slot = SocketSlot::take(&state, &officer)?;
     let scope = scope_codes(&state, &officer.division_code).await?;

@@ -865,7 +865,7 @@ async fn live_view(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     camera_route(&gateway, &camera)?;
-    let (officer, _) = auth::officer_of(&state, &headers, None).await?;
+    let (officer, _) = auth::officer_of(&state, &headers).await?;
     let division = gateway_in_scope(&state, &officer, &gateway).await?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
     let slot = ViewSlot::take(&video, &officer, (gateway.clone(), camera.clone()))?;

@@ -59,7 +59,12 @@ impl Center {
                         "mud level 1.2 m (yellow ≥ 1.0 m)",
                         "泥位 1.2 m（黄色 ≥ 1.0 m）",
                     ),
-                    evidence: json!({"value": 1.2}),
+                    evidence: geohazard_warnings::Evidence::threshold(
+                        0,
+                        1.2,
+                        "mm",
+                        geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
+                    ),
                     reading_ts: None,
                     failure_forecast: None,
                 },
@@ -571,29 +576,30 @@ async fn live_socket_receives_warnings_for_own_division_only() {
     let county = env.login("gao-duty").await;
     let city = env.login("yibin-duty").await;
 
-    // No token, or a bad one: refused before the upgrade.
-    for url in [
-        env.api.ws_url("/live"),
-        env.api.ws_url(&format!("/live?token={}", "00".repeat(32))),
+    // No session, a bad one, or a valid one in the URL: refused before the upgrade. A token
+    // never travels in a URL (logs, proxies, histories keep URLs).
+    for request in [
+        tungstenite::client::IntoClientRequest::into_client_request(env.api.ws_url("/live"))
+            .unwrap(),
+        env.api.ws_request("/live", &"00".repeat(32)),
+        tungstenite::client::IntoClientRequest::into_client_request(
+            env.api.ws_url(&format!("/live?token={county}")),
+        )
+        .unwrap(),
     ] {
-        match tokio_tungstenite::connect_async(url).await {
+        match tokio_tungstenite::connect_async(request).await {
             Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
             other => panic!("expected a 401, got {other:?}"),
         }
     }
 
-    // A browser passes the token in the query; other clients may use the header.
-    let (mut county_ws, _) =
-        tokio_tungstenite::connect_async(env.api.ws_url(&format!("/live?token={county}")))
-            .await
-            .unwrap();
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(env.api.ws_url("/live"))
-            .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {city}").parse().unwrap());
-    let (mut city_ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    // A client that is not a browser sends its session as a bearer header on the upgrade.
+    let (mut county_ws, _) = tokio_tungstenite::connect_async(env.api.ws_request("/live", &county))
+        .await
+        .unwrap();
+    let (mut city_ws, _) = tokio_tungstenite::connect_async(env.api.ws_request("/live", &city))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut county_ws).await["type"], "ready");
     assert_eq!(next_json(&mut city_ws).await["type"], "ready");
 

@@ -56,7 +56,12 @@ async fn raise(env: &Center, site_id: i64, source: &str) -> Warning {
                     "mud level 1.6 m (orange ≥ 1.5 m)",
                     "泥位 1.6 m（橙色 ≥ 1.5 m）",
                 ),
-                evidence: json!({"value": 1.6}),
+                evidence: geohazard_warnings::Evidence::threshold(
+                    0,
+                    1.6,
+                    "mm",
+                    geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
+                ),
                 reading_ts: None,
                 failure_forecast: None,
             },
@@ -83,10 +88,9 @@ async fn app_rows(
 
 async fn live(env: &Center, username: &str) -> Socket {
     let token = env.login(username).await;
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(env.api.ws_url(&format!("/live?token={token}")))
-            .await
-            .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(env.api.ws_request("/live", &token))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "ready");
     ws
 }

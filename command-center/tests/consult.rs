@@ -60,7 +60,7 @@ async fn open_room(env: &Center, p: &People) -> i64 {
 async fn socket(env: &Center, token: &str, room: i64) -> Result<Ws, u16> {
     let url = env
         .api
-        .ws_url(&format!("/consult/rooms/{room}/socket?token={token}"));
+        .ws_request(&format!("/consult/rooms/{room}/socket"), token);
     match tokio_tungstenite::connect_async(url).await {
         Ok((ws, _)) => Ok(ws),
         Err(tungstenite::Error::Http(r)) => Err(r.status().as_u16()),

@@ -118,7 +118,7 @@ async fn six_participants_in_one_room() {
     // Chat latency, room socket to room socket, while the six are in the call.
     let url = |t: &str| {
         env.api
-            .ws_url(&format!("/consult/rooms/{room}/socket?token={t}"))
+            .ws_request(&format!("/consult/rooms/{room}/socket"), t)
     };
     let (t1, t2) = (env.login("p1").await, env.login("p2").await);
     let (mut a, _) = tokio_tungstenite::connect_async(url(&t1)).await.unwrap();

@@ -186,7 +186,7 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
     let province = env.login("sichuan-duty").await;
     let (mut late, _) = tokio_tungstenite::connect_async(
         env.api
-            .ws_url(&format!("/consult/rooms/{room}/socket?token={province}")),
+            .ws_request(&format!("/consult/rooms/{room}/socket"), &province),
     )
     .await
     .unwrap();
@@ -212,7 +212,7 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
     let neighbour = env.login("cuiping-duty").await;
     match tokio_tungstenite::connect_async(
         env.api
-            .ws_url(&format!("/consult/rooms/{room}/socket?token={neighbour}")),
+            .ws_request(&format!("/consult/rooms/{room}/socket"), &neighbour),
     )
     .await
     {

@@ -74,7 +74,12 @@ async fn red_warning(env: &Center, site_id: i64) -> Warning {
                 sensor_id: None,
                 level: Some(WarningLevel::Red),
                 summary: Summary::new("crack 52 mm (red ≥ 50 mm)", "裂缝 52 mm（红色 ≥ 50 mm）"),
-                evidence: json!({"value": 52}),
+                evidence: geohazard_warnings::Evidence::threshold(
+                    0,
+                    52.0,
+                    "mm",
+                    geohazard_warnings::rules::Thresholds::some(10.0, 20.0, 30.0, 50.0),
+                ),
                 reading_ts: None,
                 failure_forecast: None,
             },

@@ -60,7 +60,12 @@ async fn warning(env: &Center, site_id: i64) -> i64 {
                 sensor_id: None,
                 level: Some(WarningLevel::Yellow),
                 summary: Summary::new("crack 12 mm", "裂缝 12 mm"),
-                evidence: json!({"value": 12.0}),
+                evidence: geohazard_warnings::Evidence::threshold(
+                    0,
+                    12.0,
+                    "mm",
+                    geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
+                ),
                 reading_ts: None,
                 failure_forecast: None,
             },

@@ -290,12 +290,7 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
     assert!(json_error(r).await.0.is_client_error());
 
     // A session may have two live sockets open; the third is refused until one closes.
-    let ws = |token: &str| {
-        tokio_tungstenite::connect_async(format!(
-            "ws://{}/api/v1/live?token={token}",
-            env.server.addr
-        ))
-    };
+    let ws = |token: &str| tokio_tungstenite::connect_async(env.api.ws_request("/live", token));
     let (first, _) = ws(&token).await.unwrap();
     let (_second, _) = ws(&token).await.unwrap();
     match ws(&token).await {
@@ -326,7 +321,12 @@ async fn stored_warning(store: &Store, site_id: i64, level: WarningLevel) -> War
                 sensor_id: None,
                 level: Some(level),
                 summary: Summary::new("mud level", "泥位"),
-                evidence: json!({}),
+                evidence: geohazard_warnings::Evidence::threshold(
+                    0,
+                    1.0,
+                    "mm",
+                    geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
+                ),
                 reading_ts: None,
                 failure_forecast: None,
             },
@@ -342,12 +342,9 @@ async fn a_warning_message_the_store_does_not_have_never_reaches_a_console() {
     let token = env.login("gao-duty").await;
     let site = fixtures::register_site(&env.store, "GAO-1").await;
     let real = stored_warning(&env.store, site, WarningLevel::Yellow).await;
-    let (mut console, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/api/v1/live?token={token}",
-        env.server.addr
-    ))
-    .await
-    .unwrap();
+    let (mut console, _) = tokio_tungstenite::connect_async(env.api.ws_request("/live", &token))
+        .await
+        .unwrap();
 
     // Anyone who can publish on the broker: a red warning for a site that does not exist, and
     // the real warning's id made red.
@@ -375,12 +372,9 @@ async fn a_console_shows_the_stores_warning_not_what_a_message_says_about_it() {
     let token = env.login("gao-duty").await;
     let site = fixtures::register_site(&env.store, "GAO-1").await;
     let red = stored_warning(&env.store, site, WarningLevel::Red).await;
-    let (mut console, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/api/v1/live?token={token}",
-        env.server.addr
-    ))
-    .await
-    .unwrap();
+    let (mut console, _) = tokio_tungstenite::connect_async(env.api.ws_request("/live", &token))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut console).await["type"], "ready");
 
     // The open red warning, told as closed with the sender's own words and evidence.
@@ -486,12 +480,7 @@ async fn open_live_sockets_never_keep_a_sign_in_or_an_acknowledgement_out() {
     let mut open = Vec::new();
     let mut refused = 0;
     for _ in 0..20 {
-        match tokio_tungstenite::connect_async(format!(
-            "ws://{}/api/v1/live?token={token}",
-            env.server.addr
-        ))
-        .await
-        {
+        match tokio_tungstenite::connect_async(env.api.ws_request("/live", &token)).await {
             Ok((socket, _)) => open.push(socket),
             Err(tungstenite::Error::Http(r)) => {
                 assert_eq!(r.status(), 503);

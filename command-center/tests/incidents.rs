@@ -55,7 +55,12 @@ async fn warning(env: &Center, site_id: i64, level: WarningLevel) -> Warning {
                 sensor_id: None,
                 level: Some(level),
                 summary: Summary::new("crack 52 mm (red ≥ 50 mm)", "裂缝 52 mm（红色 ≥ 50 mm）"),
-                evidence: json!({"value": 52}),
+                evidence: geohazard_warnings::Evidence::threshold(
+                    0,
+                    52.0,
+                    "mm",
+                    geohazard_warnings::rules::Thresholds::some(10.0, 20.0, 30.0, 50.0),
+                ),
                 reading_ts: None,
                 failure_forecast: None,
             },
@@ -723,10 +728,9 @@ async fn the_live_socket_says_when_an_incident_in_scope_changes() {
     env.officer("cp", NEIGHBOUR, Role::DutyOfficer).await;
     let gao_t = env.login("gao").await;
     let cp_t = env.login("cp").await;
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(env.api.ws_url(&format!("/live?token={gao_t}")))
-            .await
-            .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(env.api.ws_request("/live", &gao_t))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "ready");
     // The neighbour's incident first: not told to Gao.
     let (_, ic) = env

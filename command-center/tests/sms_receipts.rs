@@ -26,7 +26,12 @@ async fn sent_sms(env: &common::Center) -> i64 {
                 sensor_id: None,
                 level: Some(WarningLevel::Red),
                 summary: Summary::new("mud level 2.1 m", "泥位 2.1 m"),
-                evidence: json!({}),
+                evidence: geohazard_warnings::Evidence::threshold(
+                    0,
+                    1.0,
+                    "mm",
+                    geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
+                ),
                 reading_ts: None,
                 failure_forecast: None,
             },

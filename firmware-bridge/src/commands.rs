@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::Runtime;
 use crate::config::BridgeConfig;
+use crate::runtime::Runtime;
 
 /// A command on disk (its id in the `commands` lane), waiting for its target's queue.
 pub(crate) struct Accepted {

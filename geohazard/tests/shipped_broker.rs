@@ -374,10 +374,11 @@ async fn every_services_topics_get_through(kind: Kind) {
         .await
         .unwrap();
     let token = login["token"].as_str().expect("signed in").to_owned();
-    let (mut console, _) =
-        tokio_tungstenite::connect_async(format!("{}/live?token={token}", world.ws))
-            .await
-            .unwrap();
+    let (mut console, _) = tokio_tungstenite::connect_async(
+        geohazard_testkit::api::bearer_upgrade(&format!("{}/live", world.ws), &token),
+    )
+    .await
+    .unwrap();
     assert_eq!(next_json(&mut console).await["type"], "ready");
 
     let mut gateway = world.b.gateway("GW-A", None).await;

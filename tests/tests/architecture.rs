@@ -301,14 +301,6 @@ fn imports(path: &Path, siblings: &[&str], root: &[String]) -> std::collections:
     named
 }
 
-/// Crates whose root still defines items its own modules use while using those modules (a
-/// loop through `lib.rs`): the debt, named so it only shrinks. Move such items into a module
-/// of their own and take the crate off this list (the test says when it may go).
-const ROOT_LOOPS_TO_UNDO: &[&str] = &[
-    // `Runtime` (lib.rs) is used by `commands`, `link`, ... which lib.rs drives.
-    "firmware-bridge",
-];
-
 type Graph<'a> = std::collections::BTreeMap<&'a str, std::collections::BTreeSet<String>>;
 
 /// Every module that imports itself through others, with what it imports.
@@ -335,7 +327,6 @@ fn loops_in(graph: &Graph) -> Vec<String> {
 fn no_two_modules_of_a_crate_import_each_other_even_through_others() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut loops = Vec::new();
-    let mut root_loops = std::collections::BTreeSet::new();
     for krate in CRATES {
         let src = root.join(krate).join("src");
         let modules = modules(&src);
@@ -356,33 +347,8 @@ fn no_two_modules_of_a_crate_import_each_other_even_through_others() {
                 (name.as_str(), deps)
             })
             .collect();
-        let without_root: Graph = graph
-            .iter()
-            .filter(|(name, _)| **name != "lib")
-            .map(|(name, deps)| {
-                let deps = deps.iter().filter(|d| *d != "lib").cloned().collect();
-                (*name, deps)
-            })
-            .collect();
-        let among_modules = loops_in(&without_root);
-        let through_root = loops_in(&graph);
-        if through_root.len() > among_modules.len() {
-            root_loops.insert(krate);
-        }
-        let found = if ROOT_LOOPS_TO_UNDO.contains(&krate) {
-            among_modules
-        } else {
-            through_root
-        };
+        let found = loops_in(&graph);
         loops.extend(found.into_iter().map(|l| format!("{krate}: {l}")));
     }
     assert!(loops.is_empty(), "import loops: {loops:#?}");
-    let undone: Vec<_> = ROOT_LOOPS_TO_UNDO
-        .iter()
-        .filter(|k| !root_loops.contains(*k))
-        .collect();
-    assert!(
-        undone.is_empty(),
-        "no loop through lib.rs any more in {undone:?}: take them off ROOT_LOOPS_TO_UNDO"
-    );
 }

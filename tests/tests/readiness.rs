@@ -92,6 +92,32 @@ async fn the_analyzer_is_not_ready_while_its_database_refuses_connections() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_universal_endpoint_is_not_ready_while_its_database_refuses_connections() {
+    let w = World::start(4).await;
+    let addr = local(free_port());
+    let config = geohazard_universal::UniversalConfig {
+        listen: Some(local(0)),
+        health_addr: Some(addr),
+        client_id: "universal-readiness".into(),
+        ..Default::default()
+    };
+    let endpoint =
+        geohazard_universal::UniversalEndpoint::bind(config, &w.broker.url(), w.store.clone())
+            .await
+            .unwrap();
+    tokio::spawn(endpoint.run(w.shutdown.clone()));
+    readiness_follows_the_database(&w, addr, "the universal-type endpoint").await;
+    let (_, metrics) = get(addr, "/metrics").await.unwrap();
+    for name in [
+        "geohazard_universal_connections",
+        "geohazard_universal_messages_forwarded",
+        "geohazard_universal_messages_quarantined",
+    ] {
+        assert!(metrics.contains(name), "{name} missing: {metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_center_is_not_ready_while_its_database_refuses_connections() {
     let w = World::start(4).await;
     let (server, _frames) = common::command_center(&w, |_| {}).await;

@@ -12,6 +12,8 @@
 //! again) and incoming messages are acknowledged on arrival, since it forwards requests rather
 //! than storing data.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -53,6 +55,8 @@ pub struct ConfirmedBus {
     stop: watch::Sender<bool>,
     /// How long to wait for a confirmation.
     timeout: Duration,
+    /// Whether the connection to the broker is up now.
+    linked: Arc<AtomicBool>,
 }
 
 impl ConfirmedBus {
@@ -74,11 +78,13 @@ impl ConfirmedBus {
         let (requests, queue) = mpsc::channel(REQUESTS);
         let (stop, stopped) = watch::channel(false);
         let (incoming, messages) = mpsc::unbounded_channel();
-        tokio::spawn(drive(connection, queue, stopped, incoming));
+        let linked = Arc::new(AtomicBool::new(false));
+        tokio::spawn(drive(connection, queue, stopped, incoming, linked.clone()));
         let bus = ConfirmedBus {
             requests,
             stop,
             timeout,
+            linked,
         };
         Ok((bus, messages))
     }
@@ -117,6 +123,11 @@ impl ConfirmedBus {
         let _ = self.requests.send(Request::Unsubscribe { filter }).await;
     }
 
+    /// A readiness check that passes while the broker connection is up.
+    pub fn readiness_check(&self) -> Arc<dyn geohazard_runtime::ReadinessCheck> {
+        crate::link_check(self.linked.clone())
+    }
+
     /// Disconnects cleanly; the connection task then ends.
     pub fn disconnect(&self) {
         self.stop.send_replace(true);
@@ -152,6 +163,7 @@ async fn drive(
     mut requests: mpsc::Receiver<Request>,
     mut stopped: watch::Receiver<bool>,
     incoming: mpsc::UnboundedSender<Publish>,
+    linked: Arc<AtomicBool>,
 ) {
     loop {
         tokio::select! {
@@ -159,11 +171,13 @@ async fn drive(
             _ = connection.connect() => {}
         }
         tracing::info!("connected to the MQTT broker");
+        linked.store(true, Ordering::Release);
         let lost = tokio::select! {
             biased;
             _ = stopped.wait_for(|stop| *stop) => None,
             lost = serve(&mut connection, &mut requests, &incoming) => lost,
         };
+        linked.store(false, Ordering::Release);
         match lost {
             // The waiters of what this connection had in hand fail with it.
             Some(why) => connection.lost(&why),

@@ -144,6 +144,20 @@ impl BrokerUrl {
     }
 }
 
+/// A readiness check named `broker` that passes while `linked` says the connection is up.
+fn link_check(linked: Arc<AtomicBool>) -> Arc<dyn geohazard_runtime::ReadinessCheck> {
+    geohazard_runtime::health::check("broker", move || {
+        let up = linked.load(Ordering::Acquire);
+        async move {
+            if up {
+                Ok(())
+            } else {
+                Err("not connected to the MQTT broker".to_owned())
+            }
+        }
+    })
+}
+
 /// The filter to subscribe to: `filter` itself, or shared among the members of `group`
 /// (`$share/{group}/{filter}`), so that several instances split the stream between them.
 pub fn shared_subscription(group: Option<&str>, filter: &str) -> String {
@@ -315,17 +329,7 @@ impl Bus {
 
     /// A readiness check that passes while the broker connection is up.
     pub fn readiness_check(&self) -> Arc<dyn geohazard_runtime::ReadinessCheck> {
-        let linked = self.linked.clone();
-        geohazard_runtime::health::check("broker", move || {
-            let up = linked.load(Ordering::Acquire);
-            async move {
-                if up {
-                    Ok(())
-                } else {
-                    Err("not connected to the MQTT broker".to_owned())
-                }
-            }
-        })
+        link_check(self.linked.clone())
     }
 
     /// The client, for publishing.

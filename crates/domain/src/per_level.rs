@@ -4,7 +4,8 @@
 use crate::WarningLevel;
 use serde::{Deserialize, Serialize};
 
-/// One value per warning level, e.g. thresholds or acknowledgement deadlines.
+/// One value per warning level: a rule's thresholds (`PerLevel<Option<f64>>`, a missing level
+/// skipped), the acknowledgement deadlines, the counts of a report by level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PerLevel<T: Default> {
@@ -58,6 +59,11 @@ impl<T: Default> PerLevel<T> {
 }
 
 impl<T: Default> PerLevel<Option<T>> {
+    /// A value at every level.
+    pub const fn some(blue: T, yellow: T, orange: T, red: T) -> PerLevel<Option<T>> {
+        PerLevel::new(Some(blue), Some(yellow), Some(orange), Some(red))
+    }
+
     /// True when no level has a value.
     pub fn is_empty(&self) -> bool {
         self.iter().all(|(_, v)| v.is_none())

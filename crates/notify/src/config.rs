@@ -7,7 +7,9 @@ use std::time::Duration;
 use geohazard_protocol::warning::WarningLevel;
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{AckDeadlines, WarningPolicy};
+use geohazard_domain::PerLevel;
+
+use crate::policy::{DEFAULT_ACK_DEADLINES, WarningPolicy};
 use crate::sms::SmsConfig;
 
 /// The lifecycle's policy (who hears by SMS, acknowledgement deadlines, the sender's name) and
@@ -18,7 +20,8 @@ pub struct NotifierConfig {
     pub sms: SmsConfig,
     /// Hazard warnings from this level up go out by SMS; all go to the app.
     pub sms_min_level: WarningLevel,
-    pub ack_deadlines: AckDeadlines,
+    /// Seconds a warning of each level may wait for an acknowledgement before it is referred.
+    pub ack_deadlines: PerLevel<Option<f64>>,
     /// Attempts per SMS before it is given up.
     pub max_attempts: u32,
     /// First retry delay, doubled per attempt, milliseconds.
@@ -46,7 +49,7 @@ impl Default for NotifierConfig {
         NotifierConfig {
             sms: SmsConfig::None,
             sms_min_level: WarningPolicy::default().sms_min_level,
-            ack_deadlines: AckDeadlines::default(),
+            ack_deadlines: DEFAULT_ACK_DEADLINES,
             max_attempts: 5,
             retry_base_ms: 2_000,
             retry_max_ms: 300_000,
@@ -66,7 +69,7 @@ impl NotifierConfig {
     pub fn policy(&self) -> WarningPolicy {
         WarningPolicy {
             sms_min_level: self.sms_min_level,
-            ack_deadlines: self.ack_deadlines.clone(),
+            ack_deadlines: self.ack_deadlines,
             sender_name: self.sender_name.clone(),
         }
     }

@@ -20,7 +20,7 @@ mod worker;
 pub use about::{About, enqueue_about};
 pub use config::NotifierConfig;
 pub use geohazard_domain::{Channel, NotificationStatus};
-pub use policy::{AckDeadlines, WarningPolicy};
+pub use policy::{DEFAULT_ACK_DEADLINES, WarningPolicy};
 pub use queue::{Queued, Step, enqueue_for_level, enqueue_for_step, enqueue_forecast_update};
 pub use receipts::record_receipt;
 pub use regional::enqueue_regional;

@@ -4,43 +4,14 @@
 
 use std::time::Duration;
 
+use geohazard_domain::PerLevel;
 use geohazard_protocol::warning::WarningLevel;
 use serde::{Deserialize, Serialize};
 
 /// Seconds a warning of each level may stay unacknowledged before it is referred up (county →
-/// city → province). `None`: never referred.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AckDeadlines {
-    pub blue: Option<f64>,
-    pub yellow: Option<f64>,
-    pub orange: Option<f64>,
-    pub red: Option<f64>,
-}
-
-impl Default for AckDeadlines {
-    fn default() -> Self {
-        AckDeadlines {
-            blue: None,
-            yellow: Some(7200.0),
-            orange: Some(1800.0),
-            red: Some(600.0),
-        }
-    }
-}
-
-impl AckDeadlines {
-    pub fn get(&self, level: WarningLevel) -> Option<Duration> {
-        match level {
-            WarningLevel::Blue => self.blue,
-            WarningLevel::Yellow => self.yellow,
-            WarningLevel::Orange => self.orange,
-            WarningLevel::Red => self.red,
-        }
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-    }
-}
+/// city → province) by default: yellow 2 h, orange 30 min, red 10 min; blue never.
+pub const DEFAULT_ACK_DEADLINES: PerLevel<Option<f64>> =
+    PerLevel::new(None, Some(7200.0), Some(1800.0), Some(600.0));
 
 /// The lifecycle's policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,7 +19,9 @@ impl AckDeadlines {
 pub struct WarningPolicy {
     /// Hazard warnings from this level up go out by SMS; all go to the app.
     pub sms_min_level: WarningLevel,
-    pub ack_deadlines: AckDeadlines,
+    /// Seconds a warning of each level may stay unacknowledged before it is referred up
+    /// (county → city → province); `None`, negative or not finite: never referred.
+    pub ack_deadlines: PerLevel<Option<f64>>,
     /// Name put in messages, e.g. 【地灾监测】.
     pub sender_name: String,
 }
@@ -57,9 +30,19 @@ impl Default for WarningPolicy {
     fn default() -> Self {
         WarningPolicy {
             sms_min_level: WarningLevel::Yellow,
-            ack_deadlines: AckDeadlines::default(),
+            ack_deadlines: DEFAULT_ACK_DEADLINES,
             sender_name: "地灾监测".into(),
         }
+    }
+}
+
+impl WarningPolicy {
+    /// How long a warning at `level` may wait for an acknowledgement before it is referred up.
+    pub fn ack_deadline(&self, level: WarningLevel) -> Option<Duration> {
+        self.ack_deadlines
+            .get(level)
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
     }
 }
 
@@ -69,15 +52,16 @@ mod tests {
 
     #[test]
     fn deadlines_that_are_negative_or_not_finite_mean_never() {
-        let d = AckDeadlines {
-            blue: Some(-1.0),
-            yellow: Some(f64::NAN),
-            orange: Some(1800.0),
-            red: None,
+        let d = WarningPolicy {
+            ack_deadlines: PerLevel::new(Some(-1.0), Some(f64::NAN), Some(1800.0), None),
+            ..WarningPolicy::default()
         };
-        assert_eq!(d.get(WarningLevel::Blue), None);
-        assert_eq!(d.get(WarningLevel::Yellow), None);
-        assert_eq!(d.get(WarningLevel::Orange), Some(Duration::from_secs(1800)));
-        assert_eq!(d.get(WarningLevel::Red), None);
+        assert_eq!(d.ack_deadline(WarningLevel::Blue), None);
+        assert_eq!(d.ack_deadline(WarningLevel::Yellow), None);
+        assert_eq!(
+            d.ack_deadline(WarningLevel::Orange),
+            Some(Duration::from_secs(1800))
+        );
+        assert_eq!(d.ack_deadline(WarningLevel::Red), None);
     }
 }

@@ -10,6 +10,23 @@ pub use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Error, Message};
 
+/// A WebSocket upgrade request as tungstenite sends it.
+pub type ClientRequest = tokio_tungstenite::tungstenite::handshake::client::Request;
+
+/// The WebSocket upgrade request of `url` carrying `token` as `Authorization: Bearer` (how
+/// every client that is not a browser opens the command-center's sockets).
+pub fn bearer_upgrade(url: &str, token: &str) -> ClientRequest {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}")
+            .parse()
+            .expect("a token is a header value"),
+    );
+    request
+}
+
 pub struct Api {
     addr: SocketAddr,
     pub http: reqwest::Client,
@@ -53,6 +70,12 @@ impl Api {
     /// `ws://…/api/v1{path}`.
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://{}/api/v1{path}", self.addr)
+    }
+
+    /// The upgrade request of the live socket at `path` (`/live`) signed in as an API client
+    /// is: the session in `Authorization: Bearer`, never in the URL.
+    pub fn ws_request(&self, path: &str, token: &str) -> ClientRequest {
+        bearer_upgrade(&self.ws_url(path), token)
     }
 
     /// `POST /login` as is.

@@ -241,8 +241,11 @@ impl Browser {
 
     /// Makes the page's clock read in `zone` (an IANA name), as on a PC set to that zone.
     pub async fn set_time_zone(&self, zone: &str) {
-        self.cdp("Emulation.setTimezoneOverride", json!({ "timezoneId": zone }))
-            .await;
+        self.cdp(
+            "Emulation.setTimezoneOverride",
+            json!({ "timezoneId": zone }),
+        )
+        .await;
     }
 
     /// Every URL the page requested (documents, scripts, images, fetches, WebSockets) since

@@ -15,6 +15,7 @@
 
 mod command;
 mod frame;
+mod health;
 mod mapping;
 mod server;
 
@@ -31,6 +32,8 @@ pub use server::{UniversalEndpoint, run};
 pub struct UniversalConfig {
     /// Where devices connect, e.g. `0.0.0.0:1884`; none (the default) turns the endpoint off.
     pub listen: Option<SocketAddr>,
+    /// Where the endpoint answers `/healthz`, `/readyz` and `/metrics`; none: not served.
+    pub health_addr: Option<SocketAddr>,
     /// The endpoint's own MQTT client id on our broker; unique per endpoint.
     pub client_id: String,
     /// Device connections open at once, at most; more are closed on arrival.
@@ -54,6 +57,7 @@ impl Default for UniversalConfig {
     fn default() -> Self {
         UniversalConfig {
             listen: None,
+            health_addr: None,
             client_id: "geohazard-universal".into(),
             max_connections: 10_000,
             max_packet_bytes: 256 * 1024,

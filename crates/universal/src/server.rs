@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::UniversalConfig;
 use crate::command;
 use crate::frame::{self, Frame, Refusal};
+use crate::health::{self, Stats};
 
 /// A bound endpoint, ready to run.
 pub struct UniversalEndpoint {
@@ -63,6 +64,8 @@ struct Shared {
     /// Data frames sent on and not yet confirmed committed by the collector: (device, seq) →
     /// who waits to acknowledge the frame to its device.
     uncommitted: Arc<Mutex<Uncommitted>>,
+    /// What `/metrics` reports.
+    stats: Arc<Stats>,
 }
 
 /// Frames waiting for the collector's confirmation: (device, seq) → who waits for it.
@@ -135,6 +138,7 @@ impl UniversalEndpoint {
                 run: format!("{:x}", now / 1000),
                 uncommitted: Arc::default(),
                 connections: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+                stats: Arc::default(),
             }),
         })
     }
@@ -150,6 +154,21 @@ impl UniversalEndpoint {
             shared,
             mut commands,
         } = self;
+        if let Some(addr) = shared.config.health_addr {
+            let endpoints = health::endpoints(
+                &shared.stats,
+                &shared.connections,
+                shared.config.max_connections,
+                &shared.store,
+                &shared.upstream,
+            );
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = geohazard_runtime::health::serve(addr, endpoints, shutdown).await {
+                    tracing::error!(error = %e, "the universal-type endpoint's health endpoint failed");
+                }
+            });
+        }
         let dispatcher = {
             let shared = shared.clone();
             tokio::spawn(async move {
@@ -326,6 +345,7 @@ impl Shared {
         let device = connect.client_id.clone();
         let code = self.authenticate(&connect).await;
         if code != ConnectReturnCode::Success {
+            self.stats.refused.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%peer, device = %device.chars().take(64).collect::<String>(), ?code, "device refused at CONNECT");
             // Slow down key guessing a little.
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -557,9 +577,7 @@ impl Shared {
             "$dp" => match frame::decode(&p.payload) {
                 Ok(Frame::Status(status)) => {
                     let payload = frame::status(&status, now);
-                    self.upstream
-                        .publish(Topic::status(device), payload, true)
-                        .await?;
+                    self.forward(Topic::status(device), payload, true).await?;
                     return Ok(None);
                 }
                 Ok(Frame::Data(data)) => {
@@ -581,8 +599,7 @@ impl Shared {
                     match id {
                         Some(id) => {
                             let ack = reply.into_ack(&id);
-                            self.upstream
-                                .publish(Topic::command_ack(device), ack.to_json(), false)
+                            self.forward(Topic::command_ack(device), ack.to_json(), false)
                                 .await?;
                             return Ok(None);
                         }
@@ -618,7 +635,15 @@ impl Shared {
         );
         let mut conn = self.store.pool.acquire().await?;
         quarantine::insert(&mut conn, &[row]).await?;
+        self.stats.quarantined.fetch_add(1, Ordering::Relaxed);
         Ok(None)
+    }
+
+    /// Publishes a device's message, translated, on our broker; returns once it is confirmed.
+    async fn forward(&self, topic: String, payload: Vec<u8>, retain: bool) -> anyhow::Result<()> {
+        self.upstream.publish(topic, payload, retain).await?;
+        self.stats.forwarded.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Sends a device's telemetry to our broker; the answer waits for the collector to confirm
@@ -636,8 +661,7 @@ impl Shared {
             limit: Duration::from_secs(self.config.commit_timeout_secs),
             _forget: Forget(self.uncommitted.clone(), key),
         };
-        self.upstream
-            .publish(Topic::telemetry(device), payload, false)
+        self.forward(Topic::telemetry(device), payload, false)
             .await?;
         Ok(committed)
     }
@@ -718,6 +742,7 @@ impl Shared {
                 .await;
             return;
         }
+        self.stats.commands.fetch_add(1, Ordering::Relaxed);
         tracing::info!(device, command = %command.name, msgid, "command sent to the device");
         let timeout = Duration::from_secs(self.config.command_timeout_secs);
         tokio::time::sleep(timeout).await;

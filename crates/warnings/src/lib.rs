@@ -14,6 +14,7 @@
 //!   merge (the analyzer evaluates them, the console draws their lines).
 
 mod decide;
+pub mod evidence;
 mod lifecycle;
 mod publish;
 mod resend;
@@ -21,7 +22,8 @@ pub mod rules;
 pub mod view;
 
 pub use decide::{Change, Current, Decision, decide};
-pub use geohazard_notify::{AckDeadlines, Queued, WarningPolicy};
+pub use evidence::Evidence;
+pub use geohazard_notify::{Queued, WarningPolicy};
 pub use lifecycle::{LevelChange, Lifecycle, acknowledge, as_stored, open_levels, update_forecast};
 pub use publish::{Outbox, OutboxReceiver, outbox, run_publisher};
 pub use resend::ForecastResend;

@@ -20,6 +20,7 @@ use sqlx::{PgConnection, PgPool};
 use geohazard_notify::{Queued, Step, WarningPolicy};
 
 use crate::decide::{Change, Current, Decision, decide};
+use crate::evidence::{self, Evidence};
 use crate::resend::ForecastResend;
 
 /// A source's new level as the analyzer decided it.
@@ -31,9 +32,8 @@ pub struct LevelChange {
     /// `None`: the condition is over.
     pub level: Option<WarningLevel>,
     pub summary: Summary,
-    /// What the rule saw (the analyzer's typed evidence, serialized), stored with the warning
-    /// and its transition and published with it.
-    pub evidence: Value,
+    /// What the rule saw, stored with the warning and its transition and published with it.
+    pub evidence: Evidence,
     pub reading_ts: Option<DateTime<Utc>>,
     pub failure_forecast: Option<DateTime<Utc>>,
 }
@@ -100,7 +100,10 @@ fn to_message(
         failure_forecast_ts: r.failure_forecast_at.map(|t| t.timestamp_millis()),
         summary: r.summary,
         summary_zh: r.summary_zh,
-        evidence: evidence.unwrap_or(r.evidence),
+        evidence: match evidence {
+            Some(told) => told,
+            None => evidence::stored(r.id, r.evidence)?.to_json(),
+        },
     })
 }
 
@@ -207,8 +210,7 @@ impl Lifecycle {
             return None;
         }
         self.policy
-            .ack_deadlines
-            .get(level)
+            .ack_deadline(level)
             .and_then(|d| chrono::Duration::from_std(d).ok())
             .map(|d| Utc::now() + d)
     }
@@ -280,7 +282,7 @@ impl Lifecycle {
         .bind(change.sensor_id)
         .bind(level.as_str())
         .bind(&change.summary.en)
-        .bind(&change.evidence)
+        .bind(sqlx::types::Json(&change.evidence))
         .bind(change.reading_ts)
         .bind(change.failure_forecast)
         .bind(self.due(level, category))
@@ -300,9 +302,9 @@ impl Lifecycle {
         what: Applied<'_>,
     ) -> sqlx::Result<Option<(Warning, bool)>> {
         let (evidence, person) = match &what {
-            Applied::Level(c) => (&c.evidence, None),
-            Applied::Acknowledgement { person, note } => (note, Some(*person)),
-            Applied::Referral { evidence } => (evidence, None),
+            Applied::Level(c) => (c.evidence.to_json(), None),
+            Applied::Acknowledgement { person, note } => (note.clone(), Some(*person)),
+            Applied::Referral { evidence } => (evidence.clone(), None),
         };
         let change = match &what {
             Applied::Level(c) => Some(*c),
@@ -321,7 +323,7 @@ impl Lifecycle {
                 )
                 .bind(id)
                 .bind(&c.summary.en)
-                .bind(&c.evidence)
+                .bind(sqlx::types::Json(&c.evidence))
                 .bind(c.reading_ts)
                 .bind(c.failure_forecast)
                 .bind(&c.summary.zh)
@@ -339,7 +341,7 @@ impl Lifecycle {
                 )
                 .bind(id)
                 .bind(&c.summary.en)
-                .bind(&c.evidence)
+                .bind(sqlx::types::Json(&c.evidence))
                 .bind(c.reading_ts)
                 .bind(&c.summary.zh)
                 .execute(&mut *conn)
@@ -401,7 +403,7 @@ impl Lifecycle {
                 from,
                 to,
                 person,
-                evidence,
+                evidence: &evidence,
             },
         )
         .await?;
@@ -455,7 +457,7 @@ impl Lifecycle {
         .bind(level.as_str())
         .bind(state.as_str())
         .bind(&c.summary.en)
-        .bind(&c.evidence)
+        .bind(sqlx::types::Json(&c.evidence))
         .bind(c.reading_ts)
         .bind(due.is_some())
         .bind(c.failure_forecast)
@@ -581,7 +583,7 @@ impl Lifecycle {
         .bind(id)
         .bind(change.failure_forecast)
         .bind(&change.summary.en)
-        .bind(&change.evidence)
+        .bind(sqlx::types::Json(&change.evidence))
         .bind(change.reading_ts)
         .bind(&change.summary.zh)
         .execute(&mut *tx)
@@ -594,7 +596,7 @@ impl Lifecycle {
                 from: change.level,
                 to: change.level,
                 person: None,
-                evidence: &change.evidence,
+                evidence: &change.evidence.to_json(),
             },
         )
         .await?;

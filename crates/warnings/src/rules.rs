@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
 
+use geohazard_domain::PerLevel;
 use geohazard_protocol::warning::WarningLevel as Level;
 
 /// Whether exceeding a threshold means going above it or falling below it.
@@ -19,41 +20,33 @@ pub enum Direction {
 }
 
 /// One threshold per level; a missing level is skipped. For `Above`, blue < yellow < orange < red.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Thresholds {
-    pub blue: Option<f64>,
-    pub yellow: Option<f64>,
-    pub orange: Option<f64>,
-    pub red: Option<f64>,
-}
+pub type Thresholds = PerLevel<Option<f64>>;
 
-impl Thresholds {
-    pub const fn new(blue: f64, yellow: f64, orange: f64, red: f64) -> Thresholds {
-        Thresholds {
-            blue: Some(blue),
-            yellow: Some(yellow),
-            orange: Some(orange),
-            red: Some(red),
-        }
-    }
-
-    pub fn get(&self, level: Level) -> Option<f64> {
-        match level {
-            Level::Blue => self.blue,
-            Level::Yellow => self.yellow,
-            Level::Orange => self.orange,
-            Level::Red => self.red,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        Level::ALL.iter().all(|l| self.get(*l).is_none())
-    }
-
+/// What a rule's thresholds say about a value: the level it reaches, with or without a band.
+pub trait LevelLines {
     /// The highest level whose threshold `x` reaches, each threshold relaxed by `slack(t)`
     /// (zero to raise, the hysteresis band to hold a level already reached).
-    pub fn level(&self, x: f64, dir: Direction, slack: impl Fn(f64) -> f64) -> Option<Level> {
+    fn level(&self, x: f64, dir: Direction, slack: impl Fn(f64) -> f64) -> Option<Level>;
+
+    /// (level to raise to, level to hold) for `x` with an absolute hysteresis band.
+    fn assess(&self, x: f64, dir: Direction, hysteresis: f64) -> Assessment {
+        Assessment {
+            up: self.level(x, dir, |_| 0.0),
+            hold: self.level(x, dir, |_| hysteresis.abs()),
+        }
+    }
+
+    /// The same with a band proportional to each threshold.
+    fn assess_fraction(&self, x: f64, dir: Direction, fraction: f64) -> Assessment {
+        Assessment {
+            up: self.level(x, dir, |_| 0.0),
+            hold: self.level(x, dir, |t| (t * fraction).abs()),
+        }
+    }
+}
+
+impl LevelLines for Thresholds {
+    fn level(&self, x: f64, dir: Direction, slack: impl Fn(f64) -> f64) -> Option<Level> {
         if !x.is_finite() {
             return None;
         }
@@ -64,22 +57,14 @@ impl Thresholds {
             })
         })
     }
+}
 
-    /// (level to raise to, level to hold) for `x` with an absolute hysteresis band.
-    pub fn assess(&self, x: f64, dir: Direction, hysteresis: f64) -> Assessment {
-        Assessment {
-            up: self.level(x, dir, |_| 0.0),
-            hold: self.level(x, dir, |_| hysteresis.abs()),
-        }
-    }
-
-    /// The same with a band proportional to each threshold.
-    pub fn assess_fraction(&self, x: f64, dir: Direction, fraction: f64) -> Assessment {
-        Assessment {
-            up: self.level(x, dir, |_| 0.0),
-            hold: self.level(x, dir, |t| (t * fraction).abs()),
-        }
-    }
+/// A rainfall intensity–duration threshold curve, I = a·D^(−b) (mm/h over D hours): rain
+/// above it at some duration has triggered slides in the region.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct IdCurve {
+    pub a: f64,
+    pub b: f64,
 }
 
 /// What one evaluation says: the level the value reaches, and the level it still holds given
@@ -320,14 +305,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const T: Thresholds = Thresholds::new(1.0, 2.0, 3.0, 4.0);
+    const T: Thresholds = Thresholds::some(1.0, 2.0, 3.0, 4.0);
 
     #[test]
     fn thresholds_pick_the_highest_level_reached_in_either_direction() {
         assert_eq!(T.level(0.5, Direction::Above, |_| 0.0), None);
         assert_eq!(T.level(2.5, Direction::Above, |_| 0.0), Some(Level::Yellow));
         assert_eq!(T.level(9.0, Direction::Above, |_| 0.0), Some(Level::Red));
-        let below = Thresholds::new(12.0, 11.5, 11.0, 10.5);
+        let below = Thresholds::some(12.0, 11.5, 11.0, 10.5);
         assert_eq!(
             below.level(11.2, Direction::Below, |_| 0.0),
             Some(Level::Yellow)

@@ -8,6 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::evidence::{self, Evidence};
+
 /// A site as a warning names it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SiteRef {
@@ -51,19 +53,23 @@ pub struct WarningView {
     pub acknowledged_by: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
     pub escalation_step: i32,
-    /// Only in the detail.
+    /// Only in the detail: what the rule saw, by `method` (`crates/warnings/src/evidence.rs`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    #[sqlx(skip)]
+    pub evidence: Option<Evidence>,
 }
 
-/// Warnings in scope (`$1`, the scope's divisions). `tail` follows the ORDER BY.
-fn query(where_clause: &str, tail: &str, evidence: &str) -> String {
+/// Warnings in scope (`$1`, the scope's divisions), with their evidence when `evidence`. `tail`
+/// follows the ORDER BY.
+fn query(where_clause: &str, tail: &str, evidence: bool) -> String {
+    let evidence = if evidence { ", w.evidence" } else { "" };
     format!(
         "SELECT w.id, w.site_id, s.code AS site_code, s.name AS site_name, s.division_code,
                 w.source, w.category, w.sensor_id, w.level, w.peak_level, w.state, w.summary,
                 w.summary_zh, w.raised_at, w.updated_at, w.reading_ts, w.failure_forecast_at, w.crossings,
-                w.acknowledged_at, p.name AS acknowledged_by, w.closed_at, w.escalation_step,
-                {evidence} AS evidence
+                w.acknowledged_at, p.name AS acknowledged_by, w.closed_at, w.escalation_step
+                {evidence}
          FROM warnings w
          JOIN hazard_sites s ON s.id = w.site_id
          LEFT JOIN people p ON p.id = w.acknowledged_by
@@ -83,7 +89,7 @@ pub async fn list(
     sqlx::query_as(sqlx::AssertSqlSafe(query(
         "w.state = ANY($2)",
         "LIMIT $3",
-        "NULL::jsonb",
+        false,
     )))
     .bind(scope.divisions())
     .bind(states)
@@ -101,7 +107,7 @@ pub async fn unclosed_of_site(
     sqlx::query_as(sqlx::AssertSqlSafe(query(
         "w.site_id = $2 AND w.state <> 'closed'",
         "",
-        "NULL::jsonb",
+        false,
     )))
     .bind(scope.divisions())
     .bind(site)
@@ -109,17 +115,32 @@ pub async fn unclosed_of_site(
     .await
 }
 
-/// One warning in scope, with its evidence; `None` when absent or out of scope.
+/// A warning with its evidence as stored.
+#[derive(sqlx::FromRow)]
+struct Detail {
+    #[sqlx(flatten)]
+    view: WarningView,
+    evidence: Value,
+}
+
+/// One warning in scope, with its evidence typed; `None` when absent or out of scope. Evidence
+/// this code cannot read is an error naming the warning.
 pub async fn get(
     db: impl sqlx::PgExecutor<'_>,
     scope: &Scope,
     id: WarningId,
 ) -> sqlx::Result<Option<WarningView>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(query("w.id = $2", "", "w.evidence")))
+    let found: Option<Detail> = sqlx::query_as(sqlx::AssertSqlSafe(query("w.id = $2", "", true)))
         .bind(scope.divisions())
         .bind(id)
         .fetch_optional(db)
-        .await
+        .await?;
+    found
+        .map(|Detail { mut view, evidence }| {
+            view.evidence = Some(evidence::stored(view.id.0, evidence)?);
+            Ok(view)
+        })
+        .transpose()
 }
 
 /// One transition of a warning.

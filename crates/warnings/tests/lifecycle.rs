@@ -12,7 +12,7 @@ use geohazard_protocol::warning::{
 use geohazard_store::Store;
 use geohazard_testkit::TestDb;
 use geohazard_testkit::fixtures::{self, COUNTY};
-use geohazard_warnings::{AckDeadlines, ForecastResend, LevelChange, Lifecycle, WarningPolicy};
+use geohazard_warnings::{ForecastResend, LevelChange, Lifecycle, WarningPolicy};
 use serde_json::json;
 
 fn change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
@@ -22,7 +22,12 @@ fn change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
         sensor_id: None,
         level,
         summary: Summary::new(format!("{level:?}"), format!("{level:?}")),
-        evidence: json!({"method": "threshold", "value": 7.4}),
+        evidence: geohazard_warnings::Evidence::threshold(
+            0,
+            7.4,
+            "m",
+            geohazard_warnings::rules::Thresholds::some(4.0, 5.0, 6.0, 7.0),
+        ),
         reading_ts: None,
         failure_forecast: None,
     }
@@ -106,9 +111,9 @@ async fn queued_sms_wake_the_deliverer_and_an_acknowledgement_stops_the_referral
     let (_db, store, site) = world().await;
     let duty = fixtures::on_duty_now(&store, "Duty", "13800000002", COUNTY).await;
     let lc = Lifecycle::new(WarningPolicy {
-        ack_deadlines: AckDeadlines {
+        ack_deadlines: geohazard_domain::PerLevel {
             red: Some(3600.0),
-            ..AckDeadlines::default()
+            ..WarningPolicy::default().ack_deadlines
         },
         ..WarningPolicy::default()
     });
@@ -330,4 +335,46 @@ async fn a_forecast_that_moves_materially_earlier_is_sent_again_by_sms_and_jitte
         .await
         .unwrap();
     assert_eq!(sms_bodies(&store).await.len(), 2);
+}
+
+#[tokio::test]
+async fn evidence_is_read_back_typed_and_a_shape_the_code_does_not_know_is_an_error_naming_the_warning()
+ {
+    let (_db, store, site) = world().await;
+    let w = Lifecycle::default()
+        .apply(&store.pool, &change(site, Some(WarningLevel::Yellow)))
+        .await
+        .unwrap()
+        .unwrap();
+    let scope = geohazard_domain::Scope::new(COUNTY.to_owned(), vec![COUNTY.to_owned()], false);
+    let id = WarningId(w.id);
+    let detail = geohazard_warnings::view::get(&store.pool, &scope, id)
+        .await
+        .unwrap()
+        .expect("in scope");
+    assert_eq!(detail.evidence, Some(change(site, None).evidence));
+
+    // Evidence written by something else, in a shape no method has: the detail and the store's
+    // message both refuse it, naming the warning, instead of passing it on.
+    for forged in [
+        json!({"forged": true}),
+        json!({"method": "threshold", "value": "<img src=x onerror=alert(1)>"}),
+        json!({"method": "no_such_method", "ts": 0}),
+    ] {
+        sqlx::query("UPDATE warnings SET evidence = $2 WHERE id = $1")
+            .bind(w.id)
+            .bind(&forged)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let e = geohazard_warnings::view::get(&store.pool, &scope, id)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, sqlx::Error::Decode(_)), "{e}");
+        assert!(e.to_string().contains(&format!("warning {}", w.id)), "{e}");
+        let e = geohazard_warnings::as_stored(&store.pool, w.id)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(&format!("warning {}", w.id)), "{e}");
+    }
 }
