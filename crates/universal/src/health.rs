@@ -24,6 +24,9 @@ pub(crate) struct Stats {
     pub commands: AtomicU64,
 }
 
+/// A metric's name, its help and where in [`Stats`] it counts.
+type Counter = (&'static str, &'static str, fn(&Stats) -> &AtomicU64);
+
 /// The endpoint's readiness checks and metrics.
 pub(crate) fn endpoints(
     stats: &Arc<Stats>,
@@ -33,7 +36,7 @@ pub(crate) fn endpoints(
     upstream: &ConfirmedBus,
 ) -> Endpoints {
     let mut registry = prometheus_client::registry::Registry::default();
-    let counters: [(&'static str, &'static str, fn(&Stats) -> &AtomicU64); 4] = [
+    let counters: [Counter; 4] = [
         (
             "geohazard_universal_messages_forwarded",
             "Device messages our broker confirmed",
