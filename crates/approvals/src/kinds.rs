@@ -420,7 +420,8 @@ async fn apply_effect(
         }
         "site.retire" => {
             let id: Option<i64> = sqlx::query_scalar(
-                "UPDATE hazard_sites SET status = 'closed', retired_at = now(), retired_by_approval = $2
+                "UPDATE hazard_sites SET status = 'closed', retired_at = now(), retired_by_approval = $2,
+                     version = version + 1, updated_at = now()
                  WHERE code = $1 AND status <> 'closed' RETURNING id",
             )
             .bind(s("site_code"))

@@ -88,8 +88,8 @@ CREATE INDEX approval_events_instance_idx ON approval_events (instance_id, id);
 
 -- What approvals change in the register: additive columns, set only by the approvals' effects.
 ALTER TABLE hazard_sites
+    -- (`retired_at` itself comes with the register's own columns, migration 0500.)
     ADD COLUMN registered_by_approval bigint REFERENCES approval_instances (id),
-    ADD COLUMN retired_at             timestamptz,
     ADD COLUMN retired_by_approval    bigint REFERENCES approval_instances (id);
 -- A device's data counts as official from its acceptance.
 ALTER TABLE gateways
