@@ -233,6 +233,9 @@ async fn the_openapi_document_is_served_parses_and_lists_exactly_the_routes_the_
         let r = match method.as_str() {
             "get" => http.get(url),
             "post" => http.post(url),
+            "put" => http.put(url),
+            "patch" => http.patch(url),
+            "delete" => http.delete(url),
             other => panic!("untested method {other}"),
         }
         .send()

@@ -47,11 +47,18 @@ async fn two_command_centers_ask_for_one_snapshot_per_orange_warning() {
     let source = format!("threshold:{GATEWAY}/crack-1");
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO warnings (site_id, source, category, level, peak_level, state, summary, evidence)
-         SELECT id, $2, 'hazard', 'orange', 'orange', 'open', 'crack-1 above the orange line', '{}'
+         SELECT id, $2, 'hazard', 'orange', 'orange', 'open', 'crack-1 above the orange line', $3
          FROM hazard_sites WHERE code = $1 RETURNING id",
     )
     .bind(&site)
     .bind(&source)
+    // The evidence as the analyzer writes it: the command-center reads it back typed.
+    .bind(sqlx::types::Json(geohazard_warnings::Evidence::threshold(
+        0,
+        32.0,
+        "mm",
+        geohazard_warnings::rules::Thresholds::some(10.0, 20.0, 30.0, 50.0),
+    )))
     .fetch_one(&w.store.pool)
     .await
     .unwrap();
