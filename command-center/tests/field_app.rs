@@ -13,13 +13,12 @@ use std::time::{Duration, Instant};
 
 use common::{Center, PASSWORD};
 use geohazard_command_center::Role;
-use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
+use geohazard_protocol::warning::WarningLevel;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::api::StatusCode;
-use geohazard_testkit::browser::{Browser, Locator, browser};
+use geohazard_testkit::browser::{Browser, browser};
 use geohazard_testkit::fixtures::COUNTY;
 use geohazard_testkit::publish_warning;
-use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -62,31 +61,6 @@ async fn site(env: &Center, code: &str, person: i64) -> i64 {
     .await
     .unwrap();
     id
-}
-
-async fn red_warning(env: &Center, site_id: i64) -> Warning {
-    Lifecycle::default()
-        .apply(
-            &env.store.pool,
-            &LevelChange {
-                site_id,
-                source: "threshold:crack-1".parse().unwrap(),
-                sensor_id: None,
-                level: Some(WarningLevel::Red),
-                summary: Summary::new("crack 52 mm (red ≥ 50 mm)", "裂缝 52 mm（红色 ≥ 50 mm）"),
-                evidence: geohazard_warnings::Evidence::threshold(
-                    0,
-                    52.0,
-                    "mm",
-                    geohazard_warnings::rules::Thresholds::some(10.0, 20.0, 30.0, 50.0),
-                ),
-                reading_ts: None,
-                failure_forecast: None,
-            },
-        )
-        .await
-        .unwrap()
-        .expect("a raised warning")
 }
 
 async fn person_of(env: &Center, officer: i64) -> i64 {
@@ -135,32 +109,8 @@ async fn gps(b: &Browser, lon: f64, lat: f64) {
 }
 
 async fn app_sign_in(b: &Browser, base: &str, username: &str) {
-    b.client.goto(&format!("{base}app/")).await.unwrap();
-    b.js("window.missingTexts = [];
-          document.addEventListener('gh:missing-text', (e) => window.missingTexts.push(e.detail.key));
-          return true")
+    b.submit_sign_in(&format!("{base}app/"), username, PASSWORD)
         .await;
-    b.until(
-        "the app's sign-in",
-        WAIT,
-        "return !document.getElementById('login').hidden",
-    )
-    .await;
-    b.client
-        .find(Locator::Id("login-user"))
-        .await
-        .unwrap()
-        .send_keys(username)
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Id("login-pass"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    b.click("#login-form button[type=submit]").await;
     b.until(
         "the app signed in",
         WAIT,
@@ -211,7 +161,7 @@ async fn a_red_warning_becomes_an_incident_a_dispatched_task_and_a_team_on_site_
     console.sign_in(&base, "duty", PASSWORD).await;
     let app = phone(&base).await;
     app_sign_in(&app, &base, "zhang").await;
-    let w = red_warning(&env, s).await;
+    let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     let bus = env.publisher("test-analyzer").await;
     publish_warning(&bus, &w).await;
     console
@@ -430,7 +380,7 @@ async fn a_change_made_offline_is_delivered_once_when_the_link_returns_even_when
     let zhang = env.officer("zhang", COUNTY, Role::FieldStaff).await;
     let s = site(&env, "GAO-BY-02", person_of(&env, zhang).await).await;
     let token = env.login("duty").await;
-    let w = red_warning(&env, s).await;
+    let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     let (_, incident) = env
         .api
         .post(&token, &format!("/warnings/{}/incident", w.id), json!({}))

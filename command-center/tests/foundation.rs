@@ -8,11 +8,10 @@ use std::collections::BTreeSet;
 
 use common::{Center, NEIGHBOUR};
 use geohazard_command_center::Role;
-use geohazard_protocol::warning::{Summary, WarningLevel};
+use geohazard_protocol::warning::WarningLevel;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::api::StatusCode;
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
-use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 
 /// A command-center over Sichuan → Yibin → Gao and Gao's neighbour Cuiping.
@@ -49,33 +48,6 @@ async fn site_with_devices(env: &Center, code: &str, division: &str) -> (i64, i6
     (site, gateway, sensor)
 }
 
-/// An open yellow warning on a site.
-async fn warning(env: &Center, site_id: i64) -> i64 {
-    Lifecycle::default()
-        .apply(
-            &env.store.pool,
-            &LevelChange {
-                site_id,
-                source: "threshold:crack-1".parse().unwrap(),
-                sensor_id: None,
-                level: Some(WarningLevel::Yellow),
-                summary: Summary::new("crack 12 mm", "裂缝 12 mm"),
-                evidence: geohazard_warnings::Evidence::threshold(
-                    0,
-                    12.0,
-                    "mm",
-                    geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
-                ),
-                reading_ts: None,
-                failure_forecast: None,
-            },
-        )
-        .await
-        .unwrap()
-        .expect("a raised warning")
-        .id
-}
-
 fn ids(list: &Value) -> BTreeSet<i64> {
     list.as_array()
         .unwrap_or_else(|| panic!("a list: {list}"))
@@ -89,8 +61,14 @@ async fn a_county_officer_reads_no_other_countys_site_warning_gateway_or_reading
     let env = setup().await;
     let (own_site, own_gw, own_sensor) = site_with_devices(&env, "GAO-1", COUNTY).await;
     let (other_site, other_gw, other_sensor) = site_with_devices(&env, "CP-1", NEIGHBOUR).await;
-    let own_warning = warning(&env, own_site).await;
-    let other_warning = warning(&env, other_site).await;
+    let own_warning = env
+        .raise_warning(own_site, WarningLevel::Yellow, 12.0)
+        .await
+        .id;
+    let other_warning = env
+        .raise_warning(other_site, WarningLevel::Yellow, 12.0)
+        .await
+        .id;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
     env.officer("yibin-viewer", CITY, Role::Viewer).await;
     let county = env.login("gao-duty").await;
@@ -264,7 +242,7 @@ async fn the_openapi_document_is_served_parses_and_lists_exactly_the_routes_the_
 async fn every_error_answer_has_a_stable_code_beside_its_message() {
     let env = setup().await;
     let (site, _, _) = site_with_devices(&env, "GAO-1", COUNTY).await;
-    let w = warning(&env, site).await;
+    let w = env.raise_warning(site, WarningLevel::Yellow, 12.0).await.id;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
     env.officer("gao-viewer", COUNTY, Role::Viewer).await;
     let duty = env.login("gao-duty").await;
@@ -419,7 +397,7 @@ async fn an_acknowledgement_retried_at_once_with_its_idempotency_key_is_done_onc
  {
     let env = setup().await;
     let (site, _, _) = site_with_devices(&env, "GAO-1", COUNTY).await;
-    let w = warning(&env, site).await;
+    let w = env.raise_warning(site, WarningLevel::Yellow, 12.0).await.id;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
     let duty = env.login("gao-duty").await;
     let ack = format!("/warnings/{w}/acknowledge");

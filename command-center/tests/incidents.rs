@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use common::{Center, NEIGHBOUR};
 use geohazard_command_center::Role;
-use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
+use geohazard_protocol::warning::WarningLevel;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::fixtures::{CITY, COUNTY};
 use geohazard_testkit::publish_warning;
-use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 
 async fn setup() -> Center {
@@ -42,32 +41,6 @@ async fn site(env: &Center, code: &str, division: &str, people: i32) -> i64 {
     )
     .await
     .unwrap()
-}
-
-/// A warning raised on a site through the analyzer's state machine.
-async fn warning(env: &Center, site_id: i64, level: WarningLevel) -> Warning {
-    Lifecycle::default()
-        .apply(
-            &env.store.pool,
-            &LevelChange {
-                site_id,
-                source: "threshold:crack-1".parse().unwrap(),
-                sensor_id: None,
-                level: Some(level),
-                summary: Summary::new("crack 52 mm (red ≥ 50 mm)", "裂缝 52 mm（红色 ≥ 50 mm）"),
-                evidence: geohazard_warnings::Evidence::threshold(
-                    0,
-                    52.0,
-                    "mm",
-                    geohazard_warnings::rules::Thresholds::some(10.0, 20.0, 30.0, 50.0),
-                ),
-                reading_ts: None,
-                failure_forecast: None,
-            },
-        )
-        .await
-        .unwrap()
-        .expect("a raised warning")
 }
 
 async fn audit(env: &Center, action: &str) -> Vec<(Option<i64>, Option<String>, Value)> {
@@ -130,7 +103,7 @@ async fn post_with_key(
 async fn an_incident_opened_from_a_warning_moves_through_its_states_with_its_timeline_and_audit() {
     let env = setup().await;
     let s = site(&env, "GAO-1", COUNTY, 320).await;
-    let w = warning(&env, s, WarningLevel::Red).await;
+    let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     env.officer("viewer", COUNTY, Role::Viewer).await;
     let duty = env.login("duty").await;
@@ -259,7 +232,7 @@ async fn an_incident_opened_from_a_warning_moves_through_its_states_with_its_tim
 async fn an_assessment_regrades_the_incident_by_the_national_plan_and_is_audited() {
     let env = setup().await;
     let s = site(&env, "GAO-2", COUNTY, 20).await;
-    let w = warning(&env, s, WarningLevel::Orange).await;
+    let w = env.raise_warning(s, WarningLevel::Orange, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let duty = env.login("duty").await;
     let (_, incident) = env
@@ -302,8 +275,8 @@ async fn incidents_teams_and_tasks_are_scoped_across_counties() {
     let env = setup().await;
     let gao = site(&env, "GAO-3", COUNTY, 50).await;
     let cp = site(&env, "CP-3", NEIGHBOUR, 50).await;
-    let wg = warning(&env, gao, WarningLevel::Red).await;
-    let wc = warning(&env, cp, WarningLevel::Red).await;
+    let wg = env.raise_warning(gao, WarningLevel::Red, 52.0).await;
+    let wc = env.raise_warning(cp, WarningLevel::Red, 52.0).await;
     env.officer("gao", COUNTY, Role::DutyOfficer).await;
     env.officer("cp", NEIGHBOUR, Role::DutyOfficer).await;
     env.officer("city", CITY, Role::Viewer).await;
@@ -422,7 +395,7 @@ async fn incidents_teams_and_tasks_are_scoped_across_counties() {
 async fn field_staff_read_and_move_only_their_own_tasks_and_each_move_is_audited() {
     let env = setup().await;
     let s = site(&env, "GAO-4", COUNTY, 50).await;
-    let w = warning(&env, s, WarningLevel::Red).await;
+    let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let a = env.officer("staff-a", COUNTY, Role::FieldStaff).await;
     let b = env.officer("staff-b", COUNTY, Role::FieldStaff).await;
@@ -613,7 +586,7 @@ async fn the_nearest_available_team_comes_first_with_distance_and_arrival_and_a_
  {
     let env = setup().await;
     let s = site(&env, "GAO-5", COUNTY, 50).await; // at 104.6, 28.8
-    let w = warning(&env, s, WarningLevel::Red).await;
+    let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let duty = env.login("duty").await;
     let (_, i) = env
@@ -664,7 +637,7 @@ async fn the_nearest_available_team_comes_first_with_distance_and_arrival_and_a_
 async fn a_task_change_retried_with_its_idempotency_key_is_done_once() {
     let env = setup().await;
     let s = site(&env, "GAO-6", COUNTY, 50).await;
-    let w = warning(&env, s, WarningLevel::Red).await;
+    let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let a = env.officer("staff-a", COUNTY, Role::FieldStaff).await;
     let duty = env.login("duty").await;
@@ -722,8 +695,8 @@ async fn the_live_socket_says_when_an_incident_in_scope_changes() {
     let env = setup().await;
     let gao = site(&env, "GAO-7", COUNTY, 50).await;
     let cp = site(&env, "CP-7", NEIGHBOUR, 50).await;
-    let wg = warning(&env, gao, WarningLevel::Red).await;
-    let wc = warning(&env, cp, WarningLevel::Red).await;
+    let wg = env.raise_warning(gao, WarningLevel::Red, 52.0).await;
+    let wc = env.raise_warning(cp, WarningLevel::Red, 52.0).await;
     env.officer("gao", COUNTY, Role::DutyOfficer).await;
     env.officer("cp", NEIGHBOUR, Role::DutyOfficer).await;
     let gao_t = env.login("gao").await;
@@ -768,12 +741,12 @@ async fn a_red_warning_opens_one_incident_across_two_command_centers_when_config
     .await
     .unwrap();
     let s = site(&env, "GAO-8", COUNTY, 50).await;
-    let yellow = warning(&env, s, WarningLevel::Yellow).await;
+    let yellow = env.raise_warning(s, WarningLevel::Yellow, 52.0).await;
     let bus = env.publisher("test-analyzer").await;
     publish_warning(&bus, &yellow).await;
     let red = {
         let other = site(&env, "GAO-9", COUNTY, 50).await;
-        warning(&env, other, WarningLevel::Red).await
+        env.raise_warning(other, WarningLevel::Red, 52.0).await
     };
     publish_warning(&bus, &red).await;
     // Both command-centers see it; one incident is opened, for the red one only.

@@ -6,8 +6,10 @@
 use std::ops::Deref;
 
 use geohazard_command_center::{CommandCenterConfig, NewOfficer, Role, Server, add_officer};
+use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
 use geohazard_testkit::World;
 use geohazard_testkit::api::Api;
+use geohazard_warnings::{Evidence, LevelChange, Lifecycle, rules::Thresholds};
 
 /// Cuiping district: a county-level neighbour of Gao county in the same city.
 pub const NEIGHBOUR: &str = "511502";
@@ -86,5 +88,34 @@ impl Center {
         )
         .await
         .unwrap();
+    }
+}
+
+impl Center {
+    /// An open warning on a site at `level`, raised through the warnings' state machine as the
+    /// analyzer raises one: crack meter crack-1 reading `mm` against lines at 10/20/30/50 mm.
+    pub async fn raise_warning(&self, site_id: i64, level: WarningLevel, mm: f64) -> Warning {
+        Lifecycle::default()
+            .apply(
+                &self.store.pool,
+                &LevelChange {
+                    site_id,
+                    source: "threshold:crack-1".parse().unwrap(),
+                    sensor_id: None,
+                    level: Some(level),
+                    summary: Summary::new(format!("crack {mm} mm"), format!("裂缝 {mm} mm")),
+                    evidence: Evidence::threshold(
+                        0,
+                        mm,
+                        "mm",
+                        Thresholds::some(10.0, 20.0, 30.0, 50.0),
+                    ),
+                    reading_ts: None,
+                    failure_forecast: None,
+                },
+            )
+            .await
+            .unwrap()
+            .expect("a raised warning")
     }
 }

@@ -152,9 +152,21 @@ impl Browser {
     }
 
     pub async fn sign_in(&self, base: &str, username: &str, password: &str) {
-        self.client.goto(base).await.unwrap();
-        // The console reports what fails with `gh:error` events (kept for a timeout's message)
-        // and a text its catalogue lacks with `gh:missing-text` (a test fails on it at close).
+        self.submit_sign_in(base, username, password).await;
+        self.until(
+            "the live link",
+            Duration::from_secs(10),
+            "return document.getElementById('link').classList.contains('up')",
+        )
+        .await;
+    }
+
+    /// Opens `url` (the console or the field app: both sign in with the same form) and sends
+    /// the sign-in form; what shows once signed in is for the caller to wait for.
+    pub async fn submit_sign_in(&self, url: &str, username: &str, password: &str) {
+        self.client.goto(url).await.unwrap();
+        // The pages report what fails with `gh:error` events (kept for a timeout's message)
+        // and a text their catalogue lacks with `gh:missing-text` (a test fails on it at close).
         self.js("window.consoleErrors = [];
                  document.addEventListener('gh:error', (e) => window.consoleErrors.push(e.detail.message));
                  window.missingTexts = [];
@@ -181,19 +193,7 @@ impl Browser {
             .send_keys(password)
             .await
             .unwrap();
-        self.client
-            .find(Locator::Id("login-submit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        self.until(
-            "the live link",
-            Duration::from_secs(10),
-            "return document.getElementById('link').classList.contains('up')",
-        )
-        .await;
+        self.click("#login-form button[type=submit]").await;
     }
 
     /// Clicks the element `css` names, finding it again if a re-render replaced it between
