@@ -95,12 +95,26 @@ impl Center {
     /// An open warning on a site at `level`, raised through the warnings' state machine as the
     /// analyzer raises one: crack meter crack-1 reading `mm` against lines at 10/20/30/50 mm.
     pub async fn raise_warning(&self, site_id: i64, level: WarningLevel, mm: f64) -> Warning {
+        self.raise_warning_from(site_id, "threshold:crack-1", level, mm)
+            .await
+    }
+
+    /// An open warning on a site at `level` from the rule `source` (e.g. `threshold:mud-1`),
+    /// reading `mm` against lines at 10/20/30/50 mm; a second source on one site is a second
+    /// warning.
+    pub async fn raise_warning_from(
+        &self,
+        site_id: i64,
+        source: &str,
+        level: WarningLevel,
+        mm: f64,
+    ) -> Warning {
         Lifecycle::default()
             .apply(
                 &self.store.pool,
                 &LevelChange {
                     site_id,
-                    source: "threshold:crack-1".parse().unwrap(),
+                    source: source.parse().expect("a warning source"),
                     sensor_id: None,
                     level: Some(level),
                     summary: Summary::new(format!("crack {mm} mm"), format!("裂缝 {mm} mm")),
