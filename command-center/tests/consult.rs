@@ -42,19 +42,21 @@ async fn people(env: &Center) -> People {
     }
 }
 
-/// The city opens a room for incident 42, inviting Gao county.
-async fn open_room(env: &Center, p: &People) -> i64 {
+/// The city opens a room for an incident in Gao county, inviting Gao county: the room's id and
+/// the incident's.
+async fn open_room(env: &Center, p: &People) -> (i64, i64) {
+    let incident = env.open_incident(&p.city, "GAO-SLIDE").await;
     let (status, room) = env
         .api
         .post(
             &p.city,
             "/consult/rooms",
-            json!({"title": "高县滑坡会商 <script>", "incident_id": 42,
+            json!({"title": "高县滑坡会商 <script>", "incident_id": incident,
                    "invited_divisions": [COUNTY]}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{room}");
-    room["id"].as_i64().unwrap()
+    (room["id"].as_i64().unwrap(), incident)
 }
 
 async fn socket(env: &Center, token: &str, room: i64) -> Result<Ws, u16> {
@@ -108,7 +110,7 @@ async fn a_room_is_entered_by_its_division_those_above_and_the_invited_and_no_on
     let env = common::start(|_| {}).await;
     env.add_neighbour().await;
     let p = people(&env).await;
-    let room = open_room(&env, &p).await;
+    let (room, incident) = open_room(&env, &p).await;
     // The city (its own), the province (above) and Gao (invited) see it; Cuiping does not.
     for (who, token) in [
         ("city", &p.city),
@@ -120,7 +122,7 @@ async fn a_room_is_entered_by_its_division_those_above_and_the_invited_and_no_on
         assert_eq!(rooms[0]["id"], room, "{who}: {rooms}");
         let (status, detail) = env.api.get(token, &format!("/consult/rooms/{room}")).await;
         assert_eq!(status, StatusCode::OK, "{who}");
-        assert_eq!(detail["room"]["incident_id"], 42);
+        assert_eq!(detail["room"]["incident_id"], incident);
     }
     let (_, rooms) = env.api.get(&p.neighbour, "/consult/rooms").await;
     assert_eq!(rooms, json!([]));
@@ -204,11 +206,12 @@ async fn a_room_is_entered_by_its_division_those_above_and_the_invited_and_no_on
 }
 
 #[tokio::test]
-async fn chat_and_drawings_reach_the_others_and_a_late_joiner_gets_the_whole_log() {
+async fn chat_and_drawings_reach_the_others_a_late_joiner_gets_the_whole_log_and_decisions_enter_the_incident_timeline()
+ {
     let env = common::start(|_| {}).await;
     env.add_neighbour().await;
     let p = people(&env).await;
-    let room = open_room(&env, &p).await;
+    let (room, incident) = open_room(&env, &p).await;
     let (mut city, _) = enter(&env, &p.city, room).await;
     let (mut county, welcome) = enter(&env, &p.county, room).await;
     assert_eq!(welcome["present"].as_array().unwrap().len(), 2, "{welcome}");
@@ -317,18 +320,54 @@ async fn chat_and_drawings_reach_the_others_and_a_late_joiner_gets_the_whole_log
             .await
             .unwrap();
     assert_eq!(audited.len(), 1);
-    assert_eq!(audited[0]["incident_id"], 42);
+    assert_eq!(audited[0]["incident_id"], incident);
     // The incident's timeline reads the decision; the neighbour county reads nothing of it.
     let (_, timeline) = env
         .api
-        .get(&p.county, "/consult/decisions?incident_id=42")
+        .get(
+            &p.county,
+            &format!("/consult/decisions?incident_id={incident}"),
+        )
         .await;
     assert_eq!(timeline[0]["body"]["text"], "疏散 A 区 32 人", "{timeline}");
     let (_, theirs) = env
         .api
-        .get(&p.neighbour, "/consult/decisions?incident_id=42")
+        .get(
+            &p.neighbour,
+            &format!("/consult/decisions?incident_id={incident}"),
+        )
         .await;
     assert_eq!(theirs, json!([]));
+    // The decision is an entry of the incident's own timeline, with who took it and where.
+    let (status, detail) = env
+        .api
+        .get(&p.county, &format!("/incidents/{incident}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let entry = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "consult_decision")
+        .unwrap_or_else(|| panic!("no decision in the timeline: {detail}"));
+    assert_eq!(entry["detail"]["text"], "疏散 A 区 32 人", "{entry}");
+    assert_eq!(entry["detail"]["room_id"], room, "{entry}");
+    assert_eq!(entry["by"], "Officer yibin-duty", "{entry}");
+    let (status, _) = env
+        .api
+        .get(&p.neighbour, &format!("/incidents/{incident}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A room cannot be opened for an incident its opener cannot see.
+    let (status, body) = env
+        .api
+        .post(
+            &p.neighbour,
+            "/consult/rooms",
+            json!({"title": "翠屏区会商", "incident_id": incident}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
     // The minutes: a printable page, zh-CN first, the title escaped.
     let r = env
@@ -395,7 +434,7 @@ async fn with_janus() -> (NetNs, Janus, Center) {
 async fn the_signalling_relay_refuses_unknown_rooms_other_rooms_feeds_and_malformed_messages() {
     let (_ns, _janus, env) = with_janus().await;
     let p = people(&env).await;
-    let room = open_room(&env, &p).await;
+    let (room, _) = open_room(&env, &p).await;
     let (_, other) = env
         .api
         .post(&p.neighbour, "/consult/rooms", json!({"title": "翠屏会商"}))

@@ -99,6 +99,23 @@ impl Center {
             .await
     }
 
+    /// An incident in Gao county, opened by `token`'s officer from a red warning on a new site
+    /// `code`.
+    pub async fn open_incident(&self, token: &str, code: &str) -> i64 {
+        let site = geohazard_testkit::fixtures::register_site(&self.store, code).await;
+        let warning = self.raise_warning(site, WarningLevel::Red, 52.0).await;
+        let (status, body) = self
+            .api
+            .post(
+                token,
+                &format!("/warnings/{}/incident", warning.id),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_i64().expect("the incident's id")
+    }
+
     /// An open warning on a site at `level` from the rule `source` (e.g. `threshold:mud-1`),
     /// reading `mm` against lines at 10/20/30/50 mm; a second source on one site is a second
     /// warning.
