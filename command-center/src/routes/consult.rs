@@ -219,6 +219,10 @@ fn what(e: &RoomEvent) -> (&'static str, String) {
         ),
         EventKind::Decision => ("决策 Decision", text("text")),
         EventKind::Closed => ("结束 Closed", String::new()),
+        EventKind::Camera => (
+            "现场视频 Camera",
+            format!("{}/{}", text("gateway"), text("camera")),
+        ),
     }
 }
 
