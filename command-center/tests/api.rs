@@ -213,7 +213,7 @@ async fn county_officer_cannot_see_a_neighbouring_countys_site() {
     assert_eq!(site["type"], "landslide");
     assert_eq!(site["status"], "monitoring");
     assert_eq!(site["division"]["code"], COUNTY);
-    assert_eq!(site["division"]["name"], "Gao");
+    assert_eq!(site["division"]["name"], "高县");
     assert_eq!(
         site["location"],
         json!({"type": "Point", "coordinates": [104.6, 28.8]})
@@ -418,7 +418,7 @@ async fn acknowledging_a_warning_is_audited_and_changes_its_state() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "acknowledged");
-    assert_eq!(body["acknowledged_by"], "Officer gao-duty");
+    assert_eq!(body["acknowledged_by"], "值班员 gao-duty");
     assert!(body["acknowledged_at"].is_string());
 
     // No longer waiting for an acknowledgement, still active.
@@ -432,7 +432,7 @@ async fn acknowledging_a_warning_is_audited_and_changes_its_state() {
     let (_, detail) = env.api.get(&token, &format!("/warnings/{}", w.id)).await;
     let events = detail["events"].as_array().unwrap();
     assert_eq!(events.last().unwrap()["transition"], "acknowledged");
-    assert_eq!(events.last().unwrap()["person"], "Officer gao-duty");
+    assert_eq!(events.last().unwrap()["person"], "值班员 gao-duty");
     assert_eq!(
         events.last().unwrap()["evidence"]["note"],
         "village monitor called, evacuating",

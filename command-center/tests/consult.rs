@@ -217,7 +217,7 @@ async fn chat_and_drawings_reach_the_others_a_late_joiner_gets_the_whole_log_and
     assert_eq!(welcome["present"].as_array().unwrap().len(), 2, "{welcome}");
     assert_eq!(
         next_event(&mut city, "joined").await["officer_name"],
-        "Officer gao-duty"
+        "值班员 gao-duty"
     );
 
     say(
@@ -230,7 +230,7 @@ async fn chat_and_drawings_reach_the_others_a_late_joiner_gets_the_whole_log_and
         chat["body"]["text"],
         "现场雨量多少？<img src=x onerror=alert(1)>"
     );
-    assert_eq!(chat["division_name"], "Yibin");
+    assert_eq!(chat["division_name"], "宜宾市");
     let polygon = json!({"type": "Polygon", "coordinates":
         [[[104.60, 28.80], [104.62, 28.80], [104.62, 28.82], [104.60, 28.80]]]});
     say(
@@ -352,7 +352,7 @@ async fn chat_and_drawings_reach_the_others_a_late_joiner_gets_the_whole_log_and
         .unwrap_or_else(|| panic!("no decision in the timeline: {detail}"));
     assert_eq!(entry["detail"]["text"], "疏散 A 区 32 人", "{entry}");
     assert_eq!(entry["detail"]["room_id"], room, "{entry}");
-    assert_eq!(entry["by"], "Officer yibin-duty", "{entry}");
+    assert_eq!(entry["by"], "值班员 yibin-duty", "{entry}");
     let (status, _) = env
         .api
         .get(&p.neighbour, &format!("/incidents/{incident}"))

@@ -51,13 +51,13 @@ pub async fn start(configure: impl FnOnce(&mut CommandCenterConfig)) -> Center {
 }
 
 impl Center {
-    /// Adds an officer named "Officer {username}" with [`PASSWORD`]; returns the officer's id.
+    /// Adds an officer named "值班员 {username}" with [`PASSWORD`]; returns the officer's id.
     pub async fn officer(&self, username: &str, division: &str, role: Role) -> i64 {
         add_officer(
             &self.store.pool,
             &NewOfficer {
                 username,
-                display_name: Some(&format!("Officer {username}")),
+                display_name: Some(&format!("值班员 {username}")),
                 division_code: division,
                 role,
                 password: PASSWORD,
@@ -80,7 +80,7 @@ impl Center {
             &self.store.pool,
             &geohazard_store::registry::NewDivision {
                 code: NEIGHBOUR,
-                name: "Cuiping",
+                name: "翠屏区",
                 level: geohazard_store::registry::DivisionLevel::County,
                 parent_code: Some(geohazard_testkit::fixtures::CITY),
                 boundary: None,

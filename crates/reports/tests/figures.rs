@@ -69,7 +69,7 @@ async fn seed() -> Seeded {
         &store.pool,
         &NewDivision {
             code: CUIPING,
-            name: "Cuiping",
+            name: "翠屏区",
             level: DivisionLevel::County,
             parent_code: Some(CITY),
             boundary: None,

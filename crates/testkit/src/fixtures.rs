@@ -14,9 +14,9 @@ pub const COUNTY: &str = "511525";
 /// Registers the province, city and county (idempotent).
 pub async fn register_divisions(store: &Store) {
     for (code, name, level, parent) in [
-        (PROVINCE, "Sichuan", DivisionLevel::Province, None),
-        (CITY, "Yibin", DivisionLevel::City, Some(PROVINCE)),
-        (COUNTY, "Gao", DivisionLevel::County, Some(CITY)),
+        (PROVINCE, "四川省", DivisionLevel::Province, None),
+        (CITY, "宜宾市", DivisionLevel::City, Some(PROVINCE)),
+        (COUNTY, "高县", DivisionLevel::County, Some(CITY)),
     ] {
         registry::upsert_division(
             &store.pool,
