@@ -13,6 +13,7 @@ mod plans;
 mod readings;
 mod register;
 mod sites;
+mod supervision;
 mod warnings;
 
 use axum::Router;
@@ -33,5 +34,6 @@ pub fn routes() -> Router<AppState> {
         .merge(consult::routes())
         .merge(incidents::routes())
         .merge(plans::routes())
+        .merge(supervision::routes())
         .merge(openapi::routes())
 }
