@@ -74,6 +74,36 @@ pub fn summary(f: &Figures) -> Vec<(&'static str, &'static str, String)> {
             "Longest time to acknowledge (min)",
             minutes(f.responses.ack_max_s),
         ),
+        (
+            "已立案预警",
+            "Warnings with an incident",
+            f.responses.incidents.to_string(),
+        ),
+        (
+            "平均立案时长（分钟）",
+            "Mean time to open an incident (min)",
+            minutes(f.responses.incident_mean_s),
+        ),
+        (
+            "最长立案时长（分钟）",
+            "Longest time to open an incident (min)",
+            minutes(f.responses.incident_max_s),
+        ),
+        (
+            "队伍已到场预警",
+            "Warnings with a team on site",
+            f.responses.on_site.to_string(),
+        ),
+        (
+            "平均到场时长（分钟）",
+            "Mean time to a team on site (min)",
+            minutes(f.responses.on_site_mean_s),
+        ),
+        (
+            "最长到场时长（分钟）",
+            "Longest time to a team on site (min)",
+            minutes(f.responses.on_site_max_s),
+        ),
         ("通知发出", "Notifications queued", n.queued.to_string()),
         (
             "通知已送达",
