@@ -16,7 +16,7 @@ use geohazard_command_center::Role;
 use geohazard_reports::{Lines, Period, schedule};
 use geohazard_store::ReadingRows;
 use geohazard_store::registry::{self, NewSite, SiteKind};
-use geohazard_testkit::api::StatusCode;
+use geohazard_testkit::api::{Response, StatusCode};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
 use serde_json::Value;
 
@@ -126,6 +126,19 @@ impl Seeded {
             online as f64 / slots as f64,
             received as f64 / expected as f64,
         )
+    }
+
+    /// Report `id` in `form`, which must be there as `content_type`.
+    async fn download(&self, token: &str, id: i64, form: &str, content_type: &str) -> Response {
+        let r = self
+            .env
+            .api
+            .get_response(token, &format!("/supervision/reports/{id}/{form}"))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{form}");
+        let got = r.headers()["content-type"].to_str().unwrap();
+        assert!(got.starts_with(content_type), "{form}: {got}");
+        r
     }
 
     async fn report_of(&self, token: &str, division: &str) -> Value {
@@ -279,11 +292,9 @@ async fn a_daily_report_downloads_as_a_workbook_that_opens_and_a_pdf_whose_text_
     let complete = format!("{:.1}%", complete * 100.0);
 
     // The workbook opens, and its summary holds the figures.
-    let r = env
-        .api
-        .get_response(&gao, &format!("/supervision/reports/{id}/xlsx"))
+    let r = s
+        .download(&gao, id, "xlsx", "application/vnd.openxmlformats")
         .await;
-    assert_eq!(r.status(), StatusCode::OK);
     assert!(
         r.headers()["content-disposition"]
             .to_str()
@@ -322,26 +333,11 @@ async fn a_daily_report_downloads_as_a_workbook_that_opens_and_a_pdf_whose_text_
     );
 
     // The printable page and the PDF printed from it.
-    let r = env
-        .api
-        .get_response(&gao, &format!("/supervision/reports/{id}/html"))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    let r = s.download(&gao, id, "html", "text/html").await;
     let page = r.text().await.unwrap();
     assert!(page.contains("lang=\"zh-CN\"") && page.contains("值班日报"));
-    let r = env
-        .api
-        .get_response(&gao, &format!("/supervision/reports/{id}/pdf"))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["content-type"], "application/pdf");
-    let pdf = r.bytes().await.unwrap();
+    let pdf = s.download(&gao, id, "pdf", "application/pdf").await;
+    let pdf = pdf.bytes().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.pdf");
     std::fs::write(&path, &pdf).unwrap();

@@ -14,9 +14,27 @@ use common::PASSWORD;
 use geohazard_command_center::Role;
 use geohazard_reports::{Lines, Period, schedule};
 use geohazard_store::ReadingRows;
-use geohazard_testkit::browser::{Locator, browser};
+use geohazard_testkit::browser::{Browser, Locator, browser};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
 use serde_json::{Value, json};
+
+/// Reads the page `view` as a person does: it holds every one of `wants`, and no English.
+async fn reads_in_chinese(b: &Browser, view: &str, wants: &[&str]) {
+    let text = b
+        .js(&format!(
+            "return document.getElementById('view-{view}').innerText"
+        ))
+        .await;
+    let text = text.as_str().unwrap();
+    for want in wants {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    assert_eq!(
+        b.js(&english_words(view)).await,
+        json!([]),
+        "English on {view}: {text}"
+    );
+}
 
 /// The script listing the words of Latin letters shown on the page `view` other than codes the
 /// data itself holds (gateway and site codes, file formats): English that leaked into Chinese.
@@ -160,23 +178,13 @@ async fn a_city_supervisor_works_the_queue_reads_a_requests_history_and_the_supe
         .js("return ['to_act', 'overdue', 'returned', 'mine_pending'].map((k) => document.querySelector('#approvals-count-' + k + ' b').textContent)")
         .await;
     assert_eq!(counts, json!(["2", "1", "0", "0"]));
-    let text = b
-        .js("return document.getElementById('view-approvals').innerText")
-        .await;
-    let text = text.as_str().unwrap();
-    assert!(
-        text.contains("新增隐患点登记") && text.contains("市级审核") && text.contains("已逾期"),
-        "{text}"
-    );
-    assert!(
-        text.contains("北京时间"),
-        "times labelled with the agency's zone: {text}"
-    );
-    assert_eq!(
-        b.js(&english_words("approvals")).await,
-        json!([]),
-        "no English on the queue"
-    );
+    // Times labelled with the agency's zone.
+    reads_in_chinese(
+        &b,
+        "approvals",
+        &["新增隐患点登记", "市级审核", "已逾期", "北京时间"],
+    )
+    .await;
     b.screenshot("approval-queue").await;
 
     // A request's whole history, then approved from its page.
@@ -192,26 +200,20 @@ async fn a_city_supervisor_works_the_queue_reads_a_requests_history_and_the_supe
         .js("return [...document.querySelectorAll('#approval-history li')].map((li) => li.dataset.action)")
         .await;
     assert_eq!(history, json!(["submit", "return", "resubmit"]));
-    let text = b
-        .js("return document.getElementById('view-approvals').innerText")
-        .await;
-    let text = text.as_str().unwrap();
-    for want in [
-        "请补充村组名称",
-        "退回修改",
-        "重新提交",
-        "王建国",
-        "威胁人数",
-        "滑坡",
-        "现场照片",
-    ] {
-        assert!(text.contains(want), "{want} in {text}");
-    }
-    assert_eq!(
-        b.js(&english_words("approvals")).await,
-        json!([]),
-        "no English on the request"
-    );
+    reads_in_chinese(
+        &b,
+        "approvals",
+        &[
+            "请补充村组名称",
+            "退回修改",
+            "重新提交",
+            "王建国",
+            "威胁人数",
+            "滑坡",
+            "现场照片",
+        ],
+    )
+    .await;
     b.screenshot("approval-history").await;
     b.client
         .find(Locator::Id("approval-comment"))
@@ -293,25 +295,19 @@ async fn a_city_supervisor_works_the_queue_reads_a_requests_history_and_the_supe
             .any(|l| l.as_str().unwrap().ends_with("/pdf")),
         "{links}"
     );
-    let text = b
-        .js("return document.getElementById('view-supervision').innerText")
-        .await;
-    let text = text.as_str().unwrap();
-    for want in [
-        "设备在线率",
-        "数据完整率",
-        "发布 → 队伍到场",
-        "网关离线",
-        "值班日报",
-        "北京时间",
-    ] {
-        assert!(text.contains(want), "{want} in {text}");
-    }
-    assert_eq!(
-        b.js(&english_words("supervision")).await,
-        json!([]),
-        "no English on the supervision page"
-    );
+    reads_in_chinese(
+        &b,
+        "supervision",
+        &[
+            "设备在线率",
+            "数据完整率",
+            "发布 → 队伍到场",
+            "网关离线",
+            "值班日报",
+            "北京时间",
+        ],
+    )
+    .await;
     // The report downloads with the console's session.
     let status = b
         .js(
