@@ -356,6 +356,7 @@ async fn a_daily_report_downloads_as_a_workbook_that_opens_and_a_pdf_whose_text_
         &complete,
         "GA",
         "网关离线",
+        &format!("在线率 {online}"),
     ] {
         assert!(text.contains(want), "the PDF's text holds {want}: {text}");
     }
