@@ -317,5 +317,17 @@ async fn a_city_supervisor_works_the_queue_reads_a_requests_history_and_the_supe
         .await;
     assert_eq!(status, json!(200));
     b.screenshot("supervision").await;
+    b.js("document.getElementById('sv-reports').scrollIntoView(); return true")
+        .await;
+    b.screenshot("supervision-reports").await;
+    // And in English, every text from the catalogue (a missing one fails at close).
+    b.click("header.top .lang").await;
+    b.until(
+        "the supervision page in English",
+        Duration::from_secs(10),
+        "const t = document.getElementById('view-supervision').innerText;
+         return t.includes('Device online rate') && t.includes('Raised → team on site') && t.includes('Daily duty report')",
+    )
+    .await;
     b.close().await;
 }
