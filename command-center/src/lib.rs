@@ -269,7 +269,9 @@ pub async fn start(
         ))
         .layer(Extension(Arc::new(config.console.clone())))
         .layer(Extension(Arc::new(config.sms_receipts.clone())))
-        .layer(Extension(Arc::new(config.reports.clone())))
+        .layer(Extension(Arc::new(routes::Printer {
+            chromium: config.reports.chromium.clone(),
+        })))
         .layer(Extension(video))
         .layer(Extension(readings))
         .layer(Extension(consult_hub::Consult::new(janus::Janus::new(

@@ -18,6 +18,8 @@ mod warnings;
 
 use axum::Router;
 
+pub use supervision::Printer;
+
 use crate::state::AppState;
 
 /// The routes of every resource here.

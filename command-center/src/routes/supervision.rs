@@ -18,7 +18,6 @@ use geohazard_domain::{AuditAction, OfficerId, Permission};
 use geohazard_reports::{Period, PeriodKind, stored};
 use serde_json::json;
 
-use crate::ReportSettings;
 use crate::audit::{self, Entry};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
@@ -26,6 +25,13 @@ use crate::error::{ApiError, Id, Params};
 use crate::state::AppState;
 
 const MAY_NOT_READ: &str = "your role may not read supervision figures";
+
+/// The Chromium binary that prints reports to PDF (`[command_center.reports] chromium`), as the
+/// service gives it to the routes.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub chromium: String,
+}
 
 /// Reports printed to PDF at once, at most: each is a headless Chromium.
 static PRINTING: LazyLock<tokio::sync::Semaphore> =
@@ -237,7 +243,7 @@ pub(super) async fn page(
               (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(super) async fn pdf(
     State(state): State<AppState>,
-    Extension(settings): Extension<Arc<ReportSettings>>,
+    Extension(printer): Extension<Arc<Printer>>,
     caller: Caller,
     RemoteAddr(remote): RemoteAddr,
     Id(id): Id<i64>,
@@ -246,7 +252,7 @@ pub(super) async fn pdf(
     let html = geohazard_reports::html::page(&d.figures);
     let bytes = {
         let _turn = PRINTING.acquire().await.map_err(anyhow::Error::from)?;
-        geohazard_reports::pdf::print(&settings.chromium, &html)
+        geohazard_reports::pdf::print(&printer.chromium, &html)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, report = id, "printing a report");
