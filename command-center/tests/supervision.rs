@@ -30,13 +30,7 @@ struct Seeded {
 }
 
 fn every(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
-    let mut out = vec![];
-    let mut t = from;
-    while t < to {
-        out.push(t);
-        t += Duration::seconds(INTERVAL_S);
-    }
-    out
+    fixtures::every(from, to, Duration::seconds(INTERVAL_S))
 }
 
 /// Officers of Gao (duty officer), Cuiping (duty officer), the province (supervisor) and a
@@ -141,6 +135,14 @@ impl Seeded {
         r
     }
 
+    /// `GET /supervision/figures?{query}` as `token`.
+    async fn figures(&self, token: &str, query: &str) -> (StatusCode, Value) {
+        self.env
+            .api
+            .get(token, &format!("/supervision/figures?{query}"))
+            .await
+    }
+
     async fn report_of(&self, token: &str, division: &str) -> Value {
         let (status, list) = self.env.api.get(token, "/supervision/reports").await;
         assert_eq!(status, StatusCode::OK, "{list}");
@@ -165,10 +167,7 @@ async fn a_county_officer_reads_only_their_countys_figures_and_reports_and_a_pro
     let day = &s.day.label;
 
     // The county's own figures, as counted here.
-    let (status, f) = env
-        .api
-        .get(&gao, &format!("/supervision/figures?date={day}"))
-        .await;
+    let (status, f) = s.figures(&gao, &format!("date={day}")).await;
     assert_eq!(status, StatusCode::OK, "{f}");
     assert_eq!(f["division_code"], COUNTY);
     let (online, complete) = s.expected(&["GA"]);
@@ -187,30 +186,21 @@ async fn a_county_officer_reads_only_their_countys_figures_and_reports_and_a_pro
 
     // Another county, or the city above, is not there for a county officer.
     for division in [NEIGHBOUR, CITY] {
-        let (status, body) = env
-            .api
-            .get(
-                &gao,
-                &format!("/supervision/figures?division={division}&date={day}"),
-            )
+        let (status, body) = s
+            .figures(&gao, &format!("division={division}&date={day}"))
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{division}: {body}");
     }
     // The province reads any division below it: Cuiping, and the city with both counties.
-    let (status, f) = env
-        .api
-        .get(
-            &sichuan,
-            &format!("/supervision/figures?division={NEIGHBOUR}&date={day}"),
-        )
+    let (status, f) = s
+        .figures(&sichuan, &format!("division={NEIGHBOUR}&date={day}"))
         .await;
     assert_eq!(status, StatusCode::OK, "{f}");
     assert_eq!(f["online_rate"].as_f64(), Some(s.expected(&["GB"]).0));
-    let (_, f) = env
-        .api
-        .get(
+    let (_, f) = s
+        .figures(
             &sichuan,
-            &format!("/supervision/figures?division={CITY}&period=month&date={day}"),
+            &format!("division={CITY}&period=month&date={day}"),
         )
         .await;
     assert_eq!(f["division_code"], CITY);
@@ -264,7 +254,7 @@ async fn a_county_officer_reads_only_their_countys_figures_and_reports_and_a_pro
 
     // Field staff have no part in supervision; nobody without a session has any.
     let field = env.login("field").await;
-    let (status, _) = env.api.get(&field, "/supervision/figures").await;
+    let (status, _) = s.figures(&field, "").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let r = env
         .api
@@ -274,7 +264,7 @@ async fn a_county_officer_reads_only_their_countys_figures_and_reports_and_a_pro
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let (status, _) = env.api.get(&gao, "/supervision/figures?period=week").await;
+    let (status, _) = s.figures(&gao, "period=week").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 

@@ -75,10 +75,9 @@ async fn a_city_supervisor_works_the_queue_reads_a_requests_history_and_the_supe
         .await
         .unwrap();
     let mut rows = ReadingRows::with_capacity(100);
-    let mut t = day.from + chrono::Duration::hours(8);
-    while t < day.to {
+    let from = day.from + chrono::Duration::hours(8);
+    for t in fixtures::every(from, day.to, chrono::Duration::minutes(10)) {
         rows.push(sensor, t, 1.0, 0);
-        t += chrono::Duration::minutes(10);
     }
     fixtures::store_readings(&env.store, &rows).await;
     schedule::produce_due(pool, day.to + chrono::Duration::hours(6), &Lines::default())

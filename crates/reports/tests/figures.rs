@@ -52,13 +52,7 @@ async fn exec(store: &Store, sql: &str) {
 }
 
 fn every(from: DateTime<Utc>, to: DateTime<Utc>, step_s: i64) -> Vec<DateTime<Utc>> {
-    let mut out = vec![];
-    let mut t = from;
-    while t < to {
-        out.push(t);
-        t += Duration::seconds(step_s);
-    }
-    out
+    fixtures::every(from, to, Duration::seconds(step_s))
 }
 
 async fn seed() -> Seeded {
