@@ -13,9 +13,12 @@ mod plans;
 mod readings;
 mod register;
 mod sites;
+mod supervision;
 mod warnings;
 
 use axum::Router;
+
+pub use supervision::Printer;
 
 use crate::state::AppState;
 
@@ -33,5 +36,6 @@ pub fn routes() -> Router<AppState> {
         .merge(consult::routes())
         .merge(incidents::routes())
         .merge(plans::routes())
+        .merge(supervision::routes())
         .merge(openapi::routes())
 }

@@ -54,6 +54,12 @@ use crate::state::AppState;
         super::register::changes,
         super::register::import,
         super::register::export,
+        super::supervision::figures,
+        super::supervision::reports,
+        super::supervision::report,
+        super::supervision::xlsx,
+        super::supervision::page,
+        super::supervision::pdf,
         openapi_json,
     ),
     components(schemas(ErrorBody))

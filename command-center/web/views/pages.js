@@ -4,3 +4,5 @@
 import "./consult.js";
 import "./incidents.js";
 import "./register.js";
+import "./approvals.js";
+import "./supervision.js";
