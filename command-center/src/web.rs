@@ -60,6 +60,8 @@ static ASSETS: &[Asset] = &[
     asset!("views/site.js", JS),
     asset!("views/video.js", JS),
     asset!("views/warning.js", JS),
+    // The register's people, rosters, gateway keys and officers (issue 24).
+    asset!("views/people.js", JS),
     asset!("app.css", CSS),
     asset!("app/index.html", "text/html; charset=utf-8"),
     asset!("app/app.js", JS),

@@ -266,12 +266,21 @@ async fn main() -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    // Keys issued from the console go to the embedded broker's password file, which it
+    // reloads at once, unless the configuration names another.
+    let mut command_center = config.command_center.clone();
+    if let Some(files) = &demo_keys
+        && command_center.gateway_keys.mosquitto_passwd.is_none()
+    {
+        command_center.gateway_keys.mosquitto_passwd = Some(files.gateways_passwd());
+        command_center.gateway_keys.mosquitto_pid = files.pid_file();
+    }
     let geohazard_command_center::Server {
         addr: api_addr,
         task: api_task,
         ..
     } = geohazard_command_center::start(
-        &config.command_center,
+        &command_center,
         store.pool.clone(),
         &urls.command_center,
         shutdown.clone(),

@@ -14,6 +14,10 @@ mod readings;
 mod register;
 mod sites;
 mod warnings;
+// The register's gateways and keys, people and rosters, officers (issue 24).
+mod gateway_keys;
+mod officers;
+mod people;
 
 use axum::Router;
 
@@ -33,5 +37,8 @@ pub fn routes() -> Router<AppState> {
         .merge(consult::routes())
         .merge(incidents::routes())
         .merge(plans::routes())
+        .merge(gateway_keys::routes())
+        .merge(people::routes())
+        .merge(officers::routes())
         .merge(openapi::routes())
 }
