@@ -20,7 +20,7 @@ const ROLES = ["viewer", "duty_officer", "supervisor", "admin", "field_staff", "
 let shownIn = null;
 /** The site whose people are shown. @type {string} */
 let siteShown = "";
-/** A secret shown once, kept for a redraw of the page (language switch) only while shown. @type {{id: string, text: string} | null} */
+/** A secret shown once in its section, kept for a redraw of the page (language switch) only while shown. @type {{id: string, text: string, section: string} | null} */
 let secret = null;
 
 const isAdmin = () => state.officer?.role === "admin";
@@ -47,14 +47,14 @@ function tell(id, r, ok) {
 }
 
 /**
- * The instant of a wall-clock time typed in the agency's zone (`2026-12-07T08:00`), as RFC 3339.
- * @param {string} local
+ * The instant of a wall-clock time typed in the agency's zone (`2026-12-07 08:00`), as RFC 3339;
+ * what is not such a time is sent as typed, for the server to name the field.
+ * @param {string} typed
  */
-function zonedInstant(local) {
-  if (!local) return "";
-  const [d, tm] = local.split("T");
-  const [y, mo, da] = d.split("-").map(Number);
-  const [h, mi] = (tm || "0:0").split(":").map(Number);
+function zonedInstant(typed) {
+  const m = typed.trim().match(/^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})$/);
+  if (!m) return typed.trim();
+  const [y, mo, da, h, mi] = m.slice(1).map(Number);
   const asUtc = Date.UTC(y, mo - 1, da, h, mi);
   // The zone's offset at about that instant: its wall clock read back as UTC, minus the instant.
   const parts = new Intl.DateTimeFormat("en-GB", { timeZone: timeZone(), hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).formatToParts(new Date(asUtc));
@@ -62,6 +62,11 @@ function zonedInstant(local) {
   const p = (type) => Number(parts.find((x) => x.type === type)?.value || 0);
   const offset = Date.UTC(p("year"), p("month") - 1, p("day"), p("hour") % 24, p("minute")) - asUtc;
   return new Date(asUtc - offset).toISOString();
+}
+
+/** The secret shown once, in the section it belongs to. @param {string} section */
+function shownSecret(section) {
+  return secret && secret.section === section && html`<p class="msg ok secret" id="${secret.id}">${secret.text}</p>`;
 }
 
 /** @param {HTMLElement} root */
@@ -87,10 +92,10 @@ async function show(root) {
   const personOptions = people.map((p) => html`<option value="${p.id}">${p.name}${p.phone ? " · " + p.phone : ""}</option>`);
   const admin = isAdmin();
   render(root, html`<h2>${t("people.page.title")}</h2>
-    ${secret && html`<p class="msg ok secret" id="${secret.id}">${secret.text}</p>`}
     <section class="people-gateways">
       <h3>${t("people.gateways.title")}</h3>
       <p class="hint">${t("people.gateways.hint")}</p>
+      ${shownSecret("gateways")}
       <table class="grid" id="people-gateways"><tr>${["people.gateways.code", "people.gateways.name", "people.gateways.site", "people.gateways.key", ""].map((k) => html`<th>${k ? t(k) : ""}</th>`)}</tr>${
         gateways.map((g) => html`<tr data-gateway="${g.code}"><td>${g.code}</td><td>${g.name}</td><td>${g.site_name || t("common.none")}</td>
           <td>${g.has_key ? t("people.gateways.key_issued", { at: fmtTime(g.key_issued_at) }) : g.key_revoked_at ? t("people.gateways.key_revoked", { at: fmtTime(g.key_revoked_at) }) : t("people.gateways.key_none")}</td>
@@ -137,8 +142,8 @@ async function show(root) {
       ${admin && html`<form id="roster-form" class="register-form">
         <label>${t("people.people.division")}<select id="roster-division">${divisionOptions}</select></label>
         <label>${t("people.site.person")}<select id="roster-person">${personOptions}</select></label>
-        <label>${t("people.roster.starts")}（${zoneLabel()}）<input id="roster-starts" type="datetime-local"></label>
-        <label>${t("people.roster.ends")}（${zoneLabel()}）<input id="roster-ends" type="datetime-local"></label>
+        <label>${t("people.roster.starts")}（${zoneLabel()}）<input id="roster-starts" placeholder="${t("people.roster.time_hint")}"></label>
+        <label>${t("people.roster.ends")}（${zoneLabel()}）<input id="roster-ends" placeholder="${t("people.roster.time_hint")}"></label>
         <label>${t("people.roster.duty")}<input id="roster-role" placeholder="${t("role.duty_officer")}"></label>
         <button type="submit" id="roster-add">${t("people.roster.add")}</button>
         <p id="roster-msg" class="msg" role="status"></p>
@@ -146,6 +151,7 @@ async function show(root) {
     </section>
     ${admin && html`<section class="people-officers">
       <h3>${t("people.officers.title")}</h3>
+      ${shownSecret("officers")}
       <table class="grid" id="people-officers"><tr>${["people.officers.username", "people.people.name", "people.people.division", "people.officers.role", "people.officers.state", ""].map((k) => html`<th>${k ? t(k) : ""}</th>`)}</tr>${
         officers.map((o) => html`<tr data-officer="${o.username}"><td>${o.username}</td><td>${o.display_name}</td><td>${o.division_name}</td><td>${t("role." + o.role)}</td>
           <td>${t(o.disabled ? "people.officers.disabled" : "people.officers.active")}</td>
@@ -195,9 +201,9 @@ async function issueKey(code) {
     const r = await send("POST", `/register/gateways/${encodeURIComponent(code)}/key`);
     if (r.status === 200) {
       const broker = t("people.gateways.broker." + r.body.broker);
-      secret = { id: "gw-key", text: t("people.gateways.key_shown", { code, key: r.body.key, broker }) };
+      secret = { id: "gw-key", section: "gateways", text: t("people.gateways.key_shown", { code, key: r.body.key, broker }) };
       await redraw();
-    } else { secret = { id: "gw-key-error", text: (r.body && r.body.error) || String(r.status) }; await redraw(); }
+    } else { secret = { id: "gw-key-error", section: "gateways", text: (r.body && r.body.error) || String(r.status) }; await redraw(); }
   } catch (e) { report(e); }
 }
 
@@ -246,7 +252,7 @@ async function createOfficer() {
   try {
     const r = await send("POST", "/officers", { username: $("officer-username").value.trim(), display_name: $("officer-name").value.trim() || null, division_code: $("officer-division").value, role: $("officer-role").value });
     if (r.status === 201) {
-      secret = { id: "officer-password", text: t("people.officers.password_shown", { username: r.body.officer.username, password: r.body.password }) };
+      secret = { id: "officer-password", section: "officers", text: t("people.officers.password_shown", { username: r.body.officer.username, password: r.body.password }) };
       await redraw();
     } else tell("officer-msg", r, "");
   } catch (e) { report(e); }
@@ -265,7 +271,7 @@ async function resetPassword(id) {
   try {
     const r = await send("POST", `/officers/${id}/password`);
     if (r.status === 200) {
-      secret = { id: "officer-password", text: t("people.officers.password_shown", { username: r.body.officer.username, password: r.body.password }) };
+      secret = { id: "officer-password", section: "officers", text: t("people.officers.password_shown", { username: r.body.officer.username, password: r.body.password }) };
       await redraw();
     } else tell("officer-msg", r, "");
   } catch (e) { report(e); }
