@@ -55,7 +55,7 @@ pub(super) async fn register(
     let lang = lang_of(&headers, None);
     let mut tx = state.pool.begin().await?;
     let (before, after) = match gateway_keys::register(&mut tx, &caller.scope, &input).await? {
-        Registered::Done(before, after) => (before, after),
+        Registered::Done(change) => *change,
         Registered::Invalid(errors) => return Ok(invalid(errors, lang)),
     };
     audit(

@@ -91,7 +91,7 @@ pub(super) async fn update(
     let (before, after) = match officers::update(&mut tx, &caller.scope, me, id, &input).await? {
         OfficerOutcome::NotFound => return Err(ApiError::NotFound),
         OfficerOutcome::Invalid(errors) => return Ok(invalid(errors, lang_of(&headers, None))),
-        OfficerOutcome::Done(before, after) => (before, after),
+        OfficerOutcome::Done(change) => *change,
     };
     audit(
         &mut tx,

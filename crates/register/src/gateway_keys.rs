@@ -74,7 +74,7 @@ pub async fn get_for_update(
 /// What a registration did.
 pub enum Registered {
     /// The gateway as it was (none: new) and as it is.
-    Done(Option<RegisteredGateway>, RegisteredGateway),
+    Done(Box<(Option<RegisteredGateway>, RegisteredGateway)>),
     Invalid(Vec<FieldError>),
 }
 
@@ -140,7 +140,7 @@ pub async fn register(
     let after = get_for_update(tx, scope, &code)
         .await?
         .expect("the gateway just written, at a site in scope");
-    Ok(Registered::Done(before, after))
+    Ok(Registered::Done(Box::new((before, after))))
 }
 
 /// Stores the argon2 `hash` of a gateway's new key (issued now), or none (revoked now), and

@@ -267,7 +267,7 @@ pub enum OfficerOutcome {
     NotFound,
     Invalid(Vec<FieldError>),
     /// Before and after.
-    Done(OfficerEntry, OfficerEntry),
+    Done(Box<(OfficerEntry, OfficerEntry)>),
 }
 
 /// Changes an officer in scope: display name, role, division (within scope), disabled. `me`
@@ -344,7 +344,7 @@ pub async fn update(
     let after = get(tx, scope, id)
         .await?
         .expect("an officer stays in scope");
-    Ok(OfficerOutcome::Done(before, after))
+    Ok(OfficerOutcome::Done(Box::new((before, after))))
 }
 
 async fn end_sessions(tx: &mut PgConnection, id: OfficerId) -> sqlx::Result<()> {
