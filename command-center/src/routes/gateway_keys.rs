@@ -77,6 +77,53 @@ pub(super) async fn register(
     Ok((status, Json(after)).into_response())
 }
 
+/// Gives the gateway `code` in scope the key `key` (its argon2 hash stored), or none (revoked);
+/// audited; the broker's password file changed and the broker reloaded before the commit.
+async fn change_key(
+    state: &AppState,
+    caller: &Caller,
+    remote: Option<String>,
+    code: &str,
+    key: Option<&str>,
+) -> Result<(RegisteredGateway, BrokerTold), ApiError> {
+    caller.require(Permission::ManageRegister, MAY_NOT_CHANGE)?;
+    let mut tx = state.pool.begin().await?;
+    let before = gateway_keys::get_for_update(&mut tx, &caller.scope, code)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let hash = match key {
+        Some(key) => {
+            let key = key.to_owned();
+            Some(
+                tokio::task::spawn_blocking(move || geohazard_store::registry::hash_password(&key))
+                    .await
+                    .map_err(anyhow::Error::from)?,
+            )
+        }
+        None => None,
+    };
+    let after = gateway_keys::set_key(&mut tx, &caller.scope, before.id, hash.as_deref()).await?;
+    let action = match (key, before.has_key) {
+        (None, _) => AuditAction::GatewayKeyRevoke,
+        (Some(_), true) => AuditAction::GatewayKeyRotate,
+        (Some(_), false) => AuditAction::GatewayKeyIssue,
+    };
+    audit(
+        &mut tx,
+        caller,
+        remote,
+        action,
+        format!("gateway:{}", after.code),
+        after.division_code.clone(),
+        json!({"before": before, "after": after}),
+    )
+    .await?;
+    let told = gateway_broker::put_key(&state.gateway_keys, &after.code, key).await?;
+    tracing::info!(gateway = %after.code, %action, broker = ?told, "gateway key changed");
+    tx.commit().await?;
+    Ok((after, told))
+}
+
 /// Issues the gateway a new key: its first, or one replacing the key it has (rotation: the old
 /// one is refused and its connection closed at once). The key is in this answer only.
 #[utoipa::path(post, path = "/api/v1/register/gateways/{code}/key", tag = "register",
@@ -89,38 +136,10 @@ pub(super) async fn issue(
     RemoteAddr(remote): RemoteAddr,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageRegister, MAY_NOT_CHANGE)?;
-    let mut tx = state.pool.begin().await?;
-    let before = gateway_keys::get_for_update(&mut tx, &caller.scope, &code)
-        .await?
-        .ok_or(ApiError::NotFound)?;
     let key = geohazard_store::registry::new_secret(24);
-    let hash = {
-        let key = key.clone();
-        tokio::task::spawn_blocking(move || geohazard_store::registry::hash_password(&key))
-            .await
-            .map_err(anyhow::Error::from)?
-    };
-    let after = gateway_keys::set_key(&mut tx, &caller.scope, before.id, Some(&hash)).await?;
-    let action = if before.has_key {
-        AuditAction::GatewayKeyRotate
-    } else {
-        AuditAction::GatewayKeyIssue
-    };
-    audit(
-        &mut tx,
-        &caller,
-        remote,
-        action,
-        format!("gateway:{}", after.code),
-        after.division_code.clone(),
-        json!({"before": before, "after": after}),
-    )
-    .await?;
-    let broker = gateway_broker::put_key(&state.gateway_keys, &after.code, Some(&key)).await?;
-    tx.commit().await?;
+    let (gateway, broker) = change_key(&state, &caller, remote, &code, Some(&key)).await?;
     Ok(Json(GatewayKeyIssued {
-        gateway: after,
+        gateway,
         key,
         broker,
     })
@@ -138,26 +157,8 @@ pub(super) async fn revoke(
     RemoteAddr(remote): RemoteAddr,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageRegister, MAY_NOT_CHANGE)?;
-    let mut tx = state.pool.begin().await?;
-    let before = gateway_keys::get_for_update(&mut tx, &caller.scope, &code)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let after = gateway_keys::set_key(&mut tx, &caller.scope, before.id, None).await?;
-    audit(
-        &mut tx,
-        &caller,
-        remote,
-        AuditAction::GatewayKeyRevoke,
-        format!("gateway:{}", after.code),
-        after.division_code.clone(),
-        json!({"before": before, "after": after}),
-    )
-    .await?;
-    let told: BrokerTold = gateway_broker::put_key(&state.gateway_keys, &after.code, None).await?;
-    tracing::info!(gateway = %after.code, broker = ?told, "gateway key revoked");
-    tx.commit().await?;
-    Ok(Json(after).into_response())
+    let (gateway, _) = change_key(&state, &caller, remote, &code, None).await?;
+    Ok(Json(gateway).into_response())
 }
 
 pub(super) fn routes() -> Router<AppState> {

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 
 use geohazard_domain::{OfficerId, Role, Scope};
 
-use crate::site_input::{FieldError, Reason, checked_text};
+use crate::site_input::{FieldError, Reason, checked_division, checked_text};
 
 /// Shortest password accepted for an officer.
 const MIN_PASSWORD_CHARS: usize = 10;
@@ -191,19 +191,24 @@ fn checked_role(errors: &mut Vec<FieldError>, v: Option<&str>, required: bool) -
     role
 }
 
-fn checked_division(
+/// The fields of an account both a creation and a change check: display name, division (in
+/// scope), role; the division and role are `required` for a new account.
+fn checked_account(
     errors: &mut Vec<FieldError>,
     scope: &Scope,
-    v: Option<&str>,
+    input: &OfficerInput,
     required: bool,
-) -> Option<String> {
-    let d = checked_text(errors, "division_code", v, 9, required)?;
-    if scope.contains(&d) {
-        Some(d)
-    } else {
-        errors.push(FieldError::new("division_code", d, Reason::UnknownDivision));
-        None
-    }
+) -> (Option<String>, Option<String>, Option<Role>) {
+    let display_name = checked_text(
+        errors,
+        "display_name",
+        input.display_name.as_deref(),
+        100,
+        false,
+    );
+    let division = checked_division(errors, scope, input.division_code.as_deref(), required);
+    let role = checked_role(errors, input.role.as_deref(), required);
+    (display_name, division, role)
 }
 
 /// A new officer and their first password (shown once).
@@ -228,15 +233,7 @@ pub async fn create(
     {
         errors.push(FieldError::new("username", u, Reason::BadUsername));
     }
-    let display_name = checked_text(
-        &mut errors,
-        "display_name",
-        input.display_name.as_deref(),
-        100,
-        false,
-    );
-    let division = checked_division(&mut errors, scope, input.division_code.as_deref(), true);
-    let role = checked_role(&mut errors, input.role.as_deref(), true);
+    let (display_name, division, role) = checked_account(&mut errors, scope, input, true);
     if let Some(u) = &username {
         let taken: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM officers WHERE lower(username) = lower($1))",
@@ -290,15 +287,7 @@ pub async fn update(
         return Ok(OfficerOutcome::NotFound);
     };
     let mut errors = Vec::new();
-    let display_name = checked_text(
-        &mut errors,
-        "display_name",
-        input.display_name.as_deref(),
-        100,
-        false,
-    );
-    let division = checked_division(&mut errors, scope, input.division_code.as_deref(), false);
-    let role = checked_role(&mut errors, input.role.as_deref(), false);
+    let (display_name, division, role) = checked_account(&mut errors, scope, input, false);
     if id == me {
         if let Some(r) = role.filter(|r| *r != before.role) {
             errors.push(FieldError::new("role", r.as_str(), Reason::OwnAccount));

@@ -10,7 +10,7 @@ use geohazard_domain::{PersonId, Scope, SiteId, SiteRole};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-use crate::site_input::{FieldError, Reason, checked_phone, checked_text};
+use crate::site_input::{FieldError, Reason, checked_division, checked_phone, checked_text};
 
 /// A person of the register.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -48,18 +48,7 @@ pub fn check_person(input: &PersonInput, scope: &Scope) -> Result<PersonRecord, 
     let name = checked_text(&mut errors, "name", input.name.as_deref(), 100, true);
     let phone = checked_text(&mut errors, "phone", input.phone.as_deref(), 24, false)
         .and_then(|p| checked_phone(&mut errors, "phone", &p));
-    let division = checked_text(
-        &mut errors,
-        "division_code",
-        input.division_code.as_deref(),
-        9,
-        true,
-    );
-    if let Some(d) = &division
-        && !scope.contains(d)
-    {
-        errors.push(FieldError::new("division_code", d, Reason::UnknownDivision));
-    }
+    let division = checked_division(&mut errors, scope, input.division_code.as_deref(), true);
     match (name, division) {
         (Some(name), Some(division_code)) if errors.is_empty() => Ok(PersonRecord {
             name,
@@ -361,18 +350,7 @@ pub async fn add_to_roster(
     input: &RosterInput,
 ) -> sqlx::Result<Result<RosterEntry, Vec<FieldError>>> {
     let mut errors = Vec::new();
-    let division = checked_text(
-        &mut errors,
-        "division_code",
-        input.division_code.as_deref(),
-        9,
-        true,
-    );
-    if let Some(d) = &division
-        && !scope.contains(d)
-    {
-        errors.push(FieldError::new("division_code", d, Reason::UnknownDivision));
-    }
+    let division = checked_division(&mut errors, scope, input.division_code.as_deref(), true);
     match input.person_id {
         None => errors.push(FieldError::new("person_id", "", Reason::Required)),
         Some(p) => {

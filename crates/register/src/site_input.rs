@@ -380,6 +380,23 @@ pub fn checked_text(
     }
 }
 
+/// A division code (`field` division_code) that is one of `scope`'s; outside it (or absent)
+/// reads as `unknown_division`.
+pub fn checked_division(
+    errors: &mut Vec<FieldError>,
+    scope: &Scope,
+    v: Option<&str>,
+    required: bool,
+) -> Option<String> {
+    let d = checked_text(errors, "division_code", v, 9, required)?;
+    if scope.contains(&d) {
+        Some(d)
+    } else {
+        errors.push(FieldError::new("division_code", d, Reason::UnknownDivision));
+        None
+    }
+}
+
 /// A phone number as stored: 5 to 20 digits once spaces and dashes are taken out (`139 0000
 /// 1111`, `0831-1234567`); anything else is a `bad_phone` problem added to `errors`.
 pub fn checked_phone(errors: &mut Vec<FieldError>, field: &'static str, p: &str) -> Option<String> {
