@@ -58,6 +58,20 @@ impl Center {
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
+    /// A person of Gao added through the API: the answer.
+    async fn person(&self, token: &str, name: &str, phone: &str) -> Value {
+        let (status, person) = self
+            .call(
+                Method::POST,
+                token,
+                "/register/people",
+                Some(json!({"name": name, "phone": phone, "division_code": COUNTY})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{person}");
+        person
+    }
+
     /// The audit rows of `action`, oldest first: (target, detail).
     async fn audited(&self, action: &str) -> Vec<(String, Value)> {
         sqlx::query_as(
@@ -354,22 +368,8 @@ async fn the_people_and_roster_kept_in_the_register_are_who_a_warning_notifies_w
         .await;
     assert_eq!(status, StatusCode::CREATED, "{monitor}");
     assert_eq!(monitor["phone"], "13900001111");
-    let (_, official) = env
-        .call(
-            Method::POST,
-            &admin,
-            "/register/people",
-            Some(json!({"name": "李乡长", "phone": "13900002222", "division_code": COUNTY})),
-        )
-        .await;
-    let (_, on_duty) = env
-        .call(
-            Method::POST,
-            &admin,
-            "/register/people",
-            Some(json!({"name": "赵值班", "phone": "13900003333", "division_code": COUNTY})),
-        )
-        .await;
+    let official = env.person(&admin, "李乡长", "13900002222").await;
+    let on_duty = env.person(&admin, "赵值班", "13900003333").await;
 
     let (status, people) = env
         .call(
@@ -502,14 +502,7 @@ async fn another_countys_people_sites_and_roster_are_out_of_reach_and_viewers_ch
     let env = setup(None).await;
     let site = register_site(&env.store, "GAO-001").await;
     let admin = env.login("gao-admin").await;
-    let (_, gao_person) = env
-        .call(
-            Method::POST,
-            &admin,
-            "/register/people",
-            Some(json!({"name": "王监测", "phone": "13900001111", "division_code": COUNTY})),
-        )
-        .await;
+    let gao_person = env.person(&admin, "王监测", "13900001111").await;
     let now = chrono::Utc::now();
     let (_, entry) = env
         .call(
