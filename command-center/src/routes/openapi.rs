@@ -230,6 +230,12 @@ const OTHER_ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
     ),
     (
         HttpMethod::Get,
+        "/api/v1/consult/rooms/{room}/cameras/{gateway}/{camera}/live",
+        "consult",
+        "A site camera brought into a consultation room, watched by anyone in the room",
+    ),
+    (
+        HttpMethod::Get,
         "/api/v1/messages",
         "console",
         "The message catalogue: every text of the console and the server in zh-CN and English",
