@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use geohazard_domain::{Permission, SensorId, SiteId};
-use geohazard_register::sites::{self, Division, Responsible};
+use geohazard_register::sites::{self, Division};
 
 use crate::auth::Officer;
 use crate::authz::Caller;
@@ -71,17 +71,6 @@ pub async fn require_site(state: &AppState, officer: &Officer, id: i64) -> Resul
     } else {
         Err(ApiError::NotFound)
     }
-}
-
-/// `GET /api/v1/sites/{id}/people`: who answers for the site, with phone numbers.
-async fn people(
-    State(state): State<AppState>,
-    caller: Caller,
-    Id(id): Id<SiteId>,
-) -> Result<Json<Vec<Responsible>>, ApiError> {
-    caller.require(Permission::ReadSites, "your role may not read the registry")?;
-    let people = sites::people(&state.pool, &caller.scope, id).await?;
-    Ok(Json(people.ok_or(ApiError::NotFound)?))
 }
 
 /// `GET /api/v1/sensors/{id}/thresholds`: the lines to draw on a sensor's chart. Without a
@@ -151,6 +140,5 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/console", get(settings))
         .route("/api/v1/divisions", get(divisions))
-        .route("/api/v1/sites/{id}/people", get(people))
         .route("/api/v1/sensors/{id}/thresholds", get(thresholds))
 }

@@ -34,6 +34,7 @@ mod console;
 mod consult_hub;
 mod consult_room;
 mod error;
+mod gateway_broker;
 mod idempotency;
 mod incident_feed;
 mod janus;
@@ -60,6 +61,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::open_session;
 pub use console::ConsoleSettings;
+pub use gateway_broker::{BrokerTold, GatewayKeySettings};
 pub use geohazard_domain::Role;
 pub use geohazard_register::officers::{NewOfficer, add_officer, set_officer_password};
 pub use janus::{ConsultSettings, IceServer};
@@ -92,6 +94,8 @@ pub struct CommandCenterConfig {
     /// Supervision reports: how often the scheduler looks for due daily and monthly reports,
     /// and the lines whose crossing raises an exception report.
     pub reports: ReportSettings,
+    /// Gateways' keys issued from the console: the broker's password file and pid file.
+    pub gateway_keys: GatewayKeySettings,
 }
 
 /// The `[command_center.reports]` section.
@@ -144,6 +148,7 @@ impl Default for CommandCenterConfig {
             consult: ConsultSettings::default(),
             approvals: ApprovalSettings::default(),
             reports: ReportSettings::default(),
+            gateway_keys: GatewayKeySettings::default(),
         }
     }
 }
@@ -218,6 +223,7 @@ pub async fn start(
         config.api.clone(),
         Some(outbox),
         shutdown.clone(),
+        config.gateway_keys.clone(),
     );
     let video = video::start(
         config.video.clone(),

@@ -1,5 +1,6 @@
 //! What every handler shares: the settings, the pool, the live feed, and the counters that
-//! sign-in and the live sockets keep. A leaf below the handlers: it imports none of them.
+//! sign-in and the live sockets keep. A leaf below the handlers: it imports none of them
+//! (only the broker key settings' type).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
@@ -110,6 +111,8 @@ pub struct Inner {
     pub login_stats: LoginStats,
     /// Open live sockets per session.
     pub live_sockets: SocketCount,
+    /// Where gateways' keys go for the broker.
+    pub gateway_keys: crate::gateway_broker::GatewayKeySettings,
 }
 
 /// Password checks running now, the most ever at once, and sign-ins refused because the
@@ -171,6 +174,7 @@ impl AppState {
         settings: Settings,
         outbox: Option<Outbox>,
         shutdown: CancellationToken,
+        gateway_keys: crate::gateway_broker::GatewayKeySettings,
     ) -> AppState {
         let (live, _) = broadcast::channel(settings.live_queue.max(1));
         let (incidents, _) = broadcast::channel(settings.live_queue.max(1));
@@ -187,6 +191,7 @@ impl AppState {
             live_sockets: Default::default(),
             hashing,
             login_stats: Default::default(),
+            gateway_keys,
         }))
     }
 }

@@ -18,4 +18,13 @@ fn the_shipped_example_configuration_reads_as_documented() {
     assert_eq!(video.client_id, "geohazard-command-center-video");
     assert_eq!(video.shared_group, None);
     assert_eq!(config.command_center.console.tile_url, None);
+    let keys = &config.command_center.gateway_keys;
+    assert_eq!(
+        keys.mosquitto_passwd, None,
+        "keys only stored until a file is named"
+    );
+    assert_eq!(
+        keys.mosquitto_pid,
+        std::path::PathBuf::from("/run/mosquitto/mosquitto.pid")
+    );
 }

@@ -11,7 +11,6 @@
 //! (SIGHUP to the pid in `mosquitto.pid`); the services' passwords are made up at each start.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -242,50 +241,7 @@ fn private(file: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("permissions of {}", file.display()))
 }
 
-/// Adds (or replaces) `user` with `key` in a Mosquitto password file with `mosquitto_passwd`.
-/// The key goes to its standard input (it asks twice), never on its command line, where `ps`
-/// would show it.
-pub fn add_to_mosquitto_passwd(file: &Path, user: &str, key: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut cmd = std::process::Command::new("mosquitto_passwd");
-    if !file.exists() || std::fs::metadata(file)?.len() == 0 {
-        cmd.arg("-c");
-    }
-    let mut child = cmd
-        .arg(file)
-        .arg(user)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .context("running mosquitto_passwd (package mosquitto)")?;
-    let mut stdin = child.stdin.take().context("mosquitto_passwd's stdin")?;
-    stdin
-        .write_all(format!("{key}\n{key}\n").as_bytes())
-        .context("giving mosquitto_passwd the key")?;
-    drop(stdin);
-    let status = child.wait().context("waiting for mosquitto_passwd")?;
-    anyhow::ensure!(status.success(), "mosquitto_passwd failed: {status}");
-    Ok(())
-}
-
-/// Tells the Mosquitto whose pid is in `pid_file` to reload its password and ACL files
-/// (SIGHUP). `Ok(false)`: no such broker runs.
-pub fn reload(pid_file: &Path) -> anyhow::Result<bool> {
-    let Ok(text) = std::fs::read_to_string(pid_file) else {
-        return Ok(false);
-    };
-    let pid: libc::pid_t = text
-        .trim()
-        .parse()
-        .with_context(|| format!("a process id in {}", pid_file.display()))?;
-    // A pid file left by a crash may name some other process by now.
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    if comm.trim() != "mosquitto" {
-        return Ok(false);
-    }
-    // SAFETY: kill(2) has no memory effects; a stale pid gives ESRCH.
-    Ok(unsafe { libc::kill(pid, libc::SIGHUP) } == 0)
-}
+pub use geohazard_runtime::mosquitto::{add_to_passwd as add_to_mosquitto_passwd, reload};
 
 /// Whether a TCP socket listens on `port` (Linux: /proc/net/tcp, state 0A).
 fn is_listening(port: u16) -> bool {

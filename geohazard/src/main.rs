@@ -278,6 +278,14 @@ async fn main() -> anyhow::Result<()> {
             geohazard_runtime::Secret::new(janus.admin_key.clone());
         tasks.spawn(janus.supervise(shutdown.clone()));
     }
+    // Keys issued from the console go to the embedded broker's password file, which it
+    // reloads at once, unless the configuration names another.
+    if let Some(files) = &demo_keys
+        && command_center.gateway_keys.mosquitto_passwd.is_none()
+    {
+        command_center.gateway_keys.mosquitto_passwd = Some(files.gateways_passwd());
+        command_center.gateway_keys.mosquitto_pid = files.pid_file();
+    }
     let geohazard_command_center::Server {
         addr: api_addr,
         task: api_task,

@@ -193,6 +193,102 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     let anonymous = http.get(format!("{api}/sites")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 
+    // Keys from the console's API go to the embedded broker, which reloads at once: a key
+    // issued there replaces the command's (the old one refused, the new one let in), and a
+    // demo gateway's key revoked stops its real firmware-bridge within 10 s: it is
+    // disconnected and refused, its readings stop, the broker process the same throughout.
+    let pid_file = data_dir.path().join("mosquitto").join("mosquitto.pid");
+    let broker_pid = std::fs::read_to_string(&pid_file).unwrap();
+    let issued: serde_json::Value = http
+        .post(format!("{api}/register/gateways/{gateway}/key"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(issued["broker"], "reloaded", "{issued}");
+    let api_key = issued["key"].as_str().unwrap();
+    assert!(
+        mqtt_connect(broker_port, &gateway, Some((&gateway, api_key)))
+            .await
+            .is_ok()
+    );
+    assert!(
+        mqtt_connect(broker_port, &gateway, Some((&gateway, &key)))
+            .await
+            .is_err()
+    );
+    let demo_gateway = "gx-ls001-gw";
+    let readings_of = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM readings r JOIN sensors s ON s.id = r.sensor_id
+             JOIN gateways g ON g.id = s.gateway_id WHERE g.code = $1",
+        )
+        .bind(demo_gateway)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let before = readings_of().await;
+    eventually(
+        Duration::from_secs(20),
+        "the demo gateway's readings flowing",
+        || async { (readings_of().await > before).then_some(()) },
+    )
+    .await;
+    let revoked = http
+        .delete(format!("{api}/register/gateways/{demo_gateway}/key"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let revoked_at = std::time::Instant::now();
+    let log = data_dir.path().join("mosquitto").join("mosquitto.log");
+    eventually(
+        Duration::from_secs(10),
+        "the bridge disconnected by the broker",
+        || async {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let after_reload = text
+                .rsplit("Reloading config.")
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            after_reload
+                .contains(&format!("Client {demo_gateway} disconnected"))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(revoked_at.elapsed() < Duration::from_secs(10));
+    // Readings already committed may still arrive for a moment; then none.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stopped = readings_of().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        readings_of().await,
+        stopped,
+        "no readings from a revoked gateway"
+    );
+    let others: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM gateways WHERE code <> $1 AND online AND code LIKE '%-gw'",
+    )
+    .bind(demo_gateway)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(others, 3, "the other gateways stay connected");
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap(),
+        broker_pid,
+        "the same broker"
+    );
+
     // The all-in-one started Janus for consultation rooms: a room's participant joins its video
     // room (Janus made it with the admin key the all-in-one gave the command-center).
     let center = Api::new(([127, 0, 0, 1], api_port).into());

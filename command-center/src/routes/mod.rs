@@ -15,6 +15,10 @@ mod register;
 mod sites;
 mod supervision;
 mod warnings;
+// The register's gateways and keys, people and rosters, officers (issue 24).
+mod gateway_keys;
+mod officers;
+mod people;
 
 use axum::Router;
 
@@ -37,5 +41,8 @@ pub fn routes() -> Router<AppState> {
         .merge(incidents::routes())
         .merge(plans::routes())
         .merge(supervision::routes())
+        .merge(gateway_keys::routes())
+        .merge(people::routes())
+        .merge(officers::routes())
         .merge(openapi::routes())
 }

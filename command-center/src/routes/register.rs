@@ -34,7 +34,7 @@ const MAY_NOT_CHANGE: &str = "your role may not change the register";
 const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The language of texts in answers: `?lang=`, else `Accept-Language`, else Chinese.
-fn lang_of(headers: &HeaderMap, asked: Option<&str>) -> &'static str {
+pub(super) fn lang_of(headers: &HeaderMap, asked: Option<&str>) -> &'static str {
     let wanted = asked.map(str::to_owned).or_else(|| {
         headers
             .get(header::ACCEPT_LANGUAGE)
@@ -47,7 +47,7 @@ fn lang_of(headers: &HeaderMap, asked: Option<&str>) -> &'static str {
     }
 }
 
-fn text(key: &str, lang: &str) -> String {
+pub(super) fn text(key: &str, lang: &str) -> String {
     catalogue::message(key, lang).unwrap_or(key).to_owned()
 }
 
@@ -71,7 +71,7 @@ fn if_match(headers: &HeaderMap) -> Result<i32, ApiError> {
         })
 }
 
-fn invalid(errors: Vec<FieldError>, lang: &str) -> Response {
+pub(super) fn invalid(errors: Vec<FieldError>, lang: &str) -> Response {
     let problems: Vec<FieldProblem> = errors
         .into_iter()
         .map(|e| FieldProblem {
@@ -424,4 +424,29 @@ pub(super) fn routes() -> Router<AppState> {
             post(import).layer(DefaultBodyLimit::max(MAX_FILE_BYTES)),
         )
         .route("/api/v1/register/export", get(export))
+}
+
+/// Writes the audit entry of a change to the register by `caller`, in `db`'s transaction.
+pub(super) async fn audit(
+    db: &mut sqlx::PgConnection,
+    caller: &Caller,
+    remote: Option<String>,
+    action: AuditAction,
+    target: String,
+    division: Option<String>,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    geohazard_audit::record(
+        db,
+        &Entry {
+            officer_id: Some(OfficerId(caller.officer.id)),
+            action,
+            target: Some(target),
+            division_code: division.or_else(|| Some(caller.scope.root().to_owned())),
+            detail,
+            remote_addr: remote,
+        },
+    )
+    .await?;
+    Ok(())
 }

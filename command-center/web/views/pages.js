@@ -6,3 +6,4 @@ import "./incidents.js";
 import "./register.js";
 import "./approvals.js";
 import "./supervision.js";
+import "./people.js";

@@ -4,6 +4,11 @@
 use geohazard_domain::SiteId;
 use serde::{Deserialize, Serialize};
 
+pub use geohazard_register::gateway_keys::{GatewayInput, RegisteredGateway};
+pub use geohazard_register::officers::{OfficerEntry, OfficerInput};
+pub use geohazard_register::people::{
+    Person, PersonInput, RosterEntry, RosterInput, RosterQuery, SitePerson, SitePersonInput,
+};
 pub use geohazard_register::site_edit::{RegisterChange, RegisteredSite};
 pub use geohazard_register::site_file::{ImportSummary, RowProblem};
 pub use geohazard_register::site_input::{Reason, SiteInput, SiteRecord};
@@ -90,4 +95,40 @@ pub struct ChangesQuery {
     pub site: Option<SiteId>,
     /// At most this many (1 to 1000; default 200).
     pub limit: Option<i64>,
+}
+
+/// What the broker was told of a gateway's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerTold {
+    /// The password file changed and the broker reloaded it: in force now.
+    Reloaded,
+    /// The password file changed, but no broker runs with the pid file: in force at its start
+    /// (or after `systemctl reload mosquitto`).
+    FileOnly,
+    /// No password file is configured: only the store knows the key.
+    NotConfigured,
+}
+
+/// A gateway's new key, shown this once (the store keeps only its argon2 hash).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GatewayKeyIssued {
+    pub gateway: RegisteredGateway,
+    /// The MQTT password; the user name is the gateway's code.
+    pub key: String,
+    pub broker: BrokerTold,
+}
+
+/// A new officer account, or a password reset: the password shown this once (the store keeps
+/// only its argon2 hash).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OfficerPassword {
+    pub officer: OfficerEntry,
+    pub password: String,
+}
+
+/// The people answering for a site, as a whole list (replaced whole).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SitePeopleInput {
+    pub people: Vec<SitePersonInput>,
 }

@@ -57,6 +57,28 @@ crate::closed_set!(
         ForecastDiscard => "forecast.discard",
         /// A release withdrawn.
         ForecastCancel => "forecast.cancel",
+        /// A gateway added to the register (or its name and site changed).
+        GatewayRegister => "gateway.register",
+        /// A gateway given its first key, or a new key after a revocation.
+        GatewayKeyIssue => "gateway.key_issue",
+        /// A gateway's key replaced by a new one (the old refused at once).
+        GatewayKeyRotate => "gateway.key_rotate",
+        /// A gateway's key withdrawn: it is disconnected and refused.
+        GatewayKeyRevoke => "gateway.key_revoke",
+        /// A person (monitor, official, engineer) added to the register.
+        PersonCreate => "person.create",
+        PersonUpdate => "person.update",
+        /// The people answering for a site and their roles set.
+        SitePeople => "site.people",
+        /// A duty roster entry added or removed.
+        RosterAdd => "roster.add",
+        RosterRemove => "roster.remove",
+        /// An officer account created.
+        OfficerCreate => "officer.create",
+        /// An officer's name, role, division or state changed (disabled, enabled).
+        OfficerUpdate => "officer.update",
+        /// An officer given a new password (shown once).
+        OfficerPassword => "officer.password",
     }
 );
 

@@ -33,5 +33,5 @@ pub use notification::{Channel, NotificationStatus, UnknownNotificationName};
 pub use per_level::PerLevel;
 pub use quarantine::{QuarantineReason, UnknownReason};
 pub use sensor::SensorKind;
-pub use site::{DivisionLevel, SiteKind, SiteStatus};
+pub use site::{DivisionLevel, SiteKind, SiteRole, SiteStatus};
 pub use stored::Stored;

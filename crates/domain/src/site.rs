@@ -36,6 +36,20 @@ crate::closed_set!(
     }
 );
 
+crate::closed_set!(
+    /// What a person answers for at a site (the store's `site_responsibles.role`).
+    SiteRole {
+        /// 群测群防监测员: the village monitor who watches the site.
+        Monitor => "monitor",
+        /// 乡镇责任人
+        TownshipOfficial => "township_official",
+        /// 县级责任人
+        CountyOfficial => "county_official",
+        /// 技术支撑人员
+        Engineer => "engineer",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,10 @@
 //! Also adding officers. The command-center's handlers call these; no SQL lives in a handler.
 
 pub mod devices;
+pub mod gateway_keys;
 pub mod geojson;
 pub mod officers;
+pub mod people;
 pub mod readings;
 pub mod scope;
 pub mod site_edit;

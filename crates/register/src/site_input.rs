@@ -43,6 +43,20 @@ pub enum Reason {
     BadThreatZone,
     /// A NUL or another control character.
     ControlCharacter,
+    /// Not a person of the register the officer may reach (absent, or outside their scope).
+    UnknownPerson,
+    /// Not one of the roles this field takes.
+    UnknownRole,
+    /// A user name is 1 to 64 letters, digits and `_.@-`.
+    BadUsername,
+    /// Another officer has this user name.
+    UsernameTaken,
+    /// Officers may not change their own role, division or state.
+    OwnAccount,
+    /// The end of a period is not after its start.
+    EndsBeforeStart,
+    /// Not a time (RFC 3339, e.g. 2026-12-07T08:00:00+08:00).
+    BadTime,
 }
 
 impl Reason {
@@ -63,10 +77,17 @@ impl Reason {
             Reason::DuplicateCode => "duplicate_code",
             Reason::BadThreatZone => "bad_threat_zone",
             Reason::ControlCharacter => "control_character",
+            Reason::UnknownPerson => "unknown_person",
+            Reason::UnknownRole => "unknown_role",
+            Reason::BadUsername => "bad_username",
+            Reason::UsernameTaken => "username_taken",
+            Reason::OwnAccount => "own_account",
+            Reason::EndsBeforeStart => "ends_before_start",
+            Reason::BadTime => "bad_time",
         }
     }
 
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 22] = [
         Reason::Required,
         Reason::TooLong,
         Reason::BadCode,
@@ -82,6 +103,13 @@ impl Reason {
         Reason::DuplicateCode,
         Reason::BadThreatZone,
         Reason::ControlCharacter,
+        Reason::UnknownPerson,
+        Reason::UnknownRole,
+        Reason::BadUsername,
+        Reason::UsernameTaken,
+        Reason::OwnAccount,
+        Reason::EndsBeforeStart,
+        Reason::BadTime,
     ];
 
     /// The reason in `lang` (zh-CN or en).
@@ -321,30 +349,71 @@ fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control())
 }
 
+/// A text field trimmed: `None` when blank (a problem if `required`), too long (over `max`
+/// characters) or holding a control character, each problem added to `errors`.
+pub fn checked_text(
+    errors: &mut Vec<FieldError>,
+    field: &'static str,
+    v: Option<&str>,
+    max: usize,
+    required: bool,
+) -> Option<String> {
+    let s = v.map(str::trim).unwrap_or("");
+    if s.is_empty() {
+        if required {
+            errors.push(FieldError::new(field, "", Reason::Required));
+        }
+        return None;
+    }
+    if has_control(s) {
+        errors.push(FieldError::new(
+            field,
+            s.replace(|c: char| c.is_control(), "\u{fffd}"),
+            Reason::ControlCharacter,
+        ));
+        None
+    } else if s.chars().count() > max {
+        errors.push(FieldError::new(field, s, Reason::TooLong));
+        None
+    } else {
+        Some(s.to_owned())
+    }
+}
+
+/// A division code (`field` division_code) that is one of `scope`'s; outside it (or absent)
+/// reads as `unknown_division`.
+pub fn checked_division(
+    errors: &mut Vec<FieldError>,
+    scope: &Scope,
+    v: Option<&str>,
+    required: bool,
+) -> Option<String> {
+    let d = checked_text(errors, "division_code", v, 9, required)?;
+    if scope.contains(&d) {
+        Some(d)
+    } else {
+        errors.push(FieldError::new("division_code", d, Reason::UnknownDivision));
+        None
+    }
+}
+
+/// A phone number as stored: 5 to 20 digits once spaces and dashes are taken out (`139 0000
+/// 1111`, `0831-1234567`); anything else is a `bad_phone` problem added to `errors`.
+pub fn checked_phone(errors: &mut Vec<FieldError>, field: &'static str, p: &str) -> Option<String> {
+    let digits: String = p.chars().filter(|c| !" -".contains(*c)).collect();
+    if (5..=20).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
+        Some(digits)
+    } else {
+        errors.push(FieldError::new(field, p, Reason::BadPhone));
+        None
+    }
+}
+
 /// Checks `input` for an officer with `scope`: the record, or every problem found.
 pub fn check(input: &SiteInput, scope: &Scope) -> Result<SiteRecord, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut text = |field: &'static str, v: &Option<String>, max: usize, required: bool| {
-        let s = v.as_deref().map(str::trim).unwrap_or("");
-        if s.is_empty() {
-            if required {
-                errors.push(FieldError::new(field, "", Reason::Required));
-            }
-            return None;
-        }
-        if has_control(s) {
-            errors.push(FieldError::new(
-                field,
-                s.replace(|c: char| c.is_control(), "\u{fffd}"),
-                Reason::ControlCharacter,
-            ));
-            None
-        } else if s.chars().count() > max {
-            errors.push(FieldError::new(field, s, Reason::TooLong));
-            None
-        } else {
-            Some(s.to_owned())
-        }
+        checked_text(&mut errors, field, v.as_deref(), max, required)
     };
     let code = text("code", &input.code, 64, true);
     let name = text("name", &input.name, 200, true);
@@ -450,15 +519,7 @@ pub fn check(input: &SiteInput, scope: &Scope) -> Result<SiteRecord, Vec<FieldEr
             status
         }
     };
-    let monitor_phone = phone_text.and_then(|p| {
-        let digits: String = p.chars().filter(|c| !" -".contains(*c)).collect();
-        if (5..=20).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
-            Some(digits)
-        } else {
-            errors.push(FieldError::new("monitor_phone", p, Reason::BadPhone));
-            None
-        }
-    });
+    let monitor_phone = phone_text.and_then(|p| checked_phone(&mut errors, "monitor_phone", &p));
     let threat_zone = match &input.threat_zone {
         None | Some(Value::Null) => None,
         Some(z) if polygon_ok(z) => Some(z.clone()),

@@ -151,7 +151,11 @@ pub async fn sensors(db: &PgPool, site: &Site) -> sqlx::Result<Vec<Sensor>> {
 }
 
 /// Whether site `id` exists and is in scope.
-pub async fn in_scope(db: &PgPool, scope: &Scope, id: SiteId) -> sqlx::Result<bool> {
+pub async fn in_scope(
+    db: impl sqlx::PgExecutor<'_>,
+    scope: &Scope,
+    id: SiteId,
+) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM hazard_sites WHERE id = $2 AND division_code = ANY($1))",
     )
@@ -175,35 +179,6 @@ pub async fn of_sensor(
     .bind(sensor)
     .fetch_optional(db)
     .await
-}
-
-/// Someone who answers for a site.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Responsible {
-    pub name: String,
-    pub phone: Option<String>,
-    /// monitor, township_official, county_official or engineer.
-    pub role: String,
-}
-
-/// Who answers for a site in scope (monitors first), with phone numbers.
-pub async fn people(
-    db: &PgPool,
-    scope: &Scope,
-    id: SiteId,
-) -> sqlx::Result<Option<Vec<Responsible>>> {
-    if !in_scope(db, scope, id).await? {
-        return Ok(None);
-    }
-    sqlx::query_as(
-        "SELECT p.name, p.phone, r.role FROM site_responsibles r JOIN people p ON p.id = r.person_id
-         WHERE r.site_id = $1
-         ORDER BY array_position(ARRAY['monitor','township_official','county_official','engineer'], r.role), p.name",
-    )
-    .bind(id)
-    .fetch_all(db)
-    .await
-    .map(Some)
 }
 
 /// A division in scope, with its boundary for the map.

@@ -223,11 +223,14 @@ pub async fn issue_gateway_key(pool: &PgPool, code: &str) -> sqlx::Result<Option
         let key = key.clone();
         argon2_off_the_workers(move || hash_password(&key)).await
     };
-    let updated = sqlx::query("UPDATE gateways SET password_hash = $2 WHERE code = $1")
-        .bind(code)
-        .bind(hash)
-        .execute(pool)
-        .await?;
+    let updated = sqlx::query(
+        "UPDATE gateways SET password_hash = $2, key_issued_at = now(), key_revoked_at = NULL
+         WHERE code = $1",
+    )
+    .bind(code)
+    .bind(hash)
+    .execute(pool)
+    .await?;
     Ok((updated.rows_affected() == 1).then_some(key))
 }
 

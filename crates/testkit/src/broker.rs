@@ -122,6 +122,18 @@ impl Broker {
         shipped.services_port
     }
 
+    /// A shipped broker's gateways' password file, as the broker reads it (a key added here
+    /// works once the broker is told to reload: [`Broker::pid_file`]).
+    pub fn gateways_passwd(&self) -> &Path {
+        let shipped = self.shipped.as_ref().expect("a broker started as shipped");
+        &shipped.gateways_passwd
+    }
+
+    /// A file holding the running broker's process id, as Debian's `/run/mosquitto/mosquitto.pid`.
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.path().join("mosquitto.pid")
+    }
+
     /// The shipped configuration with this broker's ports, folders and password files: the
     /// first listener (the gateways') on `port`, the second (the services') on `services_port`.
     fn shipped_config(&self, shipped: &Shipped, data: &std::path::Path) -> String {
@@ -201,6 +213,9 @@ impl Broker {
                 binary.display()
             )
         });
+        if let Some(pid) = child.id() {
+            std::fs::write(self.pid_file(), format!("{pid}\n")).expect("the broker's pid file");
+        }
         self.child = Some(child);
         let services_port = self.shipped.as_ref().map(|s| s.services_port);
         for port in std::iter::once(self.port).chain(services_port) {
