@@ -1974,3 +1974,145 @@ async fn a_rain_gauge_reads_as_hourly_and_daily_totals_with_the_rules_accumulati
     b.screenshot("site-view-rain").await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_receipt_and_an_app_confirmation_show_on_an_open_warning_within_seconds() {
+    use geohazard_notify::app::{ClientReceipt, receive};
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let pool = &w.store.pool;
+    let red = raise(
+        &w,
+        w.gx1,
+        "threshold:gw-gx1/crack-1",
+        WarningLevel::Red,
+        threshold_evidence(31.0),
+    )
+    .await;
+    let wang: i64 = sqlx::query_scalar("SELECT id FROM people WHERE name = '王建国'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    // An SMS the provider took (no receipt yet) and an app notice shown but not confirmed, as
+    // the notifier leaves them.
+    let notification = |channel: &'static str, reason: &'static str, status: &'static str| async move {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO notifications (warning_id, person_id, channel, reason, phone, body, status,
+                 attempts, sent_at, provider, provider_message_id, delivered_at)
+             VALUES ($1, $2, $3, $4, '13800000000', '红色预警', $5, 1, now(), 'generic', 'msg-' || $4,
+                 CASE WHEN $5 = 'delivered' THEN now() END)
+             ON CONFLICT (warning_id, person_id, channel, reason) DO UPDATE SET
+                 status = EXCLUDED.status, attempts = 1, sent_at = now(),
+                 provider = EXCLUDED.provider, provider_message_id = EXCLUDED.provider_message_id,
+                 delivered_at = EXCLUDED.delivered_at, confirmed_at = NULL
+             RETURNING id",
+        )
+        .bind(red)
+        .bind(wang)
+        .bind(channel)
+        .bind(reason)
+        .bind(status)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        id
+    };
+    notification("sms", "red@0", "sent").await;
+    let app = notification("app", "red@0", "delivered").await;
+
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.until(
+        "the red warning in the feed",
+        Duration::from_secs(10),
+        &format!("return !!document.querySelector('#feed-list [data-warning=\"{red}\"]')"),
+    )
+    .await;
+    b.click(&format!("#feed-list [data-warning=\"{red}\"]"))
+        .await;
+    let row = |channel: &str| {
+        format!(
+            "const r = document.querySelector('table#deliveries tr[data-channel=\"{channel}\"]'); return r && [r.dataset.delivery, r.innerText.replace(/\\s+/g, ' ')]"
+        )
+    };
+    let sms = b
+        .until("the SMS row", Duration::from_secs(10), &row("sms"))
+        .await;
+    assert_eq!(sms[0], "sent", "{sms}");
+    assert!(sms[1].as_str().unwrap().contains("已发出，未回执"), "{sms}");
+    // The officer is typing a note: a delivery change must not wipe it.
+    b.js("document.getElementById('ack-note').value = '已电话联系王建国'; return true")
+        .await;
+
+    // The provider's receipt arrives: the open panel shows it, nobody clicks anything.
+    let t0 = std::time::Instant::now();
+    let stored =
+        geohazard_notify::record_receipt(pool, "generic", "msg-red@0", true, "DELIVRD", None, None)
+            .await
+            .unwrap();
+    assert!(stored.is_some(), "the receipt matches the SMS");
+    let sms = b
+        .until(
+            "the SMS shown delivered",
+            Duration::from_secs(5),
+            &row("sms").replace(
+                "return r &&",
+                "return r && r.dataset.delivery === 'delivered' &&",
+            ),
+        )
+        .await;
+    assert!(sms[1].as_str().unwrap().contains("已送达"), "{sms}");
+    let receipt_shown = t0.elapsed();
+
+    // The person confirms on the app: shown the same way.
+    let t1 = std::time::Instant::now();
+    let confirmed = receive(
+        pool,
+        geohazard_domain::PersonId(wang),
+        ClientReceipt::Confirmed {
+            id: geohazard_domain::NotificationId(app),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(confirmed.is_some());
+    let app_row = b
+        .until(
+            "the app notice shown confirmed",
+            Duration::from_secs(5),
+            &row("app").replace(
+                "return r &&",
+                "return r && r.innerText.includes('已确认收到') &&",
+            ),
+        )
+        .await;
+    let confirmation_shown = t1.elapsed();
+    // What the panel shows is what the store holds.
+    let detail = w.api(&format!("/warnings/{red}")).await;
+    let statuses: Vec<&str> = detail["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"delivered"), "{detail}");
+    assert!(
+        detail["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["channel"] == "app" && !d["confirmed_at"].is_null()),
+        "{detail}"
+    );
+    let note = b
+        .js("return document.getElementById('ack-note').value")
+        .await;
+    assert_eq!(note, "已电话联系王建国", "the note being typed survived");
+    println!(
+        "receipt shown after {receipt_shown:?}, confirmation after {confirmation_shown:?}: {app_row}"
+    );
+    b.js("document.getElementById('deliveries').scrollIntoView(); return true")
+        .await;
+    b.screenshot("warning-deliveries-live").await;
+    b.close().await;
+}
