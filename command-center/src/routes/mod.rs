@@ -8,6 +8,7 @@ mod consult;
 mod gateways;
 mod health;
 mod incidents;
+mod lists;
 pub mod openapi;
 mod plans;
 mod readings;
@@ -33,5 +34,6 @@ pub fn routes() -> Router<AppState> {
         .merge(consult::routes())
         .merge(incidents::routes())
         .merge(plans::routes())
+        .merge(lists::routes())
         .merge(openapi::routes())
 }

@@ -54,6 +54,8 @@ use crate::state::AppState;
         super::register::changes,
         super::register::import,
         super::register::export,
+        super::lists::warnings,
+        super::lists::sites,
         openapi_json,
     ),
     components(schemas(ErrorBody))
