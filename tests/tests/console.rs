@@ -2030,14 +2030,15 @@ async fn an_sms_receipt_and_an_app_confirmation_show_on_an_open_warning_within_s
     .await;
     b.click(&format!("#feed-list [data-warning=\"{red}\"]"))
         .await;
-    let row = |channel: &str| {
-        format!(
-            "const r = document.querySelector('table#deliveries tr[data-channel=\"{channel}\"]'); return r && [r.dataset.delivery, r.innerText.replace(/\\s+/g, ' ')]"
-        )
+    // A channel's delivery row ([status, text]) once `shown` holds of it (`r`).
+    let row = |what: &'static str, channel: &'static str, shown: &'static str| {
+        let script = format!(
+            "const r = document.querySelector('table#deliveries tr[data-channel=\"{channel}\"]'); return r && ({shown}) && [r.dataset.delivery, r.innerText.replace(/\\s+/g, ' ')]"
+        );
+        let b = &b;
+        async move { b.until(what, Duration::from_secs(5), &script).await }
     };
-    let sms = b
-        .until("the SMS row", Duration::from_secs(10), &row("sms"))
-        .await;
+    let sms = row("the SMS row", "sms", "true").await;
     assert_eq!(sms[0], "sent", "{sms}");
     assert!(sms[1].as_str().unwrap().contains("已发出，未回执"), "{sms}");
     // The officer is typing a note: a delivery change must not wipe it.
@@ -2051,16 +2052,12 @@ async fn an_sms_receipt_and_an_app_confirmation_show_on_an_open_warning_within_s
             .await
             .unwrap();
     assert!(stored.is_some(), "the receipt matches the SMS");
-    let sms = b
-        .until(
-            "the SMS shown delivered",
-            Duration::from_secs(5),
-            &row("sms").replace(
-                "return r &&",
-                "return r && r.dataset.delivery === 'delivered' &&",
-            ),
-        )
-        .await;
+    let sms = row(
+        "the SMS shown delivered",
+        "sms",
+        "r.dataset.delivery === 'delivered'",
+    )
+    .await;
     assert!(sms[1].as_str().unwrap().contains("已送达"), "{sms}");
     let receipt_shown = t0.elapsed();
 
@@ -2076,16 +2073,12 @@ async fn an_sms_receipt_and_an_app_confirmation_show_on_an_open_warning_within_s
     .await
     .unwrap();
     assert!(confirmed.is_some());
-    let app_row = b
-        .until(
-            "the app notice shown confirmed",
-            Duration::from_secs(5),
-            &row("app").replace(
-                "return r &&",
-                "return r && r.innerText.includes('已确认收到') &&",
-            ),
-        )
-        .await;
+    let app_row = row(
+        "the app notice shown confirmed",
+        "app",
+        "r.innerText.includes('已确认收到')",
+    )
+    .await;
     let confirmation_shown = t1.elapsed();
     // What the panel shows is what the store holds.
     let detail = w.api(&format!("/warnings/{red}")).await;

@@ -93,10 +93,20 @@ fn file(
         "csv" => (table::csv(headings, rows), "text/csv; charset=utf-8", "csv"),
         _ => return Err(ApiError::bad_request("format: xlsx or csv")),
     };
-    let disposition = format!(
-        "attachment; filename=\"{what}-{}.{ext}\"",
-        caller.scope.root()
-    );
+    attachment(
+        content_type,
+        &format!("{what}-{}.{ext}", caller.scope.root()),
+        bytes,
+    )
+}
+
+/// A file to download, named `filename`.
+pub(super) fn attachment(
+    content_type: &'static str,
+    filename: &str,
+    bytes: Vec<u8>,
+) -> Result<Response, ApiError> {
+    let disposition = format!("attachment; filename=\"{filename}\"");
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
