@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app_channel::AppChannel;
 use crate::auth::{self, Officer};
 use crate::error::ApiError;
+use crate::incident_feed::Changed;
 use crate::readings_push::{Readings, StoredFeed};
 use crate::state::AppState;
 
@@ -130,6 +131,9 @@ enum LiveMessage<'a> {
     Warning { warning: &'a Warning },
     /// An incident in scope changed: re-read `GET /api/v1/incidents/{id}`.
     Incident { id: i64 },
+    /// The deliveries of a warning in scope changed (a receipt, a confirmation, a send or its
+    /// failure): re-read `GET /api/v1/warnings/{warning}`.
+    Deliveries { warning: i64 },
     /// Events were dropped: re-read `GET /api/v1/warnings`.
     Resync { missed: u64 },
     /// The session was signed out, expired or disabled; the socket closes.
@@ -268,7 +272,11 @@ async fn serve_socket(
             },
             change = incidents.recv() => match change {
                 Ok(c) if scope.contains(&c.division) => {
-                    if send(&mut socket, LiveMessage::Incident { id: c.id }.text(), send_timeout).await.is_err() {
+                    let message = match c.what {
+                        Changed::Incident => LiveMessage::Incident { id: c.id },
+                        Changed::Deliveries => LiveMessage::Deliveries { warning: c.id },
+                    };
+                    if send(&mut socket, message.text(), send_timeout).await.is_err() {
                         return;
                     }
                 }

@@ -64,6 +64,7 @@ static ASSETS: &[Asset] = &[
     asset!("views/supervision.js", JS),
     // The register's people, rosters, gateway keys and officers (issue 24).
     asset!("views/people.js", JS),
+    asset!("views/lists.js", JS),
     asset!("app.css", CSS),
     asset!("app/index.html", "text/html; charset=utf-8"),
     asset!("app/app.js", JS),

@@ -171,6 +171,7 @@ export type LiveMessage =
   | { type: "session_ended" }
   | { type: "readings"; sensor: number; points: Point[] }
   | { type: "incident"; id: number }
+  | { type: "deliveries"; warning: number }
   | Notification;
 
 /** A raw reading. */

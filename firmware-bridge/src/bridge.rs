@@ -15,9 +15,9 @@ use tracing::{error, info};
 use crate::camera;
 use crate::commands;
 use crate::config::BridgeConfig;
-use crate::counters::CounterStore;
+use crate::counters::{CounterStore, Polled};
 use crate::link::Link;
-use crate::queue::{DiskQueue, Lane, Message, QueueHandle};
+use crate::queue::{CounterValues, DiskQueue, Lane, Message, QueueHandle};
 use crate::runtime::{FIRMWARE_VERSION, Runtime, Workers};
 use crate::schedule::Schedule;
 
@@ -39,11 +39,8 @@ pub async fn run_bridge(config: BridgeConfig, shutdown: CancellationToken) -> an
     )
     .await
     .map_err(|e| anyhow::anyhow!("queue folder {}: {e}", config.queue.dir.display()))?;
-    // Beside the queue: the data folder that survives restarts.
-    let counters = {
-        let dir = config.queue.dir.clone();
-        tokio::task::spawn_blocking(move || CounterStore::open(&dir)).await?
-    };
+    // The rain counters' baselines, as the queue keeps them.
+    let counters = CounterStore::new(queue.call(|q| q.counter_values()).await?);
     let (direct_tx, direct_rx) = mpsc::channel(256);
     let (connected_tx, connected_rx) = watch::channel(false);
     let (readings_tx, readings_rx) = mpsc::channel(4096);
@@ -161,6 +158,12 @@ fn health_endpoints(rt: &Arc<Runtime>) -> geohazard_runtime::Endpoints {
         "Messages in the disk queue not yet confirmed by the center",
         move || queue.depth(),
     );
+    observe_counter(
+        &mut registry,
+        "geohazard_bridge_fsyncs",
+        "fsyncs of the disk queue and the files beside it (grouped by queue.sync_interval_ms)",
+        crate::queue::fsyncs,
+    );
     let connected = rt.connected.clone();
     let broker = check("broker", move || {
         let up = *connected.borrow();
@@ -177,7 +180,7 @@ fn health_endpoints(rt: &Arc<Runtime>) -> geohazard_runtime::Endpoints {
 
 /// Groups readings into telemetry messages and queues them. The message's `seq` is its queue
 /// id: it keeps counting across restarts, so a gap at the center means a message was lost.
-async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Reading>, shutdown: CancellationToken) {
+async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Polled>, shutdown: CancellationToken) {
     let (delay, max) = {
         let c = rt.config.lock().expect("config lock");
         (
@@ -185,17 +188,17 @@ async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Reading>, shutdown: Ca
             c.batch.max_readings,
         )
     };
-    let mut pending: Vec<Reading> = Vec::new();
+    let mut pending = Pending::default();
     let mut deadline: Option<Instant> = None;
     loop {
         tokio::select! {
             r = rx.recv() => match r {
-                Some(r) => {
+                Some(polled) => {
+                    let Some(r) = pending.add(polled) else { continue };
                     rt.polled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    rt.check_triggers(&r);
-                    pending.push(r);
+                    rt.check_triggers(r);
                     deadline.get_or_insert_with(|| Instant::now() + delay);
-                    if pending.len() >= max {
+                    if pending.readings.len() >= max {
                         flush(&rt, &mut pending).await;
                         deadline = None;
                     }
@@ -209,14 +212,42 @@ async fn batcher(rt: Arc<Runtime>, mut rx: mpsc::Receiver<Reading>, shutdown: Ca
             _ = shutdown.cancelled() => break,
         }
     }
-    while let Ok(r) = rx.try_recv() {
-        pending.push(r);
+    while let Ok(polled) = rx.try_recv() {
+        pending.add(polled);
     }
     flush(&rt, &mut pending).await;
 }
 
-async fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
-    if pending.is_empty() {
+/// Readings gathered for the next telemetry message, each with the rain counter value it was
+/// computed from, and counter values read without a reading (they go into the next record).
+#[derive(Default)]
+struct Pending {
+    readings: Vec<Reading>,
+    counters: Vec<Option<(String, u64)>>,
+    loose: CounterValues,
+}
+
+impl Pending {
+    /// Adds what a poller sent; returns the reading, if it was one.
+    fn add(&mut self, polled: Polled) -> Option<&Reading> {
+        match polled.reading {
+            Some(r) => {
+                self.readings.push(r);
+                self.counters.push(polled.counter);
+                self.readings.last()
+            }
+            None => {
+                if let Some((key, raw)) = polled.counter {
+                    self.loose.insert(key, raw);
+                }
+                None
+            }
+        }
+    }
+}
+
+async fn flush(rt: &Runtime, pending: &mut Pending) {
+    if pending.readings.is_empty() {
         return;
     }
     let (gateway, max_packet) = {
@@ -224,11 +255,11 @@ async fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
         (c.gateway.clone(), c.mqtt.max_packet_bytes)
     };
     let topic = Topic::telemetry(&gateway);
-    let readings = std::mem::take(pending);
+    let batch = std::mem::take(pending);
     // On the queue's thread: a message's seq is the id it gets there.
     let queued = rt
         .queue
-        .call(move |q| queue_readings(q, &topic, readings, max_packet))
+        .call(move |q| queue_readings(q, &topic, batch, max_packet))
         .await;
     if let Err(e) = queued {
         error!("telemetry messages not queued, readings lost: {e}");
@@ -236,8 +267,15 @@ async fn flush(rt: &Runtime, pending: &mut Vec<Reading>) {
     rt.queue.notify_queued();
 }
 
-/// Appends readings as telemetry messages, each small enough for one MQTT packet.
-fn queue_readings(q: &mut DiskQueue, topic: &str, mut rest: Vec<Reading>, max_packet: usize) {
+/// Appends readings as telemetry messages, each small enough for one MQTT packet, each with
+/// the rain counter values of its own readings (a power cut between two of them leaves every
+/// baseline beside its reading).
+fn queue_readings(q: &mut DiskQueue, topic: &str, batch: Pending, max_packet: usize) {
+    let Pending {
+        readings: mut rest,
+        counters: mut rest_counters,
+        mut loose,
+    } = batch;
     while !rest.is_empty() {
         let mut take = rest.len();
         // Halve until the message fits in one MQTT packet.
@@ -257,7 +295,14 @@ fn queue_readings(q: &mut DiskQueue, topic: &str, mut rest: Vec<Reading>, max_pa
             topic: topic.to_owned(),
             payload: Bytes::from(payload),
         };
-        match q.push(Lane::Readings, &msg) {
+        let mut values = if take == rest.len() {
+            std::mem::take(&mut loose)
+        } else {
+            CounterValues::new()
+        };
+        // In reading order: the last value of a counter in this message wins.
+        values.extend(rest_counters.drain(..take).flatten());
+        match q.push_telemetry(&msg, &values) {
             Ok(id) => debug_assert_eq!(id, seq),
             Err(e) => error!(
                 readings = take,

@@ -31,7 +31,7 @@ pub use config::{
     Function, InvalidConfig, ModbusDevice, MqttConfig, Parity, PointConfig, QueueConfig,
     StatusConfig, StatusRole, Transport, TriggerConfig, WordOrder,
 };
-pub use queue::{DiskQueue, Lane, Message, QueueError, QueueStats};
+pub use queue::{COUNTERS_FILE, DiskQueue, Lane, Message, QueueError, QueueStats, fsyncs};
 pub use sim::{
     SIM_DEVICE, SimConfig, SimHandle, SimPoint, SimSource, run_sensor_sim, start_sensor_sim,
     start_sensor_sim_rtu,

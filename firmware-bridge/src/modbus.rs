@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 use crate::config::{
     DataType, Function, ModbusDevice, Parity, PointConfig, StatusRole, Transport, WordOrder,
 };
-use crate::counters::CounterStore;
+use crate::counters::{CounterStore, Polled};
 use crate::schedule::Schedule;
 
 /// Latest values of the points that feed the status message (supply voltage, ...).
@@ -157,6 +157,12 @@ impl PointState {
         )
     }
 
+    /// A counter's raw value last read, under its key (the baseline to keep).
+    fn counter_value(&self) -> Option<(String, u64)> {
+        self.cfg.counter.as_ref()?;
+        Some((self.counter_key(), self.counter_prev?))
+    }
+
     /// The reading for a raw value, or None when there is nothing to publish yet (a counter's
     /// first read ever sets its baseline) or the value is unusable (logged).
     fn value(&mut self, raw: Raw, counters: &CounterStore) -> Option<(f64, Quality)> {
@@ -202,7 +208,7 @@ impl PointState {
 /// What a poller sends on: readings, and status values it saw.
 #[derive(Clone)]
 pub struct PollOutput {
-    pub readings: mpsc::Sender<Reading>,
+    pub readings: mpsc::Sender<Polled>,
     pub status: SharedStatusValues,
     pub faults: SharedFaults,
     pub counters: Arc<CounterStore>,
@@ -416,10 +422,21 @@ impl Poller {
                     self.point_ok(i);
                     let counters = self.out.counters.clone();
                     let value = self.points[i].value(raw, &counters);
-                    // The baseline is on disk before the reading is sent on.
-                    counters.save().await;
-                    if let Some((value, quality)) = value {
-                        self.publish(i, ts, value, quality).await;
+                    // A counter's new baseline goes with its reading, into the same queue
+                    // record (or, with no reading, into the next one).
+                    let counter = self.points[i].counter_value();
+                    match value {
+                        Some((value, quality)) => {
+                            self.publish(i, ts, value, quality, counter).await
+                        }
+                        None if counter.is_some() => {
+                            self.send(Polled {
+                                reading: None,
+                                counter,
+                            })
+                            .await
+                        }
+                        None => {}
                     }
                 }
                 Err(ReadError::Exception(code)) => {
@@ -522,7 +539,14 @@ impl Poller {
         h.retry_at = Some(Instant::now() + h.backoff.next_delay());
     }
 
-    async fn publish(&mut self, i: usize, ts: i64, value: f64, quality: Quality) {
+    async fn publish(
+        &mut self,
+        i: usize,
+        ts: i64,
+        value: f64,
+        quality: Quality,
+        counter: Option<(String, u64)>,
+    ) {
         let p = &self.points[i].cfg;
         // A slave that answers exceptions for some of its registers is not fully trusted for
         // the others: the center sees them as suspect (still used, unlike bad).
@@ -549,7 +573,15 @@ impl Poller {
             value,
             quality,
         };
-        if self.out.readings.send(reading).await.is_err() {
+        self.send(Polled {
+            reading: Some(reading),
+            counter,
+        })
+        .await;
+    }
+
+    async fn send(&mut self, polled: Polled) {
+        if self.out.readings.send(polled).await.is_err() {
             debug!("reading channel closed (shutting down)");
         }
     }

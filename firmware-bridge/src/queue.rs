@@ -10,6 +10,25 @@
 //! Bounded by `max_bytes` (records of both lanes): when full, the oldest frames go first; a new
 //! frame that does not fit beside the readings is refused; readings are dropped (oldest first,
 //! counted and logged) only when there are no frames left to drop.
+//!
+//! Disk wear (SD cards): a telemetry record carries, in the same checksummed record, the raw
+//! values of the rain counters whose readings it holds, so the counter baselines are exactly as
+//! durable as the readings computed from them; `counters.json` is rewritten only before a
+//! segment holding such values is deleted. Readings and frames are fsynced together at most
+//! every `sync_interval` (and a message is offered for publishing only once fsynced), the data
+//! lanes' head files are written at most as often and not fsynced (a stale head only means
+//! redeliveries, which the center absorbs); commands and answers are fsynced at once.
+//!
+//! What each failure loses:
+//! - **kill -9** (or a panic): nothing pushed. Every record is written to the file (the page
+//!   cache) before `push` returns, and the kernel keeps the page cache; only readings still
+//!   gathered in memory for the next message (`batch.max_delay_ms`) are lost, and their rain
+//!   comes again at the next read (the baseline on disk is the last one queued).
+//! - **power cut**: at most the records appended since the last fsync (`sync_interval`). None of
+//!   them was published, so the broker never acknowledged and the collector never confirmed
+//!   them, and their ids are given again; their rain counter values go with them (the next read
+//!   counts from the last fsynced baseline), so rain is neither lost nor counted twice. What was
+//!   published was fsynced first: the collector's confirmation only ever covers fsynced seqs.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -26,6 +45,27 @@ use tokio::sync::{Notify, oneshot};
 use tracing::{error, info, warn};
 
 const MAGIC: u32 = 0x4748_5131; // "GHQ1"
+/// A record followed by rain counter values (`{"key": raw, ...}` JSON after the payload).
+const MAGIC_COUNTERS: u32 = 0x4748_5132; // "GHQ2"
+/// Where the rain counters' baselines are kept between segment deletions.
+pub const COUNTERS_FILE: &str = "counters.json";
+
+/// fsyncs made by every queue of this process (the `geohazard_bridge_fsyncs` metric).
+static FSYNCS: AtomicU64 = AtomicU64::new(0);
+
+/// fsyncs made by the disk queue (and the files beside it) since the process started.
+pub fn fsyncs() -> u64 {
+    FSYNCS.load(Ordering::Relaxed)
+}
+
+fn sync_file(f: &File, data_only: bool) -> io::Result<()> {
+    FSYNCS.fetch_add(1, Ordering::Relaxed);
+    if data_only {
+        f.sync_data()
+    } else {
+        f.sync_all()
+    }
+}
 const HEADER: u64 = 20; // magic, length, crc, id
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 /// Largest record accepted when reading back: larger lengths are corruption.
@@ -94,6 +134,7 @@ struct Segment {
 }
 
 struct LaneStore {
+    lane: Lane,
     dir: PathBuf,
     segments: VecDeque<Segment>,
     entries: VecDeque<Entry>,
@@ -109,6 +150,8 @@ struct LaneStore {
     dirty: bool,
     writer: Option<File>,
     bytes: u64,
+    /// The readings lane: the rain counter values its records carry.
+    counters: Option<Counters>,
 }
 
 /// Counters shown in logs and status.
@@ -141,20 +184,35 @@ fn segment_name(first_id: u64) -> String {
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    sync_file(&File::open(dir)?, false)
 }
 
-fn encode_record(id: u64, msg: &Message) -> Vec<u8> {
+/// Rain counter values: counter key to raw register value.
+pub type CounterValues = std::collections::BTreeMap<String, u64>;
+
+fn encode_record(id: u64, msg: &Message, counters: Option<&[u8]>) -> Vec<u8> {
     let topic = msg.topic.as_bytes();
-    let body_len = 2 + topic.len() + msg.payload.len();
+    let trailer = counters.map_or(0, |c| 4 + c.len());
+    let body_len = 2 + topic.len() + msg.payload.len() + trailer;
     let mut body = Vec::with_capacity(HEADER as usize + body_len);
-    body.extend_from_slice(&MAGIC.to_le_bytes());
+    let magic = if counters.is_some() {
+        MAGIC_COUNTERS
+    } else {
+        MAGIC
+    };
+    body.extend_from_slice(&magic.to_le_bytes());
     body.extend_from_slice(&(body_len as u32).to_le_bytes());
     body.extend_from_slice(&[0; 4]); // crc, filled below
     body.extend_from_slice(&id.to_le_bytes());
     body.extend_from_slice(&(topic.len() as u16).to_le_bytes());
     body.extend_from_slice(topic);
-    body.extend_from_slice(&msg.payload);
+    if let Some(c) = counters {
+        body.extend_from_slice(&(msg.payload.len() as u32).to_le_bytes());
+        body.extend_from_slice(&msg.payload);
+        body.extend_from_slice(c);
+    } else {
+        body.extend_from_slice(&msg.payload);
+    }
     let crc = CRC.checksum(&body[12..]);
     body[8..12].copy_from_slice(&crc.to_le_bytes());
     body
@@ -179,9 +237,17 @@ enum RecordError {
     Io(#[from] io::Error),
 }
 
+/// One record read back: its id, message, length on disk and rain counter values (raw JSON).
+struct Record {
+    id: u64,
+    msg: Message,
+    len: u64,
+    counters: Option<Bytes>,
+}
+
 /// Reads one record at the reader's position: Ok(None) at a clean end of file, Err for a torn
 /// or corrupt record.
-fn read_record(r: &mut impl Read) -> Result<Option<(u64, Message, u64)>, RecordError> {
+fn read_record(r: &mut impl Read) -> Result<Option<Record>, RecordError> {
     let mut header = [0u8; HEADER as usize];
     let mut got = 0;
     while got < header.len() {
@@ -195,7 +261,7 @@ fn read_record(r: &mut impl Read) -> Result<Option<(u64, Message, u64)>, RecordE
     let word = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
     let (magic, len, crc) = (word(0), word(4), word(8));
     let id = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
-    if magic != MAGIC || !(2..=MAX_RECORD).contains(&len) {
+    if !(magic == MAGIC || magic == MAGIC_COUNTERS) || !(2..=MAX_RECORD).contains(&len) {
         return Err(RecordError::BadHeader);
     }
     let mut body = vec![0u8; len as usize];
@@ -212,8 +278,111 @@ fn read_record(r: &mut impl Read) -> Result<Option<(u64, Message, u64)>, RecordE
     }
     let topic = String::from_utf8(body[2..2 + topic_len].to_vec())
         .map_err(|_| RecordError::TopicNotUtf8)?;
-    let payload = Bytes::from(body).slice(2 + topic_len..);
-    Ok(Some((id, Message { topic, payload }, HEADER + len as u64)))
+    let at = 2 + topic_len;
+    let (payload, counters) = if magic == MAGIC_COUNTERS {
+        let Some(n) = body.get(at..at + 4) else {
+            return Err(RecordError::TopicLength);
+        };
+        let n = u32::from_le_bytes(n.try_into().expect("4 bytes")) as usize;
+        if at + 4 + n > body.len() {
+            return Err(RecordError::TopicLength);
+        }
+        let body = Bytes::from(body);
+        (
+            body.slice(at + 4..at + 4 + n),
+            Some(body.slice(at + 4 + n..)),
+        )
+    } else {
+        (Bytes::from(body).slice(at..), None)
+    };
+    Ok(Some(Record {
+        id,
+        msg: Message { topic, payload },
+        len: HEADER + len as u64,
+        counters,
+    }))
+}
+
+/// The rain counters' baselines as the readings lane holds them.
+struct Counters {
+    path: PathBuf,
+    /// The last value queued for each counter (fsynced or not).
+    values: CounterValues,
+    /// Every record up to this id is accounted for in the file.
+    saved_through: u64,
+    /// `values` holds values of records after `saved_through`.
+    unsaved: bool,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CountersFile {
+    through: u64,
+    values: CounterValues,
+}
+
+impl Counters {
+    fn load(root: &Path) -> Counters {
+        let path = root.join(COUNTERS_FILE);
+        let (saved_through, values) = match fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<CountersFile>(&bytes) {
+                Ok(f) => (f.through, f.values),
+                // Written by an earlier version: the values alone.
+                Err(_) => match serde_json::from_slice::<CounterValues>(&bytes) {
+                    Ok(v) => (0, v),
+                    Err(e) => {
+                        warn!(file = %path.display(), "counter baselines unreadable, starting afresh: {e}");
+                        (0, CounterValues::new())
+                    }
+                },
+            },
+            Err(e) => {
+                if e.kind() != io::ErrorKind::NotFound {
+                    warn!(file = %path.display(), "counter baselines unreadable, starting afresh: {e}");
+                }
+                (0, CounterValues::new())
+            }
+        };
+        Counters {
+            path,
+            values,
+            saved_through,
+            unsaved: false,
+        }
+    }
+
+    /// Takes the values a record carried (records come in id order).
+    fn apply(&mut self, id: u64, raw: &[u8]) {
+        if id <= self.saved_through {
+            return; // the file already holds these or newer ones
+        }
+        match serde_json::from_slice::<CounterValues>(raw) {
+            Ok(v) => {
+                self.values.extend(v);
+                self.unsaved = true;
+            }
+            Err(e) => error!(id, "rain counter values of a queued record unreadable: {e}"),
+        }
+    }
+
+    /// Writes the file (atomically, fsynced): every record up to `through` is in it.
+    fn save(&mut self, through: u64) -> io::Result<()> {
+        let json = serde_json::to_vec(&CountersFile {
+            through,
+            values: self.values.clone(),
+        })
+        .expect("counter values serialize");
+        let tmp = self.path.with_extension("tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(&json)?;
+        sync_file(&f, false)?;
+        fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            sync_dir(dir)?;
+        }
+        self.saved_through = through;
+        self.unsaved = false;
+        Ok(())
+    }
 }
 
 impl LaneStore {
@@ -249,6 +418,7 @@ impl LaneStore {
             .collect();
         firsts.sort_unstable();
         let mut store = LaneStore {
+            lane,
             dir,
             segments: VecDeque::new(),
             entries: VecDeque::new(),
@@ -260,6 +430,7 @@ impl LaneStore {
             dirty: false,
             writer: None,
             bytes: 0,
+            counters: (lane == Lane::Readings).then(|| Counters::load(root)),
         };
         let count = firsts.len();
         for (n, first) in firsts.into_iter().enumerate() {
@@ -269,7 +440,12 @@ impl LaneStore {
             let mut last_id = None;
             loop {
                 match read_record(&mut reader) {
-                    Ok(Some((id, _, len))) => {
+                    Ok(Some(Record {
+                        id, len, counters, ..
+                    })) => {
+                        if let (Some(c), Some(raw)) = (&mut store.counters, counters) {
+                            c.apply(id, &raw);
+                        }
                         if id >= head {
                             store.entries.push_back(Entry {
                                 id,
@@ -321,10 +497,20 @@ impl LaneStore {
         Ok(store)
     }
 
-    /// Appends a record; fsynced now with `sync`, else at the next [`LaneStore::sync`].
-    fn append(&mut self, msg: &Message, segment_bytes: u64, sync: bool) -> io::Result<u64> {
+    /// Appends a record (with rain counter values, readings lane); fsynced now with `sync`, else
+    /// at the next [`LaneStore::sync`].
+    fn append(
+        &mut self,
+        msg: &Message,
+        counters: Option<&CounterValues>,
+        segment_bytes: u64,
+        sync: bool,
+    ) -> io::Result<u64> {
         let id = self.next_id;
-        let record = encode_record(id, msg);
+        let trailer = counters
+            .filter(|c| !c.is_empty())
+            .map(|c| serde_json::to_vec(c).expect("counter values serialize"));
+        let record = encode_record(id, msg, trailer.as_deref());
         let roll = match self.segments.back() {
             Some(s) => s.size >= segment_bytes || self.writer.is_none() && s.size > 0,
             None => true,
@@ -353,7 +539,7 @@ impl LaneStore {
         let w = self.writer.as_mut().expect("a writer");
         let written = w
             .write_all(&record)
-            .and_then(|_| if sync { w.sync_data() } else { Ok(()) });
+            .and_then(|_| if sync { sync_file(w, true) } else { Ok(()) });
         if let Err(e) = written {
             // The file may hold part of the record: start a new segment next time, and cut it.
             let _ = w.set_len(seg.size);
@@ -369,6 +555,14 @@ impl LaneStore {
         seg.size += record.len() as u64;
         self.bytes += record.len() as u64;
         self.next_id += 1;
+        if let (Some(store), Some(values)) = (&mut self.counters, counters)
+            && !values.is_empty()
+        {
+            store
+                .values
+                .extend(values.iter().map(|(k, v)| (k.clone(), *v)));
+            store.unsaved = true;
+        }
         if sync {
             self.durable_next = self.next_id;
         } else {
@@ -381,7 +575,7 @@ impl LaneStore {
     fn sync(&mut self) -> io::Result<()> {
         if self.dirty {
             if let Some(w) = &self.writer {
-                w.sync_data()?;
+                sync_file(w, true)?;
             }
             self.dirty = false;
         }
@@ -396,7 +590,7 @@ impl LaneStore {
         let mut f = File::open(self.dir.join(segment_name(e.segment)))?;
         f.seek(SeekFrom::Start(e.offset))?;
         match read_record(&mut BufReader::new(f)) {
-            Ok(Some((rid, msg, _))) if rid == id => Ok(Some(msg)),
+            Ok(Some(r)) if r.id == id => Ok(Some(r.msg)),
             Ok(_) => Err(io::Error::other(format!(
                 "record {id} is not where the index says"
             ))),
@@ -466,6 +660,15 @@ impl LaneStore {
             if self.persisted_head < next_first.min(self.head) {
                 self.write_head()?;
             }
+            // So must the rain counter values they carry: fsync what was appended, then save
+            // the values of every record appended (all of them now durable).
+            if self.counters.as_ref().is_some_and(|c| c.unsaved) {
+                self.sync()?;
+                let through = self.next_id - 1;
+                if let Some(c) = &mut self.counters {
+                    c.save(through)?;
+                }
+            }
             if let Some(s) = self.segments.pop_front() {
                 fs::remove_file(&s.path)?;
             }
@@ -473,16 +676,19 @@ impl LaneStore {
         Ok(())
     }
 
+    /// Writes the head if it moved. A data lane's head is not fsynced: lost or torn by a power
+    /// cut, it only means redeliveries (the center absorbs duplicates).
     fn write_head(&mut self) -> io::Result<()> {
         if self.persisted_head == self.head {
             return Ok(());
         }
-        self.write_head_with(true)
+        self.write_head_with(true, self.lane.is_control())
     }
 
     /// Writes the head; with `ahead`, also the ids acknowledged ahead of it on a second line (a
-    /// command answered while older ones still wait must not run again after a restart).
-    fn write_head_with(&mut self, ahead: bool) -> io::Result<()> {
+    /// command answered while older ones still wait must not run again after a restart); with
+    /// `durable`, fsynced.
+    fn write_head_with(&mut self, ahead: bool, durable: bool) -> io::Result<()> {
         let mut text = self.head.to_string();
         if ahead {
             text.push('\n');
@@ -492,9 +698,13 @@ impl LaneStore {
         let tmp = self.dir.join("head.tmp");
         let mut f = File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+        if durable {
+            sync_file(&f, false)?;
+        }
         fs::rename(&tmp, self.dir.join("head"))?;
-        sync_dir(&self.dir)?;
+        if durable {
+            sync_dir(&self.dir)?;
+        }
         self.persisted_head = self.head;
         Ok(())
     }
@@ -551,10 +761,39 @@ impl DiskQueue {
 
     /// Appends and fsyncs a message, making room by the drop policy. Returns its id.
     pub fn push(&mut self, lane: Lane, msg: &Message) -> Result<u64, QueueError> {
+        self.push_with(lane, msg, None)
+    }
+
+    /// Appends a telemetry message with the raw values of the rain counters whose readings it
+    /// holds, in the same record: they become durable (and survive a restart as baselines)
+    /// together.
+    pub fn push_telemetry(
+        &mut self,
+        msg: &Message,
+        counters: &CounterValues,
+    ) -> Result<u64, QueueError> {
+        self.push_with(Lane::Readings, msg, Some(counters))
+    }
+
+    /// The rain counters' baselines: the last value queued for each.
+    pub fn counter_values(&self) -> CounterValues {
+        self.readings
+            .counters
+            .as_ref()
+            .map(|c| c.values.clone())
+            .unwrap_or_default()
+    }
+
+    fn push_with(
+        &mut self,
+        lane: Lane,
+        msg: &Message,
+        counters: Option<&CounterValues>,
+    ) -> Result<u64, QueueError> {
         let size = HEADER + 2 + msg.topic.len() as u64 + msg.payload.len() as u64;
         if lane.is_control() {
             let segment_bytes = self.segment_bytes;
-            return Ok(self.lane_mut(lane).append(msg, segment_bytes, true)?);
+            return Ok(self.lane_mut(lane).append(msg, None, segment_bytes, true)?);
         }
         if size > self.max_bytes {
             return Err(QueueError::TooLarge {
@@ -590,7 +829,9 @@ impl DiskQueue {
         }
         let segment_bytes = self.segment_bytes;
         let each = self.sync_interval.is_zero();
-        let id = self.lane_mut(lane).append(msg, segment_bytes, each)?;
+        let id = self
+            .lane_mut(lane)
+            .append(msg, counters, segment_bytes, each)?;
         if !each && self.last_sync.elapsed() >= self.sync_interval {
             self.sync()?;
         }
@@ -632,16 +873,29 @@ impl DiskQueue {
         self.lane(lane).next_after(after)
     }
 
+    /// How often the data lanes' heads are written: every 200 ms with an fsync per message,
+    /// else every 30 `sync_interval`s (30 s by default). Each write is a new file (a page and
+    /// its metadata), the largest share of a quiet gateway's writes after the readings.
+    fn head_interval(&self) -> Duration {
+        if self.sync_interval.is_zero() {
+            Duration::from_millis(200)
+        } else {
+            self.sync_interval * 30
+        }
+    }
+
     /// The message is delivered: it leaves the queue. The head is written to disk at most every
-    /// 200 ms (and on [`DiskQueue::flush`]); a crash in between only means a few redeliveries.
+    /// [`DiskQueue::head_interval`] (and before a segment is deleted, and on
+    /// [`DiskQueue::flush`]); a crash in between only means redeliveries, which the center
+    /// absorbs.
     pub fn ack(&mut self, lane: Lane, id: u64) -> io::Result<()> {
         if lane.is_control() {
             // Few, and each replayed one would be a command run or answered twice.
             return self.ack_now(lane, id);
         }
         self.lane_mut(lane).ack(id)?;
-        if self.last_head_write.elapsed() > self.sync_interval.max(Duration::from_millis(200)) {
-            self.flush()?;
+        if self.last_head_write.elapsed() > self.head_interval() {
+            self.write_heads()?;
         }
         Ok(())
     }
@@ -651,11 +905,16 @@ impl DiskQueue {
     pub fn ack_now(&mut self, lane: Lane, id: u64) -> io::Result<()> {
         let l = self.lane_mut(lane);
         l.ack(id)?;
-        l.write_head_with(true)
+        l.write_head_with(true, true)
     }
 
+    /// Fsyncs what was appended and saves the heads.
     pub fn flush(&mut self) -> io::Result<()> {
         self.sync()?;
+        self.write_heads()
+    }
+
+    fn write_heads(&mut self) -> io::Result<()> {
         self.readings.write_head()?;
         self.frames.write_head()?;
         self.commands.write_head()?;
@@ -1034,6 +1293,79 @@ mod tests {
         // Commands are never held back.
         q.push(Lane::Commands, &msg("c", 10)).unwrap();
         assert_eq!(q.next_after(Lane::Commands, None), Some(1));
+    }
+
+    fn values(pairs: &[(&str, u64)]) -> CounterValues {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn rain_counter_values_are_kept_with_their_records_and_go_when_a_torn_record_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+            q.push_telemetry(&msg("r", 10), &values(&[("rain", 5), ("r2", 1)]))
+                .unwrap();
+            q.push_telemetry(&msg("r", 10), &values(&[("rain", 7)]))
+                .unwrap();
+            assert_eq!(q.counter_values(), values(&[("r2", 1), ("rain", 7)]));
+        }
+        // No counters.json yet: the records hold the values.
+        assert!(!dir.path().join(COUNTERS_FILE).exists());
+        let q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        assert_eq!(q.counter_values(), values(&[("r2", 1), ("rain", 7)]));
+        assert_eq!(
+            q.pending(Lane::Readings).unwrap(),
+            [msg("r", 10), msg("r", 10)]
+        );
+        drop(q);
+        // A power cut tore the last record: its reading and its baseline go together.
+        let seg = dir.path().join("readings").join(segment_name(1));
+        let len = fs::metadata(&seg).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&seg)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
+        let q = DiskQueue::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        assert_eq!(q.counter_values(), values(&[("r2", 1), ("rain", 5)]));
+        assert_eq!(q.pending(Lane::Readings).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn counter_values_are_saved_before_their_segment_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut q = DiskQueue::open(dir.path(), 1 << 20, 100).unwrap();
+            for n in 1..=6 {
+                q.push_telemetry(&msg("r", 60), &values(&[("rain", n)]))
+                    .unwrap();
+            }
+            for id in 1..=5 {
+                q.ack(Lane::Readings, id).unwrap();
+            }
+        }
+        let saved: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.path().join(COUNTERS_FILE)).unwrap()).unwrap();
+        assert!(saved["through"].as_u64().unwrap() >= 5, "{saved}");
+        let q = DiskQueue::open(dir.path(), 1 << 20, 100).unwrap();
+        assert_eq!(q.counter_values(), values(&[("rain", 6)]));
+        // A file older than some records on disk: the records' newer values win, older
+        // records do not override the file.
+        drop(q);
+        fs::write(
+            dir.path().join(COUNTERS_FILE),
+            br#"{"through": 6, "values": {"rain": 9}}"#,
+        )
+        .unwrap();
+        let q = DiskQueue::open(dir.path(), 1 << 20, 100).unwrap();
+        assert_eq!(q.counter_values(), values(&[("rain", 9)]));
+        // The file an earlier version wrote (values alone) is read too.
+        drop(q);
+        fs::write(dir.path().join(COUNTERS_FILE), br#"{"old": 3}"#).unwrap();
+        let q = DiskQueue::open(dir.path(), 1 << 20, 100).unwrap();
+        assert_eq!(q.counter_values()["old"], 3);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 
 use crate::camera::{self, CameraHandle, FrameSink};
 use crate::config::{BridgeConfig, TriggerConfig};
-use crate::counters::CounterStore;
+use crate::counters::{CounterStore, Polled};
 use crate::direct::Direct;
 use crate::modbus::{self, PollOutput, SharedFaults, SharedStatusValues};
 use crate::queue::{Lane, Message, QueueError, QueueHandle};
@@ -45,7 +45,7 @@ pub(crate) struct Runtime {
     pub(crate) queue: QueueHandle,
     pub(crate) direct: mpsc::Sender<Direct>,
     pub(crate) connected: watch::Receiver<bool>,
-    pub(crate) readings: mpsc::Sender<Reading>,
+    pub(crate) readings: mpsc::Sender<Polled>,
     /// Readings the pollers produced (each a successful poll of a point).
     pub(crate) polled: std::sync::atomic::AtomicU64,
     pub(crate) started: Instant,

@@ -1974,3 +1974,395 @@ async fn a_rain_gauge_reads_as_hourly_and_daily_totals_with_the_rules_accumulati
     b.screenshot("site-view-rain").await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_receipt_and_an_app_confirmation_show_on_an_open_warning_within_seconds() {
+    use geohazard_notify::app::{ClientReceipt, receive};
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let pool = &w.store.pool;
+    let red = raise(
+        &w,
+        w.gx1,
+        "threshold:gw-gx1/crack-1",
+        WarningLevel::Red,
+        threshold_evidence(31.0),
+    )
+    .await;
+    let wang: i64 = sqlx::query_scalar("SELECT id FROM people WHERE name = '王建国'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    // An SMS the provider took (no receipt yet) and an app notice shown but not confirmed, as
+    // the notifier leaves them.
+    let notification = |channel: &'static str, reason: &'static str, status: &'static str| async move {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO notifications (warning_id, person_id, channel, reason, phone, body, status,
+                 attempts, sent_at, provider, provider_message_id, delivered_at)
+             VALUES ($1, $2, $3, $4, '13800000000', '红色预警', $5, 1, now(), 'generic', 'msg-' || $4,
+                 CASE WHEN $5 = 'delivered' THEN now() END)
+             ON CONFLICT (warning_id, person_id, channel, reason) DO UPDATE SET
+                 status = EXCLUDED.status, attempts = 1, sent_at = now(),
+                 provider = EXCLUDED.provider, provider_message_id = EXCLUDED.provider_message_id,
+                 delivered_at = EXCLUDED.delivered_at, confirmed_at = NULL
+             RETURNING id",
+        )
+        .bind(red)
+        .bind(wang)
+        .bind(channel)
+        .bind(reason)
+        .bind(status)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        id
+    };
+    notification("sms", "red@0", "sent").await;
+    let app = notification("app", "red@0", "delivered").await;
+
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    b.until(
+        "the red warning in the feed",
+        Duration::from_secs(10),
+        &format!("return !!document.querySelector('#feed-list [data-warning=\"{red}\"]')"),
+    )
+    .await;
+    b.click(&format!("#feed-list [data-warning=\"{red}\"]"))
+        .await;
+    // A channel's delivery row ([status, text]) once `shown` holds of it (`r`).
+    let row = |what: &'static str, channel: &'static str, shown: &'static str| {
+        let script = format!(
+            "const r = document.querySelector('table#deliveries tr[data-channel=\"{channel}\"]'); return r && ({shown}) && [r.dataset.delivery, r.innerText.replace(/\\s+/g, ' ')]"
+        );
+        let b = &b;
+        async move { b.until(what, Duration::from_secs(5), &script).await }
+    };
+    let sms = row("the SMS row", "sms", "true").await;
+    assert_eq!(sms[0], "sent", "{sms}");
+    assert!(sms[1].as_str().unwrap().contains("已发出，未回执"), "{sms}");
+    // The officer is typing a note: a delivery change must not wipe it.
+    b.js("document.getElementById('ack-note').value = '已电话联系王建国'; return true")
+        .await;
+
+    // The provider's receipt arrives: the open panel shows it, nobody clicks anything.
+    let t0 = std::time::Instant::now();
+    let stored =
+        geohazard_notify::record_receipt(pool, "generic", "msg-red@0", true, "DELIVRD", None, None)
+            .await
+            .unwrap();
+    assert!(stored.is_some(), "the receipt matches the SMS");
+    let sms = row(
+        "the SMS shown delivered",
+        "sms",
+        "r.dataset.delivery === 'delivered'",
+    )
+    .await;
+    assert!(sms[1].as_str().unwrap().contains("已送达"), "{sms}");
+    let receipt_shown = t0.elapsed();
+
+    // The person confirms on the app: shown the same way.
+    let t1 = std::time::Instant::now();
+    let confirmed = receive(
+        pool,
+        geohazard_domain::PersonId(wang),
+        ClientReceipt::Confirmed {
+            id: geohazard_domain::NotificationId(app),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(confirmed.is_some());
+    let app_row = row(
+        "the app notice shown confirmed",
+        "app",
+        "r.innerText.includes('已确认收到')",
+    )
+    .await;
+    let confirmation_shown = t1.elapsed();
+    // What the panel shows is what the store holds.
+    let detail = w.api(&format!("/warnings/{red}")).await;
+    let statuses: Vec<&str> = detail["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"delivered"), "{detail}");
+    assert!(
+        detail["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["channel"] == "app" && !d["confirmed_at"].is_null()),
+        "{detail}"
+    );
+    let note = b
+        .js("return document.getElementById('ack-note').value")
+        .await;
+    assert_eq!(note, "已电话联系王建国", "the note being typed survived");
+    println!(
+        "receipt shown after {receipt_shown:?}, confirmation after {confirmation_shown:?}: {app_row}"
+    );
+    b.js("document.getElementById('deliveries').scrollIntoView(); return true")
+        .await;
+    b.screenshot("warning-deliveries-live").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legend_names_at_close_zoom_a_site_search_and_lists_with_a_period_and_files_in_scope() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let w = world().await;
+    let pool = &w.store.pool;
+    let gx2: i64 = sqlx::query_scalar("SELECT id FROM hazard_sites WHERE code = 'GX-002'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let cp1: i64 = sqlx::query_scalar("SELECT id FROM hazard_sites WHERE code = 'CP-001'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let red = raise(
+        &w,
+        w.gx1,
+        "threshold:gw-gx1/crack-1",
+        WarningLevel::Red,
+        threshold_evidence(31.0),
+    )
+    .await;
+    // Raised ten days ago: outside "the last 7 days", inside "the last 30".
+    let old = raise(
+        &w,
+        gx2,
+        "threshold:gw-gx2/mud-1",
+        WarningLevel::Yellow,
+        threshold_evidence(12.0),
+    )
+    .await;
+    sqlx::query(
+        "UPDATE warnings SET raised_at = now() - interval '10 days', updated_at = now() - interval '10 days' WHERE id = $1",
+    )
+    .bind(old)
+    .execute(pool)
+    .await
+    .unwrap();
+    // The neighbour county's: never in the Gao officer's lists, search or files.
+    let outside = raise(
+        &w,
+        cp1,
+        "threshold:gw-cp1/crack-1",
+        WarningLevel::Orange,
+        threshold_evidence(22.0),
+    )
+    .await;
+
+    let b = browser().await;
+    b.sign_in(&w.base, "gx-duty", PASSWORD).await;
+    // The legend: the four levels in their colours, in words.
+    let legend = b
+        .until(
+            "the map legend",
+            Duration::from_secs(10),
+            "const l = document.querySelector('.map-legend'); return l && [...l.querySelectorAll('.dot')].map(d => d.className + '=' + d.parentElement.textContent)",
+        )
+        .await;
+    let legend: Vec<String> = serde_json::from_value(legend).unwrap();
+    for (level, word) in [
+        ("red", "红色"),
+        ("orange", "橙色"),
+        ("yellow", "黄色"),
+        ("blue", "蓝色"),
+    ] {
+        assert!(
+            legend
+                .iter()
+                .any(|l| l.contains(&format!("lvl-{level}")) && l.ends_with(word)),
+            "{level} as {word} in {legend:?}"
+        );
+    }
+
+    // The search: by part of a name, only sites in scope.
+    let search = |text: &str| {
+        format!(
+            "const i = document.getElementById('site-search'); i.value = {}; i.dispatchEvent(new Event('input')); const r = document.getElementById('site-results'); return !r.hidden && r.innerText",
+            json!(text)
+        )
+    };
+    let none = b.js(&search("宋家坝")).await;
+    assert!(
+        none.as_str().unwrap().contains("没有匹配的隐患点"),
+        "the neighbour's site is not found: {none}"
+    );
+    let found = b.js(&search("月江")).await;
+    assert!(
+        found
+            .as_str()
+            .unwrap()
+            .contains("高县月江泥石流沟 · GX-002"),
+        "{found}"
+    );
+    let placeholder = b
+        .js("return document.getElementById('site-search').placeholder")
+        .await;
+    assert_eq!(placeholder, "名称或编号");
+    b.js("window.__found = null; document.addEventListener('gh:site-found', e => { window.__found = e.detail; }); return true")
+        .await;
+    b.click("#site-results button[data-code=\"GX-002\"]").await;
+    let found = b
+        .until(
+            "the map on the site found",
+            Duration::from_secs(10),
+            "return window.__found",
+        )
+        .await;
+    assert!(found["zoom"].as_i64().unwrap() >= 13, "{found}");
+    // Close enough: the site's name beside its marker, and the site opened.
+    let label = b
+        .until(
+            "the site's name on the map",
+            Duration::from_secs(10),
+            "const m = document.querySelector('#map.labels [data-site=\"GX-002\"]'); const l = m && m.parentElement.querySelector('.site-label'); return l && getComputedStyle(l).display !== 'none' && l.getBoundingClientRect().width > 0 && l.textContent",
+        )
+        .await;
+    assert_eq!(label, "高县月江泥石流沟");
+    b.until(
+        "the site panel",
+        Duration::from_secs(10),
+        "return document.getElementById('panel').hidden === false && document.getElementById('panel-body').innerText.includes('高县月江泥石流沟')",
+    )
+    .await;
+    b.js("document.getElementById('panel-close').click(); return true")
+        .await;
+    b.screenshot("map-search-labels").await;
+    // Further out, no names.
+    for _ in 0..6 {
+        b.js("document.querySelector('.leaflet-control-zoom-out').click(); return true")
+            .await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    b.until(
+        "no names when zoomed out",
+        Duration::from_secs(10),
+        "return !document.getElementById('map').classList.contains('labels') && getComputedStyle(document.querySelector('.site-label')).display === 'none'",
+    )
+    .await;
+
+    // The lists: sites in scope with their level and the warnings of the period.
+    b.click("#tab-lists").await;
+    let sites = b
+        .until(
+            "the sites list",
+            Duration::from_secs(10),
+            "const t = document.querySelector('#list-table[data-what=\"sites\"]'); return t && [...t.querySelectorAll('tbody tr')].map(r => r.innerText.replace(/\\s+/g, ' '))",
+        )
+        .await;
+    let sites: Vec<String> = serde_json::from_value(sites).unwrap();
+    assert_eq!(sites.len(), 2, "the two Gao sites only: {sites:?}");
+    assert!(
+        sites[0].contains("GX-001")
+            && sites[0].contains("高县庆岭滑坡")
+            && sites[0].contains("滑坡")
+            && sites[0].contains("红色预警（警报级）"),
+        "{sites:?}"
+    );
+    // GX-002's warning is ten days old: none in the last 7 days.
+    assert!(
+        sites[1].contains("GX-002") && sites[1].contains(" 0 "),
+        "{sites:?}"
+    );
+    b.screenshot("lists-sites").await;
+    b.click("#list-warnings").await;
+    let browser = &b;
+    let rows = |what: &'static str| async move {
+        let v = browser
+            .until(
+                what,
+                Duration::from_secs(10),
+                "const t = document.querySelector('#list-table[data-what=\"warnings\"]'); return t && [...t.querySelectorAll('tbody tr')].map(r => r.dataset.warning)",
+            )
+            .await;
+        serde_json::from_value::<Vec<String>>(v).unwrap()
+    };
+    assert_eq!(rows("the warnings of 7 days").await, [red.to_string()]);
+    b.js("const s = document.getElementById('list-period'); s.value = '30d'; s.dispatchEvent(new Event('change')); return true")
+        .await;
+    b.until(
+        "the warnings of 30 days",
+        Duration::from_secs(10),
+        "return document.querySelectorAll('#list-table[data-what=\"warnings\"] tbody tr').length === 2",
+    )
+    .await;
+    let mut shown = rows("the warnings of 30 days").await;
+    shown.sort();
+    let mut expected = vec![red.to_string(), old.to_string()];
+    expected.sort();
+    assert_eq!(shown, expected, "never the neighbour's {outside}");
+    let text = b
+        .js("return document.getElementById('view-lists').innerText")
+        .await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("北京时间") && text.contains("共 2 条预警") && text.contains("阈值"),
+        "{text}"
+    );
+    b.screenshot("lists-warnings").await;
+
+    // The files: what the list shows, scoped, in Chinese; the links carry no token.
+    let href = b
+        .js("return document.getElementById('list-export-csv').getAttribute('href')")
+        .await;
+    let href = href.as_str().unwrap().to_owned();
+    assert!(
+        href.starts_with("/api/v1/warnings/export?") && !href.contains("token"),
+        "{href}"
+    );
+    let csv = b
+        .until(
+            "the CSV",
+            Duration::from_secs(10),
+            &format!(
+                "if (!window.__csv) fetch({}).then(r => r.text()).then(t => window.__csv = t); return window.__csv || null",
+                json!(href)
+            ),
+        )
+        .await;
+    let csv = csv.as_str().unwrap();
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 3, "a heading and two warnings: {csv}");
+    // (The byte-order mark is taken off by the browser's decoder.)
+    assert!(lines[0].contains("发布时间（北京时间）"), "{}", lines[0]);
+    assert!(
+        csv.contains("高县庆岭滑坡")
+            && csv.contains("红色预警（警报级）")
+            && csv.contains("黄色预警（警示级）")
+            && csv.contains("待确认")
+            && !csv.contains("翠屏区"),
+        "{csv}"
+    );
+    let xlsx = b
+        .until(
+            "the XLSX",
+            Duration::from_secs(10),
+            "const a = document.getElementById('list-export-xlsx').getAttribute('href'); if (!window.__xlsx) fetch(a).then(r => r.arrayBuffer()).then(x => window.__xlsx = [...new Uint8Array(x).slice(0, 2)]); return window.__xlsx || null",
+        )
+        .await;
+    assert_eq!(xlsx, json!([80, 75]), "a zip (XLSX) workbook");
+    // The sites' file, from the same period.
+    b.click("#list-sites").await;
+    let sites_csv = b
+        .until(
+            "the sites CSV",
+            Duration::from_secs(10),
+            "const a = document.getElementById('list-export-csv').getAttribute('href'); if (!a.startsWith('/api/v1/sites/export')) return null; if (!window.__scsv) fetch(a).then(r => r.text()).then(t => window.__scsv = t); return window.__scsv || null",
+        )
+        .await;
+    let sites_csv = sites_csv.as_str().unwrap();
+    assert!(
+        sites_csv.contains("GX-002,高县月江泥石流沟,泥石流")
+            && sites_csv.contains("黄色预警（警示级）")
+            && !sites_csv.contains("CP-001"),
+        "{sites_csv}"
+    );
+    b.close().await;
+}

@@ -8,6 +8,7 @@ mod consult;
 mod gateways;
 mod health;
 mod incidents;
+mod lists;
 pub mod openapi;
 mod plans;
 mod readings;
@@ -44,5 +45,6 @@ pub fn routes() -> Router<AppState> {
         .merge(gateway_keys::routes())
         .merge(people::routes())
         .merge(officers::routes())
+        .merge(lists::routes())
         .merge(openapi::routes())
 }

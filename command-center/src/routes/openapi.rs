@@ -76,6 +76,8 @@ use crate::state::AppState;
         super::officers::create,
         super::officers::update,
         super::officers::reset_password,
+        super::lists::warnings,
+        super::lists::sites,
         openapi_json,
     ),
     components(schemas(ErrorBody))

@@ -395,21 +395,11 @@ pub(super) async fn export(
         ),
         _ => return Err(ApiError::bad_request("format: xlsx or csv")),
     };
-    let disposition = format!(
-        "attachment; filename=\"register-{}.{ext}\"",
-        caller.scope.root()
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition).map_err(anyhow::Error::from)?,
-            ),
-        ],
+    super::lists::attachment(
+        content_type,
+        &format!("register-{}.{ext}", caller.scope.root()),
         bytes,
     )
-        .into_response())
 }
 
 pub(super) fn routes() -> Router<AppState> {

@@ -33,7 +33,7 @@ pub(super) async fn list(
     let states = q.state.unwrap_or_default().states();
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     Ok(Json(
-        view::list(&state.pool, &caller.scope, states, limit).await?,
+        view::list(&state.pool, &caller.scope, states, (q.from, q.to), limit).await?,
     ))
 }
 

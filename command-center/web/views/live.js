@@ -9,7 +9,7 @@ import { t } from "../lib/text.js";
 import { alerts } from "./alerts.js";
 import { alarm } from "./feed.js";
 import { panel } from "./panel.js";
-import { openWarning } from "./warning.js";
+import { openWarning, refreshDeliveries } from "./warning.js";
 
 /** @typedef {import("../types").LiveMessage} LiveMessage */
 
@@ -75,6 +75,8 @@ export const live = {
       applyWarning(m.warning);
     } else if (m.type === "incident") {
       document.dispatchEvent(new CustomEvent("gh:incident", { detail: { id: m.id } }));
+    } else if (m.type === "deliveries") {
+      deliveriesChanged(m.warning);
     } else if (m.type === "resync") {
       await this.resync();
     } else if (m.type === "session_ended") {
@@ -108,4 +110,25 @@ function applyWarning(raw) {
   changed("warnings");
   document.dispatchEvent(new CustomEvent("gh:warning-shown", { detail: { id: w.id, level: w.level, state: w.state } }));
   if (panel.warning === w.id) openWarning(w.id);
+}
+
+/** Warnings whose deliveries changed, re-read together a moment later (a burst of receipts is one read). @type {Set<number>} */
+const deliveriesDue = new Set();
+/** @type {ReturnType<typeof setTimeout> | null} */
+let deliveriesTimer = null;
+
+/**
+ * A warning's deliveries changed in the store: the open panel re-reads it.
+ * @param {number} id
+ */
+function deliveriesChanged(id) {
+  deliveriesDue.add(id);
+  if (deliveriesTimer) return;
+  deliveriesTimer = setTimeout(() => {
+    deliveriesTimer = null;
+    const due = [...deliveriesDue];
+    deliveriesDue.clear();
+    if (panel.warning !== null && due.includes(panel.warning)) refreshDeliveries(panel.warning);
+    for (const warning of due) document.dispatchEvent(new CustomEvent("gh:deliveries", { detail: { id: warning } }));
+  }, 300);
 }

@@ -43,6 +43,9 @@ function clusterSummary(c) {
   return c._ghSummary;
 }
 
+/** From this zoom on, each site's name is shown beside its marker. */
+export const LABEL_ZOOM = 13;
+
 /** A cluster's count that fits its circle: 9,999, then 1万 / 10K. @param {number} n */
 const count = (n) => (n < 10000 ? String(n) : new Intl.NumberFormat(getLang(), { notation: "compact", maximumFractionDigits: 1 }).format(n));
 
@@ -107,6 +110,61 @@ export const map = {
       return this.legend;
     };
     legend.addTo(this.leaflet);
+    // Names at close zoom: one class on the map, no marker redrawn.
+    const labels = () => el.classList.toggle("labels", this.leaflet.getZoom() >= LABEL_ZOOM);
+    this.leaflet.on("zoomend", labels);
+    labels();
+    this.initSearch();
+  },
+
+  /** The site search: name or code, among the sites in scope; a choice goes to the site. */
+  initSearch() {
+    const input = /** @type {HTMLInputElement} */ ($("site-search"));
+    input.placeholder = t("map.search_ph");
+    const list = $("site-results");
+    const matches = () => {
+      const q = input.value.trim().toLowerCase();
+      if (!q) return [];
+      const all = [...state.sites.values()];
+      const hits = all.filter((s) => s.name.toLowerCase().includes(q) || s.code.toLowerCase().includes(q));
+      // Names that start with what was typed first.
+      hits.sort((a, b) => Number(!a.name.toLowerCase().startsWith(q)) - Number(!b.name.toLowerCase().startsWith(q)) || a.code.localeCompare(b.code));
+      return hits.slice(0, 10);
+    };
+    const draw = () => {
+      const found = matches();
+      list.hidden = !input.value.trim();
+      render(list, found.length
+        ? html`${found.map((s) => html`<li><button type="button" data-code="${s.code}">${s.name} · ${s.code} · ${s.division.name}</button></li>`)}`
+        : html`<li class="none">${t("map.search_none")}</li>`);
+    };
+    input.addEventListener("input", draw);
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") {
+        const found = matches();
+        if (found.length) this.findSite(found[0].code);
+      } else if (ev.key === "Escape") list.hidden = true;
+    });
+    list.addEventListener("click", (ev) => {
+      const b = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (ev.target).closest("button[data-code]"));
+      if (b && b.dataset.code) this.findSite(b.dataset.code);
+    });
+  },
+
+  /** Centres the map on site `code` close enough to read its name, and opens it. @param {string} code */
+  findSite(code) {
+    const site = state.sites.get(code);
+    const m = this.markers.get(code);
+    $("site-results").hidden = true;
+    if (!site || !m) return;
+    const opened = () => {
+      onSiteClick(site.id);
+      document.dispatchEvent(new CustomEvent("gh:site-found", { detail: { code, zoom: this.leaflet.getZoom() } }));
+    };
+    this.leaflet.setView(m.getLatLng(), Math.max(this.leaflet.getZoom(), LABEL_ZOOM + 1), { animate: false });
+    // Still in a cluster (sites very close together): zoom on until it stands alone.
+    if (this.cluster.hasLayer(m)) this.cluster.zoomToShowLayer(m, opened);
+    else opened();
   },
 
   /** @type {HTMLElement | null} */ legend: null,
@@ -120,7 +178,7 @@ export const map = {
   icon(site) {
     const { level, blink } = siteLevel(state.warnings.values(), site.code);
     return { level, blink, icon: L.divIcon({
-      html: markup(html`<div data-site="${site.code}"></div>`),
+      html: markup(html`<div data-site="${site.code}"></div><span class="site-label">${site.name}</span>`),
       className: "site-marker lvl-" + (level || "none") + (blink ? " blink" : ""),
       iconSize: [20, 20],
     }) };
@@ -145,7 +203,10 @@ export const map = {
   setSites(what) {
     if (!this.leaflet) return;
     version++;
-    if (!what || what.has("lang")) this.drawLegend();
+    if (!what || what.has("lang")) {
+      this.drawLegend();
+      /** @type {HTMLInputElement} */ ($("site-search")).placeholder = t("map.search_ph");
+    }
     if (!what || what.has("sites") || what.has("lang") || this.markers.size !== state.sites.size) {
       this.markers.clear();
       this.cluster.clearLayers();

@@ -7,3 +7,4 @@ import "./register.js";
 import "./approvals.js";
 import "./supervision.js";
 import "./people.js";
+import "./lists.js";

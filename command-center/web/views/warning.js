@@ -3,7 +3,7 @@
 // here with a note.
 
 import { api, report, SessionEnded } from "../lib/api.js";
-import { html } from "../lib/html.js";
+import { html, render } from "../lib/html.js";
 import { fromRest, LEVELS } from "../lib/model.js";
 import { changed, state } from "../lib/store.js";
 import { fmtTime, sourceText, summaryOf, t } from "../lib/text.js";
@@ -47,6 +47,21 @@ export function deliveries(list) {
 }
 
 /** @param {number} id */
+/**
+ * Reads warning `id` again and shows its deliveries as the store now holds them, if its panel
+ * is still open (the rest of the panel, a note being typed, and the scroll stay as they are).
+ * @param {number} id
+ */
+export async function refreshDeliveries(id) {
+  /** @type {import("../types").WarningDetail} */
+  let w;
+  try { w = await api("/warnings/" + id); } catch (e) { report(e); return; }
+  const box = document.getElementById("deliveries-box");
+  if (panel.warning !== id || !box) return;
+  render(box, deliveries(w.deliveries || []));
+}
+
+/** @param {number} id */
 export async function openWarning(id) {
   /** @type {import("../types").WarningDetail} */
   let w;
@@ -67,7 +82,7 @@ export async function openWarning(id) {
       : html`<p class="msg">${t("warning.ack_forbidden")}</p>`)}
     <h3>${t("warning.evidence")}</h3><div id="evidence" data-method="${(w.evidence && w.evidence.method) || ""}">${renderEvidence(w, w.evidence)}</div>
     <h3>${t("warning.timeline")}</h3>${timeline(w.events)}
-    <h3>${t("delivery.title")}</h3>${deliveries(w.deliveries || [])}
+    <h3>${t("delivery.title")}</h3><div id="deliveries-box">${deliveries(w.deliveries || [])}</div>
     <p><button type="button" id="open-site">${t("warning.open_site")}</button>
       ${state.officer && ["duty_officer", "admin"].includes(state.officer.role) && html` <button type="button" id="open-incident">${t("incidents.open_from_warning")}</button>`}</p>`);
   panel.warning = id;

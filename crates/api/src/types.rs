@@ -103,6 +103,23 @@ pub struct WarningsQuery {
     pub state: Option<StateFilter>,
     /// At most this many (1 to 5000; default 500).
     pub limit: Option<i64>,
+    /// Only those raised at or after this time (RFC 3339).
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only those raised before this time (RFC 3339).
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `GET /api/v1/warnings/export`, `GET /api/v1/sites/export`: a list as a file.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ListExportQuery {
+    /// Warnings (and, for sites, the warnings counted) raised at or after this time (RFC 3339).
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// ... and before this time.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Warnings only: `open`, `active`, `acknowledged`, `closed` or `all` (the default).
+    pub state: Option<StateFilter>,
+    /// `xlsx` (default) or `csv`.
+    pub format: Option<String>,
 }
 
 /// `GET /api/v1/warnings/{id}`: a warning with its evidence and its transitions.

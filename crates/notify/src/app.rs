@@ -129,7 +129,8 @@ pub async fn receive(
     receipt: ClientReceipt,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
     let confirmed = matches!(receipt, ClientReceipt::Confirmed { .. });
-    sqlx::query_scalar(
+    let mut tx = pool.begin().await?;
+    let delivered: Option<DateTime<Utc>> = sqlx::query_scalar(
         "UPDATE notifications SET status = $4,
              delivered_at = COALESCE(delivered_at, now()),
              confirmed_at = CASE WHEN $5 THEN COALESCE(confirmed_at, now()) ELSE confirmed_at END
@@ -141,8 +142,13 @@ pub async fn receive(
     .bind(Channel::App)
     .bind(NotificationStatus::Delivered)
     .bind(confirmed)
-    .fetch_optional(pool)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    if delivered.is_some() {
+        crate::receipts::announce(&mut *tx, receipt.id().0).await?;
+    }
+    tx.commit().await?;
+    Ok(delivered)
 }
 
 #[cfg(test)]

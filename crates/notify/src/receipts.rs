@@ -8,6 +8,27 @@ use serde::Deserialize;
 use serde_json::Value;
 use sqlx::PgPool;
 
+/// The PostgreSQL channel that says a warning's deliveries changed (a receipt, a client's
+/// delivered or confirmed, a send or its failure): `{division}:{warning id}`, sent when the
+/// writer's transaction commits. It only says that: listeners read the deliveries from the store.
+pub const CHANGED_CHANNEL: &str = "geohazard_delivery";
+
+/// Announces on [`CHANGED_CHANNEL`] that the deliveries of notification `id`'s warning changed
+/// (nothing for a notification of no warning), when the caller's transaction commits.
+pub async fn announce<'e>(db: impl sqlx::PgExecutor<'e>, id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "SELECT pg_notify($2, h.division_code || ':' || n.warning_id::text)
+           FROM notifications n JOIN warnings w ON w.id = n.warning_id
+           JOIN hazard_sites h ON h.id = w.site_id
+          WHERE n.id = $1",
+    )
+    .bind(id)
+    .bind(CHANGED_CHANNEL)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// The header that carries the body's signature: `sha256=` and the HMAC-SHA256 in hex.
 pub const SIGNATURE_HEADER: &str = "x-geohazard-signature";
 
@@ -114,6 +135,9 @@ pub async fn record_receipt(
     .bind(raw)
     .execute(&mut *tx)
     .await?;
+    if let Some(id) = id {
+        announce(&mut *tx, id).await?;
+    }
     tx.commit().await?;
     Ok(id)
 }

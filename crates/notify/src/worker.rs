@@ -191,6 +191,7 @@ async fn send_one(
                 .bind(wait.as_secs_f64())
                 .execute(pool)
                 .await?;
+                crate::receipts::announce(pool, m.id).await?;
             } else {
                 set_status(pool, m.id, "failed", Some(provider.name()), None).await?;
             }
@@ -218,7 +219,7 @@ async fn set_status(
     .bind(message_id)
     .execute(pool)
     .await?;
-    Ok(())
+    crate::receipts::announce(pool, id).await
 }
 
 /// Pauses between passes of a loop: the poll interval while passes succeed, growing up to a

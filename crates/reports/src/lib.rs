@@ -16,6 +16,7 @@ pub mod period;
 pub mod render;
 pub mod schedule;
 pub mod stored;
+pub mod table;
 pub mod xlsx;
 
 pub use figures::{Exception, Figures, figures};

@@ -78,24 +78,42 @@ fn query(where_clause: &str, tail: &str, evidence: bool) -> String {
     )
 }
 
-/// Warnings in scope in one of `states`, newest change first, at most `limit`.
+/// Warnings in scope in one of `states`, raised in `[from, to)` when given, newest change
+/// first, at most `limit`.
 pub async fn list(
     db: &PgPool,
     scope: &Scope,
     states: &[WarningState],
+    (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     limit: i64,
 ) -> sqlx::Result<Vec<WarningView>> {
     let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
     sqlx::query_as(sqlx::AssertSqlSafe(query(
-        "w.state = ANY($2)",
+        "w.state = ANY($2) AND ($4::timestamptz IS NULL OR w.raised_at >= $4)
+         AND ($5::timestamptz IS NULL OR w.raised_at < $5)",
         "LIMIT $3",
         false,
     )))
     .bind(scope.divisions())
     .bind(states)
     .bind(limit)
+    .bind(from)
+    .bind(to)
     .fetch_all(db)
     .await
+}
+
+/// The UTC offset of the IANA time zone `zone` now, as the database knows it (for times in
+/// files: a zone that changes its offset, unlike China's, is shown at today's offset).
+pub async fn zone_offset(db: &PgPool, zone: &str) -> sqlx::Result<chrono::FixedOffset> {
+    let secs: i32 = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM (now() AT TIME ZONE $1) - (now() AT TIME ZONE 'UTC'))::int",
+    )
+    .bind(zone)
+    .fetch_one(db)
+    .await?;
+    Ok(chrono::FixedOffset::east_opt(secs)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset")))
 }
 
 /// The unclosed warnings of a site in scope.
