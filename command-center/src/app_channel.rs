@@ -1,7 +1,8 @@
 //! The app channel's end in the command-center: a live socket of a signed-in officer carries
 //! the app notifications of the officer's person. Pending ones are pushed when the socket opens
-//! and whenever new ones may be there (a warning change went by on the feed, whose
-//! notifications were queued in the transaction that stored it; or the poll interval passed,
+//! and whenever new ones may be there (a warning change went by on the feed, or an incident
+//! changed — a task given —, whose notifications were queued in the transaction that stored
+//! it; or the poll interval passed,
 //! for referrals and anything else); the client answers `{"type":"delivered","id":N}` on
 //! receipt and `{"type":"confirmed","id":N}` when the person presses confirm, and the store
 //! keeps both times (`geohazard_notify::app`). A notification no client receives in time goes
@@ -45,6 +46,8 @@ pub struct AppChannel {
     /// Pushed on this socket and still pending: not pushed again.
     pushed: HashSet<NotificationId>,
     feed: broadcast::Receiver<Arc<Warning>>,
+    /// Incident changes: a task given (its notifications queued with it) is one.
+    incidents: broadcast::Receiver<Arc<crate::incident_feed::IncidentChanged>>,
     poll: Interval,
 }
 
@@ -56,6 +59,7 @@ impl AppChannel {
             person,
             pushed: HashSet::new(),
             feed: state.live.subscribe(),
+            incidents: state.incidents.subscribe(),
             poll: tokio::time::interval(poll),
         }
     }
@@ -65,6 +69,11 @@ impl AppChannel {
         tokio::select! {
             // A lagging or closed feed wakes too; the store says what is due.
             r = self.feed.recv() => {
+                if let Err(broadcast::error::RecvError::Closed) = r {
+                    std::future::pending::<()>().await;
+                }
+            }
+            r = self.incidents.recv() => {
                 if let Err(broadcast::error::RecvError::Closed) = r {
                     std::future::pending::<()>().await;
                 }

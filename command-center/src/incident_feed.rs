@@ -1,23 +1,36 @@
 //! Incident changes for the live sockets: every change of an incident (its status, timeline,
 //! tasks, the positions of its people) is announced by PostgreSQL `NOTIFY` when its
 //! transaction commits (`geohazard_incidents::incident::CHANGED_CHANNEL`), to every
-//! command-center on the database. The announcement only names the incident and its division;
+//! command-center on the database; so is every new field report and patrol
+//! (`geohazard_incidents::field::FIELD_CHANNEL`). The announcement only names the incident and its division;
 //! a console shown it re-reads the incident from the store.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use geohazard_incidents::field::FIELD_CHANNEL;
 use geohazard_incidents::incident::CHANGED_CHANNEL;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-/// An incident changed: which one, in which division.
+/// What changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    Incident,
+    /// A rapid report came from the field.
+    FieldReport,
+    /// A patrol was done.
+    Patrol,
+}
+
+/// An incident changed (or a field record came): which one, in which division.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentChanged {
     pub division: String,
     pub id: i64,
+    pub what: Changed,
 }
 
 impl IncidentChanged {
@@ -27,6 +40,22 @@ impl IncidentChanged {
         Some(IncidentChanged {
             division: division.to_owned(),
             id: id.parse().ok()?,
+            what: Changed::Incident,
+        })
+    }
+
+    /// From a field record's payload, `{division}:{report|patrol}:{id}`.
+    fn parse_field(payload: &str) -> Option<IncidentChanged> {
+        let (division, rest) = payload.split_once(':')?;
+        let (what, id) = rest.split_once(':')?;
+        Some(IncidentChanged {
+            division: division.to_owned(),
+            id: id.parse().ok()?,
+            what: match what {
+                "report" => Changed::FieldReport,
+                "patrol" => Changed::Patrol,
+                _ => return None,
+            },
         })
     }
 }
@@ -57,10 +86,17 @@ async fn listen(
     changes: &broadcast::Sender<Arc<IncidentChanged>>,
 ) -> sqlx::Result<std::convert::Infallible> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANGED_CHANNEL).await?;
+    listener
+        .listen_all([CHANGED_CHANNEL, FIELD_CHANNEL])
+        .await?;
     loop {
         let n = listener.recv().await?;
-        match IncidentChanged::parse(n.payload()) {
+        let change = if n.channel() == FIELD_CHANNEL {
+            IncidentChanged::parse_field(n.payload())
+        } else {
+            IncidentChanged::parse(n.payload())
+        };
+        match change {
             // No receivers is fine: nobody is watching.
             Some(change) => {
                 let _ = changes.send(Arc::new(change));
@@ -80,9 +116,19 @@ mod tests {
             IncidentChanged::parse("511525:42"),
             Some(IncidentChanged {
                 division: "511525".into(),
-                id: 42
+                id: 42,
+                what: Changed::Incident,
             })
         );
+        assert_eq!(
+            IncidentChanged::parse_field("511525:report:7").map(|c| (c.what, c.id)),
+            Some((Changed::FieldReport, 7))
+        );
+        assert_eq!(
+            IncidentChanged::parse_field("511525:patrol:8").map(|c| c.what),
+            Some(Changed::Patrol)
+        );
+        assert_eq!(IncidentChanged::parse_field("511525:task:8"), None);
         assert_eq!(IncidentChanged::parse("511525"), None);
         assert_eq!(IncidentChanged::parse("511525:x"), None);
     }

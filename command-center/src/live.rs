@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app_channel::AppChannel;
 use crate::auth::{self, Officer};
 use crate::error::ApiError;
+use crate::incident_feed::Changed;
 use crate::readings_push::{Readings, StoredFeed};
 use crate::state::AppState;
 
@@ -130,6 +131,10 @@ enum LiveMessage<'a> {
     Warning { warning: &'a Warning },
     /// An incident in scope changed: re-read `GET /api/v1/incidents/{id}`.
     Incident { id: i64 },
+    /// A rapid report came from the field: read `GET /api/v1/field-reports?after=`.
+    FieldReport { id: i64 },
+    /// A patrol was done: re-read `GET /api/v1/patrols/coverage`.
+    Patrol { id: i64 },
     /// Events were dropped: re-read `GET /api/v1/warnings`.
     Resync { missed: u64 },
     /// The session was signed out, expired or disabled; the socket closes.
@@ -268,7 +273,12 @@ async fn serve_socket(
             },
             change = incidents.recv() => match change {
                 Ok(c) if scope.contains(&c.division) => {
-                    if send(&mut socket, LiveMessage::Incident { id: c.id }.text(), send_timeout).await.is_err() {
+                    let m = match c.what {
+                        Changed::Incident => LiveMessage::Incident { id: c.id },
+                        Changed::FieldReport => LiveMessage::FieldReport { id: c.id },
+                        Changed::Patrol => LiveMessage::Patrol { id: c.id },
+                    };
+                    if send(&mut socket, m.text(), send_timeout).await.is_err() {
                         return;
                     }
                 }

@@ -171,6 +171,8 @@ export type LiveMessage =
   | { type: "session_ended" }
   | { type: "readings"; sensor: number; points: Point[] }
   | { type: "incident"; id: number }
+  | { type: "field_report"; id: number }
+  | { type: "patrol"; id: number }
   | Notification;
 
 /** A raw reading. */

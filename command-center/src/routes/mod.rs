@@ -5,6 +5,7 @@
 mod approvals;
 mod audit;
 mod consult;
+mod field;
 mod gateways;
 mod health;
 mod incidents;
@@ -33,5 +34,6 @@ pub fn routes() -> Router<AppState> {
         .merge(consult::routes())
         .merge(incidents::routes())
         .merge(plans::routes())
+        .merge(field::routes())
         .merge(openapi::routes())
 }

@@ -54,6 +54,13 @@ use crate::state::AppState;
         super::register::changes,
         super::register::import,
         super::register::export,
+        super::field::create_report,
+        super::field::reports,
+        super::field::photo,
+        super::field::schedules,
+        super::field::put_schedule,
+        super::field::create_patrol,
+        super::field::coverage,
         openapi_json,
     ),
     components(schemas(ErrorBody))

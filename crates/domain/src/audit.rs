@@ -57,6 +57,12 @@ crate::closed_set!(
         ForecastDiscard => "forecast.discard",
         /// A release withdrawn.
         ForecastCancel => "forecast.cancel",
+        /// A rapid hazard report filed from the field.
+        FieldReport => "field.report",
+        /// A patrol's checklist completed on a site.
+        PatrolReport => "patrol.report",
+        /// A site's patrol schedule written.
+        PatrolSchedule => "patrol.schedule",
     }
 );
 
