@@ -254,6 +254,8 @@ async fn a_task_reaches_each_member_by_the_app_at_once_and_by_sms_only_whoever_d
             .starts_with("New task: 转移白岩组群众"),
         "{n}"
     );
+    assert_eq!(n["task_id"], task);
+    assert_eq!(n["level"], Value::Null);
     let id = n["id"].as_i64().unwrap();
     ws.send(Message::Text(
         json!({"type": "confirmed", "id": id}).to_string().into(),

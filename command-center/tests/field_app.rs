@@ -670,6 +670,14 @@ async fn a_report_with_a_photo_and_a_patrol_made_offline_reach_the_console_once_
         "return document.getElementById('report-where').textContent.includes('104.60120')",
     )
     .await;
+    app.until(
+        "the photo shown on the form",
+        WAIT,
+        "const img = document.getElementById('report-preview'); return !img.hidden && img.complete && img.naturalWidth > 0",
+    )
+    .await;
+    app.js("document.getElementById('report-preview').scrollIntoView(); return true")
+        .await;
     app.screenshot("field-app-report-form").await;
     app.click("#report-form button[type=submit]").await;
     app.until(

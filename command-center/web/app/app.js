@@ -13,7 +13,7 @@ import { fmtTime, getLang, setLang, setMessages, t } from "../lib/text.js";
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const input = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
 
-/** @typedef {{id: number, level: string | null, text_zh: string, text_en: string, created_at: string, confirmed?: boolean}} Alert */
+/** @typedef {{id: number, level: string | null, task_id?: number | null, text_zh: string, text_en: string, created_at: string, confirmed?: boolean}} Alert */
 /** @typedef {{id: number, incident_title: string, title: string, status: string, team_name: string, decline_reason: string | null, deadline: string | null, site_name: string | null, updated_at: string}} Task */
 /** @typedef {{key: string, path: string, body: any}} Queued */
 /** @typedef {{site_id: number, site_code: string, site_name: string, items: string[], due_hours: number | null, last_at: string | null, next_due_at: string | null, done: boolean, overdue: boolean}} Schedule */
@@ -196,7 +196,7 @@ function connect() {
     if (m.type === "notification") {
       ws.send(JSON.stringify({ type: "delivered", id: m.id }));
       if (!app.alerts.some((a) => a.id === m.id)) {
-        app.alerts.unshift({ id: m.id, level: m.level, text_zh: m.text_zh, text_en: m.text_en, created_at: m.created_at });
+        app.alerts.unshift({ id: m.id, level: m.level, task_id: m.task_id, text_zh: m.text_zh, text_en: m.text_en, created_at: m.created_at });
         app.alerts = app.alerts.slice(0, 50);
         kept.set("alerts", app.alerts);
         if (navigator.vibrate) navigator.vibrate([300, 100, 300]);
@@ -305,6 +305,7 @@ $("report-open").addEventListener("click", () => {
 
 $("report-cancel").addEventListener("click", () => {
   /** @type {HTMLFormElement} */ ($("report-form")).reset();
+  previewPhoto("report-photo", "report-preview");
   $("report-form").hidden = true;
   $("report-open").hidden = false;
 });
@@ -312,10 +313,10 @@ $("report-cancel").addEventListener("click", () => {
 $("report-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const where = await here();
-  if (!where) { say(t("fieldapp.where_unknown")); return; }
+  if (!where) { say(t("fieldapp.where_unknown"), true); return; }
   /** @type {string | null} */
   let photo = null;
-  try { photo = await photoOf(input("report-photo")); } catch (_) { say(t("fieldapp.refused.not_image")); return; }
+  try { photo = await photoOf(input("report-photo")); } catch (_) { say(t("fieldapp.refused.not_image"), true); return; }
   const site = /** @type {HTMLSelectElement} */ ($("report-site")).value;
   const body = {
     site: site ? Number(site) : null,
@@ -325,19 +326,34 @@ $("report-form").addEventListener("submit", async (ev) => {
     longitude: where.longitude, latitude: where.latitude, accuracy_m: where.accuracy_m,
     photos: photo ? [photo] : [],
   };
-  if (!body.text) { say(t("fieldapp.report_text_needed")); return; }
+  if (!body.text) { say(t("fieldapp.report_text_needed"), true); return; }
   /** @type {HTMLFormElement} */ ($("report-form")).reset();
+  previewPhoto("report-photo", "report-preview");
   $("report-form").hidden = true;
   $("report-open").hidden = false;
   say(t("fieldapp.report_queued"));
   enqueue("/field-reports", body);
 });
 
-/** A line for the person under their tasks. @param {string} text */
-function say(text) {
+/** A line for the person under their tasks. @param {string} text @param {boolean} [bad] */
+function say(text, bad = false) {
   $("app-msg").textContent = text;
+  $("app-msg").className = "note" + (bad ? " bad" : "");
 }
-document.addEventListener("gh:error", (ev) => say(/** @type {CustomEvent} */ (ev).detail.message));
+document.addEventListener("gh:error", (ev) => say(/** @type {CustomEvent} */ (ev).detail.message, true));
+
+/** Shows the chosen photo under the picker, and how it is named. @param {string} inputId @param {string} imgId */
+function previewPhoto(inputId, imgId) {
+  const el = input(inputId);
+  const img = /** @type {HTMLImageElement | null} */ (document.getElementById(imgId));
+  if (!img) return;
+  const file = el.files && el.files[0];
+  if (img.src) URL.revokeObjectURL(img.src);
+  img.hidden = !file;
+  if (file) img.src = URL.createObjectURL(file);
+  else img.removeAttribute("src");
+}
+$("report-photo").addEventListener("change", () => previewPhoto("report-photo", "report-preview"));
 document.addEventListener("gh:sent", (ev) => {
   const d = /** @type {CustomEvent} */ (ev).detail;
   if (d.status === 201 && d.path === "/field-reports") say(t("fieldapp.report_sent"));
@@ -357,7 +373,7 @@ function renderPatrols() {
           <button type="button" class="${p.answers[item].ok === false ? "on bad" : ""}" data-answer="bad" data-for="${item}">${t("fieldapp.item_bad")}</button>
         </div>`)}
         <label><span data-t="fieldapp.patrol_note">${t("fieldapp.patrol_note")}</span><textarea id="patrol-note" rows="2" maxlength="2000"></textarea></label>
-        <label><span>${t("fieldapp.photo")}</span><input id="patrol-photo" type="file" accept="image/jpeg,image/png" capture="environment"></label>
+        <label class="photo-pick"><input id="patrol-photo" type="file" accept="image/jpeg,image/png" capture="environment"><span class="pick">${t("fieldapp.photo")}</span><img id="patrol-preview" alt="" hidden></label>
         <button type="button" class="big primary" id="patrol-send">${t("fieldapp.patrol_send")}</button>
         <button type="button" class="big" id="patrol-cancel">${t("fieldapp.cancel")}</button></div>`
         : html`<button type="button" class="big primary" data-patrol="${s.site_id}">${t("fieldapp.patrol_start")}</button>`}
@@ -374,32 +390,39 @@ function renderPatrols() {
   for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ ($("patrols").querySelectorAll("[data-answer]"))) {
     b.addEventListener("click", () => {
       if (!app.patrol) return;
-      const note = /** @type {HTMLTextAreaElement | null} */ (document.getElementById("patrol-note"));
-      const typed = note ? note.value : "";
-      app.patrol.answers[b.dataset.for || ""].ok = b.dataset.answer === "ok";
-      renderPatrols();
-      const again = /** @type {HTMLTextAreaElement | null} */ (document.getElementById("patrol-note"));
-      if (again) again.value = typed;
+      const ok = b.dataset.answer === "ok";
+      app.patrol.answers[b.dataset.for || ""].ok = ok;
+      // In place: what is typed and the photo chosen stay.
+      for (const other of /** @type {NodeListOf<HTMLButtonElement>} */ ($("patrols").querySelectorAll(`[data-for="${b.dataset.for}"]`))) {
+        const on = (other.dataset.answer === "ok") === ok;
+        other.className = on ? "on " + (ok ? "ok" : "bad") : "";
+      }
     });
   }
   document.getElementById("patrol-cancel")?.addEventListener("click", () => { app.patrol = null; renderPatrols(); });
   document.getElementById("patrol-send")?.addEventListener("click", sendPatrol);
+  document.getElementById("patrol-photo")?.addEventListener("change", () => previewPhoto("patrol-photo", "patrol-preview"));
 }
 
 async function sendPatrol() {
   const p = app.patrol;
   if (!p) return;
   const answers = Object.entries(p.answers);
-  if (answers.some(([, a]) => a.ok === null)) { say(t("fieldapp.patrol_unanswered")); return; }
+  if (answers.some(([, a]) => a.ok === null)) { say(t("fieldapp.patrol_unanswered"), true); return; }
   const where = await here();
-  if (!where) { say(t("fieldapp.where_unknown")); return; }
+  if (!where) { say(t("fieldapp.where_unknown"), true); return; }
   /** @type {string | null} */
   let photo = null;
-  try { photo = await photoOf(input("patrol-photo")); } catch (_) { say(t("fieldapp.refused.not_image")); return; }
+  try { photo = await photoOf(input("patrol-photo")); } catch (_) { say(t("fieldapp.refused.not_image"), true); return; }
   const note = /** @type {HTMLTextAreaElement} */ ($("patrol-note")).value.trim();
   app.patrol = null;
   const s = app.schedules.find((x) => x.site_id === p.site);
-  if (s) { s.done = true; s.overdue = false; s.last_at = new Date().toISOString(); kept.set("schedules", app.schedules); }
+  if (s) {
+    // Shown at once; the queue delivers it and the next read confirms it.
+    s.done = true; s.overdue = false; s.last_at = new Date().toISOString();
+    if (s.due_hours !== null) s.next_due_at = new Date(Date.now() + s.due_hours * 3600e3).toISOString();
+    kept.set("schedules", app.schedules);
+  }
   renderPatrols();
   say(t("fieldapp.patrol_queued"));
   enqueue("/patrols", { site: p.site, answers: answers.map(([item, a]) => ({ item, ok: a.ok, note: a.note })), note,
@@ -410,7 +433,7 @@ async function sendPatrol() {
 function renderAlerts() {
   const text = (/** @type {Alert} */ a) => (getLang() === "zh-CN" ? a.text_zh || a.text_en : a.text_en || a.text_zh);
   render($("alerts"), app.alerts.length ? html`${app.alerts.slice(0, 10).map((a) => html`<div class="card lvl-${a.level || "none"}" data-alert="${a.id}">
-      <div class="meta">${a.level ? t("level." + a.level) : ""} · ${fmtTime(a.created_at)}</div><div>${text(a)}</div>
+      <div class="meta">${a.level ? t("level." + a.level) : t(a.task_id ? "fieldapp.alert_task" : "fieldapp.alert_other")} · ${fmtTime(a.created_at)}</div><div>${text(a)}</div>
       ${a.confirmed ? html`<p class="state" data-confirmed="1">${t("alert.confirmed")}</p>` : html`<button type="button" class="big primary" data-confirm="${a.id}">${t("alert.confirm")}</button>`}</div>`)}`
     : html`<p>${t("fieldapp.no_alerts")}</p>`);
   for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ ($("alerts").querySelectorAll("[data-confirm]"))) b.addEventListener("click", () => confirmAlert(Number(b.dataset.confirm)));
@@ -525,6 +548,7 @@ async function boot() {
   applyTexts();
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
   window.addEventListener("online", () => flush());
+  window.addEventListener("offline", () => setNet(false));
   setInterval(() => { if (queued().length) flush(); }, 3000);
   watchPosition();
   const who = await whoAmI();
