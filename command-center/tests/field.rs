@@ -152,23 +152,24 @@ async fn task_notes(env: &Center, task: i64) -> Vec<(i64, String, String, Option
     .unwrap()
 }
 
+/// The (phone, text) of every SMS a provider accepted.
+type Sent = Arc<Mutex<Vec<(String, String)>>>;
+
 /// An SMS provider on loopback that records (phone, text) and accepts everything.
-async fn sms_provider() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
-    let sent: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+async fn sms_provider() -> (String, Sent) {
+    let sent: Sent = Arc::default();
     let app = axum::Router::new()
         .route(
             "/sms",
-            axum::routing::post(
-                |State(sent): State<Arc<Mutex<Vec<(String, String)>>>>, body: String| async move {
-                    let v: Value = serde_json::from_str(&body).unwrap();
-                    let mut s = sent.lock().unwrap();
-                    s.push((
-                        v["to"].as_str().unwrap().into(),
-                        v["text"].as_str().unwrap().into(),
-                    ));
-                    json!({"id": format!("m-{}", s.len())}).to_string()
-                },
-            ),
+            axum::routing::post(|State(sent): State<Sent>, body: String| async move {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                let mut s = sent.lock().unwrap();
+                s.push((
+                    v["to"].as_str().unwrap().into(),
+                    v["text"].as_str().unwrap().into(),
+                ));
+                json!({"id": format!("m-{}", s.len())}).to_string()
+            }),
         )
         .with_state(sent.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
