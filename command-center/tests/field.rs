@@ -15,7 +15,6 @@ use futures::SinkExt;
 use geohazard_command_center::Role;
 use geohazard_notify::{GenericHttpConfig, NotifierConfig, SmsConfig, TaskSms};
 use geohazard_protocol::warning::WarningLevel;
-use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::eventually;
 use geohazard_testkit::fixtures::COUNTY;
@@ -31,34 +30,6 @@ async fn setup(task_sms: TaskSms) -> Center {
     .await;
     env.add_neighbour().await;
     env
-}
-
-async fn site(env: &Center, code: &str, division: &str) -> i64 {
-    registry::upsert_site(
-        &env.store.pool,
-        &NewSite {
-            code,
-            name: &format!("{code} 滑坡"),
-            kind: SiteKind::Landslide,
-            division_code: division,
-            location: geo::Point::new(104.6, 28.8),
-            threat_zone: None,
-            scale_class: None,
-            volume_m3: None,
-            threatened_people: 120,
-            threatened_property: 50.0,
-        },
-    )
-    .await
-    .unwrap()
-}
-
-async fn person_of(env: &Center, officer: i64) -> i64 {
-    sqlx::query_scalar("SELECT person_id FROM officers WHERE id = $1")
-        .bind(officer)
-        .fetch_one(&env.store.pool)
-        .await
-        .unwrap()
 }
 
 async fn set_phone(env: &Center, officer: i64, phone: &str) {
@@ -77,7 +48,7 @@ async fn answers_for(env: &Center, site: i64, officer: i64) {
         "INSERT INTO site_responsibles (site_id, person_id, role) VALUES ($1, $2, 'monitor')",
     )
     .bind(site)
-    .bind(person_of(env, officer).await)
+    .bind(env.person_of(officer).await)
     .execute(&env.store.pool)
     .await
     .unwrap();
@@ -91,33 +62,9 @@ async fn audit(env: &Center, action: &str) -> Vec<(Option<String>, Option<String
         .unwrap()
 }
 
-async fn post_with_key(
-    env: &Center,
-    token: &str,
-    path: &str,
-    key: &str,
-    body: &Value,
-) -> (StatusCode, Option<String>, Value) {
-    let r = env
-        .api
-        .http
-        .post(env.api.url(path))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let replayed = r
-        .headers()
-        .get("idempotent-replayed")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (r.status(), replayed, r.json().await.unwrap_or(Value::Null))
-}
-
 /// An incident on a red warning of a county site and a team of `members`: (incident, team).
 async fn incident_and_team(env: &Center, token: &str, members: &[i64]) -> (i64, i64) {
-    let s = site(env, "GAO-T1", COUNTY).await;
+    let s = env.landslide("GAO-T1", COUNTY, 120).await;
     let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     let (status, incident) = env
         .api
@@ -222,7 +169,7 @@ async fn a_task_reaches_each_member_by_the_app_at_once_and_by_sms_only_whoever_d
         .await;
     assert_eq!(status, StatusCode::CREATED, "{task}");
     let task = task["id"].as_i64().unwrap();
-    let (zp, lp) = (person_of(&env, zhang).await, person_of(&env, li).await);
+    let (zp, lp) = (env.person_of(zhang).await, env.person_of(li).await);
     assert_eq!(
         task_notes(&env, task).await,
         [
@@ -343,7 +290,7 @@ async fn with_the_policy_at_once_a_task_to_one_person_queues_their_app_notificat
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{task}");
-    let zp = person_of(&env, zhang).await;
+    let zp = env.person_of(zhang).await;
     assert_eq!(
         task_notes(&env, task["id"].as_i64().unwrap()).await,
         [
@@ -382,8 +329,8 @@ async fn a_rapid_report_with_a_photo_is_checked_stored_once_scoped_and_audited()
     let wang = env.officer("wang", COUNTY, Role::VillageMonitor).await;
     env.officer("zhang", COUNTY, Role::FieldStaff).await;
     env.officer("viewer", COUNTY, Role::Viewer).await;
-    let mine = site(&env, "GAO-R1", COUNTY).await;
-    let other = site(&env, "GAO-R2", COUNTY).await;
+    let mine = env.landslide("GAO-R1", COUNTY, 120).await;
+    let other = env.landslide("GAO-R2", COUNTY, 120).await;
     answers_for(&env, mine, wang).await;
     let (duty, nb, monitor, staff, viewer) = (
         env.login("duty").await,
@@ -395,12 +342,14 @@ async fn a_rapid_report_with_a_photo_is_checked_stored_once_scoped_and_audited()
 
     // Sent twice with one key (the first answer lost on a bad link): stored once.
     let body = report(Some(mine), vec![b64(PNG)]);
-    let (status, replayed, first) =
-        post_with_key(&env, &monitor, "/field-reports", "r-1", &body).await;
+    let (status, replayed, first) = env
+        .post_with_key(&monitor, "/field-reports", "r-1", &body)
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!(replayed, None);
-    let (status, replayed, again) =
-        post_with_key(&env, &monitor, "/field-reports", "r-1", &body).await;
+    let (status, replayed, again) = env
+        .post_with_key(&monitor, "/field-reports", "r-1", &body)
+        .await;
     assert_eq!(
         (status, replayed.as_deref()),
         (StatusCode::CREATED, Some("true"))
@@ -536,9 +485,9 @@ async fn patrols_follow_each_sites_schedule_and_coverage_shows_done_due_and_over
     env.officer("nb-duty", NEIGHBOUR, Role::DutyOfficer).await;
     let wang = env.officer("wang", COUNTY, Role::VillageMonitor).await;
     let zhao = env.officer("zhao", COUNTY, Role::VillageMonitor).await;
-    let a = site(&env, "GAO-P1", COUNTY).await;
-    let b = site(&env, "GAO-P2", COUNTY).await;
-    let c = site(&env, "CUI-P1", NEIGHBOUR).await;
+    let a = env.landslide("GAO-P1", COUNTY, 120).await;
+    let b = env.landslide("GAO-P2", COUNTY, 120).await;
+    let c = env.landslide("CUI-P1", NEIGHBOUR, 120).await;
     let (duty, nb, wang_t, zhao_t) = (
         env.login("duty").await,
         env.login("nb-duty").await,
@@ -627,11 +576,11 @@ async fn patrols_follow_each_sites_schedule_and_coverage_shows_done_due_and_over
             {"item": "spring_turbidity", "ok": true}],
         "note": "已告知村委会", "longitude": 104.6, "latitude": 28.8, "accuracy_m": 6.0,
         "photos": [b64(PNG)]});
-    let (status, _, done) = post_with_key(&env, &wang_t, "/patrols", "p-1", &patrol).await;
+    let (status, _, done) = env.post_with_key(&wang_t, "/patrols", "p-1", &patrol).await;
     assert_eq!(status, StatusCode::CREATED, "{done}");
     assert_eq!(done["anomalies"], 1);
     assert_eq!(done["photo_ids"].as_array().unwrap().len(), 1);
-    let (status, _, again) = post_with_key(&env, &wang_t, "/patrols", "p-1", &patrol).await;
+    let (status, _, again) = env.post_with_key(&wang_t, "/patrols", "p-1", &patrol).await;
     assert_eq!(
         (status, &again),
         (StatusCode::CREATED, &done),

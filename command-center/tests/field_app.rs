@@ -63,14 +63,6 @@ async fn site(env: &Center, code: &str, person: i64) -> i64 {
     id
 }
 
-async fn person_of(env: &Center, officer: i64) -> i64 {
-    sqlx::query_scalar("SELECT person_id FROM officers WHERE id = $1")
-        .bind(officer)
-        .fetch_one(&env.store.pool)
-        .await
-        .unwrap()
-}
-
 /// A Chromium session as a phone: 390 × 844 CSS pixels, touch, a phone's user agent, the
 /// page allowed to read its (emulated) position.
 async fn phone(base: &str) -> Browser {
@@ -104,6 +96,16 @@ async fn gps(b: &Browser, lon: f64, lat: f64) {
     b.cdp(
         "Emulation.setGeolocationOverride",
         json!({"longitude": lon, "latitude": lat, "accuracy": 8}),
+    )
+    .await;
+}
+
+/// Cuts (DevTools offline) or restores the phone's link.
+async fn offline(b: &Browser, cut: bool) {
+    b.cdp("Network.enable", json!({})).await;
+    b.cdp(
+        "Network.emulateNetworkConditions",
+        json!({"offline": cut, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
     )
     .await;
 }
@@ -142,7 +144,7 @@ async fn a_red_warning_becomes_an_incident_a_dispatched_task_and_a_team_on_site_
     let _ = duty;
     let near = env.officer("zhang", COUNTY, Role::FieldStaff).await;
     let far = env.officer("li", COUNTY, Role::FieldStaff).await;
-    let s = site(&env, "GAO-BY-01", person_of(&env, near).await).await;
+    let s = site(&env, "GAO-BY-01", env.person_of(near).await).await;
     let token = env.login("duty").await;
     for (name, base, member) in [
         ("县应急救援一队", [104.62, 28.79], near),
@@ -378,7 +380,7 @@ async fn a_change_made_offline_is_delivered_once_when_the_link_returns_even_when
     let env = common::start(|_| {}).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let zhang = env.officer("zhang", COUNTY, Role::FieldStaff).await;
-    let s = site(&env, "GAO-BY-02", person_of(&env, zhang).await).await;
+    let s = site(&env, "GAO-BY-02", env.person_of(zhang).await).await;
     let token = env.login("duty").await;
     let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     let (_, incident) = env
@@ -410,12 +412,7 @@ async fn a_change_made_offline_is_delivered_once_when_the_link_returns_even_when
     .await;
 
     // The link is cut (DevTools offline); the change waits on the phone.
-    app.cdp("Network.enable", json!({})).await;
-    app.cdp(
-        "Network.emulateNetworkConditions",
-        json!({"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-    )
-    .await;
+    offline(&app, true).await;
     app.click("[data-move=\"accepted\"]").await;
     app.until(
         "the change queued",
@@ -450,11 +447,7 @@ async fn a_change_made_offline_is_delivered_once_when_the_link_returns_even_when
 
     // The link returns; the first send's answer is lost; the phone sends again with its key.
     proxy.armed.store(true, Ordering::SeqCst);
-    app.cdp(
-        "Network.emulateNetworkConditions",
-        json!({"offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-    )
-    .await;
+    offline(&app, false).await;
     app.until(
         "the queue empty",
         Duration::from_secs(40),
@@ -536,7 +529,7 @@ async fn the_prevention_card_prints_on_one_a4_page_in_chinese() {
     let env = common::start(|_| {}).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let zhang = env.officer("zhang", COUNTY, Role::FieldStaff).await;
-    let s = site(&env, "GAO-BY-03", person_of(&env, zhang).await).await;
+    let s = site(&env, "GAO-BY-03", env.person_of(zhang).await).await;
     let token = env.login("duty").await;
     let r = env
         .api
@@ -599,7 +592,7 @@ async fn a_report_with_a_photo_and_a_patrol_made_offline_reach_the_console_once_
     let env = common::start(|_| {}).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let wang = env.officer("wang", COUNTY, Role::VillageMonitor).await;
-    let s = site(&env, "GAO-BY-04", person_of(&env, wang).await).await;
+    let s = site(&env, "GAO-BY-04", env.person_of(wang).await).await;
     let token = env.login("duty").await;
     let r = env
         .api
@@ -642,12 +635,7 @@ async fn a_report_with_a_photo_and_a_patrol_made_offline_reach_the_console_once_
     .await;
 
     // The link is cut; the report is written, photographed and queued on the phone.
-    app.cdp("Network.enable", json!({})).await;
-    app.cdp(
-        "Network.emulateNetworkConditions",
-        json!({"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-    )
-    .await;
+    offline(&app, true).await;
     app.click("#report-open").await;
     app.js(&format!(
         "document.getElementById('report-site').value = '{s}';
@@ -722,11 +710,7 @@ async fn a_report_with_a_photo_and_a_patrol_made_offline_reach_the_console_once_
     // The link returns; the report's first answer is lost; the phone sends again with its key.
     proxy.armed.store(true, Ordering::SeqCst);
     let t0 = Instant::now();
-    app.cdp(
-        "Network.emulateNetworkConditions",
-        json!({"offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-    )
-    .await;
+    offline(&app, false).await;
     console
         .until(
             "the report on the console",
