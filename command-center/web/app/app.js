@@ -73,13 +73,23 @@ function setNet(up) {
 /** @returns {Queued[]} */
 const queued = () => kept.get("queue", []);
 
-/** Puts a change in the phone's queue and tries to send it. @param {string} path @param {any} body */
+/**
+ * Puts a change in the phone's queue and tries to send it. False when the phone could not keep
+ * it (its storage is full: photos take room), so that nothing is taken for sent that is not kept.
+ * @param {string} path @param {any} body
+ */
 function enqueue(path, body) {
   const q = queued();
   q.push({ key: crypto.randomUUID(), path, body });
-  kept.set("queue", q);
+  try {
+    kept.set("queue", q);
+  } catch (_) {
+    say(t("fieldapp.storage_full"), true);
+    return false;
+  }
   renderQueue();
   flush();
+  return true;
 }
 
 function renderQueue() {
@@ -327,12 +337,13 @@ $("report-form").addEventListener("submit", async (ev) => {
     photos: photo ? [photo] : [],
   };
   if (!body.text) { say(t("fieldapp.report_text_needed"), true); return; }
+  // The form stays filled in when the phone could not keep the report.
+  if (!enqueue("/field-reports", body)) return;
   /** @type {HTMLFormElement} */ ($("report-form")).reset();
   previewPhoto("report-photo", "report-preview");
   $("report-form").hidden = true;
   $("report-open").hidden = false;
   say(t("fieldapp.report_queued"));
-  enqueue("/field-reports", body);
 });
 
 /** A line for the person under their tasks. @param {string} text @param {boolean} [bad] */
@@ -415,6 +426,9 @@ async function sendPatrol() {
   let photo = null;
   try { photo = await photoOf(input("patrol-photo")); } catch (_) { say(t("fieldapp.refused.not_image"), true); return; }
   const note = /** @type {HTMLTextAreaElement} */ ($("patrol-note")).value.trim();
+  const sent = enqueue("/patrols", { site: p.site, answers: answers.map(([item, a]) => ({ item, ok: a.ok, note: a.note })), note,
+    longitude: where.longitude, latitude: where.latitude, accuracy_m: where.accuracy_m, photos: photo ? [photo] : [] });
+  if (!sent) return;
   app.patrol = null;
   const s = app.schedules.find((x) => x.site_id === p.site);
   if (s) {
@@ -425,8 +439,6 @@ async function sendPatrol() {
   }
   renderPatrols();
   say(t("fieldapp.patrol_queued"));
-  enqueue("/patrols", { site: p.site, answers: answers.map(([item, a]) => ({ item, ok: a.ok, note: a.note })), note,
-    longitude: where.longitude, latitude: where.latitude, accuracy_m: where.accuracy_m, photos: photo ? [photo] : [] });
 }
 
 // ---- drawing -------------------------------------------------------------------------------
