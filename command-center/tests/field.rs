@@ -497,16 +497,8 @@ async fn patrols_follow_each_sites_schedule_and_coverage_shows_done_due_and_over
     let put = |token: String, site: i64, body: Value| {
         let env = &env;
         async move {
-            let r = env
-                .api
-                .http
-                .put(env.api.url(&format!("/sites/{site}/patrol-schedule")))
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
+            env.put(&token, &format!("/sites/{site}/patrol-schedule"), &body)
                 .await
-                .unwrap();
-            (r.status(), r.json::<Value>().await.unwrap())
         }
     };
     // Daily all year round for A (Wang), daily for B (Zhao); months must be months.

@@ -531,16 +531,10 @@ async fn the_prevention_card_prints_on_one_a4_page_in_chinese() {
     let zhang = env.officer("zhang", COUNTY, Role::FieldStaff).await;
     let s = site(&env, "GAO-BY-03", env.person_of(zhang).await).await;
     let token = env.login("duty").await;
-    let r = env
-        .api
-        .http
-        .put(env.api.url(&format!("/sites/{s}/plan")))
-        .bearer_auth(&token)
-        .json(&plan_body())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let (status, body) = env
+        .put(&token, &format!("/sites/{s}/plan"), &plan_body())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let base = env.api.console_url();
     let b = browser().await;
     b.sign_in(&base, "duty", PASSWORD).await;
@@ -594,17 +588,15 @@ async fn a_report_with_a_photo_and_a_patrol_made_offline_reach_the_console_once_
     let wang = env.officer("wang", COUNTY, Role::VillageMonitor).await;
     let s = site(&env, "GAO-BY-04", env.person_of(wang).await).await;
     let token = env.login("duty").await;
-    let r = env
-        .api
-        .http
-        .put(env.api.url(&format!("/sites/{s}/patrol-schedule")))
-        .bearer_auth(&token)
-        .json(&json!({"interval_hours": 24, "season": [], "monitor": wang,
-                      "items": ["cracks", "bulging", "spring_turbidity", "signs_and_route"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let (status, body) = env
+        .put(
+            &token,
+            &format!("/sites/{s}/patrol-schedule"),
+            &json!({"interval_hours": 24, "season": [], "monitor": wang,
+                    "items": ["cracks", "bulging", "spring_turbidity", "signs_and_route"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let base = env.api.console_url();
 
     // The console on its field page: no reports yet, the site due.

@@ -151,6 +151,30 @@ impl Center {
         .unwrap()
     }
 
+    /// PUTs `body`: (status, the JSON answer, or its text as a JSON string).
+    pub async fn put(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (geohazard_testkit::api::StatusCode, serde_json::Value) {
+        let r = self
+            .api
+            .http
+            .put(self.api.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
     /// POSTs `body` with an `Idempotency-Key`: (status, the `Idempotent-Replayed` header, body).
     pub async fn post_with_key(
         &self,
