@@ -2,7 +2,8 @@
 //! tasks, the positions of its people) is announced by PostgreSQL `NOTIFY` when its
 //! transaction commits (`geohazard_incidents::incident::CHANGED_CHANNEL`), to every
 //! command-center on the database; so is every new field report and patrol
-//! (`geohazard_incidents::field::FIELD_CHANNEL`). The announcement only names the incident and its division;
+//! (`geohazard_incidents::field::FIELD_CHANNEL`), and app notifications queued for a person
+//! (`geohazard_notify::QUEUED_CHANNEL`: a task's assignment), for that person's sockets. The announcement only names the incident and its division;
 //! a console shown it re-reads the incident from the store.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use geohazard_incidents::field::FIELD_CHANNEL;
 use geohazard_incidents::incident::CHANGED_CHANNEL;
+use geohazard_notify::QUEUED_CHANNEL;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
@@ -23,6 +25,8 @@ pub enum Changed {
     FieldReport,
     /// A patrol was done.
     Patrol,
+    /// App notifications were queued for a person (`id`: the person; no division).
+    AppNotification,
 }
 
 /// An incident changed (or a field record came): which one, in which division.
@@ -87,14 +91,18 @@ async fn listen(
 ) -> sqlx::Result<std::convert::Infallible> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener
-        .listen_all([CHANGED_CHANNEL, FIELD_CHANNEL])
+        .listen_all([CHANGED_CHANNEL, FIELD_CHANNEL, QUEUED_CHANNEL])
         .await?;
     loop {
         let n = listener.recv().await?;
-        let change = if n.channel() == FIELD_CHANNEL {
-            IncidentChanged::parse_field(n.payload())
-        } else {
-            IncidentChanged::parse(n.payload())
+        let change = match n.channel() {
+            FIELD_CHANNEL => IncidentChanged::parse_field(n.payload()),
+            QUEUED_CHANNEL => n.payload().parse().ok().map(|person| IncidentChanged {
+                division: String::new(),
+                id: person,
+                what: Changed::AppNotification,
+            }),
+            _ => IncidentChanged::parse(n.payload()),
         };
         match change {
             // No receivers is fine: nobody is watching.

@@ -277,6 +277,8 @@ async fn serve_socket(
                         Changed::Incident => LiveMessage::Incident { id: c.id },
                         Changed::FieldReport => LiveMessage::FieldReport { id: c.id },
                         Changed::Patrol => LiveMessage::Patrol { id: c.id },
+                        // The app channel's, below.
+                        Changed::AppNotification => continue,
                     };
                     if send(&mut socket, m.text(), send_timeout).await.is_err() {
                         return;

@@ -29,5 +29,5 @@ pub use sms::{
     AliyunConfig, GenericHttpConfig, SendError, Sent, SmsConfig, SmsMessage, SmsProvider,
     aliyun_signature, build_provider,
 };
-pub use task::{TaskSms, enqueue_task};
+pub use task::{QUEUED_CHANNEL, TaskSms, enqueue_task};
 pub use worker::{Delivery, pass_backoff};

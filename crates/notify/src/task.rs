@@ -19,6 +19,10 @@ pub enum TaskSms {
     Never,
 }
 
+/// The PostgreSQL channel saying that app notifications were queued for a person (the payload
+/// is the person's id), when the transaction commits: their open clients look at once.
+pub const QUEUED_CHANNEL: &str = "geohazard_app_notification";
+
 /// Queues, once per (task, person, channel, reason), the app notification of `person` and,
 /// as `sms` says, an SMS to `phone`. Returns whether an SMS was queued now.
 #[allow(clippy::too_many_arguments)]
@@ -46,6 +50,11 @@ pub async fn enqueue_task(
     .bind(sms != TaskSms::Unconfirmed)
     .execute(&mut *conn)
     .await?;
+    sqlx::query("SELECT pg_notify($1, $2::text)")
+        .bind(QUEUED_CHANNEL)
+        .bind(person.to_string())
+        .execute(&mut *conn)
+        .await?;
     let (TaskSms::AtOnce, Some(phone)) = (sms, phone) else {
         return Ok(false);
     };
