@@ -101,6 +101,8 @@ pub struct ReportSettings {
     /// Seconds between looks for due reports (one replica at a time in the cluster).
     pub schedule_s: u64,
     pub lines: geohazard_reports::Lines,
+    /// The Chromium binary that prints a report to PDF (headless; `chromium` on Debian).
+    pub chromium: String,
 }
 
 impl Default for ReportSettings {
@@ -108,6 +110,7 @@ impl Default for ReportSettings {
         ReportSettings {
             schedule_s: 300,
             lines: geohazard_reports::Lines::default(),
+            chromium: "chromium".into(),
         }
     }
 }
@@ -266,6 +269,9 @@ pub async fn start(
         ))
         .layer(Extension(Arc::new(config.console.clone())))
         .layer(Extension(Arc::new(config.sms_receipts.clone())))
+        .layer(Extension(Arc::new(routes::Printer {
+            chromium: config.reports.chromium.clone(),
+        })))
         .layer(Extension(video))
         .layer(Extension(readings))
         .layer(Extension(consult_hub::Consult::new(janus::Janus::new(

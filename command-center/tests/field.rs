@@ -609,7 +609,7 @@ async fn patrols_follow_each_sites_schedule_and_coverage_shows_done_due_and_over
         ),
         (Some("GAO-P2"), Some(true))
     );
-    assert_eq!(sites[1]["last_by"], "Officer wang");
+    assert_eq!(sites[1]["last_by"], "值班员 wang");
     assert_eq!(sites[1]["last_anomalies"], 1);
     let (status, _) = env.api.get(&wang_t, "/patrols/coverage").await;
     assert_eq!(

@@ -745,7 +745,7 @@ async fn a_report_with_a_photo_and_a_patrol_made_offline_reach_the_console_once_
         "后山新裂缝约5米",
         "受威胁 12 人",
         "高县白岩滑坡",
-        "Officer wang",
+        "值班员 wang",
     ] {
         assert!(text.contains(expected), "{expected} in {text}");
     }

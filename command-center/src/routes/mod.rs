@@ -14,9 +14,12 @@ mod plans;
 mod readings;
 mod register;
 mod sites;
+mod supervision;
 mod warnings;
 
 use axum::Router;
+
+pub use supervision::Printer;
 
 use crate::state::AppState;
 
@@ -34,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .merge(consult::routes())
         .merge(incidents::routes())
         .merge(plans::routes())
+        .merge(supervision::routes())
         .merge(field::routes())
         .merge(openapi::routes())
 }
