@@ -49,7 +49,7 @@ function reportCard(r) {
   return html`<div class="card field-report" data-report="${r.id}">
     <div class="meta"><span class="chip kind">${t("field.kind." + r.kind)}</span> ${fmtTime(r.received_at)} · ${r.reporter} · ${r.division_name}</div>
     <div>${r.site_name ? html`<b>${r.site_name}</b> <span class="dim">${r.site_code}</span> · ` : ""}${r.text}</div>
-    <div class="meta">${t("field.people_at_risk", { n: r.people_at_risk })} · ${t("field.position", { lon: num(r.longitude, 5), lat: num(r.latitude, 5) })}${r.accuracy_m !== null ? " ±" + num(r.accuracy_m, 0) + " m" : ""}</div>
+    <div class="meta">${t("field.people_at_risk", { n: r.people_at_risk })} · ${t("field.position", { lon: num(r.longitude, 5), lat: num(r.latitude, 5) })}${r.accuracy_m !== null ? " " + t("field.accuracy", { m: num(r.accuracy_m, 0) }) : ""}</div>
     ${r.photo_ids.length ? html`<div class="photos">${r.photo_ids.map((p) => html`<a href="/api/v1/field-photos/${p}" target="_blank" rel="noopener"><img src="/api/v1/field-photos/${p}" alt="${t("field.photo")}" data-photo="${p}"></a>`)}</div>` : ""}
   </div>`;
 }
