@@ -1,7 +1,8 @@
 //! The app channel's end in the command-center: a live socket of a signed-in officer carries
 //! the app notifications of the officer's person. Pending ones are pushed when the socket opens
 //! and whenever new ones may be there (a warning change went by on the feed, whose
-//! notifications were queued in the transaction that stored it; or the poll interval passed,
+//! notifications were queued in the transaction that stored it; the store said some were
+//! queued for the person, as a task's assignment does; or the poll interval passed,
 //! for referrals and anything else); the client answers `{"type":"delivered","id":N}` on
 //! receipt and `{"type":"confirmed","id":N}` when the person presses confirm, and the store
 //! keeps both times (`geohazard_notify::app`). A notification no client receives in time goes
@@ -19,6 +20,7 @@ use sqlx::PgPool;
 use tokio::sync::broadcast;
 use tokio::time::Interval;
 
+use crate::incident_feed::{Changed, IncidentChanged};
 use crate::state::AppState;
 
 /// What the app channel sends a client, as `{"type": ..., ...}`.
@@ -45,6 +47,8 @@ pub struct AppChannel {
     /// Pushed on this socket and still pending: not pushed again.
     pushed: HashSet<NotificationId>,
     feed: broadcast::Receiver<Arc<Warning>>,
+    /// Said when notifications were queued for a person (a task's assignment).
+    incidents: broadcast::Receiver<Arc<IncidentChanged>>,
     poll: Interval,
 }
 
@@ -56,6 +60,7 @@ impl AppChannel {
             person,
             pushed: HashSet::new(),
             feed: state.live.subscribe(),
+            incidents: state.incidents.subscribe(),
             poll: tokio::time::interval(poll),
         }
     }
@@ -66,6 +71,11 @@ impl AppChannel {
             // A lagging or closed feed wakes too; the store says what is due.
             r = self.feed.recv() => {
                 if let Err(broadcast::error::RecvError::Closed) = r {
+                    std::future::pending::<()>().await;
+                }
+            }
+            queued = queued_for(&mut self.incidents, self.person) => {
+                if !queued {
                     std::future::pending::<()>().await;
                 }
             }
@@ -126,6 +136,19 @@ impl AppChannel {
                     .text(),
                 )
             }
+        }
+    }
+}
+
+/// Returns true once notifications were said to be queued for `person` (or some sayings were
+/// missed), false when the feed has closed.
+async fn queued_for(rx: &mut broadcast::Receiver<Arc<IncidentChanged>>, person: PersonId) -> bool {
+    loop {
+        match rx.recv().await {
+            Ok(c) if c.what == Changed::AppNotification && c.id == person.0 => return true,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => return true,
+            Err(broadcast::error::RecvError::Closed) => return false,
         }
     }
 }

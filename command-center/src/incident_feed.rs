@@ -1,8 +1,11 @@
 //! Incident changes for the live sockets: every change of an incident (its status, timeline,
 //! tasks, the positions of its people) is announced by PostgreSQL `NOTIFY` when its
 //! transaction commits (`geohazard_incidents::incident::CHANGED_CHANNEL`), to every
-//! command-center on the database. The announcement only names the incident and its division;
-//! a console shown it re-reads the incident from the store.
+//! command-center on the database; so is every new field report and patrol
+//! (`geohazard_incidents::field::FIELD_CHANNEL`), and app notifications queued for a person
+//! (`geohazard_notify::QUEUED_CHANNEL`: a task's assignment), for that person's sockets. The
+//! announcement only names the incident and its division; a console shown it re-reads the
+//! incident from the store.
 //!
 //! The same listener passes on changes of a warning's deliveries
 //! (`geohazard_notify::receipts::CHANGED_CHANNEL`: a receipt, a confirmation, a send or its
@@ -11,7 +14,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use geohazard_incidents::field::FIELD_CHANNEL;
 use geohazard_incidents::incident::CHANGED_CHANNEL;
+use geohazard_notify::QUEUED_CHANNEL;
 use geohazard_notify::receipts::CHANGED_CHANNEL as DELIVERIES_CHANNEL;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -25,14 +30,21 @@ pub enum Changed {
     Incident,
     /// The deliveries of the notifications of warning `id`.
     Deliveries,
+    /// A rapid report came from the field.
+    FieldReport,
+    /// A patrol was done.
+    Patrol,
+    /// App notifications were queued for a person (`id`: the person; no division).
+    AppNotification,
 }
 
-/// An incident (or a warning's deliveries) changed: which one, in which division.
+/// An incident changed (or a warning's deliveries, or a field record came): which one, in which
+/// division.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentChanged {
-    pub what: Changed,
     pub division: String,
     pub id: i64,
+    pub what: Changed,
 }
 
 impl IncidentChanged {
@@ -40,9 +52,24 @@ impl IncidentChanged {
     fn parse(what: Changed, payload: &str) -> Option<IncidentChanged> {
         let (division, id) = payload.split_once(':')?;
         Some(IncidentChanged {
-            what,
             division: division.to_owned(),
             id: id.parse().ok()?,
+            what,
+        })
+    }
+
+    /// From a field record's payload, `{division}:{report|patrol}:{id}`.
+    fn parse_field(payload: &str) -> Option<IncidentChanged> {
+        let (division, rest) = payload.split_once(':')?;
+        let (what, id) = rest.split_once(':')?;
+        Some(IncidentChanged {
+            division: division.to_owned(),
+            id: id.parse().ok()?,
+            what: match what {
+                "report" => Changed::FieldReport,
+                "patrol" => Changed::Patrol,
+                _ => return None,
+            },
         })
     }
 }
@@ -74,16 +101,26 @@ async fn listen(
 ) -> sqlx::Result<std::convert::Infallible> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener
-        .listen_all([CHANGED_CHANNEL, DELIVERIES_CHANNEL])
+        .listen_all([
+            CHANGED_CHANNEL,
+            DELIVERIES_CHANNEL,
+            FIELD_CHANNEL,
+            QUEUED_CHANNEL,
+        ])
         .await?;
     loop {
         let n = listener.recv().await?;
-        let what = if n.channel() == DELIVERIES_CHANNEL {
-            Changed::Deliveries
-        } else {
-            Changed::Incident
+        let change = match n.channel() {
+            FIELD_CHANNEL => IncidentChanged::parse_field(n.payload()),
+            QUEUED_CHANNEL => n.payload().parse().ok().map(|person| IncidentChanged {
+                division: String::new(),
+                id: person,
+                what: Changed::AppNotification,
+            }),
+            DELIVERIES_CHANNEL => IncidentChanged::parse(Changed::Deliveries, n.payload()),
+            _ => IncidentChanged::parse(Changed::Incident, n.payload()),
         };
-        match IncidentChanged::parse(what, n.payload()) {
+        match change {
             // No receivers is fine: nobody is watching.
             Some(change) => {
                 let _ = changes.send(Arc::new(change));
@@ -102,11 +139,20 @@ mod tests {
         assert_eq!(
             IncidentChanged::parse(Changed::Deliveries, "511525:42"),
             Some(IncidentChanged {
-                what: Changed::Deliveries,
                 division: "511525".into(),
-                id: 42
+                id: 42,
+                what: Changed::Deliveries,
             })
         );
+        assert_eq!(
+            IncidentChanged::parse_field("511525:report:7").map(|c| (c.what, c.id)),
+            Some((Changed::FieldReport, 7))
+        );
+        assert_eq!(
+            IncidentChanged::parse_field("511525:patrol:8").map(|c| c.what),
+            Some(Changed::Patrol)
+        );
+        assert_eq!(IncidentChanged::parse_field("511525:task:8"), None);
         assert_eq!(IncidentChanged::parse(Changed::Incident, "511525"), None);
         assert_eq!(IncidentChanged::parse(Changed::Incident, "511525:x"), None);
     }

@@ -134,6 +134,10 @@ enum LiveMessage<'a> {
     /// The deliveries of a warning in scope changed (a receipt, a confirmation, a send or its
     /// failure): re-read `GET /api/v1/warnings/{warning}`.
     Deliveries { warning: i64 },
+    /// A rapid report came from the field: read `GET /api/v1/field-reports?after=`.
+    FieldReport { id: i64 },
+    /// A patrol was done: re-read `GET /api/v1/patrols/coverage`.
+    Patrol { id: i64 },
     /// Events were dropped: re-read `GET /api/v1/warnings`.
     Resync { missed: u64 },
     /// The session was signed out, expired or disabled; the socket closes.
@@ -272,11 +276,15 @@ async fn serve_socket(
             },
             change = incidents.recv() => match change {
                 Ok(c) if scope.contains(&c.division) => {
-                    let message = match c.what {
+                    let m = match c.what {
                         Changed::Incident => LiveMessage::Incident { id: c.id },
                         Changed::Deliveries => LiveMessage::Deliveries { warning: c.id },
+                        Changed::FieldReport => LiveMessage::FieldReport { id: c.id },
+                        Changed::Patrol => LiveMessage::Patrol { id: c.id },
+                        // The app channel's, below.
+                        Changed::AppNotification => continue,
                     };
-                    if send(&mut socket, message.text(), send_timeout).await.is_err() {
+                    if send(&mut socket, m.text(), send_timeout).await.is_err() {
                         return;
                     }
                 }

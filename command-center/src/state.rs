@@ -63,6 +63,9 @@ pub struct Settings {
     /// How long a sign-in waits for a password check to be free before it is answered 503
     /// with `Retry-After`, milliseconds.
     pub login_hash_wait_ms: u64,
+    /// When a task's assignment goes out by SMS besides the app: `at_once`, `unconfirmed`
+    /// (when no client confirmed it within the notifier's `app_fallback_s`), `never`.
+    pub task_sms: geohazard_notify::TaskSms,
 }
 
 impl Default for Settings {
@@ -87,6 +90,7 @@ impl Default for Settings {
             login_window_s: 15 * 60,
             login_max_concurrent_hashes: 4,
             login_hash_wait_ms: 1000,
+            task_sms: geohazard_notify::TaskSms::default(),
         }
     }
 }

@@ -65,6 +65,7 @@ static ASSETS: &[Asset] = &[
     // The register's people, rosters, gateway keys and officers (issue 24).
     asset!("views/people.js", JS),
     asset!("views/lists.js", JS),
+    asset!("views/field.js", JS),
     asset!("app.css", CSS),
     asset!("app/index.html", "text/html; charset=utf-8"),
     asset!("app/app.js", JS),

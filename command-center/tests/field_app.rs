@@ -63,14 +63,6 @@ async fn site(env: &Center, code: &str, person: i64) -> i64 {
     id
 }
 
-async fn person_of(env: &Center, officer: i64) -> i64 {
-    sqlx::query_scalar("SELECT person_id FROM officers WHERE id = $1")
-        .bind(officer)
-        .fetch_one(&env.store.pool)
-        .await
-        .unwrap()
-}
-
 /// A Chromium session as a phone: 390 × 844 CSS pixels, touch, a phone's user agent, the
 /// page allowed to read its (emulated) position.
 async fn phone(base: &str) -> Browser {
@@ -104,6 +96,16 @@ async fn gps(b: &Browser, lon: f64, lat: f64) {
     b.cdp(
         "Emulation.setGeolocationOverride",
         json!({"longitude": lon, "latitude": lat, "accuracy": 8}),
+    )
+    .await;
+}
+
+/// Cuts (DevTools offline) or restores the phone's link.
+async fn offline(b: &Browser, cut: bool) {
+    b.cdp("Network.enable", json!({})).await;
+    b.cdp(
+        "Network.emulateNetworkConditions",
+        json!({"offline": cut, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
     )
     .await;
 }
@@ -142,7 +144,7 @@ async fn a_red_warning_becomes_an_incident_a_dispatched_task_and_a_team_on_site_
     let _ = duty;
     let near = env.officer("zhang", COUNTY, Role::FieldStaff).await;
     let far = env.officer("li", COUNTY, Role::FieldStaff).await;
-    let s = site(&env, "GAO-BY-01", person_of(&env, near).await).await;
+    let s = site(&env, "GAO-BY-01", env.person_of(near).await).await;
     let token = env.login("duty").await;
     for (name, base, member) in [
         ("县应急救援一队", [104.62, 28.79], near),
@@ -378,7 +380,7 @@ async fn a_change_made_offline_is_delivered_once_when_the_link_returns_even_when
     let env = common::start(|_| {}).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let zhang = env.officer("zhang", COUNTY, Role::FieldStaff).await;
-    let s = site(&env, "GAO-BY-02", person_of(&env, zhang).await).await;
+    let s = site(&env, "GAO-BY-02", env.person_of(zhang).await).await;
     let token = env.login("duty").await;
     let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     let (_, incident) = env
@@ -410,12 +412,7 @@ async fn a_change_made_offline_is_delivered_once_when_the_link_returns_even_when
     .await;
 
     // The link is cut (DevTools offline); the change waits on the phone.
-    app.cdp("Network.enable", json!({})).await;
-    app.cdp(
-        "Network.emulateNetworkConditions",
-        json!({"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-    )
-    .await;
+    offline(&app, true).await;
     app.click("[data-move=\"accepted\"]").await;
     app.until(
         "the change queued",
@@ -450,11 +447,7 @@ async fn a_change_made_offline_is_delivered_once_when_the_link_returns_even_when
 
     // The link returns; the first send's answer is lost; the phone sends again with its key.
     proxy.armed.store(true, Ordering::SeqCst);
-    app.cdp(
-        "Network.emulateNetworkConditions",
-        json!({"offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
-    )
-    .await;
+    offline(&app, false).await;
     app.until(
         "the queue empty",
         Duration::from_secs(40),
@@ -536,18 +529,12 @@ async fn the_prevention_card_prints_on_one_a4_page_in_chinese() {
     let env = common::start(|_| {}).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let zhang = env.officer("zhang", COUNTY, Role::FieldStaff).await;
-    let s = site(&env, "GAO-BY-03", person_of(&env, zhang).await).await;
+    let s = site(&env, "GAO-BY-03", env.person_of(zhang).await).await;
     let token = env.login("duty").await;
-    let r = env
-        .api
-        .http
-        .put(env.api.url(&format!("/sites/{s}/plan")))
-        .bearer_auth(&token)
-        .json(&plan_body())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let (status, body) = env
+        .put(&token, &format!("/sites/{s}/plan"), &plan_body())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let base = env.api.console_url();
     let b = browser().await;
     b.sign_in(&base, "duty", PASSWORD).await;
@@ -578,4 +565,214 @@ async fn the_prevention_card_prints_on_one_a4_page_in_chinese() {
     assert!(pdf.starts_with(b"%PDF"), "a PDF");
     assert_eq!(pdf_pages(&pdf), 1, "one A4 page");
     b.close().await;
+}
+
+/// The console's page as a photo the phone "takes": a real PNG of a few hundred KB, scaled down
+/// and sent as JPEG by the app. Returns its path (kept by `dir`).
+async fn photo_file(console: &Browser, dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let shot = console
+        .cdp("Page.captureScreenshot", json!({"format": "png"}))
+        .await;
+    let png = base64_decode(shot["data"].as_str().unwrap());
+    assert!(png.starts_with(b"\x89PNG"));
+    let path = dir.path().join("现场.png");
+    std::fs::write(&path, png).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_report_with_a_photo_and_a_patrol_made_offline_reach_the_console_once_even_when_the_first_answer_is_lost()
+ {
+    let env = common::start(|_| {}).await;
+    env.officer("duty", COUNTY, Role::DutyOfficer).await;
+    let wang = env.officer("wang", COUNTY, Role::VillageMonitor).await;
+    let s = site(&env, "GAO-BY-04", env.person_of(wang).await).await;
+    let token = env.login("duty").await;
+    let (status, body) = env
+        .put(
+            &token,
+            &format!("/sites/{s}/patrol-schedule"),
+            &json!({"interval_hours": 24, "season": [], "monitor": wang,
+                    "items": ["cracks", "bulging", "spring_turbidity", "signs_and_route"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let base = env.api.console_url();
+
+    // The console on its field page: no reports yet, the site due.
+    let console = browser().await;
+    console.sign_in(&base, "duty", PASSWORD).await;
+    console.click("#tab-field").await;
+    console
+        .until(
+            "the coverage on the console",
+            WAIT,
+            "return !!document.querySelector('#patrol-divisions tr[data-due=\"1\"][data-done=\"0\"]')",
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = photo_file(&console, &dir).await;
+
+    // The monitor's phone, through a link that loses the first report's answer.
+    let proxy = LossyProxy::start(env.server.addr, "/field-reports HTTP/1.1").await;
+    let phone_base = format!("http://127.0.0.1:{}/", proxy.port);
+    let app = phone(&phone_base).await;
+    gps(&app, 104.6012, 28.8008).await;
+    app_sign_in(&app, &phone_base, "wang").await;
+    app.until(
+        "the site to patrol on the phone",
+        WAIT,
+        &format!("return !!document.querySelector('[data-patrol=\"{s}\"]')"),
+    )
+    .await;
+
+    // The link is cut; the report is written, photographed and queued on the phone.
+    offline(&app, true).await;
+    app.click("#report-open").await;
+    app.js(&format!(
+        "document.getElementById('report-site').value = '{s}';
+         document.getElementById('report-kind').value = 'landslide';
+         document.getElementById('report-text').value = '后山新裂缝约5米，坡脚有落石';
+         document.getElementById('report-people').value = '12';
+         return true"
+    ))
+    .await;
+    app.client
+        .find(geohazard_testkit::browser::Locator::Id("report-photo"))
+        .await
+        .unwrap()
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+    app.until(
+        "the position on the form",
+        WAIT,
+        "return document.getElementById('report-where').textContent.includes('104.60120')",
+    )
+    .await;
+    app.until(
+        "the photo shown on the form",
+        WAIT,
+        "const img = document.getElementById('report-preview'); return !img.hidden && img.complete && img.naturalWidth > 0",
+    )
+    .await;
+    app.js("document.getElementById('report-preview').scrollIntoView(); return true")
+        .await;
+    app.screenshot("field-app-report-form").await;
+    app.click("#report-form button[type=submit]").await;
+    app.until(
+        "the report queued",
+        WAIT,
+        "return document.getElementById('queue').dataset.count === '1'",
+    )
+    .await;
+    // The patrol too: each item answered on the phone.
+    app.click(&format!("[data-patrol=\"{s}\"]")).await;
+    for item in ["cracks", "bulging", "spring_turbidity", "signs_and_route"] {
+        let answer = if item == "cracks" { "bad" } else { "ok" };
+        app.click(&format!("[data-answer=\"{answer}\"][data-for=\"{item}\"]"))
+            .await;
+    }
+    app.js("document.getElementById('patrol-note').value = '东侧裂缝加宽'; return true")
+        .await;
+    app.screenshot("field-app-patrol-checklist").await;
+    app.click("#patrol-send").await;
+    app.until(
+        "the patrol queued",
+        WAIT,
+        "return document.getElementById('queue').dataset.count === '2'",
+    )
+    .await;
+    app.screenshot("field-app-offline-report-and-patrol").await;
+    let reports = |env: &Center| {
+        let pool = env.store.pool.clone();
+        async move {
+            let n: (i64, i64, i64) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM field_reports), (SELECT count(*) FROM patrols),
+                        (SELECT count(*) FROM field_photos)",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            n
+        }
+    };
+    assert_eq!(reports(&env).await, (0, 0, 0), "nothing left the phone");
+
+    // The link returns; the report's first answer is lost; the phone sends again with its key.
+    proxy.armed.store(true, Ordering::SeqCst);
+    let t0 = Instant::now();
+    offline(&app, false).await;
+    console
+        .until(
+            "the report on the console",
+            Duration::from_secs(40),
+            "const r = document.querySelectorAll('#field-reports [data-report]'); const img = document.querySelector('#field-reports [data-report] img[data-photo]'); return r.length === 1 && img && img.complete && img.naturalWidth > 0",
+        )
+        .await;
+    println!(
+        "the report reached the console {:?} after the link returned",
+        t0.elapsed()
+    );
+    app.until(
+        "the queue empty",
+        Duration::from_secs(40),
+        "return document.getElementById('queue').dataset.count === '0'",
+    )
+    .await;
+    assert!(
+        !proxy.armed.load(Ordering::SeqCst),
+        "the first answer was lost on the way"
+    );
+    console
+        .until(
+            "the patrol on the console",
+            WAIT,
+            "return !!document.querySelector('#patrol-divisions tr[data-due=\"1\"][data-done=\"1\"]')",
+        )
+        .await;
+    assert_eq!(
+        reports(&env).await,
+        (1, 1, 1),
+        "each once, the report's photo stored"
+    );
+    let text = console
+        .js("return document.getElementById('field-reports').textContent")
+        .await;
+    let text = text.as_str().unwrap();
+    for expected in [
+        "滑坡",
+        "后山新裂缝约5米",
+        "受威胁 12 人",
+        "高县白岩滑坡",
+        "值班员 wang",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    // What the phone sent is a JPEG the server checked, scaled to at most 1600 px.
+    let (kind, size): (String, i32) =
+        sqlx::query_as("SELECT content_type, length(bytes) FROM field_photos")
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(kind, "image/jpeg");
+    assert!(size < 1024 * 1024, "{size} bytes");
+    let (answers, anomalies, lon): (Value, i32, f64) =
+        sqlx::query_as("SELECT answers, anomalies, longitude FROM patrols")
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(anomalies, 1, "{answers}");
+    assert!((lon - 104.6012).abs() < 1e-9);
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE action IN ('field.report', 'patrol.report') ORDER BY id",
+    )
+    .fetch_all(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, ["field.report", "patrol.report"]);
+    app.screenshot("field-app-report-sent").await;
+    console.screenshot("console-field-reports").await;
+    app.close().await;
+    console.close().await;
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 use common::{Center, NEIGHBOUR};
 use geohazard_command_center::Role;
 use geohazard_protocol::warning::WarningLevel;
-use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::fixtures::{CITY, COUNTY};
 use geohazard_testkit::publish_warning;
@@ -20,27 +19,6 @@ async fn setup() -> Center {
     let env = common::start(|_| {}).await;
     env.add_neighbour().await;
     env
-}
-
-/// A landslide site at (lon, lat) threatening `people`.
-async fn site(env: &Center, code: &str, division: &str, people: i32) -> i64 {
-    registry::upsert_site(
-        &env.store.pool,
-        &NewSite {
-            code,
-            name: &format!("{code} 滑坡"),
-            kind: SiteKind::Landslide,
-            division_code: division,
-            location: geo::Point::new(104.6, 28.8),
-            threat_zone: None,
-            scale_class: None,
-            volume_m3: None,
-            threatened_people: people,
-            threatened_property: 50.0,
-        },
-    )
-    .await
-    .unwrap()
 }
 
 async fn audit(env: &Center, action: &str) -> Vec<(Option<i64>, Option<String>, Value)> {
@@ -75,34 +53,10 @@ async fn team(
     body["id"].as_i64().unwrap()
 }
 
-async fn post_with_key(
-    env: &Center,
-    token: &str,
-    path: &str,
-    key: &str,
-    body: Value,
-) -> (StatusCode, Option<String>, Value) {
-    let r = env
-        .api
-        .http
-        .post(env.api.url(path))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let replayed = r
-        .headers()
-        .get("idempotent-replayed")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (r.status(), replayed, r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn an_incident_opened_from_a_warning_moves_through_its_states_with_its_timeline_and_audit() {
     let env = setup().await;
-    let s = site(&env, "GAO-1", COUNTY, 320).await;
+    let s = env.landslide("GAO-1", COUNTY, 320).await;
     let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     env.officer("viewer", COUNTY, Role::Viewer).await;
@@ -231,7 +185,7 @@ async fn an_incident_opened_from_a_warning_moves_through_its_states_with_its_tim
 #[tokio::test]
 async fn an_assessment_regrades_the_incident_by_the_national_plan_and_is_audited() {
     let env = setup().await;
-    let s = site(&env, "GAO-2", COUNTY, 20).await;
+    let s = env.landslide("GAO-2", COUNTY, 20).await;
     let w = env.raise_warning(s, WarningLevel::Orange, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let duty = env.login("duty").await;
@@ -273,8 +227,8 @@ async fn an_assessment_regrades_the_incident_by_the_national_plan_and_is_audited
 #[tokio::test]
 async fn incidents_teams_and_tasks_are_scoped_across_counties() {
     let env = setup().await;
-    let gao = site(&env, "GAO-3", COUNTY, 50).await;
-    let cp = site(&env, "CP-3", NEIGHBOUR, 50).await;
+    let gao = env.landslide("GAO-3", COUNTY, 50).await;
+    let cp = env.landslide("CP-3", NEIGHBOUR, 50).await;
     let wg = env.raise_warning(gao, WarningLevel::Red, 52.0).await;
     let wc = env.raise_warning(cp, WarningLevel::Red, 52.0).await;
     env.officer("gao", COUNTY, Role::DutyOfficer).await;
@@ -394,7 +348,7 @@ async fn incidents_teams_and_tasks_are_scoped_across_counties() {
 #[tokio::test]
 async fn field_staff_read_and_move_only_their_own_tasks_and_each_move_is_audited() {
     let env = setup().await;
-    let s = site(&env, "GAO-4", COUNTY, 50).await;
+    let s = env.landslide("GAO-4", COUNTY, 50).await;
     let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let a = env.officer("staff-a", COUNTY, Role::FieldStaff).await;
@@ -585,7 +539,7 @@ async fn field_staff_read_and_move_only_their_own_tasks_and_each_move_is_audited
 async fn the_nearest_available_team_comes_first_with_distance_and_arrival_and_a_busy_one_is_left_out()
  {
     let env = setup().await;
-    let s = site(&env, "GAO-5", COUNTY, 50).await; // at 104.6, 28.8
+    let s = env.landslide("GAO-5", COUNTY, 50).await; // at 104.6, 28.8
     let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let duty = env.login("duty").await;
@@ -636,7 +590,7 @@ async fn the_nearest_available_team_comes_first_with_distance_and_arrival_and_a_
 #[tokio::test]
 async fn a_task_change_retried_with_its_idempotency_key_is_done_once() {
     let env = setup().await;
-    let s = site(&env, "GAO-6", COUNTY, 50).await;
+    let s = env.landslide("GAO-6", COUNTY, 50).await;
     let w = env.raise_warning(s, WarningLevel::Red, 52.0).await;
     env.officer("duty", COUNTY, Role::DutyOfficer).await;
     let a = env.officer("staff-a", COUNTY, Role::FieldStaff).await;
@@ -658,15 +612,8 @@ async fn a_task_change_retried_with_its_idempotency_key_is_done_once() {
         .await;
     let task = task["id"].as_i64().unwrap();
     let path = format!("/tasks/{task}/status");
-    let sends = (0..5).map(|_| {
-        post_with_key(
-            &env,
-            &ta,
-            &path,
-            "phone-1-accept",
-            json!({"status": "accepted"}),
-        )
-    });
+    let accept = json!({"status": "accepted"});
+    let sends = (0..5).map(|_| env.post_with_key(&ta, &path, "phone-1-accept", &accept));
     let answers = futures::future::join_all(sends).await;
     assert!(
         answers
@@ -693,8 +640,8 @@ async fn a_task_change_retried_with_its_idempotency_key_is_done_once() {
 #[tokio::test]
 async fn the_live_socket_says_when_an_incident_in_scope_changes() {
     let env = setup().await;
-    let gao = site(&env, "GAO-7", COUNTY, 50).await;
-    let cp = site(&env, "CP-7", NEIGHBOUR, 50).await;
+    let gao = env.landslide("GAO-7", COUNTY, 50).await;
+    let cp = env.landslide("CP-7", NEIGHBOUR, 50).await;
     let wg = env.raise_warning(gao, WarningLevel::Red, 52.0).await;
     let wc = env.raise_warning(cp, WarningLevel::Red, 52.0).await;
     env.officer("gao", COUNTY, Role::DutyOfficer).await;
@@ -740,12 +687,12 @@ async fn a_red_warning_opens_one_incident_across_two_command_centers_when_config
     )
     .await
     .unwrap();
-    let s = site(&env, "GAO-8", COUNTY, 50).await;
+    let s = env.landslide("GAO-8", COUNTY, 50).await;
     let yellow = env.raise_warning(s, WarningLevel::Yellow, 52.0).await;
     let bus = env.publisher("test-analyzer").await;
     publish_warning(&bus, &yellow).await;
     let red = {
-        let other = site(&env, "GAO-9", COUNTY, 50).await;
+        let other = env.landslide("GAO-9", COUNTY, 50).await;
         env.raise_warning(other, WarningLevel::Red, 52.0).await
     };
     publish_warning(&bus, &red).await;
@@ -788,9 +735,9 @@ async fn plans_are_scoped_a_monitor_reads_only_their_own_sites_and_writes_are_au
         .fetch_one(&env.store.pool)
         .await
         .unwrap();
-    let mine = site(&env, "GAO-P1", COUNTY, 50).await;
-    let other = site(&env, "GAO-P2", COUNTY, 50).await;
-    let cp = site(&env, "CP-P1", NEIGHBOUR, 50).await;
+    let mine = env.landslide("GAO-P1", COUNTY, 50).await;
+    let other = env.landslide("GAO-P2", COUNTY, 50).await;
+    let cp = env.landslide("CP-P1", NEIGHBOUR, 50).await;
     sqlx::query(
         "INSERT INTO site_responsibles (site_id, person_id, role) VALUES ($1, $2, 'monitor')",
     )

@@ -172,6 +172,8 @@ export type LiveMessage =
   | { type: "readings"; sensor: number; points: Point[] }
   | { type: "incident"; id: number }
   | { type: "deliveries"; warning: number }
+  | { type: "field_report"; id: number }
+  | { type: "patrol"; id: number }
   | Notification;
 
 /** A raw reading. */

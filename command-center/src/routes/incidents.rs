@@ -94,7 +94,7 @@ fn counts(raw: &Value, fields: &[&str]) -> Result<(), ApiError> {
 /// An idempotent change: claims the key, runs `act` in the transaction, records the audit entry
 /// `act` returns, stores the answer with the key, commits. A retry with the key gets the first
 /// answer.
-async fn idempotent<T, F>(
+pub(super) async fn idempotent<T, F>(
     state: &AppState,
     caller: &Caller,
     key: &IdempotencyKey,
@@ -121,7 +121,7 @@ where
     Ok((status, Json(answer)).into_response())
 }
 
-fn entry(
+pub(super) fn entry(
     caller: &Caller,
     action: AuditAction,
     target: String,
@@ -452,7 +452,16 @@ pub(super) async fn create_task(
     text_field("title", &task.title, 200, true)?;
     let by = (OfficerId(caller.officer.id), person(&caller));
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
-        let (task_id, _told) = dispatch::create_task(tx, &caller.scope, id, &task, by).await?;
+        let (task_id, told) = dispatch::create_task(tx, &caller.scope, id, &task, by).await?;
+        // Its people hear of it through the notification queue, in this transaction.
+        geohazard_incidents::assignment::tell(
+            tx,
+            task_id,
+            &told,
+            state.settings.task_sms,
+            &geohazard_notify::WarningPolicy::default().sender_name,
+        )
+        .await?;
         let after = dispatch::task(&mut *tx, &caller.scope, Whose::All, task_id)
             .await?
             .ok_or(ApiError::NotFound)?;

@@ -5,6 +5,7 @@
 mod approvals;
 mod audit;
 mod consult;
+mod field;
 mod gateways;
 mod health;
 mod incidents;
@@ -46,5 +47,6 @@ pub fn routes() -> Router<AppState> {
         .merge(people::routes())
         .merge(officers::routes())
         .merge(lists::routes())
+        .merge(field::routes())
         .merge(openapi::routes())
 }

@@ -78,6 +78,13 @@ use crate::state::AppState;
         super::officers::reset_password,
         super::lists::warnings,
         super::lists::sites,
+        super::field::create_report,
+        super::field::reports,
+        super::field::photo,
+        super::field::schedules,
+        super::field::put_schedule,
+        super::field::create_patrol,
+        super::field::coverage,
         openapi_json,
     ),
     components(schemas(ErrorBody))

@@ -150,3 +150,92 @@ impl Center {
             .expect("a raised warning")
     }
 }
+
+impl Center {
+    /// The person an officer is.
+    pub async fn person_of(&self, officer: i64) -> i64 {
+        sqlx::query_scalar("SELECT person_id FROM officers WHERE id = $1")
+            .bind(officer)
+            .fetch_one(&self.store.pool)
+            .await
+            .unwrap()
+    }
+
+    /// A landslide site "{code} 滑坡" at (104.6, 28.8) in `division` threatening `people`.
+    pub async fn landslide(&self, code: &str, division: &str, people: i32) -> i64 {
+        geohazard_store::registry::upsert_site(
+            &self.store.pool,
+            &geohazard_store::registry::NewSite {
+                code,
+                name: &format!("{code} 滑坡"),
+                kind: geohazard_store::registry::SiteKind::Landslide,
+                division_code: division,
+                location: geo::Point::new(104.6, 28.8),
+                threat_zone: None,
+                scale_class: None,
+                volume_m3: None,
+                threatened_people: people,
+                threatened_property: 50.0,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// PUTs `body`: (status, the JSON answer, or its text as a JSON string).
+    pub async fn put(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (geohazard_testkit::api::StatusCode, serde_json::Value) {
+        let r = self
+            .api
+            .http
+            .put(self.api.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// POSTs `body` with an `Idempotency-Key`: (status, the `Idempotent-Replayed` header, body).
+    pub async fn post_with_key(
+        &self,
+        token: &str,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> (
+        geohazard_testkit::api::StatusCode,
+        Option<String>,
+        serde_json::Value,
+    ) {
+        let r = self
+            .api
+            .http
+            .post(self.api.url(path))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let replayed = r
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (
+            r.status(),
+            replayed,
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+}

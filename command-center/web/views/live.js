@@ -77,6 +77,8 @@ export const live = {
       document.dispatchEvent(new CustomEvent("gh:incident", { detail: { id: m.id } }));
     } else if (m.type === "deliveries") {
       deliveriesChanged(m.warning);
+    } else if (m.type === "field_report" || m.type === "patrol") {
+      document.dispatchEvent(new CustomEvent("gh:field", { detail: { type: m.type, id: m.id } }));
     } else if (m.type === "resync") {
       await this.resync();
     } else if (m.type === "session_ended") {

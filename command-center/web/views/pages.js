@@ -8,3 +8,4 @@ import "./approvals.js";
 import "./supervision.js";
 import "./people.js";
 import "./lists.js";
+import "./field.js";

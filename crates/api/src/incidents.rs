@@ -99,3 +99,41 @@ impl From<geohazard_incidents::dispatch::TaskError> for crate::ApiError {
         }
     }
 }
+
+impl From<geohazard_incidents::field::FieldError> for crate::ApiError {
+    fn from(e: geohazard_incidents::field::FieldError) -> crate::ApiError {
+        use geohazard_incidents::field::FieldError;
+        match e {
+            FieldError::NotFound => crate::ApiError::NotFound,
+            FieldError::Invalid(why) => crate::ApiError::coded(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                crate::code::INVALID_BODY,
+                why,
+            ),
+            FieldError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// A refused photo: too large (413), not a JPEG or PNG (415), not base64 or too many (400);
+/// the message says which photo and why.
+impl From<geohazard_incidents::field::PhotoRefused> for crate::ApiError {
+    fn from(e: geohazard_incidents::field::PhotoRefused) -> crate::ApiError {
+        use axum::http::StatusCode;
+        use geohazard_incidents::field::PhotoRefused;
+        let (status, code) = match e {
+            PhotoRefused::TooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                crate::code::PAYLOAD_TOO_LARGE,
+            ),
+            PhotoRefused::NotAnImage(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                crate::code::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            PhotoRefused::NotBase64(_) | PhotoRefused::TooMany => {
+                (StatusCode::BAD_REQUEST, crate::code::BAD_REQUEST)
+            }
+        };
+        crate::ApiError::coded(status, code, e.to_string())
+    }
+}

@@ -79,6 +79,12 @@ crate::closed_set!(
         OfficerUpdate => "officer.update",
         /// An officer given a new password (shown once).
         OfficerPassword => "officer.password",
+        /// A rapid hazard report filed from the field.
+        FieldReport => "field.report",
+        /// A patrol's checklist completed on a site.
+        PatrolReport => "patrol.report",
+        /// A site's patrol schedule written.
+        PatrolSchedule => "patrol.schedule",
     }
 );
 

@@ -7,11 +7,17 @@
 //! - [`incident`]: applies an incident decision in the caller's transaction (row, timeline);
 //! - [`dispatch`]: teams, nearest teams with an estimated arrival, tasks (decide + persist),
 //!   positions;
-//! - [`view`]: what officers and field people read, always through a `Scope`.
+//! - [`view`]: what officers and field people read, always through a `Scope`;
+//! - [`assignment`]: a task's assignment told to its people through `geohazard_notify`;
+//! - [`field`]: rapid hazard reports with their checked photos;
+//! - [`patrol`]: patrol schedules per site, patrols done on the phone, coverage.
 
+pub mod assignment;
 pub mod decide;
 pub mod dispatch;
+pub mod field;
 pub mod incident;
+pub mod patrol;
 pub mod plan;
 pub mod view;
 

@@ -14,6 +14,8 @@ use sqlx::PgPool;
 pub struct AppNotification {
     pub id: NotificationId,
     pub warning_id: Option<WarningId>,
+    /// The task whose assignment it tells of, if it does.
+    pub task_id: Option<i64>,
     /// The level the notification is about.
     pub level: Option<WarningLevel>,
     pub text_zh: String,
@@ -44,6 +46,7 @@ struct Row {
     id: NotificationId,
     /// `None`: a notification about an approval (its English text is `body_en`).
     warning_id: Option<WarningId>,
+    task_id: Option<i64>,
     reason: String,
     body: String,
     body_en: Option<String>,
@@ -88,7 +91,7 @@ fn capitalized(s: &str) -> String {
 /// The app notifications of `person` no client has received yet, oldest first.
 pub async fn pending(pool: &PgPool, person: PersonId) -> sqlx::Result<Vec<AppNotification>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT n.id, n.warning_id, n.reason, n.body, n.body_en, n.created_at, h.code AS site,
+        "SELECT n.id, n.warning_id, n.task_id, n.reason, n.body, n.body_en, n.created_at, h.code AS site,
                 h.name AS site_name, w.category, w.summary
          FROM notifications n LEFT JOIN warnings w ON w.id = n.warning_id
          LEFT JOIN hazard_sites h ON h.id = w.site_id
@@ -111,6 +114,7 @@ pub async fn pending(pool: &PgPool, person: PersonId) -> sqlx::Result<Vec<AppNot
             AppNotification {
                 id: r.id,
                 warning_id: r.warning_id,
+                task_id: r.task_id,
                 level,
                 text_en: text_en(&r, level),
                 text_zh: r.body,

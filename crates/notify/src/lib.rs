@@ -15,6 +15,7 @@ mod queue;
 pub mod receipts;
 mod regional;
 mod sms;
+mod task;
 mod worker;
 
 pub use about::{About, enqueue_about};
@@ -28,4 +29,5 @@ pub use sms::{
     AliyunConfig, GenericHttpConfig, SendError, Sent, SmsConfig, SmsMessage, SmsProvider,
     aliyun_signature, build_provider,
 };
+pub use task::{QUEUED_CHANNEL, TaskSms, enqueue_task};
 pub use worker::{Delivery, pass_backoff};

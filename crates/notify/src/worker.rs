@@ -25,6 +25,8 @@ struct Outgoing {
     level: String,
     summary: String,
     summary_zh: String,
+    /// About a task's assignment, not a warning: no level.
+    task: bool,
 }
 
 async fn attempt(
@@ -74,10 +76,11 @@ async fn send_due(
              WHERE id IN (SELECT id FROM notifications
                           WHERE status = 'pending' AND channel = 'sms' AND next_attempt_at <= now()
                           ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
-             RETURNING id, person_id, phone, body, attempts, warning_id, reason)
+             RETURNING id, person_id, phone, body, attempts, warning_id, reason, task_id)
          SELECT c.id, c.person_id, c.phone, c.body, c.attempts, COALESCE(h.code, '') AS site,
                 COALESCE(w.level, split_part(c.reason, '@', 1)) AS level,
-                COALESCE(w.summary, '') AS summary, COALESCE(w.summary_zh, c.body) AS summary_zh
+                COALESCE(w.summary, '') AS summary, COALESCE(w.summary_zh, c.body) AS summary_zh,
+                c.task_id IS NOT NULL AS task
          FROM claimed c LEFT JOIN warnings w ON w.id = c.warning_id
          LEFT JOIN hazard_sites h ON h.id = w.site_id",
     )
@@ -135,6 +138,18 @@ async fn send_one(
     };
     let level: WarningLevel = match m.level.parse() {
         Ok(l) => l,
+        Err(_) if m.task => {
+            // A task's assignment: the template's level says what it is.
+            let msg = SmsMessage {
+                notification_id: m.id,
+                phone,
+                text: m.body.clone(),
+                site: m.site.clone(),
+                level: "任务".into(),
+                summary: m.body.chars().take(60).collect(),
+            };
+            return deliver(pool, cfg, provider, &m, &msg).await;
+        }
         Err(e) => {
             // Not sent at a guessed level: failed, with the reason stored.
             tracing::error!(notification = m.id, error = %e, "SMS of a warning whose level is unknown");
@@ -155,7 +170,18 @@ async fn send_one(
             .take(60)
             .collect(),
     };
-    match provider.send(&msg).await {
+    deliver(pool, cfg, provider, &m, &msg).await
+}
+
+/// Hands `msg` to the provider and records the attempt and the outcome.
+async fn deliver(
+    pool: &PgPool,
+    cfg: &NotifierConfig,
+    provider: &dyn SmsProvider,
+    m: &Outgoing,
+    msg: &SmsMessage,
+) -> sqlx::Result<bool> {
+    match provider.send(msg).await {
         Ok(sent) => {
             attempt(pool, m.id, m.attempts, "sent", Some(sent.http_status), "").await?;
             set_status(
@@ -228,23 +254,24 @@ pub fn pass_backoff(poll: Duration) -> Backoff {
     Backoff::new(poll, poll.max(Duration::from_secs(60))).with_jitter()
 }
 
-/// Queues an SMS for every app notification of a hazard that no client of its person has
-/// confirmed within `after`: same text, same reason (so it is one SMS with the one the level
-/// may already have queued), to the person's phone. Each app notification falls back once; it
+/// Queues an SMS for every app notification of a hazard (or of a task's assignment) that no
+/// client of its person has confirmed within `after`: same text, same reason (so it is one SMS
+/// with the one the level may already have queued), to the person's phone. Each app notification falls back once; it
 /// stays `pending`, so a client that connects later still gets it. Returns how many SMS were
 /// queued.
 async fn fall_back_to_sms(pool: &PgPool, after: Duration) -> sqlx::Result<u64> {
     let queued = sqlx::query(
         "WITH due AS (
              UPDATE notifications SET sms_fallback_at = now()
-             WHERE id IN (SELECT n.id FROM notifications n JOIN warnings w ON w.id = n.warning_id
+             WHERE id IN (SELECT n.id FROM notifications n LEFT JOIN warnings w ON w.id = n.warning_id
                           WHERE n.channel = 'app' AND n.status = 'pending'
-                            AND n.sms_fallback_at IS NULL AND w.category = 'hazard'
+                            AND n.sms_fallback_at IS NULL
+                            AND (w.category = 'hazard' OR n.task_id IS NOT NULL)
                             AND n.created_at <= now() - make_interval(secs => $1)
                           ORDER BY n.id LIMIT 100 FOR UPDATE OF n SKIP LOCKED)
-             RETURNING warning_id, person_id, reason, body)
-         INSERT INTO notifications (warning_id, person_id, channel, reason, phone, body)
-         SELECT d.warning_id, d.person_id, 'sms', d.reason, p.phone, d.body
+             RETURNING warning_id, task_id, person_id, reason, body, body_en)
+         INSERT INTO notifications (warning_id, task_id, person_id, channel, reason, phone, body, body_en)
+         SELECT d.warning_id, d.task_id, d.person_id, 'sms', d.reason, p.phone, d.body, d.body_en
          FROM due d JOIN people p ON p.id = d.person_id WHERE p.phone IS NOT NULL
          ON CONFLICT DO NOTHING",
     )
