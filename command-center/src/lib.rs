@@ -92,6 +92,8 @@ pub struct CommandCenterConfig {
     /// Supervision reports: how often the scheduler looks for due daily and monthly reports,
     /// and the lines whose crossing raises an exception report.
     pub reports: ReportSettings,
+    /// The regional meteorological risk warning: the scheduled run, the publisher, the model.
+    pub forecast: geohazard_forecast::issue::ForecastSettings,
 }
 
 /// The `[command_center.reports]` section.
@@ -141,6 +143,7 @@ impl Default for CommandCenterConfig {
             consult: ConsultSettings::default(),
             approvals: ApprovalSettings::default(),
             reports: ReportSettings::default(),
+            forecast: Default::default(),
         }
     }
 }
@@ -249,6 +252,12 @@ pub async fn start(
         config.reports.lines.clone(),
         shutdown.clone(),
     ));
+    let forecast = Arc::new(config.forecast.clone());
+    tokio::spawn(routes::forecast::schedule(
+        pool.clone(),
+        forecast.clone(),
+        shutdown.clone(),
+    ));
     tokio::spawn(sweep_sessions(pool, shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -266,6 +275,7 @@ pub async fn start(
         ))
         .layer(Extension(Arc::new(config.console.clone())))
         .layer(Extension(Arc::new(config.sms_receipts.clone())))
+        .layer(Extension(forecast))
         .layer(Extension(video))
         .layer(Extension(readings))
         .layer(Extension(consult_hub::Consult::new(janus::Janus::new(

@@ -60,6 +60,7 @@ static ASSETS: &[Asset] = &[
     asset!("views/site.js", JS),
     asset!("views/video.js", JS),
     asset!("views/warning.js", JS),
+    asset!("views/forecast.js", JS),
     asset!("app.css", CSS),
     asset!("app/index.html", "text/html; charset=utf-8"),
     asset!("app/app.js", JS),

@@ -94,7 +94,7 @@ fn counts(raw: &Value, fields: &[&str]) -> Result<(), ApiError> {
 /// An idempotent change: claims the key, runs `act` in the transaction, records the audit entry
 /// `act` returns, stores the answer with the key, commits. A retry with the key gets the first
 /// answer.
-async fn idempotent<T, F>(
+pub(super) async fn idempotent<T, F>(
     state: &AppState,
     caller: &Caller,
     key: &IdempotencyKey,
@@ -121,7 +121,7 @@ where
     Ok((status, Json(answer)).into_response())
 }
 
-fn entry(
+pub(super) fn entry(
     caller: &Caller,
     action: AuditAction,
     target: String,

@@ -10,6 +10,8 @@ mod health;
 mod incidents;
 pub mod openapi;
 mod plans;
+// The regional meteorological risk warning (issue 28).
+pub(crate) mod forecast;
 mod readings;
 mod register;
 mod sites;
@@ -33,5 +35,6 @@ pub fn routes() -> Router<AppState> {
         .merge(consult::routes())
         .merge(incidents::routes())
         .merge(plans::routes())
+        .merge(forecast::routes())
         .merge(openapi::routes())
 }

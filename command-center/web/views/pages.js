@@ -4,3 +4,4 @@
 import "./consult.js";
 import "./incidents.js";
 import "./register.js";
+import "./forecast.js";

@@ -74,7 +74,7 @@ impl GridKind {
 /// Stores an input grid; `date` is the day the rain fell or is forecast for (none for
 /// susceptibility). Returns its id.
 pub async fn store_grid(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     kind: GridKind,
     date: Option<NaiveDate>,
     period_h: Option<i32>,
@@ -102,7 +102,7 @@ pub async fn store_grid(
     .bind(cells.iter().copied().collect::<Vec<f64>>())
     .bind(source.chars().take(200).collect::<String>())
     .bind(officer)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
     Ok(id)
 }
@@ -220,12 +220,23 @@ pub async fn run(
     params: &ModelParams,
     officer: Option<i64>,
 ) -> Result<i64, IssueError> {
-    params.check().map_err(IssueError::Invalid)?;
     let mut conn = pool.acquire().await?;
-    let (sus_id, spec, sus) = newest_grid(&mut conn, GridKind::Susceptibility, None)
+    run_on(&mut conn, division, date, params, officer).await
+}
+
+/// [`run`] on a connection (a transaction: the API's run is stored with its audit entry).
+pub async fn run_on(
+    conn: &mut PgConnection,
+    division: &str,
+    date: NaiveDate,
+    params: &ModelParams,
+    officer: Option<i64>,
+) -> Result<i64, IssueError> {
+    params.check().map_err(IssueError::Invalid)?;
+    let (sus_id, spec, sus) = newest_grid(conn, GridKind::Susceptibility, None)
         .await?
         .ok_or_else(|| IssueError::Invalid("no susceptibility grid has been imported".into()))?;
-    let (fc_id, fc_spec, forecast) = newest_grid(&mut conn, GridKind::Forecast, Some(date))
+    let (fc_id, fc_spec, forecast) = newest_grid(conn, GridKind::Forecast, Some(date))
         .await?
         .ok_or_else(|| {
             IssueError::Invalid(format!("no rainfall forecast for {date} has been imported"))
@@ -239,7 +250,7 @@ pub async fn run(
     let mut used_observed = vec![];
     for back in 1..=params.antecedent_days as u64 {
         let day = date - Days::new(back);
-        match newest_grid(&mut conn, GridKind::Observed, Some(day)).await? {
+        match newest_grid(conn, GridKind::Observed, Some(day)).await? {
             Some((id, s, a)) if s.shape() == spec.shape() => {
                 used_observed.push(json!({"date": day, "grid": id}));
                 past.push(a);
@@ -257,8 +268,8 @@ pub async fn run(
     };
     let raw = model::levels(params, &sus, &past, &forecast);
     let levels = areas::remove_specks(&raw, params.min_area_cells);
-    let divisions = divisions_below(&mut conn, division).await?;
-    let sites = sites_below(&mut conn, division).await?;
+    let divisions = divisions_below(conn, division).await?;
+    let sites = sites_below(conn, division).await?;
     let product = Product::of(&spec, &levels, &divisions, &sites);
     let (from, to) = validity(date);
     let id: i64 = sqlx::query_scalar(
@@ -305,6 +316,9 @@ pub struct Stored {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub replaces: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// Submitted for approval (by one who prepared it); an adjustment takes it back.
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub submitted_by: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -327,11 +341,13 @@ struct Row {
     cancelled_at: Option<DateTime<Utc>>,
     replaces: Option<i64>,
     created_at: DateTime<Utc>,
+    submitted_at: Option<DateTime<Utc>>,
+    submitted_by: Option<i64>,
 }
 
 const COLUMNS: &str = "id, division_code, for_date, valid_from, valid_to, state, trigger, spec,
     model_levels, levels, product, text_zh, prepared_by, approved_by, released_at, cancelled_at,
-    replaces, created_at";
+    replaces, created_at, submitted_at, submitted_by";
 
 fn from_row(r: Row) -> sqlx::Result<Stored> {
     let id = r.id;
@@ -360,6 +376,8 @@ fn from_row(r: Row) -> sqlx::Result<Stored> {
         cancelled_at: r.cancelled_at,
         replaces: r.replaces,
         created_at: r.created_at,
+        submitted_at: r.submitted_at,
+        submitted_by: r.submitted_by,
     })
 }
 
@@ -486,7 +504,8 @@ pub async fn adjust(
         prepared.push(officer);
     }
     sqlx::query(
-        "UPDATE forecast_warnings SET levels = $2, product = $3, prepared_by = $4, updated_at = now()
+        "UPDATE forecast_warnings SET levels = $2, product = $3, prepared_by = $4, updated_at = now(),
+             submitted_at = NULL, submitted_by = NULL
          WHERE id = $1",
     )
     .bind(id)
@@ -809,6 +828,84 @@ pub async fn discard(
     .execute(&mut *tx)
     .await?;
     get(&mut *tx, id, None).await?.ok_or(IssueError::NotFound)
+}
+
+/// Whether `division` may issue regional warnings: a province or a city (the agencies that
+/// publish them jointly with the meteorological bureau); a county or township may not.
+pub async fn may_issue(db: impl sqlx::PgExecutor<'_>, division: &str) -> sqlx::Result<bool> {
+    let level: Option<String> = sqlx::query_scalar("SELECT level FROM divisions WHERE code = $1")
+        .bind(division)
+        .fetch_optional(db)
+        .await?;
+    Ok(matches!(level.as_deref(), Some("province" | "city")))
+}
+
+/// Submits the draft `id` for approval by `officer`, who joins its preparers (so cannot
+/// approve it). Submitting again changes nothing. Returns the warning before and after.
+pub async fn submit(
+    tx: &mut PgConnection,
+    id: i64,
+    divisions: &[String],
+    officer: i64,
+) -> Result<(Stored, Stored), IssueError> {
+    let before = lock(tx, id, divisions).await?;
+    // Submitting is a preparer's act on a draft, decided like an adjustment.
+    match decide(&current(&before), Change::Adjust { by: officer }) {
+        Decision::Adjust => {}
+        Decision::Refuse(r) => return Err(IssueError::Refused(r)),
+        other => unreachable!("submitting decided {other:?}"),
+    }
+    if before.submitted_at.is_none() {
+        let mut prepared = before.prepared_by.clone();
+        if !prepared.contains(&officer) {
+            prepared.push(officer);
+        }
+        sqlx::query(
+            "UPDATE forecast_warnings SET submitted_at = now(), submitted_by = $2, prepared_by = $3,
+                 updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(officer)
+        .bind(&prepared)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let after = get(&mut *tx, id, None).await?.ok_or(IssueError::NotFound)?;
+    Ok((before, after))
+}
+
+/// A revision of the released warning `id`: a new draft for the same day with its levels, made
+/// by `officer`, to be adjusted, submitted and approved; its release supersedes `id` with a CAP
+/// `Update` referencing it. Returns the new draft's id.
+pub async fn revise(
+    tx: &mut PgConnection,
+    id: i64,
+    divisions: &[String],
+    officer: i64,
+) -> Result<i64, IssueError> {
+    let before = lock(tx, id, divisions).await?;
+    if before.state != State::Released {
+        return Err(IssueError::Refused(Refusal::NotReleased));
+    }
+    let new: i64 = sqlx::query_scalar(
+        "INSERT INTO forecast_warnings (division_code, for_date, valid_from, valid_to, trigger, spec,
+                model_levels, levels, product, params, inputs, text_zh, prepared_by)
+         SELECT division_code, for_date, valid_from, valid_to, 'on_demand', spec, model_levels,
+                levels, product, params, inputs || jsonb_build_object('revises', id), text_zh,
+                ARRAY[$2]::bigint[]
+         FROM forecast_warnings WHERE id = $1 RETURNING id",
+    )
+    .bind(id)
+    .bind(officer)
+    .fetch_one(&mut *tx)
+    .await?;
+    tracing::info!(
+        warning = new,
+        revises = id,
+        officer,
+        "regional warning revision drafted"
+    );
+    Ok(new)
 }
 
 /// One published CAP alert.
