@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{Days, NaiveDate, Utc};
 use common::{Center, PASSWORD};
 use geo::{Geometry, Rect, coord};
-use geohazard_command_center::Role;
+use geohazard_command_center::{NewOfficer, Role, add_officer};
 use geohazard_forecast::cap;
 use geohazard_forecast::grid::GridSpec;
 use geohazard_forecast::issue::CST;
@@ -152,10 +152,25 @@ async fn province() -> Center {
     }
     geohazard_testkit::fixtures::on_duty_now(&env.store, "珙县值班员", "13900000002", EAST).await;
     geohazard_testkit::fixtures::on_duty_now(&env.store, "高县值班员", "13900000003", COUNTY).await;
-    env.officer("prov-duty", PROVINCE, Role::DutyOfficer).await;
-    env.officer("prov-admin", PROVINCE, Role::Admin).await;
-    env.officer("prov-chief", PROVINCE, Role::Supervisor).await;
-    env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
+    for (username, name, division, role) in [
+        ("prov-duty", "省值班员", PROVINCE, Role::DutyOfficer),
+        ("prov-admin", "省管理员", PROVINCE, Role::Admin),
+        ("prov-chief", "省督导", PROVINCE, Role::Supervisor),
+        ("gao-duty", "高县值班员", COUNTY, Role::DutyOfficer),
+    ] {
+        add_officer(
+            &env.store.pool,
+            &NewOfficer {
+                username,
+                display_name: Some(name),
+                division_code: division,
+                role,
+                password: PASSWORD,
+            },
+        )
+        .await
+        .unwrap();
+    }
     env
 }
 
@@ -680,6 +695,7 @@ async fn in_the_console_a_duty_officer_runs_and_adjusts_a_supervisor_approves_an
     )
     .await;
     b.screenshot("forecast-submitted").await;
+    assert_eq!(b.js("return window.missingTexts").await, json!([]));
     let id: i64 = sqlx::query_scalar("SELECT id FROM forecast_warnings")
         .fetch_one(&env.store.pool)
         .await
@@ -733,6 +749,7 @@ async fn in_the_console_a_duty_officer_runs_and_adjusts_a_supervisor_approves_an
     )
     .await;
     b.screenshot("forecast-released").await;
+    assert_eq!(b.js("return window.missingTexts").await, json!([]));
 
     // Everyone: the public page, no sign-in.
     b.client
