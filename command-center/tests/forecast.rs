@@ -504,6 +504,29 @@ async fn a_draft_is_adjusted_submitted_approved_by_a_second_officer_revised_and_
         ],
         "a blue level is told in the app only"
     );
+    // The field app's list: the east's duty officer gets the red warning in both languages.
+    let east: i64 = sqlx::query_scalar("SELECT id FROM people WHERE name = '珙县值班员'")
+        .fetch_one(&env.store.pool)
+        .await
+        .unwrap();
+    let pending = geohazard_notify::app::pending(&env.store.pool, geohazard_domain::PersonId(east))
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(
+        pending[0].level,
+        Some(geohazard_protocol::warning::WarningLevel::Red)
+    );
+    assert!(
+        pending[0].text_zh.contains("珙县") && pending[0].text_zh.contains("红色"),
+        "{pending:?}"
+    );
+    assert!(
+        pending[0]
+            .text_en
+            .starts_with("Red geohazard meteorological risk warning for division 511526"),
+        "{pending:?}"
+    );
 
     // Public now: the page with its map and the feed with the alert, valid CAP 1.2.
     let (_, page) = public(&env, "/public/forecast").await;
@@ -775,4 +798,72 @@ async fn in_the_console_a_duty_officer_runs_and_adjusts_a_supervisor_approves_an
     assert_eq!(red_paths, json!(1));
     b.screenshot("forecast-public").await;
     b.close().await;
+}
+
+#[tokio::test]
+async fn the_systems_own_rain_gauges_give_the_antecedent_rain_of_a_day_nobody_imported() {
+    let env = province().await;
+    let admin = env.login("prov-admin").await;
+    for g in [
+        json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
+        json!({"kind": "forecast", "format": "micaps4", "content": forecast_m4(today())}),
+    ] {
+        let (status, body) = env.api.post(&admin, "/forecast/grids", g).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Without observed rain the east's 70 mm on class 4 is short of the red line (90 mm).
+    let (status, dry) = env.api.post(&admin, "/forecast/runs", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{dry}");
+    assert_ne!(dry["highest"], "red", "{dry}");
+
+    // A rain gauge at the east's site: 6 × 5 mm yesterday (08:00 to 08:00, CST), a bad reading
+    // of 100 mm left out, and 50 mm today that is not yesterday's.
+    let site: i64 = sqlx::query_scalar("SELECT id FROM hazard_sites WHERE code = 'LS-EAST'")
+        .fetch_one(&env.store.pool)
+        .await
+        .unwrap();
+    let gateway = registry::upsert_gateway(&env.store.pool, "gw-rain", Some(site), "雨量站", None)
+        .await
+        .unwrap();
+    let gauge = registry::upsert_sensor(
+        &env.store.pool,
+        &registry::NewSensor {
+            gateway_id: gateway,
+            channel: "rain",
+            site_id: site,
+            kind: geohazard_domain::SensorKind::RainGauge,
+            unit: "mm",
+            location: Some(geo::Point::new(104.85, 28.35)),
+            elevation_m: None,
+            depth_m: None,
+            sampling_interval_s: 600,
+        },
+    )
+    .await
+    .unwrap();
+    let (from, _) = geohazard_forecast::issue::validity(today() - Days::new(1));
+    let from = from.with_timezone(&Utc);
+    let mut rows = geohazard_store::readings::ReadingRows::with_capacity(8);
+    for h in 0..6 {
+        rows.push(gauge, from + chrono::Duration::hours(2 + 3 * h), 5.0, 0);
+    }
+    rows.push(gauge, from + chrono::Duration::hours(1), 100.0, 2);
+    rows.push(gauge, from + chrono::Duration::hours(25), 50.0, 0);
+    geohazard_testkit::fixtures::store_readings(&env.store, &rows).await;
+
+    // 70 + 0.8 · 30 = 94 mm: red, the gauges' day said so in the inputs.
+    let (status, wet) = env.api.post(&admin, "/forecast/runs", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{wet}");
+    assert_eq!(wet["highest"], "red", "{wet}");
+    let observed: Value =
+        sqlx::query_scalar("SELECT inputs->'observed' FROM forecast_warnings WHERE id = $1")
+            .bind(wet["id"].as_i64().unwrap())
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        observed[0],
+        json!({"date": today() - Days::new(1), "grid": null, "gauges": 1}),
+        "{observed}"
+    );
 }

@@ -201,6 +201,42 @@ async fn sites_below(conn: &mut PgConnection, root: &str) -> sqlx::Result<Vec<Si
         .collect())
 }
 
+/// The rain the system's own gauges measured on `date` (the 24 hours from 08:00 that day, CST,
+/// as a warning's day): per rain gauge with a place (its own, else its site's), the sum of its
+/// readings (each the rain since the one before), bad readings left out. Gauges that reported
+/// nothing that day are not listed.
+pub async fn gauge_rain(
+    db: impl sqlx::PgExecutor<'_>,
+    date: NaiveDate,
+) -> sqlx::Result<Vec<crate::stations::StationRain>> {
+    let (from, to) = validity(date);
+    let rows: Vec<(i32, String, f64, f64, f64)> = sqlx::query_as(
+        "SELECT s.id, g.code || '/' || s.channel, coalesce(s.longitude, h.longitude),
+                coalesce(s.latitude, h.latitude), sum(r.value)
+         FROM sensors s JOIN gateways g ON g.id = s.gateway_id JOIN hazard_sites h ON h.id = s.site_id
+         JOIN readings r ON r.sensor_id = s.id AND r.ts >= $1 AND r.ts < $2 AND r.quality < 2
+         WHERE s.kind = 'rain_gauge'
+         GROUP BY s.id, g.code, s.channel, s.longitude, s.latitude, h.longitude, h.latitude
+         ORDER BY s.id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.4.is_finite() && r.4 >= 0.0)
+        .map(
+            |(_, station, lon, lat, rain_mm)| crate::stations::StationRain {
+                station: format!("gauge:{station}"),
+                lon,
+                lat,
+                rain_mm,
+            },
+        )
+        .collect())
+}
+
 /// The 24 hours a warning for `date` covers: 08:00 that day to 08:00 the next, CST.
 pub fn validity(date: NaiveDate) -> (DateTime<FixedOffset>, DateTime<FixedOffset>) {
     let from = CST
@@ -255,10 +291,12 @@ pub async fn run_on(
                 used_observed.push(json!({"date": day, "grid": id}));
                 past.push(a);
             }
-            // A day without observations counts as dry, and the inputs say so.
+            // A day without imported observations takes the system's own gauges; without
+            // those either it counts as dry. The inputs say which.
             _ => {
-                used_observed.push(json!({"date": day, "grid": null}));
-                past.push(Array2::zeros(spec.shape()));
+                let gauges = gauge_rain(&mut *conn, day).await?;
+                used_observed.push(json!({"date": day, "grid": null, "gauges": gauges.len()}));
+                past.push(crate::stations::on_cells(&spec, &gauges));
             }
         }
     }
@@ -632,6 +670,17 @@ fn message(publisher: &Publisher, w: &Stored, place: &str, level: WarningLevel) 
     )
 }
 
+/// The English line beside [`message`] (the field app shows both).
+fn message_en(w: &Stored, place: &str, level: WarningLevel) -> String {
+    let l = level.as_str();
+    format!(
+        "{}{} geohazard meteorological risk warning for {place} on {}. Follow the instructions of local authorities.",
+        l[..1].to_uppercase(),
+        &l[1..],
+        w.for_date.format("%Y-%m-%d"),
+    )
+}
+
 /// Approves and releases the draft `id` (in `divisions`), by `officer`, who must be another
 /// than those who prepared it; `text_zh` the officer's words for the public (may be empty).
 pub async fn approve(
@@ -706,6 +755,7 @@ pub async fn approve(
         .fetch_all(&mut *tx)
         .await?;
         let body = message(publisher, &w, &d.name, d.level);
+        let body_en = message_en(&w, &format!("division {}", d.code), d.level);
         let reason = format!("{}@division:{}", d.level, d.code);
         for (person, phone) in people {
             queued_sms |= geohazard_notify::enqueue_regional(
@@ -715,6 +765,7 @@ pub async fn approve(
                 phone.as_deref(),
                 &reason,
                 &body,
+                &body_en,
                 d.level >= WarningLevel::Yellow,
             )
             .await?;
@@ -730,6 +781,7 @@ pub async fn approve(
         .fetch_all(&mut *tx)
         .await?;
         let body = message(publisher, &w, &format!("{}({})", s.name, s.code), s.level);
+        let body_en = message_en(&w, &format!("site {}", s.code), s.level);
         let reason = format!("{}@site:{}", s.level, s.code);
         for (person, phone) in people {
             queued_sms |= geohazard_notify::enqueue_regional(
@@ -739,6 +791,7 @@ pub async fn approve(
                 phone.as_deref(),
                 &reason,
                 &body,
+                &body_en,
                 s.level >= WarningLevel::Yellow,
             )
             .await?;
