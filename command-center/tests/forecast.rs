@@ -867,3 +867,80 @@ async fn the_systems_own_rain_gauges_give_the_antecedent_rain_of_a_day_nobody_im
         "{observed}"
     );
 }
+
+#[tokio::test]
+async fn a_released_regional_warning_shows_in_the_field_apps_list_of_the_people_on_duty() {
+    let env = province().await;
+    let admin = env.login("prov-admin").await;
+    let chief = env.login("prov-chief").await;
+    inputs(&env, &admin).await;
+    // A field officer of the east county, on its duty roster.
+    add_officer(
+        &env.store.pool,
+        &NewOfficer {
+            username: "east-field",
+            display_name: Some("珙县外业人员"),
+            division_code: EAST,
+            role: Role::FieldStaff,
+            password: PASSWORD,
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO duty_roster (division_code, person_id, starts_at, ends_at)
+         SELECT $1, person_id, now() - interval '1 hour', now() + interval '1 hour'
+         FROM officers WHERE username = 'east-field'",
+    )
+    .bind(EAST)
+    .execute(&env.store.pool)
+    .await
+    .unwrap();
+    let (_, draft) = env.api.post(&admin, "/forecast/runs", json!({})).await;
+    let id = draft["id"].as_i64().unwrap();
+    let (status, _) = env
+        .api
+        .post(
+            &admin,
+            &format!("/forecast/warnings/{id}/submit"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = env
+        .api
+        .post(
+            &chief,
+            &format!("/forecast/warnings/{id}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let b = browser().await;
+    b.set_time_zone("Asia/Shanghai").await;
+    b.cdp(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}),
+    )
+    .await;
+    let base = env.api.console_url();
+    b.submit_sign_in(&format!("{base}app/"), "east-field", PASSWORD)
+        .await;
+    let text = b
+        .until(
+            "the red regional warning in the app's list",
+            Duration::from_secs(15),
+            "const card = document.querySelector('#alerts .card.lvl-red'); return card && card.innerText",
+        )
+        .await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("珙县") && text.contains("地质灾害气象风险"),
+        "{text}"
+    );
+    assert!(text.contains("红色"), "{text}");
+    b.screenshot("forecast-field-app").await;
+    assert_eq!(b.js("return window.missingTexts").await, json!([]));
+    b.close().await;
+}
