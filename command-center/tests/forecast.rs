@@ -190,6 +190,13 @@ async fn inputs(env: &Center, token: &str) {
     }
 }
 
+/// `POST /forecast/warnings/{id}/{what}` as the officer of `token`.
+async fn on(env: &Center, token: &str, id: i64, what: &str, body: Value) -> (StatusCode, Value) {
+    env.api
+        .post(token, &format!("/forecast/warnings/{id}/{what}"), body)
+        .await
+}
+
 async fn public(env: &Center, path: &str) -> (StatusCode, String) {
     let r = reqwest::get(format!("http://{}{path}", env.api.addr()))
         .await
@@ -388,14 +395,14 @@ async fn a_draft_is_adjusted_submitted_approved_by_a_second_officer_revised_and_
     assert_eq!(list, json!([]));
     let (status, _) = env.api.get(&gao, &format!("/forecast/warnings/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = env
-        .api
-        .post(
-            &gao,
-            &format!("/forecast/warnings/{id}/adjust"),
-            json!({"division": COUNTY, "level": "blue", "reason": "本县降雨"}),
-        )
-        .await;
+    let (status, _) = on(
+        &env,
+        &gao,
+        id,
+        "adjust",
+        json!({"division": COUNTY, "level": "blue", "reason": "本县降雨"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Nothing of a draft is public.
@@ -458,14 +465,7 @@ async fn a_draft_is_adjusted_submitted_approved_by_a_second_officer_revised_and_
         StatusCode::FORBIDDEN,
         "a duty officer does not approve"
     );
-    let (status, body) = env
-        .api
-        .post(
-            &admin,
-            &format!("/forecast/warnings/{id}/submit"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = on(&env, &admin, id, "submit", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["submitted_at"].is_string());
     let (status, body) = env.api.post(&admin, &approve, json!({})).await;
@@ -544,41 +544,24 @@ async fn a_draft_is_adjusted_submitted_approved_by_a_second_officer_revised_and_
     assert!(alert.contains("<msgType>Alert</msgType>"));
 
     // A revision: a new draft, adjusted, submitted, approved by another: a CAP Update.
-    let (status, rev) = env
-        .api
-        .post(&duty, &format!("/forecast/warnings/{id}/revise"), json!({}))
-        .await;
+    let (status, rev) = on(&env, &duty, id, "revise", json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{rev}");
     let rev = rev["id"].as_i64().unwrap();
     // A draft of a revision is not public either.
     let (_, feed) = public(&env, "/public/forecast/cap.xml").await;
     assert_eq!(feed.matches("<entry>").count(), 1);
-    let (status, _) = env
-        .api
-        .post(
-            &duty,
-            &format!("/forecast/warnings/{rev}/adjust"),
-            json!({"division": COUNTY, "level": "yellow", "reason": "夜间雨强加大"}),
-        )
-        .await;
+    let (status, _) = on(
+        &env,
+        &duty,
+        rev,
+        "adjust",
+        json!({"division": COUNTY, "level": "yellow", "reason": "夜间雨强加大"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = env
-        .api
-        .post(
-            &duty,
-            &format!("/forecast/warnings/{rev}/submit"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = on(&env, &duty, rev, "submit", json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, updated) = env
-        .api
-        .post(
-            &admin,
-            &format!("/forecast/warnings/{rev}/approve"),
-            json!({}),
-        )
-        .await;
+    let (status, updated) = on(&env, &admin, rev, "approve", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["superseded"], id);
     let update_id = updated["cap_identifier"].as_str().unwrap().to_owned();
@@ -596,27 +579,20 @@ async fn a_draft_is_adjusted_submitted_approved_by_a_second_officer_revised_and_
     assert_eq!(old["state"], "superseded");
 
     // Withdrawn: a CAP Cancel referencing the original and the update; nothing in force.
-    let (status, _) = env
-        .api
-        .post(
-            &duty,
-            &format!("/forecast/warnings/{rev}/withdraw"),
-            json!({"reason": "降雨减弱"}),
-        )
-        .await;
+    let (status, _) = on(&env, &duty, rev, "withdraw", json!({"reason": "降雨减弱"})).await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
         "a duty officer does not withdraw"
     );
-    let (status, cancelled) = env
-        .api
-        .post(
-            &chief,
-            &format!("/forecast/warnings/{rev}/withdraw"),
-            json!({"reason": "降雨减弱，解除预警"}),
-        )
-        .await;
+    let (status, cancelled) = on(
+        &env,
+        &chief,
+        rev,
+        "withdraw",
+        json!({"reason": "降雨减弱，解除预警"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
     let cancel_id = cancelled["cap_identifier"].as_str().unwrap().to_owned();
     let (_, alert) = public(&env, &format!("/public/forecast/cap/{cancel_id}.xml")).await;
@@ -898,23 +874,9 @@ async fn a_released_regional_warning_shows_in_the_field_apps_list_of_the_people_
     .unwrap();
     let (_, draft) = env.api.post(&admin, "/forecast/runs", json!({})).await;
     let id = draft["id"].as_i64().unwrap();
-    let (status, _) = env
-        .api
-        .post(
-            &admin,
-            &format!("/forecast/warnings/{id}/submit"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = on(&env, &admin, id, "submit", json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = env
-        .api
-        .post(
-            &chief,
-            &format!("/forecast/warnings/{id}/approve"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = on(&env, &chief, id, "approve", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let b = browser().await;

@@ -71,6 +71,15 @@ fn bad_file(what: &str, e: GridError) -> ApiError {
     ApiError::bad_request(format!("{what}: line {}: {}", e.line, e.message))
 }
 
+/// The idempotency fingerprint of `POST /api/v1/forecast/warnings/{id}/{what}` with `body`.
+fn on_warning(id: i64, what: &str, body: &Value) -> Vec<u8> {
+    idempotency::fingerprint(
+        "POST",
+        &format!("/api/v1/forecast/warnings/{id}/{what}"),
+        body,
+    )
+}
+
 /// The grid of the newest zoning: rain is put on it.
 async fn zoning_grid(pool: &PgPool) -> Result<GridSpec, ApiError> {
     issue::list_grid_spec(pool).await?.ok_or_else(|| {
@@ -407,11 +416,7 @@ pub(super) async fn adjust(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::RequestApproval, MAY_NOT_PREPARE)?;
-    let fingerprint = idempotency::fingerprint(
-        "POST",
-        &format!("/api/v1/forecast/warnings/{id}/adjust"),
-        &raw,
-    );
+    let fingerprint = on_warning(id, "adjust", &raw);
     let Body(req) = Body::<AdjustRequest>::from_value(raw)?;
     let level: Option<WarningLevel> = match req.level.as_deref() {
         None | Some("none") => None,
@@ -461,8 +466,7 @@ pub(super) async fn submit(
     key: IdempotencyKey,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::RequestApproval, MAY_NOT_PREPARE)?;
-    let path = format!("/api/v1/forecast/warnings/{id}/submit");
-    let fingerprint = idempotency::fingerprint("POST", &path, &Value::Null);
+    let fingerprint = on_warning(id, "submit", &Value::Null);
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let (before, after) = issue::submit(tx, id, caller.scope.divisions(), caller.officer.id)
             .await
@@ -505,11 +509,7 @@ pub(super) async fn approve(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::Approve, MAY_NOT_APPROVE)?;
-    let fingerprint = idempotency::fingerprint(
-        "POST",
-        &format!("/api/v1/forecast/warnings/{id}/approve"),
-        &raw,
-    );
+    let fingerprint = on_warning(id, "approve", &raw);
     let Body(req) = Body::<ApproveRequest>::from_value(raw)?;
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let before = issue::get(&mut *tx, id, Some(caller.scope.divisions()))
@@ -556,8 +556,7 @@ pub(super) async fn revise(
     key: IdempotencyKey,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::RequestApproval, MAY_NOT_PREPARE)?;
-    let path = format!("/api/v1/forecast/warnings/{id}/revise");
-    let fingerprint = idempotency::fingerprint("POST", &path, &Value::Null);
+    let fingerprint = on_warning(id, "revise", &Value::Null);
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let new = issue::revise(tx, id, caller.scope.divisions(), caller.officer.id)
             .await
@@ -598,11 +597,7 @@ pub(super) async fn withdraw(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::Approve, MAY_NOT_APPROVE)?;
-    let fingerprint = idempotency::fingerprint(
-        "POST",
-        &format!("/api/v1/forecast/warnings/{id}/withdraw"),
-        &raw,
-    );
+    let fingerprint = on_warning(id, "withdraw", &raw);
     let Body(req) = Body::<ReasonRequest>::from_value(raw)?;
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let r = issue::cancel(
@@ -640,8 +635,7 @@ pub(super) async fn discard(
     key: IdempotencyKey,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::RequestApproval, MAY_NOT_PREPARE)?;
-    let path = format!("/api/v1/forecast/warnings/{id}/discard");
-    let fingerprint = idempotency::fingerprint("POST", &path, &Value::Null);
+    let fingerprint = on_warning(id, "discard", &Value::Null);
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let w = issue::discard(tx, id, caller.scope.divisions(), caller.officer.id)
             .await
