@@ -725,6 +725,7 @@ async fn in_the_console_a_duty_officer_runs_and_adjusts_a_supervisor_approves_an
         &format!("return document.querySelector('#forecast-list tr[data-forecast=\"{id}\"]')"),
     )
     .await;
+    b.screenshot("forecast-list").await;
     b.click(&format!("#forecast-list tr[data-forecast=\"{id}\"]"))
         .await;
     b.until(
