@@ -45,29 +45,7 @@ async fn socket(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let (officer, token) = auth::officer_of(&state, &headers).await?;
-    if !permits(
-        officer.role,
-        Permission::ReadIncidents,
-        geohazard_domain::Ownership::Unowned,
-    ) {
-        return Err(ApiError::Forbidden(
-            "your role may not take part in consultations",
-        ));
-    }
-    let scope = geohazard_register::scope_of(&state.pool, &officer.division_code)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let viewer = Viewer {
-        officer_id: officer.id,
-        division_code: &officer.division_code,
-        scope: scope.divisions(),
-    };
-    let room = rooms::visible(&state.pool, viewer, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if room.state != RoomState::Open {
-        return Err(room_closed());
-    }
+    let room = admitted(&state, &officer, id).await?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
     let max = state.settings.live_max_sockets_per_session.max(1);
     if !state.live_sockets.take(&officer.token_hash, max) {
@@ -93,6 +71,38 @@ async fn socket(
             participant.serve().await;
             state.live_sockets.release(&session);
         }))
+}
+
+/// Room `id` if `officer` may take part in it now: a role that may, a room they may see, open.
+pub(crate) async fn admitted(
+    state: &AppState,
+    officer: &Officer,
+    id: i64,
+) -> Result<Room, ApiError> {
+    if !permits(
+        officer.role,
+        Permission::ReadIncidents,
+        geohazard_domain::Ownership::Unowned,
+    ) {
+        return Err(ApiError::Forbidden(
+            "your role may not take part in consultations",
+        ));
+    }
+    let scope = geohazard_register::scope_of(&state.pool, &officer.division_code)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let viewer = Viewer {
+        officer_id: officer.id,
+        division_code: &officer.division_code,
+        scope: scope.divisions(),
+    };
+    let room = rooms::visible(&state.pool, viewer, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if room.state != RoomState::Open {
+        return Err(room_closed());
+    }
+    Ok(room)
 }
 
 pub fn room_closed() -> ApiError {
@@ -370,6 +380,12 @@ impl Participant {
             field: e.field,
             message: e.message,
         })?;
+        if let ClientMessage::Camera { gateway, .. } = &message {
+            // Only a camera its bringer may watch; then everyone in the room may.
+            crate::video::gateway_in_scope(&self.state, &self.officer, gateway)
+                .await
+                .map_err(|_| refusal("gateway", "no such gateway in your divisions"))?;
+        }
         let (kind, body) = message.event();
         let event =
             rooms::record(&self.state.pool, self.room.id, self.officer.id, kind, &body).await?;

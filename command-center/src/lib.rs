@@ -103,6 +103,8 @@ pub struct ReportSettings {
     /// Seconds between looks for due reports (one replica at a time in the cluster).
     pub schedule_s: u64,
     pub lines: geohazard_reports::Lines,
+    /// The Chromium binary that prints a report to PDF (headless; `chromium` on Debian).
+    pub chromium: String,
 }
 
 impl Default for ReportSettings {
@@ -110,6 +112,7 @@ impl Default for ReportSettings {
         ReportSettings {
             schedule_s: 300,
             lines: geohazard_reports::Lines::default(),
+            chromium: "chromium".into(),
         }
     }
 }
@@ -275,6 +278,9 @@ pub async fn start(
         ))
         .layer(Extension(Arc::new(config.console.clone())))
         .layer(Extension(Arc::new(config.sms_receipts.clone())))
+        .layer(Extension(Arc::new(routes::Printer {
+            chromium: config.reports.chromium.clone(),
+        })))
         .layer(Extension(forecast))
         .layer(Extension(video))
         .layer(Extension(readings))

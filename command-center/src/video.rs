@@ -690,7 +690,7 @@ fn camera_route(gateway: &str, camera: &str) -> Result<(), ApiError> {
 }
 
 /// The division of a gateway's site, if the gateway is in the officer's scope; else 404.
-async fn gateway_in_scope(
+pub(crate) async fn gateway_in_scope(
     state: &AppState,
     officer: &Officer,
     gateway: &str,
@@ -867,6 +867,78 @@ async fn live_view(
     camera_route(&gateway, &camera)?;
     let (officer, _) = auth::officer_of(&state, &headers).await?;
     let division = gateway_in_scope(&state, &officer, &gateway).await?;
+    let view = View {
+        officer,
+        gateway,
+        camera,
+        division,
+        room: None,
+    };
+    start_view(state, video, remote, view, ws).await
+}
+
+/// `GET /api/v1/consult/rooms/{id}/cameras/{gateway}/{camera}/live` (WebSocket): a site camera
+/// brought into a consultation room (a `camera` event of the room), watched by anyone who may
+/// take part in the room: an invited officer of another division too, admission to the room
+/// standing for the camera's scope. Otherwise as the camera's own live view: capped, audited,
+/// one capture serving every viewer.
+async fn room_live_view(
+    State(state): State<AppState>,
+    Extension(video): Extension<Arc<Video>>,
+    headers: HeaderMap,
+    RemoteAddr(remote): RemoteAddr,
+    UrlPath((room, gateway, camera)): UrlPath<(i64, String, String)>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    camera_route(&gateway, &camera)?;
+    let (officer, _) = auth::officer_of(&state, &headers).await?;
+    let room = crate::consult_room::admitted(&state, &officer, room).await?;
+    let brought: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM consult_events WHERE room_id = $1 AND kind = 'camera'
+                        AND body->>'gateway' = $2 AND body->>'camera' = $3)",
+    )
+    .bind(room.id)
+    .bind(&gateway)
+    .bind(&camera)
+    .fetch_one(&state.pool)
+    .await?;
+    if !brought {
+        return Err(ApiError::NotFound);
+    }
+    let view = View {
+        officer,
+        gateway,
+        camera,
+        division: room.division_code,
+        room: Some(room.id),
+    };
+    start_view(state, video, remote, view, ws).await
+}
+
+/// A live view admitted: who watches which camera, audited under which division (and room).
+struct View {
+    officer: Officer,
+    gateway: String,
+    camera: String,
+    division: String,
+    room: Option<i64>,
+}
+
+/// Takes a viewing slot, audits the start, tells the bridge, and relays its frames.
+async fn start_view(
+    state: AppState,
+    video: Arc<Video>,
+    remote: Option<String>,
+    view: View,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let View {
+        officer,
+        gateway,
+        camera,
+        division,
+        room,
+    } = view;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
     let slot = ViewSlot::take(&video, &officer, (gateway.clone(), camera.clone()))?;
     let s = &video.settings;
@@ -883,7 +955,7 @@ async fn live_view(
             action: geohazard_domain::AuditAction::VideoLiveView,
             target: Some(format!("camera:{gateway}/{camera}")),
             division_code: Some(division),
-            detail: json!({"duration_s": args.duration_s, "fps": args.fps}),
+            detail: json!({"duration_s": args.duration_s, "fps": args.fps, "consult_room": room}),
             remote_addr: remote,
         },
     )
@@ -968,6 +1040,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sites/{id}/cameras", get(site_cameras))
         .route("/api/v1/frames/{id}", get(frame))
         .route("/api/v1/cameras/{gateway}/{camera}/latest", get(latest))
+        .route(
+            "/api/v1/consult/rooms/{room}/cameras/{gateway}/{camera}/live",
+            get(room_live_view),
+        )
         .route("/api/v1/cameras/{gateway}/{camera}/frames", get(frames))
         .route("/api/v1/cameras/{gateway}/{camera}/live", get(live_view))
 }

@@ -60,6 +60,8 @@ static ASSETS: &[Asset] = &[
     asset!("views/site.js", JS),
     asset!("views/video.js", JS),
     asset!("views/warning.js", JS),
+    asset!("views/approvals.js", JS),
+    asset!("views/supervision.js", JS),
     asset!("views/forecast.js", JS),
     asset!("app.css", CSS),
     asset!("app/index.html", "text/html; charset=utf-8"),

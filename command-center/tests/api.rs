@@ -6,13 +6,12 @@ mod common;
 use chrono::{DateTime, TimeZone, Utc};
 use common::{Center, NEIGHBOUR, PASSWORD};
 use geohazard_command_center::Role;
-use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
+use geohazard_protocol::warning::WarningLevel;
 use geohazard_store::registry::{self, NewSite, SiteKind};
 use geohazard_store::{ReadingRows, Store};
 use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::fixtures::{self, CITY, COUNTY, PROVINCE};
 use geohazard_testkit::publish_warning;
-use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
@@ -43,35 +42,6 @@ impl Center {
         )
         .await
         .unwrap()
-    }
-
-    /// An open yellow warning on a site, raised through the analyzer's state machine.
-    async fn warning(&self, site_id: i64, source: &str) -> Warning {
-        Lifecycle::default()
-            .apply(
-                &self.store.pool,
-                &LevelChange {
-                    site_id,
-                    source: source.parse().expect("a warning source"),
-                    sensor_id: None,
-                    level: Some(WarningLevel::Yellow),
-                    summary: Summary::new(
-                        "mud level 1.2 m (yellow ≥ 1.0 m)",
-                        "泥位 1.2 m（黄色 ≥ 1.0 m）",
-                    ),
-                    evidence: geohazard_warnings::Evidence::threshold(
-                        0,
-                        1.2,
-                        "mm",
-                        geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
-                    ),
-                    reading_ts: None,
-                    failure_forecast: None,
-                },
-            )
-            .await
-            .unwrap()
-            .expect("a raised warning")
     }
 
     async fn audit(&self, action: &str) -> Vec<(Option<i64>, Option<String>, Value)> {
@@ -243,7 +213,7 @@ async fn county_officer_cannot_see_a_neighbouring_countys_site() {
     assert_eq!(site["type"], "landslide");
     assert_eq!(site["status"], "monitoring");
     assert_eq!(site["division"]["code"], COUNTY);
-    assert_eq!(site["division"]["name"], "Gao");
+    assert_eq!(site["division"]["name"], "高县");
     assert_eq!(
         site["location"],
         json!({"type": "Point", "coordinates": [104.6, 28.8]})
@@ -284,7 +254,9 @@ async fn site_detail_has_sensors_gateway_online_state_and_open_warnings() {
         .fetch_one(&env.store.pool)
         .await
         .unwrap();
-    let w = env.warning(site, "threshold:crack-1").await;
+    let w = env
+        .raise_warning_from(site, "threshold:crack-1", WarningLevel::Yellow, 25.0)
+        .await;
     env.officer("gao-view", COUNTY, Role::Viewer).await;
     let token = env.login("gao-view").await;
 
@@ -406,7 +378,9 @@ async fn readings_are_scoped_bounded_by_range_and_limited() {
 async fn viewer_cannot_acknowledge_a_warning() {
     let env = setup().await;
     let site = env.site("GAO-1", COUNTY).await;
-    let w = env.warning(site, "threshold:mud-1").await;
+    let w = env
+        .raise_warning_from(site, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
     env.officer("gao-view", COUNTY, Role::Viewer).await;
     let token = env.login("gao-view").await;
     let (status, body) = env
@@ -428,7 +402,9 @@ async fn viewer_cannot_acknowledge_a_warning() {
 async fn acknowledging_a_warning_is_audited_and_changes_its_state() {
     let env = setup().await;
     let site = env.site("GAO-1", COUNTY).await;
-    let w = env.warning(site, "threshold:mud-1").await;
+    let w = env
+        .raise_warning_from(site, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
     let officer = env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
     let token = env.login("gao-duty").await;
 
@@ -442,7 +418,7 @@ async fn acknowledging_a_warning_is_audited_and_changes_its_state() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "acknowledged");
-    assert_eq!(body["acknowledged_by"], "Officer gao-duty");
+    assert_eq!(body["acknowledged_by"], "值班员 gao-duty");
     assert!(body["acknowledged_at"].is_string());
 
     // No longer waiting for an acknowledgement, still active.
@@ -456,13 +432,13 @@ async fn acknowledging_a_warning_is_audited_and_changes_its_state() {
     let (_, detail) = env.api.get(&token, &format!("/warnings/{}", w.id)).await;
     let events = detail["events"].as_array().unwrap();
     assert_eq!(events.last().unwrap()["transition"], "acknowledged");
-    assert_eq!(events.last().unwrap()["person"], "Officer gao-duty");
+    assert_eq!(events.last().unwrap()["person"], "值班员 gao-duty");
     assert_eq!(
         events.last().unwrap()["evidence"]["note"],
         "village monitor called, evacuating",
         "the officer's note is kept with the transition"
     );
-    assert_eq!(detail["evidence"]["value"], 1.2);
+    assert_eq!(detail["evidence"]["value"], 25.0);
 
     let audited = env.audit("warning.acknowledge").await;
     assert_eq!(audited.len(), 1);
@@ -488,8 +464,12 @@ async fn a_warning_outside_the_officers_divisions_is_invisible_and_cannot_be_ack
     let env = setup().await;
     let own = env.site("GAO-1", COUNTY).await;
     let other = env.site("CP-1", NEIGHBOUR).await;
-    let mine = env.warning(own, "threshold:mud-1").await;
-    let theirs = env.warning(other, "threshold:mud-1").await;
+    let mine = env
+        .raise_warning_from(own, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
+    let theirs = env
+        .raise_warning_from(other, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
     env.officer("sichuan-admin", PROVINCE, Role::Admin).await;
     let token = env.login("gao-duty").await;
@@ -604,8 +584,12 @@ async fn live_socket_receives_warnings_for_own_division_only() {
     assert_eq!(next_json(&mut city_ws).await["type"], "ready");
 
     // The analyzer publishes the neighbour's warning first, then Gao's.
-    let theirs = env.warning(other, "threshold:mud-1").await;
-    let mine = env.warning(own, "threshold:mud-1").await;
+    let theirs = env
+        .raise_warning_from(other, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
+    let mine = env
+        .raise_warning_from(own, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
     let bus = env.publisher("test-analyzer").await;
     for w in [&theirs, &mine] {
         publish_warning(&bus, w).await;

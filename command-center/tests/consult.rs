@@ -42,19 +42,21 @@ async fn people(env: &Center) -> People {
     }
 }
 
-/// The city opens a room for incident 42, inviting Gao county.
-async fn open_room(env: &Center, p: &People) -> i64 {
+/// The city opens a room for an incident in Gao county, inviting Gao county: the room's id and
+/// the incident's.
+async fn open_room(env: &Center, p: &People) -> (i64, i64) {
+    let incident = env.open_incident(&p.city, "GAO-SLIDE").await;
     let (status, room) = env
         .api
         .post(
             &p.city,
             "/consult/rooms",
-            json!({"title": "高县滑坡会商 <script>", "incident_id": 42,
+            json!({"title": "高县滑坡会商 <script>", "incident_id": incident,
                    "invited_divisions": [COUNTY]}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{room}");
-    room["id"].as_i64().unwrap()
+    (room["id"].as_i64().unwrap(), incident)
 }
 
 async fn socket(env: &Center, token: &str, room: i64) -> Result<Ws, u16> {
@@ -108,7 +110,7 @@ async fn a_room_is_entered_by_its_division_those_above_and_the_invited_and_no_on
     let env = common::start(|_| {}).await;
     env.add_neighbour().await;
     let p = people(&env).await;
-    let room = open_room(&env, &p).await;
+    let (room, incident) = open_room(&env, &p).await;
     // The city (its own), the province (above) and Gao (invited) see it; Cuiping does not.
     for (who, token) in [
         ("city", &p.city),
@@ -120,7 +122,7 @@ async fn a_room_is_entered_by_its_division_those_above_and_the_invited_and_no_on
         assert_eq!(rooms[0]["id"], room, "{who}: {rooms}");
         let (status, detail) = env.api.get(token, &format!("/consult/rooms/{room}")).await;
         assert_eq!(status, StatusCode::OK, "{who}");
-        assert_eq!(detail["room"]["incident_id"], 42);
+        assert_eq!(detail["room"]["incident_id"], incident);
     }
     let (_, rooms) = env.api.get(&p.neighbour, "/consult/rooms").await;
     assert_eq!(rooms, json!([]));
@@ -204,17 +206,18 @@ async fn a_room_is_entered_by_its_division_those_above_and_the_invited_and_no_on
 }
 
 #[tokio::test]
-async fn chat_and_drawings_reach_the_others_and_a_late_joiner_gets_the_whole_log() {
+async fn chat_and_drawings_reach_the_others_a_late_joiner_gets_the_whole_log_and_decisions_enter_the_incident_timeline()
+ {
     let env = common::start(|_| {}).await;
     env.add_neighbour().await;
     let p = people(&env).await;
-    let room = open_room(&env, &p).await;
+    let (room, incident) = open_room(&env, &p).await;
     let (mut city, _) = enter(&env, &p.city, room).await;
     let (mut county, welcome) = enter(&env, &p.county, room).await;
     assert_eq!(welcome["present"].as_array().unwrap().len(), 2, "{welcome}");
     assert_eq!(
         next_event(&mut city, "joined").await["officer_name"],
-        "Officer gao-duty"
+        "值班员 gao-duty"
     );
 
     say(
@@ -227,7 +230,7 @@ async fn chat_and_drawings_reach_the_others_and_a_late_joiner_gets_the_whole_log
         chat["body"]["text"],
         "现场雨量多少？<img src=x onerror=alert(1)>"
     );
-    assert_eq!(chat["division_name"], "Yibin");
+    assert_eq!(chat["division_name"], "宜宾市");
     let polygon = json!({"type": "Polygon", "coordinates":
         [[[104.60, 28.80], [104.62, 28.80], [104.62, 28.82], [104.60, 28.80]]]});
     say(
@@ -317,18 +320,54 @@ async fn chat_and_drawings_reach_the_others_and_a_late_joiner_gets_the_whole_log
             .await
             .unwrap();
     assert_eq!(audited.len(), 1);
-    assert_eq!(audited[0]["incident_id"], 42);
+    assert_eq!(audited[0]["incident_id"], incident);
     // The incident's timeline reads the decision; the neighbour county reads nothing of it.
     let (_, timeline) = env
         .api
-        .get(&p.county, "/consult/decisions?incident_id=42")
+        .get(
+            &p.county,
+            &format!("/consult/decisions?incident_id={incident}"),
+        )
         .await;
     assert_eq!(timeline[0]["body"]["text"], "疏散 A 区 32 人", "{timeline}");
     let (_, theirs) = env
         .api
-        .get(&p.neighbour, "/consult/decisions?incident_id=42")
+        .get(
+            &p.neighbour,
+            &format!("/consult/decisions?incident_id={incident}"),
+        )
         .await;
     assert_eq!(theirs, json!([]));
+    // The decision is an entry of the incident's own timeline, with who took it and where.
+    let (status, detail) = env
+        .api
+        .get(&p.county, &format!("/incidents/{incident}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let entry = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "consult_decision")
+        .unwrap_or_else(|| panic!("no decision in the timeline: {detail}"));
+    assert_eq!(entry["detail"]["text"], "疏散 A 区 32 人", "{entry}");
+    assert_eq!(entry["detail"]["room_id"], room, "{entry}");
+    assert_eq!(entry["by"], "值班员 yibin-duty", "{entry}");
+    let (status, _) = env
+        .api
+        .get(&p.neighbour, &format!("/incidents/{incident}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A room cannot be opened for an incident its opener cannot see.
+    let (status, body) = env
+        .api
+        .post(
+            &p.neighbour,
+            "/consult/rooms",
+            json!({"title": "翠屏区会商", "incident_id": incident}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
     // The minutes: a printable page, zh-CN first, the title escaped.
     let r = env
@@ -395,7 +434,7 @@ async fn with_janus() -> (NetNs, Janus, Center) {
 async fn the_signalling_relay_refuses_unknown_rooms_other_rooms_feeds_and_malformed_messages() {
     let (_ns, _janus, env) = with_janus().await;
     let p = people(&env).await;
-    let room = open_room(&env, &p).await;
+    let (room, _) = open_room(&env, &p).await;
     let (_, other) = env
         .api
         .post(&p.neighbour, "/consult/rooms", json!({"title": "翠屏会商"}))
@@ -489,4 +528,185 @@ async fn the_signalling_relay_refuses_unknown_rooms_other_rooms_feeds_and_malfor
         .await;
     assert_eq!(status, StatusCode::OK);
     next_event(&mut city, "closed").await;
+}
+
+/// A camera's frame: colour bars, 320×240 (GStreamer's videotestsrc through jpegenc).
+const SITE_CAMERA_JPEG: &[u8] = include_bytes!("fixtures/site-camera.jpg");
+
+/// A gateway with a camera: it streams small JPEG frames of `camera` every 200 ms, and hands
+/// over the commands it is sent.
+async fn camera_gateway(
+    env: &Center,
+    gateway: &'static str,
+    camera: &'static str,
+) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    use geohazard_bus::rumqttc::QoS;
+    use geohazard_bus::{Bus, BusConfig};
+    use geohazard_protocol::Topic;
+    let mut config = BusConfig::new(env.broker.url(), gateway);
+    config.persistent_session = false;
+    let mut bus = Bus::start(
+        &config,
+        vec![(Topic::command(gateway), QoS::AtLeastOnce)],
+        None,
+        16,
+    )
+    .unwrap();
+    bus.wait_subscribed(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let (commands, received) = tokio::sync::mpsc::unbounded_channel();
+    let shutdown = env.shutdown.clone();
+    let acker = bus.acker();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    let at = chrono::Utc::now().timestamp_millis();
+                    acker.publish(Topic::video(gateway, camera, at), SITE_CAMERA_JPEG.to_vec());
+                }
+                d = bus.recv() => if let Some(d) = d {
+                    let _ = commands.send(String::from_utf8_lossy(d.payload()).into_owned());
+                    acker.ack(&d).await;
+                }
+            }
+        }
+    });
+    received
+}
+
+/// A room's camera view as `token`'s officer: the socket, or the refusal's status.
+async fn room_camera(env: &Center, token: &str, room: i64) -> Result<Ws, u16> {
+    let url = env.api.ws_request(
+        &format!("/consult/rooms/{room}/cameras/GW-CAM/cam1/live"),
+        token,
+    );
+    match tokio_tungstenite::connect_async(url).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("neither opened nor refused: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn a_site_camera_brought_into_a_room_is_watched_by_everyone_in_it_and_by_no_one_else() {
+    use futures::StreamExt;
+    let env = common::start(|_| {}).await;
+    env.add_neighbour().await;
+    let p = people(&env).await;
+    geohazard_testkit::fixtures::register_gateway(&env.store, "GW-CAM", &[]).await;
+    let mut commands = camera_gateway(&env, "GW-CAM", "cam1").await;
+    // The city's room with Gao and the neighbour county invited; a second room without them.
+    let (status, room) = env
+        .api
+        .post(
+            &p.city,
+            "/consult/rooms",
+            json!({"title": "高县滑坡视频会商", "invited_divisions": [COUNTY, NEIGHBOUR]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{room}");
+    let room = room["id"].as_i64().unwrap();
+    let (other, _) = open_room(&env, &p).await;
+
+    // Before anyone brings it in, the camera is nobody's tile.
+    assert_eq!(room_camera(&env, &p.neighbour, room).await.err(), Some(404));
+    // The neighbour county cannot bring in a camera it may not watch itself.
+    let (mut neighbour, _) = enter(&env, &p.neighbour, room).await;
+    say(
+        &mut neighbour,
+        json!({"type": "camera", "gateway": "GW-CAM", "camera": "cam1"}),
+    )
+    .await;
+    let refused = next_answer(&mut neighbour).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["field"].as_str()),
+        (Some("error"), Some("gateway")),
+        "{refused}"
+    );
+    // Gao brings its camera in: everyone in the room is told.
+    let (mut county, _) = enter(&env, &p.county, room).await;
+    say(
+        &mut county,
+        json!({"type": "camera", "gateway": "GW-CAM", "camera": "../cam1"}),
+    )
+    .await;
+    assert_eq!(next_answer(&mut county).await["field"], "camera");
+    say(
+        &mut county,
+        json!({"type": "camera", "gateway": "GW-CAM", "camera": "cam1"}),
+    )
+    .await;
+    let brought = next_event(&mut neighbour, "camera").await;
+    assert_eq!(
+        brought["body"],
+        json!({"gateway": "GW-CAM", "camera": "cam1"})
+    );
+
+    // The invited neighbour watches it through the room: the bridge is told to stream, and
+    // the frames arrive.
+    let mut view = room_camera(&env, &p.neighbour, room)
+        .await
+        .expect("the room's camera view");
+    let told = tokio::time::timeout(std::time::Duration::from_secs(10), commands.recv())
+        .await
+        .expect("the gateway is sent a command")
+        .unwrap();
+    assert!(
+        told.contains("live_view") && told.contains("start"),
+        "{told}"
+    );
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match view.next().await {
+                Some(Ok(Message::Binary(b))) => return b,
+                Some(Ok(_)) => continue,
+                other => panic!("the view ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a frame within 10 s");
+    assert_eq!(&frame[..3], &[0xFF, 0xD8, 0xFF]);
+    // Outside the room the neighbour still may not watch it; and a room it is not in shows
+    // it nothing.
+    let direct = env
+        .api
+        .ws_request("/cameras/GW-CAM/cam1/live", &p.neighbour);
+    match tokio_tungstenite::connect_async(direct).await {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 404),
+        other => panic!("a camera out of scope must be refused: {other:?}"),
+    }
+    assert_eq!(
+        room_camera(&env, &p.neighbour, other).await.err(),
+        Some(404)
+    );
+    // The view is audited with its room.
+    let audited: Vec<Value> = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'video.live_view' AND target = 'camera:GW-CAM/cam1'",
+    )
+    .fetch_all(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0]["consult_room"], room);
+
+    // In the console, the invited neighbour's room shows the camera as a live tile.
+    let b = geohazard_testkit::browser::browser().await;
+    b.sign_in(&env.api.console_url(), "cuiping-duty", common::PASSWORD)
+        .await;
+    b.click("#tab-consult").await;
+    b.click(&format!("#consult-rooms tr[data-room='{room}']"))
+        .await;
+    b.until(
+        "live frames in the camera's tile",
+        std::time::Duration::from_secs(20),
+        "const t = document.querySelector('.consult-camera[data-camera=\"GW-CAM/cam1\"]'); \
+         return t && Number(t.dataset.frames) >= 3",
+    )
+    .await;
+    b.screenshot("consult-site-camera").await;
+    b.close().await;
 }

@@ -67,7 +67,7 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
         .post(
             &city,
             "/consult/rooms",
-            json!({"title": "高县庆符镇滑坡会商", "incident_id": 7, "invited_divisions": [COUNTY]}),
+            json!({"title": "高县庆符镇滑坡会商", "invited_divisions": [COUNTY]}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{room}");

@@ -8,12 +8,10 @@ use std::time::Duration;
 
 use common::{Center, PASSWORD};
 use geohazard_command_center::{Role, Settings};
-use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
-use geohazard_store::Store;
+use geohazard_protocol::warning::WarningLevel;
 use geohazard_testkit::api::{Response, StatusCode, next_json};
 use geohazard_testkit::fixtures::{self, COUNTY};
 use geohazard_testkit::{eventually, publish_warning};
-use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite;
@@ -242,7 +240,9 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
     .await;
     let token = env.login("gao-duty").await;
     let site = fixtures::register_site(&env.store, "GAO-1").await;
-    let warning = stored_warning(&env.store, site, WarningLevel::Yellow).await;
+    let warning = env
+        .raise_warning_from(site, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
 
     let r = env
         .api
@@ -311,37 +311,14 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
 }
 
 /// A warning raised through the analyzer's state machine, as the analyzer stores it.
-async fn stored_warning(store: &Store, site_id: i64, level: WarningLevel) -> Warning {
-    Lifecycle::default()
-        .apply(
-            &store.pool,
-            &LevelChange {
-                site_id,
-                source: "threshold:mud-1".parse().expect("a warning source"),
-                sensor_id: None,
-                level: Some(level),
-                summary: Summary::new("mud level", "泥位"),
-                evidence: geohazard_warnings::Evidence::threshold(
-                    0,
-                    1.0,
-                    "mm",
-                    geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
-                ),
-                reading_ts: None,
-                failure_forecast: None,
-            },
-        )
-        .await
-        .unwrap()
-        .expect("a raised warning")
-}
-
 #[tokio::test]
 async fn a_warning_message_the_store_does_not_have_never_reaches_a_console() {
     let env = setup(Settings::default()).await;
     let token = env.login("gao-duty").await;
     let site = fixtures::register_site(&env.store, "GAO-1").await;
-    let real = stored_warning(&env.store, site, WarningLevel::Yellow).await;
+    let real = env
+        .raise_warning_from(site, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
     let (mut console, _) = tokio_tungstenite::connect_async(env.api.ws_request("/live", &token))
         .await
         .unwrap();
@@ -371,7 +348,9 @@ async fn a_console_shows_the_stores_warning_not_what_a_message_says_about_it() {
     let env = setup(Settings::default()).await;
     let token = env.login("gao-duty").await;
     let site = fixtures::register_site(&env.store, "GAO-1").await;
-    let red = stored_warning(&env.store, site, WarningLevel::Red).await;
+    let red = env
+        .raise_warning_from(site, "threshold:mud-1", WarningLevel::Red, 60.0)
+        .await;
     let (mut console, _) = tokio_tungstenite::connect_async(env.api.ws_request("/live", &token))
         .await
         .unwrap();
@@ -422,7 +401,9 @@ async fn idle_sockets_however_many_never_keep_a_sign_in_or_an_acknowledgement_ou
     })
     .await;
     let site = fixtures::register_site(&env.store, "GAO-1").await;
-    let warning = stored_warning(&env.store, site, WarningLevel::Yellow).await;
+    let warning = env
+        .raise_warning_from(site, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
     // Sixty connections that never say anything, from thirty addresses.
     let mut idle = Vec::new();
     for i in 0..60u8 {
@@ -474,7 +455,9 @@ async fn open_live_sockets_never_keep_a_sign_in_or_an_acknowledgement_out() {
     })
     .await;
     let site = fixtures::register_site(&env.store, "GAO-1").await;
-    let warning = stored_warning(&env.store, site, WarningLevel::Yellow).await;
+    let warning = env
+        .raise_warning_from(site, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
     let token = env.login("gao-duty").await;
     // As many consoles as there are connections: some are told to come back later.
     let mut open = Vec::new();

@@ -198,7 +198,7 @@ async fn an_incident_opened_from_a_warning_moves_through_its_states_with_its_tim
         .collect();
     assert_eq!(kinds, ["opened", "status", "status", "status"]);
     for e in detail["timeline"].as_array().unwrap() {
-        assert_eq!(e["by"], "Officer duty", "{e}");
+        assert_eq!(e["by"], "值班员 duty", "{e}");
         assert!(e["at"].as_str().is_some());
     }
     assert_eq!(detail["sites"][0]["code"], "GAO-1");
@@ -564,7 +564,7 @@ async fn field_staff_read_and_move_only_their_own_tasks_and_each_move_is_audited
         steps,
         ["assigned", "accepted", "en_route", "on_site", "done"]
     );
-    assert_eq!(detail["events"][1]["by"], "Officer staff-a");
+    assert_eq!(detail["events"][1]["by"], "值班员 staff-a");
     // The console sees the latest position.
     let (_, incident) = env.api.get(&duty, &format!("/incidents/{i}")).await;
     assert_eq!(incident["positions"][0]["longitude"], 104.53);

@@ -2,7 +2,8 @@
 //!
 //! `geohazard run` starts the collector (with the universal-type device endpoint when
 //! configured), the analyzer and the command-center's API, an embedded MQTT broker unless a
-//! broker URL is configured, a private PostgreSQL cluster unless a database
+//! broker URL is configured, the consultation rooms' media server (Janus) unless one is
+//! configured, a private PostgreSQL cluster unless a database
 //! URL is configured, and simulated field gateways for the demo sites.
 //! `geohazard migrate` only brings the database schema up to date. `geohazard notify` runs
 //! only the notification delivery worker (`[analyzer.notifier]`), for a host of its own.
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use geohazard::broker;
+use geohazard::{broker, media};
 use geohazard_analyzer::AnalyzerConfig;
 use geohazard_collector::{Collector, CollectorConfig};
 use geohazard_command_center::CommandCenterConfig;
@@ -106,6 +107,7 @@ struct Config {
     local_database: LocalDatabase,
     mqtt: MqttSection,
     embedded_broker: EmbeddedBroker,
+    embedded_media: media::MediaSettings,
     collector: CollectorSection,
     analyzer: AnalyzerConfig,
     command_center: CommandCenterConfig,
@@ -130,6 +132,7 @@ impl Default for Config {
             local_database: LocalDatabase::default(),
             mqtt: MqttSection::default(),
             embedded_broker: EmbeddedBroker::default(),
+            embedded_media: media::MediaSettings::default(),
             collector: CollectorSection {
                 ingest: CollectorConfig {
                     metrics_addr: Some(([127, 0, 0, 1], 9464).into()),
@@ -266,12 +269,21 @@ async fn main() -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    let mut command_center = config.command_center.clone();
+    if command_center.consult.janus_url.is_none()
+        && let Some(janus) = media::start(&config.data_dir, &config.embedded_media).await
+    {
+        command_center.consult.janus_url = Some(janus.url.clone());
+        command_center.consult.janus_admin_key =
+            geohazard_runtime::Secret::new(janus.admin_key.clone());
+        tasks.spawn(janus.supervise(shutdown.clone()));
+    }
     let geohazard_command_center::Server {
         addr: api_addr,
         task: api_task,
         ..
     } = geohazard_command_center::start(
-        &config.command_center,
+        &command_center,
         store.pool.clone(),
         &urls.command_center,
         shutdown.clone(),

@@ -7,8 +7,11 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures::SinkExt;
+use geohazard_testkit::api::{Api, next_json};
 use geohazard_testkit::{TestDb, eventually, free_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite;
 
 async fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -67,6 +70,7 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
             "GEOHAZARD_COMMAND_CENTER__LISTEN",
             format!("127.0.0.1:{api_port}"),
         )
+        .env("GEOHAZARD_EMBEDDED_MEDIA__PORT", free_port().to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -188,6 +192,38 @@ async fn the_all_in_one_brings_up_the_demo_and_readings_flow_into_the_store() {
     assert_eq!(sites.as_array().map(Vec::len), Some(4), "{sites}");
     let anonymous = http.get(format!("{api}/sites")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
+
+    // The all-in-one started Janus for consultation rooms: a room's participant joins its video
+    // room (Janus made it with the admin key the all-in-one gave the command-center).
+    let center = Api::new(([127, 0, 0, 1], api_port).into());
+    let (status, room) = center
+        .post(
+            token,
+            "/consult/rooms",
+            serde_json::json!({"title": "高县滑坡会商", "invited_divisions": []}),
+        )
+        .await;
+    assert_eq!(status, 201, "{room}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(
+        center.ws_request(&format!("/consult/rooms/{}/socket", room["id"]), token),
+    )
+    .await
+    .expect("the room's socket");
+    let welcome = next_json(&mut ws).await;
+    assert_eq!(welcome["media"], true, "{welcome}");
+    ws.send(tungstenite::Message::Text(
+        serde_json::json!({"type": "media.join"}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    let joined = loop {
+        let m = next_json(&mut ws).await;
+        if m["type"] != "event" {
+            break m;
+        }
+    };
+    assert_eq!(joined["type"], "media.joined", "{joined}");
+    drop(ws);
 
     // Ctrl-C / SIGTERM: a clean stop.
     let status = geohazard_testkit::terminate(&mut child, Duration::from_secs(20))

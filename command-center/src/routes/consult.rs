@@ -74,6 +74,18 @@ async fn open(
             "invited_divisions: at most 100; invited_officers: at most 200".into(),
         ));
     }
+    // A room for an incident writes its decisions into that incident's timeline: only an
+    // incident the officer can see.
+    if let Some(incident) = req.incident_id
+        && geohazard_incidents::view::get(&state.pool, &caller.scope, incident)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::Status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "incident_id: no such incident in your divisions".into(),
+        ));
+    }
     let room = rooms::open(
         &state.pool,
         viewer(&caller),
@@ -207,6 +219,10 @@ fn what(e: &RoomEvent) -> (&'static str, String) {
         ),
         EventKind::Decision => ("决策 Decision", text("text")),
         EventKind::Closed => ("结束 Closed", String::new()),
+        EventKind::Camera => (
+            "现场视频 Camera",
+            format!("{}/{}", text("gateway"), text("camera")),
+        ),
     }
 }
 

@@ -15,9 +15,12 @@ pub(crate) mod forecast;
 mod readings;
 mod register;
 mod sites;
+mod supervision;
 mod warnings;
 
 use axum::Router;
+
+pub use supervision::Printer;
 
 use crate::state::AppState;
 
@@ -35,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .merge(consult::routes())
         .merge(incidents::routes())
         .merge(plans::routes())
+        .merge(supervision::routes())
         .merge(forecast::routes())
         .merge(openapi::routes())
 }

@@ -51,13 +51,13 @@ pub async fn start(configure: impl FnOnce(&mut CommandCenterConfig)) -> Center {
 }
 
 impl Center {
-    /// Adds an officer named "Officer {username}" with [`PASSWORD`]; returns the officer's id.
+    /// Adds an officer named "值班员 {username}" with [`PASSWORD`]; returns the officer's id.
     pub async fn officer(&self, username: &str, division: &str, role: Role) -> i64 {
         add_officer(
             &self.store.pool,
             &NewOfficer {
                 username,
-                display_name: Some(&format!("Officer {username}")),
+                display_name: Some(&format!("值班员 {username}")),
                 division_code: division,
                 role,
                 password: PASSWORD,
@@ -80,7 +80,7 @@ impl Center {
             &self.store.pool,
             &geohazard_store::registry::NewDivision {
                 code: NEIGHBOUR,
-                name: "Cuiping",
+                name: "翠屏区",
                 level: geohazard_store::registry::DivisionLevel::County,
                 parent_code: Some(geohazard_testkit::fixtures::CITY),
                 boundary: None,
@@ -95,12 +95,43 @@ impl Center {
     /// An open warning on a site at `level`, raised through the warnings' state machine as the
     /// analyzer raises one: crack meter crack-1 reading `mm` against lines at 10/20/30/50 mm.
     pub async fn raise_warning(&self, site_id: i64, level: WarningLevel, mm: f64) -> Warning {
+        self.raise_warning_from(site_id, "threshold:crack-1", level, mm)
+            .await
+    }
+
+    /// An incident in Gao county, opened by `token`'s officer from a red warning on a new site
+    /// `code`.
+    pub async fn open_incident(&self, token: &str, code: &str) -> i64 {
+        let site = geohazard_testkit::fixtures::register_site(&self.store, code).await;
+        let warning = self.raise_warning(site, WarningLevel::Red, 52.0).await;
+        let (status, body) = self
+            .api
+            .post(
+                token,
+                &format!("/warnings/{}/incident", warning.id),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_i64().expect("the incident's id")
+    }
+
+    /// An open warning on a site at `level` from the rule `source` (e.g. `threshold:mud-1`),
+    /// reading `mm` against lines at 10/20/30/50 mm; a second source on one site is a second
+    /// warning.
+    pub async fn raise_warning_from(
+        &self,
+        site_id: i64,
+        source: &str,
+        level: WarningLevel,
+        mm: f64,
+    ) -> Warning {
         Lifecycle::default()
             .apply(
                 &self.store.pool,
                 &LevelChange {
                     site_id,
-                    source: "threshold:crack-1".parse().unwrap(),
+                    source: source.parse().expect("a warning source"),
                     sensor_id: None,
                     level: Some(level),
                     summary: Summary::new(format!("crack {mm} mm"), format!("裂缝 {mm} mm")),

@@ -4,7 +4,7 @@
 // the decision log — all from the room's socket, whose log the store holds. On a phone the
 // same page stacks into one column.
 
-import { api, report } from "../lib/api.js";
+import { api, report, socketUrl } from "../lib/api.js";
 import { RoomLink, RoomMedia } from "../lib/consult-link.js";
 import { html, render } from "../lib/html.js";
 import { registerPage } from "../lib/pages.js";
@@ -33,6 +33,9 @@ const page = {
   drawn: null,
   /** @type {{kind: string, points: number[][]}} */
   drawing: { kind: "", points: [] },
+  /** Site cameras brought into the room: their live views, by `gateway/camera`.
+   * @type {Map<string, {ws: WebSocket | null, url: string | null, frames: number}>} */
+  cameras: new Map(),
 };
 // For the browser tests and diagnostics: the room the page is in, its media and its map.
 /** @type {any} */ (window).geohazardConsult = page;
@@ -93,6 +96,11 @@ export async function enter(id) {
 }
 
 function leave() {
+  for (const c of page.cameras.values()) {
+    c.ws?.close();
+    if (c.url) URL.revokeObjectURL(c.url);
+  }
+  page.cameras.clear();
   page.media?.stop();
   page.media = null;
   page.link?.close();
@@ -143,7 +151,13 @@ function drawRoom() {
         <button type="button" id="consult-media-screen" ${link.welcome.media ? "" : "disabled"}>${t("consult.media.screen")}</button>
         <button type="button" id="consult-media-leave">${t("consult.media.leave")}</button>
       </div>
+      <form id="consult-camera-form" class="consult-form">
+        <input id="consult-camera" list="consult-camera-options" placeholder="${t("consult.camera.placeholder")}" maxlength="130" autocomplete="off">
+        <datalist id="consult-camera-options"></datalist>
+        <button type="submit" id="consult-camera-add">${t("consult.camera.add")}</button>
+      </form>
       <div id="consult-tiles" class="consult-tiles"></div>
+      <div id="consult-cameras" class="consult-tiles"></div>
       <h3>${t("consult.present")}</h3><ul id="consult-present" class="consult-present"></ul>
     </section>
     <section class="consult-map-box">
@@ -178,6 +192,15 @@ function drawRoom() {
   $("consult-media-audio").addEventListener("click", () => page.media?.start({ audioOnly: true }).catch((e) => showNote(String(e.message || e))));
   $("consult-media-screen").addEventListener("click", () => page.media?.start({ screen: true }).catch((e) => showNote(String(e.message || e))));
   $("consult-media-leave").addEventListener("click", () => page.media?.stop());
+  $("consult-camera-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const input = /** @type {HTMLInputElement} */ ($("consult-camera"));
+    const [gateway, camera] = input.value.trim().split("/");
+    if (gateway && camera) link.send({ type: "camera", gateway, camera });
+    else showNote(t("consult.camera.placeholder"));
+    input.value = "";
+  });
+  fillCameraOptions(room.incident_id);
   $("consult-chat-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const input = /** @type {HTMLInputElement} */ ($("consult-chat-text"));
@@ -203,12 +226,73 @@ function drawRoom() {
   }
   $("consult-draw-done").addEventListener("click", finishDrawing);
   drawMap();
+  for (const c of page.cameras.values()) c.ws?.close();
+  page.cameras.clear();
   for (const e of link.events) onEvent(e, true);
   drawVideo();
 }
 
+/** The cameras of the room's incident's sites, offered for bringing in. @param {number | null} incident */
+async function fillCameraOptions(incident) {
+  if (!incident) return;
+  try {
+    const detail = await api("/incidents/" + incident);
+    const lists = await Promise.all((detail.sites || []).map((/** @type {{id: number}} */ s) => api("/sites/" + s.id + "/cameras")));
+    const list = document.getElementById("consult-camera-options");
+    if (list) render(list, html`${lists.flat().map((/** @type {{gateway: string, camera: string}} */ c) => html`<option value="${c.gateway}/${c.camera}"></option>`)}`);
+  } catch (e) {
+    // The incident may be out of reach of an invited officer: the input still takes a name.
+  }
+}
+
+/** A site camera brought into the room: a tile showing its live view through the room.
+ * @param {string} gateway @param {string} camera */
+function watchCamera(gateway, camera) {
+  const key = gateway + "/" + camera;
+  const box = document.getElementById("consult-cameras");
+  const room = page.link?.welcome.room;
+  if (!box || !room || page.cameras.has(key)) return;
+  const tile = document.createElement("figure");
+  tile.className = "consult-tile consult-camera";
+  tile.dataset.camera = key;
+  const img = document.createElement("img");
+  img.alt = key;
+  const cap = document.createElement("figcaption");
+  cap.textContent = `${t("consult.camera.tile")} ${key}`;
+  const again = document.createElement("button");
+  again.type = "button";
+  again.hidden = true;
+  again.textContent = t("consult.camera.again");
+  tile.append(img, cap, again);
+  box.append(tile);
+  /** @type {{ws: WebSocket | null, url: string | null, frames: number}} */
+  const view = { ws: null, url: null, frames: 0 };
+  page.cameras.set(key, view);
+  const open = () => {
+    again.hidden = true;
+    const ws = new WebSocket(socketUrl(`/consult/rooms/${room.id}/cameras/${encodeURIComponent(gateway)}/${encodeURIComponent(camera)}/live`));
+    ws.binaryType = "blob";
+    view.ws = ws;
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === "string") return;
+      const url = URL.createObjectURL(ev.data);
+      img.src = url;
+      if (view.url) URL.revokeObjectURL(view.url);
+      view.url = url;
+      view.frames += 1;
+      tile.dataset.frames = String(view.frames);
+    };
+    // A view lasts `live_max_s` (or ends with the link): watching again is one click.
+    ws.onclose = () => {
+      if (view.ws === ws) again.hidden = false;
+    };
+  };
+  again.addEventListener("click", open);
+  open();
+}
+
 function drawMap() {
-  page.map = L.map("consult-map", { minZoom: 3, maxZoom: 18 }).setView([28.8, 104.6], 11);
+  page.map = L.map("consult-map", { minZoom: 3, maxZoom: 18, attributionControl: false }).setView([28.8, 104.6], 11);
   page.drawn = L.featureGroup().addTo(page.map);
   page.map.on("click", (/** @type {any} */ e) => {
     const d = page.drawing;
@@ -246,6 +330,7 @@ function onEvent(e, replay = false) {
   const text = e.kind === "chat" || e.kind === "decision" ? e.body.text
     : e.kind === "annotation" ? `${t("consult.kind.annotation")} ${e.body.geometry.type} ${e.body.label || ""}`
     : e.kind === "posting" ? `${t("consult.post." + e.body.kind)} #${e.body.ref} ${e.body.caption || ""}`
+    : e.kind === "camera" ? `${t("consult.kind.camera")} ${e.body.gateway}/${e.body.camera}`
     : t("consult.kind." + e.kind);
   render(li, html`<time>${cst(e.at)}</time> <b>${who(e)}</b> ${text}`);
   if (e.kind === "decision") {
@@ -266,6 +351,7 @@ function onEvent(e, replay = false) {
     render(label, html`<input type="checkbox" value="${e.id}"> #${e.id} ${e.kind === "posting" ? t("consult.post." + e.body.kind) : t("consult.kind.annotation")}`);
     box?.append(label);
   }
+  if (e.kind === "camera") watchCamera(String(e.body.gateway), String(e.body.camera));
   if (e.kind === "joined" || e.kind === "left") drawPresent();
   if (e.kind === "closed") showNote(t("consult.closed"));
 }

@@ -60,6 +60,7 @@ function entryText(e) {
   if (e.kind === "status") return t("incidents.ev.status", { from: t("incidents.status." + d.from), to: t("incidents.status." + d.to) }) + (d.note ? " · " + d.note : "");
   if (e.kind === "assessed") return t("incidents.ev.assessed", { class: t("incidents.class." + d.class) });
   if (e.kind === "task_assigned") return t("incidents.ev.task_assigned", { title: d.title || "" });
+  if (e.kind === "consult_decision") return t("incidents.ev.consult_decision", { room: d.room || "", text: d.text || "" });
   if (e.kind === "task_status") return t("incidents.ev.task_status", { task: d.task, to: t("incidents.task." + d.to) }) + (d.reason ? " · " + d.reason : "");
   return e.kind;
 }

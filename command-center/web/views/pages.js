@@ -4,4 +4,6 @@
 import "./consult.js";
 import "./incidents.js";
 import "./register.js";
+import "./approvals.js";
+import "./supervision.js";
 import "./forecast.js";

@@ -7,6 +7,7 @@ pub mod approvals;
 mod error;
 pub mod incidents;
 pub mod register;
+pub mod supervision;
 pub mod types;
 
 pub use error::{ApiError, ErrorBody, code};

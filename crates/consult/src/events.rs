@@ -24,6 +24,8 @@ pub enum EventKind {
     Posting,
     Decision,
     Closed,
+    /// A site camera brought into the room: its live view is everyone's tile.
+    Camera,
 }
 
 impl EventKind {
@@ -37,6 +39,7 @@ impl EventKind {
             EventKind::Posting => "posting",
             EventKind::Decision => "decision",
             EventKind::Closed => "closed",
+            EventKind::Camera => "camera",
         }
     }
 
@@ -50,6 +53,7 @@ impl EventKind {
             EventKind::Posting,
             EventKind::Decision,
             EventKind::Closed,
+            EventKind::Camera,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -107,6 +111,11 @@ pub enum ClientMessage {
     Decide {
         text: String,
         evidence: Vec<i64>,
+    },
+    /// Bring a site camera in: `gateway` and `camera` as the bridge names them.
+    Camera {
+        gateway: String,
+        camera: String,
     },
 }
 
@@ -213,10 +222,25 @@ impl ClientMessage {
                 };
                 Ok(ClientMessage::Decide { text, evidence })
             }
+            "camera" => {
+                let identifier = |field: &'static str| {
+                    text_of(v, field, true).and_then(|s| {
+                        if geohazard_protocol::is_valid_identifier(&s) {
+                            Ok(s)
+                        } else {
+                            Err(refuse(field, "must be an identifier"))
+                        }
+                    })
+                };
+                Ok(ClientMessage::Camera {
+                    gateway: identifier("gateway")?,
+                    camera: identifier("camera")?,
+                })
+            }
             other => Err(refuse(
                 "type",
                 format!(
-                    "unknown message type {:?}: chat, annotate, post, decide or media.*",
+                    "unknown message type {:?}: chat, annotate, post, decide, camera or media.*",
                     other.chars().take(40).collect::<String>()
                 ),
             )),
@@ -242,6 +266,10 @@ impl ClientMessage {
             ClientMessage::Decide { text, evidence } => (
                 EventKind::Decision,
                 json!({ "text": text, "evidence": evidence }),
+            ),
+            ClientMessage::Camera { gateway, camera } => (
+                EventKind::Camera,
+                json!({ "gateway": gateway, "camera": camera }),
             ),
         }
     }

@@ -309,8 +309,46 @@ pub async fn record(
         }
     }
     let event = insert_event(&mut tx, room, Some(officer), kind, body).await?;
+    if kind == EventKind::Decision {
+        into_incident_timeline(&mut tx, room, &event).await?;
+    }
     tx.commit().await?;
     Ok(event)
+}
+
+/// A decision taken in a room opened for an incident is also an entry of that incident's
+/// timeline, in the same transaction: the incident's record shows what was decided, by whom,
+/// in which room.
+async fn into_incident_timeline(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    room: i64,
+    decision: &RoomEvent,
+) -> sqlx::Result<()> {
+    let incident: Option<(i64, String)> = sqlx::query_as(
+        "SELECT i.id, r.title FROM consult_rooms r JOIN incidents i ON i.id = r.incident_id
+         WHERE r.id = $1",
+    )
+    .bind(room)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((incident, title)) = incident else {
+        return Ok(());
+    };
+    geohazard_incidents::incident::timeline(
+        tx,
+        incident,
+        "consult_decision",
+        None,
+        json!({
+            "room_id": room,
+            "room": title,
+            "event_id": decision.id,
+            "text": decision.body["text"],
+            "officer_id": decision.officer_id,
+            "by_officer": decision.officer_name,
+        }),
+    )
+    .await
 }
 
 /// Closes `room` (the lifecycle decides whether it may), with a `closed` event; returns the

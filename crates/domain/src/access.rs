@@ -50,6 +50,8 @@ crate::closed_set!(
         Approve => "approvals.decide",
         /// Changes the register: hazard sites (create, edit, retire, import).
         ManageRegister => "register.manage",
+        /// Supervision figures and the periodic and exception reports (综合监管).
+        ReadSupervision => "supervision.read",
     }
 );
 
@@ -106,6 +108,7 @@ pub fn permits(role: Role, permission: Permission, ownership: Ownership) -> bool
         // Nobody approves their own request.
         Approve => matches!(role, Supervisor | Admin) && ownership != Own,
         ManageRegister => role == Admin,
+        ReadSupervision => matches!(role, Viewer | DutyOfficer | Supervisor | Admin),
     }
 }
 
@@ -235,6 +238,10 @@ mod tests {
         (
             Permission::ManageRegister,
             ["...", "...", "...", "yyy", "...", "..."],
+        ),
+        (
+            Permission::ReadSupervision,
+            ["yyy", "yyy", "yyy", "yyy", "...", "..."],
         ),
     ];
 

@@ -98,7 +98,8 @@ pub async fn timeline(
     id: IncidentId,
 ) -> sqlx::Result<Vec<TimelineEntry>> {
     sqlx::query_as(
-        "SELECT e.id, e.at, e.kind, p.name AS by, e.detail FROM incident_events e
+        "SELECT e.id, e.at, e.kind, COALESCE(p.name, e.detail->>'by_officer') AS by, e.detail
+         FROM incident_events e
          LEFT JOIN people p ON p.id = e.person_id
          WHERE e.incident_id = $1 ORDER BY e.id",
     )

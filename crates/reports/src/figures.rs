@@ -9,8 +9,11 @@
 //! - **Data completeness**: per active sensor, readings received / readings expected from its
 //!   sampling interval over the period (received counted at most up to expected), summed over
 //!   the division's sensors.
-//! - **Warnings**: hazard warnings raised in the period by peak level; response time raised →
-//!   acknowledged (mean and longest).
+//! - **Warnings**: hazard warnings raised in the period by peak level; response times past the
+//!   raising (mean and longest, over the warnings that got that far): raised → acknowledged,
+//!   raised → an incident opened from it, raised → the first of that incident's tasks reported
+//!   on site (a team on site). An incident opened before a warning joined it counts as opened
+//!   when the warning was raised (0 s).
 //! - **Notifications** about the division's warnings and approvals queued in the period: sent,
 //!   delivered, confirmed.
 //! - **Approvals**: steps decided in the period, on time or after being flagged overdue; steps
@@ -67,6 +70,31 @@ pub struct Responses {
     /// Raised → acknowledged, seconds.
     pub ack_mean_s: Option<f64>,
     pub ack_max_s: Option<f64>,
+    /// Warnings an incident was opened from (or joined).
+    #[serde(default)]
+    pub incidents: i64,
+    /// Raised → incident opened, seconds.
+    #[serde(default)]
+    pub incident_mean_s: Option<f64>,
+    #[serde(default)]
+    pub incident_max_s: Option<f64>,
+    /// Warnings whose incident had a team on site.
+    #[serde(default)]
+    pub on_site: i64,
+    /// Raised → the first task of its incident on site, seconds.
+    #[serde(default)]
+    pub on_site_mean_s: Option<f64>,
+    #[serde(default)]
+    pub on_site_max_s: Option<f64>,
+}
+
+/// How many of `times` there are, their mean and the longest.
+fn spread(times: impl Iterator<Item = Option<f64>>) -> (i64, Option<f64>, Option<f64>) {
+    let times: Vec<f64> = times.flatten().collect();
+    let n = times.len() as i64;
+    let mean = (n > 0).then(|| times.iter().sum::<f64>() / n as f64);
+    let max = times.iter().copied().reduce(f64::max);
+    (n, mean, max)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, sqlx::FromRow)]
@@ -101,6 +129,18 @@ pub struct Exception {
     /// The figure that makes it an exception (a rate), when there is one.
     pub figure: Option<f64>,
     pub detail: String,
+    /// The step of a request that is overdue (`approval_overdue`), in Chinese.
+    #[serde(default)]
+    pub step: Option<String>,
+    /// The request (`approval_overdue`).
+    #[serde(default)]
+    pub approval_id: Option<i64>,
+    /// When: a warning's raising, a step's deadline.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    /// A warning's peak level (`warning_unacknowledged`).
+    #[serde(default)]
+    pub level: Option<String>,
 }
 
 /// The figures of a division over a period.
@@ -187,17 +227,24 @@ pub async fn figures(
     .fetch_all(pool)
     .await?;
 
-    /// Peak level, raised, acknowledged, sum and longest of raised → acknowledged (s).
-    type LevelRow = (String, i64, i64, Option<f64>, Option<f64>);
-    let levels: Vec<LevelRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    /// Per warning: peak level, raised → acknowledged, → incident opened, → team on site (s).
+    type WarningRow = (String, Option<f64>, Option<f64>, Option<f64>);
+    let raised: Vec<WarningRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SUB}
-         SELECT w.peak_level, count(*), count(w.acknowledged_at),
-                sum(extract(epoch FROM w.acknowledged_at - w.raised_at))::float8,
-                max(extract(epoch FROM w.acknowledged_at - w.raised_at))::float8
+         SELECT w.peak_level,
+                extract(epoch FROM w.acknowledged_at - w.raised_at)::float8,
+                -- (greatest() skips NULLs: no incident, no team on site, no time.)
+                CASE WHEN i.opened_at IS NOT NULL
+                     THEN extract(epoch FROM greatest(i.opened_at, w.raised_at) - w.raised_at)::float8 END,
+                CASE WHEN t.on_site IS NOT NULL
+                     THEN extract(epoch FROM greatest(t.on_site, w.raised_at) - w.raised_at)::float8 END
          FROM warnings w JOIN hazard_sites h ON h.id = w.site_id
+         LEFT JOIN incident_warnings iw ON iw.warning_id = w.id
+         LEFT JOIN incidents i ON i.id = iw.incident_id
+         LEFT JOIN LATERAL (SELECT min(e.at) AS on_site FROM task_events e JOIN tasks k ON k.id = e.task_id
+                            WHERE k.incident_id = i.id AND e.to_status = 'on_site') t ON true
          WHERE w.category = 'hazard' AND w.raised_at >= $2 AND w.raised_at < $3
-           AND h.division_code IN (SELECT code FROM sub)
-         GROUP BY w.peak_level"
+           AND h.division_code IN (SELECT code FROM sub)"
     )))
     .bind(division)
     .bind(from)
@@ -205,25 +252,29 @@ pub async fn figures(
     .fetch_all(pool)
     .await?;
     let mut warnings = ByLevel::default();
-    let mut responses = Responses::default();
-    let mut ack_sum = 0.0;
-    for (level, n, acked, sum, max) in levels {
+    for (level, ..) in &raised {
         match level.as_str() {
-            "blue" => warnings.blue = n,
-            "yellow" => warnings.yellow = n,
-            "orange" => warnings.orange = n,
-            _ => warnings.red = n,
+            "blue" => warnings.blue += 1,
+            "yellow" => warnings.yellow += 1,
+            "orange" => warnings.orange += 1,
+            _ => warnings.red += 1,
         }
-        responses.raised += n;
-        responses.acknowledged += acked;
-        ack_sum += sum.unwrap_or(0.0);
-        responses.ack_max_s = match (responses.ack_max_s, max) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
     }
-    responses.ack_mean_s =
-        (responses.acknowledged > 0).then(|| ack_sum / responses.acknowledged as f64);
+    let (acknowledged, ack_mean_s, ack_max_s) = spread(raised.iter().map(|r| r.1));
+    let (incidents, incident_mean_s, incident_max_s) = spread(raised.iter().map(|r| r.2));
+    let (on_site, on_site_mean_s, on_site_max_s) = spread(raised.iter().map(|r| r.3));
+    let responses = Responses {
+        raised: raised.len() as i64,
+        acknowledged,
+        ack_mean_s,
+        ack_max_s,
+        incidents,
+        incident_mean_s,
+        incident_max_s,
+        on_site,
+        on_site_mean_s,
+        on_site_max_s,
+    };
 
     let notifications: Notifications = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SUB}
@@ -257,10 +308,10 @@ pub async fn figures(
     .bind(to)
     .fetch_all(pool)
     .await?;
-    let open_overdue: Vec<(String, String, DateTime<Utc>)> =
+    let open_overdue: Vec<(i64, String, String, DateTime<Utc>)> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{SUB}
-         SELECT i.title, coalesce(w.steps -> i.step ->> 'name_zh', ''), i.step_due_at
+         SELECT i.id, i.title, coalesce(w.steps -> i.step ->> 'name_zh', ''), i.step_due_at
          FROM approval_instances i JOIN approval_workflows w ON w.kind = i.kind
          WHERE i.state = 'pending' AND i.step_due_at < $2 AND i.step_since < $2
            AND i.division_code IN (SELECT code FROM sub)
@@ -319,6 +370,10 @@ pub async fn figures(
                 site: Some(g.site.clone()),
                 figure: ratio(g.online_slots, g.slots),
                 detail: format!("online {} of {} slots", g.online_slots, g.slots),
+                step: None,
+                approval_id: None,
+                at: None,
+                level: None,
             });
         }
     }
@@ -331,6 +386,10 @@ pub async fn figures(
                 site: Some(s.site.clone()),
                 figure: rate,
                 detail: format!("{} of {} readings expected", s.received, s.expected),
+                step: None,
+                approval_id: None,
+                at: None,
+                level: None,
             });
         }
     }
@@ -344,10 +403,14 @@ pub async fn figures(
                 site: Some(code.clone()),
                 figure: None,
                 detail: format!("{name}: no reading in the last 24 h of the period"),
+                step: None,
+                approval_id: None,
+                at: None,
+                level: None,
             });
         }
     }
-    for (site, level, at) in unacknowledged {
+    for (site, level, raised_at) in unacknowledged {
         exceptions.push(Exception {
             kind: "warning_unacknowledged".into(),
             name: format!("{site} {level}"),
@@ -355,12 +418,17 @@ pub async fn figures(
             figure: None,
             detail: format!(
                 "raised {}",
-                at.with_timezone(&crate::period::CST)
+                raised_at
+                    .with_timezone(&crate::period::CST)
                     .format("%Y-%m-%d %H:%M")
             ),
+            step: None,
+            approval_id: None,
+            at: Some(raised_at),
+            level: Some(level),
         });
     }
-    for (title, step, due) in open_overdue {
+    for (id, title, step, due) in open_overdue {
         exceptions.push(Exception {
             kind: "approval_overdue".into(),
             name: title,
@@ -371,6 +439,10 @@ pub async fn figures(
                 due.with_timezone(&crate::period::CST)
                     .format("%Y-%m-%d %H:%M")
             ),
+            step: Some(step),
+            approval_id: Some(id),
+            at: Some(due),
+            level: None,
         });
     }
 

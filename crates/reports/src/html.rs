@@ -50,7 +50,7 @@ pub fn page(f: &Figures) -> String {
             escape(&e.name),
             escape(e.site.as_deref().unwrap_or("")),
             percent(e.figure),
-            escape(&e.detail)
+            escape(&render::exception_detail(e))
         ));
     }
     if exceptions.is_empty() {

@@ -1,7 +1,7 @@
 //! The lines of a report as people read them, in Chinese with the English beside: the same
 //! rows for the printable page, the PDF and the workbook.
 
-use crate::figures::Figures;
+use crate::figures::{Exception, Figures};
 use crate::period::{CST, PeriodKind};
 
 /// A percentage with one decimal, `—` when there is nothing to count.
@@ -74,6 +74,36 @@ pub fn summary(f: &Figures) -> Vec<(&'static str, &'static str, String)> {
             "Longest time to acknowledge (min)",
             minutes(f.responses.ack_max_s),
         ),
+        (
+            "已立案预警",
+            "Warnings with an incident",
+            f.responses.incidents.to_string(),
+        ),
+        (
+            "平均立案时长（分钟）",
+            "Mean time to open an incident (min)",
+            minutes(f.responses.incident_mean_s),
+        ),
+        (
+            "最长立案时长（分钟）",
+            "Longest time to open an incident (min)",
+            minutes(f.responses.incident_max_s),
+        ),
+        (
+            "队伍已到场预警",
+            "Warnings with a team on site",
+            f.responses.on_site.to_string(),
+        ),
+        (
+            "平均到场时长（分钟）",
+            "Mean time to a team on site (min)",
+            minutes(f.responses.on_site_mean_s),
+        ),
+        (
+            "最长到场时长（分钟）",
+            "Longest time to a team on site (min)",
+            minutes(f.responses.on_site_max_s),
+        ),
         ("通知发出", "Notifications queued", n.queued.to_string()),
         (
             "通知已送达",
@@ -115,5 +145,36 @@ pub fn exception_zh(kind: &str) -> &'static str {
         "warning_unacknowledged" => "预警未确认",
         "approval_overdue" => "审批逾期",
         _ => "异常",
+    }
+}
+
+/// What makes an exception one, in Chinese with the English after it: from its figure, level,
+/// step and time where the figures hold them (reports stored before they did keep the English).
+pub fn exception_detail(e: &Exception) -> String {
+    let at =
+        e.at.map(|t| t.with_timezone(&CST).format("%Y-%m-%d %H:%M").to_string());
+    let zh = match (e.kind.as_str(), &at) {
+        ("gateway_offline", _) => format!("在线率 {}", percent(e.figure)),
+        ("sensor_incomplete", _) => format!("数据完整率 {}", percent(e.figure)),
+        ("site_unmonitored", _) => "统计期末 24 小时无监测数据".to_owned(),
+        ("warning_unacknowledged", Some(at)) => format!(
+            "{}预警 {at} 发布，未确认",
+            level_zh(e.level.as_deref().unwrap_or(""))
+        ),
+        ("approval_overdue", Some(at)) => {
+            format!("{} 时限 {at}", e.step.as_deref().unwrap_or(""))
+        }
+        _ => return e.detail.clone(),
+    };
+    format!("{zh}（{}）", e.detail)
+}
+
+fn level_zh(level: &str) -> &'static str {
+    match level {
+        "blue" => "蓝色",
+        "yellow" => "黄色",
+        "orange" => "橙色",
+        "red" => "红色",
+        _ => "",
     }
 }

@@ -112,7 +112,7 @@ pub fn workbook(f: &Figures) -> Result<Vec<u8>, XlsxError> {
         sheet.write_string(row, 1, &e.name)?;
         sheet.write_string(row, 2, e.site.as_deref().unwrap_or(""))?;
         sheet.write_string(row, 3, percent(e.figure))?;
-        sheet.write_string(row, 4, &e.detail)?;
+        sheet.write_string(row, 4, render::exception_detail(e))?;
     }
     book.save_to_buffer()
 }

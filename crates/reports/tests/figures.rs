@@ -52,13 +52,7 @@ async fn exec(store: &Store, sql: &str) {
 }
 
 fn every(from: DateTime<Utc>, to: DateTime<Utc>, step_s: i64) -> Vec<DateTime<Utc>> {
-    let mut out = vec![];
-    let mut t = from;
-    while t < to {
-        out.push(t);
-        t += Duration::seconds(step_s);
-    }
-    out
+    fixtures::every(from, to, Duration::seconds(step_s))
 }
 
 async fn seed() -> Seeded {
@@ -69,7 +63,7 @@ async fn seed() -> Seeded {
         &store.pool,
         &NewDivision {
             code: CUIPING,
-            name: "Cuiping",
+            name: "翠屏区",
             level: DivisionLevel::County,
             parent_code: Some(CITY),
             boundary: None,
@@ -430,4 +424,103 @@ async fn the_scheduler_stores_the_daily_report_once_raises_its_exceptions_and_it
         assert!(text.contains(want), "the PDF's text holds {want}: {text}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Response times past the acknowledgement, worked out here from the times the test wrote:
+/// Gao's yellow (day 1, 02:00) opened an incident at 02:20 whose first task was on site at
+/// 03:35 (a second one at 04:00); Gao's orange (10:00) an incident at 10:45 whose only task
+/// never reached the site; Cuiping's red (day 2, 08:00) joined an incident opened an hour
+/// before it (counted as opened when raised) with a task on site at 08:30.
+#[tokio::test]
+async fn response_times_raised_to_incident_and_to_team_on_site_match_the_seeded_times() {
+    let s = seed().await;
+    let t = |p: &Period, h: i64, m: i64| p.from + Duration::hours(h) + Duration::minutes(m);
+    // (warning level, raised, incident opened, the incident's tasks' on-site times; None: none)
+    let y = (
+        t(&s.d1, 2, 0),
+        t(&s.d1, 2, 20),
+        vec![t(&s.d1, 3, 35), t(&s.d1, 4, 0)],
+    );
+    let o = (t(&s.d1, 10, 0), t(&s.d1, 10, 45), vec![]);
+    let r = (t(&s.d2, 8, 0), t(&s.d2, 7, 0), vec![t(&s.d2, 8, 30)]);
+    exec(&s.store, &format!(
+        "INSERT INTO teams (division_code, name, kind, base_longitude, base_latitude)
+         VALUES ('{COUNTY}', '高县应急队', 'rescue', 104.5, 28.4), ('{CUIPING}', '翠屏应急队', 'rescue', 104.6, 28.8);
+         INSERT INTO incidents (division_code, title, class, opened_at) VALUES
+           ('{COUNTY}', 'yellow', 'small', '{yo}'), ('{COUNTY}', 'orange', 'small', '{oo}'),
+           ('{CUIPING}', 'red', 'small', '{ro}');
+         INSERT INTO incident_warnings (incident_id, warning_id)
+         SELECT i.id, w.id FROM incidents i JOIN warnings w ON w.level = i.title;
+         INSERT INTO tasks (incident_id, team_id, title, status)
+         SELECT i.id, (SELECT id FROM teams WHERE division_code = i.division_code), i.title || '-' || n, 'assigned'
+         FROM incidents i, generate_series(1, 2) n;
+         INSERT INTO task_events (task_id, at, from_status, to_status) VALUES
+           ((SELECT id FROM tasks WHERE title = 'yellow-1'), '{y1en}', 'accepted', 'en_route'),
+           ((SELECT id FROM tasks WHERE title = 'yellow-1'), '{y1}', 'en_route', 'on_site'),
+           ((SELECT id FROM tasks WHERE title = 'yellow-2'), '{y2}', 'en_route', 'on_site'),
+           ((SELECT id FROM tasks WHERE title = 'orange-1'), '{o1}', 'assigned', 'accepted'),
+           ((SELECT id FROM tasks WHERE title = 'red-1'), '{r1}', 'en_route', 'on_site');",
+        yo = y.1, oo = o.1, ro = r.1,
+        y1en = y.0 + Duration::minutes(40), y1 = y.2[0], y2 = y.2[1],
+        o1 = o.0 + Duration::minutes(50), r1 = r.2[0],
+    ))
+    .await;
+
+    // The test's own computation: per warning, seconds to the incident (not before the
+    // raising) and to the first task on site; count, mean and longest of those that exist.
+    type Seed = (DateTime<Utc>, DateTime<Utc>, Vec<DateTime<Utc>>);
+    let times = |ws: &[&Seed]| {
+        let incident: Vec<f64> = ws
+            .iter()
+            .map(|(raised, opened, _)| (*opened - *raised).num_seconds().max(0) as f64)
+            .collect();
+        let on_site: Vec<f64> = ws
+            .iter()
+            .filter_map(|(raised, _, sites)| {
+                sites
+                    .iter()
+                    .min()
+                    .map(|at| (*at - *raised).num_seconds() as f64)
+            })
+            .collect();
+        let stat = |v: &[f64]| {
+            (
+                v.len() as i64,
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64),
+                v.iter().copied().reduce(f64::max),
+            )
+        };
+        (stat(&incident), stat(&on_site))
+    };
+    let got = |f: &Figures| {
+        let r = f.responses;
+        (
+            (r.incidents, r.incident_mean_s, r.incident_max_s),
+            (r.on_site, r.on_site_mean_s, r.on_site_max_s),
+        )
+    };
+    let gao1 = of(&s, COUNTY, &s.d1).await;
+    assert_eq!(got(&gao1), times(&[&y, &o]));
+    assert_eq!(got(&of(&s, CITY, &s.d1).await), times(&[&y, &o]));
+    assert_eq!(got(&of(&s, CUIPING, &s.d2).await), times(&[&r]));
+    assert_eq!(got(&of(&s, COUNTY, &s.d2).await), times(&[]));
+    // Worked out by hand too: 20 and 45 min to the incident, 95 min to the site.
+    assert_eq!(
+        got(&gao1),
+        (
+            (2, Some(1950.0), Some(2700.0)),
+            (1, Some(5700.0), Some(5700.0))
+        )
+    );
+    assert_eq!(
+        got(&of(&s, CUIPING, &s.d2).await),
+        ((1, Some(0.0), Some(0.0)), (1, Some(1800.0), Some(1800.0)))
+    );
+    // The acknowledgement times are untouched by incidents.
+    assert_eq!(gao1.responses.ack_mean_s, Some(1800.0));
+    // And the report a person reads holds them.
+    let text = geohazard_reports::render::summary(&gao1);
+    let row = |zh: &str| text.iter().find(|(z, ..)| *z == zh).unwrap().2.clone();
+    assert_eq!(row("平均立案时长（分钟）"), "32.5");
+    assert_eq!(row("平均到场时长（分钟）"), "95.0");
 }

@@ -9,6 +9,7 @@
 
 mod backoff;
 pub mod health;
+pub mod janus;
 pub mod mosquitto;
 mod secret;
 

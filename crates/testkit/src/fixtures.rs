@@ -1,6 +1,7 @@
 //! A small registry for tests: Sichuan province → Yibin city → Gao county, a landslide site,
 //! and gateways with crack meters.
 
+use chrono::{DateTime, Duration, Utc};
 use geohazard_store::Store;
 use geohazard_store::readings::{self, PartitionCache, ReadingRows};
 use geohazard_store::registry::{
@@ -14,9 +15,9 @@ pub const COUNTY: &str = "511525";
 /// Registers the province, city and county (idempotent).
 pub async fn register_divisions(store: &Store) {
     for (code, name, level, parent) in [
-        (PROVINCE, "Sichuan", DivisionLevel::Province, None),
-        (CITY, "Yibin", DivisionLevel::City, Some(PROVINCE)),
-        (COUNTY, "Gao", DivisionLevel::County, Some(CITY)),
+        (PROVINCE, "四川省", DivisionLevel::Province, None),
+        (CITY, "宜宾市", DivisionLevel::City, Some(PROVINCE)),
+        (COUNTY, "高县", DivisionLevel::County, Some(CITY)),
     ] {
         registry::upsert_division(
             &store.pool,
@@ -126,4 +127,16 @@ pub async fn on_duty_now(store: &Store, name: &str, phone: &str, division: &str)
     .await
     .expect("putting them on the roster");
     id
+}
+
+/// The times from `from` (included) to `to` (excluded), `step` apart: when a sensor that keeps
+/// its interval reports.
+pub fn every(from: DateTime<Utc>, to: DateTime<Utc>, step: Duration) -> Vec<DateTime<Utc>> {
+    let mut out = vec![];
+    let mut t = from;
+    while t < to {
+        out.push(t);
+        t += step;
+    }
+    out
 }

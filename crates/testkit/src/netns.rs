@@ -11,6 +11,8 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use geohazard_runtime::janus::JanusFiles;
+
 /// A network namespace with one veth pair: `host_ip` on the host's end, `ns_ip` inside.
 pub struct NetNs {
     pub name: String,
@@ -119,9 +121,6 @@ impl Drop for Janus {
     }
 }
 
-/// Where Debian puts Janus's plugins and transports.
-const JANUS_LIB: &str = "/usr/lib/x86_64-linux-gnu/janus";
-
 impl Janus {
     /// Janus's process id (`ip netns exec` execs it), for measuring what it uses.
     pub fn pid(&self) -> u32 {
@@ -131,61 +130,25 @@ impl Janus {
     /// Starts Janus inside `ns` and waits until its REST API answers.
     pub async fn start(ns: &NetNs) -> Janus {
         let dir = tempfile::tempdir().expect("a folder for Janus's configuration");
+        let files = JanusFiles::write(
+            dir.path(),
+            std::net::SocketAddr::from((ns.ns_ip, 8088)),
+            (20000, 20999),
+        )
+        .expect("Janus's configuration written");
         let d = dir.path();
-        for sub in ["plugins", "transports", "events", "loggers"] {
-            std::fs::create_dir(d.join(sub)).unwrap();
-        }
-        // Only what is used is loaded: the REST transport and the video room.
-        std::os::unix::fs::symlink(
-            format!("{JANUS_LIB}/plugins/libjanus_videoroom.so"),
-            d.join("plugins/libjanus_videoroom.so"),
-        )
-        .unwrap();
-        std::os::unix::fs::symlink(
-            format!("{JANUS_LIB}/transports/libjanus_http.so"),
-            d.join("transports/libjanus_http.so"),
-        )
-        .unwrap();
-        let admin_key = format!("{:032x}", rand::random::<u128>());
-        let dp = d.display();
-        std::fs::write(
-            d.join("janus.jcfg"),
-            format!(
-                "general: {{\n configs_folder = \"{dp}\"\n plugins_folder = \"{dp}/plugins\"\n \
-                 transports_folder = \"{dp}/transports\"\n events_folder = \"{dp}/events\"\n \
-                 loggers_folder = \"{dp}/loggers\"\n debug_level = 4\n session_timeout = 60\n}}\n\
-                 media: {{\n rtp_port_range = \"20000-20999\"\n}}\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("janus.transport.http.jcfg"),
-            format!(
-                "general: {{\n base_path = \"/janus\"\n http = true\n port = 8088\n ip = \"{}\"\n https = false\n}}\n\
-                 admin: {{\n admin_http = false\n admin_https = false\n}}\n",
-                ns.ns_ip
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("janus.plugin.videoroom.jcfg"),
-            format!("general: {{\n admin_key = \"{admin_key}\"\n}}\n"),
-        )
-        .unwrap();
         let log = d.join("janus.log");
         let child = ns
             .command("janus")
-            .args(["-F", &d.display().to_string(), "-C"])
-            .arg(d.join("janus.jcfg"))
+            .args(files.args())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::null())
             .spawn()
             .expect("janus (Debian's janus package; deploy/install-deps.sh)");
-        let url = format!("http://{}:8088/janus", ns.ns_ip);
         let janus = Janus {
             child,
-            url,
-            admin_key,
+            url: files.url(),
+            admin_key: files.admin_key,
             log,
             _dir: dir,
         };
