@@ -286,42 +286,28 @@ async fn a_malformed_micaps_file_or_station_table_is_refused_naming_its_line() {
             .starts_with("MICAPS: line 2:"),
         "{body}"
     );
-    // A value that is no number on the file's fourth line (a grid row).
+    // A value that is no number on the file's fourth line (a grid row); a station table's rain
+    // that is no number on its third line.
     let mut lines: Vec<String> = good.lines().map(String::from).collect();
     lines[3] = lines[3].replacen("70.0", "7O.0", 1);
-    let (status, body) = env
-        .api
-        .post(
-            &duty,
-            "/forecast/grids",
+    for (grid, refusal) in [
+        (
             json!({"kind": "forecast", "format": "micaps4", "content": lines.join("\n")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("MICAPS: line 4:"),
-        "{body}"
-    );
-    let (status, body) = env
-        .api
-        .post(
-            &duty,
-            "/forecast/grids",
+            "MICAPS: line 4:",
+        ),
+        (
             json!({"kind": "observed", "format": "stations_csv", "date": today(),
                    "content": "station,lon,lat,rain_mm\nA,104.2,28.3,12\nB,104.7,28.3,lots\n"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("stations: line 3:"),
-        "{body}"
-    );
+            "stations: line 3:",
+        ),
+    ] {
+        let (status, body) = env.api.post(&duty, "/forecast/grids", grid).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"].as_str().unwrap().starts_with(refusal),
+            "{body}"
+        );
+    }
     // Nothing of the refused files was stored; the good ones were, each audited.
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM forecast_grids")
         .fetch_one(&env.store.pool)
