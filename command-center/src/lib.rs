@@ -96,6 +96,8 @@ pub struct CommandCenterConfig {
     pub reports: ReportSettings,
     /// Gateways' keys issued from the console: the broker's password file and pid file.
     pub gateway_keys: GatewayKeySettings,
+    /// The regional meteorological risk warning: the scheduled run, the publisher, the model.
+    pub forecast: geohazard_forecast::issue::ForecastSettings,
 }
 
 /// The `[command_center.reports]` section.
@@ -149,6 +151,7 @@ impl Default for CommandCenterConfig {
             approvals: ApprovalSettings::default(),
             reports: ReportSettings::default(),
             gateway_keys: GatewayKeySettings::default(),
+            forecast: Default::default(),
         }
     }
 }
@@ -258,6 +261,12 @@ pub async fn start(
         config.reports.lines.clone(),
         shutdown.clone(),
     ));
+    let forecast = Arc::new(config.forecast.clone());
+    tokio::spawn(routes::forecast::schedule(
+        pool.clone(),
+        forecast.clone(),
+        shutdown.clone(),
+    ));
     tokio::spawn(sweep_sessions(pool, shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -278,6 +287,7 @@ pub async fn start(
         .layer(Extension(Arc::new(routes::Printer {
             chromium: config.reports.chromium.clone(),
         })))
+        .layer(Extension(forecast))
         .layer(Extension(video))
         .layer(Extension(readings))
         .layer(Extension(consult_hub::Consult::new(janus::Janus::new(

@@ -12,6 +12,8 @@ mod incidents;
 mod lists;
 pub mod openapi;
 mod plans;
+// The regional meteorological risk warning (issue 28).
+pub(crate) mod forecast;
 mod readings;
 mod register;
 mod sites;
@@ -48,5 +50,6 @@ pub fn routes() -> Router<AppState> {
         .merge(officers::routes())
         .merge(lists::routes())
         .merge(field::routes())
+        .merge(forecast::routes())
         .merge(openapi::routes())
 }

@@ -9,3 +9,4 @@ import "./supervision.js";
 import "./people.js";
 import "./lists.js";
 import "./field.js";
+import "./forecast.js";

@@ -52,6 +52,8 @@ crate::closed_set!(
         ForecastRun => "forecast.run",
         /// A draft's levels changed, with a reason.
         ForecastAdjust => "forecast.adjust",
+        /// A draft submitted for approval by a second officer.
+        ForecastSubmit => "forecast.submit",
         /// A draft approved and released.
         ForecastApprove => "forecast.approve",
         ForecastDiscard => "forecast.discard",

@@ -74,7 +74,7 @@ impl GridKind {
 /// Stores an input grid; `date` is the day the rain fell or is forecast for (none for
 /// susceptibility). Returns its id.
 pub async fn store_grid(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     kind: GridKind,
     date: Option<NaiveDate>,
     period_h: Option<i32>,
@@ -102,7 +102,7 @@ pub async fn store_grid(
     .bind(cells.iter().copied().collect::<Vec<f64>>())
     .bind(source.chars().take(200).collect::<String>())
     .bind(officer)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
     Ok(id)
 }
@@ -201,6 +201,42 @@ async fn sites_below(conn: &mut PgConnection, root: &str) -> sqlx::Result<Vec<Si
         .collect())
 }
 
+/// The rain the system's own gauges measured on `date` (the 24 hours from 08:00 that day, CST,
+/// as a warning's day): per rain gauge with a place (its own, else its site's), the sum of its
+/// readings (each the rain since the one before), bad readings left out. Gauges that reported
+/// nothing that day are not listed.
+pub async fn gauge_rain(
+    db: impl sqlx::PgExecutor<'_>,
+    date: NaiveDate,
+) -> sqlx::Result<Vec<crate::stations::StationRain>> {
+    let (from, to) = validity(date);
+    let rows: Vec<(i32, String, f64, f64, f64)> = sqlx::query_as(
+        "SELECT s.id, g.code || '/' || s.channel, coalesce(s.longitude, h.longitude),
+                coalesce(s.latitude, h.latitude), sum(r.value)
+         FROM sensors s JOIN gateways g ON g.id = s.gateway_id JOIN hazard_sites h ON h.id = s.site_id
+         JOIN readings r ON r.sensor_id = s.id AND r.ts >= $1 AND r.ts < $2 AND r.quality < 2
+         WHERE s.kind = 'rain_gauge'
+         GROUP BY s.id, g.code, s.channel, s.longitude, s.latitude, h.longitude, h.latitude
+         ORDER BY s.id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.4.is_finite() && r.4 >= 0.0)
+        .map(
+            |(_, station, lon, lat, rain_mm)| crate::stations::StationRain {
+                station: format!("gauge:{station}"),
+                lon,
+                lat,
+                rain_mm,
+            },
+        )
+        .collect())
+}
+
 /// The 24 hours a warning for `date` covers: 08:00 that day to 08:00 the next, CST.
 pub fn validity(date: NaiveDate) -> (DateTime<FixedOffset>, DateTime<FixedOffset>) {
     let from = CST
@@ -220,12 +256,23 @@ pub async fn run(
     params: &ModelParams,
     officer: Option<i64>,
 ) -> Result<i64, IssueError> {
-    params.check().map_err(IssueError::Invalid)?;
     let mut conn = pool.acquire().await?;
-    let (sus_id, spec, sus) = newest_grid(&mut conn, GridKind::Susceptibility, None)
+    run_on(&mut conn, division, date, params, officer).await
+}
+
+/// [`run`] on a connection (a transaction: the API's run is stored with its audit entry).
+pub async fn run_on(
+    conn: &mut PgConnection,
+    division: &str,
+    date: NaiveDate,
+    params: &ModelParams,
+    officer: Option<i64>,
+) -> Result<i64, IssueError> {
+    params.check().map_err(IssueError::Invalid)?;
+    let (sus_id, spec, sus) = newest_grid(conn, GridKind::Susceptibility, None)
         .await?
         .ok_or_else(|| IssueError::Invalid("no susceptibility grid has been imported".into()))?;
-    let (fc_id, fc_spec, forecast) = newest_grid(&mut conn, GridKind::Forecast, Some(date))
+    let (fc_id, fc_spec, forecast) = newest_grid(conn, GridKind::Forecast, Some(date))
         .await?
         .ok_or_else(|| {
             IssueError::Invalid(format!("no rainfall forecast for {date} has been imported"))
@@ -239,15 +286,17 @@ pub async fn run(
     let mut used_observed = vec![];
     for back in 1..=params.antecedent_days as u64 {
         let day = date - Days::new(back);
-        match newest_grid(&mut conn, GridKind::Observed, Some(day)).await? {
+        match newest_grid(conn, GridKind::Observed, Some(day)).await? {
             Some((id, s, a)) if s.shape() == spec.shape() => {
                 used_observed.push(json!({"date": day, "grid": id}));
                 past.push(a);
             }
-            // A day without observations counts as dry, and the inputs say so.
+            // A day without imported observations takes the system's own gauges; without
+            // those either it counts as dry. The inputs say which.
             _ => {
-                used_observed.push(json!({"date": day, "grid": null}));
-                past.push(Array2::zeros(spec.shape()));
+                let gauges = gauge_rain(&mut *conn, day).await?;
+                used_observed.push(json!({"date": day, "grid": null, "gauges": gauges.len()}));
+                past.push(crate::stations::on_cells(&spec, &gauges));
             }
         }
     }
@@ -257,8 +306,8 @@ pub async fn run(
     };
     let raw = model::levels(params, &sus, &past, &forecast);
     let levels = areas::remove_specks(&raw, params.min_area_cells);
-    let divisions = divisions_below(&mut conn, division).await?;
-    let sites = sites_below(&mut conn, division).await?;
+    let divisions = divisions_below(conn, division).await?;
+    let sites = sites_below(conn, division).await?;
     let product = Product::of(&spec, &levels, &divisions, &sites);
     let (from, to) = validity(date);
     let id: i64 = sqlx::query_scalar(
@@ -305,6 +354,9 @@ pub struct Stored {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub replaces: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// Submitted for approval (by one who prepared it); an adjustment takes it back.
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub submitted_by: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -327,11 +379,13 @@ struct Row {
     cancelled_at: Option<DateTime<Utc>>,
     replaces: Option<i64>,
     created_at: DateTime<Utc>,
+    submitted_at: Option<DateTime<Utc>>,
+    submitted_by: Option<i64>,
 }
 
 const COLUMNS: &str = "id, division_code, for_date, valid_from, valid_to, state, trigger, spec,
     model_levels, levels, product, text_zh, prepared_by, approved_by, released_at, cancelled_at,
-    replaces, created_at";
+    replaces, created_at, submitted_at, submitted_by";
 
 fn from_row(r: Row) -> sqlx::Result<Stored> {
     let id = r.id;
@@ -360,6 +414,8 @@ fn from_row(r: Row) -> sqlx::Result<Stored> {
         cancelled_at: r.cancelled_at,
         replaces: r.replaces,
         created_at: r.created_at,
+        submitted_at: r.submitted_at,
+        submitted_by: r.submitted_by,
     })
 }
 
@@ -486,7 +542,8 @@ pub async fn adjust(
         prepared.push(officer);
     }
     sqlx::query(
-        "UPDATE forecast_warnings SET levels = $2, product = $3, prepared_by = $4, updated_at = now()
+        "UPDATE forecast_warnings SET levels = $2, product = $3, prepared_by = $4, updated_at = now(),
+             submitted_at = NULL, submitted_by = NULL
          WHERE id = $1",
     )
     .bind(id)
@@ -613,6 +670,17 @@ fn message(publisher: &Publisher, w: &Stored, place: &str, level: WarningLevel) 
     )
 }
 
+/// The English line beside [`message`] (the field app shows both).
+fn message_en(w: &Stored, place: &str, level: WarningLevel) -> String {
+    let l = level.as_str();
+    format!(
+        "{}{} geohazard meteorological risk warning for {place} on {}. Follow the instructions of local authorities.",
+        l[..1].to_uppercase(),
+        &l[1..],
+        w.for_date.format("%Y-%m-%d"),
+    )
+}
+
 /// Approves and releases the draft `id` (in `divisions`), by `officer`, who must be another
 /// than those who prepared it; `text_zh` the officer's words for the public (may be empty).
 pub async fn approve(
@@ -687,6 +755,7 @@ pub async fn approve(
         .fetch_all(&mut *tx)
         .await?;
         let body = message(publisher, &w, &d.name, d.level);
+        let body_en = message_en(&w, &format!("division {}", d.code), d.level);
         let reason = format!("{}@division:{}", d.level, d.code);
         for (person, phone) in people {
             queued_sms |= geohazard_notify::enqueue_regional(
@@ -696,6 +765,7 @@ pub async fn approve(
                 phone.as_deref(),
                 &reason,
                 &body,
+                &body_en,
                 d.level >= WarningLevel::Yellow,
             )
             .await?;
@@ -711,6 +781,7 @@ pub async fn approve(
         .fetch_all(&mut *tx)
         .await?;
         let body = message(publisher, &w, &format!("{}({})", s.name, s.code), s.level);
+        let body_en = message_en(&w, &format!("site {}", s.code), s.level);
         let reason = format!("{}@site:{}", s.level, s.code);
         for (person, phone) in people {
             queued_sms |= geohazard_notify::enqueue_regional(
@@ -720,6 +791,7 @@ pub async fn approve(
                 phone.as_deref(),
                 &reason,
                 &body,
+                &body_en,
                 s.level >= WarningLevel::Yellow,
             )
             .await?;
@@ -809,6 +881,84 @@ pub async fn discard(
     .execute(&mut *tx)
     .await?;
     get(&mut *tx, id, None).await?.ok_or(IssueError::NotFound)
+}
+
+/// Whether `division` may issue regional warnings: a province or a city (the agencies that
+/// publish them jointly with the meteorological bureau); a county or township may not.
+pub async fn may_issue(db: impl sqlx::PgExecutor<'_>, division: &str) -> sqlx::Result<bool> {
+    let level: Option<String> = sqlx::query_scalar("SELECT level FROM divisions WHERE code = $1")
+        .bind(division)
+        .fetch_optional(db)
+        .await?;
+    Ok(matches!(level.as_deref(), Some("province" | "city")))
+}
+
+/// Submits the draft `id` for approval by `officer`, who joins its preparers (so cannot
+/// approve it). Submitting again changes nothing. Returns the warning before and after.
+pub async fn submit(
+    tx: &mut PgConnection,
+    id: i64,
+    divisions: &[String],
+    officer: i64,
+) -> Result<(Stored, Stored), IssueError> {
+    let before = lock(tx, id, divisions).await?;
+    // Submitting is a preparer's act on a draft, decided like an adjustment.
+    match decide(&current(&before), Change::Adjust { by: officer }) {
+        Decision::Adjust => {}
+        Decision::Refuse(r) => return Err(IssueError::Refused(r)),
+        other => unreachable!("submitting decided {other:?}"),
+    }
+    if before.submitted_at.is_none() {
+        let mut prepared = before.prepared_by.clone();
+        if !prepared.contains(&officer) {
+            prepared.push(officer);
+        }
+        sqlx::query(
+            "UPDATE forecast_warnings SET submitted_at = now(), submitted_by = $2, prepared_by = $3,
+                 updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(officer)
+        .bind(&prepared)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let after = get(&mut *tx, id, None).await?.ok_or(IssueError::NotFound)?;
+    Ok((before, after))
+}
+
+/// A revision of the released warning `id`: a new draft for the same day with its levels, made
+/// by `officer`, to be adjusted, submitted and approved; its release supersedes `id` with a CAP
+/// `Update` referencing it. Returns the new draft's id.
+pub async fn revise(
+    tx: &mut PgConnection,
+    id: i64,
+    divisions: &[String],
+    officer: i64,
+) -> Result<i64, IssueError> {
+    let before = lock(tx, id, divisions).await?;
+    if before.state != State::Released {
+        return Err(IssueError::Refused(Refusal::NotReleased));
+    }
+    let new: i64 = sqlx::query_scalar(
+        "INSERT INTO forecast_warnings (division_code, for_date, valid_from, valid_to, trigger, spec,
+                model_levels, levels, product, params, inputs, text_zh, prepared_by)
+         SELECT division_code, for_date, valid_from, valid_to, 'on_demand', spec, model_levels,
+                levels, product, params, inputs || jsonb_build_object('revises', id), text_zh,
+                ARRAY[$2]::bigint[]
+         FROM forecast_warnings WHERE id = $1 RETURNING id",
+    )
+    .bind(id)
+    .bind(officer)
+    .fetch_one(&mut *tx)
+    .await?;
+    tracing::info!(
+        warning = new,
+        revises = id,
+        officer,
+        "regional warning revision drafted"
+    );
+    Ok(new)
 }
 
 /// One published CAP alert.

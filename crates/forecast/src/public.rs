@@ -155,3 +155,42 @@ pub fn page(warnings: &[Stored], publisher: &Publisher) -> String {
         sender = esc(&publisher.sender_name),
     )
 }
+
+/// The public CAP feed: an Atom feed, one entry per published alert (newest first), each with
+/// the alert inline (`application/cap+xml`) and linked at `/public/forecast/cap/{identifier}.xml`.
+/// Only released warnings ever have alerts ([`crate::issue::cap_feed`]).
+pub fn atom_feed(entries: &[crate::issue::CapEntry], publisher: &Publisher) -> String {
+    let updated = entries
+        .iter()
+        .map(|e| e.sent)
+        .max()
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH)
+        .with_timezone(&CST)
+        .to_rfc3339();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
+         <id>urn:geohazard:forecast:cap:{sender}</id>\n<title>{name} 地质灾害气象风险预警 CAP 1.2</title>\n\
+         <updated>{updated}</updated>\n<author><name>{name}</name></author>\n\
+         <link rel=\"self\" href=\"/public/forecast/cap.xml\"/>\n",
+        sender = esc(&publisher.sender),
+        name = esc(&publisher.sender_name),
+    );
+    for e in entries {
+        let alert = e
+            .xml
+            .trim_start()
+            .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+            .unwrap_or(&e.xml)
+            .trim();
+        out.push_str(&format!(
+            "<entry>\n<id>{id}</id>\n<title>{kind} {id}</title>\n<updated>{sent}</updated>\n\
+             <link rel=\"alternate\" type=\"application/cap+xml\" href=\"/public/forecast/cap/{id}.xml\"/>\n\
+             <content type=\"application/cap+xml\">\n{alert}\n</content>\n</entry>\n",
+            id = esc(&e.identifier),
+            kind = esc(&e.msg_type),
+            sent = e.sent.with_timezone(&CST).to_rfc3339(),
+        ));
+    }
+    out.push_str("</feed>\n");
+    out
+}

@@ -47,6 +47,8 @@ struct Row {
     /// `None`: a notification about an approval (its English text is `body_en`).
     warning_id: Option<WarningId>,
     task_id: Option<i64>,
+    /// A regional (forecast) warning's notification: its reason is `{level}@{what}` too.
+    forecast_warning_id: Option<i64>,
     reason: String,
     body: String,
     body_en: Option<String>,
@@ -91,7 +93,8 @@ fn capitalized(s: &str) -> String {
 /// The app notifications of `person` no client has received yet, oldest first.
 pub async fn pending(pool: &PgPool, person: PersonId) -> sqlx::Result<Vec<AppNotification>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT n.id, n.warning_id, n.task_id, n.reason, n.body, n.body_en, n.created_at, h.code AS site,
+        "SELECT n.id, n.warning_id, n.task_id, n.forecast_warning_id, n.reason, n.body, n.body_en,
+                n.created_at, h.code AS site,
                 h.name AS site_name, w.category, w.summary
          FROM notifications n LEFT JOIN warnings w ON w.id = n.warning_id
          LEFT JOIN hazard_sites h ON h.id = w.site_id
@@ -107,9 +110,9 @@ pub async fn pending(pool: &PgPool, person: PersonId) -> sqlx::Result<Vec<AppNot
         .into_iter()
         .map(|r| {
             // The reason is `{level}@{step}`: the level this notification tells of.
-            let level = r
-                .warning_id
-                .and_then(|_| r.reason.split('@').next())
+            let level = (r.warning_id.is_some() || r.forecast_warning_id.is_some())
+                .then(|| r.reason.split('@').next())
+                .flatten()
                 .and_then(|l| l.parse().ok());
             AppNotification {
                 id: r.id,
