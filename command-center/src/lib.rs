@@ -236,6 +236,7 @@ pub async fn start(
         config.api.open_incident_on_red,
         shutdown.clone(),
     ));
+    tokio::spawn(app_channel::run_pending(state.clone()));
     tokio::spawn(incident_feed::run(
         pool.clone(),
         state.incidents.clone(),
