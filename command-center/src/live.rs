@@ -221,9 +221,31 @@ async fn live(
     let rx = state.live.subscribe();
     let readings = Readings::new(readings.as_deref(), scope.clone());
     Ok(ws.on_upgrade(move |socket| async move {
-        serve_socket(socket, state, officer, token, scope, rx, readings).await;
-        drop(slot);
+        // On the sockets' own runtime: a warning change wakes every socket at once, and on the
+        // request runtime each step of a sign-in or an acknowledgement would then wait behind
+        // all of them in the run queue.
+        let served = sockets_runtime().spawn(async move {
+            serve_socket(socket, state, officer, token, scope, rx, readings).await;
+            drop(slot);
+        });
+        let _ = served.await;
     }))
+}
+
+/// The runtime the live sockets are served on, apart from the one answering requests: the
+/// operating system shares the cores between the two, so requests are answered at their own
+/// pace however many sockets a warning change wakes.
+fn sockets_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores.min(4))
+            .thread_name("live-sockets")
+            .enable_all()
+            .build()
+            .expect("the live sockets' runtime starts")
+    })
 }
 
 /// What to send a socket next.

@@ -460,16 +460,7 @@ async fn every_services_topics_get_through(kind: Kind) {
     let warning_id = raised["warning"]["id"].as_i64().unwrap();
 
     // Telemetry in (collector and analyzer).
-    let now = chrono::Utc::now().timestamp_millis() / 1000 * 1000;
-    let batch = TelemetryBatch {
-        seq: 1,
-        readings: vec![Reading {
-            sensor: "crack-1".into(),
-            ts: now,
-            value: 1.5,
-            quality: Default::default(),
-        }],
-    };
+    let batch = one_reading(1, 1.5);
     gateway
         .publish(Topic::telemetry("GW-A"), batch.to_json(), false)
         .await;
@@ -542,15 +533,7 @@ async fn a_gateway_cannot_take_another_gateways_identity(kind: Kind) {
         .await
         .expect("GW-A's key is valid");
     // Once the intruder's own telemetry is stored, a takeover would long have shown.
-    let batch = TelemetryBatch {
-        seq: 7,
-        readings: vec![Reading {
-            sensor: "crack-1".into(),
-            ts: chrono::Utc::now().timestamp_millis() / 1000 * 1000,
-            value: 2.0,
-            quality: Default::default(),
-        }],
-    };
+    let batch = one_reading(7, 2.0);
     intruder
         .publish(Topic::telemetry("GW-A"), batch.to_json(), false)
         .await;
@@ -573,6 +556,19 @@ fn outside_own(gateway: &str, got: &[rumqttc::Publish]) -> Vec<String> {
         .filter(|p| !p.topic.starts_with(&own))
         .map(|p| p.topic.clone())
         .collect()
+}
+
+/// A telemetry batch `seq` of one reading of GW-A's or GW-B's `crack-1`, made now.
+fn one_reading(seq: u64, value: f64) -> TelemetryBatch {
+    TelemetryBatch {
+        seq,
+        readings: vec![Reading {
+            sensor: "crack-1".into(),
+            ts: chrono::Utc::now().timestamp_millis() / 1000 * 1000,
+            value,
+            quality: Default::default(),
+        }],
+    }
 }
 
 fn online() -> Vec<u8> {
@@ -625,15 +621,7 @@ async fn a_gateway_cannot_publish_another_gateways_telemetry_or_status(kind: Kin
         )
         .await;
     let gateway = b.gateway("GW-A", None).await;
-    let batch = TelemetryBatch {
-        seq: 1,
-        readings: vec![Reading {
-            sensor: "crack-1".into(),
-            ts: chrono::Utc::now().timestamp_millis() / 1000 * 1000,
-            value: 99.0,
-            quality: Default::default(),
-        }],
-    };
+    let batch = one_reading(1, 99.0);
     gateway
         .publish(Topic::telemetry("GW-B"), batch.to_json(), false)
         .await;
@@ -892,15 +880,7 @@ async fn a_services_credentials_cannot_take_another_services_session(kind: Kind)
     // The collector still has GW-A's telemetry: stored and confirmed, none of it to the
     // intruder, and nobody fought over the client id (the intruder was not dropped by a
     // collector taking its session back).
-    let batch = TelemetryBatch {
-        seq: 11,
-        readings: vec![Reading {
-            sensor: "crack-1".into(),
-            ts: chrono::Utc::now().timestamp_millis() / 1000 * 1000,
-            value: 3.0,
-            quality: Default::default(),
-        }],
-    };
+    let batch = one_reading(11, 3.0);
     gateway
         .publish(Topic::telemetry("GW-A"), batch.to_json(), false)
         .await;
