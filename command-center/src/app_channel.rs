@@ -1,24 +1,25 @@
 //! The app channel's end in the command-center: a live socket of a signed-in officer carries
 //! the app notifications of the officer's person. Pending ones are pushed when the socket opens
-//! and whenever new ones may be there (a warning change went by on the feed, whose
-//! notifications were queued in the transaction that stored it; the store said some were
-//! queued for the person, as a task's assignment does; or the poll interval passed,
-//! for referrals and anything else); the client answers `{"type":"delivered","id":N}` on
-//! receipt and `{"type":"confirmed","id":N}` when the person presses confirm, and the store
+//! and whenever new ones are there. One task per command-center ([`run_pending`]) asks the store
+//! whose notifications are pending when a warning change goes by on the feed (its notifications
+//! were queued in the transaction that stored it), when the store says some were queued for a
+//! person (as a task's assignment does), and every poll interval (referrals, anything else); a socket reads its person's notifications only when that person's figures changed.
+//! (Each socket asking on every change and every poll put 11,000 queries per warning change on
+//! the pool at 11,000 sockets, and sign-ins waited behind them.) The client answers
+//! `{"type":"delivered","id":N}` on receipt and `{"type":"confirmed","id":N}` when the person
+//! presses confirm, and the store
 //! keeps both times (`geohazard_notify::app`). A notification no client receives in time goes
 //! out by SMS (the delivery worker).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use geohazard_domain::{NotificationId, PersonId};
 use geohazard_notify::app::{self, AppNotification, ClientReceipt};
-use geohazard_protocol::warning::Warning;
 use serde::Serialize;
 use sqlx::PgPool;
-use tokio::sync::broadcast;
-use tokio::time::Interval;
+use tokio::sync::{broadcast, watch};
 
 use crate::incident_feed::{Changed, IncidentChanged};
 use crate::state::AppState;
@@ -46,40 +47,83 @@ pub struct AppChannel {
     person: PersonId,
     /// Pushed on this socket and still pending: not pushed again.
     pushed: HashSet<NotificationId>,
-    feed: broadcast::Receiver<Arc<Warning>>,
-    /// Said when notifications were queued for a person (a task's assignment).
-    incidents: broadcast::Receiver<Arc<IncidentChanged>>,
-    poll: Interval,
+    pending: watch::Receiver<Arc<PendingApp>>,
+    /// The person's figures when last read; `None` before the first read.
+    seen: Option<Option<(i64, NotificationId)>>,
+}
+
+/// Whose app notifications are pending: each person's count and newest id.
+pub type PendingApp = HashMap<PersonId, (i64, NotificationId)>;
+
+/// Keeps `state.app_pending` up to date until shutdown: one query when warning changes go by
+/// (a burst is one query) and every `app_notification_poll_ms`.
+pub async fn run_pending(state: AppState) {
+    let mut feed = state.live.subscribe();
+    let mut incidents = state.incidents.subscribe();
+    let mut poll = tokio::time::interval(Duration::from_millis(
+        state.settings.app_notification_poll_ms.max(10),
+    ));
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            r = feed.recv() => {
+                if let Err(broadcast::error::RecvError::Closed) = r {
+                    return;
+                }
+                // Whatever else went by meanwhile is covered by the same query.
+                use broadcast::error::TryRecvError;
+                while !matches!(
+                    feed.try_recv(),
+                    Err(TryRecvError::Empty | TryRecvError::Closed)
+                ) {}
+            }
+            queued = app_notification_queued(&mut incidents) => {
+                if !queued {
+                    return;
+                }
+            }
+            _ = poll.tick() => {}
+        }
+        match app::pending_by_person(&state.pool).await {
+            Ok(now) => {
+                state.app_pending.send_if_modified(|was| {
+                    let changed = **was != now;
+                    if changed {
+                        *was = Arc::new(now);
+                    }
+                    changed
+                });
+            }
+            // The next change or poll tries again; sockets keep what they have.
+            Err(e) => tracing::warn!(error = %e, "reading whose app notifications are pending"),
+        }
+    }
 }
 
 impl AppChannel {
     pub fn new(state: &AppState, person: PersonId) -> AppChannel {
-        let poll = Duration::from_millis(state.settings.app_notification_poll_ms.max(10));
         AppChannel {
             pool: state.pool.clone(),
             person,
             pushed: HashSet::new(),
-            feed: state.live.subscribe(),
-            incidents: state.incidents.subscribe(),
-            poll: tokio::time::interval(poll),
+            pending: state.app_pending.subscribe(),
+            seen: None,
         }
     }
 
-    /// Returns when new notifications may be due (the first call at once).
+    /// Returns when the person's pending notifications may have changed (the first call at
+    /// once: what is pending when the socket opens).
     pub async fn wake(&mut self) {
-        tokio::select! {
-            // A lagging or closed feed wakes too; the store says what is due.
-            r = self.feed.recv() => {
-                if let Err(broadcast::error::RecvError::Closed) = r {
-                    std::future::pending::<()>().await;
-                }
+        loop {
+            let now = self.pending.borrow_and_update().get(&self.person).copied();
+            if self.seen != Some(now) {
+                self.seen = Some(now);
+                return;
             }
-            queued = queued_for(&mut self.incidents, self.person) => {
-                if !queued {
-                    std::future::pending::<()>().await;
-                }
+            if self.pending.changed().await.is_err() {
+                std::future::pending::<()>().await;
             }
-            _ = self.poll.tick() => {}
         }
     }
 
@@ -140,12 +184,12 @@ impl AppChannel {
     }
 }
 
-/// Returns true once notifications were said to be queued for `person` (or some sayings were
+/// Returns true once app notifications were said to be queued for someone (or some sayings were
 /// missed), false when the feed has closed.
-async fn queued_for(rx: &mut broadcast::Receiver<Arc<IncidentChanged>>, person: PersonId) -> bool {
+async fn app_notification_queued(rx: &mut broadcast::Receiver<Arc<IncidentChanged>>) -> bool {
     loop {
         match rx.recv().await {
-            Ok(c) if c.what == Changed::AppNotification && c.id == person.0 => return true,
+            Ok(c) if c.what == Changed::AppNotification => return true,
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(_)) => return true,
             Err(broadcast::error::RecvError::Closed) => return false,

@@ -203,6 +203,11 @@ impl Server {
     }
 }
 
+/// The command-center's MQTT connections besides its live feed's (which signs in as the URL's
+/// user): the readings' confirmations and the cameras', each as the URL's user name plus
+/// `-readings` and `-video`, with the same password (see [`geohazard_bus::connection_url`]).
+pub const MQTT_CONNECTIONS: [&str; 2] = ["readings", "video"];
+
 /// Starts the command-center: the MQTT live feed and outbox, the expired-session sweeper, and
 /// the HTTP server on `config.listen`. The database must be migrated (`Store::connect` does it).
 pub async fn start(
@@ -231,7 +236,7 @@ pub async fn start(
     let video = video::start(
         config.video.clone(),
         pool.clone(),
-        mqtt_url,
+        &geohazard_bus::connection_url(mqtt_url, MQTT_CONNECTIONS[1])?,
         state.live.clone(),
         shutdown.clone(),
     )
@@ -243,13 +248,18 @@ pub async fn start(
         config.api.open_incident_on_red,
         shutdown.clone(),
     ));
+    tokio::spawn(app_channel::run_pending(state.clone()));
     tokio::spawn(incident_feed::run(
         pool.clone(),
         state.incidents.clone(),
         shutdown.clone(),
     ));
-    let readings =
-        readings_push::start(mqtt_url, &format!("{client_id}-readings"), shutdown.clone()).await?;
+    let readings = readings_push::start(
+        &geohazard_bus::connection_url(mqtt_url, MQTT_CONNECTIONS[0])?,
+        &format!("{client_id}-readings"),
+        shutdown.clone(),
+    )
+    .await?;
     tokio::spawn(geohazard_approvals::deadlines::run(
         pool.clone(),
         Duration::from_millis(config.approvals.deadline_pass_ms.max(10)),

@@ -2,7 +2,9 @@
 //! notifications of the officer's person with the client's receipts (`app_channel`).
 //!
 //! One MQTT subscription (`gh/v1/warning/#`) per command-center feeds a broadcast channel; each
-//! socket reads it through its own receiver, a bounded window on the channel. A socket that
+//! socket reads it through its own receiver, a bounded window on the channel. Each warning
+//! change is serialised once, when it enters the channel: every socket sends the same shared
+//! bytes (at 11,000 sockets, one serialisation per socket was most of a delivery's time). A socket that
 //! falls behind by more than the window loses the oldest events and is sent
 //! `{"type":"resync"}` (re-read `GET /api/v1/warnings`); a socket that does not accept a
 //! message in time is closed. Neither ever holds up the feed or the other sockets.
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -33,6 +35,28 @@ use crate::incident_feed::Changed;
 use crate::readings_push::{Readings, StoredFeed};
 use crate::state::AppState;
 
+/// A warning change as the store holds it, with its live message (`{"type":"warning",...}`)
+/// serialised once for every socket.
+#[derive(Debug)]
+pub struct LiveWarning {
+    pub warning: Warning,
+    pub message: Utf8Bytes,
+}
+
+impl LiveWarning {
+    pub fn new(warning: Warning) -> LiveWarning {
+        let message = LiveMessage::Warning { warning: &warning }.text().into();
+        LiveWarning { warning, message }
+    }
+}
+
+impl std::ops::Deref for LiveWarning {
+    type Target = Warning;
+    fn deref(&self) -> &Warning {
+        &self.warning
+    }
+}
+
 /// Feeds warning changes from MQTT into `live` until `shutdown`. A message only says that a
 /// warning changed: what goes to consoles is that warning as the store holds it (state, level,
 /// summary, evidence, latest transition), so a forged or stale message can show nothing the
@@ -40,7 +64,7 @@ use crate::state::AppState;
 pub async fn run_feed(
     mut bus: Bus,
     pool: sqlx::PgPool,
-    live: broadcast::Sender<Arc<Warning>>,
+    live: broadcast::Sender<Arc<LiveWarning>>,
     open_incident_on_red: bool,
     shutdown: CancellationToken,
 ) {
@@ -63,7 +87,7 @@ pub async fn run_feed(
                     {
                         open_on_red(&pool, stored.id).await;
                     }
-                    let _ = live.send(Arc::new(stored));
+                    let _ = live.send(Arc::new(LiveWarning::new(stored)));
                 }
                 Ok(None) => tracing::warn!(
                     topic = delivery.topic(),
@@ -205,16 +229,38 @@ async fn live(
     let rx = state.live.subscribe();
     let readings = Readings::new(readings.as_deref(), scope.clone());
     Ok(ws.on_upgrade(move |socket| async move {
-        serve_socket(socket, state, officer, token, scope, rx, readings).await;
-        drop(slot);
+        // On the sockets' own runtime: a warning change wakes every socket at once, and on the
+        // request runtime each step of a sign-in or an acknowledgement would then wait behind
+        // all of them in the run queue.
+        let served = sockets_runtime().spawn(async move {
+            serve_socket(socket, state, officer, token, scope, rx, readings).await;
+            drop(slot);
+        });
+        let _ = served.await;
     }))
+}
+
+/// The runtime the live sockets are served on, apart from the one answering requests: the
+/// operating system shares the cores between the two, so requests are answered at their own
+/// pace however many sockets a warning change wakes.
+fn sockets_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores.min(4))
+            .thread_name("live-sockets")
+            .enable_all()
+            .build()
+            .expect("the live sockets' runtime starts")
+    })
 }
 
 /// What to send a socket next.
 #[derive(Debug, PartialEq)]
 enum Outgoing {
     /// A JSON text message.
-    Text(String),
+    Text(Utf8Bytes),
     /// The feed has ended (shutdown).
     Closed,
 }
@@ -222,17 +268,16 @@ enum Outgoing {
 /// The next message for a socket watching `scope`: the next in-scope warning, or a resync
 /// notice when the socket fell behind and events were dropped.
 async fn next_outgoing(
-    rx: &mut broadcast::Receiver<Arc<Warning>>,
+    rx: &mut broadcast::Receiver<Arc<LiveWarning>>,
     scope: &HashSet<String>,
 ) -> Outgoing {
     loop {
         match rx.recv().await {
-            Ok(w) if scope.contains(&w.division) => {
-                return Outgoing::Text(LiveMessage::Warning { warning: &w }.text());
-            }
+            // The shared bytes: a reference count, no copy.
+            Ok(w) if scope.contains(&w.division) => return Outgoing::Text(w.message.clone()),
             Ok(_) => continue,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                return Outgoing::Text(LiveMessage::Resync { missed }.text());
+                return Outgoing::Text(LiveMessage::Resync { missed }.text().into());
             }
             Err(broadcast::error::RecvError::Closed) => return Outgoing::Closed,
         }
@@ -245,7 +290,7 @@ async fn serve_socket(
     officer: Officer,
     token: String,
     scope: HashSet<String>,
-    mut rx: broadcast::Receiver<Arc<Warning>>,
+    mut rx: broadcast::Receiver<Arc<LiveWarning>>,
     mut readings: Readings,
 ) {
     let send_timeout = Duration::from_secs(state.settings.live_send_timeout_s.max(1));
@@ -343,7 +388,11 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/live", get(live))
 }
 
-async fn send(socket: &mut WebSocket, text: String, timeout: Duration) -> Result<(), ()> {
+async fn send(
+    socket: &mut WebSocket,
+    text: impl Into<Utf8Bytes>,
+    timeout: Duration,
+) -> Result<(), ()> {
     match tokio::time::timeout(timeout, socket.send(Message::Text(text.into()))).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
@@ -367,8 +416,8 @@ mod tests {
         WarningCategory, WarningLevel, WarningState, WarningTransition,
     };
 
-    fn warning(id: i64, division: &str) -> Arc<Warning> {
-        Arc::new(Warning {
+    fn warning(id: i64, division: &str) -> Arc<LiveWarning> {
+        Arc::new(LiveWarning::new(Warning {
             id,
             site: format!("S-{id}"),
             division: division.into(),
@@ -383,7 +432,7 @@ mod tests {
             summary: String::new(),
             summary_zh: String::new(),
             evidence: serde_json::Value::Null,
-        })
+        }))
     }
 
     #[tokio::test]

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use geohazard_protocol::warning::Warning;
 use geohazard_warnings::Outbox;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -103,7 +102,10 @@ pub struct Inner {
     pub pool: PgPool,
     pub settings: Settings,
     /// Warning events for the live sockets, fed from MQTT.
-    pub live: broadcast::Sender<Arc<Warning>>,
+    pub live: broadcast::Sender<Arc<crate::live::LiveWarning>>,
+    /// Whose app notifications are pending, for the live sockets
+    /// (`app_channel::run_pending` keeps it).
+    pub app_pending: tokio::sync::watch::Sender<Arc<crate::app_channel::PendingApp>>,
     /// Incident changes for the live sockets, fed from PostgreSQL notifications.
     pub incidents: broadcast::Sender<Arc<crate::incident_feed::IncidentChanged>>,
     /// Warning changes made here (acknowledgements) to publish on MQTT; `None` without a broker.
@@ -189,6 +191,7 @@ impl AppState {
             pool,
             settings,
             live,
+            app_pending: tokio::sync::watch::Sender::new(Default::default()),
             incidents,
             outbox,
             shutdown,

@@ -29,7 +29,7 @@ use geohazard_bus::rumqttc::{AsyncClient, QoS};
 use geohazard_bus::{Bus, BusConfig, Qos};
 use geohazard_protocol::command::{Command, LiveViewAction, LiveViewArgs, SnapshotArgs};
 use geohazard_protocol::topic::{ALL_VIDEO, Topic};
-use geohazard_protocol::warning::{Warning, WarningCategory, WarningLevel, WarningTransition};
+use geohazard_protocol::warning::{WarningCategory, WarningLevel, WarningTransition};
 use geohazard_runtime::Backoff;
 use geohazard_store::quarantine::{self, QuarantineReason, QuarantineRow};
 use serde::{Deserialize, Serialize};
@@ -284,7 +284,7 @@ pub async fn start(
     settings: VideoSettings,
     pool: PgPool,
     mqtt_url: &str,
-    warnings: broadcast::Sender<Arc<Warning>>,
+    warnings: broadcast::Sender<Arc<crate::live::LiveWarning>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Arc<Video>> {
     // A kept session: what is taken is acknowledged only once stored, and the broker keeps
@@ -610,7 +610,7 @@ async fn command(video: &Video, gateway: &str, cmd: Command) -> anyhow::Result<(
 async fn snapshot_on_warning(
     video: Arc<Video>,
     pool: PgPool,
-    mut warnings: broadcast::Receiver<Arc<Warning>>,
+    mut warnings: broadcast::Receiver<Arc<crate::live::LiveWarning>>,
     shutdown: CancellationToken,
 ) {
     loop {

@@ -22,6 +22,28 @@ pub const COLLECTOR: &str = "geohazard-collector";
 pub const ANALYZER: &str = "geohazard-analyzer";
 pub const COMMAND_CENTER: &str = "geohazard-command-center";
 
+/// Every user of the services' listener with the service whose password it shares: each
+/// service's own, and `{service}-{connection}` for each of its further MQTT connections (the
+/// broker takes the user name as the client id there, so each connection has a user of its
+/// own). The shipped ACL has a block for each.
+pub fn service_users() -> Vec<(&'static str, String)> {
+    let services: [(&str, &[&str]); 3] = [
+        (COLLECTOR, &[geohazard_universal::MQTT_CONNECTION]),
+        (ANALYZER, &[]),
+        (COMMAND_CENTER, &geohazard_command_center::MQTT_CONNECTIONS),
+    ];
+    let mut users = Vec::new();
+    for (service, connections) in services {
+        users.push((service, service.to_owned()));
+        users.extend(
+            connections
+                .iter()
+                .map(|c| (service, format!("{service}-{c}"))),
+        );
+    }
+    users
+}
+
 const SHIPPED_CONF: &str = include_str!("../../deploy/mosquitto.conf");
 const SHIPPED_ACL: &str = include_str!("../../deploy/mosquitto.acl");
 
@@ -64,7 +86,8 @@ pub struct Embedded {
     pub port: u16,
     /// The services' listener (loopback).
     pub services_port: u16,
-    /// Each service's (user name, password) on the services' listener.
+    /// Each service's (user name, password) on the services' listener; its further
+    /// connections' users (see [`service_users`]) have the same password.
     pub services: Vec<(&'static str, String)>,
     pub files: BrokerFiles,
     child: Child,
@@ -175,11 +198,17 @@ pub async fn start_embedded(
     std::fs::write(files.dir.join("mosquitto.acl"), SHIPPED_ACL)?;
     let services_passwd = files.services_passwd();
     let _ = std::fs::remove_file(&services_passwd);
-    let mut services = Vec::new();
-    for service in [COLLECTOR, ANALYZER, COMMAND_CENTER] {
-        let password = geohazard_store::registry::new_secret(32);
-        add_to_mosquitto_passwd(&services_passwd, service, &password)?;
-        services.push((service, password));
+    let mut services: Vec<(&'static str, String)> = Vec::new();
+    for (service, user) in service_users() {
+        let password = match services.iter().find(|(s, _)| *s == service) {
+            Some((_, password)) => password.clone(),
+            None => {
+                let password = geohazard_store::registry::new_secret(32);
+                services.push((service, password.clone()));
+                password
+            }
+        };
+        add_to_mosquitto_passwd(&services_passwd, &user, &password)?;
     }
     // The gateways' file must exist, even before the first key is issued.
     let gateways_passwd = files.gateways_passwd();

@@ -5,7 +5,10 @@
 //! `geohazard gateway-key --mosquitto-passwd` before the shipped broker starts, and plain
 //! `geohazard gateway-key` beside the running all-in-one. Every topic each service uses must get
 //! through; a gateway must not be able to take another's identity, nor write or read outside
-//! its own `gh/v1/gw/{code}/`.
+//! its own `gh/v1/gw/{code}/`; a service's credentials must not take another service's session.
+//! On the services' listener the broker takes the user name as the client id, so each test
+//! connection signs in as a user no running service uses (one per connection, as the services
+//! themselves do).
 
 mod common;
 
@@ -29,6 +32,10 @@ use tokio_util::sync::CancellationToken;
 const COLLECTOR: &str = "geohazard-collector";
 const ANALYZER: &str = "geohazard-analyzer";
 const COMMAND_CENTER: &str = "geohazard-command-center";
+/// The services' further connections' users (see `geohazard::broker::service_users`).
+const UNIVERSAL: &str = "geohazard-collector-universal";
+const CENTER_VIDEO: &str = "geohazard-command-center-video";
+const CENTER_READINGS: &str = "geohazard-command-center-readings";
 const OFFICER_PASSWORD: &str = "correct horse battery";
 const GATEWAYS: [&str; 2] = ["GW-A", "GW-B"];
 
@@ -68,6 +75,8 @@ on_both_brokers!(
     a_gateway_reads_only_its_own_topics_even_subscribed_to_everything,
     a_gateway_cannot_command_another_gateway_or_answer_for_it,
     a_video_frame_as_large_as_the_center_accepts_gets_through,
+    each_services_connection_gets_the_topics_it_uses,
+    a_services_credentials_cannot_take_another_services_session,
 );
 
 enum Running {
@@ -78,10 +87,11 @@ enum Running {
     },
 }
 
-/// A broker with two registered gateways' keys issued, and each service's password.
+/// A broker with two registered gateways' keys issued, and the password of each user of the
+/// services' listener.
 struct Brokered {
     running: Running,
-    passwords: Vec<(&'static str, String)>,
+    passwords: Vec<(String, String)>,
     keys: Vec<(String, String)>,
     store: Store,
     _db: TestDb,
@@ -103,12 +113,23 @@ impl Brokered {
                 for gw in GATEWAYS {
                     keys.push((gw.to_owned(), gateway_key(&db.url, gw, &file, &[]).await));
                 }
-                let passwords: Vec<(&str, String)> = [COLLECTOR, ANALYZER, COMMAND_CENTER]
+                // Every user the shipped ACL names, as an operator adds them: a password for
+                // each service, which its further connections' users share.
+                let mut by_service: Vec<(&str, String)> = Vec::new();
+                let passwords: Vec<(String, String)> = geohazard::broker::service_users()
                     .into_iter()
-                    .map(|s| (s, geohazard_store::registry::new_secret(20)))
+                    .map(|(service, user)| {
+                        if !by_service.iter().any(|(s, _)| *s == service) {
+                            by_service.push((service, geohazard_store::registry::new_secret(20)));
+                        }
+                        let (_, password) = by_service.iter().find(|(s, _)| *s == service).unwrap();
+                        (user, password.clone())
+                    })
                     .collect();
-                let services: Vec<(&str, &str)> =
-                    passwords.iter().map(|(s, p)| (*s, p.as_str())).collect();
+                let services: Vec<(&str, &str)> = passwords
+                    .iter()
+                    .map(|(u, p)| (u.as_str(), p.as_str()))
+                    .collect();
                 let broker = Broker::start_as_shipped_with_gateways_file(&file, &services).await;
                 (Running::Shipped(broker), passwords)
             }
@@ -126,7 +147,15 @@ impl Brokered {
                     let key = all_in_one_gateway_key(&db.url, gw, data_dir.path()).await;
                     keys.push((gw.to_owned(), key));
                 }
-                let passwords = broker.services.clone();
+                // Each connection's user has its service's password.
+                let passwords = geohazard::broker::service_users()
+                    .into_iter()
+                    .map(|(service, user)| {
+                        let (_, password) =
+                            broker.services.iter().find(|(s, _)| *s == service).unwrap();
+                        (user, password.clone())
+                    })
+                    .collect();
                 (
                     Running::AllInOne {
                         broker,
@@ -171,13 +200,8 @@ impl Brokered {
         &self.keys.iter().find(|(g, _)| g == gateway).unwrap().1
     }
 
-    fn password(&self, service: &str) -> &str {
-        &self
-            .passwords
-            .iter()
-            .find(|(s, _)| *s == service)
-            .unwrap()
-            .1
+    fn password(&self, user: &str) -> &str {
+        &self.passwords.iter().find(|(u, _)| u == user).unwrap().1
     }
 
     fn service_url(&self, service: &str) -> String {
@@ -204,7 +228,8 @@ impl Brokered {
         .await
     }
 
-    /// A service's own connection on the services' listener, subscribed to `filters`.
+    /// A connection as `service` (one of the services' listener's users) on that listener,
+    /// subscribed to `filters`. The broker replaces `client_id` with the user name.
     async fn service(&self, service: &str, client_id: &str, filters: &[String]) -> Client {
         connect(
             self.services_port(),
@@ -217,19 +242,24 @@ impl Brokered {
         .unwrap_or_else(|e| panic!("{service} connects: {e}\n{}", self.log()))
     }
 
-    /// What `observer` (which reads GW-A's status) received until the broker had handled
-    /// everything `intruder` (GW-A) sent: GW-A's own status after it, or, if the broker
-    /// dropped the intruder, a status the collector then sends for it.
-    async fn handled(&self, observer: &mut Client, intruder: &Client) -> Vec<rumqttc::Publish> {
-        let marker = Topic::status("GW-A");
+    /// What `observer` (which reads `marker`, a topic of GW-A's own) received until the broker
+    /// had handled everything `intruder` (GW-A) sent: GW-A's own message on `marker` after it,
+    /// or, if the broker dropped the intruder, one the universal endpoint's user (which may
+    /// write both kinds of marker) then sends for it.
+    async fn handled(
+        &self,
+        observer: &mut Client,
+        intruder: &Client,
+        marker: String,
+    ) -> Vec<rumqttc::Publish> {
         intruder.publish(marker.clone(), online(), false).await;
         let (mut before, dropped) = observer
             .all_until_handled(&marker, intruder)
             .await
             .unwrap_or_else(|| panic!("nothing on {marker} in time\n{}", self.log()));
         if dropped {
-            let collector = self.service(COLLECTOR, "collector-marker", &[]).await;
-            collector.publish(marker.clone(), online(), false).await;
+            let universal = self.service(UNIVERSAL, "universal-marker", &[]).await;
+            universal.publish(marker.clone(), online(), false).await;
             before.extend(
                 observer
                     .all_before(&marker)
@@ -275,15 +305,13 @@ impl Drop for World {
     }
 }
 
-async fn start_world(kind: Kind) -> World {
-    let b = Brokered::start(kind).await;
-    let store = &b.store;
-    let shutdown = CancellationToken::new();
+/// The collector on `b`, subscribed, until `shutdown`.
+async fn start_collector(b: &Brokered, shutdown: &CancellationToken) {
     let mut registry = prometheus_client::registry::Registry::default();
     let mut collector = Collector::start(
         CollectorConfig::default(),
         &b.service_url(COLLECTOR),
-        store.clone(),
+        b.store.clone(),
         &mut registry,
     )
     .unwrap();
@@ -292,6 +320,13 @@ async fn start_world(kind: Kind) -> World {
         .await
         .expect("the collector subscribes");
     tokio::spawn(collector.run(shutdown.clone()));
+}
+
+async fn start_world(kind: Kind) -> World {
+    let b = Brokered::start(kind).await;
+    let store = &b.store;
+    let shutdown = CancellationToken::new();
+    start_collector(&b, &shutdown).await;
 
     let analyzer = geohazard_analyzer::AnalyzerConfig::new(geohazard_bus::BusConfig::new(
         b.service_url(ANALYZER),
@@ -380,6 +415,25 @@ async fn every_services_topics_get_through(kind: Kind) {
     .await
     .unwrap();
     assert_eq!(next_json(&mut console).await["type"], "ready");
+    // Each of the running services' connections signed in as a user of its own, which the
+    // broker took as its client id (the universal endpoint does not run here).
+    let users: Vec<String> = geohazard::broker::service_users()
+        .into_iter()
+        .map(|(_, u)| u)
+        .filter(|u| u != UNIVERSAL)
+        .collect();
+    eventually(
+        Duration::from_secs(15),
+        "every service connection signed in as itself",
+        || async {
+            let log = broker.log();
+            users
+                .iter()
+                .all(|u| log.contains(&format!(" as {u} (")) && log.contains(&format!("u'{u}'")))
+                .then_some(())
+        },
+    )
+    .await;
 
     let mut gateway = world.b.gateway("GW-A", None).await;
 
@@ -406,20 +460,13 @@ async fn every_services_topics_get_through(kind: Kind) {
     let warning_id = raised["warning"]["id"].as_i64().unwrap();
 
     // Telemetry in (collector and analyzer).
-    let now = chrono::Utc::now().timestamp_millis() / 1000 * 1000;
-    let batch = TelemetryBatch {
-        seq: 1,
-        readings: vec![Reading {
-            sensor: "crack-1".into(),
-            ts: now,
-            value: 1.5,
-            quality: Default::default(),
-        }],
-    };
+    let batch = one_reading(1, 1.5);
     gateway
         .publish(Topic::telemetry("GW-A"), batch.to_json(), false)
         .await;
     world.b.wait_for_readings(1, "the reading stored").await;
+    // Telemetry confirmation out (collector), to the gateway.
+    gateway.next_on(&Topic::telemetry_ack("GW-A")).await;
 
     // Acknowledgement out (command-center publishes the warning change) and back to consoles.
     let r = http
@@ -438,56 +485,6 @@ async fn every_services_topics_get_through(kind: Kind) {
         broker.log()
     );
 
-    // Commands out, acknowledgements and video in (command-center's user); telemetry
-    // confirmations out (collector's user) to the gateway.
-    let mut center = connect(
-        broker.services_port(),
-        "command-center-test",
-        Some((COMMAND_CENTER, world.b.password(COMMAND_CENTER))),
-        &[Topic::command_ack("GW-A"), "gh/v1/gw/+/video/#".to_owned()],
-        None,
-    )
-    .await
-    .unwrap();
-    center
-        .publish(Topic::command("GW-A"), br#"{"id":"c1"}"#.to_vec(), false)
-        .await;
-    assert_eq!(
-        gateway
-            .next_on(&Topic::command("GW-A"))
-            .await
-            .payload
-            .as_ref(),
-        br#"{"id":"c1"}"#
-    );
-    gateway
-        .publish(
-            Topic::command_ack("GW-A"),
-            br#"{"id":"c1"}"#.to_vec(),
-            false,
-        )
-        .await;
-    center.next_on(&Topic::command_ack("GW-A")).await;
-    let frame = Topic::video("GW-A", "cam-1", now);
-    gateway
-        .publish(frame.clone(), vec![0xff, 0xd8, 0xff], false)
-        .await;
-    center.next_on(&frame).await;
-    let collector = connect(
-        broker.services_port(),
-        "collector-test",
-        Some((COLLECTOR, world.b.password(COLLECTOR))),
-        &[],
-        None,
-    )
-    .await
-    .unwrap();
-    let confirmation = format!("{}/ack", Topic::telemetry("GW-A"));
-    collector
-        .publish(confirmation.clone(), br#"{"seq":1}"#.to_vec(), false)
-        .await;
-    gateway.next_on(&confirmation).await;
-
     // Nobody gets in anonymously, and neither kind of credentials works on the other's port.
     for (port, login) in [
         (broker.port(), None),
@@ -501,18 +498,21 @@ async fn every_services_topics_get_through(kind: Kind) {
         let refused = connect(port, "intruder", login, &[], None).await;
         assert!(refused.is_err(), "port {port} let {login:?} in");
     }
-    assert!(!gateway.is_dropped() && !center.is_dropped());
+    assert!(!gateway.is_dropped());
 }
 
 async fn a_gateway_cannot_take_another_gateways_identity(kind: Kind) {
-    let world = start_world(kind).await;
+    let b = Brokered::start(kind).await;
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    start_collector(&b, &shutdown).await;
     let will = LastWill::new(
         Topic::status("GW-B"),
         GatewayStatus::offline().to_json(),
         QoS::AtLeastOnce,
         true,
     );
-    let mut gw_b = world.b.gateway("GW-B", Some(will)).await;
+    let mut gw_b = b.gateway("GW-B", Some(will)).await;
     gw_b.publish(
         Topic::status("GW-B"),
         GatewayStatus {
@@ -524,50 +524,24 @@ async fn a_gateway_cannot_take_another_gateways_identity(kind: Kind) {
     )
     .await;
     eventually(Duration::from_secs(15), "GW-B online", || async {
-        world.b.online("GW-B").await.filter(|o| *o)
+        b.online("GW-B").await.filter(|o| *o)
     })
     .await;
 
     // GW-A, with its own key, asks for GW-B's client id. The broker gives it its own instead.
-    let intruder = connect(
-        world.b.port(),
-        "GW-B",
-        Some(("GW-A", world.b.key("GW-A"))),
-        &[],
-        None,
-    )
-    .await
-    .expect("GW-A's key is valid");
+    let intruder = connect(b.port(), "GW-B", Some(("GW-A", b.key("GW-A"))), &[], None)
+        .await
+        .expect("GW-A's key is valid");
     // Once the intruder's own telemetry is stored, a takeover would long have shown.
-    let batch = TelemetryBatch {
-        seq: 7,
-        readings: vec![Reading {
-            sensor: "crack-1".into(),
-            ts: chrono::Utc::now().timestamp_millis() / 1000 * 1000,
-            value: 2.0,
-            quality: Default::default(),
-        }],
-    };
+    let batch = one_reading(7, 2.0);
     intruder
         .publish(Topic::telemetry("GW-A"), batch.to_json(), false)
         .await;
-    world.b.wait_for_readings(1, "the intruder's reading").await;
+    b.wait_for_readings(1, "the intruder's reading").await;
     assert!(!gw_b.is_dropped(), "the real GW-B was disconnected");
-    assert_eq!(
-        world.b.online("GW-B").await,
-        Some(true),
-        "GW-B's last will fired"
-    );
+    assert_eq!(b.online("GW-B").await, Some(true), "GW-B's last will fired");
     // GW-B still gets its commands.
-    let center = connect(
-        world.b.services_port(),
-        "command-center-test",
-        Some((COMMAND_CENTER, world.b.password(COMMAND_CENTER))),
-        &[],
-        None,
-    )
-    .await
-    .unwrap();
+    let center = b.service(CENTER_VIDEO, "command-center-test", &[]).await;
     center
         .publish(Topic::command("GW-B"), br#"{"id":"c2"}"#.to_vec(), false)
         .await;
@@ -582,6 +556,19 @@ fn outside_own(gateway: &str, got: &[rumqttc::Publish]) -> Vec<String> {
         .filter(|p| !p.topic.starts_with(&own))
         .map(|p| p.topic.clone())
         .collect()
+}
+
+/// A telemetry batch `seq` of one reading of GW-A's or GW-B's `crack-1`, made now.
+fn one_reading(seq: u64, value: f64) -> TelemetryBatch {
+    TelemetryBatch {
+        seq,
+        readings: vec![Reading {
+            sensor: "crack-1".into(),
+            ts: chrono::Utc::now().timestamp_millis() / 1000 * 1000,
+            value,
+            quality: Default::default(),
+        }],
+    }
 }
 
 fn online() -> Vec<u8> {
@@ -615,7 +602,9 @@ async fn a_gateway_cannot_publish_a_warning(kind: Kind) {
             false,
         )
         .await;
-    let before = b.handled(&mut center, &gateway).await;
+    let before = b
+        .handled(&mut center, &gateway, Topic::status("GW-A"))
+        .await;
     assert_eq!(outside_own("GW-A", &before), Vec::<String>::new());
 }
 
@@ -632,15 +621,7 @@ async fn a_gateway_cannot_publish_another_gateways_telemetry_or_status(kind: Kin
         )
         .await;
     let gateway = b.gateway("GW-A", None).await;
-    let batch = TelemetryBatch {
-        seq: 1,
-        readings: vec![Reading {
-            sensor: "crack-1".into(),
-            ts: chrono::Utc::now().timestamp_millis() / 1000 * 1000,
-            value: 99.0,
-            quality: Default::default(),
-        }],
-    };
+    let batch = one_reading(1, 99.0);
     gateway
         .publish(Topic::telemetry("GW-B"), batch.to_json(), false)
         .await;
@@ -651,7 +632,9 @@ async fn a_gateway_cannot_publish_another_gateways_telemetry_or_status(kind: Kin
             false,
         )
         .await;
-    let before = b.handled(&mut collector, &gateway).await;
+    let before = b
+        .handled(&mut collector, &gateway, Topic::status("GW-A"))
+        .await;
     assert_eq!(outside_own("GW-A", &before), Vec::<String>::new());
 }
 
@@ -671,6 +654,7 @@ async fn a_gateway_reads_only_its_own_topics_even_subscribed_to_everything(kind:
         )
         .await;
     let center = b.service(COMMAND_CENTER, "center-test", &[]).await;
+    let video = b.service(CENTER_VIDEO, "video-test", &[]).await;
 
     // GW-B's telemetry (seen by the collector), its confirmation and a command to it (seen by
     // GW-B), and a warning.
@@ -689,12 +673,12 @@ async fn a_gateway_reads_only_its_own_topics_even_subscribed_to_everything(kind:
     center
         .publish(Topic::warning(COUNTY, "SITE-1"), b"{}".to_vec(), false)
         .await;
-    center
+    video
         .publish(Topic::command("GW-B"), br#"{"id":"b1"}"#.to_vec(), false)
         .await;
     gw_b.next_on(&Topic::command("GW-B")).await;
     // Then one for GW-A itself: everything before it on its connection must be its own.
-    center
+    video
         .publish(Topic::command("GW-A"), br#"{"id":"a1"}"#.to_vec(), false)
         .await;
     let before = snoop
@@ -708,9 +692,9 @@ async fn a_gateway_cannot_command_another_gateway_or_answer_for_it(kind: Kind) {
     let b = Brokered::start(kind).await;
     let mut center = b
         .service(
-            COMMAND_CENTER,
+            CENTER_VIDEO,
             "center-test",
-            &["gh/v1/gw/+/cmd/ack".to_owned(), Topic::status("GW-A")],
+            &["gh/v1/gw/+/cmd/ack".to_owned()],
         )
         .await;
     let mut gw_b = b.gateway("GW-B", None).await;
@@ -725,7 +709,9 @@ async fn a_gateway_cannot_command_another_gateway_or_answer_for_it(kind: Kind) {
             false,
         )
         .await;
-    let before = b.handled(&mut center, &intruder).await;
+    let before = b
+        .handled(&mut center, &intruder, Topic::command_ack("GW-A"))
+        .await;
     assert_eq!(outside_own("GW-A", &before), Vec::<String>::new());
     center
         .publish(Topic::command("GW-B"), br#"{"id":"real"}"#.to_vec(), false)
@@ -743,7 +729,7 @@ async fn a_video_frame_as_large_as_the_center_accepts_gets_through(kind: Kind) {
     let largest = geohazard_command_center::VideoSettings::default().max_frame_bytes;
     let mut center = b
         .service(
-            COMMAND_CENTER,
+            CENTER_VIDEO,
             "center-test",
             &["gh/v1/gw/+/video/#".to_owned()],
         )
@@ -756,4 +742,181 @@ async fn a_video_frame_as_large_as_the_center_accepts_gets_through(kind: Kind) {
     let got = center.next_on(&frame).await;
     assert_eq!(got.payload.len(), largest, "{}", b.log());
     assert!(!gateway.is_dropped());
+}
+
+/// Each user of the services' listener gets what its connection reads and writes: the
+/// command-center's cameras' (commands out, their answers and frames in), its readings' and
+/// the universal endpoint's (the collector's confirmations), the universal endpoint's devices'
+/// telemetry, status and command answers to the collector and the cameras.
+async fn each_services_connection_gets_the_topics_it_uses(kind: Kind) {
+    let b = Brokered::start(kind).await;
+    let mut gateway = b.gateway("GW-A", None).await;
+    let mut video = b
+        .service(
+            CENTER_VIDEO,
+            "video-test",
+            &[
+                "gh/v1/gw/+/cmd/ack".to_owned(),
+                "gh/v1/gw/+/video/#".to_owned(),
+            ],
+        )
+        .await;
+    let mut readings = b
+        .service(
+            CENTER_READINGS,
+            "readings-test",
+            &["gh/v1/gw/+/telemetry/ack".to_owned()],
+        )
+        .await;
+    let mut universal = b
+        .service(
+            UNIVERSAL,
+            "universal-test",
+            &[
+                "gh/v1/gw/+/cmd".to_owned(),
+                "gh/v1/gw/+/telemetry/ack".to_owned(),
+            ],
+        )
+        .await;
+    let mut collector = b
+        .service(
+            COLLECTOR,
+            "collector-test",
+            &[
+                "gh/v1/gw/+/telemetry".to_owned(),
+                "gh/v1/gw/+/status".to_owned(),
+            ],
+        )
+        .await;
+
+    // A command to GW-A reaches it (and the universal endpoint, which answers for its own
+    // devices); GW-A's answer and a frame reach the cameras' connection.
+    video
+        .publish(Topic::command("GW-A"), br#"{"id":"c1"}"#.to_vec(), false)
+        .await;
+    let got = gateway.next_on(&Topic::command("GW-A")).await;
+    assert_eq!(got.payload.as_ref(), br#"{"id":"c1"}"#);
+    universal.next_on(&Topic::command("GW-A")).await;
+    gateway
+        .publish(
+            Topic::command_ack("GW-A"),
+            br#"{"id":"c1"}"#.to_vec(),
+            false,
+        )
+        .await;
+    video.next_on(&Topic::command_ack("GW-A")).await;
+    let frame = Topic::video("GW-A", "cam-1", chrono::Utc::now().timestamp_millis());
+    gateway
+        .publish(frame.clone(), vec![0xff, 0xd8, 0xff], false)
+        .await;
+    video.next_on(&frame).await;
+
+    // The collector's confirmation reaches the gateway, the consoles' charts and the endpoint.
+    let confirmation = Topic::telemetry_ack("GW-A");
+    collector
+        .publish(confirmation.clone(), br#"{"seq":1}"#.to_vec(), false)
+        .await;
+    gateway.next_on(&confirmation).await;
+    readings.next_on(&confirmation).await;
+    universal.next_on(&confirmation).await;
+
+    // The endpoint speaks for a device (UNI-1): telemetry and status to the collector, its
+    // command answer to the cameras' connection.
+    universal
+        .publish(
+            Topic::telemetry("UNI-1"),
+            TelemetryBatch {
+                seq: 1,
+                readings: vec![],
+            }
+            .to_json(),
+            false,
+        )
+        .await;
+    collector.next_on(&Topic::telemetry("UNI-1")).await;
+    universal
+        .publish(Topic::status("UNI-1"), online(), false)
+        .await;
+    collector.next_on(&Topic::status("UNI-1")).await;
+    universal
+        .publish(
+            Topic::command_ack("UNI-1"),
+            br#"{"id":"u1"}"#.to_vec(),
+            false,
+        )
+        .await;
+    video.next_on(&Topic::command_ack("UNI-1")).await;
+    for client in [&gateway, &video, &readings, &universal, &collector] {
+        assert!(!client.is_dropped(), "{}", b.log());
+    }
+}
+
+/// Another service's credentials (the analyzer's) asking for the collector's client id get
+/// the analyzer's own instead: the collector keeps its connection and its persistent session
+/// (subscriptions and queued messages), and goes on storing and confirming readings.
+async fn a_services_credentials_cannot_take_another_services_session(kind: Kind) {
+    let b = Brokered::start(kind).await;
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    start_collector(&b, &shutdown).await;
+    let mut gateway = b.gateway("GW-A", None).await;
+
+    let victim = CollectorConfig::default().client_id;
+    let mut intruder = connect(
+        b.services_port(),
+        &victim,
+        Some((ANALYZER, b.password(ANALYZER))),
+        &[],
+        None,
+    )
+    .await
+    .expect("the analyzer's credentials are valid");
+    assert!(
+        !intruder.session_present,
+        "the analyzer's credentials took the collector's session\n{}",
+        b.log()
+    );
+
+    // The collector still has GW-A's telemetry: stored and confirmed, none of it to the
+    // intruder, and nobody fought over the client id (the intruder was not dropped by a
+    // collector taking its session back).
+    let batch = one_reading(11, 3.0);
+    gateway
+        .publish(Topic::telemetry("GW-A"), batch.to_json(), false)
+        .await;
+    b.wait_for_readings(1, "GW-A's reading stored by the collector")
+        .await;
+    gateway.next_on(&Topic::telemetry_ack("GW-A")).await;
+    let got = intruder.received_now();
+    assert_eq!(
+        got.iter().map(|p| p.topic.clone()).collect::<Vec<_>>(),
+        Vec::<String>::new(),
+        "the intruder got the collector's messages"
+    );
+    assert!(
+        !intruder.is_dropped(),
+        "the collector and the intruder fought over the client id\n{}",
+        b.log()
+    );
+}
+
+#[test]
+fn the_shipped_acl_has_a_block_for_every_services_connection_and_no_other() {
+    let acl = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/mosquitto.acl"
+    ))
+    .unwrap();
+    let mut in_acl: Vec<&str> = acl
+        .lines()
+        .filter_map(|l| l.strip_prefix("user "))
+        .map(str::trim)
+        .collect();
+    let mut users: Vec<String> = geohazard::broker::service_users()
+        .into_iter()
+        .map(|(_, u)| u)
+        .collect();
+    in_acl.sort();
+    users.sort();
+    assert_eq!(in_acl, users);
 }

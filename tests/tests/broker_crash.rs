@@ -19,6 +19,10 @@ const GW: &str = "gw-crash";
 const GW_KEY: &str = "gw-crash-key";
 const COLLECTOR: &str = "geohazard-collector";
 const COLLECTOR_KEY: &str = "collector-key";
+/// Reads the gateway's status beside the collector (the services' listener takes user names as
+/// client ids: a second connection as the collector would take its session).
+const ANALYZER: &str = "geohazard-analyzer";
+const ANALYZER_KEY: &str = "analyzer-key";
 
 /// Every telemetry message the bridge ever queued, from a copy of its queue folder read from
 /// the start (the bridge runs with one segment, which is never deleted while it runs).
@@ -42,7 +46,11 @@ fn everything_queued(queue: &std::path::Path) -> Vec<TelemetryBatch> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_with_a_backlog_loses_no_reading_the_bridge_made() {
-    let mut broker = Broker::start_as_shipped(&[(GW, GW_KEY)], &[(COLLECTOR, COLLECTOR_KEY)]).await;
+    let mut broker = Broker::start_as_shipped(
+        &[(GW, GW_KEY)],
+        &[(COLLECTOR, COLLECTOR_KEY), (ANALYZER, ANALYZER_KEY)],
+    )
+    .await;
     let db = TestDb::create().await;
     let store = Store::connect(&db.url, 4).await.unwrap();
     let sensors = demo::sensor_list(8);
@@ -97,7 +105,8 @@ async fn a_broker_killed_with_a_backlog_loses_no_reading_the_bridge_made() {
         RunningCollector::start(&collector_url, store.clone(), CollectorConfig::default()).await;
 
     // The bridge learns what is committed through the shipped ACL: its queue drains.
-    let mut status = subscriber(&collector_url, "crash-test-status", Topic::status(GW)).await;
+    let status_url = broker.service_url_as(ANALYZER, ANALYZER_KEY);
+    let mut status = subscriber(&status_url, "crash-test-status", Topic::status(GW)).await;
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             let d = status

@@ -144,6 +144,28 @@ impl BrokerUrl {
     }
 }
 
+/// The URL for a service's further MQTT connection named `connection` (`video`, `readings`,
+/// `universal`): the same broker and password, the user name `{user}-{connection}`; a URL
+/// without a user is returned as it is. The shipped broker's services' listener takes each
+/// connection's user name as its client id (no service's credentials can take another's
+/// session), so each connection of a process signs in as a user of its own.
+pub fn connection_url(url: &str, connection: &str) -> anyhow::Result<String> {
+    let mut parsed = url::Url::parse(url)
+        .with_context(|| format!("MQTT URL `{}`", geohazard_runtime::redact_url(url)))?;
+    if parsed.username().is_empty() {
+        return Ok(url.to_owned());
+    }
+    // The user name as written (percent-encoded) plus a suffix that needs no encoding.
+    let user = format!("{}-{connection}", parsed.username());
+    parsed.set_username(&user).map_err(|()| {
+        anyhow::anyhow!(
+            "MQTT URL `{}` takes no user",
+            geohazard_runtime::redact_url(url)
+        )
+    })?;
+    Ok(parsed.to_string())
+}
+
 /// A readiness check named `broker` that passes while `linked` says the connection is up.
 fn link_check(linked: Arc<AtomicBool>) -> Arc<dyn geohazard_runtime::ReadinessCheck> {
     geohazard_runtime::health::check("broker", move || {
@@ -537,6 +559,7 @@ impl Drop for AbortOnDrop {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     #[test]

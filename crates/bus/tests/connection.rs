@@ -192,3 +192,28 @@ async fn the_last_will_speaks_for_a_lost_link_and_a_clean_close_says_goodbye_ins
     .await;
     assert_eq!(retained(&broker, "test/status").await, "bye");
 }
+
+#[test]
+fn a_further_connection_signs_in_as_the_users_name_with_its_own_suffix() {
+    let url = geohazard_bus::connection_url(
+        "mqtt://geohazard-collector:p%40ss@10.0.0.5:1884",
+        "universal",
+    )
+    .unwrap();
+    let parsed = geohazard_bus::BrokerUrl::parse(&url).unwrap();
+    assert_eq!(
+        parsed.credentials,
+        Some(("geohazard-collector-universal".into(), "p@ss".into()))
+    );
+    assert_eq!((parsed.host.as_str(), parsed.port), ("10.0.0.5", 1884));
+    let odd = geohazard_bus::connection_url("mqtt://a%2Fb:pw@h", "video").unwrap();
+    assert_eq!(
+        geohazard_bus::BrokerUrl::parse(&odd).unwrap().credentials,
+        Some(("a/b-video".into(), "pw".into()))
+    );
+    // Anonymous (an open test broker): nothing to add to.
+    assert_eq!(
+        geohazard_bus::connection_url("mqtt://127.0.0.1:1883", "video").unwrap(),
+        "mqtt://127.0.0.1:1883"
+    );
+}

@@ -90,6 +90,27 @@ fn capitalized(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Whose app notifications no client has received yet: each person's count and newest id. One
+/// query for every socket of a command-center, which then reads [`pending`] only for a person
+/// whose figures changed.
+pub async fn pending_by_person(
+    pool: &PgPool,
+) -> sqlx::Result<std::collections::HashMap<PersonId, (i64, NotificationId)>> {
+    let rows: Vec<(PersonId, i64, NotificationId)> = sqlx::query_as(
+        "SELECT person_id, count(*), max(id) FROM notifications
+         WHERE channel = $1 AND status = $2 AND person_id IS NOT NULL
+         GROUP BY person_id",
+    )
+    .bind(Channel::App)
+    .bind(NotificationStatus::Pending)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(person, n, newest)| (person, (n, newest)))
+        .collect())
+}
+
 /// The app notifications of `person` no client has received yet, oldest first.
 pub async fn pending(pool: &PgPool, person: PersonId) -> sqlx::Result<Vec<AppNotification>> {
     let rows: Vec<Row> = sqlx::query_as(

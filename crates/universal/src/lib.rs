@@ -27,6 +27,10 @@ pub use frame::encode as encode_frame;
 pub use mapping::{METHODS, Method, sensors_for};
 pub use server::{UniversalEndpoint, run};
 
+/// The endpoint's MQTT connection signs in as the URL's user name plus `-universal` (it runs
+/// with the collector's URL): see [`geohazard_bus::connection_url`].
+pub const MQTT_CONNECTION: &str = "universal";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UniversalConfig {

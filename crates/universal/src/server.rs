@@ -108,8 +108,11 @@ impl UniversalEndpoint {
             .ok_or_else(|| anyhow::anyhow!("the universal-type endpoint has no listen address"))?;
         let listener = TcpListener::bind(listen).await?;
         let max_connections = config.max_connections;
+        // A user of its own beside the collector's (the services' listener ties client ids to
+        // user names): `{user}-universal`.
+        let upstream_url = geohazard_bus::connection_url(mqtt_url, crate::MQTT_CONNECTION)?;
         let (upstream, commands) = ConfirmedBus::start(
-            &BusConfig::new(mqtt_url, config.client_id.clone()),
+            &BusConfig::new(upstream_url, config.client_id.clone()),
             Duration::from_secs(config.broker_timeout_secs),
         )?;
         // Every gateway's commands, connected or not: a command to one of our devices that is

@@ -50,6 +50,8 @@ pub struct Client {
     received: mpsc::UnboundedReceiver<Publish>,
     acks: mpsc::UnboundedReceiver<rumqttc::SubAck>,
     dropped: tokio::sync::watch::Receiver<bool>,
+    /// The broker's CONNACK said it had a session for this client id (kept from before).
+    pub session_present: bool,
 }
 
 /// Connects to 127.0.0.1:`port`, subscribes to `filters`; Err with the reason when refused.
@@ -76,7 +78,7 @@ pub async fn connect(
     let connected = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match events.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => return Ok(ack.session_present),
                 Ok(_) => {}
                 Err(e) => return Err(anyhow::Error::from(e)),
             }
@@ -84,7 +86,7 @@ pub async fn connect(
     })
     .await
     .map_err(|_| anyhow::anyhow!("no CONNACK in time"))?;
-    connected?;
+    let session_present = connected?;
     for filter in filters {
         client
             .subscribe(filter.as_str(), QoS::AtLeastOnce)
@@ -133,6 +135,7 @@ pub async fn connect(
         received,
         acks,
         dropped,
+        session_present,
     })
 }
 
@@ -219,6 +222,15 @@ impl Client {
         .await
         .ok()?;
         Some((before, handled))
+    }
+
+    /// What has arrived and not been taken yet, without waiting.
+    pub fn received_now(&mut self) -> Vec<Publish> {
+        let mut got = Vec::new();
+        while let Ok(p) = self.received.try_recv() {
+            got.push(p);
+        }
+        got
     }
 
     pub fn is_dropped(&self) -> bool {
