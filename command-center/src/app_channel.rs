@@ -11,7 +11,7 @@
 //! keeps both times (`geohazard_notify::app`). A notification no client receives in time goes
 //! out by SMS (the delivery worker).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 
+use crate::feeds::PendingApp;
 use crate::incident_feed::{Changed, IncidentChanged};
 use crate::state::AppState;
 
@@ -51,9 +52,6 @@ pub struct AppChannel {
     /// The person's figures when last read; `None` before the first read.
     seen: Option<Option<(i64, NotificationId)>>,
 }
-
-/// Whose app notifications are pending: each person's count and newest id.
-pub type PendingApp = HashMap<PersonId, (i64, NotificationId)>;
 
 /// Keeps `state.app_pending` up to date until shutdown: one query when warning changes go by
 /// (a burst is one query) and every `app_notification_poll_ms`.

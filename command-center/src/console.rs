@@ -142,3 +142,21 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/divisions", get(divisions))
         .route("/api/v1/sensors/{id}/thresholds", get(thresholds))
 }
+
+/// The division of a gateway's site, if the gateway is in the officer's scope; else 404.
+pub(crate) async fn gateway_in_scope(
+    state: &AppState,
+    officer: &Officer,
+    gateway: &str,
+) -> Result<String, ApiError> {
+    sqlx::query_scalar(concat!(
+        scope_cte!(),
+        "SELECT s.division_code FROM gateways g JOIN hazard_sites s ON s.id = g.site_id
+         JOIN scope ON scope.code = s.division_code WHERE g.code = $2"
+    ))
+    .bind(&officer.division_code)
+    .bind(gateway)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::NotFound)
+}

@@ -382,7 +382,7 @@ impl Participant {
         })?;
         if let ClientMessage::Camera { gateway, .. } = &message {
             // Only a camera its bringer may watch; then everyone in the room may.
-            crate::video::gateway_in_scope(&self.state, &self.officer, gateway)
+            crate::console::gateway_in_scope(&self.state, &self.officer, gateway)
                 .await
                 .map_err(|_| refusal("gateway", "no such gateway in your divisions"))?;
         }

@@ -34,6 +34,7 @@ mod console;
 mod consult_hub;
 mod consult_room;
 mod error;
+mod feeds;
 mod gateway_broker;
 mod idempotency;
 mod incident_feed;

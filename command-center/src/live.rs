@@ -24,38 +24,17 @@ use geohazard_bus::{Bus, BusConfig, Qos};
 use geohazard_domain::PersonId;
 use geohazard_protocol::topic::ALL_WARNINGS;
 use geohazard_protocol::warning::Warning;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::app_channel::AppChannel;
 use crate::auth::{self, Officer};
 use crate::error::ApiError;
+use crate::feeds::{LiveMessage, LiveWarning};
 use crate::incident_feed::Changed;
 use crate::readings_push::{Readings, StoredFeed};
 use crate::state::AppState;
-
-/// A warning change as the store holds it, with its live message (`{"type":"warning",...}`)
-/// serialised once for every socket.
-#[derive(Debug)]
-pub struct LiveWarning {
-    pub warning: Warning,
-    pub message: Utf8Bytes,
-}
-
-impl LiveWarning {
-    pub fn new(warning: Warning) -> LiveWarning {
-        let message = LiveMessage::Warning { warning: &warning }.text().into();
-        LiveWarning { warning, message }
-    }
-}
-
-impl std::ops::Deref for LiveWarning {
-    type Target = Warning;
-    fn deref(&self) -> &Warning {
-        &self.warning
-    }
-}
 
 /// Feeds warning changes from MQTT into `live` until `shutdown`. A message only says that a
 /// warning changed: what goes to consoles is that warning as the store holds it (state, level,
@@ -143,35 +122,6 @@ pub async fn connect(url: &str, client_id: &str, wait: Duration) -> anyhow::Resu
         tracing::warn!(error = %e, "the live feed is not subscribed yet; it keeps trying");
     }
     Ok(bus)
-}
-
-/// What a live socket sends, as `{"type": ..., ...}`.
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum LiveMessage<'a> {
-    /// First, once subscribed: who the socket serves and how many divisions it watches.
-    Ready { officer: &'a str, divisions: usize },
-    /// A warning change in scope.
-    Warning { warning: &'a Warning },
-    /// An incident in scope changed: re-read `GET /api/v1/incidents/{id}`.
-    Incident { id: i64 },
-    /// The deliveries of a warning in scope changed (a receipt, a confirmation, a send or its
-    /// failure): re-read `GET /api/v1/warnings/{warning}`.
-    Deliveries { warning: i64 },
-    /// A rapid report came from the field: read `GET /api/v1/field-reports?after=`.
-    FieldReport { id: i64 },
-    /// A patrol was done: re-read `GET /api/v1/patrols/coverage`.
-    Patrol { id: i64 },
-    /// Events were dropped: re-read `GET /api/v1/warnings`.
-    Resync { missed: u64 },
-    /// The session was signed out, expired or disabled; the socket closes.
-    SessionEnded,
-}
-
-impl LiveMessage<'_> {
-    fn text(&self) -> String {
-        serde_json::to_string(self).expect("a live message serializes")
-    }
 }
 
 /// The division codes an officer sees: its own and all below it.

@@ -102,10 +102,10 @@ pub struct Inner {
     pub pool: PgPool,
     pub settings: Settings,
     /// Warning events for the live sockets, fed from MQTT.
-    pub live: broadcast::Sender<Arc<crate::live::LiveWarning>>,
+    pub live: broadcast::Sender<Arc<crate::feeds::LiveWarning>>,
     /// Whose app notifications are pending, for the live sockets
     /// (`app_channel::run_pending` keeps it).
-    pub app_pending: tokio::sync::watch::Sender<Arc<crate::app_channel::PendingApp>>,
+    pub app_pending: tokio::sync::watch::Sender<Arc<crate::feeds::PendingApp>>,
     /// Incident changes for the live sockets, fed from PostgreSQL notifications.
     pub incidents: broadcast::Sender<Arc<crate::incident_feed::IncidentChanged>>,
     /// Warning changes made here (acknowledgements) to publish on MQTT; `None` without a broker.

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, Entry};
 use crate::auth::{self, Officer, RemoteAddr};
-use crate::console::require_site;
+use crate::console::{gateway_in_scope, require_site};
 use crate::error::{ApiError, Id, Params};
 use crate::state::AppState;
 
@@ -284,7 +284,7 @@ pub async fn start(
     settings: VideoSettings,
     pool: PgPool,
     mqtt_url: &str,
-    warnings: broadcast::Sender<Arc<crate::live::LiveWarning>>,
+    warnings: broadcast::Sender<Arc<crate::feeds::LiveWarning>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Arc<Video>> {
     // A kept session: what is taken is acknowledged only once stored, and the broker keeps
@@ -610,7 +610,7 @@ async fn command(video: &Video, gateway: &str, cmd: Command) -> anyhow::Result<(
 async fn snapshot_on_warning(
     video: Arc<Video>,
     pool: PgPool,
-    mut warnings: broadcast::Receiver<Arc<crate::live::LiveWarning>>,
+    mut warnings: broadcast::Receiver<Arc<crate::feeds::LiveWarning>>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -687,24 +687,6 @@ fn camera_route(gateway: &str, camera: &str) -> Result<(), ApiError> {
             "网关和摄像头名称须为标识符 / gateway and camera must be identifiers",
         ))
     }
-}
-
-/// The division of a gateway's site, if the gateway is in the officer's scope; else 404.
-pub(crate) async fn gateway_in_scope(
-    state: &AppState,
-    officer: &Officer,
-    gateway: &str,
-) -> Result<String, ApiError> {
-    sqlx::query_scalar(concat!(
-        scope_cte!(),
-        "SELECT s.division_code FROM gateways g JOIN hazard_sites s ON s.id = g.site_id
-         JOIN scope ON scope.code = s.division_code WHERE g.code = $2"
-    ))
-    .bind(&officer.division_code)
-    .bind(gateway)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or(ApiError::NotFound)
 }
 
 async fn jpeg(video: &Video, relative: &str) -> Result<Response, ApiError> {

@@ -33,8 +33,9 @@ fn no_service_depends_on_another_service_not_even_for_its_tests() {
 /// The layer map (ARCHITECTURE.md): a library crate may use only the library crates of lower
 /// layers. Bottom to top: the vocabulary (`domain`; `runtime` and `field-sim`, which know no
 /// domain), the wire (`protocol`), the connections (`bus`, `store`), then `audit` → `notify` →
-/// `warnings` → the feature crates → `api`; `testkit` stands over them all (for tests). A crate
-/// not in the map fails the test until its layer is declared here.
+/// `warnings` → the feature crates → `consult` (over incidents) → `api`; `testkit` stands over
+/// them all (for tests). A crate not in the map fails the test until its layer is declared
+/// here.
 const LAYERS: &[&[&str]] = &[
     &[
         "geohazard-domain",
@@ -54,8 +55,9 @@ const LAYERS: &[&[&str]] = &[
         "geohazard-approvals",
         "geohazard-reports",
         "geohazard-forecast",
-        "geohazard-consult",
     ],
+    // Consultation is held over incidents: its decisions enter an incident's timeline.
+    &["geohazard-consult"],
     &["geohazard-api"],
     &["geohazard-testkit"],
 ];

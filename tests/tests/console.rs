@@ -1993,6 +1993,24 @@ async fn an_sms_receipt_and_an_app_confirmation_show_on_an_open_warning_within_s
         .fetch_one(pool)
         .await
         .unwrap();
+    // The world's notifier (no SMS provider) fails the SMS the raising queued: let it finish
+    // before the row is set as a provider would leave it, or its failure lands on top.
+    eventually(
+        Duration::from_secs(10),
+        "the notifier done with the queued SMS",
+        || async {
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM notifications WHERE warning_id = $1 AND channel = 'sms'
+                   AND status IN ('pending', 'sending')",
+            )
+            .bind(red)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            (busy == 0).then_some(())
+        },
+    )
+    .await;
     // An SMS the provider took (no receipt yet) and an app notice shown but not confirmed, as
     // the notifier leaves them.
     let notification = |channel: &'static str, reason: &'static str, status: &'static str| async move {

@@ -19,7 +19,7 @@ import { openApproval } from "./approvals.js";
 /** @typedef {{gateway: string, site: string, site_name: string, slots: number, online_slots: number}} Gateway */
 /** @typedef {{kind: string, name: string, site: string | null, figure: number | null, detail: string, step?: string | null, approval_id?: number | null, at?: string | null, level?: string | null}} Exception */
 /** @typedef {{raised: number, acknowledged: number, ack_mean_s: number | null, ack_max_s: number | null, incidents: number, incident_mean_s: number | null, incident_max_s: number | null, on_site: number, on_site_mean_s: number | null, on_site_max_s: number | null}} Responses */
-/** @typedef {{division_code: string, division_name: string, period: {kind: string, label: string, from: string, to: string}, counted_to: string, gateways: Gateway[], online_rate: number | null, readings_expected: number, readings_received: number, completeness: number | null, warnings: Record<string, number>, responses: Responses, notifications: {queued: number, sent: number, delivered: number, confirmed: number, failed: number}, approvals: {decided: number, on_time: number, late: number, open_overdue: number}, sites: number, sites_without_monitoring: string[], exceptions: Exception[]}} Figures */
+/** @typedef {{division_code: string, division_name: string, period: {kind: string, label: string, from: string, to: string}, counted_to: string, gateways: Gateway[], online_rate: number | null, readings_expected: number, readings_received: number, completeness: number | null, warnings: Record<string, number>, responses: Responses, notifications: {queued: number, sent: number, delivered: number, confirmed: number, failed: number}, approvals: {decided: number, on_time: number, late: number, open_overdue: number}, sites: number, sites_without_monitoring: string[], patrol_rate?: number | null, patrols?: {site: string, site_name: string, slots: number, kept: number}[], exceptions: Exception[]}} Figures */
 /** @typedef {{id: number, division_code: string, division_name: string, kind: string, label: string, period_from: string, period_to: string, generated_at: string, exceptions: number}} Report */
 
 /** Periods before the one shown that the trend chart covers. */
@@ -69,6 +69,7 @@ function summary(f) {
       ${card("supervision.completeness", pct(f.completeness), "sv-completeness", rateCls(f.completeness))}
       ${card("supervision.readings", `${f.readings_received} / ${f.readings_expected}`, "sv-readings")}
       ${card("supervision.sites_unmonitored", `${f.sites_without_monitoring.length} / ${f.sites}`, "sv-unmonitored", f.sites_without_monitoring.length ? "bad" : "")}
+      ${(f.patrols || []).length ? card("supervision.patrol_rate", pct(f.patrol_rate ?? null), "sv-patrols", rateCls(f.patrol_rate ?? null)) : ""}
     </div>
     <div class="sv-grid">
       <section><h3>${t("supervision.warnings")}</h3>
@@ -108,6 +109,7 @@ function what(e) {
   if (e.kind === "gateway_offline") return t("supervision.ex.online", { r: pct(e.figure) });
   if (e.kind === "sensor_incomplete") return t("supervision.ex.complete", { r: pct(e.figure) });
   if (e.kind === "site_unmonitored") return t("supervision.ex.silent");
+  if (e.kind === "patrol_missed") return t("supervision.ex.patrol", { r: pct(e.figure) });
   if (e.kind === "warning_unacknowledged") return html`<span class="chip lvl-${e.level || ""}">${t("level." + (e.level || "none"))}</span> ${t("supervision.ex.raised", { at: fmtTime(e.at) })}`;
   if (e.kind === "approval_overdue") return t("supervision.ex.due", { step: e.step || "", at: fmtTime(e.at) });
   return e.detail;

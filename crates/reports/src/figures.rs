@@ -20,8 +20,13 @@
 //!   open past their deadline at the period's end.
 //! - **Sites without working monitoring**: sites (not retired) none of whose sensors delivered
 //!   in the last 24 h of the period.
+//! - **Patrols** (群测群防巡查) against each site's schedule: from the period's start (or the
+//!   schedule's writing) the period is cut into slots of the hours in force at each slot's
+//!   start (the season's hours in its months, China time; outside them the off-season hours,
+//!   or no patrol due, a day at a time); a slot was kept when a patrol of the site falls in it.
+//!   A slot still running at the period's end counts only once kept. Rate = kept / slots.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
@@ -143,6 +148,67 @@ pub struct Exception {
     pub level: Option<String>,
 }
 
+/// One site's patrols against its schedule over the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatrolFigure {
+    pub site: String,
+    pub site_name: String,
+    /// Slots of the schedule in the period.
+    pub slots: i64,
+    /// Slots with a patrol in them.
+    pub kept: i64,
+}
+
+/// The slots a patrol schedule asks for between `from` and `to`, each `(start, end)`: a slot
+/// lasts the hours in force at its start (`interval_h` in the `season`'s months in China time,
+/// all year when it is empty; `off_h` otherwise, or none due: the next day is looked at). The
+/// last slot may end after `to`.
+pub fn patrol_slots(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    interval_h: i32,
+    season: &[i16],
+    off_h: Option<i32>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut slots = vec![];
+    let mut at = from;
+    while at < to {
+        let month = at.with_timezone(&crate::period::CST).month() as i16;
+        let hours = if season.is_empty() || season.contains(&month) {
+            Some(interval_h)
+        } else {
+            off_h
+        };
+        match hours {
+            Some(h) => {
+                let end = at + Duration::hours(i64::from(h.max(1)));
+                slots.push((at, end));
+                at = end;
+            }
+            None => at += Duration::days(1),
+        }
+    }
+    slots
+}
+
+/// How many of `slots` count, and how many of those hold one of `patrols` (sorted): a slot
+/// still running at `to` counts only once it is kept.
+fn kept_slots(
+    slots: &[(DateTime<Utc>, DateTime<Utc>)],
+    patrols: &[DateTime<Utc>],
+    to: DateTime<Utc>,
+) -> (i64, i64) {
+    let (mut counted, mut kept) = (0, 0);
+    for (start, end) in slots {
+        let has = patrols.iter().any(|p| p >= start && p < end);
+        if *end <= to || has {
+            counted += 1;
+            kept += i64::from(has);
+        }
+    }
+    (counted, kept)
+}
+
 /// The figures of a division over a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Figures {
@@ -164,6 +230,12 @@ pub struct Figures {
     pub approvals: Approvals,
     pub sites: i64,
     pub sites_without_monitoring: Vec<String>,
+    /// Sites with a patrol schedule, and how their slots were kept.
+    #[serde(default)]
+    pub patrols: Vec<PatrolFigure>,
+    /// Kept slots / slots; `None` without scheduled patrols.
+    #[serde(default)]
+    pub patrol_rate: Option<f64>,
     pub exceptions: Vec<Exception>,
 }
 
@@ -356,6 +428,57 @@ pub async fn figures(
     .fetch_all(pool)
     .await?;
 
+    type ScheduleRow = (
+        i64,
+        String,
+        String,
+        i32,
+        Vec<i16>,
+        Option<i32>,
+        DateTime<Utc>,
+    );
+    let schedules: Vec<ScheduleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SUB}
+         SELECT h.id, h.code, h.name, ps.interval_hours, ps.season, ps.off_season_hours,
+                greatest($2, ps.created_at)
+         FROM patrol_schedules ps JOIN hazard_sites h ON h.id = ps.site_id
+         WHERE h.division_code IN (SELECT code FROM sub) AND h.status <> 'closed'
+           AND ps.created_at < $3
+         ORDER BY h.code"
+    )))
+    .bind(division)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let patrol_times: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT site_id, at FROM patrols WHERE site_id = ANY($1) AND at >= $2 AND at < $3
+         ORDER BY at",
+    )
+    .bind(schedules.iter().map(|s| s.0).collect::<Vec<_>>())
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let patrols: Vec<PatrolFigure> = schedules
+        .into_iter()
+        .map(|(id, site, site_name, interval_h, season, off_h, start)| {
+            let times: Vec<DateTime<Utc>> = patrol_times
+                .iter()
+                .filter(|(s, _)| *s == id)
+                .map(|(_, at)| *at)
+                .collect();
+            let slots = patrol_slots(start, to, interval_h, &season, off_h);
+            let (slots, kept) = kept_slots(&slots, &times, to);
+            PatrolFigure {
+                site,
+                site_name,
+                slots,
+                kept,
+            }
+        })
+        .collect();
+
     let slots: i64 = gateways.iter().map(|g| g.slots).sum();
     let online: i64 = gateways.iter().map(|g| g.online_slots.min(g.slots)).sum();
     let expected: i64 = sensors.iter().map(|s| s.expected).sum();
@@ -410,6 +533,19 @@ pub async fn figures(
             });
         }
     }
+    for p in patrols.iter().filter(|p| p.kept < p.slots) {
+        exceptions.push(Exception {
+            kind: "patrol_missed".into(),
+            name: p.site.clone(),
+            site: Some(p.site.clone()),
+            figure: ratio(p.kept, p.slots),
+            detail: format!("{}: patrolled {} of {} due", p.site_name, p.kept, p.slots),
+            step: None,
+            approval_id: None,
+            at: None,
+            level: None,
+        });
+    }
     for (site, level, raised_at) in unacknowledged {
         exceptions.push(Exception {
             kind: "warning_unacknowledged".into(),
@@ -463,6 +599,11 @@ pub async fn figures(
         approvals,
         sites: sites.len() as i64,
         sites_without_monitoring,
+        patrol_rate: ratio(
+            patrols.iter().map(|p| p.kept).sum(),
+            patrols.iter().map(|p| p.slots).sum(),
+        ),
+        patrols,
         exceptions,
     }))
 }

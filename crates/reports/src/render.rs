@@ -127,6 +127,7 @@ pub fn summary(f: &Figures) -> Vec<(&'static str, &'static str, String)> {
             "Approval steps overdue",
             a.open_overdue.to_string(),
         ),
+        ("巡查完成率", "Patrols kept", percent(f.patrol_rate)),
         ("隐患点数", "Hazard sites", f.sites.to_string()),
         (
             "无有效监测隐患点",
@@ -144,6 +145,7 @@ pub fn exception_zh(kind: &str) -> &'static str {
         "site_unmonitored" => "隐患点无有效监测",
         "warning_unacknowledged" => "预警未确认",
         "approval_overdue" => "审批逾期",
+        "patrol_missed" => "巡查未按时",
         _ => "异常",
     }
 }
@@ -156,6 +158,7 @@ pub fn exception_detail(e: &Exception) -> String {
     let zh = match (e.kind.as_str(), &at) {
         ("gateway_offline", _) => format!("在线率 {}", percent(e.figure)),
         ("sensor_incomplete", _) => format!("数据完整率 {}", percent(e.figure)),
+        ("patrol_missed", _) => format!("巡查完成率 {}", percent(e.figure)),
         ("site_unmonitored", _) => "统计期末 24 小时无监测数据".to_owned(),
         ("warning_unacknowledged", Some(at)) => format!(
             "{}预警 {at} 发布，未确认",

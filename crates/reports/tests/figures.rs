@@ -524,3 +524,104 @@ async fn response_times_raised_to_incident_and_to_team_on_site_match_the_seeded_
     assert_eq!(row("平均立案时长（分钟）"), "32.5");
     assert_eq!(row("平均到场时长（分钟）"), "95.0");
 }
+
+#[tokio::test]
+async fn patrols_kept_against_each_sites_schedule_match_a_count_of_the_seeded_patrols() {
+    use chrono::Datelike;
+    let s = seed().await;
+    let t = |p: &Period, h: i64| p.from + Duration::hours(h);
+    let month =
+        s.d1.from
+            .with_timezone(&geohazard_reports::period::CST)
+            .month() as i16;
+    let other_month = month % 12 + 1;
+    // site-GA (Gao): every 12 h all year, long since. site-C (Cuiping): every 6 h in this
+    // month's season, written at noon of day 1. site-B (Cuiping): daily only in another month,
+    // nothing off season: no patrol is due.
+    let long_ago = s.d1.from - Duration::days(30);
+    let written = t(&s.d1, 12);
+    let patrols = [
+        ("site-GA", t(&s.d1, 3)),
+        ("site-GA", t(&s.d1, 20)),
+        ("site-GA", t(&s.d1, 21)),
+        ("site-GA", t(&s.d2, 5)),
+        ("site-C", t(&s.d1, 13)),
+        ("site-B", t(&s.d1, 9)),
+    ];
+    let values: Vec<String> = patrols
+        .iter()
+        .map(|(site, at)| {
+            format!(
+                "((SELECT id FROM hazard_sites WHERE code = '{site}'), (SELECT min(id) FROM officers), '{at}', 104.6, 28.8, '[]')"
+            )
+        })
+        .collect();
+    exec(&s.store, &format!(
+        "INSERT INTO patrol_schedules (site_id, interval_hours, season, off_season_hours, items, created_at)
+         SELECT id, 12, '{{}}', NULL, '{{cracks}}', '{long_ago}' FROM hazard_sites WHERE code = 'site-GA';
+         INSERT INTO patrol_schedules (site_id, interval_hours, season, off_season_hours, items, created_at)
+         SELECT id, 6, ARRAY[{month}]::smallint[], NULL, '{{cracks}}', '{written}' FROM hazard_sites WHERE code = 'site-C';
+         INSERT INTO patrol_schedules (site_id, interval_hours, season, off_season_hours, items, created_at)
+         SELECT id, 24, ARRAY[{other_month}]::smallint[], NULL, '{{cracks}}', '{long_ago}' FROM hazard_sites WHERE code = 'site-B';
+         INSERT INTO patrols (site_id, officer_id, at, longitude, latitude, answers) VALUES {};",
+        values.join(", ")
+    ))
+    .await;
+
+    // The test's own count: a fixed interval from a start; slot k = [start + k·h, start +
+    // (k+1)·h); the slots that fit in the day, and those holding a patrol.
+    let count = |site: &str, start: DateTime<Utc>, hours: i64, p: &Period| {
+        let start = start.max(p.from);
+        let slots = (p.to - start).num_hours() / hours;
+        let kept: BTreeSet<i64> = patrols
+            .iter()
+            .filter(|(s, at)| *s == site && *at >= start && *at < p.to)
+            .map(|(_, at)| (*at - start).num_hours() / hours)
+            .collect();
+        (slots, kept.len() as i64)
+    };
+    let got = |f: &Figures| -> Vec<(String, i64, i64)> {
+        f.patrols
+            .iter()
+            .map(|p| (p.site.clone(), p.slots, p.kept))
+            .collect()
+    };
+    let with = |site: &str, (slots, kept): (i64, i64)| (site.to_owned(), slots, kept);
+    let gao1 = of(&s, COUNTY, &s.d1).await;
+    assert_eq!(
+        got(&gao1),
+        vec![with("site-GA", count("site-GA", long_ago, 12, &s.d1))]
+    );
+    // By hand: day 1 both halves patrolled; day 2 only the morning.
+    assert_eq!(got(&gao1), vec![with("site-GA", (2, 2))]);
+    assert_eq!(gao1.patrol_rate, Some(1.0));
+    let gao2 = of(&s, COUNTY, &s.d2).await;
+    assert_eq!(got(&gao2), vec![with("site-GA", (2, 1))]);
+    assert_eq!(
+        named(&gao2, "patrol_missed"),
+        vec![("site-GA".into(), Some(0.5))]
+    );
+
+    // Cuiping: site-B owes nothing this month; site-C from noon on day 1: 13:00 kept, 18:00
+    // missed; day 2 none of four.
+    let cuiping1 = of(&s, CUIPING, &s.d1).await;
+    assert_eq!(
+        got(&cuiping1),
+        vec![
+            with("site-B", (0, 0)),
+            with("site-C", count("site-C", written, 6, &s.d1))
+        ]
+    );
+    assert_eq!(got(&cuiping1)[1], with("site-C", (2, 1)));
+    assert_eq!(
+        got(&of(&s, CUIPING, &s.d2).await),
+        vec![with("site-B", (0, 0)), with("site-C", (4, 0))]
+    );
+    // The city: both counties together.
+    let city1 = of(&s, CITY, &s.d1).await;
+    assert_eq!(city1.patrol_rate, Some(3.0 / 4.0));
+    assert_eq!(
+        named(&city1, "patrol_missed"),
+        vec![("site-C".into(), Some(0.5))]
+    );
+}
