@@ -661,3 +661,69 @@ async fn a_console_socket_hears_of_a_report_in_its_scope_and_not_of_one_elsewher
         "the county's only"
     );
 }
+
+#[tokio::test]
+async fn an_incident_is_opened_once_from_a_field_report_in_scope_with_its_site_and_timeline() {
+    let env = setup(TaskSms::Unconfirmed).await;
+    env.officer("duty", COUNTY, Role::DutyOfficer).await;
+    env.officer("nb-duty", NEIGHBOUR, Role::DutyOfficer).await;
+    env.officer("viewer", COUNTY, Role::Viewer).await;
+    let wang = env.officer("wang", COUNTY, Role::VillageMonitor).await;
+    let site = env.landslide("GAO-F1", COUNTY, 40).await;
+    answers_for(&env, site, wang).await;
+    let (duty, nb, viewer, monitor) = (
+        env.login("duty").await,
+        env.login("nb-duty").await,
+        env.login("viewer").await,
+        env.login("wang").await,
+    );
+    let (status, sent) = env
+        .api
+        .post(&monitor, "/field-reports", report(Some(site), vec![]))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let path = format!("/field-reports/{}/incident", sent["id"]);
+
+    // Neither another county nor a viewer nor the monitor opens one.
+    for (who, token, expected) in [
+        ("the neighbour county", &nb, StatusCode::NOT_FOUND),
+        ("a viewer", &viewer, StatusCode::FORBIDDEN),
+        ("the monitor", &monitor, StatusCode::FORBIDDEN),
+    ] {
+        let (status, body) = env.api.post(token, &path, json!({})).await;
+        assert_eq!(status, expected, "{who}: {body}");
+    }
+    // Five clicks at once make one incident, with the report's site, graded by the site's 40
+    // people threatened (more than the report's 12), and the report in its timeline.
+    let opens = (0..5).map(|_| env.api.post(&duty, &path, json!({})));
+    let answers = futures::future::join_all(opens).await;
+    let created: Vec<&(StatusCode, Value)> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .collect();
+    assert_eq!(created.len(), 1, "{answers:?}");
+    let incident = &created[0].1;
+    assert!(answers.iter().all(|(_, b)| b["id"] == incident["id"]));
+    assert_eq!(incident["site_ids"], json!([site]));
+    assert_eq!(incident["threatened_people"], 40);
+    assert!(
+        incident["title"].as_str().unwrap().contains("滑坡灾情速报"),
+        "{incident}"
+    );
+    let (_, detail) = env
+        .api
+        .get(&duty, &format!("/incidents/{}", incident["id"]))
+        .await;
+    assert_eq!(detail["timeline"][0]["kind"], "opened", "{detail}");
+    assert_eq!(detail["timeline"][0]["detail"]["report"], sent["id"]);
+    // The report names its incident; the opening is audited once.
+    let (_, reports) = env.api.get(&duty, "/field-reports").await;
+    assert_eq!(reports[0]["incident_id"], incident["id"], "{reports}");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'incident.open' AND detail->>'field_report' IS NOT NULL",
+    )
+    .fetch_one(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}

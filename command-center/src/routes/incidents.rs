@@ -247,6 +247,44 @@ pub(super) async fn open(
     .await
 }
 
+/// Opens an incident from a field report (速报) in scope (one per report: 201 with the new one,
+/// 200 with the one it has).
+#[utoipa::path(post, path = "/api/v1/field-reports/{id}/incident", tag = "incidents",
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = IncidentView), (status = 200, body = IncidentView),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn open_from_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    RemoteAddr(remote): RemoteAddr,
+    Id(report): Id<i64>,
+    key: IdempotencyKey,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::ManageIncidents, MAY_NOT_MANAGE)?;
+    let path = format!("/api/v1/field-reports/{report}/incident");
+    let fingerprint = idempotency::fingerprint("POST", &path, &Value::Null);
+    idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
+        let opened = incident::open_from_report(tx, report, &caller.scope, person(&caller)).await?;
+        let after = view::get(&mut *tx, &caller.scope, opened.id())
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Ok(match opened {
+            Opened::New(id) => {
+                let audit = entry(
+                    &caller,
+                    AuditAction::IncidentOpen,
+                    format!("incident:{id}"),
+                    &after.division_code,
+                    json!({"field_report": report, "before": null, "after": &after}),
+                );
+                (StatusCode::CREATED, after, Some(audit))
+            }
+            Opened::Existing(_) => (StatusCode::OK, after, None),
+        })
+    })
+    .await
+}
+
 /// Moves an incident on: open → responding → stabilised → closed (409 for a move its state
 /// machine refuses).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/status", tag = "incidents",
@@ -611,6 +649,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/incidents", get(list))
         .route("/api/v1/incidents/{id}", get(detail))
         .route("/api/v1/warnings/{id}/incident", post(open))
+        .route(
+            "/api/v1/field-reports/{id}/incident",
+            post(open_from_report),
+        )
         .route("/api/v1/incidents/{id}/status", post(status))
         .route("/api/v1/incidents/{id}/assessment", post(assess))
         .route("/api/v1/incidents/{id}/nearest-teams", get(nearest))

@@ -34,6 +34,7 @@ use crate::state::AppState;
         super::incidents::list,
         super::incidents::detail,
         super::incidents::open,
+        super::incidents::open_from_report,
         super::incidents::status,
         super::incidents::assess,
         super::incidents::teams,

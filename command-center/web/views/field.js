@@ -6,12 +6,13 @@
 // the store again.
 
 import { api, report } from "../lib/api.js";
+import { mayRun, openFromReport, openIncident } from "./incidents.js";
 import { html, render } from "../lib/html.js";
 import { registerPage } from "../lib/pages.js";
 import { subscribe } from "../lib/store.js";
 import { fmtTime, num, t } from "../lib/text.js";
 
-/** @typedef {{id: number, division: string, division_name: string, reporter: string, site_id: number | null, site_code: string | null, site_name: string | null, kind: string, text: string, people_at_risk: number, longitude: number, latitude: number, accuracy_m: number | null, received_at: string, photo_ids: number[]}} FieldReport */
+/** @typedef {{id: number, division: string, division_name: string, reporter: string, site_id: number | null, site_code: string | null, site_name: string | null, kind: string, text: string, people_at_risk: number, longitude: number, latitude: number, accuracy_m: number | null, received_at: string, photo_ids: number[], incident_id: number | null}} FieldReport */
 /** @typedef {{site_id: number, site_code: string, site_name: string, division: string, division_name: string, interval_hours: number, season: number[], off_season_hours: number | null, items: string[], monitor_name: string | null, due_hours: number | null, last_at: string | null, last_by: string | null, last_anomalies: number | null, next_due_at: string | null, done: boolean, overdue: boolean}} Schedule */
 /** @typedef {{divisions: {division: string, division_name: string, due: number, done: number, overdue: number}[], sites: Schedule[]}} Coverage */
 
@@ -51,6 +52,9 @@ function reportCard(r) {
     <div>${r.site_name ? html`<b>${r.site_name}</b> <span class="dim">${r.site_code}</span> · ` : ""}${r.text}</div>
     <div class="meta">${t("field.people_at_risk", { n: r.people_at_risk })} · ${t("field.position", { lon: num(r.longitude, 5), lat: num(r.latitude, 5) })}${r.accuracy_m !== null ? " " + t("field.accuracy", { m: num(r.accuracy_m, 0) }) : ""}</div>
     ${r.photo_ids.length ? html`<div class="photos">${r.photo_ids.map((p) => html`<a href="/api/v1/field-photos/${p}" target="_blank" rel="noopener"><img src="/api/v1/field-photos/${p}" alt="${t("field.photo")}" data-photo="${p}"></a>`)}</div>` : ""}
+    <div class="actions">${r.incident_id
+      ? html`<button type="button" class="link" data-incident-of="${r.id}" data-open="${r.incident_id}">${t("field.incident", { id: r.incident_id })}</button>`
+      : mayRun() ? html`<button type="button" data-incident-of="${r.id}">${t("field.open_incident")}</button>` : ""}</div>
   </div>`;
 }
 
@@ -60,6 +64,19 @@ function draw() {
   render(root, html`<div class="field-split">
     <section><h2>${t("field.reports")}</h2><div id="field-reports">${view.reports.length ? view.reports.map(reportCard) : html`<p>${t("field.no_reports")}</p>`}</div></section>
     <section id="patrol-coverage">${view.coverage ? coverageView(view.coverage) : ""}</section></div>`);
+  for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ (root.querySelectorAll("[data-incident-of]"))) {
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        if (b.dataset.open) {
+          document.getElementById("tab-incidents")?.click();
+          await openIncident(Number(b.dataset.open));
+        } else {
+          await openFromReport(Number(b.dataset.incidentOf));
+        }
+      } catch (e) { report(e); b.disabled = false; }
+    });
+  }
 }
 
 async function loadAll() {

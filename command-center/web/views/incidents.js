@@ -35,7 +35,7 @@ const view = {
   /** @type {(ev: Event) => void} */ onChange: () => {},
 };
 
-const mayRun = () => {
+export const mayRun = () => {
   const role = document.documentElement.dataset.role || "";
   return role === "duty_officer" || role === "admin";
 };
@@ -56,6 +56,7 @@ function board(list) {
 /** @param {Entry} e */
 function entryText(e) {
   const d = e.detail || {};
+  if (e.kind === "opened" && d.report) return t("incidents.ev.opened_report", { report: d.report, site: d.site || "" });
   if (e.kind === "opened") return t(d.automatic ? "incidents.ev.opened_auto" : "incidents.ev.opened", { site: d.site || "" });
   if (e.kind === "status") return t("incidents.ev.status", { from: t("incidents.status." + d.from), to: t("incidents.status." + d.to) }) + (d.note ? " · " + d.note : "");
   if (e.kind === "assessed") return t("incidents.ev.assessed", { class: t("incidents.class." + d.class) });
@@ -166,6 +167,13 @@ export async function openIncident(id) {
 /** Opens the incident of warning `warning` (one per warning) and shows it. @param {number} warning */
 export async function openFromWarning(warning) {
   const incident = await api("/warnings/" + warning + "/incident", { method: "POST", body: "{}" });
+  document.getElementById("tab-incidents")?.click();
+  openIncident(incident.id);
+}
+
+/** Opens the incident of field report `id` (one per report) and shows it. @param {number} id */
+export async function openFromReport(id) {
+  const incident = await api("/field-reports/" + id + "/incident", { method: "POST", body: "{}" });
   document.getElementById("tab-incidents")?.click();
   openIncident(incident.id);
 }

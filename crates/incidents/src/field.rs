@@ -306,6 +306,8 @@ pub struct ReportView {
     pub received_at: DateTime<Utc>,
     /// `GET /api/v1/field-photos/{id}` of each.
     pub photo_ids: Vec<i64>,
+    /// The incident opened from it, if one was.
+    pub incident_id: Option<i64>,
 }
 
 /// Reports in scope (a field person's own only), newest first, at most `limit`, those after
@@ -323,7 +325,8 @@ pub async fn list(
                 COALESCE(NULLIF(o.display_name, ''), o.username) AS reporter,
                 f.site_id, h.code AS site_code, h.name AS site_name, f.kind, f.text,
                 f.people_at_risk, f.longitude, f.latitude, f.accuracy_m, f.received_at,
-                ARRAY(SELECT p.id FROM field_photos p WHERE p.report_id = f.id ORDER BY p.id) AS photo_ids
+                ARRAY(SELECT p.id FROM field_photos p WHERE p.report_id = f.id ORDER BY p.id) AS photo_ids,
+                f.incident_id
          FROM field_reports f JOIN officers o ON o.id = f.officer_id
          JOIN divisions d ON d.code = f.division_code
          LEFT JOIN hazard_sites h ON h.id = f.site_id

@@ -158,6 +158,93 @@ pub async fn open_from_warning(
     Ok(Opened::New(id))
 }
 
+/// Opens an incident from field report `report` (in `scope`; a report belongs to one incident:
+/// opening it again answers the incident it has), graded from the people it says are at risk
+/// (or its site's people threatened, whichever is more), linking its site when it names one.
+pub async fn open_from_report(
+    conn: &mut PgConnection,
+    report: i64,
+    scope: &Scope,
+    person: PersonId,
+) -> Result<Opened, IncidentError> {
+    // The report row is locked: two opens of one report at once make one incident.
+    type ReportRow = (
+        String,
+        Option<i64>,
+        String,
+        i32,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<i32>,
+    );
+    let row: Option<ReportRow> = sqlx::query_as(
+        "SELECT r.division_code, r.site_id, r.kind, r.people_at_risk, r.incident_id, h.code,
+                h.name, h.threatened_people
+         FROM field_reports r LEFT JOIN hazard_sites h ON h.id = r.site_id
+         WHERE r.id = $1 FOR UPDATE OF r",
+    )
+    .bind(report)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((division, site, kind, at_risk, existing, code, name, threatened)) = row else {
+        return Err(IncidentError::NotFound);
+    };
+    if !scope.contains(&division) {
+        return Err(IncidentError::NotFound);
+    }
+    if let Some(id) = existing {
+        return Ok(Opened::Existing(id));
+    }
+    let threatened = at_risk.max(threatened.unwrap_or(0)).max(0);
+    let class = grade(0, threatened as u32, 0.0);
+    let kind_zh = match kind.as_str() {
+        "landslide" => "滑坡",
+        "rockfall" => "崩塌",
+        "debris_flow" => "泥石流",
+        "subsidence" => "地面塌陷",
+        "ground_fissure" => "地裂缝",
+        _ => "地质灾害",
+    };
+    let place = match (&name, &code) {
+        (Some(name), Some(code)) => format!("{name}({code})"),
+        _ => String::new(),
+    };
+    let title = format!("{place}{kind_zh}灾情速报");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO incidents (division_code, title, class, threatened_people)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(&division)
+    .bind(title.chars().take(200).collect::<String>())
+    .bind(class)
+    .bind(threatened)
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(site) = site {
+        sqlx::query("INSERT INTO incident_sites (incident_id, site_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(site)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("UPDATE field_reports SET incident_id = $2 WHERE id = $1")
+        .bind(report)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    timeline(
+        conn,
+        id,
+        "opened",
+        Some(person),
+        json!({"report": report, "kind": kind, "site": code, "class": class,
+               "people_at_risk": at_risk, "automatic": false}),
+    )
+    .await?;
+    Ok(Opened::New(id))
+}
+
 /// The incident's status, locked for the caller's transaction; `None` outside `scope`.
 async fn lock(
     conn: &mut PgConnection,
