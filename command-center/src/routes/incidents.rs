@@ -227,24 +227,35 @@ pub(super) async fn open(
         let opened =
             incident::open_from_warning(tx, warning, Some(&caller.scope), Some(person(&caller)))
                 .await?;
-        let after = view::get(&mut *tx, &caller.scope, opened.id())
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        Ok(match opened {
-            Opened::New(id) => {
-                let audit = entry(
-                    &caller,
-                    AuditAction::IncidentOpen,
-                    format!("incident:{id}"),
-                    &after.division_code,
-                    json!({"warning": warning, "before": null, "after": &after}),
-                );
-                (StatusCode::CREATED, after, Some(audit))
-            }
-            Opened::Existing(_) => (StatusCode::OK, after, None),
-        })
+        answer_opened(tx, &caller, opened, ("warning", warning.0)).await
     })
     .await
+}
+
+/// The answer to an opening: 201 with the new incident (audited, naming what it was opened
+/// from), 200 with the one that was there.
+async fn answer_opened(
+    tx: &mut PgConnection,
+    caller: &Caller,
+    opened: Opened,
+    (from, id): (&str, i64),
+) -> Result<(StatusCode, IncidentView, Option<Entry>), ApiError> {
+    let after = view::get(&mut *tx, &caller.scope, opened.id())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(match opened {
+        Opened::New(incident) => {
+            let audit = entry(
+                caller,
+                AuditAction::IncidentOpen,
+                format!("incident:{incident}"),
+                &after.division_code,
+                json!({from: id, "before": null, "after": &after}),
+            );
+            (StatusCode::CREATED, after, Some(audit))
+        }
+        Opened::Existing(_) => (StatusCode::OK, after, None),
+    })
 }
 
 /// Opens an incident from a field report (速报) in scope (one per report: 201 with the new one,
@@ -265,22 +276,7 @@ pub(super) async fn open_from_report(
     let fingerprint = idempotency::fingerprint("POST", &path, &Value::Null);
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let opened = incident::open_from_report(tx, report, &caller.scope, person(&caller)).await?;
-        let after = view::get(&mut *tx, &caller.scope, opened.id())
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        Ok(match opened {
-            Opened::New(id) => {
-                let audit = entry(
-                    &caller,
-                    AuditAction::IncidentOpen,
-                    format!("incident:{id}"),
-                    &after.division_code,
-                    json!({"field_report": report, "before": null, "after": &after}),
-                );
-                (StatusCode::CREATED, after, Some(audit))
-            }
-            Opened::Existing(_) => (StatusCode::OK, after, None),
-        })
+        answer_opened(tx, &caller, opened, ("field_report", report)).await
     })
     .await
 }

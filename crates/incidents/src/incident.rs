@@ -126,21 +126,7 @@ pub async fn open_from_warning(
         _ => "蓝色",
     };
     let title = format!("{name}({code}){level_zh}预警险情");
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO incidents (division_code, title, class, threatened_people)
-         VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(&division)
-    .bind(title.chars().take(200).collect::<String>())
-    .bind(class)
-    .bind(threatened)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query("INSERT INTO incident_sites (incident_id, site_id) VALUES ($1, $2)")
-        .bind(id)
-        .bind(site)
-        .execute(&mut *conn)
-        .await?;
+    let id = insert(conn, &division, &title, class, threatened, Some(site)).await?;
     sqlx::query("INSERT INTO incident_warnings (incident_id, warning_id) VALUES ($1, $2)")
         .bind(id)
         .bind(warning)
@@ -211,23 +197,7 @@ pub async fn open_from_report(
         _ => String::new(),
     };
     let title = format!("{place}{kind_zh}灾情速报");
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO incidents (division_code, title, class, threatened_people)
-         VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(&division)
-    .bind(title.chars().take(200).collect::<String>())
-    .bind(class)
-    .bind(threatened)
-    .fetch_one(&mut *conn)
-    .await?;
-    if let Some(site) = site {
-        sqlx::query("INSERT INTO incident_sites (incident_id, site_id) VALUES ($1, $2)")
-            .bind(id)
-            .bind(site)
-            .execute(&mut *conn)
-            .await?;
-    }
+    let id = insert(conn, &division, &title, class, threatened, site).await?;
     sqlx::query("UPDATE field_reports SET incident_id = $2 WHERE id = $1")
         .bind(report)
         .bind(id)
@@ -243,6 +213,35 @@ pub async fn open_from_report(
     )
     .await?;
     Ok(Opened::New(id))
+}
+
+/// A new incident, open, with its site when it has one; returns its id.
+async fn insert(
+    conn: &mut PgConnection,
+    division: &str,
+    title: &str,
+    class: IncidentClass,
+    threatened: i32,
+    site: Option<i64>,
+) -> sqlx::Result<IncidentId> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO incidents (division_code, title, class, threatened_people)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(division)
+    .bind(title.chars().take(200).collect::<String>())
+    .bind(class)
+    .bind(threatened)
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(site) = site {
+        sqlx::query("INSERT INTO incident_sites (incident_id, site_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(site)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(id)
 }
 
 /// The incident's status, locked for the caller's transaction; `None` outside `scope`.
