@@ -1806,9 +1806,14 @@ async fn a_busy_night_at_1366x768_one_banner_line_a_clickable_rest_and_a_panel_b
         .js("const h = (id) => document.getElementById(id).getBoundingClientRect();
              const feed = h('feed');
              const items = [...document.querySelectorAll('#feed-list .feed-item')].filter(e => e.getBoundingClientRect().bottom <= feed.bottom).length;
-             return { inner: [innerWidth, innerHeight], banner: h('banner').height, map: h('map').height, items }")
+             const header = document.querySelector('#console > header.top').getBoundingClientRect().height;
+             return { inner: [innerWidth, innerHeight], banner: h('banner').height, map: h('map').height, items, header }")
         .await;
     assert_eq!(layout["inner"], json!([1366, 768]), "{layout}");
+    assert!(
+        layout["header"].as_f64().unwrap() <= 52.0,
+        "the bar keeps one line, every tab's name unbroken: {layout}"
+    );
     assert!(
         layout["banner"].as_f64().unwrap() <= 40.0,
         "the banner takes one line: {layout}"

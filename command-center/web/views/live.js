@@ -99,6 +99,7 @@ export function setLink(up) {
   const el = /** @type {HTMLElement} */ (document.getElementById("link"));
   el.className = "link " + (up ? "up" : "down");
   el.textContent = t(up ? "link.up" : "link.down");
+  el.title = el.textContent;
   el.dataset.t = up ? "link.up" : "link.down";
 }
 
