@@ -776,3 +776,78 @@ async fn a_report_with_a_photo_and_a_patrol_made_offline_reach_the_console_once_
     app.close().await;
     console.close().await;
 }
+
+#[tokio::test]
+async fn field_staff_join_a_consultation_from_the_field_app_and_the_duty_room_hears_them() {
+    let env = common::start(|_| {}).await;
+    env.officer("duty", COUNTY, Role::DutyOfficer).await;
+    env.officer("zhang", COUNTY, Role::FieldStaff).await;
+    let duty = env.login("duty").await;
+    let (status, room) = env
+        .api
+        .post(
+            &duty,
+            "/consult/rooms",
+            json!({"title": "庆岭滑坡现场会商"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{room}");
+    let room = room["id"].as_i64().unwrap();
+    // The duty room is in the room.
+    let (mut duty_room, _) = tokio_tungstenite::connect_async(
+        env.api
+            .ws_request(&format!("/consult/rooms/{room}/socket"), &duty),
+    )
+    .await
+    .expect("the duty officer's room socket");
+
+    // The phone lists the open room and enters it: the console's consultation page, laid out
+    // for the phone, on the app's own session.
+    let base = env.api.console_url();
+    let app = phone(&base).await;
+    app_sign_in(&app, &base, "zhang").await;
+    let link = format!("#rooms [data-room=\"{room}\"] a");
+    app.until(
+        "the room in the app",
+        WAIT,
+        &format!("return !!document.querySelector('{link}')"),
+    )
+    .await;
+    app.screenshot("field-app-consult").await;
+    app.click(&link).await;
+    app.until(
+        "the room on the phone",
+        WAIT,
+        &format!(
+            "return !!document.querySelector('#consult-room[data-room=\"{room}\"]') && getComputedStyle(document.getElementById('consult-room')).gridTemplateColumns.split(' ').length === 1"
+        ),
+    )
+    .await;
+    app.js(
+        "document.getElementById('consult-chat-text').value = '现场裂缝已扩展到 8 米'; return true",
+    )
+    .await;
+    app.click("#consult-chat-send").await;
+
+    // The duty room hears the field, from the store's log of the room.
+    let heard = tokio::time::timeout(WAIT, async {
+        loop {
+            let m = geohazard_testkit::api::next_json(&mut duty_room).await;
+            if m["type"] == "event" && m["event"]["kind"] == "chat" {
+                return m["event"].clone();
+            }
+        }
+    })
+    .await
+    .expect("the chat within 20 s");
+    assert_eq!(heard["body"]["text"], "现场裂缝已扩展到 8 米", "{heard}");
+    assert_eq!(heard["officer_name"], "值班员 zhang", "{heard}");
+    app.until(
+        "the chat on the phone",
+        WAIT,
+        "return document.getElementById('consult-log').innerText.includes('现场裂缝已扩展到 8 米')",
+    )
+    .await;
+    app.screenshot("field-app-consult-room").await;
+    app.close().await;
+}

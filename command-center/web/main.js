@@ -18,6 +18,7 @@ import "./views/pages.js";
 import { closePanel } from "./views/panel.js";
 import { openSite } from "./views/site.js";
 import { openWarning } from "./views/warning.js";
+import { enter as enterRoom } from "./views/consult.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const input = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
@@ -159,6 +160,14 @@ async function start() {
     await resync();
     setLink(false);
     live.start();
+    // A link into a page (the field app's into a consultation room): `/?page=consult&room=7`.
+    const wanted = new URLSearchParams(location.search);
+    const page = wanted.get("page") || "";
+    if (document.getElementById(`tab-${page}`)) {
+      showTab(page);
+      const room = Number(wanted.get("room"));
+      if (page === "consult" && room > 0) await enterRoom(room);
+    }
   } catch (e) {
     report(e);
     showLogin(t("login.error"));

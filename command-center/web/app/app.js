@@ -40,6 +40,7 @@ const app = {
   /** The phone's latest fix. @type {{longitude: number, latitude: number, accuracy_m: number, at: number} | null} */ fix: null,
   /** The sites this person patrols, as last read. @type {Schedule[]} */ schedules: kept.get("schedules", []),
   /** The patrol being filled in: its site and answers. @type {{site: number, answers: Record<string, {ok: boolean | null, note: string}>} | null} */ patrol: null,
+  /** Open consultation rooms this person may enter. @type {{id: number, title: string, division_name: string, state: string}[]} */ rooms: [],
 };
 
 /** The kinds of a rapid report (crates/incidents: ReportKind). */
@@ -183,6 +184,25 @@ async function loadTasks() {
   }
   renderTasks();
   loadSchedules();
+  loadRooms();
+}
+
+/** The consultation rooms open to this person (field staff; a village monitor is not asked). */
+async function loadRooms() {
+  try {
+    const r = await fetch("/api/v1/consult/rooms", { credentials: "same-origin" });
+    app.rooms = r.ok ? (await r.json()).filter((/** @type {{state: string}} */ room) => room.state === "open") : [];
+  } catch (_) { /* offline: the rooms need the link anyway */ }
+  renderRooms();
+}
+
+/** Each open room, entered in the console's consultation page (laid out for a phone). */
+function renderRooms() {
+  const box = $("rooms");
+  $("rooms-title").hidden = box.hidden = !app.rooms.length;
+  render(box, html`${app.rooms.map((/** @type {{id: number, title: string, division_name: string}} */ room) => html`<div class="card room" data-room="${room.id}">
+    <b>${room.title}</b> <span class="meta">${room.division_name}</span>
+    <a class="big button" href="/?page=consult&room=${room.id}">${t("fieldapp.consult_enter")}</a></div>`)}`);
 }
 
 async function loadSchedules() {

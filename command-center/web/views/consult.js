@@ -52,6 +52,8 @@ async function showList() {
     report(e);
     return;
   }
+  // A room entered meanwhile (a link straight into one) is what the page shows.
+  if (page.link) return;
   const mayOpen = state.officer && ["duty_officer", "admin"].includes(state.officer.role);
   render(root, html`<div class="consult-list">
     <h2>${t("consult.title")}</h2>
@@ -151,11 +153,11 @@ function drawRoom() {
         <button type="button" id="consult-media-screen" ${link.welcome.media ? "" : "disabled"}>${t("consult.media.screen")}</button>
         <button type="button" id="consult-media-leave">${t("consult.media.leave")}</button>
       </div>
-      <form id="consult-camera-form" class="consult-form">
+      ${mayWatchCameras() ? html`<form id="consult-camera-form" class="consult-form">
         <input id="consult-camera" list="consult-camera-options" placeholder="${t("consult.camera.placeholder")}" maxlength="130" autocomplete="off">
         <datalist id="consult-camera-options"></datalist>
         <button type="submit" id="consult-camera-add">${t("consult.camera.add")}</button>
-      </form>
+      </form>` : ""}
       <div id="consult-tiles" class="consult-tiles"></div>
       <div id="consult-cameras" class="consult-tiles"></div>
       <h3>${t("consult.present")}</h3><ul id="consult-present" class="consult-present"></ul>
@@ -192,7 +194,7 @@ function drawRoom() {
   $("consult-media-audio").addEventListener("click", () => page.media?.start({ audioOnly: true }).catch((e) => showNote(String(e.message || e))));
   $("consult-media-screen").addEventListener("click", () => page.media?.start({ screen: true }).catch((e) => showNote(String(e.message || e))));
   $("consult-media-leave").addEventListener("click", () => page.media?.stop());
-  $("consult-camera-form").addEventListener("submit", (ev) => {
+  document.getElementById("consult-camera-form")?.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const input = /** @type {HTMLInputElement} */ ($("consult-camera"));
     const [gateway, camera] = input.value.trim().split("/");
@@ -230,6 +232,11 @@ function drawRoom() {
   page.cameras.clear();
   for (const e of link.events) onEvent(e, true);
   drawVideo();
+}
+
+/** Whether the officer may watch cameras, and so bring one into a room (field staff may not). */
+function mayWatchCameras() {
+  return ["viewer", "duty_officer", "supervisor", "admin"].includes(/** @type {string} */ (state.officer?.role));
 }
 
 /** The cameras of the room's incident's sites, offered for bringing in. @param {number | null} incident */
