@@ -41,6 +41,7 @@ static ASSETS: &[Asset] = &[
     asset!("lib/api.js", JS),
     asset!("lib/consult-link.js", JS),
     asset!("lib/html.js", JS),
+    asset!("lib/live-view.js", JS),
     asset!("lib/model.js", JS),
     asset!("lib/pages.js", JS),
     asset!("lib/store.js", JS),

@@ -11,10 +11,9 @@ use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::fixtures::{CITY, COUNTY, PROVINCE};
 use geohazard_testkit::netns::{Janus, NetNs};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::Message;
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = geohazard_testkit::api::WsStream;
 
 /// A city duty officer, Gao county's, the province's, and a neighbour county's, signed in.
 struct People {
@@ -60,14 +59,9 @@ async fn open_room(env: &Center, p: &People) -> (i64, i64) {
 }
 
 async fn socket(env: &Center, token: &str, room: i64) -> Result<Ws, u16> {
-    let url = env
-        .api
-        .ws_request(&format!("/consult/rooms/{room}/socket"), token);
-    match tokio_tungstenite::connect_async(url).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-        Err(e) => panic!("connecting to the room: {e}"),
-    }
+    env.api
+        .ws(&format!("/consult/rooms/{room}/socket"), token)
+        .await
 }
 
 /// A room socket, past its welcome (returned).
@@ -579,15 +573,12 @@ async fn camera_gateway(
 
 /// A room's camera view as `token`'s officer: the socket, or the refusal's status.
 async fn room_camera(env: &Center, token: &str, room: i64) -> Result<Ws, u16> {
-    let url = env.api.ws_request(
-        &format!("/consult/rooms/{room}/cameras/GW-CAM/cam1/live"),
-        token,
-    );
-    match tokio_tungstenite::connect_async(url).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-        Err(e) => panic!("neither opened nor refused: {e}"),
-    }
+    env.api
+        .ws(
+            &format!("/consult/rooms/{room}/cameras/GW-CAM/cam1/live"),
+            token,
+        )
+        .await
 }
 
 #[tokio::test]
@@ -672,13 +663,14 @@ async fn a_site_camera_brought_into_a_room_is_watched_by_everyone_in_it_and_by_n
     assert_eq!(&frame[..3], &[0xFF, 0xD8, 0xFF]);
     // Outside the room the neighbour still may not watch it; and a room it is not in shows
     // it nothing.
-    let direct = env
-        .api
-        .ws_request("/cameras/GW-CAM/cam1/live", &p.neighbour);
-    match tokio_tungstenite::connect_async(direct).await {
-        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 404),
-        other => panic!("a camera out of scope must be refused: {other:?}"),
-    }
+    assert_eq!(
+        env.api
+            .ws("/cameras/GW-CAM/cam1/live", &p.neighbour)
+            .await
+            .err(),
+        Some(404),
+        "a camera out of scope"
+    );
     assert_eq!(
         room_camera(&env, &p.neighbour, other).await.err(),
         Some(404)

@@ -496,25 +496,13 @@ async fn live_views_are_capped_per_session_and_per_camera() {
     .await;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
     fixtures::register_gateway(&env.store, "GW-CAM", &[]).await;
-    let view = |token: String, camera: &'static str| {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let url = format!(
-            "ws://{}/api/v1/cameras/GW-CAM/{camera}/live",
-            env.server.addr
-        );
-        // No token in the URL: the session goes in a header, as the console's cookie would.
-        let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        async move {
-            match tokio_tungstenite::connect_async(request).await {
-                Ok((socket, _)) => Ok(socket),
-                Err(tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-                Err(e) => panic!("a live view neither opened nor refused: {e}"),
-            }
-        }
+    let api = &env.api;
+    // No token in the URL: the session goes in a header, as the console's cookie would.
+    let view = move |token: String, camera: &'static str| async move {
+        api.ws(&format!("/cameras/GW-CAM/{camera}/live"), &token)
+            .await
     };
+
     let (first, second, third) = (
         env.login("gao-duty").await,
         env.login("gao-duty").await,

@@ -4,9 +4,10 @@
 // the decision log — all from the room's socket, whose log the store holds. On a phone the
 // same page stacks into one column.
 
-import { api, report, socketUrl } from "../lib/api.js";
+import { api, report } from "../lib/api.js";
 import { RoomLink, RoomMedia } from "../lib/consult-link.js";
 import { html, render } from "../lib/html.js";
+import { watchLive } from "../lib/live-view.js";
 import { registerPage } from "../lib/pages.js";
 import { state, subscribe } from "../lib/store.js";
 import { getLang, t } from "../lib/text.js";
@@ -34,7 +35,7 @@ const page = {
   /** @type {{kind: string, points: number[][]}} */
   drawing: { kind: "", points: [] },
   /** Site cameras brought into the room: their live views, by `gateway/camera`.
-   * @type {Map<string, {ws: WebSocket | null, url: string | null, frames: number}>} */
+   * @type {Map<string, {ws: WebSocket, release: () => void} | null>} */
   cameras: new Map(),
 };
 // For the browser tests and diagnostics: the room the page is in, its media and its map.
@@ -99,8 +100,8 @@ export async function enter(id) {
 
 function leave() {
   for (const c of page.cameras.values()) {
-    c.ws?.close();
-    if (c.url) URL.revokeObjectURL(c.url);
+    c?.ws.close();
+    c?.release();
   }
   page.cameras.clear();
   page.media?.stop();
@@ -228,7 +229,10 @@ function drawRoom() {
   }
   $("consult-draw-done").addEventListener("click", finishDrawing);
   drawMap();
-  for (const c of page.cameras.values()) c.ws?.close();
+  for (const c of page.cameras.values()) {
+    c?.ws.close();
+    c?.release();
+  }
   page.cameras.clear();
   for (const e of link.events) onEvent(e, true);
   drawVideo();
@@ -272,27 +276,20 @@ function watchCamera(gateway, camera) {
   again.textContent = t("consult.camera.again");
   tile.append(img, cap, again);
   box.append(tile);
-  /** @type {{ws: WebSocket | null, url: string | null, frames: number}} */
-  const view = { ws: null, url: null, frames: 0 };
-  page.cameras.set(key, view);
+  page.cameras.set(key, null);
   const open = () => {
     again.hidden = true;
-    const ws = new WebSocket(socketUrl(`/consult/rooms/${room.id}/cameras/${encodeURIComponent(gateway)}/${encodeURIComponent(camera)}/live`));
-    ws.binaryType = "blob";
-    view.ws = ws;
-    ws.onmessage = (ev) => {
-      if (typeof ev.data === "string") return;
-      const url = URL.createObjectURL(ev.data);
-      img.src = url;
-      if (view.url) URL.revokeObjectURL(view.url);
-      view.url = url;
-      view.frames += 1;
-      tile.dataset.frames = String(view.frames);
-    };
-    // A view lasts `live_max_s` (or ends with the link): watching again is one click.
-    ws.onclose = () => {
-      if (view.ws === ws) again.hidden = false;
-    };
+    const before = page.cameras.get(key);
+    const path = `/consult/rooms/${room.id}/cameras/${encodeURIComponent(gateway)}/${encodeURIComponent(camera)}/live`;
+    // A view lasts `live_max_s` (or ends with the link): watching again is one click; the
+    // last view's frame is shown until the new view's first.
+    const view = watchLive(path, img, (frames) => {
+      if (frames === 1) before?.release();
+      tile.dataset.frames = String(frames);
+    }, () => {
+      if (page.cameras.get(key) === view) again.hidden = false;
+    });
+    page.cameras.set(key, view);
   };
   again.addEventListener("click", open);
   open();

@@ -3,7 +3,8 @@
 // its own until stopped, the panel closes, or the center's time limit ends it. The session
 // cookie goes with the image and socket requests: no URL carries a token.
 
-import { api, report, socketUrl } from "../lib/api.js";
+import { api, report } from "../lib/api.js";
+import { watchLive } from "../lib/live-view.js";
 import { html, render } from "../lib/html.js";
 import { fmtTime, t } from "../lib/text.js";
 import { panel } from "./panel.js";
@@ -11,7 +12,7 @@ import { panel } from "./panel.js";
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 export const video = {
-  /** @type {{ws: WebSocket, el: HTMLElement, url: string | null} | null} */
+  /** @type {{ws: WebSocket, el: HTMLElement} | null} */
   live: null,
 
   /** @param {{id: number}} site */
@@ -34,30 +35,21 @@ export const video = {
   /** @param {HTMLElement} el */
   startLive(el) {
     this.stopLive();
-    const ws = new WebSocket(socketUrl("/cameras/" + encodeURIComponent(el.dataset.gateway || "") + "/" + encodeURIComponent(el.dataset.name || "") + "/live"));
-    ws.binaryType = "blob";
     const img = /** @type {HTMLImageElement} */ (el.querySelector("img"));
     const button = /** @type {HTMLElement} */ (el.querySelector(".live"));
     const cap = /** @type {HTMLElement} */ (el.querySelector(".when"));
-    this.live = { ws, el, url: null };
     el.dataset.liveFrames = "0";
     button.textContent = t("video.stop");
     cap.textContent = t("video.live_on");
-    ws.onmessage = (ev) => {
-      if (typeof ev.data === "string") return;
-      const url = URL.createObjectURL(ev.data);
-      img.src = url;
-      if (this.live && this.live.url) URL.revokeObjectURL(this.live.url);
-      if (this.live) this.live.url = url;
-      el.dataset.liveFrames = String(Number(el.dataset.liveFrames) + 1);
-    };
-    ws.onclose = () => {
-      if (this.live && this.live.ws === ws) {
+    const path = "/cameras/" + encodeURIComponent(el.dataset.gateway || "") + "/" + encodeURIComponent(el.dataset.name || "") + "/live";
+    const view = watchLive(path, img, (frames) => { el.dataset.liveFrames = String(frames); }, () => {
+      if (this.live && this.live.ws === view.ws) {
         this.live = null;
         button.textContent = t("video.live");
         cap.textContent = t("video.live_ended");
       }
-    };
+    });
+    this.live = { ws: view.ws, el };
   },
 
   stopLive() {

@@ -33,6 +33,20 @@ geohazard_domain::closed_set!(
     }
 );
 
+impl ReportKind {
+    /// The hazard's name as Chinese reports say it (滑坡 …).
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            ReportKind::Landslide => "滑坡",
+            ReportKind::Rockfall => "崩塌",
+            ReportKind::DebrisFlow => "泥石流",
+            ReportKind::Subsidence => "地面塌陷",
+            ReportKind::GroundFissure => "地裂缝",
+            ReportKind::Other => "地质灾害",
+        }
+    }
+}
+
 /// Whose records a query reaches.
 #[derive(Debug, Clone, Copy)]
 pub enum Reach {

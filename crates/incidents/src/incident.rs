@@ -3,11 +3,12 @@
 //! entry point locks what it changes, asks [`crate::decide`] and applies the decision in the
 //! caller's transaction, so the caller's audit entry commits or fails with it.
 
-use geohazard_domain::{PersonId, Scope, WarningId};
+use geohazard_domain::{PersonId, Scope, WarningId, WarningLevel};
 use serde_json::json;
 use sqlx::PgConnection;
 
 use crate::decide::{Decision, IncidentClass, IncidentStatus, decide, grade};
+use crate::field::ReportKind;
 
 /// `incidents.id`
 pub type IncidentId = i64;
@@ -119,12 +120,7 @@ pub async fn open_from_warning(
     }
     let threatened = threatened.max(0);
     let class = grade(0, threatened as u32, 0.0);
-    let level_zh = match level.as_str() {
-        "red" => "红色",
-        "orange" => "橙色",
-        "yellow" => "黄色",
-        _ => "蓝色",
-    };
+    let level_zh = level.parse().unwrap_or(WarningLevel::Blue).name_zh();
     let title = format!("{name}({code}){level_zh}预警险情");
     let id = insert(conn, &division, &title, class, threatened, Some(site)).await?;
     sqlx::query("INSERT INTO incident_warnings (incident_id, warning_id) VALUES ($1, $2)")
@@ -157,7 +153,7 @@ pub async fn open_from_report(
     type ReportRow = (
         String,
         Option<i64>,
-        String,
+        ReportKind,
         i32,
         Option<i64>,
         Option<String>,
@@ -184,19 +180,11 @@ pub async fn open_from_report(
     }
     let threatened = at_risk.max(threatened.unwrap_or(0)).max(0);
     let class = grade(0, threatened as u32, 0.0);
-    let kind_zh = match kind.as_str() {
-        "landslide" => "滑坡",
-        "rockfall" => "崩塌",
-        "debris_flow" => "泥石流",
-        "subsidence" => "地面塌陷",
-        "ground_fissure" => "地裂缝",
-        _ => "地质灾害",
-    };
     let place = match (&name, &code) {
         (Some(name), Some(code)) => format!("{name}({code})"),
         _ => String::new(),
     };
-    let title = format!("{place}{kind_zh}灾情速报");
+    let title = format!("{place}{}灾情速报", kind.name_zh());
     let id = insert(conn, &division, &title, class, threatened, site).await?;
     sqlx::query("UPDATE field_reports SET incident_id = $2 WHERE id = $1")
         .bind(report)

@@ -10,6 +10,10 @@ pub use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Error, Message};
 
+/// A client's WebSocket to the command-center.
+pub type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// A WebSocket upgrade request as tungstenite sends it.
 pub type ClientRequest = tokio_tungstenite::tungstenite::handshake::client::Request;
 
@@ -76,6 +80,16 @@ impl Api {
     /// is: the session in `Authorization: Bearer`, never in the URL.
     pub fn ws_request(&self, path: &str, token: &str) -> ClientRequest {
         bearer_upgrade(&self.ws_url(path), token)
+    }
+
+    /// Opens the socket at `path` with `token`'s session in the upgrade: the socket, or the
+    /// status the command-center refused it with.
+    pub async fn ws(&self, path: &str, token: &str) -> Result<WsStream, u16> {
+        match tokio_tungstenite::connect_async(self.ws_request(path, token)).await {
+            Ok((socket, _)) => Ok(socket),
+            Err(Error::Http(r)) => Err(r.status().as_u16()),
+            Err(e) => panic!("{path}: neither opened nor refused: {e}"),
+        }
     }
 
     /// `POST /login` as is.
