@@ -16,6 +16,19 @@ crate::closed_set!(
     }
 );
 
+impl SiteKind {
+    /// The hazard type's Chinese name, as registers and prevention cards write it.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            SiteKind::Landslide => "滑坡",
+            SiteKind::Rockfall => "崩塌",
+            SiteKind::DebrisFlow => "泥石流",
+            SiteKind::Subsidence => "地面塌陷",
+            SiteKind::Fissure => "地裂缝",
+        }
+    }
+}
+
 crate::closed_set!(
     /// Where a site stands in its life: watched, in an emergency, made safe, or retired.
     SiteStatus {

@@ -2,7 +2,7 @@
 //! are given, one A4 page in Chinese: the hazard, the signal, where to run, whom to call.
 
 use chrono::{DateTime, Utc};
-use geohazard_domain::{OfficerId, PersonId, Scope, SiteId};
+use geohazard_domain::{OfficerId, PersonId, Scope, SiteId, SiteKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -209,17 +209,6 @@ fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn kind_zh(kind: &str) -> &'static str {
-    match kind {
-        "landslide" => "滑坡",
-        "rockfall" => "崩塌",
-        "debris_flow" => "泥石流",
-        "subsidence" => "地面塌陷",
-        "fissure" => "地裂缝",
-        _ => "地质灾害",
-    }
-}
-
 /// The prevention card: a self-contained zh-CN HTML page sized for one A4 sheet.
 pub fn card_html(p: &Plan) -> String {
     let contacts: String = p
@@ -298,7 +287,10 @@ ul {{ margin: 0; padding-left: 6mm; }}
 </body></html>"#,
         name = esc(&p.site_name),
         code = esc(&p.site_code),
-        kind = kind_zh(&p.site_kind),
+        kind = p
+            .site_kind
+            .parse::<SiteKind>()
+            .map_or("地质灾害", SiteKind::name_zh),
         division = esc(&p.division_name),
         lon = p.longitude,
         lat = p.latitude,

@@ -435,7 +435,7 @@ fn cells_of(s: &SiteRecord) -> Vec<Cell> {
     vec![
         Cell::Text(s.code.clone()),
         Cell::Text(s.name.clone()),
-        Cell::Text(site_input::kind_zh(s.kind).to_owned()),
+        Cell::Text(s.kind.name_zh().to_owned()),
         Cell::Text(s.division_code.clone()),
         Cell::Number(s.longitude),
         Cell::Number(s.latitude),

@@ -260,17 +260,6 @@ pub fn status_of(text: &str) -> Option<SiteStatus> {
     })
 }
 
-/// The Chinese name of a hazard type, as the register's export writes it.
-pub fn kind_zh(kind: SiteKind) -> &'static str {
-    match kind {
-        SiteKind::Landslide => "滑坡",
-        SiteKind::Rockfall => "崩塌",
-        SiteKind::DebrisFlow => "泥石流",
-        SiteKind::Subsidence => "地面塌陷",
-        SiteKind::Fissure => "地裂缝",
-    }
-}
-
 /// A coordinate from decimal degrees (`104.61`) or degrees-minutes-seconds as registers write
 /// them (`104°36'36.5"E`, `104°36′36.5″`, `104 36 36.5`, `28度48分3秒`); a trailing S or W
 /// makes it negative. `None` when it is neither.
