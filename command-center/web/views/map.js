@@ -7,7 +7,7 @@
 // the view, and only those are markers. At 10,000 sites that is a few hundred elements however
 // far out, so a zoom animates few elements and a filter change rebuilds one index.
 
-import { CLUSTER_MAX_ZOOM, clusterCount, clusterOptions, clusterSize, levelOf, sitePoint } from "../lib/clusters.js";
+import { CLUSTER_MAX_ZOOM, MIN_ZOOM, clusterCount, clusterOptions, clusterSize, levelOf, sitePoint } from "../lib/clusters.js";
 import { html, markup, render } from "../lib/html.js";
 import { siteLevels, siteVisible } from "../lib/model.js";
 import { state } from "../lib/store.js";
@@ -24,7 +24,11 @@ let onSiteClick = () => {};
 export const LABEL_ZOOM = 13;
 
 /** Markers are made for the view and this share of it on each side: a short pan shows them at once. */
-const AROUND = 0.5;
+const AROUND = 0.1;
+/** New markers are added for at most this long per frame (ms). */
+const SLICE_MS = 25;
+/** At most this many markers are kept for reuse. */
+const SPARE = 3000;
 
 export const map = {
   /** @type {any} */ leaflet: null,
@@ -34,6 +38,12 @@ export const map = {
   /** @type {Map<string, {level: import("../types").Level | null, blink: boolean}>} */ looks: new Map(),
   /** What is drawn now, by what it looks like: a marker is kept while its look stays. */
   /** @type {Map<string, any>} */ drawn: new Map(),
+  /** Markers that left the view lately, by look: a filter undone or a pan back takes them again. */
+  /** @type {Map<string, any>} */ spare: new Map(),
+  /** Markers still on the map that the last draw takes off, a frame's share at a time. */
+  /** @type {Map<string, any>} */ leaving: new Map(),
+  /** Counts the draws: a draw still adding markers stops when a newer one started. */
+  run: 0,
   /** @type {any} */ boundaries: null,
   /** @type {any} */ zone: null,
   fitted: false,
@@ -45,7 +55,10 @@ export const map = {
   init(settings, openSite) {
     onSiteClick = openSite;
     if (this.leaflet) return;
-    this.leaflet = L.map("map", { zoomControl: true, attributionControl: true, minZoom: 3, maxZoom: 18 }).setView([30.6, 104.0], 6);
+    this.leaflet = L.map("map", { zoomControl: true, attributionControl: true, minZoom: MIN_ZOOM, maxZoom: 18,
+      // Markers are hidden while a zoom animates and drawn anew at the new zoom: hundreds of
+      // markers each moving on its own made frames of a third of a second.
+      markerZoomAnimation: false }).setView([30.6, 104.0], 6);
     // Leaflet's own prefix carries a flag icon; the map names only its library, as text.
     this.leaflet.attributionControl.setPrefix("Leaflet");
     const el = $("map");
@@ -182,6 +195,8 @@ export const map = {
       // Names and tooltips in the language, sites renamed or moved: every marker anew.
       this.layer.clearLayers();
       this.drawn.clear();
+      this.leaving.clear();
+      this.spare.clear();
     }
     this.looks = siteLevels(state.warnings.values());
     const shown = this.reindex();
@@ -222,31 +237,64 @@ export const map = {
 
   /**
    * Makes markers for the clusters and sites in and around the view at its zoom: a marker whose
-   * look is unchanged is kept (a cluster takes its new id), the others are removed or made.
+   * look is unchanged is kept (a cluster takes its new id), the others are removed at once and
+   * the new ones added over the next frames.
    */
   draw() {
     if (!this.index) return;
-    const b = this.leaflet.getBounds().pad(AROUND);
+    const run = ++this.run;
+    const view = this.leaflet.getBounds(), b = view.pad(AROUND);
     const zoom = Math.round(this.leaflet.getZoom());
     const bbox = [Math.max(-180, b.getWest()), Math.max(-85, b.getSouth()), Math.min(180, b.getEast()), Math.min(85, b.getNorth())];
     const lang = getLang();
     /** @type {Map<string, any>} */
     const now = new Map();
+    /** @type {{key: string, f: any, d: number}[]} */
+    const todo = [];
+    const centre = view.getCenter();
     for (const f of this.index.getClusters(bbox, zoom)) {
       const p = f.properties;
       const [lon, lat] = f.geometry.coordinates;
       const key = p.cluster ? `c:${zoom}:${lon},${lat}:${p.point_count}:${p.rank}:${p.blink}` : `s:${p.code}:${p.rank}:${p.blink}`;
-      let m = this.drawn.get(key);
-      if (!m) {
-        m = p.cluster ? this.clusterMarker(lat, lon, p, lang) : this.siteMarker(p.code, p);
-        if (!m) continue;
-        this.layer.addLayer(m);
-      }
-      if (p.cluster) m.options.clusterId = p.cluster_id;
-      now.set(key, m);
+      const m = this.drawn.get(key) || this.leaving.get(key);
+      if (m) {
+        this.leaving.delete(key);
+        if (p.cluster) m.options.clusterId = p.cluster_id;
+        now.set(key, m);
+      } else todo.push({ key, f, d: (lon - centre.lng) ** 2 + (lat - centre.lat) ** 2 });
     }
-    for (const [key, m] of this.drawn) if (!now.has(key)) this.layer.removeLayer(m);
+    // What left the view goes first (kept a while for reuse), then what came, nearest the
+    // centre first: a share of a frame at a time, so that no frame of a zoom or a filter change
+    // waits for hundreds of markers.
+    if (this.spare.size > SPARE) this.spare.clear();
+    for (const [key, m] of this.drawn) if (!now.has(key)) this.leaving.set(key, m);
     this.drawn = now;
+    todo.sort((x, y) => x.d - y.d);
+    let i = 0;
+    const step = () => {
+      // A newer draw takes over what is still to remove and to add.
+      if (run !== this.run) return;
+      const until = performance.now() + SLICE_MS;
+      for (const [key, m] of this.leaving) {
+        if (performance.now() >= until) break;
+        this.layer.removeLayer(m);
+        this.leaving.delete(key);
+        this.spare.set(key, m);
+      }
+      for (; !this.leaving.size && i < todo.length && performance.now() < until; i++) {
+        const { key, f } = todo[i];
+        const p = f.properties;
+        const [lon, lat] = f.geometry.coordinates;
+        const m = this.spare.get(key) || (p.cluster ? this.clusterMarker(lat, lon, p, lang) : this.siteMarker(p.code, p));
+        if (!m) continue;
+        this.spare.delete(key);
+        if (p.cluster) m.options.clusterId = p.cluster_id;
+        this.layer.addLayer(m);
+        now.set(key, m);
+      }
+      if (this.leaving.size || i < todo.length) requestAnimationFrame(step);
+    };
+    step();
   },
 
   /**
