@@ -11,7 +11,7 @@ export const RADIUS = 60;
 /** The map's farthest zoom: no cluster trees below it. */
 export const MIN_ZOOM = 3;
 /** The last zoom with clusters: from the next one on every site stands alone. */
-export const CLUSTER_MAX_ZOOM = 14;
+export const CLUSTER_MAX_ZOOM = 16;
 
 /**
  * supercluster's options for Leaflet's 256-pixel tiles: each cluster carries the highest level

@@ -27,6 +27,8 @@ export const LABEL_ZOOM = 13;
 const AROUND = 0.1;
 /** New markers are added for at most this long per frame (ms). */
 const SLICE_MS = 25;
+/** Up to this many markers to add and remove are done in one go. */
+const AT_ONCE = 100;
 /** At most this many markers are kept for reuse. */
 const SPARE = 3000;
 
@@ -270,11 +272,13 @@ export const map = {
     for (const [key, m] of this.drawn) if (!now.has(key)) this.leaving.set(key, m);
     this.drawn = now;
     todo.sort((x, y) => x.d - y.d);
+    // A few changes (a warning on a site, a small county) are made at once.
+    const atOnce = todo.length + this.leaving.size <= AT_ONCE;
     let i = 0;
     const step = () => {
       // A newer draw takes over what is still to remove and to add.
       if (run !== this.run) return;
-      const until = performance.now() + SLICE_MS;
+      const until = atOnce ? Infinity : performance.now() + SLICE_MS;
       for (const [key, m] of this.leaving) {
         if (performance.now() >= until) break;
         this.layer.removeLayer(m);
