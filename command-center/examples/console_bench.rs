@@ -394,6 +394,10 @@ async fn seed_sites(store: &Store, n: usize) -> i64 {
 /// Sign-in to markers drawn, then frame times while panning and zooming, and a filter change.
 async fn map(port: u16) -> Map {
     let b = browser::browser().await;
+    // A map that stalls for seconds on each zoom step still gets its frame times measured.
+    let mut timeouts = b.client.get_timeouts().await.unwrap();
+    timeouts.set_script(Some(Duration::from_secs(600)));
+    b.client.update_timeouts(timeouts).await.unwrap();
     // The console's map lives inside its modules: the benchmark keeps a hand on it as Leaflet
     // makes it.
     b.on_every_page(

@@ -1,7 +1,7 @@
 //! The duty-room console: a single-page app served at `/`, its files embedded in the binary.
 //!
 //! `web/` holds the console's own files; `web/vendor/` the third-party libraries (Leaflet,
-//! Leaflet.markercluster, uPlot) copied from the npm packages pinned in `web/package-lock.json`
+//! supercluster, uPlot) copied from the npm packages pinned in `web/package-lock.json`
 //! by `web/vendor.sh`. Both are committed, so building needs no npm and running needs no
 //! internet: a duty room may have none.
 
@@ -39,6 +39,7 @@ static ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8"),
     asset!("main.js", JS),
     asset!("lib/api.js", JS),
+    asset!("lib/clusters.js", JS),
     asset!("lib/consult-link.js", JS),
     asset!("lib/html.js", JS),
     asset!("lib/live-view.js", JS),
@@ -77,9 +78,7 @@ static ASSETS: &[Asset] = &[
     asset!("app/icon.svg", "image/svg+xml"),
     asset!("vendor/leaflet.js", JS),
     asset!("vendor/leaflet.css", CSS),
-    asset!("vendor/leaflet.markercluster.js", JS),
-    asset!("vendor/MarkerCluster.css", CSS),
-    asset!("vendor/MarkerCluster.Default.css", CSS),
+    asset!("vendor/supercluster.min.js", JS),
     asset!("vendor/uPlot.iife.min.js", JS),
     asset!("vendor/uPlot.min.css", CSS),
     asset!("vendor/images/layers.png", "image/png"),

@@ -89,7 +89,7 @@ subscribe(["officer", "divisions", "lang"], renderWho);
 subscribe(["divisions", "lang"], renderFilters);
 subscribe(["sites", "filters", "lang"], (what) => map.setSites(what));
 subscribe(["warnings"], () => {
-  for (const code of state.dirtySites) map.refreshSite(code);
+  map.refreshSites(state.dirtySites);
   state.dirtySites.clear();
 });
 subscribe(["sites", "warnings", "filters", "lang"], () => {

@@ -196,8 +196,10 @@ export interface Health {
 }
 
 declare global {
-  /** Leaflet and Leaflet.markercluster (vendor/), loaded before the modules. */
+  /** Leaflet (vendor/), loaded before the modules. */
   const L: any;
+  /** supercluster (vendor/): the map's clusters, computed once per change of the sites shown. */
+  const Supercluster: any;
   /** uPlot (vendor/). */
   const uPlot: any;
 }

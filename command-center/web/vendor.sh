@@ -9,11 +9,12 @@ rm -rf vendor
 mkdir -p vendor/images
 cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css vendor/
 cp node_modules/leaflet/dist/images/*.png vendor/images/
-cp node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
-   node_modules/leaflet.markercluster/dist/MarkerCluster.css \
-   node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css vendor/
+# supercluster's bundle (with kdbush inside) carries no licence line: one is put in front.
+{ printf '/* supercluster %s (ISC, Mapbox) with kdbush (ISC, Vladimir Agafonkin) */\n' \
+    "$(node -p "require('./node_modules/supercluster/package.json').version")"
+  cat node_modules/supercluster/dist/supercluster.min.js; } > vendor/supercluster.min.js
 cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css vendor/
-for p in leaflet leaflet.markercluster uplot; do
+for p in leaflet supercluster uplot; do
   printf '%s %s\n' "$p" "$(node -p "require('./node_modules/$p/package.json').version")"
 done > vendor/VERSIONS
 # Strip source-map references: the maps are not shipped.

@@ -2267,7 +2267,7 @@ async fn a_legend_names_at_close_zoom_a_site_search_and_lists_with_a_period_and_
     b.until(
         "no names when zoomed out",
         Duration::from_secs(10),
-        "return !document.getElementById('map').classList.contains('labels') && getComputedStyle(document.querySelector('.site-label')).display === 'none'",
+        "return !document.getElementById('map').classList.contains('labels') && [...document.querySelectorAll('.site-label')].every(l => getComputedStyle(l).display === 'none')",
     )
     .await;
 

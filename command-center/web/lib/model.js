@@ -56,6 +56,25 @@ export function siteLevel(warnings, code) {
 }
 
 /**
+ * Every site's colour at once, in one pass over the warnings (a site without an unclosed warning
+ * is absent): what `siteLevel` says for each site, for the map's thousands of sites.
+ * @param {Iterable<ConsoleWarning>} warnings
+ * @returns {Map<string, {level: Level | null, blink: boolean}>}
+ */
+export function siteLevels(warnings) {
+  /** @type {Map<string, {level: Level | null, blink: boolean}>} */
+  const out = new Map();
+  for (const w of warnings) {
+    if (w.state === "closed") continue;
+    let s = out.get(w.site);
+    if (!s) out.set(w.site, (s = { level: null, blink: false }));
+    if (rank(w.level) > rank(s.level)) s.level = w.level;
+    if (urgent(w)) s.blink = true;
+  }
+  return out;
+}
+
+/**
  * Whether division `code` is `division` or lies below it.
  * @param {Map<string, string>} parents
  * @param {string} code
@@ -71,13 +90,15 @@ export function inDivision(parents, code, division) {
 /**
  * @param {{warnings: Map<number, ConsoleWarning>, parents: Map<string, string>, filters: Filters}} s
  * @param {Site} site
+ * @param {Map<string, {level: Level | null}>} [levels] every site's level (`siteLevels`), when
+ *   many sites are asked about at once
  */
-export function siteVisible(s, site) {
+export function siteVisible(s, site, levels) {
   const f = s.filters;
   if (f.kind && site.type !== f.kind) return false;
   if (f.division && !inDivision(s.parents, site.division.code, f.division)) return false;
   if (f.level) {
-    const l = siteLevel(s.warnings.values(), site.code).level;
+    const l = levels ? levels.get(site.code)?.level ?? null : siteLevel(s.warnings.values(), site.code).level;
     if (f.level === "none" ? l : l !== f.level) return false;
   }
   return true;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { fromLive, inDivision, siteLevel, siteVisible, warningVisible } from "../lib/model.js";
+import { fromLive, inDivision, siteLevel, siteLevels, siteVisible, warningVisible } from "../lib/model.js";
 
 /** @param {number} id @param {string} site @param {any} level @param {any} state */
 const w = (id, site, level, state, division = "511525") =>
@@ -41,4 +41,15 @@ test("a live change keeps when the warning was raised and names its site", () =>
   assert.equal(now.raised, 100);
   assert.equal(now.updated, 500);
   assert.equal(now.siteName, "庆岭");
+});
+
+test("every site's colour in one pass is each site's own colour", () => {
+  const ws = [w(1, "A", "yellow", "open"), w(2, "A", "red", "closed"), w(3, "A", "orange", "acknowledged"), w(4, "B", "red", "open"), w(5, "C", "blue", "closed")];
+  const all = siteLevels(ws);
+  for (const code of ["A", "B", "C"]) assert.deepEqual(all.get(code) || { level: null, blink: false }, siteLevel(ws, code), code);
+  const site = /** @type {any} */ ({ code: "C", type: "landslide", division: { code: "511525" } });
+  const s = { warnings: new Map(ws.map((x) => [x.id, x])), parents: new Map(), sites: new Map([["C", site]]), filters: { level: "none", kind: "", division: "" } };
+  assert.equal(siteVisible(s, site, all), siteVisible(s, site));
+  s.filters.level = "blue";
+  assert.equal(siteVisible(s, site, all), siteVisible(s, site));
 });

@@ -1,9 +1,15 @@
 // @ts-check
 // The map: division boundaries, the sites in scope coloured by their warning level (clustered),
 // and a warning's threat zone. Every name given to Leaflet goes through `html`.
+//
+// Clustering: supercluster (vendor/) indexes the sites shown once per change of the sites, the
+// filters or a site's colour; each move or zoom asks it for the clusters and sites in and around
+// the view, and only those are markers. At 10,000 sites that is a few hundred elements however
+// far out, so a zoom animates few elements and a filter change rebuilds one index.
 
+import { CLUSTER_MAX_ZOOM, MIN_ZOOM, clusterCount, clusterOptions, clusterSize, levelOf, sitePoint } from "../lib/clusters.js";
 import { html, markup, render } from "../lib/html.js";
-import { rank, siteLevel, siteVisible } from "../lib/model.js";
+import { siteLevels, siteVisible } from "../lib/model.js";
 import { state } from "../lib/store.js";
 import { getLang, t } from "../lib/text.js";
 
@@ -14,45 +20,32 @@ const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.get
 /** @type {(id: number) => void} */
 let onSiteClick = () => {};
 
-/** Bumped whenever a marker's level may have changed: cluster summaries older than it are stale. */
-let version = 0;
-
-/**
- * A cluster's highest level and whether anything in it blinks, from its child clusters'
- * summaries (each computed once per version), not from all its markers on every zoom: 10,000
- * sites zoom without stalls.
- * @param {any} c a markercluster cluster
- * @returns {{best: import("../types").Level | null, blink: boolean}}
- */
-function clusterSummary(c) {
-  if (c._ghVersion === version) return c._ghSummary;
-  /** @type {import("../types").Level | null} */
-  let best = null;
-  let blink = false;
-  for (const m of c._markers || []) {
-    if (rank(m.options.level) > rank(best)) best = m.options.level;
-    blink = blink || m.options.blink;
-  }
-  for (const k of c._childClusters || []) {
-    const s = clusterSummary(k);
-    if (rank(s.best) > rank(best)) best = s.best;
-    blink = blink || s.blink;
-  }
-  c._ghVersion = version;
-  c._ghSummary = { best, blink };
-  return c._ghSummary;
-}
-
 /** From this zoom on, each site's name is shown beside its marker. */
 export const LABEL_ZOOM = 13;
 
-/** A cluster's count that fits its circle: 9,999, then 1万 / 10K. @param {number} n */
-const count = (n) => (n < 10000 ? String(n) : new Intl.NumberFormat(getLang(), { notation: "compact", maximumFractionDigits: 1 }).format(n));
+/** Markers are made for the view and this share of it on each side: a short pan shows them at once. */
+const AROUND = 0.1;
+/** New markers are added for at most this long per frame (ms). */
+const SLICE_MS = 25;
+/** Up to this many markers to add and remove are done in one go. */
+const AT_ONCE = 100;
+/** At most this many markers are kept for reuse. */
+const SPARE = 3000;
 
 export const map = {
   /** @type {any} */ leaflet: null,
-  /** @type {any} */ cluster: null,
-  /** @type {Map<string, any>} */ markers: new Map(),
+  /** @type {any} */ layer: null,
+  /** @type {any} supercluster over the sites shown */ index: null,
+  /** Each site's colour (`siteLevels`), from the warnings of the last change. */
+  /** @type {Map<string, {level: import("../types").Level | null, blink: boolean}>} */ looks: new Map(),
+  /** What is drawn now, by what it looks like: a marker is kept while its look stays. */
+  /** @type {Map<string, any>} */ drawn: new Map(),
+  /** Markers that left the view lately, by look: a filter undone or a pan back takes them again. */
+  /** @type {Map<string, any>} */ spare: new Map(),
+  /** Markers still on the map that the last draw takes off, a frame's share at a time. */
+  /** @type {Map<string, any>} */ leaving: new Map(),
+  /** Counts the draws: a draw still adding markers stops when a newer one started. */
+  run: 0,
   /** @type {any} */ boundaries: null,
   /** @type {any} */ zone: null,
   fitted: false,
@@ -64,7 +57,10 @@ export const map = {
   init(settings, openSite) {
     onSiteClick = openSite;
     if (this.leaflet) return;
-    this.leaflet = L.map("map", { zoomControl: true, attributionControl: true, minZoom: 3, maxZoom: 18 }).setView([30.6, 104.0], 6);
+    this.leaflet = L.map("map", { zoomControl: true, attributionControl: true, minZoom: MIN_ZOOM, maxZoom: 18,
+      // Markers are hidden while a zoom animates and drawn anew at the new zoom: hundreds of
+      // markers each moving on its own made frames of a third of a second.
+      markerZoomAnimation: false }).setView([30.6, 104.0], 6);
     // Leaflet's own prefix carries a flag icon; the map names only its library, as text.
     this.leaflet.attributionControl.setPrefix("Leaflet");
     const el = $("map");
@@ -91,17 +87,8 @@ export const map = {
       el.classList.add("plain");
       note("map.notiles");
     }
-    this.cluster = L.markerClusterGroup({
-      maxClusterRadius: 60, chunkedLoading: true, showCoverageOnHover: false,
-      iconCreateFunction: (/** @type {any} */ c) => {
-        const { best, blink } = clusterSummary(c);
-        const n = c.getChildCount();
-        const size = n < 100 ? 30 : n < 10000 ? 38 : 46;
-        return L.divIcon({ html: markup(html`<div title="${t("map.cluster_sites", { n })}">${count(n)}</div>`),
-          className: "cluster lvl-" + (best || "none") + (blink ? " blink" : ""), iconSize: [size, size] });
-      },
-    });
-    this.leaflet.addLayer(this.cluster);
+    this.layer = L.layerGroup().addTo(this.leaflet);
+    this.leaflet.on("moveend", () => this.draw());
     // The legend: what the colours and the blinking mean.
     const legend = L.control({ position: "bottomleft" });
     legend.onAdd = () => {
@@ -154,17 +141,27 @@ export const map = {
   /** Centres the map on site `code` close enough to read its name, and opens it. @param {string} code */
   findSite(code) {
     const site = state.sites.get(code);
-    const m = this.markers.get(code);
     $("site-results").hidden = true;
-    if (!site || !m) return;
-    const opened = () => {
-      onSiteClick(site.id);
-      document.dispatchEvent(new CustomEvent("gh:site-found", { detail: { code, zoom: this.leaflet.getZoom() } }));
-    };
-    this.leaflet.setView(m.getLatLng(), Math.max(this.leaflet.getZoom(), LABEL_ZOOM + 1), { animate: false });
+    if (!site) return;
+    const [lon, lat] = site.location.coordinates;
+    let zoom = Math.max(this.leaflet.getZoom(), LABEL_ZOOM + 1);
     // Still in a cluster (sites very close together): zoom on until it stands alone.
-    if (this.cluster.hasLayer(m)) this.cluster.zoomToShowLayer(m, opened);
-    else opened();
+    if (this.index && siteVisible(state, site, this.looks)) {
+      while (zoom <= CLUSTER_MAX_ZOOM && !this.standsAlone(code, lon, lat, zoom)) zoom++;
+    }
+    this.leaflet.setView([lat, lon], Math.min(zoom, this.leaflet.getMaxZoom()), { animate: false });
+    onSiteClick(site.id);
+    document.dispatchEvent(new CustomEvent("gh:site-found", { detail: { code, zoom: this.leaflet.getZoom() } }));
+  },
+
+  /**
+   * Whether site `code` at (lon, lat) is drawn on its own at `zoom`, not inside a cluster.
+   * @param {string} code @param {number} lon @param {number} lat @param {number} zoom
+   */
+  standsAlone(code, lon, lat, zoom) {
+    const e = 1e-7;
+    return this.index.getClusters([lon - e, lat - e, lon + e, lat + e], zoom)
+      .some((/** @type {any} */ f) => !f.properties.cluster && f.properties.code === code);
   },
 
   /** @type {HTMLElement | null} */ legend: null,
@@ -172,16 +169,6 @@ export const map = {
   drawLegend() {
     if (!this.legend) return;
     render(this.legend, html`${["red", "orange", "yellow", "blue", "none"].map((l) => html`<div><span class="dot lvl-${l}"></span>${t(l === "none" ? "map.legend_none" : "level." + l)}</div>`)}<div><span class="dot lvl-red blink"></span>${t("map.legend_blink")}</div>`);
-  },
-
-  /** @param {Site} site */
-  icon(site) {
-    const { level, blink } = siteLevel(state.warnings.values(), site.code);
-    return { level, blink, icon: L.divIcon({
-      html: markup(html`<div data-site="${site.code}"></div><span class="site-label">${site.name}</span>`),
-      className: "site-marker lvl-" + (level || "none") + (blink ? " blink" : ""),
-      iconSize: [20, 20],
-    }) };
   },
 
   /** @param {import("../types").Division[]} divisions */
@@ -196,71 +183,162 @@ export const map = {
   },
 
   /**
-   * Draws the sites: markers are made again only when the sites or the language changed; a
-   * filter change adds and removes only the markers whose visibility changed.
+   * The sites shown changed (sites, filters or language): the index is built again, and the
+   * markers of a changed language or changed sites are made again.
    * @param {Set<string>} [what] the store's topics that changed
    */
   setSites(what) {
     if (!this.leaflet) return;
-    version++;
     if (!what || what.has("lang")) {
       this.drawLegend();
       /** @type {HTMLInputElement} */ ($("site-search")).placeholder = t("map.search_ph");
     }
-    if (!what || what.has("sites") || what.has("lang") || this.markers.size !== state.sites.size) {
-      this.markers.clear();
-      this.cluster.clearLayers();
-      for (const site of state.sites.values()) {
-        const [lon, lat] = site.location.coordinates;
-        const { icon, level, blink } = this.icon(site);
-        const m = L.marker([lat, lon], { icon, level, blink, title: site.name, keyboard: false });
-        m.bindTooltip(markup(html`${site.name} · ${t("kind." + site.type)}`));
-        m.on("click", () => onSiteClick(site.id));
-        this.markers.set(site.code, m);
-      }
+    if (!what || what.has("sites") || what.has("lang")) {
+      // Names and tooltips in the language, sites renamed or moved: every marker anew.
+      this.layer.clearLayers();
+      this.drawn.clear();
+      this.leaving.clear();
+      this.spare.clear();
     }
-    const add = [], remove = [], visible = [];
-    for (const site of state.sites.values()) {
-      const m = this.markers.get(site.code);
-      const shownNow = this.cluster.hasLayer(m);
-      if (siteVisible(state, site)) {
-        visible.push(m);
-        if (!shownNow) add.push(m);
-      } else if (shownNow) remove.push(m);
-    }
-    const shown = visible.length;
-    if (remove.length > 200) {
-      // Removing many markers one by one blocks the page; adding in chunks does not.
-      this.cluster.clearLayers();
-      this.cluster.addLayers(visible);
-    } else {
-      if (remove.length) this.cluster.removeLayers(remove);
-      if (add.length) this.cluster.addLayers(add);
-    }
-    $("site-count").textContent = t("feed.sites", { n: shown });
+    this.looks = siteLevels(state.warnings.values());
+    const shown = this.reindex();
+    $("site-count").textContent = t("feed.sites", { n: clusterCount(shown.length, getLang()) });
     // First view: the officer's divisions and their sites.
-    if (!this.fitted && (shown || (this.boundaries && this.boundaries.getLayers().length))) {
+    if (!this.fitted && (shown.length || (this.boundaries && this.boundaries.getLayers().length))) {
       this.fitted = true;
       const bounds = L.latLngBounds([]);
       if (this.boundaries && this.boundaries.getLayers().length) bounds.extend(this.boundaries.getBounds());
-      if (shown) bounds.extend(L.latLngBounds([...this.markers.values()].filter((m) => this.cluster.hasLayer(m)).map((m) => m.getLatLng())));
+      if (shown.length) {
+        let [w, s, e, n] = [180, 90, -180, -90];
+        for (const site of shown) {
+          const [lon, lat] = site.location.coordinates;
+          w = Math.min(w, lon); e = Math.max(e, lon); s = Math.min(s, lat); n = Math.max(n, lat);
+        }
+        bounds.extend(L.latLngBounds([s, w], [n, e]));
+      }
       this.leaflet.fitBounds(bounds.pad(0.05), { maxZoom: 13 });
     }
   },
 
-  /** A warning changed: recolour that site's marker (and its cluster). @param {string} code */
-  refreshSite(code) {
-    const m = this.markers.get(code);
+  /** Warnings changed: the sites' colours (and their clusters') anew. @param {Set<string>} codes the sites whose warnings changed */
+  refreshSites(codes) {
+    if (!this.leaflet || !codes.size) return;
+    this.looks = siteLevels(state.warnings.values());
+    this.reindex();
+  },
+
+  /** Indexes the sites that pass the filters and draws the view; returns them. */
+  reindex() {
+    /** @type {Site[]} */
+    const shown = [];
+    for (const site of state.sites.values()) if (siteVisible(state, site, this.looks)) shown.push(site);
+    this.index = new Supercluster(clusterOptions()).load(shown.map((site) => sitePoint(site, this.looks.get(site.code))));
+    this.draw();
+    return shown;
+  },
+
+  /**
+   * Makes markers for the clusters and sites in and around the view at its zoom: a marker whose
+   * look is unchanged is kept (a cluster takes its new id), the others are removed at once and
+   * the new ones added over the next frames.
+   */
+  draw() {
+    if (!this.index) return;
+    const run = ++this.run;
+    const view = this.leaflet.getBounds(), b = view.pad(AROUND);
+    const zoom = Math.round(this.leaflet.getZoom());
+    const bbox = [Math.max(-180, b.getWest()), Math.max(-85, b.getSouth()), Math.min(180, b.getEast()), Math.min(85, b.getNorth())];
+    const lang = getLang();
+    /** @type {Map<string, any>} */
+    const now = new Map();
+    /** @type {{key: string, f: any, d: number}[]} */
+    const todo = [];
+    const centre = view.getCenter();
+    for (const f of this.index.getClusters(bbox, zoom)) {
+      const p = f.properties;
+      const [lon, lat] = f.geometry.coordinates;
+      const key = p.cluster ? `c:${zoom}:${lon},${lat}:${p.point_count}:${p.rank}:${p.blink}` : `s:${p.code}:${p.rank}:${p.blink}`;
+      const m = this.drawn.get(key) || this.leaving.get(key);
+      if (m) {
+        this.leaving.delete(key);
+        if (p.cluster) m.options.clusterId = p.cluster_id;
+        now.set(key, m);
+      } else todo.push({ key, f, d: (lon - centre.lng) ** 2 + (lat - centre.lat) ** 2 });
+    }
+    // What left the view goes first (kept a while for reuse), then what came, nearest the
+    // centre first: a share of a frame at a time, so that no frame of a zoom or a filter change
+    // waits for hundreds of markers.
+    if (this.spare.size > SPARE) this.spare.clear();
+    for (const [key, m] of this.drawn) if (!now.has(key)) this.leaving.set(key, m);
+    this.drawn = now;
+    todo.sort((x, y) => x.d - y.d);
+    // A few changes (a warning on a site, a small county) are made at once.
+    const atOnce = todo.length + this.leaving.size <= AT_ONCE;
+    let i = 0;
+    const step = () => {
+      // A newer draw takes over what is still to remove and to add.
+      if (run !== this.run) return;
+      const until = atOnce ? Infinity : performance.now() + SLICE_MS;
+      for (const [key, m] of this.leaving) {
+        if (performance.now() >= until) break;
+        this.layer.removeLayer(m);
+        this.leaving.delete(key);
+        this.spare.set(key, m);
+      }
+      for (; !this.leaving.size && i < todo.length && performance.now() < until; i++) {
+        const { key, f } = todo[i];
+        const p = f.properties;
+        const [lon, lat] = f.geometry.coordinates;
+        const m = this.spare.get(key) || (p.cluster ? this.clusterMarker(lat, lon, p, lang) : this.siteMarker(p.code, p));
+        if (!m) continue;
+        this.spare.delete(key);
+        if (p.cluster) m.options.clusterId = p.cluster_id;
+        this.layer.addLayer(m);
+        now.set(key, m);
+      }
+      if (this.leaving.size || i < todo.length) requestAnimationFrame(step);
+    };
+    step();
+  },
+
+  /**
+   * A cluster: its count in full in its sites' highest colour, blinking when any blinks; a click
+   * zooms to where it opens up.
+   * @param {number} lat @param {number} lon
+   * @param {{point_count: number, rank: number, blink: boolean}} p
+   * @param {string} lang
+   */
+  clusterMarker(lat, lon, p, lang) {
+    const n = p.point_count, size = clusterSize(n), text = clusterCount(n, lang);
+    const m = L.marker([lat, lon], { keyboard: false, icon: L.divIcon({
+      html: markup(html`<div title="${t("map.cluster_sites", { n: text })}">${text}</div>`),
+      className: "cluster lvl-" + (levelOf(p.rank) || "none") + (p.blink ? " blink" : ""),
+      iconSize: [size, size],
+    }) });
+    m.on("click", () => {
+      const zoom = Math.min(this.index.getClusterExpansionZoom(m.options.clusterId), this.leaflet.getMaxZoom());
+      this.leaflet.setView(m.getLatLng(), Math.max(zoom, this.leaflet.getZoom() + 1));
+    });
+    return m;
+  },
+
+  /**
+   * A site: a dot in its colour, blinking while an orange or red is unacknowledged, its name
+   * beside it at close zoom; a click opens it.
+   * @param {string} code @param {{rank: number, blink: boolean}} p
+   */
+  siteMarker(code, p) {
     const site = state.sites.get(code);
-    if (!m || !site) return;
-    const { icon, level, blink } = this.icon(site);
-    version++;
-    m.options.level = level;
-    m.options.blink = blink;
-    m.setIcon(icon);
-    const visible = siteVisible(state, site);
-    if (visible !== this.cluster.hasLayer(m)) visible ? this.cluster.addLayer(m) : this.cluster.removeLayer(m);
-    else if (visible) this.cluster.refreshClusters(m);
+    if (!site) return null;
+    const [lon, lat] = site.location.coordinates;
+    const m = L.marker([lat, lon], { title: site.name, keyboard: false, icon: L.divIcon({
+      html: markup(html`<div data-site="${site.code}"></div><span class="site-label">${site.name}</span>`),
+      className: "site-marker lvl-" + (levelOf(p.rank) || "none") + (p.blink ? " blink" : ""),
+      iconSize: [20, 20],
+    }) });
+    m.bindTooltip(markup(html`${site.name} · ${t("kind." + site.type)}`));
+    m.on("click", () => onSiteClick(site.id));
+    return m;
   },
 
   /** @param {object | null} zone GeoJSON */
