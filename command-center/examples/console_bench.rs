@@ -25,7 +25,10 @@
 //!    addresses (past the per-address limit and port exhaustion): warning fan-out to the
 //!    consoles p50/p99/max, sign-in and acknowledgement p99 while they are all open, and the
 //!    command-center's memory per socket. Baseline in the same run: sign-in and acknowledgement
-//!    with nothing else open, fan-out to one console.
+//!    with nothing else open, fan-out to one console. The idle sockets connect as the field app
+//!    does (`?feeds=notifications,incidents`, [`FIELD_APP_FEEDS`]); with `--idle-all-feeds` they
+//!    ask for no feeds and so carry every feed, as every socket did before feeds (run 7 in
+//!    BENCHMARKS.md). Consoles name the console's feeds ([`CONSOLE_FEEDS`]).
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -46,6 +49,11 @@ use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "benchmark password";
+/// The feeds the console's live socket names (`web/views/live.js`).
+const CONSOLE_FEEDS: &str =
+    "warnings,incidents,deliveries,field_reports,patrols,readings,notifications";
+/// The feeds the field app's live socket names (`web/app/app.js`).
+const FIELD_APP_FEEDS: &str = "notifications,incidents";
 const EVENTS: usize = 50;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -77,11 +85,13 @@ impl Drop for CommandCenter {
     }
 }
 
-/// A WebSocket to the live feed from loopback address `local`, past its `ready`.
+/// A WebSocket to the live feed from loopback address `local` carrying `feeds` (every feed when
+/// `None`), past its `ready`.
 async fn live_socket(
     port: u16,
     token: &str,
     local: std::net::Ipv4Addr,
+    feeds: Option<&str>,
 ) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind((local, 0).into()).unwrap();
@@ -89,8 +99,9 @@ async fn live_socket(
         .connect(([127, 0, 0, 1], port).into())
         .await
         .expect("a connection");
+    let query = feeds.map(|f| format!("?feeds={f}")).unwrap_or_default();
     let request = geohazard_testkit::api::bearer_upgrade(
-        &format!("ws://127.0.0.1:{port}/api/v1/live"),
+        &format!("ws://127.0.0.1:{port}/api/v1/live{query}"),
         token,
     );
     let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
@@ -107,25 +118,33 @@ fn client_address(i: usize) -> std::net::Ipv4Addr {
     std::net::Ipv4Addr::new(127, 1 + (a / 250) as u8, (a % 250) as u8, 1)
 }
 
-/// Opens `n` idle authenticated live sockets that read everything and say nothing; the tasks
-/// reading them.
+/// Opens `n` idle authenticated live sockets carrying `feeds` that read everything and say
+/// nothing; the tasks reading them, and how many messages they read.
 async fn idle_sockets(
     cc: &CommandCenter,
     store: &Store,
     officer_id: i64,
     n: usize,
     first_address: usize,
-) -> Vec<tokio::task::JoinHandle<()>> {
+    feeds: Option<&str>,
+) -> (
+    Vec<tokio::task::JoinHandle<()>>,
+    Arc<std::sync::atomic::AtomicU64>,
+) {
+    let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let ttl_s = Settings::default().session_ttl_s;
     let mut open = Vec::with_capacity(n);
     for i in 0..n {
         let (token, _) = open_session(&store.pool, officer_id, ttl_s).await.unwrap();
-        let mut ws = live_socket(cc.port, &token, client_address(first_address + i)).await;
+        let mut ws = live_socket(cc.port, &token, client_address(first_address + i), feeds).await;
+        let read = read.clone();
         open.push(tokio::spawn(async move {
-            while let Some(Ok(_)) = ws.next().await {}
+            while let Some(Ok(_)) = ws.next().await {
+                read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }));
     }
-    open
+    (open, read)
 }
 
 /// Sign-in and acknowledgement latencies (ms), `rounds` of each, one after the other, from
@@ -172,7 +191,9 @@ async fn sign_in_and_acknowledge(
     (sign_in, ack)
 }
 
-/// The crowded benchmark: `idle` idle sockets and `consoles` consoles on one command-center.
+/// The crowded benchmark: `idle` idle sockets carrying `idle_feeds` (every feed when `None`)
+/// and `consoles` consoles on one command-center.
+#[allow(clippy::too_many_arguments)]
 async fn crowded(
     cc: &CommandCenter,
     store: &Store,
@@ -181,8 +202,15 @@ async fn crowded(
     site_id: i64,
     idle: usize,
     consoles: usize,
+    idle_feeds: Option<&str>,
 ) {
-    println!("== crowded: {idle} idle live sockets + {consoles} consoles");
+    println!(
+        "== crowded: {idle} idle live sockets ({}) + {consoles} consoles",
+        match idle_feeds {
+            Some(f) => format!("as the field app: feeds={f}"),
+            None => "every feed, as before feeds".to_owned(),
+        }
+    );
     let (sign_in_0, ack_0) = sign_in_and_acknowledge(cc.port, store, site_id, 30).await;
     line("sign-in, nothing else open (baseline)", &sign_in_0);
     line("acknowledgement, nothing else open (baseline)", &ack_0);
@@ -190,7 +218,7 @@ async fn crowded(
     line("fan-out to 1 console (baseline)", &one);
     let before = rss_kib(cc.child.id());
     let started = Instant::now();
-    let readers = idle_sockets(cc, store, officer_id, idle, 0).await;
+    let (readers, idle_read) = idle_sockets(cc, store, officer_id, idle, 0, idle_feeds).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let per_socket = (rss_kib(cc.child.id()).saturating_sub(before)) as f64 / idle as f64;
     println!(
@@ -203,8 +231,13 @@ async fn crowded(
         tokio::time::sleep(Duration::from_secs(5)).await;
         sign_in_and_acknowledge(port, &ack_store, site_id, 30).await
     });
+    let idle_read_before = idle_read.load(std::sync::atomic::Ordering::Relaxed);
     let (all, last, _) = fan_out(cc, store, bus, officer_id, site_id, consoles).await;
     let (sign_in, ack) = during.await.unwrap();
+    println!(
+        "messages the {idle} idle sockets read during the fan-out: {}",
+        idle_read.load(std::sync::atomic::Ordering::Relaxed) - idle_read_before
+    );
     line(
         &format!("fan-out to {consoles} consoles beside {idle} idle sockets, per delivery"),
         &all,
@@ -293,7 +326,13 @@ async fn fan_out(
         // A session of its own, as if signed in (without an argon2 check per console).
         let (token, _) = open_session(&store.pool, officer_id, ttl_s).await.unwrap();
         // Addresses of their own, after the idle sockets' (at most 40,000 of those).
-        let mut ws = live_socket(cc.port, &token, client_address(40_000 + ready.len())).await;
+        let mut ws = live_socket(
+            cc.port,
+            &token,
+            client_address(40_000 + ready.len()),
+            Some(CONSOLE_FEEDS),
+        )
+        .await;
         let tx = tx.clone();
         let published = published.clone();
         ready.push(tokio::spawn(async move {
@@ -558,6 +597,10 @@ struct BenchArgs {
     /// Instead: the crowded benchmark with this many idle live sockets besides the consoles.
     #[arg(long)]
     idle: Option<usize>,
+    /// The idle sockets name no feeds and so carry every one (as before feeds, run 7), instead
+    /// of the field app's.
+    #[arg(long)]
+    idle_all_feeds: bool,
     /// Only the map benchmark.
     #[arg(long)]
     map_only: bool,
@@ -569,6 +612,7 @@ async fn main() {
         consoles,
         sites,
         idle,
+        idle_all_feeds,
         map_only,
     } = clap::Parser::parse();
     // Every client socket is a file.
@@ -605,7 +649,11 @@ async fn main() {
     // One publisher for the whole run: two clients with one id would keep kicking each other.
     let bus = publisher(&broker, "bench-publisher").await;
     if let Some(idle) = idle {
-        crowded(&cc, &store, &bus, officer_id, site_id, idle, consoles).await;
+        let idle_feeds = (!idle_all_feeds).then_some(FIELD_APP_FEEDS);
+        crowded(
+            &cc, &store, &bus, officer_id, site_id, idle, consoles, idle_feeds,
+        )
+        .await;
         return;
     }
     if !map_only {

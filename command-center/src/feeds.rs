@@ -36,8 +36,13 @@ impl std::ops::Deref for LiveWarning {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum LiveMessage<'a> {
-    /// First, once subscribed: who the socket serves and how many divisions it watches.
-    Ready { officer: &'a str, divisions: usize },
+    /// First, once subscribed: who the socket serves, how many divisions it watches and the
+    /// feeds it carries.
+    Ready {
+        officer: &'a str,
+        divisions: usize,
+        feeds: Vec<&'static str>,
+    },
     /// A warning change in scope.
     Warning { warning: &'a Warning },
     /// An incident in scope changed: re-read `GET /api/v1/incidents/{id}`.
@@ -53,6 +58,8 @@ pub(crate) enum LiveMessage<'a> {
     Resync { missed: u64 },
     /// The session was signed out, expired or disabled; the socket closes.
     SessionEnded,
+    /// A client message for a feed the socket does not carry; nothing was read or changed.
+    Error { message: &'a str },
 }
 
 impl LiveMessage<'_> {

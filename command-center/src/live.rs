@@ -1,6 +1,14 @@
 //! `GET /api/v1/live`: a WebSocket of warning changes for the officer's divisions, and the app
 //! notifications of the officer's person with the client's receipts (`app_channel`).
 //!
+//! A client names the feeds its page shows, `?feeds=notifications,incidents` (see [`Feed`]),
+//! and its socket carries only those: the field app's socket does not take every warning change
+//! in scope, only its person's notifications and the incident changes that make it re-read its
+//! tasks. A socket without the `warnings` feed does not even read the warning channel, so a
+//! warning change wakes only the sockets that show it. Without `feeds` a socket carries them
+//! all (the console names them all); an unknown or empty feed is refused with 400 before the
+//! upgrade. Choosing feeds costs no query: it only decides which channels a socket reads.
+//!
 //! One MQTT subscription (`gh/v1/warning/#`) per command-center feeds a broadcast channel; each
 //! socket reads it through its own receiver, a bounded window on the channel. Each warning
 //! change is serialised once, when it enters the channel: every socket sends the same shared
@@ -13,9 +21,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -32,7 +41,7 @@ use crate::app_channel::AppChannel;
 use crate::auth::{self, Officer};
 use crate::error::ApiError;
 use crate::feeds::{LiveMessage, LiveWarning};
-use crate::incident_feed::Changed;
+use crate::incident_feed::{Changed, IncidentChanged};
 use crate::readings_push::{Readings, StoredFeed};
 use crate::state::AppState;
 
@@ -133,6 +142,132 @@ async fn scope_codes(state: &AppState, division: &str) -> sqlx::Result<HashSet<S
     Ok(codes.into_iter().collect())
 }
 
+/// What a live socket can carry. A client names those its page shows in `?feeds=`, separated
+/// by commas; the socket carries nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// `{"type":"warning"}`: every warning change in scope (and `resync` when some were missed).
+    Warnings,
+    /// `{"type":"incident"}`: an incident in scope changed.
+    Incidents,
+    /// `{"type":"deliveries"}`: the deliveries of a warning in scope changed.
+    Deliveries,
+    /// `{"type":"field_report"}`: a rapid report came from the field.
+    FieldReports,
+    /// `{"type":"patrol"}`: a patrol was done.
+    Patrols,
+    /// `{"type":"readings"}`: the readings of the sensors the client watches
+    /// (`{"type":"watch","sensors":[...]}`).
+    Readings,
+    /// `{"type":"notification"}`: the app notifications of the officer's person, with the
+    /// client's receipts.
+    Notifications,
+}
+
+impl Feed {
+    const ALL: [Feed; 7] = [
+        Feed::Warnings,
+        Feed::Incidents,
+        Feed::Deliveries,
+        Feed::FieldReports,
+        Feed::Patrols,
+        Feed::Readings,
+        Feed::Notifications,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Feed::Warnings => "warnings",
+            Feed::Incidents => "incidents",
+            Feed::Deliveries => "deliveries",
+            Feed::FieldReports => "field_reports",
+            Feed::Patrols => "patrols",
+            Feed::Readings => "readings",
+            Feed::Notifications => "notifications",
+        }
+    }
+
+    /// The feed an incident-channel change belongs to.
+    fn of(changed: Changed) -> Feed {
+        match changed {
+            Changed::Incident => Feed::Incidents,
+            Changed::Deliveries => Feed::Deliveries,
+            Changed::FieldReport => Feed::FieldReports,
+            Changed::Patrol => Feed::Patrols,
+            Changed::AppNotification => Feed::Notifications,
+        }
+    }
+}
+
+/// The feeds one socket carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Feeds(u8);
+
+impl Feeds {
+    const ALL: Feeds = Feeds((1 << Feed::ALL.len()) - 1);
+
+    /// A client's `feeds` parameter: every feed when absent; 400's message when it names an
+    /// unknown feed or none.
+    fn parse(list: Option<&str>) -> Result<Feeds, String> {
+        let Some(list) = list else {
+            return Ok(Feeds::ALL);
+        };
+        let known = || {
+            Feed::ALL
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut feeds = Feeds(0);
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let Some(feed) = Feed::ALL.into_iter().find(|f| f.name() == name) else {
+                let shown: String = name.chars().take(40).collect();
+                return Err(format!(
+                    "unknown live feed `{shown}`; the feeds are: {}",
+                    known()
+                ));
+            };
+            feeds.0 |= 1 << feed as u8;
+        }
+        if feeds.0 == 0 {
+            return Err(format!("name at least one live feed: {}", known()));
+        }
+        Ok(feeds)
+    }
+
+    fn has(self, feed: Feed) -> bool {
+        self.0 & (1 << feed as u8) != 0
+    }
+
+    /// Whether the socket reads the incident channel (for any of the feeds it carries).
+    fn reads_incident_channel(self) -> bool {
+        [
+            Feed::Incidents,
+            Feed::Deliveries,
+            Feed::FieldReports,
+            Feed::Patrols,
+        ]
+        .into_iter()
+        .any(|f| self.has(f))
+    }
+
+    fn names(self) -> Vec<&'static str> {
+        Feed::ALL
+            .into_iter()
+            .filter(|f| self.has(*f))
+            .map(Feed::name)
+            .collect()
+    }
+}
+
+/// `GET /api/v1/live`'s query.
+#[derive(Deserialize)]
+struct LiveQuery {
+    /// The feeds the client shows, `warnings,incidents,...`; all when absent.
+    feeds: Option<String>,
+}
+
 /// One open live socket of a session; gives its place back when dropped.
 struct SocketSlot {
     state: AppState,
@@ -169,21 +304,34 @@ async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
     readings: Option<Extension<StoredFeed>>,
+    query: Result<Query<LiveQuery>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let (officer, token) = auth::officer_of(&state, &headers).await?;
+    let query = query.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
+    let feeds = Feeds::parse(query.feeds.as_deref()).map_err(ApiError::bad_request)?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
     let slot = SocketSlot::take(&state, &officer)?;
     let scope = scope_codes(&state, &officer.division_code).await?;
-    // Subscribe before the upgrade: nothing published after the `ready` message is missed.
-    let rx = state.live.subscribe();
-    let readings = Readings::new(readings.as_deref(), scope.clone());
+    // Subscribe before the upgrade: nothing published after the `ready` message is missed. A
+    // socket reads only the channels of its feeds: one that shows no warnings is never woken
+    // by a warning change.
+    let channels = Channels {
+        warnings: feeds.has(Feed::Warnings).then(|| state.live.subscribe()),
+        incidents: feeds
+            .reads_incident_channel()
+            .then(|| state.incidents.subscribe()),
+        readings: Readings::new(
+            readings.as_deref().filter(|_| feeds.has(Feed::Readings)),
+            scope.clone(),
+        ),
+    };
     Ok(ws.on_upgrade(move |socket| async move {
         // On the sockets' own runtime: a warning change wakes every socket at once, and on the
         // request runtime each step of a sign-in or an acknowledgement would then wait behind
         // all of them in the run queue.
         let served = sockets_runtime().spawn(async move {
-            serve_socket(socket, state, officer, token, scope, rx, readings).await;
+            serve_socket(socket, state, officer, token, scope, feeds, channels).await;
             drop(slot);
         });
         let _ = served.await;
@@ -234,15 +382,57 @@ async fn next_outgoing(
     }
 }
 
+/// The in-process channels one socket reads: only those of its feeds (`None`: not read).
+struct Channels {
+    warnings: Option<broadcast::Receiver<Arc<LiveWarning>>>,
+    incidents: Option<broadcast::Receiver<Arc<IncidentChanged>>>,
+    /// Without the `readings` feed, one with no stored feed: it never wakes.
+    readings: Readings,
+}
+
+/// The next message of a channel the socket reads; never, for one it does not.
+async fn recv_if_read<T: Clone>(
+    rx: &mut Option<broadcast::Receiver<T>>,
+) -> Result<T, broadcast::error::RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next warning message for a socket with the `warnings` feed; never, for one without.
+async fn next_warning(
+    rx: &mut Option<broadcast::Receiver<Arc<LiveWarning>>>,
+    scope: &HashSet<String>,
+) -> Outgoing {
+    match rx {
+        Some(rx) => next_outgoing(rx, scope).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Returns when the person's notifications may have changed; never, without the feed.
+async fn app_wake(app: &mut Option<AppChannel>) {
+    match app {
+        Some(app) => app.wake().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn serve_socket(
     mut socket: WebSocket,
     state: AppState,
     officer: Officer,
     token: String,
     scope: HashSet<String>,
-    mut rx: broadcast::Receiver<Arc<LiveWarning>>,
-    mut readings: Readings,
+    feeds: Feeds,
+    channels: Channels,
 ) {
+    let Channels {
+        warnings: mut rx,
+        mut incidents,
+        mut readings,
+    } = channels;
     let send_timeout = Duration::from_secs(state.settings.live_send_timeout_s.max(1));
     let mut recheck =
         tokio::time::interval(Duration::from_secs(state.settings.live_recheck_s.max(1)));
@@ -250,17 +440,19 @@ async fn serve_socket(
     let hello = LiveMessage::Ready {
         officer: &officer.username,
         divisions: scope.len(),
+        feeds: feeds.names(),
     };
     if send(&mut socket, hello.text(), send_timeout).await.is_err() {
         return;
     }
     tracing::debug!(officer = %officer.username, "live socket open");
-    let mut app = AppChannel::new(&state, PersonId(officer.person_id));
-    let mut incidents = state.incidents.subscribe();
+    let mut app = feeds
+        .has(Feed::Notifications)
+        .then(|| AppChannel::new(&state, PersonId(officer.person_id)));
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
-            out = next_outgoing(&mut rx, &scope) => match out {
+            out = next_warning(&mut rx, &scope) => match out {
                 Outgoing::Text(text) => {
                     if send(&mut socket, text, send_timeout).await.is_err() {
                         tracing::info!(officer = %officer.username, "live socket too slow or gone: closed");
@@ -269,8 +461,8 @@ async fn serve_socket(
                 }
                 Outgoing::Closed => break,
             },
-            change = incidents.recv() => match change {
-                Ok(c) if scope.contains(&c.division) => {
+            change = recv_if_read(&mut incidents) => match change {
+                Ok(c) if feeds.has(Feed::of(c.what)) && scope.contains(&c.division) => {
                     let m = match c.what {
                         Changed::Incident => LiveMessage::Incident { id: c.id },
                         Changed::Deliveries => LiveMessage::Deliveries { warning: c.id },
@@ -291,8 +483,12 @@ async fn serve_socket(
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
-            _ = app.wake() => {
-                for text in app.due().await {
+            _ = app_wake(&mut app) => {
+                let due = match app.as_mut() {
+                    Some(app) => app.due().await,
+                    None => Vec::new(),
+                };
+                for text in due {
                     if send(&mut socket, text, send_timeout).await.is_err() {
                         return;
                     }
@@ -303,10 +499,22 @@ async fn serve_socket(
                 // site view watches or a receipt for an app notification.
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(Message::Text(text))) => {
-                    let replies = if is_watch(&text) {
-                        readings.client_text(&state.pool, &text).await
-                    } else {
-                        app.receive(&text).await.into_iter().collect()
+                    let watch = is_watch(&text);
+                    let replies = match (watch, app.as_mut()) {
+                        (true, _) if feeds.has(Feed::Readings) => {
+                            readings.client_text(&state.pool, &text).await
+                        }
+                        (false, Some(app)) => app.receive(&text).await.into_iter().collect(),
+                        // Nothing is read or stored for a feed the socket does not carry.
+                        _ => {
+                            let feed = if watch { Feed::Readings } else { Feed::Notifications };
+                            let message = format!(
+                                "this live socket does not carry the `{}` feed (open it with ?feeds=...,{})",
+                                feed.name(),
+                                feed.name()
+                            );
+                            vec![LiveMessage::Error { message: &message }.text()]
+                        }
                     };
                     for text in replies {
                         if send(&mut socket, text, send_timeout).await.is_err() {
@@ -383,6 +591,32 @@ mod tests {
             summary_zh: String::new(),
             evidence: serde_json::Value::Null,
         }))
+    }
+
+    #[test]
+    fn a_client_gets_the_feeds_it_names_every_feed_when_it_names_none_and_a_refusal_for_an_unknown_one()
+     {
+        let field = Feeds::parse(Some("notifications, incidents")).unwrap();
+        assert_eq!(field.names(), ["incidents", "notifications"]);
+        assert!(!field.has(Feed::Warnings) && !field.has(Feed::Readings));
+        assert!(field.reads_incident_channel());
+        assert!(
+            !Feeds::parse(Some("notifications"))
+                .unwrap()
+                .reads_incident_channel()
+        );
+        assert_eq!(Feeds::parse(None), Ok(Feeds::ALL));
+        assert_eq!(Feeds::ALL.names().len(), Feed::ALL.len());
+        let all = Feed::ALL.map(Feed::name).join(",");
+        assert_eq!(Feeds::parse(Some(&all)), Ok(Feeds::ALL));
+        let refused = Feeds::parse(Some("warnings,maps")).unwrap_err();
+        assert!(
+            refused.contains("`maps`") && refused.contains("warnings, incidents, deliveries"),
+            "{refused}"
+        );
+        assert!(Feeds::parse(Some("")).is_err() && Feeds::parse(Some(" , ")).is_err());
+        // A long name is not echoed whole.
+        assert!(Feeds::parse(Some(&"x".repeat(5000))).unwrap_err().len() < 300);
     }
 
     #[tokio::test]

@@ -630,6 +630,56 @@ async fn live_socket_receives_warnings_for_own_division_only() {
 }
 
 #[tokio::test]
+async fn a_live_socket_naming_an_unknown_or_no_feed_is_refused_with_the_feeds_there_are() {
+    let env = setup().await;
+    env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
+    let token = env.login("gao-duty").await;
+    for (query, says) in [
+        (
+            "?feeds=notifications,warnigns",
+            "unknown live feed `warnigns`",
+        ),
+        ("?feeds=", "name at least one live feed"),
+        ("?feeds=,", "name at least one live feed"),
+    ] {
+        match tokio_tungstenite::connect_async(env.api.ws_request(&format!("/live{query}"), &token))
+            .await
+        {
+            Err(tungstenite::Error::Http(r)) => {
+                assert_eq!(r.status(), 400, "{query}");
+                let body: Value = serde_json::from_slice(r.body().as_deref().unwrap_or_default())
+                    .expect("a JSON error");
+                let message = body["error"].as_str().unwrap_or_default();
+                assert!(
+                    message.contains(says) && message.contains("warnings, incidents"),
+                    "{query}: {body}"
+                );
+            }
+            other => panic!("{query}: expected a 400, got {other:?}"),
+        }
+    }
+    // Known feeds open; a session is still needed first.
+    assert_eq!(
+        env.api
+            .ws("/live?feeds=notifications", &"00".repeat(32))
+            .await
+            .err(),
+        Some(401)
+    );
+    let mut ws = env
+        .api
+        .ws("/live?feeds=notifications,incidents", &token)
+        .await
+        .expect("the field app's feeds open");
+    let ready = next_json(&mut ws).await;
+    assert_eq!(
+        ready["feeds"],
+        json!(["incidents", "notifications"]),
+        "{ready}"
+    );
+}
+
+#[tokio::test]
 async fn bad_requests_get_json_errors() {
     let env = setup().await;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;

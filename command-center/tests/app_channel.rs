@@ -194,3 +194,88 @@ async fn an_app_notification_is_pending_until_the_persons_console_receives_it_th
     assert_ne!(n["id"], id, "a delivered notification is not pushed again");
     bus.shutdown().await;
 }
+
+/// A live socket of `username`'s that names `feeds` (`/live?feeds=...`), past its `ready`;
+/// returns the feeds the `ready` says it carries too.
+async fn live_with_feeds(env: &Center, username: &str, feeds: &str) -> (Socket, Value) {
+    let token = env.login(username).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(
+        env.api.ws_request(&format!("/live?feeds={feeds}"), &token),
+    )
+    .await
+    .unwrap();
+    let ready = next_json(&mut ws).await;
+    assert_eq!(ready["type"], "ready", "{ready}");
+    (ws, ready["feeds"].clone())
+}
+
+#[tokio::test]
+async fn a_field_app_socket_gets_its_persons_notifications_but_not_the_warning_changes_a_console_socket_gets()
+ {
+    // Only the warning feed or the socket's opening may bring a notification here in time.
+    let env = common::start(|c| c.api.app_notification_poll_ms = 600_000).await;
+    let site_id = fixtures::register_site(&env.store, "GAO-1").await;
+    let person = officer_on_duty(&env, "gao-duty").await;
+
+    // The field app names its feeds (`web/app/app.js`); the console names every feed.
+    let (mut field, feeds) = live_with_feeds(&env, "gao-duty", "notifications,incidents").await;
+    assert_eq!(feeds, json!(["incidents", "notifications"]));
+    let (mut console, feeds) = live_with_feeds(
+        &env,
+        "gao-duty",
+        "warnings,incidents,deliveries,field_reports,patrols,readings,notifications",
+    )
+    .await;
+    assert_eq!(feeds.as_array().unwrap().len(), 7, "{feeds}");
+
+    // Two warnings of the person's own division, one after the other, each notifying the
+    // person on duty.
+    let bus = env.publisher("test-analyzer").await;
+    let first = raise(&env, site_id, "threshold:mud-1").await;
+    publish_warning(&bus, &first).await;
+    let w = next_of(&mut console, "warning").await;
+    assert_eq!(w["warning"]["id"], first.id);
+    assert_eq!(w["warning"]["division"], COUNTY);
+    let second = raise(&env, site_id, "threshold:mud-2").await;
+    publish_warning(&bus, &second).await;
+    let w = next_of(&mut console, "warning").await;
+    assert_eq!(w["warning"]["id"], second.id);
+
+    // The field app's socket gets both notifications, and nothing of the warning changes the
+    // console got before the second notification existed.
+    let mut got = Vec::new();
+    loop {
+        let m = next_json(&mut field).await;
+        assert_ne!(
+            m["type"], "warning",
+            "a warning change on the field app's socket: {m}"
+        );
+        let done = m["type"] == "notification" && m["warning_id"] == second.id;
+        got.push(m);
+        if done {
+            break;
+        }
+    }
+    let notified: Vec<&Value> = got
+        .iter()
+        .filter(|m| m["type"] == "notification")
+        .map(|m| &m["warning_id"])
+        .collect();
+    assert_eq!(notified, [&json!(first.id), &json!(second.id)], "{got:?}");
+    let ids: Vec<i64> = app_rows(&env, person).await.iter().map(|r| r.0).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+
+    // It still takes the person's receipts; a feed it does not carry it refuses, reading nothing.
+    say(&mut field, json!({"type": "delivered", "id": ids[0]})).await;
+    eventually(Duration::from_secs(10), "the receipt stored", || async {
+        (app_rows(&env, person).await[0].1 == "delivered").then_some(())
+    })
+    .await;
+    say(&mut field, json!({"type": "watch", "sensors": [1]})).await;
+    let refused = next_of(&mut field, "error").await;
+    assert!(
+        refused["message"].as_str().unwrap().contains("`readings`"),
+        "{refused}"
+    );
+    bus.shutdown().await;
+}

@@ -165,7 +165,7 @@ export interface Notification {
 }
 
 export type LiveMessage =
-  | { type: "ready" }
+  | { type: "ready"; officer: string; divisions: number; feeds: string[] }
   | { type: "warning"; warning: LiveWarning }
   | { type: "resync"; missed: number }
   | { type: "session_ended" }
@@ -174,6 +174,7 @@ export type LiveMessage =
   | { type: "deliveries"; warning: number }
   | { type: "field_report"; id: number }
   | { type: "patrol"; id: number }
+  | { type: "error"; message: string }
   | Notification;
 
 /** A raw reading. */

@@ -222,7 +222,7 @@ const OTHER_ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
         HttpMethod::Get,
         "/api/v1/live",
         "live",
-        "WebSocket: warnings and readings of the divisions in scope",
+        "WebSocket: the feeds the client names (?feeds=warnings,incidents,deliveries,field_reports,patrols,readings,notifications; all when absent) of the divisions in scope",
     ),
     (
         HttpMethod::Get,

@@ -218,7 +218,9 @@ async function loadSchedules() {
 
 // ---- the live link: alerts ---------------------------------------------------------------
 function connect() {
-  const ws = new WebSocket((location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/api/v1/live");
+  // Only what the app shows: its person's notifications, and incident changes (its tasks are
+  // re-read). Not every warning change in scope: that is the console's.
+  const ws = new WebSocket((location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/api/v1/live?feeds=notifications,incidents");
   app.socket = ws;
   ws.onopen = () => setNet(true);
   ws.onmessage = (ev) => {

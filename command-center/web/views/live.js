@@ -13,6 +13,9 @@ import { openWarning, refreshDeliveries } from "./warning.js";
 
 /** @typedef {import("../types").LiveMessage} LiveMessage */
 
+/** The feeds the console shows: every one the server has (`src/live.rs`, `Feed`). */
+const LIVE_FEEDS = ["warnings", "incidents", "deliveries", "field_reports", "patrols", "readings", "notifications"];
+
 export const live = {
   /** @type {WebSocket | null} */ socket: null,
   retry: 500,
@@ -46,7 +49,7 @@ export const live = {
   },
   connect() {
     if (this.stopped) return;
-    const ws = new WebSocket(socketUrl("/live"));
+    const ws = new WebSocket(socketUrl("/live?feeds=" + LIVE_FEEDS.join(",")));
     this.socket = ws;
     ws.onmessage = (ev) => this.message(JSON.parse(ev.data));
     ws.onclose = () => {
