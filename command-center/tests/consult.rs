@@ -498,6 +498,14 @@ async fn the_signalling_relay_refuses_unknown_rooms_other_rooms_feeds_and_malfor
         ),
         (json!({"type": "media.join"}), "type"),
         (json!({"type": "media.admin", "request": "destroy"}), "type"),
+        // A screen: an offer it must carry, one Janus refuses, and stopping what is not shared
+        // (the refused offer left no screen behind).
+        (json!({"type": "media.screen"}), "jsep"),
+        (
+            json!({"type": "media.screen", "jsep": {"type": "offer", "sdp": "v=0\r\nnonsense"}}),
+            "media",
+        ),
+        (json!({"type": "media.screen_stop"}), "type"),
     ] {
         say(&mut city, msg.clone()).await;
         let a = next_answer(&mut city).await;
