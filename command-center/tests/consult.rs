@@ -6,7 +6,7 @@ mod common;
 
 use common::{Center, NEIGHBOUR};
 use futures::SinkExt;
-use geohazard_command_center::{ConsultSettings, Role};
+use geohazard_command_center::Role;
 use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::fixtures::{CITY, COUNTY, PROVINCE};
 use geohazard_testkit::netns::{Janus, NetNs};
@@ -410,16 +410,7 @@ async fn with_janus() -> (NetNs, Janus, Center) {
         panic!("the media tests need a network namespace (root, iproute2): {e}")
     });
     let janus = Janus::start(&ns).await;
-    let url = janus.url.clone();
-    let key = janus.admin_key.clone();
-    let env = common::start(move |c| {
-        c.consult = ConsultSettings {
-            janus_url: Some(url),
-            janus_admin_key: key.into(),
-            ..Default::default()
-        }
-    })
-    .await;
+    let env = common::start_with_janus(&ns, &janus, |_| {}).await;
     env.add_neighbour().await;
     (ns, janus, env)
 }

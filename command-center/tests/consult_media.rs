@@ -9,9 +9,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{NEIGHBOUR, PASSWORD};
-use geohazard_command_center::{ConsultSettings, Role};
+use geohazard_command_center::Role;
 use geohazard_testkit::api::{StatusCode, next_json};
-use geohazard_testkit::browser::{Browser, browser_in};
+use geohazard_testkit::browser::Browser;
 use geohazard_testkit::fixtures::{CITY, COUNTY, PROVINCE};
 use geohazard_testkit::netns::{Janus, NetNs};
 use serde_json::{Value, json};
@@ -44,16 +44,7 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
         panic!("the media test needs a network namespace (root, iproute2): {e}")
     });
     let janus = Janus::start(&ns).await;
-    let (url, key, host) = (janus.url.clone(), janus.admin_key.clone(), ns.host_ip);
-    let env = common::start(move |c| {
-        c.listen = std::net::SocketAddr::from((host, 0));
-        c.consult = ConsultSettings {
-            janus_url: Some(url),
-            janus_admin_key: key.into(),
-            ..Default::default()
-        };
-    })
-    .await;
+    let env = common::start_with_janus(&ns, &janus, |_| {}).await;
     env.add_neighbour().await;
     env.officer("yibin-duty", CITY, Role::DutyOfficer).await;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
@@ -73,17 +64,8 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
     assert_eq!(status, StatusCode::CREATED, "{room}");
     let room = room["id"].as_i64().unwrap();
 
-    let origin = format!(
-        "--unsafely-treat-insecure-origin-as-secure=http://{}",
-        env.api.addr()
-    );
-    let args = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        origin.as_str(),
-    ];
-    let a = browser_in(&ns, &args).await;
-    let b = browser_in(&ns, &args).await;
+    let a = env.media_browser(&ns).await;
+    let b = env.media_browser(&ns).await;
     a.sign_in(&env.api.console_url(), "yibin-duty", PASSWORD)
         .await;
     b.sign_in(&env.api.console_url(), "gao-duty", PASSWORD)
@@ -279,16 +261,7 @@ struct Call {
 impl Call {
     async fn start(ns: &NetNs, city_ns: &NetNs) -> Call {
         let janus = Janus::start(ns).await;
-        let (url, key, host) = (janus.url.clone(), janus.admin_key.clone(), ns.host_ip);
-        let env = common::start(move |c| {
-            c.listen = std::net::SocketAddr::from((host, 0));
-            c.consult = ConsultSettings {
-                janus_url: Some(url),
-                janus_admin_key: key.into(),
-                ..Default::default()
-            };
-        })
-        .await;
+        let env = common::start_with_janus(ns, &janus, |_| {}).await;
         env.officer("yibin-duty", CITY, Role::DutyOfficer).await;
         env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
         let token = env.login("yibin-duty").await;
@@ -302,18 +275,8 @@ impl Call {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{room}");
         let room = room["id"].as_i64().unwrap();
-        let origin = format!(
-            "--unsafely-treat-insecure-origin-as-secure=http://{}",
-            env.api.addr()
-        );
-        // Fake devices: a camera, a microphone and, for getDisplayMedia, a screen.
-        let args = [
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            origin.as_str(),
-        ];
-        let city = browser_in(city_ns, &args).await;
-        let county = browser_in(ns, &args).await;
+        let city = env.media_browser(city_ns).await;
+        let county = env.media_browser(ns).await;
         for (b, user) in [(&city, "yibin-duty"), (&county, "gao-duty")] {
             b.sign_in(&env.api.console_url(), user, PASSWORD).await;
             into_room(b, room).await;

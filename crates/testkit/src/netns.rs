@@ -26,15 +26,21 @@ pub struct NetNs {
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
+    run(Command::new("ip"), "ip", args)
+}
+
+/// Runs `command` (`name`, for what is said of a failure) with `args`; its error output if it
+/// fails.
+fn run(mut command: Command, name: &str, args: &[&str]) -> Result<(), String> {
+    let out = command
         .args(args)
         .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+        .map_err(|e| format!("{name} {}: {e}", args.join(" ")))?;
     if out.status.success() {
         Ok(())
     } else {
         Err(format!(
-            "ip {}: {}",
+            "{name} {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         ))
@@ -131,14 +137,11 @@ impl NetNs {
             "via",
             &gateway.to_string(),
         ])?;
-        let forwarding = self
-            .command("sysctl")
-            .args(["-q", "-w", "net.ipv4.ip_forward=1"])
-            .status()
-            .map_err(|e| format!("sysctl: {e}"))?;
-        if !forwarding.success() {
-            return Err("sysctl net.ipv4.ip_forward=1 in the namespace failed".into());
-        }
+        run(
+            self.command("sysctl"),
+            "sysctl",
+            &["-q", "-w", "net.ipv4.ip_forward=1"],
+        )?;
         let route = format!("10.201.{a}.{b}/30");
         ip(&["route", "add", &route, "via", &self.ns_ip.to_string()])?;
         ns.host_route = Some(route);
@@ -147,20 +150,7 @@ impl NetNs {
 
     /// Runs `tc` inside the namespace (`args` after `tc`), e.g. to shape `link` with netem.
     pub fn tc(&self, args: &[&str]) -> Result<(), String> {
-        let out = self
-            .command("tc")
-            .args(args)
-            .output()
-            .map_err(|e| format!("tc (iproute2): {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "tc {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
+        run(self.command("tc"), "tc", args)
     }
 
     /// `program` to run inside the namespace.
