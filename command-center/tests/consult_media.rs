@@ -240,9 +240,15 @@ async fn receives(b: &Browser, what: &str, kind: &str, screen: bool) {
 /// still while the sound it receives grows.
 async fn video_stopped_sound_flowing(b: &Browser, what: &str) {
     geohazard_testkit::eventually(Duration::from_secs(60), what, || async {
-        let (video, sound) = (inbound(b, "video", false).await, inbound(b, "audio", false).await);
+        let (video, sound) = (
+            inbound(b, "video", false).await,
+            inbound(b, "audio", false).await,
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let (video2, sound2) = (inbound(b, "video", false).await, inbound(b, "audio", false).await);
+        let (video2, sound2) = (
+            inbound(b, "video", false).await,
+            inbound(b, "audio", false).await,
+        );
         (video2 == video && sound2 > sound).then_some(())
     })
     .await;
@@ -282,8 +288,20 @@ impl Call {
             into_room(b, room).await;
             b.click("#consult-media-join").await;
         }
-        receives(&county, "the county receiving the city's video", "video", false).await;
-        receives(&city, "the city receiving the county's video", "video", false).await;
+        receives(
+            &county,
+            "the county receiving the city's video",
+            "video",
+            false,
+        )
+        .await;
+        receives(
+            &city,
+            "the city receiving the county's video",
+            "video",
+            false,
+        )
+        .await;
         Call {
             city,
             county,
@@ -305,7 +323,13 @@ async fn a_shared_screen_reaches_the_other_side_as_a_feed_of_its_own_and_ends_cl
     let (city, county) = (&call.city, &call.county);
 
     city.click("#consult-media-screen").await;
-    receives(county, "the county receiving the city's screen", "video", true).await;
+    receives(
+        county,
+        "the county receiving the city's screen",
+        "video",
+        true,
+    )
+    .await;
     county
         .until(
             "the screen's tile",
@@ -345,7 +369,13 @@ async fn a_shared_screen_reaches_the_other_side_as_a_feed_of_its_own_and_ends_cl
                      document.getElementById('consult-media-state').hidden]")
         .await;
     assert_eq!(stopped, json!([true, "共享屏幕", true]));
-    receives(county, "the city's camera after the sharing", "video", false).await;
+    receives(
+        county,
+        "the city's camera after the sharing",
+        "video",
+        false,
+    )
+    .await;
     // And it can be shared again (the relay let go of the first).
     city.click("#consult-media-screen").await;
     receives(county, "the city's screen shared again", "video", true).await;
@@ -361,9 +391,11 @@ async fn audio_only_stops_the_video_the_others_receive_keeps_the_sound_and_can_b
     city.click("#consult-media-audio").await;
     video_stopped_sound_flowing(county, "the city's video stopped, its sound flowing").await;
     let shown = city
-        .js("return [document.getElementById('consult-media-audio').textContent,
+        .js(
+            "return [document.getElementById('consult-media-audio').textContent,
                      document.getElementById('consult-media-state').textContent,
-                     window.geohazardConsult.media.local.getVideoTracks().length]")
+                     window.geohazardConsult.media.local.getVideoTracks().length]",
+        )
         .await;
     assert_eq!(shown[0], "恢复视频", "{shown}");
     assert!(shown[1].as_str().unwrap().contains("仅音频"), "{shown}");
@@ -388,15 +420,27 @@ async fn a_participant_on_a_weak_link_falls_back_to_audio_only_is_told_and_can_r
     let city_ns = ns.behind().expect("a second namespace behind the first");
     let call = Call::start(&ns, &city_ns).await;
     let (city, county) = (&call.city, &call.county);
-    let healthy = city.js("return window.geohazardConsult.media.audioOnly").await;
+    let healthy = city
+        .js("return window.geohazardConsult.media.audioOnly")
+        .await;
     assert_eq!(healthy, false, "no fallback on a healthy link");
 
     // The city's uplink down to 48 kbit/s, what does not fit in 300 ms of queue dropped
     // (the kernel here has tbf but not netem).
     city_ns
         .tc(&[
-            "qdisc", "add", "dev", &city_ns.link, "root", "tbf", "rate", "48kbit", "burst",
-            "3000", "latency", "300ms",
+            "qdisc",
+            "add",
+            "dev",
+            &city_ns.link,
+            "root",
+            "tbf",
+            "rate",
+            "48kbit",
+            "burst",
+            "3000",
+            "latency",
+            "300ms",
         ])
         .unwrap();
     city.until(
