@@ -13,7 +13,7 @@ packages=(
   chromium chromium-driver fonts-noto-cjk  # the console's browser tests: headless Chromium over WebDriver, Chinese glyphs
   poppler-utils                        # pdftotext: the reports test reads the printed PDF's text
   nodejs                               # the console's type check (tsc) and unit tests (node --test)
-  janus iproute2                       # consultation audio/video (video-room plugin); the media tests' network namespace
+  janus iproute2 procps                # consultation audio/video (video-room plugin); the media tests' network namespaces (ip, tc for a weak link, sysctl for forwarding)
   libxml2-utils                        # xmllint: the regional warnings' CAP 1.2 output checked against the OASIS schema
 )
 

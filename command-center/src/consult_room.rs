@@ -5,8 +5,10 @@
 //!
 //! - from the participant: `chat`, `annotate`, `post`, `decide` (stored, then sent to everyone
 //!   in the room, the sender too) and the media signalling `media.join`, `media.publish`,
-//!   `media.subscribe`, `media.start`, `media.leave`, which the command-center relays to Janus
-//!   on the participant's behalf, only into this room's media room;
+//!   `media.subscribe`, `media.start`, `media.leave`, and `media.screen` / `media.screen_stop`
+//!   (a shared screen, published as a second feed marked as a screen), which the
+//!   command-center relays to Janus on the participant's behalf, only into this room's media
+//!   room;
 //! - to the participant: `welcome`, `event` (a stored event), `media.*` answers and
 //!   `error` (`field`, `message`) for what was refused.
 
@@ -120,8 +122,22 @@ struct Media {
     room: i64,
     publisher: u64,
     feed: i64,
+    /// The shared screen's handle and feed, while the participant shares it.
+    screen: Option<(u64, i64)>,
     subscribers: HashMap<i64, u64>,
 }
+
+impl Media {
+    /// The participant's own feeds (camera, and screen while shared).
+    fn own(&self) -> Vec<i64> {
+        std::iter::once(self.feed)
+            .chain(self.screen.map(|(_, f)| f))
+            .collect()
+    }
+}
+
+/// What ends a publisher's Janus display name when it is a shared screen.
+const SCREEN_MARK: &str = "|screen";
 
 struct Participant {
     socket: WebSocket,
@@ -430,7 +446,7 @@ impl Participant {
                             json!({"request": "listparticipants", "room": media.room}),
                         )
                         .await?,
-                    Some(media.feed),
+                    &media.own(),
                 );
                 let feed = media.feed;
                 self.media = Some(media);
@@ -455,7 +471,7 @@ impl Participant {
             "subscribe" => {
                 let feed = feed_of(v)?;
                 let media = self.media_mut()?;
-                if feed == media.feed {
+                if media.own().contains(&feed) {
                     return Err(refusal("feed", "that is your own feed"));
                 }
                 if media.subscribers.contains_key(&feed) {
@@ -498,6 +514,64 @@ impl Participant {
                     .await?;
                 Ok(json!({"type": "media.started", "feed": feed}))
             }
+            "screen" => {
+                let jsep = sdp(v, "offer")?;
+                let display = self.display();
+                let media = self.media_mut()?;
+                if media.screen.is_some() {
+                    return Err(refusal("type", "already sharing the screen"));
+                }
+                let handle = media.session.attach().await?;
+                let shared = async {
+                    let joined = media
+                        .session
+                        .request(
+                            handle,
+                            json!({"request": "join", "ptype": "publisher", "room": media.room,
+                                   "display": format!("{display}{SCREEN_MARK}")}),
+                        )
+                        .await?;
+                    let feed = joined["id"]
+                        .as_i64()
+                        .ok_or_else(|| refusal("media", "the media server gave no feed"))?;
+                    let answer = media
+                        .session
+                        .message(
+                            handle,
+                            json!({"request": "configure", "audio": true, "video": true}),
+                            Some(jsep),
+                        )
+                        .await?;
+                    Ok::<_, Refusal>((feed, answer))
+                }
+                .await;
+                match shared {
+                    Ok((feed, answer)) => {
+                        media.screen = Some((handle, feed));
+                        Ok(
+                            json!({"type": "media.screen_answer", "feed": feed, "jsep": answer["jsep"]}),
+                        )
+                    }
+                    Err(e) => {
+                        media.session.detach(handle).await;
+                        Err(e)
+                    }
+                }
+            }
+            "screen_stop" => {
+                let media = self.media_mut()?;
+                let (handle, feed) = media
+                    .screen
+                    .take()
+                    .ok_or_else(|| refusal("type", "not sharing the screen"))?;
+                // Leaving the room unpublishes the feed: everyone else is told it is gone.
+                let _ = media
+                    .session
+                    .request(handle, json!({"request": "leave"}))
+                    .await;
+                media.session.detach(handle).await;
+                Ok(json!({"type": "media.screen_stopped", "feed": feed}))
+            }
             "leave" => {
                 self.media_mut()?;
                 self.media = None;
@@ -505,7 +579,7 @@ impl Participant {
             }
             _ => Err(refusal(
                 "type",
-                "unknown signalling: media.join, media.publish, media.subscribe, media.start or media.leave",
+                "unknown signalling: media.join, media.publish, media.subscribe, media.start, media.screen, media.screen_stop or media.leave",
             )),
         }
     }
@@ -521,12 +595,11 @@ impl Participant {
                 .await??;
         let session = janus.session().await?;
         let publisher = session.attach().await?;
-        let display: String = self.officer.display_name.chars().take(60).collect();
         let joined = session
             .request(
                 publisher,
                 json!({"request": "join", "ptype": "publisher", "room": media_room,
-                       "display": format!("{}|{}", self.officer.id, display)}),
+                       "display": self.display()}),
             )
             .await?;
         let feed = joined["id"]
@@ -537,8 +610,15 @@ impl Participant {
             room: media_room,
             publisher,
             feed,
+            screen: None,
             subscribers: HashMap::new(),
         })
+    }
+
+    /// The participant as Janus shows them to the others: `officer id|name`.
+    fn display(&self) -> String {
+        let name: String = self.officer.display_name.chars().take(60).collect();
+        format!("{}|{name}", self.officer.id)
     }
 
     async fn relay_media_event(&mut self, event: Option<Value>) -> Flow {
@@ -551,9 +631,9 @@ impl Participant {
             };
         };
         let data = &event["plugindata"]["data"];
-        let own = self.media.as_ref().map(|m| m.feed);
+        let own = self.media.as_ref().map(Media::own).unwrap_or_default();
         let message = if data["publishers"].is_array() {
-            Some(json!({"type": "media.publishers", "publishers": publishers_of(data, own)}))
+            Some(json!({"type": "media.publishers", "publishers": publishers_of(data, &own)}))
         } else if let Some(feed) = data["unpublished"].as_i64().or(data["leaving"].as_i64()) {
             if let Some(m) = self.media.as_mut()
                 && let Some(handle) = m.subscribers.remove(&feed)
@@ -585,8 +665,8 @@ async fn media_event(media: &mut Option<Media>) -> Option<Value> {
 }
 
 /// The publishing feeds in a Janus answer (`publishers` of an event, or `participants` of a
-/// list) but `own`, as `{feed, officer_id, display}`.
-fn publishers_of(data: &Value, own: Option<i64>) -> Value {
+/// list) but `own`, as `{feed, officer_id, display, screen}` (`screen`: a shared screen).
+fn publishers_of(data: &Value, own: &[i64]) -> Value {
     let list = data["publishers"]
         .as_array()
         .or(data["participants"].as_array())
@@ -597,14 +677,18 @@ fn publishers_of(data: &Value, own: Option<i64>) -> Value {
             .filter(|p| p.get("publisher").is_none_or(|p| p.as_bool() == Some(true)))
             .filter_map(|p| {
                 let feed = p["id"].as_i64()?;
-                if Some(feed) == own {
+                if own.contains(&feed) {
                     return None;
                 }
                 let display = p["display"].as_str().unwrap_or("");
+                let (display, screen) = match display.strip_suffix(SCREEN_MARK) {
+                    Some(d) => (d, true),
+                    None => (display, false),
+                };
                 let (officer, name) = display.split_once('|').unwrap_or(("", display));
                 Some(
                     json!({"feed": feed, "officer_id": officer.parse::<i64>().ok(),
-                            "display": name}),
+                            "display": name, "screen": screen}),
                 )
             })
             .collect(),

@@ -6,7 +6,7 @@ mod common;
 
 use common::{Center, NEIGHBOUR};
 use futures::SinkExt;
-use geohazard_command_center::{ConsultSettings, Role};
+use geohazard_command_center::Role;
 use geohazard_testkit::api::{StatusCode, next_json};
 use geohazard_testkit::fixtures::{CITY, COUNTY, PROVINCE};
 use geohazard_testkit::netns::{Janus, NetNs};
@@ -410,16 +410,7 @@ async fn with_janus() -> (NetNs, Janus, Center) {
         panic!("the media tests need a network namespace (root, iproute2): {e}")
     });
     let janus = Janus::start(&ns).await;
-    let url = janus.url.clone();
-    let key = janus.admin_key.clone();
-    let env = common::start(move |c| {
-        c.consult = ConsultSettings {
-            janus_url: Some(url),
-            janus_admin_key: key.into(),
-            ..Default::default()
-        }
-    })
-    .await;
+    let env = common::start_with_janus(&ns, &janus, |_| {}).await;
     env.add_neighbour().await;
     (ns, janus, env)
 }
@@ -498,6 +489,14 @@ async fn the_signalling_relay_refuses_unknown_rooms_other_rooms_feeds_and_malfor
         ),
         (json!({"type": "media.join"}), "type"),
         (json!({"type": "media.admin", "request": "destroy"}), "type"),
+        // A screen: an offer it must carry, one Janus refuses, and stopping what is not shared
+        // (the refused offer left no screen behind).
+        (json!({"type": "media.screen"}), "jsep"),
+        (
+            json!({"type": "media.screen", "jsep": {"type": "offer", "sdp": "v=0\r\nnonsense"}}),
+            "media",
+        ),
+        (json!({"type": "media.screen_stop"}), "type"),
     ] {
         say(&mut city, msg.clone()).await;
         let a = next_answer(&mut city).await;

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::PASSWORD;
 use futures::SinkExt;
-use geohazard_command_center::{ConsultSettings, Role};
+use geohazard_command_center::Role;
 use geohazard_testkit::api::next_json;
-use geohazard_testkit::browser::browser_in;
 use geohazard_testkit::fixtures::CITY;
 use geohazard_testkit::netns::{Janus, NetNs};
 use serde_json::json;
@@ -39,14 +38,7 @@ async fn six_participants_in_one_room() {
     const PEOPLE: usize = 6;
     let ns = NetNs::create().expect("a network namespace (root, iproute2)");
     let janus = Janus::start(&ns).await;
-    let (url, key, host) = (janus.url.clone(), janus.admin_key.clone(), ns.host_ip);
-    let env = common::start(move |c| {
-        c.listen = std::net::SocketAddr::from((host, 0));
-        c.consult = ConsultSettings {
-            janus_url: Some(url),
-            janus_admin_key: key.into(),
-            ..Default::default()
-        };
+    let env = common::start_with_janus(&ns, &janus, |c| {
         c.api.live_max_sockets_per_session = 8;
     })
     .await;
@@ -59,18 +51,9 @@ async fn six_participants_in_one_room() {
         .post(&token, "/consult/rooms", json!({"title": "六方会商"}))
         .await;
     let room = room["id"].as_i64().unwrap();
-    let origin = format!(
-        "--unsafely-treat-insecure-origin-as-secure=http://{}",
-        env.api.addr()
-    );
-    let args = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        origin.as_str(),
-    ];
     let mut browsers = Vec::new();
     for i in 0..PEOPLE {
-        let b = browser_in(&ns, &args).await;
+        let b = env.media_browser(&ns).await;
         b.sign_in(&env.api.console_url(), &format!("p{i}"), PASSWORD)
             .await;
         b.click("#tab-consult").await;

@@ -9,9 +9,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{NEIGHBOUR, PASSWORD};
-use geohazard_command_center::{ConsultSettings, Role};
+use geohazard_command_center::Role;
 use geohazard_testkit::api::{StatusCode, next_json};
-use geohazard_testkit::browser::{Browser, browser_in};
+use geohazard_testkit::browser::Browser;
 use geohazard_testkit::fixtures::{CITY, COUNTY, PROVINCE};
 use geohazard_testkit::netns::{Janus, NetNs};
 use serde_json::{Value, json};
@@ -44,16 +44,7 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
         panic!("the media test needs a network namespace (root, iproute2): {e}")
     });
     let janus = Janus::start(&ns).await;
-    let (url, key, host) = (janus.url.clone(), janus.admin_key.clone(), ns.host_ip);
-    let env = common::start(move |c| {
-        c.listen = std::net::SocketAddr::from((host, 0));
-        c.consult = ConsultSettings {
-            janus_url: Some(url),
-            janus_admin_key: key.into(),
-            ..Default::default()
-        };
-    })
-    .await;
+    let env = common::start_with_janus(&ns, &janus, |_| {}).await;
     env.add_neighbour().await;
     env.officer("yibin-duty", CITY, Role::DutyOfficer).await;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
@@ -73,17 +64,8 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
     assert_eq!(status, StatusCode::CREATED, "{room}");
     let room = room["id"].as_i64().unwrap();
 
-    let origin = format!(
-        "--unsafely-treat-insecure-origin-as-secure=http://{}",
-        env.api.addr()
-    );
-    let args = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        origin.as_str(),
-    ];
-    let a = browser_in(&ns, &args).await;
-    let b = browser_in(&ns, &args).await;
+    let a = env.media_browser(&ns).await;
+    let b = env.media_browser(&ns).await;
     a.sign_in(&env.api.console_url(), "yibin-duty", PASSWORD)
         .await;
     b.sign_in(&env.api.console_url(), "gao-duty", PASSWORD)
@@ -222,4 +204,269 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
     a.close().await;
     b.close().await;
     drop(janus);
+}
+
+/// Bytes of `kind` ("audio" or "video") `b` has received from the others' cameras, or with
+/// `screen` from their shared screens (WebRTC statistics).
+async fn inbound(b: &Browser, kind: &str, screen: bool) -> i64 {
+    b.js(&format!(
+        "const m = window.geohazardConsult && window.geohazardConsult.media;
+         if (!m) return 0;
+         return m.inboundBytes('{kind}').then((bytes) => [...m.feeds]
+           .filter(([, f]) => f.screen === {screen})
+           .reduce((sum, [feed]) => sum + (bytes[String(feed)] || 0), 0));"
+    ))
+    .await
+    .as_i64()
+    .unwrap_or(0)
+}
+
+/// Waits until `b` receives `kind` from cameras (or `screen`s) and what it has received grows.
+async fn receives(b: &Browser, what: &str, kind: &str, screen: bool) {
+    let first = geohazard_testkit::eventually(Duration::from_secs(60), what, || async {
+        let n = inbound(b, kind, screen).await;
+        (n > 0).then_some(n)
+    })
+    .await;
+    geohazard_testkit::eventually(
+        Duration::from_secs(60),
+        &format!("{what}, growing"),
+        || async { (inbound(b, kind, screen).await > first).then_some(()) },
+    )
+    .await;
+}
+
+/// Waits until, between two readings of `b`'s statistics, the camera video it receives stands
+/// still while the sound it receives grows.
+async fn video_stopped_sound_flowing(b: &Browser, what: &str) {
+    geohazard_testkit::eventually(Duration::from_secs(60), what, || async {
+        let (video, sound) = (
+            inbound(b, "video", false).await,
+            inbound(b, "audio", false).await,
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (video2, sound2) = (
+            inbound(b, "video", false).await,
+            inbound(b, "audio", false).await,
+        );
+        (video2 == video && sound2 > sound).then_some(())
+    })
+    .await;
+}
+
+/// A call in a room: the city's duty officer in a browser in `city_ns`, the county's in `ns`
+/// (with Janus), both headless Chromium with fake devices, both sending camera and microphone
+/// and each receiving the other's video.
+struct Call {
+    city: Browser,
+    county: Browser,
+    _env: common::Center,
+    _janus: Janus,
+}
+
+impl Call {
+    async fn start(ns: &NetNs, city_ns: &NetNs) -> Call {
+        let janus = Janus::start(ns).await;
+        let env = common::start_with_janus(ns, &janus, |_| {}).await;
+        env.officer("yibin-duty", CITY, Role::DutyOfficer).await;
+        env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
+        let token = env.login("yibin-duty").await;
+        let (status, room) = env
+            .api
+            .post(
+                &token,
+                "/consult/rooms",
+                json!({"title": "高县庆符镇滑坡会商", "invited_divisions": [COUNTY]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{room}");
+        let room = room["id"].as_i64().unwrap();
+        let city = env.media_browser(city_ns).await;
+        let county = env.media_browser(ns).await;
+        for (b, user) in [(&city, "yibin-duty"), (&county, "gao-duty")] {
+            b.sign_in(&env.api.console_url(), user, PASSWORD).await;
+            into_room(b, room).await;
+            b.click("#consult-media-join").await;
+        }
+        receives(
+            &county,
+            "the county receiving the city's video",
+            "video",
+            false,
+        )
+        .await;
+        receives(
+            &city,
+            "the city receiving the county's video",
+            "video",
+            false,
+        )
+        .await;
+        Call {
+            city,
+            county,
+            _env: env,
+            _janus: janus,
+        }
+    }
+
+    async fn end(self) {
+        self.city.close().await;
+        self.county.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_shared_screen_reaches_the_other_side_as_a_feed_of_its_own_and_ends_cleanly() {
+    let ns = NetNs::create().expect("a network namespace (root, iproute2)");
+    let call = Call::start(&ns, &ns).await;
+    let (city, county) = (&call.city, &call.county);
+
+    city.click("#consult-media-screen").await;
+    receives(
+        county,
+        "the county receiving the city's screen",
+        "video",
+        true,
+    )
+    .await;
+    county
+        .until(
+            "the screen's tile",
+            Duration::from_secs(10),
+            "return [...document.querySelectorAll('#consult-tiles .consult-screen figcaption')]
+               .some((c) => c.textContent.includes('共享屏幕'))",
+        )
+        .await;
+    let sharing = city
+        .js("return [document.getElementById('consult-media-screen').textContent,
+                     document.getElementById('consult-media-state').textContent,
+                     window.geohazardConsult.media.screen.stream.getVideoTracks()[0].getSettings().displaySurface]")
+        .await;
+    assert_eq!(sharing[0], "停止共享", "{sharing}");
+    assert!(
+        sharing[1].as_str().unwrap().contains("正在共享屏幕"),
+        "{sharing}"
+    );
+    assert_eq!(sharing[2], "monitor", "a screen, not the camera: {sharing}");
+    county.screenshot("consult-screen-shared").await;
+    city.screenshot("consult-screen-sharing").await;
+
+    // Stopping: the screen's feed leaves the county's page, the city's camera goes on.
+    city.click("#consult-media-screen").await;
+    county
+        .until(
+            "the screen's feed gone",
+            Duration::from_secs(20),
+            "const m = window.geohazardConsult.media;
+             return ![...m.feeds.values()].some((f) => f.screen)
+               && document.querySelector('#consult-tiles .consult-screen') === null",
+        )
+        .await;
+    let stopped = city
+        .js("return [window.geohazardConsult.media.screen === null,
+                     document.getElementById('consult-media-screen').textContent,
+                     document.getElementById('consult-media-state').hidden]")
+        .await;
+    assert_eq!(stopped, json!([true, "共享屏幕", true]));
+    receives(
+        county,
+        "the city's camera after the sharing",
+        "video",
+        false,
+    )
+    .await;
+    // And it can be shared again (the relay let go of the first).
+    city.click("#consult-media-screen").await;
+    receives(county, "the city's screen shared again", "video", true).await;
+    call.end().await;
+}
+
+#[tokio::test]
+async fn audio_only_stops_the_video_the_others_receive_keeps_the_sound_and_can_be_undone() {
+    let ns = NetNs::create().expect("a network namespace (root, iproute2)");
+    let call = Call::start(&ns, &ns).await;
+    let (city, county) = (&call.city, &call.county);
+
+    city.click("#consult-media-audio").await;
+    video_stopped_sound_flowing(county, "the city's video stopped, its sound flowing").await;
+    let shown = city
+        .js(
+            "return [document.getElementById('consult-media-audio').textContent,
+                     document.getElementById('consult-media-state').textContent,
+                     window.geohazardConsult.media.local.getVideoTracks().length]",
+        )
+        .await;
+    assert_eq!(shown[0], "恢复视频", "{shown}");
+    assert!(shown[1].as_str().unwrap().contains("仅音频"), "{shown}");
+    assert_eq!(shown[2], 0, "the camera is released: {shown}");
+    city.screenshot("consult-audio-only").await;
+
+    // Undone: the same button brings the video back.
+    city.click("#consult-media-audio").await;
+    receives(county, "the city's video again", "video", false).await;
+    assert_eq!(
+        city.js("return document.getElementById('consult-media-audio').textContent")
+            .await,
+        "仅音频"
+    );
+    call.end().await;
+}
+
+#[tokio::test]
+async fn a_participant_on_a_weak_link_falls_back_to_audio_only_is_told_and_can_restore_video() {
+    let ns = NetNs::create().expect("a network namespace (root, iproute2)");
+    // The city's browser on a link of its own, which the test makes weak.
+    let city_ns = ns.behind().expect("a second namespace behind the first");
+    let call = Call::start(&ns, &city_ns).await;
+    let (city, county) = (&call.city, &call.county);
+    let healthy = city
+        .js("return window.geohazardConsult.media.audioOnly")
+        .await;
+    assert_eq!(healthy, false, "no fallback on a healthy link");
+
+    // The city's uplink down to 48 kbit/s, what does not fit in 300 ms of queue dropped
+    // (the kernel here has tbf but not netem).
+    city_ns
+        .tc(&[
+            "qdisc",
+            "add",
+            "dev",
+            &city_ns.link,
+            "root",
+            "tbf",
+            "rate",
+            "48kbit",
+            "burst",
+            "3000",
+            "latency",
+            "300ms",
+        ])
+        .unwrap();
+    city.until(
+        "the fallback to audio only, said in Chinese",
+        Duration::from_secs(90),
+        "const m = window.geohazardConsult.media;
+         const box = document.getElementById('consult-media-state');
+         return m.audioOnly && m.weak !== null && !box.hidden && box.classList.contains('weak')
+           && box.textContent.includes('网络较弱') && box.textContent.includes('已自动切换为仅音频')",
+    )
+    .await;
+    let reading = city.js("return window.geohazardConsult.media.weak").await;
+    println!("the reading that made it fall back: {reading}");
+    city.screenshot("consult-weak-link").await;
+    video_stopped_sound_flowing(county, "the city's video stopped on the weak link").await;
+
+    // The link recovers; the officer restores the video from the notice.
+    city_ns
+        .tc(&["qdisc", "del", "dev", &city_ns.link, "root"])
+        .unwrap();
+    city.click("#consult-video-back").await;
+    receives(county, "the city's video restored", "video", false).await;
+    let after = city
+        .js("return [window.geohazardConsult.media.audioOnly, document.getElementById('consult-media-state').hidden]")
+        .await;
+    assert_eq!(after, json!([false, true]));
+    call.end().await;
+    drop(city_ns);
 }

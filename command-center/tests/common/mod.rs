@@ -50,7 +50,46 @@ pub async fn start(configure: impl FnOnce(&mut CommandCenterConfig)) -> Center {
     Center { world, server, api }
 }
 
+/// A command-center on the host's end of `ns`'s pair, with `janus` (running in `ns`) for audio
+/// and video, and the rest of the configuration changed by `configure`.
+pub async fn start_with_janus(
+    ns: &geohazard_testkit::netns::NetNs,
+    janus: &geohazard_testkit::netns::Janus,
+    configure: impl FnOnce(&mut CommandCenterConfig),
+) -> Center {
+    let (url, key, host) = (janus.url.clone(), janus.admin_key.clone(), ns.host_ip);
+    start(move |c| {
+        c.listen = std::net::SocketAddr::from((host, 0));
+        c.consult = geohazard_command_center::ConsultSettings {
+            janus_url: Some(url),
+            janus_admin_key: key.into(),
+            ..Default::default()
+        };
+        configure(c);
+    })
+    .await
+}
+
 impl Center {
+    /// Headless Chromium in `ns` for the media tests: a fake camera, microphone and screen
+    /// (getDisplayMedia), granted without asking, and this command-center's plain-HTTP origin
+    /// counted as secure.
+    pub async fn media_browser(
+        &self,
+        ns: &geohazard_testkit::netns::NetNs,
+    ) -> geohazard_testkit::browser::Browser {
+        let origin = format!(
+            "--unsafely-treat-insecure-origin-as-secure=http://{}",
+            self.api.addr()
+        );
+        let args = [
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            origin.as_str(),
+        ];
+        geohazard_testkit::browser::browser_in(ns, &args).await
+    }
+
     /// Adds an officer named "值班员 {username}" with [`PASSWORD`]; returns the officer's id.
     pub async fn officer(&self, username: &str, division: &str, role: Role) -> i64 {
         add_officer(

@@ -93,6 +93,7 @@ export async function enter(id) {
   }
   page.media = new RoomMedia(link);
   page.media.addEventListener("change", drawVideo);
+  page.media.addEventListener("weak", drawVideo);
   link.addEventListener("event", (e) => onEvent(/** @type {CustomEvent} */ (e).detail.event));
   link.addEventListener("error", (e) => showNote(/** @type {CustomEvent} */ (e).detail.message));
   drawRoom();
@@ -154,6 +155,7 @@ function drawRoom() {
         <button type="button" id="consult-media-screen" ${link.welcome.media ? "" : "disabled"}>${t("consult.media.screen")}</button>
         <button type="button" id="consult-media-leave">${t("consult.media.leave")}</button>
       </div>
+      <p id="consult-media-state" class="consult-media-state" role="status" hidden></p>
       ${mayWatchCameras() ? html`<form id="consult-camera-form" class="consult-form">
         <input id="consult-camera" list="consult-camera-options" placeholder="${t("consult.camera.placeholder")}" maxlength="130" autocomplete="off">
         <datalist id="consult-camera-options"></datalist>
@@ -192,8 +194,13 @@ function drawRoom() {
     </section></div>`);
   $("consult-back").addEventListener("click", () => { leave(); showList(); });
   $("consult-media-join").addEventListener("click", () => page.media?.start().catch((e) => showNote(String(e.message || e))));
-  $("consult-media-audio").addEventListener("click", () => page.media?.start({ audioOnly: true }).catch((e) => showNote(String(e.message || e))));
-  $("consult-media-screen").addEventListener("click", () => page.media?.start({ screen: true }).catch((e) => showNote(String(e.message || e))));
+  // Audio only, and video back: one button that says which it does.
+  $("consult-media-audio").addEventListener("click", () => page.media?.setAudioOnly(!page.media.audioOnly).catch((e) => showNote(String(e.message || e))));
+  $("consult-media-screen").addEventListener("click", () => {
+    const media = page.media;
+    if (!media) return;
+    (media.screen ? media.stopScreen() : media.shareScreen()).catch((e) => showNote(String(e.message || e)));
+  });
   $("consult-media-leave").addEventListener("click", () => page.media?.stop());
   document.getElementById("consult-camera-form")?.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -370,24 +377,49 @@ function drawVideo() {
   const media = page.media;
   if (!el || !media) return;
   el.replaceChildren();
-  /** @param {MediaStream} stream @param {string} name @param {boolean} muted */
-  const tile = (stream, name, muted) => {
+  /** @param {MediaStream} stream @param {string} name @param {boolean} muted @param {boolean} [screen] */
+  const tile = (stream, name, muted, screen = false) => {
     const box = document.createElement("figure");
-    box.className = "consult-tile";
+    box.className = screen ? "consult-tile consult-screen" : "consult-tile";
     const v = document.createElement("video");
     v.autoplay = true;
     v.playsInline = true;
     v.muted = muted;
     v.srcObject = stream;
     const cap = document.createElement("figcaption");
-    cap.textContent = name;
+    cap.textContent = screen ? `${name} · ${t("consult.media.screen_tile")}` : name;
     box.append(v, cap);
     el.append(box);
   };
   if (media.local) tile(media.local, t("consult.me"), true);
-  for (const [, f] of media.feeds) tile(f.stream, f.display, false);
+  if (media.screen) tile(media.screen.stream, t("consult.me"), true, true);
+  for (const [, f] of media.feeds) tile(f.stream, f.display, false, f.screen);
   if (!el.children.length) el.textContent = t("consult.media.none");
+  drawMediaState(media);
   drawPresent();
+}
+
+/** The media buttons' words and what the officer sends: audio only (the weak link's fallback
+ * said with its reading, and a way back to video), a shared screen. @param {RoomMedia} media */
+function drawMediaState(media) {
+  const audio = document.getElementById("consult-media-audio");
+  const screen = document.getElementById("consult-media-screen");
+  const box = document.getElementById("consult-media-state");
+  if (!audio || !screen || !box) return;
+  audio.textContent = t(media.audioOnly ? "consult.media.video_back" : "consult.media.audio_only");
+  audio.classList.toggle("on", media.audioOnly);
+  screen.textContent = t(media.screen ? "consult.media.screen_stop" : "consult.media.screen");
+  screen.classList.toggle("on", Boolean(media.screen));
+  const w = media.weak;
+  const lines = [
+    media.audioOnly && w ? t("consult.media.weak", { loss: Math.round(w.loss * 100), rtt: w.rttMs, kbps: w.uplinkBps == null ? "—" : Math.round(w.uplinkBps / 1000) })
+      : media.audioOnly ? t("consult.media.audio_only_on") : "",
+    media.screen ? t("consult.media.sharing") : "",
+  ].filter(Boolean);
+  box.hidden = !lines.length;
+  box.classList.toggle("weak", Boolean(media.audioOnly && w));
+  render(box, html`${lines.map((l) => html`<span>${l}</span> `)}${media.audioOnly ? html`<button type="button" id="consult-video-back">${t("consult.media.video_back")}</button>` : ""}`);
+  document.getElementById("consult-video-back")?.addEventListener("click", () => media.setAudioOnly(false).catch((e) => showNote(String(e.message || e))));
 }
 
 registerPage({

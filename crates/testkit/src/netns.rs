@@ -18,18 +18,29 @@ pub struct NetNs {
     pub name: String,
     pub host_ip: Ipv4Addr,
     pub ns_ip: Ipv4Addr,
+    /// The namespace's end of its pair: what a test shapes (`tc ... netem`) to make its link
+    /// weak.
+    pub link: String,
+    /// The host's route to a namespace behind another (see `behind`), removed with it.
+    host_route: Option<String>,
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
+    run(Command::new("ip"), "ip", args)
+}
+
+/// Runs `command` (`name`, for what is said of a failure) with `args`; its error output if it
+/// fails.
+fn run(mut command: Command, name: &str, args: &[&str]) -> Result<(), String> {
+    let out = command
         .args(args)
         .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+        .map_err(|e| format!("{name} {}: {e}", args.join(" ")))?;
     if out.status.success() {
         Ok(())
     } else {
         Err(format!(
-            "ip {}: {}",
+            "{name} {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         ))
@@ -45,13 +56,15 @@ impl NetNs {
         let net = (tag & 0x3fff) * 4;
         let host_ip = Ipv4Addr::new(10, 200, (net >> 8) as u8, (net & 0xff) as u8 + 1);
         let ns_ip = Ipv4Addr::new(10, 200, (net >> 8) as u8, (net & 0xff) as u8 + 2);
+        ip(&["netns", "add", &name])?;
         let outer = format!("gho{tag:06x}");
         let inner = format!("ghi{tag:06x}");
-        ip(&["netns", "add", &name])?;
         let ns = NetNs {
             name,
             host_ip,
             ns_ip,
+            link: inner.clone(),
+            host_route: None,
         };
         ip(&[
             "link", "add", &outer, "type", "veth", "peer", "name", &inner,
@@ -72,6 +85,72 @@ impl NetNs {
         ip(&["-n", &n, "link", "set", &inner, "up"])?;
         ip(&["-n", &n, "link", "set", "lo", "up"])?;
         Ok(ns)
+    }
+
+    /// A second namespace reached through this one, for a participant on a link of its own
+    /// that the test shapes with `tc` (inside one namespace, traffic between its own addresses
+    /// goes over loopback, never over a veth). A veth pair joins the two, this namespace
+    /// forwards, and the host routes the new one's /30 through this one. Its `host_ip` is the
+    /// host's address as seen from it (this namespace's host end), so the command-center and
+    /// `browser::browser_in` work unchanged; `link` is its end of the new pair.
+    pub fn behind(&self) -> Result<NetNs, String> {
+        let tag: u32 = rand::random::<u32>() & 0x00ff_ffff;
+        let name = format!("gh-{}-{tag:06x}", std::process::id());
+        let net = (tag & 0x3fff) * 4;
+        let (a, b) = ((net >> 8) as u8, (net & 0xff) as u8);
+        let gateway = Ipv4Addr::new(10, 201, a, b + 1);
+        let own = Ipv4Addr::new(10, 201, a, b + 2);
+        let (outer, inner) = (format!("gbo{tag:06x}"), format!("gbi{tag:06x}"));
+        ip(&["netns", "add", &name])?;
+        let mut ns = NetNs {
+            name,
+            host_ip: self.host_ip,
+            ns_ip: own,
+            link: inner.clone(),
+            host_route: None,
+        };
+        let (n, here) = (ns.name.clone(), self.name.clone());
+        ip(&[
+            "link", "add", &outer, "type", "veth", "peer", "name", &inner,
+        ])?;
+        ip(&["link", "set", &outer, "netns", &here])?;
+        ip(&["link", "set", &inner, "netns", &n])?;
+        ip(&[
+            "-n",
+            &here,
+            "addr",
+            "add",
+            &format!("{gateway}/30"),
+            "dev",
+            &outer,
+        ])?;
+        ip(&["-n", &here, "link", "set", &outer, "up"])?;
+        ip(&["-n", &n, "addr", "add", &format!("{own}/30"), "dev", &inner])?;
+        ip(&["-n", &n, "link", "set", &inner, "up"])?;
+        ip(&["-n", &n, "link", "set", "lo", "up"])?;
+        ip(&[
+            "-n",
+            &n,
+            "route",
+            "add",
+            "default",
+            "via",
+            &gateway.to_string(),
+        ])?;
+        run(
+            self.command("sysctl"),
+            "sysctl",
+            &["-q", "-w", "net.ipv4.ip_forward=1"],
+        )?;
+        let route = format!("10.201.{a}.{b}/30");
+        ip(&["route", "add", &route, "via", &self.ns_ip.to_string()])?;
+        ns.host_route = Some(route);
+        Ok(ns)
+    }
+
+    /// Runs `tc` inside the namespace (`args` after `tc`), e.g. to shape `link` with netem.
+    pub fn tc(&self, args: &[&str]) -> Result<(), String> {
+        run(self.command("tc"), "tc", args)
     }
 
     /// `program` to run inside the namespace.
@@ -101,6 +180,9 @@ impl Drop for NetNs {
             }
         }
         let _ = ip(&["netns", "del", &self.name]);
+        if let Some(route) = &self.host_route {
+            let _ = ip(&["route", "del", route]);
+        }
     }
 }
 
