@@ -74,9 +74,11 @@ async fn an_admin_draws_a_threat_zone_drags_the_site_and_attaches_a_photo_on_the
     b.until(
         "the editor's map",
         WAIT,
-        "return document.querySelector('#site-edit-map.leaflet-container') && document.getElementById('zone-draw')",
+        "return document.querySelector('#site-edit-map.leaflet-container') && document.getElementById('zone-draw') && document.getElementById('attachments-none')",
     )
     .await;
+    b.js("document.getElementById('site-edit-map').scrollIntoView({block: 'center'})")
+        .await;
     assert_eq!(
         b.js("return document.getElementById('zone-state').textContent")
             .await,
