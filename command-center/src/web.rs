@@ -69,6 +69,9 @@ static ASSETS: &[Asset] = &[
     asset!("views/lists.js", JS),
     asset!("views/field.js", JS),
     asset!("views/forecast.js", JS),
+    // Divisions and the site editor: location, threat zone, attachments (issue 24).
+    asset!("views/divisions.js", JS),
+    asset!("views/site-editor.js", JS),
     asset!("app.css", CSS),
     asset!("app/index.html", "text/html; charset=utf-8"),
     asset!("app/app.js", JS),

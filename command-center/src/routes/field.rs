@@ -8,8 +8,8 @@
 //! `Idempotency-Key` however often a phone retries.
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use geohazard_api::{ApiError, ErrorBody};
@@ -139,27 +139,7 @@ pub(super) async fn photo(
     let (content_type, bytes) = field::photo(&state.pool, &caller.scope, own, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    // Only the two types it was checked to be; never sniffed, never run.
-    let content_type = match content_type.as_str() {
-        "image/png" => "image/png",
-        _ => "image/jpeg",
-    };
-    let mut response = (StatusCode::OK, bytes).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=86400"),
-    );
-    Ok(response)
+    Ok(super::files::stored(&content_type, bytes, None))
 }
 
 /// `GET /api/v1/patrol-schedules` parameters.

@@ -23,6 +23,11 @@ mod warnings;
 mod gateway_keys;
 mod officers;
 mod people;
+// Divisions, site attachments (issue 24).
+mod attachments;
+mod divisions;
+mod files;
+mod sensors;
 
 use axum::Router;
 
@@ -48,6 +53,9 @@ pub fn routes() -> Router<AppState> {
         .merge(gateway_keys::routes())
         .merge(people::routes())
         .merge(officers::routes())
+        .merge(divisions::routes())
+        .merge(attachments::routes())
+        .merge(sensors::routes())
         .merge(lists::routes())
         .merge(field::routes())
         .merge(forecast::routes())

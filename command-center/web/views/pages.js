@@ -10,3 +10,5 @@ import "./people.js";
 import "./lists.js";
 import "./field.js";
 import "./forecast.js";
+// Divisions (issue 24).
+import "./divisions.js";

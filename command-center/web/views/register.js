@@ -8,6 +8,7 @@ import { html, markup, render } from "../lib/html.js";
 import { registerPage } from "../lib/pages.js";
 import { state, subscribe } from "../lib/store.js";
 import { getLang, num, t } from "../lib/text.js";
+import { closeSiteEditor, openSiteEditor } from "./site-editor.js";
 
 /** @typedef {{row: number, column: string, field: string, value: string, reason: string, message: string}} RowProblem */
 
@@ -42,6 +43,7 @@ const canChange = () => state.officer?.role === "admin";
 
 /** @param {HTMLElement} root */
 async function show(root) {
+  closeSiteEditor();
   shownIn = root;
   /** The sites with their register fields. @type {any[]} */
   let sites = [];
@@ -80,9 +82,16 @@ async function show(root) {
         <p id="register-msg" class="msg" role="status"></p>
       </form>
     </section>`}
+    <div id="site-editor-host"></div>
     <h3>${t("register.page.list", { n: sites.length })}</h3>
-    <table class="grid" id="register-sites"><tr>${["register.field.code", "register.field.name", "register.field.type", "register.field.division_code", "register.field.longitude", "register.field.latitude", "register.field.threatened_people", "register.field.status"].map((k) => html`<th>${t(k)}</th>`)}</tr>${
-      sites.map((s) => html`<tr data-code="${s.code}"><td>${s.code}</td><td>${s.name}</td><td>${t("kind." + s.type)}</td><td>${s.division.name}</td><td>${num(s.location.coordinates[0], 5)}</td><td>${num(s.location.coordinates[1], 5)}</td><td>${s.threatened_people}</td><td>${t("register.page.status." + s.status)}</td></tr>`)}</table>`);
+    <table class="grid" id="register-sites"><tr>${["register.field.code", "register.field.name", "register.field.type", "register.field.division_code", "register.field.longitude", "register.field.latitude", "register.field.threatened_people", "register.field.status"].map((k) => html`<th>${t(k)}</th>`)}<th></th></tr>${
+      sites.map((s) => html`<tr data-code="${s.code}"><td>${s.code}</td><td>${s.name}</td><td>${t("kind." + s.type)}</td><td>${s.division.name}</td><td>${num(s.location.coordinates[0], 5)}</td><td>${num(s.location.coordinates[1], 5)}</td><td>${s.threatened_people}</td><td>${t("register.page.status." + s.status)}</td><td><button type="button" class="site-open" data-id="${s.id}">${t(canChange() ? "site_edit.open" : "site_edit.open_read")}</button></td></tr>`)}</table>`);
+  for (const b of root.querySelectorAll(".site-open")) {
+    b.addEventListener("click", () => {
+      const host = /** @type {HTMLElement} */ (document.getElementById("site-editor-host"));
+      openSiteEditor(host, Number(/** @type {HTMLElement} */ (b).dataset.id)).then(() => host.scrollIntoView()).catch(report);
+    });
+  }
   if (!canChange()) return;
   $("register-check").addEventListener("click", () => upload(true));
   $("register-import").addEventListener("click", () => upload(false));
@@ -166,6 +175,7 @@ registerPage({
   allowed: (o) => ["viewer", "duty_officer", "admin"].includes(o.role),
   show,
   hide() {
+    closeSiteEditor();
     if (map) { map.remove(); map = null; pin = null; }
     shownIn = null;
   },

@@ -132,3 +132,65 @@ pub struct OfficerPassword {
 pub struct SitePeopleInput {
     pub people: Vec<SitePersonInput>,
 }
+
+// Divisions and site attachments (issue 24).
+pub use geohazard_register::attachments::Attachment;
+pub use geohazard_register::divisions::{DivisionRecord, DivisionsImported, FeatureProblem};
+
+/// 422 `import_refused` for a GeoJSON file of divisions: nothing was imported; one line per
+/// problem, by feature (counted from 1) and field.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DivisionsRefused {
+    pub error: String,
+    pub code: String,
+    /// How many features are bad.
+    pub bad_features: usize,
+    pub problems: Vec<FeatureProblem>,
+}
+
+/// 200: the divisions were imported whole (or would be, on a dry run).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DivisionsDone {
+    #[serde(flatten)]
+    pub summary: DivisionsImported,
+    pub dry_run: bool,
+}
+
+/// `POST /api/v1/divisions/import` parameters; the body is a GeoJSON FeatureCollection of
+/// Polygon or MultiPolygon features with a code (`code`, `adcode`) and a name (`name`).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DivisionsImportQuery {
+    /// The report's language: zh-CN (default) or en; else `Accept-Language`.
+    pub lang: Option<String>,
+    /// Check and count, import nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The file's name, recorded with the changes.
+    pub filename: Option<String>,
+}
+
+/// A division's new name.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DivisionNameInput {
+    pub name: String,
+}
+
+/// `POST /api/v1/sites/{id}/attachments` parameters; the body is the file.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AttachmentQuery {
+    /// The file's name; its extension must be that of its content's type.
+    pub filename: String,
+    /// The refusal's language: zh-CN (default) or en; else `Accept-Language`.
+    pub lang: Option<String>,
+}
+pub use geohazard_register::sensor_edit::{RegisteredSensor, SensorInput};
+
+/// `GET /api/v1/register/sensors` parameters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SensorsQuery {
+    /// Only the sensors of this site.
+    pub site: Option<SiteId>,
+}

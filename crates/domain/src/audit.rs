@@ -87,6 +87,16 @@ crate::closed_set!(
         PatrolReport => "patrol.report",
         /// A site's patrol schedule written.
         PatrolSchedule => "patrol.schedule",
+        /// Divisions (issue 24): one added to the register, its name or boundary changed, a
+        /// GeoJSON file of them imported whole (each division has its own entry).
+        DivisionCreate => "division.create",
+        DivisionUpdate => "division.update",
+        DivisionImport => "division.import",
+        /// A photo or document attached to a site, or removed from it.
+        SiteAttach => "site.attach",
+        SiteDetach => "site.detach",
+        /// A sensor added to the register or its fields changed.
+        SensorRegister => "sensor.register",
     }
 );
 

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod catalogue;
 mod ids;
 mod level;
+pub mod media;
 mod notification;
 pub mod per_level;
 mod quarantine;

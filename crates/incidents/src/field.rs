@@ -89,17 +89,7 @@ pub struct Photo {
     pub bytes: Vec<u8>,
 }
 
-/// The type of an image by its first bytes: JPEG (`FF D8 FF`) or PNG (its 8-byte signature).
-pub fn image_type(bytes: &[u8]) -> Option<&'static str> {
-    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
-    if bytes.len() >= 8 && bytes.starts_with(PNG) {
-        Some("image/png")
-    } else if bytes.len() >= 8 && bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else {
-        None
-    }
-}
+pub use geohazard_domain::media::image_type;
 
 /// Decodes and checks the photos as sent (base64, or a `data:` URL), first to last; the first
 /// that fails names itself (counted from 1).

@@ -2,13 +2,17 @@
 //! below it): hazard sites with what is on them, sensors' readings, gateways and device health.
 //! Also adding officers. The command-center's handlers call these; no SQL lives in a handler.
 
+pub mod attachments;
 pub mod devices;
+pub mod divisions;
 pub mod gateway_keys;
 pub mod geojson;
+pub mod geometry;
 pub mod officers;
 pub mod people;
 pub mod readings;
 pub mod scope;
+pub mod sensor_edit;
 pub mod site_edit;
 pub mod site_file;
 pub mod site_input;

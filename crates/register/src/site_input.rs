@@ -57,6 +57,18 @@ pub enum Reason {
     EndsBeforeStart,
     /// Not a time (RFC 3339, e.g. 2026-12-07T08:00:00+08:00).
     BadTime,
+    /// Not a GB/T 2260 code (6 digits, 9 for a township).
+    BadDivisionCode,
+    /// A division's parent is neither in the register nor in the file.
+    UnknownParent,
+    /// A parent code given that is not the one the division's code implies.
+    ParentMismatch,
+    /// A division outside the officer's subtree.
+    OutOfScope,
+    /// Not a valid Polygon or MultiPolygon of WGS 84 positions.
+    BadGeometry,
+    /// A threat zone farther than [`crate::site_input::MAX_ZONE_DISTANCE_M`] from its site.
+    ThreatZoneFar,
 }
 
 impl Reason {
@@ -84,10 +96,16 @@ impl Reason {
             Reason::OwnAccount => "own_account",
             Reason::EndsBeforeStart => "ends_before_start",
             Reason::BadTime => "bad_time",
+            Reason::BadDivisionCode => "bad_division_code",
+            Reason::UnknownParent => "unknown_parent",
+            Reason::ParentMismatch => "parent_mismatch",
+            Reason::OutOfScope => "out_of_scope",
+            Reason::BadGeometry => "bad_geometry",
+            Reason::ThreatZoneFar => "threat_zone_far",
         }
     }
 
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 28] = [
         Reason::Required,
         Reason::TooLong,
         Reason::BadCode,
@@ -110,6 +128,12 @@ impl Reason {
         Reason::OwnAccount,
         Reason::EndsBeforeStart,
         Reason::BadTime,
+        Reason::BadDivisionCode,
+        Reason::UnknownParent,
+        Reason::ParentMismatch,
+        Reason::OutOfScope,
+        Reason::BadGeometry,
+        Reason::ThreatZoneFar,
     ];
 
     /// The reason in `lang` (zh-CN or en).
@@ -136,6 +160,10 @@ impl FieldError {
         }
     }
 }
+
+/// How far a threat zone may lie from its site's location, metres: a failure's reach (a
+/// debris flow's run-out) rarely goes farther; a zone beyond it was drawn around the wrong site.
+pub const MAX_ZONE_DISTANCE_M: f64 = 5_000.0;
 
 /// Every field of a site, by the name the API and the reports use, in register order.
 pub const FIELDS: [&str; 14] = [
@@ -511,15 +539,30 @@ pub fn check(input: &SiteInput, scope: &Scope) -> Result<SiteRecord, Vec<FieldEr
     let monitor_phone = phone_text.and_then(|p| checked_phone(&mut errors, "monitor_phone", &p));
     let threat_zone = match &input.threat_zone {
         None | Some(Value::Null) => None,
-        Some(z) if polygon_ok(z) => Some(z.clone()),
-        Some(z) => {
-            errors.push(FieldError::new(
-                "threat_zone",
-                text_of(z).chars().take(80).collect::<String>(),
-                Reason::BadThreatZone,
-            ));
-            None
-        }
+        Some(z) => match crate::geometry::polygon(z, false) {
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "threat_zone",
+                    text_of(z).chars().take(80).collect::<String>(),
+                    Reason::BadThreatZone,
+                ));
+                None
+            }
+            Ok(zone) => {
+                let far = longitude
+                    .zip(latitude)
+                    .map(|(lon, lat)| crate::geometry::distance_m(&zone, lon, lat))
+                    .filter(|d| *d > MAX_ZONE_DISTANCE_M);
+                if let Some(d) = far {
+                    errors.push(FieldError::new(
+                        "threat_zone",
+                        format!("{:.1} km", d / 1000.0),
+                        Reason::ThreatZoneFar,
+                    ));
+                }
+                Some(z.clone())
+            }
+        },
     };
     if !errors.is_empty() {
         errors.sort_by_key(|e| FIELDS.iter().position(|f| *f == e.field));
@@ -546,32 +589,6 @@ pub fn check(input: &SiteInput, scope: &Scope) -> Result<SiteRecord, Vec<FieldEr
         monitor_name,
         monitor_phone,
     })
-}
-
-/// A GeoJSON Polygon: closed rings of at least four WGS 84 positions.
-fn polygon_ok(z: &Value) -> bool {
-    if z.get("type").and_then(Value::as_str) != Some("Polygon") {
-        return false;
-    }
-    let Some(rings) = z.get("coordinates").and_then(Value::as_array) else {
-        return false;
-    };
-    !rings.is_empty()
-        && rings.len() <= 100
-        && rings.iter().all(|ring| {
-            let Some(points) = ring.as_array() else {
-                return false;
-            };
-            let positions: Option<Vec<(f64, f64)>> = points
-                .iter()
-                .map(|p| {
-                    let p = p.as_array()?;
-                    let (x, y) = (p.first()?.as_f64()?, p.get(1)?.as_f64()?);
-                    ((-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y)).then_some((x, y))
-                })
-                .collect();
-            positions.is_some_and(|ps| (4..=10_000).contains(&ps.len()) && ps.first() == ps.last())
-        })
 }
 
 #[cfg(test)]
