@@ -101,7 +101,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::levels::Level;
+    use geohazard_rules::levels::Level;
     use figment::Figment;
     use figment::providers::{Format, Serialized, Toml};
     use geohazard_notify::SmsConfig;

@@ -23,6 +23,8 @@ mod warnings;
 mod gateway_keys;
 mod officers;
 mod people;
+// A sensor's rules and their backtest (issue 24).
+mod rules;
 
 use axum::Router;
 
@@ -48,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .merge(gateway_keys::routes())
         .merge(people::routes())
         .merge(officers::routes())
+        .merge(rules::routes())
         .merge(lists::routes())
         .merge(field::routes())
         .merge(forecast::routes())

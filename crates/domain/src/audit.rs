@@ -87,6 +87,8 @@ crate::closed_set!(
         PatrolReport => "patrol.report",
         /// A site's patrol schedule written.
         PatrolSchedule => "patrol.schedule",
+        /// A rule row of a sensor kind, site or sensor set (the rule before and after).
+        RuleUpdate => "rule.update",
     }
 );
 
