@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::config::AnalyzerConfig;
 use geohazard_rules::levels::{Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker};
-use geohazard_rules::methods::{self, DAY_MS, HOUR_MS};
+use geohazard_rules::methods::{DAY_MS, HOUR_MS};
 use crate::registry::{Registry, SensorInfo};
 use geohazard_rules::rules::{self, Evaluation, NotJudged};
 use geohazard_rules::sensor::{Context, Evaluated, Hazard, JudgedRule, SensorEval};

@@ -9,10 +9,8 @@ mod common;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{Center, NEIGHBOUR};
 use geohazard_command_center::Role;
-use geohazard_store::readings::ReadingRows;
-use geohazard_store::registry::{self, NewSensor, SensorKind};
 use geohazard_testkit::api::StatusCode;
-use geohazard_testkit::fixtures::{self, COUNTY};
+use geohazard_testkit::fixtures::COUNTY;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -93,36 +91,6 @@ impl Center {
             body: r.json().await.unwrap_or(Value::Null),
         }
     }
-
-    /// A mud-level gauge (m, every 10 minutes) on a site in Gao with [`series`] stored.
-    async fn mud_gauge(&self) -> i32 {
-        let site = fixtures::register_site(&self.store, "rules-slope").await;
-        let gateway = registry::upsert_gateway(&self.store.pool, "gw-rules", Some(site), "gw", None)
-            .await
-            .unwrap();
-        let sensor = registry::upsert_sensor(
-            &self.store.pool,
-            &NewSensor {
-                gateway_id: gateway,
-                channel: "mud-1",
-                site_id: site,
-                kind: SensorKind::MudLevel,
-                unit: "m",
-                location: None,
-                elevation_m: None,
-                depth_m: None,
-                sampling_interval_s: STEP_S as i32,
-            },
-        )
-        .await
-        .unwrap();
-        let mut rows = ReadingRows::with_capacity(READINGS);
-        for (i, v) in series().into_iter().enumerate() {
-            rows.push(sensor, at(i), v, 0);
-        }
-        fixtures::store_readings(&self.store, &rows).await;
-        sensor
-    }
 }
 
 async fn setup() -> (Center, i32) {
@@ -130,7 +98,9 @@ async fn setup() -> (Center, i32) {
     env.add_neighbour().await;
     env.officer("gao-admin", COUNTY, Role::Admin).await;
     env.officer("cp-admin", NEIGHBOUR, Role::Admin).await;
-    let sensor = env.mud_gauge().await;
+    let sensor = env
+        .mud_gauge("rules-slope", &series(), start_at(), STEP_S)
+        .await;
     (env, sensor)
 }
 

@@ -128,13 +128,18 @@ pub fn check(rule: RuleKind, row: &Value, merged: &Value) -> Result<(), BadParam
     leaves("", row, &mut set);
     for (path, _) in &set {
         let mut at = &known;
+        let mut reached = String::new();
         for part in path.split('.') {
+            if !reached.is_empty() {
+                reached.push('.');
+            }
+            reached.push_str(part);
             match at {
                 Value::Object(m) if m.contains_key(part) => at = &m[part],
                 // Below a leaf of the defaults (an array, an optional value): the parse judges.
                 Value::Object(_) => {
                     return Err(BadParam {
-                        field: format!("params.{path}"),
+                        field: format!("params.{reached}"),
                         message: format!("no such parameter of the {} rule", rule.as_str()),
                     });
                 }
