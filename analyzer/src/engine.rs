@@ -16,9 +16,11 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 
 use crate::config::AnalyzerConfig;
-use geohazard_rules::levels::{Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker};
-use geohazard_rules::methods::{DAY_MS, HOUR_MS};
 use crate::registry::{Registry, SensorInfo};
+use geohazard_rules::levels::{
+    Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker,
+};
+use geohazard_rules::methods::{DAY_MS, HOUR_MS};
 use geohazard_rules::rules::{self, Evaluation, NotJudged};
 use geohazard_rules::sensor::{Context, Evaluated, Hazard, JudgedRule, SensorEval};
 use geohazard_rules::window::Insert;

@@ -121,8 +121,12 @@ fn raised(side: &Value) -> Vec<(DateTime<Utc>, String, DateTime<Utc>)> {
         .collect()
 }
 
-fn owned(v: Vec<(DateTime<Utc>, &str, DateTime<Utc>)>) -> Vec<(DateTime<Utc>, String, DateTime<Utc>)> {
-    v.into_iter().map(|(a, l, b)| (a, l.to_owned(), b)).collect()
+fn owned(
+    v: Vec<(DateTime<Utc>, &str, DateTime<Utc>)>,
+) -> Vec<(DateTime<Utc>, String, DateTime<Utc>)> {
+    v.into_iter()
+        .map(|(a, l, b)| (a, l.to_owned(), b))
+        .collect()
 }
 
 #[tokio::test]
@@ -136,7 +140,9 @@ async fn a_backtest_over_seeded_history_finds_the_warnings_worked_out_from_the_s
         "to": at(READINGS),
     });
     let path = format!("/register/sensors/{sensor}/rules/threshold/backtest");
-    let a = env.send(Method::POST, &token, &path, None, Some(body)).await;
+    let a = env
+        .send(Method::POST, &token, &path, None, Some(body))
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     // The mud_level kind's lines as installed: 0.5, 1.0, 1.5, 2.0 m.
     let old = expected([0.5, 1.0, 1.5, 2.0]);
@@ -198,7 +204,13 @@ async fn a_rule_saved_on_its_version_shows_where_each_parameter_comes_from_and_i
     let change = json!({"layer": "sensor", "params": {"levels": {"yellow": 1.4}}});
     let put = format!("{path}/threshold");
     let a = env
-        .send(Method::PUT, &token, &put, Some("\"0\""), Some(change.clone()))
+        .send(
+            Method::PUT,
+            &token,
+            &put,
+            Some("\"0\""),
+            Some(change.clone()),
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let after = threshold(&a.body);
@@ -225,7 +237,13 @@ async fn a_rule_saved_on_its_version_shows_where_each_parameter_comes_from_and_i
     assert_eq!(a.body["current"]["version"], json!(1));
     // Without a version: refused.
     let a = env
-        .send(Method::PUT, &token, &put, None, Some(json!({"layer": "sensor", "params": {}})))
+        .send(
+            Method::PUT,
+            &token,
+            &put,
+            None,
+            Some(json!({"layer": "sensor", "params": {}})),
+        )
         .await;
     assert_eq!(a.status, StatusCode::PRECONDITION_REQUIRED);
 
@@ -257,7 +275,10 @@ async fn a_rule_saved_on_its_version_shows_where_each_parameter_comes_from_and_i
     assert_eq!(action, "rule.update");
     assert_eq!(division, COUNTY);
     assert_eq!(detail["before"], Value::Null);
-    assert_eq!(detail["after"]["params"], json!({"levels": {"yellow": 1.4}}));
+    assert_eq!(
+        detail["after"]["params"],
+        json!({"levels": {"yellow": 1.4}})
+    );
     let (kind, after, version): (String, Value, i32) = sqlx::query_as(
         "SELECT kind, after, version FROM register_changes WHERE kind = 'rule.update'",
     )
@@ -285,7 +306,10 @@ async fn a_rule_saved_on_its_version_shows_where_each_parameter_comes_from_and_i
     .fetch_one(&env.store.pool)
     .await
     .unwrap();
-    assert_eq!(detail["before"]["params"], json!({"levels": {"yellow": 1.4}}));
+    assert_eq!(
+        detail["before"]["params"],
+        json!({"levels": {"yellow": 1.4}})
+    );
     assert_eq!(detail["after"]["version"], json!(2));
 }
 
@@ -299,21 +323,35 @@ async fn a_county_officer_cannot_see_or_change_another_countys_rules_nor_a_kinds
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     let put = format!("{path}/threshold");
     let a = env
-        .send(Method::PUT, &neighbour, &put, Some("\"0\""), Some(change.clone()))
+        .send(
+            Method::PUT,
+            &neighbour,
+            &put,
+            Some("\"0\""),
+            Some(change.clone()),
+        )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     let mut trial = change.clone();
     trial["from"] = json!(start_at());
     trial["to"] = json!(at(READINGS));
     let a = env
-        .send(Method::POST, &neighbour, &format!("{put}/backtest"), None, Some(trial))
+        .send(
+            Method::POST,
+            &neighbour,
+            &format!("{put}/backtest"),
+            None,
+            Some(trial),
+        )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
 
     // Gao's own admin may not change the mud-level kind's rule, which holds in every county.
     let own = env.login("gao-admin").await;
     let kind = json!({"layer": "kind", "params": {"levels": {"yellow": 1.4}}});
-    let a = env.send(Method::PUT, &own, &put, Some("\"1\""), Some(kind)).await;
+    let a = env
+        .send(Method::PUT, &own, &put, Some("\"1\""), Some(kind))
+        .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'rule.update'")
         .fetch_one(&env.store.pool)

@@ -252,9 +252,10 @@ impl Center {
     ) -> i32 {
         use geohazard_store::registry::{self, NewSensor, SensorKind};
         let site = geohazard_testkit::fixtures::register_site(&self.store, code).await;
-        let gateway = registry::upsert_gateway(&self.store.pool, "gw-rules", Some(site), "gw", None)
-            .await
-            .unwrap();
+        let gateway =
+            registry::upsert_gateway(&self.store.pool, "gw-rules", Some(site), "gw", None)
+                .await
+                .unwrap();
         let sensor = registry::upsert_sensor(
             &self.store.pool,
             &NewSensor {

@@ -185,7 +185,10 @@ mod tests {
         let w = &out.warnings[0];
         assert_eq!(w.peak, Level::Yellow);
         assert_eq!(w.raised_at.timestamp_millis(), readings[3].0);
-        assert_eq!(w.closed_at.map(|t| t.timestamp_millis()), Some(readings[7].0));
+        assert_eq!(
+            w.closed_at.map(|t| t.timestamp_millis()),
+            Some(readings[7].0)
+        );
         assert_eq!(out.by_level.yellow, 1);
     }
 }

@@ -176,7 +176,11 @@ pub fn check(rule: RuleKind, row: &Value, merged: &Value) -> Result<(), BadParam
         }
     }
     for (parent, lines) in groups {
-        let order = |l: &str| ["blue", "yellow", "orange", "red"].iter().position(|x| *x == l);
+        let order = |l: &str| {
+            ["blue", "yellow", "orange", "red"]
+                .iter()
+                .position(|x| *x == l)
+        };
         let mut lines: Vec<(usize, f64, String)> = lines
             .as_array()
             .into_iter()

@@ -193,9 +193,7 @@ fn changed(
     c: &RuleChange,
 ) -> Result<RuleSet, BadParam> {
     let new = set.with(&edit_of(s, rule, c));
-    let merged = new
-        .merged(scope_of(s), rule)
-        .unwrap_or_else(|| json!({}));
+    let merged = new.merged(scope_of(s), rule).unwrap_or_else(|| json!({}));
     explain::check(rule, &c.params, &merged)?;
     Ok(new)
 }
