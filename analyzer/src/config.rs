@@ -101,10 +101,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::levels::Level;
     use figment::Figment;
     use figment::providers::{Format, Serialized, Toml};
     use geohazard_notify::SmsConfig;
+    use geohazard_rules::levels::Level;
 
     #[test]
     fn the_example_configuration_parses_with_its_defaults() {

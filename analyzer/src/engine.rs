@@ -16,11 +16,14 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 
 use crate::config::AnalyzerConfig;
-use crate::levels::{Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker};
-use crate::methods::{self, DAY_MS, HOUR_MS};
 use crate::registry::{Registry, SensorInfo};
-use crate::rules::{self, Evaluation, NotJudged};
-use crate::window::{Insert, Window};
+use geohazard_rules::levels::{
+    Assessment, Change, Direction, Level, Persistence, Thresholds, Tracker,
+};
+use geohazard_rules::methods::{DAY_MS, HOUR_MS};
+use geohazard_rules::rules::{self, Evaluation, NotJudged};
+use geohazard_rules::sensor::{Context, Evaluated, Hazard, JudgedRule, SensorEval};
+use geohazard_rules::window::Insert;
 use geohazard_warnings::evidence::{
     CombinedEvidence, Evidence, GatewayStatusEvidence, SilenceEvidence, StuckEvidence,
     SuspectEvidence,
@@ -38,33 +41,12 @@ pub struct Stats {
 }
 
 struct SensorState {
-    window: Window,
+    /// The window and what is learnt from it, judged by the shared evaluation.
+    eval: SensorEval,
     last_arrival: Instant,
-    /// Estimated steady-state velocity and the hour of reading time it was estimated in.
-    steady: Option<(f64, usize)>,
-    steady_hour: i64,
-    /// The daily (thermal) cycle (sin, cos amplitudes) and the hour it was fitted in.
-    cycle: Option<(f64, f64)>,
-    cycle_hour: i64,
     /// Per rule, the "not judged" reason last stored (`None`: judged), so the store is written
     /// only when it changes.
     judged: HashMap<JudgedRule, Option<NotJudged>>,
-}
-
-/// The rules whose ability to judge a sensor is stored (`sensor_judgement.rule`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum JudgedRule {
-    Rate,
-    Trend,
-}
-
-impl JudgedRule {
-    fn as_str(self) -> &'static str {
-        match self {
-            JudgedRule::Rate => "rate",
-            JudgedRule::Trend => "trend",
-        }
-    }
 }
 
 /// A warning is kept per site and source.
@@ -113,15 +95,6 @@ fn wall_ts(ts_ms: i64, anchor_ms: i64, scale: f64) -> i64 {
     anchor_ms.saturating_add(((ts_ms - anchor_ms) as f64 / scale) as i64)
 }
 
-/// The median time between a sensor's last readings.
-fn typical_gap_ms(raw: &[(i64, f64)]) -> Option<i64> {
-    let tail = &raw[raw.len().saturating_sub(17)..];
-    let mut gaps: Vec<f64> = tail.windows(2).map(|w| (w[1].0 - w[0].0) as f64).collect();
-    methods::median(&mut gaps)
-        .map(|g| g as i64)
-        .filter(|g| *g > 0)
-}
-
 /// Other rain gauges within the rule's radius of `info` whose rain over the hours of a suspect
 /// reading confirms it (see [`rules::RainfallParams::confirm_radius_km`]): the readings of each
 /// that cover the suspect's span, and one of its own readings either side. At most one
@@ -144,7 +117,7 @@ fn gauge_confirmations<'a>(
     let mut out: Vec<rules::GaugeConfirmation> = Vec::new();
     for s in suspects {
         for (o, km) in &nearby {
-            let Some(w) = states.get(&o.id).map(|st| &st.window) else {
+            let Some(w) = states.get(&o.id).map(|st| &st.eval.window) else {
                 continue;
             };
             let theirs = (o.sampling_interval_s.max(1) as f64 * 1000.0 * scale) as i64;
@@ -169,30 +142,6 @@ fn gauge_confirmations<'a>(
         }
     }
     out
-}
-
-/// How far back the deformation rules of a sensor look, at its sampling rate.
-fn deformation_span_ms(r: &rules::SensorRules, gap_ms: i64) -> i64 {
-    let mut span = 0;
-    if let Some(p) = &r.rate {
-        span = span
-            .max(rules::span_ms(p.window_h, p.min_points, gap_ms))
-            .max(rules::span_ms(
-                p.accel_window_h,
-                p.min_points.max(5) + 2,
-                gap_ms,
-            ));
-    }
-    if let Some(p) = &r.trend {
-        let ip = &p.inverse_velocity;
-        span = span
-            .max(rules::span_ms(p.window_h, p.min_points, gap_ms))
-            .max(
-                rules::span_ms(ip.window_h, ip.min_bins, gap_ms)
-                    + rules::span_ms(ip.smooth_h, 6, gap_ms),
-            );
-    }
-    span
 }
 
 fn ms_to_time(ms: i64) -> Option<DateTime<Utc>> {
@@ -328,12 +277,8 @@ impl Engine {
 
     fn new_state(&self) -> SensorState {
         SensorState {
-            window: Window::new(self.raw_horizon_ms, self.long_horizon_ms),
+            eval: SensorEval::new(self.raw_horizon_ms, self.long_horizon_ms),
             last_arrival: Instant::now(),
-            steady: None,
-            steady_hour: i64::MIN,
-            cycle: None,
-            cycle_hour: i64::MIN,
             judged: HashMap::new(),
         }
     }
@@ -395,7 +340,7 @@ impl Engine {
                 break;
             }
             if let Some(st) = self.sensors.get_mut(id) {
-                st.window.warm_hour(
+                st.eval.window.warm_hour(
                     bucket.timestamp_millis(),
                     (*n).clamp(0, u32::MAX as i64) as u32,
                     *sum,
@@ -405,7 +350,7 @@ impl Engine {
         for (id, ts, v) in &history.raw {
             if let Some(st) = self.sensors.get_mut(id) {
                 let ts = scenario_ts(ts.timestamp_millis(), self.started_ms, scale);
-                st.window.insert(ts, *v);
+                st.eval.window.insert(ts, *v);
             }
         }
     }
@@ -509,106 +454,59 @@ impl Engine {
     }
 
     async fn reading(&mut self, info: &Arc<SensorInfo>, ts: i64, value: f64) {
-        let fresh = self.new_state();
-        let mut st = self.sensors.entry(info.id).or_insert(fresh);
+        // Out of the map while it is judged: the rain screen reads the other gauges' windows.
+        let mut st = match self.sensors.remove(&info.id) {
+            Some(st) => st,
+            None => self.new_state(),
+        };
         st.last_arrival = Instant::now();
-        let late = match st.window.insert(ts, value) {
-            Insert::Duplicate | Insert::TooOld => return,
+        let late = match st.eval.window.insert(ts, value) {
+            Insert::Duplicate | Insert::TooOld => {
+                self.sensors.insert(info.id, st);
+                return;
+            }
             Insert::Newest => false,
             Insert::Late => true,
         };
         self.stats.readings.fetch_add(1, Ordering::Relaxed);
-        // A late reading changes the window; the rules look at it as of the newest reading.
-        let Some((now_ts, now_value)) = st.window.latest() else {
-            return;
-        };
         let label = info.label();
         let sensor = || label.clone();
-        let mut evals: Vec<(WarningSource, Evaluation, Persistence)> = Vec::new();
         let r = &info.rules;
-        // A point threshold judges readings in time order: a late one does not change the
-        // current value, so it neither counts towards persistence nor against it.
-        if let Some(p) = r.threshold.as_ref().filter(|_| !late) {
-            evals.push((
-                WarningSource::Threshold { sensor: sensor() },
-                rules::eval_threshold(p, now_ts, now_value, &info.unit),
-                p.persistence,
-            ));
-        }
-        let scale = self.config.engine.time_scale;
-        let scale = if scale.is_finite() && scale > 0.0 {
-            scale
-        } else {
-            1.0
-        };
+        let scale = self.wall_scale();
         let interval_ms = (info.sampling_interval_s.max(1) as f64 * 1000.0 * scale) as i64;
-        let gap_ms = typical_gap_ms(st.window.raw()).unwrap_or(interval_ms);
-        let mut judgements: Vec<(JudgedRule, Result<(), NotJudged>)> = Vec::new();
-        if r.rate.is_some() || r.trend.is_some() {
-            // Velocities and angles are judged on the series with its daily (thermal) cycle
-            // taken out, refitted once per hour of reading time. A sensor read more often than
-            // every 3 hours is judged only once the cycle is known: before that, a thermal
-            // swing would read as movement.
-            let hour = now_ts.div_euclid(HOUR_MS);
-            if hour != st.cycle_hour {
-                st.cycle = methods::diurnal_cycle(&rules::without_stuck(
-                    st.window.raw_between(now_ts - 3 * DAY_MS as i64, now_ts),
-                    gap_ms,
-                    r.health.as_ref(),
-                ));
-                st.cycle_hour = hour;
-            }
-            let needs_cycle = gap_ms < 3 * HOUR_MS;
-            let span = deformation_span_ms(r, gap_ms);
-            let series = methods::without_cycle(
-                &rules::without_stuck(
-                    st.window.raw_between(now_ts - span, now_ts),
-                    gap_ms,
-                    r.health.as_ref(),
-                ),
-                st.cycle,
-            );
-            let learning = needs_cycle && st.cycle.is_none();
-            if let Some(p) = &r.rate {
-                let e = match learning {
-                    true => Err(NotJudged::LearningDailyCycle),
-                    false => rules::eval_rate(p, &series, now_ts, gap_ms),
-                };
-                judgements.push((
-                    JudgedRule::Rate,
-                    e.as_ref().map(|_| ()).map_err(Clone::clone),
-                ));
-                if let Ok(e) = e {
-                    evals.push((WarningSource::Rate { sensor: sensor() }, e, p.persistence));
-                }
-            }
-            if let Some(p) = &r.trend {
-                let source = WarningSource::Trend { sensor: sensor() };
-                // The steady velocity is frozen while a trend warning holds: the acceleration
-                // must not become the baseline it is measured against.
-                let holding = self
-                    .trackers
-                    .get(&(info.site_id, source.clone()))
-                    .is_some_and(|t| t.level.is_some());
-                if p.steady_velocity_mm_per_day.is_none()
-                    && hour != st.steady_hour
-                    && (!holding || st.steady.is_none())
-                {
-                    // Re-estimated once per hour of reading time: it moves slowly by design.
-                    let before = now_ts - rules::span_ms(p.window_h, p.min_points, gap_ms);
-                    st.steady =
-                        rules::steady_velocity(&st.window, before, p.min_baseline_days, gap_ms);
-                    st.steady_hour = hour;
-                }
-                let e = match learning {
-                    true => Err(NotJudged::LearningDailyCycle),
-                    false => rules::eval_trend(p, &series, now_ts, gap_ms, st.steady),
-                };
-                judgements.push((
-                    JudgedRule::Trend,
-                    e.as_ref().map(|_| ()).map_err(Clone::clone),
-                ));
-                if let Ok(e) = e {
+        let trend_source = WarningSource::Trend { sensor: sensor() };
+        let cx = Context {
+            unit: &info.unit,
+            interval_ms,
+            id_curve: self.registry.id_curve(&info.division),
+            trend_holding: self
+                .trackers
+                .get(&(info.site_id, trend_source))
+                .is_some_and(|t| t.level.is_some()),
+            late,
+        };
+        let (states, registered) = (&self.sensors, self.registry.sensors());
+        // A late reading changes the window; the rules look at it as of the newest reading.
+        let Some(evaluated) = st.eval.evaluate(r, cx, |p, suspects| {
+            gauge_confirmations(states, registered, info, p, suspects, interval_ms, scale)
+        }) else {
+            self.sensors.insert(info.id, st);
+            return;
+        };
+        let Evaluated {
+            ts: now_ts,
+            value: now_value,
+            gap_ms,
+            evals: hazards,
+            judgements,
+            rain,
+        } = evaluated;
+        let mut evals: Vec<(WarningSource, Evaluation, Persistence)> = Vec::new();
+        for (hazard, e, persistence) in hazards {
+            let source = match hazard {
+                Hazard::Threshold => WarningSource::Threshold { sensor: sensor() },
+                Hazard::Rate => WarningSource::Rate { sensor: sensor() },
+                Hazard::Trend => {
                     match e.forecast_ms {
                         Some(f) => {
                             let band = e.evidence.failure_band_h();
@@ -618,46 +516,14 @@ impl Engine {
                             self.latest_forecast.remove(&info.id);
                         }
                     }
-                    evals.push((source, e, p.persistence));
+                    WarningSource::Trend { sensor: sensor() }
                 }
-            }
+                Hazard::Rain => WarningSource::Rain { sensor: sensor() },
+            };
+            evals.push((source, e, persistence));
         }
         let mut device: Vec<(DeviceFault, Option<Level>, Summary, Evidence)> = Vec::new();
-        if let Some(p) = &r.rainfall {
-            let curve = self.registry.id_curve(&info.division).unwrap_or(p.id_curve);
-            // A single reading orders of magnitude above its neighbours is a device check, and
-            // counts towards no hazard level until the next reading or another gauge nearby
-            // confirms it.
-            let suspects = rules::suspect_rain(p, st.window.raw(), interval_ms);
-            let confirmations = match suspects.is_empty() {
-                true => Vec::new(),
-                false => gauge_confirmations(
-                    &self.sensors,
-                    self.registry.sensors(),
-                    info,
-                    p,
-                    &suspects,
-                    interval_ms,
-                    scale,
-                ),
-            };
-            st = self
-                .sensors
-                .get_mut(&info.id)
-                .expect("the sensor's state, inserted above");
-            let screen = rules::screen_rain(&mut st.window, suspects, &confirmations);
-            let held = screen
-                .pending
-                .and_then(|s| st.window.remove(s.ts).map(|v| (s.ts, v)));
-            let eval = rules::eval_rainfall(p, curve, &mut st.window, now_ts, interval_ms);
-            if let Some((t, v)) = held {
-                st.window.insert(t, v);
-            }
-            evals.push((
-                WarningSource::Rain { sensor: sensor() },
-                eval,
-                p.persistence,
-            ));
+        if let (Some(p), Some(screen)) = (&r.rainfall, rain) {
             let confirmed_by = screen.confirmed.last().map(|c| c.1.clone());
             let (suspect, refuted) = match (screen.pending, screen.refuted.last()) {
                 (Some(s), _) => (s, false),
@@ -729,7 +595,7 @@ impl Engine {
         }
         if let Some(h) = &r.health {
             if let Some(min) = h.stuck_samples {
-                let raw = st.window.raw();
+                let raw = st.eval.window.raw();
                 let (run, first_ts) = rules::identical_run(raw);
                 let stuck = rules::is_stuck(run, first_ts, now_ts, gap_ms, min, h.stuck_h);
                 // Free again: the catch-up is the device's step, stated as such.
@@ -803,6 +669,7 @@ impl Engine {
                 Evidence::Silence(SilenceEvidence::Over { ts: now_ts }),
             ));
         }
+        self.sensors.insert(info.id, st);
         for (rule, judged) in judgements {
             self.record_judgement(info.id, rule, judged, now_ts).await;
         }
@@ -1212,7 +1079,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{HealthParams, SensorRules};
+    use geohazard_rules::rules::{HealthParams, SensorRules};
 
     fn sensor(id: i32, gateway: &str, site_id: i64, interval_s: i32) -> Arc<SensorInfo> {
         Arc::new(SensorInfo {

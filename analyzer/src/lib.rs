@@ -10,12 +10,8 @@
 
 mod config;
 mod engine;
-mod levels;
-mod methods;
 mod referrals;
 mod registry;
-mod rules;
-mod window;
 
 use std::sync::Arc;
 use std::time::Duration;

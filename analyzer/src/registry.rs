@@ -11,8 +11,8 @@ use sqlx::PgPool;
 // The tokio clock, so a paused-clock test drives the unknown-channel retry.
 use tokio::time::Instant;
 
-use crate::levels::IdCurve;
-use crate::rules::{CombinedParams, SensorRules};
+use geohazard_rules::levels::IdCurve;
+use geohazard_rules::rules::{CombinedParams, SensorRules};
 
 #[derive(Debug, Clone)]
 pub struct SensorInfo {
@@ -129,13 +129,7 @@ impl Registry {
             site: Some(s.site_id),
             sensor: Some(s.id),
         };
-        let rules = SensorRules {
-            threshold: self.rules.params(scope, RuleKind::Threshold, &label),
-            rate: self.rules.params(scope, RuleKind::Rate, &label),
-            rainfall: self.rules.params(scope, RuleKind::Rainfall, &label),
-            trend: self.rules.params(scope, RuleKind::Trend, &label),
-            health: self.rules.params(scope, RuleKind::Health, &label),
-        };
+        let rules = SensorRules::from_set(&self.rules, scope, &label);
         let info = Arc::new(SensorInfo {
             id: s.id,
             gateway: s.gateway,

@@ -66,6 +66,8 @@ static ASSETS: &[Asset] = &[
     asset!("views/supervision.js", JS),
     // The register's people, rosters, gateway keys and officers (issue 24).
     asset!("views/people.js", JS),
+    // A sensor's rules and their backtest, inside the register page (issue 24).
+    asset!("views/rules.js", JS),
     asset!("views/lists.js", JS),
     asset!("views/field.js", JS),
     asset!("views/forecast.js", JS),

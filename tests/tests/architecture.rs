@@ -55,6 +55,7 @@ const LAYERS: &[&[&str]] = &[
         "geohazard-approvals",
         "geohazard-reports",
         "geohazard-forecast",
+        "geohazard-rules",
     ],
     // Consultation is held over incidents: its decisions enter an incident's timeline.
     &["geohazard-consult"],

@@ -28,6 +28,8 @@ mod attachments;
 mod divisions;
 mod files;
 mod sensors;
+// A sensor's rules and their backtest (issue 24).
+mod rules;
 
 use axum::Router;
 
@@ -56,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .merge(divisions::routes())
         .merge(attachments::routes())
         .merge(sensors::routes())
+        .merge(rules::routes())
         .merge(lists::routes())
         .merge(field::routes())
         .merge(forecast::routes())

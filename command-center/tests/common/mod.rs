@@ -278,3 +278,45 @@ impl Center {
         )
     }
 }
+
+impl Center {
+    /// A mud-level gauge (m) `gw-rules/mud-1` on a site `code` in Gao, with `values` stored one
+    /// every `step_s` seconds from `start`; returns its id.
+    pub async fn mud_gauge(
+        &self,
+        code: &str,
+        values: &[f64],
+        start: chrono::DateTime<chrono::Utc>,
+        step_s: i64,
+    ) -> i32 {
+        use geohazard_store::registry::{self, NewSensor, SensorKind};
+        let site = geohazard_testkit::fixtures::register_site(&self.store, code).await;
+        let gateway =
+            registry::upsert_gateway(&self.store.pool, "gw-rules", Some(site), "gw", None)
+                .await
+                .unwrap();
+        let sensor = registry::upsert_sensor(
+            &self.store.pool,
+            &NewSensor {
+                gateway_id: gateway,
+                channel: "mud-1",
+                site_id: site,
+                kind: SensorKind::MudLevel,
+                unit: "m",
+                location: None,
+                elevation_m: None,
+                depth_m: None,
+                sampling_interval_s: step_s as i32,
+            },
+        )
+        .await
+        .unwrap();
+        let mut rows = geohazard_store::readings::ReadingRows::with_capacity(values.len());
+        for (i, v) in values.iter().enumerate() {
+            let ts = start + chrono::Duration::seconds(i as i64 * step_s);
+            rows.push(sensor, ts, *v, 0);
+        }
+        geohazard_testkit::fixtures::store_readings(&self.store, &rows).await;
+        sensor
+    }
+}

@@ -108,6 +108,40 @@ export function fmtTime(ts) {
 }
 
 /**
+ * The instant of a wall-clock time typed in the agency's zone (`2026-12-07 08:00`), as RFC 3339;
+ * what is not such a time is sent as typed, for the server to name the field.
+ * @param {string} typed
+ */
+export function zonedInstant(typed) {
+  const m = typed.trim().match(/^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})$/);
+  if (!m) return typed.trim();
+  const [y, mo, da, h, mi] = m.slice(1).map(Number);
+  const asUtc = Date.UTC(y, mo - 1, da, h, mi);
+  // The zone's offset at about that instant: its wall clock read back as UTC, minus the instant.
+  const p = wallClock(asUtc);
+  const offset = Date.UTC(p.year, p.month - 1, p.day, p.hour % 24, p.minute) - asUtc;
+  return new Date(asUtc - offset).toISOString();
+}
+
+/** The agency's wall clock at an instant. @param {number} ms */
+function wallClock(ms) {
+  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).formatToParts(new Date(ms));
+  /** @param {string} type */
+  const p = (type) => Number(parts.find((x) => x.type === type)?.value || 0);
+  return { year: p("year"), month: p("month"), day: p("day"), hour: p("hour"), minute: p("minute") };
+}
+
+/**
+ * A time as typed in the agency's zone (`2026-12-07 08:00`), the inverse of `zonedInstant`.
+ * @param {number} ms
+ */
+export function zonedTyped(ms) {
+  const c = wallClock(ms);
+  const two = (/** @type {number} */ n) => String(n).padStart(2, "0");
+  return `${c.year}-${two(c.month)}-${two(c.day)} ${two(c.hour % 24)}:${two(c.minute)}`;
+}
+
+/**
  * Part of a time in the agency's zone, without the label (chart axes, whose title carries it).
  * @param {number} ms
  * @param {Intl.DateTimeFormatOptions} opts

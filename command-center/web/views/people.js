@@ -9,7 +9,7 @@ import { api, report, session } from "../lib/api.js";
 import { html, render } from "../lib/html.js";
 import { registerPage } from "../lib/pages.js";
 import { state, subscribe } from "../lib/store.js";
-import { fmtTime, getLang, t, timeZone, zoneLabel } from "../lib/text.js";
+import { fmtTime, getLang, t, zonedInstant, zoneLabel } from "../lib/text.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
 
@@ -44,24 +44,6 @@ function tell(id, r, ok) {
   const good = r.status >= 200 && r.status < 300;
   el.className = "msg " + (good ? "ok" : "error");
   el.textContent = good ? ok : (r.body && r.body.error) || String(r.status);
-}
-
-/**
- * The instant of a wall-clock time typed in the agency's zone (`2026-12-07 08:00`), as RFC 3339;
- * what is not such a time is sent as typed, for the server to name the field.
- * @param {string} typed
- */
-function zonedInstant(typed) {
-  const m = typed.trim().match(/^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})$/);
-  if (!m) return typed.trim();
-  const [y, mo, da, h, mi] = m.slice(1).map(Number);
-  const asUtc = Date.UTC(y, mo - 1, da, h, mi);
-  // The zone's offset at about that instant: its wall clock read back as UTC, minus the instant.
-  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: timeZone(), hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).formatToParts(new Date(asUtc));
-  /** @param {string} type */
-  const p = (type) => Number(parts.find((x) => x.type === type)?.value || 0);
-  const offset = Date.UTC(p("year"), p("month") - 1, p("day"), p("hour") % 24, p("minute")) - asUtc;
-  return new Date(asUtc - offset).toISOString();
 }
 
 /** The secret shown once, in the section it belongs to. @param {string} section */

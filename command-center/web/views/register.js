@@ -9,6 +9,7 @@ import { registerPage } from "../lib/pages.js";
 import { state, subscribe } from "../lib/store.js";
 import { getLang, num, t } from "../lib/text.js";
 import { closeSiteEditor, openSiteEditor } from "./site-editor.js";
+import { showRules } from "./rules.js";
 
 /** @typedef {{row: number, column: string, field: string, value: string, reason: string, message: string}} RowProblem */
 
@@ -85,7 +86,9 @@ async function show(root) {
     <div id="site-editor-host"></div>
     <h3>${t("register.page.list", { n: sites.length })}</h3>
     <table class="grid" id="register-sites"><tr>${["register.field.code", "register.field.name", "register.field.type", "register.field.division_code", "register.field.longitude", "register.field.latitude", "register.field.threatened_people", "register.field.status"].map((k) => html`<th>${t(k)}</th>`)}<th></th></tr>${
-      sites.map((s) => html`<tr data-code="${s.code}"><td>${s.code}</td><td>${s.name}</td><td>${t("kind." + s.type)}</td><td>${s.division.name}</td><td>${num(s.location.coordinates[0], 5)}</td><td>${num(s.location.coordinates[1], 5)}</td><td>${s.threatened_people}</td><td>${t("register.page.status." + s.status)}</td><td><button type="button" class="site-open" data-id="${s.id}">${t(canChange() ? "site_edit.open" : "site_edit.open_read")}</button></td></tr>`)}</table>`);
+      sites.map((s) => html`<tr data-code="${s.code}"><td>${s.code}</td><td>${s.name}</td><td>${t("kind." + s.type)}</td><td>${s.division.name}</td><td>${num(s.location.coordinates[0], 5)}</td><td>${num(s.location.coordinates[1], 5)}</td><td>${s.threatened_people}</td><td>${t("register.page.status." + s.status)}</td><td><button type="button" class="site-open" data-id="${s.id}">${t(canChange() ? "site_edit.open" : "site_edit.open_read")}</button></td></tr>`)}</table>
+    <section class="register-rules" id="register-rules"></section>`);
+  showRules(/** @type {HTMLElement} */ ($("register-rules")));
   for (const b of root.querySelectorAll(".site-open")) {
     b.addEventListener("click", () => {
       const host = /** @type {HTMLElement} */ (document.getElementById("site-editor-host"));

@@ -97,6 +97,8 @@ crate::closed_set!(
         SiteDetach => "site.detach",
         /// A sensor added to the register or its fields changed.
         SensorRegister => "sensor.register",
+        /// A rule row of a sensor kind, site or sensor set (the rule before and after).
+        RuleUpdate => "rule.update",
     }
 );
 

@@ -146,6 +146,22 @@ pub enum RuleKind {
 }
 
 impl RuleKind {
+    /// The rules a sensor is evaluated with (`combined` is a site's).
+    pub const OF_SENSORS: [RuleKind; 5] = [
+        RuleKind::Threshold,
+        RuleKind::Rate,
+        RuleKind::Rainfall,
+        RuleKind::Trend,
+        RuleKind::Health,
+    ];
+
+    pub fn from_name(name: &str) -> Option<RuleKind> {
+        [Self::OF_SENSORS.as_slice(), &[RuleKind::Combined]]
+            .concat()
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RuleKind::Threshold => "threshold",
@@ -192,6 +208,39 @@ pub struct RuleSet {
     rows: Vec<RuleRow>,
 }
 
+/// Which rows of `analyzer_rules` a parameter comes from: a sensor kind's rule, a site's
+/// override (for the kind or every kind), a sensor's override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    Kind,
+    Site,
+    Sensor,
+}
+
+impl Layer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Kind => "kind",
+            Layer::Site => "site",
+            Layer::Sensor => "sensor",
+        }
+    }
+}
+
+/// One rule row as an officer sets it for a sensor: in its kind's rule, its site's rule for
+/// that kind, or its own.
+#[derive(Debug, Clone)]
+pub struct RuleEdit {
+    pub layer: Layer,
+    pub kind: String,
+    pub site: i64,
+    pub sensor: i32,
+    pub rule: RuleKind,
+    pub params: Value,
+    pub enabled: bool,
+}
+
 /// What a rule applies to.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
@@ -223,10 +272,61 @@ impl RuleSet {
         Ok(RuleSet { rows })
     }
 
-    /// A rule's parameters in `scope`: the kind's, then the site's override for that kind (or
-    /// for every kind), then the sensor's. `None` when no scope enables it or the most specific
-    /// scope disables it.
-    pub fn merged(&self, scope: Scope<'_>, rule: RuleKind) -> Option<Value> {
+    /// Every rule of a sensor kind, site or sensor (the rows a sensor's rules merge from).
+    pub async fn load_for(
+        db: impl sqlx::PgExecutor<'_>,
+        kind: &str,
+        site: i64,
+        sensor: i32,
+    ) -> sqlx::Result<RuleSet> {
+        let rows = sqlx::query_as(
+            "SELECT scope, sensor_kind, site_id, sensor_id, rule, params, enabled FROM analyzer_rules
+             WHERE (scope = 'kind' AND sensor_kind = $1) OR (scope = 'site' AND site_id = $2)
+                OR (scope = 'sensor' AND sensor_id = $3)",
+        )
+        .bind(kind)
+        .bind(site)
+        .bind(sensor)
+        .fetch_all(db)
+        .await?;
+        Ok(RuleSet { rows })
+    }
+
+    /// The set with the row of `edit`'s layer and rule replaced (or added).
+    pub fn with(&self, edit: &RuleEdit) -> RuleSet {
+        let (scope, kind, site, sensor) = match edit.layer {
+            Layer::Kind => ("kind", Some(edit.kind.clone()), None, None),
+            Layer::Site => ("site", Some(edit.kind.clone()), Some(edit.site), None),
+            Layer::Sensor => ("sensor", None, None, Some(edit.sensor)),
+        };
+        let mut rows: Vec<RuleRow> = self
+            .rows
+            .iter()
+            .filter(|r| {
+                !(r.rule == edit.rule.as_str()
+                    && r.scope == scope
+                    && r.sensor_kind == kind
+                    && r.site_id == site
+                    && r.sensor_id == sensor)
+            })
+            .cloned()
+            .collect();
+        rows.push(RuleRow {
+            scope: scope.into(),
+            sensor_kind: kind,
+            site_id: site,
+            sensor_id: sensor,
+            rule: edit.rule.as_str().into(),
+            params: edit.params.clone(),
+            enabled: edit.enabled,
+        });
+        RuleSet { rows }
+    }
+
+    /// The enabled rows a rule's parameters in `scope` merge from, least specific first, each
+    /// with the layer it is ([`Layer`] of the row: kind, site, sensor). `None` when no scope
+    /// enables it or the most specific scope disables it.
+    pub fn layers(&self, scope: Scope<'_>, rule: RuleKind) -> Option<Vec<(Layer, &Value)>> {
         let Scope { kind, site, sensor } = scope;
         let rank = |r: &RuleRow| match r.scope.as_str() {
             "kind" if r.sensor_kind.as_deref() == Some(kind) => Some(0),
@@ -246,9 +346,28 @@ impl RuleSet {
         if !last.enabled {
             return None;
         }
+        let layer = |k: u8| match k {
+            0 => Layer::Kind,
+            3 => Layer::Sensor,
+            _ => Layer::Site,
+        };
+        Some(
+            matching
+                .iter()
+                .filter(|(_, r)| r.enabled)
+                .map(|(k, r)| (layer(*k), &r.params))
+                .collect(),
+        )
+    }
+
+    /// A rule's parameters in `scope`: the kind's, then the site's override for that kind (or
+    /// for every kind), then the sensor's. `None` when no scope enables it or the most specific
+    /// scope disables it.
+    pub fn merged(&self, scope: Scope<'_>, rule: RuleKind) -> Option<Value> {
+        let layers = self.layers(scope, rule)?;
         let mut v = Value::Object(Default::default());
-        for (_, r) in matching.iter().filter(|(_, r)| r.enabled) {
-            merge(&mut v, &r.params);
+        for (_, params) in layers {
+            merge(&mut v, params);
         }
         Some(v)
     }

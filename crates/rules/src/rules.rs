@@ -308,6 +308,25 @@ pub struct SensorRules {
     pub health: Option<HealthParams>,
 }
 
+impl SensorRules {
+    /// The rules of a sensor (`scope`) merged from `set` as the analyzer evaluates them; a rule
+    /// whose parameters do not parse is left out (and logged, `label` naming the sensor).
+    pub fn from_set(
+        set: &geohazard_warnings::rules::RuleSet,
+        scope: geohazard_warnings::rules::Scope<'_>,
+        label: &str,
+    ) -> SensorRules {
+        use geohazard_warnings::rules::RuleKind;
+        SensorRules {
+            threshold: set.params(scope, RuleKind::Threshold, label),
+            rate: set.params(scope, RuleKind::Rate, label),
+            rainfall: set.params(scope, RuleKind::Rainfall, label),
+            trend: set.params(scope, RuleKind::Trend, label),
+            health: set.params(scope, RuleKind::Health, label),
+        }
+    }
+}
+
 /// The outcome of one rule on one reading.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
