@@ -51,12 +51,20 @@ pub(super) fn text(key: &str, lang: &str) -> String {
     catalogue::message(key, lang).unwrap_or(key).to_owned()
 }
 
-fn etag(version: i32) -> HeaderValue {
+pub(super) fn etag(version: i32) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits in quotes")
 }
 
 /// The version an edit was made on, from `If-Match` (`"3"`, `W/"3"`).
 fn if_match(headers: &HeaderMap) -> Result<i32, ApiError> {
+    version_in(
+        headers,
+        "send If-Match with the version (ETag) of the site the change was made on",
+    )
+}
+
+/// The version in `If-Match` (`"3"`, `W/"3"`); 428 with `missing` when there is none.
+pub(super) fn version_in(headers: &HeaderMap, missing: &'static str) -> Result<i32, ApiError> {
     headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -66,7 +74,7 @@ fn if_match(headers: &HeaderMap) -> Result<i32, ApiError> {
             ApiError::coded(
                 StatusCode::PRECONDITION_REQUIRED,
                 code::VERSION_REQUIRED,
-                "send If-Match with the version (ETag) of the site the change was made on",
+                missing,
             )
         })
 }

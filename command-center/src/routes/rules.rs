@@ -6,7 +6,7 @@
 //! analyzer's own evaluation (`geohazard_rules`). Within the caller's divisions; a sensor
 //! kind's rule holds everywhere, so only a top-level officer changes it.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, extract::State};
@@ -21,6 +21,7 @@ use geohazard_rules::store::{
 use geohazard_warnings::rules::{Layer, RuleKind};
 use serde::{Deserialize, Serialize};
 
+use super::register::{etag, version_in};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
 use crate::error::{ApiError, Body, Id, code};
@@ -50,7 +51,7 @@ fn yes() -> bool {
 pub struct RuleConflict {
     pub error: String,
     pub code: String,
-    /// The row as it is now (version 0: it was removed... or never made).
+    /// The row as it is now (version 0: the layer has none).
     pub current: RuleRow,
 }
 
@@ -62,18 +63,10 @@ fn rule_of(name: &str) -> Result<RuleKind, ApiError> {
 
 /// The version a change was made on, from `If-Match` (`"3"`; `"0"`: the layer has no row).
 fn if_match(headers: &HeaderMap) -> Result<i32, ApiError> {
-    headers
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            ApiError::coded(
-                StatusCode::PRECONDITION_REQUIRED,
-                code::VERSION_REQUIRED,
-                "send If-Match with the version of the rule row the change was made on (\"0\" for a layer with none)",
-            )
-        })
+    version_in(
+        headers,
+        "send If-Match with the version of the rule row the change was made on (\"0\" for a layer with none)",
+    )
 }
 
 fn invalid(bad: BadParam, value: String) -> Response {
@@ -145,11 +138,7 @@ pub(super) async fn update(
         Edited::Invalid(bad) => Ok(invalid(bad, change.params.to_string())),
         Edited::Conflict(current) => Ok((
             StatusCode::CONFLICT,
-            [(
-                header::ETAG,
-                HeaderValue::from_str(&format!("\"{}\"", current.version))
-                    .expect("digits in quotes"),
-            )],
+            [(header::ETAG, etag(current.version))],
             Json(RuleConflict {
                 error: format!(
                     "the rule was changed by someone else (now version {})",
