@@ -68,6 +68,7 @@ static ASSETS: &[Asset] = &[
     asset!("views/lists.js", JS),
     asset!("views/field.js", JS),
     asset!("views/forecast.js", JS),
+    asset!("views/site-release.js", JS),
     asset!("app.css", CSS),
     asset!("app/index.html", "text/html; charset=utf-8"),
     asset!("app/app.js", JS),
