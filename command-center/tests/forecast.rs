@@ -1567,3 +1567,94 @@ async fn in_the_console_an_officer_publishes_a_site_warning_the_public_page_show
     b.screenshot("forecast-site-public").await;
     b.close().await;
 }
+
+/// The zoning of [`zoning_asc`] as a GeoTIFF (8-bit classes, north row first), base64.
+fn zoning_geotiff() -> String {
+    use base64::Engine;
+    use tiff::encoder::{TiffEncoder, colortype};
+    use tiff::tags::Tag;
+    let s = spec();
+    let data: Vec<u8> = (0..s.nrows)
+        .flat_map(|_| (0..s.ncols).map(|c| if c >= 5 { 4 } else { 1 }))
+        .collect();
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut enc = TiffEncoder::new(&mut out).unwrap();
+    let mut image = enc
+        .new_image::<colortype::Gray8>(s.ncols as u32, s.nrows as u32)
+        .unwrap();
+    let north = s.south + s.nrows as f64 * s.cell;
+    image
+        .encoder()
+        .write_tag(Tag::ModelPixelScaleTag, &[s.cell, s.cell, 0.0][..])
+        .unwrap();
+    image
+        .encoder()
+        .write_tag(
+            Tag::ModelTiepointTag,
+            &[0.0, 0.0, 0.0, s.west, north, 0.0][..],
+        )
+        .unwrap();
+    image.write_data(&data).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(out.into_inner())
+}
+
+#[tokio::test]
+async fn a_geotiff_zoning_is_imported_through_the_api_as_its_ascii_grid_is_and_a_malformed_one_is_refused_with_the_reason()
+ {
+    use base64::Engine;
+    let env = province().await;
+    let duty = env.login("prov-duty").await;
+    let (status, body) = env
+        .api
+        .post(
+            &duty,
+            "/forecast/grids",
+            json!({"kind": "susceptibility", "format": "geotiff", "content": zoning_geotiff(), "name": "zoning.tif"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["cells"], 60);
+    assert_eq!(body["max"], 4.0);
+    let (status, ascii) = env
+        .api
+        .post(
+            &duty,
+            "/forecast/grids",
+            json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ascii}");
+    // The two stored grids hold the same cells on the same grid.
+    let grids: Vec<(Value, Vec<f64>)> = sqlx::query_as(
+        "SELECT spec, cells FROM forecast_grids WHERE kind = 'susceptibility' ORDER BY id",
+    )
+    .fetch_all(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(grids.len(), 2);
+    assert_eq!(grids[0].1, grids[1].1);
+    for k in ["west", "south", "cell"] {
+        let (a, b) = (
+            grids[0].0[k].as_f64().unwrap(),
+            grids[1].0[k].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-9, "{k}: {a} vs {b}");
+    }
+    // Not a TIFF, and not base64: refused with the reason.
+    let not_tiff = base64::engine::general_purpose::STANDARD.encode(zoning_asc());
+    for (content, reason) in [
+        (not_tiff.as_str(), "not a readable TIFF"),
+        ("@@@", "base64"),
+    ] {
+        let (status, body) = env
+            .api
+            .post(
+                &duty,
+                "/forecast/grids",
+                json!({"kind": "susceptibility", "format": "geotiff", "content": content}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"].as_str().unwrap().contains(reason), "{body}");
+    }
+}
