@@ -16,6 +16,7 @@ use chrono::{Days, NaiveDate, Utc};
 use common::{Center, PASSWORD};
 use geo::{Geometry, Rect, coord};
 use geohazard_command_center::{NewOfficer, Role, add_officer};
+use geohazard_domain::WarningLevel;
 use geohazard_forecast::cap;
 use geohazard_forecast::grid::GridSpec;
 use geohazard_forecast::issue::CST;
@@ -892,4 +893,768 @@ async fn a_released_regional_warning_shows_in_the_field_apps_list_of_the_people_
     b.screenshot("forecast-field-app").await;
     assert_eq!(b.js("return window.missingTexts").await, json!([]));
     b.close().await;
+}
+
+/// A site's id by its code.
+async fn site_id(env: &Center, code: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM hazard_sites WHERE code = $1")
+        .bind(code)
+        .fetch_one(&env.store.pool)
+        .await
+        .unwrap()
+}
+
+/// Ends a site warning as the analyzer does when its condition is over.
+async fn close_warning(env: &Center, site: i64, source: &str) {
+    use geohazard_warnings::{Evidence, LevelChange, Lifecycle, rules::Thresholds};
+    Lifecycle::default()
+        .apply(
+            &env.store.pool,
+            &LevelChange {
+                site_id: site,
+                source: source.parse().unwrap(),
+                sensor_id: None,
+                level: None,
+                summary: geohazard_protocol::warning::Summary::new("crack 2 mm", "裂缝 2 mm"),
+                evidence: Evidence::threshold(
+                    0,
+                    2.0,
+                    "mm",
+                    Thresholds::some(10.0, 20.0, 30.0, 50.0),
+                ),
+                reading_ts: None,
+                failure_forecast: None,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// The CAP alerts of the public feed, newest first: (identifier, msgType, references, xml),
+/// each checked against the OASIS CAP 1.2 schema.
+async fn feed_alerts(env: &Center) -> Vec<(String, String, String, String)> {
+    let (status, feed) = public(env, "/public/forecast/cap.xml").await;
+    assert_eq!(status, StatusCode::OK);
+    let tag = |xml: &str, name: &str| -> String {
+        xml.split(&format!("<{name}>"))
+            .nth(1)
+            .and_then(|s| s.split(&format!("</{name}>")).next())
+            .unwrap_or("")
+            .to_owned()
+    };
+    feed.split("<content type=\"application/cap+xml\">")
+        .skip(1)
+        .map(|part| {
+            let xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}",
+                part.split("</content>").next().unwrap().trim()
+            );
+            cap::check_with_xmllint(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+            (
+                tag(&xml, "identifier"),
+                tag(&xml, "msgType"),
+                tag(&xml, "references"),
+                xml,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_site_warning_an_officer_publishes_is_a_valid_cap_alert_updated_when_its_level_rises_and_cancelled_when_it_closes_or_is_withdrawn()
+ {
+    let env = province().await;
+    let duty = env.login("prov-duty").await;
+    let gao = env.login("gao-duty").await;
+    let chief = env.login("prov-chief").await;
+    let east = site_id(&env, "LS-EAST").await;
+    let west = site_id(&env, "LS-WEST").await;
+    // A third site whose threat zone is a polygon.
+    registry::upsert_site(
+        &env.store.pool,
+        &NewSite {
+            code: "DF-EAST",
+            name: "沙河沟泥石流",
+            kind: SiteKind::DebrisFlow,
+            division_code: EAST,
+            location: geo::Point::new(104.7, 28.2),
+            threat_zone: Some(
+                Rect::new(
+                    coord! { x: 104.68, y: 28.18 },
+                    coord! { x: 104.73, y: 28.22 },
+                )
+                .to_polygon(),
+            ),
+            scale_class: None,
+            volume_m3: None,
+            threatened_people: 40,
+            threatened_property: 0.0,
+        },
+    )
+    .await
+    .unwrap();
+    let debris = site_id(&env, "DF-EAST").await;
+    let w = env.raise_warning(east, WarningLevel::Orange, 35.0).await;
+
+    // Nothing is public until an officer publishes it.
+    assert!(feed_alerts(&env).await.is_empty());
+    let (_, page) = public(&env, "/public/forecast").await;
+    assert!(page.contains("当前没有发布的隐患点预警"), "{page}");
+    let path = format!("/forecast/site-warnings/{}", w.id);
+    let (status, body) = env.api.get(&duty, &path).await;
+    assert_eq!((status, body), (StatusCode::OK, Value::Null));
+
+    // Scoped: Gao county's officer does not reach the east's warning; a supervisor may not
+    // publish; a phone number is refused from the public text.
+    let publish = format!("{path}/publish");
+    let (status, _) = env.api.post(&gao, &publish, json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = env.api.post(&chief, &publish, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = env
+        .api
+        .post(
+            &duty,
+            &publish,
+            json!({"text_zh": "如有险情请拨打 139-0000-0002"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(feed_alerts(&env).await.is_empty());
+
+    let (status, p) = env
+        .api
+        .post(&duty, &publish, json!({"text_zh": "请沿线群众注意避让。"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    assert_eq!(p["state"], "published");
+    assert_eq!(p["level"], "orange");
+    let (status, _) = env.api.post(&duty, &publish, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "published once");
+    let audit: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT action, detail FROM audit_log WHERE target = $1 AND action LIKE 'forecast.%'",
+    )
+    .bind(format!("warning:{}", w.id))
+    .fetch_all(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].0, "forecast.site_publish");
+    assert_eq!(audit[0].1["after"]["text_zh"], "请沿线群众注意避让。");
+
+    // The alert: the site's circle, its county's code, Chinese text without internals.
+    let alerts = feed_alerts(&env).await;
+    assert_eq!(alerts.len(), 1);
+    let (first, msg_type, refs, xml) = &alerts[0];
+    assert_eq!(msg_type, "Alert");
+    assert!(refs.is_empty());
+    assert!(
+        xml.contains("<circle>28.35000,104.85000 0.5</circle>"),
+        "{xml}"
+    );
+    assert!(xml.contains(&format!("<value>{EAST}</value>")), "{xml}");
+    assert!(xml.contains("<severity>Severe</severity>"), "{xml}");
+    assert!(
+        xml.contains("珙县王家坡滑坡地质灾害橙色预警（二级）")
+            && xml.contains("请沿线群众注意避让。"),
+        "{xml}"
+    );
+    for internal in ["13900000002", "裂缝", "crack", "35 mm"] {
+        assert!(!xml.contains(internal), "{internal} in {xml}");
+    }
+    let (_, page) = public(&env, "/public/forecast").await;
+    assert!(
+        page.contains("data-site=\"LS-EAST\"")
+            && page.contains("王家坡滑坡")
+            && page.contains("橙色"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("裂缝") && !page.contains("13900000002"),
+        "{page}"
+    );
+
+    // The level rises while published: an Update referencing the Alert.
+    env.raise_warning(east, WarningLevel::Red, 52.0).await;
+    let alerts = feed_alerts(&env).await;
+    assert_eq!(alerts.len(), 2);
+    let (second, msg_type, refs, xml) = &alerts[0];
+    assert_eq!(msg_type, "Update");
+    assert!(refs.contains(first.as_str()), "{refs}");
+    assert!(
+        xml.contains("<severity>Extreme</severity>") && xml.contains("红色预警（一级）"),
+        "{xml}"
+    );
+    // Reading the feed again writes nothing more.
+    assert_eq!(feed_alerts(&env).await.len(), 2);
+
+    // The warning closes: a Cancel referencing both; the page no longer shows it.
+    close_warning(&env, east, "threshold:crack-1").await;
+    let state: String = sqlx::query_scalar("SELECT state FROM warnings WHERE id = $1")
+        .bind(w.id)
+        .fetch_one(&env.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "closed");
+    let alerts = feed_alerts(&env).await;
+    assert_eq!(alerts.len(), 3);
+    let (_, msg_type, refs, xml) = &alerts[0];
+    assert_eq!(msg_type, "Cancel");
+    assert!(
+        refs.contains(first.as_str()) && refs.contains(second.as_str()),
+        "{refs}"
+    );
+    assert!(
+        xml.contains("<responseType>AllClear</responseType>"),
+        "{xml}"
+    );
+    let (_, page) = public(&env, "/public/forecast").await;
+    assert!(!page.contains("data-site=\"LS-EAST\""), "{page}");
+    let (_, p) = env.api.get(&duty, &path).await;
+    assert_eq!(p["state"], "ended");
+    let (status, _) = env.api.post(&duty, &publish, json!({})).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a closed warning is not published"
+    );
+
+    // A debris-flow site's warning: its threat zone as the polygon; withdrawn by the officer.
+    let d = env
+        .raise_warning_from(debris, "threshold:mud-1", WarningLevel::Red, 55.0)
+        .await;
+    let (status, _) = env
+        .api
+        .post(
+            &duty,
+            &format!("/forecast/site-warnings/{}/publish", d.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let alerts = feed_alerts(&env).await;
+    let (alert, _, _, xml) = &alerts[0];
+    let polygon = xml
+        .split("<polygon>")
+        .nth(1)
+        .and_then(|p| p.split("</polygon>").next())
+        .unwrap_or_else(|| panic!("no polygon: {xml}"));
+    let points: Vec<&str> = polygon.split(' ').collect();
+    assert_eq!(points.len(), 5, "{polygon}");
+    assert_eq!(points[0], points[4], "closed: {polygon}");
+    for corner in ["28.18000,104.68000", "28.22000,104.73000"] {
+        assert!(points.contains(&corner), "{corner} in {polygon}");
+    }
+    assert!(!xml.contains("<circle>"), "{xml}");
+    assert!(
+        xml.contains("沙河沟泥石流") && xml.contains("泥石流隐患点"),
+        "{xml}"
+    );
+    let withdraw = format!("/forecast/site-warnings/{}/withdraw", d.id);
+    let (status, _) = env.api.post(&duty, &withdraw, json!({"reason": " "})).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a withdrawal needs a reason"
+    );
+    let (status, p) = env
+        .api
+        .post(&duty, &withdraw, json!({"reason": "现场核查险情已排除"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["state"], "withdrawn");
+    let alerts = feed_alerts(&env).await;
+    assert_eq!(alerts.len(), 5);
+    let (_, msg_type, refs, _) = &alerts[0];
+    assert_eq!(msg_type, "Cancel");
+    assert!(refs.contains(alert.as_str()), "{refs}");
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE target = $1 AND action LIKE 'forecast.%' ORDER BY id",
+    )
+    .bind(format!("warning:{}", d.id))
+    .fetch_all(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(actions, ["forecast.site_publish", "forecast.site_withdraw"]);
+    // Only what was published: the west site's warning never was.
+    env.raise_warning(west, WarningLevel::Red, 60.0).await;
+    let alerts = feed_alerts(&env).await;
+    assert_eq!(alerts.len(), 5);
+    assert!(alerts.iter().all(|(_, _, _, xml)| !xml.contains("石门坎")));
+}
+
+/// Where the test puts each event of the season: (day index, row, column) of the cell.
+const EVENT_CELLS: [(usize, usize, usize); 4] = [(0, 2, 7), (0, 1, 1), (1, 3, 8), (1, 3, 1)];
+
+/// Two past days, each released with the east county orange and Gao county without a level,
+/// and events placed by the test: day 1 two field reports in one east cell and one in the west
+/// (and one before the warning's period); day 2 an orange site warning at the east's site, a
+/// yellow one at the west's (not an event) and an incident at the west's site. Returns the days.
+async fn issued_season(env: &Center) -> [NaiveDate; 2] {
+    let duty = env.login("prov-duty").await;
+    let chief = env.login("prov-chief").await;
+    let (status, body) = env
+        .api
+        .post(
+            &duty,
+            "/forecast/grids",
+            json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let days = [today() - Days::new(3), today() - Days::new(2)];
+    for day in days {
+        let (status, body) = env
+            .api
+            .post(
+                &duty,
+                "/forecast/grids",
+                json!({"kind": "forecast", "format": "micaps4", "content": forecast_m4(day)}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, draft) = env
+            .api
+            .post(&duty, "/forecast/runs", json!({"date": day}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        let id = draft["id"].as_i64().unwrap();
+        for (division, level) in [(EAST, "orange"), (COUNTY, "none")] {
+            let (status, body) = on(
+                env,
+                &duty,
+                id,
+                "adjust",
+                json!({"division": division, "level": level, "reason": "会商订正"}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        assert_eq!(
+            on(env, &duty, id, "submit", json!({})).await.0,
+            StatusCode::OK
+        );
+        let (status, body) = on(env, &chief, id, "approve", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let at = |day: NaiveDate, hour: u32| {
+        day.and_hms_opt(hour, 0, 0)
+            .unwrap()
+            .and_local_timezone(CST)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let officer: i64 = sqlx::query_scalar("SELECT id FROM officers WHERE username = 'prov-duty'")
+        .fetch_one(&env.store.pool)
+        .await
+        .unwrap();
+    let s = spec();
+    let centre = |r: usize, c: usize| s.centre(r, c);
+    let mut reports = vec![
+        (days[0], 12, EVENT_CELLS[0].1, EVENT_CELLS[0].2, EAST),
+        (days[0], 15, EVENT_CELLS[0].1, EVENT_CELLS[0].2, EAST),
+        (days[0], 13, EVENT_CELLS[1].1, EVENT_CELLS[1].2, COUNTY),
+    ];
+    // Before day 1's period (08:00): no warning was issued for it, so it counts nowhere.
+    reports.push((days[0], 6, 5, 9, EAST));
+    for (day, hour, r, c, division) in reports {
+        let (lon, lat) = centre(r, c);
+        sqlx::query(
+            "INSERT INTO field_reports (division_code, officer_id, kind, text, longitude, latitude, received_at)
+             VALUES ($1, $2, 'landslide', '坡体下滑', $3, $4, $5)",
+        )
+        .bind(division)
+        .bind(officer)
+        .bind(lon)
+        .bind(lat)
+        .bind(at(day, hour))
+        .execute(&env.store.pool)
+        .await
+        .unwrap();
+    }
+    let east = site_id(env, "LS-EAST").await;
+    let west = site_id(env, "LS-WEST").await;
+    for (site, source, level) in [
+        (east, "threshold:crack-7", WarningLevel::Orange),
+        (west, "threshold:crack-8", WarningLevel::Yellow),
+    ] {
+        let w = env.raise_warning_from(site, source, level, 25.0).await;
+        close_warning(env, site, source).await;
+        sqlx::query("UPDATE warnings SET raised_at = $2 WHERE id = $1")
+            .bind(w.id)
+            .bind(at(days[1], 11))
+            .execute(&env.store.pool)
+            .await
+            .unwrap();
+    }
+    let incident: i64 = sqlx::query_scalar(
+        "INSERT INTO incidents (division_code, title, class, opened_at) VALUES ($1, '石门坎滑坡', 'small', $2) RETURNING id",
+    )
+    .bind(COUNTY)
+    .bind(at(days[1], 20))
+    .fetch_one(&env.store.pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO incident_sites (incident_id, site_id) VALUES ($1, $2)")
+        .bind(incident)
+        .bind(west)
+        .execute(&env.store.pool)
+        .await
+        .unwrap();
+    days
+}
+
+/// The test's own count of the season: the east (columns 5–9) orange, the west nothing, the
+/// events at [`EVENT_CELLS`]; per level (warned at or above it) and optionally one county's
+/// columns: (hits, misses, false alarms, correct negatives).
+fn own_count(level: WarningLevel, columns: std::ops::Range<usize>) -> [u64; 4] {
+    let s = spec();
+    let mut n = [0; 4];
+    for day in 0..2 {
+        for r in 0..s.nrows {
+            for c in columns.clone() {
+                let issued = (c >= 5).then_some(WarningLevel::Orange);
+                let warned = issued.is_some_and(|l| l >= level);
+                let event = EVENT_CELLS.contains(&(day, r, c));
+                let i = match (warned, event) {
+                    (true, true) => 0,
+                    (false, true) => 1,
+                    (true, false) => 2,
+                    (false, false) => 3,
+                };
+                n[i] += 1;
+            }
+        }
+    }
+    n
+}
+
+fn counts(f: &Value) -> [u64; 4] {
+    ["hits", "misses", "false_alarms", "correct_negatives"].map(|k| f[k].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn the_seasons_verification_counts_hits_misses_and_false_alarms_of_the_released_warnings_as_the_test_counts_them()
+ {
+    let env = province().await;
+    let days = issued_season(&env).await;
+    let duty = env.login("prov-duty").await;
+    let (status, s) = env
+        .api
+        .get(
+            &duty,
+            &format!("/forecast/verification?from={}&to={}", days[0], days[1]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert_eq!(s["warnings"].as_array().unwrap().len(), 2, "{s}");
+    // Two reports in one cell, one more report, a site warning and an incident.
+    assert_eq!(s["events"], 5);
+    assert_eq!(s["event_cells"], 4);
+    for (i, level) in WarningLevel::ALL.into_iter().enumerate() {
+        let f = &s["per_level"][i];
+        assert_eq!(f["level"], level.as_str());
+        let own = own_count(level, 0..10);
+        assert_eq!(counts(f), own, "{level}: {f}");
+        let (h, m, fa) = (own[0] as f64, own[1] as f64, own[2] as f64);
+        assert_eq!(f["pod"].as_f64().unwrap(), h / (h + m), "{f}");
+        if h + fa > 0.0 {
+            assert_eq!(f["far"].as_f64().unwrap(), fa / (h + fa), "{f}");
+        } else {
+            assert!(f["far"].is_null(), "{f}");
+        }
+    }
+    // Spelled out for orange: 2 hits, 2 misses, 58 false alarms of 120 cell-days.
+    assert_eq!(counts(&s["per_level"][2]), [2, 2, 58, 58]);
+    assert_eq!(counts(&s["per_level"][3]), [0, 4, 0, 116]);
+    // Per county: each cell counted in the county holding its centre.
+    let divisions = s["per_division"].as_array().unwrap();
+    let codes: Vec<&str> = divisions
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, [COUNTY, EAST]);
+    assert_eq!(divisions[0]["name"], "高县");
+    for (d, columns) in [(&divisions[0], 0..5), (&divisions[1], 5..10)] {
+        for (i, level) in WarningLevel::ALL.into_iter().enumerate() {
+            assert_eq!(
+                counts(&d["levels"][i]),
+                own_count(level, columns.clone()),
+                "{} {level}",
+                d["code"]
+            );
+        }
+    }
+    // A period not over yet, or not issued, counts nothing; a county officer sees no
+    // province warning's figures.
+    let (_, s) = env
+        .api
+        .get(
+            &duty,
+            &format!("/forecast/verification?from={}&to={}", today(), today()),
+        )
+        .await;
+    assert_eq!(s["warnings"], json!([]));
+    let gao = env.login("gao-duty").await;
+    let (_, s) = env
+        .api
+        .get(
+            &gao,
+            &format!("/forecast/verification?from={}&to={}", days[0], days[1]),
+        )
+        .await;
+    assert_eq!(s["warnings"], json!([]));
+    let (status, _) = env
+        .api
+        .get(
+            &duty,
+            &format!("/forecast/verification?from={}&to={}", days[1], days[0]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn in_the_console_an_officer_publishes_a_site_warning_the_public_page_shows_it_and_the_forecast_page_shows_the_seasons_verification()
+ {
+    let env = province().await;
+    let days = issued_season(&env).await;
+    let east = site_id(&env, "LS-EAST").await;
+    let w = env.raise_warning(east, WarningLevel::Orange, 35.0).await;
+    let b = browser().await;
+    b.set_time_zone("Asia/Shanghai").await;
+    b.sign_in(&env.api.console_url(), "prov-duty", PASSWORD)
+        .await;
+
+    // The warning's panel: not yet public; the officer publishes it with words for the public.
+    let item = format!("#feed-list [data-warning=\"{}\"]", w.id);
+    b.until(
+        "the warning in the feed",
+        Duration::from_secs(15),
+        &format!(
+            "return document.querySelector('{}')",
+            item.replace('\'', "\\'")
+        ),
+    )
+    .await;
+    b.click(&item).await;
+    b.until(
+        "the publish button",
+        Duration::from_secs(10),
+        "return document.getElementById('release-publish')",
+    )
+    .await;
+    b.js("document.getElementById('release-box').scrollIntoView(); return true")
+        .await;
+    b.screenshot("forecast-site-unpublished").await;
+    // A phone number is refused, in Chinese.
+    b.client
+        .find(Locator::Id("release-text"))
+        .await
+        .unwrap()
+        .send_keys("咨询电话 13900000002")
+        .await
+        .unwrap();
+    b.click("#release-publish").await;
+    let refusal = b
+        .until(
+            "the refusal",
+            Duration::from_secs(10),
+            "const p = document.getElementById('release-problem'); return p && p.innerText",
+        )
+        .await;
+    assert!(
+        refusal.as_str().unwrap().contains("不得含电话号码"),
+        "{refusal}"
+    );
+    b.js("document.getElementById('release-text').value = ''; return true")
+        .await;
+    b.client
+        .find(Locator::Id("release-text"))
+        .await
+        .unwrap()
+        .send_keys("请沿线群众注意避让。")
+        .await
+        .unwrap();
+    b.click("#release-publish").await;
+    let shown = b
+        .until(
+            "published, with its alert",
+            Duration::from_secs(10),
+            "return document.querySelector('#site-release[data-state=\"published\"] #release-cap li') && document.getElementById('site-release').innerText",
+        )
+        .await;
+    let shown = shown.as_str().unwrap();
+    assert!(
+        shown.contains("已向公众发布") && shown.contains("珙县王家坡滑坡地质灾害橙色预警（二级）"),
+        "{shown}"
+    );
+    b.js("document.getElementById('release-box').scrollIntoView(); return true")
+        .await;
+    b.screenshot("forecast-site-published").await;
+    assert_eq!(b.js("return window.missingTexts").await, json!([]));
+
+    // The forecast page: the season's verification between the two issued days.
+    b.click("#panel-close").await;
+    b.click("#tab-forecast").await;
+    b.until(
+        "the verification form",
+        Duration::from_secs(10),
+        "return document.getElementById('verify-run')",
+    )
+    .await;
+    b.js(&format!(
+        "document.getElementById('verify-from').value = '{}'; document.getElementById('verify-to').value = '{}'; return true",
+        days[0], days[1]
+    ))
+    .await;
+    b.click("#verify-run").await;
+    b.until(
+        "the figures",
+        Duration::from_secs(10),
+        "return document.querySelector('#verify-levels tr[data-level=\"orange\"]')",
+    )
+    .await;
+    for (i, level) in WarningLevel::ALL.into_iter().enumerate() {
+        let own = own_count(level, 0..10);
+        let row = b
+            .js(&format!(
+                "const r = document.querySelector('#verify-levels tr[data-level=\"{}\"]'); return [r.dataset.hits, r.dataset.misses, r.dataset.falseAlarms].map(Number)",
+                level.as_str()
+            ))
+            .await;
+        assert_eq!(row, json!([own[0], own[1], own[2]]), "row {i}: {level}");
+    }
+    let text = b
+        .js("return document.getElementById('verify-box').innerText")
+        .await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("已发布且已过有效期的预警 2 期") && text.contains("灾情事件 5 起"),
+        "{text}"
+    );
+    // POD at orange: 2 hits of 4 events; FAR: 58 false alarms of 60 warned cell-days.
+    assert!(text.contains("0.500") && text.contains("0.967"), "{text}");
+    assert!(text.contains("珙县") && text.contains("高县"), "{text}");
+    b.js("document.getElementById('verify-box').scrollIntoView(); return true")
+        .await;
+    b.screenshot("forecast-verification").await;
+    assert_eq!(b.js("return window.missingTexts").await, json!([]));
+
+    // Everyone: the public page shows the published site warning in Chinese.
+    b.client
+        .goto(&format!("http://{}/public/forecast", env.api.addr()))
+        .await
+        .unwrap();
+    let text = b
+        .until(
+            "the public page's site warning",
+            Duration::from_secs(10),
+            "return document.querySelector('article.site[data-site=\"LS-EAST\"]') && document.body.innerText",
+        )
+        .await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("地质灾害隐患点预警")
+            && text.contains("王家坡滑坡")
+            && text.contains("请沿线群众注意避让。"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("13900000002") && !text.contains("裂缝"),
+        "{text}"
+    );
+    b.screenshot("forecast-site-public").await;
+    b.close().await;
+}
+
+/// The zoning of [`zoning_asc`] as a GeoTIFF (8-bit classes, north row first), base64.
+fn zoning_geotiff() -> String {
+    use base64::Engine;
+    use tiff::encoder::{TiffEncoder, colortype};
+    use tiff::tags::Tag;
+    let s = spec();
+    let data: Vec<u8> = (0..s.nrows)
+        .flat_map(|_| (0..s.ncols).map(|c| if c >= 5 { 4 } else { 1 }))
+        .collect();
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut enc = TiffEncoder::new(&mut out).unwrap();
+    let mut image = enc
+        .new_image::<colortype::Gray8>(s.ncols as u32, s.nrows as u32)
+        .unwrap();
+    let north = s.south + s.nrows as f64 * s.cell;
+    image
+        .encoder()
+        .write_tag(Tag::ModelPixelScaleTag, &[s.cell, s.cell, 0.0][..])
+        .unwrap();
+    image
+        .encoder()
+        .write_tag(
+            Tag::ModelTiepointTag,
+            &[0.0, 0.0, 0.0, s.west, north, 0.0][..],
+        )
+        .unwrap();
+    image.write_data(&data).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(out.into_inner())
+}
+
+#[tokio::test]
+async fn a_geotiff_zoning_is_imported_through_the_api_as_its_ascii_grid_is_and_a_malformed_one_is_refused_with_the_reason()
+ {
+    use base64::Engine;
+    let env = province().await;
+    let duty = env.login("prov-duty").await;
+    let (status, body) = env
+        .api
+        .post(
+            &duty,
+            "/forecast/grids",
+            json!({"kind": "susceptibility", "format": "geotiff", "content": zoning_geotiff(), "name": "zoning.tif"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["cells"], 60);
+    assert_eq!(body["max"], 4.0);
+    let (status, ascii) = env
+        .api
+        .post(
+            &duty,
+            "/forecast/grids",
+            json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ascii}");
+    // The two stored grids hold the same cells on the same grid.
+    let grids: Vec<(Value, Vec<f64>)> = sqlx::query_as(
+        "SELECT spec, cells FROM forecast_grids WHERE kind = 'susceptibility' ORDER BY id",
+    )
+    .fetch_all(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(grids.len(), 2);
+    assert_eq!(grids[0].1, grids[1].1);
+    for k in ["west", "south", "cell"] {
+        let (a, b) = (
+            grids[0].0[k].as_f64().unwrap(),
+            grids[1].0[k].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-9, "{k}: {a} vs {b}");
+    }
+    // Not a TIFF, and not base64: refused with the reason.
+    let not_tiff = base64::engine::general_purpose::STANDARD.encode(zoning_asc());
+    for (content, reason) in [
+        (not_tiff.as_str(), "not a readable TIFF"),
+        ("@@@", "base64"),
+    ] {
+        let (status, body) = env
+            .api
+            .post(
+                &duty,
+                "/forecast/grids",
+                json!({"kind": "susceptibility", "format": "geotiff", "content": content}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"].as_str().unwrap().contains(reason), "{body}");
+    }
 }

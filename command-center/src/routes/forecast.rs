@@ -19,7 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use chrono::{NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use geohazard_api::{ApiError, ErrorBody};
 use geohazard_domain::{AuditAction, Permission, WarningLevel};
 use geohazard_forecast::decide::{Refusal, State as WarningState};
@@ -27,7 +27,7 @@ use geohazard_forecast::grid::{GridError, GridSpec};
 use geohazard_forecast::issue::{
     self, CST, ForecastSettings, GridKind, IssueError, Released, Stored,
 };
-use geohazard_forecast::{micaps, public, stations, zoning};
+use geohazard_forecast::{micaps, public, site_release, stations, zoning};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use super::incidents::{entry, idempotent};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
-use crate::error::{Body, Id};
+use crate::error::{Body, Id, Params};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::state::AppState;
 
@@ -54,6 +54,7 @@ fn answer(e: IssueError) -> ApiError {
     match e {
         IssueError::NotFound => ApiError::NotFound,
         IssueError::Invalid(m) => ApiError::bad_request(m),
+        IssueError::Conflict(m) => ApiError::Conflict(m),
         IssueError::Refused(Refusal::OwnDraft) => ApiError::Forbidden(
             "you ran, adjusted or submitted this draft: a second officer approves it",
         ),
@@ -175,7 +176,7 @@ pub(super) async fn detail(
     let cap: Vec<Value> = issue::cap_feed(&state.pool, 36_500)
         .await?
         .into_iter()
-        .filter(|e| e.warning_id == id)
+        .filter(|e| e.warning_id == Some(id))
         .map(|e| json!({"identifier": e.identifier, "msg_type": e.msg_type, "sent": e.sent}))
         .collect();
     let mut out = summary(&w);
@@ -195,10 +196,52 @@ pub(super) async fn detail(
 }
 
 #[derive(Deserialize)]
+pub(super) struct SeasonQuery {
+    /// First and last day (agency's zone) of the season; by default the 122 days to today.
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+/// Longest season verified at once, in days.
+const MAX_SEASON_DAYS: i64 = 400;
+
+/// The verification of the released regional warnings of the divisions in scope whose period is
+/// over, for the days `from` to `to`: hits, misses and false alarms per level (warned at or
+/// above it) and per division, with POD, FAR, CSI and the Heidke skill score (the computation
+/// of BENCHMARKS.md, `geohazard_forecast::verify`).
+#[utoipa::path(get, path = "/api/v1/forecast/verification", tag = "forecast",
+    params(("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    responses((status = 200, description = "The season's figures"), (status = 400, body = ErrorBody)))]
+pub(super) async fn verification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<SeasonQuery>,
+) -> Result<Json<geohazard_forecast::verified::Season>, ApiError> {
+    caller.require(Permission::ReadWarnings, "your role may not read warnings")?;
+    let today = Utc::now().with_timezone(&CST).date_naive();
+    let to = q.to.unwrap_or(today);
+    let from = q.from.unwrap_or(to - Days::new(121));
+    if from > to || (to - from).num_days() >= MAX_SEASON_DAYS {
+        return Err(ApiError::bad_request(format!(
+            "from and to: a season of 1 to {MAX_SEASON_DAYS} days, from before to"
+        )));
+    }
+    let season = geohazard_forecast::verified::season(
+        &state.pool,
+        caller.scope.divisions(),
+        from,
+        to,
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(season))
+}
+
+#[derive(Deserialize)]
 struct ImportRequest {
     /// susceptibility, forecast or observed.
     kind: String,
-    /// esri_ascii, geojson (susceptibility), micaps4 or stations_csv (rain).
+    /// esri_ascii, geotiff (base64) or geojson (susceptibility), micaps4 or stations_csv (rain).
     format: String,
     content: String,
     /// The day the rain is forecast for or fell (agency's zone); a MICAPS file's own day by
@@ -211,7 +254,8 @@ struct ImportRequest {
     spec: Option<GridSpec>,
 }
 
-/// Imports a susceptibility zoning (ESRI ASCII grid or GeoJSON polygons) or a rainfall
+/// Imports a susceptibility zoning (ESRI ASCII grid, GeoTIFF sent base64-encoded, or GeoJSON
+/// polygons) or a rainfall
 /// forecast or observation (MICAPS category-4 or station CSV) onto the zoning's grid. A
 /// malformed file is answered 400 naming its line.
 #[utoipa::path(post, path = "/api/v1/forecast/grids", tag = "forecast",
@@ -236,6 +280,23 @@ pub(super) async fn import(
     let (kind, date, period_h, spec, cells) = match (req.kind.as_str(), req.format.as_str()) {
         ("susceptibility", "esri_ascii") => {
             let g = zoning::from_esri_ascii(text).map_err(|e| bad_file("zoning", e))?;
+            (
+                GridKind::Susceptibility,
+                None,
+                None,
+                g.spec,
+                g.values.mapv(f64::from),
+            )
+        }
+        ("susceptibility", "geotiff") => {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|e| {
+                    ApiError::bad_request(format!("zoning: a GeoTIFF is sent base64-encoded: {e}"))
+                })?;
+            let g = zoning::from_geotiff(&bytes)
+                .map_err(|e| ApiError::bad_request(format!("zoning: {e}")))?;
             (
                 GridKind::Susceptibility,
                 None,
@@ -297,7 +358,7 @@ pub(super) async fn import(
         }
         (kind, format) => {
             return Err(ApiError::bad_request(format!(
-                "kind and format: susceptibility as esri_ascii or geojson, forecast or observed as micaps4 or stations_csv; not {} as {}",
+                "kind and format: susceptibility as esri_ascii, geotiff or geojson, forecast or observed as micaps4 or stations_csv; not {} as {}",
                 kind.chars().take(30).collect::<String>(),
                 format.chars().take(30).collect::<String>()
             )));
@@ -653,6 +714,125 @@ pub(super) async fn discard(
     .await
 }
 
+const MAY_NOT_PUBLISH: &str = "your role may not publish site warnings";
+
+/// The publication of a site warning in scope: the latest (published, withdrawn or ended),
+/// null if it was never published.
+#[utoipa::path(get, path = "/api/v1/forecast/site-warnings/{id}", tag = "forecast",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The publication, or null"), (status = 401, body = ErrorBody)))]
+pub(super) async fn site_publication(
+    State(state): State<AppState>,
+    Extension(settings): Extension<Settings>,
+    caller: Caller,
+    Id(id): Id<i64>,
+) -> Result<Json<Option<site_release::Publication>>, ApiError> {
+    caller.require(Permission::ReadWarnings, "your role may not read warnings")?;
+    site_release::reconcile(&state.pool, &settings.publisher).await?;
+    let mut conn = state.pool.acquire().await?;
+    let p = site_release::of_warning(&mut conn, id, caller.scope.divisions(), &settings.publisher)
+        .await?;
+    Ok(Json(p))
+}
+
+#[derive(Deserialize, Default)]
+struct PublishRequest {
+    /// The officer's words for the public (Chinese, no phone numbers), may be empty.
+    #[serde(default)]
+    text_zh: String,
+}
+
+/// Publishes an open site warning (its site in scope) to the public feed and page: a CAP
+/// `Alert` at its level; later its level changes are `Update`s and its closing a `Cancel`.
+#[utoipa::path(post, path = "/api/v1/forecast/site-warnings/{id}/publish", tag = "forecast",
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, description = "Published"), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn site_publish(
+    State(state): State<AppState>,
+    Extension(settings): Extension<Settings>,
+    caller: Caller,
+    RemoteAddr(remote): RemoteAddr,
+    Id(id): Id<i64>,
+    key: IdempotencyKey,
+    Body(raw): Body<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::AcknowledgeWarning, MAY_NOT_PUBLISH)?;
+    let fingerprint = idempotency::fingerprint(
+        "POST",
+        &format!("/api/v1/forecast/site-warnings/{id}/publish"),
+        &raw,
+    );
+    let Body(req) = Body::<PublishRequest>::from_value(raw)?;
+    idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
+        let p = site_release::publish(
+            tx,
+            id,
+            caller.scope.divisions(),
+            caller.officer.id,
+            &req.text_zh,
+            &settings.publisher,
+        )
+        .await
+        .map_err(answer)?;
+        let after = json!(p);
+        let audit = entry(
+            &caller,
+            AuditAction::ForecastSitePublish,
+            format!("warning:{id}"),
+            &p.division_code,
+            json!({"before": null, "after": &after}),
+        );
+        Ok((StatusCode::CREATED, after, Some(audit)))
+    })
+    .await
+}
+
+/// Withdraws a published site warning from the public, with a reason: a CAP `Cancel`.
+#[utoipa::path(post, path = "/api/v1/forecast/site-warnings/{id}/withdraw", tag = "forecast",
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, description = "Withdrawn"), (status = 400, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+pub(super) async fn site_withdraw(
+    State(state): State<AppState>,
+    Extension(settings): Extension<Settings>,
+    caller: Caller,
+    RemoteAddr(remote): RemoteAddr,
+    Id(id): Id<i64>,
+    key: IdempotencyKey,
+    Body(raw): Body<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::AcknowledgeWarning, MAY_NOT_PUBLISH)?;
+    let fingerprint = idempotency::fingerprint(
+        "POST",
+        &format!("/api/v1/forecast/site-warnings/{id}/withdraw"),
+        &raw,
+    );
+    let Body(req) = Body::<ReasonRequest>::from_value(raw)?;
+    idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
+        let p = site_release::withdraw(
+            tx,
+            id,
+            caller.scope.divisions(),
+            caller.officer.id,
+            &req.reason,
+            &settings.publisher,
+        )
+        .await
+        .map_err(answer)?;
+        let after = json!(p);
+        let audit = entry(
+            &caller,
+            AuditAction::ForecastSiteWithdraw,
+            format!("warning:{id}"),
+            &p.division_code,
+            json!({"before": {"state": "published"}, "after": &after, "reason": req.reason.trim()}),
+        );
+        Ok((StatusCode::OK, after, Some(audit)))
+    })
+    .await
+}
+
 fn public_answer(content_type: &'static str, body: String) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
@@ -671,23 +851,28 @@ fn public_answer(content_type: &'static str, body: String) -> Response {
     response
 }
 
-/// The public page (no sign-in): the released warnings in force, their maps and text.
+/// The public page (no sign-in): the released warnings in force, their maps and text, and the
+/// site warnings published (followed first: a closed one is cancelled, not shown).
 async fn public_page(
     State(state): State<AppState>,
     Extension(settings): Extension<Settings>,
 ) -> Result<Response, ApiError> {
+    site_release::reconcile(&state.pool, &settings.publisher).await?;
     let now = issue::released_now(&state.pool).await?;
+    let sites = site_release::live(&state.pool, &settings.publisher).await?;
     Ok(public_answer(
         "text/html; charset=utf-8",
-        public::page(&now, &settings.publisher),
+        public::page(&now, &sites, &settings.publisher),
     ))
 }
 
-/// The public CAP 1.2 feed (Atom, the alerts inline): released items only, a year back.
+/// The public CAP 1.2 feed (Atom, the alerts inline): released and published items only, a year
+/// back (the published site warnings followed first).
 async fn public_feed(
     State(state): State<AppState>,
     Extension(settings): Extension<Settings>,
 ) -> Result<Response, ApiError> {
+    site_release::reconcile(&state.pool, &settings.publisher).await?;
     let entries = issue::cap_feed(&state.pool, 366).await?;
     Ok(public_answer(
         "application/atom+xml; charset=utf-8",
@@ -708,17 +893,21 @@ async fn public_alert(
 }
 
 /// The scheduled run: looks every `check_every_s` whether the day's draft of the configured
-/// division is due (once per cluster, however many replicas look).
+/// division is due (once per cluster, however many replicas look), and follows the published
+/// site warnings (a changed level is a CAP `Update`, a closed warning a `Cancel`).
 pub async fn schedule(pool: PgPool, settings: Settings, shutdown: CancellationToken) {
-    let Some(division) = settings.division.clone() else {
-        return;
-    };
     let mut every = tokio::time::interval(Duration::from_secs(settings.check_every_s.max(1)));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = every.tick() => {}
         }
+        if let Err(e) = site_release::reconcile(&pool, &settings.publisher).await {
+            tracing::warn!(error = %e, "following published site warnings");
+        }
+        let Some(division) = settings.division.clone() else {
+            continue;
+        };
         match issue::scheduled(&pool, &division, settings.hour, Utc::now(), &settings.model).await {
             Ok(Some(id)) => {
                 tracing::info!(warning = id, division, "scheduled regional run drafted")
@@ -737,6 +926,7 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/api/v1/forecast/runs", post(run))
         .route("/api/v1/forecast/warnings", get(list))
+        .route("/api/v1/forecast/verification", get(verification))
         .route("/api/v1/forecast/warnings/{id}", get(detail))
         .route("/api/v1/forecast/warnings/{id}/adjust", post(adjust))
         .route("/api/v1/forecast/warnings/{id}/submit", post(submit))
@@ -744,6 +934,15 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/forecast/warnings/{id}/revise", post(revise))
         .route("/api/v1/forecast/warnings/{id}/withdraw", post(withdraw))
         .route("/api/v1/forecast/warnings/{id}/discard", post(discard))
+        .route("/api/v1/forecast/site-warnings/{id}", get(site_publication))
+        .route(
+            "/api/v1/forecast/site-warnings/{id}/publish",
+            post(site_publish),
+        )
+        .route(
+            "/api/v1/forecast/site-warnings/{id}/withdraw",
+            post(site_withdraw),
+        )
         .route("/public/forecast", get(public_page))
         .route("/public/forecast/cap.xml", get(public_feed))
         .route("/public/forecast/cap/{file}", get(public_alert))

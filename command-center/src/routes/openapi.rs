@@ -108,6 +108,10 @@ use crate::state::AppState;
         super::forecast::revise,
         super::forecast::withdraw,
         super::forecast::discard,
+        super::forecast::verification,
+        super::forecast::site_publication,
+        super::forecast::site_publish,
+        super::forecast::site_withdraw,
         openapi_json,
     ),
     components(schemas(ErrorBody))

@@ -3,8 +3,9 @@
 // the warnings of the officer's divisions; a run on demand; a draft's map (its level areas in
 // the four colours over the division boundaries), each division's level and the sites inside;
 // an adjustment of a division's level with a reason; submission; approval by a second officer
-// (which releases it: notified and published); a revision or withdrawal of a release. What is
-// shown is what the server answers after each act.
+// (which releases it: notified and published); a revision or withdrawal of a release; the
+// verification of a season's released warnings against what happened (hits, misses, false
+// alarms, POD, FAR, CSI, HSS per level and division). What is shown is what the server answers.
 
 import { ApiFailure, api, report } from "../lib/api.js";
 import { html, render } from "../lib/html.js";
@@ -18,6 +19,9 @@ import { fmtTime, t } from "../lib/text.js";
 /** @typedef {{code: string, name: string, division_code: string, level: Level}} SiteAt */
 /** @typedef {{officer_id: number, division_code: string, level: Level | null, cells: number, reason: string, at: string}} Adjustment */
 /** @typedef {Summary & {areas: any, divisions: DivisionAt[], sites: SiteAt[], adjustments: Adjustment[], cap: {identifier: string, msg_type: string, sent: string}[], may_approve: boolean}} Detail */
+
+/** @typedef {{level: Level, hits: number, misses: number, false_alarms: number, correct_negatives: number, pod: number | null, far: number | null, csi: number | null, hss: number | null}} Figures */
+/** @typedef {{from: string, to: string, warnings: number[], events: number, event_cells: number, per_level: Figures[], per_division: {code: string, name: string, levels: Figures[]}[]}} Season */
 
 const LEVELS = /** @type {Level[]} */ (["red", "orange", "yellow", "blue"]);
 const COLOURS = { blue: "#1e6fd9", yellow: "#f2c200", orange: "#f07c00", red: "#d81e06" };
@@ -55,7 +59,60 @@ function board(list) {
       <a href="/public/forecast" target="_blank" rel="noopener">${t("forecast.public")}</a></p>` : html`<p><a href="/public/forecast" target="_blank" rel="noopener">${t("forecast.public")}</a></p>`}
     ${list.length ? html`<table class="grid" id="forecast-list"><tr><th>${t("forecast.for_date")}</th><th>${t("forecast.division")}</th><th>${t("forecast.highest")}</th><th>${t("forecast.state")}</th><th>${t("forecast.counts")}</th><th>${t("forecast.created")}</th></tr>
       ${list.map((w) => html`<tr class="clickable" data-forecast="${w.id}" data-state="${w.state}"><td>${w.for_date}</td><td>${divisionName(w.division_code)}</td><td>${chip(w.highest)}</td><td><span class="chip fstate-${w.state}">${t("forecast.state." + stateOf(w))}</span></td><td>${t("forecast.count_line", { divisions: w.counts.divisions, sites: w.counts.sites })}</td><td>${fmtTime(w.created_at)}</td></tr>`)}</table>`
-      : html`<p>${t("forecast.none")}</p>`}`;
+      : html`<p>${t("forecast.none")}</p>`}
+    <h3>${t("forecast.verify.title")}</h3>
+    <p class="form-line"><label>${t("forecast.verify.from")} <input type="date" id="verify-from"></label>
+      <label>${t("forecast.verify.to")} <input type="date" id="verify-to"></label>
+      <button type="button" id="verify-run">${t("forecast.verify.run")}</button></p>
+    <div id="verify-box"></div>`;
+}
+
+/** A ratio to three places, a dash when undefined. @param {number | null} x */
+const ratio = (x) => (x === null || x === undefined ? "–" : x.toFixed(3));
+
+/** One row of figures. @param {Figures} f */
+const figures = (f) => html`<td>${chip(f.level)}</td><td>${f.hits}</td><td>${f.misses}</td><td>${f.false_alarms}</td><td>${ratio(f.pod)}</td><td>${ratio(f.far)}</td><td>${ratio(f.csi)}</td><td>${ratio(f.hss)}</td>`;
+
+const figureHeads = () => ["forecast.verify.level", "forecast.verify.hits", "forecast.verify.misses", "forecast.verify.false_alarms", "forecast.verify.pod", "forecast.verify.far", "forecast.verify.csi", "forecast.verify.hss"].map((k) => html`<th>${t(k)}</th>`);
+
+/**
+ * The verification of a season: per level (warned at or above it), then per division the
+ * levels that were warned or missed.
+ * @param {Season} s
+ */
+function season(s) {
+  const touched = (/** @type {Figures} */ f) => f.hits + f.misses + f.false_alarms > 0;
+  return html`<p id="verify-summary">${t("forecast.verify.summary", { from: s.from, to: s.to, warnings: s.warnings.length, events: s.events, cells: s.event_cells })}</p>
+    ${s.warnings.length ? html`<table class="grid" id="verify-levels"><tr>${figureHeads()}</tr>
+      ${s.per_level.map((f) => html`<tr data-level="${f.level}" data-hits="${f.hits}" data-misses="${f.misses}" data-false-alarms="${f.false_alarms}">${figures(f)}</tr>`)}</table>
+      <h4>${t("forecast.verify.per_division")}</h4>
+      <table class="grid" id="verify-divisions"><tr><th>${t("forecast.division")}</th>${figureHeads()}</tr>
+      ${s.per_division.flatMap((d) => d.levels.filter(touched).map((f) => html`<tr data-division="${d.code}" data-level="${f.level}" data-hits="${f.hits}" data-misses="${f.misses}" data-false-alarms="${f.false_alarms}"><td>${d.name}</td>${figures(f)}</tr>`))}</table>
+      <p class="msg">${t("forecast.verify.note")}</p>`
+      : html`<p>${t("forecast.verify.none")}</p>`}`;
+}
+
+/** Reads and shows the season between the board's dates (the server's default when empty). */
+async function showSeason() {
+  const root = view.root;
+  const box = root && root.querySelector("#verify-box");
+  if (!root || !box) return;
+  const from = /** @type {HTMLInputElement} */ (root.querySelector("#verify-from")).value;
+  const to = /** @type {HTMLInputElement} */ (root.querySelector("#verify-to")).value;
+  const q = new URLSearchParams();
+  if (from) q.set("from", from);
+  if (to) q.set("to", to);
+  try {
+    /** @type {Season} */
+    const s = await api("/forecast/verification?" + q.toString());
+    if (!box.isConnected) return;
+    render(/** @type {HTMLElement} */ (box), season(s));
+    document.dispatchEvent(new CustomEvent("gh:verification-shown", { detail: { warnings: s.warnings.length, events: s.events } }));
+  } catch (e) {
+    refused(e);
+    render(/** @type {HTMLElement} */ (box), html`${problem(view.problem)}`);
+    view.problem = { key: "", detail: "" };
+  }
 }
 
 /** A draft submitted is shown as awaiting approval. @param {Summary} w */
@@ -144,6 +201,7 @@ async function showBoard() {
     render(root, board(list));
     view.problem = { key: "", detail: "" };
     for (const row of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll("[data-forecast]"))) row.addEventListener("click", () => openWarning(Number(row.dataset.forecast)));
+    root.querySelector("#verify-run")?.addEventListener("click", showSeason);
     root.querySelector("#forecast-run")?.addEventListener("click", async () => {
       const date = /** @type {HTMLInputElement} */ (root.querySelector("#forecast-date")).value;
       try {

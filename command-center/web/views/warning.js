@@ -1,6 +1,6 @@
 // @ts-check
 // One warning: its level, state, source, evidence and timeline; a duty officer acknowledges it
-// here with a note.
+// here with a note, and may publish it to the public (site-release.js).
 
 import { api, report, SessionEnded } from "../lib/api.js";
 import { html, render } from "../lib/html.js";
@@ -12,6 +12,7 @@ import { kv, renderEvidence } from "./evidence.js";
 import { openFromWarning } from "./incidents.js";
 import { closePanel, openPanel, panel } from "./panel.js";
 import { openSite } from "./site.js";
+import { showRelease } from "./site-release.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -83,11 +84,14 @@ export async function openWarning(id) {
     <h3>${t("warning.evidence")}</h3><div id="evidence" data-method="${(w.evidence && w.evidence.method) || ""}">${renderEvidence(w, w.evidence)}</div>
     <h3>${t("warning.timeline")}</h3>${timeline(w.events)}
     <h3>${t("delivery.title")}</h3><div id="deliveries-box">${deliveries(w.deliveries || [])}</div>
+    ${w.category === "hazard" && html`<h3>${t("forecast.site.title")}</h3><div id="release-box"></div>`}
     <p><button type="button" id="open-site">${t("warning.open_site")}</button>
       ${state.officer && ["duty_officer", "admin"].includes(state.officer.role) && html` <button type="button" id="open-incident">${t("incidents.open_from_warning")}</button>`}</p>`);
   panel.warning = id;
   const plot = document.getElementById("inverse-plot");
   if (plot) panel.charts.push(inversePlot(plot, w.evidence));
+  const releaseBox = document.getElementById("release-box");
+  if (releaseBox) showRelease(releaseBox, id, w);
   $("open-site").addEventListener("click", () => openSite(w.site.id));
   document.getElementById("open-incident")?.addEventListener("click", () => { closePanel(); openFromWarning(id).catch(report); });
   const ack = /** @type {HTMLButtonElement | null} */ (document.getElementById("ack-button"));

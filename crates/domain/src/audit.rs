@@ -59,6 +59,10 @@ crate::closed_set!(
         ForecastDiscard => "forecast.discard",
         /// A release withdrawn.
         ForecastCancel => "forecast.cancel",
+        /// A site warning published to the public feed and page by an officer.
+        ForecastSitePublish => "forecast.site_publish",
+        /// A published site warning withdrawn from the public by an officer.
+        ForecastSiteWithdraw => "forecast.site_withdraw",
         /// A gateway added to the register (or its name and site changed).
         GatewayRegister => "gateway.register",
         /// A gateway given its first key, or a new key after a revocation.

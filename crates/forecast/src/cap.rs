@@ -134,31 +134,44 @@ pub fn headline_zh(sender_name: &str, level: WarningLevel) -> String {
     )
 }
 
-/// Writes the alert.
-pub fn to_xml(a: &Alert) -> String {
+/// Writes one element, its value escaped.
+fn el(x: &mut String, indent: usize, name: &str, value: &str) {
+    x.push_str(&format!(
+        "{}<{name}>{}</{name}>\n",
+        "  ".repeat(indent),
+        esc(value)
+    ));
+}
+
+/// The XML declaration and the alert's opening and message elements, up to its `info`s.
+fn head(
+    identifier: &str,
+    sender: &str,
+    sent: &DateTime<FixedOffset>,
+    msg_type: MsgType,
+    references: &[Reference],
+) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str("<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">\n");
-    let el = |x: &mut String, indent: usize, name: &str, value: &str| {
-        x.push_str(&format!(
-            "{}<{name}>{}</{name}>\n",
-            "  ".repeat(indent),
-            esc(value)
-        ));
-    };
-    el(&mut x, 1, "identifier", &a.identifier);
-    el(&mut x, 1, "sender", &a.sender);
-    el(&mut x, 1, "sent", &cap_time(&a.sent));
+    el(&mut x, 1, "identifier", identifier);
+    el(&mut x, 1, "sender", sender);
+    el(&mut x, 1, "sent", &cap_time(sent));
     el(&mut x, 1, "status", "Actual");
-    el(&mut x, 1, "msgType", a.msg_type.as_str());
+    el(&mut x, 1, "msgType", msg_type.as_str());
     el(&mut x, 1, "scope", "Public");
-    if !a.references.is_empty() {
-        let refs: Vec<String> = a
-            .references
+    if !references.is_empty() {
+        let refs: Vec<String> = references
             .iter()
-            .map(|r| format!("{},{},{}", a.sender, r.identifier, cap_time(&r.sent)))
+            .map(|r| format!("{sender},{},{}", r.identifier, cap_time(&r.sent)))
             .collect();
         el(&mut x, 1, "references", &refs.join(" "));
     }
+    x
+}
+
+/// Writes the alert.
+pub fn to_xml(a: &Alert) -> String {
+    let mut x = head(&a.identifier, &a.sender, &a.sent, a.msg_type, &a.references);
     let levels: Vec<_> = a.product.areas.iter().collect();
     if a.msg_type == MsgType::Cancel || levels.is_empty() {
         for (lang, event, headline, text) in [
@@ -368,4 +381,208 @@ pub fn check_with_xmllint(xml: &str) -> Result<(), String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// The area of a published site warning: its threat zone, else a circle round the site.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SiteArea {
+    /// The threat zone's outer ring as (longitude, latitude), closed.
+    Polygon(Vec<(f64, f64)>),
+    Circle {
+        lon: f64,
+        lat: f64,
+        radius_km: f64,
+    },
+}
+
+/// One alert of a site warning an officer published.
+#[derive(Debug, Clone)]
+pub struct SiteAlert<'a> {
+    pub identifier: String,
+    pub sender: String,
+    pub sender_name: String,
+    pub sent: DateTime<FixedOffset>,
+    pub msg_type: MsgType,
+    pub references: Vec<Reference>,
+    pub level: WarningLevel,
+    pub site_name: &'a str,
+    /// The hazard's kind in Chinese and English (滑坡, landslide).
+    pub kind_zh: &'a str,
+    pub kind_en: &'a str,
+    pub division_code: &'a str,
+    pub division_name: &'a str,
+    pub area: SiteArea,
+    /// The officer's words for the public (Chinese), may be empty.
+    pub text_zh: &'a str,
+}
+
+/// The Chinese headline of a published site warning.
+pub fn site_headline_zh(a: &SiteAlert) -> String {
+    if a.msg_type == MsgType::Cancel {
+        format!(
+            "{}解除{}{}{}预警",
+            a.sender_name,
+            a.division_name,
+            a.site_name,
+            a.level.name_zh()
+        )
+    } else {
+        format!(
+            "{}发布{}{}地质灾害{}预警（{}）",
+            a.sender_name,
+            a.division_name,
+            a.site_name,
+            a.level.name_zh(),
+            grade_zh(a.level)
+        )
+    }
+}
+
+/// The Chinese description of a published site warning (no internal details: the place, the
+/// kind, the level and the officer's words).
+pub fn site_description_zh(a: &SiteAlert) -> String {
+    let mut d = if a.msg_type == MsgType::Cancel {
+        format!(
+            "{}{}（{}隐患点）的地质灾害预警已解除。",
+            a.division_name, a.site_name, a.kind_zh
+        )
+    } else {
+        format!(
+            "{}{}（{}隐患点）发生{}的风险{}。",
+            a.division_name,
+            a.site_name,
+            a.kind_zh,
+            a.kind_zh,
+            risk_zh(a.level)
+        )
+    };
+    d.push_str(a.text_zh);
+    d
+}
+
+/// Writes a site warning's alert: one `info` in Chinese and one in English, the area the
+/// site's threat zone (or a circle round it) with the GB/T 2260 code of its division.
+pub fn site_to_xml(a: &SiteAlert) -> String {
+    let mut x = head(&a.identifier, &a.sender, &a.sent, a.msg_type, &a.references);
+    let cancel = a.msg_type == MsgType::Cancel;
+    for zh in [true, false] {
+        x.push_str("  <info>\n");
+        el(&mut x, 2, "language", if zh { "zh-CN" } else { "en" });
+        el(&mut x, 2, "category", "Geo");
+        el(
+            &mut x,
+            2,
+            "event",
+            if zh {
+                "地质灾害隐患点预警"
+            } else {
+                "Geohazard site warning"
+            },
+        );
+        let response = if cancel {
+            "AllClear"
+        } else if a.level >= WarningLevel::Orange {
+            "Evacuate"
+        } else {
+            "Monitor"
+        };
+        el(&mut x, 2, "responseType", response);
+        el(
+            &mut x,
+            2,
+            "urgency",
+            if cancel { "Past" } else { "Immediate" },
+        );
+        el(
+            &mut x,
+            2,
+            "severity",
+            if cancel { "Minor" } else { severity(a.level) },
+        );
+        el(
+            &mut x,
+            2,
+            "certainty",
+            if cancel { "Observed" } else { "Likely" },
+        );
+        el(&mut x, 2, "effective", &cap_time(&a.sent));
+        el(&mut x, 2, "senderName", &a.sender_name);
+        if zh {
+            el(&mut x, 2, "headline", &site_headline_zh(a));
+            el(&mut x, 2, "description", &site_description_zh(a));
+            if !cancel {
+                el(&mut x, 2, "instruction", instruction_zh(a.level));
+            }
+        } else {
+            let level = level_en(a.level);
+            el(
+                &mut x,
+                2,
+                "headline",
+                &if cancel {
+                    format!(
+                        "{}: {level} warning for a {} site withdrawn",
+                        a.sender_name, a.kind_en
+                    )
+                } else {
+                    format!(
+                        "{}: {level} geohazard warning (level {}) for a {} site",
+                        a.sender_name,
+                        4 - a.level.rank(),
+                        a.kind_en
+                    )
+                },
+            );
+            if !cancel {
+                el(
+                    &mut x,
+                    2,
+                    "instruction",
+                    "Follow the instructions of local authorities; keep away from the area shown.",
+                );
+            }
+        }
+        x.push_str("    <parameter>\n");
+        el(&mut x, 3, "valueName", "level");
+        el(&mut x, 3, "value", level_en(a.level));
+        x.push_str("    </parameter>\n");
+        x.push_str("    <area>\n");
+        el(
+            &mut x,
+            3,
+            "areaDesc",
+            &if zh {
+                format!("{}{}及其威胁范围", a.division_name, a.site_name)
+            } else {
+                format!("{} site and the area it threatens", a.kind_en)
+            },
+        );
+        match &a.area {
+            SiteArea::Polygon(ring) => {
+                let p: Vec<String> = ring
+                    .iter()
+                    .map(|(lon, lat)| format!("{lat:.5},{lon:.5}"))
+                    .collect();
+                el(&mut x, 3, "polygon", &p.join(" "));
+            }
+            SiteArea::Circle {
+                lon,
+                lat,
+                radius_km,
+            } => el(
+                &mut x,
+                3,
+                "circle",
+                &format!("{lat:.5},{lon:.5} {radius_km}"),
+            ),
+        }
+        x.push_str("      <geocode>\n");
+        el(&mut x, 4, "valueName", "GB/T 2260");
+        el(&mut x, 4, "value", a.division_code);
+        x.push_str("      </geocode>\n");
+        x.push_str("    </area>\n");
+        x.push_str("  </info>\n");
+    }
+    x.push_str("</alert>\n");
+    x
 }

@@ -32,6 +32,9 @@ pub enum IssueError {
     /// The request or the inputs are not usable; the text says which and why.
     #[error("{0}")]
     Invalid(String),
+    /// The request does not fit the object's state now; the text says why.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -137,7 +140,7 @@ fn encode(levels: &Array2<Option<WarningLevel>>) -> Vec<i16> {
         .collect()
 }
 
-fn decode(spec: &GridSpec, v: &[i16]) -> Array2<Option<WarningLevel>> {
+pub(crate) fn decode(spec: &GridSpec, v: &[i16]) -> Array2<Option<WarningLevel>> {
     Array2::from_shape_fn(spec.shape(), |(r, c)| {
         let x = v.get(r * spec.ncols + c).copied().unwrap_or(-1);
         usize::try_from(x).ok().and_then(WarningLevel::from_rank)
@@ -154,7 +157,10 @@ fn boundary(v: Value) -> Option<MultiPolygon<f64>> {
 }
 
 /// The divisions below `root` that have a boundary.
-async fn divisions_below(conn: &mut PgConnection, root: &str) -> sqlx::Result<Vec<Division>> {
+pub(crate) async fn divisions_below(
+    conn: &mut PgConnection,
+    root: &str,
+) -> sqlx::Result<Vec<Division>> {
     let rows: Vec<(String, String, Value)> = sqlx::query_as(
         "WITH RECURSIVE below AS (
              SELECT code FROM divisions WHERE parent_code = $1
@@ -360,7 +366,7 @@ pub struct Stored {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     id: i64,
     division_code: String,
     for_date: NaiveDate,
@@ -383,11 +389,12 @@ struct Row {
     submitted_by: Option<i64>,
 }
 
-const COLUMNS: &str = "id, division_code, for_date, valid_from, valid_to, state, trigger, spec,
+pub(crate) const COLUMNS: &str =
+    "id, division_code, for_date, valid_from, valid_to, state, trigger, spec,
     model_levels, levels, product, text_zh, prepared_by, approved_by, released_at, cancelled_at,
     replaces, created_at, submitted_at, submitted_by";
 
-fn from_row(r: Row) -> sqlx::Result<Stored> {
+pub(crate) fn from_row(r: Row) -> sqlx::Result<Stored> {
     let id = r.id;
     let bad = |what: &str, e: String| {
         sqlx::Error::Decode(format!("forecast_warnings {id}: {what}: {e}").into())
@@ -961,21 +968,32 @@ pub async fn revise(
     Ok(new)
 }
 
-/// One published CAP alert.
+/// One published CAP alert: of a regional warning or of a published site warning.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CapEntry {
     pub identifier: String,
-    pub warning_id: i64,
+    pub warning_id: Option<i64>,
+    pub site_publication_id: Option<i64>,
     pub msg_type: String,
     pub sent: DateTime<Utc>,
     pub xml: String,
 }
 
 /// The public feed: every CAP alert published in the last `days` days, newest first. Only
-/// released warnings ever have alerts (an approval writes them, nothing else does).
+/// released warnings and published site warnings ever have alerts (an approval or an officer's
+/// publication writes them, and what follows from those).
 pub async fn cap_feed(pool: &PgPool, days: i32) -> sqlx::Result<Vec<CapEntry>> {
-    let rows: Vec<(String, i64, String, DateTime<Utc>, String)> = sqlx::query_as(
-        "SELECT identifier, warning_id, msg_type, sent, xml FROM forecast_cap_alerts
+    type R = (
+        String,
+        Option<i64>,
+        Option<i64>,
+        String,
+        DateTime<Utc>,
+        String,
+    );
+    let rows: Vec<R> = sqlx::query_as(
+        "SELECT identifier, warning_id, site_publication_id, msg_type, sent, xml
+         FROM forecast_cap_alerts
          WHERE sent > now() - make_interval(days => $1) ORDER BY id DESC",
     )
     .bind(days)
@@ -983,13 +1001,16 @@ pub async fn cap_feed(pool: &PgPool, days: i32) -> sqlx::Result<Vec<CapEntry>> {
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(identifier, warning_id, msg_type, sent, xml)| CapEntry {
-            identifier,
-            warning_id,
-            msg_type,
-            sent,
-            xml,
-        })
+        .map(
+            |(identifier, warning_id, site_publication_id, msg_type, sent, xml)| CapEntry {
+                identifier,
+                warning_id,
+                site_publication_id,
+                msg_type,
+                sent,
+                xml,
+            },
+        )
         .collect())
 }
 

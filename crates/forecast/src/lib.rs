@@ -11,13 +11,16 @@
 pub mod areas;
 pub mod cap;
 pub mod decide;
+pub mod geotiff;
 pub mod grid;
 pub mod issue;
 pub mod micaps;
 pub mod model;
 pub mod public;
 pub mod season;
+pub mod site_release;
 pub mod stations;
+pub mod verified;
 pub mod verify;
 pub mod zoning;
 

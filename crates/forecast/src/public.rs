@@ -1,11 +1,13 @@
 //! The public page (no sign-in): the regional warnings in force, each with its map (the level
-//! areas drawn as SVG, no tiles needed) and its text in Chinese. Only released warnings are
-//! given to it ([`crate::issue::released_now`]).
+//! areas drawn as SVG, no tiles needed) and its text in Chinese, and the site warnings an officer
+//! published. Only released warnings ([`crate::issue::released_now`]) and published site
+//! warnings ([`crate::site_release::live`]) are given to it.
 
 use geohazard_domain::WarningLevel;
 
 use crate::cap;
 use crate::issue::{CST, Publisher, Stored};
+use crate::site_release::Publication;
 
 /// The fill of a level's areas.
 pub fn colour(level: WarningLevel) -> &'static str {
@@ -63,8 +65,36 @@ pub fn map_svg(w: &Stored) -> String {
     out
 }
 
-/// The page.
-pub fn page(warnings: &[Stored], publisher: &Publisher) -> String {
+/// The published site warnings: each one's level, headline and description (what its CAP
+/// alert says in Chinese), and when it was published.
+fn site_section(sites: &[Publication]) -> String {
+    let mut out = String::from("<section id=\"site-warnings\"><h2>地质灾害隐患点预警</h2>");
+    if sites.is_empty() {
+        out.push_str("<p class=\"none\">当前没有发布的隐患点预警。</p>");
+    }
+    for p in sites {
+        out.push_str(&format!(
+            "<article class=\"site level-{lvl}\" data-site=\"{code}\"><h3 style=\"border-left:8px solid {colour}\">{headline}</h3>\
+             <p>{description}</p><p class=\"instruction\">{instruction}</p>\
+             <p class=\"issued\">发布时间：{at}（北京时间）</p></article>",
+            lvl = p.level.as_str(),
+            code = esc(&p.site_code),
+            colour = colour(p.level),
+            headline = esc(&p.headline_zh),
+            description = esc(&p.description_zh),
+            instruction = cap::instruction_zh(p.level),
+            at = p
+                .published_at
+                .with_timezone(&CST)
+                .format("%Y年%m月%d日%H:%M"),
+        ));
+    }
+    out.push_str("</section>");
+    out
+}
+
+/// The page: the regional warnings in force, then the site warnings published.
+pub fn page(warnings: &[Stored], sites: &[Publication], publisher: &Publisher) -> String {
     let mut body = String::new();
     if warnings.is_empty() {
         body.push_str("<p class=\"none\">当前没有生效的地质灾害气象风险预警。</p>");
@@ -150,9 +180,10 @@ pub fn page(warnings: &[Stored], publisher: &Publisher) -> String {
          h1{{font-size:22px}}h2{{font-size:18px;padding-left:8px}}.map{{max-width:100%;height:auto}}\
          .legend{{list-style:none;padding:0;display:flex;gap:16px}}.legend span{{display:inline-block;width:14px;height:14px;margin-right:4px;vertical-align:middle}}\
          .valid,.issued{{color:#555}}footer{{margin-top:24px;color:#555;font-size:13px}}</style></head>\
-         <body><h1>地质灾害气象风险预警</h1>{body}\
+         <body><h1>地质灾害气象风险预警</h1>{body}{sites}\
          <footer>{sender} · 订阅：<a href=\"/public/forecast/cap.xml\">CAP 1.2 预警信息源</a></footer></body></html>",
         sender = esc(&publisher.sender_name),
+        sites = site_section(sites),
     )
 }
 

@@ -59,12 +59,36 @@ impl Counts {
     }
 }
 
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.false_alarms += o.false_alarms;
+        self.correct_negatives += o.correct_negatives;
+    }
+}
+
 /// A season's verification: per level (warned at or above it), overall and per division.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Verification {
     /// Index: the level's rank (blue 0 … red 3).
     pub per_level: [Counts; 4],
     pub per_division: BTreeMap<String, [Counts; 4]>,
+}
+
+impl Verification {
+    /// Adds another verification's counts (e.g. another agency's grid) to this one.
+    pub fn merge(&mut self, other: &Verification) {
+        for (a, b) in self.per_level.iter_mut().zip(other.per_level) {
+            *a += b;
+        }
+        for (d, counts) in &other.per_division {
+            let mine = self.per_division.entry(d.clone()).or_default();
+            for (a, b) in mine.iter_mut().zip(counts) {
+                *a += *b;
+            }
+        }
+    }
 }
 
 /// One day: the levels issued and where events happened.

@@ -1,11 +1,12 @@
 //! Susceptibility zoning (易发性分区): a class per cell, 0 (not susceptible, or no data) to 4
-//! (very high), from an ESRI ASCII grid of classes or from GeoJSON zoning polygons rasterised
+//! (very high), from an ESRI ASCII grid or a GeoTIFF of classes or from GeoJSON zoning polygons rasterised
 //! onto a grid (a cell takes the highest class whose polygon holds its centre).
 
 use geo::{Contains, MultiPolygon, Point};
 use geojson::GeoJson;
 use ndarray::Array2;
 
+use crate::geotiff::GeoTiffError;
 use crate::grid::{Grid, GridError, GridSpec, read_esri_ascii_lines};
 
 /// The highest susceptibility class.
@@ -14,20 +15,37 @@ pub const MAX_CLASS: u8 = 4;
 /// Reads a grid of classes 0–4 (no data: 0).
 pub fn from_esri_ascii(text: &str) -> Result<Grid<u8>, GridError> {
     let (g, row_lines) = read_esri_ascii_lines(text)?;
+    classes(&g).map_err(|(r, c, x)| {
+        GridError::at(
+            row_lines[r],
+            format!(
+                "a susceptibility class is 0 to {MAX_CLASS}, not {x} (column {})",
+                c + 1
+            ),
+        )
+    })
+}
+
+/// Reads a GeoTIFF of classes 0–4 (no data: 0), as [`crate::geotiff::read`] takes it.
+pub fn from_geotiff(bytes: &[u8]) -> Result<Grid<u8>, GeoTiffError> {
+    let g = crate::geotiff::read(bytes)?;
+    classes(&g).map_err(|(r, c, x)| {
+        GeoTiffError(format!(
+            "a susceptibility class is 0 to {MAX_CLASS}, not {x} (row {} from the north, column {})",
+            g.spec.nrows - r,
+            c + 1
+        ))
+    })
+}
+
+/// A grid's values as classes (no data: 0); Err names the first cell that is not a class.
+fn classes(g: &Grid<Option<f64>>) -> Result<Grid<u8>, (usize, usize, f64)> {
     let mut values = Array2::zeros(g.spec.shape());
     for ((r, c), v) in g.values.indexed_iter() {
         values[[r, c]] = match v {
             None => 0,
             Some(x) if x.fract() == 0.0 && (0.0..=MAX_CLASS as f64).contains(x) => *x as u8,
-            Some(x) => {
-                return Err(GridError::at(
-                    row_lines[r],
-                    format!(
-                        "a susceptibility class is 0 to {MAX_CLASS}, not {x} (column {})",
-                        c + 1
-                    ),
-                ));
-            }
+            Some(x) => return Err((r, c, *x)),
         };
     }
     Ok(Grid {
