@@ -101,25 +101,23 @@ async fn a_red_raised_before_any_forecast_says_so_by_sms_and_the_first_forecast_
     let w = World::new().await;
     let sensor = w.sensor("crack-2", SensorKind::CrackMeter, "mm", 600).await;
     fixtures::on_duty_now(&w.store, "Duty officer", "13800000002", COUNTY).await;
-    // Steady 0.5 mm/d for weeks, then a sudden steady 25 mm/d for a day and a half (red by the
-    // velocity line; no acceleration, so no forecast), then 1/v falling linearly to failure.
+    // Steady at 25 mm/d for weeks (red by the velocity line from the first reading; no
+    // acceleration, so no forecast), then 1/v falling linearly to failure over 3 days.
     let tf = now_ms() - 2 * HOUR;
     let onset = tf - 3 * DAY;
     let fast = onset - 36 * HOUR;
-    let (v0, v1) = (0.5, 25.0);
+    let v1 = 25.0;
     let day = |ms: i64| ms as f64 / DAY as f64;
     let mut noise = Noise::new(33);
     let series: Vec<(i64, f64)> = (0..)
         .map(|i| fast - 20 * DAY + i * 10 * MIN)
         .take_while(|t| *t < tf - 30 * MIN)
         .map(|t| {
-            let creep = if t <= fast {
-                v0 * day(t - fast)
-            } else if t <= onset {
-                v1 * day(t - fast)
+            let creep = if t <= onset {
+                v1 * day(t - onset)
             } else {
                 let l = day(tf - onset);
-                v1 * day(onset - fast) + v1 * l * (l / day(tf - t)).ln()
+                v1 * l * (l / day(tf - t)).ln()
             };
             (t, 20.0 + creep + noise.gauss(0.1))
         })
