@@ -849,8 +849,7 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], messages: &[Messa
         let established = |at: i64| {
             ev.iter()
                 .filter(|e| e.0.starts_with("trend:") && e.0.ends_with(&format!("/{}", c.channel)))
-                .filter(|e| e.3 <= at)
-                .next_back()
+                .rfind(|e| e.3 <= at)
                 .is_some_and(|e| e.4["failure_forecast_ts"].as_i64().is_some_and(|f| f > at))
         };
         let mut without = false;
