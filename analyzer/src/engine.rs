@@ -673,15 +673,27 @@ impl Engine {
         for (rule, judged) in judgements {
             self.record_judgement(info.id, rule, judged, now_ts).await;
         }
-        for (source, eval, persistence) in evals {
+        for (source, mut eval, persistence) in evals {
             let key = (info.site_id, source);
             let tracker = self.trackers.entry(key.clone()).or_default();
             if let Some(change) = tracker.update(eval.assessment, now_ts, persistence) {
                 self.transition(&key, Some(info.id), change, eval, Some(now_ts))
                     .await;
-            } else if let (Some(level), Some(forecast), Some(p)) =
-                (tracker.level, eval.forecast_ms, &r.trend)
-            {
+            } else if let (Some(level), Some(p)) = (tracker.level, &r.trend) {
+                // A red carries the sensor's current forecast whichever rule raised it (see
+                // `transition`), also the first one established while it holds.
+                let mut borrowed_band = None;
+                if level == Level::Red
+                    && eval.forecast_ms.is_none()
+                    && let Some(&(f, band)) = self.latest_forecast.get(&info.id)
+                    && f > now_ts
+                {
+                    eval.forecast_ms = Some(f);
+                    borrowed_band = band;
+                }
+                let Some(forecast) = eval.forecast_ms else {
+                    continue;
+                };
                 // The level holds: a forecast that moved is stored and published all the same.
                 let ip = &p.inverse_velocity;
                 let moved = self.forecasts.get(&key).is_none_or(|last| {
@@ -692,7 +704,8 @@ impl Engine {
                 });
                 if moved {
                     let resend = ip.resend;
-                    self.forecast_update(&key, Some(info.id), level, eval, now_ts, resend)
+                    let at = (now_ts, borrowed_band);
+                    self.forecast_update(&key, Some(info.id), level, eval, at, resend)
                         .await;
                 }
             }
@@ -807,6 +820,20 @@ impl Engine {
                 )
             };
         }
+        if forecast.is_none()
+            && level == Some(Level::Red)
+            && matches!(
+                key.1,
+                WarningSource::Rate { .. } | WarningSource::Trend { .. }
+            )
+        {
+            // A red of moving ground says so when no forecast is established yet: the phone
+            // must not be left guessing whether one was lost (the first one follows by SMS).
+            summary = Summary::new(
+                format!("failure time: no reliable forecast yet; {}", summary.en),
+                format!("失稳时间：尚无可靠预测；{}", summary.zh),
+            );
+        }
         LevelChange {
             site_id: key.0,
             source: key.1.clone(),
@@ -820,20 +847,29 @@ impl Engine {
     }
 
     /// A holding warning's forecast moved: stored and published as `forecast_updated`, and sent
-    /// again by SMS when it moved materially earlier than the one the SMS carried.
+    /// again by SMS when it moved materially earlier than the one the SMS carried, or is the
+    /// first one a red takes (`band_h_elsewhere`: the band of a forecast borrowed from the
+    /// sensor's trend rule).
     async fn forecast_update(
         &mut self,
         key: &Key,
         sensor: Option<i32>,
         level: Level,
         eval: Evaluation,
-        reading_ts: i64,
+        (reading_ts, band_h_elsewhere): (i64, Option<f64>),
         resend: rules::ForecastResend,
     ) {
         let Some(forecast) = eval.forecast_ms else {
             return;
         };
-        let lc = self.level_change(key, sensor, Some(level), eval, Some(reading_ts), None);
+        let lc = self.level_change(
+            key,
+            sensor,
+            Some(level),
+            eval,
+            Some(reading_ts),
+            band_h_elsewhere,
+        );
         match self
             .lifecycle
             .update_forecast(&self.pool, &lc, Some(resend))

@@ -563,8 +563,13 @@ async fn main() -> anyhow::Result<()> {
         accelerating.len()
     );
 
-    let sms = sms(store).await?;
-    print_forecast_skill(&accelerating, &ev, &sms);
+    let queued = queued_messages(store).await?;
+    let sms: Vec<Message> = queued
+        .iter()
+        .filter(|m| m.channel == "sms")
+        .cloned()
+        .collect();
+    print_forecast_skill(&accelerating, &ev, &queued);
 
     println!();
     println!("### steady crack meters (the twins) and daily GNSS");
@@ -766,14 +771,30 @@ async fn settle(
     }
 }
 
+/// The red SMS of the failures, by whether a forecast was established when they went out.
+#[derive(Default)]
+struct RedSms {
+    sent: usize,
+    carrying: usize,
+    while_established: usize,
+    established_carrying: usize,
+    before_forecast: usize,
+    saying_none: usize,
+    sensors_without: usize,
+    later_established: usize,
+    later_brought: usize,
+}
+
 /// Band coverage, lead of red on creeps with a confident forecast 12 h before, the SMS each
 /// failure sent and whether the red ones carry the forecast.
-fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], sms: &[(String, String, String)]) {
+fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], messages: &[Message]) {
     let mut at_red = (0, 0);
     let mut last_day = (0, 0);
     let mut confident_12h = Vec::new();
     let mut per_failure = Vec::new();
-    let mut red_sms = (0, 0);
+    let mut app_per_failure = Vec::new();
+    let mut resent = 0;
+    let mut reds = RedSms::default();
     for c in accelerating {
         let tf = c.failure_ms.unwrap_or(0);
         let mine: Vec<&Event> = ev
@@ -812,14 +833,57 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], sms: &[(String, S
         if forecast_at(tf - 12 * HOUR).is_some() {
             confident_12h.push((c.channel.clone(), c.v0, first_red.map(|r| hours(tf - r))));
         }
-        let mine_sms: Vec<&(String, String, String)> = sms
+        let mine: Vec<&Message> = messages
             .iter()
-            .filter(|m| m.0.ends_with(&format!("/{}", c.channel)))
+            .filter(|m| m.source.ends_with(&format!("/{}", c.channel)))
             .collect();
+        let mine_sms: Vec<&&Message> = mine.iter().filter(|m| m.channel == "sms").collect();
         per_failure.push(mine_sms.len() as f64);
-        for m in mine_sms.iter().filter(|m| m.1 == "red") {
-            red_sms.1 += 1;
-            red_sms.0 += m.2.contains("预测失稳时间") as usize;
+        app_per_failure.push(mine.iter().filter(|m| m.channel == "app").count() as f64);
+        resent += mine_sms
+            .iter()
+            .filter(|m| m.kind.starts_with("forecast"))
+            .count();
+        // Whether the analyzer had a forecast for the sensor when a red was raised: the
+        // sensor's last trend event by then carried one.
+        let established = |at: i64| {
+            ev.iter()
+                .filter(|e| e.0.starts_with("trend:") && e.0.ends_with(&format!("/{}", c.channel)))
+                .rfind(|e| e.3 <= at)
+                .is_some_and(|e| e.4["failure_forecast_ts"].as_i64().is_some_and(|f| f > at))
+        };
+        let mut without = false;
+        for m in mine_sms.iter().filter(|m| m.kind == "red") {
+            let carries = m.body.contains("预测失稳时间");
+            reds.sent += 1;
+            reds.carrying += carries as usize;
+            if m.ts.is_some_and(established) {
+                reds.while_established += 1;
+                reds.established_carrying += carries as usize;
+            } else {
+                reds.before_forecast += 1;
+                reds.saying_none += m.body.contains("尚无可靠预测") as usize;
+                without |= !carries;
+            }
+        }
+        // After a red without a forecast: did a later SMS bring one to the phone?
+        if without {
+            reds.sensors_without += 1;
+            let first_without = mine_sms
+                .iter()
+                .position(|m| m.kind == "red" && !m.body.contains("预测失稳时间"))
+                .unwrap_or(0);
+            let red_at = mine_sms[first_without].ts.unwrap_or(i64::MIN);
+            reds.later_established += ev.iter().any(|e| {
+                e.0.starts_with("trend:")
+                    && e.0.ends_with(&format!("/{}", c.channel))
+                    && e.3 >= red_at
+                    && e.4["failure_forecast_ts"].as_i64().is_some()
+            }) as usize;
+            reds.later_brought += mine_sms[first_without..]
+                .iter()
+                .any(|m| m.body.contains("预测失稳时间"))
+                as usize;
         }
     }
     let pct = |(a, b): (usize, usize)| 100.0 * a as f64 / b.max(1) as f64;
@@ -887,11 +951,23 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], sms: &[(String, S
         slowest.join("; ")
     );
     println!(
-        "SMS per failure (all rules of the sensor): median {:.0}, max {:.0}; red SMS carrying the failure forecast: {} of {}",
+        "messages per failure (all rules of the sensor): SMS median {:.0}, max {:.0} ({resent} forecasts sent again in all); app median {:.0}, max {:.0}",
         median(per_failure.clone()),
         per_failure.iter().copied().fold(0.0, f64::max),
-        red_sms.0,
-        red_sms.1
+        median(app_per_failure.clone()),
+        app_per_failure.iter().copied().fold(0.0, f64::max),
+    );
+    println!(
+        "red SMS carrying the failure forecast: {} of {}; sent while a forecast was established: {} (carrying it: {}); sent before any forecast: {} (saying there is none yet: {}); sensors whose red went out without a forecast: {} (a forecast established later on {}, brought by a later SMS on {})",
+        reds.carrying,
+        reds.sent,
+        reds.while_established,
+        reds.established_carrying,
+        reds.before_forecast,
+        reds.saying_none,
+        reds.sensors_without,
+        reds.later_established,
+        reds.later_brought
     );
 }
 
@@ -1087,14 +1163,40 @@ fn fault_series(rng: &mut StdRng, end: i64, n: usize) -> Faults {
     }
 }
 
-/// SMS queued per warning source: (source, level reached, body).
-async fn sms(store: &Store) -> anyhow::Result<Vec<(String, String, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT w.source, split_part(n.reason, '@', 1), coalesce(n.body, '') FROM notifications n
-         JOIN warnings w ON w.id = n.warning_id WHERE n.channel = 'sms' ORDER BY n.id",
+/// A message the lifecycle queued.
+#[derive(Clone)]
+struct Message {
+    source: String,
+    /// The level it announced (`red`), or `forecast …` for a forecast sent again.
+    kind: String,
+    body: String,
+    /// `sms` or `app`.
+    channel: String,
+    /// For a level's message: the reading time of the event that raised its warning to it.
+    ts: Option<i64>,
+}
+
+/// Every message queued, in order.
+async fn queued_messages(store: &Store) -> anyhow::Result<Vec<Message>> {
+    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT w.source, split_part(n.reason, '@', 1), coalesce(n.body, ''), n.channel,
+                (SELECT e.evidence->>'ts' FROM warning_events e
+                 WHERE e.warning_id = n.warning_id AND e.to_level::text = split_part(n.reason, '@', 1)
+                 ORDER BY e.id LIMIT 1)
+         FROM notifications n JOIN warnings w ON w.id = n.warning_id ORDER BY n.id",
     )
     .fetch_all(&store.pool)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(source, kind, body, channel, ts)| Message {
+            source,
+            kind,
+            body,
+            channel,
+            ts: ts.and_then(|t| t.parse().ok()),
+        })
+        .collect())
 }
 
 /// Hazard levels raised or escalated to yellow or above on one sensor's warnings, and the reds.
@@ -1109,10 +1211,10 @@ fn yellow_and_red(ev: &[Event], channel: &str, from: i64, to: i64) -> (usize, us
     (raised.len(), raised.iter().filter(|l| **l == 4).count())
 }
 
-fn print_faults(faults: &Faults, ev: &[Event], sms: &[(String, String, String)]) {
+fn print_faults(faults: &Faults, ev: &[Event], sms: &[Message]) {
     let sms_of = |ch: &str| {
         sms.iter()
-            .filter(|m| !m.0.starts_with("device:") && m.0.ends_with(&format!("/{ch}")))
+            .filter(|m| !m.source.starts_with("device:") && m.source.ends_with(&format!("/{ch}")))
             .count()
     };
     let device = |ch: &str, kind: &str| {

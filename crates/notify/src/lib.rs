@@ -22,7 +22,9 @@ pub use about::{About, enqueue_about};
 pub use config::NotifierConfig;
 pub use geohazard_domain::{Channel, NotificationStatus};
 pub use policy::{DEFAULT_ACK_DEADLINES, WarningPolicy};
-pub use queue::{Queued, Step, enqueue_for_level, enqueue_for_step, enqueue_forecast_update};
+pub use queue::{
+    ForecastNews, Queued, Step, enqueue_for_level, enqueue_for_step, enqueue_forecast_update,
+};
 pub use receipts::record_receipt;
 pub use regional::enqueue_regional;
 pub use sms::{

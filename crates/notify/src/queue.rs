@@ -103,11 +103,28 @@ async fn recipients(
     .await
 }
 
-fn message_text(policy: &WarningPolicy, site_name: &str, w: &Warning) -> String {
+/// What a forecast sent again tells the phone: the first forecast after level messages that
+/// had none, or one materially earlier than the forecast they carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForecastNews {
+    First,
+    Earlier,
+}
+
+fn message_text(
+    policy: &WarningPolicy,
+    site_name: &str,
+    w: &Warning,
+    news: Option<ForecastNews>,
+) -> String {
     let what = if w.category == WarningCategory::Device {
         "设备故障".to_owned()
     } else if w.transition == WarningTransition::ForecastUpdated {
-        format!("{}预警（失稳预测时间提前）", w.level.name_zh())
+        let news = match news {
+            Some(ForecastNews::First) => "已有失稳时间预测",
+            _ => "失稳预测时间提前",
+        };
+        format!("{}预警（{news}）", w.level.name_zh())
     } else {
         format!("{}预警", w.level.name_zh())
     };
@@ -132,7 +149,7 @@ pub async fn enqueue_for_step(
     step: Step,
 ) -> sqlx::Result<bool> {
     let reason = format!("{}@{}", w.level, step.column());
-    enqueue(conn, policy, w, step, &reason).await
+    enqueue(conn, policy, w, step, &reason, None).await
 }
 
 /// [`enqueue_for_step`] under a reason of the caller's: each (recipient, channel) gets one
@@ -143,12 +160,13 @@ async fn enqueue(
     w: &Warning,
     step: Step,
     reason: &str,
+    news: Option<ForecastNews>,
 ) -> sqlx::Result<bool> {
     let site_name: String = sqlx::query_scalar("SELECT name FROM hazard_sites WHERE code = $1")
         .bind(&w.site)
         .fetch_one(&mut *conn)
         .await?;
-    let text = message_text(policy, &site_name, w);
+    let text = message_text(policy, &site_name, w, news);
     let sms = w.category == WarningCategory::Hazard && w.level >= policy.sms_min_level;
     let people = recipients(conn, &w.site, step).await?;
     let mut queued_sms = false;
@@ -206,13 +224,15 @@ pub async fn enqueue_for_level(
     Ok(queued)
 }
 
-/// A failure forecast that moved materially earlier (the caller judged it so): everyone reached
+/// A failure forecast that moved materially earlier, or the first one after level messages
+/// that had none (the caller judged it so, `news` says which): everyone reached
 /// so far hears of it again, once per forecast (reason `forecast {epoch ms}@{step}`). Returns
 /// whether any SMS was queued.
 pub async fn enqueue_forecast_update(
     conn: &mut PgConnection,
     policy: &WarningPolicy,
     w: &Warning,
+    news: ForecastNews,
 ) -> sqlx::Result<bool> {
     let Some(forecast) = w.failure_forecast_ts else {
         return Ok(false);
@@ -220,7 +240,7 @@ pub async fn enqueue_forecast_update(
     let mut queued = false;
     for s in reached(conn, w).await? {
         let reason = format!("forecast {forecast}@{}", s.column());
-        queued |= enqueue(conn, policy, w, s, &reason).await?;
+        queued |= enqueue(conn, policy, w, s, &reason, Some(news)).await?;
     }
     Ok(queued)
 }

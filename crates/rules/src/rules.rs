@@ -164,6 +164,14 @@ pub struct InverseVelocityParams {
     /// for the overlap of the velocity windows (each `smooth_h` long, one every `bin_h`, so
     /// their errors are correlated: √(smooth_h / bin_h)), and a model error of this fraction
     /// of the time left (creep does not follow α = 2 exactly), added in quadrature.
+    ///
+    /// Calibrated, not fitted to the bench: on synthetic Voight creeps with α uniform in
+    /// 1.7–2.2 (seeds 1–5 of `the_band_holds_the_failure_time_on_creeps_it_was_not_calibrated_on`'s
+    /// generator, the skill bench's seeds held out), the smallest fraction, in steps of 0.025,
+    /// at which the accepted forecasts of the last 24 h held the failure time at least 85 % of
+    /// the time was 0.175 (0.10 held 77 %). The misses are creeps with α < 1.85, whose 1/v is
+    /// convex and forecast early (the safe side); a symmetric band wide enough for 95 % would
+    /// leave most of them without a forecast (BENCHMARKS.md, issue 22).
     pub model_error_fraction: f64,
     /// A confident forecast (its band's far end) within these hours raises the level itself:
     /// red without waiting for the velocity to cross a line.
@@ -189,7 +197,7 @@ impl Default for InverseVelocityParams {
             band_max_fraction: 0.5,
             band_max_h: 6.0,
             min_velocity_gain: 1.3,
-            model_error_fraction: 0.1,
+            model_error_fraction: 0.175,
             level_within_h: Thresholds {
                 red: Some(24.0),
                 ..Thresholds::default()
@@ -1029,6 +1037,92 @@ mod tests {
         }
         let e = eval_rainfall(&p, p.id_curve, &mut w, ev.len() as i64 * 600_000, 600_000);
         assert_eq!(e.assessment.up, Some(Level::Orange), "{:?}", e.evidence);
+    }
+
+    /// Voight creeps like the skill bench's (α uniform in 1.7–2.2, 0.5–2 mm/d at the onset
+    /// 5–15 days before failure, 0.1–0.4 mm gauge noise, 0.2–0.8 mm daily swing, a reading every
+    /// 10 minutes), their daily cycle fitted over 3 days and taken out as the engine does, and
+    /// the forecast made every half hour of their last 24 h. Returns (forecasts given, bands
+    /// holding the failure time). A generator of its own (xorshift), so the calibration does
+    /// not depend on a crate's random stream.
+    fn band_coverage(ip: &InverseVelocityParams, seed: u64, creeps: usize) -> (usize, usize) {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut given, mut held) = (0, 0);
+        for _ in 0..creeps {
+            let alpha = 1.7 + 0.5 * next();
+            let to_failure_d = 5.0 + 10.0 * next();
+            let v0 = 0.5 + 1.5 * next();
+            let noise = 0.1 + 0.3 * next();
+            let swing = 0.2 + 0.6 * next();
+            let phase = next() * std::f64::consts::TAU;
+            let failure = 100 * DAY_MS as i64 + (next() * DAY_MS) as i64;
+            let onset = failure - (to_failure_d * DAY_MS) as i64;
+            let a = v0.powf(1.0 - alpha) / ((alpha - 1.0) * to_failure_d);
+            let keep_from = failure - 5 * DAY_MS as i64;
+            let (mut x, mut t, mut readings) = (10.0, onset, Vec::new());
+            while t < failure - 300_000 {
+                for m in 0..10 {
+                    let tau = (t + m * 60_000 - onset) as f64 / DAY_MS;
+                    let v = (v0.powf(1.0 - alpha) - a * (alpha - 1.0) * tau)
+                        .max(1e-9)
+                        .powf(-1.0 / (alpha - 1.0));
+                    x += v * 60_000.0 / DAY_MS;
+                }
+                t += 600_000;
+                if t >= keep_from {
+                    let day = std::f64::consts::TAU * t as f64 / DAY_MS;
+                    let (u1, u2) = (next().max(1e-12), next());
+                    let gauss = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                    readings.push((t, x + swing * (day + phase).sin() + noise * gauss));
+                }
+            }
+            let mut at = failure - 24 * HOUR_MS;
+            while at < failure - 600_000 {
+                let now = readings[readings.partition_point(|r| r.0 <= at) - 1].0;
+                let recent = |days: i64| between(&readings, now - days * DAY_MS as i64, now);
+                let clean = methods::without_cycle(recent(2), methods::diurnal_cycle(recent(3)));
+                if let (_, Some((f, band))) = forecast(ip, &clean, now, 600_000, 3.5, 0.0) {
+                    given += 1;
+                    held += (((f - failure) as f64).abs() <= band) as usize;
+                }
+                at += HOUR_MS / 2;
+            }
+        }
+        (given, held)
+    }
+
+    #[test]
+    fn the_band_holds_the_failure_time_on_creeps_it_was_not_calibrated_on() {
+        // Seeds 2026, 7 and 99 (the skill bench's), not the calibration's 1–5.
+        let coverage = |ip: &InverseVelocityParams| {
+            let (given, held) = [2026, 7, 99]
+                .into_iter()
+                .map(|seed| band_coverage(ip, seed, 24))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            (given, held as f64 / given as f64)
+        };
+        let calibrated = InverseVelocityParams::default();
+        let (given, held) = coverage(&calibrated);
+        println!(
+            "band held the failure time on {:.1} % of {given} forecasts",
+            100.0 * held
+        );
+        assert!(held >= 0.85, "{:.1} % of {given} forecasts", 100.0 * held);
+        // Most creeps still get a forecast in their last 24 h: the band is not so wide that
+        // the gate (narrower than half the time left, or 6 h) drops them.
+        assert!(given > 1000, "{given} forecasts");
+        // The uncalibrated 10 % model error held less.
+        let (_, before) = coverage(&InverseVelocityParams {
+            model_error_fraction: 0.1,
+            ..calibrated
+        });
+        assert!(before < held, "{before} {held}");
     }
 
     /// A triangular hyetograph in 10-minute steps, without pulling the simulator into unit tests.

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use geohazard_notify::{Queued, Step, WarningPolicy};
+use geohazard_notify::{ForecastNews, Queued, Step, WarningPolicy};
 
 use crate::decide::{Change, Current, Decision, decide};
 use crate::evidence::{self, Evidence};
@@ -548,8 +548,9 @@ impl Lifecycle {
     /// [`update_forecast`], and with `resend` the forecast goes out again (app and SMS, to
     /// everyone reached so far) when it is materially earlier than the earliest one the SMS of
     /// this warning or of its sensor's other open warnings carried ([`ForecastResend`]); never
-    /// for a forecast that moved later or jitters, nor when no SMS carried one yet (the next
-    /// SMS of a level carries the current forecast).
+    /// for a forecast that moved later or jitters. When no SMS carried one yet, only a red
+    /// takes its first forecast by SMS (its level's SMS said none was established); below red
+    /// the next SMS of a level carries the current forecast.
     pub async fn update_forecast(
         &self,
         pool: &PgPool,
@@ -606,14 +607,22 @@ impl Lifecycle {
             None,
         )?;
         let now = change.reading_ts.unwrap_or_else(Utc::now);
-        let send = match (resend, sent, change.failure_forecast) {
-            (Some(rule), Some(sent), Some(new)) => rule.materially_earlier(sent, new, now),
-            _ => false,
+        let news = match (resend, sent, change.failure_forecast) {
+            (Some(rule), Some(sent), Some(new)) => rule
+                .materially_earlier(sent, new, now)
+                .then_some(ForecastNews::Earlier),
+            // A red whose SMS could not carry a forecast (none was established) takes the
+            // first one: the phone that has the evacuation colour needs the time.
+            (Some(_), None, Some(_)) if change.level == Some(WarningLevel::Red) => {
+                Some(ForecastNews::First)
+            }
+            _ => None,
         };
-        let queued = if send {
-            geohazard_notify::enqueue_forecast_update(&mut tx, &self.policy, &msg).await?
-        } else {
-            false
+        let queued = match news {
+            Some(news) => {
+                geohazard_notify::enqueue_forecast_update(&mut tx, &self.policy, &msg, news).await?
+            }
+            None => false,
         };
         if queued {
             self.sent_forecast(&mut tx, id, change.failure_forecast)

@@ -257,11 +257,91 @@ fn forecast_change(site_id: i64, now_h: f64, forecast_h: f64) -> LevelChange {
     }
 }
 
+/// The same change at another level.
+fn at_level(c: LevelChange, level: WarningLevel) -> LevelChange {
+    LevelChange {
+        level: Some(level),
+        ..c
+    }
+}
+
 async fn sms_bodies(store: &Store) -> Vec<(String, String)> {
     sqlx::query_as("SELECT reason, body FROM notifications WHERE channel = 'sms' ORDER BY id")
         .fetch_all(&store.pool)
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_red_sent_without_a_forecast_gets_the_first_one_by_sms_and_an_orange_waits_for_its_next_level()
+ {
+    let (_db, store, site) = world().await;
+    fixtures::on_duty_now(&store, "Duty", "13800000004", COUNTY).await;
+    let lc = Lifecycle::default();
+    let rule = ForecastResend::default();
+    let without = |level| {
+        let c = LevelChange {
+            summary: Summary::new(
+                "failure time: no reliable forecast yet".to_owned(),
+                "失稳时间：尚无可靠预测".to_owned(),
+            ),
+            failure_forecast: None,
+            ..forecast_change(site, 1000.0, 1020.0)
+        };
+        at_level(c, level)
+    };
+    // Orange without a forecast, then its first forecast: stored, not sent (the red's SMS, or
+    // the next level's, carries it).
+    lc.apply(&store.pool, &without(WarningLevel::Orange))
+        .await
+        .unwrap()
+        .unwrap();
+    let orange_sms = sms_bodies(&store).await.len();
+    lc.update_forecast(
+        &store.pool,
+        &at_level(forecast_change(site, 1001.0, 1030.0), WarningLevel::Orange),
+        Some(rule),
+    )
+    .await
+    .unwrap()
+    .expect("the open warning takes the forecast");
+    assert_eq!(sms_bodies(&store).await.len(), orange_sms);
+    // Red with no forecast established: its SMS says so.
+    lc.apply(&store.pool, &without(WarningLevel::Red))
+        .await
+        .unwrap()
+        .unwrap();
+    let sms = sms_bodies(&store).await;
+    assert_eq!(sms.len(), orange_sms + 1, "{sms:?}");
+    assert!(sms[orange_sms].1.contains("尚无可靠预测"), "{sms:?}");
+    // The first forecast while red goes to the phone at once, saying it is the first.
+    lc.update_forecast(
+        &store.pool,
+        &forecast_change(site, 1002.0, 1020.0),
+        Some(rule),
+    )
+    .await
+    .unwrap()
+    .expect("the open warning takes the forecast");
+    let sms = sms_bodies(&store).await;
+    assert_eq!(sms.len(), orange_sms + 2, "{sms:?}");
+    let first = &sms[orange_sms + 1];
+    assert!(first.0.starts_with("forecast "), "{first:?}");
+    assert!(
+        first.1.contains("红色预警（已有失稳时间预测）")
+            && first.1.contains("预测失稳时间 02-12 12:00"),
+        "{}",
+        first.1
+    );
+    // From then on the usual rule: a forecast about the same time sends nothing.
+    lc.update_forecast(
+        &store.pool,
+        &forecast_change(site, 1003.0, 1021.0),
+        Some(rule),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sms_bodies(&store).await.len(), orange_sms + 2);
 }
 
 #[tokio::test]
