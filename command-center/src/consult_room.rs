@@ -12,7 +12,7 @@
 //! - to the participant: `welcome`, `event` (a stored event), `media.*` answers and
 //!   `error` (`field`, `message`) for what was refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,6 +124,9 @@ struct Media {
     feed: i64,
     /// The shared screen's handle and feed, while the participant shares it.
     screen: Option<(u64, i64)>,
+    /// Screen feeds of this participant that ended (stopped, or refused after Janus gave them
+    /// a feed): their "gone" is news to the others only, never to the one who shared.
+    ended_screens: HashSet<i64>,
     subscribers: HashMap<i64, u64>,
 }
 
@@ -522,6 +525,7 @@ impl Participant {
                     return Err(refusal("type", "already sharing the screen"));
                 }
                 let handle = media.session.attach().await?;
+                let mut given_feed = None;
                 let shared = async {
                     let joined = media
                         .session
@@ -534,6 +538,7 @@ impl Participant {
                     let feed = joined["id"]
                         .as_i64()
                         .ok_or_else(|| refusal("media", "the media server gave no feed"))?;
+                    given_feed = Some(feed);
                     let answer = media
                         .session
                         .message(
@@ -553,6 +558,7 @@ impl Participant {
                         )
                     }
                     Err(e) => {
+                        media.ended_screens.extend(given_feed);
                         media.session.detach(handle).await;
                         Err(e)
                     }
@@ -569,6 +575,7 @@ impl Participant {
                     .session
                     .request(handle, json!({"request": "leave"}))
                     .await;
+                media.ended_screens.insert(feed);
                 media.session.detach(handle).await;
                 Ok(json!({"type": "media.screen_stopped", "feed": feed}))
             }
@@ -611,6 +618,7 @@ impl Participant {
             publisher,
             feed,
             screen: None,
+            ended_screens: HashSet::new(),
             subscribers: HashMap::new(),
         })
     }
@@ -635,12 +643,15 @@ impl Participant {
         let message = if data["publishers"].is_array() {
             Some(json!({"type": "media.publishers", "publishers": publishers_of(data, &own)}))
         } else if let Some(feed) = data["unpublished"].as_i64().or(data["leaving"].as_i64()) {
-            if let Some(m) = self.media.as_mut()
-                && let Some(handle) = m.subscribers.remove(&feed)
-            {
-                m.session.detach(handle).await;
+            let mut own_screen = false;
+            if let Some(m) = self.media.as_mut() {
+                if let Some(handle) = m.subscribers.remove(&feed) {
+                    m.session.detach(handle).await;
+                }
+                // Janus may tell of one's own ended screen twice (unpublished, then leaving).
+                own_screen = m.ended_screens.contains(&feed);
             }
-            Some(json!({"type": "media.gone", "feed": feed}))
+            (!own_screen).then(|| json!({"type": "media.gone", "feed": feed}))
         } else if event["janus"] == "hangup" {
             Some(json!({"type": "media.hangup", "reason": event["reason"]}))
         } else {

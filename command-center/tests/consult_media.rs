@@ -454,13 +454,14 @@ async fn a_participant_on_a_weak_link_falls_back_to_audio_only_is_told_and_can_r
     .await;
     let reading = city.js("return window.geohazardConsult.media.weak").await;
     println!("the reading that made it fall back: {reading}");
-    city.screenshot("consult-weak-link").await;
     video_stopped_sound_flowing(county, "the city's video stopped on the weak link").await;
 
-    // The link recovers; the officer restores the video from the notice.
+    // The link recovers; the notice stays until the officer restores the video from it. (The
+    // screenshot waits for the link: the browser's driver answers over the same shaped link.)
     city_ns
         .tc(&["qdisc", "del", "dev", &city_ns.link, "root"])
         .unwrap();
+    city.screenshot("consult-weak-link").await;
     city.click("#consult-video-back").await;
     receives(county, "the city's video restored", "video", false).await;
     let after = city

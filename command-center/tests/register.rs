@@ -249,7 +249,7 @@ async fn a_save_made_on_an_old_version_is_refused_with_409_and_the_fields_change
     // Both open version 1; the first saves a new name, the second then saves a new count.
     let mut first = new_site("HP-002");
     first["name"] = json!("新名称");
-    first["latitude"] = json!(28.9);
+    first["latitude"] = json!(28.815);
     let saved = env
         .send(Method::PUT, &one, &path, Some("\"1\""), Some(first))
         .await;

@@ -986,7 +986,7 @@ async fn after_a_lost_link_the_console_reconnects_and_shows_what_changed_without
     b.sign_in(&w.base, "gx-duty", PASSWORD).await;
     b.js("window.__samePage = true; return true").await;
     // The link drops; while it is down a warning is raised and nothing is published for it.
-    b.js("for (const s of window.testSockets) if (s.url.endsWith('/api/v1/live')) s.close(); return true")
+    b.js("for (const s of window.testSockets) if (new URL(s.url).pathname === '/api/v1/live') s.close(); return true")
         .await;
     b.until(
         "the link shown down",
@@ -1294,7 +1294,7 @@ async fn a_notice_on_the_live_link_is_shown_receipted_at_once_and_confirmed_by_t
         "created_at": "2026-06-01T08:30:00+08:00"
     });
     b.js(&format!(
-        "const s = window.testSockets.find((s) => s.url.endsWith('/api/v1/live'));
+        "const s = window.testSockets.find((s) => new URL(s.url).pathname === '/api/v1/live');
          s.dispatchEvent(new MessageEvent('message', {{ data: JSON.stringify({notice}) }}));
          return true"
     ))
