@@ -25,10 +25,14 @@ export const LABEL_ZOOM = 13;
 
 /** Markers are made for the view and this share of it on each side: a short pan shows them at once. */
 const AROUND = 0.1;
-/** New markers are added for at most this long per frame (ms). */
-const SLICE_MS = 25;
-/** Up to this many markers to add and remove are done in one go. */
-const AT_ONCE = 100;
+/**
+ * Markers are added and removed for at most this long per frame (ms): the style, layout and
+ * paint of what a slice added fall in the same frame, and on a loaded machine (or a slow PC)
+ * 25 ms of markers made frames of over 100 ms.
+ */
+const SLICE_MS = 6;
+/** Up to this many markers to add and remove are done in one go, at once. */
+const AT_ONCE = 30;
 /** At most this many markers are kept for reuse. */
 const SPARE = 3000;
 
@@ -298,7 +302,10 @@ export const map = {
       }
       if (this.leaving.size || i < todo.length) requestAnimationFrame(step);
     };
-    step();
+    // Many changes start in the next frame's callbacks, before it is drawn: the end of a zoom
+    // (Leaflet's own work) and the first markers of the new zoom are not one long frame.
+    if (atOnce) step();
+    else requestAnimationFrame(step);
   },
 
   /**
