@@ -267,6 +267,26 @@ impl Center {
         level: WarningLevel,
         mm: f64,
     ) -> Warning {
+        self.crack_reading(site_id, source, Some(level), mm)
+            .await
+            .expect("a raised warning")
+    }
+
+    /// Ends the warning from `source` on a site as the analyzer does when its condition is
+    /// over (crack 2 mm, below every line).
+    pub async fn close_warning(&self, site_id: i64, source: &str) {
+        self.crack_reading(site_id, source, None, 2.0).await;
+    }
+
+    /// The analyzer's level change of `source` on a site to `level` on a crack of `mm` against
+    /// lines at 10/20/30/50 mm: the warning it leaves open, if any.
+    async fn crack_reading(
+        &self,
+        site_id: i64,
+        source: &str,
+        level: Option<WarningLevel>,
+        mm: f64,
+    ) -> Option<Warning> {
         Lifecycle::default()
             .apply(
                 &self.store.pool,
@@ -274,7 +294,7 @@ impl Center {
                     site_id,
                     source: source.parse().expect("a warning source"),
                     sensor_id: None,
-                    level: Some(level),
+                    level,
                     summary: Summary::new(format!("crack {mm} mm"), format!("裂缝 {mm} mm")),
                     evidence: Evidence::threshold(
                         0,
@@ -288,7 +308,6 @@ impl Center {
             )
             .await
             .unwrap()
-            .expect("a raised warning")
     }
 }
 
