@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use geohazard_audit::Entry;
-use geohazard_domain::{AuditAction, OfficerId, Scope};
+use geohazard_domain::{AuditAction, Scope};
 use geohazard_warnings::rules::{self as stored, Layer, RuleEdit, RuleKind, RuleSet};
 use serde::Serialize;
 use serde_json::{Value, json};
