@@ -5,7 +5,8 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use geohazard_domain::{Ownership, Permission, Scope, permits};
+use geohazard_audit::Actor;
+use geohazard_domain::{OfficerId, Ownership, Permission, Scope, permits};
 
 use crate::auth::Officer;
 use crate::error::ApiError;
@@ -35,6 +36,15 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::Forbidden(why))
+        }
+    }
+
+    /// The officer as the author of a change made from `remote` (with the file `source`).
+    pub fn actor(&self, remote: Option<String>, source: Option<String>) -> Actor {
+        Actor {
+            officer_id: OfficerId(self.officer.id),
+            remote_addr: remote,
+            source,
         }
     }
 }

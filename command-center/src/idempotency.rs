@@ -10,10 +10,11 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use geohazard_store::idempotency::{self, Claim};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
-use crate::error::{ApiError, code};
+use crate::error::{ApiError, Body, code};
 
 pub const HEADER: &str = "idempotency-key";
 /// Set on an answer that repeats a stored one.
@@ -52,6 +53,18 @@ pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> Vec<u8
     h.update([0]);
     h.update(body.to_string().as_bytes());
     h.finalize().to_vec()
+}
+
+/// A change's request, `method path` with the JSON body `raw`: its fingerprint, and the body
+/// read as `T`.
+pub fn read<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    raw: serde_json::Value,
+) -> Result<(Vec<u8>, T), ApiError> {
+    let fingerprint = fingerprint(method, path, &raw);
+    let Body(body) = Body::<T>::from_value(raw)?;
+    Ok((fingerprint, body))
 }
 
 /// An idempotent action under way in `tx`.

@@ -9,12 +9,11 @@ use chrono::{DateTime, Utc};
 use common::Center;
 use futures::SinkExt;
 use geohazard_command_center::Role;
-use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
+use geohazard_protocol::warning::{Warning, WarningLevel};
 use geohazard_testkit::api::next_json;
 use geohazard_testkit::eventually;
 use geohazard_testkit::fixtures::{self, COUNTY};
 use geohazard_testkit::publish_warning;
-use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -44,31 +43,8 @@ async fn officer_on_duty(env: &Center, username: &str) -> i64 {
 }
 
 async fn raise(env: &Center, site_id: i64, source: &str) -> Warning {
-    Lifecycle::default()
-        .apply(
-            &env.store.pool,
-            &LevelChange {
-                site_id,
-                source: source.parse().unwrap(),
-                sensor_id: None,
-                level: Some(WarningLevel::Orange),
-                summary: Summary::new(
-                    "mud level 1.6 m (orange ≥ 1.5 m)",
-                    "泥位 1.6 m（橙色 ≥ 1.5 m）",
-                ),
-                evidence: geohazard_warnings::Evidence::threshold(
-                    0,
-                    1.6,
-                    "mm",
-                    geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
-                ),
-                reading_ts: None,
-                failure_forecast: None,
-            },
-        )
+    env.raise_warning_from(site_id, source, WarningLevel::Orange, 35.0)
         .await
-        .unwrap()
-        .expect("a raised warning")
 }
 
 /// (status, delivered_at, confirmed_at) of the app notifications of `person`, by id.

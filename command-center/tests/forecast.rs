@@ -185,10 +185,16 @@ async fn inputs(env: &Center, token: &str) {
                "date": today() - Days::new(1), "name": "obs.csv"}),
     ];
     for g in grids {
-        let (status, body) = env.api.post(token, "/forecast/grids", g).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let body = import_grid(env, token, g).await;
         assert_eq!(body["cells"], 60, "{body}");
     }
+}
+
+/// Imports the grid `g` (`POST /forecast/grids`) as the officer of `token`: the grid stored.
+async fn import_grid(env: &Center, token: &str, g: Value) -> Value {
+    let (status, body) = env.api.post(token, "/forecast/grids", g).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
 }
 
 /// `POST /forecast/warnings/{id}/{what}` as the officer of `token`.
@@ -253,15 +259,12 @@ async fn a_malformed_micaps_file_or_station_table_is_refused_naming_its_line() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"].as_str().unwrap().contains("line 7"), "{body}");
-    let (status, _) = env
-        .api
-        .post(
-            &duty,
-            "/forecast/grids",
-            json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    import_grid(
+        &env,
+        &duty,
+        json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
+    )
+    .await;
     // A real-format file with its header's grid size broken on line 2.
     let good = forecast_m4(today());
     let mut lines: Vec<String> = good.lines().map(String::from).collect();
@@ -772,8 +775,7 @@ async fn the_systems_own_rain_gauges_give_the_antecedent_rain_of_a_day_nobody_im
         json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
         json!({"kind": "forecast", "format": "micaps4", "content": forecast_m4(today())}),
     ] {
-        let (status, body) = env.api.post(&admin, "/forecast/grids", g).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        import_grid(&env, &admin, g).await;
     }
     // Without observed rain the east's 70 mm on class 4 is short of the red line (90 mm).
     let (status, dry) = env.api.post(&admin, "/forecast/runs", json!({})).await;
@@ -902,32 +904,6 @@ async fn site_id(env: &Center, code: &str) -> i64 {
         .fetch_one(&env.store.pool)
         .await
         .unwrap()
-}
-
-/// Ends a site warning as the analyzer does when its condition is over.
-async fn close_warning(env: &Center, site: i64, source: &str) {
-    use geohazard_warnings::{Evidence, LevelChange, Lifecycle, rules::Thresholds};
-    Lifecycle::default()
-        .apply(
-            &env.store.pool,
-            &LevelChange {
-                site_id: site,
-                source: source.parse().unwrap(),
-                sensor_id: None,
-                level: None,
-                summary: geohazard_protocol::warning::Summary::new("crack 2 mm", "裂缝 2 mm"),
-                evidence: Evidence::threshold(
-                    0,
-                    2.0,
-                    "mm",
-                    Thresholds::some(10.0, 20.0, 30.0, 50.0),
-                ),
-                reading_ts: None,
-                failure_forecast: None,
-            },
-        )
-        .await
-        .unwrap();
 }
 
 /// The CAP alerts of the public feed, newest first: (identifier, msgType, references, xml),
@@ -1089,7 +1065,7 @@ async fn a_site_warning_an_officer_publishes_is_a_valid_cap_alert_updated_when_i
     assert_eq!(feed_alerts(&env).await.len(), 2);
 
     // The warning closes: a Cancel referencing both; the page no longer shows it.
-    close_warning(&env, east, "threshold:crack-1").await;
+    env.close_warning(east, "threshold:crack-1").await;
     let state: String = sqlx::query_scalar("SELECT state FROM warnings WHERE id = $1")
         .bind(w.id)
         .fetch_one(&env.store.pool)
@@ -1193,26 +1169,20 @@ const EVENT_CELLS: [(usize, usize, usize); 4] = [(0, 2, 7), (0, 1, 1), (1, 3, 8)
 async fn issued_season(env: &Center) -> [NaiveDate; 2] {
     let duty = env.login("prov-duty").await;
     let chief = env.login("prov-chief").await;
-    let (status, body) = env
-        .api
-        .post(
-            &duty,
-            "/forecast/grids",
-            json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    import_grid(
+        env,
+        &duty,
+        json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
+    )
+    .await;
     let days = [today() - Days::new(3), today() - Days::new(2)];
     for day in days {
-        let (status, body) = env
-            .api
-            .post(
-                &duty,
-                "/forecast/grids",
-                json!({"kind": "forecast", "format": "micaps4", "content": forecast_m4(day)}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        import_grid(
+            env,
+            &duty,
+            json!({"kind": "forecast", "format": "micaps4", "content": forecast_m4(day)}),
+        )
+        .await;
         let (status, draft) = env
             .api
             .post(&duty, "/forecast/runs", json!({"date": day}))
@@ -1279,7 +1249,7 @@ async fn issued_season(env: &Center) -> [NaiveDate; 2] {
         (west, "threshold:crack-8", WarningLevel::Yellow),
     ] {
         let w = env.raise_warning_from(site, source, level, 25.0).await;
-        close_warning(env, site, source).await;
+        env.close_warning(site, source).await;
         sqlx::query("UPDATE warnings SET raised_at = $2 WHERE id = $1")
             .bind(w.id)
             .bind(at(days[1], 11))
@@ -1604,26 +1574,20 @@ async fn a_geotiff_zoning_is_imported_through_the_api_as_its_ascii_grid_is_and_a
     use base64::Engine;
     let env = province().await;
     let duty = env.login("prov-duty").await;
-    let (status, body) = env
-        .api
-        .post(
-            &duty,
-            "/forecast/grids",
-            json!({"kind": "susceptibility", "format": "geotiff", "content": zoning_geotiff(), "name": "zoning.tif"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let body = import_grid(
+        &env,
+        &duty,
+        json!({"kind": "susceptibility", "format": "geotiff", "content": zoning_geotiff(), "name": "zoning.tif"}),
+    )
+    .await;
     assert_eq!(body["cells"], 60);
     assert_eq!(body["max"], 4.0);
-    let (status, ascii) = env
-        .api
-        .post(
-            &duty,
-            "/forecast/grids",
-            json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{ascii}");
+    import_grid(
+        &env,
+        &duty,
+        json!({"kind": "susceptibility", "format": "esri_ascii", "content": zoning_asc()}),
+    )
+    .await;
     // The two stored grids hold the same cells on the same grid.
     let grids: Vec<(Value, Vec<f64>)> = sqlx::query_as(
         "SELECT spec, cells FROM forecast_grids WHERE kind = 'susceptibility' ORDER BY id",

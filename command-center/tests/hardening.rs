@@ -310,7 +310,6 @@ async fn nul_characters_odd_methods_and_plain_http_on_live_get_json_errors() {
     .await;
 }
 
-/// A warning raised through the analyzer's state machine, as the analyzer stores it.
 #[tokio::test]
 async fn a_warning_message_the_store_does_not_have_never_reaches_a_console() {
     let env = setup(Settings::default()).await;

@@ -16,55 +16,14 @@ use serde_json::{Value, json};
 /// A command-center over Sichuan → Yibin → Gao and Gao's neighbour Cuiping, with an admin in
 /// each county and a viewer in Gao.
 async fn setup() -> Center {
-    let env = common::start(|_| {}).await;
-    env.add_neighbour().await;
-    env.officer("gao-admin", COUNTY, Role::Admin).await;
+    let env = common::with_county_admins().await;
     env.officer("gao-admin2", COUNTY, Role::Admin).await;
-    env.officer("cp-admin", NEIGHBOUR, Role::Admin).await;
     env.officer("gao-viewer", COUNTY, Role::Viewer).await;
     env.officer("yibin-admin", CITY, Role::Admin).await;
     env
 }
 
-struct Answer {
-    status: StatusCode,
-    etag: Option<String>,
-    body: Value,
-}
-
 impl Center {
-    async fn send(
-        &self,
-        method: Method,
-        token: &str,
-        path: &str,
-        if_match: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
-        let mut r = self
-            .api
-            .http
-            .request(method, self.api.url(path))
-            .bearer_auth(token);
-        if let Some(v) = if_match {
-            r = r.header("if-match", v);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.expect("the API answers");
-        let status = r.status();
-        let etag = r
-            .headers()
-            .get("etag")
-            .map(|v| v.to_str().unwrap().to_owned());
-        Answer {
-            status,
-            etag,
-            body: r.json().await.unwrap_or(Value::Null),
-        }
-    }
-
     /// `POST /register/import` with a file: the status and the JSON answer.
     async fn import(&self, token: &str, query: &str, file: Vec<u8>) -> (StatusCode, Value) {
         let r = self

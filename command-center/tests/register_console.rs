@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::PASSWORD;
+use common::{PASSWORD, type_into};
 use geohazard_command_center::Role;
 use geohazard_testkit::browser::{Locator, browser};
 use geohazard_testkit::fixtures::COUNTY;
@@ -15,13 +15,8 @@ use serde_json::json;
 
 #[tokio::test]
 async fn an_admin_places_a_site_on_the_map_then_reads_an_import_report_row_by_row() {
-    let env = common::start(|_| {}).await;
-    env.add_neighbour().await;
-    env.officer("gao-admin", COUNTY, Role::Admin).await;
-    let b = browser().await;
-    b.sign_in(&env.api.console_url(), "gao-admin", PASSWORD)
-        .await;
-    b.click("#tab-register").await;
+    let env = common::with_gao_admin().await;
+    let b = env.console("gao-admin", "#tab-register").await;
     b.until(
         "the register page",
         Duration::from_secs(10),
@@ -128,12 +123,6 @@ async fn an_admin_places_a_site_on_the_map_then_reads_an_import_report_row_by_ro
 }
 
 /// Types `text` into the input `id`.
-async fn type_into(b: &geohazard_testkit::browser::Browser, id: &str, text: &str) {
-    let el = b.client.find(Locator::Id(id)).await.unwrap();
-    el.clear().await.unwrap();
-    el.send_keys(text).await.unwrap();
-}
-
 #[tokio::test]
 async fn an_admin_issues_a_gateway_key_keeps_the_sites_people_and_roster_and_creates_an_officer_all_in_chinese()
  {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Center, NEIGHBOUR};
+use common::{Center, NEIGHBOUR, collection, feature, square};
 use geohazard_command_center::Role;
 use geohazard_testkit::api::StatusCode;
 use geohazard_testkit::fixtures::{CITY, COUNTY};
@@ -18,10 +18,7 @@ use serde_json::{Value, json};
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
 async fn setup() -> Center {
-    let env = common::start(|_| {}).await;
-    env.add_neighbour().await;
-    env.officer("gao-admin", COUNTY, Role::Admin).await;
-    env.officer("cp-admin", NEIGHBOUR, Role::Admin).await;
+    let env = common::with_county_admins().await;
     env.officer("gao-viewer", COUNTY, Role::Viewer).await;
     env
 }
@@ -95,16 +92,12 @@ async fn import(env: &Center, token: &str, query: &str, file: &Value) -> Answer 
     .await
 }
 
-fn square(x: f64, y: f64, d: f64) -> Value {
-    json!({"type": "Polygon", "coordinates": [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]})
-}
-
-fn collection(features: Vec<Value>) -> Value {
-    json!({"type": "FeatureCollection", "features": features})
-}
-
-fn feature(props: Value, geometry: Value) -> Value {
-    json!({"type": "Feature", "properties": props, "geometry": geometry})
+/// Gao's township 沙河镇 (code as text), two squares as a MultiPolygon.
+fn shahe() -> Value {
+    feature(
+        json!({"code": "511525102", "name": "沙河镇"}),
+        json!({"type": "MultiPolygon", "coordinates": [square(104.6, 28.7, 0.05)["coordinates"], square(104.7, 28.7, 0.05)["coordinates"]]}),
+    )
 }
 
 /// The audit entries of `action`: (target, detail), oldest first.
@@ -127,10 +120,7 @@ async fn a_county_admin_imports_townships_from_geojson_reimports_and_renames_eac
             json!({"adcode": 511525101, "name": "庆符镇", "parent": {"adcode": 511525}}),
             square(104.5, 28.7, 0.05),
         ),
-        feature(
-            json!({"code": "511525102", "name": "沙河镇"}),
-            json!({"type": "MultiPolygon", "coordinates": [square(104.6, 28.7, 0.05)["coordinates"], square(104.7, 28.7, 0.05)["coordinates"]]}),
-        ),
+        shahe(),
     ]);
     let a = import(&env, &admin, "?filename=高县乡镇.geojson", &file).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -179,10 +169,7 @@ async fn a_county_admin_imports_townships_from_geojson_reimports_and_renames_eac
             json!({"adcode": 511525101, "name": "庆符镇（新）"}),
             square(104.5, 28.7, 0.05),
         ),
-        feature(
-            json!({"code": "511525102", "name": "沙河镇"}),
-            json!({"type": "MultiPolygon", "coordinates": [square(104.6, 28.7, 0.05)["coordinates"], square(104.7, 28.7, 0.05)["coordinates"]]}),
-        ),
+        shahe(),
         feature(
             json!({"code": COUNTY, "name": "高县"}),
             square(104.4, 28.6, 0.5),

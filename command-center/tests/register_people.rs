@@ -39,6 +39,7 @@ async fn setup(broker: Option<&Broker>) -> Center {
 }
 
 impl Center {
+    /// [`Center::send`] without `If-Match`: the status and the JSON answer.
     async fn call(
         &self,
         method: Method,
@@ -46,16 +47,8 @@ impl Center {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut r = self
-            .api
-            .http
-            .request(method, self.api.url(path))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.expect("the API answers");
-        (r.status(), r.json().await.unwrap_or(Value::Null))
+        let a = self.send(method, token, path, None, body).await;
+        (a.status, a.body)
     }
 
     /// A person of Gao added through the API: the answer.

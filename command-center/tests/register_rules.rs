@@ -7,8 +7,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{Center, NEIGHBOUR};
-use geohazard_command_center::Role;
+use common::Center;
 use geohazard_testkit::api::StatusCode;
 use geohazard_testkit::fixtures::COUNTY;
 use reqwest::Method;
@@ -60,44 +59,8 @@ fn expected(lines: [f64; 4]) -> Vec<(DateTime<Utc>, &'static str, DateTime<Utc>)
         .collect()
 }
 
-struct Answer {
-    status: StatusCode,
-    body: Value,
-}
-
-impl Center {
-    async fn send(
-        &self,
-        method: Method,
-        token: &str,
-        path: &str,
-        if_match: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
-        let mut r = self
-            .api
-            .http
-            .request(method, self.api.url(path))
-            .bearer_auth(token);
-        if let Some(v) = if_match {
-            r = r.header("if-match", v);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.expect("the API answers");
-        Answer {
-            status: r.status(),
-            body: r.json().await.unwrap_or(Value::Null),
-        }
-    }
-}
-
 async fn setup() -> (Center, i32) {
-    let env = common::start(|_| {}).await;
-    env.add_neighbour().await;
-    env.officer("gao-admin", COUNTY, Role::Admin).await;
-    env.officer("cp-admin", NEIGHBOUR, Role::Admin).await;
+    let env = common::with_county_admins().await;
     let sensor = env
         .mud_gauge("rules-slope", &series(), start_at(), STEP_S)
         .await;

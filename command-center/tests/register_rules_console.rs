@@ -9,23 +9,13 @@ mod common;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use common::PASSWORD;
-use geohazard_command_center::Role;
-use geohazard_testkit::browser::{Browser, Locator, browser};
-use geohazard_testkit::fixtures::COUNTY;
+use common::{PASSWORD, type_into};
+use geohazard_testkit::browser::browser;
 
 /// Types `text` into the field `id`, replacing what it held.
-async fn type_into(b: &Browser, id: &str, text: &str) {
-    let el = b.client.find(Locator::Id(id)).await.unwrap();
-    el.clear().await.unwrap();
-    el.send_keys(text).await.unwrap();
-}
-
 #[tokio::test]
 async fn an_admin_edits_a_rule_with_its_backtest_old_and_new_warnings_side_by_side_in_chinese() {
-    let env = common::start(|_| {}).await;
-    env.add_neighbour().await;
-    env.officer("gao-admin", COUNTY, Role::Admin).await;
+    let env = common::with_gao_admin().await;
     // A day of mud level every 10 minutes from 08:00 Beijing time: two surges, of 1.3 m (from
     // 11:20) and 2.2 m (from 18:00), an hour each.
     let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();

@@ -9,9 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::PASSWORD;
-use geohazard_command_center::Role;
-use geohazard_testkit::browser::{Browser, Locator, browser};
+use common::{collection, feature, square};
+use geohazard_testkit::browser::{Browser, Locator};
 use geohazard_testkit::fixtures::COUNTY;
 use serde_json::{Value, json};
 
@@ -52,14 +51,9 @@ async fn mouse_drag(b: &Browser, x: f64, y: f64, dx: f64, dy: f64) {
 
 #[tokio::test]
 async fn an_admin_draws_a_threat_zone_drags_the_site_and_attaches_a_photo_on_the_map() {
-    let env = common::start(|_| {}).await;
-    env.add_neighbour().await;
-    env.officer("gao-admin", COUNTY, Role::Admin).await;
+    let env = common::with_gao_admin().await;
     let site = env.landslide("GX-MAP-1", COUNTY, 12).await;
-    let b = browser().await;
-    b.sign_in(&env.api.console_url(), "gao-admin", PASSWORD)
-        .await;
-    b.click("#tab-register").await;
+    let b = env.console("gao-admin", "#tab-register").await;
     let open = "#register-sites tr[data-code=\"GX-MAP-1\"] .site-open";
     b.until(
         "the site's row",
@@ -223,27 +217,32 @@ async fn an_admin_draws_a_threat_zone_drags_the_site_and_attaches_a_photo_on_the
 
 #[tokio::test]
 async fn an_admin_reads_a_geojson_import_report_feature_by_feature_then_imports_the_fixed_file() {
-    let env = common::start(|_| {}).await;
-    env.add_neighbour().await;
-    env.officer("gao-admin", COUNTY, Role::Admin).await;
-    let b = browser().await;
-    b.sign_in(&env.api.console_url(), "gao-admin", PASSWORD)
-        .await;
-    b.click("#tab-divisions").await;
+    let env = common::with_gao_admin().await;
+    let b = env.console("gao-admin", "#tab-divisions").await;
     b.until(
         "the divisions page",
         WAIT,
         "return document.querySelector('#divisions-map.leaflet-container') && document.getElementById('divisions-file')",
     )
     .await;
-    let square = |x: f64, y: f64| json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.1, y], [x + 0.1, y + 0.1], [x, y + 0.1], [x, y]]]});
-    let feature = |props: Value, geometry: Value| json!({"type": "Feature", "properties": props, "geometry": geometry});
-    let bad = json!({"type": "FeatureCollection", "features": [
-        feature(json!({"adcode": 511525101, "name": "庆符镇"}), square(104.4, 28.6)),
-        feature(json!({"adcode": "5115251", "name": "沙河镇"}), square(104.5, 28.6)),
-        feature(json!({"adcode": 511502001, "name": "邻县镇"}), square(104.6, 28.6)),
-        feature(json!({"adcode": 511525103, "name": "文江镇"}), json!({"type": "Point", "coordinates": [104.5, 28.7]})),
-    ]});
+    let bad = collection(vec![
+        feature(
+            json!({"adcode": 511525101, "name": "庆符镇"}),
+            square(104.4, 28.6, 0.1),
+        ),
+        feature(
+            json!({"adcode": "5115251", "name": "沙河镇"}),
+            square(104.5, 28.6, 0.1),
+        ),
+        feature(
+            json!({"adcode": 511502001, "name": "邻县镇"}),
+            square(104.6, 28.6, 0.1),
+        ),
+        feature(
+            json!({"adcode": 511525103, "name": "文江镇"}),
+            json!({"type": "Point", "coordinates": [104.5, 28.7]}),
+        ),
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("高县乡镇.geojson");
     std::fs::write(&path, bad.to_string()).unwrap();
@@ -295,10 +294,16 @@ async fn an_admin_reads_a_geojson_import_report_feature_by_feature_then_imports_
     );
     b.screenshot("divisions-import-report").await;
 
-    let good = json!({"type": "FeatureCollection", "features": [
-        feature(json!({"adcode": 511525101, "name": "庆符镇"}), square(104.4, 28.6)),
-        feature(json!({"adcode": 511525102, "name": "沙河镇"}), square(104.5, 28.6)),
-    ]});
+    let good = collection(vec![
+        feature(
+            json!({"adcode": 511525101, "name": "庆符镇"}),
+            square(104.4, 28.6, 0.1),
+        ),
+        feature(
+            json!({"adcode": 511525102, "name": "沙河镇"}),
+            square(104.5, 28.6, 0.1),
+        ),
+    ]);
     let fixed = dir.path().join("高县乡镇-改.geojson");
     std::fs::write(&fixed, good.to_string()).unwrap();
     choose(fixed).await;

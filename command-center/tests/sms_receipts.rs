@@ -5,10 +5,9 @@
 mod common;
 
 use geohazard_notify::receipts::{SIGNATURE_HEADER, sign};
-use geohazard_protocol::warning::{Summary, WarningLevel};
+use geohazard_protocol::warning::WarningLevel;
 use geohazard_testkit::api::StatusCode;
 use geohazard_testkit::fixtures::{self, COUNTY};
-use geohazard_warnings::{LevelChange, Lifecycle};
 use serde_json::{Value, json};
 
 const SECRET: &str = "shared-with-the-provider";
@@ -17,28 +16,8 @@ const SECRET: &str = "shared-with-the-provider";
 async fn sent_sms(env: &common::Center) -> i64 {
     let site_id = fixtures::register_site(&env.store, "GAO-1").await;
     fixtures::on_duty_now(&env.store, "Duty officer", "13800000002", COUNTY).await;
-    Lifecycle::default()
-        .apply(
-            &env.store.pool,
-            &LevelChange {
-                site_id,
-                source: "threshold:mud-1".parse().unwrap(),
-                sensor_id: None,
-                level: Some(WarningLevel::Red),
-                summary: Summary::new("mud level 2.1 m", "泥位 2.1 m"),
-                evidence: geohazard_warnings::Evidence::threshold(
-                    0,
-                    1.0,
-                    "mm",
-                    geohazard_warnings::rules::Thresholds::some(1.0, 2.0, 5.0, 10.0),
-                ),
-                reading_ts: None,
-                failure_forecast: None,
-            },
-        )
-        .await
-        .unwrap()
-        .expect("raised");
+    env.raise_warning_from(site_id, "threshold:mud-1", WarningLevel::Red, 52.0)
+        .await;
     sqlx::query_scalar(
         "UPDATE notifications SET status = 'sent', sent_at = now(), provider = 'generic',
              provider_message_id = 'm-1'

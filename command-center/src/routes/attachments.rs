@@ -11,9 +11,8 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use geohazard_api::ErrorBody;
 use geohazard_api::register::{Attachment, AttachmentQuery};
-use geohazard_domain::{OfficerId, Permission, SiteId};
+use geohazard_domain::{Permission, SiteId};
 use geohazard_register::attachments::{self, MAX_BYTES, Refused};
-use geohazard_register::site_edit::Actor;
 
 use super::register::{lang_of, text};
 use crate::auth::RemoteAddr;
@@ -81,11 +80,7 @@ pub(super) async fn upload(
     caller.require(Permission::ManageRegister, MAY_NOT_CHANGE)?;
     let lang = lang_of(&headers, q.lang.as_deref());
     let checked = attachments::check(&q.filename, &file).map_err(|why| refusal(why, lang))?;
-    let actor = Actor {
-        officer_id: OfficerId(caller.officer.id),
-        remote_addr: remote,
-        source: None,
-    };
+    let actor = caller.actor(remote, None);
     let mut tx = state.pool.begin().await?;
     let added = attachments::add(&mut tx, &caller.scope, &actor, site, &checked, &file)
         .await?
@@ -124,11 +119,7 @@ pub(super) async fn remove(
     Id(id): Id<i64>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Permission::ManageRegister, MAY_NOT_CHANGE)?;
-    let actor = Actor {
-        officer_id: OfficerId(caller.officer.id),
-        remote_addr: remote,
-        source: None,
-    };
+    let actor = caller.actor(remote, None);
     let mut tx = state.pool.begin().await?;
     if !attachments::remove(&mut tx, &caller.scope, &actor, id).await? {
         return Err(ApiError::NotFound);

@@ -21,7 +21,7 @@ use geohazard_incidents::patrol::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::incidents::{entry, idempotent};
+use super::incidents::{created, entry, idempotent};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
 use crate::error::{Body, Id, Params};
@@ -79,8 +79,8 @@ pub(super) async fn create_report(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require_on(Permission::ReportHazard, Ownership::Own, MAY_NOT_REPORT)?;
-    let fingerprint = idempotency::fingerprint("POST", "/api/v1/field-reports", &raw);
-    let Body(report) = Body::<NewReport>::from_value(raw)?;
+    let (fingerprint, report): (_, NewReport) =
+        idempotency::read("POST", "/api/v1/field-reports", raw)?;
     let photos = field::photos(&report.photos)?;
     let by = OfficerId(caller.officer.id);
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
@@ -89,14 +89,14 @@ pub(super) async fn create_report(
             .await?
             .pop()
             .ok_or(ApiError::NotFound)?;
-        let audit = entry(
+        Ok(created(
             &caller,
             AuditAction::FieldReport,
             format!("field_report:{id}"),
-            &after.division_code,
-            json!({"before": null, "after": &after}),
-        );
-        Ok((StatusCode::CREATED, after, Some(audit)))
+            after.division_code.clone(),
+            after,
+            json!({}),
+        ))
     })
     .await
 }
@@ -184,9 +184,8 @@ pub(super) async fn put_schedule(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ManageIncidents, MAY_NOT_SCHEDULE)?;
-    let fingerprint =
-        idempotency::fingerprint("PUT", &format!("/api/v1/sites/{id}/patrol-schedule"), &raw);
-    let Body(input) = Body::<ScheduleInput>::from_value(raw)?;
+    let path = format!("/api/v1/sites/{id}/patrol-schedule");
+    let (fingerprint, input): (_, ScheduleInput) = idempotency::read("PUT", &path, raw)?;
     if let Some(problem) = input.problem() {
         return Err(ApiError::coded(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -230,8 +229,7 @@ pub(super) async fn create_patrol(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require_on(Permission::ReportHazard, Ownership::Own, MAY_NOT_REPORT)?;
-    let fingerprint = idempotency::fingerprint("POST", "/api/v1/patrols", &raw);
-    let Body(p) = Body::<NewPatrol>::from_value(raw)?;
+    let (fingerprint, p): (_, NewPatrol) = idempotency::read("POST", "/api/v1/patrols", raw)?;
     let photos = field::photos(&p.photos)?;
     let by = OfficerId(caller.officer.id);
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
@@ -241,14 +239,14 @@ pub(super) async fn create_patrol(
             .await?
             .pop()
             .ok_or(ApiError::NotFound)?;
-        let audit = entry(
+        Ok(created(
             &caller,
             AuditAction::PatrolReport,
             format!("patrol:{id}"),
-            &division,
-            json!({"before": null, "after": &after}),
-        );
-        Ok((StatusCode::CREATED, after, Some(audit)))
+            division,
+            after,
+            json!({}),
+        ))
     })
     .await
 }

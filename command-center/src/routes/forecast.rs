@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use super::incidents::{entry, idempotent};
+use super::incidents::{created, entry, idempotent};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
 use crate::error::{Body, Id, Params};
@@ -72,13 +72,14 @@ fn bad_file(what: &str, e: GridError) -> ApiError {
     ApiError::bad_request(format!("{what}: line {}: {}", e.line, e.message))
 }
 
-/// The idempotency fingerprint of `POST /api/v1/forecast/warnings/{id}/{what}` with `body`.
-fn on_warning(id: i64, what: &str, body: &Value) -> Vec<u8> {
-    idempotency::fingerprint(
-        "POST",
-        &format!("/api/v1/forecast/warnings/{id}/{what}"),
-        body,
-    )
+/// The path of `what` done to regional warning `id`.
+fn on_warning(id: i64, what: &str) -> String {
+    format!("/api/v1/forecast/warnings/{id}/{what}")
+}
+
+/// The path of `what` done to the publication of site warning `id`.
+fn on_site_warning(id: i64, what: &str) -> String {
+    format!("/api/v1/forecast/site-warnings/{id}/{what}")
 }
 
 /// The grid of the newest zoning: rain is put on it.
@@ -273,8 +274,8 @@ pub(super) async fn import(
     if !issue::may_issue(&state.pool, caller.scope.root()).await? {
         return Err(ApiError::Forbidden(NOT_AN_AGENCY));
     }
-    let fingerprint = idempotency::fingerprint("POST", "/api/v1/forecast/grids", &raw);
-    let Body(req) = Body::<ImportRequest>::from_value(raw)?;
+    let (fingerprint, req): (_, ImportRequest) =
+        idempotency::read("POST", "/api/v1/forecast/grids", raw)?;
     let text = req.content.as_str();
     let source = req.name.clone().unwrap_or_else(|| req.format.clone());
     let (kind, date, period_h, spec, cells) = match (req.kind.as_str(), req.format.as_str()) {
@@ -386,14 +387,14 @@ pub(super) async fn import(
             "period_h": period_h, "spec": spec, "cells": cells.len(), "source": source,
             "max": cells.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         });
-        let audit = entry(
+        Ok(created(
             &caller,
             AuditAction::ForecastImport,
             format!("forecast_grid:{id}"),
-            caller.scope.root(),
-            json!({"before": null, "after": &after}),
-        );
-        Ok((StatusCode::CREATED, after, Some(audit)))
+            caller.scope.root().to_owned(),
+            after,
+            json!({}),
+        ))
     })
     .await
 }
@@ -422,8 +423,8 @@ pub(super) async fn run(
     if !issue::may_issue(&state.pool, caller.scope.root()).await? {
         return Err(ApiError::Forbidden(NOT_AN_AGENCY));
     }
-    let fingerprint = idempotency::fingerprint("POST", "/api/v1/forecast/runs", &raw);
-    let Body(req) = Body::<RunRequest>::from_value(raw)?;
+    let (fingerprint, req): (_, RunRequest) =
+        idempotency::read("POST", "/api/v1/forecast/runs", raw)?;
     let date = req
         .date
         .unwrap_or_else(|| Utc::now().with_timezone(&CST).date_naive());
@@ -441,15 +442,14 @@ pub(super) async fn run(
         let w = issue::get(&mut *tx, id, None)
             .await?
             .ok_or(ApiError::NotFound)?;
-        let after = summary(&w);
-        let audit = entry(
+        Ok(created(
             &caller,
             AuditAction::ForecastRun,
             format!("forecast:{id}"),
-            &division,
-            json!({"before": null, "after": &after, "divisions": division_levels(&w)}),
-        );
-        Ok((StatusCode::CREATED, after, Some(audit)))
+            division.clone(),
+            summary(&w),
+            json!({"divisions": division_levels(&w)}),
+        ))
     })
     .await
 }
@@ -477,8 +477,8 @@ pub(super) async fn adjust(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::RequestApproval, MAY_NOT_PREPARE)?;
-    let fingerprint = on_warning(id, "adjust", &raw);
-    let Body(req) = Body::<AdjustRequest>::from_value(raw)?;
+    let (fingerprint, req): (_, AdjustRequest) =
+        idempotency::read("POST", &on_warning(id, "adjust"), raw)?;
     let level: Option<WarningLevel> = match req.level.as_deref() {
         None | Some("none") => None,
         Some(l) => Some(l.parse().map_err(|_| {
@@ -527,7 +527,7 @@ pub(super) async fn submit(
     key: IdempotencyKey,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::RequestApproval, MAY_NOT_PREPARE)?;
-    let fingerprint = on_warning(id, "submit", &Value::Null);
+    let fingerprint = idempotency::fingerprint("POST", &on_warning(id, "submit"), &Value::Null);
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let (before, after) = issue::submit(tx, id, caller.scope.divisions(), caller.officer.id)
             .await
@@ -570,8 +570,8 @@ pub(super) async fn approve(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::Approve, MAY_NOT_APPROVE)?;
-    let fingerprint = on_warning(id, "approve", &raw);
-    let Body(req) = Body::<ApproveRequest>::from_value(raw)?;
+    let (fingerprint, req): (_, ApproveRequest) =
+        idempotency::read("POST", &on_warning(id, "approve"), raw)?;
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let before = issue::get(&mut *tx, id, Some(caller.scope.divisions()))
             .await?
@@ -617,7 +617,7 @@ pub(super) async fn revise(
     key: IdempotencyKey,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::RequestApproval, MAY_NOT_PREPARE)?;
-    let fingerprint = on_warning(id, "revise", &Value::Null);
+    let fingerprint = idempotency::fingerprint("POST", &on_warning(id, "revise"), &Value::Null);
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let new = issue::revise(tx, id, caller.scope.divisions(), caller.officer.id)
             .await
@@ -625,15 +625,14 @@ pub(super) async fn revise(
         let w = issue::get(&mut *tx, new, None)
             .await?
             .ok_or(ApiError::NotFound)?;
-        let after = summary(&w);
-        let audit = entry(
+        Ok(created(
             &caller,
             AuditAction::ForecastRun,
             format!("forecast:{new}"),
-            &w.division_code,
-            json!({"before": null, "after": &after, "revises": id}),
-        );
-        Ok((StatusCode::CREATED, after, Some(audit)))
+            w.division_code.clone(),
+            summary(&w),
+            json!({"revises": id}),
+        ))
     })
     .await
 }
@@ -658,8 +657,8 @@ pub(super) async fn withdraw(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::Approve, MAY_NOT_APPROVE)?;
-    let fingerprint = on_warning(id, "withdraw", &raw);
-    let Body(req) = Body::<ReasonRequest>::from_value(raw)?;
+    let (fingerprint, req): (_, ReasonRequest) =
+        idempotency::read("POST", &on_warning(id, "withdraw"), raw)?;
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let r = issue::cancel(
             tx,
@@ -696,7 +695,7 @@ pub(super) async fn discard(
     key: IdempotencyKey,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::RequestApproval, MAY_NOT_PREPARE)?;
-    let fingerprint = on_warning(id, "discard", &Value::Null);
+    let fingerprint = idempotency::fingerprint("POST", &on_warning(id, "discard"), &Value::Null);
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let w = issue::discard(tx, id, caller.scope.divisions(), caller.officer.id)
             .await
@@ -758,12 +757,8 @@ pub(super) async fn site_publish(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::AcknowledgeWarning, MAY_NOT_PUBLISH)?;
-    let fingerprint = idempotency::fingerprint(
-        "POST",
-        &format!("/api/v1/forecast/site-warnings/{id}/publish"),
-        &raw,
-    );
-    let Body(req) = Body::<PublishRequest>::from_value(raw)?;
+    let (fingerprint, req): (_, PublishRequest) =
+        idempotency::read("POST", &on_site_warning(id, "publish"), raw)?;
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let p = site_release::publish(
             tx,
@@ -775,15 +770,14 @@ pub(super) async fn site_publish(
         )
         .await
         .map_err(answer)?;
-        let after = json!(p);
-        let audit = entry(
+        Ok(created(
             &caller,
             AuditAction::ForecastSitePublish,
             format!("warning:{id}"),
-            &p.division_code,
-            json!({"before": null, "after": &after}),
-        );
-        Ok((StatusCode::CREATED, after, Some(audit)))
+            p.division_code.clone(),
+            json!(p),
+            json!({}),
+        ))
     })
     .await
 }
@@ -803,12 +797,8 @@ pub(super) async fn site_withdraw(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::AcknowledgeWarning, MAY_NOT_PUBLISH)?;
-    let fingerprint = idempotency::fingerprint(
-        "POST",
-        &format!("/api/v1/forecast/site-warnings/{id}/withdraw"),
-        &raw,
-    );
-    let Body(req) = Body::<ReasonRequest>::from_value(raw)?;
+    let (fingerprint, req): (_, ReasonRequest) =
+        idempotency::read("POST", &on_site_warning(id, "withdraw"), raw)?;
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
         let p = site_release::withdraw(
             tx,

@@ -6,7 +6,7 @@
 //! their divisions; every change audited with the gateway before and after.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,6 +16,7 @@ use geohazard_domain::{AuditAction, Permission};
 use geohazard_register::gateway_keys::{self, Registered};
 use serde_json::json;
 
+use super::incidents::{commit, saved};
 use super::register::{audit, invalid, lang_of};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
@@ -58,23 +59,18 @@ pub(super) async fn register(
         Registered::Done(change) => *change,
         Registered::Invalid(errors) => return Ok(invalid(errors, lang)),
     };
-    audit(
-        &mut tx,
+    let change = saved(
         &caller,
-        remote,
         AuditAction::GatewayRegister,
         format!("gateway:{}", after.code),
-        after.division_code.clone(),
-        json!({"before": before, "after": after}),
-    )
-    .await?;
-    tx.commit().await?;
-    let status = if before.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(after)).into_response())
+        after
+            .division_code
+            .clone()
+            .unwrap_or_else(|| caller.scope.root().to_owned()),
+        before,
+        after,
+    );
+    commit(tx, remote, change).await
 }
 
 /// Gives the gateway `code` in scope the key `key` (its argon2 hash stored), or none (revoked);

@@ -22,7 +22,7 @@ use geohazard_incidents::incident::{self, Opened};
 use geohazard_incidents::{TaskChange, view};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::audit::{self, Entry};
 use crate::auth::RemoteAddr;
@@ -104,7 +104,7 @@ pub(super) async fn idempotent<T, F>(
 ) -> Result<Response, ApiError>
 where
     T: Serialize,
-    F: AsyncFnOnce(&mut PgConnection) -> Result<(StatusCode, T, Option<Entry>), ApiError>,
+    F: AsyncFnOnce(&mut PgConnection) -> Result<Change<T>, ApiError>,
 {
     let mut tx = state.pool.begin().await?;
     let claimed = match idempotency::claim(&mut tx, caller.officer.id, key, &fingerprint).await? {
@@ -112,13 +112,79 @@ where
         Err(answer) => return Ok(answer),
     };
     let (status, answer, entry) = act(&mut *tx).await?;
-    if let Some(mut entry) = entry {
-        entry.remote_addr = remote;
-        audit::record(&mut *tx, &entry).await?;
-    }
+    record(&mut tx, remote, entry).await?;
     claimed.complete(&mut tx, status, &answer).await?;
     tx.commit().await?;
     Ok((status, Json(answer)).into_response())
+}
+
+/// What a change answers (its status and body) and the audit entry it leaves, if any.
+pub(super) type Change<T> = (StatusCode, T, Option<Entry>);
+
+/// Records `change`'s audit entry (from `remote`) in `tx`, commits it and answers.
+pub(super) async fn commit<T: Serialize>(
+    mut tx: Transaction<'_, Postgres>,
+    remote: Option<String>,
+    (status, answer, entry): Change<T>,
+) -> Result<Response, ApiError> {
+    record(&mut tx, remote, entry).await?;
+    tx.commit().await?;
+    Ok((status, Json(answer)).into_response())
+}
+
+async fn record(
+    db: &mut PgConnection,
+    remote: Option<String>,
+    entry: Option<Entry>,
+) -> Result<(), ApiError> {
+    if let Some(mut entry) = entry {
+        entry.remote_addr = remote;
+        audit::record(db, &entry).await?;
+    }
+    Ok(())
+}
+
+/// The answer to a save: 201 with `after` if there was nothing `before`, else 200; audited as
+/// `action` on `target` in `division` with both.
+pub(super) fn saved<B: Serialize, T: Serialize>(
+    caller: &Caller,
+    action: AuditAction,
+    target: String,
+    division: String,
+    before: Option<B>,
+    after: T,
+) -> Change<T> {
+    let status = if before.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let audit = entry(
+        caller,
+        action,
+        target,
+        &division,
+        json!({"before": before, "after": &after}),
+    );
+    (status, after, Some(audit))
+}
+
+/// The answer to a creation: 201 with `after`, audited as `action` on `target` in `division`
+/// from nothing to `after` (with the fields of the object `also`, if any).
+pub(super) fn created<T: Serialize>(
+    caller: &Caller,
+    action: AuditAction,
+    target: String,
+    division: String,
+    after: T,
+    also: Value,
+) -> Change<T> {
+    let mut detail = json!({"before": null, "after": &after});
+    if let (Value::Object(detail), Value::Object(also)) = (&mut detail, also) {
+        detail.extend(also);
+    }
+    let audit = entry(caller, action, target, &division, detail);
+    (StatusCode::CREATED, after, Some(audit))
 }
 
 pub(super) fn entry(
@@ -239,21 +305,19 @@ async fn answer_opened(
     caller: &Caller,
     opened: Opened,
     (from, id): (&str, i64),
-) -> Result<(StatusCode, IncidentView, Option<Entry>), ApiError> {
+) -> Result<Change<IncidentView>, ApiError> {
     let after = view::get(&mut *tx, &caller.scope, opened.id())
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(match opened {
-        Opened::New(incident) => {
-            let audit = entry(
-                caller,
-                AuditAction::IncidentOpen,
-                format!("incident:{incident}"),
-                &after.division_code,
-                json!({from: id, "before": null, "after": &after}),
-            );
-            (StatusCode::CREATED, after, Some(audit))
-        }
+        Opened::New(incident) => created(
+            caller,
+            AuditAction::IncidentOpen,
+            format!("incident:{incident}"),
+            after.division_code.clone(),
+            after,
+            json!({from: id}),
+        ),
         Opened::Existing(_) => (StatusCode::OK, after, None),
     })
 }
@@ -296,10 +360,9 @@ pub(super) async fn status(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ManageIncidents, MAY_NOT_MANAGE)?;
-    let fingerprint =
-        idempotency::fingerprint("POST", &format!("/api/v1/incidents/{id}/status"), &raw);
     named::<IncidentStatus>(&raw, "status", "open, responding, stabilised, closed")?;
-    let Body(req) = Body::<IncidentStatusRequest>::from_value(raw)?;
+    let path = format!("/api/v1/incidents/{id}/status");
+    let (fingerprint, req): (_, IncidentStatusRequest) = idempotency::read("POST", &path, raw)?;
     let note = req.note.unwrap_or_default();
     text_field("note", &note, MAX_TEXT_CHARS, false)?;
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
@@ -343,10 +406,9 @@ pub(super) async fn assess(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ManageIncidents, MAY_NOT_MANAGE)?;
-    let fingerprint =
-        idempotency::fingerprint("POST", &format!("/api/v1/incidents/{id}/assessment"), &raw);
     counts(&raw, &["casualties", "threatened_people"])?;
-    let Body(figures) = Body::<Figures>::from_value(raw)?;
+    let path = format!("/api/v1/incidents/{id}/assessment");
+    let (fingerprint, figures): (_, Figures) = idempotency::read("POST", &path, raw)?;
     if !figures.losses.is_finite() || figures.losses < 0.0 {
         return Err(ApiError::bad_request(
             "losses must be a number of 10,000 CNY, zero or more",
@@ -395,8 +457,7 @@ pub(super) async fn create_team(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ManageIncidents, MAY_NOT_MANAGE)?;
-    let fingerprint = idempotency::fingerprint("POST", "/api/v1/teams", &raw);
-    let Body(team) = Body::<NewTeam>::from_value(raw)?;
+    let (fingerprint, team): (_, NewTeam) = idempotency::read("POST", "/api/v1/teams", raw)?;
     text_field("name", &team.name, 100, true)?;
     let [lon, lat] = team.base;
     if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
@@ -420,14 +481,14 @@ pub(super) async fn create_team(
         let after = dispatch::team(&mut *tx, &caller.scope, id)
             .await?
             .ok_or(ApiError::NotFound)?;
-        let audit = entry(
+        Ok(created(
             &caller,
             AuditAction::TeamCreate,
             format!("team:{id}"),
-            &after.division_code,
-            json!({"before": null, "after": &after}),
-        );
-        Ok((StatusCode::CREATED, after, Some(audit)))
+            after.division_code.clone(),
+            after,
+            json!({}),
+        ))
     })
     .await
 }
@@ -480,9 +541,8 @@ pub(super) async fn create_task(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::DispatchTask, MAY_NOT_DISPATCH)?;
-    let fingerprint =
-        idempotency::fingerprint("POST", &format!("/api/v1/incidents/{id}/tasks"), &raw);
-    let Body(task) = Body::<NewTask>::from_value(raw)?;
+    let path = format!("/api/v1/incidents/{id}/tasks");
+    let (fingerprint, task): (_, NewTask) = idempotency::read("POST", &path, raw)?;
     text_field("title", &task.title, 200, true)?;
     let by = (OfficerId(caller.officer.id), person(&caller));
     idempotent(&state, &caller, &key, fingerprint, remote, async |tx| {
@@ -499,14 +559,14 @@ pub(super) async fn create_task(
         let after = dispatch::task(&mut *tx, &caller.scope, Whose::All, task_id)
             .await?
             .ok_or(ApiError::NotFound)?;
-        let audit = entry(
+        Ok(created(
             &caller,
             AuditAction::TaskDispatch,
             format!("task:{task_id}"),
-            &after.division_code,
-            json!({"incident": id, "before": null, "after": &after}),
-        );
-        Ok((StatusCode::CREATED, after, Some(audit)))
+            after.division_code.clone(),
+            after,
+            json!({"incident": id}),
+        ))
     })
     .await
 }
@@ -558,13 +618,13 @@ pub(super) async fn task_status(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require_on(Permission::UpdateTask, Ownership::Own, MAY_NOT_UPDATE_TASKS)?;
-    let fingerprint = idempotency::fingerprint("POST", &format!("/api/v1/tasks/{id}/status"), &raw);
     named::<TaskStatus>(
         &raw,
         "status",
         "accepted, declined, en_route, on_site, done",
     )?;
-    let Body(req) = Body::<TaskStatusRequest>::from_value(raw)?;
+    let path = format!("/api/v1/tasks/{id}/status");
+    let (fingerprint, req): (_, TaskStatusRequest) = idempotency::read("POST", &path, raw)?;
     let reason = req.reason.unwrap_or_default();
     let change = match req.status {
         TaskStatus::Accepted => TaskChange::Accept,
@@ -621,8 +681,7 @@ pub(super) async fn position(
     Body(raw): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.require_on(Permission::UpdateTask, Ownership::Own, MAY_NOT_UPDATE_TASKS)?;
-    let fingerprint = idempotency::fingerprint("POST", "/api/v1/positions", &raw);
-    let Body(p) = Body::<NewPosition>::from_value(raw)?;
+    let (fingerprint, p): (_, NewPosition) = idempotency::read("POST", "/api/v1/positions", raw)?;
     if !(-180.0..=180.0).contains(&p.longitude) || !(-90.0..=90.0).contains(&p.latitude) {
         return Err(ApiError::bad_request(
             "longitude within -180..180 and latitude within -90..90",

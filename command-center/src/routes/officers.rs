@@ -6,7 +6,7 @@
 //! a password).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -16,6 +16,7 @@ use geohazard_domain::{AuditAction, OfficerId, Permission};
 use geohazard_register::officers::{self, Created, OfficerOutcome};
 use serde_json::json;
 
+use super::incidents::{commit, created, saved};
 use super::register::{audit, invalid, lang_of};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
@@ -54,22 +55,16 @@ pub(super) async fn create(
             Ok(created) => created,
             Err(errors) => return Ok(invalid(errors, lang_of(&headers, None))),
         };
-    audit(
-        &mut tx,
+    let (status, officer, audit) = created(
         &caller,
-        remote,
         AuditAction::OfficerCreate,
         format!("officer:{}", officer.username),
-        Some(officer.division_code.clone()),
-        json!({"before": null, "after": officer}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(OfficerPassword { officer, password }),
-    )
-        .into_response())
+        officer.division_code.clone(),
+        officer,
+        json!({}),
+    );
+    let answer = OfficerPassword { officer, password };
+    commit(tx, remote, (status, answer, audit)).await
 }
 
 /// Changes an officer in scope: the fields given (display name, role, division, disabled).
@@ -93,18 +88,15 @@ pub(super) async fn update(
         OfficerOutcome::Invalid(errors) => return Ok(invalid(errors, lang_of(&headers, None))),
         OfficerOutcome::Done(change) => *change,
     };
-    audit(
-        &mut tx,
+    let change = saved(
         &caller,
-        remote,
         AuditAction::OfficerUpdate,
         format!("officer:{}", after.username),
-        Some(after.division_code.clone()),
-        json!({"before": before, "after": after}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(after).into_response())
+        after.division_code.clone(),
+        Some(before),
+        after,
+    );
+    commit(tx, remote, change).await
 }
 
 /// Gives an officer in scope a new password (in this answer, once) and signs them out.

@@ -5,7 +5,7 @@
 //! refused field named with its reason in the officer's language.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
@@ -19,6 +19,7 @@ use geohazard_register::people::{self, SitePeopleOutcome};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::incidents::{commit, created, saved};
 use super::register::{audit, invalid, lang_of};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
@@ -67,18 +68,15 @@ pub(super) async fn create(
     };
     let mut tx = state.pool.begin().await?;
     let person = people::create(&mut tx, &caller.scope, &rec).await?;
-    audit(
-        &mut tx,
+    let change = created(
         &caller,
-        remote,
         AuditAction::PersonCreate,
         format!("person:{}", person.id.0),
-        Some(person.division_code.clone()),
-        json!({"before": null, "after": person}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(person)).into_response())
+        person.division_code.clone(),
+        person,
+        json!({}),
+    );
+    commit(tx, remote, change).await
 }
 
 /// Changes a person in scope.
@@ -107,18 +105,15 @@ pub(super) async fn update(
     let (before, after) = people::update(&mut tx, &caller.scope, id, &rec)
         .await?
         .ok_or(ApiError::NotFound)?;
-    audit(
-        &mut tx,
+    let change = saved(
         &caller,
-        remote,
         AuditAction::PersonUpdate,
         format!("person:{}", id.0),
-        Some(after.division_code.clone()),
-        json!({"before": before, "after": after}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(after).into_response())
+        after.division_code.clone(),
+        Some(before),
+        after,
+    );
+    commit(tx, remote, change).await
 }
 
 /// The people answering for a site, by role.
@@ -213,18 +208,15 @@ pub(super) async fn add_to_roster(
         Ok(entry) => entry,
         Err(errors) => return Ok(invalid(errors, lang_of(&headers, None))),
     };
-    audit(
-        &mut tx,
+    let change = created(
         &caller,
-        remote,
         AuditAction::RosterAdd,
         format!("roster:{}", entry.id),
-        Some(entry.division_code.clone()),
-        json!({"before": null, "after": entry}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(entry)).into_response())
+        entry.division_code.clone(),
+        entry,
+        json!({}),
+    );
+    commit(tx, remote, change).await
 }
 
 /// Takes an entry in scope off the duty roster.

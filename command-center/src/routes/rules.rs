@@ -13,10 +13,10 @@ use axum::{Json, Router, extract::State};
 use chrono::{DateTime, Utc};
 use geohazard_api::ErrorBody;
 use geohazard_api::register::{FieldProblem, InvalidFields};
-use geohazard_domain::{OfficerId, Permission};
+use geohazard_domain::Permission;
 use geohazard_rules::explain::BadParam;
 use geohazard_rules::store::{
-    self as rules, Actor, Backtest, Edited, RuleChange, RuleRow, SensorRulesView,
+    self as rules, Backtest, Edited, RuleChange, RuleRow, SensorRulesView,
 };
 use geohazard_warnings::rules::{Layer, RuleKind};
 use serde::{Deserialize, Serialize};
@@ -123,10 +123,7 @@ pub(super) async fn update(
     caller.require(Permission::ManageRegister, MAY_NOT_CHANGE)?;
     let rule = rule_of(&rule)?;
     let base = if_match(&headers)?;
-    let actor = Actor {
-        officer_id: OfficerId(caller.officer.id),
-        remote_addr: remote,
-    };
+    let actor = caller.actor(remote, None);
     let mut tx = state.pool.begin().await?;
     match rules::update(&mut tx, &caller.scope, &actor, id, rule, base, &change).await? {
         Edited::Done(view) => {

@@ -4,17 +4,17 @@
 //! before and after.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use geohazard_api::ErrorBody;
 use geohazard_api::register::{InvalidFields, RegisteredSensor, SensorInput, SensorsQuery};
 use geohazard_domain::{AuditAction, Permission, SensorId};
 use geohazard_register::sensor_edit::{self, Saved};
-use serde_json::json;
 
-use super::register::{audit, invalid, lang_of};
+use super::incidents::{commit, saved};
+use super::register::{invalid, lang_of};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
 use crate::error::{ApiError, Body, Id, Params};
@@ -54,23 +54,15 @@ async fn save(
         Saved::Invalid(errors) => return Ok(invalid(errors, lang)),
         Saved::NotFound => return Err(ApiError::NotFound),
     };
-    audit(
-        &mut tx,
+    let change = saved(
         caller,
-        remote,
         AuditAction::SensorRegister,
         format!("sensor:{}", after.id.0),
-        Some(after.division_code.clone()),
-        json!({"before": before, "after": after}),
-    )
-    .await?;
-    tx.commit().await?;
-    let status = if before.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(after)).into_response())
+        after.division_code.clone(),
+        before,
+        after,
+    );
+    commit(tx, remote, change).await
 }
 
 /// Registers a sensor on a gateway and site in scope.

@@ -93,9 +93,8 @@ pub(super) async fn acknowledge(
         Permission::AcknowledgeWarning,
         "your role may not acknowledge warnings",
     )?;
-    let fingerprint =
-        idempotency::fingerprint("POST", &format!("/api/v1/warnings/{id}/acknowledge"), &raw);
-    let Body(req) = Body::<AcknowledgeRequest>::from_value(raw)?;
+    let path = format!("/api/v1/warnings/{id}/acknowledge");
+    let (fingerprint, req): (_, AcknowledgeRequest) = idempotency::read("POST", &path, raw)?;
     let note = req.note.unwrap_or_default();
     if note.chars().count() > MAX_NOTE_CHARS {
         return Err(ApiError::bad_request(format!(

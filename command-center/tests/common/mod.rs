@@ -9,6 +9,7 @@ use geohazard_command_center::{CommandCenterConfig, NewOfficer, Role, Server, ad
 use geohazard_protocol::warning::{Summary, Warning, WarningLevel};
 use geohazard_testkit::World;
 use geohazard_testkit::api::Api;
+use geohazard_testkit::browser::Browser;
 use geohazard_warnings::{Evidence, LevelChange, Lifecycle, rules::Thresholds};
 
 /// Cuiping district: a county-level neighbour of Gao county in the same city.
@@ -68,6 +69,107 @@ pub async fn start_with_janus(
         configure(c);
     })
     .await
+}
+
+/// A command-center over Sichuan → Yibin → Gao and Gao's neighbour Cuiping, with Gao's admin
+/// `gao-admin`.
+pub async fn with_gao_admin() -> Center {
+    let env = start(|_| {}).await;
+    env.add_neighbour().await;
+    env.officer(
+        "gao-admin",
+        geohazard_testkit::fixtures::COUNTY,
+        Role::Admin,
+    )
+    .await;
+    env
+}
+
+/// [`with_gao_admin`] and Cuiping's admin `cp-admin`.
+pub async fn with_county_admins() -> Center {
+    let env = with_gao_admin().await;
+    env.officer("cp-admin", NEIGHBOUR, Role::Admin).await;
+    env
+}
+
+impl Center {
+    /// Headless Chromium on the console signed in as `username`, on the page of `tab` (a
+    /// selector such as `#tab-register`).
+    pub async fn console(&self, username: &str, tab: &str) -> Browser {
+        let b = geohazard_testkit::browser::browser().await;
+        b.sign_in(&self.api.console_url(), username, PASSWORD).await;
+        b.click(tab).await;
+        b
+    }
+}
+
+/// GeoJSON: a square polygon `d` degrees a side, its south-west corner at (`x`, `y`).
+pub fn square(x: f64, y: f64, d: f64) -> serde_json::Value {
+    serde_json::json!({"type": "Polygon",
+                       "coordinates": [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]})
+}
+
+/// GeoJSON: a feature of `geometry` with `props`.
+pub fn feature(props: serde_json::Value, geometry: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"type": "Feature", "properties": props, "geometry": geometry})
+}
+
+/// GeoJSON: a feature collection.
+pub fn collection(features: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({"type": "FeatureCollection", "features": features})
+}
+
+/// Types `text` into the field `id` in place of what it holds.
+pub async fn type_into(b: &Browser, id: &str, text: &str) {
+    let el = b
+        .client
+        .find(geohazard_testkit::browser::Locator::Id(id))
+        .await
+        .unwrap();
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+/// An API answer: its status, `ETag` and JSON body (null if it has none).
+pub struct Answer {
+    pub status: geohazard_testkit::api::StatusCode,
+    pub etag: Option<String>,
+    pub body: serde_json::Value,
+}
+
+impl Center {
+    /// Sends `method` to `path` as `token`'s officer, with `If-Match` and a JSON body if given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        if_match: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Answer {
+        let mut r = self
+            .api
+            .http
+            .request(method, self.api.url(path))
+            .bearer_auth(token);
+        if let Some(v) = if_match {
+            r = r.header("if-match", v);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.expect("the API answers");
+        let status = r.status();
+        let etag = r
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned());
+        Answer {
+            status,
+            etag,
+            body: r.json().await.unwrap_or(serde_json::Value::Null),
+        }
+    }
 }
 
 impl Center {
@@ -165,6 +267,26 @@ impl Center {
         level: WarningLevel,
         mm: f64,
     ) -> Warning {
+        self.crack_reading(site_id, source, Some(level), mm)
+            .await
+            .expect("a raised warning")
+    }
+
+    /// Ends the warning from `source` on a site as the analyzer does when its condition is
+    /// over (crack 2 mm, below every line).
+    pub async fn close_warning(&self, site_id: i64, source: &str) {
+        self.crack_reading(site_id, source, None, 2.0).await;
+    }
+
+    /// The analyzer's level change of `source` on a site to `level` on a crack of `mm` against
+    /// lines at 10/20/30/50 mm: the warning it leaves open, if any.
+    async fn crack_reading(
+        &self,
+        site_id: i64,
+        source: &str,
+        level: Option<WarningLevel>,
+        mm: f64,
+    ) -> Option<Warning> {
         Lifecycle::default()
             .apply(
                 &self.store.pool,
@@ -172,7 +294,7 @@ impl Center {
                     site_id,
                     source: source.parse().expect("a warning source"),
                     sensor_id: None,
-                    level: Some(level),
+                    level,
                     summary: Summary::new(format!("crack {mm} mm"), format!("裂缝 {mm} mm")),
                     evidence: Evidence::threshold(
                         0,
@@ -186,7 +308,6 @@ impl Center {
             )
             .await
             .unwrap()
-            .expect("a raised warning")
     }
 }
 

@@ -23,6 +23,15 @@ pub struct Entry {
     pub remote_addr: Option<String>,
 }
 
+/// Who makes a change, and from where (for the audit log).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub officer_id: OfficerId,
+    pub remote_addr: Option<String>,
+    /// The file a change came with (an import), else `None`.
+    pub source: Option<String>,
+}
+
 pub async fn record(db: impl sqlx::PgExecutor<'_>, e: &Entry) -> sqlx::Result<()> {
     bind(
         sqlx::query(

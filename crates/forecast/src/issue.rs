@@ -491,6 +491,17 @@ fn current(w: &Stored) -> Current {
 /// Longest reason or text accepted, in characters.
 pub const MAX_TEXT_CHARS: usize = 2000;
 
+/// The reason an officer gave for a change, trimmed: refused if empty or too long.
+pub(crate) fn reason_given(reason: &str) -> Result<&str, IssueError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_TEXT_CHARS {
+        return Err(IssueError::Invalid(format!(
+            "reason: say why, in 1 to {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok(reason)
+}
+
 /// Sets the level of every cell whose centre lies in `division` (which must be in `divisions`,
 /// the caller's scope, and below the warning's agency) to `level` (none: no level), with a
 /// reason, in the transaction `tx`. Returns the warning before and after.
@@ -503,12 +514,7 @@ pub async fn adjust(
     level: Option<WarningLevel>,
     reason: &str,
 ) -> Result<(Stored, Stored), IssueError> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_TEXT_CHARS {
-        return Err(IssueError::Invalid(format!(
-            "reason: say why, in 1 to {MAX_TEXT_CHARS} characters"
-        )));
-    }
+    let reason = reason_given(reason)?;
     let before = lock(tx, id, divisions).await?;
     match decide(&current(&before), Change::Adjust { by: officer }) {
         Decision::Adjust => {}
@@ -761,23 +767,14 @@ pub async fn approve(
         .bind(&d.code)
         .fetch_all(&mut *tx)
         .await?;
-        let body = message(publisher, &w, &d.name, d.level);
-        let body_en = message_en(&w, &format!("division {}", d.code), d.level);
-        let reason = format!("{}@division:{}", d.level, d.code);
-        for (person, phone) in people {
-            queued_sms |= geohazard_notify::enqueue_regional(
-                tx,
-                id,
-                person,
-                phone.as_deref(),
-                &reason,
-                &body,
-                &body_en,
-                d.level >= WarningLevel::Yellow,
-            )
-            .await?;
-            notifications += 1;
-        }
+        let notice = Notice {
+            zh: message(publisher, &w, &d.name, d.level),
+            en: message_en(&w, &format!("division {}", d.code), d.level),
+            reason: format!("{}@division:{}", d.level, d.code),
+            level: d.level,
+        };
+        queued_sms |= tell(tx, id, &people, &notice).await?;
+        notifications += people.len() as u64;
     }
     for s in &w.product.sites {
         let people: Vec<(i64, Option<String>)> = sqlx::query_as(
@@ -787,23 +784,14 @@ pub async fn approve(
         .bind(&s.code)
         .fetch_all(&mut *tx)
         .await?;
-        let body = message(publisher, &w, &format!("{}({})", s.name, s.code), s.level);
-        let body_en = message_en(&w, &format!("site {}", s.code), s.level);
-        let reason = format!("{}@site:{}", s.level, s.code);
-        for (person, phone) in people {
-            queued_sms |= geohazard_notify::enqueue_regional(
-                tx,
-                id,
-                person,
-                phone.as_deref(),
-                &reason,
-                &body,
-                &body_en,
-                s.level >= WarningLevel::Yellow,
-            )
-            .await?;
-            notifications += 1;
-        }
+        let notice = Notice {
+            zh: message(publisher, &w, &format!("{}({})", s.name, s.code), s.level),
+            en: message_en(&w, &format!("site {}", s.code), s.level),
+            reason: format!("{}@site:{}", s.level, s.code),
+            level: s.level,
+        };
+        queued_sms |= tell(tx, id, &people, &notice).await?;
+        notifications += people.len() as u64;
     }
     tracing::info!(warning = id, officer, cap = %cap_identifier, superseded = ?previous, "regional warning released");
     Ok(Released {
@@ -813,6 +801,40 @@ pub async fn approve(
         notifications,
         queued_sms,
     })
+}
+
+/// What the people of a division or site are told of a released warning.
+struct Notice {
+    zh: String,
+    en: String,
+    /// Why they are told: `{level}@division:{code}` or `{level}@site:{code}`.
+    reason: String,
+    level: WarningLevel,
+}
+
+/// Queues `notice` of warning `id` to each of `people` (id, phone): by SMS too from yellow up.
+/// Whether an SMS was queued.
+async fn tell(
+    tx: &mut PgConnection,
+    id: i64,
+    people: &[(i64, Option<String>)],
+    notice: &Notice,
+) -> Result<bool, IssueError> {
+    let mut queued_sms = false;
+    for (person, phone) in people {
+        queued_sms |= geohazard_notify::enqueue_regional(
+            tx,
+            id,
+            *person,
+            phone.as_deref(),
+            &notice.reason,
+            &notice.zh,
+            &notice.en,
+            notice.level >= WarningLevel::Yellow,
+        )
+        .await?;
+    }
+    Ok(queued_sms)
 }
 
 /// Withdraws the released warning `id`: a CAP `Cancel` referencing its alerts and those of the
@@ -825,12 +847,7 @@ pub async fn cancel(
     reason: &str,
     publisher: &Publisher,
 ) -> Result<Released, IssueError> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_TEXT_CHARS {
-        return Err(IssueError::Invalid(format!(
-            "reason: say why, in 1 to {MAX_TEXT_CHARS} characters"
-        )));
-    }
+    let reason = reason_given(reason)?;
     let before = lock(tx, id, divisions).await?;
     match decide(&current(&before), Change::Cancel { by: officer }) {
         Decision::Cancel => {}

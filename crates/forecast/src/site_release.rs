@@ -14,7 +14,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use crate::cap::{self, MsgType, Reference, SiteAlert, SiteArea};
-use crate::issue::{CST, IssueError, MAX_TEXT_CHARS, Publisher};
+use crate::issue::{CST, IssueError, Publisher, reason_given};
 
 /// Longest text for the public, in characters.
 pub const MAX_PUBLIC_TEXT: usize = 500;
@@ -359,12 +359,7 @@ pub async fn withdraw(
     reason: &str,
     publisher: &Publisher,
 ) -> Result<Publication, IssueError> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_TEXT_CHARS {
-        return Err(IssueError::Invalid(format!(
-            "reason: say why, in 1 to {MAX_TEXT_CHARS} characters"
-        )));
-    }
+    let reason = reason_given(reason)?;
     let live: Option<(i64, String)> = sqlx::query_as(
         "SELECT id, level FROM site_publications
          WHERE warning_id = $1 AND division_code = ANY($2) AND state = 'published' FOR UPDATE",

@@ -15,14 +15,7 @@ use sqlx::{PgConnection, Postgres, Row as _};
 
 use crate::site_input::{FieldError, Reason, SiteRecord};
 
-/// Who makes a change, and from where (for the audit log).
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub officer_id: OfficerId,
-    pub remote_addr: Option<String>,
-    /// The file a change came with (an import), else `None`.
-    pub source: Option<String>,
-}
+pub use geohazard_audit::Actor;
 
 /// A site of the register as stored: its id, version and fields.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

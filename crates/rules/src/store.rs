@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use geohazard_audit::Entry;
-use geohazard_domain::{AuditAction, OfficerId, Scope};
+use geohazard_domain::{AuditAction, Scope};
 use geohazard_warnings::rules::{self as stored, Layer, RuleEdit, RuleKind, RuleSet};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -198,12 +198,7 @@ fn changed(
     Ok(new)
 }
 
-/// Who makes a change, and from where (for the audit log).
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub officer_id: OfficerId,
-    pub remote_addr: Option<String>,
-}
+pub use geohazard_audit::Actor;
 
 /// Sets the row of `rule` in `c.layer` for sensor `id` if it still has version `base` (0: no
 /// row yet), in the caller's transaction, recorded with the row before and after.
