@@ -335,7 +335,7 @@ impl Participant {
     /// Writes a screen sharing's start or end (`kind`) into the room's log and tells everyone
     /// in the room. The sharing does not depend on it: a room closed meanwhile takes nothing
     /// more, and a store failure is logged.
-    async fn log_screen(&self, kind: EventKind, feed: i64) {
+    async fn log_screen(&mut self, kind: EventKind, feed: i64) {
         match rooms::record(
             &self.state.pool,
             self.room.id,
