@@ -5,10 +5,11 @@
 //!
 //! - from the participant: `chat`, `annotate`, `post`, `decide` (stored, then sent to everyone
 //!   in the room, the sender too) and the media signalling `media.join`, `media.publish`,
-//!   `media.subscribe`, `media.start`, `media.leave`, and `media.screen` / `media.screen_stop`
-//!   (a shared screen, published as a second feed marked as a screen), which the
-//!   command-center relays to Janus on the participant's behalf, only into this room's media
-//!   room;
+//!   `media.subscribe`, `media.start`, `media.receive` (`video`: whether the others' video
+//!   comes, their sound always does), `media.leave`, and `media.screen` / `media.screen_stop`
+//!   (a shared screen, published as a second feed marked as a screen; its start and end go
+//!   into the room's log), which the command-center relays to Janus on the participant's
+//!   behalf, only into this room's media room;
 //! - to the participant: `welcome`, `event` (a stored event), `media.*` answers and
 //!   `error` (`field`, `message`) for what was refused.
 
@@ -127,7 +128,36 @@ struct Media {
     /// Screen feeds of this participant that ended (stopped, or refused after Janus gave them
     /// a feed): their "gone" is news to the others only, never to the one who shared.
     ended_screens: HashSet<i64>,
-    subscribers: HashMap<i64, u64>,
+    subscribers: HashMap<i64, Subscription>,
+    /// Whether the others' video is relayed to the participant (off while audio only).
+    receive_video: bool,
+}
+
+/// A feed the participant receives: its Janus handle and the `mid`s of its video streams.
+struct Subscription {
+    handle: u64,
+    video_mids: Vec<String>,
+}
+
+impl Subscription {
+    /// Has Janus relay this feed's video to the participant, or stop (its sound goes on).
+    async fn relay_video(&self, session: &Session, on: bool) -> Result<(), JanusError> {
+        if self.video_mids.is_empty() {
+            return Ok(());
+        }
+        let streams: Vec<Value> = self
+            .video_mids
+            .iter()
+            .map(|mid| json!({"mid": mid, "send": on}))
+            .collect();
+        session
+            .request(
+                self.handle,
+                json!({"request": "configure", "streams": streams}),
+            )
+            .await
+            .map(|_| ())
+    }
 }
 
 impl Media {
@@ -294,8 +324,35 @@ impl Participant {
         self.leave().await;
     }
 
+    /// Ends the participant's media (their Janus session goes with it); a screen they were
+    /// still sharing ends in the room's log too.
+    async fn end_media(&mut self) {
+        if let Some((_, feed)) = self.media.take().and_then(|m| m.screen) {
+            self.log_screen(EventKind::ScreenStopped, feed).await;
+        }
+    }
+
+    /// Writes a screen sharing's start or end (`kind`) into the room's log and tells everyone
+    /// in the room. The sharing does not depend on it: a room closed meanwhile takes nothing
+    /// more, and a store failure is logged.
+    async fn log_screen(&mut self, kind: EventKind, feed: i64) {
+        match rooms::record(
+            &self.state.pool,
+            self.room.id,
+            self.officer.id,
+            kind,
+            &json!({"feed": feed}),
+        )
+        .await
+        {
+            Ok(event) => self.consult.publish(event),
+            Err(Refused::Closed) => {}
+            Err(e) => tracing::error!(error = %e, kind = kind.as_str(), "logging a screen share"),
+        }
+    }
+
     async fn leave(&mut self) {
-        self.media = None;
+        self.end_media().await;
         if let Ok(left) = rooms::record(
             &self.state.pool,
             self.room.id,
@@ -500,22 +557,46 @@ impl Participant {
                         return Err(e.into());
                     }
                 };
-                media.subscribers.insert(feed, handle);
+                let video_mids = offer["streams"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s["type"] == "video")
+                    .filter_map(|s| s["mid"].as_str().map(str::to_owned))
+                    .collect();
+                media
+                    .subscribers
+                    .insert(feed, Subscription { handle, video_mids });
                 Ok(json!({"type": "media.offer", "feed": feed, "jsep": offer["jsep"]}))
             }
             "start" => {
                 let feed = feed_of(v)?;
                 let jsep = sdp(v, "answer")?;
                 let media = self.media_mut()?;
-                let handle = *media
+                let subscription = media
                     .subscribers
                     .get(&feed)
                     .ok_or_else(|| refusal("feed", "send media.subscribe for that feed first"))?;
                 media
                     .session
-                    .message(handle, json!({"request": "start"}), Some(jsep))
+                    .message(subscription.handle, json!({"request": "start"}), Some(jsep))
                     .await?;
+                if !media.receive_video {
+                    subscription.relay_video(&media.session, false).await?;
+                }
                 Ok(json!({"type": "media.started", "feed": feed}))
+            }
+            "receive" => {
+                let video = v
+                    .get("video")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| refusal("video", "must be true or false"))?;
+                let media = self.media_mut()?;
+                media.receive_video = video;
+                for subscription in media.subscribers.values() {
+                    subscription.relay_video(&media.session, video).await?;
+                }
+                Ok(json!({"type": "media.receiving", "video": video}))
             }
             "screen" => {
                 let jsep = sdp(v, "offer")?;
@@ -553,6 +634,7 @@ impl Participant {
                 match shared {
                     Ok((feed, answer)) => {
                         media.screen = Some((handle, feed));
+                        self.log_screen(EventKind::ScreenShared, feed).await;
                         Ok(
                             json!({"type": "media.screen_answer", "feed": feed, "jsep": answer["jsep"]}),
                         )
@@ -577,16 +659,17 @@ impl Participant {
                     .await;
                 media.ended_screens.insert(feed);
                 media.session.detach(handle).await;
+                self.log_screen(EventKind::ScreenStopped, feed).await;
                 Ok(json!({"type": "media.screen_stopped", "feed": feed}))
             }
             "leave" => {
                 self.media_mut()?;
-                self.media = None;
+                self.end_media().await;
                 Ok(json!({"type": "media.left"}))
             }
             _ => Err(refusal(
                 "type",
-                "unknown signalling: media.join, media.publish, media.subscribe, media.start, media.screen, media.screen_stop or media.leave",
+                "unknown signalling: media.join, media.publish, media.subscribe, media.start, media.receive, media.screen, media.screen_stop or media.leave",
             )),
         }
     }
@@ -620,6 +703,7 @@ impl Participant {
             screen: None,
             ended_screens: HashSet::new(),
             subscribers: HashMap::new(),
+            receive_video: true,
         })
     }
 
@@ -632,7 +716,7 @@ impl Participant {
     async fn relay_media_event(&mut self, event: Option<Value>) -> Flow {
         let Some(event) = event else {
             // The media session ended under us.
-            self.media = None;
+            self.end_media().await;
             return match self.send(json!({"type": "media.ended"})).await {
                 Ok(()) => Flow::Go,
                 Err(()) => Flow::Stop,
@@ -645,8 +729,8 @@ impl Participant {
         } else if let Some(feed) = data["unpublished"].as_i64().or(data["leaving"].as_i64()) {
             let mut own_screen = false;
             if let Some(m) = self.media.as_mut() {
-                if let Some(handle) = m.subscribers.remove(&feed) {
-                    m.session.detach(handle).await;
+                if let Some(subscription) = m.subscribers.remove(&feed) {
+                    m.session.detach(subscription.handle).await;
                 }
                 // Janus may tell of one's own ended screen twice (unpublished, then leaving).
                 own_screen = m.ended_screens.contains(&feed);

@@ -497,6 +497,8 @@ async fn the_signalling_relay_refuses_unknown_rooms_other_rooms_feeds_and_malfor
             "media",
         ),
         (json!({"type": "media.screen_stop"}), "type"),
+        // Whether the others' video comes is a yes or a no.
+        (json!({"type": "media.receive", "video": "off"}), "video"),
     ] {
         say(&mut city, msg.clone()).await;
         let a = next_answer(&mut city).await;

@@ -155,7 +155,7 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
     .await;
     a.screenshot("consult-room").await;
     b.screenshot("consult-room-county").await;
-    a.client.set_window_size(390, 844).await.unwrap();
+    a.set_window_size(390, 844).await;
     a.until(
         "the phone layout",
         Duration::from_secs(5),
@@ -260,7 +260,8 @@ async fn video_stopped_sound_flowing(b: &Browser, what: &str) {
 struct Call {
     city: Browser,
     county: Browser,
-    _env: common::Center,
+    room: i64,
+    env: common::Center,
     _janus: Janus,
 }
 
@@ -305,7 +306,8 @@ impl Call {
         Call {
             city,
             county,
-            _env: env,
+            room,
+            env,
             _janus: janus,
         }
     }
@@ -314,6 +316,19 @@ impl Call {
         self.city.close().await;
         self.county.close().await;
     }
+}
+
+/// The log lines of `kind` on `b`'s room page, once there are `n` of them.
+async fn log_lines(b: &Browser, kind: &str, n: usize) -> Value {
+    b.until(
+        &format!("{n} {kind} lines in the room's log"),
+        Duration::from_secs(10),
+        &format!(
+            "const lines = [...document.querySelectorAll('#consult-log .consult-{kind}')];
+             return lines.length === {n} && lines.map((l) => l.textContent)"
+        ),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -349,6 +364,12 @@ async fn a_shared_screen_reaches_the_other_side_as_a_feed_of_its_own_and_ends_cl
         "{sharing}"
     );
     assert_eq!(sharing[2], "monitor", "a screen, not the camera: {sharing}");
+    let shared = log_lines(county, "screen_shared", 1).await;
+    assert!(
+        shared[0].as_str().unwrap().contains("值班员 yibin-duty")
+            && shared[0].as_str().unwrap().contains("开始共享屏幕"),
+        "{shared}"
+    );
     county.screenshot("consult-screen-shared").await;
     city.screenshot("consult-screen-sharing").await;
 
@@ -369,6 +390,11 @@ async fn a_shared_screen_reaches_the_other_side_as_a_feed_of_its_own_and_ends_cl
                      document.getElementById('consult-media-state').hidden]")
         .await;
     assert_eq!(stopped, json!([true, "共享屏幕", true]));
+    let ended = log_lines(county, "screen_stopped", 1).await;
+    assert!(
+        ended[0].as_str().unwrap().contains("停止共享屏幕"),
+        "{ended}"
+    );
     receives(
         county,
         "the city's camera after the sharing",
@@ -379,17 +405,85 @@ async fn a_shared_screen_reaches_the_other_side_as_a_feed_of_its_own_and_ends_cl
     // And it can be shared again (the relay let go of the first).
     city.click("#consult-media-screen").await;
     receives(county, "the city's screen shared again", "video", true).await;
+    log_lines(city, "screen_shared", 2).await;
+
+    // The city leaves the call while sharing: that sharing ends in the log too.
+    city.click("#consult-media-leave").await;
+    log_lines(county, "screen_stopped", 2).await;
+
+    // Late, the province gets the starts and ends in the history, in order, each with its
+    // feed and who shared; the minutes list them.
+    let env = &call.env;
+    env.officer("sichuan-duty", PROVINCE, Role::DutyOfficer)
+        .await;
+    let province = env.login("sichuan-duty").await;
+    let (mut late, _) = tokio_tungstenite::connect_async(
+        env.api
+            .ws_request(&format!("/consult/rooms/{}/socket", call.room), &province),
+    )
+    .await
+    .unwrap();
+    let welcome = next_json(&mut late).await;
+    let screens: Vec<(String, String, bool)> = welcome["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"].as_str().unwrap().starts_with("screen_"))
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["officer_name"].as_str().unwrap().to_owned(),
+                e["body"]["feed"].as_i64().is_some_and(|f| f > 0),
+            )
+        })
+        .collect();
+    let city_name = "值班员 yibin-duty".to_owned();
+    assert_eq!(
+        screens,
+        [
+            ("screen_shared".into(), city_name.clone(), true),
+            ("screen_stopped".into(), city_name.clone(), true),
+            ("screen_shared".into(), city_name.clone(), true),
+            ("screen_stopped".into(), city_name, true),
+        ]
+    );
+    let r = env
+        .api
+        .get_response(&province, &format!("/consult/rooms/{}/minutes", call.room))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let minutes = r.text().await.unwrap();
+    assert_eq!(minutes.matches("共享屏幕 Screen shared").count(), 2);
+    assert_eq!(
+        minutes.matches("停止共享屏幕 Screen sharing ended").count(),
+        2
+    );
+    // Scoped like the rest of the room: the neighbour county sees none of it.
+    env.add_neighbour().await;
+    env.officer("cuiping-duty", NEIGHBOUR, Role::DutyOfficer)
+        .await;
+    let neighbour = env.login("cuiping-duty").await;
+    let r = env
+        .api
+        .get_response(&neighbour, &format!("/consult/rooms/{}/minutes", call.room))
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     call.end().await;
 }
 
 #[tokio::test]
-async fn audio_only_stops_the_video_the_others_receive_keeps_the_sound_and_can_be_undone() {
+async fn audio_only_stops_video_both_ways_keeps_the_sound_and_can_be_undone() {
     let ns = NetNs::create().expect("a network namespace (root, iproute2)");
     let call = Call::start(&ns, &ns).await;
     let (city, county) = (&call.city, &call.county);
 
     city.click("#consult-media-audio").await;
     video_stopped_sound_flowing(county, "the city's video stopped, its sound flowing").await;
+    video_stopped_sound_flowing(
+        city,
+        "the county's video no longer reaching the city, its sound still",
+    )
+    .await;
     let shown = city
         .js(
             "return [document.getElementById('consult-media-audio').textContent,
@@ -402,13 +496,71 @@ async fn audio_only_stops_the_video_the_others_receive_keeps_the_sound_and_can_b
     assert_eq!(shown[2], 0, "the camera is released: {shown}");
     city.screenshot("consult-audio-only").await;
 
-    // Undone: the same button brings the video back.
+    // Undone: the same button brings the video back, both ways.
     city.click("#consult-media-audio").await;
     receives(county, "the city's video again", "video", false).await;
+    receives(
+        city,
+        "the county's video reaching the city again",
+        "video",
+        false,
+    )
+    .await;
     assert_eq!(
         city.js("return document.getElementById('consult-media-audio').textContent")
             .await,
         "仅音频"
     );
     call.end().await;
+}
+
+#[tokio::test]
+async fn a_participant_on_a_weak_link_falls_back_to_audio_only_both_ways_is_told_and_can_restore_video()
+ {
+    let ns = NetNs::create().expect("a network namespace (root, iproute2)");
+    // The city's browser on a link of its own, whose media the test makes weak.
+    let city_ns = ns.behind().expect("a second namespace behind the first");
+    let call = Call::start(&ns, &city_ns).await;
+    let (city, county) = (&call.city, &call.county);
+    let healthy = city
+        .js("return window.geohazardConsult.media.audioOnly")
+        .await;
+    assert_eq!(healthy, false, "no fallback on a healthy link");
+
+    // The media the city sends (UDP) down to 48 kbit/s, what does not fit in 300 ms of queue
+    // dropped; its driver, page and room socket (TCP) keep the full link, so every call the
+    // test makes to the city's browser answers as before.
+    city_ns.weaken_media(48).unwrap();
+    city.until(
+        "the fallback to audio only, said in Chinese",
+        Duration::from_secs(90),
+        "const m = window.geohazardConsult.media;
+         const box = document.getElementById('consult-media-state');
+         return m.audioOnly && m.weak !== null && !box.hidden && box.classList.contains('weak')
+           && box.textContent.includes('网络较弱') && box.textContent.includes('已自动切换为仅音频')",
+    )
+    .await;
+    let reading = city.js("return window.geohazardConsult.media.weak").await;
+    println!("the reading that made it fall back: {reading}");
+    video_stopped_sound_flowing(county, "the city's video stopped on the weak link").await;
+    video_stopped_sound_flowing(city, "the county's video no longer sent to the weak city").await;
+    city.screenshot("consult-weak-link").await;
+
+    // The link recovers; the notice stays until the officer restores the video from it.
+    city_ns.restore_media().unwrap();
+    city.click("#consult-video-back").await;
+    receives(county, "the city's video restored", "video", false).await;
+    receives(
+        city,
+        "the county's video reaching the city again",
+        "video",
+        false,
+    )
+    .await;
+    let after = city
+        .js("return [window.geohazardConsult.media.audioOnly, document.getElementById('consult-media-state').hidden]")
+        .await;
+    assert_eq!(after, json!([false, true]));
+    call.end().await;
+    drop(city_ns);
 }

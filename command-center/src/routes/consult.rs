@@ -223,6 +223,8 @@ fn what(e: &RoomEvent) -> (&'static str, String) {
             "现场视频 Camera",
             format!("{}/{}", text("gateway"), text("camera")),
         ),
+        EventKind::ScreenShared => ("共享屏幕 Screen shared", String::new()),
+        EventKind::ScreenStopped => ("停止共享屏幕 Screen sharing ended", String::new()),
     }
 }
 

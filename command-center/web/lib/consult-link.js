@@ -98,6 +98,7 @@ export const WEAK_LINK = { everyMs: 2000, samples: 3, maxLoss: 0.1, maxRttMs: 15
 /**
  * Audio and video of one participant in a room: publishes their camera and microphone (or
  * audio only) and, on request, their screen as a second feed, and receives everyone else's.
+ * Audio only goes both ways: no video sent, none received (the others' sound still comes).
  * On a weak link it drops to audio only by itself (`weak` event); video comes back on request.
  */
 export class RoomMedia extends EventTarget {
@@ -153,14 +154,16 @@ export class RoomMedia extends EventTarget {
     await gathered(pc);
     const answer = await this.link.request({ type: "media.publish", jsep: { type: "offer", sdp: pc.localDescription?.sdp } });
     await pc.setRemoteDescription(answer.jsep);
+    if (this.audioOnly) await this.receiveVideo(false);
     this.watchLink();
     this.dispatchEvent(new CustomEvent("change"));
     for (const p of joined.publishers) await this.receive(p).catch(() => {});
   }
 
   /**
-   * Stops sending video (the camera is released) and keeps the sound, or sends the camera
-   * again. Joins with audio only if not yet in the call.
+   * Stops sending video (the camera is released) and receiving the others' video, keeping
+   * the sound both ways, or sends the camera and receives their video again. Joins with audio
+   * only if not yet in the call.
    * @param {boolean} on
    */
   async setAudioOnly(on) {
@@ -186,6 +189,13 @@ export class RoomMedia extends EventTarget {
     }
     this.audioOnly = on;
     this.dispatchEvent(new CustomEvent("change"));
+    await this.receiveVideo(!on);
+  }
+
+  /** Has the media server relay the others' video to this participant, or stop (their sound
+   * goes on), for the feeds received now and those to come. @param {boolean} on */
+  receiveVideo(on) {
+    return this.link.request({ type: "media.receive", video: on });
   }
 
   /**

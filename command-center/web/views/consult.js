@@ -339,7 +339,7 @@ function onEvent(e, replay = false) {
   li.dataset.event = String(e.id);
   li.className = "consult-" + e.kind;
   const text = e.kind === "chat" || e.kind === "decision" ? e.body.text
-    : e.kind === "annotation" ? `${t("consult.kind.annotation")} ${e.body.geometry.type} ${e.body.label || ""}`
+    : e.kind === "annotation" ? t("consult.annotation", { shape: t("consult.shape." + e.body.geometry.type), label: e.body.label || "" })
     : e.kind === "posting" ? `${t("consult.post." + e.body.kind)} #${e.body.ref} ${e.body.caption || ""}`
     : e.kind === "camera" ? `${t("consult.kind.camera")} ${e.body.gateway}/${e.body.camera}`
     : t("consult.kind." + e.kind);

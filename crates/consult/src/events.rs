@@ -26,6 +26,10 @@ pub enum EventKind {
     Closed,
     /// A site camera brought into the room: its live view is everyone's tile.
     Camera,
+    /// A participant started sharing their screen (`{feed}`: its media feed).
+    ScreenShared,
+    /// That sharing ended (`{feed}`): stopped, or the participant left the call.
+    ScreenStopped,
 }
 
 impl EventKind {
@@ -40,6 +44,8 @@ impl EventKind {
             EventKind::Decision => "decision",
             EventKind::Closed => "closed",
             EventKind::Camera => "camera",
+            EventKind::ScreenShared => "screen_shared",
+            EventKind::ScreenStopped => "screen_stopped",
         }
     }
 
@@ -54,6 +60,8 @@ impl EventKind {
             EventKind::Decision,
             EventKind::Closed,
             EventKind::Camera,
+            EventKind::ScreenShared,
+            EventKind::ScreenStopped,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -409,6 +417,9 @@ mod tests {
             "posting",
             "decision",
             "closed",
+            "camera",
+            "screen_shared",
+            "screen_stopped",
         ] {
             assert_eq!(EventKind::parse(k).unwrap().as_str(), k);
         }

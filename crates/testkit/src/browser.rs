@@ -12,6 +12,18 @@ use serde_json::{Value, json};
 
 use crate::free_port;
 
+/// Longest one WebDriver call may take: past it the test fails naming the call instead of
+/// waiting for ever (a browser whose link a test made weak, or one stuck in a page's script).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `call` (what the browser was asked, `what`) within [`CALL_TIMEOUT`], or a failure saying so.
+async fn bounded<T>(what: &str, call: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(v) => v,
+        Err(_) => panic!("the browser did not answer {what} within {CALL_TIMEOUT:?}"),
+    }
+}
+
 /// Debian's chromium under chromedriver, in a process group of its own so that dropping it
 /// ends the browser too, whatever the test did.
 pub struct Browser {
@@ -104,11 +116,14 @@ async fn start(mut driver: Command, addr: std::net::SocketAddr, extra: &[&str]) 
     );
     // The DevTools network events, for tests of what the console requests.
     caps.insert("goog:loggingPrefs".into(), json!({ "performance": "ALL" }));
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://{addr}"))
-        .await
-        .expect("a chromium session");
+    let client = bounded(
+        "a new session",
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://{addr}")),
+    )
+    .await
+    .expect("a chromium session");
     Browser {
         client,
         driver,
@@ -122,7 +137,7 @@ impl Browser {
     pub async fn until(&self, what: &str, timeout: Duration, script: &str) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let v = self.client.execute(script, vec![]).await.unwrap();
+            let v = self.js(script).await;
             let ok = !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0));
             if ok {
                 return v;
@@ -140,13 +155,25 @@ impl Browser {
     }
 
     pub async fn js(&self, script: &str) -> Value {
-        self.client.execute(script, vec![]).await.unwrap()
+        bounded(
+            &format!("the script `{}`", script.trim()),
+            self.client.execute(script, vec![]),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Resizes the window (a phone's width, say).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        bounded("to resize", self.client.set_window_size(width, height))
+            .await
+            .unwrap()
     }
 
     pub async fn screenshot(&self, name: &str) {
         let dir = screenshots_dir();
         std::fs::create_dir_all(&dir).unwrap();
-        if let Ok(png) = self.client.screenshot().await {
+        if let Ok(png) = bounded("a screenshot", self.client.screenshot()).await {
             std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
         }
     }
@@ -164,7 +191,7 @@ impl Browser {
     /// Opens `url` (the console or the field app: both sign in with the same form) and sends
     /// the sign-in form; what shows once signed in is for the caller to wait for.
     pub async fn submit_sign_in(&self, url: &str, username: &str, password: &str) {
-        self.client.goto(url).await.unwrap();
+        bounded(url, self.client.goto(url)).await.unwrap();
         // The pages report what fails with `gh:error` events (kept for a timeout's message)
         // and a text their catalogue lacks with `gh:missing-text` (a test fails on it at close).
         self.js("window.consoleErrors = [];
@@ -179,20 +206,17 @@ impl Browser {
             "return !document.getElementById('login').hidden",
         )
         .await;
-        self.client
-            .find(Locator::Id("login-user"))
-            .await
-            .unwrap()
-            .send_keys(username)
-            .await
-            .unwrap();
-        self.client
-            .find(Locator::Id("login-pass"))
-            .await
-            .unwrap()
-            .send_keys(password)
+        for (field, keys) in [("login-user", username), ("login-pass", password)] {
+            bounded(field, async {
+                self.client
+                    .find(Locator::Id(field))
+                    .await?
+                    .send_keys(keys)
+                    .await
+            })
             .await
             .unwrap();
+        }
         self.click("#login-form button[type=submit]").await;
     }
 
@@ -201,10 +225,10 @@ impl Browser {
     pub async fn click(&self, css: &str) {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let clicked = match self.client.find(Locator::Css(css)).await {
-                Ok(e) => e.click().await,
-                Err(e) => Err(e),
-            };
+            let clicked = bounded(css, async {
+                self.client.find(Locator::Css(css)).await?.click().await
+            })
+            .await;
             match clicked {
                 Ok(()) => return,
                 Err(e) if Instant::now() > deadline => panic!("clicking {css}: {e}"),
@@ -229,7 +253,10 @@ impl Browser {
     /// `Network.emulateNetworkConditions` to cut the link, `Emulation.setGeolocationOverride`,
     /// `Page.printToPDF`...): its result.
     pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
-        let session = self.client.session_id().await.unwrap().expect("a session");
+        let session = bounded("its session", self.client.session_id())
+            .await
+            .unwrap()
+            .expect("a session");
         let answer = driver_post(
             self.driver_addr,
             &format!("/session/{session}/goog/cdp/execute"),
@@ -251,7 +278,10 @@ impl Browser {
     /// Every URL the page requested (documents, scripts, images, fetches, WebSockets) since
     /// the last call, from the browser's own DevTools network events.
     pub async fn requested_urls(&self) -> Vec<String> {
-        let session = self.client.session_id().await.unwrap().expect("a session");
+        let session = bounded("its session", self.client.session_id())
+            .await
+            .unwrap()
+            .expect("a session");
         let log = driver_post(
             self.driver_addr,
             &format!("/session/{session}/se/log"),
@@ -274,14 +304,16 @@ impl Browser {
 
     /// Ends the browser; fails if the console showed a text its catalogue lacks.
     pub async fn close(self) {
-        let missing = self
-            .client
-            .execute("return window.missingTexts || []", vec![])
-            .await;
+        let missing = bounded(
+            "the texts missing",
+            self.client
+                .execute("return window.missingTexts || []", vec![]),
+        )
+        .await;
         if let Ok(missing) = missing {
             assert_eq!(missing, json!([]), "texts missing from the catalogue");
         }
-        let _ = self.client.clone().close().await;
+        let _ = bounded("to close", self.client.clone().close()).await;
     }
 }
 
@@ -302,7 +334,10 @@ fn screenshots_dir() -> PathBuf {
 fn driver_post(addr: std::net::SocketAddr, path: &str, body: &Value) -> Value {
     use std::io::{BufRead, BufReader, Read, Write};
     let body = body.to_string();
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, CALL_TIMEOUT).unwrap();
+    // Like every other call to the browser, bounded (see `CALL_TIMEOUT`).
+    stream.set_read_timeout(Some(CALL_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(CALL_TIMEOUT)).unwrap();
     // chromedriver checks the Host header: the address with its port.
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

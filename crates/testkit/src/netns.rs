@@ -18,8 +18,8 @@ pub struct NetNs {
     pub name: String,
     pub host_ip: Ipv4Addr,
     pub ns_ip: Ipv4Addr,
-    /// The namespace's end of its pair: what a test shapes (`tc ... netem`) to make its link
-    /// weak.
+    /// The namespace's end of its pair: what a test shapes (see `weaken_media`) to make its
+    /// link weak.
     pub link: String,
     /// The host's route to a namespace behind another (see `behind`), removed with it.
     host_route: Option<String>,
@@ -148,9 +148,42 @@ impl NetNs {
         Ok(ns)
     }
 
-    /// Runs `tc` inside the namespace (`args` after `tc`), e.g. to shape `link` with netem.
+    /// Runs `tc` inside the namespace (`args` after `tc`).
     pub fn tc(&self, args: &[&str]) -> Result<(), String> {
         run(self.command("tc"), "tc", args)
+    }
+
+    /// Makes the media this namespace sends out over `link` (UDP: WebRTC's RTP and RTCP) go
+    /// at `kbit` kbit/s at most, dropping what waits over 300 ms, while TCP (the browser's
+    /// driver, HTTP, the room's socket) stays at full speed, so a test can still drive a
+    /// browser whose media link it made weak. An HTB with a slow class for UDP (u32 on the IP
+    /// protocol) holding a token bucket; this kernel has no netem, prio, flower or matchall.
+    pub fn weaken_media(&self, kbit: u32) -> Result<(), String> {
+        let link = self.link.as_str();
+        let rate = format!("{kbit}kbit");
+        self.tc(&[
+            "qdisc", "add", "dev", link, "root", "handle", "1:", "htb", "default", "10",
+        ])?;
+        self.tc(&[
+            "class", "add", "dev", link, "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit",
+        ])?;
+        self.tc(&[
+            "class", "add", "dev", link, "parent", "1:", "classid", "1:20", "htb", "rate", &rate,
+            "ceil", &rate, "burst", "3000",
+        ])?;
+        self.tc(&[
+            "qdisc", "add", "dev", link, "parent", "1:20", "handle", "20:", "tbf", "rate", &rate,
+            "burst", "3000", "latency", "300ms",
+        ])?;
+        self.tc(&[
+            "filter", "add", "dev", link, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+            "match", "ip", "protocol", "17", "0xff", "flowid", "1:20",
+        ])
+    }
+
+    /// The media link back to full speed (undoes `weaken_media`).
+    pub fn restore_media(&self) -> Result<(), String> {
+        self.tc(&["qdisc", "del", "dev", &self.link, "root"])
     }
 
     /// `program` to run inside the namespace.
