@@ -268,7 +268,8 @@ async fn sign_in_and_acknowledge(
 }
 
 /// The crowded benchmark: `idle` idle sockets carrying `idle_feeds` (every feed when `None`)
-/// and `consoles` consoles on one command-center.
+/// and `consoles` consoles on one command-center, the fan-out measured once every idle socket
+/// has been open for a session-check interval.
 #[allow(clippy::too_many_arguments)]
 async fn crowded(
     cc: &CommandCenter,
@@ -301,6 +302,13 @@ async fn crowded(
         "{idle} idle sockets open in {:.1} s; command-center memory per socket: {per_socket:.1} KiB",
         started.elapsed().as_secs_f64()
     );
+    // Steady state: every idle socket has been open longer than the session-check interval
+    // (`live_recheck_s`), so the checks of their sessions go on during the fan-out.
+    if idle > 0 {
+        let settle = Settings::default().live_recheck_s + 5;
+        println!("waiting {settle} s: one session-check interval and a little");
+        tokio::time::sleep(Duration::from_secs(settle)).await;
+    }
     // The consoles' fan-out, with sign-ins and acknowledgements going on at the same time.
     let (port, ack_store) = (cc.port, store.clone());
     let during = tokio::spawn(async move {
