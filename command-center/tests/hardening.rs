@@ -435,7 +435,8 @@ async fn every_live_socket_of_a_signed_out_expired_or_disabled_session_is_told_a
     let (status, body) = env.api.post(&signed_out, "/logout", json!({})).await;
     assert!(status.is_success(), "{status} {body}");
     sqlx::query(
-        "UPDATE officer_sessions SET expires_at = now() - interval '1 second'
+        "UPDATE officer_sessions
+         SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour'
          WHERE token_hash = sha256(decode($1, 'hex'))",
     )
     .bind(&expired)
