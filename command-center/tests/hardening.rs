@@ -423,7 +423,7 @@ async fn every_live_socket_of_a_signed_out_expired_or_disabled_session_is_told_a
         }
     };
     // Two sockets of the session that signs out (a console and a field app), one of each other.
-    let mut ending = vec![
+    let mut ending = [
         open("/live", signed_out.clone()).await,
         open("/live?feeds=notifications,incidents", signed_out.clone()).await,
         open("/live", expired.clone()).await,
