@@ -72,6 +72,79 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user and system) process `pid` (`self`: this benchmark) has used:
+/// `/proc/<pid>/stat`'s utime and stime.
+fn cpu_s(pid: &str) -> f64 {
+    // SAFETY: sysconf only reads a constant of the system.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command's name in parentheses: state is field 3, utime 14, stime 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (field(11) + field(12)) / ticks
+}
+
+/// CPU seconds used by every process whose command is `comm` (PostgreSQL's backends, the broker).
+fn cpu_s_of_all(comm: &str) -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .map(|pid| cpu_s(&pid))
+        .sum()
+}
+
+/// Who used the cores during a stretch of the benchmark: CPU seconds of the command-center, of
+/// this benchmark's clients, of PostgreSQL and of Mosquitto, and the wall-clock seconds.
+struct CpuUse {
+    wall: Instant,
+    server: f64,
+    clients: f64,
+    postgres: f64,
+    broker: f64,
+}
+
+impl CpuUse {
+    fn start(cc: &CommandCenter) -> CpuUse {
+        CpuUse {
+            wall: Instant::now(),
+            server: cpu_s(&cc.child.id().to_string()),
+            clients: cpu_s("self"),
+            postgres: cpu_s_of_all("postgres"),
+            broker: cpu_s_of_all("mosquitto"),
+        }
+    }
+
+    fn report(&self, cc: &CommandCenter, what: &str) {
+        let wall = self.wall.elapsed().as_secs_f64();
+        let server = cpu_s(&cc.child.id().to_string()) - self.server;
+        let clients = cpu_s("self") - self.clients;
+        let postgres = cpu_s_of_all("postgres") - self.postgres;
+        let broker = cpu_s_of_all("mosquitto") - self.broker;
+        println!(
+            "CPU during {what} ({wall:.1} s of wall clock, {:.1} core-s on 2 cores): \
+             command-center {server:.2} s ({:.0} %), benchmark clients {clients:.2} s ({:.0} %), \
+             PostgreSQL {postgres:.2} s, Mosquitto {broker:.2} s",
+            wall * 2.0,
+            100.0 * server / (wall * 2.0),
+            100.0 * clients / (wall * 2.0),
+        );
+    }
+}
+
 struct CommandCenter {
     child: std::process::Child,
     port: u16,
@@ -104,7 +177,10 @@ async fn live_socket(
         &format!("ws://127.0.0.1:{port}/api/v1/live{query}"),
         token,
     );
-    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+    // A small read buffer, as the server's: 11,000 clients at 128 KiB each would be 1.4 GB.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024);
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
         .await
         .expect("a live socket");
     let first = ws.next().await.unwrap().unwrap();
@@ -192,7 +268,8 @@ async fn sign_in_and_acknowledge(
 }
 
 /// The crowded benchmark: `idle` idle sockets carrying `idle_feeds` (every feed when `None`)
-/// and `consoles` consoles on one command-center.
+/// and `consoles` consoles on one command-center, the fan-out measured once every idle socket
+/// has been open for a session-check interval.
 #[allow(clippy::too_many_arguments)]
 async fn crowded(
     cc: &CommandCenter,
@@ -225,6 +302,13 @@ async fn crowded(
         "{idle} idle sockets open in {:.1} s; command-center memory per socket: {per_socket:.1} KiB",
         started.elapsed().as_secs_f64()
     );
+    // Steady state: every idle socket has been open longer than the session-check interval
+    // (`live_recheck_s`), so the checks of their sessions go on during the fan-out.
+    if idle > 0 {
+        let settle = Settings::default().live_recheck_s + 5;
+        println!("waiting {settle} s: one session-check interval and a little");
+        tokio::time::sleep(Duration::from_secs(settle)).await;
+    }
     // The consoles' fan-out, with sign-ins and acknowledgements going on at the same time.
     let (port, ack_store) = (cc.port, store.clone());
     let during = tokio::spawn(async move {
@@ -308,6 +392,17 @@ fn bench_change(site_id: i64, level: Option<WarningLevel>) -> LevelChange {
     }
 }
 
+/// What a console reads of a live message: the id of its warning, if it has one.
+#[derive(serde::Deserialize)]
+struct Delivered {
+    warning: Option<WarningId>,
+}
+
+#[derive(serde::Deserialize)]
+struct WarningId {
+    id: i64,
+}
+
 /// Latencies (ms) of every delivery, and of the last delivery of each event.
 async fn fan_out(
     cc: &CommandCenter,
@@ -339,10 +434,14 @@ async fn fan_out(
             while let Some(Ok(m)) = ws.next().await {
                 let now = Instant::now();
                 let Ok(text) = m.to_text() else { continue };
-                let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-                if let Some(id) = v["warning"]["id"].as_i64()
-                    && let Some(at) = published.lock().unwrap().get(&id)
-                {
+                // Only the warning's id is read: the clients share the server's two cores.
+                let Ok(Delivered {
+                    warning: Some(WarningId { id }),
+                }) = serde_json::from_str(text)
+                else {
+                    continue;
+                };
+                if let Some(at) = published.lock().unwrap().get(&id) {
                     let _ = tx.send((id, (now - *at).as_secs_f64() * 1000.0));
                 }
             }
@@ -354,6 +453,7 @@ async fn fan_out(
     let mut all = Vec::new();
     let mut last: HashMap<i64, f64> = HashMap::new();
     let lifecycle = Lifecycle::default();
+    let cpu = CpuUse::start(cc);
     for i in 0..EVENTS {
         // Stored first, as the analyzer does: a new warning each time, so its id is never one
         // of an earlier event or run (a late delivery is never counted).
@@ -389,6 +489,10 @@ async fn fan_out(
             .expect("the warning closed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    cpu.report(
+        cc,
+        &format!("the {EVENTS} changes' fan-out to {consoles} consoles"),
+    );
     for r in ready {
         r.abort();
     }

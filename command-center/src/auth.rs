@@ -196,11 +196,8 @@ fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The officer of a request that carries its session as a bearer header (API clients, also on a
 /// WebSocket upgrade) or the session cookie (browsers: `<img>` and WebSocket requests send it).
-/// With the token. A token in the URL is never read: URLs end up in logs and histories.
-pub async fn officer_of(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(Officer, String), ApiError> {
+/// A token in the URL is never read: URLs end up in logs and histories.
+pub async fn officer_of(state: &AppState, headers: &HeaderMap) -> Result<Officer, ApiError> {
     let token = match (bearer(headers), session_cookie(headers)) {
         (Some(token), _) => token.to_owned(),
         (None, Some(token)) => {
@@ -209,7 +206,7 @@ pub async fn officer_of(
         }
         (None, None) => return Err(ApiError::Unauthorized),
     };
-    Ok((authenticate(state, &token).await?, token))
+    authenticate(state, &token).await
 }
 
 impl FromRequestParts<AppState> for Officer {

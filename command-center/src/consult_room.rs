@@ -35,6 +35,7 @@ use crate::auth::{self, Officer};
 use crate::consult_hub::Consult;
 use crate::error::{ApiError, Id, code};
 use crate::janus::{Janus, JanusError, Session};
+use crate::live::SocketSlot;
 use crate::state::AppState;
 
 /// Largest message a participant may send, bytes (an SDP offer is a few kB).
@@ -47,32 +48,23 @@ async fn socket(
     Id(id): Id<i64>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (officer, token) = auth::officer_of(&state, &headers).await?;
+    let officer = auth::officer_of(&state, &headers).await?;
     let room = admitted(&state, &officer, id).await?;
     let ws = ws.map_err(|e| ApiError::Status(e.status(), e.body_text()))?;
-    let max = state.settings.live_max_sockets_per_session.max(1);
-    if !state.live_sockets.take(&officer.token_hash, max) {
-        return Err(ApiError::RetryLater {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            message: format!("this session already has {max} live connections open"),
-            retry_after_s: 10,
-        });
-    }
+    let slot = SocketSlot::take(&state, &officer)?;
     Ok(ws
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            let session = officer.token_hash.clone();
             let mut participant = Participant {
                 socket,
-                state: state.clone(),
+                state,
                 consult,
                 officer,
-                token,
+                slot,
                 room,
                 media: None,
             };
             participant.serve().await;
-            state.live_sockets.release(&session);
         }))
 }
 
@@ -177,7 +169,8 @@ struct Participant {
     state: AppState,
     consult: Arc<Consult>,
     officer: Officer,
-    token: String,
+    /// Its place among the session's live sockets, and what says the session ended.
+    slot: SocketSlot,
     room: Room,
     media: Option<Media>,
 }
@@ -290,10 +283,8 @@ impl Participant {
             self.leave().await;
             return;
         }
-        let mut recheck = tokio::time::interval(Duration::from_secs(
-            self.state.settings.live_recheck_s.max(1),
-        ));
-        recheck.tick().await;
+        let ended = self.slot.ended();
+        tokio::pin!(ended);
         let shutdown = self.state.shutdown.clone();
         loop {
             let flow = tokio::select! {
@@ -308,13 +299,9 @@ impl Participant {
                     Some(Ok(_)) => Flow::Go,
                 },
                 event = media_event(&mut self.media) => self.relay_media_event(event).await,
-                _ = recheck.tick() => {
-                    if auth::authenticate(&self.state, &self.token).await.is_err() {
-                        let _ = self.send(json!({"type": "session_ended"})).await;
-                        Flow::Stop
-                    } else {
-                        Flow::Go
-                    }
+                _ = &mut ended => {
+                    let _ = self.send(json!({"type": "session_ended"})).await;
+                    Flow::Stop
                 }
             };
             if let Flow::Stop = flow {

@@ -250,6 +250,7 @@ pub async fn start(
         shutdown.clone(),
     ));
     tokio::spawn(app_channel::run_pending(state.clone()));
+    tokio::spawn(live::run_session_checks(state.clone()));
     tokio::spawn(incident_feed::run(
         pool.clone(),
         state.incidents.clone(),

@@ -40,7 +40,8 @@ pub struct Settings {
     pub live_queue: usize,
     /// Seconds a live socket may take to accept one message before it is dropped.
     pub live_send_timeout_s: u64,
-    /// How often a live socket's session is checked again (sign-out, expiry, disabled), seconds.
+    /// How often the sessions of the open live sockets are checked again (sign-out, expiry,
+    /// disabled officer), seconds: one query for all of them; an ended session's sockets close.
     pub live_recheck_s: u64,
     /// Live sockets one session may have open at once; more are refused (429).
     pub live_max_sockets_per_session: usize,
@@ -130,35 +131,54 @@ pub struct LoginStats {
     pub refused_busy: AtomicU64,
 }
 
-/// The live sockets open per session (by token hash).
+/// The live sockets open per session (by token hash), each session with the token that ends
+/// them: one check per interval for every session with sockets open (`live::run_session_checks`)
+/// cancels it when the session was signed out, expired or its officer disabled.
 #[derive(Default)]
-pub struct SocketCount(Mutex<HashMap<Vec<u8>, usize>>);
+pub struct SocketCount(Mutex<HashMap<Vec<u8>, (usize, CancellationToken)>>);
 
 impl SocketCount {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Vec<u8>, usize>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Vec<u8>, (usize, CancellationToken)>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts one more socket of `session`, unless it has `max` open already.
-    pub fn take(&self, session: &[u8], max: usize) -> bool {
+    /// Counts one more socket of `session`, unless it has `max` open already: the token
+    /// cancelled when the session ends.
+    pub fn take(&self, session: &[u8], max: usize) -> Option<CancellationToken> {
         let mut open = self.lock();
-        let count = open.entry(session.to_vec()).or_default();
+        let (count, ended) = open.entry(session.to_vec()).or_default();
         if *count >= max {
-            return false;
+            return None;
         }
         *count += 1;
-        true
+        Some(ended.clone())
     }
 
     /// Live sockets open now, over every session: the consoles and field apps connected.
     pub fn open(&self) -> usize {
-        self.lock().values().sum()
+        self.lock().values().map(|(count, _)| count).sum()
+    }
+
+    /// The sessions with sockets open and not yet ended.
+    pub fn sessions(&self) -> Vec<Vec<u8>> {
+        self.lock()
+            .iter()
+            .filter(|(_, (_, ended))| !ended.is_cancelled())
+            .map(|(session, _)| session.clone())
+            .collect()
+    }
+
+    /// Ends every socket of `session`: each is told and closes.
+    pub fn end(&self, session: &[u8]) {
+        if let Some((_, ended)) = self.lock().get(session) {
+            ended.cancel();
+        }
     }
 
     /// Gives back a place [`SocketCount::take`] counted.
     pub fn release(&self, session: &[u8]) {
         let mut open = self.lock();
-        if let Some(count) = open.get_mut(session) {
+        if let Some((count, _)) = open.get_mut(session) {
             *count -= 1;
             if *count == 0 {
                 open.remove(session);

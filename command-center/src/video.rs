@@ -847,7 +847,7 @@ async fn live_view(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     camera_route(&gateway, &camera)?;
-    let (officer, _) = auth::officer_of(&state, &headers).await?;
+    let officer = auth::officer_of(&state, &headers).await?;
     let division = gateway_in_scope(&state, &officer, &gateway).await?;
     let view = View {
         officer,
@@ -873,7 +873,7 @@ async fn room_live_view(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     camera_route(&gateway, &camera)?;
-    let (officer, _) = auth::officer_of(&state, &headers).await?;
+    let officer = auth::officer_of(&state, &headers).await?;
     let room = crate::consult_room::admitted(&state, &officer, room).await?;
     let brought: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM consult_events WHERE room_id = $1 AND kind = 'camera'

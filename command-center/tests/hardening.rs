@@ -375,6 +375,114 @@ async fn a_console_shows_the_stores_warning_not_what_a_message_says_about_it() {
     forger.shutdown().await;
 }
 
+/// What a live socket says until it closes, if it closes within `wait`; `None` if it is still
+/// open then.
+async fn said_until_closed(
+    ws: &mut geohazard_testkit::api::WsStream,
+    wait: Duration,
+) -> Option<Vec<String>> {
+    use futures::StreamExt;
+    let mut said = Vec::new();
+    let closed = tokio::time::timeout(wait, async {
+        while let Some(Ok(m)) = ws.next().await {
+            match m {
+                tungstenite::Message::Text(t) => {
+                    let m: Value = serde_json::from_str(&t).unwrap();
+                    said.push(m["type"].as_str().unwrap_or_default().to_owned());
+                }
+                tungstenite::Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    closed.is_ok().then_some(said)
+}
+
+#[tokio::test]
+async fn every_live_socket_of_a_signed_out_expired_or_disabled_session_is_told_and_closed_and_no_other()
+ {
+    let env = setup(Settings {
+        live_recheck_s: 1,
+        ..Settings::default()
+    })
+    .await;
+    env.officer("gao-other", COUNTY, Role::DutyOfficer).await;
+    let site = fixtures::register_site(&env.store, "GAO-1").await;
+    let signed_out = env.login("gao-duty").await;
+    let expired = env.login("gao-duty").await;
+    let disabled = env.login("gao-other").await;
+    let kept = env.login("gao-duty").await;
+    let open = |path: &'static str, token: String| {
+        let api = &env.api;
+        async move {
+            let mut ws = api.ws(path, &token).await.expect("a live socket");
+            assert_eq!(next_json(&mut ws).await["type"], "ready");
+            ws
+        }
+    };
+    // Two sockets of the session that signs out (a console and a field app), one of each other.
+    let mut ending = [
+        open("/live", signed_out.clone()).await,
+        open("/live?feeds=notifications,incidents", signed_out.clone()).await,
+        open("/live", expired.clone()).await,
+        open("/live?feeds=notifications", disabled.clone()).await,
+    ];
+    let mut console = open("/live", kept.clone()).await;
+    let mut field_app = open("/live?feeds=notifications,incidents", kept.clone()).await;
+
+    let (status, body) = env.api.post(&signed_out, "/logout", json!({})).await;
+    assert!(status.is_success(), "{status} {body}");
+    sqlx::query(
+        "UPDATE officer_sessions
+         SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour'
+         WHERE token_hash = sha256(decode($1, 'hex'))",
+    )
+    .bind(&expired)
+    .execute(&env.store.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE officers SET disabled = true WHERE username = 'gao-other'")
+        .execute(&env.store.pool)
+        .await
+        .unwrap();
+    // Checked every second: each is told, then closed (10 s: room for a loaded machine).
+    for (i, ws) in ending.iter_mut().enumerate() {
+        let said = said_until_closed(ws, Duration::from_secs(10)).await;
+        assert_eq!(
+            said,
+            Some(vec!["session_ended".to_owned()]),
+            "socket {i} of an ended session"
+        );
+    }
+    // Three more checks went by: the current session's sockets are open and carry on.
+    assert_eq!(
+        said_until_closed(&mut field_app, Duration::from_secs(3)).await,
+        None
+    );
+    let warning = env
+        .raise_warning_from(site, "threshold:mud-1", WarningLevel::Yellow, 25.0)
+        .await;
+    let analyzer = env.publisher("analyzer").await;
+    publish_warning(&analyzer, &warning).await;
+    let got = next_json(&mut console).await;
+    assert_eq!(got["warning"]["id"], warning.id, "{got}");
+    analyzer.shutdown().await;
+    // Signing out ends it too, however many checks went by before.
+    let (status, _) = env.api.post(&kept, "/logout", json!({})).await;
+    assert!(status.is_success());
+    for ws in [&mut console, &mut field_app] {
+        let said = said_until_closed(ws, Duration::from_secs(10))
+            .await
+            .expect("closed");
+        assert_eq!(
+            said.last().map(String::as_str),
+            Some("session_ended"),
+            "{said:?}"
+        );
+    }
+}
+
 /// A TCP connection to the server from loopback address `local`.
 async fn connect_from(local: [u8; 4], server: std::net::SocketAddr) -> tokio::net::TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
