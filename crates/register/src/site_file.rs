@@ -5,14 +5,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use geohazard_domain::Scope;
-use geohazard_domain::SiteStatus;
+use geohazard_domain::{Scope, SiteStatus};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
 
 use crate::site_edit::{self, Actor, Outcome, RegisteredSite};
-use crate::site_input::{FIELDS, FieldError, Reason, SiteInput, SiteRecord};
+use crate::site_input::{self, FIELDS, FieldError, Reason, SiteInput, SiteRecord};
 pub use crate::table_file::RowProblem;
 use crate::table_file::{Cell, Layout, Table};
 
