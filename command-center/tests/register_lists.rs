@@ -180,7 +180,10 @@ async fn a_people_file_with_bad_rows_imports_nothing_then_lands_whole_updates_by
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    assert_eq!((done["created"].as_u64(), done["updated"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        (done["created"].as_u64(), done["updated"].as_u64()),
+        (Some(2), Some(0))
+    );
     assert_eq!(
         env.count("SELECT count(*) FROM people WHERE phone IN ('13900001111', '13900002222') AND division_code = '511525'")
             .await,
@@ -204,11 +207,17 @@ async fn a_people_file_with_bad_rows_imports_nothing_then_lands_whole_updates_by
         assert_eq!(status, StatusCode::OK, "{format}: {again}");
         assert_eq!(again["created"], 0, "{format}: {again}");
         assert_eq!(again["updated"], 0, "{format}: {again}");
-        assert!(again["unchanged"].as_u64().unwrap() >= 2, "{format}: {again}");
+        assert!(
+            again["unchanged"].as_u64().unwrap() >= 2,
+            "{format}: {again}"
+        );
         assert_eq!(again["ignored_columns"], Value::Array(vec![]), "{format}");
     }
     let exported = String::from_utf8(env.export_list(&admin, "people", "csv").await).unwrap();
-    assert!(exported.starts_with("\u{feff}姓名,联系电话,行政区划代码\n"), "{exported}");
+    assert!(
+        exported.starts_with("\u{feff}姓名,联系电话,行政区划代码\n"),
+        "{exported}"
+    );
     assert!(exported.contains("张三,13900001111,511525"), "{exported}");
 
     // A re-import finds a person by phone: the new name updates them, audited before and after.
@@ -227,7 +236,12 @@ async fn a_people_file_with_bad_rows_imports_nothing_then_lands_whole_updates_by
     // may not import at all.
     let cp = env.login("cp-admin").await;
     let (status, report) = env
-        .import_list(&cp, "people", "", csv(&["姓名,联系电话,行政区划代码", "钱七,13900004444,511525"]))
+        .import_list(
+            &cp,
+            "people",
+            "",
+            csv(&["姓名,联系电话,行政区划代码", "钱七,13900004444,511525"]),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
     assert_eq!(report["problems"][0]["reason"], "unknown_division");
@@ -340,34 +354,164 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
     // Sensors: an unknown kind, an interval of 0 and of 十, Cuiping's gateway, a point twice,
     // latitude 95, a coordinate that is no coordinate.
     let good_rows = [
-        row(&["GX-1", "gw-a", "crack-1", "裂缝计", "mm", "600", "104°36'0\"E", "28.8", "512.5", "1.5", "是"]),
-        row(&["GX-1", "gw-a", "rain-1", "rain_gauge", "mm", "60", "", "", "", "", ""]),
-        row(&["GX-2", "gw-b", "mud-1", "泥位", "m", "300", "104.61", "28.81", "", "", "否"]),
+        row(&[
+            "GX-1",
+            "gw-a",
+            "crack-1",
+            "裂缝计",
+            "mm",
+            "600",
+            "104°36'0\"E",
+            "28.8",
+            "512.5",
+            "1.5",
+            "是",
+        ]),
+        row(&[
+            "GX-1",
+            "gw-a",
+            "rain-1",
+            "rain_gauge",
+            "mm",
+            "60",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "GX-2", "gw-b", "mud-1", "泥位", "m", "300", "104.61", "28.81", "", "", "否",
+        ]),
     ];
     let mut bad_rows = good_rows.to_vec();
     bad_rows.extend([
-        row(&["GX-1", "gw-a", "x-1", "测斜仪器", "mm", "60", "", "", "", "", ""]),
-        row(&["GX-1", "gw-a", "x-2", "裂缝计", "mm", "0", "", "", "", "", ""]),
-        row(&["GX-1", "gw-a", "x-3", "裂缝计", "mm", "十", "", "", "", "", ""]),
-        row(&["GX-1", "gw-cp", "x-4", "裂缝计", "mm", "60", "", "", "", "", ""]),
-        row(&["GX-1", "gw-a", "crack-1", "裂缝计", "mm", "60", "", "", "", "", ""]),
-        row(&["GX-1", "gw-a", "x-5", "裂缝计", "mm", "60", "104.6", "95", "", "", ""]),
-        row(&["GX-1", "gw-a", "x-6", "裂缝计", "mm", "60", "东经104度", "28.8", "", "", ""]),
+        row(&[
+            "GX-1",
+            "gw-a",
+            "x-1",
+            "测斜仪器",
+            "mm",
+            "60",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "GX-1",
+            "gw-a",
+            "x-2",
+            "裂缝计",
+            "mm",
+            "0",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "GX-1",
+            "gw-a",
+            "x-3",
+            "裂缝计",
+            "mm",
+            "十",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "GX-1",
+            "gw-cp",
+            "x-4",
+            "裂缝计",
+            "mm",
+            "60",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "GX-1",
+            "gw-a",
+            "crack-1",
+            "裂缝计",
+            "mm",
+            "60",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "GX-1",
+            "gw-a",
+            "x-5",
+            "裂缝计",
+            "mm",
+            "60",
+            "104.6",
+            "95",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "GX-1",
+            "gw-a",
+            "x-6",
+            "裂缝计",
+            "mm",
+            "60",
+            "东经104度",
+            "28.8",
+            "",
+            "",
+            "",
+        ]),
     ]);
     let (status, report) = env
-        .import_list(&admin, "sensors", "?filename=传感器.xlsx", xlsx(&SENSOR_HEADINGS, &bad_rows))
+        .import_list(
+            &admin,
+            "sensors",
+            "?filename=传感器.xlsx",
+            xlsx(&SENSOR_HEADINGS, &bad_rows),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
     assert_eq!(
         lines(&report),
         [
-            (5, "传感器类型".into(), "测斜仪器".into(), "unknown_kind".into()),
+            (
+                5,
+                "传感器类型".into(),
+                "测斜仪器".into(),
+                "unknown_kind".into()
+            ),
             (6, "采样间隔(秒)".into(), "0".into(), "out_of_range".into()),
             (7, "采样间隔(秒)".into(), "十".into(), "not_a_number".into()),
             (8, "网关编号".into(), "gw-cp".into(), "out_of_scope".into()),
-            (9, "测点（通道）".into(), "crack-1".into(), "duplicate_row".into()),
+            (
+                9,
+                "测点（通道）".into(),
+                "crack-1".into(),
+                "duplicate_row".into()
+            ),
             (10, "纬度".into(), "95".into(), "out_of_range".into()),
-            (11, "经度".into(), "东经104度".into(), "bad_coordinate".into()),
+            (
+                11,
+                "经度".into(),
+                "东经104度".into(),
+                "bad_coordinate".into()
+            ),
         ]
     );
     assert_eq!(report["error"], "文件有 7 行错误，未导入任何数据");
@@ -379,7 +523,12 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
     assert!(env.audited("sensor.register").await.is_empty());
 
     let (status, done) = env
-        .import_list(&admin, "sensors", "?filename=传感器.xlsx", xlsx(&SENSOR_HEADINGS, &good_rows))
+        .import_list(
+            &admin,
+            "sensors",
+            "?filename=传感器.xlsx",
+            xlsx(&SENSOR_HEADINGS, &good_rows),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["created"], 3);
@@ -389,7 +538,10 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
     .fetch_one(&env.store.pool)
     .await
     .unwrap();
-    assert_eq!((kind.as_str(), interval, elevation, active), ("crack_meter", 600, 512.5, true));
+    assert_eq!(
+        (kind.as_str(), interval, elevation, active),
+        ("crack_meter", 600, 512.5, true)
+    );
     assert!((lon - 104.6).abs() < 1e-9, "{lon}");
     let registered = env.audited("sensor.register").await;
     assert_eq!(registered.len(), 3);
@@ -439,7 +591,11 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
     assert_eq!(last.1["before"]["sampling_interval_s"], 600);
     assert_eq!(last.1["after"]["sampling_interval_s"], 300);
     let imports = env.audited("register.import").await;
-    assert!(imports.iter().any(|(_, d)| d["list"] == "sensors" && d["updated"] == 1));
+    assert!(
+        imports
+            .iter()
+            .any(|(_, d)| d["list"] == "sensors" && d["updated"] == 1)
+    );
 
     // Cuiping's admin cannot change Gao's sensor through a file, nor see it in an export.
     let (status, report) = env
@@ -447,7 +603,22 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
             &cp,
             "sensors",
             "",
-            xlsx(&SENSOR_HEADINGS, &[row(&["CP-1", "gw-a", "crack-1", "裂缝计", "mm", "60", "", "", "", "", ""])]),
+            xlsx(
+                &SENSOR_HEADINGS,
+                &[row(&[
+                    "CP-1",
+                    "gw-a",
+                    "crack-1",
+                    "裂缝计",
+                    "mm",
+                    "60",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ])],
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
@@ -460,5 +631,8 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
     let theirs = String::from_utf8(env.export_list(&cp, "sensors", "csv").await).unwrap();
     assert_eq!(theirs.lines().count(), 1, "only the headings: {theirs}");
     let gateways = String::from_utf8(env.export_list(&cp, "gateways", "csv").await).unwrap();
-    assert!(gateways.contains("gw-cp") && !gateways.contains("gw-a"), "{gateways}");
+    assert!(
+        gateways.contains("gw-cp") && !gateways.contains("gw-a"),
+        "{gateways}"
+    );
 }

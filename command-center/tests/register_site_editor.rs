@@ -341,9 +341,15 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
     env.add_neighbour().await;
     env.officer("gao-admin", COUNTY, Role::Admin).await;
     let site = env.landslide("GX-SEN-1", COUNTY, 12).await;
-    geohazard_store::registry::upsert_gateway(&env.store.pool, "gw-sen", Some(site), "一号网关", None)
-        .await
-        .unwrap();
+    geohazard_store::registry::upsert_gateway(
+        &env.store.pool,
+        "gw-sen",
+        Some(site),
+        "一号网关",
+        None,
+    )
+    .await
+    .unwrap();
     let b = browser().await;
     b.sign_in(&env.api.console_url(), "gao-admin", PASSWORD)
         .await;
@@ -352,7 +358,10 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
     b.until(
         "the site's row",
         WAIT,
-        &format!("return document.querySelector('{}')", open.replace('\'', "\\'")),
+        &format!(
+            "return document.querySelector('{}')",
+            open.replace('\'', "\\'")
+        ),
     )
     .await;
     b.click(open).await;
@@ -363,7 +372,8 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
     )
     .await;
     assert_eq!(
-        b.js("return document.getElementById('sensors-none').textContent").await,
+        b.js("return document.getElementById('sensors-none').textContent")
+            .await,
         "此隐患点暂无传感器"
     );
 
@@ -389,7 +399,8 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
         })
     );
     assert_eq!(
-        b.js("return document.getElementById('sensor-msg').textContent").await,
+        b.js("return document.getElementById('sensor-msg').textContent")
+            .await,
         "未保存：请修改标红的字段"
     );
     b.js("document.getElementById('sensor-form').scrollIntoView({block: 'center'})")
@@ -416,7 +427,8 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
     )
     .await;
     assert_eq!(
-        b.js("return document.getElementById('sensor-msg').textContent").await,
+        b.js("return document.getElementById('sensor-msg').textContent")
+            .await,
         "已新增传感器 gw-sen/crack-1"
     );
     let cells = b
@@ -424,13 +436,25 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
         .await;
     assert_eq!(
         cells,
-        json!(["裂缝计", "mm", "600", "gw-sen", "crack-1", "104.6", "28.8", "512.5", "", "启用"])
+        json!([
+            "裂缝计",
+            "mm",
+            "600",
+            "gw-sen",
+            "crack-1",
+            "104.6",
+            "28.8",
+            "512.5",
+            "",
+            "启用"
+        ])
     );
 
     // Edited: another kind, unit and interval; the same sensor changes, audited before and after.
     b.click("#site-sensors-list .sensor-edit").await;
     assert_eq!(
-        b.js("return document.getElementById('sensor-form-title').textContent").await,
+        b.js("return document.getElementById('sensor-form-title').textContent")
+            .await,
         "编辑传感器 gw-sen/crack-1"
     );
     set_value(&b, "sensor-kind", "mud_level").await;
@@ -443,14 +467,16 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
         "return document.getElementById('sensor-msg').textContent === '已保存传感器 gw-sen/crack-1'",
     )
     .await;
-    let (kind, unit, interval): (String, String, i32) = sqlx::query_as(
-        "SELECT kind, unit, sampling_interval_s FROM sensors WHERE site_id = $1",
-    )
-    .bind(site)
-    .fetch_one(&env.store.pool)
-    .await
-    .unwrap();
-    assert_eq!((kind.as_str(), unit.as_str(), interval), ("mud_level", "m", 300));
+    let (kind, unit, interval): (String, String, i32) =
+        sqlx::query_as("SELECT kind, unit, sampling_interval_s FROM sensors WHERE site_id = $1")
+            .bind(site)
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (kind.as_str(), unit.as_str(), interval),
+        ("mud_level", "m", 300)
+    );
     let audited: Vec<Value> = sqlx::query_scalar(
         "SELECT detail FROM audit_log WHERE action = 'sensor.register' ORDER BY id",
     )

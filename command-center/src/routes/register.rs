@@ -19,8 +19,8 @@ use geohazard_audit::Entry;
 use geohazard_domain::{AuditAction, OfficerId, Permission, SiteId, catalogue};
 use geohazard_register::site_edit::{self, Actor, Outcome};
 use geohazard_register::site_file;
-use geohazard_register::table_file::{self, Cell, Layout};
 use geohazard_register::site_input::{self, FieldError};
+use geohazard_register::table_file::{self, Cell, Layout};
 use serde_json::json;
 use sqlx::{Postgres, Transaction};
 

@@ -86,15 +86,28 @@ async fn import(
     .into_response())
 }
 
-async fn export(list: List, state: AppState, caller: Caller, q: ExportQuery) -> Result<Response, ApiError> {
+async fn export(
+    list: List,
+    state: AppState,
+    caller: Caller,
+    q: ExportQuery,
+) -> Result<Response, ApiError> {
     let (permission, refusal) = match list {
         List::People => (Permission::ReadSites, "your role may not read sites"),
-        List::Gateways | List::Sensors => (Permission::ReadDevices, "your role may not read devices"),
+        List::Gateways | List::Sensors => {
+            (Permission::ReadDevices, "your role may not read devices")
+        }
     };
     caller.require(permission, refusal)?;
     let mut db = state.pool.acquire().await?;
     let rows = list_file::export(&mut db, &caller.scope, list).await?;
-    exported(q.format.as_deref(), list.as_str(), &caller, list.layout(), rows)
+    exported(
+        q.format.as_deref(),
+        list.as_str(),
+        &caller,
+        list.layout(),
+        rows,
+    )
 }
 
 /// Imports people (姓名, 联系电话, 行政区划代码); a person already in scope with the phone (else

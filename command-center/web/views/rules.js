@@ -16,9 +16,6 @@ const $ = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (documen
 const LAYERS = ["sensor", "site", "kind"];
 const LEVELS = ["blue", "yellow", "orange", "red"];
 
-
-const LEVELS = ["blue", "yellow", "orange", "red"];
-
 /** A parameter's dotted key (`persistence.readings`) in the console's language, part by part. @param {string} key */
 const paramName = (key) => key.split(".").map((part) => t(LEVELS.includes(part) ? "level." + part : "rules.param." + part)).join(" · ");
 

@@ -202,7 +202,11 @@ pub async fn import(
             && seen.insert(key.to_lowercase(), *row).is_some();
         let applied = if duplicate {
             let value = columns.text(cells, key_field).unwrap_or_default();
-            Ok(Err(vec![FieldError::new(key_field, value, Reason::DuplicateRow)]))
+            Ok(Err(vec![FieldError::new(
+                key_field,
+                value,
+                Reason::DuplicateRow,
+            )]))
         } else {
             match list {
                 List::People => person_row(tx, scope, &columns, cells, default_division).await,
@@ -515,18 +519,34 @@ async fn sensor_row(
 }
 
 /// The list in scope as rows under its layout's headings (what an import reads back).
-pub async fn export(db: &mut PgConnection, scope: &Scope, list: List) -> sqlx::Result<Vec<Vec<Cell>>> {
+pub async fn export(
+    db: &mut PgConnection,
+    scope: &Scope,
+    list: List,
+) -> sqlx::Result<Vec<Vec<Cell>>> {
     let text = |t: &str| Cell::Text(t.to_owned());
     Ok(match list {
         List::People => people::list(db, scope, None)
             .await?
             .into_iter()
-            .map(|p| vec![text(&p.name), Cell::text(p.phone.as_deref()), text(&p.division_code)])
+            .map(|p| {
+                vec![
+                    text(&p.name),
+                    Cell::text(p.phone.as_deref()),
+                    text(&p.division_code),
+                ]
+            })
             .collect(),
         List::Gateways => gateway_keys::list(db, scope)
             .await?
             .into_iter()
-            .map(|g| vec![text(&g.code), text(&g.name), Cell::text(g.site_code.as_deref())])
+            .map(|g| {
+                vec![
+                    text(&g.code),
+                    text(&g.name),
+                    Cell::text(g.site_code.as_deref()),
+                ]
+            })
             .collect(),
         List::Sensors => sensor_edit::list(db, scope, None)
             .await?

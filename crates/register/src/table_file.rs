@@ -128,7 +128,9 @@ pub struct Table {
 impl Table {
     /// The rows with anything in them.
     pub fn filled_rows(&self) -> impl Iterator<Item = &(u32, Vec<Value>)> {
-        self.rows.iter().filter(|(_, cells)| !cells.iter().all(is_blank))
+        self.rows
+            .iter()
+            .filter(|(_, cells)| !cells.iter().all(is_blank))
     }
 }
 
