@@ -403,7 +403,7 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
             .await,
         "未保存：请修改标红的字段"
     );
-    b.js("document.getElementById('sensor-form').scrollIntoView({block: 'center'})")
+    b.js("document.getElementById('sensor-form').scrollIntoView({block: 'end'})")
         .await;
     b.screenshot("site-sensors-refused").await;
     let none: i64 = sqlx::query_scalar("SELECT count(*) FROM sensors WHERE site_id = $1")

@@ -48,7 +48,10 @@ async function send(method, path, body, ifMatch) {
 function shownValue(v) {
   if (v === null || v === undefined) return t("common.none");
   if (typeof v === "number") return num(v, 4);
-  return typeof v === "string" ? v : JSON.stringify(v);
+  if (typeof v !== "string") return JSON.stringify(v);
+  // A word of the rule's JSON (a direction, a level) in the console's language, the word beside it.
+  const named = v === "above" || v === "below" ? t("rules.direction." + v) : LEVELS.includes(v) ? t("level." + v) : null;
+  return named ? html`${named} <code class="param-key">${v}</code>` : v;
 }
 
 /** The row of the shown rule in `layer`, if it has one. @param {string} layer */
