@@ -74,6 +74,7 @@ static ASSETS: &[Asset] = &[
     // Divisions and the site editor: location, threat zone, attachments (issue 24).
     asset!("views/divisions.js", JS),
     asset!("views/site-editor.js", JS),
+    asset!("views/site-sensors.js", JS),
     asset!("views/site-release.js", JS),
     asset!("app.css", CSS),
     asset!("app/index.html", "text/html; charset=utf-8"),

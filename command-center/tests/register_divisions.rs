@@ -326,7 +326,7 @@ async fn a_bad_geojson_file_is_refused_feature_by_feature_in_the_officers_langua
                 "边界不是有效的多边形（Polygon 或 MultiPolygon，WGS 84）"
             ),
             expect(5, "code", "out_of_scope", "不在本级管辖范围内"),
-            expect(6, "code", "duplicate_code", "统一编号重复"),
+            expect(6, "code", "duplicate_code", "编号重复（已被使用）"),
             expect(7, "parent", "parent_mismatch", "上级代码与行政区划代码不符"),
         ]
     );

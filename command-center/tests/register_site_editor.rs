@@ -2,7 +2,8 @@
 //! command-center and PostgreSQL, in Chinese: a county admin draws a site's threat zone on the
 //! map vertex by vertex with the mouse, drags the site a little, saves, and attaches a photo;
 //! then imports a GeoJSON file of townships with errors, reads the report feature by feature,
-//! and imports the fixed file. Screenshots go to `target/screenshots/site-editor-*.png` and
+//! and imports the fixed file; adds and edits a site's sensor, each refused field named beside it.
+//! Screenshots go to `target/screenshots/site-editor-*.png`, `site-sensors-*.png` and
 //! `target/screenshots/divisions-*.png`.
 
 mod common;
@@ -282,7 +283,7 @@ async fn an_admin_reads_a_geojson_import_report_feature_by_feature_then_imports_
             [
                 "4",
                 "边界",
-                "Point: not a Polygon or MultiPolygon",
+                json!({"type": "Point", "coordinates": [104.5, 28.7]}).to_string(),
                 "边界不是有效的多边形（Polygon 或 MultiPolygon，WGS 84）"
             ]
         ])
@@ -319,5 +320,184 @@ async fn an_admin_reads_a_geojson_import_report_feature_by_feature_then_imports_
         .await;
     assert_eq!(level, "乡镇级");
     b.screenshot("divisions-imported").await;
+    b.close().await;
+}
+
+/// Sets a form control's value as typing would (an `input` and a `change` event).
+async fn set_value(b: &Browser, id: &str, value: &str) {
+    b.js(&format!(
+        "const e = document.getElementById({id:?}); e.value = {value:?};
+         e.dispatchEvent(new Event('input', {{bubbles: true}}));
+         e.dispatchEvent(new Event('change', {{bubbles: true}})); return true"
+    ))
+    .await;
+}
+
+/// The text shown beside each field of the sensor form, by field.
+async fn field_errors(b: &Browser) -> Value {
+    b.js("return Object.fromEntries([...document.querySelectorAll('#sensor-form .field-error')].filter((e) => e.textContent).map((e) => [e.id.replace('sensor-err-', ''), e.textContent]))")
+        .await
+}
+
+#[tokio::test]
+async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field_named_beside_it_in_chinese()
+ {
+    let env = common::start(|_| {}).await;
+    env.add_neighbour().await;
+    env.officer("gao-admin", COUNTY, Role::Admin).await;
+    let site = env.landslide("GX-SEN-1", COUNTY, 12).await;
+    geohazard_store::registry::upsert_gateway(
+        &env.store.pool,
+        "gw-sen",
+        Some(site),
+        "一号网关",
+        None,
+    )
+    .await
+    .unwrap();
+    let b = browser().await;
+    b.sign_in(&env.api.console_url(), "gao-admin", PASSWORD)
+        .await;
+    b.click("#tab-register").await;
+    let open = "#register-sites tr[data-code=\"GX-SEN-1\"] .site-open";
+    b.until(
+        "the site's row",
+        WAIT,
+        &format!(
+            "return document.querySelector('{}')",
+            open.replace('\'', "\\'")
+        ),
+    )
+    .await;
+    b.click(open).await;
+    b.until(
+        "the sensor form",
+        WAIT,
+        "return document.getElementById('sensor-form') && document.getElementById('sensors-none')",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('sensors-none').textContent")
+            .await,
+        "此隐患点暂无传感器"
+    );
+
+    // Everything wrong at once: no gateway, a point with a space, an interval of 0, latitude 95.
+    set_value(&b, "sensor-channel", "crack 1").await;
+    set_value(&b, "sensor-sampling_interval_s", "0").await;
+    set_value(&b, "sensor-longitude", "104.6").await;
+    set_value(&b, "sensor-latitude", "95").await;
+    b.click("#sensor-save").await;
+    b.until(
+        "the refusals beside the fields",
+        WAIT,
+        "return document.getElementById('sensor-err-latitude').textContent",
+    )
+    .await;
+    assert_eq!(
+        field_errors(&b).await,
+        json!({
+            "gateway_code": "必填项为空",
+            "channel": "编号格式错误（1–64 位字母、数字或 _.-）",
+            "sampling_interval_s": "数值超出范围",
+            "latitude": "数值超出范围",
+        })
+    );
+    assert_eq!(
+        b.js("return document.getElementById('sensor-msg').textContent")
+            .await,
+        "未保存：请修改标红的字段"
+    );
+    b.js("document.getElementById('sensor-form').scrollIntoView({block: 'end'})")
+        .await;
+    b.screenshot("site-sensors-refused").await;
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM sensors WHERE site_id = $1")
+        .bind(site)
+        .fetch_one(&env.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+
+    // Corrected: the sensor is added and listed.
+    set_value(&b, "sensor-gateway_code", "gw-sen").await;
+    set_value(&b, "sensor-channel", "crack-1").await;
+    set_value(&b, "sensor-sampling_interval_s", "600").await;
+    set_value(&b, "sensor-latitude", "28.8").await;
+    set_value(&b, "sensor-elevation_m", "512.5").await;
+    b.click("#sensor-save").await;
+    b.until(
+        "the sensor listed",
+        WAIT,
+        "return document.querySelector('#site-sensors-list tr[data-sensor]')",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('sensor-msg').textContent")
+            .await,
+        "已新增传感器 gw-sen/crack-1"
+    );
+    let cells = b
+        .js("return [...document.querySelector('#site-sensors-list tr[data-sensor]').cells].slice(0, 10).map((c) => c.textContent)")
+        .await;
+    assert_eq!(
+        cells,
+        json!([
+            "裂缝计",
+            "mm",
+            "600",
+            "gw-sen",
+            "crack-1",
+            "104.6",
+            "28.8",
+            "512.5",
+            "",
+            "启用"
+        ])
+    );
+
+    // Edited: another kind, unit and interval; the same sensor changes, audited before and after.
+    b.click("#site-sensors-list .sensor-edit").await;
+    assert_eq!(
+        b.js("return document.getElementById('sensor-form-title').textContent")
+            .await,
+        "编辑传感器 gw-sen/crack-1"
+    );
+    set_value(&b, "sensor-kind", "mud_level").await;
+    set_value(&b, "sensor-unit", "m").await;
+    set_value(&b, "sensor-sampling_interval_s", "300").await;
+    b.click("#sensor-save").await;
+    b.until(
+        "the edit saved",
+        WAIT,
+        "return document.getElementById('sensor-msg').textContent === '已保存传感器 gw-sen/crack-1'",
+    )
+    .await;
+    let (kind, unit, interval): (String, String, i32) =
+        sqlx::query_as("SELECT kind, unit, sampling_interval_s FROM sensors WHERE site_id = $1")
+            .bind(site)
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (kind.as_str(), unit.as_str(), interval),
+        ("mud_level", "m", 300)
+    );
+    let audited: Vec<Value> = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'sensor.register' ORDER BY id",
+    )
+    .fetch_all(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 2);
+    assert_eq!(audited[1]["before"]["kind"], "crack_meter");
+    assert_eq!(audited[1]["after"]["kind"], "mud_level");
+    assert_eq!(
+        b.js("return document.querySelector('#site-sensors-list tr[data-sensor]').cells[0].textContent")
+            .await,
+        "泥位"
+    );
+    b.js("document.getElementById('site-sensors').scrollIntoView()")
+        .await;
+    b.screenshot("site-sensors-edited").await;
     b.close().await;
 }

@@ -17,11 +17,10 @@ use geohazard_api::register::{
 };
 use geohazard_domain::{AuditAction, Permission};
 use geohazard_register::divisions;
-use geohazard_register::site_edit::Actor;
 use geohazard_register::site_input::{FieldError, checked_text};
 use serde_json::json;
 
-use super::register::{invalid, lang_of, text};
+use super::register::{ImportStart, actor, invalid, lang_of, text};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
 use crate::error::{ApiError, Body, Id, Params, code};
@@ -30,14 +29,6 @@ use crate::state::AppState;
 const MAY_NOT_CHANGE: &str = "your role may not change the register";
 /// A county's townships at survey detail stay well under this.
 const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
-
-fn actor(caller: &Caller, remote: Option<String>, source: Option<String>) -> Actor {
-    Actor {
-        officer_id: geohazard_domain::OfficerId(caller.officer.id),
-        remote_addr: remote,
-        source,
-    }
-}
 
 fn refused(problems: Vec<FeatureProblem>, lang: &str) -> Response {
     let mut features: Vec<u32> = problems.iter().map(|p| p.feature).collect();
@@ -72,15 +63,9 @@ pub(super) async fn import(
     Params(q): Params<DivisionsImportQuery>,
     file: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageRegister, MAY_NOT_CHANGE)?;
-    let lang = lang_of(&headers, q.lang.as_deref());
-    let Some(features) = divisions::features(&file) else {
-        return Err(ApiError::coded(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code::UNREADABLE_FILE,
-            text("divisions.import.not_geojson", lang),
-        ));
-    };
+    let start = ImportStart::new(&caller, &headers, q.lang.as_deref(), q.filename.as_deref())?;
+    let lang = start.lang;
+    let features = start.read(divisions::features(&file), "divisions.import.not_geojson")?;
     let mut tx = state.pool.begin().await?;
     let known =
         divisions::known(&mut tx, &caller.scope, &divisions::codes_named(&features)).await?;
@@ -88,29 +73,19 @@ pub(super) async fn import(
     if !checked.problems.is_empty() {
         return Ok(refused(checked.problems, lang));
     }
-    let filename: Option<String> = q
-        .filename
-        .as_deref()
-        .map(|f| f.chars().filter(|c| !c.is_control()).take(200).collect());
-    let who = actor(&caller, remote.clone(), filename.clone());
+    let who = actor(&caller, remote.clone(), start.filename.clone());
     let summary = divisions::apply(&mut tx, &who, &checked.divisions).await?;
-    super::register::audit(
-        &mut tx,
-        &caller,
-        remote,
-        AuditAction::DivisionImport,
-        filename.map_or_else(|| "file".to_owned(), |f| format!("file:{f}")),
-        None,
-        json!({"created": summary.created, "updated": summary.updated,
-               "unchanged": summary.unchanged, "features": features.len(),
-               "dry_run": q.dry_run}),
-    )
-    .await?;
-    if q.dry_run {
-        tx.rollback().await?;
-    } else {
-        tx.commit().await?;
-    }
+    start
+        .finish(
+            tx,
+            &caller,
+            remote,
+            AuditAction::DivisionImport,
+            json!({"created": summary.created, "updated": summary.updated,
+                   "unchanged": summary.unchanged, "features": features.len()}),
+            q.dry_run,
+        )
+        .await?;
     Ok(Json(DivisionsDone {
         summary,
         dry_run: q.dry_run,

@@ -16,6 +16,7 @@ mod plans;
 pub(crate) mod forecast;
 mod readings;
 mod register;
+mod register_lists;
 mod sites;
 mod supervision;
 mod warnings;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(sites::routes())
         .merge(register::routes())
+        .merge(register_lists::routes())
         .merge(approvals::routes())
         .merge(readings::routes())
         .merge(warnings::routes())

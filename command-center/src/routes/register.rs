@@ -20,6 +20,7 @@ use geohazard_domain::{AuditAction, OfficerId, Permission, SiteId, catalogue};
 use geohazard_register::site_edit::{self, Actor, Outcome};
 use geohazard_register::site_file;
 use geohazard_register::site_input::{self, FieldError};
+use geohazard_register::table_file::{self, Cell, Layout};
 use serde_json::json;
 use sqlx::{Postgres, Transaction};
 
@@ -152,7 +153,7 @@ async fn answer(
     }
 }
 
-fn actor(caller: &Caller, remote: Option<String>, source: Option<String>) -> Actor {
+pub(super) fn actor(caller: &Caller, remote: Option<String>, source: Option<String>) -> Actor {
     Actor {
         officer_id: OfficerId(caller.officer.id),
         remote_addr: remote,
@@ -280,7 +281,65 @@ pub(super) async fn changes(
     ))
 }
 
-fn refused(problems: Vec<RowProblem>, lang: &str) -> Response {
+/// What every import starts with: the caller may change the register; the report's language
+/// (`?lang=`, else `Accept-Language`); the file's name as recorded with the changes.
+pub(super) struct ImportStart {
+    pub lang: &'static str,
+    pub filename: Option<String>,
+}
+
+impl ImportStart {
+    pub fn new(
+        caller: &Caller,
+        headers: &HeaderMap,
+        lang: Option<&str>,
+        filename: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        caller.require(Permission::ManageRegister, MAY_NOT_CHANGE)?;
+        Ok(ImportStart {
+            lang: lang_of(headers, lang),
+            filename: filename.map(|f| f.chars().filter(|c| !c.is_control()).take(200).collect()),
+        })
+    }
+
+    /// The file as read, or 422 `unreadable_file` saying `message` (a catalogue key).
+    pub fn read<T>(&self, read: Option<T>, message: &str) -> Result<T, ApiError> {
+        read.ok_or_else(|| {
+            ApiError::coded(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code::UNREADABLE_FILE,
+                text(message, self.lang),
+            )
+        })
+    }
+
+    /// Records the import as a whole (`action`, with `detail` and whether it was a dry run),
+    /// then commits `tx`, or rolls it back on a dry run.
+    pub async fn finish(
+        &self,
+        mut tx: Transaction<'_, Postgres>,
+        caller: &Caller,
+        remote: Option<String>,
+        action: AuditAction,
+        mut detail: serde_json::Value,
+        dry_run: bool,
+    ) -> Result<(), ApiError> {
+        detail["dry_run"] = json!(dry_run);
+        let target = self
+            .filename
+            .as_ref()
+            .map_or_else(|| "file".to_owned(), |f| format!("file:{f}"));
+        audit(&mut tx, caller, remote, action, target, None, detail).await?;
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn refused(problems: Vec<RowProblem>, lang: &str) -> Response {
     let mut rows: Vec<u32> = problems.iter().map(|p| p.row).collect();
     rows.dedup();
     let error = text("register.import.refused", lang).replace("{n}", &rows.len().to_string());
@@ -312,26 +371,16 @@ pub(super) async fn import(
     Params(q): Params<ImportQuery>,
     file: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::ManageRegister, MAY_NOT_CHANGE)?;
-    let lang = lang_of(&headers, q.lang.as_deref());
-    let Some(table) = site_file::read_table(&file) else {
-        return Err(ApiError::coded(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code::UNREADABLE_FILE,
-            text("register.import.not_a_table", lang),
-        ));
-    };
+    let start = ImportStart::new(&caller, &headers, q.lang.as_deref(), q.filename.as_deref())?;
+    let lang = start.lang;
+    let table = start.read(site_file::read_table(&file), "register.import.not_a_table")?;
     let mut checked = site_file::check_table(&table, &caller.scope, q.division.as_deref(), lang);
     let mut tx = state.pool.begin().await?;
     site_file::check_codes_in_store(&mut tx, &caller.scope, &mut checked, lang).await?;
     if !checked.problems.is_empty() {
         return Ok(refused(checked.problems, lang));
     }
-    let filename: Option<String> = q
-        .filename
-        .as_deref()
-        .map(|f| f.chars().filter(|c| !c.is_control()).take(200).collect());
-    let who = actor(&caller, remote.clone(), filename.clone());
+    let who = actor(&caller, remote.clone(), start.filename.clone());
     let summary = match site_file::apply(&mut tx, &caller.scope, &who, &checked.sites).await? {
         Ok(summary) => summary,
         Err(refusals) => {
@@ -349,25 +398,17 @@ pub(super) async fn import(
             return Ok(refused(problems, lang));
         }
     };
-    geohazard_audit::record(
-        &mut *tx,
-        &Entry {
-            officer_id: Some(OfficerId(caller.officer.id)),
-            action: AuditAction::SiteImport,
-            target: filename.as_ref().map(|f| format!("file:{f}")),
-            division_code: Some(caller.scope.root().to_owned()),
-            detail: json!({"created": summary.created, "updated": summary.updated,
-                           "unchanged": summary.unchanged, "rows": checked.sites.len(),
-                           "dry_run": q.dry_run}),
-            remote_addr: remote,
-        },
-    )
-    .await?;
-    if q.dry_run {
-        tx.rollback().await?;
-    } else {
-        tx.commit().await?;
-    }
+    start
+        .finish(
+            tx,
+            &caller,
+            remote,
+            AuditAction::SiteImport,
+            json!({"created": summary.created, "updated": summary.updated,
+                   "unchanged": summary.unchanged, "rows": checked.sites.len()}),
+            q.dry_run,
+        )
+        .await?;
     Ok(Json(ImportDone {
         summary,
         ignored_columns: checked.ignored_columns,
@@ -390,14 +431,32 @@ pub(super) async fn export(
     caller.require(Permission::ReadSites, MAY_NOT_READ)?;
     let mut db = state.pool.acquire().await?;
     let sites = site_edit::all(&mut db, &caller.scope).await?;
-    let (bytes, content_type, ext) = match q.format.as_deref().unwrap_or("xlsx") {
+    exported(
+        q.format.as_deref(),
+        "register",
+        &caller,
+        &site_file::SITES,
+        site_file::rows_of(&sites),
+    )
+}
+
+/// A list of the register as a file to download: XLSX (default) or CSV (`format`), named
+/// `<name>-<division>.<ext>`.
+pub(super) fn exported(
+    format: Option<&str>,
+    name: &str,
+    caller: &Caller,
+    layout: &Layout,
+    rows: Vec<Vec<Cell>>,
+) -> Result<Response, ApiError> {
+    let (bytes, content_type, ext) = match format.unwrap_or("xlsx") {
         "xlsx" => (
-            site_file::export_xlsx(&sites)?,
+            table_file::export_xlsx(layout, rows)?,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "xlsx",
         ),
         "csv" => (
-            site_file::export_csv(&sites)?,
+            table_file::export_csv(layout, rows)?,
             "text/csv; charset=utf-8",
             "csv",
         ),
@@ -405,7 +464,7 @@ pub(super) async fn export(
     };
     super::lists::attachment(
         content_type,
-        &format!("register-{}.{ext}", caller.scope.root()),
+        &format!("{name}-{}.{ext}", caller.scope.root()),
         bytes,
     )
 }

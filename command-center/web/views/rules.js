@@ -16,6 +16,9 @@ const $ = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (documen
 const LAYERS = ["sensor", "site", "kind"];
 const LEVELS = ["blue", "yellow", "orange", "red"];
 
+/** A parameter's dotted key (`persistence.readings`) in the console's language, part by part. @param {string} key */
+const paramName = (key) => key.split(".").map((part) => t(LEVELS.includes(part) ? "level." + part : "rules.param." + part)).join(" · ");
+
 /** What is shown, kept across redraws (a language switch). */
 const shown = {
   /** @type {string} */ site: "",
@@ -45,7 +48,10 @@ async function send(method, path, body, ifMatch) {
 function shownValue(v) {
   if (v === null || v === undefined) return t("common.none");
   if (typeof v === "number") return num(v, 4);
-  return typeof v === "string" ? v : JSON.stringify(v);
+  if (typeof v !== "string") return JSON.stringify(v);
+  // A word of the rule's JSON (a direction, a level) in the console's language, the word beside it.
+  const named = v === "above" || v === "below" ? t("rules.direction." + v) : LEVELS.includes(v) ? t("level." + v) : null;
+  return named ? html`${named} <code class="param-key">${v}</code>` : v;
 }
 
 /** The row of the shown rule in `layer`, if it has one. @param {string} layer */
@@ -96,7 +102,7 @@ export async function showRules(el) {
         <h4>${t("rules.merged", { sensor: view.sensor.label })}</h4>
         ${!rule.applies && html`<p class="msg">${t("rules.not_applied")}</p>`}
         <table class="grid" id="rules-params"><tr>${["rules.param", "rules.value", "rules.from"].map((k) => html`<th>${t(k)}</th>`)}</tr>${
-          rule.params.map((/** @type {any} */ p) => html`<tr data-key="${p.key}" data-from="${p.from}"><td>${p.key}</td><td>${shownValue(p.value)}</td><td class="from-${p.from}">${t("rules.from." + p.from)}</td></tr>`)}</table>
+          rule.params.map((/** @type {any} */ p) => html`<tr data-key="${p.key}" data-from="${p.from}"><td>${paramName(p.key)} <code class="param-key">${p.key}</code></td><td>${shownValue(p.value)}</td><td class="from-${p.from}">${t("rules.from." + p.from)}</td></tr>`)}</table>
       </div>
       <form id="rules-form" class="register-form rules-form">
         <h4>${t("rules.edit")}</h4>

@@ -8,6 +8,7 @@ import { report, session } from "../lib/api.js";
 import { html, markup, render } from "../lib/html.js";
 import { state } from "../lib/store.js";
 import { fmtTime, getLang, num, t } from "../lib/text.js";
+import { showSiteSensors } from "./site-sensors.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
 
@@ -89,10 +90,11 @@ export async function openSiteEditor(root, id) {
       <span class="hint">${t("attachments.hint")}</span>
       <p id="attachment-msg" class="msg" role="status"></p>
     </div>`}
+    <div id="site-sensors"></div>
   </section>`);
   placeMap(s);
   if (canChange()) wire();
-  await listAttachments();
+  await Promise.all([listAttachments(), showSiteSensors(/** @type {HTMLElement} */ (document.getElementById("site-sensors")), id)]);
 }
 
 /** @param {any} s the register's record */

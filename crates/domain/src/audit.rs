@@ -40,6 +40,8 @@ crate::closed_set!(
         SiteRetire => "site.retire",
         /// A register file imported whole (its sites have their own entries).
         SiteImport => "site.import",
+        /// A file of people, gateways or sensors imported whole (each entry has its own).
+        RegisterImport => "register.import",
         /// An approval request filed (or filed again after a return).
         ApprovalSubmit => "approval.submit",
         /// An approval step acted on: approve, reject, return, comment, withdraw.

@@ -179,10 +179,15 @@ pub fn check(features: &[Value], known: &HashMap<String, Known>, lang: &str) -> 
             None | Some(Value::Null) => None,
             Some(g) => match crate::geometry::polygon(g, true) {
                 Ok(_) => Some(g.clone()),
-                Err(why) => {
+                // The value found, as for a threat zone: what is wrong with it is the
+                // reason's text, in the officer's language.
+                Err(_) => {
                     errors.push(FieldError::new(
                         "geometry",
-                        why.chars().take(120).collect::<String>(),
+                        crate::site_input::text_of(g)
+                            .chars()
+                            .take(80)
+                            .collect::<String>(),
                         Reason::BadGeometry,
                     ));
                     None

@@ -8,6 +8,7 @@ pub mod divisions;
 pub mod gateway_keys;
 pub mod geojson;
 pub mod geometry;
+pub mod list_file;
 pub mod officers;
 pub mod people;
 pub mod readings;
@@ -17,5 +18,6 @@ pub mod site_edit;
 pub mod site_file;
 pub mod site_input;
 pub mod sites;
+pub mod table_file;
 
 pub use scope::scope_of;

@@ -4,16 +4,16 @@
 //! same shape, so that an export imported again changes nothing.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Cursor;
 
-use calamine::{Data, Reader};
-use geohazard_domain::{Scope, SiteStatus, catalogue};
+use geohazard_domain::{Scope, SiteStatus};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
 
 use crate::site_edit::{self, Actor, Outcome, RegisteredSite};
 use crate::site_input::{self, FIELDS, FieldError, Reason, SiteInput, SiteRecord};
+pub use crate::table_file::RowProblem;
+use crate::table_file::{Cell, Layout, Table};
 
 /// Other headings registers use for a field (the catalogue's names in both languages and the
 /// API's name are always understood).
@@ -45,130 +45,22 @@ const ALIASES: &[(&str, &str)] = &[
     ("监测人电话", "monitor_phone"),
 ];
 
-/// A heading as compared: no spaces, ASCII brackets, lower case.
-fn normalise(heading: &str) -> String {
-    heading
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            '（' => '(',
-            '）' => ')',
-            '³' => '3',
-            c => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+/// The columns of a register of sites.
+pub const SITES: Layout = Layout {
+    fields: &FIELDS,
+    aliases: ALIASES,
+    named: &[],
+    sheet: "登记表",
+};
 
 /// The field a column heading names, if any.
 pub fn field_of_heading(heading: &str) -> Option<&'static str> {
-    let h = normalise(heading);
-    if h.is_empty() {
-        return None;
-    }
-    FIELDS
-        .into_iter()
-        .find(|f| {
-            normalise(f) == h
-                || catalogue::LANGUAGES.iter().any(|lang| {
-                    catalogue::message(&format!("register.field.{f}"), lang)
-                        .is_some_and(|t| normalise(t) == h)
-                })
-        })
-        .or_else(|| {
-            ALIASES
-                .iter()
-                .find(|(alias, _)| normalise(alias) == h)
-                .map(|(_, f)| *f)
-        })
+    SITES.field_of_heading(heading)
 }
 
-/// A sheet: its headings and its rows, each with its row number as a spreadsheet shows it.
-#[derive(Debug, Clone, Default)]
-pub struct Table {
-    pub headings: Vec<String>,
-    pub rows: Vec<(u32, Vec<Value>)>,
-}
-
-/// Reads the first sheet of an XLSX (or XLS, ODS) file, or a CSV file in UTF-8; `None` when
-/// the bytes are neither.
+/// Reads a register file (XLSX, XLS, ODS, or CSV in UTF-8); `None` when the bytes are none.
 pub fn read_table(bytes: &[u8]) -> Option<Table> {
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
-        read_workbook(bytes)
-    } else {
-        read_csv(bytes)
-    }
-}
-
-fn read_workbook(bytes: &[u8]) -> Option<Table> {
-    let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).ok()?;
-    let range = book.worksheet_range_at(0)?.ok()?;
-    let first_row = range.start().map_or(0, |(r, _)| r);
-    let first_col = range.start().map_or(0, |(_, c)| c) as usize;
-    let mut rows = range.rows().enumerate();
-    let (_, head) = rows.next()?;
-    let mut headings = vec![String::new(); first_col];
-    headings.extend(head.iter().map(|c| text_of_cell(c).unwrap_or_default()));
-    let rows = rows
-        .map(|(i, cells)| {
-            let mut values = vec![Value::Null; first_col];
-            values.extend(cells.iter().map(value_of_cell));
-            (first_row + i as u32 + 1, values)
-        })
-        .collect();
-    Some(Table { headings, rows })
-}
-
-fn value_of_cell(cell: &Data) -> Value {
-    match cell {
-        Data::Int(i) => Value::from(*i),
-        Data::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Data::Empty => Value::Null,
-        other => Value::String(text_of_cell(other).unwrap_or_default()),
-    }
-}
-
-fn text_of_cell(cell: &Data) -> Option<String> {
-    Some(match cell {
-        Data::Empty => return None,
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
-fn read_csv(bytes: &[u8]) -> Option<Table> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let headings: Vec<String> = records.next()?.ok()?.iter().map(str::to_owned).collect();
-    if headings.iter().all(|h| field_of_heading(h).is_none()) {
-        return None;
-    }
-    let mut rows = Vec::new();
-    for (i, record) in records.enumerate() {
-        let record = record.ok()?;
-        rows.push((
-            i as u32 + 2,
-            record.iter().map(|c| Value::String(c.to_owned())).collect(),
-        ));
-    }
-    Some(Table { headings, rows })
-}
-
-/// One thing wrong in a file: its row (as the spreadsheet numbers it), column (its heading in
-/// the file), field, the value found and why it was refused, in the officer's language.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct RowProblem {
-    pub row: u32,
-    pub column: String,
-    pub field: &'static str,
-    pub value: String,
-    pub reason: Reason,
-    pub message: String,
+    SITES.read(bytes)
 }
 
 /// A file read and checked.
@@ -183,19 +75,6 @@ pub struct Checked {
     pub code_column: String,
 }
 
-fn is_blank(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
-        _ => false,
-    }
-}
-
-/// A cell as text (a whole number without its `.0`, as a code or a phone typed as a number).
-fn text_of(v: &Value) -> Option<String> {
-    (!v.is_null()).then(|| site_input::text_of(v))
-}
-
 /// Checks every row of `table` for an officer with `scope`; rows without a division take
 /// `default_division`. Report texts are in `lang`.
 pub fn check_table(
@@ -204,42 +83,16 @@ pub fn check_table(
     default_division: Option<&str>,
     lang: &str,
 ) -> Checked {
-    let mut checked = Checked::default();
-    let mut columns: HashMap<&'static str, usize> = HashMap::new();
-    for (i, heading) in table.headings.iter().enumerate() {
-        match field_of_heading(heading) {
-            Some(f) if !columns.contains_key(f) => {
-                columns.insert(f, i);
-            }
-            _ if !heading.trim().is_empty() => checked.ignored_columns.push(heading.clone()),
-            _ => {}
-        }
-    }
-    let column_of = |field: &str| -> String {
-        columns.get(field).map_or_else(
-            || {
-                catalogue::message(&format!("register.field.{field}"), lang)
-                    .unwrap_or(field)
-                    .to_owned()
-            },
-            |&i| table.headings[i].clone(),
-        )
+    let columns = SITES.columns(table);
+    let mut checked = Checked {
+        ignored_columns: columns.ignored.clone(),
+        code_column: columns.column_of("code", lang),
+        ..Checked::default()
     };
-    checked.code_column = column_of("code");
     let mut seen: HashMap<String, u32> = HashMap::new();
-    for (row, cells) in &table.rows {
-        if cells.iter().all(is_blank) {
-            continue;
-        }
-        let cell = |field: &str| -> Value {
-            columns
-                .get(field)
-                .and_then(|&i| cells.get(i))
-                .cloned()
-                .unwrap_or(Value::Null)
-        };
-        let text = |field: &str| text_of(&cell(field));
-        let number = |field: &str| Some(cell(field)).filter(|v| !v.is_null());
+    for (row, cells) in table.filled_rows() {
+        let text = |field: &str| columns.text(cells, field);
+        let number = |field: &str| Some(columns.cell(cells, field)).filter(|v| !v.is_null());
         let input = SiteInput {
             code: text("code"),
             name: text("name"),
@@ -284,14 +137,7 @@ pub fn check_table(
         } else {
             checked
                 .problems
-                .extend(problems.into_iter().map(|p| RowProblem {
-                    row: *row,
-                    column: column_of(p.field),
-                    field: p.field,
-                    value: p.value,
-                    reason: p.reason,
-                    message: p.reason.text(lang).to_owned(),
-                }));
+                .extend(columns.problems(*row, problems, lang));
         }
     }
     checked
@@ -396,14 +242,6 @@ pub async fn apply(
     })
 }
 
-/// The export's headings: the register's Chinese names of every field.
-fn headings() -> Vec<&'static str> {
-    FIELDS
-        .iter()
-        .map(|f| catalogue::message(&format!("register.field.{f}"), "zh-CN").unwrap_or(f))
-        .collect()
-}
-
 fn status_zh(status: SiteStatus) -> &'static str {
     match status {
         SiteStatus::Monitoring => "监测中",
@@ -422,16 +260,9 @@ fn scale_zh(scale: &str) -> &'static str {
     }
 }
 
-/// A cell of the export: text, a number, or nothing.
-enum Cell {
-    Text(String),
-    Number(f64),
-    Empty,
-}
-
 fn cells_of(s: &SiteRecord) -> Vec<Cell> {
-    let text = |t: Option<&str>| t.map_or(Cell::Empty, |t| Cell::Text(t.to_owned()));
-    let number = |n: Option<f64>| n.map_or(Cell::Empty, Cell::Number);
+    let text = Cell::text;
+    let number = Cell::number;
     vec![
         Cell::Text(s.code.clone()),
         Cell::Text(s.name.clone()),
@@ -452,48 +283,9 @@ fn cells_of(s: &SiteRecord) -> Vec<Cell> {
     ]
 }
 
-/// The register as an XLSX workbook (one sheet, 登记表).
-pub fn export_xlsx(sites: &[RegisteredSite]) -> anyhow::Result<Vec<u8>> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name("登记表")?;
-    for (c, h) in headings().into_iter().enumerate() {
-        sheet.write_string(0, c as u16, h)?;
-    }
-    for (r, site) in sites.iter().enumerate() {
-        let row = r as u32 + 1;
-        for (c, cell) in cells_of(&site.record).into_iter().enumerate() {
-            match cell {
-                Cell::Text(t) => {
-                    sheet.write_string(row, c as u16, t)?;
-                }
-                Cell::Number(n) => {
-                    sheet.write_number(row, c as u16, n)?;
-                }
-                Cell::Empty => {}
-            }
-        }
-    }
-    Ok(book.save_to_buffer()?)
-}
-
-/// The register as CSV in UTF-8 with a byte-order mark (so spreadsheet programs read the
-/// Chinese right).
-pub fn export_csv(sites: &[RegisteredSite]) -> anyhow::Result<Vec<u8>> {
-    let mut out = "\u{feff}".as_bytes().to_vec();
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        w.write_record(headings())?;
-        for site in sites {
-            w.write_record(cells_of(&site.record).into_iter().map(|c| match c {
-                Cell::Text(t) => t,
-                Cell::Number(n) => format!("{n}"),
-                Cell::Empty => String::new(),
-            }))?;
-        }
-        w.flush()?;
-    }
-    Ok(out)
+/// The register's sites as the rows of a file.
+pub fn rows_of(sites: &[RegisteredSite]) -> Vec<Vec<Cell>> {
+    sites.iter().map(|s| cells_of(&s.record)).collect()
 }
 
 #[cfg(test)]

@@ -69,6 +69,9 @@ pub enum Reason {
     BadGeometry,
     /// A threat zone farther than [`crate::site_input::MAX_ZONE_DISTANCE_M`] from its site.
     ThreatZoneFar,
+    /// Another row of the file names the same entry (a person's phone, a gateway's code, a
+    /// gateway's point).
+    DuplicateRow,
 }
 
 impl Reason {
@@ -102,10 +105,11 @@ impl Reason {
             Reason::OutOfScope => "out_of_scope",
             Reason::BadGeometry => "bad_geometry",
             Reason::ThreatZoneFar => "threat_zone_far",
+            Reason::DuplicateRow => "duplicate_row",
         }
     }
 
-    pub const ALL: [Reason; 28] = [
+    pub const ALL: [Reason; 29] = [
         Reason::Required,
         Reason::TooLong,
         Reason::BadCode,
@@ -134,6 +138,7 @@ impl Reason {
         Reason::OutOfScope,
         Reason::BadGeometry,
         Reason::ThreatZoneFar,
+        Reason::DuplicateRow,
     ];
 
     /// The reason in `lang` (zh-CN or en).
