@@ -1207,7 +1207,10 @@ mod tests {
         for (failure, readings) in held_out_creeps() {
             let (by_12h, red_at) = skill(&calibrated, failure, &readings);
             let (by_12h_before, red_at_before) = skill(&uncalibrated, failure, &readings);
-            assert!(by_12h || !by_12h_before, "forecast 12 h before failure lost");
+            assert!(
+                by_12h || !by_12h_before,
+                "forecast 12 h before failure lost"
+            );
             assert!(
                 red_at_before.is_none_or(|b| red_at.is_some_and(|r| r <= b)),
                 "red {:?} h before failure, {:?} h with the 10 % band",
