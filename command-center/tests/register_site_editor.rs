@@ -342,9 +342,7 @@ async fn field_errors(b: &Browser) -> Value {
 #[tokio::test]
 async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field_named_beside_it_in_chinese()
  {
-    let env = common::start(|_| {}).await;
-    env.add_neighbour().await;
-    env.officer("gao-admin", COUNTY, Role::Admin).await;
+    let env = common::with_gao_admin().await;
     let site = env.landslide("GX-SEN-1", COUNTY, 12).await;
     geohazard_store::registry::upsert_gateway(
         &env.store.pool,
@@ -355,10 +353,7 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
     )
     .await
     .unwrap();
-    let b = browser().await;
-    b.sign_in(&env.api.console_url(), "gao-admin", PASSWORD)
-        .await;
-    b.click("#tab-register").await;
+    let b = env.console("gao-admin", "#tab-register").await;
     let open = "#register-sites tr[data-code=\"GX-SEN-1\"] .site-open";
     b.until(
         "the site's row",
