@@ -389,6 +389,14 @@ function drawVideo() {
     const cap = document.createElement("figcaption");
     cap.textContent = screen ? `${name} · ${t("consult.media.screen_tile")}` : name;
     box.append(v, cap);
+    // Audio only: a tile would freeze on its last frame (or stay black) and look like a fault.
+    // One's own shared screen still goes out.
+    if (media.audioOnly && !(muted && screen)) {
+      const note = document.createElement("div");
+      note.className = "consult-paused";
+      note.textContent = t(muted ? "consult.media.paused_own" : "consult.media.paused");
+      box.append(note);
+    }
     el.append(box);
   };
   if (media.local) tile(media.local, t("consult.me"), true);

@@ -301,11 +301,55 @@ export const map = {
         now.set(key, m);
       }
       if (this.leaving.size || i < todo.length) requestAnimationFrame(step);
+      else this.declutter();
     };
     // Many changes start in the next frame's callbacks, before it is drawn: the end of a zoom
     // (Leaflet's own work) and the first markers of the new zoom are not one long frame.
     if (atOnce) step();
     else requestAnimationFrame(step);
+  },
+
+  /**
+   * At close zoom, a site's name is shown only where it covers no other site's dot and no name
+   * already placed: the highest level first, then nearest the centre. Sites close together
+   * otherwise print their names over each other's dots ("点5737" for "隐患点5737").
+   */
+  declutter() {
+    if (this.leaflet.getZoom() < LABEL_ZOOM) return;
+    const DOT = 10, LINE = 18, CHAR = 12, CELL = 64;
+    /** @type {{m: any, x: number, y: number, rank: number, w: number}[]} */
+    const sites = [];
+    for (const [key, m] of this.drawn) {
+      if (!key.startsWith("s:") || !m.getElement()) continue;
+      const p = this.leaflet.latLngToContainerPoint(m.getLatLng());
+      const name = m.options.title || "";
+      sites.push({ m, x: p.x, y: p.y, rank: Number(key.split(":").at(-2)) || 0, w: 10 + CHAR * name.length });
+    }
+    // Every dot and every placed name, in a grid of cells for a quick look-up.
+    /** @type {Map<string, number[][]>} */
+    const grid = new Map();
+    /** @param {number[]} r [left, top, right, bottom] */
+    const cells = (r) => {
+      const out = [];
+      for (let cx = Math.floor(r[0] / CELL); cx <= Math.floor(r[2] / CELL); cx++)
+        for (let cy = Math.floor(r[1] / CELL); cy <= Math.floor(r[3] / CELL); cy++) out.push(`${cx},${cy}`);
+      return out;
+    };
+    /** @param {number[]} r */
+    const put = (r) => { for (const c of cells(r)) { const l = grid.get(c); if (l) l.push(r); else grid.set(c, [r]); } };
+    /** @param {number[]} r @param {number[]} own */
+    const clear = (r, own) => cells(r).every((c) => (grid.get(c) || []).every((o) => o === own || o[2] <= r[0] || o[0] >= r[2] || o[3] <= r[1] || o[1] >= r[3]));
+    const dots = sites.map((s) => { const r = [s.x - DOT, s.y - DOT, s.x + DOT, s.y + DOT]; put(r); return r; });
+    const c = this.leaflet.getSize().divideBy(2);
+    const order = sites.map((s, i) => i).sort((a, b) => sites[b].rank - sites[a].rank
+      || (sites[a].x - c.x) ** 2 + (sites[a].y - c.y) ** 2 - ((sites[b].x - c.x) ** 2 + (sites[b].y - c.y) ** 2));
+    for (const i of order) {
+      const s = sites[i];
+      const label = [s.x + DOT, s.y - DOT, s.x + DOT + s.w, s.y - DOT + LINE];
+      const shown = clear(label, dots[i]);
+      if (shown) put(label);
+      s.m.getElement().classList.toggle("quiet-label", !shown);
+    }
   },
 
   /**
