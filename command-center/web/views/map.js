@@ -310,9 +310,10 @@ export const map = {
   },
 
   /**
-   * At close zoom, a site's name is shown only where it covers no other site's dot and no name
-   * already placed: the highest level first, then nearest the centre. Sites close together
-   * otherwise print their names over each other's dots ("点5737" for "隐患点5737").
+   * At close zoom, names never cover each other: the highest level first, then nearest the
+   * centre. A site under a warning is named even over its neighbours' dots (the names let
+   * clicks through); any other site only where its name covers no dot. Sites close together
+   * otherwise printed their names over each other's ("点5737" for "隐患点5737").
    */
   declutter() {
     if (this.leaflet.getZoom() < LABEL_ZOOM) return;
@@ -325,9 +326,9 @@ export const map = {
       const name = m.options.title || "";
       sites.push({ m, x: p.x, y: p.y, rank: Number(key.split(":").at(-2)) || 0, w: 10 + CHAR * name.length });
     }
-    // Every dot and every placed name, in a grid of cells for a quick look-up.
+    // The dots and the names placed, each in a grid of cells for a quick look-up.
     /** @type {Map<string, number[][]>} */
-    const grid = new Map();
+    const dotsAt = new Map();
     /** @param {number[]} r [left, top, right, bottom] */
     const cells = (r) => {
       const out = [];
@@ -335,19 +336,22 @@ export const map = {
         for (let cy = Math.floor(r[1] / CELL); cy <= Math.floor(r[3] / CELL); cy++) out.push(`${cx},${cy}`);
       return out;
     };
-    /** @param {number[]} r */
-    const put = (r) => { for (const c of cells(r)) { const l = grid.get(c); if (l) l.push(r); else grid.set(c, [r]); } };
-    /** @param {number[]} r @param {number[]} own */
-    const clear = (r, own) => cells(r).every((c) => (grid.get(c) || []).every((o) => o === own || o[2] <= r[0] || o[0] >= r[2] || o[3] <= r[1] || o[1] >= r[3]));
-    const dots = sites.map((s) => { const r = [s.x - DOT, s.y - DOT, s.x + DOT, s.y + DOT]; put(r); return r; });
+    /** @param {Map<string, number[][]>} g @param {number[]} r */
+    const put = (g, r) => { for (const c of cells(r)) { const l = g.get(c); if (l) l.push(r); else g.set(c, [r]); } };
+    /** @param {Map<string, number[][]>} g @param {number[]} r @param {number[]} [own] */
+    const clear = (g, r, own) => cells(r).every((c) => (g.get(c) || []).every((o) => o === own || o[2] <= r[0] || o[0] >= r[2] || o[3] <= r[1] || o[1] >= r[3]));
+    const dots = sites.map((s) => [s.x - DOT, s.y - DOT, s.x + DOT, s.y + DOT]);
+    /** @type {Map<string, number[][]>} */
+    const names = new Map();
+    for (const r of dots) put(dotsAt, r);
     const c = this.leaflet.getSize().divideBy(2);
     const order = sites.map((s, i) => i).sort((a, b) => sites[b].rank - sites[a].rank
       || (sites[a].x - c.x) ** 2 + (sites[a].y - c.y) ** 2 - ((sites[b].x - c.x) ** 2 + (sites[b].y - c.y) ** 2));
     for (const i of order) {
       const s = sites[i];
       const label = [s.x + DOT, s.y - DOT, s.x + DOT + s.w, s.y - DOT + LINE];
-      const shown = clear(label, dots[i]);
-      if (shown) put(label);
+      const shown = clear(names, label) && (s.rank > 0 || clear(dotsAt, label, dots[i]));
+      if (shown) put(names, label);
       s.m.getElement().classList.toggle("quiet-label", !shown);
     }
   },
