@@ -513,7 +513,13 @@ impl Engine {
                             self.latest_forecast.insert(info.id, (f, band));
                         }
                         None => {
-                            self.latest_forecast.remove(&info.id);
+                            // While the trend warning holds a stored forecast, that forecast is
+                            // what the console shows: a red carries it rather than saying there
+                            // is none (the fit may lose confidence for an hour near failure).
+                            let trend = (info.site_id, WarningSource::Trend { sensor: sensor() });
+                            if !self.forecasts.contains_key(&trend) {
+                                self.latest_forecast.remove(&info.id);
+                            }
                         }
                     }
                     WarningSource::Trend { sensor: sensor() }

@@ -783,6 +783,8 @@ struct RedSms {
     sensors_without: usize,
     later_established: usize,
     later_brought: usize,
+    /// One line per red SMS without the forecast.
+    missing: Vec<String>,
 }
 
 /// Band coverage, lead of red on creeps with a confident forecast 12 h before, the SMS each
@@ -844,13 +846,17 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], messages: &[Messa
             .iter()
             .filter(|m| m.kind.starts_with("forecast"))
             .count();
-        // Whether the analyzer had a forecast for the sensor when a red was raised: the
-        // sensor's last trend event by then carried one.
+        // Whether the store held a forecast for the sensor when a red was raised: the newest
+        // forecast a trend event stored by then, the trend warning not closed since (a change
+        // without a forecast keeps the stored one: it is what the console shows).
         let established = |at: i64| {
             ev.iter()
                 .filter(|e| e.0.starts_with("trend:") && e.0.ends_with(&format!("/{}", c.channel)))
-                .rfind(|e| e.3 <= at)
-                .is_some_and(|e| e.4["failure_forecast_ts"].as_i64().is_some_and(|f| f > at))
+                .filter(|e| e.3 <= at)
+                .rev()
+                .take_while(|e| e.1 != "closed")
+                .find_map(|e| e.4["failure_forecast_ts"].as_i64())
+                .is_some_and(|f| f > at)
         };
         let mut without = false;
         for m in mine_sms.iter().filter(|m| m.kind == "red") {
@@ -864,6 +870,20 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], messages: &[Messa
                 reds.before_forecast += 1;
                 reds.saying_none += m.body.contains("尚无可靠预测") as usize;
                 without |= !carries;
+            }
+            // Every red SMS without the forecast, explained: which rule, when, what it said.
+            if !carries {
+                let body: String = m.body.chars().take(60).collect();
+                reds.missing.push(format!(
+                    "{} {:.1} h before failure, forecast {}: {body}",
+                    m.source,
+                    m.ts.map(|t| hours(tf - t)).unwrap_or(f64::NAN),
+                    if m.ts.is_some_and(established) {
+                        "stored"
+                    } else {
+                        "none"
+                    },
+                ));
             }
         }
         // After a red without a forecast: did a later SMS bring one to the phone?
@@ -884,6 +904,21 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], messages: &[Messa
                 .iter()
                 .any(|m| m.body.contains("预测失稳时间"))
                 as usize;
+            // What the phone got, in order: the level or forecast each SMS announced, when.
+            let sent: Vec<String> = mine_sms
+                .iter()
+                .map(|m| {
+                    let when = m.ts.map(|t| format!("{:.1} h", hours(tf - t)));
+                    let carries = if m.body.contains("预测失稳时间") {
+                        "with forecast"
+                    } else {
+                        "no forecast"
+                    };
+                    format!("{} {} ({carries})", m.kind, when.unwrap_or_default())
+                })
+                .collect();
+            reds.missing
+                .push(format!("{}: SMS sent: {}", c.channel, sent.join(", ")));
         }
     }
     let pct = |(a, b): (usize, usize)| 100.0 * a as f64 / b.max(1) as f64;
@@ -900,8 +935,28 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], messages: &[Messa
         .iter()
         .filter(|c| c.2.is_some_and(|l| l >= 6.0))
         .count();
-    // Where red came late on such a creep: its warning events over its last 36 h.
-    for (channel, _, lead) in confident_12h.iter().filter(|c| c.2.is_none_or(|l| l < 6.0)) {
+    // Where red came late on such a creep, or on one of the three slowest: its warning events
+    // over its last 36 h.
+    let mut slow: Vec<&Creep> = accelerating.to_vec();
+    slow.sort_by(|a, b| a.v0.total_cmp(&b.v0));
+    let red_lead = |c: &Creep| {
+        ev.iter()
+            .filter(|e| e.0.ends_with(&format!("/{}", c.channel)))
+            .find(|e| e.2.as_deref() == Some("red"))
+            .map(|e| hours(c.failure_ms.unwrap_or(0) - e.3))
+    };
+    let mut late: Vec<(String, Option<f64>)> = confident_12h
+        .iter()
+        .filter(|c| c.2.is_none_or(|l| l < 6.0))
+        .map(|c| (c.0.clone(), c.2))
+        .collect();
+    for c in slow.iter().take(3) {
+        let lead = red_lead(c);
+        if lead.is_none_or(|l| l < 6.0) && !late.iter().any(|l| l.0 == c.channel) {
+            late.push((c.channel.clone(), lead));
+        }
+    }
+    for (channel, lead) in &late {
         let Some(c) = accelerating.iter().find(|c| c.channel == *channel) else {
             continue;
         };
@@ -924,6 +979,21 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], messages: &[Messa
                 f.map(|f| (f * 10.0).round() / 10.0),
                 e.4["failure_band_h"].as_f64()
             );
+            // The inverse-velocity fit behind a trend event, accepted or not: why no forecast.
+            let iv = &e.4["inverse_velocity"];
+            if !iv.is_null() {
+                println!(
+                    "      1/v fit: bins {}, accepted {}, slope t {}, r² {}, candidate error {:?} h, band {} h",
+                    iv["bins"],
+                    iv["accepted"],
+                    iv["slope_t"],
+                    iv["r2"],
+                    iv["failure_forecast_ts"]
+                        .as_i64()
+                        .map(|f| (hours(f - tf) * 10.0).round() / 10.0),
+                    iv["band_h"]
+                );
+            }
         }
     }
     println!(
@@ -931,17 +1001,12 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], messages: &[Messa
         confident_12h.len(),
         early_enough
     );
-    let mut slow: Vec<&Creep> = accelerating.to_vec();
-    slow.sort_by(|a, b| a.v0.total_cmp(&b.v0));
     let slowest: Vec<String> = slow
         .iter()
         .take(3)
         .map(|c| {
-            let red = ev
-                .iter()
-                .filter(|e| e.0.ends_with(&format!("/{}", c.channel)))
-                .find(|e| e.2.as_deref() == Some("red"))
-                .map(|e| format!("{:.1} h", hours(c.failure_ms.unwrap_or(0) - e.3)))
+            let red = red_lead(c)
+                .map(|l| format!("{l:.1} h"))
                 .unwrap_or("never".into());
             format!("{} (v0 {:.2}): {red}", c.channel, c.v0)
         })
@@ -969,6 +1034,9 @@ fn print_forecast_skill(accelerating: &[&Creep], ev: &[Event], messages: &[Messa
         reds.later_established,
         reds.later_brought
     );
+    for line in &reds.missing {
+        println!("  red SMS without the forecast: {line}");
+    }
 }
 
 /// Accelerating series weeks old by the wall clock (imported history): everything up to 20 h
@@ -1248,6 +1316,25 @@ fn print_faults(faults: &Faults, ev: &[Event], sms: &[Message]) {
             d += device(&c.channel, device_kind);
         }
         println!("| {kind} | {} | {y} | {r} | {m} | {d} |", series.len());
+        // Each hazard level a fault raised, explained: which rule, when, on what evidence.
+        for c in series {
+            let fault_ms = c.failure_ms.unwrap_or(0);
+            for e in ev.iter().filter(|e| {
+                !e.0.starts_with("device:")
+                    && e.0.ends_with(&format!("/{}", c.channel))
+                    && (e.1 == "raised" || e.1 == "escalated")
+                    && rank(e.2.as_deref().unwrap_or("")) >= 2
+            }) {
+                let evidence: String = e.4.to_string().chars().take(400).collect();
+                println!(
+                    "  {kind}: {} {} {} {:+.1} h from the fault: {evidence}",
+                    e.0,
+                    e.1,
+                    e.2.as_deref().unwrap_or("-"),
+                    hours(e.3 - fault_ms)
+                );
+            }
+        }
     }
     let (mut y, mut r, mut m, mut d) = (0i64, 0i64, 0i64, 0);
     for g in &faults.rain {

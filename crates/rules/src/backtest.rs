@@ -191,4 +191,66 @@ mod tests {
         );
         assert_eq!(out.by_level.yellow, 1);
     }
+
+    /// Issue 22, item 2: a crack meter that sticks is a device fault, not movement. With its
+    /// daily cycle taken out, the flat readings of a stuck sensor read as movement against the
+    /// cycle; stuck at a high reading, they read as a step.
+    #[test]
+    fn a_crack_meter_stuck_at_any_hour_of_the_day_raises_no_hazard_level_above_blue() {
+        use crate::rules::{HealthParams, RateParams, TrendParams};
+        let rules = SensorRules {
+            rate: Some(RateParams::default()),
+            trend: Some(TrendParams::default()),
+            health: Some(HealthParams::default()),
+            ..SensorRules::default()
+        };
+        let sensor = Sensor {
+            unit: "mm".into(),
+            sampling_interval_s: 600,
+            id_curve: None,
+        };
+        let start = 1_790_000_000_000 / DAY_MS as i64 * DAY_MS as i64;
+        let step = 600_000;
+        // Gauge noise from a fixed sequence (sum of uniforms), 0.2 mm.
+        let mut seed: u64 = 22;
+        let mut noise = move || {
+            let mut sum = 0.0;
+            for _ in 0..12 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                sum += (seed >> 11) as f64 / (1u64 << 53) as f64;
+            }
+            0.2 * (sum - 6.0)
+        };
+        let clean: Vec<(i64, f64)> = (0..30 * 144)
+            .map(|i| {
+                let t = start + i * step;
+                let d = (t - start) as f64 / DAY_MS;
+                let thermal = 0.6 * (std::f64::consts::TAU * d).sin();
+                (t, 10.0 + 1.0 * d + thermal + noise())
+            })
+            .collect();
+        for hour in 0..24 {
+            // Stuck for 48 h from day 25 at this hour, 0.6 mm above the reading it stuck at (a
+            // high reading); then free again.
+            let from = 25 * 144 + hour * 6;
+            let value = clean[from].1 + 0.6;
+            let mut readings = clean.clone();
+            for r in &mut readings[from..from + 288] {
+                r.1 = value;
+            }
+            let out = run(&rules, &sensor, &readings, readings[20 * 144].0);
+            let raised: Vec<String> = out
+                .warnings
+                .iter()
+                .filter(|w| w.peak > Level::Blue)
+                .map(|w| format!("{:?} {:?} at {}", w.hazard, w.peak, w.raised_at))
+                .collect();
+            assert!(
+                raised.is_empty(),
+                "stuck from hour {hour}: raised {raised:?}"
+            );
+        }
+    }
 }

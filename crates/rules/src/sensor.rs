@@ -141,7 +141,17 @@ impl SensorEval {
         let interval_ms = cx.interval_ms;
         let gap_ms = typical_gap_ms(self.window.raw()).unwrap_or(interval_ms);
         let mut judgements: Vec<(JudgedRule, Result<(), NotJudged>)> = Vec::new();
-        if r.rate.is_some() || r.trend.is_some() {
+        // A sensor repeating one value says nothing new of the ground, and with the daily cycle
+        // taken out its flat readings read as movement against the cycle (a crack meter stuck
+        // at a high reading raised yellow an hour in: issue 22). While the newest readings are
+        // such a run the deformation rules hold their levels; once it is long enough to be
+        // stuck it is left out (`without_stuck`), and a run that ends is judged with the rest.
+        let repeating = r
+            .health
+            .as_ref()
+            .and_then(|h| h.stuck_samples)
+            .is_some_and(|min| rules::identical_run(self.window.raw()).0 >= min.max(2) as usize);
+        if (r.rate.is_some() || r.trend.is_some()) && !repeating {
             // Velocities and angles are judged on the series with its daily (thermal) cycle
             // taken out, refitted once per hour of reading time. A sensor read more often than
             // every 3 hours is judged only once the cycle is known: before that, a thermal
