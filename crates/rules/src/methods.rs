@@ -363,13 +363,15 @@ pub struct InverseVelocity {
 
 /// `velocities`: (time ms, velocity unit/day); non-positive velocities are skipped (1/v has no
 /// meaning there). Time is fitted in days relative to `t_ref_ms`. Weighted least squares with
-/// weights v²: a velocity of constant error σ gives 1/v an error of σ/v², so the slow early
-/// velocities, whose inverses scatter most, count least.
+/// weights v⁴, the inverse variance: a velocity of constant error σ gives 1/v an error of σ/v²,
+/// so the slow early velocities, whose inverses scatter most, count least. (Weights v², half
+/// the power, let those dominate the residuals: on slow, noisy creeps the band stayed too wide
+/// for a forecast until hours before failure; BENCHMARKS.md, issue 22.)
 pub fn inverse_velocity(velocities: &[(i64, f64)], t_ref_ms: i64) -> Option<InverseVelocity> {
     let pts: Vec<(f64, f64, f64)> = velocities
         .iter()
         .filter(|(_, v)| *v > 0.0 && v.is_finite())
-        .map(|(t, v)| ((t - t_ref_ms) as f64 / DAY_MS, 1.0 / v, v * v))
+        .map(|(t, v)| ((t - t_ref_ms) as f64 / DAY_MS, 1.0 / v, v.powi(4)))
         .collect();
     let n = pts.len();
     if n < 3 {

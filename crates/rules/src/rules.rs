@@ -173,11 +173,12 @@ pub struct InverseVelocityParams {
     ///
     /// Calibrated, not fitted to the bench: on synthetic Voight creeps with α uniform in
     /// 1.7–2.2 (seeds 1–5 of `the_band_holds_the_failure_time_on_creeps_it_was_not_calibrated_on`'s
-    /// generator, the skill bench's seeds held out), the smallest fraction, in steps of 0.025,
-    /// at which the accepted forecasts of the last 24 h held the failure time at least 85 % of
-    /// the time was 0.175 (0.10 held 77 %). The misses are creeps with α < 1.85, whose 1/v is
-    /// convex and forecast early (the safe side); a symmetric band wide enough for 95 % would
-    /// leave most of them without a forecast (BENCHMARKS.md, issue 22).
+    /// generator, the skill bench's seeds held out), the fraction, in steps of 0.025, at which
+    /// the accepted forecasts of the last 24 h held the failure time nearest the band's nominal
+    /// 95 %: 0.275 held 94.3 % (0.20 86.7 %, 0.10 70.5 %, 0.30 would pass 95 %). As the gate goes
+    /// by the fit's own band, the wider published band costs few forecasts (4,053 against
+    /// 4,110 at 0.075); the misses are mostly creeps with α < 1.85, whose 1/v is convex and
+    /// forecast early (the safe side).
     pub model_error_fraction: f64,
     /// A confident forecast (the far end of the fit's own band) within these hours raises the
     /// level itself: red without waiting for the velocity to cross a line.
@@ -203,7 +204,7 @@ impl Default for InverseVelocityParams {
             band_max_fraction: 0.5,
             band_max_h: 6.0,
             min_velocity_gain: 1.3,
-            model_error_fraction: 0.175,
+            model_error_fraction: 0.275,
             level_within_h: Thresholds {
                 red: Some(24.0),
                 ..Thresholds::default()
@@ -1116,8 +1117,20 @@ mod tests {
             .collect()
     }
 
-    /// The forecasts accepted every half hour of a creep's last 24 h, its daily cycle fitted
-    /// over 3 days and taken out as the engine does: (time of the newest reading, forecast).
+    /// The forecast at `now` as the engine makes it, its daily cycle fitted over 3 days and
+    /// taken out.
+    fn forecast_at(
+        ip: &InverseVelocityParams,
+        readings: &[(i64, f64)],
+        now: i64,
+    ) -> (Option<InverseVelocityEvidence>, Option<Forecast>) {
+        let recent = |days: i64| between(readings, now - days * DAY_MS as i64, now);
+        let clean = methods::without_cycle(recent(2), methods::diurnal_cycle(recent(3)));
+        forecast(ip, &clean, now, 600_000, 3.5, 0.0)
+    }
+
+    /// The forecasts accepted every half hour of a creep's last 24 h: (time of the newest
+    /// reading, forecast).
     fn last_day_forecasts(
         ip: &InverseVelocityParams,
         failure: i64,
@@ -1127,9 +1140,7 @@ mod tests {
         let mut at = failure - 24 * HOUR_MS;
         while at < failure - 600_000 {
             let now = readings[readings.partition_point(|r| r.0 <= at) - 1].0;
-            let recent = |days: i64| between(readings, now - days * DAY_MS as i64, now);
-            let clean = methods::without_cycle(recent(2), methods::diurnal_cycle(recent(3)));
-            if let (_, Some(f)) = forecast(ip, &clean, now, 600_000, 3.5, 0.0) {
+            if let (_, Some(f)) = forecast_at(ip, readings, now) {
                 out.push((now, f));
             }
             at += HOUR_MS / 2;
@@ -1164,7 +1175,12 @@ mod tests {
             "band held the failure time on {:.1} % of {given} forecasts",
             100.0 * held
         );
-        assert!(held >= 0.85, "{:.1} % of {given} forecasts", 100.0 * held);
+        // Near its nominal 95 % either way: a band that holds everything is too wide to use.
+        assert!(
+            (held - 0.95).abs() <= 0.05,
+            "{:.1} % of {given} forecasts",
+            100.0 * held
+        );
         // Most creeps still get a forecast in their last 24 h: the band is not so wide that
         // the gate (narrower than half the time left, or 6 h) drops them.
         assert!(given > 1000, "{given} forecasts");
@@ -1176,11 +1192,14 @@ mod tests {
         assert!(before < held, "{before} {held}");
     }
 
-    /// Issue 22, item 7: the model error calibrated into the published band (17.5 % of the
+    /// Issue 22, item 7: the model error calibrated into the published band (27.5 % of the
     /// time left instead of 10 %) must not hold back the forecast or the red it raises. When
     /// the gate and the level went by the published band, it did: the model error alone is
     /// 35 % of the time left, most of the gate's 50 %, so on these creeps red came later on 58
-    /// of 72 and 4 lost their forecast 12 h before failure. They go by the fit's own band.
+    /// of 72 and 4 lost their forecast 12 h before failure. They go by the fit's own band;
+    /// the one gate left on the published band is item 6's: narrower than the time left. It
+    /// may hold back a red the 10 % band would raise in the last hours, and only where the
+    /// published band is wider than the time left.
     #[test]
     fn the_published_bands_model_error_does_not_delay_the_forecast_or_the_red_it_raises() {
         let red = |ip: &InverseVelocityParams, now: i64, f: &Forecast| {
@@ -1211,8 +1230,22 @@ mod tests {
                 by_12h || !by_12h_before,
                 "forecast 12 h before failure lost"
             );
+            // Where the 10 % band's red came first, the calibrated forecast then was refused
+            // by item 6's gate alone.
+            let item_6 = |b: i64| match forecast_at(&calibrated, &readings, b).0 {
+                Some(InverseVelocityEvidence {
+                    fit: Some(fit),
+                    accepted: false,
+                    ..
+                }) => fit
+                    .failure_forecast_ts
+                    .zip(fit.band_h)
+                    .is_some_and(|(f, band)| band * HOUR_MS as f64 >= (f - b) as f64),
+                _ => false,
+            };
+            let held_back = red_at_before.filter(|b| red_at.is_none_or(|r| r > *b));
             assert!(
-                red_at_before.is_none_or(|b| red_at.is_some_and(|r| r <= b)),
+                held_back.is_none_or(item_6),
                 "red {:?} h before failure, {:?} h with the 10 % band",
                 red_at.map(|r| (failure - r) as f64 / HOUR_MS as f64),
                 red_at_before.map(|r| (failure - r) as f64 / HOUR_MS as f64)
