@@ -387,18 +387,7 @@ async fn gateway_row(
     })
 }
 
-/// A sensor kind by its API name or its name in either language (雨量计, Rain gauge).
-fn kind_of(text: &str) -> Option<SensorKind> {
-    let t = text.trim();
-    SensorKind::ALL.iter().copied().find(|k| {
-        k.as_str() == t
-            || catalogue::LANGUAGES.iter().any(|lang| {
-                catalogue::message(&format!("sensor.kind.{}", k.as_str()), lang)
-                    .is_some_and(|name| name.eq_ignore_ascii_case(t))
-            })
-    })
-}
-
+/// A sensor kind's Chinese label, as the export writes it (`SensorKind::by_name` reads it back).
 fn kind_zh(kind: SensorKind) -> String {
     catalogue::message(&format!("sensor.kind.{}", kind.as_str()), "zh-CN")
         .unwrap_or(kind.as_str())
@@ -472,7 +461,7 @@ async fn sensor_row(
     };
     let kind = columns
         .text(cells, "kind")
-        .map(|k| kind_of(&k).map_or(k, |kind| kind.as_str().to_owned()));
+        .map(|k| SensorKind::by_name(&k).map_or(k, |kind| kind.as_str().to_owned()));
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
@@ -595,16 +584,5 @@ mod tests {
             );
         }
         assert_eq!(List::Gateways.layout().field_of_heading("备注"), None);
-    }
-
-    #[test]
-    fn sensor_kinds_are_read_by_code_or_by_name_in_either_language() {
-        assert_eq!(kind_of("裂缝计"), Some(SensorKind::CrackMeter));
-        assert_eq!(kind_of("rain gauge"), Some(SensorKind::RainGauge));
-        assert_eq!(kind_of("mud_level"), Some(SensorKind::MudLevel));
-        assert_eq!(kind_of("测斜仪器"), None);
-        for kind in SensorKind::ALL {
-            assert_eq!(kind_of(&kind_zh(*kind)), Some(*kind));
-        }
     }
 }
