@@ -262,6 +262,15 @@ async fn a_people_file_with_bad_rows_imports_nothing_then_lands_whole_updates_by
             .await,
         0
     );
+    // A list the register does not keep as a file is no route.
+    let (status, answer) = env
+        .import_list(&admin, "vehicles", "", csv(&["姓名", "孙八"]))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_eq!(answer["code"], "no_such_route");
+    let (status, answer) = env.api.get(&admin, "/register/vehicles/export").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_eq!(answer["code"], "no_such_route");
 }
 
 const GATEWAY_HEADINGS: [&str; 3] = ["网关编号", "名称", "统一编号"];

@@ -19,13 +19,15 @@ use crate::site_file::ImportSummary;
 use crate::site_input::{self, FieldError, Reason};
 use crate::table_file::{Cell, Columns, Layout, RowProblem, Table};
 
-/// A list of the register kept as a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum List {
-    People,
-    Gateways,
-    Sensors,
-}
+geohazard_domain::closed_set!(
+    /// A list of the register kept as a file, by its name in the API's paths
+    /// (`/api/v1/register/<list>/import`) and in a file's name (`people-511525.xlsx`).
+    List {
+        People => "people",
+        Gateways => "gateways",
+        Sensors => "sensors",
+    }
+);
 
 const SITE_CODE_ALIASES: [(&str, &str); 4] = [
     ("统一编号", "site_code"),
@@ -110,15 +112,6 @@ impl List {
             List::People => &PEOPLE,
             List::Gateways => &GATEWAYS,
             List::Sensors => &SENSORS,
-        }
-    }
-
-    /// Its name in a file's name (`people-511525.xlsx`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            List::People => "people",
-            List::Gateways => "gateways",
-            List::Sensors => "sensors",
         }
     }
 }
