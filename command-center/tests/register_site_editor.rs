@@ -413,6 +413,11 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
     );
     b.js("document.getElementById('sensor-form').scrollIntoView({block: 'end'})")
         .await;
+    // Chromium speaks Chinese too: the screenshot's file control reads 选择文件.
+    assert_eq!(
+        b.js("return navigator.languages").await,
+        json!(["zh-CN", "zh"])
+    );
     b.screenshot("site-sensors-refused").await;
     let none: i64 = sqlx::query_scalar("SELECT count(*) FROM sensors WHERE site_id = $1")
         .bind(site)
