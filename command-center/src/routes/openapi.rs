@@ -174,7 +174,7 @@ const OTHER_ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
         HttpMethod::Post,
         "/api/v1/approvals",
         "approvals",
-        "File an approval request: {kind, title, form, attachments}",
+        "File an approval request: {kind, title, form, attachments}; with an Idempotency-Key a retry gets the first answer",
     ),
     (
         HttpMethod::Get,
