@@ -10,7 +10,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools  # camera capture (jpegenc, videotestsrc)
   util-linux                           # runuser: the private PostgreSQL cluster never runs as root
-  chromium chromium-driver fonts-noto-cjk  # the console's browser tests: headless Chromium over WebDriver, Chinese glyphs
+  chromium chromium-driver chromium-l10n fonts-noto-cjk  # the console's browser tests: headless Chromium over WebDriver, its own controls in Chinese, Chinese glyphs
   poppler-utils                        # pdftotext: the reports test reads the printed PDF's text
   nodejs                               # the console's type check (tsc) and unit tests (node --test)
   janus iproute2 procps                # consultation audio/video (video-room plugin); the media tests' network namespaces (ip, tc for a weak link, sysctl for forwarding)

@@ -87,38 +87,53 @@ pub fn token_hash(token: &str) -> Option<Vec<u8>> {
     bytes.map(|b| Sha256::digest(b).to_vec())
 }
 
+/// A current session and its officer, as [`current_sessions`] finds it.
 #[derive(sqlx::FromRow)]
-struct SessionRow {
+pub(crate) struct CurrentSession {
+    pub token_hash: Vec<u8>,
     id: i64,
     username: String,
     display_name: String,
     division_code: String,
     role: String,
     person_id: i64,
-    stale: bool,
+}
+
+/// The sessions among `hashes` (token hashes) that are current, each with its officer: not
+/// signed out (sign-out deletes the row), not expired, of an officer not disabled. It refreshes
+/// their `last_used_at`, at most one write a minute per session, not one per use. The one rule
+/// of a session's validity: every request ([`authenticate`]) and the live sockets' periodic
+/// check (`live::run_session_checks`, all open sessions in one query) go through it.
+pub(crate) async fn current_sessions(
+    pool: &sqlx::PgPool,
+    hashes: &[Vec<u8>],
+) -> sqlx::Result<Vec<CurrentSession>> {
+    sqlx::query_as(
+        "WITH alive AS (
+             SELECT s.token_hash, s.last_used_at < now() - interval '1 minute' AS stale,
+                    o.id, o.username, o.display_name, o.division_code, o.role, o.person_id
+             FROM officer_sessions s JOIN officers o ON o.id = s.officer_id
+             WHERE s.token_hash = ANY($1) AND s.expires_at > now() AND NOT o.disabled
+         ), touched AS (
+             UPDATE officer_sessions s SET last_used_at = now()
+             FROM alive a WHERE a.stale AND s.token_hash = a.token_hash
+         )
+         SELECT token_hash, id, username, display_name, division_code, role, person_id
+         FROM alive",
+    )
+    .bind(hashes)
+    .fetch_all(pool)
+    .await
 }
 
 /// The officer a token belongs to; 401 when the token is unknown or expired, or the officer
 /// is disabled.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Officer, ApiError> {
     let hash = token_hash(token).ok_or(ApiError::Unauthorized)?;
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT o.id, o.username, o.display_name, o.division_code, o.role, o.person_id,
-                s.last_used_at < now() - interval '1 minute' AS stale
-         FROM officer_sessions s JOIN officers o ON o.id = s.officer_id
-         WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT o.disabled",
-    )
-    .bind(&hash)
-    .fetch_optional(&state.pool)
-    .await?;
-    let row = row.ok_or(ApiError::Unauthorized)?;
-    if row.stale {
-        // At most one write a minute per session, not one per request.
-        sqlx::query("UPDATE officer_sessions SET last_used_at = now() WHERE token_hash = $1")
-            .bind(&hash)
-            .execute(&state.pool)
-            .await?;
-    }
+    let row = current_sessions(&state.pool, std::slice::from_ref(&hash))
+        .await?
+        .pop()
+        .ok_or(ApiError::Unauthorized)?;
     Ok(Officer {
         id: row.id,
         username: row.username,

@@ -308,9 +308,9 @@ impl Drop for SocketSlot {
 }
 
 /// Every `live_recheck_s`, checks the sessions of every open live socket of this
-/// command-center in one query, and ends the sockets of those that were signed out, expired or
-/// whose officer was disabled; it keeps the others' `last_used_at` current (at most one write a
-/// minute each, as a request does). One query per interval, not one per socket: at 11,000
+/// command-center in one query (`auth::current_sessions`, the rule every request follows), and
+/// ends the sockets of those that were signed out, expired or whose officer was disabled; it
+/// keeps the others' `last_used_at` current (at most one write a minute each, as a request does). One query per interval, not one per socket: at 11,000
 /// sockets those were ~180 statements a second on the pool and cores the fan-out uses. A failed
 /// check ends nothing: the next interval tries again.
 pub async fn run_session_checks(state: AppState) {
@@ -327,23 +327,10 @@ pub async fn run_session_checks(state: AppState) {
         if sessions.is_empty() {
             continue;
         }
-        let current: sqlx::Result<Vec<Vec<u8>>> = sqlx::query_scalar(
-            "WITH alive AS (
-                 SELECT s.token_hash, s.last_used_at < now() - interval '1 minute' AS stale
-                 FROM officer_sessions s JOIN officers o ON o.id = s.officer_id
-                 WHERE s.token_hash = ANY($1) AND s.expires_at > now() AND NOT o.disabled
-             ), touched AS (
-                 UPDATE officer_sessions s SET last_used_at = now()
-                 FROM alive a WHERE a.stale AND s.token_hash = a.token_hash
-             )
-             SELECT token_hash FROM alive",
-        )
-        .bind(&sessions)
-        .fetch_all(&state.pool)
-        .await;
+        let current = auth::current_sessions(&state.pool, &sessions).await;
         match current {
             Ok(current) => {
-                let current: HashSet<Vec<u8>> = current.into_iter().collect();
+                let current: HashSet<Vec<u8>> = current.into_iter().map(|s| s.token_hash).collect();
                 for session in sessions.iter().filter(|s| !current.contains(*s)) {
                     state.live_sockets.end(session);
                 }

@@ -181,6 +181,40 @@ async fn expired_session_is_rejected() {
 }
 
 #[tokio::test]
+async fn a_session_in_use_is_marked_used_at_most_once_a_minute() {
+    let env = setup().await;
+    env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;
+    let token = env.login("gao-duty").await;
+    // Seconds since the session was last marked used, after it was set `ago` seconds back and
+    // a request made with it.
+    let idle_after_a_request = |ago: f64| {
+        let (env, token) = (&env, &token);
+        async move {
+            sqlx::query(
+                "UPDATE officer_sessions SET last_used_at = now() - make_interval(secs => $1)",
+            )
+            .bind(ago)
+            .execute(&env.store.pool)
+            .await
+            .unwrap();
+            assert_eq!(env.api.get(token, "/me").await.0, StatusCode::OK);
+            let idle: f64 = sqlx::query_scalar(
+                "SELECT extract(epoch FROM now() - last_used_at)::float8 FROM officer_sessions",
+            )
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+            idle
+        }
+    };
+    // Marked 2 minutes ago: the request marks it now.
+    assert!(idle_after_a_request(120.0).await < 10.0);
+    // Marked 30 s ago: no write for this request.
+    let idle = idle_after_a_request(30.0).await;
+    assert!((30.0..40.0).contains(&idle), "{idle}");
+}
+
+#[tokio::test]
 async fn disabled_officer_is_rejected_at_once_and_cannot_sign_in() {
     let env = setup().await;
     env.officer("gao-duty", COUNTY, Role::DutyOfficer).await;

@@ -606,3 +606,50 @@ async fn an_overdue_step_is_reminded_before_its_deadline_and_flagged_up_the_chai
     let done = env.approve(&yibin1, id, 0).await;
     assert_eq!(done["state"], "approved");
 }
+
+#[tokio::test]
+async fn a_request_filed_again_after_a_lost_answer_with_its_idempotency_key_is_filed_once() {
+    let env = setup().await;
+    let gao = env.login("gao").await;
+    let request = json!({"kind": "site.register", "title": "新滑坡登记",
+                         "form": new_site_form("GX-KEY-1", "新滑坡"), "attachments": []});
+    let (status, replayed, first) = env
+        .post_with_key(&gao, "/approvals", "pc-7-file-1", &request)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(replayed, None);
+    // The answer was lost: the client sends the same request with the same key, twice at once.
+    let (a, b) = tokio::join!(
+        env.post_with_key(&gao, "/approvals", "pc-7-file-1", &request),
+        env.post_with_key(&gao, "/approvals", "pc-7-file-1", &request),
+    );
+    for (status, replayed, again) in [a, b] {
+        assert_eq!(status, StatusCode::CREATED, "{again}");
+        assert_eq!(replayed.as_deref(), Some("true"));
+        assert_eq!(again, first);
+    }
+    let filed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM approval_instances WHERE form->>'code' = 'GX-KEY-1'",
+    )
+    .fetch_one(&env.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(filed, 1);
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'approval.submit'")
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+    // The same key with another request is refused; without a key each request is filed.
+    let mut other = request.clone();
+    other["form"] = new_site_form("GX-KEY-2", "另一处滑坡");
+    let (status, _, refused) = env
+        .post_with_key(&gao, "/approvals", "pc-7-file-1", &other)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["code"], "idempotency_key_reused");
+    let (status, body) = env.api.post(&gao, "/approvals", other).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_ne!(body["id"], first["id"]);
+}

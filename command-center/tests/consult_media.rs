@@ -16,16 +16,6 @@ use geohazard_testkit::fixtures::{CITY, COUNTY, PROVINCE};
 use geohazard_testkit::netns::{Janus, NetNs};
 use serde_json::{Value, json};
 
-/// Video bytes received from the other participant so far (WebRTC statistics).
-async fn inbound_video(b: &Browser) -> i64 {
-    let v = b
-        .js("const m = window.geohazardConsult && window.geohazardConsult.media;
-             if (!m) return 0;
-             return m.inboundVideoBytes().then((b) => Object.values(b).reduce((a, x) => a + x, 0));")
-        .await;
-    v.as_i64().unwrap_or(0)
-}
-
 async fn into_room(b: &Browser, room: i64) {
     b.click("#tab-consult").await;
     b.click(&format!("#consult-rooms tr[data-room='{room}']"))
@@ -85,21 +75,7 @@ async fn two_browsers_see_each_other_through_janus_and_share_chat_map_and_decisi
 
     // Each receives the other's video: the inbound byte count grows.
     for (name, browser) in [("city", &a), ("county", &b)] {
-        let first = geohazard_testkit::eventually(
-            Duration::from_secs(60),
-            &format!("{name} receiving video"),
-            || async {
-                let n = inbound_video(browser).await;
-                (n > 0).then_some(n)
-            },
-        )
-        .await;
-        geohazard_testkit::eventually(
-            Duration::from_secs(30),
-            &format!("{name}'s received video growing"),
-            || async { (inbound_video(browser).await > first).then_some(()) },
-        )
-        .await;
+        receives(browser, &format!("{name} receiving video"), "video", false).await;
     }
     b.until(
         "a tile per participant",

@@ -193,7 +193,10 @@ async fn the_openapi_document_is_served_parses_and_lists_exactly_the_routes_the_
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
-                documented.insert((method.clone(), path.clone()));
+                // One operation for each of the register's lists, routed by their own paths.
+                for list in ["people", "gateways", "sensors"] {
+                    documented.insert((method.clone(), path.replace("{list}", list)));
+                }
             }
         }
     }

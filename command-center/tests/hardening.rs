@@ -455,10 +455,31 @@ async fn every_live_socket_of_a_signed_out_expired_or_disabled_session_is_told_a
             "socket {i} of an ended session"
         );
     }
-    // Three more checks went by: the current session's sockets are open and carry on.
+    // Three more checks went by: the current session's sockets are open and carry on, and the
+    // checks mark the session used as a request would (it was marked 5 minutes ago).
+    sqlx::query(
+        "UPDATE officer_sessions SET last_used_at = now() - interval '5 minutes'
+         WHERE token_hash = sha256(decode($1, 'hex'))",
+    )
+    .bind(&kept)
+    .execute(&env.store.pool)
+    .await
+    .unwrap();
     assert_eq!(
         said_until_closed(&mut field_app, Duration::from_secs(3)).await,
         None
+    );
+    let idle: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - last_used_at)::float8
+         FROM officer_sessions WHERE token_hash = sha256(decode($1, 'hex'))",
+    )
+    .bind(&kept)
+    .fetch_one(&env.store.pool)
+    .await
+    .unwrap();
+    assert!(
+        idle < 10.0,
+        "the kept session was last marked used {idle} s ago"
     );
     let warning = env
         .raise_warning_from(site, "threshold:mud-1", WarningLevel::Yellow, 25.0)

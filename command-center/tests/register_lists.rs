@@ -115,6 +115,14 @@ fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|c| (*c).to_owned()).collect()
 }
 
+/// A row of a sensors file under [`SENSOR_HEADINGS`]: `cells` from the first column on, the
+/// columns after them left empty.
+fn sensor(cells: &[&str]) -> Vec<String> {
+    let mut row = row(cells);
+    row.resize(SENSOR_HEADINGS.len(), String::new());
+    row
+}
+
 #[tokio::test]
 async fn a_people_file_with_bad_rows_imports_nothing_then_lands_whole_updates_by_phone_and_round_trips()
  {
@@ -262,6 +270,15 @@ async fn a_people_file_with_bad_rows_imports_nothing_then_lands_whole_updates_by
             .await,
         0
     );
+    // A list the register does not keep as a file is no route.
+    let (status, answer) = env
+        .import_list(&admin, "vehicles", "", csv(&["姓名", "孙八"]))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_eq!(answer["code"], "no_such_route");
+    let (status, answer) = env.api.get(&admin, "/register/vehicles/export").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_eq!(answer["code"], "no_such_route");
 }
 
 const GATEWAY_HEADINGS: [&str; 3] = ["网关编号", "名称", "统一编号"];
@@ -354,7 +371,7 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
     // Sensors: an unknown kind, an interval of 0 and of 十, Cuiping's gateway, a point twice,
     // latitude 95, a coordinate that is no coordinate.
     let good_rows = [
-        row(&[
+        sensor(&[
             "GX-1",
             "gw-a",
             "crack-1",
@@ -367,104 +384,20 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
             "1.5",
             "是",
         ]),
-        row(&[
-            "GX-1",
-            "gw-a",
-            "rain-1",
-            "rain_gauge",
-            "mm",
-            "60",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]),
-        row(&[
+        sensor(&["GX-1", "gw-a", "rain-1", "rain_gauge", "mm", "60"]),
+        sensor(&[
             "GX-2", "gw-b", "mud-1", "泥位", "m", "300", "104.61", "28.81", "", "", "否",
         ]),
     ];
     let mut bad_rows = good_rows.to_vec();
     bad_rows.extend([
-        row(&[
-            "GX-1",
-            "gw-a",
-            "x-1",
-            "测斜仪器",
-            "mm",
-            "60",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]),
-        row(&[
-            "GX-1",
-            "gw-a",
-            "x-2",
-            "裂缝计",
-            "mm",
-            "0",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]),
-        row(&[
-            "GX-1",
-            "gw-a",
-            "x-3",
-            "裂缝计",
-            "mm",
-            "十",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]),
-        row(&[
-            "GX-1",
-            "gw-cp",
-            "x-4",
-            "裂缝计",
-            "mm",
-            "60",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]),
-        row(&[
-            "GX-1",
-            "gw-a",
-            "crack-1",
-            "裂缝计",
-            "mm",
-            "60",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]),
-        row(&[
-            "GX-1",
-            "gw-a",
-            "x-5",
-            "裂缝计",
-            "mm",
-            "60",
-            "104.6",
-            "95",
-            "",
-            "",
-            "",
-        ]),
-        row(&[
+        sensor(&["GX-1", "gw-a", "x-1", "测斜仪器", "mm", "60"]),
+        sensor(&["GX-1", "gw-a", "x-2", "裂缝计", "mm", "0"]),
+        sensor(&["GX-1", "gw-a", "x-3", "裂缝计", "mm", "十"]),
+        sensor(&["GX-1", "gw-cp", "x-4", "裂缝计", "mm", "60"]),
+        sensor(&["GX-1", "gw-a", "crack-1", "裂缝计", "mm", "60"]),
+        sensor(&["GX-1", "gw-a", "x-5", "裂缝计", "mm", "60", "104.6", "95"]),
+        sensor(&[
             "GX-1",
             "gw-a",
             "x-6",
@@ -473,9 +406,6 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
             "60",
             "东经104度",
             "28.8",
-            "",
-            "",
-            "",
         ]),
     ]);
     let (status, report) = env
@@ -605,19 +535,7 @@ async fn gateway_and_sensor_files_with_bad_rows_import_nothing_then_land_whole_u
             "",
             xlsx(
                 &SENSOR_HEADINGS,
-                &[row(&[
-                    "CP-1",
-                    "gw-a",
-                    "crack-1",
-                    "裂缝计",
-                    "mm",
-                    "60",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ])],
+                &[sensor(&["CP-1", "gw-a", "crack-1", "裂缝计", "mm", "60"])],
             ),
         )
         .await;

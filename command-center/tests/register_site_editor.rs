@@ -323,14 +323,21 @@ async fn an_admin_reads_a_geojson_import_report_feature_by_feature_then_imports_
     b.close().await;
 }
 
-/// Sets a form control's value as typing would (an `input` and a `change` event).
-async fn set_value(b: &Browser, id: &str, value: &str) {
-    b.js(&format!(
-        "const e = document.getElementById({id:?}); e.value = {value:?};
-         e.dispatchEvent(new Event('input', {{bubbles: true}}));
-         e.dispatchEvent(new Event('change', {{bubbles: true}})); return true"
-    ))
-    .await;
+/// Sets the sensor form's `fields` (by name: `channel` is `#sensor-channel`) as typing would
+/// (an `input` and a `change` event), saves the form and waits until `until` (a script)
+/// answers, `what` naming it.
+async fn save_sensor(b: &Browser, fields: &[(&str, &str)], what: &str, until: &str) {
+    for (field, value) in fields {
+        let id = format!("sensor-{field}");
+        b.js(&format!(
+            "const e = document.getElementById({id:?}); e.value = {value:?};
+             e.dispatchEvent(new Event('input', {{bubbles: true}}));
+             e.dispatchEvent(new Event('change', {{bubbles: true}})); return true"
+        ))
+        .await;
+    }
+    b.click("#sensor-save").await;
+    b.until(what, WAIT, until).await;
 }
 
 /// The text shown beside each field of the sensor form, by field.
@@ -378,14 +385,15 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
     );
 
     // Everything wrong at once: no gateway, a point with a space, an interval of 0, latitude 95.
-    set_value(&b, "sensor-channel", "crack 1").await;
-    set_value(&b, "sensor-sampling_interval_s", "0").await;
-    set_value(&b, "sensor-longitude", "104.6").await;
-    set_value(&b, "sensor-latitude", "95").await;
-    b.click("#sensor-save").await;
-    b.until(
+    save_sensor(
+        &b,
+        &[
+            ("channel", "crack 1"),
+            ("sampling_interval_s", "0"),
+            ("longitude", "104.6"),
+            ("latitude", "95"),
+        ],
         "the refusals beside the fields",
-        WAIT,
         "return document.getElementById('sensor-err-latitude').textContent",
     )
     .await;
@@ -405,6 +413,11 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
     );
     b.js("document.getElementById('sensor-form').scrollIntoView({block: 'end'})")
         .await;
+    // Chromium speaks Chinese too: the screenshot's file control reads 选择文件.
+    assert_eq!(
+        b.js("return navigator.languages").await,
+        json!(["zh-CN", "zh"])
+    );
     b.screenshot("site-sensors-refused").await;
     let none: i64 = sqlx::query_scalar("SELECT count(*) FROM sensors WHERE site_id = $1")
         .bind(site)
@@ -414,15 +427,16 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
     assert_eq!(none, 0);
 
     // Corrected: the sensor is added and listed.
-    set_value(&b, "sensor-gateway_code", "gw-sen").await;
-    set_value(&b, "sensor-channel", "crack-1").await;
-    set_value(&b, "sensor-sampling_interval_s", "600").await;
-    set_value(&b, "sensor-latitude", "28.8").await;
-    set_value(&b, "sensor-elevation_m", "512.5").await;
-    b.click("#sensor-save").await;
-    b.until(
+    save_sensor(
+        &b,
+        &[
+            ("gateway_code", "gw-sen"),
+            ("channel", "crack-1"),
+            ("sampling_interval_s", "600"),
+            ("latitude", "28.8"),
+            ("elevation_m", "512.5"),
+        ],
         "the sensor listed",
-        WAIT,
         "return document.querySelector('#site-sensors-list tr[data-sensor]')",
     )
     .await;
@@ -457,13 +471,14 @@ async fn an_admin_adds_and_edits_a_sites_sensor_in_the_editor_each_refused_field
             .await,
         "编辑传感器 gw-sen/crack-1"
     );
-    set_value(&b, "sensor-kind", "mud_level").await;
-    set_value(&b, "sensor-unit", "m").await;
-    set_value(&b, "sensor-sampling_interval_s", "300").await;
-    b.click("#sensor-save").await;
-    b.until(
+    save_sensor(
+        &b,
+        &[
+            ("kind", "mud_level"),
+            ("unit", "m"),
+            ("sampling_interval_s", "300"),
+        ],
         "the edit saved",
-        WAIT,
         "return document.getElementById('sensor-msg').textContent === '已保存传感器 gw-sen/crack-1'",
     )
     .await;

@@ -6,6 +6,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use geohazard_api::approvals::{
@@ -16,10 +17,13 @@ use geohazard_api::code;
 use geohazard_approvals::engine::{self, ActRequest, Boxes, EngineError, NewRequest, Who};
 use geohazard_approvals::{ApprovalState, Refusal, Shipped, model};
 use geohazard_domain::Permission;
+use serde_json::Value;
 
+use super::incidents::idempotent;
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
 use crate::error::{ApiError, Body, Id, Params};
+use crate::idempotency::{self, IdempotencyKey};
 use crate::state::AppState;
 
 const MAY_NOT_READ: &str = "your role has no part in approvals";
@@ -107,32 +111,40 @@ async fn queue(
     Ok(Json(ApprovalQueue { counts, items }))
 }
 
-/// Files a request (duty officers and admins of the proposing division level).
+/// Files a request (duty officers and admins of the proposing division level). With an
+/// `Idempotency-Key`, a retry after a lost answer gets the first answer, not a second request.
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     RemoteAddr(remote): RemoteAddr,
-    Body(req): Body<NewApproval>,
-) -> Result<(StatusCode, Json<geohazard_api::approvals::InstanceView>), ApiError> {
+    key: IdempotencyKey,
+    Body(raw): Body<Value>,
+) -> Result<Response, ApiError> {
     caller.require(
         Permission::RequestApproval,
         "your role may not file approval requests",
     )?;
-    let view = engine::submit(
-        &state.pool,
-        &Shipped,
-        &who(&caller, remote),
-        &NewRequest {
-            kind: &req.kind,
-            title: &req.title,
-            form: &req.form,
-            attachments: &req.attachments,
-        },
-    )
+    let (fingerprint, req): (_, NewApproval) = idempotency::read("POST", "/api/v1/approvals", raw)?;
+    let who = who(&caller, remote);
+    // The engine audits the filing itself: no entry for `idempotent` to record.
+    idempotent(&state, &caller, &key, fingerprint, None, async |tx| {
+        let view = engine::submit(
+            tx,
+            &Shipped,
+            &who,
+            &NewRequest {
+                kind: &req.kind,
+                title: &req.title,
+                form: &req.form,
+                attachments: &req.attachments,
+            },
+        )
+        .await
+        .map_err(answer)?;
+        tracing::info!(approval = view.id, kind = %view.kind, officer = %caller.officer.username, "approval filed");
+        Ok((StatusCode::CREATED, view, None))
+    })
     .await
-    .map_err(answer)?;
-    tracing::info!(approval = view.id, kind = %view.kind, officer = %caller.officer.username, "approval filed");
-    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// One request with its steps and history.

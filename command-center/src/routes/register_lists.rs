@@ -7,8 +7,9 @@
 //! a whole.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::HeaderMap;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,19 +22,56 @@ use serde_json::json;
 use super::register::{ImportStart, audit, exported, refused};
 use crate::auth::RemoteAddr;
 use crate::authz::Caller;
-use crate::error::{ApiError, Params};
+use crate::error::{self, ApiError, Params};
 use crate::state::AppState;
 
 /// People, gateways or sensors of a county: a few thousand rows of XLSX is well under this.
 const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 
-async fn import(
-    list: List,
-    state: AppState,
+/// The list a request's route names: `/api/v1/register/<list>/import` or `.../export`.
+///
+/// The routes are the lists' own paths, not one `/api/v1/register/{list}/...` route: that one
+/// would lose `/api/v1/register/people/import` to `/api/v1/register/people/{id}` (a static
+/// segment wins, and that route has no POST). So an unknown list is the router's 404.
+pub(super) struct ListOfRoute(List);
+
+impl<S: Send + Sync> FromRequestParts<S> for ListOfRoute {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let route = MatchedPath::from_request_parts(parts, state).await.ok();
+        route
+            .as_ref()
+            .and_then(|r| r.as_str().strip_prefix("/api/v1/register/"))
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|name| name.parse().ok())
+            .map(ListOfRoute)
+            .ok_or_else(|| {
+                ApiError::coded(
+                    StatusCode::NOT_FOUND,
+                    error::code::NO_SUCH_ROUTE,
+                    "not found",
+                )
+            })
+    }
+}
+
+/// Imports a list: people (姓名, 联系电话, 行政区划代码; a person already in scope with the phone,
+/// else the name and division, is updated), gateways (网关编号, 名称, 隐患点编号; a known code in
+/// scope is updated) or sensors (隐患点编号, 网关编号, 测点（通道）, 传感器类型, 单位, 采样间隔(秒),
+/// 经度, 纬度, 高程(m), 埋深(m), 启用; a known gateway and point in scope is updated).
+#[utoipa::path(post, path = "/api/v1/register/{list}/import", tag = "register",
+    params(("list" = inline(List), Path), ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = ImportDone), (status = 422, body = ImportRefused),
+               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn import(
+    ListOfRoute(list): ListOfRoute,
+    State(state): State<AppState>,
     caller: Caller,
-    remote: Option<String>,
+    RemoteAddr(remote): RemoteAddr,
     headers: HeaderMap,
-    q: ImportQuery,
+    Params(q): Params<ImportQuery>,
     file: Bytes,
 ) -> Result<Response, ApiError> {
     let start = ImportStart::new(&caller, &headers, q.lang.as_deref(), q.filename.as_deref())?;
@@ -86,11 +124,17 @@ async fn import(
     .into_response())
 }
 
-async fn export(
-    list: List,
-    state: AppState,
+/// The people, gateways or sensors of the caller's divisions as a file: XLSX (default) or CSV.
+#[utoipa::path(get, path = "/api/v1/register/{list}/export", tag = "register",
+    params(("list" = inline(List), Path), ExportQuery),
+    responses((status = 200, description = "the list as a file (XLSX or CSV)", body = Vec<u8>,
+               content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn export(
+    ListOfRoute(list): ListOfRoute,
+    State(state): State<AppState>,
     caller: Caller,
-    q: ExportQuery,
+    Params(q): Params<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let (permission, refusal) = match list {
         List::People => (Permission::ReadSites, "your role may not read sites"),
@@ -110,117 +154,22 @@ async fn export(
     )
 }
 
-/// Imports people (姓名, 联系电话, 行政区划代码); a person already in scope with the phone (else
-/// the name and division) is updated.
-#[utoipa::path(post, path = "/api/v1/register/people/import", tag = "register",
-    params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, body = ImportDone), (status = 422, body = ImportRefused),
-               (status = 403, body = ErrorBody)))]
-pub(super) async fn import_people(
-    State(state): State<AppState>,
-    caller: Caller,
-    RemoteAddr(remote): RemoteAddr,
-    headers: HeaderMap,
-    Params(q): Params<ImportQuery>,
-    file: Bytes,
-) -> Result<Response, ApiError> {
-    import(List::People, state, caller, remote, headers, q, file).await
-}
-
-/// Imports gateways (网关编号, 名称, 隐患点编号); a known code in scope is updated.
-#[utoipa::path(post, path = "/api/v1/register/gateways/import", tag = "register",
-    params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, body = ImportDone), (status = 422, body = ImportRefused),
-               (status = 403, body = ErrorBody)))]
-pub(super) async fn import_gateways(
-    State(state): State<AppState>,
-    caller: Caller,
-    RemoteAddr(remote): RemoteAddr,
-    headers: HeaderMap,
-    Params(q): Params<ImportQuery>,
-    file: Bytes,
-) -> Result<Response, ApiError> {
-    import(List::Gateways, state, caller, remote, headers, q, file).await
-}
-
-/// Imports sensors (隐患点编号, 网关编号, 测点（通道）, 传感器类型, 单位, 采样间隔(秒), 经度, 纬度,
-/// 高程(m), 埋深(m), 启用); a known gateway and point in scope is updated.
-#[utoipa::path(post, path = "/api/v1/register/sensors/import", tag = "register",
-    params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, body = ImportDone), (status = 422, body = ImportRefused),
-               (status = 403, body = ErrorBody)))]
-pub(super) async fn import_sensors(
-    State(state): State<AppState>,
-    caller: Caller,
-    RemoteAddr(remote): RemoteAddr,
-    headers: HeaderMap,
-    Params(q): Params<ImportQuery>,
-    file: Bytes,
-) -> Result<Response, ApiError> {
-    import(List::Sensors, state, caller, remote, headers, q, file).await
-}
-
-/// The people of the caller's divisions as a file: XLSX (default) or CSV.
-#[utoipa::path(get, path = "/api/v1/register/people/export", tag = "register",
-    params(ExportQuery),
-    responses((status = 200, description = "the people as a file (XLSX or CSV)", body = Vec<u8>,
-               content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-               (status = 400, body = ErrorBody)))]
-pub(super) async fn export_people(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(q): Params<ExportQuery>,
-) -> Result<Response, ApiError> {
-    export(List::People, state, caller, q).await
-}
-
-/// The gateways of the caller's divisions as a file: XLSX (default) or CSV.
-#[utoipa::path(get, path = "/api/v1/register/gateways/export", tag = "register",
-    params(ExportQuery),
-    responses((status = 200, description = "the gateways as a file (XLSX or CSV)", body = Vec<u8>,
-               content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-               (status = 400, body = ErrorBody)))]
-pub(super) async fn export_gateways(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(q): Params<ExportQuery>,
-) -> Result<Response, ApiError> {
-    export(List::Gateways, state, caller, q).await
-}
-
-/// The sensors of the caller's divisions as a file: XLSX (default) or CSV.
-#[utoipa::path(get, path = "/api/v1/register/sensors/export", tag = "register",
-    params(ExportQuery),
-    responses((status = 200, description = "the sensors as a file (XLSX or CSV)", body = Vec<u8>,
-               content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-               (status = 400, body = ErrorBody)))]
-pub(super) async fn export_sensors(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(q): Params<ExportQuery>,
-) -> Result<Response, ApiError> {
-    export(List::Sensors, state, caller, q).await
-}
-
 pub(super) fn routes() -> Router<AppState> {
     let limit = || DefaultBodyLimit::max(MAX_FILE_BYTES);
     Router::new()
         .route(
             "/api/v1/register/people/import",
-            post(import_people).layer(limit()),
+            post(import).layer(limit()),
         )
         .route(
             "/api/v1/register/gateways/import",
-            post(import_gateways).layer(limit()),
+            post(import).layer(limit()),
         )
         .route(
             "/api/v1/register/sensors/import",
-            post(import_sensors).layer(limit()),
+            post(import).layer(limit()),
         )
-        .route("/api/v1/register/people/export", get(export_people))
-        .route("/api/v1/register/gateways/export", get(export_gateways))
-        .route("/api/v1/register/sensors/export", get(export_sensors))
+        .route("/api/v1/register/people/export", get(export))
+        .route("/api/v1/register/gateways/export", get(export))
+        .route("/api/v1/register/sensors/export", get(export))
 }

@@ -208,28 +208,28 @@ pub async fn history(conn: &mut PgConnection, id: i64) -> sqlx::Result<Vec<Event
     .await
 }
 
-/// Files a request: the proposer's division must be at the workflow's proposer level, and the
-/// kind's form must check.
+/// Files a request in `tx` (the caller commits it, with what else belongs to the request: the
+/// command-center's idempotency key): the proposer's division must be at the workflow's
+/// proposer level, and the kind's form must check.
 pub async fn submit(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     effects: &dyn Effects,
     who: &Who,
     req: &NewRequest<'_>,
 ) -> Result<InstanceView, EngineError> {
     let title = check_title(req.title).map_err(EngineError::Form)?;
     check_attachments(req.attachments).map_err(EngineError::Form)?;
-    let mut tx = pool.begin().await?;
-    let wf = workflow(&mut tx, req.kind)
+    let wf = workflow(&mut *tx, req.kind)
         .await?
         .ok_or_else(|| EngineError::Form(FormError::new("kind", "no such kind of request")))?;
-    if level_of(&mut tx, &who.division_code).await? != wf.proposer_level {
+    if level_of(&mut *tx, &who.division_code).await? != wf.proposer_level {
         return Err(EngineError::Forbidden(
             "requests of this kind are filed by an officer of another division level",
         ));
     }
     let checked = effects
         .check(
-            &mut tx,
+            &mut *tx,
             &wf.kind,
             &who.division_code,
             req.form,
@@ -251,9 +251,9 @@ pub async fn submit(
     .bind(who.officer_id)
     .fetch_one(&mut *tx)
     .await?;
-    start_step(&mut tx, id, &wf, 0).await?;
+    start_step(&mut *tx, id, &wf, 0).await?;
     event(
-        &mut tx,
+        &mut *tx,
         id,
         Some(who.officer_id),
         "submit",
@@ -276,10 +276,9 @@ pub async fn submit(
         },
     )
     .await?;
-    let view = get(&mut tx, &who.scope, id)
+    let view = get(&mut *tx, &who.scope, id)
         .await?
         .ok_or(EngineError::NotFound)?;
-    tx.commit().await?;
     Ok(view)
 }
 

@@ -1,7 +1,10 @@
 //! `closed_set!`: an enum whose values are a fixed list of names, with one text codec for the
 //! store (a `text` column through sqlx) and the wire (a JSON string through serde), `as_str`,
 //! `FromStr`, `ALL` and an OpenAPI schema. Decoding is strict: a name outside the list is an
-//! error, never a fallback, so a broken row or request is refused instead of guessed.
+//! error, never a fallback, so a broken row or request is refused instead of guessed. What people
+//! write (forms, registers' files) is read by `by_name`: the name, the other spellings a value
+//! declares (`Variant => "name" | "其他写法"`) and, for a set declared
+//! `Set labelled "<catalogue prefix>" { ... }`, the values' labels in the message catalogue.
 
 /// A name that is not one of a closed set's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,8 +28,10 @@ impl UnknownName {
 #[macro_export]
 #[doc(hidden)]
 macro_rules! closed_set {
-    ($(#[$meta:meta])* $name:ident {
-        $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)?
+    (@labels) => { None };
+    (@labels $labels:literal) => { Some($labels) };
+    ($(#[$meta:meta])* $name:ident $(labelled $labels:literal)? {
+        $($(#[$vmeta:meta])* $variant:ident => $text:literal $(| $alias:literal)*),+ $(,)?
     }) => {
         $(#[$meta])*
         #[derive(
@@ -44,6 +49,31 @@ macro_rules! closed_set {
             /// The name the store and the wire use.
             pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
+            }
+
+            /// The prefix of the values' labels in the message catalogue
+            /// (`<prefix>.<name>`), for a set declared `labelled "<prefix>"`.
+            pub const LABELS: Option<&str> = $crate::closed_set!(@labels $($labels)?);
+
+            /// The value `text` names, as people write it (in a form, a register's file):
+            /// spaces around it aside, its name, one of the other spellings the set declares
+            /// (`Variant => "name" | "spelling"`), or, for a labelled set, its label in any
+            /// language of the catalogue, ASCII case aside. `None` for anything else. The store
+            /// and the wire use the strict `FromStr`.
+            pub fn by_name(text: &str) -> Option<$name> {
+                let text = text.trim();
+                match text {
+                    $($text $(| $alias)* => return Some($name::$variant),)+
+                    _ => {}
+                }
+                let prefix = $name::LABELS?;
+                $name::ALL.iter().copied().find(|value| {
+                    let key = format!("{prefix}.{}", value.as_str());
+                    $crate::catalogue::LANGUAGES.iter().any(|lang| {
+                        $crate::catalogue::message(&key, lang)
+                            .is_some_and(|label| label.eq_ignore_ascii_case(text))
+                    })
+                })
             }
         }
 

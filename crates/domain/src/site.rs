@@ -1,18 +1,18 @@
 //! Hazard sites and the administrative divisions they belong to.
 
 crate::closed_set!(
-    /// Kind of geohazard at a site.
+    /// Kind of geohazard at a site (by name also as registers write it in Chinese).
     SiteKind {
         /// 滑坡
-        Landslide => "landslide",
+        Landslide => "landslide" | "滑坡",
         /// 崩塌
-        Rockfall => "rockfall",
+        Rockfall => "rockfall" | "崩塌" | "危岩" | "危岩体",
         /// 泥石流
-        DebrisFlow => "debris_flow",
+        DebrisFlow => "debris_flow" | "泥石流",
         /// 地面塌陷
-        Subsidence => "subsidence",
+        Subsidence => "subsidence" | "地面塌陷" | "塌陷",
         /// 地裂缝
-        Fissure => "fissure",
+        Fissure => "fissure" | "地裂缝",
     }
 );
 
@@ -30,12 +30,13 @@ impl SiteKind {
 }
 
 crate::closed_set!(
-    /// Where a site stands in its life: watched, in an emergency, made safe, or retired.
+    /// Where a site stands in its life: watched, in an emergency, made safe, or retired (by name
+    /// also as registers write it in Chinese).
     SiteStatus {
-        Monitoring => "monitoring",
-        Emergency => "emergency",
-        Mitigated => "mitigated",
-        Closed => "closed",
+        Monitoring => "monitoring" | "监测中" | "监测",
+        Emergency => "emergency" | "应急" | "应急处置",
+        Mitigated => "mitigated" | "已治理",
+        Closed => "closed" | "已核销" | "核销",
     }
 );
 
@@ -75,5 +76,26 @@ mod tests {
         assert_codec(DivisionLevel::ALL);
         assert_eq!(SiteKind::ALL.len(), 5);
         assert!(DivisionLevel::Province < DivisionLevel::Township);
+    }
+
+    #[test]
+    fn site_kinds_and_statuses_are_read_by_name_or_as_registers_write_them_in_chinese() {
+        assert_eq!(SiteKind::by_name(" 危岩体 "), Some(SiteKind::Rockfall));
+        assert_eq!(SiteKind::by_name("塌陷"), Some(SiteKind::Subsidence));
+        assert_eq!(SiteKind::by_name("debris_flow"), Some(SiteKind::DebrisFlow));
+        assert_eq!(SiteKind::by_name("Debris_flow"), None);
+        assert_eq!(SiteKind::by_name("滑坡体"), None);
+        for kind in SiteKind::ALL {
+            assert_eq!(SiteKind::by_name(kind.name_zh()), Some(*kind));
+        }
+        assert_eq!(SiteStatus::by_name("监测"), Some(SiteStatus::Monitoring));
+        assert_eq!(SiteStatus::by_name("应急处置"), Some(SiteStatus::Emergency));
+        assert_eq!(SiteStatus::by_name("已核销"), Some(SiteStatus::Closed));
+        assert_eq!(
+            SiteStatus::by_name("mitigated"),
+            Some(SiteStatus::Mitigated)
+        );
+        assert_eq!(SiteStatus::by_name("已撤销"), None);
+        assert_eq!(SiteKind::LABELS, None);
     }
 }

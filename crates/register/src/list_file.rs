@@ -19,13 +19,15 @@ use crate::site_file::ImportSummary;
 use crate::site_input::{self, FieldError, Reason};
 use crate::table_file::{Cell, Columns, Layout, RowProblem, Table};
 
-/// A list of the register kept as a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum List {
-    People,
-    Gateways,
-    Sensors,
-}
+geohazard_domain::closed_set!(
+    /// A list of the register kept as a file, by its name in the API's paths
+    /// (`/api/v1/register/<list>/import`) and in a file's name (`people-511525.xlsx`).
+    List {
+        People => "people",
+        Gateways => "gateways",
+        Sensors => "sensors",
+    }
+);
 
 const SITE_CODE_ALIASES: [(&str, &str); 4] = [
     ("统一编号", "site_code"),
@@ -110,15 +112,6 @@ impl List {
             List::People => &PEOPLE,
             List::Gateways => &GATEWAYS,
             List::Sensors => &SENSORS,
-        }
-    }
-
-    /// Its name in a file's name (`people-511525.xlsx`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            List::People => "people",
-            List::Gateways => "gateways",
-            List::Sensors => "sensors",
         }
     }
 }
@@ -387,18 +380,7 @@ async fn gateway_row(
     })
 }
 
-/// A sensor kind by its API name or its name in either language (雨量计, Rain gauge).
-fn kind_of(text: &str) -> Option<SensorKind> {
-    let t = text.trim();
-    SensorKind::ALL.iter().copied().find(|k| {
-        k.as_str() == t
-            || catalogue::LANGUAGES.iter().any(|lang| {
-                catalogue::message(&format!("sensor.kind.{}", k.as_str()), lang)
-                    .is_some_and(|name| name.eq_ignore_ascii_case(t))
-            })
-    })
-}
-
+/// A sensor kind's Chinese label, as the export writes it (`SensorKind::by_name` reads it back).
 fn kind_zh(kind: SensorKind) -> String {
     catalogue::message(&format!("sensor.kind.{}", kind.as_str()), "zh-CN")
         .unwrap_or(kind.as_str())
@@ -472,7 +454,7 @@ async fn sensor_row(
     };
     let kind = columns
         .text(cells, "kind")
-        .map(|k| kind_of(&k).map_or(k, |kind| kind.as_str().to_owned()));
+        .map(|k| SensorKind::by_name(&k).map_or(k, |kind| kind.as_str().to_owned()));
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
@@ -595,16 +577,5 @@ mod tests {
             );
         }
         assert_eq!(List::Gateways.layout().field_of_heading("备注"), None);
-    }
-
-    #[test]
-    fn sensor_kinds_are_read_by_code_or_by_name_in_either_language() {
-        assert_eq!(kind_of("裂缝计"), Some(SensorKind::CrackMeter));
-        assert_eq!(kind_of("rain gauge"), Some(SensorKind::RainGauge));
-        assert_eq!(kind_of("mud_level"), Some(SensorKind::MudLevel));
-        assert_eq!(kind_of("测斜仪器"), None);
-        for kind in SensorKind::ALL {
-            assert_eq!(kind_of(&kind_zh(*kind)), Some(*kind));
-        }
     }
 }

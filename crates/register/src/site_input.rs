@@ -270,29 +270,6 @@ pub fn scale_of(text: &str) -> Option<&'static str> {
     })
 }
 
-/// Hazard types as registers write them, in Chinese or as the API names them.
-pub fn kind_of(text: &str) -> Option<SiteKind> {
-    Some(match text.trim() {
-        "滑坡" => SiteKind::Landslide,
-        "崩塌" | "危岩" | "危岩体" => SiteKind::Rockfall,
-        "泥石流" => SiteKind::DebrisFlow,
-        "地面塌陷" | "塌陷" => SiteKind::Subsidence,
-        "地裂缝" => SiteKind::Fissure,
-        other => return other.parse().ok(),
-    })
-}
-
-/// Statuses as registers write them, in Chinese or as the API names them.
-pub fn status_of(text: &str) -> Option<SiteStatus> {
-    Some(match text.trim() {
-        "监测中" | "监测" => SiteStatus::Monitoring,
-        "应急" | "应急处置" => SiteStatus::Emergency,
-        "已治理" => SiteStatus::Mitigated,
-        "已核销" | "核销" => SiteStatus::Closed,
-        other => return other.parse().ok(),
-    })
-}
-
 /// A coordinate from decimal degrees (`104.61`) or degrees-minutes-seconds as registers write
 /// them (`104°36'36.5"E`, `104°36′36.5″`, `104 36 36.5`, `28度48分3秒`); a trailing S or W
 /// makes it negative. `None` when it is neither.
@@ -454,7 +431,7 @@ pub fn check(input: &SiteInput, scope: &Scope) -> Result<SiteRecord, Vec<FieldEr
         errors.push(FieldError::new("code", c, Reason::BadCode));
     }
     let kind = kind_text.as_deref().and_then(|k| {
-        let kind = kind_of(k);
+        let kind = SiteKind::by_name(k);
         if kind.is_none() {
             errors.push(FieldError::new("type", k, Reason::UnknownKind));
         }
@@ -534,7 +511,7 @@ pub fn check(input: &SiteInput, scope: &Scope) -> Result<SiteRecord, Vec<FieldEr
     let status = match status_text.as_deref() {
         None => Some(SiteStatus::Monitoring),
         Some(s) => {
-            let status = status_of(s);
+            let status = SiteStatus::by_name(s);
             if status.is_none() {
                 errors.push(FieldError::new("status", s, Reason::UnknownStatus));
             }

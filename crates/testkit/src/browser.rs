@@ -1,6 +1,7 @@
 //! Debian's chromium driven through chromedriver (WebDriver), for the console's browser tests
 //! and its map benchmark. Nothing downloads a browser: `deploy/install-deps.sh` installs
-//! `chromium` and `chromium-driver`. Screenshots go to `target/screenshots/`.
+//! `chromium`, `chromium-driver` and `chromium-l10n` (Chromium's own texts in Chinese). The
+//! browser speaks zh-CN unless a caller passes `--lang=`. Screenshots go to `target/screenshots/`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -75,9 +76,21 @@ pub async fn browser_in(ns: &crate::netns::NetNs, args: &[&str]) -> Browser {
     start(driver, std::net::SocketAddr::from((ns.ns_ip, port)), args).await
 }
 
+/// The language Chromium speaks unless a caller's `--lang=` asks for another: the console's
+/// own, so its own controls (a file input's button, a date picker) read Chinese in the zh-CN
+/// screens too.
+const LANG: &str = "zh-CN";
+
 async fn start(mut driver: Command, addr: std::net::SocketAddr, extra: &[&str]) -> Browser {
     use std::os::unix::process::CommandExt;
+    let lang = extra
+        .iter()
+        .find_map(|a| a.strip_prefix("--lang="))
+        .unwrap_or(LANG);
+    // On Linux Chromium takes the language of its own texts from the environment, not from
+    // `--lang` (which sets what pages are told); the texts are Debian's `chromium-l10n`.
     let driver = driver
+        .env("LANGUAGE", lang.replace('-', "_"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
@@ -98,12 +111,14 @@ async fn start(mut driver: Command, addr: std::net::SocketAddr, extra: &[&str]) 
         "--disable-gpu",
         "--disable-dev-shm-usage",
         "--window-size=1600,1000",
-        "--lang=zh-CN",
     ]
     .iter()
     .chain(extra)
     .map(|a| a.to_string())
     .collect();
+    if !extra.iter().any(|a| a.starts_with("--lang=")) {
+        args.push(format!("--lang={lang}"));
+    }
     // Sound at once unless the caller asked for Chromium's own policy.
     if !extra.iter().any(|a| a.starts_with("--autoplay-policy=")) {
         args.push("--autoplay-policy=no-user-gesture-required".into());
@@ -112,7 +127,12 @@ async fn start(mut driver: Command, addr: std::net::SocketAddr, extra: &[&str]) 
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({ "binary": "/usr/bin/chromium", "args": args }),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": args,
+            // What pages are told the reader prefers (`Accept-Language`, `navigator.languages`).
+            "prefs": { "intl.accept_languages": accept_languages(lang) },
+        }),
     );
     // The DevTools network events, for tests of what the console requests.
     caps.insert("goog:loggingPrefs".into(), json!({ "performance": "ALL" }));
@@ -129,6 +149,14 @@ async fn start(mut driver: Command, addr: std::net::SocketAddr, extra: &[&str]) 
         driver,
         driver_addr: addr,
         _profile: profile,
+    }
+}
+
+/// `zh-CN,zh` for `zh-CN`: the language, then its language without the region.
+fn accept_languages(lang: &str) -> String {
+    match lang.split_once('-') {
+        Some((primary, _)) => format!("{lang},{primary}"),
+        None => lang.to_owned(),
     }
 }
 
